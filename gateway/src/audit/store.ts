@@ -1,0 +1,41 @@
+import type { Sql } from '../db/connect.ts';
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  target?: string | undefined;
+  apiKeyId?: string | undefined;
+  requestId?: string | undefined;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRow {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  target: string | null;
+  requestId: string | null;
+  details: Record<string, unknown>;
+}
+
+/** Call inside the transaction that makes the change, so the record and the change commit together. */
+export async function appendAudit(sql: Sql, entry: AuditEntry): Promise<void> {
+  await sql`
+    insert into audit_log (actor, api_key_id, action, target, request_id, details)
+    values (${entry.actor}, ${entry.apiKeyId ?? null}, ${entry.action}, ${entry.target ?? null},
+            ${entry.requestId ?? null}, ${sql.json((entry.details ?? {}) as never)})`;
+}
+
+export async function listAudit(
+  sql: Sql,
+  options: { limit: number; beforeId?: string | undefined; action?: string | undefined },
+): Promise<AuditRow[]> {
+  return sql<AuditRow[]>`
+    select id::text, at, actor, action, target, request_id as "requestId", details
+    from audit_log
+    where (${options.beforeId ?? null}::bigint is null or id < ${options.beforeId ?? null}::bigint)
+      and (${options.action ?? null}::text is null or action = ${options.action ?? null}::text)
+    order by id desc
+    limit ${options.limit}`;
+}

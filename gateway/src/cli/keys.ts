@@ -1,0 +1,110 @@
+import { UsageError } from '../errors.ts';
+import { grantDescription } from '../keys/scopes.ts';
+import { createKey, listKeys, revokeKey } from '../keys/service.ts';
+import type { ApiKeyRow } from '../keys/store.ts';
+import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
+import { cliActor, withDatabase } from './database.ts';
+
+const usage = `Usage:
+  switchboard keys create --name NAME --scopes SCOPE[,SCOPE…] [--json]
+  switchboard keys list [--all] [--json]
+  switchboard keys revoke ID|PREFIX
+
+Operator API keys for /api/v1. The key is printed once by "create" and never again: only its
+SHA-256 is stored. Scopes: ${grantDescription()}.
+"list --all" includes revoked keys. Every create and revoke writes an audit_log row.`;
+
+function table(rows: ApiKeyRow[]): string {
+  const header = ['ID', 'PREFIX', 'NAME', 'SCOPES', 'SOURCE', 'CREATED', 'LAST USED', 'REVOKED'];
+  const lines = rows.map((r) => [
+    r.id,
+    r.prefix,
+    r.name,
+    r.scopes.join(','),
+    r.source,
+    r.createdAt.toISOString(),
+    r.lastUsedAt?.toISOString() ?? '-',
+    r.revokedAt?.toISOString() ?? '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  return [header, ...lines]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export const keys: Command = {
+  name: 'keys',
+  summary: 'create, list and revoke operator API keys',
+  usage,
+  async run(args, ctx) {
+    const [sub, ...rest] = args;
+    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+      if (sub === undefined) throw new UsageError('missing subcommand', usage);
+      ctx.out(usage);
+      return 0;
+    }
+    switch (sub) {
+      case 'create': {
+        const { values } = parseCommandArgs(
+          rest,
+          {
+            ...HELP_OPTION,
+            name: { type: 'string' },
+            scopes: { type: 'string' },
+            json: { type: 'boolean' },
+          },
+          usage,
+        );
+        if (values.help) return showHelp(ctx, usage);
+        if (values.name === undefined) throw new UsageError('missing --name', usage);
+        if (values.scopes === undefined) throw new UsageError('missing --scopes', usage);
+        const scopes = values.scopes
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
+        const created = await withDatabase(ctx, (sql) =>
+          createKey(sql, { name: values.name, scopes }, 'cli', { actor: cliActor(ctx.env) }),
+        );
+        if (values.json) ctx.out(JSON.stringify(created, null, 2));
+        else {
+          ctx.out(created.key);
+          ctx.err(
+            `created API key ${created.apiKey.id} (${created.apiKey.prefix}…) "${created.apiKey.name}" ` +
+              `with scopes ${created.apiKey.scopes.join(',')}.\nStore it now: it is not shown again.`,
+          );
+        }
+        return 0;
+      }
+      case 'list': {
+        const { values } = parseCommandArgs(
+          rest,
+          { ...HELP_OPTION, all: { type: 'boolean' }, json: { type: 'boolean' } },
+          usage,
+        );
+        if (values.help) return showHelp(ctx, usage);
+        const rows = await withDatabase(ctx, (sql) => listKeys(sql, values.all ?? false));
+        ctx.out(values.json ? JSON.stringify({ keys: rows }, null, 2) : table(rows));
+        return 0;
+      }
+      case 'revoke': {
+        const { values, positionals } = parseCommandArgs(rest, HELP_OPTION, usage, {
+          min: 1,
+          max: 1,
+        });
+        if (values.help) return showHelp(ctx, usage);
+        const row = await withDatabase(ctx, (sql) =>
+          revokeKey(sql, positionals[0]!, { actor: cliActor(ctx.env) }),
+        );
+        ctx.out(`revoked API key ${row.id} (${row.prefix}…) "${row.name}"`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usage);
+    }
+  },
+};

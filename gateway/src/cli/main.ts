@@ -1,0 +1,50 @@
+import { ConfigError, EXIT, SwitchboardError, UsageError } from '../errors.ts';
+import type { CliContext, Command } from './command.ts';
+import { keys } from './keys.ts';
+import { migrate } from './migrate.ts';
+import { start } from './start.ts';
+
+const COMMANDS: Command[] = [start, migrate, keys];
+
+const usage = `Usage: switchboard <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.summary}`).join('\n')}
+
+Run "switchboard <command> --help" for a command's options.`;
+
+/** Runs one command line; returns the exit code (0 ok, 1 failure, 2 usage or configuration). */
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  const [name, ...args] = argv;
+  try {
+    if (name === undefined) throw new UsageError('missing command', usage);
+    if (name === '--help' || name === '-h' || name === 'help') {
+      ctx.out(usage);
+      return EXIT.ok;
+    }
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`, usage);
+    return await command.run(args, ctx);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      ctx.err(`switchboard: ${error.message}\n\n${error.usage}`);
+      return EXIT.usage;
+    }
+    if (error instanceof ConfigError) {
+      ctx.err(`switchboard: ${error.message}`);
+      return EXIT.usage;
+    }
+    if (error instanceof SwitchboardError) {
+      ctx.err(`switchboard: ${error.message}`);
+      return EXIT.failure;
+    }
+    ctx.err(`switchboard: unexpected error: ${(error as Error).stack ?? String(error)}`);
+    return EXIT.failure;
+  }
+}
+
+export const processContext: CliContext = {
+  env: process.env,
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};

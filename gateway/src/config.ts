@@ -1,0 +1,162 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { maskSecret, maskUrl } from './redact.ts';
+
+/**
+ * The gateway's whole environment (ARCHITECTURE §4), validated once at boot. A bad value stops
+ * the process with exit code 2 and one line per bad variable: its name, its value (secrets
+ * masked) and what was expected. Nothing else in the code reads process.env for settings.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Variables whose values are never printed, even when they are wrong. */
+const SECRET_VARS = new Set(['SWITCHBOARD_MASTER_KEY', 'SWITCHBOARD_ADMIN_KEY']);
+const URL_VARS = new Set(['DATABASE_URL']);
+
+const port = z
+  .string()
+  .regex(/^\d+$/, 'expected an integer from 0 to 65535')
+  .transform(Number)
+  .refine((n) => n >= 0 && n <= 65535, 'expected an integer from 0 to 65535');
+
+const httpUrl = z
+  .string()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
+    } catch {
+      return false;
+    }
+  }, 'expected an absolute http(s) URL without query or fragment, e.g. https://gateway.example.com')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const postgresUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'expected a postgres:// or postgresql:// URL with a host, e.g. postgres://user:pass@127.0.0.1:5432/switchboard');
+
+/** 32 bytes for AES-256-GCM, as 64 hex characters or standard/url-safe base64. */
+const masterKey = z
+  .string()
+  .refine(
+    (v) => decodeMasterKey(v) !== undefined,
+    'expected 32 random bytes as 64 hex characters or as base64 (generate one: openssl rand -base64 32)',
+  );
+
+const adminKey = z
+  .string()
+  .regex(
+    /^[\x21-\x7e]{32,256}$/,
+    'expected 32 to 256 printable characters without spaces (generate one: openssl rand -hex 32)',
+  );
+
+const nonEmpty = z.string().min(1, 'expected a non-empty value');
+
+const durationMs = z
+  .string()
+  .regex(/^\d+$/, 'expected a whole number of milliseconds, e.g. 10000')
+  .transform(Number);
+
+const envSchema = z.object({
+  PORT: port.default(8080),
+  HOST: nonEmpty.default('127.0.0.1'),
+  SWITCHBOARD_PUBLIC_URL: httpUrl.optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  SWITCHBOARD_DATA_DIR: nonEmpty.default('./.switchboard'),
+  INTEGRATION_DIRS: nonEmpty.default('servers'),
+  SWITCHBOARD_POLICY: nonEmpty.default('policy/default.yaml'),
+  SWITCHBOARD_MASTER_KEY: masterKey.optional(),
+  SWITCHBOARD_ADMIN_KEY: adminKey.optional(),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })
+    .default('info'),
+  SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: durationMs.default(10_000),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset means `http://HOST:PORT` with the port actually bound (see publicUrlFor). */
+  publicUrl: string | undefined;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  integrationDirs: string[];
+  policyPath: string;
+  masterKey: Buffer | undefined;
+  adminKey: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  shutdownTimeoutMs: number;
+}
+
+export function decodeMasterKey(value: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) {
+    const bytes = Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (bytes.length === 32) return bytes;
+  }
+  return undefined;
+}
+
+function shown(name: string, value: unknown): string {
+  if (value === undefined) return '(unset)';
+  const text = String(value);
+  if (SECRET_VARS.has(name)) return maskSecret(text);
+  if (URL_VARS.has(name)) return JSON.stringify(maskUrl(text));
+  return JSON.stringify(text);
+}
+
+/**
+ * Parse the environment. Empty strings count as unset, as shells and compose files produce them
+ * for "no value". Relative paths resolve against `cwd`.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): Config {
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    raw[key] = value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `${name}=${shown(name, raw[name])}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.SWITCHBOARD_PUBLIC_URL,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(cwd, e.SWITCHBOARD_DATA_DIR),
+    integrationDirs: e.INTEGRATION_DIRS.split(':')
+      .filter((d) => d !== '')
+      .map((d) => path.resolve(cwd, d)),
+    policyPath: path.resolve(cwd, e.SWITCHBOARD_POLICY),
+    masterKey: e.SWITCHBOARD_MASTER_KEY ? decodeMasterKey(e.SWITCHBOARD_MASTER_KEY) : undefined,
+    adminKey: e.SWITCHBOARD_ADMIN_KEY,
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/** The base URL put in tokens and agent configs once the listen port is known. */
+export function publicUrlFor(config: Config, boundPort: number): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${boundPort}`;
+}
+
+/** The variables this build reads, for docs and `--help`. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);

@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { SwitchboardError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+/**
+ * The embedded database: PGlite (Postgres 18 compiled to WASM) persisted in the data dir and
+ * served on a loopback port so postgres.js can talk to it like to any Postgres. PGlite is one
+ * session, so the socket server takes one connection and the caller must use a pool of one.
+ * Two processes opening the same data dir would corrupt it, hence the pid lock file.
+ */
+export interface EmbeddedServer {
+  /** postgres:// URL of the loopback socket server. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(dataDir: string, log: Logger): Promise<EmbeddedServer> {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const releaseLock = acquireLock(path.join(dataDir, 'pglite.lock'));
+  try {
+    const pgdata = path.join(dataDir, 'pgdata');
+    const fresh = !fs.existsSync(path.join(pgdata, 'PG_VERSION'));
+    if (fresh) {
+      // initdb inside WASM takes 3–7 s on a 2-core machine; say so rather than look hung.
+      log.info({ pgdata }, 'creating the embedded database (first start takes a few seconds)');
+    }
+    const started = Date.now();
+    const db = await PGlite.create(pgdata);
+    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
+    await server.start();
+    log.info(
+      { pgdata, ms: Date.now() - started, listen: server.getServerConn() },
+      'embedded database ready',
+    );
+    return {
+      url: `postgres://postgres@${server.getServerConn()}/postgres`,
+      async stop() {
+        await server.stop();
+        await db.close();
+        releaseLock();
+      },
+    };
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+}
+
+/** Create `file` exclusively with our pid; a lock left by a dead process is taken over. */
+function acquireLock(file: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return () => fs.rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(fs.readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new SwitchboardError(
+          'database_in_use',
+          `the embedded database in ${path.dirname(file)} is in use by process ${holder} ` +
+            '(a running gateway?). Stop it first, use the HTTP API of the running gateway, ' +
+            'or set DATABASE_URL to a Postgres server that several processes can share.',
+          { status: 503 },
+        );
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new SwitchboardError('database_in_use', `could not take the lock ${file}`, { status: 503 });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

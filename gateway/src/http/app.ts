@@ -1,0 +1,31 @@
+import express, { type Express } from 'express';
+import { apiRouter } from '../api/router.ts';
+import type { Pool } from '../db/connect.ts';
+import type { Migration } from '../db/migrate.ts';
+import type { Logger } from '../log.ts';
+import { errorHandler, notFoundHandler } from './errors.ts';
+import { healthRoutes, type Lifecycle } from './health.ts';
+import { type Metrics, observeRequests } from './metrics.ts';
+import { requestId } from './request-context.ts';
+
+export interface AppDeps {
+  sql: Pool;
+  log: Logger;
+  metrics: Metrics;
+  migrations: Migration[];
+  lifecycle: Lifecycle;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestId);
+  app.use(observeRequests(deps.metrics, deps.log));
+  app.use(healthRoutes(deps));
+  app.use('/api/v1', apiRouter(deps.sql, deps.log));
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,52 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Sql } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
+import { hashApiKey, looksLikeApiKey } from '../keys/format.ts';
+import { hasScope, type Scope } from '../keys/scopes.ts';
+import { findActiveApiKey, touchApiKey } from '../keys/store.ts';
+import type { Logger } from '../log.ts';
+
+const unauthorized = (message: string) =>
+  new SwitchboardError('unauthorized', message, { status: 401 });
+
+/** Every /api/v1 request carries `Authorization: Bearer sbk_…`; unknown and revoked keys look alike. */
+export function authenticateApiKey(sql: Sql, log: Logger) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    res.setHeader('WWW-Authenticate', 'Bearer realm="switchboard"');
+    const header = req.get('authorization');
+    if (!header) throw unauthorized('missing API key: send Authorization: Bearer sbk_…');
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const key = match?.[1];
+    if (!key || !looksLikeApiKey(key)) {
+      throw unauthorized('malformed Authorization header: expected Bearer sbk_…');
+    }
+    const row = await findActiveApiKey(sql, hashApiKey(key));
+    if (!row) throw unauthorized('invalid or revoked API key');
+    res.removeHeader('WWW-Authenticate');
+    req.apiKey = { id: row.id, prefix: row.prefix, name: row.name, scopes: row.scopes };
+    touchApiKey(sql, row.id).catch((error: unknown) =>
+      log.warn({ err: error, key: row.prefix }, 'could not record API key use'),
+    );
+    next();
+  };
+}
+
+export function requireScope(scope: Scope) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (!req.apiKey) throw unauthorized('missing API key: send Authorization: Bearer sbk_…');
+    if (!hasScope(req.apiKey.scopes, scope)) {
+      throw new SwitchboardError('forbidden', `this API key lacks the scope ${scope}`, {
+        status: 403,
+        details: { requiredScope: scope },
+      });
+    }
+    next();
+  };
+}
+
+/** The audit actor for a request made with an API key. */
+export function actorOf(req: Request): { actor: string; apiKeyId?: string; requestId: string } {
+  return req.apiKey
+    ? { actor: `key:${req.apiKey.prefix}`, apiKeyId: req.apiKey.id, requestId: req.id }
+    : { actor: 'anonymous', requestId: req.id };
+}

@@ -1,0 +1,76 @@
+import type { NextFunction, Request, Response } from 'express';
+import { SwitchboardError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+/** The one shape of every error answer: `{ "error": { "code", "message", ...details } }`. */
+export function sendError(res: Response, error: SwitchboardError, requestId?: string): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.status(error.status).json({
+    error: { code: error.code, message: error.message, ...error.details, requestId },
+  });
+}
+
+export function notFoundHandler(req: Request, res: Response): void {
+  sendError(
+    res,
+    new SwitchboardError('not_found', `no route for ${req.method} ${req.path}`, { status: 404 }),
+    req.id,
+  );
+}
+
+/** body-parser errors carry `type` and `status`; map the ones a client can cause. */
+function fromBodyParser(error: { type?: unknown; limit?: unknown }): SwitchboardError | undefined {
+  switch (error.type) {
+    case 'entity.too.large':
+      return new SwitchboardError(
+        'payload_too_large',
+        `request body is larger than the limit of ${error.limit} bytes`,
+        { status: 413, details: { limit: error.limit } },
+      );
+    case 'entity.parse.failed':
+      return new SwitchboardError('invalid_json', 'request body is not valid JSON', {
+        status: 400,
+      });
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new SwitchboardError(
+        'unsupported_encoding',
+        'request body encoding is not supported',
+        {
+          status: 415,
+        },
+      );
+    case 'request.aborted':
+      return new SwitchboardError('request_aborted', 'the client aborted the request', {
+        status: 400,
+      });
+    default:
+      return undefined;
+  }
+}
+
+export function errorHandler(log: Logger) {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const known =
+      error instanceof SwitchboardError
+        ? error
+        : typeof error === 'object' && error !== null
+          ? fromBodyParser(error as { type?: unknown })
+          : undefined;
+    if (known && known.status < 500) {
+      sendError(res, known, req.id);
+      return;
+    }
+    // Unexpected: log it whole, answer with nothing the client could learn internals from.
+    log.error({ err: error, reqId: req.id }, 'request failed');
+    sendError(
+      res,
+      known ??
+        new SwitchboardError('internal', `internal error (request id ${req.id})`, { status: 500 }),
+      req.id,
+    );
+  };
+}

@@ -1,0 +1,82 @@
+import { Router } from 'express';
+import type { Sql } from '../db/connect.ts';
+import { type Migration, migrationStatus } from '../db/migrate.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface Lifecycle {
+  /** Set by shutdown: /readyz answers 503 so load balancers stop sending traffic. */
+  shuttingDown: boolean;
+}
+
+/** Kubernetes' default probe timeout is 1 s; answer within it even when the database hangs. */
+const READY_TIMEOUT_MS = 900;
+
+type Readiness = { ok: true; migration: number } | { ok: false; status: string; message: string };
+
+export function healthRoutes(deps: {
+  sql: Sql;
+  log: Logger;
+  metrics: Metrics;
+  migrations: Migration[];
+  lifecycle: Lifecycle;
+}): Router {
+  const router = Router();
+  // One probe at a time: if the database hangs, later probes share the pending one instead of
+  // queueing more queries behind it.
+  let inFlight: Promise<Readiness> | undefined;
+
+  const probe = async (): Promise<Readiness> => {
+    try {
+      const status = await migrationStatus(deps.sql, deps.migrations);
+      if (status.applied < status.latest) {
+        return {
+          ok: false,
+          status: 'not_migrated',
+          message: `database has ${status.applied} of ${status.latest} migrations; run switchboard migrate`,
+        };
+      }
+      return { ok: true, migration: status.applied };
+    } catch (error) {
+      deps.log.warn({ err: error }, 'readiness check failed');
+      return { ok: false, status: 'database_unreachable', message: (error as Error).message };
+    }
+  };
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  router.get('/readyz', async (_req, res) => {
+    if (deps.lifecycle.shuttingDown) {
+      res.status(503).json({ status: 'shutting_down' });
+      return;
+    }
+    inFlight ??= probe().finally(() => {
+      inFlight = undefined;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Readiness>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            ok: false,
+            status: 'database_unreachable',
+            message: `database did not answer within ${READY_TIMEOUT_MS} ms`,
+          }),
+        READY_TIMEOUT_MS,
+      );
+    });
+    const result = await Promise.race([inFlight, timeout]);
+    clearTimeout(timer);
+    if (result.ok) res.json({ status: 'ready', migration: result.migration });
+    else res.status(503).json({ status: result.status, message: result.message });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+
+  return router;
+}

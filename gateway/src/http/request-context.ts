@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+
+export interface AuthenticatedKey {
+  id: string;
+  prefix: string;
+  name: string;
+  scopes: string[];
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** From a sane incoming X-Request-Id, else generated; echoed in the response. */
+    id: string;
+    /** Set by the API key middleware on /api/v1. */
+    apiKey?: AuthenticatedKey;
+  }
+}
+
+const INCOMING_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestId(req: Request, res: Response, next: NextFunction): void {
+  const incoming = req.get('x-request-id');
+  req.id = incoming && INCOMING_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('X-Request-Id', req.id);
+  next();
+}
+
+/** The route pattern that matched (`/api/v1/keys/:id`), never the raw path: keeps label sets small. */
+export function routeLabel(req: Request): string {
+  const route = req.route as { path?: unknown } | undefined;
+  return typeof route?.path === 'string' ? `${req.baseUrl}${route.path}` : '(unmatched)';
+}

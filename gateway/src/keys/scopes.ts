@@ -1,0 +1,34 @@
+/**
+ * Operator API scopes are `<resource>:<read|write>`. A key holds a list of them; `*` grants
+ * everything and `<resource>:*` both verbs of one resource. Writing does not imply reading:
+ * a webhook-replay bot should not be able to list keys.
+ */
+export const RESOURCES = [
+  'keys',
+  'audit',
+  'integrations',
+  'sessions',
+  'tasks',
+  'tokens',
+  'deliveries',
+  'outbox',
+  'subscriptions',
+] as const;
+
+export type Resource = (typeof RESOURCES)[number];
+export type Scope = `${Resource}:${'read' | 'write'}`;
+
+const GRANT_PATTERN = new RegExp(`^(\\*|(${RESOURCES.join('|')}):(read|write|\\*))$`);
+
+export function isValidGrant(grant: string): boolean {
+  return GRANT_PATTERN.test(grant);
+}
+
+export function grantDescription(): string {
+  return `"*", or <resource>:read|write|* with resource one of ${RESOURCES.join(', ')}`;
+}
+
+export function hasScope(grants: readonly string[], required: Scope): boolean {
+  const resource = required.slice(0, required.indexOf(':'));
+  return grants.some((g) => g === '*' || g === required || g === `${resource}:*`);
+}
