@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import type { Pool } from '../db/connect.ts';
 import { authenticateApiKey } from '../http/auth.ts';
+import { rememberMountPath } from '../http/request-context.ts';
 import type { Logger } from '../log.ts';
 import { auditRoutes } from './audit.ts';
 import { keysRoutes } from './keys.ts';
@@ -11,6 +12,7 @@ export const API_BODY_LIMIT = 1024 * 1024;
 /** /api/v1: authenticated with an operator API key; each route requires its own scope. */
 export function apiRouter(sql: Pool, log: Logger): Router {
   const router = Router();
+  router.use(rememberMountPath);
   router.use(authenticateApiKey(sql, log));
   router.use(express.json({ limit: API_BODY_LIMIT, strict: true }));
   router.use(keysRoutes(sql));

@@ -1,7 +1,8 @@
 import { UsageError } from '../errors.ts';
 import { grantDescription } from '../keys/scopes.ts';
-import { createKey, listKeys, revokeKey } from '../keys/service.ts';
+import { createKey, listKeys, newKeySchema, revokeKey } from '../keys/service.ts';
 import type { ApiKeyRow } from '../keys/store.ts';
+import { issuesOf } from '../validate.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
 import { cliActor, withDatabase } from './database.ts';
 
@@ -67,8 +68,16 @@ export const keys: Command = {
           .split(',')
           .map((s) => s.trim())
           .filter((s) => s !== '');
+        // Validate before opening the database: a typo is a usage error, not a failure.
+        const parsed = newKeySchema.safeParse({ name: values.name, scopes });
+        if (!parsed.success) {
+          const problems = issuesOf(parsed.error).map(
+            (i) => `--${i.path.replace(/\[\d+\]$/, '')}: ${i.message}`,
+          );
+          throw new UsageError(problems.join('; '), usage);
+        }
         const created = await withDatabase(ctx, (sql) =>
-          createKey(sql, { name: values.name, scopes }, 'cli', { actor: cliActor(ctx.env) }),
+          createKey(sql, parsed.data, 'cli', { actor: cliActor(ctx.env) }),
         );
         if (values.json) ctx.out(JSON.stringify(created, null, 2));
         else {

@@ -31,7 +31,7 @@ export function observeRequests(metrics: Metrics, log: Logger) {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routeLabel(req);
+      const route = routeLabel(req, res);
       metrics.httpDuration.observe(
         { method: req.method, route, status: String(res.statusCode) },
         seconds,

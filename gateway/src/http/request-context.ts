@@ -26,8 +26,19 @@ export function requestId(req: Request, res: Response, next: NextFunction): void
   next();
 }
 
+/**
+ * Express resets `req.baseUrl` when a request leaves a mounted router, so by the time the
+ * response finishes the mount path is gone. Mount this first in every mounted router to keep it.
+ */
+export function rememberMountPath(req: Request, res: Response, next: NextFunction): void {
+  res.locals.mountPath = req.baseUrl;
+  next();
+}
+
 /** The route pattern that matched (`/api/v1/keys/:id`), never the raw path: keeps label sets small. */
-export function routeLabel(req: Request): string {
+export function routeLabel(req: Request, res: Response): string {
   const route = req.route as { path?: unknown } | undefined;
-  return typeof route?.path === 'string' ? `${req.baseUrl}${route.path}` : '(unmatched)';
+  if (typeof route?.path !== 'string') return '(unmatched)';
+  const mount = typeof res.locals.mountPath === 'string' ? res.locals.mountPath : '';
+  return `${mount}${route.path}`;
 }

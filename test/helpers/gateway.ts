@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../gateway/src/config.ts';
+import { type Gateway, startGateway } from '../../gateway/src/gateway.ts';
+import { createLogger } from '../../gateway/src/log.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = path.join(REPO_ROOT, 'gateway/bin/switchboard.js');
+
+/** A fixed admin key for tests: 64 hex characters. */
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789abcdef0123456789abcdef';
+
+/** Log lines captured as objects, so tests can assert what was (and was not) logged. */
+export function captureLogs(): {
+  lines: Record<string, unknown>[];
+  text: () => string;
+  stream: Writable;
+} {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  return {
+    stream,
+    text: () => chunks.join(''),
+    get lines() {
+      return chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+  };
+}
+
+/** The gateway in this process, on a free loopback port. */
+export async function startTestGateway(
+  env: Record<string, string | undefined>,
+): Promise<Gateway & { logs: ReturnType<typeof captureLogs>; stop(): Promise<void> }> {
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'debug', ...env }, REPO_ROOT);
+  const logs = captureLogs();
+  const gateway = await startGateway(config, createLogger(config.logLevel, logs.stream));
+  return { ...gateway, logs, stop: async () => void (await gateway.shutdown.run('test')) };
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the real `switchboard` bin with only the given environment (plus PATH and HOME). */
+export function runSwitchboard(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<CliResult> {
+  const child = spawnSwitchboard(args, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export function spawnSwitchboard(
+  args: string[],
+  env: Record<string, string | undefined>,
+): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}

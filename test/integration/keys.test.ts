@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashApiKey, keyPrefix } from '../../gateway/src/keys/format.ts';
+import { syncEnvAdminKey } from '../../gateway/src/keys/store.ts';
+import { testDatabase } from '../helpers/database.ts';
+import { ADMIN_KEY, startTestGateway } from '../helpers/gateway.ts';
+
+describe('operator API keys', () => {
+  let gateway: Awaited<ReturnType<typeof startTestGateway>>;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    const db = await testDatabase();
+    cleanup = db.cleanup;
+    gateway = await startTestGateway({ ...db.env, SWITCHBOARD_ADMIN_KEY: ADMIN_KEY });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await cleanup?.();
+  });
+
+  const call = (path: string, key?: string, init: RequestInit = {}) =>
+    fetch(`${gateway.url}/api/v1${path}`, {
+      ...init,
+      headers: {
+        'content-type': 'application/json',
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(init.headers as Record<string, string>),
+      },
+    });
+
+  async function createKey(name: string, scopes: string[]): Promise<string> {
+    const res = await call('/keys', ADMIN_KEY, {
+      method: 'POST',
+      body: JSON.stringify({ name, scopes }),
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { key: string }).key;
+  }
+
+  it('a request without a key is 401 with a Bearer challenge', async () => {
+    const res = await call('/keys');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="switchboard"');
+    expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } });
+  });
+
+  it('an unknown key is 401', async () => {
+    const res = await call('/keys', `sbk_${'A'.repeat(43)}`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'unauthorized', message: 'invalid or revoked API key' },
+    });
+  });
+
+  it('a key without the route scope is 403 naming the scope', async () => {
+    const reader = await createKey('reader', ['keys:read']);
+    expect((await call('/keys', reader)).status).toBe(200);
+    const res = await call('/keys', reader, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'x', scopes: ['*'] }),
+    });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'forbidden', requiredScope: 'keys:write' },
+    });
+    expect((await call('/audit', reader)).status).toBe(403);
+  });
+
+  it('a revoked key is 401 from then on', async () => {
+    const key = await createKey('short-lived', ['keys:read']);
+    expect((await call('/keys', key)).status).toBe(200);
+    const del = await call(`/keys/${keyPrefix(key)}`, ADMIN_KEY, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(await del.json()).toMatchObject({ apiKey: { name: 'short-lived' } });
+    expect((await call('/keys', key)).status).toBe(401);
+  });
+
+  it('stores only the SHA-256 of a key, never the key', async () => {
+    const key = await createKey('hashed', ['audit:read']);
+    const rows = await gateway.sql`select to_jsonb(k)::text as row, hash from api_keys k`;
+    expect(rows.some((r) => (r.row as string).includes(key))).toBe(false);
+    expect(rows.some((r) => (r.row as string).includes(key.slice(12)))).toBe(false);
+    const hashes = rows.map((r) => Buffer.from(r.hash as Uint8Array).toString('hex'));
+    expect(hashes).toContain(createHash('sha256').update(key).digest('hex'));
+    const audit = await gateway.sql`select to_jsonb(a)::text as row from audit_log a`;
+    expect(audit.some((r) => (r.row as string).includes(key.slice(12)))).toBe(false);
+  });
+
+  it('lists keys without hashes, revoked ones on request', async () => {
+    const res = await call('/keys', ADMIN_KEY);
+    const { keys } = (await res.json()) as { keys: Array<Record<string, unknown>> };
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((k) => !('hash' in k) && k.revokedAt === null)).toBe(true);
+    const all = await call('/keys?includeRevoked=true', ADMIN_KEY);
+    const allKeys = ((await all.json()) as { keys: Array<{ name: string }> }).keys;
+    expect(allKeys.map((k) => k.name)).toContain('short-lived');
+  });
+
+  it('rejects a bad body naming each field and what was expected', async () => {
+    const res = await call('/keys', ADMIN_KEY, {
+      method: 'POST',
+      body: JSON.stringify({ name: '', scopes: ['keys:read', 'root'], extra: 1 }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; issues: unknown[] } };
+    expect(body.error.code).toBe('invalid_request');
+    expect(body.error.issues).toEqual(
+      expect.arrayContaining([
+        { path: 'name', message: 'expected a non-empty name' },
+        expect.objectContaining({
+          path: 'scopes[1]',
+          message: expect.stringContaining('unknown scope "root"'),
+        }),
+        expect.objectContaining({ path: '', message: expect.stringContaining('extra') }),
+      ]),
+    );
+  });
+
+  it('writes an audit row for every change made with a key, with the actor and request id', async () => {
+    const before = Number((await gateway.sql`select count(*) as n from audit_log`)[0]?.n);
+    const res = await call('/keys', ADMIN_KEY, {
+      method: 'POST',
+      headers: { 'x-request-id': 'audit-me' },
+      body: JSON.stringify({ name: 'audited', scopes: ['tasks:read'] }),
+    });
+    const created = (await res.json()) as { apiKey: { prefix: string } };
+    await call(`/keys/${created.apiKey.prefix}`, ADMIN_KEY, { method: 'DELETE' });
+    // Reads change nothing and are not audited.
+    await call('/keys', ADMIN_KEY);
+    const after = Number((await gateway.sql`select count(*) as n from audit_log`)[0]?.n);
+    expect(after - before).toBe(2);
+    const audit = await call('/audit?limit=2', ADMIN_KEY);
+    const { entries } = (await audit.json()) as { entries: Array<Record<string, unknown>> };
+    expect(entries).toMatchObject([
+      {
+        action: 'keys.revoke',
+        target: created.apiKey.prefix,
+        actor: `key:${keyPrefix(ADMIN_KEY)}`,
+      },
+      {
+        action: 'keys.create',
+        target: created.apiKey.prefix,
+        requestId: 'audit-me',
+        details: { name: 'audited', scopes: ['tasks:read'] },
+      },
+    ]);
+  });
+
+  it('SWITCHBOARD_ADMIN_KEY follows the variable: a new value revokes the old key', async () => {
+    const next = 'another-admin-key-fedcba9876543210fedcba9876543210';
+    await syncEnvAdminKey(gateway.sql, { prefix: keyPrefix(next), hash: hashApiKey(next) });
+    expect((await call('/keys', ADMIN_KEY)).status).toBe(401);
+    expect((await call('/keys', next)).status).toBe(200);
+    await syncEnvAdminKey(gateway.sql, {
+      prefix: keyPrefix(ADMIN_KEY),
+      hash: hashApiKey(ADMIN_KEY),
+    });
+    expect((await call('/keys', ADMIN_KEY)).status).toBe(200);
+    expect((await call('/keys', next)).status).toBe(401);
+  });
+});

@@ -1,0 +1,168 @@
+import type { ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../gateway/src/log.ts';
+import { createShutdown } from '../../gateway/src/shutdown.ts';
+import { testDatabase } from '../helpers/database.ts';
+import { ADMIN_KEY, spawnSwitchboard } from '../helpers/gateway.ts';
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  logs: Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForLog(msg: string): Promise<Record<string, unknown>>;
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** `switchboard start` as a real process on a free port; resolves once it listens. */
+async function startProcess(extraEnv: Record<string, string> = {}): Promise<Running> {
+  const db = await testDatabase();
+  const child = spawnSwitchboard(['start'], {
+    ...db.env,
+    PORT: '0',
+    SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
+    ...extraEnv,
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    await db.cleanup();
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ msg: string; resolve: (l: Record<string, unknown>) => void }> = [];
+  let buffer = '';
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  child.stdout?.on('data', (chunk) => {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const text of lines) {
+      const line = JSON.parse(text) as Record<string, unknown>;
+      logs.push(line);
+      for (const w of waiters.filter((w) => w.msg === line.msg)) w.resolve(line);
+    }
+  });
+  const waitForLog = (msg: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const seen = logs.find((l) => l.msg === msg);
+      if (seen) return resolve(seen);
+      waiters.push({ msg, resolve });
+      exited.then(({ code }) => reject(new Error(`exited ${code} before "${msg}": ${stderr}`)));
+    });
+  const listening = await waitForLog('switchboard gateway listening');
+  return { child, url: listening.url as string, logs, exited, waitForLog };
+}
+
+/** POST /api/v1/keys whose body arrives in two parts, the second when the test says so. */
+function slowRequest(url: string) {
+  const body = JSON.stringify({ name: 'slow', scopes: ['keys:read'] });
+  const half = Math.floor(body.length / 2);
+  const req = http.request(`${url}/api/v1/keys`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${ADMIN_KEY}`,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+    },
+  });
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (d) => {
+        text += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+  });
+  response.catch(() => {});
+  req.write(body.slice(0, half));
+  return { response, finish: () => req.end(body.slice(half)) };
+}
+
+const connectionRefused = (url: string) =>
+  fetch(`${url}/healthz`).then(
+    () => false,
+    (error: { cause?: { code?: string } }) => error.cause?.code === 'ECONNREFUSED',
+  );
+
+describe('graceful shutdown', () => {
+  it('SIGTERM during a slow request lets it finish, then exits 0', async () => {
+    const gw = await startProcess();
+    const slow = slowRequest(gw.url);
+    await new Promise((r) => setTimeout(r, 200));
+    gw.child.kill('SIGTERM');
+    await gw.waitForLog('shutting down');
+    // No new connections once shutdown has begun.
+    expect(await connectionRefused(gw.url)).toBe(true);
+    expect(gw.child.exitCode).toBeNull();
+    slow.finish();
+    const res = await slow.response;
+    expect(res.status).toBe(201);
+    expect(JSON.parse(res.body)).toMatchObject({ apiKey: { name: 'slow' } });
+    expect(await gw.exited).toEqual({ code: 0, signal: null });
+    expect(gw.logs.find((l) => l.msg === 'shut down')).toMatchObject({ graceful: true });
+  });
+
+  it('cuts requests still running at the deadline and still exits 0', async () => {
+    const gw = await startProcess({ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '500' });
+    const slow = slowRequest(gw.url);
+    await new Promise((r) => setTimeout(r, 200));
+    gw.child.kill('SIGTERM');
+    await expect(slow.response).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect(await gw.exited).toEqual({ code: 0, signal: null });
+    expect(gw.logs.map((l) => l.msg)).toContain('shutdown deadline reached; closing connections');
+    expect(gw.logs.find((l) => l.msg === 'shut down')).toMatchObject({ graceful: false });
+  });
+
+  it('a second signal exits at once', async () => {
+    // A deadline far beyond the test timeout: only the second signal can end this process, and
+    // exit code 1 (not the graceful 0) shows which path did.
+    const gw = await startProcess({ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '600000' });
+    slowRequest(gw.url);
+    await new Promise((r) => setTimeout(r, 200));
+    gw.child.kill('SIGTERM');
+    await gw.waitForLog('shutting down');
+    gw.child.kill('SIGINT');
+    expect(await gw.exited).toEqual({ code: 1, signal: null });
+    expect(gw.logs.map((l) => l.msg)).not.toContain('shut down');
+  });
+
+  it('ends registered long-lived streams instead of waiting for them', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': open\n\n');
+      const stop = shutdown.onStart(() => res.end());
+      res.on('close', stop);
+    });
+    const shutdown = createShutdown({
+      server,
+      lifecycle: { shuttingDown: false },
+      log: createLogger('silent'),
+      deadlineMs: 30_000,
+      resources: [],
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const stream = await fetch(`http://127.0.0.1:${port}/events`);
+    const reader = stream.body!.getReader();
+    await reader.read();
+    const result = await shutdown.run('test');
+    expect(result).toEqual({ ok: true });
+    // The stream ended cleanly rather than being cut at the 30 s deadline.
+    let done = false;
+    while (!done) done = (await reader.read()).done;
+  });
+});

@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, publicUrlFor } from '../../gateway/src/config.ts';
+import { ConfigError } from '../../gateway/src/errors.ts';
+import { REPO_ROOT, runSwitchboard } from '../helpers/gateway.ts';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, '/srv/app');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('config (ARCHITECTURE §4 environment)', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      publicUrl: undefined,
+      databaseUrl: undefined,
+      dataDir: '/srv/app/.switchboard',
+      integrationDirs: ['/srv/app/servers'],
+      policyPath: '/srv/app/policy/default.yaml',
+      masterKey: undefined,
+      adminKey: undefined,
+      logLevel: 'info',
+      shutdownTimeoutMs: 10_000,
+    });
+    expect(publicUrlFor(config, 8080)).toBe('http://127.0.0.1:8080');
+  });
+
+  it('reads every variable and treats empty strings as unset', () => {
+    const config = loadConfig(
+      {
+        PORT: '9000',
+        HOST: '0.0.0.0',
+        SWITCHBOARD_PUBLIC_URL: 'https://gw.example.com/',
+        DATABASE_URL: 'postgres://u:p@db:5432/sb',
+        SWITCHBOARD_DATA_DIR: '/var/lib/sb',
+        INTEGRATION_DIRS: 'servers:/opt/more',
+        SWITCHBOARD_POLICY: 'conf/policy.yaml',
+        SWITCHBOARD_MASTER_KEY: 'a'.repeat(64),
+        SWITCHBOARD_ADMIN_KEY: 'k'.repeat(40),
+        LOG_LEVEL: '',
+      },
+      '/srv/app',
+    );
+    expect(config.port).toBe(9000);
+    expect(config.publicUrl).toBe('https://gw.example.com');
+    expect(config.integrationDirs).toEqual(['/srv/app/servers', '/opt/more']);
+    expect(config.policyPath).toBe(path.resolve('/srv/app', 'conf/policy.yaml'));
+    expect(config.masterKey?.length).toBe(32);
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('accepts a base64 master key of 32 bytes', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ SWITCHBOARD_MASTER_KEY: key }).masterKey).toEqual(Buffer.alloc(32, 7));
+  });
+
+  it.each([
+    ['PORT', 'abc', 'PORT="abc": expected an integer from 0 to 65535'],
+    ['PORT', '70000', 'PORT="70000": expected an integer from 0 to 65535'],
+    [
+      'SWITCHBOARD_PUBLIC_URL',
+      'gw.example.com',
+      'SWITCHBOARD_PUBLIC_URL="gw.example.com": expected an absolute http(s) URL',
+    ],
+    [
+      'SWITCHBOARD_PUBLIC_URL',
+      'ftp://x',
+      'SWITCHBOARD_PUBLIC_URL="ftp://x": expected an absolute http(s) URL',
+    ],
+    [
+      'LOG_LEVEL',
+      'loud',
+      'LOG_LEVEL="loud": expected one of fatal, error, warn, info, debug, trace, silent',
+    ],
+    [
+      'SWITCHBOARD_SHUTDOWN_TIMEOUT_MS',
+      '10s',
+      'SWITCHBOARD_SHUTDOWN_TIMEOUT_MS="10s": expected a whole number of milliseconds',
+    ],
+  ])('names %s=%j and what was expected', (name, value, expected) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(expected);
+  });
+
+  it('masks the password of a bad DATABASE_URL', () => {
+    const [problem] = problemsOf({ DATABASE_URL: 'mysql://root:hunter2@db/sb' });
+    expect(problem).toContain('DATABASE_URL="mysql://root:******@db/sb"');
+    expect(problem).toContain('expected a postgres:// or postgresql:// URL');
+    expect(problem).not.toContain('hunter2');
+  });
+
+  it.each([
+    ['SWITCHBOARD_MASTER_KEY', 'not-a-key-but-secret', 'expected 32 random bytes'],
+    ['SWITCHBOARD_ADMIN_KEY', 'short secret', 'expected 32 to 256 printable characters'],
+  ])('never prints a bad %s, only its length', (name, value, expected) => {
+    const [problem] = problemsOf({ [name]: value });
+    expect(problem).toContain(`${name}=****** (${value.length} characters): ${expected}`);
+    expect(problem).not.toContain(value);
+  });
+
+  it('reports every bad variable at once', () => {
+    const problems = problemsOf({ PORT: '-1', LOG_LEVEL: 'x', HOST: ' ' });
+    expect(problems.map((p) => p.split('=')[0])).toEqual(['PORT', 'LOG_LEVEL']);
+  });
+
+  it('stops `switchboard start` with exit code 2 and the message on stderr', async () => {
+    const result = await runSwitchboard(['start'], {
+      PORT: 'eighty',
+      SWITCHBOARD_ADMIN_KEY: 'tiny',
+      SWITCHBOARD_DATA_DIR: path.join(REPO_ROOT, '.switchboard-never-created'),
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('invalid configuration (2 problems)');
+    expect(result.stderr).toContain('PORT="eighty": expected an integer from 0 to 65535');
+    expect(result.stderr).toContain('SWITCHBOARD_ADMIN_KEY=****** (4 characters)');
+    expect(result.stderr).not.toContain('tiny');
+    expect(result.stdout).toBe('');
+  });
+});
