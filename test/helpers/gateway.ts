@@ -2,9 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../gateway/src/config.ts';
 import { type Gateway, startGateway } from '../../gateway/src/gateway.ts';
 import { createLogger } from '../../gateway/src/log.ts';
+import { testDatabase } from './database.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = path.join(REPO_ROOT, 'gateway/bin/switchboard.js');
@@ -46,6 +48,30 @@ export async function startTestGateway(
   const logs = captureLogs();
   const gateway = await startGateway(config, createLogger(config.logLevel, logs.stream));
   return { ...gateway, logs, stop: async () => void (await gateway.shutdown.run('test')) };
+}
+
+export type TestGateway = Awaited<ReturnType<typeof startTestGateway>>;
+
+/**
+ * One gateway on a fresh database for a whole describe block, with SWITCHBOARD_ADMIN_KEY set.
+ * Returns a getter: the gateway exists only once beforeAll has run.
+ */
+export function useTestGateway(env: Record<string, string> = {}): () => TestGateway {
+  let gateway: TestGateway | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const db = await testDatabase();
+    cleanup = db.cleanup;
+    gateway = await startTestGateway({ ...db.env, SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, ...env });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await cleanup?.();
+  });
+  return () => {
+    if (!gateway) throw new Error('useTestGateway: the gateway is not started yet');
+    return gateway;
+  };
 }
 
 export interface CliResult {

@@ -1,38 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, testDatabaseServer } from '../helpers/database.ts';
-import { ADMIN_KEY, startTestGateway } from '../helpers/gateway.ts';
+import { describe, expect, it } from 'vitest';
+import { testDatabaseServer } from '../helpers/database.ts';
+import { ADMIN_KEY, startTestGateway, useTestGateway } from '../helpers/gateway.ts';
 import { startTcpProxy, viaProxy } from '../helpers/tcp-proxy.ts';
 
 describe('HTTP skeleton', () => {
-  let gateway: Awaited<ReturnType<typeof startTestGateway>>;
-  let cleanup: () => Promise<void>;
-
-  beforeAll(async () => {
-    const db = await testDatabase();
-    cleanup = db.cleanup;
-    gateway = await startTestGateway({ ...db.env, SWITCHBOARD_ADMIN_KEY: ADMIN_KEY });
-  });
-  afterAll(async () => {
-    await gateway?.stop();
-    await cleanup?.();
-  });
+  const gw = useTestGateway();
 
   const admin = { authorization: `Bearer ${ADMIN_KEY}` };
 
   it('/healthz answers while the process is alive', async () => {
-    const res = await fetch(`${gateway.url}/healthz`);
+    const res = await fetch(`${gw().url}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
   it('/readyz is 200 on a migrated database', async () => {
-    const res = await fetch(`${gateway.url}/readyz`);
+    const res = await fetch(`${gw().url}/readyz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ready', migration: 1 });
   });
 
   it('an unknown route is a 404 JSON error with the request id', async () => {
-    const res = await fetch(`${gateway.url}/no/such/route`, {
+    const res = await fetch(`${gw().url}/no/such/route`, {
       headers: { 'x-request-id': 'req-42' },
     });
     expect(res.status).toBe(404);
@@ -44,12 +33,12 @@ describe('HTTP skeleton', () => {
   });
 
   it('an unusable incoming request id is replaced by a generated one', async () => {
-    const res = await fetch(`${gateway.url}/healthz`, { headers: { 'x-request-id': 'a b\tc' } });
+    const res = await fetch(`${gw().url}/healthz`, { headers: { 'x-request-id': 'a b\tc' } });
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('a body over 1 MiB is a 413 JSON error', async () => {
-    const res = await fetch(`${gateway.url}/api/v1/keys`, {
+    const res = await fetch(`${gw().url}/api/v1/keys`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 1), scopes: ['*'] }),
@@ -61,7 +50,7 @@ describe('HTTP skeleton', () => {
   });
 
   it('malformed JSON is a 400 JSON error', async () => {
-    const res = await fetch(`${gateway.url}/api/v1/keys`, {
+    const res = await fetch(`${gw().url}/api/v1/keys`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
       body: '{"name": ',
@@ -71,8 +60,8 @@ describe('HTTP skeleton', () => {
   });
 
   it('/metrics has process metrics and request durations by route pattern and status', async () => {
-    await fetch(`${gateway.url}/api/v1/keys/123`, { method: 'DELETE', headers: admin });
-    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    await fetch(`${gw().url}/api/v1/keys/123`, { method: 'DELETE', headers: admin });
+    const text = await (await fetch(`${gw().url}/metrics`)).text();
     expect(text).toContain('process_cpu_user_seconds_total');
     expect(text).toContain('nodejs_eventloop_lag_seconds');
     expect(text).toMatch(
@@ -87,11 +76,7 @@ describe('/readyz follows the database', () => {
     const server = await testDatabaseServer();
     const target = new URL(server.url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-    const db = await testDatabase();
-    const gateway = await startTestGateway({
-      ...db.env,
-      DATABASE_URL: viaProxy(server.url, proxy.port),
-    });
+    const gateway = await startTestGateway({ DATABASE_URL: viaProxy(server.url, proxy.port) });
     try {
       expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
       proxy.cut();
@@ -112,7 +97,6 @@ describe('/readyz follows the database', () => {
       await gateway.stop();
       await proxy.close();
       await server.cleanup();
-      await db.cleanup();
     }
   });
 });

@@ -1,26 +1,14 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashApiKey, keyPrefix } from '../../gateway/src/keys/format.ts';
 import { syncEnvAdminKey } from '../../gateway/src/keys/store.ts';
-import { testDatabase } from '../helpers/database.ts';
-import { ADMIN_KEY, startTestGateway } from '../helpers/gateway.ts';
+import { ADMIN_KEY, useTestGateway } from '../helpers/gateway.ts';
 
 describe('operator API keys', () => {
-  let gateway: Awaited<ReturnType<typeof startTestGateway>>;
-  let cleanup: () => Promise<void>;
-
-  beforeAll(async () => {
-    const db = await testDatabase();
-    cleanup = db.cleanup;
-    gateway = await startTestGateway({ ...db.env, SWITCHBOARD_ADMIN_KEY: ADMIN_KEY });
-  });
-  afterAll(async () => {
-    await gateway?.stop();
-    await cleanup?.();
-  });
+  const gw = useTestGateway();
 
   const call = (path: string, key?: string, init: RequestInit = {}) =>
-    fetch(`${gateway.url}/api/v1${path}`, {
+    fetch(`${gw().url}/api/v1${path}`, {
       ...init,
       headers: {
         'content-type': 'application/json',
@@ -78,12 +66,12 @@ describe('operator API keys', () => {
 
   it('stores only the SHA-256 of a key, never the key', async () => {
     const key = await createKey('hashed', ['audit:read']);
-    const rows = await gateway.sql`select to_jsonb(k)::text as row, hash from api_keys k`;
+    const rows = await gw().sql`select to_jsonb(k)::text as row, hash from api_keys k`;
     expect(rows.some((r) => (r.row as string).includes(key))).toBe(false);
     expect(rows.some((r) => (r.row as string).includes(key.slice(12)))).toBe(false);
     const hashes = rows.map((r) => Buffer.from(r.hash as Uint8Array).toString('hex'));
     expect(hashes).toContain(createHash('sha256').update(key).digest('hex'));
-    const audit = await gateway.sql`select to_jsonb(a)::text as row from audit_log a`;
+    const audit = await gw().sql`select to_jsonb(a)::text as row from audit_log a`;
     expect(audit.some((r) => (r.row as string).includes(key.slice(12)))).toBe(false);
   });
 
@@ -118,7 +106,7 @@ describe('operator API keys', () => {
   });
 
   it('writes an audit row for every change made with a key, with the actor and request id', async () => {
-    const before = Number((await gateway.sql`select count(*) as n from audit_log`)[0]?.n);
+    const before = Number((await gw().sql`select count(*) as n from audit_log`)[0]?.n);
     const res = await call('/keys', ADMIN_KEY, {
       method: 'POST',
       headers: { 'x-request-id': 'audit-me' },
@@ -128,7 +116,7 @@ describe('operator API keys', () => {
     await call(`/keys/${created.apiKey.prefix}`, ADMIN_KEY, { method: 'DELETE' });
     // Reads change nothing and are not audited.
     await call('/keys', ADMIN_KEY);
-    const after = Number((await gateway.sql`select count(*) as n from audit_log`)[0]?.n);
+    const after = Number((await gw().sql`select count(*) as n from audit_log`)[0]?.n);
     expect(after - before).toBe(2);
     const audit = await call('/audit?limit=2', ADMIN_KEY);
     const { entries } = (await audit.json()) as { entries: Array<Record<string, unknown>> };
@@ -149,10 +137,10 @@ describe('operator API keys', () => {
 
   it('SWITCHBOARD_ADMIN_KEY follows the variable: a new value revokes the old key', async () => {
     const next = 'another-admin-key-fedcba9876543210fedcba9876543210';
-    await syncEnvAdminKey(gateway.sql, { prefix: keyPrefix(next), hash: hashApiKey(next) });
+    await syncEnvAdminKey(gw().sql, { prefix: keyPrefix(next), hash: hashApiKey(next) });
     expect((await call('/keys', ADMIN_KEY)).status).toBe(401);
     expect((await call('/keys', next)).status).toBe(200);
-    await syncEnvAdminKey(gateway.sql, {
+    await syncEnvAdminKey(gw().sql, {
       prefix: keyPrefix(ADMIN_KEY),
       hash: hashApiKey(ADMIN_KEY),
     });
