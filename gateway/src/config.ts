@@ -160,3 +160,10 @@ export function publicUrlFor(config: Config, boundPort: number): string {
 
 /** The variables this build reads, for docs and `--help`. */
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
+
+/** SWITCHBOARD_* variables this build does not know: most likely typos, worth a warning. */
+export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith('SWITCHBOARD_') && !CONFIG_VARIABLES.includes(name))
+    .sort();
+}

@@ -6,7 +6,7 @@ import { migrate, readMigrations } from './db/migrate.ts';
 import { createApp } from './http/app.ts';
 import type { Lifecycle } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
-import { hashApiKey, keyPrefix } from './keys/format.ts';
+import { envKeyPrefix, hashApiKey } from './keys/format.ts';
 import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
@@ -32,7 +32,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await migrate(db.sql, log, migrations);
     if (config.adminKey) {
       await syncEnvAdminKey(db.sql, {
-        prefix: keyPrefix(config.adminKey),
+        prefix: envKeyPrefix(config.adminKey),
         hash: hashApiKey(config.adminKey),
       });
     }

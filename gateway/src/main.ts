@@ -1,4 +1,4 @@
-import { loadConfig } from './config.ts';
+import { CONFIG_VARIABLES, loadConfig, unknownVariables } from './config.ts';
 import { ConfigError, EXIT, SwitchboardError } from './errors.ts';
 import { startGateway } from './gateway.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -12,6 +12,13 @@ export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<
   try {
     const config = loadConfig(env);
     log = createLogger(config.logLevel);
+    const unknown = unknownVariables(env);
+    if (unknown.length > 0) {
+      log.warn(
+        { unknown, known: CONFIG_VARIABLES },
+        'ignoring unknown SWITCHBOARD_* variables (typos?)',
+      );
+    }
     const gateway = await startGateway(config, log);
     const logger = log;
     let signals = 0;

@@ -76,16 +76,25 @@ describe('/readyz follows the database', () => {
     const server = await testDatabaseServer();
     const target = new URL(server.url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-    const gateway = await startTestGateway({ DATABASE_URL: viaProxy(server.url, proxy.port) });
+    const gateway = await startTestGateway({
+      DATABASE_URL: viaProxy(server.url, proxy.port),
+      SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
+    });
     try {
       expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
-      proxy.cut();
+      await proxy.cut();
       const down = await fetch(`${gateway.url}/readyz`);
       expect(down.status).toBe(503);
       expect(await down.json()).toMatchObject({ status: 'database_unreachable' });
+      // An API call that needs the database says so, rather than "internal error".
+      const api = await fetch(`${gateway.url}/api/v1/keys`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      expect(api.status).toBe(503);
+      expect(await api.json()).toMatchObject({ error: { code: 'database_unavailable' } });
       // Liveness does not depend on the database: restarting would not help.
       expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
-      proxy.restore();
+      await proxy.restore();
       // postgres.js reconnects on the next query; allow it a few tries.
       let status = 0;
       for (let i = 0; i < 20 && status !== 200; i++) {

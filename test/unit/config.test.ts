@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, publicUrlFor } from '../../gateway/src/config.ts';
+import { loadConfig, publicUrlFor, unknownVariables } from '../../gateway/src/config.ts';
 import { ConfigError } from '../../gateway/src/errors.ts';
 import { REPO_ROOT, runSwitchboard } from '../helpers/gateway.ts';
 
@@ -110,6 +110,12 @@ describe('config (ARCHITECTURE §4 environment)', () => {
   it('reports every bad variable at once', () => {
     const problems = problemsOf({ PORT: '-1', LOG_LEVEL: 'x', HOST: ' ' });
     expect(problems.map((p) => p.split('=')[0])).toEqual(['PORT', 'LOG_LEVEL']);
+  });
+
+  it('points out SWITCHBOARD_* variables it does not know', () => {
+    expect(
+      unknownVariables({ SWITCHBOARD_PUBLICURL: 'x', SWITCHBOARD_DATA_DIR: 'y', PORTS: '1' }),
+    ).toEqual(['SWITCHBOARD_PUBLICURL']);
   });
 
   it('stops `switchboard start` with exit code 2 and the message on stderr', async () => {

@@ -52,13 +52,34 @@ function fromBodyParser(error: { type?: unknown; limit?: unknown }): Switchboard
   }
 }
 
+/** postgres.js and socket codes that mean "the database is not there", not "we have a bug". */
+const DATABASE_DOWN = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+]);
+
+function databaseDown(error: unknown): SwitchboardError | undefined {
+  const code =
+    typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : '';
+  if (typeof code !== 'string' || !DATABASE_DOWN.has(code)) return undefined;
+  return new SwitchboardError(
+    'database_unavailable',
+    'the database is unreachable; try again shortly',
+    { status: 503 },
+  );
+}
+
 export function errorHandler(log: Logger) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const known =
       error instanceof SwitchboardError
         ? error
         : typeof error === 'object' && error !== null
-          ? fromBodyParser(error as { type?: unknown })
+          ? (fromBodyParser(error as { type?: unknown }) ?? databaseDown(error))
           : undefined;
     if (known && known.status < 500) {
       sendError(res, known, req.id);

@@ -24,3 +24,11 @@ export function hashApiKey(key: string): Buffer {
 export function looksLikeApiKey(value: string): boolean {
   return KEY_PATTERN.test(value);
 }
+
+/**
+ * SWITCHBOARD_ADMIN_KEY is chosen by the operator and may be short on entropy, so none of its
+ * characters are shown: its public prefix is derived from its hash instead.
+ */
+export function envKeyPrefix(key: string): string {
+  return `env_${hashApiKey(key).toString('hex').slice(0, 8)}`;
+}
