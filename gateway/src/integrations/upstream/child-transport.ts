@@ -1,0 +1,68 @@
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import {
+  type JSONRPCMessage,
+  ReadBuffer,
+  serializeMessage,
+  type Transport,
+} from '@modelcontextprotocol/client';
+
+/**
+ * An MCP transport over a child process we spawned ourselves (newline-delimited JSON-RPC on
+ * stdin/stdout). The SDK's StdioClientTransport spawns for us, but it adds LOGNAME, SHELL, TERM
+ * and USER to the environment and cannot put the child in its own process group; we need both
+ * an exact environment and a group kill, so the supervisor spawns and this only speaks.
+ */
+export class ChildProcessTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  private readonly buffer = new ReadBuffer();
+  private closed = false;
+
+  constructor(private readonly child: ChildProcessWithoutNullStreams) {}
+
+  async start(): Promise<void> {
+    this.child.stdout.on('data', (chunk: Buffer) => {
+      this.buffer.append(chunk);
+      for (;;) {
+        let message: JSONRPCMessage | null;
+        try {
+          message = this.buffer.readMessage();
+        } catch (error) {
+          // A line that is not JSON-RPC: report it and keep reading the next one.
+          this.onerror?.(error as Error);
+          continue;
+        }
+        if (message === null) break;
+        this.onmessage?.(message);
+      }
+    });
+    this.child.stdin.on('error', (error) => this.onerror?.(error));
+    this.child.on('close', () => this.finish());
+  }
+
+  /** Waits for 'drain' when the pipe is full, so a slow server applies backpressure. */
+  send(message: JSONRPCMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closed || !this.child.stdin.writable) {
+        reject(new Error('the server process has exited'));
+        return;
+      }
+      if (this.child.stdin.write(serializeMessage(message))) resolve();
+      else this.child.stdin.once('drain', resolve);
+    });
+  }
+
+  /** Ends the conversation; stopping the process is the supervisor's job. */
+  async close(): Promise<void> {
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.buffer.clear();
+    this.onclose?.();
+  }
+}
