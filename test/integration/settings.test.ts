@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../../gateway/src/db/connect.ts';
+import { migrate } from '../../gateway/src/db/migrate.ts';
+import { createLogger } from '../../gateway/src/log.ts';
+import { resolveSettings } from '../../gateway/src/settings/resolve.ts';
+import { setSetting } from '../../gateway/src/settings/service.ts';
+import { listSettings } from '../../gateway/src/settings/store.ts';
+import { type TestDatabase, testDatabase } from '../helpers/database.ts';
+
+const log = createLogger('silent');
+const masterKey = Buffer.alloc(32, 9);
+const declared = [
+  { key: 'GITHUB_TOKEN', secret: true, required: true },
+  { key: 'GITHUB_API_URL', secret: false, required: false, default: 'https://api.github.com' },
+];
+
+describe('integration settings in the database', () => {
+  let test: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    test = await testDatabase();
+    db = await openDatabase({
+      databaseUrl: test.env.DATABASE_URL,
+      dataDir: test.env.SWITCHBOARD_DATA_DIR,
+      log,
+    });
+    await migrate(db.sql, log);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await test?.cleanup();
+  });
+
+  it('stores a secret only encrypted, audits the key but not the value, and resolves it back', async () => {
+    await setSetting(db.sql, {
+      integration: 'github',
+      declared,
+      key: 'GITHUB_TOKEN',
+      value: 'ghp_topsecret',
+      masterKey,
+      actor: 'cli:t',
+    });
+    await setSetting(db.sql, {
+      integration: 'github',
+      declared,
+      key: 'GITHUB_API_URL',
+      value: 'http://127.0.0.1:9999',
+      masterKey,
+      actor: 'cli:t',
+    });
+    const dump = await db.sql`select to_jsonb(s)::text as row from settings s`;
+    expect(dump.some((r) => (r.row as string).includes('ghp_topsecret'))).toBe(false);
+    const audit = await db.sql`select action, target, details from audit_log order by id`;
+    expect(audit).toEqual([
+      { action: 'settings.set', target: 'github/GITHUB_TOKEN', details: { secret: true } },
+      { action: 'settings.set', target: 'github/GITHUB_API_URL', details: { secret: false } },
+    ]);
+    const resolved = resolveSettings('github', declared, {
+      rows: await listSettings(db.sql, 'github'),
+      env: {},
+      policy: undefined,
+      masterKey,
+    });
+    expect(resolved.map((r) => [r.key, r.value, r.source])).toEqual([
+      ['GITHUB_TOKEN', 'ghp_topsecret', 'database'],
+      ['GITHUB_API_URL', 'http://127.0.0.1:9999', 'database'],
+    ]);
+  });
+
+  it('refuses a key the integration does not declare, naming the declared ones', async () => {
+    await expect(
+      setSetting(db.sql, {
+        integration: 'github',
+        declared,
+        key: 'NOPE',
+        value: 'x',
+        masterKey,
+        actor: 'cli:t',
+      }),
+    ).rejects.toMatchObject({
+      code: 'setting_unknown',
+      message:
+        'integration github declares no setting NOPE; declared: GITHUB_TOKEN, GITHUB_API_URL',
+    });
+  });
+});
