@@ -1,5 +1,27 @@
 /**
- * @switchboard/policy — the operator policy schema and the pure decision whether an
- * integration may run (issue 3). Until then this package only fixes the policy apiVersion.
+ * @switchboard/policy — the operator policy schema (ARCHITECTURE §5) and the pure decision
+ * whether an integration may run. It imports @switchboard/sdk for the manifest types and the
+ * shared error format, never the gateway.
  */
-export const POLICY_API_VERSION = 'switchboard/policy/v1';
+export {
+  type Decision,
+  type DecisionContext,
+  decide,
+  type Grant,
+  REFUSAL_CODES,
+  type Refusal,
+  type RefusalCode,
+  type Refused,
+} from './decide.ts';
+export { DURATION_EXPECTED, formatDuration, parseDuration } from './duration.ts';
+export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
+export {
+  type IntegrationPolicy,
+  POLICY_API_VERSION,
+  type Policy,
+  type PolicyInput,
+  type PolicySchedule,
+  type Profile,
+  policySchema,
+  type Runner,
+} from './schema.ts';

@@ -1,7 +1,80 @@
 /**
  * @switchboard/sdk — for integration authors: the sidecar manifest schema, the handler
- * contracts and gateway-token verification. It never imports gateway code. The manifest schema
- * and handler types land with issue 3 (integrations as MCP servers); until then this package
- * only fixes the manifest apiVersion both sides agree on.
+ * contracts, and the error format shared with the operator policy. It never imports gateway
+ * code.
  */
-export const MANIFEST_API_VERSION = 'switchboard/v1';
+export { cronProblem, isCron } from './cron.ts';
+export {
+  describeFound,
+  errorsFromZod,
+  formatManifestErrors,
+  formatPath,
+  type ManifestError,
+  problem,
+} from './errors.ts';
+export {
+  cron as cronField,
+  hostPort,
+  httpUrl,
+  INTEGRATION_NAME,
+  integrationName,
+  isHostPort,
+  isNotObject,
+  LOCAL_NAME,
+  localName,
+  SETTING_KEY,
+  settingKey,
+  staysInside,
+  strictObject,
+  TOOL_NAME,
+  TOOL_PATTERN,
+  text,
+  toolName,
+  toolPattern,
+} from './fields.ts';
+export {
+  type DispatcherInput,
+  type DispatchTarget,
+  dispatcherInputSchema,
+  dispatchTargetSchema,
+  type Execution,
+  executionSchema,
+  type HandlerResult,
+  type HandlerResultInput,
+  handlerResultSchema,
+  type ScheduleInput,
+  scheduleInputSchema,
+  type Trigger,
+  type TriggerInput,
+  triggerSchema,
+  type WebhookInput,
+  type WebhookResponse,
+  webhookInputSchema,
+  webhookResponseSchema,
+} from './handlers.ts';
+export { manifestJsonSchema, renderManifestJsonSchema } from './json-schema.ts';
+export { loadManifest, type ManifestResult, parseManifest } from './load.ts';
+export {
+  BUILT_IN_DISPATCH_TYPES,
+  CAPABILITIES,
+  type Capability,
+  capabilitySchema,
+  DEFAULT_TIMEOUT_MS,
+  MANIFEST_API_VERSION,
+  MANIFEST_FILE,
+  MAX_WEBHOOK_BODY_BYTES,
+  type Manifest,
+  type ManifestDispatcher,
+  type ManifestInput,
+  type ManifestProcess,
+  type ManifestSchedule,
+  type ManifestServer,
+  type ManifestSetting,
+  type ManifestWebhook,
+  manifestSchema,
+  SIGNATURE_SCHEMES,
+  type SignatureScheme,
+} from './manifest.ts';
+export type { RuleViolation } from './manifest-rules.ts';
+export { type Validated, validate } from './validate.ts';
+export { parseYaml, readYamlFile, readYamlFileSync, validateYaml } from './yaml.ts';

@@ -1,0 +1,26 @@
+/**
+ * Durations as operators write them: `30s`, `15m`, `2h`, `1h30m`. Units are fixed to h, m, s
+ * in that order so `1m30h` or a bare `90` (seconds? minutes?) cannot be misread.
+ */
+const DURATION = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+
+export const DURATION_EXPECTED = 'a duration such as 30s, 15m, 2h or 1h30m';
+
+/** Milliseconds, or undefined when `text` is not a positive duration. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION.exec(text);
+  if (!match || text === '') return undefined;
+  const [, hours = '0', minutes = '0', seconds = '0'] = match;
+  const ms = ((Number(hours) * 60 + Number(minutes)) * 60 + Number(seconds)) * 1000;
+  return ms > 0 ? ms : undefined;
+}
+
+/** 900000 → `15m`, 5400000 → `1h30m`: the form errors and listings show. */
+export function formatDuration(ms: number): string {
+  const total = Math.round(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const out = `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+  return out || '0s';
+}

@@ -1,0 +1,201 @@
+import {
+  capabilitySchema,
+  cronField,
+  hostPort,
+  integrationName,
+  isNotObject,
+  localName,
+  settingKey,
+  strictObject,
+  text,
+  toolPattern,
+} from '@switchboard/sdk';
+import { z } from 'zod';
+import { DURATION_EXPECTED, formatDuration, parseDuration } from './duration.ts';
+
+/**
+ * The operator policy, `policy/default.yaml` (ARCHITECTURE §5): which integrations may run and
+ * with what, how long task tokens live, and how agents are started. Strict throughout, like
+ * the manifest: a misspelt grant must be an error, never a silently narrower (or wider) policy.
+ */
+
+export const POLICY_API_VERSION = 'switchboard/policy/v1';
+
+/** A duration in the file, milliseconds in the parsed policy. */
+const duration = z.string({ error: `expected ${DURATION_EXPECTED}` }).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected ${DURATION_EXPECTED}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** `https://mcp.example.com` or `http://127.0.0.1:7001`: scheme, host and port, nothing else. */
+const ORIGIN_EXPECTED =
+  'an origin: http(s)://host[:port] with no path or trailing slash, e.g. http://127.0.0.1:7001';
+const origin = z.string({ error: `expected ${ORIGIN_EXPECTED}` }).refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}, `expected ${ORIGIN_EXPECTED}`);
+
+const integrationPolicy = strictObject({
+  enabled: z.boolean({ error: 'expected true or false' }).default(false),
+  version: text('the exact manifest version to accept, in quotes, e.g. "1.2.0"').optional(),
+  sha256: z
+    .string({ error: 'expected 64 hex digits: the sha256 of the integration folder' })
+    .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits: the sha256 of the integration folder')
+    .transform((hex) => hex.toLowerCase())
+    .optional(),
+  grants: z.array(capabilitySchema, { error: 'expected a list of capabilities' }).default([]),
+  outboundHosts: z.array(hostPort, { error: 'expected a list of host names' }).default([]),
+  allowUrls: z.array(origin, { error: 'expected a list of origins' }).optional(),
+  settings: z
+    .record(
+      settingKey,
+      z.string({ error: 'expected a string (quote numbers and booleans, e.g. "8080")' }),
+      { error: 'expected a mapping of setting keys to values' },
+    )
+    .optional(),
+  webhooks: strictObject({
+    unsigned: z.boolean({ error: 'expected true or false' }).optional(),
+  }).optional(),
+  rateLimit: strictObject({
+    requestsPerMinute: z
+      .int({ error: 'expected a whole number of requests ≥ 1' })
+      .min(1, 'expected a whole number of requests ≥ 1'),
+  }).optional(),
+});
+
+const tokens = strictObject({ defaultTtl: duration, maxTtl: duration })
+  .superRefine((ttl, ctx) => {
+    if (ttl.defaultTtl > ttl.maxTtl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultTtl'],
+        message: `expected at most maxTtl (${formatDuration(ttl.maxTtl)})`,
+      });
+    }
+  })
+  .transform((ttl) => ({ defaultTtlMs: ttl.defaultTtl, maxTtlMs: ttl.maxTtl }));
+
+const envMap = z
+  .record(
+    text('an environment variable name', /^[A-Za-z_][A-Za-z0-9_]*$/),
+    z.string({ error: 'expected a string (quote numbers and booleans)' }),
+    { error: 'expected a mapping of environment variables to values' },
+  )
+  .optional();
+const runnerArgs = z
+  .array(z.string({ error: 'expected a string argument' }), {
+    error: 'expected a list of string arguments',
+  })
+  .optional();
+
+/**
+ * How an agent process is started. Each driver has its own fields and rejects the others',
+ * so `image:` under `driver: process` is an error rather than ignored. Arguments may hold
+ * placeholders (`{workdir}`, `{prompt}`, `{mcp_json}`) that the runner expands.
+ */
+const runner = z.discriminatedUnion(
+  'driver',
+  [
+    strictObject({
+      driver: z.literal('process'),
+      command: text('the program to start, e.g. switchboard'),
+      args: runnerArgs.default([]),
+      env: envMap,
+      cwd: text('a working directory').optional(),
+    }),
+    strictObject({
+      driver: z.literal('docker'),
+      image: text('a container image, e.g. ghcr.io/acme/agent:1.4'),
+      command: text('a command').optional(),
+      args: runnerArgs,
+      env: envMap,
+      network: text('a docker network name').optional(),
+    }),
+    strictObject({
+      driver: z.literal('kubernetes'),
+      image: text('a container image, e.g. ghcr.io/acme/agent:1.4'),
+      command: text('a command').optional(),
+      args: runnerArgs,
+      env: envMap,
+      namespace: text('a kubernetes namespace').optional(),
+      serviceAccount: text('a kubernetes service account name').optional(),
+    }),
+  ],
+  {
+    error: (issue) =>
+      isNotObject(issue.input)
+        ? 'expected a mapping with driver: process, docker or kubernetes'
+        : undefined,
+  },
+);
+
+const profile = strictObject({
+  runner,
+  tools: z.array(toolPattern, { error: 'expected a list of tool patterns' }).default([]),
+  timeout: duration.optional(),
+  concurrency: z
+    .int({ error: 'expected a whole number of tasks ≥ 1' })
+    .min(1, 'expected a whole number of tasks ≥ 1')
+    .optional(),
+}).transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
+
+const schedule = strictObject({
+  name: localName,
+  cron: cronField,
+  session: text('a session key such as ops:weekly'),
+  prompt: text('the message the scheduled task starts with'),
+  profile: localName,
+});
+
+export const policySchema = strictObject(
+  {
+    apiVersion: z.literal(POLICY_API_VERSION),
+    integrations: z
+      .record(integrationName, integrationPolicy, {
+        error: 'expected a mapping of integration names to their policy',
+      })
+      .default({}),
+    tokens: tokens.prefault({ defaultTtl: '15m', maxTtl: '2h' }),
+    profiles: z
+      .record(localName, profile, { error: 'expected a mapping of profile names to profiles' })
+      .default({}),
+    schedules: z.array(schedule, { error: 'expected a list of schedules' }).default([]),
+  },
+  `a policy (a mapping starting with apiVersion: ${POLICY_API_VERSION})`,
+).superRefine((policy, ctx) => {
+  const seen = new Map<string, number>();
+  const profiles = Object.keys(policy.profiles);
+  for (const [index, { name, profile: wanted }] of policy.schedules.entries()) {
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, index);
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedules', index, 'name'],
+        message: `expected a unique schedule name (schedules[${first}].name is already ${JSON.stringify(name)})`,
+        params: { found: `${JSON.stringify(name)} again` },
+      });
+    if (!profiles.includes(wanted)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedules', index, 'profile'],
+        message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
+      });
+    }
+  }
+});
+
+export type Policy = z.output<typeof policySchema>;
+export type PolicyInput = z.input<typeof policySchema>;
+export type IntegrationPolicy = z.output<typeof integrationPolicy>;
+export type Profile = Policy['profiles'][string];
+export type Runner = Profile['runner'];
+export type PolicySchedule = Policy['schedules'][number];

@@ -1,0 +1,148 @@
+import type { z } from 'zod';
+import type { Capability, manifestObject } from './manifest.ts';
+
+/**
+ * The manifest rules no single field can check: names that must refer to something declared
+ * elsewhere in the file, sections that need a capability, and names that must be unique.
+ * Each violation points at the field to change.
+ */
+
+type ManifestShape = z.output<typeof manifestObject>;
+
+export interface RuleViolation {
+  path: (string | number)[];
+  /** What the file held, when the raw value at `path` does not say it well; absent = missing. */
+  found?: string;
+  expected: string;
+}
+
+/** Sections that only run with a capability: declaring one without it is a contradiction. */
+const NEEDS: ReadonlyArray<{
+  section: 'webhooks' | 'dispatchers' | 'schedules' | 'processes';
+  capability: Capability;
+  one: string;
+  many: string;
+}> = [
+  { section: 'webhooks', capability: 'webhooks', one: 'webhook', many: 'webhooks' },
+  { section: 'dispatchers', capability: 'dispatch', one: 'dispatcher', many: 'dispatchers' },
+  { section: 'schedules', capability: 'schedules', one: 'schedule', many: 'schedules' },
+  { section: 'processes', capability: 'processes', one: 'process', many: 'processes' },
+];
+
+function duplicates(
+  section: string,
+  field: string,
+  values: readonly string[],
+  what: string,
+): RuleViolation[] {
+  const firstAt = new Map<string, number>();
+  const out: RuleViolation[] = [];
+  for (const [index, value] of values.entries()) {
+    const first = firstAt.get(value);
+    if (first === undefined) firstAt.set(value, index);
+    else
+      out.push({
+        path: [section, index, field],
+        found: `${JSON.stringify(value)} again`,
+        expected: `a unique ${what} (${section}[${first}].${field} is already ${JSON.stringify(value)})`,
+      });
+  }
+  return out;
+}
+
+export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const declared = manifest.settings.map((s) => s.key);
+  const isDeclared = (key: string) => declared.includes(key);
+  const settingExpected = `the key of a setting declared in settings (${declared.length > 0 ? `declared: ${declared.join(', ')}` : 'none is declared'})`;
+
+  out.push(
+    ...duplicates('settings', 'key', declared, 'setting key'),
+    ...duplicates(
+      'webhooks',
+      'name',
+      manifest.webhooks.map((w) => w.name),
+      'webhook name',
+    ),
+    ...duplicates(
+      'dispatchers',
+      'type',
+      manifest.dispatchers.map((d) => d.type),
+      'dispatcher type',
+    ),
+    ...duplicates(
+      'schedules',
+      'name',
+      manifest.schedules.map((s) => s.name),
+      'schedule name',
+    ),
+    ...duplicates(
+      'processes',
+      'name',
+      manifest.processes.map((p) => p.name),
+      'process name',
+    ),
+  );
+
+  for (const [index, webhook] of manifest.webhooks.entries()) {
+    const { scheme, secret } = webhook.verify;
+    const path = ['webhooks', index, 'verify', 'secret'];
+    if (scheme === 'none' && secret !== undefined) {
+      out.push({ path, expected: 'no secret with scheme none (unsigned deliveries)' });
+    } else if (scheme !== 'none' && secret === undefined) {
+      out.push({ path, expected: `${settingExpected}, holding the ${scheme} signing secret` });
+    } else if (secret !== undefined && !isDeclared(secret)) {
+      out.push({ path, expected: settingExpected });
+    }
+  }
+
+  for (const [index, process] of manifest.processes.entries()) {
+    for (const [at, key] of process.requires.entries()) {
+      if (!isDeclared(key))
+        out.push({ path: ['processes', index, 'requires', at], expected: settingExpected });
+    }
+  }
+
+  // A handler visible to agents could be called by any agent with a forged delivery.
+  const hidden = manifest.tools.hidden;
+  const hiddenList =
+    hidden.length > 0 ? `tools.hidden: ${hidden.join(', ')}` : 'tools.hidden is empty';
+  for (const section of ['webhooks', 'dispatchers', 'schedules'] as const) {
+    for (const [index, entry] of manifest[section].entries()) {
+      if (!hidden.includes(entry.handler)) {
+        out.push({
+          path: [section, index, 'handler'],
+          expected: `a tool listed in tools.hidden, since only the gateway may call handlers (${hiddenList})`,
+        });
+      }
+    }
+  }
+
+  for (const { section, capability, one, many } of NEEDS) {
+    const count = manifest[section].length;
+    if (count > 0 && !manifest.capabilities.includes(capability)) {
+      out.push({
+        path: ['capabilities'],
+        found: `no "${capability}"`,
+        expected: `"${capability}" because the manifest declares ${count} ${count === 1 ? one : many}`,
+      });
+    }
+  }
+
+  const outbound = manifest.capabilities.includes('http.outbound');
+  if (outbound && manifest.outboundHosts.length === 0) {
+    out.push({
+      path: ['outboundHosts'],
+      found: 'no hosts',
+      expected: 'at least one host because capabilities include "http.outbound"',
+    });
+  }
+  if (!outbound && manifest.outboundHosts.length > 0) {
+    out.push({
+      path: ['capabilities'],
+      found: 'no "http.outbound"',
+      expected: `"http.outbound" because outboundHosts lists ${manifest.outboundHosts.length} host${manifest.outboundHosts.length === 1 ? '' : 's'}`,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,208 @@
+import { z } from 'zod';
+import {
+  args,
+  command,
+  cron,
+  hostPort,
+  httpUrl,
+  integrationName,
+  isNotObject,
+  localName,
+  relativePath,
+  settingKey,
+  strictObject,
+  text,
+  toolName,
+} from './fields.ts';
+import { manifestRuleViolations } from './manifest-rules.ts';
+
+/**
+ * The sidecar manifest, `servers/<name>/switchboard.yaml` (ARCHITECTURE §4): what an MCP
+ * server offers the gateway besides its tools. Every object is strict, because a misspelt key
+ * (`webhook:` for `webhooks:`) that is silently ignored is a feature that silently never runs.
+ */
+
+export const MANIFEST_API_VERSION = 'switchboard/v1';
+export const MANIFEST_FILE = 'switchboard.yaml';
+
+export const CAPABILITIES = [
+  'webhooks',
+  'dispatch',
+  'schedules',
+  'processes',
+  'sessions.write',
+  'http.outbound',
+] as const;
+export const capabilitySchema = z.enum(CAPABILITIES);
+export type Capability = z.output<typeof capabilitySchema>;
+
+export const SIGNATURE_SCHEMES = ['standard', 'github', 'slack', 'none'] as const;
+export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
+
+/** Dispatch types the gateway implements itself; an integration cannot take them over. */
+export const BUILT_IN_DISPATCH_TYPES = ['webhook', 'internal', 'none'] as const;
+
+/** 25 MiB: above GitHub's own 25 MB payload cap, so no real delivery is refused. */
+export const MAX_WEBHOOK_BODY_BYTES = 25 * 1024 * 1024;
+
+/** 30 s per upstream MCP request unless the manifest says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+// semver.org's recommended expression (2.0.0), anchored.
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+const instances = z
+  .enum(['shared', 'session', 'task'])
+  .default('shared')
+  .describe(
+    'shared: one process for everyone; session: one per session; task: one per task (stdio)',
+  );
+
+const timeoutMs = z
+  .int({ error: 'expected a whole number of milliseconds ≥ 1' })
+  .min(1, 'expected a whole number of milliseconds ≥ 1')
+  .default(DEFAULT_TIMEOUT_MS)
+  .describe('upper bound of one MCP request to this server, in milliseconds');
+
+const stdioServer = strictObject({
+  transport: z.literal('stdio'),
+  command: command.describe('program to start: a name on PATH or a path in the folder'),
+  args: args.default([]),
+  cwd: relativePath.optional().describe('working directory, relative to the folder'),
+  instances,
+  timeoutMs,
+});
+
+const httpServer = strictObject({
+  transport: z.literal('http'),
+  url: httpUrl.describe('Streamable HTTP endpoint of the MCP server'),
+  instances,
+  timeoutMs,
+});
+
+const server = z.discriminatedUnion('transport', [stdioServer, httpServer], {
+  error: (issue) =>
+    isNotObject(issue.input)
+      ? 'expected a mapping with transport: stdio (and command) or transport: http (and url)'
+      : undefined,
+});
+
+const setting = strictObject({
+  key: settingKey,
+  secret: z
+    .boolean({ error: 'expected true or false' })
+    .default(false)
+    .describe('stored encrypted, never logged'),
+  required: z
+    .boolean({ error: 'expected true or false' })
+    .default(false)
+    .describe('the integration is refused until it resolves to a value'),
+  description: text('a description').optional(),
+  default: z
+    .string({ error: 'expected a string (quote numbers and booleans, e.g. "8080")' })
+    .optional()
+    .describe('used when neither the database nor the environment sets it'),
+});
+
+const webhook = strictObject({
+  name: localName.describe('mounted at /hooks/<integration>/<name>'),
+  verify: strictObject({
+    scheme: z.enum(SIGNATURE_SCHEMES),
+    secret: settingKey.optional().describe('key of the setting holding the signing secret'),
+  }),
+  handler: toolName.describe('hidden MCP tool that turns a delivery into triggers'),
+  mode: z
+    .enum(['async', 'sync'])
+    .default('async')
+    .describe('async: acknowledge 202 first; sync: the handler answers the HTTP call'),
+  maxBodyBytes: z
+    .int({ error: `expected a whole number of bytes from 1 to ${MAX_WEBHOOK_BODY_BYTES} (25 MiB)` })
+    .min(1, `expected a whole number of bytes from 1 to ${MAX_WEBHOOK_BODY_BYTES} (25 MiB)`)
+    .max(
+      MAX_WEBHOOK_BODY_BYTES,
+      `expected a whole number of bytes from 1 to ${MAX_WEBHOOK_BODY_BYTES} (25 MiB)`,
+    )
+    .optional(),
+});
+
+const dispatcher = strictObject({
+  type: localName
+    .refine(
+      (type) => !(BUILT_IN_DISPATCH_TYPES as readonly string[]).includes(type),
+      `expected a dispatch type other than the built-in ${BUILT_IN_DISPATCH_TYPES.join(', ')}`,
+    )
+    .describe('tasks whose session has dispatch.type equal to this are delivered by handler'),
+  handler: toolName,
+});
+
+const schedule = strictObject({
+  name: localName,
+  cron: cron.describe('5 fields, or 6 with seconds first; UTC'),
+  handler: toolName,
+});
+
+const backgroundProcess = strictObject({
+  name: localName,
+  command,
+  args: args.default([]),
+  requires: z
+    .array(settingKey, { error: 'expected a list of setting keys' })
+    .default([])
+    .describe('settings passed to the process as environment variables'),
+});
+
+const tools = strictObject({
+  hidden: z
+    .array(toolName, { error: 'expected a list of tool names' })
+    .default([])
+    .describe('tools only the gateway may call; absent from agents’ tools/list'),
+});
+
+export const manifestObject = strictObject(
+  {
+    apiVersion: z.literal(MANIFEST_API_VERSION),
+    name: integrationName.describe('the namespace of its tools'),
+    version: text('a semantic version such as 1.2.0', SEMVER),
+    description: text('a one-line description of the integration'),
+    server,
+    settings: z.array(setting, { error: 'expected a list of settings' }).default([]),
+    webhooks: z.array(webhook, { error: 'expected a list of webhooks' }).default([]),
+    dispatchers: z.array(dispatcher, { error: 'expected a list of dispatchers' }).default([]),
+    schedules: z.array(schedule, { error: 'expected a list of schedules' }).default([]),
+    processes: z.array(backgroundProcess, { error: 'expected a list of processes' }).default([]),
+    skills: relativePath.optional().describe('folder of *.md served to agents as MCP resources'),
+    tools: tools.default({ hidden: [] }),
+    capabilities: z
+      .array(capabilitySchema, { error: 'expected a list of capabilities' })
+      .default([]),
+    outboundHosts: z
+      .array(hostPort, { error: 'expected a list of host names' })
+      .default([])
+      .describe('hosts the server may call; needs capability http.outbound'),
+  },
+  `a manifest (a mapping starting with apiVersion: ${MANIFEST_API_VERSION})`,
+);
+
+/** The manifest with the cross-field rules of manifest-rules.ts (they run once every field is well-formed). */
+export const manifestSchema = manifestObject.superRefine((manifest, ctx) => {
+  for (const violation of manifestRuleViolations(manifest)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: violation.path,
+      message: `expected ${violation.expected}`,
+      params: violation.found === undefined ? {} : { found: violation.found },
+    });
+  }
+});
+
+/** A valid manifest with every default applied. */
+export type Manifest = z.output<typeof manifestSchema>;
+/** What an author may write (defaults optional). */
+export type ManifestInput = z.input<typeof manifestSchema>;
+export type ManifestServer = Manifest['server'];
+export type ManifestSetting = Manifest['settings'][number];
+export type ManifestWebhook = Manifest['webhooks'][number];
+export type ManifestDispatcher = Manifest['dispatchers'][number];
+export type ManifestSchedule = Manifest['schedules'][number];
+export type ManifestProcess = Manifest['processes'][number];
