@@ -1,0 +1,72 @@
+/**
+ * chat: a Slack-like channel store served over Streamable HTTP at http://127.0.0.1:CHAT_PORT/mcp.
+ * It runs as its own long-lived process (manifest `processes`), so the gateway reaches it as an
+ * HTTP upstream. Each HTTP request gets a fresh McpServer from the factory (createMcpHandler is
+ * stateless per request); the channel store is shared by all of them.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { loadSettings } from './config.ts';
+import { nodeListener } from './node-http.ts';
+import { ChannelStore } from './store.ts';
+import { registerTools } from './tools.ts';
+
+const MCP_PATH = '/mcp';
+/** After SIGTERM, open SSE streams get 2 s to finish before connections are cut (graded stop). */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+let settings: ReturnType<typeof loadSettings>;
+try {
+  settings = loadSettings(process.env);
+} catch (error) {
+  console.error(`chat: ${(error as Error).message}`);
+  process.exit(1);
+}
+
+const store = new ChannelStore();
+const mcp = createMcpHandler(
+  () => {
+    const server = new McpServer({ name: 'switchboard-chat', version: '0.1.0' });
+    registerTools(server, store);
+    return server;
+  },
+  { onerror: (error) => console.error(`chat: ${error.message}`) },
+);
+
+let baseUrl = '';
+const listener = nodeListener(
+  () => baseUrl,
+  (request) =>
+    new URL(request.url).pathname === MCP_PATH
+      ? mcp.fetch(request)
+      : Promise.resolve(new Response('Not Found', { status: 404 })),
+);
+const http = createServer((req, res) => {
+  listener(req, res).catch((error: Error) => {
+    console.error(`chat: request failed: ${error.message}`);
+    if (!res.headersSent) res.writeHead(500);
+    res.end();
+  });
+});
+
+http.listen(settings.CHAT_PORT, '127.0.0.1', () => {
+  const { port } = http.address() as AddressInfo;
+  baseUrl = `http://127.0.0.1:${port}`;
+  console.error(`chat: listening on ${baseUrl}${MCP_PATH}`);
+});
+
+let stopping = false;
+function stop(signal: NodeJS.Signals): void {
+  if (stopping) return;
+  stopping = true;
+  console.error(`chat: ${signal}, shutting down`);
+  http.close(() => process.exit(0));
+  void mcp.close();
+  setTimeout(() => {
+    http.closeAllConnections();
+    process.exit(0);
+  }, SHUTDOWN_GRACE_MS).unref();
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,27 @@
+/**
+ * github: pull requests, issues and comments over the GitHub REST API, plus the hidden handlers
+ * the gateway calls (on_webhook, deliver). stdio; one McpServer per connection via serveStdio.
+ */
+import { McpServer } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { loadSettings } from './config.ts';
+import { GitHubApi } from './github-api.ts';
+import { registerTools } from './tools.ts';
+
+let settings: ReturnType<typeof loadSettings>;
+try {
+  settings = loadSettings(process.env);
+} catch (error) {
+  console.error(`github: ${(error as Error).message}`);
+  process.exit(1);
+}
+const api = new GitHubApi(settings.GITHUB_API_URL, settings.GITHUB_TOKEN);
+
+serveStdio(
+  () => {
+    const server = new McpServer({ name: 'switchboard-github', version: '0.1.0' });
+    registerTools(server, api);
+    return server;
+  },
+  { onerror: (error) => console.error(`github: ${error.message}`) },
+);

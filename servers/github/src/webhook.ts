@@ -1,0 +1,122 @@
+import * as z from 'zod';
+
+/** What the gateway sends on_webhook after it has verified the signature. */
+export const WebhookInput = z.object({
+  endpoint: z.string(),
+  headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
+  /** The raw request body as text (what was signed), or the gateway's parsed JSON. */
+  body: z.union([z.string(), z.record(z.string(), z.unknown())]),
+  deliveryId: z.string().optional(),
+});
+export type WebhookInput = z.infer<typeof WebhookInput>;
+
+/**
+ * Marker appended to every comment this integration posts. GitHub sends `issue_comment` for our
+ * own comments too; without the marker a delivered result would start a new task, forever.
+ */
+export const SWITCHBOARD_MARKER = '<!-- switchboard -->';
+
+/** PR bodies and comments can be 65,536 chars; the message keeps the first 4,000 for the agent. */
+const MAX_MESSAGE_BODY_CHARS = 4_000;
+
+export type Trigger = {
+  session: { key: string; dispatch: { type: 'github'; config: { repo: string; number: number } } };
+  message: string;
+  run: boolean;
+  execution: { preamble: string; tools: string[] };
+};
+export type HandlerResult = { triggers: Trigger[] };
+
+const Repository = z.object({ full_name: z.string() });
+const Sender = z.object({ login: z.string(), type: z.string().optional() });
+
+const PullRequestOpened = z.object({
+  action: z.literal('opened'),
+  repository: Repository,
+  sender: Sender,
+  pull_request: z.object({
+    number: z.number(),
+    title: z.string(),
+    body: z.string().nullable(),
+    html_url: z.string(),
+  }),
+});
+
+const IssueCommentCreated = z.object({
+  action: z.literal('created'),
+  repository: Repository,
+  sender: Sender,
+  issue: z.object({ number: z.number(), title: z.string(), pull_request: z.unknown().optional() }),
+  comment: z.object({ body: z.string(), html_url: z.string(), user: Sender }),
+});
+
+function header(headers: WebhookInput['headers'], name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === wanted) return Array.isArray(value) ? value[0] : value;
+  }
+  return undefined;
+}
+
+function clip(text: string): string {
+  return text.length > MAX_MESSAGE_BODY_CHARS ? `${text.slice(0, MAX_MESSAGE_BODY_CHARS)}…` : text;
+}
+
+/**
+ * One session per issue or PR, so a comment lands in the conversation its PR started; the
+ * dispatcher posts the result back to the same thread.
+ */
+function trigger(repo: string, number: number, message: string, preamble: string): Trigger {
+  return {
+    session: {
+      key: `github:${repo}#${number}`,
+      dispatch: { type: 'github', config: { repo, number } },
+    },
+    message,
+    run: true,
+    execution: { preamble, tools: ['github:get_pr', 'github:list_issues', 'github:comment'] },
+  };
+}
+
+/** Turns a verified GitHub delivery into triggers: PR opened and comment created; others ignored. */
+export function handleWebhook(input: WebhookInput): HandlerResult {
+  const event = header(input.headers, 'x-github-event');
+  const payload = typeof input.body === 'string' ? JSON.parse(input.body) : input.body;
+
+  if (event === 'pull_request') {
+    const parsed = PullRequestOpened.safeParse(payload);
+    if (!parsed.success) return { triggers: [] };
+    const { repository, pull_request: pr, sender } = parsed.data;
+    return {
+      triggers: [
+        trigger(
+          repository.full_name,
+          pr.number,
+          `PR #${pr.number} opened by @${sender.login}: ${pr.title}\n${pr.html_url}\n\n${clip(pr.body ?? '')}`,
+          `Review pull request #${pr.number} in ${repository.full_name}. Read it with github:get_pr.`,
+        ),
+      ],
+    };
+  }
+
+  if (event === 'issue_comment') {
+    const parsed = IssueCommentCreated.safeParse(payload);
+    if (!parsed.success) return { triggers: [] };
+    const { repository, issue, comment } = parsed.data;
+    if (comment.user.type === 'Bot' || comment.body.includes(SWITCHBOARD_MARKER))
+      return { triggers: [] };
+    const kind = issue.pull_request === undefined ? 'issue' : 'PR';
+    return {
+      triggers: [
+        trigger(
+          repository.full_name,
+          issue.number,
+          `@${comment.user.login} commented on ${kind} #${issue.number} (${issue.title}):\n${clip(comment.body)}\n${comment.html_url}`,
+          `Answer the comment on ${kind} #${issue.number} in ${repository.full_name}.`,
+        ),
+      ],
+    };
+  }
+
+  return { triggers: [] };
+}

@@ -1,0 +1,316 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import * as z from 'zod';
+
+const SERVER_DIR = fileURLToPath(new URL('../../servers/chat/', import.meta.url));
+
+const Manifest = z.object({
+  server: z.object({ transport: z.literal('http'), url: z.url() }),
+  processes: z.array(
+    z.object({
+      name: z.string(),
+      command: z.string(),
+      args: z.array(z.string()).default([]),
+      requires: z.array(z.string()).default([]),
+    }),
+  ),
+  tools: z.object({ hidden: z.array(z.string()) }),
+});
+const manifest = Manifest.parse(
+  parse(readFileSync(path.join(SERVER_DIR, 'switchboard.yaml'), 'utf8')),
+);
+
+/** The process may take this long to print its URL on a cold 2-core machine (tsx compile ≈ 0.7 s). */
+const LISTEN_TIMEOUT_MS = 15_000;
+
+/**
+ * Starts the manifest's `processes` entry as the gateway does: cwd = the integration folder,
+ * env = PATH + HOME + settings only. CHAT_PORT=0 lets the OS pick the port; the server prints the
+ * URL it bound on stderr.
+ */
+async function startChatProcess(
+  settings: Record<string, string>,
+): Promise<{ child: ChildProcess; url: URL }> {
+  const entry = manifest.processes[0];
+  if (!entry) throw new Error('chat manifest has no processes entry');
+  const child = spawn(entry.command, entry.args, {
+    cwd: SERVER_DIR,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...settings },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const url = await new Promise<URL>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`chat did not listen: ${stderr}`)),
+      LISTEN_TIMEOUT_MS,
+    );
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      const match = stderr.match(/listening on (http:\/\/\S+)/);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(new URL(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`chat exited with ${code}: ${stderr}`));
+    });
+  });
+  return { child, url };
+}
+
+/** A raw POST with a chosen Host/Origin (fetch cannot set Host), answering the status code. */
+function rawPost(url: URL, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }));
+  });
+}
+
+const TextBlock = z.object({ type: z.literal('text'), text: z.string() });
+const firstText = (content: unknown) =>
+  TextBlock.parse(z.array(z.unknown()).parse(content)[0]).text;
+const Messages = z.object({
+  messages: z.array(
+    z.object({
+      ts: z.string(),
+      user: z.string(),
+      text: z.string(),
+      threadTs: z.string().optional(),
+    }),
+  ),
+});
+
+function slackDelivery(payload: unknown) {
+  return {
+    endpoint: 'events',
+    headers: {
+      'content-type': 'application/json',
+      'x-slack-request-timestamp': String(Math.floor(Date.now() / 1000)),
+      'x-slack-signature': 'v0=verified-by-the-gateway',
+    },
+    body: JSON.stringify(payload),
+    deliveryId: 'Ev0123456789',
+  };
+}
+
+const messageEvent = (event: Record<string, unknown>) => ({
+  token: 'legacy-verification-token',
+  team_id: 'T0001',
+  api_app_id: 'A0001',
+  type: 'event_callback',
+  event_id: 'Ev0123456789',
+  event_time: 1_700_000_000,
+  event: { type: 'message', channel: 'general', channel_type: 'channel', ...event },
+});
+
+describe('servers/chat over Streamable HTTP', () => {
+  let child: ChildProcess;
+  let url: URL;
+  let client: Client;
+
+  beforeAll(async () => {
+    const started = performance.now();
+    ({ child, url } = await startChatProcess({
+      CHAT_PORT: '0',
+      CHAT_SIGNING_SECRET: 'slack-secret',
+    }));
+    client = new Client({ name: 'servers-chat-test', version: '0.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(url));
+    await client.listTools();
+    console.log(
+      `chat cold spawn → first tools/list: ${(performance.now() - started).toFixed(0)} ms`,
+    );
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
+  it('serves the manifest url path on loopback and lists its tools', async () => {
+    expect(new URL(manifest.server.url).pathname).toBe(url.pathname);
+    expect(url.hostname).toBe('127.0.0.1');
+    const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+    expect(tools).toEqual(['deliver', 'list_messages', 'on_webhook', 'post_message']);
+    expect(manifest.tools.hidden.sort()).toEqual(['deliver', 'on_webhook']);
+    expect(manifest.processes[0]?.requires).toEqual(['CHAT_SIGNING_SECRET']);
+  });
+
+  it('post_message then list_messages returns it', async () => {
+    const posted = await client.callTool({
+      name: 'post_message',
+      arguments: { channel: 'random', text: 'hello there' },
+    });
+    expect(posted.structuredContent).toMatchObject({
+      ok: true,
+      channel: 'random',
+      ts: expect.any(String),
+    });
+    await client.callTool({
+      name: 'post_message',
+      arguments: { channel: 'random', text: 'second' },
+    });
+    const listed = await client.callTool({
+      name: 'list_messages',
+      arguments: { channel: 'random' },
+    });
+    const { messages } = Messages.parse(listed.structuredContent);
+    expect(messages.map((m) => m.text)).toEqual(['hello there', 'second']);
+    const limited = await client.callTool({
+      name: 'list_messages',
+      arguments: { channel: 'random', limit: 1 },
+    });
+    expect(Messages.parse(limited.structuredContent).messages.map((m) => m.text)).toEqual([
+      'second',
+    ]);
+  });
+
+  it('rejects bad arguments as isError results', async () => {
+    const bad = await client.callTool({
+      name: 'post_message',
+      arguments: { channel: 'Bad Name!', text: 'x' },
+    });
+    expect(bad.isError).toBe(true);
+  });
+
+  it('on_webhook answers url_verification through response', async () => {
+    const result = await client.callTool({
+      name: 'on_webhook',
+      arguments: slackDelivery({
+        token: 't',
+        challenge: '3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P',
+        type: 'url_verification',
+      }),
+    });
+    expect(result.structuredContent).toEqual({
+      triggers: [],
+      response: {
+        status: 200,
+        body: { challenge: '3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P' },
+      },
+    });
+  });
+
+  it('on_webhook turns a user message into a thread trigger and records it', async () => {
+    const result = await client.callTool({
+      name: 'on_webhook',
+      arguments: slackDelivery(
+        messageEvent({ user: 'U123', text: 'Is the build green?', ts: '1700000000.000100' }),
+      ),
+    });
+    expect(result.structuredContent).toEqual({
+      triggers: [
+        {
+          session: {
+            key: 'chat:general:1700000000.000100',
+            dispatch: {
+              type: 'chat',
+              config: { channel: 'general', threadTs: '1700000000.000100' },
+            },
+          },
+          message: '<@U123> in #general: Is the build green?',
+          run: true,
+          execution: {
+            preamble: expect.any(String),
+            tools: ['chat:list_messages', 'chat:post_message'],
+          },
+        },
+      ],
+      response: { status: 200, body: { ok: true } },
+    });
+    const listed = await client.callTool({
+      name: 'list_messages',
+      arguments: { channel: 'general' },
+    });
+    expect(Messages.parse(listed.structuredContent).messages).toEqual([
+      expect.objectContaining({
+        ts: '1700000000.000100',
+        user: 'U123',
+        text: 'Is the build green?',
+      }),
+    ]);
+  });
+
+  it('on_webhook ignores bot messages and subtypes', async () => {
+    for (const event of [
+      { bot_id: 'B1', text: 'I am a bot', ts: '1700000000.000200' },
+      { subtype: 'message_changed', user: 'U123', ts: '1700000000.000300' },
+    ]) {
+      const result = await client.callTool({
+        name: 'on_webhook',
+        arguments: slackDelivery(messageEvent(event)),
+      });
+      expect(result.structuredContent).toEqual({
+        triggers: [],
+        response: { status: 200, body: { ok: true } },
+      });
+    }
+  });
+
+  it('deliver posts the result into the thread', async () => {
+    const result = await client.callTool({
+      name: 'deliver',
+      arguments: {
+        task: { id: 't_9', status: 'complete', result: 'Yes, main is green.' },
+        session: { id: 's_9', key: 'chat:general:1700000000.000100' },
+        dispatch: { type: 'chat', config: { channel: 'general', threadTs: '1700000000.000100' } },
+      },
+    });
+    expect(result.structuredContent).toMatchObject({ delivered: true, channel: 'general' });
+    const listed = await client.callTool({
+      name: 'list_messages',
+      arguments: { channel: 'general', limit: 1 },
+    });
+    expect(Messages.parse(listed.structuredContent).messages).toEqual([
+      expect.objectContaining({
+        user: 'switchboard',
+        text: 'Yes, main is green.',
+        threadTs: '1700000000.000100',
+      }),
+    ]);
+  });
+
+  it('also serves a client that negotiates the 2026-07-28 era', async () => {
+    const modern = new Client(
+      { name: 'servers-chat-modern', version: '0.0.0' },
+      { versionNegotiation: { mode: 'auto' } },
+    );
+    await modern.connect(new StreamableHTTPClientTransport(url));
+    try {
+      expect(modern.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      const listed = await modern.callTool({
+        name: 'list_messages',
+        arguments: { channel: 'random' },
+      });
+      expect(firstText(listed.content)).toContain('hello there');
+    } finally {
+      await modern.close();
+    }
+  });
+
+  it('rejects non-loopback Host and Origin headers (DNS rebinding)', async () => {
+    expect(await rawPost(url, { host: `evil.example:${url.port}` })).toBe(403);
+    expect(await rawPost(url, { origin: 'http://evil.example' })).toBe(403);
+    expect(await rawPost(new URL('/other', url), {})).toBe(404);
+  });
+});
