@@ -164,6 +164,15 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 /** SWITCHBOARD_* variables this build does not know: most likely typos, worth a warning. */
 export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
   return Object.keys(env)
-    .filter((name) => name.startsWith('SWITCHBOARD_') && !CONFIG_VARIABLES.includes(name))
+    .filter((name) => name.startsWith('SWITCHBOARD_') && !KNOWN_VARIABLES.has(name))
     .sort();
 }
+
+/** Read by the CLI (which gateway, which key) and given to agents and processes, not by start. */
+const CLIENT_VARIABLES = [
+  'SWITCHBOARD_URL',
+  'SWITCHBOARD_API_KEY',
+  'SWITCHBOARD_TOKEN',
+  'SWITCHBOARD_TASK_ID',
+];
+const KNOWN_VARIABLES = new Set([...CONFIG_VARIABLES, ...CLIENT_VARIABLES]);

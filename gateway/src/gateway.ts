@@ -6,9 +6,11 @@ import { migrate, readMigrations } from './db/migrate.ts';
 import { createApp } from './http/app.ts';
 import type { Lifecycle } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
+import { IntegrationRegistry } from './integrations/registry.ts';
 import { envKeyPrefix, hashApiKey } from './keys/format.ts';
 import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
+import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
 
 export interface Gateway {
@@ -17,16 +19,26 @@ export interface Gateway {
   port: number;
   sql: Pool;
   shutdown: Shutdown;
+  registry: IntegrationRegistry;
 }
 
-/** Boot order: database → migrations → bootstrap key → HTTP. Anything failing undoes the rest. */
-export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+/**
+ * Boot order: database → migrations → bootstrap key → integrations → HTTP. Anything failing
+ * undoes the rest; an integration that fails only marks itself.
+ */
+export async function startGateway(
+  config: Config,
+  log: Logger,
+  /** Settings resolve from it by their declared names; nothing else of it reaches integrations. */
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Gateway> {
   const migrations = readMigrations();
   const db: Database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     log,
   });
+  let registry: IntegrationRegistry | undefined;
   try {
     log.info({ database: db.description }, 'database connected');
     await migrate(db.sql, log, migrations);
@@ -36,6 +48,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         hash: hashApiKey(config.adminKey),
       });
     }
+    const masterKey = loadMasterKey(config.masterKey, config.dataDir, log);
+    const integrations = new IntegrationRegistry({ sql: db.sql, log, config, masterKey, env });
+    registry = integrations;
+    await integrations.loadAll();
     const lifecycle: Lifecycle = { shuttingDown: false };
     const app = createApp({
       sql: db.sql,
@@ -43,6 +59,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       metrics: createMetrics(),
       migrations,
       lifecycle,
+      registry: integrations,
+      masterKey,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -59,11 +77,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       lifecycle,
       log,
       deadlineMs: config.shutdownTimeoutMs,
-      resources: [{ name: 'database', close: () => db.close() }],
+      resources: [
+        { name: 'integrations', close: () => integrations.stopAll() },
+        { name: 'database', close: () => db.close() },
+      ],
     });
     log.info({ url, listen: `${config.host}:${port}` }, 'switchboard gateway listening');
-    return { url, port, sql: db.sql, shutdown };
+    return { url, port, sql: db.sql, shutdown, registry: integrations };
   } catch (error) {
+    await registry?.stopAll().catch(() => {});
     await db.close().catch(() => {});
     throw error;
   }

@@ -19,7 +19,7 @@ export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<
         'ignoring unknown SWITCHBOARD_* variables (typos?)',
       );
     }
-    const gateway = await startGateway(config, log);
+    const gateway = await startGateway(config, log, env);
     const logger = log;
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -11,6 +11,9 @@ import { testDatabase } from './database.ts';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = path.join(REPO_ROOT, 'gateway/bin/switchboard.js');
 
+/** An integrations root with nothing in it. */
+export const EMPTY_DIR = path.join(REPO_ROOT, 'test/fixtures/empty');
+
 /** A fixed admin key for tests: 64 hex characters. */
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789abcdef0123456789abcdef';
 
@@ -44,7 +47,17 @@ export function captureLogs(): {
 export async function startTestGateway(
   env: Record<string, string | undefined>,
 ): Promise<Gateway & { logs: ReturnType<typeof captureLogs>; stop(): Promise<void> }> {
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'debug', ...env }, REPO_ROOT);
+  // No integrations unless a test asks: the foundation tests should not spawn example servers.
+  const config = loadConfig(
+    {
+      PORT: '0',
+      LOG_LEVEL: 'debug',
+      INTEGRATION_DIRS: EMPTY_DIR,
+      SWITCHBOARD_MASTER_KEY: '5a'.repeat(32),
+      ...env,
+    },
+    REPO_ROOT,
+  );
   const logs = captureLogs();
   const gateway = await startGateway(config, createLogger(config.logLevel, logs.stream));
   return { ...gateway, logs, stop: async () => void (await gateway.shutdown.run('test')) };

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/src/log.ts';
 import { createShutdown } from '../../gateway/src/shutdown.ts';
 import { testDatabase } from '../helpers/database.ts';
-import { ADMIN_KEY, spawnSwitchboard } from '../helpers/gateway.ts';
+import { ADMIN_KEY, EMPTY_DIR, spawnSwitchboard } from '../helpers/gateway.ts';
 
 interface Running {
   child: ChildProcess;
@@ -26,6 +26,7 @@ async function startProcess(extraEnv: Record<string, string> = {}): Promise<Runn
   const child = spawnSwitchboard(['start'], {
     ...db.env,
     PORT: '0',
+    INTEGRATION_DIRS: EMPTY_DIR,
     SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
     ...extraEnv,
   });

@@ -1,10 +1,11 @@
 import { ConfigError, EXIT, SwitchboardError, UsageError } from '../errors.ts';
 import type { CliContext, Command } from './command.ts';
+import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
 import { migrate } from './migrate.ts';
 import { start } from './start.ts';
 
-const COMMANDS: Command[] = [start, migrate, keys];
+const COMMANDS: Command[] = [start, migrate, keys, integrations];
 
 const usage = `Usage: switchboard <command> [options]
 

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { apiRouter } from '../api/router.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Migration } from '../db/migrate.ts';
+import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { healthRoutes, type Lifecycle } from './health.ts';
@@ -14,6 +15,8 @@ export interface AppDeps {
   metrics: Metrics;
   migrations: Migration[];
   lifecycle: Lifecycle;
+  registry: IntegrationRegistry;
+  masterKey: Buffer;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -24,7 +27,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId);
   app.use(observeRequests(deps.metrics, deps.log));
   app.use(healthRoutes(deps));
-  app.use('/api/v1', apiRouter(deps.sql, deps.log));
+  app.use('/api/v1', apiRouter(deps));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
   return app;

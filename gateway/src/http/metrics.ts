@@ -43,7 +43,7 @@ export function observeRequests(metrics: Metrics, log: Logger) {
         route,
         status: res.statusCode,
         ms: Math.round(seconds * 1e4) / 10,
-        key: req.apiKey?.prefix,
+        keyPrefix: req.apiKey?.prefix,
       };
       if (QUIET_ROUTES.has(route)) log.debug(line, 'request');
       else log.info(line, 'request');

@@ -5,6 +5,7 @@ import { SwitchboardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './backoff.ts';
 import { ChildProcessTransport } from './child-transport.ts';
+import type { Upstream } from './upstream.ts';
 
 /**
  * A supervised stdio MCP server. Started on first use, in its own process group, with exactly
@@ -50,7 +51,7 @@ export function upstreamError(integration: string, message: string, cause?: unkn
   });
 }
 
-export class StdioUpstream {
+export class StdioUpstream implements Upstream {
   private state: UpstreamState = 'idle';
   private running: Running | undefined;
   private starting: Promise<Client> | undefined;

@@ -1,0 +1,166 @@
+import path from 'node:path';
+import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
+import { loadConfig, publicUrlFor } from '../config.ts';
+import { SwitchboardError, UsageError } from '../errors.ts';
+import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
+
+const usage = `Usage:
+  switchboard integrations validate DIR
+  switchboard integrations list [--json]
+  switchboard integrations settings set NAME KEY=VALUE
+  switchboard integrations reload NAME
+
+"validate" checks DIR/switchboard.yaml offline and exits 1 with every error.
+The others ask the running gateway (SWITCHBOARD_URL, default http://HOST:PORT) with the API key
+in SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY): scopes integrations:read / integrations:write.
+A setting takes effect at the next reload of the integration.`;
+
+interface Summary {
+  name: string;
+  version: string | null;
+  transport: string | null;
+  state: string;
+  reasons: Array<{ code: string; message: string }>;
+  lastError: string | null;
+  tools: string[];
+}
+
+async function api(env: NodeJS.ProcessEnv, method: string, route: string, body?: unknown) {
+  const config = loadConfig(env);
+  const base = (env.SWITCHBOARD_URL ?? publicUrlFor(config, config.port)).replace(/\/+$/, '');
+  const key = env.SWITCHBOARD_API_KEY ?? env.SWITCHBOARD_ADMIN_KEY;
+  if (!key) {
+    throw new UsageError('set SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY) to an API key', usage);
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${base}/api/v1${route}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new SwitchboardError(
+      'gateway_unreachable',
+      `cannot reach the gateway at ${base}: ${(error as Error).message}. Is it running? Set SWITCHBOARD_URL if it listens elsewhere.`,
+    );
+  }
+  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!res.ok) {
+    const error = json.error as { message?: string } | undefined;
+    throw new SwitchboardError(
+      'api_error',
+      `${method} ${route}: ${res.status} ${error?.message ?? ''}`.trim(),
+    );
+  }
+  return json;
+}
+
+function table(items: Summary[]): string {
+  const header = ['NAME', 'VERSION', 'TRANSPORT', 'STATE', 'TOOLS', 'REASONS'];
+  const rows = items.map((i) => [
+    i.name,
+    i.version ?? '-',
+    i.transport ?? '-',
+    i.state,
+    String(i.tools.length),
+    [
+      ...i.reasons.map((r) => `${r.code}: ${r.message}`),
+      ...(i.lastError ? [i.lastError] : []),
+    ].join('; ') || '-',
+  ]);
+  const widths = header.map((h, c) =>
+    Math.max(h.length, ...rows.slice(0).map((r) => (c === 5 ? 0 : r[c]!.length))),
+  );
+  return [header, ...rows]
+    .map((cols) => cols.map((v, c) => (c === 5 ? v : v.padEnd(widths[c]!))).join('  '))
+    .join('\n');
+}
+
+export const integrations: Command = {
+  name: 'integrations',
+  summary: 'validate manifests; list, configure and reload integrations',
+  usage,
+  async run(args, ctx) {
+    const [sub, ...rest] = args;
+    if (sub === '--help' || sub === '-h' || sub === 'help') return showHelp(ctx, usage);
+    switch (sub) {
+      case 'validate': {
+        const { values, positionals } = parseCommandArgs(rest, HELP_OPTION, usage, {
+          min: 1,
+          max: 1,
+        });
+        if (values.help) return showHelp(ctx, usage);
+        const dir = path.resolve(positionals[0]!);
+        const result = await loadManifest(dir);
+        if (result.ok) {
+          ctx.out(`${result.file}: valid (${result.manifest.name} ${result.manifest.version})`);
+          return 0;
+        }
+        ctx.err(formatManifestErrors(result.errors));
+        return 1;
+      }
+      case 'list': {
+        const { values } = parseCommandArgs(
+          rest,
+          { ...HELP_OPTION, json: { type: 'boolean' } },
+          usage,
+        );
+        if (values.help) return showHelp(ctx, usage);
+        const json = await api(ctx.env, 'GET', '/integrations');
+        const items = json.integrations as Summary[];
+        ctx.out(values.json ? JSON.stringify(json, null, 2) : table(items));
+        return 0;
+      }
+      case 'reload': {
+        const { values, positionals } = parseCommandArgs(rest, HELP_OPTION, usage, {
+          min: 1,
+          max: 1,
+        });
+        if (values.help) return showHelp(ctx, usage);
+        const json = await api(
+          ctx.env,
+          'POST',
+          `/integrations/${encodeURIComponent(positionals[0]!)}/reload`,
+        );
+        ctx.out(table([json.integration as Summary]));
+        return 0;
+      }
+      case 'settings': {
+        const { values, positionals } = parseCommandArgs(rest, HELP_OPTION, usage, {
+          min: 3,
+          max: 3,
+        });
+        if (values.help) return showHelp(ctx, usage);
+        const [verb, name, assignment] = positionals as [string, string, string];
+        if (verb !== 'set')
+          throw new UsageError(`unknown settings verb ${JSON.stringify(verb)}`, usage);
+        const eq = assignment.indexOf('=');
+        if (eq <= 0)
+          throw new UsageError(
+            `expected KEY=VALUE, found ${JSON.stringify(assignment.split('=')[0])}`,
+            usage,
+          );
+        const key = assignment.slice(0, eq);
+        const json = await api(
+          ctx.env,
+          'PUT',
+          `/integrations/${encodeURIComponent(name)}/settings/${encodeURIComponent(key)}`,
+          {
+            value: assignment.slice(eq + 1),
+          },
+        );
+        ctx.out(
+          `set ${name}/${key}${json.secret ? ' (secret, stored encrypted)' : ''}; run "switchboard integrations reload ${name}" to apply`,
+        );
+        return 0;
+      }
+      default:
+        throw new UsageError(
+          sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`,
+          usage,
+        );
+    }
+  },
+};

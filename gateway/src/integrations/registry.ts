@@ -1,0 +1,260 @@
+import path from 'node:path';
+import { decide, loadPolicy, type Policy } from '@switchboard/policy';
+import { loadManifest, type Manifest } from '@switchboard/sdk';
+import type { Config } from '../config.ts';
+import type { Pool } from '../db/connect.ts';
+import type { Logger } from '../log.ts';
+import { type ResolvedSetting, resolveSettings } from '../settings/resolve.ts';
+import { listSettings } from '../settings/store.ts';
+import { type Candidate, discoverCandidates } from './discover.ts';
+import { hashFolder } from './folder-hash.ts';
+import { listAllTools, type ToolSummary } from './tools.ts';
+import { HttpUpstream } from './upstream/http.ts';
+import { StdioUpstream } from './upstream/stdio.ts';
+import type { Upstream } from './upstream/upstream.ts';
+
+export type IntegrationState = 'ready' | 'starting' | 'refused' | 'failed' | 'stopped';
+
+export interface Reason {
+  code: string;
+  message: string;
+}
+
+export interface Integration {
+  name: string;
+  dir: string;
+  manifest: Manifest | undefined;
+  state: IntegrationState;
+  reasons: Reason[];
+  lastError: string | undefined;
+  tools: ToolSummary[];
+  settings: ResolvedSetting[];
+  upstream: Upstream | undefined;
+  /** Folders of same-named integrations in earlier roots that this one overrides. */
+  overrides: string[];
+}
+
+interface Found {
+  candidate: Candidate;
+  manifest: Awaited<ReturnType<typeof loadManifest>>;
+  overrides: string[];
+}
+
+export interface RegistryDeps {
+  sql: Pool;
+  log: Logger;
+  config: Pick<Config, 'integrationDirs' | 'policyPath'>;
+  masterKey: Buffer;
+  /** The gateway's environment, read for settings by their declared names only. */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Every integration found in INTEGRATION_DIRS with its manifest, policy decision, settings,
+ * upstream and tools. Each one is built on its own: a broken manifest, a refusal or a server
+ * that will not start marks that integration and never stops the others or the gateway.
+ */
+export class IntegrationRegistry {
+  private readonly items = new Map<string, Integration>();
+  private policy: Policy | undefined;
+  private policyError: string | undefined;
+
+  constructor(private readonly deps: RegistryDeps) {}
+
+  list(): Integration[] {
+    return [...this.items.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): Integration | undefined {
+    return this.items.get(name);
+  }
+
+  /** (Re)discover everything; integrations that disappeared are stopped. */
+  async loadAll(): Promise<void> {
+    this.readPolicy();
+    const candidates = await this.discover();
+    for (const [name, item] of this.items) {
+      if (!candidates.has(name)) {
+        await item.upstream?.stop();
+        this.items.delete(name);
+      }
+    }
+    await Promise.all([...candidates].map(([name, c]) => this.build(name, c)));
+  }
+
+  /** Re-read one integration's manifest, policy and settings; restarts its upstream. */
+  async reload(name: string): Promise<Integration | undefined> {
+    this.readPolicy();
+    const found = (await this.discover()).get(name);
+    if (!found) {
+      await this.items.get(name)?.upstream?.stop();
+      this.items.delete(name);
+      return undefined;
+    }
+    return this.build(name, found);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.items.values()].map(async (item) => {
+        await item.upstream?.stop();
+        if (item.state === 'ready' || item.state === 'starting') item.state = 'stopped';
+      }),
+    );
+  }
+
+  private readPolicy(): void {
+    const loaded = loadPolicy(this.deps.config.policyPath);
+    if (loaded.ok) {
+      this.policy = loaded.policy;
+      this.policyError = undefined;
+    } else {
+      this.policy = undefined;
+      this.policyError = loaded.errors
+        .map((e) => `${e.path ? `${e.path}: ` : ''}${e.message}`)
+        .join('; ');
+      this.deps.log.error(
+        { policy: this.deps.config.policyPath, errors: loaded.errors },
+        'policy file is invalid; every integration is refused',
+      );
+    }
+  }
+
+  /**
+   * Candidates with their manifests read, keyed by manifest name: later roots override earlier
+   * ones. A folder whose manifest does not parse is known by its folder name, so its errors show.
+   */
+  private async discover(): Promise<Map<string, Found>> {
+    const candidates = discoverCandidates(this.deps.config.integrationDirs, this.deps.log);
+    const loaded = await Promise.all(
+      candidates.map(async (candidate) => ({
+        candidate,
+        manifest: await loadManifest(candidate.dir),
+      })),
+    );
+    const byName = new Map<string, Found>();
+    for (const { candidate, manifest } of loaded) {
+      const name = manifest.ok ? manifest.manifest.name : candidate.folder;
+      const earlier = byName.get(name);
+      byName.set(name, {
+        candidate,
+        manifest,
+        overrides: earlier ? [...earlier.overrides, earlier.candidate.dir] : [],
+      });
+    }
+    return byName;
+  }
+
+  private async build(name: string, found: Found): Promise<Integration> {
+    const { candidate, overrides } = found;
+    const { log } = this.deps;
+    await this.items.get(name)?.upstream?.stop();
+    const item: Integration = {
+      name,
+      dir: candidate.dir,
+      manifest: undefined,
+      state: 'starting',
+      reasons: [],
+      lastError: undefined,
+      tools: [],
+      settings: [],
+      upstream: undefined,
+      overrides,
+    };
+    this.items.set(name, item);
+    try {
+      const loaded = found.manifest;
+      if (!loaded.ok)
+        return this.refuse(
+          item,
+          decide({ invalid: loaded.errors }, this.policyOrEmpty(), { resolvedSettings: {} }),
+        );
+      const manifest = loaded.manifest;
+      item.manifest = manifest;
+      if (!this.policy) {
+        return this.refuse(item, {
+          granted: false,
+          reasons: [
+            {
+              code: 'policy_invalid',
+              message: `the policy file cannot be used: ${this.policyError}`,
+            },
+          ],
+        });
+      }
+      item.settings = resolveSettings(name, manifest.settings, {
+        rows: await listSettings(this.deps.sql, name),
+        env: this.deps.env,
+        policy: this.policy.integrations[name]?.settings,
+        masterKey: this.deps.masterKey,
+      });
+      const decision = decide(manifest, this.policy, {
+        folderSha256: this.policy.integrations[name]?.sha256
+          ? hashFolder(candidate.dir)
+          : undefined,
+        resolvedSettings: Object.fromEntries(item.settings.map((s) => [s.key, s.value])),
+      });
+      if (!decision.granted) return this.refuse(item, decision);
+      item.upstream = this.upstreamFor(name, candidate.dir, manifest, item.settings);
+      const hidden = new Set(manifest.tools?.hidden ?? []);
+      const tools = await item.upstream.request((client, timeout) => listAllTools(client, timeout));
+      item.tools = tools.map((t) => ({
+        name: t.name,
+        description: t.description,
+        hidden: hidden.has(t.name),
+      }));
+      item.state = 'ready';
+      log.info({ integration: name, tools: item.tools.length }, 'integration ready');
+    } catch (error) {
+      item.state = 'failed';
+      item.lastError = (error as Error).message;
+      log.warn({ integration: name, err: error }, 'integration failed');
+    }
+    return item;
+  }
+
+  private refuse(item: Integration, decision: { granted: false; reasons: Reason[] }): Integration {
+    item.state = 'refused';
+    item.reasons = decision.reasons;
+    this.deps.log.warn(
+      { integration: item.name, reasons: decision.reasons },
+      'integration refused',
+    );
+    return item;
+  }
+
+  private policyOrEmpty(): Policy {
+    return this.policy ?? ({ integrations: {} } as unknown as Policy);
+  }
+
+  private upstreamFor(
+    name: string,
+    dir: string,
+    manifest: Manifest,
+    settings: ResolvedSetting[],
+  ): Upstream {
+    const server = manifest.server;
+    if (server.transport === 'http') {
+      return new HttpUpstream(
+        { integration: name, url: server.url, requestTimeoutMs: server.timeoutMs },
+        this.deps.log,
+      );
+    }
+    const env: Record<string, string> = {};
+    if (this.deps.env.PATH) env.PATH = this.deps.env.PATH;
+    if (this.deps.env.HOME) env.HOME = this.deps.env.HOME;
+    for (const s of settings) if (s.value !== undefined) env[s.key] = s.value;
+    return new StdioUpstream(
+      {
+        integration: name,
+        // A relative command (./bin/server) is the integration's own; a bare one is on PATH.
+        command: server.command.includes('/') ? path.resolve(dir, server.command) : server.command,
+        args: server.args,
+        cwd: path.resolve(dir, server.cwd ?? '.'),
+        env,
+        requestTimeoutMs: server.timeoutMs,
+      },
+      this.deps.log,
+    );
+  }
+}
