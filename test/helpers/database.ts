@@ -5,7 +5,10 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import postgres from 'postgres';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { type Database, openDatabase } from '../../gateway/src/db/connect.ts';
+import { migrate } from '../../gateway/src/db/migrate.ts';
+import { createLogger } from '../../gateway/src/log.ts';
 
 /** True when this run targets a real Postgres server (DATABASE_URL), false for embedded PGlite. */
 export const usingPostgres = inject('databaseUrl') !== '';
@@ -88,5 +91,29 @@ export async function testDatabaseServer(): Promise<{ url: string; cleanup(): Pr
       await pg.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A fresh, migrated database for a describe block; the getter works once beforeAll has run. */
+export function useMigratedDatabase(): () => Database {
+  const log = createLogger('silent');
+  let test: TestDatabase | undefined;
+  let db: Database | undefined;
+  beforeAll(async () => {
+    test = await testDatabase();
+    db = await openDatabase({
+      databaseUrl: test.env.DATABASE_URL,
+      dataDir: test.env.SWITCHBOARD_DATA_DIR,
+      log,
+    });
+    await migrate(db.sql, log);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await test?.cleanup();
+  });
+  return () => {
+    if (!db) throw new Error('useMigratedDatabase: not open yet');
+    return db;
   };
 }

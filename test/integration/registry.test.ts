@@ -1,12 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase } from '../../gateway/src/db/connect.ts';
-import { migrate } from '../../gateway/src/db/migrate.ts';
 import { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { setSetting } from '../../gateway/src/settings/service.ts';
-import { type TestDatabase, testDatabase } from '../helpers/database.ts';
+import { useMigratedDatabase } from '../helpers/database.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/integrations');
@@ -14,20 +12,12 @@ const log = createLogger('silent');
 const masterKey = Buffer.alloc(32, 3);
 
 describe('integration registry', () => {
-  let test: TestDatabase;
-  let db: Database;
+  const database = useMigratedDatabase();
   let registry: IntegrationRegistry;
 
   beforeAll(async () => {
-    test = await testDatabase();
-    db = await openDatabase({
-      databaseUrl: test.env.DATABASE_URL,
-      dataDir: test.env.SWITCHBOARD_DATA_DIR,
-      log,
-    });
-    await migrate(db.sql, log);
     registry = new IntegrationRegistry({
-      sql: db.sql,
+      sql: database().sql,
       log,
       config: { integrationDirs: [FIXTURES], policyPath: path.join(FIXTURES, 'policy.yaml') },
       masterKey,
@@ -37,8 +27,6 @@ describe('integration registry', () => {
   });
   afterAll(async () => {
     await registry?.stopAll();
-    await db?.close();
-    await test?.cleanup();
   });
 
   it('serves the good integration while the others are refused, each with its reason', () => {
@@ -69,7 +57,7 @@ describe('integration registry', () => {
   });
 
   it('picks up a setting on reload: the refused integration becomes ready', async () => {
-    await setSetting(db.sql, {
+    await setSetting(database().sql, {
       integration: 'needs-setting',
       declared: registry.get('needs-setting')!.manifest!.settings,
       key: 'NEEDS_TOKEN',
@@ -92,7 +80,7 @@ describe('integration registry', () => {
           .replace('1.0.0', '2.0.0'),
       );
       const layered = new IntegrationRegistry({
-        sql: db.sql,
+        sql: database().sql,
         log,
         config: {
           integrationDirs: [FIXTURES, root],

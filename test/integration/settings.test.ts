@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase } from '../../gateway/src/db/connect.ts';
-import { migrate } from '../../gateway/src/db/migrate.ts';
-import { createLogger } from '../../gateway/src/log.ts';
+import { describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../gateway/src/settings/resolve.ts';
 import { setSetting } from '../../gateway/src/settings/service.ts';
 import { listSettings } from '../../gateway/src/settings/store.ts';
-import { type TestDatabase, testDatabase } from '../helpers/database.ts';
+import { useMigratedDatabase } from '../helpers/database.ts';
 
-const log = createLogger('silent');
 const masterKey = Buffer.alloc(32, 9);
 const declared = [
   { key: 'GITHUB_TOKEN', secret: true, required: true },
@@ -15,24 +11,10 @@ const declared = [
 ];
 
 describe('integration settings in the database', () => {
-  let test: TestDatabase;
-  let db: Database;
-  beforeAll(async () => {
-    test = await testDatabase();
-    db = await openDatabase({
-      databaseUrl: test.env.DATABASE_URL,
-      dataDir: test.env.SWITCHBOARD_DATA_DIR,
-      log,
-    });
-    await migrate(db.sql, log);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await test?.cleanup();
-  });
+  const database = useMigratedDatabase();
 
   it('stores a secret only encrypted, audits the key but not the value, and resolves it back', async () => {
-    await setSetting(db.sql, {
+    await setSetting(database().sql, {
       integration: 'github',
       declared,
       key: 'GITHUB_TOKEN',
@@ -40,7 +22,7 @@ describe('integration settings in the database', () => {
       masterKey,
       actor: 'cli:t',
     });
-    await setSetting(db.sql, {
+    await setSetting(database().sql, {
       integration: 'github',
       declared,
       key: 'GITHUB_API_URL',
@@ -48,15 +30,15 @@ describe('integration settings in the database', () => {
       masterKey,
       actor: 'cli:t',
     });
-    const dump = await db.sql`select to_jsonb(s)::text as row from settings s`;
+    const dump = await database().sql`select to_jsonb(s)::text as row from settings s`;
     expect(dump.some((r) => (r.row as string).includes('ghp_topsecret'))).toBe(false);
-    const audit = await db.sql`select action, target, details from audit_log order by id`;
+    const audit = await database().sql`select action, target, details from audit_log order by id`;
     expect(audit).toEqual([
       { action: 'settings.set', target: 'github/GITHUB_TOKEN', details: { secret: true } },
       { action: 'settings.set', target: 'github/GITHUB_API_URL', details: { secret: false } },
     ]);
     const resolved = resolveSettings('github', declared, {
-      rows: await listSettings(db.sql, 'github'),
+      rows: await listSettings(database().sql, 'github'),
       env: {},
       policy: undefined,
       masterKey,
@@ -69,7 +51,7 @@ describe('integration settings in the database', () => {
 
   it('refuses a key the integration does not declare, naming the declared ones', async () => {
     await expect(
-      setSetting(db.sql, {
+      setSetting(database().sql, {
         integration: 'github',
         declared,
         key: 'NOPE',
