@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
@@ -97,5 +98,33 @@ describe('integration registry', () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it('refuses every integration, naming the file, when the policy file is invalid', async () => {
+    const policyPath = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-policy-')),
+      'policy.yaml',
+    );
+    fs.writeFileSync(
+      policyPath,
+      'apiVersion: switchboard/policy/v1\ntokens: { defaultTtl: soon }\n',
+    );
+    const broken = new IntegrationRegistry({
+      sql: database().sql,
+      log,
+      config: { integrationDirs: [FIXTURES], policyPath },
+      masterKey,
+      env: {},
+    });
+    await broken.loadAll();
+    const echo = broken.get('echo')!;
+    expect(echo.state).toBe('refused');
+    expect(echo.reasons).toEqual([
+      {
+        code: 'policy_invalid',
+        message: expect.stringContaining(`${policyPath}: tokens.defaultTtl`),
+      },
+    ]);
+    await broken.stopAll();
   });
 });

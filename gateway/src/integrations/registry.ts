@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { decide, loadPolicy, type Policy } from '@switchboard/policy';
-import { loadManifest, type Manifest } from '@switchboard/sdk';
+import { formatManifestErrors, loadManifest, type Manifest } from '@switchboard/sdk';
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
@@ -110,9 +110,8 @@ export class IntegrationRegistry {
       this.policyError = undefined;
     } else {
       this.policy = undefined;
-      this.policyError = loaded.errors
-        .map((e) => `${e.path ? `${e.path}: ` : ''}${e.message}`)
-        .join('; ');
+      // "policy/default.yaml: tokens.maxTtl: found …, expected …": the file is named in each.
+      this.policyError = formatManifestErrors(loaded.errors).split('\n').join('; ');
       this.deps.log.error(
         { policy: this.deps.config.policyPath, errors: loaded.errors },
         'policy file is invalid; every integration is refused',
