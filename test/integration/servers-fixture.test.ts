@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as z from 'zod';
+import { manifestTransport } from '../helpers/server-transport.ts';
 
 const SERVER_DIR = fileURLToPath(new URL('../../servers/fixture/', import.meta.url));
 
@@ -17,27 +18,9 @@ const StdioManifest = z.object({
   }),
 });
 
-/**
- * Spawns the server exactly as its manifest says: cwd = its folder, env = PATH + HOME + settings.
- * The SDK's StdioClientTransport always merges HOME LOGNAME PATH SHELL TERM USER into the child
- * env (client/dist/stdio.mjs getDefaultEnvironment), so `env -i` strips it back to exactly what
- * the gateway passes.
- */
-function manifestTransport(settings: Record<string, string> = {}): StdioClientTransport {
+function fixtureTransport(): StdioClientTransport {
   const raw = parse(readFileSync(path.join(SERVER_DIR, 'switchboard.yaml'), 'utf8'));
-  const { server } = StdioManifest.parse(raw);
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...settings };
-  return new StdioClientTransport({
-    command: 'env',
-    args: [
-      '-i',
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      server.command,
-      ...server.args,
-    ],
-    cwd: SERVER_DIR,
-    stderr: 'pipe',
-  });
+  return manifestTransport(SERVER_DIR, StdioManifest.parse(raw).server);
 }
 
 const TextBlock = z.object({ type: z.literal('text'), text: z.string() });
@@ -79,7 +62,7 @@ describe('servers/fixture over stdio', () => {
     client.setNotificationHandler('notifications/message', (notification) => {
       logs.push(String(notification.params.data));
     });
-    transport = manifestTransport();
+    transport = fixtureTransport();
     const started = performance.now();
     await client.connect(transport);
     await client.listTools();
@@ -272,7 +255,7 @@ describe('servers/fixture with a version-negotiating client', () => {
       { versionNegotiation: { mode: 'auto' } },
     );
     try {
-      await client.connect(manifestTransport());
+      await client.connect(fixtureTransport());
       expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
       const result = await client.callTool({ name: 'test_simple_text', arguments: {} });
       expect(firstText(result.content)).toBe('This is a simple text response for testing.');
@@ -288,7 +271,7 @@ describe('servers/fixture with a version-negotiating client', () => {
 describe('servers/fixture crash tool', () => {
   it('exits the process with code 1 after the delay', async () => {
     const client = new Client({ name: 'servers-fixture-crash', version: '0.0.0' });
-    const transport = manifestTransport();
+    const transport = fixtureTransport();
     const closed = new Promise<void>((resolve) => {
       client.onclose = () => resolve();
     });

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as z from 'zod';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
+import { manifestTransport } from '../helpers/server-transport.ts';
 
 const SERVER_DIR = fileURLToPath(new URL('../../servers/github/', import.meta.url));
 const TOKEN = 'ghp_test_token_0123456789';
@@ -24,25 +24,8 @@ const manifest = Manifest.parse(
   parse(readFileSync(path.join(SERVER_DIR, 'switchboard.yaml'), 'utf8')),
 );
 
-/**
- * Spawns the server exactly as its manifest says: cwd = its folder, env = PATH + HOME + settings.
- * The SDK's StdioClientTransport always merges HOME LOGNAME PATH SHELL TERM USER into the child
- * env (client/dist/stdio.mjs getDefaultEnvironment), so `env -i` strips it back to exactly what
- * the gateway passes.
- */
-function manifestTransport(settings: Record<string, string>): StdioClientTransport {
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...settings };
-  return new StdioClientTransport({
-    command: 'env',
-    args: [
-      '-i',
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      manifest.server.command,
-      ...manifest.server.args,
-    ],
-    cwd: SERVER_DIR,
-    stderr: 'pipe',
-  });
+function githubTransport(settings: Record<string, string>) {
+  return manifestTransport(SERVER_DIR, manifest.server, settings);
 }
 
 const TextBlock = z.object({ type: z.literal('text'), text: z.string() });
@@ -155,7 +138,7 @@ describe('servers/github over stdio against a fake GitHub API', () => {
     client = new Client({ name: 'servers-github-test', version: '0.0.0' });
     const started = performance.now();
     await client.connect(
-      manifestTransport({
+      githubTransport({
         GITHUB_TOKEN: TOKEN,
         GITHUB_WEBHOOK_SECRET: 'whsec-test',
         GITHUB_API_URL: github.url,
@@ -346,7 +329,7 @@ describe('servers/github over stdio against a fake GitHub API', () => {
 
 describe('servers/github without GITHUB_TOKEN', () => {
   it('refuses to start (exit 1) instead of serving unauthenticated calls', async () => {
-    const transport = manifestTransport({ GITHUB_WEBHOOK_SECRET: 'x' });
+    const transport = githubTransport({ GITHUB_WEBHOOK_SECRET: 'x' });
     let stderr = '';
     transport.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
@@ -363,7 +346,7 @@ describe('servers/github with a wrong token', () => {
     const client = new Client({ name: 'servers-github-badtoken', version: '0.0.0' });
     try {
       await client.connect(
-        manifestTransport({
+        githubTransport({
           GITHUB_TOKEN: 'wrong',
           GITHUB_WEBHOOK_SECRET: 'x',
           GITHUB_API_URL: github.url,

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client, ProtocolError } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as z from 'zod';
+import { manifestTransport } from '../helpers/server-transport.ts';
 
 const SERVER_DIR = fileURLToPath(new URL('../../servers/notes/', import.meta.url));
 
@@ -27,25 +27,8 @@ function gatewayEnv(settings: Record<string, string>): Record<string, string> {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...settings };
 }
 
-/**
- * Spawns the server exactly as its manifest says: cwd = its folder, env = PATH + HOME + settings.
- * The SDK's StdioClientTransport always merges HOME LOGNAME PATH SHELL TERM USER into the child
- * env (client/dist/stdio.mjs getDefaultEnvironment), so `env -i` strips it back to exactly what
- * the gateway passes.
- */
-function manifestTransport(settings: Record<string, string>): StdioClientTransport {
-  const env = gatewayEnv(settings);
-  return new StdioClientTransport({
-    command: 'env',
-    args: [
-      '-i',
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      server.command,
-      ...server.args,
-    ],
-    cwd: SERVER_DIR,
-    stderr: 'pipe',
-  });
+function notesTransport(settings: Record<string, string>) {
+  return manifestTransport(SERVER_DIR, server, settings);
 }
 
 const TextBlock = z.object({ type: z.literal('text'), text: z.string() });
@@ -60,7 +43,7 @@ describe('servers/notes (hand-written Python) with the SDK client', () => {
     notesDir = path.join(mkdtempSync(path.join(tmpdir(), 'notes-')), 'nested', 'data');
     client = new Client({ name: 'servers-notes-test', version: '0.0.0' });
     const started = performance.now();
-    await client.connect(manifestTransport({ NOTES_DIR: notesDir }));
+    await client.connect(notesTransport({ NOTES_DIR: notesDir }));
     await client.listTools();
     console.log(
       `notes cold spawn → first tools/list: ${(performance.now() - started).toFixed(0)} ms`,
@@ -136,7 +119,7 @@ describe('servers/notes with a version-negotiating client', () => {
       { versionNegotiation: { mode: 'auto' } },
     );
     try {
-      await client.connect(manifestTransport({ NOTES_DIR: notesDir }));
+      await client.connect(notesTransport({ NOTES_DIR: notesDir }));
       expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
       expect((await client.listTools()).tools).toHaveLength(2);
     } finally {
