@@ -142,6 +142,26 @@ describe('stdio upstream supervisor', () => {
     expect(signals).toEqual(['SIGTERM', 'SIGKILL']);
   });
 
+  it('kills a server whose message grows past 10 MiB, failing the call with a named error', async () => {
+    const { upstream } = fixture();
+    await expect(
+      upstream.request((c) =>
+        c.callTool({ name: 'flood', arguments: { bytes: 11 * 1024 * 1024 } }),
+      ),
+    ).rejects.toMatchObject({
+      code: 'upstream_unavailable',
+      message: 'integration fixture: the server was killed by SIGKILL during the request',
+    });
+  });
+
+  it('logs stderr lines cut at 8 KiB', async () => {
+    const { upstream, logs } = fixture();
+    await upstream.request((c) => c.callTool({ name: 'shout', arguments: { chars: 20_000 } }));
+    await new Promise((r) => setTimeout(r, 100));
+    const long = logs.lines.find((l) => typeof l.stderr === 'string' && l.stderr.startsWith('eee'));
+    expect((long?.stderr as string).length).toBe(8192);
+  });
+
   it('uses the production backoff of 100 ms × 1.5 capped at 15 s', () => {
     expect([1, 2, 3, 4].map((n) => restartDelay(DEFAULT_BACKOFF, n))).toEqual([100, 150, 225, 338]);
     expect(restartDelay(DEFAULT_BACKOFF, 40)).toBe(15_000);

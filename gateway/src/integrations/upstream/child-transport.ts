@@ -5,6 +5,10 @@ import {
   serializeMessage,
   type Transport,
 } from '@modelcontextprotocol/client';
+import { killProcessGroup } from './process-group.ts';
+
+/** The MCP SDK's own stdio transports cap a message at 10 MB; so do we. */
+export const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 
 /**
  * An MCP transport over a child process we spawned ourselves (newline-delimited JSON-RPC on
@@ -19,11 +23,22 @@ export class ChildProcessTransport implements Transport {
 
   private readonly buffer = new ReadBuffer();
   private closed = false;
+  /** Bytes received since the last newline: one message may not grow past the cap. */
+  private pending = 0;
 
   constructor(private readonly child: ChildProcessWithoutNullStreams) {}
 
   async start(): Promise<void> {
     this.child.stdout.on('data', (chunk: Buffer) => {
+      const newline = chunk.lastIndexOf(10);
+      this.pending = newline === -1 ? this.pending + chunk.length : chunk.length - newline - 1;
+      if (this.pending > MAX_MESSAGE_BYTES) {
+        // A server that never ends its line would otherwise grow our memory without bound.
+        this.onerror?.(new Error(`a message from the server exceeded ${MAX_MESSAGE_BYTES} bytes`));
+        this.child.stdout.removeAllListeners('data');
+        killProcessGroup(this.child, 'SIGKILL');
+        return;
+      }
       this.buffer.append(chunk);
       for (;;) {
         let message: JSONRPCMessage | null;

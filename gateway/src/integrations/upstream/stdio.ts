@@ -1,10 +1,10 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import readline from 'node:readline';
 import { Client } from '@modelcontextprotocol/client';
 import { SwitchboardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './backoff.ts';
 import { ChildProcessTransport } from './child-transport.ts';
+import { killProcessGroup } from './process-group.ts';
 import type { Upstream } from './upstream.ts';
 
 /**
@@ -40,6 +40,9 @@ interface Running {
   /** Set when the process has exited: "exited with code 1", "killed by SIGKILL". */
   exitReason?: string;
 }
+
+/** Longest stderr line logged; the rest of an overlong line is dropped. */
+const STDERR_LINE_MAX = 8192;
 
 /** Grace periods of the graded stop, per step. */
 const STOP_STEP_MS = 2_000;
@@ -243,31 +246,35 @@ export class StdioUpstream implements Upstream {
         { integration: this.spec.integration, pid: child.pid, signal },
         'stopping upstream',
       );
-      killGroup(child, signal);
+      killProcessGroup(child, signal);
     }
     await Promise.race([running.exit, delay(STOP_STEP_MS)]);
   }
 
+  /**
+   * Each stderr line becomes a log line tagged with the integration. A line is cut at 8 KiB so a
+   * server that writes without newlines cannot grow our memory (readline would buffer it whole).
+   */
   private pipeStderr(child: ChildProcessWithoutNullStreams): void {
-    const lines = readline.createInterface({
-      input: child.stderr,
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
-    lines.on('line', (line) => {
-      // 8 KiB per line is plenty for a log message and bounds a runaway writer.
+    let partial = '';
+    const emit = (line: string) => {
+      if (line === '') return;
       this.log.info(
-        { integration: this.spec.integration, pid: child.pid, stderr: line.slice(0, 8192) },
+        { integration: this.spec.integration, pid: child.pid, stderr: line },
         'upstream stderr',
       );
+    };
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) emit(line.replace(/\r$/, '').slice(0, STDERR_LINE_MAX));
+      if (partial.length > STDERR_LINE_MAX) {
+        emit(partial.slice(0, STDERR_LINE_MAX));
+        partial = '';
+      }
     });
-  }
-}
-
-function killGroup(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals): void {
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, signal);
-  } catch {
-    child.kill(signal);
+    child.stderr.on('end', () => emit(partial.slice(0, STDERR_LINE_MAX)));
   }
 }
 
