@@ -60,6 +60,8 @@ export async function startTestGateway(
   );
   const logs = captureLogs();
   const gateway = await startGateway(config, createLogger(config.logLevel, logs.stream));
+  // Tests look at integrations right away; in production they may still be `starting`.
+  await gateway.registry.whenSettled();
   return { ...gateway, logs, stop: async () => void (await gateway.shutdown.run('test')) };
 }
 

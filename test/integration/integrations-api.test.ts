@@ -28,7 +28,9 @@ describe('/api/v1/integrations and `switchboard integrations`', () => {
     expect(integrations[1]).toMatchObject({ version: '1.0.0', transport: 'stdio' });
     expect([...(integrations[1] as { tools: string[] }).tools].sort()).toEqual([
       'crash',
+      'flood',
       'report_env',
+      'shout',
       'sleep',
     ]);
   });

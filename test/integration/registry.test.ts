@@ -25,6 +25,7 @@ describe('integration registry', () => {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: 'postgres://leak' },
     });
     await registry.loadAll();
+    await registry.whenSettled();
   });
   afterAll(async () => {
     await registry?.stopAll();
@@ -45,7 +46,13 @@ describe('integration registry', () => {
 
   it('lists the tools of a ready integration and calls them over stdio', async () => {
     const echo = registry.get('echo')!;
-    expect(echo.tools.map((t) => t.name).sort()).toEqual(['crash', 'report_env', 'sleep']);
+    expect(echo.tools.map((t) => t.name).sort()).toEqual([
+      'crash',
+      'flood',
+      'report_env',
+      'shout',
+      'sleep',
+    ]);
     const result = await echo.upstream!.request((c) =>
       c.callTool({ name: 'report_env', arguments: {} }),
     );
@@ -91,6 +98,7 @@ describe('integration registry', () => {
         env: { PATH: process.env.PATH },
       });
       await layered.loadAll();
+      await layered.whenSettled();
       const echo = layered.get('echo')!;
       expect(echo.manifest?.version).toBe('2.0.0');
       expect(echo.overrides).toEqual([path.join(FIXTURES, 'echo')]);
@@ -126,5 +134,21 @@ describe('integration registry', () => {
       },
     ]);
     await broken.stopAll();
+  });
+
+  it('judges integrations without waiting for their servers: a slow one is `starting` meanwhile', async () => {
+    const root = path.join(REPO_ROOT, 'test/fixtures/slow-integrations');
+    const slow = new IntegrationRegistry({
+      sql: database().sql,
+      log,
+      config: { integrationDirs: [root], policyPath: path.join(root, 'policy.yaml') },
+      masterKey,
+      env: { PATH: process.env.PATH },
+    });
+    await slow.loadAll();
+    expect(slow.get('slow')?.state).toBe('starting');
+    await slow.whenSettled();
+    expect(slow.get('slow')?.state).toBe('ready');
+    await slow.stopAll();
   });
 });

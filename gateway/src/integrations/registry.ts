@@ -56,6 +56,8 @@ export interface RegistryDeps {
  */
 export class IntegrationRegistry {
   private readonly items = new Map<string, Integration>();
+  /** Servers being started and listed in the background after loadAll. */
+  private readonly probes = new Set<Promise<void>>();
   private policy: Policy | undefined;
   private policyError: string | undefined;
 
@@ -69,7 +71,16 @@ export class IntegrationRegistry {
     return this.items.get(name);
   }
 
-  /** (Re)discover everything; integrations that disappeared are stopped. */
+  /** Resolves once every integration started by loadAll is `ready` or `failed`. */
+  async whenSettled(): Promise<void> {
+    await Promise.all([...this.probes]);
+  }
+
+  /**
+   * (Re)discover everything; integrations that disappeared are stopped. Returns once each one is
+   * judged; servers are started and listed in the background (state `starting`), so one slow
+   * server (30 s timeout by default) does not hold up the gateway's boot.
+   */
   async loadAll(): Promise<void> {
     this.readPolicy();
     const candidates = await this.discover();
@@ -79,10 +90,10 @@ export class IntegrationRegistry {
         this.items.delete(name);
       }
     }
-    await Promise.all([...candidates].map(([name, c]) => this.build(name, c)));
+    await Promise.all([...candidates].map(([name, c]) => this.build(name, c, false)));
   }
 
-  /** Re-read one integration's manifest, policy and settings; restarts its upstream. */
+  /** Re-read one integration's manifest, policy and settings; restarts its upstream and waits for it. */
   async reload(name: string): Promise<Integration | undefined> {
     this.readPolicy();
     const found = (await this.discover()).get(name);
@@ -91,7 +102,7 @@ export class IntegrationRegistry {
       this.items.delete(name);
       return undefined;
     }
-    return this.build(name, found);
+    return this.build(name, found, true);
   }
 
   async stopAll(): Promise<void> {
@@ -144,7 +155,7 @@ export class IntegrationRegistry {
     return byName;
   }
 
-  private async build(name: string, found: Found): Promise<Integration> {
+  private async build(name: string, found: Found, waitForProbe: boolean): Promise<Integration> {
     const { candidate, overrides } = found;
     const { log } = this.deps;
     await this.items.get(name)?.upstream?.stop();
@@ -195,20 +206,40 @@ export class IntegrationRegistry {
       });
       if (!decision.granted) return this.refuse(item, decision);
       item.upstream = this.upstreamFor(name, candidate.dir, manifest, item.settings);
-      const hidden = new Set(manifest.tools?.hidden ?? []);
-      const tools = await item.upstream.request((client, timeout) => listAllTools(client, timeout));
+    } catch (error) {
+      return this.fail(item, error);
+    }
+    const probe = this.probe(item);
+    if (waitForProbe) await probe;
+    else {
+      this.probes.add(probe);
+      probe.finally(() => this.probes.delete(probe));
+    }
+    return item;
+  }
+
+  /** Start the server and list its tools: `ready` once it answered, `failed` if it did not. */
+  private async probe(item: Integration): Promise<void> {
+    const upstream = item.upstream!;
+    const hidden = new Set(item.manifest?.tools?.hidden ?? []);
+    try {
+      const tools = await upstream.request((client, timeout) => listAllTools(client, timeout));
       item.tools = tools.map((t) => ({
         name: t.name,
         description: t.description,
         hidden: hidden.has(t.name),
       }));
       item.state = 'ready';
-      log.info({ integration: name, tools: item.tools.length }, 'integration ready');
+      this.deps.log.info({ integration: item.name, tools: item.tools.length }, 'integration ready');
     } catch (error) {
-      item.state = 'failed';
-      item.lastError = (error as Error).message;
-      log.warn({ integration: name, err: error }, 'integration failed');
+      this.fail(item, error);
     }
+  }
+
+  private fail(item: Integration, error: unknown): Integration {
+    item.state = 'failed';
+    item.lastError = (error as Error).message;
+    this.deps.log.warn({ integration: item.name, err: error }, 'integration failed');
     return item;
   }
 
