@@ -159,7 +159,8 @@ describe('stdio upstream supervisor', () => {
     await upstream.request((c) => c.callTool({ name: 'shout', arguments: { chars: 20_000 } }));
     await new Promise((r) => setTimeout(r, 100));
     const long = logs.lines.find((l) => typeof l.stderr === 'string' && l.stderr.startsWith('eee'));
-    expect((long?.stderr as string).length).toBe(8192);
+    expect(long).toBeDefined();
+    expect(String(long!.stderr).length).toBe(8192);
   });
 
   it('uses the production backoff of 100 ms × 1.5 capped at 15 s', () => {

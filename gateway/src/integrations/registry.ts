@@ -157,7 +157,6 @@ export class IntegrationRegistry {
 
   private async build(name: string, found: Found, waitForProbe: boolean): Promise<Integration> {
     const { candidate, overrides } = found;
-    const { log } = this.deps;
     await this.items.get(name)?.upstream?.stop();
     const item: Integration = {
       name,
