@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -8,6 +8,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as z from 'zod';
+import { startChatProcess } from '../helpers/chat-process.ts';
 
 const SERVER_DIR = fileURLToPath(new URL('../../servers/chat/', import.meta.url));
 
@@ -26,46 +27,6 @@ const Manifest = z.object({
 const manifest = Manifest.parse(
   parse(readFileSync(path.join(SERVER_DIR, 'switchboard.yaml'), 'utf8')),
 );
-
-/** The process may take this long to print its URL on a cold 2-core machine (tsx compile ≈ 0.7 s). */
-const LISTEN_TIMEOUT_MS = 15_000;
-
-/**
- * Starts the manifest's `processes` entry as the gateway does: cwd = the integration folder,
- * env = PATH + HOME + settings only. CHAT_PORT=0 lets the OS pick the port; the server prints the
- * URL it bound on stderr.
- */
-async function startChatProcess(
-  settings: Record<string, string>,
-): Promise<{ child: ChildProcess; url: URL }> {
-  const entry = manifest.processes[0];
-  if (!entry) throw new Error('chat manifest has no processes entry');
-  const child = spawn(entry.command, entry.args, {
-    cwd: SERVER_DIR,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...settings },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  const url = await new Promise<URL>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`chat did not listen: ${stderr}`)),
-      LISTEN_TIMEOUT_MS,
-    );
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      const match = stderr.match(/listening on (http:\/\/\S+)/);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(new URL(match[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`chat exited with ${code}: ${stderr}`));
-    });
-  });
-  return { child, url };
-}
 
 /** A raw POST with a chosen Host/Origin (fetch cannot set Host), answering the status code. */
 function rawPost(url: URL, headers: Record<string, string>): Promise<number> {

@@ -3,6 +3,7 @@ import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
 import { loadConfig, publicUrlFor } from '../config.ts';
 import { SwitchboardError, UsageError } from '../errors.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
+import { formatTable } from './table.ts';
 
 const usage = `Usage:
   switchboard integrations validate DIR
@@ -70,12 +71,7 @@ function table(items: Summary[]): string {
       ...(i.lastError ? [i.lastError] : []),
     ].join('; ') || '-',
   ]);
-  const widths = header.map((h, c) =>
-    Math.max(h.length, ...rows.slice(0).map((r) => (c === 5 ? 0 : r[c]!.length))),
-  );
-  return [header, ...rows]
-    .map((cols) => cols.map((v, c) => (c === 5 ? v : v.padEnd(widths[c]!))).join('  '))
-    .join('\n');
+  return formatTable(header, rows);
 }
 
 export const integrations: Command = {

@@ -5,6 +5,7 @@ import type { ApiKeyRow } from '../keys/store.ts';
 import { issuesOf } from '../validate.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
 import { cliActor, withDatabase } from './database.ts';
+import { formatTable } from './table.ts';
 
 const usage = `Usage:
   switchboard keys create --name NAME --scopes SCOPE[,SCOPE…] [--json]
@@ -27,15 +28,7 @@ function table(rows: ApiKeyRow[]): string {
     r.lastUsedAt?.toISOString() ?? '-',
     r.revokedAt?.toISOString() ?? '-',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  return [header, ...lines]
-    .map((cols) =>
-      cols
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return formatTable(header, lines);
 }
 
 export const keys: Command = {

@@ -42,7 +42,7 @@ export class HttpUpstream implements Upstream {
         this.restarts += 1;
         throw upstreamError(
           this.spec.integration,
-          `the server at ${this.spec.url} failed: ${(error as Error).message}`,
+          `the server at ${this.spec.url} failed: ${rootCause(error)}`,
           error,
         );
       }
@@ -81,7 +81,7 @@ export class HttpUpstream implements Upstream {
         );
         throw upstreamError(
           this.spec.integration,
-          `cannot reach ${this.spec.url}: ${(error as Error).message}`,
+          `cannot reach ${this.spec.url}: ${rootCause(error)}`,
           error,
         );
       }
@@ -94,6 +94,13 @@ export class HttpUpstream implements Upstream {
     });
     return this.connecting;
   }
+}
+
+/** fetch wraps the useful part ("connect ECONNREFUSED 127.0.0.1:7301") in its causes. */
+function rootCause(error: unknown): string {
+  let current = error as { message?: unknown; cause?: unknown } | undefined;
+  while (current?.cause instanceof Error) current = current.cause as typeof current;
+  return String(current?.message ?? error);
 }
 
 function isTransportFailure(error: unknown): boolean {
