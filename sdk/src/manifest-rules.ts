@@ -93,6 +93,16 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
       out.push({ path, expected: `${settingExpected}, holding the ${scheme} signing secret` });
     } else if (secret !== undefined && !isDeclared(secret)) {
       out.push({ path, expected: settingExpected });
+    } else if (secret !== undefined) {
+      // An HMAC key that may be empty, or that is stored and listed in clear, is no check at all.
+      const setting = manifest.settings.find((s) => s.key === secret);
+      if (setting && !(setting.secret && setting.required)) {
+        out.push({
+          path,
+          found: `${JSON.stringify(secret)}, declared with${setting.secret ? '' : 'out'} secret: true and with${setting.required ? '' : 'out'} required: true`,
+          expected: 'a setting declared with secret: true and required: true',
+        });
+      }
     }
   }
 

@@ -61,6 +61,11 @@ const BROKEN: Array<[string, string, string]> = [
     'found "GITHUB_WEBHOOK_SECRET", expected the key of a setting declared in settings (declared: GITHUB_TOKEN)',
   ],
   [
+    'weak-signing-secret',
+    'webhooks[0].verify.secret',
+    'found "HOOK_SECRET", declared without secret: true and without required: true, expected a setting declared with secret: true and required: true',
+  ],
+  [
     'undeclared-requires',
     'processes[0].requires[1]',
     'found "SLACK_TOKEN", expected the key of a setting declared in settings (declared: GITHUB_TOKEN)',
