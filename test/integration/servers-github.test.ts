@@ -223,7 +223,7 @@ describe('servers/github over stdio against a fake GitHub API', () => {
         method: 'POST',
         path: '/repos/acme/api/issues/7/comments',
         authorization: `Bearer ${TOKEN}`,
-        body: { body: 'Looking into it.' },
+        body: { body: 'Looking into it.\n\n<!-- switchboard -->' },
       },
     ]);
   });

@@ -2,7 +2,7 @@ import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { DeliverInput, deliver } from './deliver.ts';
 import { type GitHubApi, RepoName } from './github-api.ts';
-import { handleWebhook, WebhookInput } from './webhook.ts';
+import { handleWebhook, SWITCHBOARD_MARKER, WebhookInput } from './webhook.ts';
 
 function ok(text: string, structuredContent: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent };
@@ -67,7 +67,9 @@ export function registerTools(server: McpServer, api: GitHubApi): void {
     },
     ({ repo, number, body }) =>
       guarded(async () => {
-        const comment = await api.createComment(repo, number, body);
+        // Marked like deliver's comments: the webhook ignores marked comments, so the agent's own
+        // comment does not come back as a new issue_comment task (a token's author is a User).
+        const comment = await api.createComment(repo, number, `${body}\n\n${SWITCHBOARD_MARKER}`);
         return ok(`Commented: ${comment.url}`, comment);
       }),
   );
