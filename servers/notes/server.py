@@ -213,6 +213,9 @@ def handle_line(store, line):
     except OSError as error:
         log(f"storage error: {error}")
         respond(error_response(request_id, -32603, "Internal error: note storage failed"))
+    except Exception as error:  # noqa: BLE001 - one bad request (a corrupt notes file) must not end the server
+        log(f"internal error in {method}: {type(error).__name__}: {error}")
+        respond(error_response(request_id, -32603, f"Internal error: {type(error).__name__}"))
 
 
 def main():

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -108,6 +108,20 @@ describe('servers/notes (hand-written Python) with the SDK client', () => {
     const call = client.callTool({ name: 'delete_everything', arguments: {} });
     await expect(call).rejects.toBeInstanceOf(ProtocolError);
     await expect(call).rejects.toMatchObject({ code: -32602 });
+  });
+
+  it('answers -32603 for a corrupt notes file and keeps serving', async () => {
+    const file = path.join(notesDir, 'notes.json');
+    const saved = readFileSync(file, 'utf8');
+    writeFileSync(file, '{ not json');
+    const call = client.callTool({ name: 'search_notes', arguments: { query: 'x' } });
+    await expect(call).rejects.toMatchObject({ code: -32603 });
+    writeFileSync(file, saved);
+    const found = await client.callTool({
+      name: 'search_notes',
+      arguments: { query: 'Groceries' },
+    });
+    expect(firstText(found.content)).toContain('Groceries');
   });
 });
 
