@@ -336,7 +336,7 @@ describe('loadPolicy', () => {
     expect(policy.integrations.github).toMatchObject({
       enabled: true,
       grants: ['webhooks', 'dispatch', 'sessions.write', 'http.outbound'],
-      outboundHosts: ['api.github.com', '127.0.0.1'],
+      outboundHosts: ['api.github.com'],
       settings: {
         GITHUB_WEBHOOK_SECRET: 'dev-only-github-webhook-secret',
         GITHUB_TOKEN: 'dev-only-github-token',
