@@ -88,6 +88,11 @@ export const command = z
   .refine(
     (value) => !value.split(/[\\/]/).includes('..'),
     'expected a command that does not leave the integration folder (no .. segment)',
+  )
+  // A manifest ships with its folder: an absolute path names something on the author's machine.
+  .refine(
+    (value) => !value.startsWith('/') && value.trim() === value,
+    'expected a program name on PATH (node, python3) or a relative path in the folder (./bin/server), without surrounding spaces',
   );
 
 export const args = z.array(z.string({ error: 'expected a string argument' }), {

@@ -66,6 +66,11 @@ const BROKEN: Array<[string, string, string]> = [
     'found "HOOK_SECRET", declared without secret: true and without required: true, expected a setting declared with secret: true and required: true',
   ],
   [
+    'absolute-command',
+    'server.command',
+    'found "/usr/local/bin/my-server", expected a program name on PATH (node, python3) or a relative path in the folder (./bin/server), without surrounding spaces',
+  ],
+  [
     'undeclared-requires',
     'processes[0].requires[1]',
     'found "SLACK_TOKEN", expected the key of a setting declared in settings (declared: GITHUB_TOKEN)',
