@@ -84,6 +84,17 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
     ),
   );
 
+  for (const [index, setting] of manifest.settings.entries()) {
+    // A default ships in the manifest, in clear, to everyone who has the folder.
+    if (setting.secret && setting.default !== undefined) {
+      out.push({
+        path: ['settings', index, 'default'],
+        found: 'a default value on a secret setting',
+        expected: 'no default for a secret: set it with the CLI or API, or in the environment',
+      });
+    }
+  }
+
   for (const [index, webhook] of manifest.webhooks.entries()) {
     const { scheme, secret } = webhook.verify;
     const path = ['webhooks', index, 'verify', 'secret'];

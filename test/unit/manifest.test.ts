@@ -66,6 +66,11 @@ const BROKEN: Array<[string, string, string]> = [
     'found "HOOK_SECRET", declared without secret: true and without required: true, expected a setting declared with secret: true and required: true',
   ],
   [
+    'secret-default',
+    'settings[0].default',
+    'found a default value on a secret setting, expected no default for a secret: set it with the CLI or API, or in the environment',
+  ],
+  [
     'absolute-command',
     'server.command',
     'found "/usr/local/bin/my-server", expected a program name on PATH (node, python3) or a relative path in the folder (./bin/server), without surrounding spaces',
