@@ -71,9 +71,13 @@ const integrationPolicy = strictObject({
   }).optional(),
 });
 
-const tokens = strictObject({ defaultTtl: duration, maxTtl: duration })
+/** 15 min: long enough for a review task, short enough that a leaked token soon dies. */
+const DEFAULT_TOKEN_TTL_MS = 15 * 60_000;
+
+// Either field may be left out: maxTtl defaults to 2h, defaultTtl to 15m (or maxTtl if shorter).
+const tokens = strictObject({ defaultTtl: duration.optional(), maxTtl: duration.prefault('2h') })
   .superRefine((ttl, ctx) => {
-    if (ttl.defaultTtl > ttl.maxTtl) {
+    if (ttl.defaultTtl !== undefined && ttl.defaultTtl > ttl.maxTtl) {
       ctx.addIssue({
         code: 'custom',
         path: ['defaultTtl'],
@@ -81,7 +85,10 @@ const tokens = strictObject({ defaultTtl: duration, maxTtl: duration })
       });
     }
   })
-  .transform((ttl) => ({ defaultTtlMs: ttl.defaultTtl, maxTtlMs: ttl.maxTtl }));
+  .transform((ttl) => ({
+    defaultTtlMs: ttl.defaultTtl ?? Math.min(DEFAULT_TOKEN_TTL_MS, ttl.maxTtl),
+    maxTtlMs: ttl.maxTtl,
+  }));
 
 const envMap = z
   .record(
@@ -163,7 +170,7 @@ export const policySchema = strictObject(
         error: 'expected a mapping of integration names to their policy',
       })
       .default({}),
-    tokens: tokens.prefault({ defaultTtl: '15m', maxTtl: '2h' }),
+    tokens: tokens.prefault({}),
     profiles: z
       .record(localName, profile, { error: 'expected a mapping of profile names to profiles' })
       .default({}),

@@ -332,7 +332,13 @@ describe('loadPolicy', () => {
     const result = loadPolicy(file);
     if (!result.ok) throw new Error(JSON.stringify(result.errors));
     const { policy } = result;
-    expect(Object.keys(policy.integrations)).toEqual(['github', 'chat', 'notes', 'fixture']);
+    expect(Object.keys(policy.integrations)).toEqual([
+      'github',
+      'chat',
+      'notes',
+      'fixture',
+      'weather',
+    ]);
     expect(policy.integrations.github).toMatchObject({
       enabled: true,
       grants: ['webhooks', 'dispatch', 'sessions.write', 'http.outbound'],
@@ -403,6 +409,26 @@ schedules:
       profiles: {},
       schedules: [],
     });
+  });
+
+  it.each<[string, string, { defaultTtlMs: number; maxTtlMs: number }]>([
+    [
+      'only maxTtl, longer than 15m',
+      'tokens: { maxTtl: 1h }',
+      { defaultTtlMs: 900_000, maxTtlMs: 3_600_000 },
+    ],
+    [
+      'only maxTtl, shorter than 15m',
+      'tokens: { maxTtl: 5m }',
+      { defaultTtlMs: 300_000, maxTtlMs: 300_000 },
+    ],
+    [
+      'only defaultTtl',
+      'tokens: { defaultTtl: 30m }',
+      { defaultTtlMs: 1_800_000, maxTtlMs: 7_200_000 },
+    ],
+  ])('a partial tokens block takes the defaults for the rest: %s', (_name, yaml, expected) => {
+    expect(policyOf(`${HEAD}${yaml}\n`).tokens).toEqual(expected);
   });
 
   it.each<[string, string, Array<[string, string]>]>([
