@@ -23,7 +23,7 @@ export interface Gateway {
 }
 
 /**
- * Boot order: database → migrations → bootstrap key → integrations → HTTP. Anything failing
+ * Boot order: database → migrations → bootstrap key → HTTP → integrations. Anything failing
  * undoes the rest; an integration that fails only marks itself.
  */
 export async function startGateway(
@@ -39,6 +39,7 @@ export async function startGateway(
     log,
   });
   let registry: IntegrationRegistry | undefined;
+  let listening: http.Server | undefined;
   try {
     log.info({ database: db.description }, 'database connected');
     await migrate(db.sql, log, migrations);
@@ -49,9 +50,16 @@ export async function startGateway(
       });
     }
     const masterKey = loadMasterKey(config.masterKey, config.dataDir, log);
-    const integrations = new IntegrationRegistry({ sql: db.sql, log, config, masterKey, env });
+    let url = '';
+    const integrations = new IntegrationRegistry({
+      sql: db.sql,
+      log,
+      config,
+      masterKey,
+      env,
+      gatewayUrl: () => url,
+    });
     registry = integrations;
-    await integrations.loadAll();
     const lifecycle: Lifecycle = { shuttingDown: false };
     const app = createApp({
       sql: db.sql,
@@ -70,8 +78,12 @@ export async function startGateway(
         resolve();
       });
     });
+    listening = server;
     const port = (server.address() as AddressInfo).port;
-    const url = publicUrlFor(config, port);
+    url = publicUrlFor(config, port);
+    // After listen: background processes are told the gateway's URL, and with PORT=0 it is
+    // known only now. Judging takes milliseconds; servers start in the background.
+    await integrations.loadAll();
     const shutdown = createShutdown({
       server,
       lifecycle,
@@ -86,6 +98,8 @@ export async function startGateway(
     return { url, port, sql: db.sql, shutdown, registry: integrations };
   } catch (error) {
     await registry?.stopAll().catch(() => {});
+    listening?.closeAllConnections();
+    await new Promise((resolve) => (listening ? listening.close(resolve) : resolve(undefined)));
     await db.close().catch(() => {});
     throw error;
   }

@@ -149,7 +149,9 @@ const backgroundProcess = strictObject({
   requires: z
     .array(settingKey, { error: 'expected a list of setting keys' })
     .default([])
-    .describe('settings passed to the process as environment variables'),
+    .describe(
+      'settings the process needs: it starts once all resolve and receives exactly these in its environment',
+    ),
 });
 
 const tools = strictObject({

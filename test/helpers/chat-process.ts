@@ -25,7 +25,7 @@ export async function startChatProcess(
   const child = spawn(entry.command, entry.args, {
     cwd: CHAT_DIR,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...settings },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['pipe', 'ignore', 'pipe'],
   });
   let stderr = '';
   const url = await new Promise<URL>((resolve, reject) => {

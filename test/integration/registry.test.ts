@@ -22,6 +22,7 @@ describe('integration registry', () => {
       log,
       config: { integrationDirs: [FIXTURES], policyPath: path.join(FIXTURES, 'policy.yaml') },
       masterKey,
+      gatewayUrl: () => 'http://127.0.0.1:9',
       env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: 'postgres://leak' },
     });
     await registry.loadAll();
@@ -95,6 +96,7 @@ describe('integration registry', () => {
           policyPath: path.join(FIXTURES, 'policy.yaml'),
         },
         masterKey,
+        gatewayUrl: () => 'http://127.0.0.1:9',
         env: { PATH: process.env.PATH },
       });
       await layered.loadAll();
@@ -122,6 +124,7 @@ describe('integration registry', () => {
       log,
       config: { integrationDirs: [FIXTURES], policyPath },
       masterKey,
+      gatewayUrl: () => 'http://127.0.0.1:9',
       env: {},
     });
     await broken.loadAll();
@@ -143,6 +146,7 @@ describe('integration registry', () => {
       log,
       config: { integrationDirs: [root], policyPath: path.join(root, 'policy.yaml') },
       masterKey,
+      gatewayUrl: () => 'http://127.0.0.1:9',
       env: { PATH: process.env.PATH },
     });
     await slow.loadAll();

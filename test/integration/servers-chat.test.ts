@@ -114,7 +114,7 @@ describe('servers/chat over Streamable HTTP', () => {
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
     expect(tools).toEqual(['deliver', 'list_messages', 'on_webhook', 'post_message']);
     expect(manifest.tools.hidden.sort()).toEqual(['deliver', 'on_webhook']);
-    expect(manifest.processes[0]?.requires).toEqual(['CHAT_SIGNING_SECRET']);
+    expect(manifest.processes[0]?.requires).toEqual(['CHAT_PORT']);
   });
 
   it('post_message then list_messages returns it', async () => {

@@ -1,69 +1,22 @@
-import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/src/log.ts';
 import { createShutdown } from '../../gateway/src/shutdown.ts';
-import { testDatabase } from '../helpers/database.ts';
-import { ADMIN_KEY, EMPTY_DIR, spawnSwitchboard } from '../helpers/gateway.ts';
+import { ADMIN_KEY } from '../helpers/gateway.ts';
+import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  logs: Array<Record<string, unknown>>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitForLog(msg: string): Promise<Record<string, unknown>>;
-}
+type Running = GatewayProcess;
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** `switchboard start` as a real process on a free port; resolves once it listens. */
-async function startProcess(extraEnv: Record<string, string> = {}): Promise<Running> {
-  const db = await testDatabase();
-  const child = spawnSwitchboard(['start'], {
-    ...db.env,
-    PORT: '0',
-    INTEGRATION_DIRS: EMPTY_DIR,
-    SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
-    ...extraEnv,
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-    await db.cleanup();
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ msg: string; resolve: (l: Record<string, unknown>) => void }> = [];
-  let buffer = '';
-  let stderr = '';
-  child.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  child.stdout?.on('data', (chunk) => {
-    buffer += chunk;
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const text of lines) {
-      const line = JSON.parse(text) as Record<string, unknown>;
-      logs.push(line);
-      for (const w of waiters.filter((w) => w.msg === line.msg)) w.resolve(line);
-    }
-  });
-  const waitForLog = (msg: string) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const seen = logs.find((l) => l.msg === msg);
-      if (seen) return resolve(seen);
-      waiters.push({ msg, resolve });
-      exited.then(({ code }) => reject(new Error(`exited ${code} before "${msg}": ${stderr}`)));
-    });
-  const listening = await waitForLog('switchboard gateway listening');
-  return { child, url: listening.url as string, logs, exited, waitForLog };
+async function startProcess(env: Record<string, string> = {}): Promise<Running> {
+  const gw = await startGatewayProcess(env);
+  cleanups.push(gw.cleanup);
+  return gw;
 }
 
 /** POST /api/v1/keys whose body arrives in two parts, the second when the test says so. */

@@ -22,6 +22,7 @@ export function summary(item: Integration) {
     tools: item.tools.filter((t) => !t.hidden).map((t) => t.name),
     hiddenTools: item.tools.filter((t) => t.hidden).map((t) => t.name),
     upstream: item.upstream?.status() ?? null,
+    processes: item.processes.map((p) => p.status()),
     overrides: item.overrides,
   };
 }

@@ -24,6 +24,18 @@ interface Summary {
   reasons: Array<{ code: string; message: string }>;
   lastError: string | null;
   tools: string[];
+  processes?: Array<{ name: string; state: string; missing: string[]; lastExit: string | null }>;
+}
+
+/** A process that is not running is worth a note: what it waits for, or how it last ended. */
+function processNotes(item: Summary): string[] {
+  return (item.processes ?? [])
+    .filter((p) => p.state !== 'running')
+    .map((p) =>
+      p.state === 'waiting'
+        ? `process ${p.name} waits for ${p.missing.join(', ')}`
+        : `process ${p.name} ${p.state}${p.lastExit ? ` (${p.lastExit})` : ''}`,
+    );
 }
 
 async function api(env: NodeJS.ProcessEnv, method: string, route: string, body?: unknown) {
@@ -69,6 +81,7 @@ function table(items: Summary[]): string {
     [
       ...i.reasons.map((r) => `${r.code}: ${r.message}`),
       ...(i.lastError ? [i.lastError] : []),
+      ...processNotes(i),
     ].join('; ') || '-',
   ]);
   return formatTable(header, rows);

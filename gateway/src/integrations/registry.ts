@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { decide, loadPolicy, type Policy } from '@switchboard/policy';
 import { formatManifestErrors, loadManifest, type Manifest } from '@switchboard/sdk';
 import type { Config } from '../config.ts';
@@ -6,12 +5,14 @@ import type { Pool } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
 import { type ResolvedSetting, resolveSettings } from '../settings/resolve.ts';
 import { listSettings } from '../settings/store.ts';
+import type { BackgroundProcess } from './background-process.ts';
 import { type Candidate, discoverCandidates } from './discover.ts';
 import { hashFolder } from './folder-hash.ts';
+import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
 import { listAllTools, type ToolSummary } from './tools.ts';
-import { HttpUpstream } from './upstream/http.ts';
-import { StdioUpstream } from './upstream/stdio.ts';
-import type { Upstream } from './upstream/upstream.ts';
+import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
+import type { UpstreamPool } from './upstream/pool.ts';
+import { delay } from './upstream/stdio.ts';
 
 export type IntegrationState = 'ready' | 'starting' | 'refused' | 'failed' | 'stopped';
 
@@ -29,7 +30,9 @@ export interface Integration {
   lastError: string | undefined;
   tools: ToolSummary[];
   settings: ResolvedSetting[];
-  upstream: Upstream | undefined;
+  upstream: UpstreamPool | undefined;
+  /** The manifest's background processes (started only when granted). */
+  processes: BackgroundProcess[];
   /** Folders of same-named integrations in earlier roots that this one overrides. */
   overrides: string[];
 }
@@ -47,7 +50,16 @@ export interface RegistryDeps {
   masterKey: Buffer;
   /** The gateway's environment, read for settings by their declared names only. */
   env: NodeJS.ProcessEnv;
+  /** Passed to background processes as SWITCHBOARD_URL (known once the gateway listens). */
+  gatewayUrl: () => string;
 }
+
+/**
+ * How long an HTTP server started by the integration's own process may take to answer: a Node
+ * server run through tsx takes 1–1.5 s alone on 2 cores and ~3 s when every example starts at
+ * once, so 15 s leaves room for a slow machine without hiding one that never comes up.
+ */
+export const PROCESS_STARTUP_MS = 15_000;
 
 /**
  * Every integration found in INTEGRATION_DIRS with its manifest, policy decision, settings,
@@ -86,8 +98,8 @@ export class IntegrationRegistry {
     const candidates = await this.discover();
     for (const [name, item] of this.items) {
       if (!candidates.has(name)) {
-        await item.upstream?.stop();
         this.items.delete(name);
+        await stopItem(item);
       }
     }
     await Promise.all([...candidates].map(([name, c]) => this.build(name, c, false)));
@@ -98,8 +110,9 @@ export class IntegrationRegistry {
     this.readPolicy();
     const found = (await this.discover()).get(name);
     if (!found) {
-      await this.items.get(name)?.upstream?.stop();
+      const gone = this.items.get(name);
       this.items.delete(name);
+      if (gone) await stopItem(gone);
       return undefined;
     }
     return this.build(name, found, true);
@@ -108,7 +121,7 @@ export class IntegrationRegistry {
   async stopAll(): Promise<void> {
     await Promise.all(
       [...this.items.values()].map(async (item) => {
-        await item.upstream?.stop();
+        await stopItem(item);
         if (item.state === 'ready' || item.state === 'starting') item.state = 'stopped';
       }),
     );
@@ -157,7 +170,8 @@ export class IntegrationRegistry {
 
   private async build(name: string, found: Found, waitForProbe: boolean): Promise<Integration> {
     const { candidate, overrides } = found;
-    await this.items.get(name)?.upstream?.stop();
+    const previous = this.items.get(name);
+    if (previous) await stopItem(previous);
     const item: Integration = {
       name,
       dir: candidate.dir,
@@ -168,6 +182,7 @@ export class IntegrationRegistry {
       tools: [],
       settings: [],
       upstream: undefined,
+      processes: [],
       overrides,
     };
     this.items.set(name, item);
@@ -204,7 +219,18 @@ export class IntegrationRegistry {
         resolvedSettings: Object.fromEntries(item.settings.map((s) => [s.key, s.value])),
       });
       if (!decision.granted) return this.refuse(item, decision);
-      item.upstream = this.upstreamFor(name, candidate.dir, manifest, item.settings);
+      const env = integrationEnv(this.deps.env, item.settings);
+      const { log, gatewayUrl } = this.deps;
+      item.upstream = buildUpstreamPool(name, candidate.dir, manifest, env, log);
+      item.processes = buildProcesses(
+        name,
+        candidate.dir,
+        manifest,
+        item.settings,
+        { env: this.deps.env, url: gatewayUrl() },
+        log,
+      );
+      for (const p of item.processes) p.start();
     } catch (error) {
       return this.fail(item, error);
     }
@@ -222,7 +248,8 @@ export class IntegrationRegistry {
     const upstream = item.upstream!;
     const hidden = new Set(item.manifest?.tools?.hidden ?? []);
     try {
-      const tools = await upstream.request((client, timeout) => listAllTools(client, timeout));
+      const tools = await this.listWithRetry(item, upstream);
+      if (this.items.get(item.name) !== item) return; // reloaded meanwhile
       item.tools = tools.map((t) => ({
         name: t.name,
         description: t.description,
@@ -232,6 +259,28 @@ export class IntegrationRegistry {
       this.deps.log.info({ integration: item.name, tools: item.tools.length }, 'integration ready');
     } catch (error) {
       this.fail(item, error);
+    }
+  }
+
+  /**
+   * An HTTP server run by the integration's own process is not up yet when the process has just
+   * been spawned: until PROCESS_STARTUP_MS has passed, "cannot reach" is retried with the restart
+   * backoff (100 ms × 1.5) while the integration stays `starting`.
+   */
+  private async listWithRetry(item: Integration, upstream: UpstreamPool) {
+    const list = () => upstream.request((client, timeout) => listAllTools(client, timeout));
+    const ownServer = item.manifest?.server.transport === 'http' && item.processes.length > 0;
+    if (!ownServer) return list();
+    const deadline = Date.now() + PROCESS_STARTUP_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await list();
+      } catch (error) {
+        const unavailable = (error as { code?: unknown }).code === 'upstream_unavailable';
+        const current = this.items.get(item.name) === item;
+        if (!unavailable || !current || Date.now() >= deadline) throw error;
+        await delay(restartDelay(DEFAULT_BACKOFF, attempt));
+      }
     }
   }
 
@@ -255,35 +304,8 @@ export class IntegrationRegistry {
   private policyOrEmpty(): Policy {
     return this.policy ?? ({ integrations: {} } as unknown as Policy);
   }
+}
 
-  private upstreamFor(
-    name: string,
-    dir: string,
-    manifest: Manifest,
-    settings: ResolvedSetting[],
-  ): Upstream {
-    const server = manifest.server;
-    if (server.transport === 'http') {
-      return new HttpUpstream(
-        { integration: name, url: server.url, requestTimeoutMs: server.timeoutMs },
-        this.deps.log,
-      );
-    }
-    const env: Record<string, string> = {};
-    if (this.deps.env.PATH) env.PATH = this.deps.env.PATH;
-    if (this.deps.env.HOME) env.HOME = this.deps.env.HOME;
-    for (const s of settings) if (s.value !== undefined) env[s.key] = s.value;
-    return new StdioUpstream(
-      {
-        integration: name,
-        // A relative command (./bin/server) is the integration's own; a bare one is on PATH.
-        command: server.command.includes('/') ? path.resolve(dir, server.command) : server.command,
-        args: server.args,
-        cwd: path.resolve(dir, server.cwd ?? '.'),
-        env,
-        requestTimeoutMs: server.timeoutMs,
-      },
-      this.deps.log,
-    );
-  }
+async function stopItem(item: Integration): Promise<void> {
+  await Promise.all([item.upstream?.stop(), ...item.processes.map((p) => p.stop())]);
 }

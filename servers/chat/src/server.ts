@@ -57,10 +57,10 @@ http.listen(settings.CHAT_PORT, '127.0.0.1', () => {
 });
 
 let stopping = false;
-function stop(signal: NodeJS.Signals): void {
+function stop(reason: string): void {
   if (stopping) return;
   stopping = true;
-  console.error(`chat: ${signal}, shutting down`);
+  console.error(`chat: ${reason}, shutting down`);
   http.close(() => process.exit(0));
   void mcp.close();
   setTimeout(() => {
@@ -70,3 +70,10 @@ function stop(signal: NodeJS.Signals): void {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// Started by the gateway (which sets SWITCHBOARD_INTEGRATION), stdin is a pipe it holds open
+// while it lives: EOF means it died, even by SIGKILL that gave it no chance to stop us, so we do
+// not linger holding the port. Run by hand (stdin maybe /dev/null), this is skipped.
+if (process.env.SWITCHBOARD_INTEGRATION) {
+  process.stdin.on('end', () => stop('stdin closed (the gateway is gone)'));
+  process.stdin.resume();
+}

@@ -4,6 +4,7 @@ import { SwitchboardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './backoff.ts';
 import { ChildProcessTransport } from './child-transport.ts';
+import { forEachLine } from './line-log.ts';
 import { killProcessGroup } from './process-group.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -40,9 +41,6 @@ interface Running {
   /** Set when the process has exited: "exited with code 1", "killed by SIGKILL". */
   exitReason?: string;
 }
-
-/** Longest stderr line logged; the rest of an overlong line is dropped. */
-const STDERR_LINE_MAX = 8192;
 
 /** Grace periods of the graded stop, per step. */
 const STOP_STEP_MS = 2_000;
@@ -251,33 +249,17 @@ export class StdioUpstream implements Upstream {
     await Promise.race([running.exit, delay(STOP_STEP_MS)]);
   }
 
-  /**
-   * Each stderr line becomes a log line tagged with the integration. A line is cut at 8 KiB so a
-   * server that writes without newlines cannot grow our memory (readline would buffer it whole).
-   */
+  /** Each stderr line becomes a log line tagged with the integration. */
   private pipeStderr(child: ChildProcessWithoutNullStreams): void {
-    let partial = '';
-    const emit = (line: string) => {
-      if (line === '') return;
+    forEachLine(child.stderr, (line) =>
       this.log.info(
         { integration: this.spec.integration, pid: child.pid, stderr: line },
         'upstream stderr',
-      );
-    };
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => {
-      const lines = (partial + text).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) emit(line.replace(/\r$/, '').slice(0, STDERR_LINE_MAX));
-      if (partial.length > STDERR_LINE_MAX) {
-        emit(partial.slice(0, STDERR_LINE_MAX));
-        partial = '';
-      }
-    });
-    child.stderr.on('end', () => emit(partial.slice(0, STDERR_LINE_MAX)));
+      ),
+    );
   }
 }
 
-function delay(ms: number): Promise<void> {
+export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,0 +1,159 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Logger } from '../log.ts';
+import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
+import { forEachLine } from './upstream/line-log.ts';
+import { killProcessGroup } from './upstream/process-group.ts';
+import { delay } from './upstream/stdio.ts';
+
+/**
+ * A manifest `processes` entry: a long-running program of the integration (a listener, the HTTP
+ * MCP server itself) that the gateway keeps alive. Supervised like a stdio server: its own
+ * process group, exactly the environment it is given, every output line logged with the
+ * integration and process names, restarted after an exit with the same backoff (100 ms × 1.5,
+ * capped at 15 s, reset after 30 s up). Stopping is stdin closed + SIGTERM to the group → 2 s →
+ * SIGKILL.
+ */
+export interface ProcessSpec {
+  integration: string;
+  name: string;
+  command: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Settings in `requires` that resolved to nothing: the process waits for them. */
+  missing: string[];
+}
+
+export type ProcessState = 'waiting' | 'running' | 'backoff' | 'stopped';
+
+export interface ProcessStatus {
+  name: string;
+  state: ProcessState;
+  pid: number | undefined;
+  restarts: number;
+  lastExit: string | null;
+  /** Settings the process waits for (state `waiting`). */
+  missing: string[];
+}
+
+const STOP_STEP_MS = 2_000;
+
+export class BackgroundProcess {
+  private state: ProcessState;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private startedAt = 0;
+  private spawned = 0;
+  private consecutiveExits = 0;
+  private lastExit: string | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly spec: ProcessSpec,
+    private readonly log: Logger,
+    private readonly backoff: BackoffPolicy = DEFAULT_BACKOFF,
+  ) {
+    this.state = spec.missing.length > 0 ? 'waiting' : 'stopped';
+  }
+
+  status(): ProcessStatus {
+    return {
+      name: this.spec.name,
+      state: this.state,
+      pid: this.child?.pid,
+      restarts: Math.max(0, this.spawned - 1),
+      lastExit: this.lastExit ?? null,
+      missing: this.spec.missing,
+    };
+  }
+
+  /** Starts the process unless it waits for settings; a no-op while it runs. */
+  start(): void {
+    if (this.spec.missing.length > 0) {
+      this.log.warn(
+        { integration: this.spec.integration, process: this.spec.name, missing: this.spec.missing },
+        'process not started: required settings are not set',
+      );
+      return;
+    }
+    if (this.child) return;
+    this.spawn();
+  }
+
+  async stop(): Promise<void> {
+    this.state = this.spec.missing.length > 0 ? 'waiting' : 'stopped';
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child) return;
+    child.stdin?.end();
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      if (this.child !== child) return;
+      killProcessGroup(child, signal);
+      await Promise.race([this.exited, delay(STOP_STEP_MS)]);
+    }
+  }
+
+  private spawn(): void {
+    const { spec, log } = this;
+    const tag = { integration: spec.integration, process: spec.name };
+    this.spawned += 1;
+    this.startedAt = Date.now();
+    this.state = 'running';
+    const child = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      detached: true,
+      shell: false,
+      // stdin is a pipe we never write and close only when stopping: a process can watch it
+      // for EOF to learn that the gateway died without stopping it (SIGKILL, OOM).
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdin?.on('error', () => {}); // EPIPE once it exited: the exit is handled below
+    let done = false;
+    this.exited = new Promise((resolve) => {
+      const finish = (reason: string) => {
+        if (done) return;
+        done = true;
+        resolve();
+        this.onExit(child, reason);
+      };
+      // ENOENT and EACCES arrive as 'error' without a 'close' on some Node versions.
+      child.once('error', (error) => finish(`could not start ${spec.command}: ${error.message}`));
+      child.once('close', (code, signal) =>
+        finish(signal ? `was killed by ${signal}` : `exited with code ${code}`),
+      );
+    });
+    if (child.stdout)
+      forEachLine(child.stdout, (line) => log.info({ ...tag, stdout: line }, 'process output'));
+    if (child.stderr)
+      forEachLine(child.stderr, (line) => log.info({ ...tag, stderr: line }, 'process output'));
+    log.info({ ...tag, pid: child.pid }, 'process started');
+  }
+
+  private onExit(child: ChildProcess, reason: string): void {
+    if (this.child !== child) return;
+    this.child = undefined;
+    this.lastExit = reason;
+    if (this.state !== 'running') return; // stop() asked for it
+    const upFor = Date.now() - this.startedAt;
+    this.consecutiveExits = upFor >= this.backoff.resetAfterMs ? 1 : this.consecutiveExits + 1;
+    const wait = restartDelay(this.backoff, this.consecutiveExits);
+    this.state = 'backoff';
+    this.log.warn(
+      {
+        integration: this.spec.integration,
+        process: this.spec.name,
+        exit: reason,
+        upMs: upFor,
+        exits: this.consecutiveExits,
+        restartInMs: wait,
+      },
+      'process exited; restarting after backoff',
+    );
+    this.restartTimer = setTimeout(() => {
+      if (this.state === 'backoff') this.spawn();
+    }, wait);
+    this.restartTimer.unref();
+  }
+}

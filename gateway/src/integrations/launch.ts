@@ -1,0 +1,97 @@
+import path from 'node:path';
+import type { Manifest } from '@switchboard/sdk';
+import type { Logger } from '../log.ts';
+import type { ResolvedSetting } from '../settings/resolve.ts';
+import { BackgroundProcess } from './background-process.ts';
+import { HttpUpstream } from './upstream/http.ts';
+import { UpstreamPool } from './upstream/pool.ts';
+import { StdioUpstream } from './upstream/stdio.ts';
+
+/**
+ * What an integration's programs run with: PATH and HOME from the gateway, then the
+ * integration's resolved settings. Nothing else of the gateway's environment (DATABASE_URL,
+ * SWITCHBOARD_MASTER_KEY, …) ever reaches them.
+ */
+export function integrationEnv(
+  gatewayEnv: NodeJS.ProcessEnv,
+  settings: ResolvedSetting[],
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (gatewayEnv.PATH) env.PATH = gatewayEnv.PATH;
+  if (gatewayEnv.HOME) env.HOME = gatewayEnv.HOME;
+  for (const s of settings) if (s.value !== undefined) env[s.key] = s.value;
+  return env;
+}
+
+/** A relative command (./bin/server) is the integration's own; a bare one is found on PATH. */
+function resolveCommand(dir: string, command: string): string {
+  return command.includes('/') ? path.resolve(dir, command) : command;
+}
+
+export function buildUpstreamPool(
+  name: string,
+  dir: string,
+  manifest: Manifest,
+  env: Record<string, string>,
+  log: Logger,
+): UpstreamPool {
+  const server = manifest.server;
+  const create =
+    server.transport === 'http'
+      ? () =>
+          new HttpUpstream(
+            { integration: name, url: server.url, requestTimeoutMs: server.timeoutMs },
+            log,
+          )
+      : () =>
+          new StdioUpstream(
+            {
+              integration: name,
+              command: resolveCommand(dir, server.command),
+              args: server.args,
+              cwd: path.resolve(dir, server.cwd ?? '.'),
+              env,
+              requestTimeoutMs: server.timeoutMs,
+            },
+            log,
+          );
+  return new UpstreamPool({ integration: name, mode: server.instances, create }, log);
+}
+
+/**
+ * The manifest's `processes`. Each receives PATH, HOME, SWITCHBOARD_URL, SWITCHBOARD_INTEGRATION
+ * and exactly the settings its `requires` names (least privilege: a listener that needs an API
+ * token does not also get the webhook secret). It starts once all of them resolve; until then it
+ * is `waiting`, naming them, and a reload that finds them set starts it.
+ */
+export function buildProcesses(
+  name: string,
+  dir: string,
+  manifest: Manifest,
+  settings: ResolvedSetting[],
+  gateway: { env: NodeJS.ProcessEnv; url: string },
+  log: Logger,
+): BackgroundProcess[] {
+  const values = new Map(settings.map((s) => [s.key, s.value]));
+  return manifest.processes.map((p) => {
+    const env = integrationEnv(gateway.env, []);
+    for (const key of p.requires) {
+      const value = values.get(key);
+      if (value !== undefined) env[key] = value;
+    }
+    env.SWITCHBOARD_URL = gateway.url;
+    env.SWITCHBOARD_INTEGRATION = name;
+    return new BackgroundProcess(
+      {
+        integration: name,
+        name: p.name,
+        command: resolveCommand(dir, p.command),
+        args: p.args,
+        cwd: dir,
+        env,
+        missing: p.requires.filter((key) => values.get(key) === undefined),
+      },
+      log,
+    );
+  });
+}

@@ -1,0 +1,69 @@
+import type { ChildProcess } from 'node:child_process';
+import { testDatabase } from './database.ts';
+import { ADMIN_KEY, EMPTY_DIR, spawnSwitchboard } from './gateway.ts';
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  url: string;
+  logs: Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForLog(msg: string): Promise<Record<string, unknown>>;
+  /** SIGKILL if still running, then drop its database. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * `switchboard start` as a real process on a free port and a fresh database, with the admin key
+ * set and no integrations unless `env` says otherwise; resolves once it listens.
+ */
+export async function startGatewayProcess(
+  env: Record<string, string> = {},
+): Promise<GatewayProcess> {
+  const db = await testDatabase();
+  const child = spawnSwitchboard(['start'], {
+    ...db.env,
+    PORT: '0',
+    INTEGRATION_DIRS: EMPTY_DIR,
+    SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
+    ...env,
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const cleanup = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    await db.cleanup();
+  };
+  const logs: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ msg: string; resolve: (l: Record<string, unknown>) => void }> = [];
+  let buffer = '';
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  child.stdout?.on('data', (chunk) => {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const text of lines) {
+      const line = JSON.parse(text) as Record<string, unknown>;
+      logs.push(line);
+      for (const w of waiters.filter((w) => w.msg === line.msg)) w.resolve(line);
+    }
+  });
+  const waitForLog = (msg: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const seen = logs.find((l) => l.msg === msg);
+      if (seen) return resolve(seen);
+      waiters.push({ msg, resolve });
+      exited.then(({ code }) => reject(new Error(`exited ${code} before "${msg}": ${stderr}`)));
+    });
+  try {
+    const listening = await waitForLog('switchboard gateway listening');
+    return { child, url: listening.url as string, logs, exited, waitForLog, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

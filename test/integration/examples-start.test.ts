@@ -1,0 +1,126 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, runSwitchboard } from '../helpers/gateway.ts';
+import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
+
+// Issue 3, "done when": `switchboard start` with the shipped examples (INTEGRATION_DIRS=servers)
+// and the development policy shows github, chat, notes and fixture `ready` in `switchboard
+// integrations list`, and weather `refused` with setting_missing — until its key is set.
+const CHAT_PORT = 7301; // servers/chat/switchboard.yaml's url
+
+async function portIsFree(port: number): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Alive and not a zombie (an orphan's exit is reaped by init, which may take a moment). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false; // gone between the two looks
+  }
+}
+
+interface Listed {
+  name: string;
+  state: string;
+  reasons: Array<{ code: string; message: string }>;
+  tools: string[];
+  processes: Array<{ name: string; state: string; pid?: number }>;
+}
+
+describe('switchboard start with the example integrations', () => {
+  let gw: GatewayProcess;
+  let booted: number;
+  const cli = (...args: string[]) =>
+    runSwitchboard(args, { SWITCHBOARD_URL: gw.url, SWITCHBOARD_API_KEY: ADMIN_KEY });
+  const listJson = async () => {
+    const result = await cli('integrations', 'list', '--json');
+    expect(result.stderr).toBe('');
+    return (JSON.parse(result.stdout) as { integrations: Listed[] }).integrations;
+  };
+
+  beforeAll(async () => {
+    if (!(await portIsFree(CHAT_PORT))) {
+      throw new Error(
+        `127.0.0.1:${CHAT_PORT} is in use (a running gateway's chat example?): stop it to run this test`,
+      );
+    }
+    const started = performance.now();
+    // The defaults of `npm start`: INTEGRATION_DIRS=servers, SWITCHBOARD_POLICY=policy/default.yaml.
+    gw = await startGatewayProcess({ INTEGRATION_DIRS: 'servers' });
+    const until = Date.now() + 60_000;
+    while ((await listJson()).some((i) => i.state === 'starting')) {
+      if (Date.now() > until) throw new Error('integrations still starting after 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    booted = performance.now() - started;
+    console.log(`switchboard start → every example settled: ${booted.toFixed(0)} ms`);
+  }, 90_000);
+  afterAll(async () => {
+    await gw?.cleanup();
+  });
+
+  it('lists the four examples ready and weather refused with its reason', async () => {
+    const byName = Object.fromEntries((await listJson()).map((i) => [i.name, i]));
+    expect(Object.keys(byName).sort()).toEqual(['chat', 'fixture', 'github', 'notes', 'weather']);
+    for (const name of ['chat', 'fixture', 'github', 'notes']) {
+      expect(byName[name], name).toMatchObject({ state: 'ready', reasons: [] });
+      expect(byName[name]!.tools.length, name).toBeGreaterThan(0);
+    }
+    expect(byName.chat!.processes).toEqual([
+      expect.objectContaining({ name: 'server', state: 'running' }),
+    ]);
+    expect(byName.weather).toMatchObject({
+      state: 'refused',
+      reasons: [{ code: 'setting_missing', message: expect.stringContaining('WEATHER_API_KEY') }],
+    });
+
+    const table = (await cli('integrations', 'list')).stdout;
+    expect(table).toMatch(/^NAME\s+VERSION\s+TRANSPORT\s+STATE\s+TOOLS\s+REASONS$/m);
+    expect(table).toMatch(/^chat\s+0\.1\.0\s+http\s+ready\s+\d+\s+-$/m);
+    expect(table).toMatch(/^notes\s+\S+\s+stdio\s+ready\s+2\s+-$/m);
+    expect(table).toMatch(
+      /^weather\s+0\.1\.0\s+stdio\s+refused\s+0\s+setting_missing: .*WEATHER_API_KEY/m,
+    );
+  });
+
+  it('weather becomes ready once an operator sets its key and reloads it', async () => {
+    const set = await cli('integrations', 'settings', 'set', 'weather', 'WEATHER_API_KEY=demo-key');
+    expect(set).toMatchObject({ code: 0, stderr: '' });
+    const reload = await cli('integrations', 'reload', 'weather');
+    expect(reload).toMatchObject({ code: 0, stderr: '' });
+    expect(reload.stdout).toMatch(/^weather\s+0\.1\.0\s+stdio\s+ready\s+2\s+-$/m);
+    // The secret is stored, not shown.
+    expect(reload.stdout).not.toContain('demo-key');
+  });
+
+  it('the chat process ends with the gateway, even when the gateway is SIGKILLed', async () => {
+    const chat = (await listJson()).find((i) => i.name === 'chat')!;
+    const pid = chat.processes[0]!.pid!;
+    expect(pid).toBeGreaterThan(0);
+    gw.child.kill('SIGKILL');
+    await gw.exited;
+    const until = Date.now() + 8_000;
+    while (await portIsFree(CHAT_PORT).then((free) => !free)) {
+      if (Date.now() > until) throw new Error(`chat (pid ${pid}) still holds ${CHAT_PORT}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The listening socket closes first; the process exits after its 2 s connection grace.
+    while (running(pid)) {
+      if (Date.now() > until) throw new Error(`chat (pid ${pid}) still runs`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+});
