@@ -1,0 +1,22 @@
+/**
+ * What a verified per-task token grants: the contract between token verification (tokens/) and
+ * the MCP endpoints (mcp/). The endpoints see only this, never the token itself, so nothing of
+ * the agent's credential can be forwarded upstream.
+ */
+export interface Grant {
+  /** `jti` of the token: events and revocation refer to it. */
+  tokenId: string;
+  taskId: string;
+  sessionId: string | null;
+  /** `integration:tool` patterns; `*` may stand for the whole of either side. */
+  scope: string[];
+  /** The endpoint the token was minted for: `<public>/mcp` or `<public>/mcp/<integration>`. */
+  audience: string;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+}
+
+/** Verifies a bearer token for the endpoint that was called; throws SwitchboardError 401. */
+export interface TokenVerifier {
+  verify(token: string, audience: string): Promise<Grant>;
+}
