@@ -153,7 +153,7 @@ export function loadConfig(
 
 /** The base URL put in tokens and agent configs once the listen port is known. */
 export function publicUrlFor(config: Config, boundPort: number): string {
-  if (config.publicUrl) return config.publicUrl;
+  if (config.publicUrl) return config.publicUrl.replace(/\/+$/, '');
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${boundPort}`;
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type Config, publicUrlFor } from './config.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
+import { InProcessBus, PostgresBus } from './events/bus.ts';
 import { createApp } from './http/app.ts';
 import type { Lifecycle } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -12,6 +13,7 @@ import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
+import { TokenService } from './tokens/service.ts';
 
 export interface Gateway {
   /** The public base URL (SWITCHBOARD_PUBLIC_URL, or http://HOST:<bound port>). */
@@ -20,6 +22,7 @@ export interface Gateway {
   sql: Pool;
   shutdown: Shutdown;
   registry: IntegrationRegistry;
+  tokens: TokenService;
 }
 
 /**
@@ -40,6 +43,7 @@ export async function startGateway(
   });
   let registry: IntegrationRegistry | undefined;
   let listening: http.Server | undefined;
+  let tokens: TokenService | undefined;
   try {
     log.info({ database: db.description }, 'database connected');
     await migrate(db.sql, log, migrations);
@@ -60,6 +64,8 @@ export async function startGateway(
       gatewayUrl: () => url,
     });
     registry = integrations;
+    const bus = db.embedded ? new InProcessBus() : new PostgresBus(db.sql, log);
+    tokens = await TokenService.start({ sql: db.sql, masterKey, bus, log, issuer: () => url });
     const lifecycle: Lifecycle = { shuttingDown: false };
     const app = createApp({
       sql: db.sql,
@@ -69,6 +75,8 @@ export async function startGateway(
       lifecycle,
       registry: integrations,
       masterKey,
+      tokens,
+      publicUrl: () => url,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -84,6 +92,7 @@ export async function startGateway(
     // After listen: background processes are told the gateway's URL, and with PORT=0 it is
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
+    const tokenService = tokens;
     const shutdown = createShutdown({
       server,
       lifecycle,
@@ -91,13 +100,15 @@ export async function startGateway(
       deadlineMs: config.shutdownTimeoutMs,
       resources: [
         { name: 'integrations', close: () => integrations.stopAll() },
+        { name: 'tokens', close: () => tokenService.close() },
         { name: 'database', close: () => db.close() },
       ],
     });
     log.info({ url, listen: `${config.host}:${port}` }, 'switchboard gateway listening');
-    return { url, port, sql: db.sql, shutdown, registry: integrations };
+    return { url, port, sql: db.sql, shutdown, registry: integrations, tokens: tokenService };
   } catch (error) {
     await registry?.stopAll().catch(() => {});
+    await tokens?.close().catch(() => {});
     listening?.closeAllConnections();
     await new Promise((resolve) => (listening ? listening.close(resolve) : resolve(undefined)));
     await db.close().catch(() => {});

@@ -4,9 +4,11 @@ import { authenticateApiKey } from '../http/auth.ts';
 import { rememberMountPath } from '../http/request-context.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import type { TokenService } from '../tokens/service.ts';
 import { auditRoutes } from './audit.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
+import { tasksRoutes } from './tasks.ts';
 
 /** JSON bodies on the API are small: 1 MiB is far above any request it takes. */
 export const API_BODY_LIMIT = 1024 * 1024;
@@ -17,6 +19,8 @@ export function apiRouter(deps: {
   log: Logger;
   registry: IntegrationRegistry;
   masterKey: Buffer;
+  tokens: TokenService;
+  publicUrl: () => string;
 }): Router {
   const { sql, log } = deps;
   const router = Router();
@@ -26,5 +30,6 @@ export function apiRouter(deps: {
   router.use(keysRoutes(sql));
   router.use(auditRoutes(sql));
   router.use(integrationsRoutes(deps));
+  router.use(tasksRoutes(deps));
   return router;
 }

@@ -16,6 +16,8 @@ export interface Database {
   sql: Pool;
   /** Where it lives, safe for logs (password masked). */
   description: string;
+  /** The in-process PGlite: one process, and no LISTEN/NOTIFY across processes. */
+  embedded: boolean;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return {
       sql,
       description: maskUrl(options.databaseUrl),
+      embedded: false,
       close: () => sql.end({ timeout: 5 }),
     };
   }
@@ -42,6 +45,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     sql,
     description: `embedded PGlite in ${options.dataDir}`,
+    embedded: true,
     async close() {
       await sql.end({ timeout: 5 });
       await embedded.stop();

@@ -4,10 +4,12 @@ import type { Pool } from '../db/connect.ts';
 import type { Migration } from '../db/migrate.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import type { TokenService } from '../tokens/service.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { healthRoutes, type Lifecycle } from './health.ts';
 import { type Metrics, observeRequests } from './metrics.ts';
 import { requestId } from './request-context.ts';
+import { wellKnownRoutes } from './well-known.ts';
 
 export interface AppDeps {
   sql: Pool;
@@ -17,6 +19,9 @@ export interface AppDeps {
   lifecycle: Lifecycle;
   registry: IntegrationRegistry;
   masterKey: Buffer;
+  tokens: TokenService;
+  /** The public base URL, without a trailing slash (known once the server listens). */
+  publicUrl: () => string;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -27,6 +32,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId);
   app.use(observeRequests(deps.metrics, deps.log));
   app.use(healthRoutes(deps));
+  app.use(wellKnownRoutes(deps));
   app.use('/api/v1', apiRouter(deps));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

@@ -83,6 +83,11 @@ export class IntegrationRegistry {
     return this.items.get(name);
   }
 
+  /** The policy as last read (undefined while the file is invalid). */
+  currentPolicy(): Policy | undefined {
+    return this.policy;
+  }
+
   /** Resolves once every integration started by loadAll is `ready` or `failed`. */
   async whenSettled(): Promise<void> {
     await Promise.all([...this.probes]);

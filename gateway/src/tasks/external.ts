@@ -1,0 +1,175 @@
+import { formatDuration, parseDuration } from '@switchboard/policy';
+import * as z from 'zod';
+import { appendAudit } from '../audit/store.ts';
+import type { Pool } from '../db/connect.ts';
+import { badRequest, notFound, SwitchboardError } from '../errors.ts';
+import type { IntegrationRegistry } from '../integrations/registry.ts';
+import {
+  SCOPE_EXPECTED,
+  SCOPE_PATTERN,
+  scopeCoversIntegration,
+  scopeFor,
+} from '../tokens/scope.ts';
+import type { TokenService } from '../tokens/service.ts';
+import { revokeTaskTokens } from '../tokens/store.ts';
+import { appendTaskEvent, endTask, findTask, insertExternalTask, type TaskRow } from './store.ts';
+
+export const ExternalTaskInput = z.strictObject({
+  external: z.literal(true, {
+    error:
+      'expected true: only external tasks (an agent you run yourself) can be created until the task queue exists',
+  }),
+  scope: z
+    .array(z.string().regex(SCOPE_PATTERN, `expected ${SCOPE_EXPECTED}`), {
+      error: 'expected a list of scope patterns',
+    })
+    .min(1, 'expected at least one scope pattern, e.g. "github:*"'),
+  ttl: z.string({ error: 'expected a duration such as 15m or 1h30m' }).optional(),
+  prompt: z.string().max(100_000, 'expected at most 100000 characters').default(''),
+});
+export type ExternalTaskInput = z.output<typeof ExternalTaskInput>;
+
+export const EndTaskInput = z.strictObject({
+  result: z.string().max(1_000_000, 'expected at most 1000000 characters').optional(),
+  reason: z.string().max(10_000, 'expected at most 10000 characters').optional(),
+});
+
+export interface Actor {
+  actor: string;
+  apiKeyId?: string | undefined;
+  requestId?: string | undefined;
+}
+
+export interface TaskDeps {
+  sql: Pool;
+  tokens: TokenService;
+  registry: IntegrationRegistry;
+  /** The gateway's public URL (no trailing slash). */
+  publicUrl: () => string;
+}
+
+export interface GrantedTask {
+  task: TaskRow;
+  expiresAt: string;
+  /** The aggregate endpoint and its token (aud = <public>/mcp). */
+  mcp: { url: string; token: string };
+  /** One endpoint per integration the scope covers, each with its own token (aud = that URL). */
+  integrations: Array<{ name: string; url: string; token: string; scope: string[] }>;
+}
+
+/**
+ * Creates an external task and its tokens in one transaction: one for /mcp and one for each
+ * integration the scope covers (the injection bundle gives agents one MCP server per integration).
+ */
+export async function grantExternalTask(
+  deps: TaskDeps,
+  input: ExternalTaskInput,
+  actor: Actor,
+): Promise<GrantedTask> {
+  const limits = deps.registry.currentPolicy()?.tokens;
+  if (!limits) {
+    throw new SwitchboardError(
+      'policy_invalid',
+      'the policy file is invalid: no token can be granted',
+      {
+        status: 503,
+      },
+    );
+  }
+  const ttlMs = input.ttl === undefined ? limits.defaultTtlMs : parseDuration(input.ttl);
+  if (ttlMs === undefined || ttlMs <= 0) {
+    throw badRequest(
+      `invalid task: ttl: found ${JSON.stringify(input.ttl)}, expected a duration such as 15m or 1h30m`,
+    );
+  }
+  if (ttlMs > limits.maxTtlMs) {
+    throw badRequest(
+      `invalid task: ttl: found ${input.ttl}, expected at most the policy's maxTtl (${formatDuration(limits.maxTtlMs)})`,
+    );
+  }
+  const base = deps.publicUrl();
+  const names = deps.registry
+    .list()
+    .filter((i) => i.state !== 'refused' && scopeCoversIntegration(input.scope, i.name))
+    .map((i) => i.name);
+  return deps.sql.begin(async (tx) => {
+    const task = await insertExternalTask(tx, {
+      scope: input.scope,
+      prompt: input.prompt,
+      sessionId: null,
+    });
+    const mint = (audience: string, scope: string[]) =>
+      deps.tokens.mint({ taskId: task.id, sessionId: null, scope, audience, ttlMs }, tx);
+    const aggregate = await mint(`${base}/mcp`, input.scope);
+    const integrations = [];
+    for (const name of names) {
+      const url = `${base}/mcp/${name}`;
+      const scope = scopeFor(input.scope, name);
+      integrations.push({ name, url, scope, token: (await mint(url, scope)).token });
+    }
+    await appendTaskEvent(tx, {
+      taskId: task.id,
+      type: 'task:running',
+      data: { external: true, scope: input.scope, grantedBy: actor.actor },
+    });
+    await appendAudit(tx, {
+      ...actor,
+      action: 'tasks.grant',
+      target: task.id,
+      details: { scope: input.scope, ttlMs, integrations: names },
+    });
+    return {
+      task,
+      expiresAt: aggregate.expiresAt.toISOString(),
+      mcp: { url: `${base}/mcp`, token: aggregate.token },
+      integrations,
+    };
+  });
+}
+
+/** Completes or cancels a task; its tokens are revoked in the same transaction. */
+export async function finishTask(
+  deps: Pick<TaskDeps, 'sql' | 'tokens'>,
+  id: string,
+  outcome: {
+    status: 'complete' | 'cancelled';
+    result?: string | undefined;
+    reason?: string | undefined;
+  },
+  actor: Actor,
+): Promise<TaskRow> {
+  if (!z.uuid().safeParse(id).success) throw notFound(`no task ${JSON.stringify(id)}`);
+  const { task, revoked } = await deps.sql.begin(async (tx) => {
+    const task = await endTask(tx, id, {
+      status: outcome.status,
+      ...(outcome.result === undefined ? {} : { result: outcome.result }),
+      ...(outcome.reason === undefined ? {} : { error: outcome.reason }),
+    });
+    if (!task) {
+      const existing = await findTask(tx, id);
+      if (!existing) throw notFound(`no task ${JSON.stringify(id)}`);
+      throw new SwitchboardError(
+        'task_ended',
+        `task ${id} has already ended (${existing.status})`,
+        {
+          status: 409,
+        },
+      );
+    }
+    const revoked = await revokeTaskTokens(tx, id);
+    await appendTaskEvent(tx, {
+      taskId: id,
+      type: `task:${outcome.status}`,
+      data: { by: actor.actor, ...(outcome.reason ? { reason: outcome.reason } : {}) },
+    });
+    await appendAudit(tx, {
+      ...actor,
+      action: `tasks.${outcome.status === 'complete' ? 'complete' : 'cancel'}`,
+      target: id,
+      details: { revokedTokens: revoked.length },
+    });
+    return { task, revoked };
+  });
+  await deps.tokens.revoked([id], revoked);
+  return task;
+}

@@ -1,0 +1,284 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { decodeProtectedHeader, errors, type JWK, jwtVerify, SignJWT } from 'jose';
+import * as z from 'zod';
+import type { Pool, Sql } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { Logger } from '../log.ts';
+import { VerifiedTokenCache } from './cache.ts';
+import type { Grant, TokenVerifier } from './grant.ts';
+import {
+  currentSigningKey,
+  ensureSigningKey,
+  loadSigningKeys,
+  type SigningKey,
+} from './signing-keys.ts';
+import { insertToken, tokenState } from './store.ts';
+
+/** RFC 9068 access-token type; a token of any other type is refused (RFC 8725 §3.11). */
+export const TOKEN_TYPE = 'at+jwt';
+export const TOKEN_ALGORITHM = 'EdDSA';
+/** Revocations (task ids and token ids) travel between processes on this channel. */
+export const REVOCATION_CHANNEL = 'switchboard_token_revocations';
+
+/** Clocks of the gateway's replicas differ a little; 5 s is plenty on NTP-synced hosts. */
+const CLOCK_TOLERANCE_S = 5;
+/** Keys are re-read this often, so a rotation made by another process is seen within a minute. */
+const KEY_REFRESH_MS = 60_000;
+/** An unknown `kid` triggers a re-read, at most this often (a flood of forged kids costs one query). */
+const UNKNOWN_KID_REFRESH_MS = 5_000;
+/** Upstream tokens live for one call plus slack: an HTTP upstream checks them at once. */
+const UPSTREAM_TOKEN_TTL_MS = 60_000;
+
+const Claims = z.object({
+  sub: z.string().regex(/^task:[0-9a-f-]{36}$/),
+  jti: z.uuid(),
+  scope: z.string(),
+  sid: z.uuid().optional(),
+  exp: z.number(),
+});
+
+export function invalidToken(message: string, cause?: unknown): SwitchboardError {
+  return new SwitchboardError('invalid_token', message, { status: 401, cause });
+}
+
+export interface MintRequest {
+  taskId: string;
+  sessionId: string | null;
+  scope: string[];
+  /** `<public>/mcp` or `<public>/mcp/<integration>`. */
+  audience: string;
+  ttlMs: number;
+}
+
+export interface TokenServiceOptions {
+  sql: Pool;
+  masterKey: Buffer;
+  bus: EventBus;
+  log: Logger;
+  /** The gateway's public URL: `iss` of every token (known once the gateway listens). */
+  issuer: () => string;
+}
+
+/**
+ * Mints and verifies per-task tokens (ARCHITECTURE §4): JWT, EdDSA, `typ: at+jwt`, the current
+ * key's `kid`; claims iss, aud, sub = task:<id>, sid, scope, exp, iat, jti. Verification pins the
+ * algorithm and type, requires exp iat jti, checks iss and aud, then that the token is recorded,
+ * not revoked and its task still running. Verified tokens are cached for up to 30 s; a
+ * revocation clears them here at once and in other processes through the event bus.
+ */
+export class TokenService implements TokenVerifier {
+  private keys: SigningKey[] = [];
+  private loadedAt = 0;
+  private lastUnknownKidRefresh = 0;
+  private readonly cache = new VerifiedTokenCache();
+  private unsubscribe: (() => Promise<void>) | undefined;
+
+  private constructor(private readonly options: TokenServiceOptions) {}
+
+  static async start(options: TokenServiceOptions): Promise<TokenService> {
+    const service = new TokenService(options);
+    await ensureSigningKey(options.sql, options.masterKey);
+    await service.refreshKeys();
+    service.unsubscribe = await options.bus.subscribe(REVOCATION_CHANNEL, (payload) =>
+      service.applyRevocation(payload),
+    );
+    return service;
+  }
+
+  async close(): Promise<void> {
+    await this.unsubscribe?.();
+  }
+
+  /** Mints a token and records it (in `sql`, which may be the caller's transaction). */
+  async mint(
+    request: MintRequest,
+    sql: Sql = this.options.sql,
+  ): Promise<{ token: string; jti: string; expiresAt: Date }> {
+    const key = await this.signingKey();
+    const jti = randomUUID();
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const expiresAt = new Date((issuedAt + Math.ceil(request.ttlMs / 1000)) * 1000);
+    const scope = request.scope.join(' ');
+    const token = await new SignJWT({
+      scope,
+      ...(request.sessionId ? { sid: request.sessionId } : {}),
+    })
+      .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid })
+      .setIssuer(this.options.issuer())
+      .setAudience(request.audience)
+      .setSubject(`task:${request.taskId}`)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+      .setJti(jti)
+      .sign(key.privateKey);
+    await insertToken(sql, {
+      jti,
+      taskId: request.taskId,
+      kid: key.kid,
+      audience: request.audience,
+      scope,
+      expiresAt,
+    });
+    return { token, jti, expiresAt };
+  }
+
+  /**
+   * The token an HTTP upstream receives instead of the agent's: `aud` = the integration's name,
+   * the same task as `sub`, scope = the tools being called, one minute of life. Not recorded:
+   * it is checked by the integration against JWKS, and can never pass verify() (wrong audience).
+   */
+  async mintUpstream(integration: string, grant: Grant, tools: string[]): Promise<string> {
+    const key = await this.signingKey();
+    const issuedAt = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      scope: tools.map((tool) => `${integration}:${tool}`).join(' '),
+      ...(grant.sessionId ? { sid: grant.sessionId } : {}),
+    })
+      .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid })
+      .setIssuer(this.options.issuer())
+      .setAudience(integration)
+      .setSubject(`task:${grant.taskId}`)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + UPSTREAM_TOKEN_TTL_MS / 1000)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+  }
+
+  async verify(token: string, audience: string): Promise<Grant> {
+    const hash = createHash('sha256').update(token).digest('base64url');
+    const cached = this.cache.get(hash);
+    if (cached) {
+      if (cached.audience !== audience)
+        throw invalidToken('the token was issued for another endpoint');
+      return cached;
+    }
+    const generation = this.cache.currentGeneration();
+    const grant = await this.verifyUncached(token, audience);
+    this.cache.set(hash, grant, generation);
+    return grant;
+  }
+
+  /** After the transaction that revoked them has committed: forget them here and everywhere. */
+  async revoked(taskIds: string[], tokenIds: string[]): Promise<void> {
+    this.cache.revoke(taskIds, tokenIds);
+    try {
+      await this.options.bus.publish(REVOCATION_CHANNEL, JSON.stringify({ taskIds, tokenIds }));
+    } catch (error) {
+      // The database holds the revocation; other processes' caches expire within 30 s anyway.
+      this.options.log.error({ err: error, taskIds }, 'could not announce a token revocation');
+    }
+  }
+
+  /** Public keys that may still verify a token, for /.well-known/jwks.json. */
+  jwks(): { keys: JWK[] } {
+    return { keys: this.keys.map((k) => k.publicJwk) };
+  }
+
+  async refreshKeys(): Promise<void> {
+    this.keys = await loadSigningKeys(this.options.sql, this.options.masterKey);
+    this.loadedAt = Date.now();
+  }
+
+  private applyRevocation(payload: string): void {
+    const parsed = z
+      .object({ taskIds: z.array(z.string()), tokenIds: z.array(z.string()) })
+      .safeParse(JSON.parse(payload));
+    if (parsed.success) this.cache.revoke(parsed.data.taskIds, parsed.data.tokenIds);
+    else this.options.log.warn({ payload }, 'ignoring a malformed revocation message');
+  }
+
+  private async signingKey(): Promise<SigningKey> {
+    if (Date.now() - this.loadedAt > KEY_REFRESH_MS) await this.refreshKeys();
+    let key = currentSigningKey(this.keys, new Date());
+    if (!key) {
+      // A rotation's key may have just begun signing, or the old key just retired.
+      await this.refreshKeys();
+      key = currentSigningKey(this.keys, new Date());
+    }
+    if (!key) {
+      throw new SwitchboardError('no_signing_key', 'no token signing key is active', {
+        status: 503,
+      });
+    }
+    return key;
+  }
+
+  private async verificationKey(kid: unknown): Promise<SigningKey> {
+    if (typeof kid !== 'string') throw invalidToken('the token names no signing key');
+    if (Date.now() - this.loadedAt > KEY_REFRESH_MS) await this.refreshKeys();
+    let key = this.keys.find((k) => k.kid === kid);
+    if (!key && Date.now() - this.lastUnknownKidRefresh > UNKNOWN_KID_REFRESH_MS) {
+      this.lastUnknownKidRefresh = Date.now();
+      await this.refreshKeys();
+      key = this.keys.find((k) => k.kid === kid);
+    }
+    if (!key) throw invalidToken('the token was signed by an unknown key');
+    return key;
+  }
+
+  private async verifyUncached(token: string, audience: string): Promise<Grant> {
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch (error) {
+      throw invalidToken('the token is not a JWT', error);
+    }
+    // Pinned before any key is looked up: alg none, HS256 with the public key, RS256… all fail here.
+    if (header.alg !== TOKEN_ALGORITHM) throw invalidToken('the token is not signed with EdDSA');
+    if (header.typ !== TOKEN_TYPE) throw invalidToken(`the token's type is not ${TOKEN_TYPE}`);
+    const key = await this.verificationKey(header.kid);
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, key.publicKey, {
+        algorithms: [TOKEN_ALGORITHM],
+        typ: TOKEN_TYPE,
+        issuer: this.options.issuer(),
+        audience,
+        requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+        clockTolerance: CLOCK_TOLERANCE_S,
+        // Also rejects an `iat` in the future; no token lives longer than a day (policy maxTtl ≤ it).
+        maxTokenAge: '24h',
+      }));
+    } catch (error) {
+      throw describeJoseError(error);
+    }
+    const claims = Claims.safeParse(payload);
+    if (!claims.success) throw invalidToken('the token lacks the claims of a task token');
+    const { sub, jti, scope, exp } = claims.data;
+    const state = await tokenState(this.options.sql, jti);
+    const taskId = sub.slice('task:'.length);
+    if (!state || state.taskId !== taskId) throw invalidToken('the token is not known');
+    if (state.revoked) throw invalidToken('the token has been revoked');
+    if (state.taskStatus !== 'running') throw invalidToken('the task of this token has ended');
+    return {
+      tokenId: jti,
+      taskId,
+      sessionId: state.sessionId,
+      scope: scope.split(' ').filter((s) => s !== ''),
+      audience,
+      expiresAt: exp,
+    };
+  }
+}
+
+function describeJoseError(error: unknown): SwitchboardError {
+  if (error instanceof errors.JWTExpired) return invalidToken('the token has expired', error);
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    const messages: Record<string, string> = {
+      aud: 'the token was issued for another endpoint',
+      iss: 'the token was issued by another issuer',
+      nbf: 'the token is not yet valid',
+      iat: 'the token is not yet valid',
+      typ: `the token's type is not ${TOKEN_TYPE}`,
+    };
+    return invalidToken(
+      messages[error.claim] ?? `the token's ${error.claim} claim is invalid`,
+      error,
+    );
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return invalidToken("the token's signature is invalid", error);
+  }
+  return invalidToken('the token is malformed', error);
+}

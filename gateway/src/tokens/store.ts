@@ -1,0 +1,50 @@
+import type { Sql } from '../db/connect.ts';
+
+/** One issued per-task token, recorded so that it can be revoked and audited (never the token). */
+export interface TokenRecord {
+  jti: string;
+  taskId: string;
+  kid: string;
+  audience: string;
+  scope: string;
+  expiresAt: Date;
+}
+
+export async function insertToken(sql: Sql, token: TokenRecord): Promise<void> {
+  await sql`
+    insert into tokens (jti, task_id, kid, audience, scope, expires_at)
+    values (${token.jti}, ${token.taskId}, ${token.kid}, ${token.audience}, ${token.scope},
+            ${token.expiresAt})`;
+}
+
+/** What verification needs besides the signature: is the token known, live, and its task running. */
+export interface TokenState {
+  taskId: string;
+  revoked: boolean;
+  taskStatus: string;
+  sessionId: string | null;
+}
+
+export async function tokenState(sql: Sql, jti: string): Promise<TokenState | undefined> {
+  const [row] = await sql<TokenState[]>`
+    select t.task_id::text as "taskId", t.revoked_at is not null as revoked,
+           k.status as "taskStatus", k.session_id::text as "sessionId"
+      from tokens t join tasks k on k.id = t.task_id
+     where t.jti = ${jti}`;
+  return row;
+}
+
+/** Revokes every live token of a task; returns their ids (for the caches of every process). */
+export async function revokeTaskTokens(sql: Sql, taskId: string): Promise<string[]> {
+  const rows = await sql<{ jti: string }[]>`
+    update tokens set revoked_at = now()
+     where task_id = ${taskId} and revoked_at is null
+    returning jti::text`;
+  return rows.map((r) => r.jti);
+}
+
+export async function revokeToken(sql: Sql, jti: string): Promise<boolean> {
+  const rows = await sql`
+    update tokens set revoked_at = now() where jti = ${jti} and revoked_at is null returning 1`;
+  return rows.length > 0;
+}
