@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
-import { loadConfig, publicUrlFor } from '../config.ts';
-import { SwitchboardError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
+import { callGateway } from './gateway-api.ts';
 import { formatTable } from './table.ts';
 
 const usage = `Usage:
@@ -36,38 +36,6 @@ function processNotes(item: Summary): string[] {
         ? `process ${p.name} waits for ${p.missing.join(', ')}`
         : `process ${p.name} ${p.state}${p.lastExit ? ` (${p.lastExit})` : ''}`,
     );
-}
-
-async function api(env: NodeJS.ProcessEnv, method: string, route: string, body?: unknown) {
-  const config = loadConfig(env);
-  const base = (env.SWITCHBOARD_URL ?? publicUrlFor(config, config.port)).replace(/\/+$/, '');
-  const key = env.SWITCHBOARD_API_KEY ?? env.SWITCHBOARD_ADMIN_KEY;
-  if (!key) {
-    throw new UsageError('set SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY) to an API key', usage);
-  }
-  let res: Response;
-  try {
-    res = await fetch(`${base}/api/v1${route}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    throw new SwitchboardError(
-      'gateway_unreachable',
-      `cannot reach the gateway at ${base}: ${(error as Error).message}. Is it running? Set SWITCHBOARD_URL if it listens elsewhere.`,
-    );
-  }
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) {
-    const error = json.error as { message?: string } | undefined;
-    throw new SwitchboardError(
-      'api_error',
-      `${method} ${route}: ${res.status} ${error?.message ?? ''}`.trim(),
-    );
-  }
-  return json;
 }
 
 function table(items: Summary[]): string {
@@ -117,7 +85,7 @@ export const integrations: Command = {
           usage,
         );
         if (values.help) return showHelp(ctx, usage);
-        const json = await api(ctx.env, 'GET', '/integrations');
+        const json = await callGateway(ctx.env, usage, 'GET', '/integrations');
         const items = json.integrations as Summary[];
         ctx.out(values.json ? JSON.stringify(json, null, 2) : table(items));
         return 0;
@@ -128,8 +96,9 @@ export const integrations: Command = {
           max: 1,
         });
         if (values.help) return showHelp(ctx, usage);
-        const json = await api(
+        const json = await callGateway(
           ctx.env,
+          usage,
           'POST',
           `/integrations/${encodeURIComponent(positionals[0]!)}/reload`,
         );
@@ -152,8 +121,9 @@ export const integrations: Command = {
             usage,
           );
         const key = assignment.slice(0, eq);
-        const json = await api(
+        const json = await callGateway(
           ctx.env,
+          usage,
           'PUT',
           `/integrations/${encodeURIComponent(name)}/settings/${encodeURIComponent(key)}`,
           {

@@ -1,7 +1,12 @@
-import { UsageError } from '../errors.ts';
+import { DURATION_EXPECTED, loadPolicy, parseDuration } from '@switchboard/policy';
+import { formatManifestErrors } from '@switchboard/sdk';
+import { loadConfig } from '../config.ts';
+import { SwitchboardError, UsageError } from '../errors.ts';
 import { grantDescription } from '../keys/scopes.ts';
 import { createKey, listKeys, newKeySchema, revokeKey } from '../keys/service.ts';
 import type { ApiKeyRow } from '../keys/store.ts';
+import { loadMasterKey } from '../secrets/master-key.ts';
+import { rotateSigningKey } from '../tokens/signing-keys.ts';
 import { issuesOf } from '../validate.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
 import { cliActor, withDatabase } from './database.ts';
@@ -11,10 +16,16 @@ const usage = `Usage:
   switchboard keys create --name NAME --scopes SCOPE[,SCOPE…] [--json]
   switchboard keys list [--all] [--json]
   switchboard keys revoke ID|PREFIX
+  switchboard keys rotate-signing [--overlap 10m]
 
 Operator API keys for /api/v1. The key is printed once by "create" and never again: only its
 SHA-256 is stored. Scopes: ${grantDescription()}.
-"list --all" includes revoked keys. Every create and revoke writes an audit_log row.`;
+"list --all" includes revoked keys. Every create and revoke writes an audit_log row.
+
+"rotate-signing" adds a new task-token signing key: published in /.well-known/jwks.json at once,
+signing after --overlap (default 10m, longer than the 5-minute JWKS cache), while the old key
+keeps verifying until its last token has expired (the policy's tokens.maxTtl). Running gateways
+pick the new key up within a minute.`;
 
 function table(rows: ApiKeyRow[]): string {
   const header = ['ID', 'PREFIX', 'NAME', 'SCOPES', 'SOURCE', 'CREATED', 'LAST USED', 'REVOKED'];
@@ -33,7 +44,7 @@ function table(rows: ApiKeyRow[]): string {
 
 export const keys: Command = {
   name: 'keys',
-  summary: 'create, list and revoke operator API keys',
+  summary: 'operator API keys; rotate the token signing key',
   usage,
   async run(args, ctx) {
     const [sub, ...rest] = args;
@@ -103,6 +114,37 @@ export const keys: Command = {
           revokeKey(sql, positionals[0]!, { actor: cliActor(ctx.env) }),
         );
         ctx.out(`revoked API key ${row.id} (${row.prefix}…) "${row.name}"`);
+        return 0;
+      }
+      case 'rotate-signing': {
+        const { values } = parseCommandArgs(
+          rest,
+          { ...HELP_OPTION, overlap: { type: 'string' } },
+          usage,
+        );
+        if (values.help) return showHelp(ctx, usage);
+        const overlapMs = parseDuration(values.overlap ?? '10m');
+        if (overlapMs === undefined) {
+          throw new UsageError(`--overlap: expected ${DURATION_EXPECTED}`, usage);
+        }
+        const config = loadConfig(ctx.env);
+        const policy = loadPolicy(config.policyPath);
+        if (!policy.ok) {
+          throw new SwitchboardError(
+            'policy_invalid',
+            `the policy is invalid, so the longest token lifetime is unknown: ${formatManifestErrors(policy.errors)}`,
+          );
+        }
+        const rotated = await withDatabase(ctx, (sql, log) =>
+          rotateSigningKey(sql, loadMasterKey(config.masterKey, config.dataDir, log), {
+            overlapMs,
+            maxTokenTtlMs: policy.policy.tokens.maxTtlMs,
+          }),
+        );
+        ctx.out(
+          `signing key ${rotated.kid} is published now and signs from ${rotated.signsFrom.toISOString()}; ` +
+            `the previous key verifies until ${new Date(rotated.signsFrom.getTime() + policy.policy.tokens.maxTtlMs).toISOString()}`,
+        );
         return 0;
       }
       default:

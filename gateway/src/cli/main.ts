@@ -4,8 +4,10 @@ import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
 import { migrate } from './migrate.ts';
 import { start } from './start.ts';
+import { task } from './task.ts';
+import { token } from './token.ts';
 
-const COMMANDS: Command[] = [start, migrate, keys, integrations];
+const COMMANDS: Command[] = [start, migrate, keys, integrations, token, task];
 
 const usage = `Usage: switchboard <command> [options]
 
