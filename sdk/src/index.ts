@@ -33,6 +33,12 @@ export {
   toolPattern,
 } from './fields.ts';
 export {
+  type GatewayTokenClaims,
+  GatewayTokenError,
+  type GatewayTokenOptions,
+  gatewayTokenVerifier,
+} from './gateway-token.ts';
+export {
   type DispatcherInput,
   type DispatchTarget,
   dispatcherInputSchema,
