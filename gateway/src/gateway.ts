@@ -11,8 +11,10 @@ import { IntegrationRegistry } from './integrations/registry.ts';
 import { envKeyPrefix, hashApiKey } from './keys/format.ts';
 import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
+import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
+import { ToolEventSink } from './tasks/tool-events.ts';
 import { TokenService } from './tokens/service.ts';
 
 export interface Gateway {
@@ -44,6 +46,7 @@ export async function startGateway(
   let registry: IntegrationRegistry | undefined;
   let listening: http.Server | undefined;
   let tokens: TokenService | undefined;
+  let mcpEndpoint: McpEndpoint | undefined;
   try {
     log.info({ database: db.description }, 'database connected');
     await migrate(db.sql, log, migrations);
@@ -55,6 +58,15 @@ export async function startGateway(
     }
     const masterKey = loadMasterKey(config.masterKey, config.dataDir, log);
     let url = '';
+    const bus = db.embedded ? new InProcessBus() : new PostgresBus(db.sql, log);
+    const signer = await TokenService.start({
+      sql: db.sql,
+      masterKey,
+      bus,
+      log,
+      issuer: () => url,
+    });
+    tokens = signer;
     const integrations = new IntegrationRegistry({
       sql: db.sql,
       log,
@@ -62,21 +74,32 @@ export async function startGateway(
       masterKey,
       env,
       gatewayUrl: () => url,
+      gatewayToken: (integration) => signer.mintGateway(integration),
     });
     registry = integrations;
-    const bus = db.embedded ? new InProcessBus() : new PostgresBus(db.sql, log);
-    tokens = await TokenService.start({ sql: db.sql, masterKey, bus, log, issuer: () => url });
     const lifecycle: Lifecycle = { shuttingDown: false };
+    const metrics = createMetrics();
+    const toolEvents = new ToolEventSink(db.sql, log, metrics.registry);
+    const mcp = createMcpEndpoint({
+      registry: integrations,
+      log,
+      upstreamToken: (integration, grant, tools) => signer.mintUpstream(integration, grant, tools),
+      onToolCall: (event) => toolEvents.record(event),
+      includeArguments: (name) =>
+        integrations.currentPolicy()?.integrations[name]?.audit?.arguments ?? false,
+    });
+    mcpEndpoint = mcp;
     const app = createApp({
       sql: db.sql,
       log,
-      metrics: createMetrics(),
+      metrics,
       migrations,
       lifecycle,
       registry: integrations,
       masterKey,
       tokens,
       publicUrl: () => url,
+      mcp,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -99,16 +122,20 @@ export async function startGateway(
       log,
       deadlineMs: config.shutdownTimeoutMs,
       resources: [
+        { name: 'tool events', close: () => toolEvents.flush() },
         { name: 'integrations', close: () => integrations.stopAll() },
         { name: 'tokens', close: () => tokenService.close() },
         { name: 'database', close: () => db.close() },
       ],
     });
+    // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
+    shutdown.onStart(() => void mcp.close());
     log.info({ url, listen: `${config.host}:${port}` }, 'switchboard gateway listening');
     return { url, port, sql: db.sql, shutdown, registry: integrations, tokens: tokenService };
   } catch (error) {
     await registry?.stopAll().catch(() => {});
     await tokens?.close().catch(() => {});
+    await mcpEndpoint?.close().catch(() => {});
     listening?.closeAllConnections();
     await new Promise((resolve) => (listening ? listening.close(resolve) : resolve(undefined)));
     await db.close().catch(() => {});

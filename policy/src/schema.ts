@@ -64,6 +64,12 @@ const integrationPolicy = strictObject({
   webhooks: strictObject({
     unsigned: z.boolean({ error: 'expected true or false' }).optional(),
   }).optional(),
+  audit: strictObject({
+    arguments: z
+      .boolean({ error: 'expected true or false' })
+      .default(false)
+      .describe('record tool-call arguments in task events (they may hold personal data)'),
+  }).optional(),
   rateLimit: strictObject({
     requestsPerMinute: z
       .int({ error: 'expected a whole number of requests ≥ 1' })

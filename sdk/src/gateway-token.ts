@@ -5,7 +5,8 @@ import * as z from 'zod';
  * For HTTP integrations: check the token the gateway sends with each request it forwards. The
  * gateway never passes an agent's token upstream; it mints one for the integration (`aud` = its
  * name, `sub` = task:<id>, `scope` = the tools being called, one minute of life) signed with the
- * key published at `<gateway>/.well-known/jwks.json`.
+ * key published at `<gateway>/.well-known/jwks.json`. The gateway's own requests (connecting,
+ * listing tools, calling webhook handlers) carry `sub` = gateway and `scope` = <integration>:*.
  *
  *   const verify = gatewayTokenVerifier();              // SWITCHBOARD_URL, SWITCHBOARD_INTEGRATION
  *   const claims = await verify(request);               // throws GatewayTokenError (status 401)
@@ -20,7 +21,10 @@ export interface GatewayTokenOptions {
 }
 
 export interface GatewayTokenClaims {
-  taskId: string;
+  /** `task` for a call an agent made; `gateway` for the gateway's own (listing tools, handlers). */
+  caller: 'task' | 'gateway';
+  /** The task the call belongs to (undefined for the gateway's own calls). */
+  taskId: string | undefined;
   sessionId: string | undefined;
   /** `integration:tool` entries: the tools this request may call. */
   scope: string[];
@@ -33,7 +37,7 @@ export class GatewayTokenError extends Error {
 }
 
 const Claims = z.object({
-  sub: z.string().regex(/^task:.+/),
+  sub: z.union([z.string().regex(/^task:.+/), z.literal('gateway')]),
   scope: z.string(),
   sid: z.string().optional(),
   exp: z.number(),
@@ -92,8 +96,10 @@ export function gatewayTokenVerifier(
     }
     const claims = Claims.safeParse(payload);
     if (!claims.success) throw new GatewayTokenError('token lacks the task claims');
+    const { sub } = claims.data;
     return {
-      taskId: claims.data.sub.slice('task:'.length),
+      caller: sub === 'gateway' ? 'gateway' : 'task',
+      taskId: sub === 'gateway' ? undefined : sub.slice('task:'.length),
       sessionId: claims.data.sid,
       scope: claims.data.scope.split(' ').filter((s) => s !== ''),
       expiresAt: claims.data.exp,

@@ -96,6 +96,21 @@ describe('switchboard start with the example integrations', () => {
     );
   });
 
+  it("chat, run by the gateway, refuses a request without the gateway's token", async () => {
+    const res = await fetch(`http://127.0.0.1:${CHAT_PORT}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({
+      error: { code: 'invalid_token', message: 'missing bearer token' },
+    });
+  });
+
   it('weather becomes ready once an operator sets its key and reloads it', async () => {
     const set = await cli('integrations', 'settings', 'set', 'weather', 'WEATHER_API_KEY=demo-key');
     expect(set).toMatchObject({ code: 0, stderr: '' });

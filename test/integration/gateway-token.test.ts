@@ -36,6 +36,7 @@ describe('sdk gatewayTokenVerifier', () => {
     const verify = gatewayTokenVerifier({ gatewayUrl: gw().url, integration: 'echo' });
     const token = await gw().tokens.mintUpstream('echo', g, ['report_env']);
     await expect(verify(request(token))).resolves.toEqual({
+      caller: 'task',
       taskId: g.taskId,
       sessionId: undefined,
       scope: ['echo:report_env'],
@@ -59,6 +60,21 @@ describe('sdk gatewayTokenVerifier', () => {
       message: 'token aud is not valid here',
     });
     await expect(verify(request())).rejects.toMatchObject({ message: 'missing bearer token' });
+  });
+
+  it("accepts the gateway's own token (caller gateway, every tool), which is no agent token", async () => {
+    const verify = gatewayTokenVerifier({ gatewayUrl: gw().url, integration: 'echo' });
+    const token = await gw().tokens.mintGateway('echo');
+    await expect(verify(request(token))).resolves.toEqual({
+      caller: 'gateway',
+      taskId: undefined,
+      sessionId: undefined,
+      scope: ['echo:*'],
+      expiresAt: expect.any(Number),
+    });
+    await expect(gw().tokens.verify(token, `${gw().url}/mcp`)).rejects.toMatchObject({
+      code: 'invalid_token',
+    });
   });
 
   it('fails at construction, not at the first request, without the gateway URL', () => {

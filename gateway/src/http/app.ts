@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { healthRoutes, type Lifecycle } from './health.ts';
+import { type McpHandler, mcpRoutes } from './mcp-routes.ts';
 import { type Metrics, observeRequests } from './metrics.ts';
 import { requestId } from './request-context.ts';
 import { wellKnownRoutes } from './well-known.ts';
@@ -22,6 +23,7 @@ export interface AppDeps {
   tokens: TokenService;
   /** The public base URL, without a trailing slash (known once the server listens). */
   publicUrl: () => string;
+  mcp: McpHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -34,6 +36,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes(deps));
   app.use(wellKnownRoutes(deps));
   app.use('/api/v1', apiRouter(deps));
+  app.use(
+    mcpRoutes({
+      tokens: deps.tokens,
+      registry: deps.registry,
+      endpoint: deps.mcp,
+      log: deps.log,
+      publicUrl: deps.publicUrl,
+    }),
+  );
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
   return app;

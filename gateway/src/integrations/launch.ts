@@ -34,13 +34,19 @@ export function buildUpstreamPool(
   manifest: Manifest,
   env: Record<string, string>,
   log: Logger,
+  gatewayToken?: (integration: string) => Promise<string>,
 ): UpstreamPool {
   const server = manifest.server;
   const create =
     server.transport === 'http'
       ? () =>
           new HttpUpstream(
-            { integration: name, url: server.url, requestTimeoutMs: server.timeoutMs },
+            {
+              integration: name,
+              url: server.url,
+              requestTimeoutMs: server.timeoutMs,
+              ...(gatewayToken ? { gatewayToken: () => gatewayToken(name) } : {}),
+            },
             log,
           )
       : () =>

@@ -52,6 +52,8 @@ export interface RegistryDeps {
   env: NodeJS.ProcessEnv;
   /** Passed to background processes as SWITCHBOARD_URL (known once the gateway listens). */
   gatewayUrl: () => string;
+  /** Mints the gateway's own token for an HTTP integration (its requests outside any task). */
+  gatewayToken?: (integration: string) => Promise<string>;
 }
 
 /**
@@ -226,7 +228,14 @@ export class IntegrationRegistry {
       if (!decision.granted) return this.refuse(item, decision);
       const env = integrationEnv(this.deps.env, item.settings);
       const { log, gatewayUrl } = this.deps;
-      item.upstream = buildUpstreamPool(name, candidate.dir, manifest, env, log);
+      item.upstream = buildUpstreamPool(
+        name,
+        candidate.dir,
+        manifest,
+        env,
+        log,
+        this.deps.gatewayToken,
+      );
       item.processes = buildProcesses(
         name,
         candidate.dir,

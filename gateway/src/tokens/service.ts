@@ -72,6 +72,7 @@ export class TokenService implements TokenVerifier {
   private loadedAt = 0;
   private lastUnknownKidRefresh = 0;
   private readonly cache = new VerifiedTokenCache();
+  private readonly gatewayTokens = new Map<string, { token: string; renewAt: number }>();
   private unsubscribe: (() => Promise<void>) | undefined;
 
   private constructor(private readonly options: TokenServiceOptions) {}
@@ -143,6 +144,29 @@ export class TokenService implements TokenVerifier {
       .setExpirationTime(issuedAt + UPSTREAM_TOKEN_TTL_MS / 1000)
       .setJti(randomUUID())
       .sign(key.privateKey);
+  }
+
+  /**
+   * The token of the gateway's own requests to an HTTP upstream (connecting, listing tools,
+   * calling handlers): `sub` = gateway, scope = every tool of the integration, one minute.
+   * Reused for half its life: the gateway's requests are frequent and all alike.
+   */
+  async mintGateway(integration: string): Promise<string> {
+    const cached = this.gatewayTokens.get(integration);
+    if (cached && cached.renewAt > Date.now()) return cached.token;
+    const key = await this.signingKey();
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ scope: `${integration}:*` })
+      .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid })
+      .setIssuer(this.options.issuer())
+      .setAudience(integration)
+      .setSubject('gateway')
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + UPSTREAM_TOKEN_TTL_MS / 1000)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+    this.gatewayTokens.set(integration, { token, renewAt: Date.now() + UPSTREAM_TOKEN_TTL_MS / 2 });
+    return token;
   }
 
   async verify(token: string, audience: string): Promise<Grant> {

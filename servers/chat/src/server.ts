@@ -7,6 +7,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { GatewayTokenError, gatewayTokenVerifier } from '@switchboard/sdk';
 import { loadSettings } from './config.ts';
 import { nodeListener } from './node-http.ts';
 import { ChannelStore } from './store.ts';
@@ -34,13 +35,38 @@ const mcp = createMcpHandler(
   { onerror: (error) => console.error(`chat: ${error.message}`) },
 );
 
+// Started by the gateway (SWITCHBOARD_URL and SWITCHBOARD_INTEGRATION set), every request must
+// carry the token the gateway minted for this integration: no other local process may call our
+// tools, hidden ones included. Run by hand without a gateway, there is nobody to issue tokens.
+const verifyToken = process.env.SWITCHBOARD_URL ? gatewayTokenVerifier() : undefined;
+if (!verifyToken) {
+  console.error(
+    'chat: SWITCHBOARD_URL is not set: serving without gateway tokens (development only)',
+  );
+}
+
+async function authorized(request: Request): Promise<Response | undefined> {
+  if (!verifyToken) return undefined;
+  try {
+    await verifyToken(request);
+    return undefined;
+  } catch (error) {
+    const message = error instanceof GatewayTokenError ? error.message : 'token not valid';
+    return Response.json(
+      { error: { code: 'invalid_token', message } },
+      { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } },
+    );
+  }
+}
+
 let baseUrl = '';
 const listener = nodeListener(
   () => baseUrl,
-  (request) =>
-    new URL(request.url).pathname === MCP_PATH
-      ? mcp.fetch(request)
-      : Promise.resolve(new Response('Not Found', { status: 404 })),
+  async (request) => {
+    if (new URL(request.url).pathname !== MCP_PATH)
+      return new Response('Not Found', { status: 404 });
+    return (await authorized(request)) ?? mcp.fetch(request);
+  },
 );
 const http = createServer((req, res) => {
   listener(req, res).catch((error: Error) => {

@@ -1,7 +1,37 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../../log.ts';
 import { type UpstreamState, type UpstreamStatus, upstreamError } from './stdio.ts';
 import type { Upstream } from './upstream.ts';
+
+/**
+ * The bearer token of the request being made to an HTTP upstream. The MCP endpoint runs each
+ * agent's request inside `withUpstreamToken` with a short-lived token minted for that
+ * integration and task (never the agent's own); the transport's fetch reads it from here, so
+ * one shared client serves every task and each HTTP request still carries its caller's token.
+ */
+const upstreamToken = new AsyncLocalStorage<string>();
+
+/** Runs `fn` so that every HTTP request it makes to an upstream carries `Bearer <token>`. */
+export function withUpstreamToken<T>(token: string, fn: () => Promise<T>): Promise<T> {
+  return upstreamToken.run(token, fn);
+}
+
+/**
+ * fetch for the upstream transport: sets Authorization from the current request's token and
+ * removes any other, so a header can never leak from one caller to the next. Outside any
+ * agent's request (connecting, listing tools, calling handlers) it uses the gateway's own token,
+ * when there is a token service to mint one.
+ */
+export function upstreamFetch(gatewayToken?: () => Promise<string>) {
+  return async (url: string | URL, init?: RequestInit): Promise<Response> => {
+    const headers = new Headers(init?.headers);
+    headers.delete('authorization');
+    const token = upstreamToken.getStore() ?? (await gatewayToken?.());
+    if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
+    return fetch(url, { ...init, headers });
+  };
+}
 
 /**
  * A Streamable HTTP MCP server that runs on its own (its URL was allowed by policy before this
@@ -16,7 +46,13 @@ export class HttpUpstream implements Upstream {
   private restarts = 0;
 
   constructor(
-    private readonly spec: { integration: string; url: string; requestTimeoutMs: number },
+    private readonly spec: {
+      integration: string;
+      url: string;
+      requestTimeoutMs: number;
+      /** The gateway's own token for this integration (sub = gateway), for requests of no task. */
+      gatewayToken?: () => Promise<string>;
+    },
     private readonly log: Logger,
   ) {}
 
@@ -62,16 +98,26 @@ export class HttpUpstream implements Upstream {
       return Promise.reject(upstreamError(this.spec.integration, 'the integration is stopped'));
     }
     if (this.client) return Promise.resolve(this.client);
-    this.connecting ??= (async () => {
+    // The connection (initialize, the notification stream it opens) belongs to no task: exit the
+    // caller's token context so none of its long-lived requests carries that task's token.
+    this.connecting ??= upstreamToken.exit(() => this.open());
+    return this.connecting;
+  }
+
+  private open(): Promise<Client> {
+    return (async () => {
       this.state = 'starting';
       const client = new Client(
         { name: 'switchboard-gateway', version: '0.1.0' },
         { capabilities: {} },
       );
       try {
-        await client.connect(new StreamableHTTPClientTransport(new URL(this.spec.url)), {
-          timeout: this.spec.requestTimeoutMs,
-        });
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(this.spec.url), {
+            fetch: upstreamFetch(this.spec.gatewayToken),
+          }),
+          { timeout: this.spec.requestTimeoutMs },
+        );
       } catch (error) {
         this.state = 'failed';
         this.lastError = (error as Error).message;
@@ -92,7 +138,6 @@ export class HttpUpstream implements Upstream {
     })().finally(() => {
       this.connecting = undefined;
     });
-    return this.connecting;
   }
 }
 

@@ -1,0 +1,207 @@
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import type { IntegrationRegistry } from '../integrations/registry.ts';
+import type { Logger } from '../log.ts';
+import type { Grant, TokenVerifier } from '../tokens/grant.ts';
+import { scopeCoversIntegration } from '../tokens/scope.ts';
+import { RateLimiter } from './rate-limit.ts';
+
+/** What serves an authenticated MCP request (gateway/src/mcp/endpoint.ts). */
+export interface McpHandler {
+  handle(
+    req: Request,
+    res: Response,
+    grant: Grant,
+    integration: string | undefined,
+    parsedBody?: unknown,
+  ): Promise<void>;
+}
+
+export interface McpRoutesDeps {
+  tokens: TokenVerifier;
+  registry: IntegrationRegistry;
+  endpoint: McpHandler;
+  log: Logger;
+  /** The public base URL, no trailing slash. */
+  publicUrl: () => string;
+}
+
+/**
+ * A tool call's arguments can be large (a file, a diff); 4 MiB is well above any real one and
+ * still bounds what one request can make the gateway hold.
+ */
+export const MCP_BODY_LIMIT = 4 * 1024 * 1024;
+
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * /mcp and /mcp/<integration> with what the MCP authorization spec asks of a resource server:
+ * Host and Origin validated (403, against DNS rebinding), a bearer token whose audience is the
+ * endpoint called (401 with `WWW-Authenticate: Bearer resource_metadata=…` otherwise), 403
+ * `insufficient_scope` for an integration outside the token's scope, RFC 9728 metadata, and the
+ * policy's per-integration rate limit per token (429 with Retry-After).
+ */
+export function mcpRoutes(deps: McpRoutesDeps): Router {
+  const router = Router();
+  const limiter = new RateLimiter();
+
+  const metadataUrl = (integration: string | undefined) =>
+    `${deps.publicUrl()}/.well-known/oauth-protected-resource/mcp${integration ? `/${integration}` : ''}`;
+
+  const metadata = (integration: string | undefined) => ({
+    resource: `${deps.publicUrl()}/mcp${integration ? `/${integration}` : ''}`,
+    // The gateway itself issues the tokens (operators grant them per task; no OAuth flow).
+    authorization_servers: [deps.publicUrl()],
+    bearer_methods_supported: ['header'],
+    resource_name: integration ? `Switchboard: ${integration}` : 'Switchboard',
+  });
+
+  router.get('/.well-known/oauth-protected-resource/mcp', (_req, res) => {
+    res.json(metadata(undefined));
+  });
+  router.get('/.well-known/oauth-protected-resource/mcp/:integration', (req, res) => {
+    const name = req.params.integration as string;
+    if (!deps.registry.get(name)) return void res.status(404).json(notFoundBody(name));
+    res.json(metadata(name));
+  });
+
+  const challenge = (res: Response, integration: string | undefined, extra = '') =>
+    res.set('www-authenticate', `Bearer resource_metadata="${metadataUrl(integration)}"${extra}`);
+
+  const guard = (req: Request, res: Response, next: NextFunction) => {
+    const integration = req.params.integration as string | undefined;
+    const refusal = hostOrOriginRefusal(req, deps.publicUrl());
+    if (refusal) {
+      res.status(403).json({ error: { code: 'forbidden', message: refusal } });
+      return;
+    }
+    const auth = req.get('authorization') ?? '';
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(auth);
+    if (!match) {
+      challenge(res, integration);
+      res.status(401).json({
+        error: { code: 'unauthorized', message: 'a bearer token for this endpoint is required' },
+      });
+      return;
+    }
+    const audience = `${deps.publicUrl()}/mcp${integration ? `/${integration}` : ''}`;
+    deps.tokens.verify(match[1]!, audience).then(
+      (grant) => {
+        if (integration !== undefined) {
+          if (!deps.registry.get(integration)) {
+            res.status(404).json(notFoundBody(integration));
+            return;
+          }
+          if (!scopeCoversIntegration(grant.scope, integration)) {
+            challenge(res, integration, `, error="insufficient_scope", scope="${integration}:*"`);
+            res.status(403).json({
+              error: {
+                code: 'insufficient_scope',
+                message: `the token grants no tool of ${integration}`,
+              },
+            });
+            return;
+          }
+        }
+        res.locals.grant = grant;
+        next();
+      },
+      (error: Error & { code?: string }) => {
+        if (error.code !== 'invalid_token') return next(error);
+        challenge(
+          res,
+          integration,
+          `, error="invalid_token", error_description="${error.message}"`,
+        );
+        res.status(401).json({ error: { code: 'invalid_token', message: error.message } });
+      },
+    );
+  };
+
+  const limit = (req: Request, res: Response, next: NextFunction) => {
+    const grant = res.locals.grant as Grant;
+    const integration =
+      (req.params.integration as string | undefined) ?? aggregateCallTarget(req.body);
+    const perMinute =
+      integration === undefined
+        ? undefined
+        : deps.registry.currentPolicy()?.integrations[integration]?.rateLimit?.requestsPerMinute;
+    if (perMinute !== undefined) {
+      const wait = limiter.take(`${grant.tokenId}/${integration}`, perMinute);
+      if (wait > 0) {
+        res.set('retry-after', String(wait));
+        res.status(429).json({
+          error: {
+            code: 'rate_limited',
+            message: `over ${perMinute} requests a minute to ${integration} for this token; retry in ${wait} s`,
+          },
+        });
+        return;
+      }
+    }
+    next();
+  };
+
+  const serve = (req: Request, res: Response, next: NextFunction) => {
+    const integration = req.params.integration as string | undefined;
+    deps.endpoint.handle(req, res, res.locals.grant as Grant, integration, req.body).catch(next);
+  };
+
+  const json = express.json({ limit: MCP_BODY_LIMIT, strict: false, type: 'application/json' });
+  for (const path of ['/mcp', '/mcp/:integration']) {
+    router.all(path, guard, json, jsonRpcParseErrors, limit, serve);
+  }
+  return router;
+}
+
+/** In /mcp, tools/call names carry their integration: `github__get_pr` → github. */
+function aggregateCallTarget(body: unknown): string | undefined {
+  const message = body as { method?: unknown; params?: { name?: unknown } } | undefined;
+  if (message?.method !== 'tools/call' || typeof message.params?.name !== 'string')
+    return undefined;
+  const at = message.params.name.indexOf('__');
+  return at > 0 ? message.params.name.slice(0, at) : undefined;
+}
+
+/** A body that is not JSON is a JSON-RPC parse error (-32700), as MCP clients expect. */
+function jsonRpcParseErrors(error: unknown, _req: Request, res: Response, next: NextFunction) {
+  const e = error as { type?: string; status?: number };
+  if (e.type === 'entity.parse.failed') {
+    res
+      .status(400)
+      .json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } });
+    return;
+  }
+  next(error);
+}
+
+function notFoundBody(name: string) {
+  return { error: { code: 'not_found', message: `no integration named ${JSON.stringify(name)}` } };
+}
+
+/**
+ * DNS rebinding: a page on evil.example resolving to 127.0.0.1 reaches us with Host
+ * evil.example and Origin http://evil.example. Host must be the public URL's host (or, for a
+ * loopback public URL, a loopback name with its port); an Origin, if sent, its origin.
+ */
+function hostOrOriginRefusal(req: Request, publicUrl: string): string | undefined {
+  const base = new URL(publicUrl);
+  const allowedHosts = new Set([base.host]);
+  if (LOOPBACK_NAMES.includes(base.hostname)) {
+    for (const name of LOOPBACK_NAMES) allowedHosts.add(base.port ? `${name}:${base.port}` : name);
+  }
+  const host = req.get('host');
+  if (!host || !allowedHosts.has(host.toLowerCase())) {
+    return `Host ${JSON.stringify(host ?? '')} is not this gateway (${base.host})`;
+  }
+  const origin = req.get('origin');
+  if (origin !== undefined) {
+    let originHost: string;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      return `Origin ${JSON.stringify(origin)} is not allowed`;
+    }
+    if (!allowedHosts.has(originHost)) return `Origin ${JSON.stringify(origin)} is not allowed`;
+  }
+  return undefined;
+}

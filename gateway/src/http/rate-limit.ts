@@ -1,0 +1,38 @@
+/**
+ * Token buckets keyed by (token, integration): `perMinute` requests a minute on average, bursts
+ * up to the same number. In memory, per process: with N replicas a token may make N times the
+ * limit in the worst case; the limit guards an upstream against one runaway agent, not billing.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly maxBuckets = 50_000) {}
+
+  /** Takes one request; returns 0 if allowed, else the seconds until one would be. */
+  take(key: string, perMinute: number, now = Date.now()): number {
+    const ratePerMs = perMinute / 60_000;
+    const bucket = this.buckets.get(key) ?? { tokens: perMinute, at: now };
+    bucket.tokens = Math.min(perMinute, bucket.tokens + (now - bucket.at) * ratePerMs);
+    bucket.at = now;
+    if (bucket.tokens < 1) {
+      this.buckets.set(key, bucket);
+      return Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerMs / 1000));
+    }
+    bucket.tokens -= 1;
+    if (!this.buckets.has(key) && this.buckets.size >= this.maxBuckets) this.evictFull(now);
+    this.buckets.set(key, bucket);
+    return 0;
+  }
+
+  /** Drops buckets old enough to have refilled (they carry no state worth keeping). */
+  private evictFull(now: number): void {
+    for (const [key, b] of this.buckets) {
+      if (now - b.at > 60_000) this.buckets.delete(key);
+    }
+    // Still full of live buckets: drop the oldest rather than grow without bound.
+    if (this.buckets.size >= this.maxBuckets) {
+      const oldest = this.buckets.keys().next().value;
+      if (oldest !== undefined) this.buckets.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,213 @@
+import type {
+  Client,
+  Prompt,
+  Resource,
+  ResourceTemplateType,
+  ServerCapabilities,
+  Tool,
+} from '@modelcontextprotocol/client';
+import type { Integration } from '../integrations/registry.ts';
+import type { Logger } from '../log.ts';
+
+/** A change an upstream reported, to be passed on to the agents that can see it. */
+export type UpstreamEvent =
+  | { kind: 'tools_list_changed' }
+  | { kind: 'prompts_list_changed' }
+  | { kind: 'resources_list_changed' }
+  | { kind: 'resource_updated'; uri: string };
+
+interface Lists {
+  tools: Tool[];
+  resources: Resource[];
+  templates: ResourceTemplateType[];
+  prompts: Prompt[];
+}
+type Kind = keyof Lists;
+
+interface Entry {
+  item: Integration;
+  /** Restarts of the gateway's own instance when this entry was made: a restart may change the lists. */
+  restarts: number;
+  capabilities?: Promise<ServerCapabilities>;
+  /** Kind → Promise<Lists[kind]> (a Map, since TypeScript cannot index a mapped type by a generic key). */
+  lists: Map<Kind, Promise<unknown>>;
+}
+
+/** Pages drained per list; as listAllTools, it only stops a server whose cursor never ends. */
+const MAX_PAGES = 1000;
+/** Upstream clients get their own response cache; ours is the one that is invalidated. */
+const BYPASS = { cacheMode: 'bypass' } as const;
+
+/**
+ * What each integration offers (capabilities, tools, resources, templates, prompts), read from
+ * the gateway's own upstream instance and kept until the upstream says it changed
+ * (`notifications/*\/list_changed`), the registry replaces the integration (reload), or that
+ * instance restarts. Measured on the SDK v2 prototype (REFERENCES §A2.6): caching tools/list
+ * takes a stdio round trip off every list. Concurrent readers share one upstream request.
+ */
+export class Catalog {
+  private readonly entries = new Map<string, Entry>();
+  private readonly hooked = new WeakSet<Client>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly onEvent: (integration: string, event: UpstreamEvent) => void,
+  ) {}
+
+  capabilities(item: Integration): Promise<ServerCapabilities> {
+    const entry = this.entry(item);
+    if (!entry.capabilities) {
+      const loading = this.request(item, async (client) => client.getServerCapabilities() ?? {});
+      entry.capabilities = loading;
+      loading.catch(() => {
+        if (entry.capabilities === loading) entry.capabilities = undefined;
+      });
+    }
+    return entry.capabilities;
+  }
+
+  tools(item: Integration): Promise<Tool[]> {
+    return this.list(item, 'tools', (client, timeout) =>
+      drain(async (cursor) => {
+        const page = await client.listTools(cursor ? { cursor } : undefined, {
+          timeout,
+          ...BYPASS,
+        });
+        return [page.tools, page.nextCursor];
+      }),
+    );
+  }
+
+  resources(item: Integration): Promise<Resource[]> {
+    return this.list(item, 'resources', (client, timeout) =>
+      drain(async (cursor) => {
+        const page = await client.listResources(cursor ? { cursor } : undefined, {
+          timeout,
+          ...BYPASS,
+        });
+        return [page.resources, page.nextCursor];
+      }),
+    );
+  }
+
+  templates(item: Integration): Promise<ResourceTemplateType[]> {
+    return this.list(item, 'templates', (client, timeout) =>
+      drain(async (cursor) => {
+        const page = await client.listResourceTemplates(cursor ? { cursor } : undefined, {
+          timeout,
+          ...BYPASS,
+        });
+        return [page.resourceTemplates, page.nextCursor];
+      }),
+    );
+  }
+
+  prompts(item: Integration): Promise<Prompt[]> {
+    return this.list(item, 'prompts', (client, timeout) =>
+      drain(async (cursor) => {
+        const page = await client.listPrompts(cursor ? { cursor } : undefined, {
+          timeout,
+          ...BYPASS,
+        });
+        return [page.prompts, page.nextCursor];
+      }),
+    );
+  }
+
+  /** Forget what is known of `integration` (all of it, or some lists). */
+  invalidate(integration: string, kinds?: Kind[]): void {
+    const entry = this.entries.get(integration);
+    if (!entry) return;
+    if (!kinds) {
+      this.entries.delete(integration);
+      return;
+    }
+    for (const kind of kinds) entry.lists.delete(kind);
+  }
+
+  /**
+   * Listens to an upstream client's change notifications (once per client: each instance and
+   * each restart has its own). Every request the endpoint makes goes through here first.
+   */
+  hook(client: Client, integration: string): void {
+    if (this.hooked.has(client)) return;
+    this.hooked.add(client);
+    const changed = (kinds: Kind[], event: UpstreamEvent) => () => {
+      this.invalidate(integration, kinds);
+      this.onEvent(integration, event);
+    };
+    client.setNotificationHandler(
+      'notifications/tools/list_changed',
+      changed(['tools'], { kind: 'tools_list_changed' }),
+    );
+    client.setNotificationHandler(
+      'notifications/prompts/list_changed',
+      changed(['prompts'], { kind: 'prompts_list_changed' }),
+    );
+    client.setNotificationHandler(
+      'notifications/resources/list_changed',
+      changed(['resources', 'templates'], { kind: 'resources_list_changed' }),
+    );
+    client.setNotificationHandler('notifications/resources/updated', (notification) => {
+      this.onEvent(integration, { kind: 'resource_updated', uri: notification.params.uri });
+    });
+  }
+
+  private list<K extends Kind>(
+    item: Integration,
+    kind: K,
+    read: (client: Client, timeoutMs: number) => Promise<Lists[K]>,
+  ): Promise<Lists[K]> {
+    const entry = this.entry(item);
+    const cached = entry.lists.get(kind);
+    if (cached) return cached as Promise<Lists[K]>;
+    const loading = this.request(item, read);
+    entry.lists.set(kind, loading);
+    loading.catch((error: unknown) => {
+      if (entry.lists.get(kind) === loading) entry.lists.delete(kind);
+      this.log.warn({ integration: item.name, list: kind, err: error }, 'upstream list failed');
+    });
+    return loading;
+  }
+
+  /** The gateway's own instance (no session or task): lists are the same for every agent. */
+  private request<T>(
+    item: Integration,
+    fn: (client: Client, timeoutMs: number) => Promise<T>,
+  ): Promise<T> {
+    const upstream = item.upstream;
+    if (!upstream) return Promise.reject(new Error(`integration ${item.name} has no upstream`));
+    return upstream.request((client, timeout) => {
+      this.hook(client, item.name);
+      return fn(client, timeout);
+    });
+  }
+
+  private entry(item: Integration): Entry {
+    const restarts = gatewayRestarts(item);
+    const found = this.entries.get(item.name);
+    if (found && found.item === item && found.restarts === restarts) return found;
+    const entry: Entry = { item, restarts, lists: new Map() };
+    this.entries.set(item.name, entry);
+    return entry;
+  }
+}
+
+function gatewayRestarts(item: Integration): number {
+  const instances = item.upstream?.status().instances ?? [];
+  return instances.find((i) => i.key === 'gateway')?.restarts ?? 0;
+}
+
+async function drain<T>(
+  page: (cursor: string | undefined) => Promise<[T[], string | undefined]>,
+): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  for (let n = 0; n < MAX_PAGES; n++) {
+    const [items, next] = await page(cursor);
+    all.push(...items);
+    if (!next) break;
+    cursor = next;
+  }
+  return all;
+}

@@ -1,0 +1,54 @@
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+
+/**
+ * Our own pagination over lists merged from several upstreams: each upstream's pages are drained
+ * (their cursors mean nothing to an agent of the aggregate), then the merged list is cut into
+ * pages of PAGE_SIZE. A cursor is opaque to clients (spec 2025-11-25 utilities/pagination:
+ * "Clients MUST treat cursors as opaque tokens"); inside it is the list kind and an offset.
+ * It needs no signature: a forged cursor can only choose an offset into a list the same grant
+ * is allowed to see anyway.
+ */
+
+/** 100 items: a few KB of tool definitions per page, well under any client's message limit. */
+export const PAGE_SIZE = 100;
+
+export type ListKind = 'tools' | 'resources' | 'templates' | 'prompts';
+
+const cursorSchema = z.object({
+  k: z.enum(['tools', 'resources', 'templates', 'prompts']),
+  o: z.int().min(0),
+});
+
+export function encodeCursor(kind: ListKind, offset: number): string {
+  return Buffer.from(JSON.stringify({ k: kind, o: offset }), 'utf8').toString('base64url');
+}
+
+/** The offset a cursor stands for; -32602 (spec: "Invalid cursors SHOULD result in -32602"). */
+export function decodeCursor(kind: ListKind, cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const result = cursorSchema.safeParse(parsed);
+  if (!result.success || result.data.k !== kind) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid cursor');
+  }
+  return result.data.o;
+}
+
+/** One page of `items` starting at the cursor, with the cursor of the next page if any. */
+export function paginate<T>(
+  kind: ListKind,
+  items: readonly T[],
+  cursor: string | undefined,
+  pageSize: number,
+): { page: T[]; nextCursor?: string } {
+  const offset = decodeCursor(kind, cursor);
+  const end = offset + pageSize;
+  const page = items.slice(offset, end);
+  return end < items.length ? { page, nextCursor: encodeCursor(kind, end) } : { page };
+}

@@ -1,0 +1,188 @@
+import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
+import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
+import type { IntegrationRegistry } from '../integrations/registry.ts';
+import type { Logger } from '../log.ts';
+import type { Grant } from '../tokens/grant.ts';
+import { Catalog } from './catalog.ts';
+import { PAGE_SIZE } from './cursors.ts';
+import { notReady } from './errors.ts';
+import type { ToolCallEvent } from './events.ts';
+import {
+  clientGone,
+  goneSignal,
+  MAX_BODY_BYTES,
+  readBody,
+  sendResponse,
+  toWebRequest,
+} from './http-bridge.ts';
+import { InFlight } from './inflight.ts';
+import { serveLegacy } from './legacy.ts';
+import { NotificationHub } from './notifications.ts';
+import { requestScope } from './request-scope.ts';
+import { type ResourceDeps, resolveResourceUri } from './resources.ts';
+import { buildServer } from './server.ts';
+import { ResourceSubscriptions } from './subscriptions.ts';
+import type { View } from './view.ts';
+
+export type { ToolCallEvent } from './events.ts';
+
+export interface McpEndpointDeps {
+  registry: IntegrationRegistry;
+  log: Logger;
+  /** Short-lived token an HTTP upstream receives instead of the agent's (aud = integration, sub = task, scope = the tools being called). */
+  upstreamToken(integration: string, grant: Grant, tools: string[]): Promise<string>;
+  /** Called after each tools/call ends, fire-and-forget: never awaited on the call's critical path. */
+  onToolCall(event: ToolCallEvent): void;
+  /** Whether tool-call arguments are included in events (policy decides; default false). */
+  includeArguments?: (integration: string) => boolean;
+  /** Items per page of our own list pagination (default PAGE_SIZE, 100); tests use fewer. */
+  pageSize?: number;
+}
+
+export interface McpEndpoint {
+  /** Serve one MCP HTTP request (POST, GET or DELETE) for an authenticated grant. integration undefined = the aggregate /mcp. The request body may already be parsed by the caller: accept `parsedBody?: unknown`. */
+  handle(
+    req: ExpressRequest,
+    res: ExpressResponse,
+    grant: Grant,
+    integration: string | undefined,
+    parsedBody?: unknown,
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The agent-facing MCP endpoints, stateless on the SDK v2 for both protocol eras:
+ * 2026-07-28 requests (with the per-request `_meta` envelope) go to createMcpHandler in
+ * `legacy: 'reject'` mode, 2025-era requests to our own legacy leg (JSON answers, GET streams).
+ * `isLegacyRequest` is the SDK's own routing predicate, so the split never disagrees with it.
+ */
+export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
+  const { registry, log } = deps;
+  const inflight = new InFlight();
+  // Upstream changes go to the hub (declared below; only called once requests are served).
+  const catalog = new Catalog(log, (integration, event) =>
+    notifications.publish(integration, event),
+  );
+  const subscriptions = new ResourceSubscriptions(catalog, log);
+  const handlerDeps: ResourceDeps = {
+    registry,
+    log,
+    catalog,
+    inflight,
+    subscriptions,
+    pageSize: deps.pageSize ?? PAGE_SIZE,
+    upstreamToken: deps.upstreamToken,
+    onToolCall: deps.onToolCall,
+    ...(deps.includeArguments && { includeArguments: deps.includeArguments }),
+  };
+  const notifications = new NotificationHub({
+    registry,
+    catalog,
+    subscriptions,
+    log,
+    resolveUri: (view, uri) => resolveResourceUri(handlerDeps, view, uri),
+  });
+  const build = (view: View) => buildServer(handlerDeps, view);
+  const legacyDeps = { buildServer: build, hub: notifications, inflight, log };
+
+  const modern = createMcpHandler(
+    () => {
+      const scope = requestScope.getStore();
+      if (!scope) throw new Error('MCP request outside of the endpoint scope');
+      return build(scope.view);
+    },
+    {
+      legacy: 'reject',
+      bus: notifications.bus,
+      onerror: (error) => log.debug({ err: error }, 'mcp request rejected'),
+    },
+  );
+
+  async function handle(
+    req: ExpressRequest,
+    res: ExpressResponse,
+    grant: Grant,
+    integration: string | undefined,
+    parsedBody?: unknown,
+  ): Promise<void> {
+    notifications.start();
+    const view: View = { grant, integration };
+    const post = req.method === 'POST';
+    let body = post ? parsedBody : undefined;
+    let raw: string | undefined;
+    if (post && body === undefined) {
+      const read = await readBody(req);
+      if (read.kind === 'too-large') {
+        await sendResponse(
+          res,
+          jsonRpcError(413, -32000, `Payload Too Large: at most ${MAX_BODY_BYTES} bytes`, null),
+        );
+        return;
+      }
+      if (read.kind === 'json') body = read.value;
+      else raw = read.text;
+    }
+    if (integration !== undefined) {
+      const item = registry.get(integration);
+      if (item?.state !== 'ready' || !item.upstream) {
+        const error = notReady(integration, item?.state ?? 'unknown', item?.lastError);
+        const id = requestId(body);
+        const answer =
+          post && id !== undefined
+            ? jsonRpcError(200, error.code, error.message, id, error.data)
+            : post && body !== undefined
+              ? new Response(null, { status: 202 })
+              : jsonRpcError(503, error.code, error.message, null, error.data);
+        await sendResponse(res, answer);
+        return;
+      }
+    }
+    const request = toWebRequest(req, raw);
+    let response: Response;
+    try {
+      response = await requestScope.run({ view, body }, async () => {
+        if (await isLegacyRequest(request, body)) {
+          return serveLegacy(legacyDeps, request, body, view, clientGone(res));
+        }
+        // The modern leg cancels through the request's signal (the client closes its stream).
+        const signalled = toWebRequest(req, raw, goneSignal(res));
+        return modern.fetch(signalled, body === undefined ? undefined : { parsedBody: body });
+      });
+    } catch (error) {
+      // The SDK answers its own failures; this is ours (building the server, the legacy leg).
+      log.error({ err: error, integration }, 'mcp request failed');
+      response = jsonRpcError(500, -32603, 'Internal error', requestId(body) ?? null);
+    }
+    await sendResponse(res, response, grant.expiresAt * 1000);
+  }
+
+  return {
+    handle,
+    async close() {
+      inflight.abortAll();
+      await Promise.all([modern.close(), notifications.close()]);
+    },
+  };
+}
+
+/** The id of a single JSON-RPC request, undefined for notifications, batches and non-JSON-RPC. */
+function requestId(body: unknown): string | number | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const { id, method } = body as { id?: unknown; method?: unknown };
+  if (typeof method !== 'string') return undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+}
+
+function jsonRpcError(
+  status: number,
+  code: number,
+  message: string,
+  id: string | number | null,
+  data?: unknown,
+): Response {
+  return Response.json(
+    { jsonrpc: '2.0', id, error: { code, message, ...(data !== undefined && { data }) } },
+    { status },
+  );
+}

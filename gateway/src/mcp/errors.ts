@@ -1,0 +1,66 @@
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  SdkError,
+  SdkErrorCode,
+} from '@modelcontextprotocol/server';
+import { SwitchboardError } from '../errors.ts';
+
+/**
+ * JSON-RPC errors the endpoint answers. Failures of an upstream always name the integration
+ * (the SwitchboardError messages of the supervisor already do: "integration fixture: the server
+ * exited with code 1 during the request"), so an agent of the aggregate knows which one broke.
+ */
+
+/** Answered for unknown, hidden and out-of-scope tools alike, in the SDK's own words (McpServer). */
+export function toolNotFound(name: string): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
+}
+
+export function promptNotFound(name: string): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${name} not found`);
+}
+
+export function notReady(integration: string, state: string, detail?: string): ProtocolError {
+  const why = detail ? `: ${detail}` : '';
+  return new ProtocolError(
+    ProtocolErrorCode.InternalError,
+    `integration ${integration} is not available (${state})${why}`,
+    { code: 'integration_unavailable', integration },
+  );
+}
+
+/**
+ * An upstream failure as the error the agent sees. A JSON-RPC error the upstream answered
+ * itself (invalid arguments, unknown resource) passes through unchanged: it is the server's
+ * answer, not a failure of the route.
+ */
+export function upstreamFailure(integration: string, error: unknown): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  if (error instanceof SwitchboardError) {
+    // The supervisor's messages start with "integration <name>:"; others (a token minter) get it.
+    const named = error.message.startsWith(`integration ${integration}`)
+      ? error.message
+      : `integration ${integration}: ${error.message}`;
+    return new ProtocolError(ProtocolErrorCode.InternalError, named, {
+      code: error.code,
+      integration,
+    });
+  }
+  if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) {
+    return new ProtocolError(
+      ProtocolErrorCode.InternalError,
+      `integration ${integration}: the server did not answer in time`,
+      { code: 'upstream_timeout', integration },
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new ProtocolError(
+    ProtocolErrorCode.InternalError,
+    `integration ${integration}: ${message}`,
+    {
+      code: 'upstream_error',
+      integration,
+    },
+  );
+}

@@ -1,0 +1,30 @@
+import type { Logger } from '../log.ts';
+import type { Grant } from '../tokens/grant.ts';
+
+export interface ToolCallEvent {
+  grant: Grant;
+  integration: string;
+  tool: string;
+  durationMs: number;
+  ok: boolean;
+  error?: string;
+  arguments?: unknown;
+}
+
+/**
+ * Hands an event to the listener after the current call has answered: setImmediate keeps a
+ * slow or throwing listener (an audit write, a metric) off the call's critical path.
+ */
+export function emitToolCall(
+  listener: (event: ToolCallEvent) => void,
+  event: ToolCallEvent,
+  log: Logger,
+): void {
+  setImmediate(() => {
+    try {
+      listener(event);
+    } catch (error) {
+      log.warn({ integration: event.integration, err: error }, 'tool call listener failed');
+    }
+  });
+}

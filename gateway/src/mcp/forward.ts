@@ -1,0 +1,82 @@
+import type { Client } from '@modelcontextprotocol/client';
+import type { Integration } from '../integrations/registry.ts';
+import { withUpstreamToken } from '../integrations/upstream/http.ts';
+import type { Grant } from '../tokens/grant.ts';
+import type { Catalog } from './catalog.ts';
+import { notReady, upstreamFailure } from './errors.ts';
+
+/** The `_meta` key under which stdio upstreams receive the task a request belongs to. */
+export const TASK_META_KEY = 'io.switchboard/task';
+
+export interface ForwardDeps {
+  catalog: Catalog;
+  upstreamToken(integration: string, grant: Grant, tools: string[]): Promise<string>;
+}
+
+/** What an upstream request is sent with besides its own parameters. */
+export interface Forwarding {
+  client: Client;
+  timeoutMs: number;
+  /** `_meta` to merge into the upstream request (the task context for stdio upstreams). */
+  meta: Record<string, unknown>;
+}
+
+/**
+ * Sends one agent request to an integration, on the instance its session or task maps to
+ * (manifest `instances`). Who the request is for travels as the design says (ARCHITECTURE §4
+ * "Per-task tokens"): an HTTP upstream gets a short-lived token minted for this integration,
+ * task and these tools in its Authorization header, never the agent's; a stdio upstream gets
+ * `_meta["io.switchboard/task"]`. Every failure becomes a JSON-RPC error naming the integration.
+ */
+export async function forward<T>(
+  deps: ForwardDeps,
+  item: Integration,
+  grant: Grant,
+  tools: string[],
+  fn: (forwarding: Forwarding) => Promise<T>,
+): Promise<T> {
+  const upstream = item.upstream;
+  if (!upstream) throw notReady(item.name, item.state);
+  const http = item.manifest?.server.transport === 'http';
+  const meta: Record<string, unknown> = http ? {} : { [TASK_META_KEY]: taskContext(grant) };
+  const run = () =>
+    upstream.request(
+      (client, timeoutMs) => {
+        deps.catalog.hook(client, item.name);
+        return fn({ client, timeoutMs, meta });
+      },
+      { sessionId: grant.sessionId ?? undefined, taskId: grant.taskId },
+    );
+  try {
+    if (!http) return await run();
+    const token = await deps.upstreamToken(item.name, grant, tools);
+    return await withUpstreamToken(token, run);
+  } catch (error) {
+    throw upstreamFailure(item.name, error);
+  }
+}
+
+/** Task and session only: the token id is a credential reference and stays in the gateway. */
+function taskContext(grant: Grant): Record<string, string> {
+  return grant.sessionId === null
+    ? { taskId: grant.taskId }
+    : { taskId: grant.taskId, sessionId: grant.sessionId };
+}
+
+/** Ours, and the protocol's per-request envelope (the upstream connection has its own). */
+const RESERVED_PREFIXES = ['io.switchboard/', 'io.modelcontextprotocol/'];
+
+/**
+ * The agent's `_meta` as it may reach an upstream: its progress token is replaced by the
+ * gateway's own (the upstream client assigns one), and no `io.switchboard/*` key survives, so an
+ * agent cannot claim another task's context.
+ */
+export function agentMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!meta) return out;
+  for (const [key, value] of Object.entries(meta)) {
+    if (key === 'progressToken' || RESERVED_PREFIXES.some((p) => key.startsWith(p))) continue;
+    out[key] = value;
+  }
+  return out;
+}

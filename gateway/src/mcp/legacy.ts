@@ -1,0 +1,150 @@
+import {
+  type Server,
+  WebStandardStreamableHTTPServerTransport,
+} from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import type { Logger } from '../log.ts';
+import type { InFlight } from './inflight.ts';
+import type { NotificationHub } from './notifications.ts';
+import type { View } from './view.ts';
+
+/**
+ * 2025-era clients (protocol 2024-11-05 … 2025-11-25), served statelessly. Per REFERENCES
+ * §A2.2 a POST is answered with one JSON body (enableJsonResponse; the SDK's built-in fallback
+ * always streams SSE, ~142 µs per call of conversion and framing) unless it carries a progress
+ * token and so needs a stream. GET opens the standalone SSE stream that list_changed and
+ * resources/updated travel on (transports "Listening for Messages from the Server"). There is
+ * no session (no Mcp-Session-Id), so DELETE has nothing to end.
+ */
+export interface LegacyDeps {
+  buildServer(view: View): Promise<Server>;
+  hub: NotificationHub;
+  inflight: InFlight;
+  log: Logger;
+}
+
+const cancelled = z.object({
+  method: z.literal('notifications/cancelled'),
+  params: z.object({
+    requestId: z.union([z.string(), z.number()]),
+    reason: z.string().optional(),
+  }),
+});
+
+function messages(body: unknown): unknown[] {
+  return Array.isArray(body) ? body : [body];
+}
+
+const withProgressToken = z.object({
+  id: z.union([z.string(), z.number()]),
+  params: z.object({ _meta: z.object({ progressToken: z.union([z.string(), z.number()]) }) }),
+});
+
+/** A request asking for progress needs a stream: JSON mode would drop the notifications. */
+function wantsStream(body: unknown): boolean {
+  return messages(body).some((m) => withProgressToken.safeParse(m).success);
+}
+
+function isEventStream(response: Response): boolean {
+  return response.headers.get('content-type')?.includes('text/event-stream') ?? false;
+}
+
+/** The response with `onEnd` run once when its body is done or abandoned. */
+function whenBodyEnds(response: Response, onEnd: () => void): Response {
+  const body = response.body;
+  if (!body) {
+    onEnd();
+    return response;
+  }
+  const reader = body.getReader();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  };
+  const monitored = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          end();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        end();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason).catch(() => {});
+    },
+  });
+  return new Response(monitored, { status: response.status, headers: response.headers });
+}
+
+/** `gone`: resolves if the client disconnects before its answer is complete. */
+export async function serveLegacy(
+  deps: LegacyDeps,
+  request: Request,
+  body: unknown,
+  view: View,
+  gone: Promise<void>,
+): Promise<Response> {
+  const method = request.method.toUpperCase();
+  if (method !== 'POST' && method !== 'GET') {
+    return Response.json(
+      { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null },
+      { status: 405, headers: { Allow: 'GET, POST' } },
+    );
+  }
+  if (method === 'POST') {
+    for (const message of messages(body)) {
+      const cancel = cancelled.safeParse(message);
+      if (cancel.success) {
+        deps.inflight.cancel(view.grant, cancel.data.params.requestId, cancel.data.params.reason);
+      }
+    }
+  }
+  const server = await deps.buildServer(view);
+  const transport = new WebStandardStreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    enableJsonResponse: method === 'POST' && !wantsStream(body),
+  });
+  await server.connect(transport);
+  let removeStream: (() => void) | undefined;
+  let closed = false;
+  let left = false;
+  const teardown = () => {
+    if (closed) return;
+    closed = true;
+    removeStream?.();
+    transport.close().catch(() => {});
+    server.close().catch(() => {});
+  };
+  // Closing the server aborts its handlers' signals: a call in flight is cancelled upstream.
+  // In JSON mode the transport's answer never settles once the client has gone (its stream is
+  // closed with no response to resolve), so leaving also ends our wait.
+  const left499 = gone.then(() => {
+    left = true;
+    teardown();
+    return new Response(null, { status: 499 });
+  });
+  let response: Response;
+  try {
+    response = await Promise.race([
+      transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body }),
+      left499,
+    ]);
+  } catch (error) {
+    teardown();
+    throw error;
+  }
+  if (!isEventStream(response) || left) {
+    teardown();
+    return response;
+  }
+  if (method === 'GET') removeStream = deps.hub.addLegacyStream(view, server);
+  return whenBodyEnds(response, teardown);
+}

@@ -1,0 +1,58 @@
+import { Server, type ServerCapabilities } from '@modelcontextprotocol/server';
+import type { Integration } from '../integrations/registry.ts';
+import { registerCompletion, registerPrompts } from './prompts.ts';
+import { type ResourceDeps, registerResources } from './resources.ts';
+import { registerTools } from './tools.ts';
+import { isAggregate, type View, visibleIntegrations } from './view.ts';
+
+export const SERVER_INFO = { name: 'switchboard', version: '0.1.0' } as const;
+
+/** What the visible integrations can do, each by its upstream's advertised capabilities. */
+interface Offer {
+  item: Integration;
+  capabilities: ServerCapabilities;
+}
+
+/**
+ * The MCP server for one request (REFERENCES §A2.3: an instance per request costs ~1% CPU and
+ * holds its protocol era, so none is pooled). It advertises only what the upstreams it fronts
+ * can do: tools, resources (subscribe when one of them supports it), prompts, completions.
+ * Never `tasks`, sampling, elicitation or logging, which it does not proxy end to end.
+ * listChanged is always on: the gateway itself changes the lists (integrations come and go).
+ */
+export async function buildServer(deps: ResourceDeps, view: View): Promise<Server> {
+  const offers = await Promise.all(
+    visibleIntegrations(deps.registry, view).map(async (item): Promise<Offer | undefined> => {
+      try {
+        return { item, capabilities: await deps.catalog.capabilities(item) };
+      } catch (error) {
+        deps.log.warn({ integration: item.name, err: error }, 'upstream capabilities unknown');
+        return undefined;
+      }
+    }),
+  );
+  const available = offers.filter((o): o is Offer => o !== undefined);
+  const having = (key: 'tools' | 'resources' | 'prompts' | 'completions') =>
+    available.filter((o) => o.capabilities[key] !== undefined).map((o) => o.item);
+
+  const withTools = having('tools');
+  const withResources = having('resources');
+  const withPrompts = having('prompts');
+  const withCompletions = having('completions');
+  const capabilities: ServerCapabilities = {};
+  // The aggregate always offers tools: integrations granted later announce themselves there.
+  if (withTools.length > 0 || isAggregate(view)) capabilities.tools = { listChanged: true };
+  if (withResources.length > 0) {
+    const subscribe = available.some((o) => o.capabilities.resources?.subscribe === true);
+    capabilities.resources = { listChanged: true, ...(subscribe && { subscribe: true }) };
+  }
+  if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
+  if (withCompletions.length > 0) capabilities.completions = {};
+
+  const server = new Server(SERVER_INFO, { capabilities });
+  if (capabilities.tools) registerTools(server, deps, view, withTools);
+  if (capabilities.resources) registerResources(server, deps, view, withResources);
+  if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts);
+  if (capabilities.completions) registerCompletion(server, deps, view, withCompletions);
+  return server;
+}

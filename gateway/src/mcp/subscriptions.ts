@@ -1,0 +1,110 @@
+import type { Integration } from '../integrations/registry.ts';
+import type { Logger } from '../log.ts';
+import type { Grant } from '../tokens/grant.ts';
+import type { Catalog } from './catalog.ts';
+
+/** Resources one token may follow at once (legacy resources/subscribe): bounds memory per agent. */
+export const MAX_SUBSCRIPTIONS_PER_TOKEN = 256;
+
+interface Upstream {
+  item: Integration;
+  count: number;
+}
+
+/**
+ * Resource subscriptions. Upstream, one `resources/subscribe` per (integration, URI) however
+ * many agents follow it, released when the last one stops. Downstream, two eras:
+ * - 2025 clients call resources/subscribe in a stateless POST of their own; the subscription is
+ *   remembered per token (the task's credential, so it ends with the task), and updates go out
+ *   on that token's GET streams;
+ * - 2026-07-28 clients name the URIs in `subscriptions/listen`; the subscription lives as long
+ *   as that stream.
+ */
+export class ResourceSubscriptions {
+  private readonly upstream = new Map<string, Upstream>();
+  private readonly byToken = new Map<
+    string,
+    { expiresAt: number; uris: Map<string, Integration> }
+  >();
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly log: Logger,
+  ) {}
+
+  async acquire(item: Integration, uri: string): Promise<void> {
+    const key = `${item.name}\n${uri}`;
+    const found = this.upstream.get(key);
+    if (found && found.item === item) {
+      found.count += 1;
+      return;
+    }
+    this.upstream.set(key, { item, count: 1 });
+    const capabilities = await this.catalog.capabilities(item);
+    if (!capabilities.resources?.subscribe) return;
+    await item.upstream?.request((client, timeout) => {
+      this.catalog.hook(client, item.name);
+      return client.subscribeResource({ uri }, { timeout });
+    });
+  }
+
+  release(item: Integration, uri: string): void {
+    const key = `${item.name}\n${uri}`;
+    const found = this.upstream.get(key);
+    if (!found || found.item !== item) return;
+    found.count -= 1;
+    if (found.count > 0) return;
+    this.upstream.delete(key);
+    this.catalog
+      .capabilities(item)
+      .then((capabilities) =>
+        capabilities.resources?.subscribe
+          ? item.upstream?.request((client, timeout) =>
+              client.unsubscribeResource({ uri }, { timeout }),
+            )
+          : undefined,
+      )
+      .catch((error: unknown) =>
+        this.log.debug({ integration: item.name, uri, err: error }, 'upstream unsubscribe failed'),
+      );
+  }
+
+  async subscribeLegacy(grant: Grant, item: Integration, uri: string): Promise<void> {
+    let entry = this.byToken.get(grant.tokenId);
+    if (!entry) {
+      entry = { expiresAt: grant.expiresAt, uris: new Map() };
+      this.byToken.set(grant.tokenId, entry);
+    }
+    if (entry.uris.has(uri)) return;
+    if (entry.uris.size >= MAX_SUBSCRIPTIONS_PER_TOKEN) {
+      throw new RangeError(
+        `at most ${MAX_SUBSCRIPTIONS_PER_TOKEN} resource subscriptions per task`,
+      );
+    }
+    entry.uris.set(uri, item);
+    await this.acquire(item, uri);
+  }
+
+  unsubscribeLegacy(grant: Grant, uri: string): void {
+    const entry = this.byToken.get(grant.tokenId);
+    const item = entry?.uris.get(uri);
+    if (!entry || !item) return;
+    entry.uris.delete(uri);
+    if (entry.uris.size === 0) this.byToken.delete(grant.tokenId);
+    this.release(item, uri);
+  }
+
+  /** Whether a 2025-era client holding this token subscribed to `uri`. */
+  followsLegacy(grant: Grant, uri: string): boolean {
+    return this.byToken.get(grant.tokenId)?.uris.has(uri) ?? false;
+  }
+
+  /** Drops the subscriptions of tokens that expired (their tasks cannot use them any more). */
+  sweep(nowSeconds: number): void {
+    for (const [tokenId, entry] of this.byToken) {
+      if (entry.expiresAt > nowSeconds) continue;
+      this.byToken.delete(tokenId);
+      for (const [uri, item] of entry.uris) this.release(item, uri);
+    }
+  }
+}

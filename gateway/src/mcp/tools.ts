@@ -1,0 +1,178 @@
+import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
+import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
+import type { Logger } from '../log.ts';
+import { paginate } from './cursors.ts';
+import { toolNotFound, upstreamFailure } from './errors.ts';
+import { emitToolCall, type ToolCallEvent } from './events.ts';
+import { agentMeta, type ForwardDeps, forward } from './forward.ts';
+import type { InFlight } from './inflight.ts';
+import { isSpecName, namespaced, splitNamespaced } from './names.ts';
+import { hiddenTools, isAggregate, toolAllowed, type View } from './view.ts';
+
+export interface HandlerDeps extends ForwardDeps {
+  registry: IntegrationRegistry;
+  log: Logger;
+  pageSize: number;
+  inflight: InFlight;
+  onToolCall(event: ToolCallEvent): void;
+  includeArguments?: (integration: string) => boolean;
+}
+
+/**
+ * The tools of the integrations a view sees: in scope, never hidden, prefixed on /mcp. Every
+ * field an upstream gave (inputSchema, outputSchema, annotations, icons, title, _meta, …) is
+ * passed through; only the name changes.
+ */
+export async function visibleTools(
+  deps: HandlerDeps,
+  view: View,
+  items: Integration[],
+): Promise<Tool[]> {
+  const lists = await Promise.all(
+    items.map(async (item) => {
+      try {
+        return toolsOf(view, item, await deps.catalog.tools(item), deps.log);
+      } catch (error) {
+        // One broken server must not empty the aggregate; its own endpoint reports the error.
+        if (!isAggregate(view)) throw upstreamFailure(item.name, error);
+        return [];
+      }
+    }),
+  );
+  return lists.flat();
+}
+
+function toolsOf(view: View, item: Integration, tools: Tool[], log: Logger): Tool[] {
+  const hidden = hiddenTools(item);
+  const out: Tool[] = [];
+  for (const tool of tools) {
+    if (!toolAllowed(view, item, tool.name, hidden)) continue;
+    if (!isAggregate(view)) {
+      out.push(tool);
+      continue;
+    }
+    const name = namespaced(item.name, tool.name);
+    if (!isSpecName(name)) {
+      log.warn({ integration: item.name, tool: tool.name }, 'tool name too long for /mcp; skipped');
+      continue;
+    }
+    out.push({ ...tool, name });
+  }
+  return out;
+}
+
+/** The integration and tool a requested name claims: prefixed on /mcp, plain on /mcp/<name>. */
+function claimed(view: View, requested: string): { integration: string; name: string } | undefined {
+  return view.integration === undefined
+    ? splitNamespaced(requested)
+    : { integration: view.integration, name: requested };
+}
+
+/**
+ * The integration a claimed tool belongs to, if the view may call it and the upstream has it.
+ * Unknown, hidden and out-of-scope all come back undefined, so they are answered alike.
+ */
+async function resolveTool(
+  deps: HandlerDeps,
+  view: View,
+  items: Integration[],
+  claim: { integration: string; name: string },
+): Promise<Integration | undefined> {
+  const item = items.find((i) => i.name === claim.integration);
+  if (!item || !toolAllowed(view, item, claim.name)) return undefined;
+  let tools: Tool[];
+  try {
+    tools = await deps.catalog.tools(item);
+  } catch (error) {
+    throw upstreamFailure(item.name, error);
+  }
+  return tools.some((t) => t.name === claim.name) ? item : undefined;
+}
+
+export function registerTools(
+  server: Server,
+  deps: HandlerDeps,
+  view: View,
+  items: Integration[],
+): void {
+  server.setRequestHandler('tools/list', async (request) => {
+    const tools = await visibleTools(deps, view, items);
+    const { page, nextCursor } = paginate('tools', tools, request.params?.cursor, deps.pageSize);
+    return nextCursor === undefined ? { tools: page } : { tools: page, nextCursor };
+  });
+
+  server.setRequestHandler('tools/call', async (request, ctx) => {
+    const started = performance.now();
+    const requested = request.params.name;
+    const args = request.params.arguments;
+    const report = (integration: string, tool: string, ok: boolean, error?: string) => {
+      const event: ToolCallEvent = {
+        grant: view.grant,
+        integration,
+        tool,
+        durationMs: Math.round(performance.now() - started),
+        ok,
+      };
+      if (error !== undefined) event.error = error;
+      if (args !== undefined && deps.includeArguments?.(integration)) event.arguments = args;
+      emitToolCall(deps.onToolCall, event, deps.log);
+    };
+
+    const claim = claimed(view, requested);
+    const integration = claim?.integration ?? '';
+    const tool = claim?.name ?? requested;
+    try {
+      const item = claim && (await resolveTool(deps, view, items, claim));
+      if (!item) throw toolNotFound(requested);
+      const result = await callUpstream(deps, view, item, tool, request.params, ctx);
+      report(
+        integration,
+        tool,
+        result.isError !== true,
+        result.isError ? 'isError result' : undefined,
+      );
+      return result;
+    } catch (error) {
+      report(integration, tool, false, (error as Error).message);
+      throw error;
+    }
+  });
+}
+
+/**
+ * tools/call on the upstream: progress re-stamped with the agent's own progressToken (the
+ * upstream client assigns the upstream one), cancellation passed on through the signal, and
+ * the integration's timeout restarted by each progress notification (a tool that reports
+ * progress may run past it; one that goes silent may not).
+ */
+function callUpstream(
+  deps: HandlerDeps,
+  view: View,
+  item: Integration,
+  tool: string,
+  params: { arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
+  ctx: ServerContext,
+): Promise<CallToolResult> {
+  const progressToken = ctx.mcpReq._meta?.progressToken;
+  const tracked = deps.inflight.track(view.grant, ctx.mcpReq.id, ctx.mcpReq.signal);
+  return forward(deps, item, view.grant, [tool], ({ client, timeoutMs, meta }) =>
+    client.callTool(
+      {
+        name: tool,
+        ...(params.arguments !== undefined && { arguments: params.arguments }),
+        _meta: { ...agentMeta(params._meta), ...meta },
+      },
+      {
+        signal: tracked.signal,
+        timeout: timeoutMs,
+        resetTimeoutOnProgress: true,
+        onprogress: (progress) => {
+          if (progressToken === undefined) return;
+          ctx.mcpReq
+            .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
+            .catch(() => {});
+        },
+      },
+    ),
+  ).finally(() => tracked.done());
+}

@@ -1,0 +1,62 @@
+import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
+import type { Grant } from '../tokens/grant.ts';
+import { scopeAllows, scopeCoversIntegration } from '../tokens/scope.ts';
+
+/**
+ * What one request can see: the grant, and either the aggregate endpoint (`integration`
+ * undefined: every ready integration the scope covers, names prefixed) or one integration's own
+ * endpoint (names unchanged). Everything the MCP handlers list or route goes through here, so
+ * scope is applied in one place.
+ */
+export interface View {
+  grant: Grant;
+  /** undefined = the aggregate /mcp. */
+  integration: string | undefined;
+}
+
+export function isAggregate(view: View): boolean {
+  return view.integration === undefined;
+}
+
+/**
+ * The integrations a view serves, in name order. On /mcp/<integration> the caller has checked
+ * that the grant covers it; here it must also be ready (the endpoint answers an error otherwise).
+ */
+export function visibleIntegrations(registry: IntegrationRegistry, view: View): Integration[] {
+  if (view.integration !== undefined) {
+    const item = registry.get(view.integration);
+    return item && item.state === 'ready' && item.upstream ? [item] : [];
+  }
+  return registry
+    .list()
+    .filter(
+      (item) =>
+        item.state === 'ready' &&
+        item.upstream !== undefined &&
+        scopeCoversIntegration(view.grant.scope, item.name),
+    );
+}
+
+/** Whether a change in `integration` concerns a client of this view (for list_changed). */
+export function viewIncludes(view: View, integration: string): boolean {
+  return view.integration === undefined
+    ? scopeCoversIntegration(view.grant.scope, integration)
+    : view.integration === integration;
+}
+
+/** Tools only the gateway may call: the manifest's tools.hidden and whatever the registry marked. */
+export function hiddenTools(item: Integration): Set<string> {
+  const hidden = new Set(item.manifest?.tools.hidden ?? []);
+  for (const tool of item.tools) if (tool.hidden) hidden.add(tool.name);
+  return hidden;
+}
+
+/** A tool an agent of this grant may list and call: in scope and not hidden. */
+export function toolAllowed(
+  view: View,
+  item: Integration,
+  tool: string,
+  hidden: Set<string> = hiddenTools(item),
+): boolean {
+  return !hidden.has(tool) && scopeAllows(view.grant.scope, item.name, tool);
+}
