@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, runSwitchboard } from '../helpers/gateway.ts';
 import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
@@ -109,6 +110,45 @@ describe('switchboard start with the example integrations', () => {
     expect(await res.json()).toMatchObject({
       error: { code: 'invalid_token', message: 'missing bearer token' },
     });
+  });
+
+  it('an agent reaches chat (HTTP) through /mcp; chat accepts the token the gateway minted for it', async () => {
+    const res = await fetch(`${gw.url}/api/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ external: true, scope: ['chat:*', 'notes:*'] }),
+    });
+    const granted = (await res.json()) as { mcp: { url: string; token: string } };
+    const client = new Client({ name: 'examples-start-test', version: '0.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(granted.mcp.url), {
+        requestInit: { headers: { authorization: `Bearer ${granted.mcp.token}` } },
+      }),
+    );
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name).sort();
+      // Hidden handlers (chat's on_webhook, deliver) are not offered to agents.
+      expect(names).toEqual([
+        'chat__list_messages',
+        'chat__post_message',
+        'notes__add_note',
+        'notes__search_notes',
+      ]);
+      // chat verifies every request against the gateway's JWKS with aud = chat: the agent's
+      // token (aud = <gateway>/mcp) would be refused, so an answer proves it was not forwarded.
+      const posted = await client.callTool({
+        name: 'chat__post_message',
+        arguments: { channel: 'general', text: 'hello from an agent' },
+      });
+      expect(posted.isError ?? false).toBe(false);
+      const listed = await client.callTool({
+        name: 'chat__list_messages',
+        arguments: { channel: 'general' },
+      });
+      expect(JSON.stringify(listed.content)).toContain('hello from an agent');
+    } finally {
+      await client.close();
+    }
   });
 
   it('weather becomes ready once an operator sets its key and reloads it', async () => {

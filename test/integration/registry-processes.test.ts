@@ -1,21 +1,23 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InProcessBus } from '../../gateway/src/events/bus.ts';
 import { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { createLogger } from '../../gateway/src/log.ts';
+import { TokenService } from '../../gateway/src/tokens/service.ts';
 import { useMigratedDatabase } from '../helpers/database.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
 
 // Manifest `processes` started by the registry: an HTTP MCP server run by the integration's own
-// process (as servers/chat is) becomes `ready` once it listens; each process gets only the
+// process (as servers/chat is) becomes `ready` once it listens, accepting the gateway's token; each process gets only the
 // settings it `requires`; one whose settings are missing waits; reload restarts them.
 const CHAT_SERVER = path.join(REPO_ROOT, 'servers/chat/src/server.ts');
 const REPORTER = path.join(REPO_ROOT, 'test/fixtures/processes/reporter.mjs');
 // Inside the repository so that `node --import tsx` in the integration folder finds tsx.
 const ROOT = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-'));
 const REPORT_FILE = path.join(ROOT, 'reports.jsonl');
-const GATEWAY_URL = 'http://127.0.0.1:4999';
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -90,8 +92,27 @@ describe('registry: integration processes', () => {
   const database = useMigratedDatabase();
   let registry: IntegrationRegistry;
 
+  let tokens: TokenService;
+  let jwks: http.Server;
+  let GATEWAY_URL = '';
+
   beforeAll(async () => {
     writeIntegration(await freePort());
+    // chat, started by the gateway, verifies the gateway's token against its JWKS: serve them.
+    jwks = http.createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(tokens.jwks()));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    GATEWAY_URL = `http://127.0.0.1:${(jwks.address() as net.AddressInfo).port}`;
+    const log = createLogger('silent');
+    tokens = await TokenService.start({
+      sql: database().sql,
+      masterKey: Buffer.alloc(32, 5),
+      bus: new InProcessBus(),
+      log,
+      issuer: () => GATEWAY_URL,
+    });
     registry = new IntegrationRegistry({
       sql: database().sql,
       log: createLogger('silent'),
@@ -105,6 +126,7 @@ describe('registry: integration processes', () => {
         EXTRA_SECRET: 'not-for-the-reporter',
       },
       gatewayUrl: () => GATEWAY_URL,
+      gatewayToken: (integration) => tokens.mintGateway(integration),
     });
     await registry.loadAll();
     expect(registry.get('chatproc')?.state).toBe('starting');
@@ -112,6 +134,9 @@ describe('registry: integration processes', () => {
   }, 30_000);
   afterAll(async () => {
     await registry?.stopAll();
+    await tokens?.close();
+    jwks?.closeAllConnections();
+    await new Promise((resolve) => (jwks ? jwks.close(resolve) : resolve(undefined)));
     fs.rmSync(ROOT, { recursive: true, force: true });
   });
 

@@ -443,7 +443,7 @@ schedules:
       [
         [
           'integrations.github.grant',
-          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, rateLimit',
+          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, audit, rateLimit',
         ],
       ],
     ],
