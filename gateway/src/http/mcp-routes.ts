@@ -43,6 +43,7 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 export function mcpRoutes(deps: McpRoutesDeps): Router {
   const router = Router();
   const limiter = new RateLimiter();
+  const allowedHosts = allowedHostsFor();
 
   const metadataUrl = (integration: string | undefined) =>
     `${deps.publicUrl()}/.well-known/oauth-protected-resource/mcp${integration ? `/${integration}` : ''}`;
@@ -69,7 +70,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
 
   const guard = (req: Request, res: Response, next: NextFunction) => {
     const integration = req.params.integration as string | undefined;
-    const refusal = hostOrOriginRefusal(req, deps.publicUrl());
+    const refusal = hostOrOriginRefusal(req, allowedHosts(deps.publicUrl()));
     if (refusal) {
       res.status(403).json({ error: { code: 'forbidden', message: refusal } });
       return;
@@ -183,12 +184,10 @@ function notFoundBody(name: string) {
  * evil.example and Origin http://evil.example. Host must be the public URL's host (or, for a
  * loopback public URL, a loopback name with its port); an Origin, if sent, its origin.
  */
-function hostOrOriginRefusal(req: Request, publicUrl: string): string | undefined {
-  const base = new URL(publicUrl);
-  const allowedHosts = new Set([base.host]);
-  if (LOOPBACK_NAMES.includes(base.hostname)) {
-    for (const name of LOOPBACK_NAMES) allowedHosts.add(base.port ? `${name}:${base.port}` : name);
-  }
+function hostOrOriginRefusal(
+  req: Request,
+  { base, allowedHosts }: AllowedHosts,
+): string | undefined {
   const host = req.get('host');
   if (!host || !allowedHosts.has(host.toLowerCase())) {
     return `Host ${JSON.stringify(host ?? '')} is not this gateway (${base.host})`;
@@ -204,4 +203,25 @@ function hostOrOriginRefusal(req: Request, publicUrl: string): string | undefine
     if (!allowedHosts.has(originHost)) return `Origin ${JSON.stringify(origin)} is not allowed`;
   }
   return undefined;
+}
+
+interface AllowedHosts {
+  base: URL;
+  allowedHosts: Set<string>;
+}
+
+/** The hosts a public URL admits, worked out again only when the URL changes (not per request). */
+function allowedHostsFor(): (publicUrl: string) => AllowedHosts {
+  let last: (AllowedHosts & { publicUrl: string }) | undefined;
+  return (publicUrl) => {
+    if (last?.publicUrl === publicUrl) return last;
+    const base = new URL(publicUrl);
+    const allowedHosts = new Set([base.host]);
+    if (LOOPBACK_NAMES.includes(base.hostname)) {
+      for (const name of LOOPBACK_NAMES)
+        allowedHosts.add(base.port ? `${name}:${base.port}` : name);
+    }
+    last = { publicUrl, base, allowedHosts };
+    return last;
+  };
 }

@@ -22,6 +22,7 @@ import { requestScope } from './request-scope.ts';
 import { type ResourceDeps, resolveResourceUri } from './resources.ts';
 import { buildServer } from './server.ts';
 import { ResourceSubscriptions } from './subscriptions.ts';
+import { reuseUpstreamTokens } from './upstream-tokens.ts';
 import type { View } from './view.ts';
 
 export type { ToolCallEvent } from './events.ts';
@@ -72,7 +73,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     inflight,
     subscriptions,
     pageSize: deps.pageSize ?? PAGE_SIZE,
-    upstreamToken: deps.upstreamToken,
+    upstreamToken: reuseUpstreamTokens(deps.upstreamToken),
     onToolCall: deps.onToolCall,
     ...(deps.includeArguments && { includeArguments: deps.includeArguments }),
   };

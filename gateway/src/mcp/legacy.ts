@@ -40,9 +40,22 @@ const withProgressToken = z.object({
   params: z.object({ _meta: z.object({ progressToken: z.union([z.string(), z.number()]) }) }),
 });
 
-/** A request asking for progress needs a stream: JSON mode would drop the notifications. */
+/**
+ * A request asking for progress needs a stream: JSON mode would drop the notifications. The
+ * property look-up first: zod is only asked about a message that has a progress token at all
+ * (a failing safeParse builds its issue list: tens of µs that nearly every request would pay).
+ */
 function wantsStream(body: unknown): boolean {
-  return messages(body).some((m) => withProgressToken.safeParse(m).success);
+  return messages(body).some(
+    (m) =>
+      (m as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta
+        ?.progressToken !== undefined && withProgressToken.safeParse(m).success,
+  );
+}
+
+/** The same cheap look-up before zod, for notifications/cancelled. */
+function isCancellation(message: unknown): boolean {
+  return (message as { method?: unknown } | null)?.method === 'notifications/cancelled';
 }
 
 function isEventStream(response: Response): boolean {
@@ -101,6 +114,7 @@ export async function serveLegacy(
   }
   if (method === 'POST') {
     for (const message of messages(body)) {
+      if (!isCancellation(message)) continue;
       const cancel = cancelled.safeParse(message);
       if (cancel.success) {
         deps.inflight.cancel(view.grant, cancel.data.params.requestId, cancel.data.params.reason);
