@@ -29,8 +29,47 @@ export function upstreamFetch(gatewayToken?: () => Promise<string>) {
     headers.delete('authorization');
     const token = upstreamToken.getStore() ?? (await gatewayToken?.());
     if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-    return fetch(url, { ...init, headers });
+    return fetchWithOwnSignal(url, { ...init, headers });
   };
+}
+
+/**
+ * The SDK's transport passes one long-lived abort signal to every fetch, and Node 20's fetch
+ * adds a listener to it per request that only garbage collection removes: under load it held
+ * 400–2200 listeners (MaxListenersExceededWarning, ~180 µs of bookkeeping per call; see
+ * test/bench/RESULTS.md). Each request gets a signal of its own instead, tied to the long-lived
+ * one by a listener that is removed as soon as the response body has been read or the request
+ * failed. An abort of the long-lived signal still aborts every request and stream in flight.
+ */
+export async function fetchWithOwnSignal(url: string | URL, init: RequestInit): Promise<Response> {
+  const parent = init.signal;
+  if (!parent) return fetch(url, init);
+  const own = new AbortController();
+  const onAbort = () => own.abort(parent.reason);
+  if (parent.aborted) own.abort(parent.reason);
+  else parent.addEventListener('abort', onAbort, { once: true });
+  const release = () => parent.removeEventListener('abort', onAbort);
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal: own.signal });
+  } catch (error) {
+    release();
+    throw error;
+  }
+  if (!response.body) {
+    release();
+    return response;
+  }
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({ flush: release }),
+  );
+  // A reader that cancels (the SDK closing an SSE stream) ends the stream without a flush.
+  own.signal.addEventListener('abort', release, { once: true });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }
 
 /**
