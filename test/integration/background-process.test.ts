@@ -8,6 +8,7 @@ import {
 } from '../../gateway/src/integrations/background-process.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
+import { alive, readReports, waitFor } from '../helpers/processes.ts';
 
 // Manifest `processes` (issue 3 / issue 6): supervised like stdio servers — own process group,
 // exact environment, output logged with the integration, restarted with backoff, graded stop.
@@ -40,38 +41,6 @@ function spec(env: Record<string, string>, overrides: Partial<ProcessSpec> = {})
   };
 }
 
-interface Report {
-  pid: number;
-  childPid?: number;
-  env: Record<string, string>;
-}
-
-const reports = (file: string): Report[] =>
-  fs.existsSync(file)
-    ? fs
-        .readFileSync(file, 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Report)
-    : [];
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('background processes', () => {
   it('runs with exactly the environment given and logs its output tagged with the integration', async () => {
     const file = path.join(tmp, 'env.jsonl');
@@ -79,8 +48,8 @@ describe('background processes', () => {
     const p = new BackgroundProcess(spec({ REPORT_FILE: file, TOKEN: 'x' }), log);
     p.start();
     try {
-      await waitFor(() => reports(file).length === 1);
-      const [report] = reports(file);
+      await waitFor(() => readReports(file).length === 1);
+      const [report] = readReports(file);
       // Node adds nothing of its own to a child's environment when env is given.
       expect(Object.keys(report!.env).sort()).toEqual(['PATH', 'REPORT_FILE', 'TOKEN']);
       expect(p.status()).toMatchObject({ name: 'listener', state: 'running', pid: report!.pid });
@@ -106,14 +75,14 @@ describe('background processes', () => {
       FAST,
     );
     p.start();
-    await waitFor(() => reports(file).length >= 4);
+    await waitFor(() => readReports(file).length >= 4);
     const status = p.status();
     expect(status.restarts).toBeGreaterThanOrEqual(3);
     expect(status.lastExit).toBe('exited with code 3');
     await p.stop();
-    const after = reports(file).length;
+    const after = readReports(file).length;
     await new Promise((r) => setTimeout(r, 400)); // > FAST.maxMs: a restart would have happened
-    expect(reports(file).length).toBe(after);
+    expect(readReports(file).length).toBe(after);
     expect(p.status().state).toBe('stopped');
   });
 
@@ -124,8 +93,8 @@ describe('background processes', () => {
       createLogger('silent'),
     );
     p.start();
-    await waitFor(() => reports(file).length === 1);
-    const { pid, childPid } = reports(file)[0]!;
+    await waitFor(() => readReports(file).length === 1);
+    const { pid, childPid } = readReports(file)[0]!;
     expect(alive(pid) && alive(childPid!)).toBe(true);
     const started = Date.now();
     await p.stop();

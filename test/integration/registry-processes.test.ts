@@ -9,6 +9,7 @@ import { createLogger } from '../../gateway/src/log.ts';
 import { TokenService } from '../../gateway/src/tokens/service.ts';
 import { useMigratedDatabase } from '../helpers/database.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
+import { alive, readReports, waitFor } from '../helpers/processes.ts';
 
 // Manifest `processes` started by the registry: an HTTP MCP server run by the integration's own
 // process (as servers/chat is) becomes `ready` once it listens, accepting the gateway's token; each process gets only the
@@ -58,35 +59,7 @@ integrations:
   );
 }
 
-interface Report {
-  pid: number;
-  env: Record<string, string>;
-}
-const reports = (): Report[] =>
-  fs.existsSync(REPORT_FILE)
-    ? fs
-        .readFileSync(REPORT_FILE, 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Report)
-    : [];
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const reports = () => readReports(REPORT_FILE);
 
 describe('registry: integration processes', () => {
   const database = useMigratedDatabase();

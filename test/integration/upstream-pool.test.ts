@@ -5,6 +5,7 @@ import { type InstanceMode, UpstreamPool } from '../../gateway/src/integrations/
 import { StdioUpstream } from '../../gateway/src/integrations/upstream/stdio.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
+import { alive, waitFor } from '../helpers/processes.ts';
 
 // Manifest `instances: shared | session | task` (issue 3): one upstream for everyone, one per
 // session, or one per task — each a real stdio server process here.
@@ -39,23 +40,6 @@ const pidOf = async (c: Client) => {
   const text = (result.content as Array<{ text: string }>)[0]!.text;
   return (JSON.parse(text) as { pid: number }).pid;
 };
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('upstream instances', () => {
   let current: UpstreamPool | undefined;

@@ -1,0 +1,37 @@
+import fs from 'node:fs';
+
+/** Whether a process exists (kill 0 only checks; a zombie still counts). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every `intervalMs` until it holds; throws after `ms`. */
+export async function waitFor(check: () => boolean, ms = 10_000, intervalMs = 20): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** What test/fixtures/processes/reporter.mjs appends, one JSON line per start. */
+export interface Report {
+  pid: number;
+  childPid?: number;
+  env: Record<string, string>;
+}
+
+export function readReports(file: string): Report[] {
+  return fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Report)
+    : [];
+}
