@@ -74,6 +74,7 @@ export class IntegrationRegistry {
   private readonly probes = new Set<Promise<void>>();
   private policy: Policy | undefined;
   private policyError: string | undefined;
+  private readonly changeListeners = new Set<(name: string) => void>();
 
   constructor(private readonly deps: RegistryDeps) {}
 
@@ -83,6 +84,25 @@ export class IntegrationRegistry {
 
   get(name: string): Integration | undefined {
     return this.items.get(name);
+  }
+
+  /**
+   * Calls `listener` with an integration's name whenever it is added, rebuilt, removed or changes
+   * state (so its tools may have changed). Returns the function that stops the calls.
+   */
+  onChange(listener: (name: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(name: string): void {
+    for (const listener of this.changeListeners) {
+      try {
+        listener(name);
+      } catch (error) {
+        this.deps.log.warn({ integration: name, err: error }, 'registry change listener failed');
+      }
+    }
   }
 
   /** The policy as last read (undefined while the file is invalid). */
@@ -106,6 +126,7 @@ export class IntegrationRegistry {
     for (const [name, item] of this.items) {
       if (!candidates.has(name)) {
         this.items.delete(name);
+        this.changed(name);
         await stopItem(item);
       }
     }
@@ -119,6 +140,7 @@ export class IntegrationRegistry {
     if (!found) {
       const gone = this.items.get(name);
       this.items.delete(name);
+      if (gone) this.changed(name);
       if (gone) await stopItem(gone);
       return undefined;
     }
@@ -129,7 +151,10 @@ export class IntegrationRegistry {
     await Promise.all(
       [...this.items.values()].map(async (item) => {
         await stopItem(item);
-        if (item.state === 'ready' || item.state === 'starting') item.state = 'stopped';
+        if (item.state === 'ready' || item.state === 'starting') {
+          item.state = 'stopped';
+          this.changed(item.name);
+        }
       }),
     );
   }
@@ -193,6 +218,7 @@ export class IntegrationRegistry {
       overrides,
     };
     this.items.set(name, item);
+    this.changed(name);
     try {
       const loaded = found.manifest;
       if (!loaded.ok)
@@ -270,6 +296,7 @@ export class IntegrationRegistry {
         hidden: hidden.has(t.name),
       }));
       item.state = 'ready';
+      this.changed(item.name);
       this.deps.log.info({ integration: item.name, tools: item.tools.length }, 'integration ready');
     } catch (error) {
       this.fail(item, error);
@@ -300,6 +327,7 @@ export class IntegrationRegistry {
 
   private fail(item: Integration, error: unknown): Integration {
     item.state = 'failed';
+    this.changed(item.name);
     item.lastError = (error as Error).message;
     this.deps.log.warn({ integration: item.name, err: error }, 'integration failed');
     return item;
@@ -307,6 +335,7 @@ export class IntegrationRegistry {
 
   private refuse(item: Integration, decision: { granted: false; reasons: Reason[] }): Integration {
     item.state = 'refused';
+    this.changed(item.name);
     item.reasons = decision.reasons;
     this.deps.log.warn(
       { integration: item.name, reasons: decision.reasons },

@@ -17,12 +17,12 @@ import { type View, viewIncludes } from './view.ts';
  *   open stream keeps its own server instance; a change is sent on it as an unsolicited
  *   `notifications/…/list_changed`.
  * Changes come from upstream notifications (via the Catalog) and from the registry: an
- * integration becoming ready, failing or being reloaded changes what the lists hold, so the
- * registry is compared every WATCH_MS.
+ * integration becoming ready, failing or being reloaded changes what the lists hold, so the hub
+ * follows the registry's change events.
  */
 
-/** 1 s: an integration that became ready is announced about as fast as an agent would retry. */
-export const WATCH_MS = 1_000;
+/** Resource subscriptions of expired grants are dropped this often. */
+const SWEEP_MS = 1_000;
 
 /** The part of a `subscriptions/listen` request naming resources (spec basic/patterns/subscriptions). */
 const listenRequest = z.object({
@@ -56,10 +56,8 @@ export interface HubDeps {
 export class NotificationHub {
   private readonly listeners = new Set<Listener>();
   private readonly streams = new Set<LegacyStream>();
-  private readonly ids = new WeakMap<Integration, number>();
-  private nextId = 1;
-  private seen: Map<string, string> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopFollowing: (() => void) | undefined;
 
   /** The bus given to createMcpHandler: subscribe() only, scoped to the listening request. */
   readonly bus: ServerEventBus = {
@@ -71,17 +69,19 @@ export class NotificationHub {
 
   constructor(private readonly deps: HubDeps) {}
 
-  /** Starts watching the registry (idempotent). */
+  /** Starts following the registry and sweeping expired subscriptions (idempotent). */
   start(): void {
     if (this.timer) return;
-    this.seen = this.snapshot();
-    this.timer = setInterval(() => this.tick(), WATCH_MS);
+    this.stopFollowing = this.deps.registry.onChange((name) => this.registryChanged(name));
+    this.timer = setInterval(() => this.deps.subscriptions.sweep(Date.now() / 1000), SWEEP_MS);
     this.timer.unref();
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.stopFollowing?.();
+    this.stopFollowing = undefined;
     const streams = [...this.streams];
     this.streams.clear();
     await Promise.all(streams.map((s) => s.server.close().catch(() => {})));
@@ -159,31 +159,11 @@ export class NotificationHub {
     await this.deps.subscriptions.acquire(item, uri);
   }
 
-  private tick(): void {
-    const now = this.snapshot();
-    const previous = this.seen ?? now;
-    for (const name of new Set([...previous.keys(), ...now.keys()])) {
-      if (previous.get(name) === now.get(name)) continue;
-      this.deps.catalog.invalidate(name);
-      this.publish(name, { kind: 'tools_list_changed' });
-      this.publish(name, { kind: 'prompts_list_changed' });
-      this.publish(name, { kind: 'resources_list_changed' });
-    }
-    this.seen = now;
-    this.deps.subscriptions.sweep(Date.now() / 1000);
-  }
-
-  /** name → "<object id>:<state>": a reload replaces the object, so it shows as a change. */
-  private snapshot(): Map<string, string> {
-    const out = new Map<string, string>();
-    for (const item of this.deps.registry.list()) {
-      let id = this.ids.get(item);
-      if (id === undefined) {
-        id = this.nextId++;
-        this.ids.set(item, id);
-      }
-      out.set(item.name, `${id}:${item.state}`);
-    }
-    return out;
+  /** An integration was added, rebuilt, removed or changed state: its lists may differ. */
+  private registryChanged(name: string): void {
+    this.deps.catalog.invalidate(name);
+    this.publish(name, { kind: 'tools_list_changed' });
+    this.publish(name, { kind: 'prompts_list_changed' });
+    this.publish(name, { kind: 'resources_list_changed' });
   }
 }
