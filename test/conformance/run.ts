@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isProcessAlive } from '../../gateway/src/integrations/upstream/process-group.ts';
 import { type AuthProxy, startAuthProxy } from './proxy.ts';
 import {
   type EraReport,
@@ -211,7 +212,7 @@ function fixtureOnlyRoot(): string {
   // Roots left by runs that were killed outright (their pid is gone).
   for (const entry of fs.readdirSync(TOOLS_DIR)) {
     const pid = Number(/^integrations-(\d+)$/.exec(entry)?.[1]);
-    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    if (!pid || pid === process.pid || isProcessAlive(pid)) continue;
     fs.rmSync(path.join(TOOLS_DIR, entry), { recursive: true, force: true });
   }
   const root = path.join(TOOLS_DIR, `integrations-${process.pid}`);
@@ -464,15 +465,6 @@ async function main(): Promise<number> {
 
 function rel(p: string): string {
   return path.relative(REPO_ROOT, p) || '.';
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function sleep(ms: number): Promise<void> {

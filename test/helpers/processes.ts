@@ -1,14 +1,7 @@
 import fs from 'node:fs';
 
-/** Whether a process exists (kill 0 only checks; a zombie still counts). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Whether a process exists (a zombie still counts). */
+export { isProcessAlive as alive } from '../../gateway/src/integrations/upstream/process-group.ts';
 
 /** Polls `check` every `intervalMs` until it holds; throws after `ms`. */
 export async function waitFor(check: () => boolean, ms = 10_000, intervalMs = 20): Promise<void> {

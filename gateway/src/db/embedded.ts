@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { SwitchboardError } from '../errors.ts';
+import { isProcessAlive } from '../integrations/upstream/process-group.ts';
 import type { Logger } from '../log.ts';
 
 /**
@@ -60,7 +61,12 @@ function acquireLock(file: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number(fs.readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      if (
+        Number.isInteger(holder) &&
+        holder > 0 &&
+        holder !== process.pid &&
+        isProcessAlive(holder)
+      ) {
         throw new SwitchboardError(
           'database_in_use',
           `the embedded database in ${path.dirname(file)} is in use by process ${holder} ` +
@@ -73,13 +79,4 @@ function acquireLock(file: string): () => void {
     }
   }
   throw new SwitchboardError('database_in_use', `could not take the lock ${file}`, { status: 503 });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

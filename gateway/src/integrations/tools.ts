@@ -7,16 +7,28 @@ export interface ToolSummary {
   hidden: boolean;
 }
 
-/** tools/list with every page drained: a server may page at any size it likes. */
-export async function listAllTools(client: Client, timeoutMs: number) {
-  const tools: Awaited<ReturnType<Client['listTools']>>['tools'] = [];
+/** 1000 pages is far past any real server; it only stops a server whose cursor never ends. */
+const MAX_PAGES = 1000;
+
+/** Every page of a paginated MCP list: a server may page at any size it likes. */
+export async function drainPages<T>(
+  page: (cursor: string | undefined) => Promise<[T[], string | undefined]>,
+): Promise<T[]> {
+  const all: T[] = [];
   let cursor: string | undefined;
-  // 1000 pages is far past any real server; it only stops a server whose cursor never ends.
-  for (let page = 0; page < 1000; page++) {
-    const result = await client.listTools(cursor ? { cursor } : undefined, { timeout: timeoutMs });
-    tools.push(...result.tools);
-    cursor = result.nextCursor;
-    if (!cursor) break;
+  for (let n = 0; n < MAX_PAGES; n++) {
+    const [items, next] = await page(cursor);
+    all.push(...items);
+    if (!next) break;
+    cursor = next;
   }
-  return tools;
+  return all;
+}
+
+/** tools/list with every page drained. */
+export function listAllTools(client: Client, timeoutMs: number) {
+  return drainPages(async (cursor) => {
+    const result = await client.listTools(cursor ? { cursor } : undefined, { timeout: timeoutMs });
+    return [result.tools, result.nextCursor];
+  });
 }

@@ -7,6 +7,7 @@ import type {
   Tool,
 } from '@modelcontextprotocol/client';
 import type { Integration } from '../integrations/registry.ts';
+import { drainPages } from '../integrations/tools.ts';
 import type { Logger } from '../log.ts';
 
 /** A change an upstream reported, to be passed on to the agents that can see it. */
@@ -33,8 +34,6 @@ interface Entry {
   lists: Map<Kind, Promise<unknown>>;
 }
 
-/** Pages drained per list; as listAllTools, it only stops a server whose cursor never ends. */
-const MAX_PAGES = 1000;
 /** Upstream clients get their own response cache; ours is the one that is invalidated. */
 const BYPASS = { cacheMode: 'bypass' } as const;
 
@@ -68,7 +67,7 @@ export class Catalog {
 
   tools(item: Integration): Promise<Tool[]> {
     return this.list(item, 'tools', (client, timeout) =>
-      drain(async (cursor) => {
+      drainPages(async (cursor) => {
         const page = await client.listTools(cursor ? { cursor } : undefined, {
           timeout,
           ...BYPASS,
@@ -80,7 +79,7 @@ export class Catalog {
 
   resources(item: Integration): Promise<Resource[]> {
     return this.list(item, 'resources', (client, timeout) =>
-      drain(async (cursor) => {
+      drainPages(async (cursor) => {
         const page = await client.listResources(cursor ? { cursor } : undefined, {
           timeout,
           ...BYPASS,
@@ -92,7 +91,7 @@ export class Catalog {
 
   templates(item: Integration): Promise<ResourceTemplateType[]> {
     return this.list(item, 'templates', (client, timeout) =>
-      drain(async (cursor) => {
+      drainPages(async (cursor) => {
         const page = await client.listResourceTemplates(cursor ? { cursor } : undefined, {
           timeout,
           ...BYPASS,
@@ -104,7 +103,7 @@ export class Catalog {
 
   prompts(item: Integration): Promise<Prompt[]> {
     return this.list(item, 'prompts', (client, timeout) =>
-      drain(async (cursor) => {
+      drainPages(async (cursor) => {
         const page = await client.listPrompts(cursor ? { cursor } : undefined, {
           timeout,
           ...BYPASS,
@@ -196,18 +195,4 @@ export class Catalog {
 function gatewayRestarts(item: Integration): number {
   const instances = item.upstream?.status().instances ?? [];
   return instances.find((i) => i.key === 'gateway')?.restarts ?? 0;
-}
-
-async function drain<T>(
-  page: (cursor: string | undefined) => Promise<[T[], string | undefined]>,
-): Promise<T[]> {
-  const all: T[] = [];
-  let cursor: string | undefined;
-  for (let n = 0; n < MAX_PAGES; n++) {
-    const [items, next] = await page(cursor);
-    all.push(...items);
-    if (!next) break;
-    cursor = next;
-  }
-  return all;
 }

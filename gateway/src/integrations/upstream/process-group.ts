@@ -12,3 +12,13 @@ export function killProcessGroup(child: ChildProcess, signal: NodeJS.Signals): v
     child.kill(signal);
   }
 }
+
+/** Whether a process exists: signal 0 only checks (EPERM means it exists under another user). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
