@@ -4,6 +4,7 @@ import { withUpstreamToken } from '../integrations/upstream/http.ts';
 import type { Grant } from '../tokens/grant.ts';
 import type { Catalog } from './catalog.ts';
 import { notReady, upstreamFailure } from './errors.ts';
+import { type AgentInput, type RetryMaterial, upstreamInput } from './input-required.ts';
 
 /** The `_meta` key under which stdio upstreams receive the task a request belongs to. */
 export const TASK_META_KEY = 'io.switchboard/task';
@@ -17,8 +18,10 @@ export interface ForwardDeps {
 export interface Forwarding {
   client: Client;
   timeoutMs: number;
-  /** `_meta` to merge into the upstream request (the task context for stdio upstreams). */
+  /** `_meta` to merge into the upstream request (task context, the agent's capabilities). */
   meta: Record<string, unknown>;
+  /** Multi-round-trip material to spread into the upstream request's params (SEP-2322). */
+  retry: RetryMaterial;
 }
 
 /**
@@ -34,16 +37,18 @@ export async function forward<T>(
   grant: Grant,
   tools: string[],
   fn: (forwarding: Forwarding) => Promise<T>,
+  input?: AgentInput,
 ): Promise<T> {
   const upstream = item.upstream;
   if (!upstream) throw notReady(item.name, item.state);
   const http = item.manifest?.server.transport === 'http';
-  const meta: Record<string, unknown> = http ? {} : { [TASK_META_KEY]: taskContext(grant) };
+  const task: Record<string, unknown> = http ? {} : { [TASK_META_KEY]: taskContext(grant) };
   const run = () =>
     upstream.request(
       (client, timeoutMs) => {
         deps.catalog.hook(client, item.name);
-        return fn({ client, timeoutMs, meta });
+        const { meta, retry } = upstreamInput(client, input);
+        return fn({ client, timeoutMs, meta: { ...meta, ...task }, retry });
       },
       { sessionId: grant.sessionId ?? undefined, taskId: grant.taskId },
     );

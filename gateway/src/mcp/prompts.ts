@@ -8,6 +8,7 @@ import type { Integration } from '../integrations/registry.ts';
 import { paginate } from './cursors.ts';
 import { promptNotFound, upstreamFailure } from './errors.ts';
 import { agentMeta, forward } from './forward.ts';
+import { agentInput } from './input-required.ts';
 import { isSpecName, namespaced, splitNamespaced } from './names.ts';
 import type { HandlerDeps } from './tools.ts';
 import { isAggregate, type View } from './view.ts';
@@ -62,15 +63,22 @@ export function registerPrompts(
   server.setRequestHandler('prompts/get', async (request, ctx) => {
     const route = routePrompt(view, items, request.params.name);
     if (!route) throw promptNotFound(request.params.name);
-    return forward(deps, route.item, view.grant, [], ({ client, timeoutMs, meta }) =>
-      client.getPrompt(
-        {
-          name: route.name,
-          ...(request.params.arguments !== undefined && { arguments: request.params.arguments }),
-          _meta: { ...agentMeta(request.params._meta), ...meta },
-        },
-        { timeout: timeoutMs, signal: ctx.mcpReq.signal },
-      ),
+    return forward(
+      deps,
+      route.item,
+      view.grant,
+      [],
+      ({ client, timeoutMs, meta, retry }) =>
+        client.getPrompt(
+          {
+            name: route.name,
+            ...(request.params.arguments !== undefined && { arguments: request.params.arguments }),
+            ...retry,
+            _meta: { ...agentMeta(request.params._meta), ...meta },
+          },
+          { timeout: timeoutMs, signal: ctx.mcpReq.signal, allowInputRequired: true },
+        ),
+      agentInput(server, ctx),
     );
   });
 }

@@ -11,6 +11,7 @@ import type { Integration } from '../integrations/registry.ts';
 import { paginate } from './cursors.ts';
 import { upstreamFailure } from './errors.ts';
 import { agentMeta, forward } from './forward.ts';
+import { agentInput } from './input-required.ts';
 import type { ResourceSubscriptions } from './subscriptions.ts';
 import type { HandlerDeps } from './tools.ts';
 import { isAggregate, type View, visibleIntegrations } from './view.ts';
@@ -112,11 +113,22 @@ export function registerResources(
     const { uri } = request.params;
     const item = await routeUri(deps, view, items, uri);
     if (!item) throw new ResourceNotFoundError(uri);
-    return forward(deps, item, view.grant, [], ({ client, timeoutMs, meta }) =>
-      client.readResource(
-        { uri, _meta: { ...agentMeta(request.params._meta), ...meta } },
-        { timeout: timeoutMs, signal: ctx.mcpReq.signal, cacheMode: 'bypass' },
-      ),
+    return forward(
+      deps,
+      item,
+      view.grant,
+      [],
+      ({ client, timeoutMs, meta, retry }) =>
+        client.readResource(
+          { uri, ...retry, _meta: { ...agentMeta(request.params._meta), ...meta } },
+          {
+            timeout: timeoutMs,
+            signal: ctx.mcpReq.signal,
+            cacheMode: 'bypass',
+            allowInputRequired: true,
+          },
+        ),
+      agentInput(server, ctx),
     );
   });
 

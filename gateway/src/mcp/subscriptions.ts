@@ -1,3 +1,4 @@
+import type { Client, McpSubscription } from '@modelcontextprotocol/client';
 import type { Integration } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { Grant } from '../tokens/grant.ts';
@@ -9,11 +10,15 @@ export const MAX_SUBSCRIPTIONS_PER_TOKEN = 256;
 interface Upstream {
   item: Integration;
   count: number;
+  /** A 2026-07-28 upstream: the `subscriptions/listen` stream naming this URI. */
+  listen?: Promise<McpSubscription | undefined>;
 }
 
 /**
- * Resource subscriptions. Upstream, one `resources/subscribe` per (integration, URI) however
- * many agents follow it, released when the last one stops. Downstream, two eras:
+ * Resource subscriptions. Upstream, one subscription per (integration, URI) however many agents
+ * follow it, released when the last one stops: `resources/subscribe` on a 2025-era connection, a
+ * `subscriptions/listen` stream naming the URI on a 2026-07-28 one (which has no
+ * resources/subscribe; its updates arrive on that stream, to the same notification handler). Downstream, two eras:
  * - 2025 clients call resources/subscribe in a stateless POST of their own; the subscription is
  *   remembered per token (the task's credential, so it ends with the task), and updates go out
  *   on that token's GET streams;
@@ -39,12 +44,18 @@ export class ResourceSubscriptions {
       found.count += 1;
       return;
     }
-    this.upstream.set(key, { item, count: 1 });
+    const entry: Upstream = { item, count: 1 };
+    this.upstream.set(key, entry);
     const capabilities = await this.catalog.capabilities(item);
     if (!capabilities.resources?.subscribe) return;
-    await item.upstream?.request((client, timeout) => {
+    await item.upstream?.request(async (client, timeout) => {
       this.catalog.hook(client, item.name);
-      return client.subscribeResource({ uri }, { timeout });
+      if (!isModern(client)) {
+        await client.subscribeResource({ uri }, { timeout });
+        return;
+      }
+      entry.listen = client.listen({ resourceSubscriptions: [uri] }, { timeout });
+      await entry.listen;
     });
   }
 
@@ -55,6 +66,14 @@ export class ResourceSubscriptions {
     found.count -= 1;
     if (found.count > 0) return;
     this.upstream.delete(key);
+    if (found.listen) {
+      found.listen
+        .then((subscription) => subscription?.close())
+        .catch((error: unknown) =>
+          this.log.debug({ integration: item.name, uri, err: error }, 'upstream unlisten failed'),
+        );
+      return;
+    }
     this.catalog
       .capabilities(item)
       .then((capabilities) =>
@@ -107,4 +126,8 @@ export class ResourceSubscriptions {
       for (const [uri, item] of entry.uris) this.release(item, uri);
     }
   }
+}
+
+function isModern(client: Client): boolean {
+  return client.getProtocolEra() === 'modern';
 }

@@ -6,6 +6,7 @@ import { toolNotFound, upstreamFailure } from './errors.ts';
 import { emitToolCall, type ToolCallEvent } from './events.ts';
 import { agentMeta, type ForwardDeps, forward } from './forward.ts';
 import type { InFlight } from './inflight.ts';
+import { type AgentInput, agentInput } from './input-required.ts';
 import { isSpecName, namespaced, splitNamespaced } from './names.ts';
 import { hiddenTools, isAggregate, toolAllowed, type View } from './view.ts';
 
@@ -124,7 +125,15 @@ export function registerTools(
     try {
       const item = claim && (await resolveTool(deps, view, items, claim));
       if (!item) throw toolNotFound(requested);
-      const result = await callUpstream(deps, view, item, tool, request.params, ctx);
+      const result = await callUpstream(
+        deps,
+        view,
+        item,
+        tool,
+        request.params,
+        ctx,
+        agentInput(server, ctx),
+      );
       report(
         integration,
         tool,
@@ -152,27 +161,37 @@ function callUpstream(
   tool: string,
   params: { arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
   ctx: ServerContext,
+  input: AgentInput,
 ): Promise<CallToolResult> {
   const progressToken = ctx.mcpReq._meta?.progressToken;
   const tracked = deps.inflight.track(view.grant, ctx.mcpReq.id, ctx.mcpReq.signal);
-  return forward(deps, item, view.grant, [tool], ({ client, timeoutMs, meta }) =>
-    client.callTool(
-      {
-        name: tool,
-        ...(params.arguments !== undefined && { arguments: params.arguments }),
-        _meta: { ...agentMeta(params._meta), ...meta },
-      },
-      {
-        signal: tracked.signal,
-        timeout: timeoutMs,
-        resetTimeoutOnProgress: true,
-        onprogress: (progress) => {
-          if (progressToken === undefined) return;
-          ctx.mcpReq
-            .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
-            .catch(() => {});
+  return forward(
+    deps,
+    item,
+    view.grant,
+    [tool],
+    ({ client, timeoutMs, meta, retry }) =>
+      client.callTool(
+        {
+          name: tool,
+          ...(params.arguments !== undefined && { arguments: params.arguments }),
+          ...retry,
+          _meta: { ...agentMeta(params._meta), ...meta },
         },
-      },
-    ),
+        {
+          // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
+          allowInputRequired: true,
+          signal: tracked.signal,
+          timeout: timeoutMs,
+          resetTimeoutOnProgress: true,
+          onprogress: (progress) => {
+            if (progressToken === undefined) return;
+            ctx.mcpReq
+              .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
+              .catch(() => {});
+          },
+        },
+      ),
+    input,
   ).finally(() => tracked.done());
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../../log.ts';
+import { createUpstreamClient, followListChanges } from './client.ts';
 import { type UpstreamState, type UpstreamStatus, upstreamError } from './stdio.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -146,10 +147,7 @@ export class HttpUpstream implements Upstream {
   private open(): Promise<Client> {
     return (async () => {
       this.state = 'starting';
-      const client = new Client(
-        { name: 'switchboard-gateway', version: '0.1.0' },
-        { capabilities: {} },
-      );
+      const client = createUpstreamClient();
       try {
         await client.connect(
           new StreamableHTTPClientTransport(new URL(this.spec.url), {
@@ -170,6 +168,12 @@ export class HttpUpstream implements Upstream {
           error,
         );
       }
+      await followListChanges(client, this.spec.requestTimeoutMs, (error) =>
+        this.log.warn(
+          { integration: this.spec.integration, err: error },
+          'upstream list changes not followed',
+        ),
+      );
       this.client = client;
       this.state = 'ready';
       this.lastError = undefined;

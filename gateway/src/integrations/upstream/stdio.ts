@@ -1,9 +1,10 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { Client } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { SwitchboardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './backoff.ts';
 import { ChildProcessTransport } from './child-transport.ts';
+import { createUpstreamClient, followListChanges } from './client.ts';
 import { forEachLine } from './line-log.ts';
 import { killProcessGroup } from './process-group.ts';
 import type { Upstream } from './upstream.ts';
@@ -153,7 +154,7 @@ export class StdioUpstream implements Upstream {
     this.pipeStderr(child);
     const running: Running = {
       child,
-      client: new Client({ name: 'switchboard-gateway', version: '0.1.0' }, { capabilities: {} }),
+      client: createUpstreamClient(),
       startedAt: started,
       exit: new Promise((resolve) => {
         child.once('close', (code, signal) => {
@@ -179,6 +180,9 @@ export class StdioUpstream implements Upstream {
         error,
       );
     }
+    await followListChanges(running.client, spec.requestTimeoutMs, (error) =>
+      log.warn({ integration: spec.integration, err: error }, 'upstream list changes not followed'),
+    );
     if (this.state !== 'starting') {
       // stop() ran during the handshake.
       await this.terminate(running);

@@ -1,0 +1,91 @@
+import type { Client } from '@modelcontextprotocol/client';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  type Server,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+
+/**
+ * Client input (elicitation, sampling, roots) through the gateway, both eras (SEP-2322).
+ *
+ * The gateway's upstream connections speak 2026-07-28 where the server does
+ * (integrations/upstream/client.ts), where a server asks for input by ANSWERING the call with
+ * `resultType: "input_required"`; the client answers by calling again with `inputResponses` and
+ * the server's `requestState` echoed byte for byte. The gateway is a pass-through in both
+ * directions: the upstream's input_required result is returned to the agent unchanged (the
+ * SDK's server seam checks it against the capabilities the agent declared: -32021 otherwise),
+ * and the agent's retry material is sent upstream unchanged (the upstream, not the gateway,
+ * owns and verifies its state). A 2025-era agent gets the same input as real server→client
+ * requests from the SDK's legacy shim, whose replies mcp/client-replies.ts routes back.
+ *
+ * What the upstream may ask for is what the calling agent can answer: its declared capabilities
+ * go upstream in the request's envelope (the upstream client declares none of its own).
+ */
+
+/** What an agent's request brings for the upstream's input requests. */
+export interface AgentInput {
+  /** Declared by the agent: the 2026-07-28 envelope, or its 2025 handshake remembered per token. */
+  capabilities: ClientCapabilities | undefined;
+  /** The answers of a retried request (SEP-2322), untrusted: the upstream validates them. */
+  inputResponses?: Record<string, unknown>;
+  /** The upstream's own state, echoed by the agent byte for byte. */
+  requestState?: string;
+}
+
+export interface RetryMaterial {
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
+}
+
+/** What this request of the agent brings (see AgentInput). */
+export function agentInput(server: Server, ctx: ServerContext): AgentInput {
+  const input: AgentInput = { capabilities: server.getClientCapabilities() };
+  const responses = ctx.mcpReq.inputResponses;
+  if (responses !== undefined && Object.keys(responses).length > 0)
+    input.inputResponses = responses;
+  const state = ctx.mcpReq.requestState<unknown>();
+  if (typeof state === 'string') input.requestState = state;
+  return input;
+}
+
+/** Whether the upstream connection speaks 2026-07-28 (a 2025 server knows no input_required). */
+export function isModern(client: Client): boolean {
+  return client.getProtocolEra() === 'modern';
+}
+
+/**
+ * What goes upstream with the request for a modern upstream: the envelope key with the agent's
+ * input capabilities, and the retry material at the top of the params. Nothing for a 2025-era
+ * upstream, which neither asks that way nor reads those keys.
+ */
+export function upstreamInput(
+  client: Client,
+  input: AgentInput | undefined,
+): { meta: Record<string, unknown>; retry: RetryMaterial } {
+  if (!isModern(client)) return { meta: {}, retry: {} };
+  const meta = { [CLIENT_CAPABILITIES_META_KEY]: inputCapabilities(input?.capabilities ?? {}) };
+  const retry: RetryMaterial = {};
+  if (input?.inputResponses !== undefined) retry.inputResponses = input.inputResponses;
+  if (input?.requestState !== undefined) retry.requestState = input.requestState;
+  return { meta, retry };
+}
+
+/** The capabilities an upstream can use: input kinds only (tasks, extensions stay with us). */
+function inputCapabilities(declared: ClientCapabilities): ClientCapabilities {
+  const out: ClientCapabilities = {};
+  if (declared.elicitation !== undefined) out.elicitation = declared.elicitation;
+  if (declared.sampling !== undefined) out.sampling = declared.sampling;
+  if (declared.roots !== undefined) out.roots = declared.roots;
+  return out;
+}
+
+/** Whether a client declared a capability that lets a server ask it for input. */
+export function acceptsInput(capabilities: ClientCapabilities | undefined): boolean {
+  return (
+    capabilities !== undefined &&
+    (capabilities.elicitation !== undefined ||
+      capabilities.sampling !== undefined ||
+      capabilities.roots !== undefined)
+  );
+}
