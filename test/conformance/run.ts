@@ -222,6 +222,13 @@ function fixtureOnlyRoot(): string {
     recursive: true,
     filter: (source) => path.basename(source) !== 'node_modules',
   });
+  // One fixture process per task: a log message names no request, so the gateway forwards an
+  // upstream's logs only from an instance that is the task's own (tools-call-with-logging).
+  const manifest = path.join(root, INTEGRATION, 'switchboard.yaml');
+  const text = fs.readFileSync(manifest, 'utf8');
+  if (!text.includes('instances: shared'))
+    throw new Error(`${manifest}: expected instances: shared`);
+  fs.writeFileSync(manifest, text.replace('instances: shared', 'instances: task'));
   return root;
 }
 

@@ -1,5 +1,6 @@
 import type {
   Client,
+  LoggingMessageNotificationParams,
   Prompt,
   Resource,
   ResourceTemplateType,
@@ -9,6 +10,8 @@ import type {
 import type { Integration } from '../integrations/registry.ts';
 import { drainPages } from '../integrations/tools.ts';
 import type { Logger } from '../log.ts';
+
+export type LogListener = (params: LoggingMessageNotificationParams) => void;
 
 /** A change an upstream reported, to be passed on to the agents that can see it. */
 export type UpstreamEvent =
@@ -47,6 +50,7 @@ const BYPASS = { cacheMode: 'bypass' } as const;
 export class Catalog {
   private readonly entries = new Map<string, Entry>();
   private readonly hooked = new WeakSet<Client>();
+  private readonly logListeners = new WeakMap<Client, Set<LogListener>>();
 
   constructor(
     private readonly log: Logger,
@@ -150,6 +154,24 @@ export class Catalog {
     client.setNotificationHandler('notifications/resources/updated', (notification) => {
       this.onEvent(integration, { kind: 'resource_updated', uri: notification.params.uri });
     });
+    client.setNotificationHandler('notifications/message', (notification) => {
+      for (const listener of this.logListeners.get(client) ?? []) listener(notification.params);
+    });
+  }
+
+  /**
+   * Hands the upstream's log messages to `listener` until the returned function is called.
+   * A log message names no request, so only a caller that owns the connection (an instance of
+   * its task or session) may follow it: on a shared one the logs are other tasks' too.
+   */
+  followLogs(client: Client, listener: LogListener): () => void {
+    let listeners = this.logListeners.get(client);
+    if (!listeners) {
+      listeners = new Set();
+      this.logListeners.set(client, listeners);
+    }
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   private list<K extends Kind>(

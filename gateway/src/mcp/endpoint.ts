@@ -4,6 +4,7 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { Grant } from '../tokens/grant.ts';
 import { Catalog } from './catalog.ts';
+import { ClientReplies } from './client-replies.ts';
 import { PAGE_SIZE } from './cursors.ts';
 import { notReady } from './errors.ts';
 import type { ToolCallEvent } from './events.ts';
@@ -17,6 +18,7 @@ import {
 } from './http-bridge.ts';
 import { InFlight } from './inflight.ts';
 import { serveLegacy } from './legacy.ts';
+import { LegacyClients } from './legacy-clients.ts';
 import { NotificationHub } from './notifications.ts';
 import { requestScope } from './request-scope.ts';
 import { type ResourceDeps, resolveResourceUri } from './resources.ts';
@@ -61,6 +63,7 @@ export interface McpEndpoint {
 export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
   const { registry, log } = deps;
   const inflight = new InFlight();
+  const legacyClients = new LegacyClients();
   // Upstream changes go to the hub (declared below; only called once requests are served).
   const catalog = new Catalog(log, (integration, event) =>
     notifications.publish(integration, event),
@@ -71,6 +74,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     log,
     catalog,
     inflight,
+    clients: legacyClients,
     subscriptions,
     pageSize: deps.pageSize ?? PAGE_SIZE,
     upstreamToken: reuseUpstreamTokens(deps.upstreamToken),
@@ -85,7 +89,14 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     resolveUri: (view, uri) => resolveResourceUri(handlerDeps, view, uri),
   });
   const build = (view: View) => buildServer(handlerDeps, view);
-  const legacyDeps = { buildServer: build, hub: notifications, inflight, log };
+  const legacyDeps = {
+    buildServer: build,
+    hub: notifications,
+    inflight,
+    log,
+    clients: legacyClients,
+    replies: new ClientReplies(),
+  };
 
   const modern = createMcpHandler(
     () => {

@@ -43,12 +43,20 @@ export async function forward<T>(
   if (!upstream) throw notReady(item.name, item.state);
   const http = item.manifest?.server.transport === 'http';
   const task: Record<string, unknown> = http ? {} : { [TASK_META_KEY]: taskContext(grant) };
+  // A task or session instance carries only this agent's traffic; a shared one everybody's.
+  const ownsConnection = (item.manifest?.server.instances ?? 'shared') !== 'shared';
   const run = () =>
     upstream.request(
-      (client, timeoutMs) => {
+      async (client, timeoutMs) => {
         deps.catalog.hook(client, item.name);
-        const { meta, retry } = upstreamInput(client, input);
-        return fn({ client, timeoutMs, meta: { ...meta, ...task }, retry });
+        const { meta, retry } = upstreamInput(client, input, ownsConnection);
+        const sendLog = ownsConnection ? input?.sendLog : undefined;
+        const unfollow = sendLog ? deps.catalog.followLogs(client, sendLog) : undefined;
+        try {
+          return await fn({ client, timeoutMs, meta: { ...meta, ...task }, retry });
+        } finally {
+          unfollow?.();
+        }
       },
       { sessionId: grant.sessionId ?? undefined, taskId: grant.taskId },
     );

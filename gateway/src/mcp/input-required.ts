@@ -2,6 +2,9 @@ import type { Client } from '@modelcontextprotocol/client';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   type ClientCapabilities,
+  LOG_LEVEL_META_KEY,
+  type LoggingLevel,
+  type LoggingMessageNotificationParams,
   type Server,
   type ServerContext,
 } from '@modelcontextprotocol/server';
@@ -31,6 +34,10 @@ export interface AgentInput {
   inputResponses?: Record<string, unknown>;
   /** The upstream's own state, echoed by the agent byte for byte. */
   requestState?: string;
+  /** The lowest log level the agent asked for (2026 envelope, or 2025 logging/setLevel). */
+  logLevel?: LoggingLevel;
+  /** Passes one upstream log message on to the agent, on this request's stream. */
+  sendLog?: (params: LoggingMessageNotificationParams) => void;
 }
 
 export interface RetryMaterial {
@@ -38,9 +45,23 @@ export interface RetryMaterial {
   requestState?: string;
 }
 
-/** What this request of the agent brings (see AgentInput). */
-export function agentInput(server: Server, ctx: ServerContext): AgentInput {
+/** What this request of the agent brings (see AgentInput). `logLevel`: set by logging/setLevel. */
+export function agentInput(
+  server: Server,
+  ctx: ServerContext,
+  logLevel: LoggingLevel | undefined,
+): AgentInput {
   const input: AgentInput = { capabilities: server.getClientCapabilities() };
+  const level =
+    (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[LOG_LEVEL_META_KEY] ?? logLevel;
+  if (typeof level === 'string' && LOG_LEVELS.includes(level as LoggingLevel)) {
+    const wanted = level as LoggingLevel;
+    input.logLevel = wanted;
+    input.sendLog = (params) => {
+      if (!atLeast(params.level, wanted)) return;
+      ctx.mcpReq.notify({ method: 'notifications/message', params }).catch(() => {});
+    };
+  }
   const responses = ctx.mcpReq.inputResponses;
   if (responses !== undefined && Object.keys(responses).length > 0)
     input.inputResponses = responses;
@@ -62,9 +83,14 @@ export function isModern(client: Client): boolean {
 export function upstreamInput(
   client: Client,
   input: AgentInput | undefined,
+  ownsConnection: boolean,
 ): { meta: Record<string, unknown>; retry: RetryMaterial } {
   if (!isModern(client)) return { meta: {}, retry: {} };
-  const meta = { [CLIENT_CAPABILITIES_META_KEY]: inputCapabilities(input?.capabilities ?? {}) };
+  const meta: Record<string, unknown> = {
+    [CLIENT_CAPABILITIES_META_KEY]: inputCapabilities(input?.capabilities ?? {}),
+  };
+  // Logs name no request: asked for only where they can only be this agent's (catalog.followLogs).
+  if (ownsConnection && input?.logLevel !== undefined) meta[LOG_LEVEL_META_KEY] = input.logLevel;
   const retry: RetryMaterial = {};
   if (input?.inputResponses !== undefined) retry.inputResponses = input.inputResponses;
   if (input?.requestState !== undefined) retry.requestState = input.requestState;
@@ -88,4 +114,20 @@ export function acceptsInput(capabilities: ClientCapabilities | undefined): bool
       capabilities.sampling !== undefined ||
       capabilities.roots !== undefined)
   );
+}
+
+/** RFC 5424 severities, least severe first (the spec's logging levels). */
+export const LOG_LEVELS: readonly LoggingLevel[] = [
+  'debug',
+  'info',
+  'notice',
+  'warning',
+  'error',
+  'critical',
+  'alert',
+  'emergency',
+];
+
+function atLeast(level: LoggingLevel, wanted: LoggingLevel): boolean {
+  return LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(wanted);
 }

@@ -1,10 +1,14 @@
 import {
+  type ClientCapabilities,
   type Server,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
+import { type ClientReplies, isReply } from './client-replies.ts';
 import type { InFlight } from './inflight.ts';
+import { acceptsInput } from './input-required.ts';
+import type { LegacyClients } from './legacy-clients.ts';
 import type { NotificationHub } from './notifications.ts';
 import type { View } from './view.ts';
 
@@ -21,6 +25,32 @@ export interface LegacyDeps {
   hub: NotificationHub;
   inflight: InFlight;
   log: Logger;
+  clients: LegacyClients;
+  replies: ClientReplies;
+}
+
+const initialize = z.object({
+  method: z.literal('initialize'),
+  params: z.object({ capabilities: z.record(z.string(), z.unknown()) }),
+});
+
+/** The requests whose answer may need client input first (SEP-2322's multi-round-trip methods). */
+const MAY_ASK_FOR_INPUT = new Set(['tools/call', 'prompts/get', 'resources/read']);
+
+function mayAskForInput(body: unknown): boolean {
+  return messages(body).some((m) =>
+    MAY_ASK_FOR_INPUT.has((m as { method?: unknown } | null)?.method as string),
+  );
+}
+
+/**
+ * The per-request server as if it had seen the client's handshake. The SDK seeds a 2026-07-28
+ * instance from the request's envelope but has no public way to do so for a 2025 one, whose
+ * handshake came in an earlier request; its legacy shim and push APIs read this field.
+ */
+function seedClientCapabilities(server: Server, capabilities: ClientCapabilities): void {
+  (server as unknown as { _clientCapabilities?: ClientCapabilities })._clientCapabilities =
+    capabilities;
 }
 
 const cancelled = z.object({
@@ -113,7 +143,29 @@ export async function serveLegacy(
     );
   }
   if (method === 'POST') {
-    for (const message of messages(body)) {
+    const all = messages(body);
+    if (all.length > 0 && all.every(isReply)) {
+      // Answers to the gateway's own requests (client input): nothing for a server to serve.
+      const delivered = all.filter((reply) => deps.replies.deliver(view.grant, reply)).length;
+      return delivered > 0
+        ? new Response(null, { status: 202 })
+        : Response.json(
+            {
+              jsonrpc: '2.0',
+              id: null,
+              error: { code: -32600, message: 'No request of this token waits for that reply' },
+            },
+            { status: 400 },
+          );
+    }
+    for (const message of all) {
+      const hello = initialize.safeParse(message);
+      if (hello.success) {
+        deps.clients.rememberInitialize(
+          view.grant,
+          hello.data.params.capabilities as ClientCapabilities,
+        );
+      }
       if (!isCancellation(message)) continue;
       const cancel = cancelled.safeParse(message);
       if (cancel.success) {
@@ -122,17 +174,25 @@ export async function serveLegacy(
     }
   }
   const server = await deps.buildServer(view);
+  const declared = deps.clients.capabilities(view.grant);
+  if (declared !== undefined) seedClientCapabilities(server, declared);
+  // A call that may ask the client for input, or log to it, answers on a stream (the question
+  // or the log travels there first); JSON otherwise, the fast common case.
+  const streamsMore = acceptsInput(declared) || deps.clients.logLevel(view.grant) !== undefined;
+  const stream = wantsStream(body) || (streamsMore && mayAskForInput(body));
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
-    enableJsonResponse: method === 'POST' && !wantsStream(body),
+    enableJsonResponse: method === 'POST' && !stream,
   });
   await server.connect(transport);
+  const detach = deps.replies.attach(view.grant, transport);
   let removeStream: (() => void) | undefined;
   let closed = false;
   let left = false;
   const teardown = () => {
     if (closed) return;
     closed = true;
+    detach();
     removeStream?.();
     transport.close().catch(() => {});
     server.close().catch(() => {});

@@ -78,7 +78,7 @@ export function registerPrompts(
           },
           { timeout: timeoutMs, signal: ctx.mcpReq.signal, allowInputRequired: true },
         ),
-      agentInput(server, ctx),
+      agentInput(server, ctx, deps.clients.logLevel(view.grant)),
     );
   });
 }

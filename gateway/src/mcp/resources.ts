@@ -128,7 +128,7 @@ export function registerResources(
             allowInputRequired: true,
           },
         ),
-      agentInput(server, ctx),
+      agentInput(server, ctx, deps.clients.logLevel(view.grant)),
     );
   });
 

@@ -17,7 +17,8 @@ interface Offer {
  * The MCP server for one request (REFERENCES §A2.3: an instance per request costs ~1% CPU and
  * holds its protocol era, so none is pooled). It advertises only what the upstreams it fronts
  * can do: tools, resources (subscribe when one of them supports it), prompts, completions.
- * Never `tasks`, sampling, elicitation or logging, which it does not proxy end to end.
+ * Logging when an upstream logs. Never `tasks` (not proxied end to end); client input
+ * (elicitation, sampling, roots) is a capability of the client, passed through per request.
  * listChanged is always on: the gateway itself changes the lists (integrations come and go).
  */
 export async function buildServer(deps: ResourceDeps, view: View): Promise<Server> {
@@ -32,7 +33,7 @@ export async function buildServer(deps: ResourceDeps, view: View): Promise<Serve
     }),
   );
   const available = offers.filter((o): o is Offer => o !== undefined);
-  const having = (key: 'tools' | 'resources' | 'prompts' | 'completions') =>
+  const having = (key: 'tools' | 'resources' | 'prompts' | 'completions' | 'logging') =>
     available.filter((o) => o.capabilities[key] !== undefined).map((o) => o.item);
 
   const withTools = having('tools');
@@ -48,11 +49,20 @@ export async function buildServer(deps: ResourceDeps, view: View): Promise<Serve
   }
   if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
   if (withCompletions.length > 0) capabilities.completions = {};
+  if (having('logging').length > 0) capabilities.logging = {};
 
   const server = new Server(SERVER_INFO, { capabilities });
   if (capabilities.tools) registerTools(server, deps, view, withTools);
   if (capabilities.resources) registerResources(server, deps, view, withResources);
   if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts);
   if (capabilities.completions) registerCompletion(server, deps, view, withCompletions);
+  if (capabilities.logging) {
+    // 2025 era: the level holds for the token's later calls (each is a request of its own). It
+    // reaches only upstreams whose connection is the task's own (see mcp/forward.ts).
+    server.setRequestHandler('logging/setLevel', (request) => {
+      deps.clients.rememberLogLevel(view.grant, request.params.level);
+      return {};
+    });
+  }
   return server;
 }

@@ -7,6 +7,7 @@ import { emitToolCall, type ToolCallEvent } from './events.ts';
 import { agentMeta, type ForwardDeps, forward } from './forward.ts';
 import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
+import type { LegacyClients } from './legacy-clients.ts';
 import { isSpecName, namespaced, splitNamespaced } from './names.ts';
 import { hiddenTools, isAggregate, toolAllowed, type View } from './view.ts';
 
@@ -15,6 +16,8 @@ export interface HandlerDeps extends ForwardDeps {
   log: Logger;
   pageSize: number;
   inflight: InFlight;
+  /** What 2025-era clients declared in requests of their own (handshake, log level). */
+  clients: LegacyClients;
   onToolCall(event: ToolCallEvent): void;
   includeArguments?: (integration: string) => boolean;
 }
@@ -132,7 +135,7 @@ export function registerTools(
         tool,
         request.params,
         ctx,
-        agentInput(server, ctx),
+        agentInput(server, ctx, deps.clients.logLevel(view.grant)),
       );
       report(
         integration,

@@ -1,0 +1,65 @@
+import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/server';
+import type { Grant } from '../tokens/grant.ts';
+
+/** Clients remembered at once; past it the oldest is forgotten (it falls back to no input). */
+export const MAX_REMEMBERED_CLIENTS = 10_000;
+
+interface Remembered {
+  capabilities: ClientCapabilities;
+  logLevel?: LoggingLevel;
+  expiresAt: number;
+}
+
+/**
+ * What a 2025-era client said of itself, per token. Served statelessly, its `initialize` and
+ * `logging/setLevel` arrive in requests of their own, on server instances that are gone by the
+ * time a tool call needs them; the SDK's legacy shim can only ask a client for input it declared
+ * (elicitation, sampling, roots), so the gateway remembers the declaration, keyed by the token
+ * (the task's credential: it ends with the task, and no other agent can read or overwrite it).
+ *
+ * In memory, per process: a 2025 client answering a server→client request must reach the process
+ * holding that request anyway (mcp/client-replies.ts). A client that reconnects re-declares.
+ */
+export class LegacyClients {
+  private readonly byToken = new Map<string, Remembered>();
+
+  rememberInitialize(grant: Grant, capabilities: ClientCapabilities): void {
+    this.set(grant, { capabilities, expiresAt: grant.expiresAt });
+  }
+
+  rememberLogLevel(grant: Grant, level: LoggingLevel): void {
+    const found = this.get(grant);
+    this.set(grant, {
+      capabilities: found?.capabilities ?? {},
+      logLevel: level,
+      expiresAt: grant.expiresAt,
+    });
+  }
+
+  capabilities(grant: Grant): ClientCapabilities | undefined {
+    return this.get(grant)?.capabilities;
+  }
+
+  logLevel(grant: Grant): LoggingLevel | undefined {
+    return this.get(grant)?.logLevel;
+  }
+
+  private get(grant: Grant): Remembered | undefined {
+    const found = this.byToken.get(grant.tokenId);
+    if (found && found.expiresAt * 1000 <= Date.now()) {
+      this.byToken.delete(grant.tokenId);
+      return undefined;
+    }
+    return found;
+  }
+
+  private set(grant: Grant, value: Remembered): void {
+    // Re-inserted so Map order is recency order: the first key is the one to forget.
+    this.byToken.delete(grant.tokenId);
+    this.byToken.set(grant.tokenId, value);
+    if (this.byToken.size > MAX_REMEMBERED_CLIENTS) {
+      const oldest = this.byToken.keys().next().value;
+      if (oldest !== undefined) this.byToken.delete(oldest);
+    }
+  }
+}
