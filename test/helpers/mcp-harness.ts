@@ -56,7 +56,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(database: () => Database): Promise<Harness> {
+/** More integrations for one test file: manifests by name, enabled in the policy as they are. */
+export type ExtraIntegrations = Record<string, Record<string, unknown>>;
+
+export async function startHarness(
+  database: () => Database,
+  extra: ExtraIntegrations = {},
+): Promise<Harness> {
   const log = createLogger(process.env.MCP_TEST_LOG ?? 'silent');
   const recorder = await startRecorder();
   // The recorder's root and a policy that allows its origin, next to the static fixtures.
@@ -74,6 +80,11 @@ export async function startHarness(database: () => Database): Promise<Harness> {
   );
   const policy = parse(fs.readFileSync(path.join(MCP_FIXTURES, 'policy.yaml'), 'utf8'));
   policy.integrations.recorder = { enabled: true, allowUrls: [new URL(recorder.url).origin] };
+  for (const [name, manifest] of Object.entries(extra)) {
+    fs.mkdirSync(path.join(root, name));
+    fs.writeFileSync(path.join(root, name, 'switchboard.yaml'), stringify(manifest));
+    policy.integrations[name] = { enabled: true };
+  }
   const policyPath = path.join(root, 'policy.yaml');
   fs.writeFileSync(policyPath, stringify(policy));
 
