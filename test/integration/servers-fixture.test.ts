@@ -278,9 +278,13 @@ describe('servers/fixture with a version-negotiating client', () => {
       expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
       const result = await client.callTool({ name: 'test_simple_text', arguments: {} });
       expect(firstText(result.content)).toBe('This is a simple text response for testing.');
-      // Push sampling does not exist in the 2026-07-28 era: the tool says so instead of hanging.
-      const sampled = await client.callTool({ name: 'test_sampling', arguments: {} });
-      expect(sampled.isError).toBe(true);
+      // test_sampling asks with input_required on this era; a client that declared no sampling
+      // is refused by the fixture's SDK with -32021 instead of being asked.
+      const refused: unknown = await client.callTool({ name: 'test_sampling', arguments: {} }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((refused as { code?: number }).code).toBe(-32021);
     } finally {
       await client.close();
     }

@@ -98,7 +98,7 @@ export function upstreamInput(
 }
 
 /** The capabilities an upstream can use: input kinds only (tasks, extensions stay with us). */
-function inputCapabilities(declared: ClientCapabilities): ClientCapabilities {
+export function inputCapabilities(declared: ClientCapabilities): ClientCapabilities {
   const out: ClientCapabilities = {};
   if (declared.elicitation !== undefined) out.elicitation = declared.elicitation;
   if (declared.sampling !== undefined) out.sampling = declared.sampling;

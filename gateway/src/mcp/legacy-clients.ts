@@ -1,8 +1,21 @@
 import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/server';
 import type { Grant } from '../tokens/grant.ts';
+import { inputCapabilities } from './input-required.ts';
 
 /** Clients remembered at once; past it the oldest is forgotten (it falls back to no input). */
 export const MAX_REMEMBERED_CLIENTS = 10_000;
+
+/** What one client's remembered capabilities may weigh (a real declaration is ~100 bytes). */
+export const MAX_CAPABILITIES_BYTES = 4096;
+
+/**
+ * Only what the gateway reads (the input kinds), so 10,000 clients stay within ~40 MiB however
+ * large a declaration a client sends (its body may be 4 MiB); an oversized one counts as none.
+ */
+function bounded(declared: ClientCapabilities): ClientCapabilities {
+  const kept = inputCapabilities(declared);
+  return JSON.stringify(kept).length <= MAX_CAPABILITIES_BYTES ? kept : {};
+}
 
 interface Remembered {
   capabilities: ClientCapabilities;
@@ -23,8 +36,8 @@ interface Remembered {
 export class LegacyClients {
   private readonly byToken = new Map<string, Remembered>();
 
-  rememberInitialize(grant: Grant, capabilities: ClientCapabilities): void {
-    this.set(grant, { capabilities, expiresAt: grant.expiresAt });
+  rememberInitialize(grant: Grant, declared: ClientCapabilities): void {
+    this.set(grant, { capabilities: bounded(declared), expiresAt: grant.expiresAt });
   }
 
   rememberLogLevel(grant: Grant, level: LoggingLevel): void {

@@ -83,6 +83,10 @@ function wantsStream(body: unknown): boolean {
   );
 }
 
+function isInitialize(message: unknown): boolean {
+  return (message as { method?: unknown } | null)?.method === 'initialize';
+}
+
 /** The same cheap look-up before zod, for notifications/cancelled. */
 function isCancellation(message: unknown): boolean {
   return (message as { method?: unknown } | null)?.method === 'notifications/cancelled';
@@ -159,8 +163,9 @@ export async function serveLegacy(
           );
     }
     for (const message of all) {
-      const hello = initialize.safeParse(message);
-      if (hello.success) {
+      // The method look-up first: a failing safeParse costs tens of µs (see wantsStream).
+      const hello = isInitialize(message) ? initialize.safeParse(message) : undefined;
+      if (hello?.success) {
         deps.clients.rememberInitialize(
           view.grant,
           hello.data.params.capabilities as ClientCapabilities,
