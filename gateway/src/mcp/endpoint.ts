@@ -7,6 +7,7 @@ import { Catalog } from './catalog.ts';
 import { PAGE_SIZE } from './cursors.ts';
 import { notReady } from './errors.ts';
 import type { ToolCallEvent } from './events.ts';
+import { fastCallEligible, serveFastCall } from './fast-call.ts';
 import {
   clientGone,
   goneSignal,
@@ -138,6 +139,9 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
         await sendResponse(res, answer);
         return;
       }
+    }
+    if (post && fastCallEligible(body, view, req.headers)) {
+      if (await serveFastCall(handlerDeps, res, body, view)) return;
     }
     const request = toWebRequest(req, raw);
     let response: Response;
