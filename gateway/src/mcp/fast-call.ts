@@ -41,8 +41,11 @@ const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 const PARAMS_KEYS = new Set(['name', 'arguments', '_meta']);
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
 const SUPPORTED_VERSIONS = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS);
-/** Tests set this to false to send the same requests through the SDK path and compare. */
-export const fastCallSwitch = { enabled: true };
+/**
+ * Tests set `enabled` to false to send the same requests through the SDK path and compare;
+ * `served` counts the calls answered here, so they can tell which path answered.
+ */
+export const fastCallSwitch = { enabled: true, served: 0 };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -136,6 +139,7 @@ export async function serveFastCall(
 ): Promise<boolean> {
   const items = await toolIntegrations(deps, view);
   if (!items) return false;
+  fastCallSwitch.served++;
   const controller = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) controller.abort('the client disconnected');
