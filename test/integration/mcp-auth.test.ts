@@ -139,6 +139,35 @@ describe('MCP endpoint authorization', () => {
     expect(await res.json()).toMatchObject({ error: { code: -32700 } });
   });
 
+  it('a body with a BOM, or sent chunked (express.json reads that one), is read alike', async () => {
+    const granted = await grant(['echo:*']);
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    const send = async (payload: RequestInit['body'], extra: Record<string, unknown> = {}) => {
+      const res = await fetch(`${gw().url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${granted.mcp.token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: payload,
+        ...extra,
+      });
+      return { status: res.status, body: await res.text() };
+    };
+    const plain = await send(body);
+    expect(plain.status).toBe(200);
+    expect(JSON.parse(plain.body).result.tools).toEqual(expect.any(Array));
+    expect(await send(`\ufeff${body}`)).toEqual(plain);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(body));
+        controller.close();
+      },
+    });
+    expect(await send(stream, { duplex: 'half' })).toEqual(plain);
+  });
+
   it('a real client lists and calls with its token; the policy rate limit answers 429 with Retry-After', async () => {
     const granted = await grant(['echo:*']);
     const echo = granted.integrations.find((i) => i.name === 'echo')!;

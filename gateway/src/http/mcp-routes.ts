@@ -3,6 +3,7 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { Grant, TokenVerifier } from '../tokens/grant.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
+import { leanJson } from './json-body.ts';
 import { RateLimiter } from './rate-limit.ts';
 
 /** What serves an authenticated MCP request (gateway/src/mcp/endpoint.ts). */
@@ -147,7 +148,10 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     deps.endpoint.handle(req, res, res.locals.grant as Grant, integration, req.body).catch(next);
   };
 
-  const json = express.json({ limit: MCP_BODY_LIMIT, strict: false, type: 'application/json' });
+  const json = leanJson(
+    MCP_BODY_LIMIT,
+    express.json({ limit: MCP_BODY_LIMIT, strict: false, type: 'application/json' }),
+  );
   for (const path of ['/mcp', '/mcp/:integration']) {
     router.all(path, guard, json, jsonRpcParseErrors, limit, serve);
   }

@@ -8,6 +8,7 @@ import { ClientReplies } from './client-replies.ts';
 import { PAGE_SIZE } from './cursors.ts';
 import { notReady } from './errors.ts';
 import type { ToolCallEvent } from './events.ts';
+import { fastCallEligible, serveFastCall } from './fast-call.ts';
 import {
   clientGone,
   goneSignal,
@@ -17,6 +18,7 @@ import {
   toWebRequest,
 } from './http-bridge.ts';
 import { InFlight } from './inflight.ts';
+import { acceptsInput } from './input-required.ts';
 import { serveLegacy } from './legacy.ts';
 import { LegacyClients } from './legacy-clients.ts';
 import { NotificationHub } from './notifications.ts';
@@ -149,6 +151,16 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
         await sendResponse(res, answer);
         return;
       }
+    }
+    // Not for a 2025 client that declared input or asked for logs: its call may need the
+    // stream the SDK path opens (legacy.ts).
+    if (
+      post &&
+      fastCallEligible(body, view, req.headers) &&
+      !acceptsInput(legacyClients.capabilities(grant)) &&
+      legacyClients.logLevel(grant) === undefined
+    ) {
+      if (await serveFastCall(handlerDeps, res, body, view)) return;
     }
     const request = toWebRequest(req, raw);
     let response: Response;

@@ -105,50 +105,70 @@ export function registerTools(
     return nextCursor === undefined ? { tools: page } : { tools: page, nextCursor };
   });
 
-  server.setRequestHandler('tools/call', async (request, ctx) => {
-    const started = performance.now();
-    const requested = request.params.name;
-    const args = request.params.arguments;
-    const report = (integration: string, tool: string, ok: boolean, error?: string) => {
-      const event: ToolCallEvent = {
-        grant: view.grant,
-        integration,
-        tool,
-        durationMs: Math.round(performance.now() - started),
-        ok,
-      };
-      if (error !== undefined) event.error = error;
-      if (args !== undefined && deps.includeArguments?.(integration)) event.arguments = args;
-      emitToolCall(deps.onToolCall, event, deps.log);
-    };
+  server.setRequestHandler('tools/call', (request, ctx) =>
+    callTool(
+      deps,
+      view,
+      items,
+      request.params,
+      ctx,
+      agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+    ),
+  );
+}
 
-    const claim = claimed(view, requested);
-    const integration = claim?.integration ?? '';
-    const tool = claim?.name ?? requested;
-    try {
-      const item = claim && (await resolveTool(deps, view, items, claim));
-      if (!item) throw toolNotFound(requested);
-      const result = await callUpstream(
-        deps,
-        view,
-        item,
-        tool,
-        request.params,
-        ctx,
-        agentInput(server, ctx, deps.clients.logLevel(view.grant)),
-      );
-      report(
-        integration,
-        tool,
-        result.isError !== true,
-        result.isError ? 'isError result' : undefined,
-      );
-      return result;
-    } catch (error) {
-      report(integration, tool, false, (error as Error).message);
-      throw error;
-    }
-  });
+/** What a tools/call needs of its request context: the SDK's, or the fast path's (fast-call.ts). */
+export interface ToolCallContext {
+  mcpReq: Pick<ServerContext['mcpReq'], 'id' | '_meta' | 'signal' | 'notify'>;
+}
+
+/**
+ * One tools/call, for both the SDK handler above and the direct 2025-era path (fast-call.ts),
+ * so the two answer alike: the tool resolved in the view (unknown, hidden and out of scope are
+ * one "not found"), called upstream, and a task:tool_use event reported either way.
+ */
+export async function callTool(
+  deps: HandlerDeps,
+  view: View,
+  items: Integration[],
+  params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
+  ctx: ToolCallContext,
+  input: AgentInput,
+): Promise<CallToolResult> {
+  const started = performance.now();
+  const requested = params.name;
+  const args = params.arguments;
+  const report = (integration: string, tool: string, ok: boolean, error?: string) => {
+    const event: ToolCallEvent = {
+      grant: view.grant,
+      integration,
+      tool,
+      durationMs: Math.round(performance.now() - started),
+      ok,
+    };
+    if (error !== undefined) event.error = error;
+    if (args !== undefined && deps.includeArguments?.(integration)) event.arguments = args;
+    emitToolCall(deps.onToolCall, event, deps.log);
+  };
+
+  const claim = claimed(view, requested);
+  const integration = claim?.integration ?? '';
+  const tool = claim?.name ?? requested;
+  try {
+    const item = claim && (await resolveTool(deps, view, items, claim));
+    if (!item) throw toolNotFound(requested);
+    const result = await callUpstream(deps, view, item, tool, params, ctx, input);
+    report(
+      integration,
+      tool,
+      result.isError !== true,
+      result.isError ? 'isError result' : undefined,
+    );
+    return result;
+  } catch (error) {
+    report(integration, tool, false, (error as Error).message);
+    throw error;
+  }
 }
 
 /**
@@ -163,7 +183,7 @@ function callUpstream(
   item: Integration,
   tool: string,
   params: { arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
-  ctx: ServerContext,
+  ctx: ToolCallContext,
   input: AgentInput,
 ): Promise<CallToolResult> {
   const progressToken = ctx.mcpReq._meta?.progressToken;
