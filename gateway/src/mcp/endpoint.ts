@@ -22,10 +22,12 @@ import { acceptsInput } from './input-required.ts';
 import { serveLegacy } from './legacy.ts';
 import { LegacyClients } from './legacy-clients.ts';
 import { NotificationHub } from './notifications.ts';
+import { declarations, HEADER_MISMATCH, paramHeaderMismatch } from './param-headers.ts';
 import { requestScope } from './request-scope.ts';
 import { type ResourceDeps, resolveResourceUri } from './resources.ts';
 import { buildServer } from './server.ts';
 import { ResourceSubscriptions } from './subscriptions.ts';
+import { visibleTool } from './tools.ts';
 import { reuseUpstreamTokens } from './upstream-tokens.ts';
 import type { View } from './view.ts';
 
@@ -113,6 +115,29 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     },
   );
 
+  /** A 2026-07-28 tools/call whose Mcp-Param-* headers disagree with its body: 400 / -32020. */
+  async function paramHeaderCheck(
+    body: unknown,
+    view: View,
+    headers: ExpressRequest['headers'],
+  ): Promise<Response | undefined> {
+    const call = body as { method?: unknown; params?: { name?: unknown; arguments?: unknown } };
+    if (call?.method !== 'tools/call' || typeof call.params?.name !== 'string') return undefined;
+    const tool = await visibleTool(handlerDeps, view, call.params.name);
+    const found = tool ? declarations(tool) : [];
+    if (found.length === 0) return undefined;
+    const args = call.params.arguments as Record<string, unknown> | undefined;
+    const mismatch = paramHeaderMismatch(found, args, headers);
+    if (!mismatch) return undefined;
+    return jsonRpcError(
+      400,
+      HEADER_MISMATCH,
+      `Bad Request: the request headers and body disagree: ${mismatch.message}`,
+      requestId(body) ?? null,
+      { mismatch },
+    );
+  }
+
   async function handle(
     req: ExpressRequest,
     res: ExpressResponse,
@@ -169,6 +194,8 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
         if (await isLegacyRequest(request, body)) {
           return serveLegacy(legacyDeps, request, body, view, clientGone(res));
         }
+        const mismatch = await paramHeaderCheck(body, view, req.headers);
+        if (mismatch) return mismatch;
         // The modern leg cancels through the request's signal (the client closes its stream).
         const signalled = toWebRequest(req, raw, goneSignal(res));
         return modern.fetch(signalled, body === undefined ? undefined : { parsedBody: body });

@@ -9,7 +9,7 @@ import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
 import type { LegacyClients } from './legacy-clients.ts';
 import { isSpecName, namespaced, splitNamespaced } from './names.ts';
-import { hiddenTools, isAggregate, toolAllowed, type View } from './view.ts';
+import { hiddenTools, isAggregate, toolAllowed, type View, visibleIntegrations } from './view.ts';
 
 export interface HandlerDeps extends ForwardDeps {
   registry: IntegrationRegistry;
@@ -91,6 +91,23 @@ async function resolveTool(
     throw upstreamFailure(item.name, error);
   }
   return tools.some((t) => t.name === claim.name) ? item : undefined;
+}
+
+/**
+ * The upstream's definition of a tool the view may call, by the name the agent uses; undefined
+ * for unknown, hidden and out-of-scope alike (and when the upstream cannot list its tools).
+ */
+export async function visibleTool(
+  deps: HandlerDeps,
+  view: View,
+  requested: string,
+): Promise<Tool | undefined> {
+  const claim = claimed(view, requested);
+  if (!claim) return undefined;
+  const item = visibleIntegrations(deps.registry, view).find((i) => i.name === claim.integration);
+  if (!item || !toolAllowed(view, item, claim.name)) return undefined;
+  const tools = await deps.catalog.tools(item).catch(() => [] as Tool[]);
+  return tools.find((t) => t.name === claim.name);
 }
 
 export function registerTools(
