@@ -8,7 +8,7 @@ import { declarations, paramHeaderMismatch } from '../../gateway/src/mcp/param-h
 
 const tool = (properties: Record<string, unknown>): Tool => ({
   name: 'route',
-  inputSchema: { type: 'object', properties },
+  inputSchema: { type: 'object', properties } as Tool['inputSchema'],
 });
 
 const region = tool({

@@ -80,10 +80,9 @@ export class ToolEventSink {
   private async write(): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, BATCH);
-      const rows = batch.map((e) => ({
-        task_id: e.grant.taskId,
-        type: 'task:tool_use',
-        data: {
+      const taskIds = batch.map((e) => e.grant.taskId);
+      const data = batch.map((e) =>
+        JSON.stringify({
           integration: e.integration,
           tool: e.tool,
           durationMs: Math.round(e.durationMs * 10) / 10,
@@ -91,11 +90,17 @@ export class ToolEventSink {
           ...(e.error === undefined ? {} : { error: e.error }),
           ...(e.arguments === undefined ? {} : { arguments: e.arguments }),
           tokenId: e.grant.tokenId,
-        },
-      }));
+        }),
+      );
       try {
-        await this
-          .sql`insert into task_events ${this.sql(rows as never, 'task_id', 'type', 'data')}`;
+        // Two array parameters whatever the batch size, not three per row: 24 µs of gateway CPU
+        // a row on the embedded database instead of 37, 6 instead of 13 against Postgres
+        // (200-row batches, measured on this machine). text[] first: a jsonb[] parameter would
+        // have postgres.js JSON-encode each string again.
+        await this.sql`
+          insert into task_events (task_id, type, data)
+          select task_id, 'task:tool_use', data
+            from unnest(${taskIds}::uuid[], ${data}::text[]::jsonb[]) as batch (task_id, data)`;
       } catch (error) {
         this.dropped.inc(batch.length);
         this.log.error({ err: error, events: batch.length }, 'could not record tool-call events');
