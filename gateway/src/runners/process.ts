@@ -1,0 +1,52 @@
+import type { Runner as RunnerConfig } from '@switchboard/policy';
+import { runChild } from './child.ts';
+import { agentEnv } from './env.ts';
+import {
+  checkArgs,
+  expandArgs,
+  placeholderValues,
+  type Runner,
+  type RunRequest,
+  type RunResult,
+} from './runner.ts';
+
+/**
+ * The process driver: the profile's command, its args with placeholders filled in, started in
+ * the task's working folder (or the profile's `cwd`) with HOME set to that folder, so the
+ * agents' default config locations find the bundle. Environment: see env.ts.
+ */
+export type ProcessRunnerConfig = Extract<RunnerConfig, { driver: 'process' }>;
+
+export interface ProcessRunnerOptions {
+  /** Where PATH and LANG come from; the gateway's environment unless a test says otherwise. */
+  hostEnv?: NodeJS.ProcessEnv;
+  graceMs?: number;
+}
+
+export class ProcessRunner implements Runner {
+  constructor(
+    private readonly config: ProcessRunnerConfig,
+    private readonly options: ProcessRunnerOptions = {},
+  ) {
+    checkArgs(config.args, 'runner.args');
+  }
+
+  run(request: RunRequest): Promise<RunResult> {
+    const { config } = this;
+    return runChild({
+      command: config.command,
+      args: expandArgs(config.args, placeholderValues(request, request.workdir)),
+      cwd: config.cwd ?? request.workdir,
+      env: agentEnv({
+        host: this.options.hostEnv ?? process.env,
+        home: request.workdir,
+        profile: config.env,
+        bundle: request.bundle.env,
+      }),
+      timeoutMs: request.timeoutMs,
+      signal: request.signal,
+      onLine: request.onLine,
+      graceMs: this.options.graceMs,
+    });
+  }
+}

@@ -1,0 +1,136 @@
+import path from 'node:path';
+import { SwitchboardError } from '../errors.ts';
+import type { Bundle } from './bundle.ts';
+import { BUNDLE_FILES } from './files.ts';
+
+/**
+ * What every driver (process, docker, kubernetes) does: start one task's agent, stream its
+ * output, and say how it ended. The queue owns leases, events and the token's life; a runner
+ * only runs.
+ */
+
+export interface OutputLine {
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface RunRequest {
+  prompt: string;
+  bundle: Bundle;
+  /** The local folder `writeBundle` filled; the agent's working folder (and HOME). */
+  workdir: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called once per output line, in order, while the agent runs. */
+  onLine: (line: OutputLine) => void;
+}
+
+export type RunReason = 'exited' | 'timeout' | 'cancelled' | 'spawn_failed';
+
+export interface RunResult {
+  reason: RunReason;
+  /** null when killed by a signal or never started. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last STDOUT_TAIL_MAX characters of stdout: the result of a clean exit without task_complete. */
+  stdoutTail: string;
+  /** Why it could not start (spawn_failed), or what went wrong around it. */
+  error?: string;
+}
+
+export interface Runner {
+  run(request: RunRequest): Promise<RunResult>;
+}
+
+/** 64 KiB of stdout is kept for the result; more belongs in task_complete. */
+export const STDOUT_TAIL_MAX = 64 * 1024;
+
+/** Keeps the last `max` characters of what is appended. */
+export class Tail {
+  private text = '';
+  constructor(private readonly max = STDOUT_TAIL_MAX) {}
+  push(line: string): void {
+    this.text = this.text === '' ? line : `${this.text}\n${line}`;
+    if (this.text.length > this.max)
+      this.text = this.text.slice(this.text.length - this.max).replace(/^\n/, '');
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+
+// ---- placeholders ----
+
+/**
+ * `{name}` in a profile's args is replaced by a value, `{{` and `}}` are literal braces. Each
+ * arg stays one argv element whatever the value holds (spaces, quotes, `;`): nothing is ever
+ * handed to a shell.
+ */
+export const PLACEHOLDERS = [
+  'prompt',
+  'workdir',
+  'task_id',
+  'session_id',
+  'mcp_url',
+  'mcp_json',
+  'config_toml',
+  'cursor_json',
+  'goose_yaml',
+  'switchboard_json',
+] as const;
+export type Placeholder = (typeof PLACEHOLDERS)[number];
+export type PlaceholderValues = Record<Placeholder, string>;
+
+const TOKEN = /\{\{|\}\}|\{([^{}]*)\}|[{}]/g;
+const isPlaceholder = (name: string): name is Placeholder =>
+  (PLACEHOLDERS as readonly string[]).includes(name);
+
+/** Throws for an unknown or unbalanced placeholder; call when the policy is loaded. */
+export function checkArgs(args: readonly string[], where = 'args'): void {
+  args.forEach((arg, index) => {
+    for (const match of arg.matchAll(TOKEN)) {
+      const [whole, name] = match;
+      if (whole === '{{' || whole === '}}') continue;
+      if (name === undefined || !isPlaceholder(name))
+        throw new SwitchboardError(
+          'profile_invalid',
+          `${where}[${index}]: ${name === undefined ? `a lone ${whole} (write ${whole}${whole} for a literal brace)` : `unknown placeholder {${name}}`}; expected one of ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`,
+        );
+    }
+  });
+}
+
+export function expandArgs(args: readonly string[], values: PlaceholderValues): string[] {
+  checkArgs(args);
+  return args.map((arg) =>
+    arg.replace(TOKEN, (whole, name: string | undefined) => {
+      if (whole === '{{') return '{';
+      if (whole === '}}') return '}';
+      return values[name as Placeholder];
+    }),
+  );
+}
+
+/**
+ * The values for one task. `root` is where the working folder is seen by the agent: the local
+ * path for the process driver, the mount point inside a container for docker and kubernetes.
+ */
+export function placeholderValues(
+  request: Pick<RunRequest, 'prompt' | 'bundle'>,
+  root: string,
+  join: (...parts: string[]) => string = path.join,
+): PlaceholderValues {
+  const { bundle } = request;
+  return {
+    prompt: request.prompt,
+    workdir: root,
+    task_id: bundle.taskId,
+    session_id: bundle.sessionId,
+    mcp_url: `${bundle.publicUrl}/mcp`,
+    mcp_json: join(root, BUNDLE_FILES.claude.path),
+    config_toml: join(root, BUNDLE_FILES.codex.path),
+    cursor_json: join(root, BUNDLE_FILES.cursor.path),
+    goose_yaml: join(root, BUNDLE_FILES.goose.path),
+    switchboard_json: join(root, BUNDLE_FILES.json.path),
+  };
+}
