@@ -49,11 +49,11 @@ async function rejection(promise: Promise<unknown>): Promise<SwitchboardError> {
 }
 
 describe('migrations', () => {
-  it('apply 0001_init once and record its checksum', async () => {
+  it('apply the shipped migrations once and record their checksums', async () => {
     const { db } = await freshDatabase();
-    expect(await migrate(db.sql, log)).toEqual(['0001_init.sql']);
+    expect(await migrate(db.sql, log)).toEqual(['0001_init.sql', '0002_queue.sql']);
     expect(await migrate(db.sql, log)).toEqual([]);
-    const [row] = await db.sql`select name, checksum from switchboard_migrations`;
+    const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
     expect(row).toEqual({ name: '0001_init.sql', checksum: readMigrations()[0]?.checksum });
     const tables = await db.sql<{ name: string }[]>`
       select table_name as name from information_schema.tables

@@ -68,3 +68,227 @@ export async function appendTaskEvent(
     insert into task_events (task_id, type, data)
     values (${event.taskId}, ${event.type}, ${sql.json(event.data as never)})`;
 }
+
+// ── The queue (issue 5). Every query aliases tasks as `t` so that queueColumns is unambiguous
+// in UPDATE … FROM. Transactions, events and validation are in queue.ts.
+
+export interface QueueTaskRow extends TaskRow {
+  seq: string;
+  messageId: string | null;
+  profile: string | null;
+  execution: Record<string, unknown>;
+  dispatch: Record<string, unknown> | null;
+  reason: string | null;
+  idempotencyKey: string | null;
+  timeoutMs: number | null;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+}
+
+/** A task as its claimer sees it: with the token that every later call must present. */
+export interface LeasedTaskRow extends QueueTaskRow {
+  leaseToken: string;
+}
+
+const queueColumns = (sql: Sql) =>
+  sql`t.id::text, t.session_id::text as "sessionId", t.external, t.status, t.prompt, t.scope,
+      t.result, t.error, t.created_at as "createdAt", t.started_at as "startedAt",
+      t.finished_at as "finishedAt", t.seq::text, t.message_id::text as "messageId", t.profile,
+      t.execution, t.dispatch, t.reason, t.idempotency_key as "idempotencyKey",
+      t.timeout_ms as "timeoutMs", t.attempts, t.max_attempts as "maxAttempts", t.run_at as "runAt",
+      t.lease_owner as "leaseOwner", t.lease_expires_at as "leaseExpiresAt"`;
+
+export interface NewQueuedTask {
+  sessionId: string | null;
+  messageId: string | null;
+  /** null: the session's default profile (the insert fails on neither, see queue.ts). */
+  profile: string | null;
+  prompt: string;
+  scope: string[];
+  execution: Record<string, unknown>;
+  /** null: the session's default dispatch target. */
+  dispatch: Record<string, unknown> | null;
+  timeoutMs: number | null;
+  maxAttempts: number;
+  idempotencyKey: string | null;
+}
+
+/**
+ * Inserts a pending task; undefined when the idempotency key is taken. A concurrent insert with
+ * the same key waits on the unique index until the first commits, then does nothing.
+ */
+export async function insertQueuedTask(
+  sql: Sql,
+  task: NewQueuedTask,
+): Promise<QueueTaskRow | undefined> {
+  const [row] = await sql<QueueTaskRow[]>`
+    insert into tasks as t (session_id, message_id, profile, prompt, scope, execution, dispatch,
+                            timeout_ms, max_attempts, idempotency_key)
+    select ${task.sessionId}::uuid, ${task.messageId}::bigint,
+           coalesce(${task.profile}::text, s.profile), ${task.prompt}, ${task.scope}::text[],
+           ${sql.json(task.execution as never)},
+           coalesce(${task.dispatch === null ? null : sql.json(task.dispatch as never)}::jsonb,
+                    s.dispatch),
+           ${task.timeoutMs}::integer, ${task.maxAttempts}, ${task.idempotencyKey}::text
+      from (select 1) one
+      left join sessions s on s.id = ${task.sessionId}::uuid
+    on conflict (idempotency_key) do nothing
+    returning ${queueColumns(sql)}`;
+  return row;
+}
+
+export async function findTaskByIdempotencyKey(
+  sql: Sql,
+  key: string,
+): Promise<QueueTaskRow | undefined> {
+  const [row] = await sql<QueueTaskRow[]>`
+    select ${queueColumns(sql)} from tasks t where t.idempotency_key = ${key}`;
+  return row;
+}
+
+/** `lock`: for update, so that the caller's transaction decides alone what happens next. */
+export async function findQueueTask(
+  sql: Sql,
+  id: string,
+  options: { lock?: boolean } = {},
+): Promise<QueueTaskRow | undefined> {
+  const [row] = await sql<QueueTaskRow[]>`
+    select ${queueColumns(sql)} from tasks t where t.id = ${id}
+    ${options.lock ? sql`for update` : sql``}`;
+  return row;
+}
+
+/**
+ * Serialises the claims of one profile until the transaction ends (see claimTasks in queue.ts).
+ * The key is a 64-bit hash of the profile name; two profiles that collide only share a lock.
+ */
+export async function lockProfileClaims(sql: Sql, profile: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`switchboard:claim:${profile}`}, 0))`;
+}
+
+export async function countRunningTasks(sql: Sql, profile: string): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from tasks t where t.status = 'running' and t.profile = ${profile}`;
+  return row!.n;
+}
+
+/**
+ * Leases up to `limit` runnable tasks of a profile, oldest first. Runnable: pending, due, and
+ * first in its session — no other task of the session is running, and none created before it
+ * is still pending (an earlier task waiting for a retry keeps the later ones waiting too).
+ * Rows another transaction has locked (a concurrent claim, cancel or recovery) are skipped.
+ */
+export async function claimPendingTasks(
+  sql: Sql,
+  options: { profile: string; owner: string; leaseMs: number; limit: number },
+): Promise<LeasedTaskRow[]> {
+  return sql<LeasedTaskRow[]>`
+    with next as (
+      select c.id from tasks c
+       where c.status = 'pending' and c.profile = ${options.profile} and c.run_at <= now()
+         and (c.session_id is null or not exists (
+               select 1 from tasks o
+                where o.session_id = c.session_id and o.id <> c.id
+                  and (o.status = 'running' or (o.status = 'pending' and o.seq < c.seq))))
+       order by c.seq
+       limit ${options.limit}
+       for update of c skip locked)
+    update tasks t
+       set status = 'running', attempts = t.attempts + 1, lease_token = gen_random_uuid(),
+           lease_owner = ${options.owner},
+           lease_expires_at = now() + ${options.leaseMs} * interval '1 millisecond',
+           started_at = now(), updated_at = now()
+      from next
+     where t.id = next.id
+    returning ${queueColumns(sql)}, t.lease_token::text as "leaseToken"`;
+}
+
+/** Moves the lease's expiry to now + leaseMs; undefined unless `token` is the current lease. */
+export async function extendTaskLease(
+  sql: Sql,
+  id: string,
+  token: string,
+  leaseMs: number,
+): Promise<QueueTaskRow | undefined> {
+  const [row] = await sql<QueueTaskRow[]>`
+    update tasks t
+       set lease_expires_at = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
+     where t.id = ${id} and t.status = 'running' and t.lease_token = ${token}::uuid
+    returning ${queueColumns(sql)}`;
+  return row;
+}
+
+/**
+ * Ends a running task held with `token` as complete or failed; undefined when the token is not
+ * the current lease (the task was recovered, re-claimed, cancelled or already ended). An expired
+ * lease that nobody recovered yet still counts: no one else has the task, and the work is done.
+ */
+export async function endLeasedTask(
+  sql: Sql,
+  id: string,
+  token: string,
+  outcome:
+    | { status: 'complete'; result: string }
+    | { status: 'failed'; reason: string; error: string | null },
+): Promise<QueueTaskRow | undefined> {
+  const [row] = await sql<QueueTaskRow[]>`
+    update tasks t
+       set status = ${outcome.status},
+           result = ${outcome.status === 'complete' ? outcome.result : null},
+           reason = ${outcome.status === 'failed' ? outcome.reason : null},
+           error = ${outcome.status === 'failed' ? outcome.error : null},
+           finished_at = now(), updated_at = now(), lease_token = null, lease_expires_at = null
+     where t.id = ${id} and t.status = 'running' and t.lease_token = ${token}::uuid
+    returning ${queueColumns(sql)}`;
+  return row;
+}
+
+/** Cancels a pending or running task (lease dropped: its runner's next call finds it lost). */
+export async function cancelUnfinishedTask(
+  sql: Sql,
+  id: string,
+  outcome: { reason: string; error: string | null },
+): Promise<QueueTaskRow | undefined> {
+  const [row] = await sql<QueueTaskRow[]>`
+    update tasks t
+       set status = 'cancelled', reason = ${outcome.reason}, error = ${outcome.error},
+           finished_at = now(), updated_at = now(), lease_token = null, lease_expires_at = null
+     where t.id = ${id} and t.status in ('pending', 'running')
+    returning ${queueColumns(sql)}`;
+  return row;
+}
+
+export interface RecoveredTaskRow extends QueueTaskRow {
+  /** Who held the lease that expired. */
+  expiredOwner: string | null;
+}
+
+/**
+ * Takes back up to `limit` running tasks whose lease expired (their runner died or lost the
+ * database): pending again while attempts < max_attempts (attempts counts claims), otherwise
+ * failed with reason lease_expired. A lease being extended right now is locked and skipped; one
+ * extended after this statement's snapshot is re-checked on its new row and left alone.
+ */
+export async function recoverExpiredTasks(sql: Sql, limit: number): Promise<RecoveredTaskRow[]> {
+  return sql<RecoveredTaskRow[]>`
+    with expired as (
+      select e.id, e.lease_owner from tasks e
+       where e.status = 'running' and e.lease_expires_at < now()
+       order by e.lease_expires_at
+       limit ${limit}
+       for update of e skip locked)
+    update tasks t
+       set status = case when t.attempts < t.max_attempts then 'pending' else 'failed' end,
+           reason = case when t.attempts < t.max_attempts then null else 'lease_expired' end,
+           error = case when t.attempts < t.max_attempts then null
+                   else 'the lease expired ' || t.attempts || ' times (max_attempts '
+                        || t.max_attempts || ')' end,
+           finished_at = case when t.attempts < t.max_attempts then null else now() end,
+           run_at = now(), updated_at = now(), lease_token = null, lease_expires_at = null
+      from expired
+     where t.id = expired.id
+    returning ${queueColumns(sql)}, expired.lease_owner as "expiredOwner"`;
+}
