@@ -177,3 +177,20 @@ export async function connectV1(url: URL, grantName: string): Promise<V1Client> 
   await client.connect(new V1Transport(url, { requestInit: { headers: headers(grantName) } }));
   return client;
 }
+
+/** Clients a test file opens, closed together in its afterAll (`closeAll`). */
+export function clientTracker(): {
+  track: <T extends { close(): Promise<void> }>(client: T) => T;
+  closeAll: () => Promise<void>;
+} {
+  const clients: Array<{ close(): Promise<void> }> = [];
+  return {
+    track: (client) => {
+      clients.push(client);
+      return client;
+    },
+    closeAll: async () => {
+      await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    },
+  };
+}

@@ -14,6 +14,7 @@ import { useMigratedDatabase } from '../helpers/database.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
 import {
   agentToken,
+  clientTracker,
   connectV2,
   GRANT_HEADER,
   grant,
@@ -73,11 +74,7 @@ function sseMessages(response: Response): () => Promise<Record<string, unknown>>
 describe('client input and logs through the gateway', () => {
   const database = useMigratedDatabase();
   let h: Harness;
-  const clients: Array<{ close(): Promise<void> }> = [];
-  const track = <T extends { close(): Promise<void> }>(client: T): T => {
-    clients.push(client);
-    return client;
-  };
+  const { track, closeAll } = clientTracker();
 
   beforeAll(async () => {
     h = await startHarness(database, {
@@ -101,7 +98,7 @@ describe('client input and logs through the gateway', () => {
     h.grants.set('c', grant('c', ['fixture:*']));
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await closeAll();
     await h?.close();
   });
 

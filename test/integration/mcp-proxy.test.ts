@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useMigratedDatabase } from '../helpers/database.ts';
 import {
   agentToken,
+  clientTracker,
   connectV1,
   connectV2,
   GRANT_HEADER,
@@ -59,11 +60,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 describe('MCP proxy core (gateway/src/mcp)', () => {
   const database = useMigratedDatabase();
   let h: Harness;
-  const clients: Array<{ close(): Promise<void> }> = [];
-  const track = <T extends { close(): Promise<void> }>(client: T): T => {
-    clients.push(client);
-    return client;
-  };
+  const { track, closeAll } = clientTracker();
 
   beforeAll(async () => {
     h = await startHarness(database);
@@ -73,7 +70,7 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
     h.grants.set('other', grant('other', ['pertask:*']));
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await closeAll();
     await h?.close();
   });
 
