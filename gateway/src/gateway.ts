@@ -6,7 +6,7 @@ import { type Config, publicUrlFor } from './config.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { InProcessBus, PostgresBus } from './events/bus.ts';
-import { taskEventPublisher } from './events/task-events.ts';
+import { type PublishTaskEvents, taskEventPublisher } from './events/task-events.ts';
 import { createApp } from './http/app.ts';
 import type { Lifecycle } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -30,6 +30,8 @@ export interface Gateway {
   shutdown: Shutdown;
   registry: IntegrationRegistry;
   tokens: TokenService;
+  /** Announces committed task events to every process (the worker, SSE streams). */
+  publishTaskEvents: PublishTaskEvents;
 }
 
 /**
@@ -164,7 +166,15 @@ export async function startGateway(
     // Agents stopped at once: their open MCP requests (ask_user) would hold the server open.
     shutdown.onStart(() => void taskWorker.close());
     log.info({ url, listen: `${config.host}:${port}` }, 'switchboard gateway listening');
-    return { url, port, sql: db.sql, shutdown, registry: integrations, tokens: tokenService };
+    return {
+      url,
+      port,
+      sql: db.sql,
+      shutdown,
+      registry: integrations,
+      tokens: tokenService,
+      publishTaskEvents: publish,
+    };
   } catch (error) {
     await worker?.close().catch(() => {});
     await registry?.stopAll().catch(() => {});
