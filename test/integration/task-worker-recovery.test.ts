@@ -6,7 +6,7 @@ import { openDatabase } from '../../gateway/src/db/connect.ts';
 import { migrate } from '../../gateway/src/db/migrate.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { enqueueTask, getQueueTask } from '../../gateway/src/tasks/queue.ts';
-import { writeAgentPolicy } from '../fixtures/agents/policy.mjs';
+import { writeAgentPolicy } from '../fixtures/agents/policy.ts';
 import { testDatabase } from '../helpers/database.ts';
 import { EMPTY_DIR, spawnSwitchboard } from '../helpers/gateway.ts';
 import { alive, waitFor } from '../helpers/processes.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cancelTask, enqueueTask, getQueueTask } from '../../gateway/src/tasks/queue.ts';
-import { writeAgentPolicy } from '../fixtures/agents/policy.mjs';
+import { writeAgentPolicy } from '../fixtures/agents/policy.ts';
 import { REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { alive, waitFor } from '../helpers/processes.ts';
 
