@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import { type Config, publicUrlFor } from './config.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { InProcessBus, PostgresBus } from './events/bus.ts';
+import { type PublishTaskEvents, taskEventPublisher } from './events/task-events.ts';
 import { createApp } from './http/app.ts';
 import type { Lifecycle } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -12,9 +15,11 @@ import { envKeyPrefix, hashApiKey } from './keys/format.ts';
 import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.ts';
+import { createTaskToolsEndpoint } from './mcp/task-tools.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
 import { ToolEventSink } from './tasks/tool-events.ts';
+import { LEASE_MS, TaskWorker } from './tasks/worker.ts';
 import { TokenService } from './tokens/service.ts';
 
 export interface Gateway {
@@ -25,6 +30,8 @@ export interface Gateway {
   shutdown: Shutdown;
   registry: IntegrationRegistry;
   tokens: TokenService;
+  /** Announces committed task events to every process (the worker, SSE streams). */
+  publishTaskEvents: PublishTaskEvents;
 }
 
 /**
@@ -47,6 +54,7 @@ export async function startGateway(
   let listening: http.Server | undefined;
   let tokens: TokenService | undefined;
   let mcpEndpoint: McpEndpoint | undefined;
+  let worker: TaskWorker | undefined;
   try {
     log.info({ database: db.description }, 'database connected');
     await migrate(db.sql, log, migrations);
@@ -89,6 +97,13 @@ export async function startGateway(
         integrations.currentPolicy()?.integrations[name]?.audit?.arguments ?? false,
     });
     mcpEndpoint = mcp;
+    const publish = taskEventPublisher(bus, log);
+    const taskTools = createTaskToolsEndpoint({
+      sql: db.sql,
+      log,
+      publish,
+      flushToolEvents: () => toolEvents.flush(),
+    });
     const app = createApp({
       sql: db.sql,
       log,
@@ -100,6 +115,7 @@ export async function startGateway(
       tokens,
       publicUrl: () => url,
       mcp,
+      taskTools,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -116,12 +132,29 @@ export async function startGateway(
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
     const tokenService = tokens;
+    // Tests shorten the lease to see recovery quickly; operators have no reason to.
+    const leaseMs = Number(env.SWITCHBOARD_TASK_LEASE_MS) || LEASE_MS;
+    const taskWorker = await TaskWorker.start({
+      sql: db.sql,
+      log,
+      registry: integrations,
+      tokens: tokenService,
+      bus,
+      publish,
+      publicUrl: () => url,
+      owner: `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      leaseMs: Math.max(1_000, leaseMs),
+      hostEnv: env,
+    });
+    worker = taskWorker;
     const shutdown = createShutdown({
       server,
       lifecycle,
       log,
       deadlineMs: config.shutdownTimeoutMs,
       resources: [
+        { name: 'task worker', close: () => taskWorker.close() },
+        { name: 'task tools', close: () => taskTools.close() },
         { name: 'tool events', close: () => toolEvents.flush() },
         { name: 'integrations', close: () => integrations.stopAll() },
         { name: 'tokens', close: () => tokenService.close() },
@@ -130,9 +163,20 @@ export async function startGateway(
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());
+    // Agents stopped at once: their open MCP requests (ask_user) would hold the server open.
+    shutdown.onStart(() => void taskWorker.close());
     log.info({ url, listen: `${config.host}:${port}` }, 'switchboard gateway listening');
-    return { url, port, sql: db.sql, shutdown, registry: integrations, tokens: tokenService };
+    return {
+      url,
+      port,
+      sql: db.sql,
+      shutdown,
+      registry: integrations,
+      tokens: tokenService,
+      publishTaskEvents: publish,
+    };
   } catch (error) {
+    await worker?.close().catch(() => {});
     await registry?.stopAll().catch(() => {});
     await tokens?.close().catch(() => {});
     await mcpEndpoint?.close().catch(() => {});

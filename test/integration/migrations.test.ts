@@ -51,7 +51,11 @@ async function rejection(promise: Promise<unknown>): Promise<SwitchboardError> {
 describe('migrations', () => {
   it('apply the shipped migrations once and record their checksums', async () => {
     const { db } = await freshDatabase();
-    expect(await migrate(db.sql, log)).toEqual(['0001_init.sql', '0002_queue.sql']);
+    expect(await migrate(db.sql, log)).toEqual([
+      '0001_init.sql',
+      '0002_queue.sql',
+      '0003_task_result.sql',
+    ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
     expect(row).toEqual({ name: '0001_init.sql', checksum: readMigrations()[0]?.checksum });

@@ -61,6 +61,16 @@ describe('buildBundle', () => {
     expect(bare.servers.map((s) => s.name)).toEqual(['switchboard']);
   });
 
+  it('a task without a session: sessionId null, no SWITCHBOARD_SESSION_ID', () => {
+    for (const sessionId of [null, undefined]) {
+      const alone = buildBundle({ ...input, sessionId });
+      expect(alone.sessionId).toBeNull();
+      expect(alone.env).not.toHaveProperty('SWITCHBOARD_SESSION_ID');
+      expect(JSON.parse(renderConfig(alone, 'json')).sessionId).toBeNull();
+    }
+    expect(() => buildBundle({ ...input, sessionId: '' })).toThrow(/sessionId/);
+  });
+
   it('refuses a duplicate, an integration named switchboard, a bad name or URL', () => {
     const gh = input.integrations[0]!;
     expect(() => buildBundle({ ...input, integrations: [gh, gh] })).toThrow(/granted twice/);

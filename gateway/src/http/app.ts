@@ -24,6 +24,8 @@ export interface AppDeps {
   /** The public base URL, without a trailing slash (known once the server listens). */
   publicUrl: () => string;
   mcp: McpHandler;
+  /** The built-in task tools at /mcp/switchboard. */
+  taskTools?: McpHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -42,6 +44,7 @@ export function createApp(deps: AppDeps): Express {
       endpoint: deps.mcp,
       log: deps.log,
       publicUrl: deps.publicUrl,
+      ...(deps.taskTools && { taskTools: deps.taskTools }),
     }),
   );
   app.use(healthRoutes(deps));

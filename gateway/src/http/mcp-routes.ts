@@ -24,7 +24,15 @@ export interface McpRoutesDeps {
   log: Logger;
   /** The public base URL, no trailing slash. */
   publicUrl: () => string;
+  /**
+   * The built-in task tools at /mcp/switchboard (mcp/task-tools.ts), behind the same guard; the
+   * route comes before /mcp/:integration, so no integration can take that path.
+   */
+  taskTools?: McpHandler;
 }
+
+/** The built-in server's path segment (runners/bundle.ts SWITCHBOARD_SERVER). */
+const BUILTIN = 'switchboard';
 
 /**
  * A tool call's arguments can be large (a file, a diff); 4 MiB is well above any real one and
@@ -62,7 +70,8 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
   });
   router.get('/.well-known/oauth-protected-resource/mcp/:integration', (req, res) => {
     const name = req.params.integration as string;
-    if (!deps.registry.get(name)) return void res.status(404).json(notFoundBody(name));
+    if (!(deps.taskTools && name === BUILTIN) && !deps.registry.get(name))
+      return void res.status(404).json(notFoundBody(name));
     res.json(metadata(name));
   });
 
@@ -70,7 +79,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     res.set('www-authenticate', `Bearer resource_metadata="${metadataUrl(integration)}"${extra}`);
 
   const guard = (req: Request, res: Response, next: NextFunction) => {
-    const integration = req.params.integration as string | undefined;
+    const integration = (req.params.integration as string | undefined) ?? res.locals.builtin;
     const refusal = hostOrOriginRefusal(req, allowedHosts(deps.publicUrl()));
     if (refusal) {
       res.status(403).json({ error: { code: 'forbidden', message: refusal } });
@@ -89,7 +98,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     deps.tokens.verify(match[1]!, audience).then(
       (grant) => {
         if (integration !== undefined) {
-          if (!deps.registry.get(integration)) {
+          if (integration !== res.locals.builtin && !deps.registry.get(integration)) {
             res.status(404).json(notFoundBody(integration));
             return;
           }
@@ -152,6 +161,17 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     MCP_BODY_LIMIT,
     express.json({ limit: MCP_BODY_LIMIT, strict: false, type: 'application/json' }),
   );
+  if (deps.taskTools) {
+    const tools = deps.taskTools;
+    const builtin = (_req: Request, res: Response, next: NextFunction) => {
+      res.locals.builtin = BUILTIN;
+      next();
+    };
+    const serveBuiltin = (req: Request, res: Response, next: NextFunction) => {
+      tools.handle(req, res, res.locals.grant as Grant, BUILTIN, req.body).catch(next);
+    };
+    router.all(`/mcp/${BUILTIN}`, builtin, guard, json, jsonRpcParseErrors, serveBuiltin);
+  }
   for (const path of ['/mcp', '/mcp/:integration']) {
     router.all(path, guard, json, jsonRpcParseErrors, limit, serve);
   }

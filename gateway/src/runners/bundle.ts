@@ -20,7 +20,8 @@ export const bundleInputSchema = z.strictObject({
   /** The gateway's public base URL (SWITCHBOARD_PUBLIC_URL), e.g. http://127.0.0.1:8080. */
   publicUrl: z.url({ protocol: /^https?$/ }),
   taskId: z.string().min(1).max(128),
-  sessionId: z.string().min(1).max(128),
+  /** null or left out: a task without a session (its SWITCHBOARD_SESSION_ID is then absent). */
+  sessionId: z.string().min(1).max(128).nullish(),
   /** The task token for the aggregate `/mcp` endpoint (`aud = <public>/mcp`). */
   token: z.string().min(1),
   /** One entry per granted integration: `<public>/mcp/<name>` with a token for that audience. */
@@ -48,7 +49,7 @@ export interface BundleServer {
 
 export interface Bundle {
   taskId: string;
-  sessionId: string;
+  sessionId: string | null;
   publicUrl: string;
   /** `switchboard` first, then the integrations in the order granted. */
   servers: BundleServer[];
@@ -104,12 +105,12 @@ export function buildBundle(input: BundleInput): Bundle {
     [ENV.mcpUrl]: `${base}/mcp`,
     [ENV.token]: token,
     [ENV.taskId]: taskId,
-    [ENV.sessionId]: sessionId,
+    ...(sessionId ? { [ENV.sessionId]: sessionId } : {}),
     [tokenEnvName(SWITCHBOARD_SERVER)]: switchboardServer.token,
   };
   for (const { name, token: t } of integrations) env[tokenEnvName(name)] = t;
   const secretEnv = [ENV.token, ...servers.map((s) => s.tokenEnv)];
-  return { taskId, sessionId, publicUrl: base, servers, env, secretEnv };
+  return { taskId, sessionId: sessionId ?? null, publicUrl: base, servers, env, secretEnv };
 }
 
 /** A server's token as the bundle's environment holds it (goose needs the literal value). */

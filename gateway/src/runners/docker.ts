@@ -66,7 +66,7 @@ export class DockerRunner implements Runner {
       '--label',
       `switchboard.task=${request.bundle.taskId}`,
       '--label',
-      `switchboard.session=${request.bundle.sessionId}`,
+      `switchboard.session=${request.bundle.sessionId ?? ''}`,
       ...(config.network ? ['--network', config.network] : []),
       '--memory',
       DOCKER_LIMITS.memory,

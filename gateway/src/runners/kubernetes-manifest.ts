@@ -55,7 +55,7 @@ export function jobManifest(
   const labels = {
     'app.kubernetes.io/managed-by': 'switchboard',
     'switchboard.task': labelValue(bundle.taskId),
-    'switchboard.session': labelValue(bundle.sessionId),
+    'switchboard.session': labelValue(bundle.sessionId ?? ''),
   };
   const metadata = () => ({
     name,

@@ -125,7 +125,7 @@ export function placeholderValues(
     prompt: request.prompt,
     workdir: root,
     task_id: bundle.taskId,
-    session_id: bundle.sessionId,
+    session_id: bundle.sessionId ?? '',
     mcp_url: `${bundle.publicUrl}/mcp`,
     mcp_json: join(root, BUNDLE_FILES.claude.path),
     config_toml: join(root, BUNDLE_FILES.codex.path),

@@ -1,0 +1,247 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { type CallToolResult, createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
+import * as z from 'zod';
+import type { Pool } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
+import { insertTaskEvent } from '../events/store.ts';
+import type { PublishTaskEvents } from '../events/task-events.ts';
+import type { Logger } from '../log.ts';
+import { listMessages, type MessageRow } from '../sessions/store.ts';
+import { lastMessageId, newestMessages, recordAgentResult } from '../tasks/sql/worker.ts';
+import { findQueueTask, type QueueTaskRow } from '../tasks/store.ts';
+import type { Grant } from '../tokens/grant.ts';
+import { goneSignal, readBody, sendResponse, toWebRequest } from './http-bridge.ts';
+
+/**
+ * The built-in `switchboard` MCP server at /mcp/switchboard (ARCHITECTURE §4 "Built-in task
+ * tools"): what an agent tells the gateway about its own task. Stateless like /mcp: any replica
+ * answers, as every tool only reads or writes the database. The task is the token's `sub`, so a
+ * token can only ever touch its own task; the route's guard has already checked that the token
+ * is live and its task running.
+ */
+
+/** ask_user waits this long for a reply unless the agent asks for less (10 min). */
+export const ASK_USER_DEFAULT_MS = 10 * 60_000;
+/** New messages are looked for this often while ask_user waits: replies may land on any replica. */
+export const ASK_USER_POLL_MS = 500;
+/** task_context summarises this many of the session's newest messages. */
+export const CONTEXT_MESSAGES = 20;
+/** …each cut to this many characters (the whole text is one API call away). */
+const CONTEXT_MESSAGE_CHARS = 2_000;
+
+export interface TaskToolsDeps {
+  sql: Pool;
+  log: Logger;
+  publish: PublishTaskEvents;
+  /**
+   * Writes this process's queued task:tool_use events (tasks/tool-events.ts batches them for
+   * 200 ms) before a task tool's event, so the agent's calls are in the order it made them.
+   */
+  flushToolEvents?: () => Promise<void>;
+  /** Default ASK_USER_POLL_MS; tests may go faster. */
+  pollMs?: number;
+}
+
+export interface TaskToolsEndpoint {
+  handle(
+    req: ExpressRequest,
+    res: ExpressResponse,
+    grant: Grant,
+    integration: string | undefined,
+    parsedBody?: unknown,
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+const text = (value: string, structured?: Record<string, unknown>): CallToolResult => ({
+  content: [{ type: 'text', text: value }],
+  ...(structured && { structuredContent: structured }),
+});
+
+const toolError = (message: string): CallToolResult => ({
+  content: [{ type: 'text', text: message }],
+  isError: true,
+});
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint {
+  const scope = new AsyncLocalStorage<Grant>();
+  const pollMs = deps.pollMs ?? ASK_USER_POLL_MS;
+
+  /** The grant's task while it runs; a tool error otherwise (ended since the guard checked). */
+  async function runningTask(grant: Grant): Promise<QueueTaskRow | string> {
+    const task = await findQueueTask(deps.sql, grant.taskId);
+    if (!task) return `task ${grant.taskId} does not exist`;
+    if (task.status !== 'running') return `task ${grant.taskId} has ended (${task.status})`;
+    return task;
+  }
+
+  async function event(taskId: string, type: string, data: Record<string, unknown>) {
+    await deps.flushToolEvents?.();
+    const row = await insertTaskEvent(deps.sql, { taskId, type, data });
+    await deps.publish([row]);
+  }
+
+  function build(grant: Grant): McpServer {
+    const server = new McpServer({ name: 'switchboard', version: '1.0.0' });
+
+    server.registerTool(
+      'task_complete',
+      {
+        description:
+          'Finish your task with its result. Call it once, at the end; then exit. The task is complete once you exit (or a few seconds after this call).',
+        inputSchema: z.object({ result: z.string().max(1_000_000) }),
+      },
+      async ({ result }) => {
+        // Only recorded: the worker that holds the lease ends the task with it (worker.ts).
+        const recorded = await recordAgentResult(deps.sql, grant.taskId, result);
+        if (!recorded) return toolError(`task ${grant.taskId} is not running`);
+        await event(grant.taskId, 'task:completing', { resultBytes: Buffer.byteLength(result) });
+        return text('recorded; the task completes when you exit', { ok: true });
+      },
+    );
+
+    server.registerTool(
+      'task_progress',
+      {
+        description: 'Report progress: a message, optionally with progress out of total.',
+        inputSchema: z.object({
+          message: z.string().min(1).max(10_000),
+          progress: z.number().min(0).optional(),
+          total: z.number().positive().optional(),
+        }),
+      },
+      async ({ message, progress, total }) => {
+        const task = await runningTask(grant);
+        if (typeof task === 'string') return toolError(task);
+        await event(task.id, 'task:progress', {
+          message,
+          ...(progress !== undefined && { progress }),
+          ...(total !== undefined && { total }),
+        });
+        return text('ok', { ok: true });
+      },
+    );
+
+    server.registerTool(
+      'ask_user',
+      {
+        description:
+          "Ask the task's session a question and wait for the reply (default up to 10 minutes). Returns the reply text, or says that none came.",
+        inputSchema: z.object({
+          question: z.string().min(1).max(10_000),
+          options: z.array(z.string().min(1).max(500)).max(50).optional(),
+          timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+        }),
+      },
+      async ({ question, options, timeoutSeconds }, ctx) => {
+        const task = await runningTask(grant);
+        if (typeof task === 'string') return toolError(task);
+        if (task.sessionId === null) return toolError('the task has no session to ask');
+        const after = await lastMessageId(deps.sql, task.sessionId);
+        // Never past the token's expiry: the answer could not be acted on.
+        const waitMs = Math.min(
+          (timeoutSeconds ?? ASK_USER_DEFAULT_MS / 1000) * 1000,
+          Math.max(0, grant.expiresAt * 1000 - Date.now()),
+        );
+        await event(task.id, 'task:ask_user', {
+          question,
+          ...(options && { options }),
+          timeoutMs: waitMs,
+        });
+        const until = Date.now() + waitMs;
+        const signal = ctx.mcpReq.signal;
+        while (!signal?.aborted && Date.now() < until) {
+          const [reply] = (
+            await listMessages(deps.sql, task.sessionId, { afterId: after, limit: 50 })
+          ).filter((m) => m.role !== 'agent');
+          if (reply) {
+            return text(reply.content, {
+              answered: true,
+              reply: reply.content,
+              messageId: reply.id,
+            });
+          }
+          const now = await findQueueTask(deps.sql, task.id);
+          if (now?.status !== 'running') return toolError(`task ${task.id} has ended`);
+          await sleep(Math.min(pollMs, Math.max(0, until - Date.now())), signal);
+        }
+        return text(`no reply within ${Math.round(waitMs / 1000)} s`, { answered: false });
+      },
+    );
+
+    server.registerTool(
+      'task_context',
+      {
+        description:
+          'Your task: its prompt, the session history (newest messages), execution settings (preamble, skills, model) and ids.',
+        inputSchema: z.object({}),
+      },
+      async () => {
+        const task = await runningTask(grant);
+        if (typeof task === 'string') return toolError(task);
+        const history: MessageRow[] = [];
+        if (task.sessionId !== null) {
+          history.push(...(await newestMessages(deps.sql, task.sessionId, CONTEXT_MESSAGES)));
+        }
+        const context = {
+          taskId: task.id,
+          sessionId: task.sessionId,
+          profile: task.profile,
+          prompt: task.prompt,
+          execution: task.execution,
+          history: history.map((m) => ({
+            id: m.id,
+            role: m.role,
+            content: m.content.slice(0, CONTEXT_MESSAGE_CHARS),
+            truncated: m.content.length > CONTEXT_MESSAGE_CHARS,
+            createdAt: m.createdAt.toISOString(),
+          })),
+        };
+        return text(JSON.stringify(context, null, 2), context);
+      },
+    );
+    return server;
+  }
+
+  // The default `legacy: 'stateless'`: 2026-07-28 requests and 2025-era ones through one factory.
+  const handler = createMcpHandler(
+    () => {
+      const grant = scope.getStore();
+      if (!grant) throw new SwitchboardError('internal', 'task tools called outside a request');
+      return build(grant);
+    },
+    { onerror: (error) => deps.log.debug({ err: error }, 'task tools request rejected') },
+  );
+
+  return {
+    async handle(req, res, grant, _integration, parsedBody) {
+      let body = parsedBody;
+      let raw: string | undefined;
+      if (req.method === 'POST' && body === undefined) {
+        // Not parsed by express (another content type): the SDK answers what it makes of it.
+        const read = await readBody(req);
+        if (read.kind === 'json') body = read.value;
+        else if (read.kind === 'raw') raw = read.text;
+      }
+      const request = toWebRequest(req, raw, goneSignal(res));
+      const response = await scope.run(grant, () =>
+        handler.fetch(request, body === undefined ? undefined : { parsedBody: body }),
+      );
+      await sendResponse(res, response, grant.expiresAt * 1000);
+    },
+    close: () => handler.close(),
+  };
+}
