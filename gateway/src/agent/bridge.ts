@@ -59,6 +59,9 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   });
   const stdio = new StdioServerTransport(options.stdin, options.stdout);
   const pending = new Map<RequestId, Pending>();
+  // Notifications and replies still being POSTed: a client often sends notifications/cancelled
+  // and closes stdin right after, and that last notification must still reach the gateway.
+  const delivering = new Set<Promise<void>>();
   const write = (message: JSONRPCMessage) =>
     stdio
       .send(message)
@@ -115,12 +118,19 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   const closed = new Promise<void>((resolve) => {
     stdio.onclose = resolve;
   });
-  stdio.onmessage = (message) => void forward(message);
+  stdio.onmessage = (message) => {
+    const sent = forward(message);
+    if (isJSONRPCRequest(message)) return;
+    delivering.add(sent);
+    void sent.finally(() => delivering.delete(sent));
+  };
   stdio.onerror = (error) => log(`stdin: ${describeError(error)}`);
   options.stdin.once('end', () => void stdio.close());
   await http.start();
   await stdio.start();
   await closed;
+  await Promise.allSettled(delivering);
+  // Nobody is left to read an answer: the requests still open are abandoned, which cancels them.
   for (const request of pending.values()) request.controller.abort();
   await http.close();
 }
