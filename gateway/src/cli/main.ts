@@ -1,5 +1,7 @@
 import { ConfigError, EXIT, SwitchboardError, UsageError } from '../errors.ts';
+import { agent } from './agent.ts';
 import type { CliContext, Command } from './command.ts';
+import { connect } from './connect.ts';
 import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
 import { migrate } from './migrate.ts';
@@ -7,7 +9,7 @@ import { start } from './start.ts';
 import { task } from './task.ts';
 import { token } from './token.ts';
 
-const COMMANDS: Command[] = [start, migrate, keys, integrations, token, task];
+const COMMANDS: Command[] = [start, migrate, keys, integrations, token, task, agent, connect];
 
 const usage = `Usage: switchboard <command> [options]
 
