@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { base64url, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InProcessBus, PostgresBus } from '../../gateway/src/events/bus.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { finishTask } from '../../gateway/src/tasks/external.ts';
@@ -94,6 +94,18 @@ describe('per-task tokens', () => {
     expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt', kid: expect.any(String) });
     const echo = granted.integrations[0]!;
     expect(await verify(echo.token, echo.url)).toMatchObject({ scope: ['echo:report_env'] });
+  });
+
+  it('mints inside a transaction when the 60 s signing-key reload falls due (one embedded connection)', async () => {
+    // The reload used the pool, which the transaction holds on PGlite: it waited forever.
+    const later = Date.now() + 61_000;
+    const now = vi.spyOn(Date, 'now').mockReturnValue(later);
+    try {
+      const granted = await grant(['echo:*']);
+      expect(granted.mcp.token.split('.')).toHaveLength(3);
+    } finally {
+      now.mockRestore();
+    }
   });
 
   it('rejects a missing or malformed token', async () => {

@@ -96,7 +96,7 @@ export class TokenService implements TokenVerifier {
     request: MintRequest,
     sql: Sql = this.options.sql,
   ): Promise<{ token: string; jti: string; expiresAt: Date }> {
-    const key = await this.signingKey();
+    const key = await this.signingKey(sql);
     const jti = randomUUID();
     const issuedAt = Math.floor(Date.now() / 1000);
     const expiresAt = new Date((issuedAt + Math.ceil(request.ttlMs / 1000)) * 1000);
@@ -130,7 +130,7 @@ export class TokenService implements TokenVerifier {
    * it is checked by the integration against JWKS, and can never pass verify() (wrong audience).
    */
   async mintUpstream(integration: string, grant: Grant, tools: string[]): Promise<string> {
-    const key = await this.signingKey();
+    const key = await this.signingKey(this.options.sql);
     const issuedAt = Math.floor(Date.now() / 1000);
     return new SignJWT({
       scope: tools.map((tool) => `${integration}:${tool}`).join(' '),
@@ -154,7 +154,7 @@ export class TokenService implements TokenVerifier {
   async mintGateway(integration: string): Promise<string> {
     const cached = this.gatewayTokens.get(integration);
     if (cached && cached.renewAt > Date.now()) return cached.token;
-    const key = await this.signingKey();
+    const key = await this.signingKey(this.options.sql);
     const issuedAt = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ scope: `${integration}:*` })
       .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid })
@@ -199,8 +199,13 @@ export class TokenService implements TokenVerifier {
     return { keys: this.keys.map((k) => k.publicJwk) };
   }
 
-  async refreshKeys(): Promise<void> {
-    this.keys = await loadSigningKeys(this.options.sql, this.options.masterKey);
+  /**
+   * `sql`: the caller's transaction when minting inside one. The embedded database has a single
+   * connection, which that transaction holds: a reload through the pool would wait for it
+   * forever (it happened when the 60 s reload fell inside a grant).
+   */
+  async refreshKeys(sql: Sql = this.options.sql): Promise<void> {
+    this.keys = await loadSigningKeys(sql, this.options.masterKey);
     this.loadedAt = Date.now();
   }
 
@@ -212,12 +217,12 @@ export class TokenService implements TokenVerifier {
     else this.options.log.warn({ payload }, 'ignoring a malformed revocation message');
   }
 
-  private async signingKey(): Promise<SigningKey> {
-    if (Date.now() - this.loadedAt > KEY_REFRESH_MS) await this.refreshKeys();
+  private async signingKey(sql: Sql): Promise<SigningKey> {
+    if (Date.now() - this.loadedAt > KEY_REFRESH_MS) await this.refreshKeys(sql);
     let key = currentSigningKey(this.keys, new Date());
     if (!key) {
       // A rotation's key may have just begun signing, or the old key just retired.
-      await this.refreshKeys();
+      await this.refreshKeys(sql);
       key = currentSigningKey(this.keys, new Date());
     }
     if (!key) {
