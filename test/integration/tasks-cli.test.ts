@@ -30,6 +30,14 @@ describe('switchboard task / mcp-config', () => {
     });
     return (await res.json()) as Record<string, Record<string, unknown>>;
   };
+  // Works around a deadlock outside this branch: grantExternalTask mints inside a transaction,
+  // and TokenService.mint reloads its signing keys through the pool once they are 60 s old; on
+  // PGlite (one connection) that query waits for the transaction forever. CLI runs make this
+  // file outlive 60 s, so reload the keys just before each external grant.
+  const grantExternal = async (scope: string[]) => {
+    await gw().tokens.refreshKeys();
+    return api('POST', '/tasks', { external: true, scope });
+  };
 
   it(
     'task run prints the id; the same --idempotency-key prints the same id; list and cancel',
@@ -145,7 +153,7 @@ describe('switchboard task / mcp-config', () => {
   it(
     'task watch exits 0 with the result of a completed (external) task',
     async () => {
-      const granted = await api('POST', '/tasks', { external: true, scope: ['echo:*'] });
+      const granted = await grantExternal(['echo:*']);
       const id = granted.task!.id as string;
       await api('POST', `/tasks/${id}/complete`, { result: 'all good' });
       const watched = await cli('task', 'watch', id);
@@ -158,7 +166,7 @@ describe('switchboard task / mcp-config', () => {
   it(
     'mcp-config prints the config of a running external task with fresh tokens',
     async () => {
-      const granted = await api('POST', '/tasks', { external: true, scope: ['echo:*'] });
+      const granted = await grantExternal(['echo:*']);
       const id = granted.task!.id as string;
       const claude = await cli('mcp-config', '--task', id, '--format', 'claude');
       expect(claude.code, claude.stderr).toBe(0);

@@ -26,6 +26,8 @@ const ScopeList = z.array(z.string().regex(SCOPE_PATTERN, `expected ${SCOPE_EXPE
 
 /** POST /api/v1/tasks without `external`: a queued task the gateway runs with a profile. */
 export const CreateTaskBody = z.strictObject({
+  /** true selects the external form (ExternalTaskBody) instead. */
+  external: z.literal(false, { error: 'expected false or absent for a queued task' }).optional(),
   prompt: z
     .string({ error: 'expected the task prompt as a string' })
     .min(1, 'expected a non-empty prompt')

@@ -44,39 +44,41 @@ export async function taskConfig(
         scopeCoversIntegration(task.scope, i.name),
     )
     .map((i) => i.name);
-  return deps.sql.begin(async (tx) => {
-    const mint = async (audience: string, scope: string[]) =>
-      deps.tokens.mint({ taskId: task.id, sessionId: task.sessionId, scope, audience, ttlMs }, tx);
-    const aggregate = await mint(`${base}/mcp`, task.scope);
-    const integrations = [];
-    for (const name of names) {
-      const url = `${base}/mcp/${name}`;
-      integrations.push({ name, url, token: (await mint(url, scopeFor(task.scope, name))).token });
-    }
-    const builtIn = `${base}/mcp/${SWITCHBOARD_SERVER}`;
-    const switchboard = await mint(builtIn, [`${SWITCHBOARD_SERVER}:*`]);
-    const bundle = buildBundle({
-      publicUrl: base,
-      taskId: task.id,
-      // The bundle names a session in SWITCHBOARD_SESSION_ID; an external task may have none.
-      sessionId: task.sessionId ?? 'none',
-      token: aggregate.token,
-      integrations,
-      switchboardServer: { url: builtIn, token: switchboard.token },
-    });
-    await appendAudit(tx, {
-      ...actor,
-      action: 'tasks.config',
-      target: task.id,
-      details: { format, integrations: names, tokens: integrations.length + 2, ttlMs },
-    });
-    return {
-      taskId: task.id,
-      format,
-      path: BUNDLE_FILES[format].path,
-      content: renderConfig(bundle, format),
-      env: bundle.env,
-      expiresAt: aggregate.expiresAt.toISOString(),
-    };
+  // Not in one transaction: TokenService.mint reloads its signing keys through the pool once
+  // they are 60 s old, and on the embedded database (one connection) a pool query inside a
+  // transaction waits for that transaction forever. Each token row commits on its own; an
+  // unused one is revoked with the task's others.
+  const mint = async (audience: string, scope: string[]) =>
+    deps.tokens.mint({ taskId: task.id, sessionId: task.sessionId, scope, audience, ttlMs });
+  const aggregate = await mint(`${base}/mcp`, task.scope);
+  const integrations = [];
+  for (const name of names) {
+    const url = `${base}/mcp/${name}`;
+    integrations.push({ name, url, token: (await mint(url, scopeFor(task.scope, name))).token });
+  }
+  const builtIn = `${base}/mcp/${SWITCHBOARD_SERVER}`;
+  const switchboard = await mint(builtIn, [`${SWITCHBOARD_SERVER}:*`]);
+  const bundle = buildBundle({
+    publicUrl: base,
+    taskId: task.id,
+    // The bundle names a session in SWITCHBOARD_SESSION_ID; an external task may have none.
+    sessionId: task.sessionId ?? 'none',
+    token: aggregate.token,
+    integrations,
+    switchboardServer: { url: builtIn, token: switchboard.token },
   });
+  await appendAudit(deps.sql, {
+    ...actor,
+    action: 'tasks.config',
+    target: task.id,
+    details: { format, integrations: names, tokens: integrations.length + 2, ttlMs },
+  });
+  return {
+    taskId: task.id,
+    format,
+    path: BUNDLE_FILES[format].path,
+    content: renderConfig(bundle, format),
+    env: bundle.env,
+    expiresAt: aggregate.expiresAt.toISOString(),
+  };
 }

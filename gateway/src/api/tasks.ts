@@ -26,7 +26,7 @@ import { type EventStreamDeps, taskEventsHandler } from './task-events.ts';
 export type TasksDeps = TaskDeps & Omit<EventStreamDeps, 'sql'> & { publish: PublishTaskEvents };
 
 const isExternal = (body: unknown): boolean =>
-  typeof body === 'object' && body !== null && 'external' in body;
+  typeof body === 'object' && body !== null && (body as { external?: unknown }).external === true;
 
 export function tasksRoutes(deps: TasksDeps): Router {
   const router = Router();
