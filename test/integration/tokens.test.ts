@@ -310,8 +310,9 @@ describe('per-task tokens', () => {
         'invalid task: ttl: found "soon", expected a duration such as 15m or 1h30m',
       ],
       [
+        // Without `external` the body is a queued task (issue 5), which needs a prompt.
         { scope: ['echo:*'] },
-        'invalid task: external: expected true: only external tasks (an agent you run yourself) can be created until the task queue exists',
+        'invalid task: prompt: expected the task prompt as a string',
       ],
     ];
     for (const [body, message] of cases) {

@@ -1,6 +1,13 @@
 import express, { Router } from 'express';
 import type { Pool } from '../db/connect.ts';
+import { InProcessBus } from '../events/bus.ts';
+import {
+  type PublishTaskEvents,
+  TaskEventWaker,
+  taskEventPublisher,
+} from '../events/task-events.ts';
 import { authenticateApiKey } from '../http/auth.ts';
+import type { Lifecycle } from '../http/health.ts';
 import { rememberMountPath } from '../http/request-context.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
@@ -8,28 +15,68 @@ import type { TokenService } from '../tokens/service.ts';
 import { auditRoutes } from './audit.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
+import { openApiDocument } from './openapi.ts';
+import { sessionsRoutes } from './sessions.ts';
+import { OpenStreams } from './streams.ts';
 import { tasksRoutes } from './tasks.ts';
 
 /** JSON bodies on the API are small: 1 MiB is far above any request it takes. */
 export const API_BODY_LIMIT = 1024 * 1024;
 
-/** /api/v1: authenticated with an operator API key; each route requires its own scope. */
-export function apiRouter(deps: {
+/**
+ * Without the gateway's shared bus (see `taskEvents` below), a stream learns of events that
+ * other code writes by re-reading this often: 1 s, one indexed query per open stream.
+ */
+const FALLBACK_POLL_MS = 1_000;
+/** With the shared bus a poll only covers a lost notice. */
+const BUS_POLL_MS = 5_000;
+
+export interface ApiDeps {
   sql: Pool;
   log: Logger;
   registry: IntegrationRegistry;
   masterKey: Buffer;
   tokens: TokenService;
   publicUrl: () => string;
-}): Router {
+  lifecycle?: Lifecycle;
+  /**
+   * The gateway's task-event bus (the one the worker publishes on). When gateway.ts does not
+   * pass it, the API keeps an in-process bus of its own: its own writes (enqueue, cancel) wake
+   * its streams at once, everything else arrives by FALLBACK_POLL_MS polling.
+   */
+  taskEvents?: { waker: TaskEventWaker; publish: PublishTaskEvents };
+  /** Give gateway.ts this to end the streams in shutdown.onStart (else the lifecycle flag). */
+  streams?: OpenStreams;
+}
+
+/** /api/v1: authenticated with an operator API key; each route requires its own scope. */
+export function apiRouter(deps: ApiDeps): Router {
   const { sql, log } = deps;
+  let events: { waker: () => Promise<TaskEventWaker>; publish: PublishTaskEvents; pollMs: number };
+  if (deps.taskEvents) {
+    const { waker, publish } = deps.taskEvents;
+    events = { waker: async () => waker, publish, pollMs: BUS_POLL_MS };
+  } else {
+    const bus = new InProcessBus();
+    let started: Promise<TaskEventWaker> | undefined;
+    events = {
+      waker: () => (started ??= TaskEventWaker.start(bus, log)),
+      publish: taskEventPublisher(bus, log),
+      pollMs: FALLBACK_POLL_MS,
+    };
+  }
+  const streams = deps.streams ?? new OpenStreams(deps.lifecycle);
+  const document = openApiDocument();
   const router = Router();
   router.use(rememberMountPath);
   router.use(authenticateApiKey(sql, log));
   router.use(express.json({ limit: API_BODY_LIMIT, strict: true }));
+  router.get('/openapi.json', (_req, res) => void res.json(document));
   router.use(keysRoutes(sql));
   router.use(auditRoutes(sql));
   router.use(integrationsRoutes(deps));
-  router.use(tasksRoutes(deps));
+  const taskDeps = { ...deps, ...events, streams };
+  router.use(tasksRoutes(taskDeps));
+  router.use(sessionsRoutes(taskDeps));
   return router;
 }

@@ -1,6 +1,7 @@
 import { Router } from 'express';
-import * as z from 'zod';
-import { notFound } from '../errors.ts';
+import { appendAudit } from '../audit/store.ts';
+import { SwitchboardError } from '../errors.ts';
+import type { PublishTaskEvents } from '../events/task-events.ts';
 import { actorOf, requireScope } from '../http/auth.ts';
 import {
   EndTaskInput,
@@ -9,44 +10,114 @@ import {
   grantExternalTask,
   type TaskDeps,
 } from '../tasks/external.ts';
-import { findTask } from '../tasks/store.ts';
+import { cancelTask, getQueueTask } from '../tasks/queue.ts';
+import { listQueueTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
+import { ConfigQuery, CreateTaskBody, ListTasksQuery, type TaskView, taskView } from './schemas.ts';
+import { taskConfig } from './task-config.ts';
+import { createQueuedTask } from './task-create.ts';
+import { type EventStreamDeps, taskEventsHandler } from './task-events.ts';
 
 /**
- * /api/v1/tasks. For now: external tasks (the operator runs the agent) with their tokens, and
- * ending a task, which revokes its tokens. Queued tasks arrive with the task queue.
+ * /api/v1/tasks: queued tasks (the gateway runs an agent with a profile) and external tasks
+ * (`external: true`: the operator runs the agent, issue 4) share the routes; each route's
+ * shapes are in schemas.ts and its entry in routes.ts.
  */
-export function tasksRoutes(deps: TaskDeps): Router {
+export type TasksDeps = TaskDeps & Omit<EventStreamDeps, 'sql'> & { publish: PublishTaskEvents };
+
+const isExternal = (body: unknown): boolean =>
+  typeof body === 'object' && body !== null && (body as { external?: unknown }).external === true;
+
+export function tasksRoutes(deps: TasksDeps): Router {
   const router = Router();
 
-  // The tokens are in this response and nowhere else (only their ids are stored).
+  // 201 with a new task, 200 with the existing one when the idempotency key was used before.
+  // External tasks answer their tokens, in this response and nowhere else.
   router.post('/tasks', requireScope('tasks:write'), async (req, res) => {
-    const input = parseInput(ExternalTaskInput, req.body, 'task');
-    res.status(201).json(await grantExternalTask(deps, input, actorOf(req)));
+    if (isExternal(req.body)) {
+      const input = parseInput(ExternalTaskInput, req.body, 'task');
+      res.status(201).json(await grantExternalTask(deps, input, actorOf(req)));
+      return;
+    }
+    const body = parseInput(CreateTaskBody, req.body ?? {}, 'task');
+    const { task, created } = await createQueuedTask(deps, body, actorOf(req));
+    res.status(created ? 201 : 200).json({ task: taskView(task) });
+  });
+
+  router.get('/tasks', requireScope('tasks:read'), async (req, res) => {
+    const q = parseInput(ListTasksQuery, req.query, 'query');
+    const rows = await listQueueTasks(deps.sql, {
+      statuses: q.status,
+      profile: q.profile,
+      sessionId: q.session,
+      beforeSeq: q.cursor,
+      limit: q.limit,
+    });
+    const tasks: TaskView[] = rows.map(taskView);
+    res.json({ tasks, next: rows.length === q.limit ? (rows.at(-1)?.seq ?? null) : null });
   });
 
   router.get('/tasks/:id', requireScope('tasks:read'), async (req, res) => {
-    const id = req.params.id as string;
-    const task = z.uuid().safeParse(id).success ? await findTask(deps.sql, id) : undefined;
-    if (!task) throw notFound(`no task ${JSON.stringify(id)}`);
+    res.json({ task: taskView(await getQueueTask(deps.sql, req.params.id as string)) });
+  });
+
+  router.get('/tasks/:id/events', requireScope('tasks:read'), taskEventsHandler(deps));
+
+  router.get('/tasks/:id/config', requireScope('tasks:write'), async (req, res) => {
+    const { format } = parseInput(ConfigQuery, req.query, 'query');
+    res.json(await taskConfig(deps, req.params.id as string, format, actorOf(req)));
+  });
+
+  // Operators end external tasks here; a queued task completes through its agent.
+  router.post('/tasks/:id/complete', requireScope('tasks:write'), async (req, res) => {
+    const input = parseInput(EndTaskInput, req.body ?? {}, 'request');
+    const task = await finishTask(
+      deps,
+      req.params.id as string,
+      { status: 'complete', result: input.result, reason: input.reason },
+      actorOf(req),
+    );
     res.json({ task });
   });
 
-  for (const [path, status] of [
-    ['complete', 'complete'],
-    ['cancel', 'cancelled'],
-  ] as const) {
-    router.post(`/tasks/:id/${path}`, requireScope('tasks:write'), async (req, res) => {
-      const input = parseInput(EndTaskInput, req.body ?? {}, 'request');
+  router.post('/tasks/:id/cancel', requireScope('tasks:write'), async (req, res) => {
+    const input = parseInput(EndTaskInput, req.body ?? {}, 'request');
+    const id = req.params.id as string;
+    const found = await getQueueTask(deps.sql, id);
+    if (found.external) {
       const task = await finishTask(
         deps,
-        req.params.id as string,
-        { status, result: input.result, reason: input.reason },
+        id,
+        { status: 'cancelled', result: input.result, reason: input.reason },
         actorOf(req),
       );
       res.json({ task });
+      return;
+    }
+    const actor = actorOf(req);
+    // cancelTask publishes its event after its commit; the runner of a running task learns
+    // from that event or from its lost lease, and the tokens stop verifying now.
+    const result = await cancelTask(deps.sql, id, { by: actor.actor }, deps.publish);
+    if (result.outcome === 'already_ended') {
+      throw new SwitchboardError(
+        'task_ended',
+        `task ${id} has already ended (${result.task.status})`,
+        { status: 409 },
+      );
+    }
+    await deps.tokens.revoked([id], result.revokedTokens);
+    await appendAudit(deps.sql, {
+      ...actor,
+      action: 'tasks.cancel',
+      target: id,
+      details: {
+        previousStatus: result.previousStatus,
+        revokedTokens: result.revokedTokens.length,
+        ...(input.reason ? { reason: input.reason } : {}),
+      },
     });
-  }
+    res.json({ task: taskView(result.task) });
+  });
 
   return router;
 }

@@ -4,17 +4,28 @@ import type { CliContext, Command } from './command.ts';
 import { connect } from './connect.ts';
 import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
+import { mcpConfig } from './mcp-config.ts';
 import { migrate } from './migrate.ts';
 import { start } from './start.ts';
 import { task } from './task.ts';
 import { token } from './token.ts';
 
-const COMMANDS: Command[] = [start, migrate, keys, integrations, token, task, agent, connect];
+const COMMANDS: Command[] = [
+  start,
+  migrate,
+  keys,
+  integrations,
+  token,
+  task,
+  mcpConfig,
+  agent,
+  connect,
+];
 
 const usage = `Usage: switchboard <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(12)}${c.summary}`).join('\n')}
 
 Run "switchboard <command> --help" for a command's options.`;
 

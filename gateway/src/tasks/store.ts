@@ -292,3 +292,28 @@ export async function recoverExpiredTasks(sql: Sql, limit: number): Promise<Reco
      where t.id = expired.id
     returning ${queueColumns(sql)}, expired.lease_owner as "expiredOwner"`;
 }
+
+export interface TaskListFilter {
+  statuses?: readonly TaskStatus[] | undefined;
+  profile?: string | undefined;
+  sessionId?: string | undefined;
+  /** Keyset cursor: only tasks with a smaller seq (the `seq` of the previous page's last task). */
+  beforeSeq?: string | undefined;
+  limit: number;
+}
+
+/**
+ * Tasks newest first (by seq: created_at ties within one transaction, seq never does), for the
+ * API's list. Every filter is optional; an unset one matches everything.
+ */
+export async function listQueueTasks(sql: Sql, filter: TaskListFilter): Promise<QueueTaskRow[]> {
+  const statuses = filter.statuses && filter.statuses.length > 0 ? [...filter.statuses] : null;
+  return sql<QueueTaskRow[]>`
+    select ${queueColumns(sql)} from tasks t
+     where (${statuses}::text[] is null or t.status = any(${statuses}::text[]))
+       and (${filter.profile ?? null}::text is null or t.profile = ${filter.profile ?? null}::text)
+       and (${filter.sessionId ?? null}::uuid is null or t.session_id = ${filter.sessionId ?? null}::uuid)
+       and (${filter.beforeSeq ?? null}::bigint is null or t.seq < ${filter.beforeSeq ?? null}::bigint)
+     order by t.seq desc
+     limit ${filter.limit}`;
+}

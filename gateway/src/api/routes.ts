@@ -1,0 +1,228 @@
+import * as z from 'zod';
+import type { Scope } from '../keys/scopes.ts';
+import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
+import {
+  ConfigAnswer,
+  ConfigQuery,
+  CreateSessionBody,
+  CreateTaskBody,
+  EventsQuery,
+  ExternalTaskView,
+  ListMessagesQuery,
+  ListSessionsQuery,
+  ListTasksQuery,
+  MessageAnswer,
+  MessageListAnswer,
+  PostMessageBody,
+  SessionAnswer,
+  SessionListAnswer,
+  TaskAnswer,
+  TaskEventView,
+  TaskListAnswer,
+} from './schemas.ts';
+
+/**
+ * Every /api/v1 route with its method, scope and shapes: the source of /api/v1/openapi.json.
+ * A test compares this list with the routes the router registers, both ways.
+ */
+export interface RouteSpec {
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** Express form: /tasks/:id. */
+  path: string;
+  /** null: any valid API key. */
+  scope: Scope | null;
+  summary: string;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  responses: Array<{
+    status: number;
+    description: string;
+    schema?: z.ZodType;
+    /** application/json unless said. */
+    contentType?: string;
+  }>;
+}
+
+const Json = z.record(z.string(), z.unknown());
+const ok = (schema: z.ZodType = Json, description = 'OK') => ({ status: 200, description, schema });
+
+export const API_ROUTES: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/openapi.json',
+    scope: null,
+    summary: 'This document',
+    responses: [ok()],
+  },
+  // Keys, audit, integrations (issues 2–3): answers documented loosely, as plain JSON objects.
+  { method: 'get', path: '/keys', scope: 'keys:read', summary: 'List API keys', responses: [ok()] },
+  {
+    method: 'post',
+    path: '/keys',
+    scope: 'keys:write',
+    summary: 'Create an API key (shown once)',
+    body: Json,
+    responses: [{ status: 201, description: 'Created', schema: Json }],
+  },
+  {
+    method: 'delete',
+    path: '/keys/:id',
+    scope: 'keys:write',
+    summary: 'Revoke an API key',
+    responses: [ok()],
+  },
+  {
+    method: 'get',
+    path: '/audit',
+    scope: 'audit:read',
+    summary: 'Audit log, newest first',
+    responses: [ok()],
+  },
+  {
+    method: 'get',
+    path: '/integrations',
+    scope: 'integrations:read',
+    summary: 'List integrations',
+    responses: [ok()],
+  },
+  {
+    method: 'get',
+    path: '/integrations/:name',
+    scope: 'integrations:read',
+    summary: 'One integration',
+    responses: [ok()],
+  },
+  {
+    method: 'post',
+    path: '/integrations/:name/reload',
+    scope: 'integrations:write',
+    summary: 'Reload an integration',
+    responses: [ok()],
+  },
+  {
+    method: 'put',
+    path: '/integrations/:name/settings/:key',
+    scope: 'integrations:write',
+    summary: 'Set a setting (secrets stored encrypted)',
+    body: z.strictObject({ value: z.string() }),
+    responses: [ok()],
+  },
+  // Tasks
+  {
+    method: 'post',
+    path: '/tasks',
+    scope: 'tasks:write',
+    summary:
+      'Queue a task (or, with external: true, grant tokens to an agent you run); the same idempotencyKey answers the same task with 200',
+    body: z.union([CreateTaskBody, ExternalTaskInput]),
+    responses: [
+      { status: 201, description: 'Created', schema: TaskAnswer },
+      {
+        status: 200,
+        description: 'The task that already has this idempotency key',
+        schema: TaskAnswer,
+      },
+    ],
+  },
+  {
+    method: 'get',
+    path: '/tasks',
+    scope: 'tasks:read',
+    summary: 'List tasks, newest first',
+    query: ListTasksQuery,
+    responses: [ok(TaskListAnswer)],
+  },
+  {
+    method: 'get',
+    path: '/tasks/:id',
+    scope: 'tasks:read',
+    summary: 'One task with its queue fields',
+    responses: [ok(TaskAnswer)],
+  },
+  {
+    method: 'get',
+    path: '/tasks/:id/events',
+    scope: 'tasks:read',
+    summary:
+      "The task's events as SSE (id: seq, event: type, data: JSON); resumes after Last-Event-ID or ?after=, ends after the terminal event",
+    query: EventsQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'An event stream',
+        schema: TaskEventView,
+        contentType: 'text/event-stream',
+      },
+    ],
+  },
+  {
+    method: 'get',
+    path: '/tasks/:id/config',
+    scope: 'tasks:write',
+    summary: 'An agent config file for a running task, with freshly minted tokens',
+    query: ConfigQuery,
+    responses: [ok(ConfigAnswer), { status: 409, description: 'The task is not running' }],
+  },
+  {
+    method: 'post',
+    path: '/tasks/:id/complete',
+    scope: 'tasks:write',
+    summary: 'Complete a task (revokes its tokens)',
+    body: EndTaskInput,
+    responses: [
+      ok(z.object({ task: ExternalTaskView })),
+      { status: 409, description: 'Already ended' },
+    ],
+  },
+  {
+    method: 'post',
+    path: '/tasks/:id/cancel',
+    scope: 'tasks:write',
+    summary: 'Cancel a pending or running task (revokes its tokens)',
+    body: EndTaskInput,
+    responses: [ok(TaskAnswer), { status: 409, description: 'Already ended' }],
+  },
+  // Sessions
+  {
+    method: 'post',
+    path: '/sessions',
+    scope: 'sessions:write',
+    summary: 'Create or get a session by key',
+    body: CreateSessionBody,
+    responses: [
+      { status: 201, description: 'Created', schema: SessionAnswer },
+      { status: 200, description: 'The existing session with this key', schema: SessionAnswer },
+    ],
+  },
+  {
+    method: 'get',
+    path: '/sessions',
+    scope: 'sessions:read',
+    summary: 'List sessions, newest first',
+    query: ListSessionsQuery,
+    responses: [ok(SessionListAnswer)],
+  },
+  {
+    method: 'get',
+    path: '/sessions/:id',
+    scope: 'sessions:read',
+    summary: 'One session',
+    responses: [ok(SessionAnswer)],
+  },
+  {
+    method: 'post',
+    path: '/sessions/:id/messages',
+    scope: 'sessions:write',
+    summary: 'Post a message; run_agent creates a task from it with the session profile',
+    body: PostMessageBody,
+    responses: [{ status: 201, description: 'Created', schema: MessageAnswer }],
+  },
+  {
+    method: 'get',
+    path: '/sessions/:id/messages',
+    scope: 'sessions:read',
+    summary: 'Messages, oldest first',
+    query: ListMessagesQuery,
+    responses: [ok(MessageListAnswer)],
+  },
+];

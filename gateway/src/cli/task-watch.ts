@@ -1,0 +1,125 @@
+import { loadConfig, publicUrlFor } from '../config.ts';
+import { SwitchboardError, UsageError } from '../errors.ts';
+import type { CliContext } from './command.ts';
+import { callGateway } from './gateway-api.ts';
+
+/**
+ * The live view of `task run --wait` and `task watch`: the task's SSE stream from the gateway,
+ * one line per event as it arrives, then the result. Exit code 0 when the task completed,
+ * 1 when it failed or was cancelled.
+ */
+
+interface StreamEvent {
+  seq: string;
+  type: string;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+const TERMINAL = new Set(['task:done', 'task:failed', 'task:cancelled', 'task:complete']);
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/** One human line per event; unknown types show their data as JSON. */
+export function describeEvent(e: StreamEvent): string {
+  const d = e.data;
+  const at = e.createdAt.slice(11, 23);
+  switch (e.type) {
+    case 'task:created':
+      return `${at} created (profile ${str(d.profile)})`;
+    case 'task:started':
+      return `${at} running (attempt ${str(d.attempt)}${d.owner ? ` on ${str(d.owner)}` : ''})`;
+    case 'task:running':
+      return `${at} running (external)`;
+    case 'task:tool_use':
+      return `${at} tool ${str(d.integration)}__${str(d.tool)} ${d.ok === false ? 'failed' : 'ok'} in ${str(d.durationMs)} ms${d.error ? `: ${str(d.error)}` : ''}`;
+    case 'task:progress': {
+      const of =
+        d.progress === undefined
+          ? ''
+          : ` (${str(d.progress)}${d.total === undefined ? '' : `/${str(d.total)}`})`;
+      return `${at} progress: ${str(d.message ?? '')}${of}`;
+    }
+    case 'task:ask_user':
+      return `${at} asks: ${str(d.question ?? '')}`;
+    case 'task:requeued':
+      return `${at} requeued (${str(d.reason)}, attempt ${str(d.attempt)})`;
+    case 'task:done':
+    case 'task:complete':
+      return `${at} complete`;
+    case 'task:failed':
+      return `${at} failed: ${str(d.reason)}${d.error ? ` (${str(d.error)})` : ''}`;
+    case 'task:cancelled':
+      return `${at} cancelled${d.by ? ` by ${str(d.by)}` : ''}`;
+    default:
+      return `${at} ${e.type} ${JSON.stringify(d)}`;
+  }
+}
+
+/** Parses `text/event-stream` blocks from a fetch body; yields each event's data. */
+async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).replace(/^ /, ''))
+        .join('\n');
+      if (data !== '') yield JSON.parse(data) as StreamEvent;
+    }
+  }
+}
+
+export async function watchTask(ctx: CliContext, usage: string, id: string): Promise<number> {
+  const config = loadConfig(ctx.env);
+  const base = (ctx.env.SWITCHBOARD_URL ?? publicUrlFor(config, config.port)).replace(/\/+$/, '');
+  const key = ctx.env.SWITCHBOARD_API_KEY ?? ctx.env.SWITCHBOARD_ADMIN_KEY;
+  if (!key)
+    throw new UsageError('set SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY) to an API key', usage);
+  const route = `/tasks/${encodeURIComponent(id)}/events`;
+  let res: Response;
+  try {
+    // No deadline: a task may run for hours. The gateway ends the stream after the last event.
+    res = await fetch(`${base}/api/v1${route}`, {
+      headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
+    });
+  } catch (error) {
+    throw new SwitchboardError(
+      'gateway_unreachable',
+      `cannot reach the gateway at ${base}: ${(error as Error).message}`,
+    );
+  }
+  if (!res.ok || !res.body) {
+    const json = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+    throw new SwitchboardError(
+      'api_error',
+      `GET ${route}: ${res.status} ${json.error?.message ?? ''}`.trim(),
+    );
+  }
+  let last: StreamEvent | undefined;
+  for await (const event of sseData(res.body)) {
+    ctx.out(describeEvent(event));
+    last = event;
+    if (TERMINAL.has(event.type)) break;
+  }
+  const { task } = (await callGateway(
+    ctx.env,
+    usage,
+    'GET',
+    `/tasks/${encodeURIComponent(id)}`,
+  )) as {
+    task: { status: string; result: string | null; reason: string | null; error: string | null };
+  };
+  if (task.status === 'complete') {
+    if (task.result) ctx.out(task.result);
+    return 0;
+  }
+  if (!last || !TERMINAL.has(last.type))
+    ctx.err(`the event stream ended with the task ${task.status}`);
+  return 1;
+}
