@@ -2,11 +2,16 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import { OpenStreams } from './api/streams.ts';
 import { type Config, publicUrlFor } from './config.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { InProcessBus, PostgresBus } from './events/bus.ts';
-import { type PublishTaskEvents, taskEventPublisher } from './events/task-events.ts';
+import {
+  type PublishTaskEvents,
+  TaskEventWaker,
+  taskEventPublisher,
+} from './events/task-events.ts';
 import { createApp } from './http/app.ts';
 import type { Lifecycle } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -104,6 +109,10 @@ export async function startGateway(
       publish,
       flushToolEvents: () => toolEvents.flush(),
     });
+    // One waker for the API's SSE streams on the bus the worker publishes on: events of any
+    // process reach open streams at once, not by the API's fallback poll.
+    const waker = await TaskEventWaker.start(bus, log);
+    const streams = new OpenStreams(lifecycle);
     const app = createApp({
       sql: db.sql,
       log,
@@ -116,6 +125,8 @@ export async function startGateway(
       publicUrl: () => url,
       mcp,
       taskTools,
+      taskEvents: { waker, publish },
+      streams,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -155,6 +166,7 @@ export async function startGateway(
       resources: [
         { name: 'task worker', close: () => taskWorker.close() },
         { name: 'task tools', close: () => taskTools.close() },
+        { name: 'task event streams', close: () => waker.close() },
         { name: 'tool events', close: () => toolEvents.flush() },
         { name: 'integrations', close: () => integrations.stopAll() },
         { name: 'tokens', close: () => tokenService.close() },
@@ -163,6 +175,7 @@ export async function startGateway(
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());
+    shutdown.onStart(() => streams.close());
     // Agents stopped at once: their open MCP requests (ask_user) would hold the server open.
     shutdown.onStart(() => void taskWorker.close());
     log.info({ url, listen: `${config.host}:${port}` }, 'switchboard gateway listening');

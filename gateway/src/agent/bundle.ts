@@ -23,7 +23,8 @@ const endpoint = z.object({
 export const switchboardJsonSchema = z.object({
   version: z.literal(1),
   taskId: z.string().min(1),
-  sessionId: z.string().min(1),
+  // null for a task outside any session (runners/bundle.ts).
+  sessionId: z.string().min(1).nullable(),
   publicUrl: z.url(),
   mcp: endpoint,
   servers: z.record(z.string(), endpoint),

@@ -1,7 +1,9 @@
 import express, { type Express } from 'express';
 import { apiRouter } from '../api/router.ts';
+import type { OpenStreams } from '../api/streams.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Migration } from '../db/migrate.ts';
+import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { TokenService } from '../tokens/service.ts';
@@ -26,6 +28,10 @@ export interface AppDeps {
   mcp: McpHandler;
   /** The built-in task tools at /mcp/switchboard. */
   taskTools?: McpHandler;
+  /** The gateway's task-event bus, for the API's SSE streams (api/router.ts). */
+  taskEvents?: { waker: TaskEventWaker; publish: PublishTaskEvents };
+  /** The API's open SSE streams, ended when the gateway shuts down. */
+  streams?: OpenStreams;
 }
 
 export function createApp(deps: AppDeps): Express {
