@@ -156,6 +156,7 @@ export async function startGateway(
       owner: `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       leaseMs: Math.max(1_000, leaseMs),
       hostEnv: env,
+      flushToolEvents: () => toolEvents.flush(),
     });
     worker = taskWorker;
     const shutdown = createShutdown({

@@ -40,6 +40,10 @@ export function describeEvent(e: StreamEvent): string {
           : ` (${str(d.progress)}${d.total === undefined ? '' : `/${str(d.total)}`})`;
       return `${at} progress: ${str(d.message ?? '')}${of}`;
     }
+    case 'task:token':
+      return `${at} ${str(d.stream ?? 'stdout')}: ${str(d.text ?? '')}`;
+    case 'task:completing':
+      return `${at} the agent reported its result`;
     case 'task:ask_user':
       return `${at} asks: ${str(d.question ?? '')}`;
     case 'task:requeued':

@@ -66,6 +66,8 @@ export interface WorkerDeps {
   leaseMs?: number;
   /** The environment agents' PATH and LANG come from (runners/env.ts). */
   hostEnv?: NodeJS.ProcessEnv;
+  /** Writes this process's batched task:tool_use events, so they come before the task's end. */
+  flushToolEvents?: () => Promise<void>;
 }
 
 type Stop = 'lease_lost' | 'cancelled' | 'completing' | 'shutdown';
@@ -342,6 +344,9 @@ export class TaskWorker {
     const { sql, publish } = this.deps;
     const lease = { taskId: job.task.id, token: job.task.leaseToken };
     if (job.stop === 'lease_lost') return;
+    // The agent's last calls may still sit in the 200 ms batch: written first, a stream that
+    // ends at the terminal event has seen them all.
+    await this.deps.flushToolEvents?.().catch(() => {});
     if (job.stop === 'cancelled') {
       // The canceller revoked the tokens; forget them here too (another process may have cancelled).
       await this.deps.tokens.revoked([job.task.id], []);
