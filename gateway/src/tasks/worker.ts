@@ -84,7 +84,10 @@ interface Job {
 
 export class TaskWorker {
   private readonly jobs = new Map<string, Job>();
-  private readonly runners = new Map<string, { config: Profile['runner']; runner: Runner }>();
+  private readonly runners = new Map<
+    string,
+    { config: Profile['runner']; runner: Runner | undefined }
+  >();
   private readonly timers: NodeJS.Timeout[] = [];
   private waker: TaskEventWaker | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -187,6 +190,8 @@ export class TaskWorker {
       this.runners.set(name, { config: profile.runner, runner });
       return runner;
     } catch (error) {
+      // Remembered too, so the claim loop (every second) logs it once per policy, not per pass.
+      this.runners.set(name, { config: profile.runner, runner: undefined });
       this.deps.log.error({ err: error, profile: name }, 'profile runner invalid; its tasks wait');
       return undefined;
     }
