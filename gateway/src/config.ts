@@ -78,6 +78,11 @@ const envSchema = z.object({
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
   SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: durationMs.default(10_000),
+  // How long a claimed task is the worker's without a renewal (renewed every third of it): a
+  // gateway killed outright holds its tasks this long. Tests shorten it to see recovery.
+  SWITCHBOARD_TASK_LEASE_MS: durationMs
+    .pipe(z.number().min(1_000, 'expected at least 1000 ms'))
+    .default(30_000),
 });
 
 export interface Config {
@@ -93,6 +98,7 @@ export interface Config {
   adminKey: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   shutdownTimeoutMs: number;
+  taskLeaseMs: number;
 }
 
 export function decodeMasterKey(value: string): Buffer | undefined {
@@ -148,6 +154,7 @@ export function loadConfig(
     adminKey: e.SWITCHBOARD_ADMIN_KEY,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
+    taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
   };
 }
 

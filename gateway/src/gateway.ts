@@ -24,7 +24,7 @@ import { createTaskToolsEndpoint } from './mcp/task-tools.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
 import { ToolEventSink } from './tasks/tool-events.ts';
-import { LEASE_MS, TaskWorker } from './tasks/worker.ts';
+import { TaskWorker } from './tasks/worker.ts';
 import { TokenService } from './tokens/service.ts';
 
 export interface Gateway {
@@ -143,8 +143,6 @@ export async function startGateway(
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
     const tokenService = tokens;
-    // Tests shorten the lease to see recovery quickly; operators have no reason to.
-    const leaseMs = Number(env.SWITCHBOARD_TASK_LEASE_MS) || LEASE_MS;
     const taskWorker = await TaskWorker.start({
       sql: db.sql,
       log,
@@ -154,7 +152,7 @@ export async function startGateway(
       publish,
       publicUrl: () => url,
       owner: `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-      leaseMs: Math.max(1_000, leaseMs),
+      leaseMs: config.taskLeaseMs,
       hostEnv: env,
       flushToolEvents: () => toolEvents.flush(),
     });

@@ -29,6 +29,7 @@ describe('config (ARCHITECTURE §4 environment)', () => {
       adminKey: undefined,
       logLevel: 'info',
       shutdownTimeoutMs: 10_000,
+      taskLeaseMs: 30_000,
     });
     expect(publicUrlFor(config, 8080)).toBe('http://127.0.0.1:8080');
   });
@@ -84,6 +85,11 @@ describe('config (ARCHITECTURE §4 environment)', () => {
       'SWITCHBOARD_SHUTDOWN_TIMEOUT_MS',
       '10s',
       'SWITCHBOARD_SHUTDOWN_TIMEOUT_MS="10s": expected a whole number of milliseconds',
+    ],
+    [
+      'SWITCHBOARD_TASK_LEASE_MS',
+      '500',
+      'SWITCHBOARD_TASK_LEASE_MS="500": expected at least 1000 ms',
     ],
   ])('names %s=%j and what was expected', (name, value, expected) => {
     const problems = problemsOf({ [name]: value });
