@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as wait } from 'node:timers/promises';
 import { type CallToolResult, createMcpHandler, McpServer } from '@modelcontextprotocol/server';
-import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import * as z from 'zod';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
@@ -11,6 +11,7 @@ import { listMessages, type MessageRow } from '../sessions/store.ts';
 import { lastMessageId, newestMessages, recordAgentResult } from '../tasks/sql/worker.ts';
 import { findQueueTask, type QueueTaskRow } from '../tasks/store.ts';
 import type { Grant } from '../tokens/grant.ts';
+import type { McpEndpoint } from './endpoint.ts';
 import { goneSignal, readBody, sendResponse, toWebRequest } from './http-bridge.ts';
 
 /**
@@ -43,16 +44,8 @@ export interface TaskToolsDeps {
   pollMs?: number;
 }
 
-export interface TaskToolsEndpoint {
-  handle(
-    req: ExpressRequest,
-    res: ExpressResponse,
-    grant: Grant,
-    integration: string | undefined,
-    parsedBody?: unknown,
-  ): Promise<void>;
-  close(): Promise<void>;
-}
+/** Served like the MCP endpoints (same handle/close), behind the same token guard. */
+export type TaskToolsEndpoint = McpEndpoint;
 
 const text = (value: string, structured?: Record<string, unknown>): CallToolResult => ({
   content: [{ type: 'text', text: value }],
@@ -64,17 +57,9 @@ const toolError = (message: string): CallToolResult => ({
   isError: true,
 });
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+/** Waits `ms`, or less when `signal` aborts; never rejects. */
+const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  wait(ms, undefined, signal ? { signal } : {}).catch(() => {});
 
 export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint {
   const scope = new AsyncLocalStorage<Grant>();

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
 import { jobManifest, type KubernetesRunnerConfig } from './kubernetes-manifest.ts';
 import { checkArgs, type Runner, type RunRequest, type RunResult, Tail } from './runner.ts';
@@ -69,17 +70,9 @@ function parseJson<T>(schema: z.ZodType<T>, text: string): T | undefined {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+/** Waits `ms`, or less when `signal` aborts; never rejects. */
+const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  wait(ms, undefined, signal ? { signal } : {}).catch(() => {});
 
 export class KubernetesRunner implements Runner {
   constructor(

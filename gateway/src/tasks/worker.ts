@@ -1,7 +1,6 @@
 import type { Policy, Profile } from '@switchboard/policy';
 import type { Pool } from '../db/connect.ts';
 import type { EventBus } from '../events/bus.ts';
-import { insertTaskEvent } from '../events/store.ts';
 import {
   decodeNotices,
   type PublishTaskEvents,
@@ -15,7 +14,6 @@ import { createRunner } from '../runners/drivers.ts';
 import { removeWorkdir, writeBundle } from '../runners/files.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
 import type { TokenService } from '../tokens/service.ts';
-import { revokeTaskTokens } from '../tokens/store.ts';
 import {
   claimTasks,
   completeTask,
@@ -24,7 +22,9 @@ import {
   type LeaseResult,
   recoverExpiredLeases,
 } from './queue.ts';
-import { readAgentResult, requeueLeasedTask } from './sql/worker.ts';
+import { requeueForShutdown } from './requeue.ts';
+import { runOutcome } from './run-outcome.ts';
+import { readAgentResult } from './sql/worker.ts';
 import type { LeasedTaskRow } from './store.ts';
 import { mintTaskTokens, taskTimeoutMs } from './task-tokens.ts';
 import { OutputSink } from './worker-output.ts';
@@ -365,29 +365,12 @@ export class TaskWorker {
       );
     }
     if (job.stop === 'shutdown') return this.giveBack(job, log);
-    const fail = async (reason: string, error: string) =>
-      this.settle(log, await failTask(sql, lease, { reason, error }, publish));
-    switch (run.reason) {
-      case 'exited':
-        if (run.exitCode === 0) {
-          return this.settle(
-            log,
-            await completeTask(sql, lease, { result: run.stdoutTail }, publish),
-          );
-        }
-        return fail(
-          'agent_exit',
-          run.exitCode === null
-            ? `the agent was killed by ${run.signal}`
-            : `the agent exited with code ${run.exitCode}`,
-        );
-      case 'timeout':
-        return fail('timeout', `the agent did not finish within ${timeoutMs} ms`);
-      case 'spawn_failed':
-        return fail('spawn_failed', run.error ?? 'the agent could not be started');
-      case 'cancelled':
-        return fail('worker_error', 'the agent was stopped for no recorded reason');
-    }
+    const outcome = runOutcome(run, timeoutMs);
+    const result =
+      outcome.kind === 'complete'
+        ? await completeTask(sql, lease, { result: outcome.result }, publish)
+        : await failTask(sql, lease, { reason: outcome.reason, error: outcome.error }, publish);
+    return this.settle(log, result);
   }
 
   private async settle(log: Logger, result: LeaseResult): Promise<void> {
@@ -400,18 +383,7 @@ export class TaskWorker {
 
   /** Shutdown: back to pending for another gateway (the tokens of this attempt are revoked). */
   private async giveBack(job: Job, log: Logger): Promise<void> {
-    const { sql } = this.deps;
-    const result = await sql.begin(async (tx) => {
-      const row = await requeueLeasedTask(tx, job.task.id, job.task.leaseToken);
-      if (!row) return undefined;
-      const revoked = await revokeTaskTokens(tx, row.id);
-      const event = await insertTaskEvent(tx, {
-        taskId: row.id,
-        type: 'task:requeued',
-        data: { reason: 'shutdown', attempt: row.attempts, owner: this.deps.owner },
-      });
-      return { revoked, event };
-    });
+    const result = await requeueForShutdown(this.deps.sql, job.task, this.deps.owner);
     if (!result) return log.warn('task lease lost before it could be given back');
     await this.deps.publish([result.event]);
     await this.deps.tokens.revoked([job.task.id], result.revoked);
