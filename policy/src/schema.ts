@@ -64,6 +64,8 @@ const integrationPolicy = strictObject({
   webhooks: strictObject({
     unsigned: z.boolean({ error: 'expected true or false' }).optional(),
   }).optional(),
+  /** The profile that runs the tasks this integration's triggers start (unless they name one). */
+  profile: localName.optional(),
   audit: strictObject({
     arguments: z
       .boolean({ error: 'expected true or false' })
@@ -181,6 +183,13 @@ export const policySchema = strictObject(
       .record(localName, profile, { error: 'expected a mapping of profile names to profiles' })
       .default({}),
     schedules: z.array(schedule, { error: 'expected a list of schedules' }).default([]),
+    /**
+     * Built-in `webhook` dispatches and event subscriptions POST to operator-given URLs; a
+     * private, loopback or link-local address is refused (SSRF) unless its host is listed here.
+     */
+    dispatch: strictObject({
+      allowHosts: z.array(hostPort, { error: 'expected a list of host names' }).default([]),
+    }).prefault({}),
   },
   `a policy (a mapping starting with apiVersion: ${POLICY_API_VERSION})`,
 ).superRefine((policy, ctx) => {
@@ -200,6 +209,15 @@ export const policySchema = strictObject(
       ctx.addIssue({
         code: 'custom',
         path: ['schedules', index, 'profile'],
+        message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
+      });
+    }
+  }
+  for (const [name, entry] of Object.entries(policy.integrations)) {
+    if (entry.profile !== undefined && !profiles.includes(entry.profile)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['integrations', name, 'profile'],
         message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
       });
     }

@@ -408,7 +408,14 @@ schedules:
       tokens: { defaultTtlMs: 900_000, maxTtlMs: 7_200_000 },
       profiles: {},
       schedules: [],
+      dispatch: { allowHosts: [] },
     });
+  });
+
+  it('integrations.<name>.profile must name a defined profile', () => {
+    expect(errorsOf(`${HEAD}integrations: { github: { profile: nope } }\n`)).toEqual([
+      ['integrations.github.profile', 'found "nope", expected a profile defined under profiles (none is defined)'],
+    ]);
   });
 
   it.each<[string, string, { defaultTtlMs: number; maxTtlMs: number }]>([
@@ -443,7 +450,7 @@ schedules:
       [
         [
           'integrations.github.grant',
-          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, audit, rateLimit',
+          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, profile, audit, rateLimit',
         ],
       ],
     ],
