@@ -26,6 +26,7 @@ import { createShutdown, type Shutdown } from './shutdown.ts';
 import { ToolEventSink } from './tasks/tool-events.ts';
 import { TaskWorker } from './tasks/worker.ts';
 import { TokenService } from './tokens/service.ts';
+import { DeliveryWorker } from './webhooks/worker.ts';
 
 export interface Gateway {
   /** The public base URL (SWITCHBOARD_PUBLIC_URL, or http://HOST:<bound port>). */
@@ -60,6 +61,7 @@ export async function startGateway(
   let tokens: TokenService | undefined;
   let mcpEndpoint: McpEndpoint | undefined;
   let worker: TaskWorker | undefined;
+  let deliveries: DeliveryWorker | undefined;
   try {
     log.info({ database: db.description }, 'database connected');
     await migrate(db.sql, log, migrations);
@@ -127,6 +129,7 @@ export async function startGateway(
       taskTools,
       taskEvents: { waker, publish },
       streams,
+      wakeDeliveries: () => deliveries?.wake(),
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -157,12 +160,20 @@ export async function startGateway(
       flushToolEvents: () => toolEvents.flush(),
     });
     worker = taskWorker;
+    const deliveryWorker = await DeliveryWorker.start({
+      sql: db.sql,
+      log,
+      registry: integrations,
+      publish,
+    });
+    deliveries = deliveryWorker;
     const shutdown = createShutdown({
       server,
       lifecycle,
       log,
       deadlineMs: config.shutdownTimeoutMs,
       resources: [
+        { name: 'delivery worker', close: () => deliveryWorker.close() },
         { name: 'task worker', close: () => taskWorker.close() },
         { name: 'task tools', close: () => taskTools.close() },
         { name: 'task event streams', close: () => waker.close() },
@@ -188,6 +199,7 @@ export async function startGateway(
       publishTaskEvents: publish,
     };
   } catch (error) {
+    await deliveries?.close().catch(() => {});
     await worker?.close().catch(() => {});
     await registry?.stopAll().catch(() => {});
     await tokens?.close().catch(() => {});

@@ -7,6 +7,7 @@ import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { TokenService } from '../tokens/service.ts';
+import { webhookRoutes } from '../webhooks/mount.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { healthRoutes, type Lifecycle } from './health.ts';
 import { type McpHandler, mcpRoutes } from './mcp-routes.ts';
@@ -32,6 +33,8 @@ export interface AppDeps {
   taskEvents?: { waker: TaskEventWaker; publish: PublishTaskEvents };
   /** The API's open SSE streams, ended when the gateway shuts down. */
   streams?: OpenStreams;
+  /** Tells the delivery worker a webhook delivery is waiting (mounts /hooks when given). */
+  wakeDeliveries?: () => void;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -53,6 +56,17 @@ export function createApp(deps: AppDeps): Express {
       ...(deps.taskTools && { taskTools: deps.taskTools }),
     }),
   );
+  if (deps.wakeDeliveries && deps.taskEvents) {
+    app.use(
+      webhookRoutes({
+        sql: deps.sql,
+        log: deps.log,
+        registry: deps.registry,
+        publish: deps.taskEvents.publish,
+        wakeDeliveries: deps.wakeDeliveries,
+      }),
+    );
+  }
   app.use(healthRoutes(deps));
   app.use(wellKnownRoutes(deps));
   app.use('/api/v1', apiRouter(deps));

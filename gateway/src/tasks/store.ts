@@ -114,6 +114,8 @@ export interface NewQueuedTask {
   timeoutMs: number | null;
   maxAttempts: number;
   idempotencyKey: string | null;
+  /** The webhook delivery (or schedule job) whose trigger this task answers. */
+  deliveryId?: string | null;
 }
 
 /**
@@ -126,13 +128,14 @@ export async function insertQueuedTask(
 ): Promise<QueueTaskRow | undefined> {
   const [row] = await sql<QueueTaskRow[]>`
     insert into tasks as t (session_id, message_id, profile, prompt, scope, execution, dispatch,
-                            timeout_ms, max_attempts, idempotency_key)
+                            timeout_ms, max_attempts, idempotency_key, delivery_id)
     select ${task.sessionId}::uuid, ${task.messageId}::bigint,
            coalesce(${task.profile}::text, s.profile), ${task.prompt}, ${task.scope}::text[],
            ${sql.json(task.execution as never)},
            coalesce(${task.dispatch === null ? null : sql.json(task.dispatch as never)}::jsonb,
                     s.dispatch),
-           ${task.timeoutMs}::integer, ${task.maxAttempts}, ${task.idempotencyKey}::text
+           ${task.timeoutMs}::integer, ${task.maxAttempts}, ${task.idempotencyKey}::text,
+           ${task.deliveryId ?? null}::uuid
       from (select 1) one
       left join sessions s on s.id = ${task.sessionId}::uuid
     on conflict (idempotency_key) do nothing

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import type { ManifestWebhook } from '@switchboard/sdk';
+import { type Request, type Response, Router } from 'express';
+import type { Pool } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
+import type { PublishTaskEvents } from '../events/task-events.ts';
+import type { IntegrationRegistry } from '../integrations/registry.ts';
+import type { Logger } from '../log.ts';
+import { DEFAULT_WEBHOOK_BODY_BYTES, readRawBody } from './raw-body.ts';
+import { storableHeaders, verifyWebhook } from './signatures.ts';
+import { insertDelivery } from './store.ts';
+import { answerSync } from './sync.ts';
+
+/**
+ * POST /hooks/<integration>/<endpoint>: the manifest webhooks, outside the API's auth. Order
+ * matters and is the contract: raw bytes (capped) → signature on those bytes → JSON check →
+ * the delivery committed → only then the answer (202, or the handler's own in sync mode). A
+ * request refused at any step stores nothing. A delivery id seen before is answered
+ * 200 {"duplicate": true} and not processed again.
+ */
+
+export interface WebhookRoutesDeps {
+  sql: Pool;
+  log: Logger;
+  registry: IntegrationRegistry;
+  publish: PublishTaskEvents;
+  /** Tells this process's delivery worker a row is waiting (other replicas poll). */
+  wakeDeliveries: () => void;
+}
+
+const notMounted = (path: string) =>
+  new SwitchboardError('webhook_unknown', `no webhook is mounted at ${path}`, { status: 404 });
+
+function findWebhook(
+  registry: IntegrationRegistry,
+  integration: string,
+  endpoint: string,
+): { webhook: ManifestWebhook; secret: string | undefined } {
+  const item = registry.get(integration);
+  const webhook = item?.manifest?.webhooks.find((w) => w.name === endpoint);
+  if (!item || !webhook) throw notMounted(`/hooks/${integration}/${endpoint}`);
+  // A refused or stopped integration accepts nothing (fail closed: a refusal is often a missing
+  // secret). One that is starting or failed still accepts: deliveries wait in the queue.
+  if (item.state === 'refused' || item.state === 'stopped') {
+    // The reasons (a missing setting's name) are for operators, not for anyone on the internet.
+    throw new SwitchboardError(
+      'integration_unavailable',
+      `integration ${integration} is ${item.state}, so its webhooks refuse every request (operators: switchboard integrations list)`,
+      { status: 503 },
+    );
+  }
+  const key = webhook.verify.secret;
+  const secret = key ? item.settings.find((s) => s.key === key)?.value : undefined;
+  return { webhook, secret };
+}
+
+/** JSON bodies must parse (a handler should never be sent bytes it cannot read); others pass. */
+function checkJson(req: Request, body: Buffer): void {
+  const type = req.headers['content-type']?.toLowerCase() ?? 'application/json';
+  if (!type.includes('json')) return;
+  try {
+    JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new SwitchboardError(
+      'invalid_json',
+      `webhook body is not valid JSON: ${(error as Error).message}`,
+      { status: 400 },
+    );
+  }
+}
+
+export function webhookRoutes(deps: WebhookRoutesDeps): Router {
+  const router = Router();
+  router.post('/hooks/:integration/:endpoint', async (req: Request, res: Response) => {
+    const integration = req.params.integration as string;
+    const endpoint = req.params.endpoint as string;
+    const { webhook, secret } = findWebhook(deps.registry, integration, endpoint);
+    const body = await readRawBody(req, webhook.maxBodyBytes ?? DEFAULT_WEBHOOK_BODY_BYTES);
+    const deliveryId = verifyWebhook({
+      scheme: webhook.verify.scheme,
+      secret,
+      body,
+      headers: req.headers,
+    });
+    checkJson(req, body);
+    const headers = storableHeaders(req.headers);
+    if (webhook.mode === 'sync') {
+      const lease = { token: randomUUID(), ms: 60_000 };
+      const id = await insertDelivery(deps.sql, {
+        integration,
+        endpoint,
+        deliveryId,
+        headers,
+        body,
+        lease,
+      });
+      if (id === undefined) {
+        res.status(200).json({ duplicate: true, deliveryId });
+        return;
+      }
+      await answerSync(deps, res, {
+        id,
+        integration,
+        endpoint,
+        deliveryId,
+        headers,
+        body,
+        leaseToken: lease.token,
+        handler: webhook.handler,
+      });
+      return;
+    }
+    const id = await insertDelivery(deps.sql, { integration, endpoint, deliveryId, headers, body });
+    if (id === undefined) {
+      res.status(200).json({ duplicate: true, deliveryId });
+      return;
+    }
+    deps.wakeDeliveries();
+    res.status(202).json({ accepted: true, id, deliveryId });
+  });
+  router.all('/hooks/:integration/:endpoint', (req: Request) => {
+    throw new SwitchboardError('method_not_allowed', `${req.method} is not allowed: POST only`, {
+      status: 405,
+    });
+  });
+  return router;
+}

@@ -1,0 +1,286 @@
+/**
+ * Issue 6, webhooks: POST /hooks/<integration>/<endpoint> verifies the signature on the raw
+ * bytes, commits the delivery, then answers 202; a repeated delivery id is answered
+ * 200 {"duplicate": true} and processed once; each refusal (bad signature, stale timestamp,
+ * missing secret, over the cap, malformed JSON) is a clear error with nothing stored. The worker
+ * calls the handler and turns each trigger into session + message + task; handler failures are
+ * retried and then marked failed; sync mode answers with the handler's own response.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
+import { githubHeaders, slackHeaders, standardHeaders } from '../helpers/webhooks.ts';
+
+const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/webhooks');
+const GITHUB_SECRET = 'test-github-secret';
+const SLACK_SECRET = 'test-slack-secret';
+const STANDARD_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+const trigger = (key: string, message = 'hello') => ({
+  session: { key, dispatch: { type: 'none' } },
+  message,
+  run: true,
+});
+
+describe('webhook ingest (issue 6)', () => {
+  const gw = useTestGateway({
+    INTEGRATION_DIRS: FIXTURES,
+    SWITCHBOARD_POLICY: path.join(FIXTURES, 'policy.yaml'),
+  });
+
+  const post = (endpoint: string, body: string, headers: Record<string, string>) =>
+    fetch(`${gw().url}/hooks/${endpoint}`, { method: 'POST', headers, body });
+
+  const rows = (deliveryId: string) =>
+    gw().sql<
+      { id: string; status: string; attempts: number; error: string | null; result: unknown }[]
+    >`
+      select id::text, status, attempts, error, result from webhook_deliveries
+       where delivery_id = ${deliveryId}`;
+
+  async function settled(deliveryId: string, timeoutMs = 15_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [row] = await rows(deliveryId);
+      if (row && ['done', 'ignored', 'failed'].includes(row.status)) return row;
+      if (Date.now() > deadline)
+        throw new Error(
+          `delivery ${deliveryId}: ${JSON.stringify(row)}\n${gw()
+            .logs.lines.filter((l) => String(l.msg).includes('deliver'))
+            .map((l) => JSON.stringify(l))
+            .slice(-5)
+            .join('\n')}`,
+        );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('github scheme: a signed delivery is committed, answered 202, and becomes session + message + task', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({ triggers: [trigger('hooks:acme/api#1', 'PR #1 opened')] });
+    const res = await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id));
+    expect(res.status).toBe(202);
+    const answer = (await res.json()) as { accepted: boolean; deliveryId: string; id: string };
+    expect(answer).toMatchObject({ accepted: true, deliveryId: id });
+    const row = await settled(id);
+    expect(row.status).toBe('done');
+    const [task] = await gw().sql<
+      { status: string; prompt: string; profile: string; key: string }[]
+    >`
+      select t.status, t.prompt, t.profile, s.key from tasks t join sessions s on s.id = t.session_id
+       where t.delivery_id = ${answer.id}`;
+    expect(task).toEqual({
+      status: 'pending',
+      prompt: 'PR #1 opened',
+      profile: 'held',
+      key: 'hooks:acme/api#1',
+    });
+    const [message] = await gw().sql<{ role: string; content: string }[]>`
+      select m.role, m.content from messages m join sessions s on s.id = m.session_id
+       where s.key = 'hooks:acme/api#1'`;
+    expect(message).toEqual({ role: 'integration', content: 'PR #1 opened' });
+    // Stored headers keep the event and the delivery id, never the signature.
+    const [stored] = await gw().sql<{ headers: Record<string, string> }[]>`
+      select headers from webhook_deliveries where id = ${answer.id}`;
+    expect(stored!.headers['x-github-delivery']).toBe(id);
+    expect(stored!.headers).not.toHaveProperty('x-hub-signature-256');
+  });
+
+  it('a repeated delivery id is answered 200 {"duplicate": true} and processed once', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({ triggers: [trigger(`hooks:dup-${id}`)] });
+    const headers = githubHeaders(GITHUB_SECRET, body, id);
+    expect((await post('hooks/github', body, headers)).status).toBe(202);
+    const again = await post('hooks/github', body, headers);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ duplicate: true, deliveryId: id });
+    await settled(id);
+    expect(await rows(id)).toHaveLength(1);
+    const [{ n }] = (await gw().sql<{ n: number }[]>`
+      select count(*)::int as n from tasks t join sessions s on s.id = t.session_id
+       where s.key = ${`hooks:dup-${id}`}`) as [{ n: number }];
+    expect(n).toBe(1);
+  });
+
+  it('standard and slack schemes verify; none is accepted where the policy grants webhooks.unsigned', async () => {
+    const sid = `msg_${randomUUID()}`;
+    const sbody = JSON.stringify({ triggers: [] });
+    expect(
+      (await post('hooks/standard', sbody, standardHeaders(STANDARD_SECRET, sbody, sid))).status,
+    ).toBe(202);
+    expect((await settled(sid)).status).toBe('ignored');
+
+    const slackBody = JSON.stringify({ triggers: [], n: randomUUID() });
+    const res = await post('hooks/slack', slackBody, slackHeaders(SLACK_SECRET, slackBody));
+    expect(res.status).toBe(202);
+    const { deliveryId } = (await res.json()) as { deliveryId: string };
+    // Slack sends no delivery id: a hash of the body stands in (a Slack retry resends the bytes).
+    expect(deliveryId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const retry = await post('hooks/slack', slackBody, slackHeaders(SLACK_SECRET, slackBody));
+    expect(await retry.json()).toMatchObject({ duplicate: true });
+
+    const open = await post('hooks/open', '{}', {
+      'content-type': 'application/json',
+      'idempotency-key': 'open-1',
+    });
+    expect(open.status).toBe(202);
+  });
+
+  describe('refusals store nothing', () => {
+    const count = async () =>
+      (await gw().sql<{ n: number }[]>`select count(*)::int as n from webhook_deliveries`)[0]!.n;
+
+    it.each([
+      [
+        'bad github signature',
+        'hooks/github',
+        () => ({ ...githubHeaders('wrong-secret', '{}', randomUUID()) }),
+        '{}',
+        401,
+        'signature_invalid',
+      ],
+      [
+        'missing signature',
+        'hooks/github',
+        () => ({ 'content-type': 'application/json' }),
+        '{}',
+        401,
+        'signature_missing',
+      ],
+      [
+        'stale slack timestamp (6 minutes)',
+        'hooks/slack',
+        () => slackHeaders(SLACK_SECRET, '{}', Math.floor(Date.now() / 1000) - 360),
+        '{}',
+        401,
+        'timestamp_stale',
+      ],
+      [
+        'stale standard timestamp',
+        'hooks/standard',
+        () => standardHeaders(STANDARD_SECRET, '{}', 'msg_old', new Date(Date.now() - 6 * 60_000)),
+        '{}',
+        401,
+        'timestamp_stale',
+      ],
+      [
+        'standard signature over other bytes',
+        'hooks/standard',
+        () => standardHeaders(STANDARD_SECRET, '{"a":1}', 'msg_x'),
+        '{"a":2}',
+        401,
+        'signature_invalid',
+      ],
+      [
+        'malformed JSON (signed)',
+        'hooks/github',
+        () => githubHeaders(GITHUB_SECRET, '{"triggers": [', randomUUID()),
+        '{"triggers": [',
+        400,
+        'invalid_json',
+      ],
+      [
+        'body over the manifest cap (1 KiB)',
+        'hooks/small',
+        () => githubHeaders(GITHUB_SECRET, JSON.stringify({ pad: 'x'.repeat(2000) }), randomUUID()),
+        JSON.stringify({ pad: 'x'.repeat(2000) }),
+        413,
+        'payload_too_large',
+      ],
+      [
+        'missing secret: the integration is refused, its webhook fails closed',
+        'refused/events',
+        () => githubHeaders('', '{}', randomUUID()),
+        '{}',
+        503,
+        'integration_unavailable',
+      ],
+      ['unknown endpoint', 'hooks/nope', () => ({}), '{}', 404, 'webhook_unknown'],
+    ])('%s → %i %s', async (_name, endpoint, headers, body, status, code) => {
+      const before = await count();
+      const res = await post(endpoint, body, headers());
+      expect(res.status).toBe(status);
+      const answer = (await res.json()) as { error: { code: string; message: string } };
+      expect(answer.error.code).toBe(code);
+      expect(answer.error.message.length).toBeGreaterThan(10);
+      expect(await count()).toBe(before);
+    });
+
+    it('a chunked body over the default 1 MiB cap is cut off with 413', async () => {
+      const before = await count();
+      const big = 'x'.repeat(1024 * 1024 + 10);
+      const stream = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(big));
+          controller.close();
+        },
+      });
+      const res = await fetch(`${gw().url}/hooks/hooks/github`, {
+        method: 'POST',
+        headers: githubHeaders(GITHUB_SECRET, big, randomUUID()),
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+      expect(res.status).toBe(413);
+      expect(await count()).toBe(before);
+    });
+  });
+
+  it('handler failures are retried with backoff, then the delivery is done; a broken result fails at once', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({ failTimes: 1, triggers: [trigger(`hooks:retry-${id}`)] });
+    expect((await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id))).status).toBe(
+      202,
+    );
+    const row = await settled(id);
+    expect(row).toMatchObject({ status: 'done', attempts: 2 });
+
+    const bad = randomUUID();
+    const badBody = JSON.stringify({ invalid: true });
+    await post('hooks/github', badBody, githubHeaders(GITHUB_SECRET, badBody, bad));
+    const failed = await settled(bad);
+    expect(failed.status).toBe('failed');
+    expect(failed.attempts).toBe(1);
+    expect(failed.error).toContain('invalid handler result at triggers.0');
+  });
+
+  it('a trigger may only write into its own integration’s sessions', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({ triggers: [trigger('chat:general')] });
+    await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id));
+    const row = await settled(id);
+    expect(row.status).toBe('failed');
+    expect(row.error).toContain('must start with "hooks:"');
+  });
+
+  it('sync mode: the handler’s response is the HTTP answer; a slow handler is deferred with 202', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({
+      response: {
+        status: 200,
+        body: { challenge: 'abc' },
+        headers: { 'x-ok': '1', 'set-cookie': 'a=b', connection: 'close' },
+      },
+    });
+    const res = await post('hooks/sync', body, githubHeaders(GITHUB_SECRET, body, id));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ challenge: 'abc' });
+    expect(res.headers.get('x-ok')).toBe('1');
+    expect(res.headers.get('set-cookie')).toBeNull();
+    expect((await rows(id))[0]!.status).toBe('ignored');
+
+    const slow = randomUUID();
+    const slowBody = JSON.stringify({ sleepMs: 3_000, triggers: [trigger(`hooks:slow-${slow}`)] });
+    const deferred = await post(
+      'hooks/sync',
+      slowBody,
+      githubHeaders(GITHUB_SECRET, slowBody, slow),
+    );
+    expect(deferred.status).toBe(202);
+    expect(await deferred.json()).toMatchObject({ accepted: true, deferred: true });
+    // The worker retries it; the second call answers (after its sleep) and the task exists.
+    const row = await settled(slow, 20_000);
+    expect(row.status).toBe('done');
+  }, 30_000);
+});
