@@ -72,7 +72,8 @@ function fakeDns(table: Record<string, string[]>) {
   const lookup = async (hostname: string): Promise<ResolvedAddress[]> => {
     asked.push(hostname);
     const addresses = table[hostname];
-    if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {});
+    if (!addresses)
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
     return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
   };
   return { lookup, asked };
@@ -417,6 +418,19 @@ describe('postJson limits and failures', () => {
     expect(error.code).toBe('network');
     expect(error.retryable).toBe(true);
     expect(error.message).toContain('ECONNREFUSED');
+  });
+
+  it('a name that does not resolve: network (retryable)', async () => {
+    const dns = fakeDns({});
+    const error = await refusal({
+      url: 'http://gone.example/',
+      body,
+      allowHosts: [],
+      lookup: dns.lookup,
+    });
+    expect(error.code).toBe('network');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toBe('cannot resolve gone.example: getaddrinfo ENOTFOUND gone.example');
   });
 
   it.each([
