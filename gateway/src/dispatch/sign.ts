@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+
+/**
+ * Standard Webhooks signatures for the gateway's own outbound POSTs (built-in `webhook`
+ * dispatches, event subscriptions): `webhook-id`, `webhook-timestamp` (Unix seconds) and
+ * `webhook-signature` (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), so a receiver verifies
+ * with any Standard Webhooks library. The id is the delivery's: a retry of the same delivery
+ * keeps it, which is what lets a receiver deduplicate.
+ */
+
+/** 32 random bytes: the spec asks for 24 to 64; the `whsec_` prefix is the spec's. */
+const SECRET_BYTES = 32;
+
+export function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(SECRET_BYTES).toString('base64')}`;
+}
+
+export function signedHeaders(
+  secret: string,
+  messageId: string,
+  body: string,
+  timestamp: Date = new Date(),
+): Record<string, string> {
+  // Whole seconds, as the package floors them when it signs: the header must say the same.
+  return {
+    'webhook-id': messageId,
+    'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+    'webhook-signature': new Webhook(secret).sign(messageId, timestamp, body),
+  };
+}
