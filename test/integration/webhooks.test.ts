@@ -97,10 +97,10 @@ describe('webhook ingest (issue 6)', () => {
     expect(await again.json()).toEqual({ duplicate: true, deliveryId: id });
     await settled(id);
     expect(await rows(id)).toHaveLength(1);
-    const [{ n }] = (await gw().sql<{ n: number }[]>`
+    const [count] = await gw().sql<{ n: number }[]>`
       select count(*)::int as n from tasks t join sessions s on s.id = t.session_id
-       where s.key = ${`hooks:dup-${id}`}`) as [{ n: number }];
-    expect(n).toBe(1);
+       where s.key = ${`hooks:dup-${id}`}`;
+    expect(count!.n).toBe(1);
   });
 
   it('standard and slack schemes verify; none is accepted where the policy grants webhooks.unsigned', async () => {

@@ -414,7 +414,10 @@ schedules:
 
   it('integrations.<name>.profile must name a defined profile', () => {
     expect(errorsOf(`${HEAD}integrations: { github: { profile: nope } }\n`)).toEqual([
-      ['integrations.github.profile', 'found "nope", expected a profile defined under profiles (none is defined)'],
+      [
+        'integrations.github.profile',
+        'found "nope", expected a profile defined under profiles (none is defined)',
+      ],
     ]);
   });
 
