@@ -42,7 +42,7 @@ export async function callHandler(
 ): Promise<unknown> {
   const at = `${integration}:${tool}`;
   const item = registry.get(integration);
-  if (!item || !item.upstream || item.state === 'refused' || item.state === 'stopped') {
+  if (!item?.upstream || item.state === 'refused' || item.state === 'stopped') {
     const why = item ? `it is ${item.state}` : 'no such integration';
     // A refused integration may become ready after a reload: the job stays retryable.
     throw new HandlerError('handler_unavailable', `${at}: ${why}`, item !== undefined);
