@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
+import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 import { githubHeaders, slackHeaders, standardHeaders } from '../helpers/webhooks.ts';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/webhooks');
@@ -282,5 +282,64 @@ describe('webhook ingest (issue 6)', () => {
     // The worker retries it; the second call answers (after its sleep) and the task exists.
     const row = await settled(slow, 20_000);
     expect(row.status).toBe('done');
+  }, 30_000);
+
+  it('GET /api/v1/deliveries filters; /:id shows status, headers, tasks; replay queues a copy processed anew', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({ triggers: [trigger(`hooks:api-${id}`)] });
+    const { id: rowId } = (await (
+      await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id))
+    ).json()) as { id: string };
+    await settled(id);
+    const auth = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+    const api = (route: string, init: RequestInit = {}) =>
+      fetch(`${gw().url}/api/v1${route}`, { ...init, headers: auth });
+
+    const list = (await (
+      await api('/deliveries?integration=hooks&status=done&limit=500')
+    ).json()) as {
+      deliveries: Array<{ id: string; status: string }>;
+    };
+    expect(list.deliveries.some((d) => d.id === rowId)).toBe(true);
+    expect(list.deliveries.every((d) => d.status === 'done')).toBe(true);
+    const bad = await api('/deliveries?status=nope');
+    expect(bad.status).toBe(400);
+
+    const shown = (await (await api(`/deliveries/${rowId}`)).json()) as {
+      delivery: {
+        status: string;
+        body: string;
+        tasks: Array<{ id: string }>;
+        headers: Record<string, string>;
+      };
+    };
+    expect(shown.delivery.status).toBe('done');
+    expect(shown.delivery.body).toBe(body);
+    expect(shown.delivery.tasks).toHaveLength(1);
+    expect(shown.delivery.headers).not.toHaveProperty('x-hub-signature-256');
+
+    const replay = await api(`/deliveries/${rowId}/replay`, { method: 'POST' });
+    expect(replay.status).toBe(201);
+    const { delivery: copy } = (await replay.json()) as {
+      delivery: { id: string; deliveryId: string; replayOf: string };
+    };
+    expect(copy).toMatchObject({ deliveryId: `${id}:replay:1`, replayOf: rowId });
+    await settled(copy.deliveryId);
+    const [{ n }] = (await gw().sql<{ n: number }[]>`
+      select count(*)::int as n from tasks where delivery_id in (${rowId}, ${copy.id})`) as unknown as [
+      { n: number },
+    ];
+    expect(n).toBe(2);
+    expect((await api('/deliveries/not-a-uuid')).status).toBe(404);
+
+    // The CLI over the same API.
+    const env = { SWITCHBOARD_URL: gw().url, SWITCHBOARD_API_KEY: ADMIN_KEY };
+    const listed = await runSwitchboard(['deliveries', 'list', '--integration', 'hooks'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(rowId);
+    const show = await runSwitchboard(['deliveries', 'show', rowId], env);
+    expect(show.stdout).toContain('status      done after 1 attempt(s)');
+    const again = await runSwitchboard(['deliveries', 'replay', rowId], env);
+    expect(again.stdout).toContain(`${id}:replay:2`);
   }, 30_000);
 });

@@ -13,6 +13,7 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { auditRoutes } from './audit.ts';
+import { deliveriesRoutes } from './deliveries.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
 import { openApiDocument } from './openapi.ts';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   taskEvents?: { waker: TaskEventWaker; publish: PublishTaskEvents };
   /** Give gateway.ts this to end the streams in shutdown.onStart (else the lifecycle flag). */
   streams?: OpenStreams;
+  /** Tells the delivery worker a replayed delivery is waiting. */
+  wakeDeliveries?: () => void;
 }
 
 /** /api/v1: authenticated with an operator API key; each route requires its own scope. */
@@ -78,5 +81,6 @@ export function apiRouter(deps: ApiDeps): Router {
   const taskDeps = { ...deps, ...events, streams };
   router.use(tasksRoutes(taskDeps));
   router.use(sessionsRoutes(taskDeps));
+  router.use(deliveriesRoutes(deps));
   return router;
 }

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import type { Scope } from '../keys/scopes.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
+import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import {
   ConfigAnswer,
   ConfigQuery,
@@ -224,5 +225,28 @@ export const API_ROUTES: RouteSpec[] = [
     summary: 'Messages, oldest first',
     query: ListMessagesQuery,
     responses: [ok(MessageListAnswer)],
+  },
+  // Deliveries (issue 6)
+  {
+    method: 'get',
+    path: '/deliveries',
+    scope: 'deliveries:read',
+    summary: 'Webhook deliveries and schedule jobs, newest first',
+    query: ListDeliveriesQuery,
+    responses: [ok(DeliveryListAnswer)],
+  },
+  {
+    method: 'get',
+    path: '/deliveries/:id',
+    scope: 'deliveries:read',
+    summary: 'One delivery: status, headers (secrets removed), body, errors, the tasks it created',
+    responses: [ok(DeliveryAnswer)],
+  },
+  {
+    method: 'post',
+    path: '/deliveries/:id/replay',
+    scope: 'deliveries:write',
+    summary: 'Queue a copy of the delivery to be processed again (the original is kept)',
+    responses: [{ status: 201, description: 'The new delivery', schema: Json }],
   },
 ];

@@ -2,6 +2,7 @@ import { ConfigError, EXIT, SwitchboardError, UsageError } from '../errors.ts';
 import { agent } from './agent.ts';
 import type { CliContext, Command } from './command.ts';
 import { connect } from './connect.ts';
+import { deliveries } from './deliveries.ts';
 import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
 import { mcpConfig } from './mcp-config.ts';
@@ -17,6 +18,7 @@ const COMMANDS: Command[] = [
   integrations,
   token,
   task,
+  deliveries,
   mcpConfig,
   agent,
   connect,

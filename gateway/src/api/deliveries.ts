@@ -1,0 +1,157 @@
+import { Router } from 'express';
+import * as z from 'zod';
+import { appendAudit } from '../audit/store.ts';
+import type { Pool } from '../db/connect.ts';
+import { notFound, SwitchboardError } from '../errors.ts';
+import { actorOf, requireScope } from '../http/auth.ts';
+import { parseInput } from '../validate.ts';
+import {
+  countReplays,
+  type DeliveryRow,
+  findDelivery,
+  insertDelivery,
+  listDeliveries,
+  listDeliveryTasks,
+} from '../webhooks/store.ts';
+
+/**
+ * /api/v1/deliveries: what came in through webhooks (and manifest schedule fires), what each
+ * became, and a replay that queues a copy of a delivery to be processed again (a new row
+ * pointing at the original, so the history of both stays).
+ */
+
+export const DeliveryStatus = z.enum(['pending', 'processing', 'done', 'ignored', 'failed']);
+
+export const ListDeliveriesQuery = z.strictObject({
+  integration: z.string().min(1).max(100).optional(),
+  status: DeliveryStatus.optional(),
+  kind: z.enum(['webhook', 'schedule']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.uuid({ error: 'expected the `next` of a previous page' }).optional(),
+});
+
+export const DeliveryView = z.object({
+  id: z.string(),
+  kind: z.enum(['webhook', 'schedule']),
+  integration: z.string(),
+  endpoint: z.string(),
+  deliveryId: z.string(),
+  status: DeliveryStatus,
+  attempts: z.number(),
+  maxAttempts: z.number(),
+  runAt: z.string(),
+  error: z.string().nullable(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  replayOf: z.string().nullable(),
+  receivedAt: z.string(),
+  processedAt: z.string().nullable(),
+});
+
+export const DeliveryListAnswer = z.object({
+  deliveries: z.array(DeliveryView),
+  next: z.string().nullable(),
+});
+
+export const DeliveryAnswer = z.object({
+  delivery: DeliveryView.extend({
+    headers: z.record(z.string(), z.string()),
+    body: z.string(),
+    tasks: z.array(
+      z.object({ id: z.string(), status: z.string(), sessionId: z.string().nullable() }),
+    ),
+  }),
+});
+
+const view = (d: DeliveryRow): z.output<typeof DeliveryView> => ({
+  id: d.id,
+  kind: d.kind,
+  integration: d.integration,
+  endpoint: d.endpoint,
+  deliveryId: d.deliveryId,
+  status: d.status,
+  attempts: d.attempts,
+  maxAttempts: d.maxAttempts,
+  runAt: d.runAt.toISOString(),
+  error: d.error,
+  result: d.result,
+  replayOf: d.replayOf,
+  receivedAt: d.receivedAt.toISOString(),
+  processedAt: d.processedAt?.toISOString() ?? null,
+});
+
+/** Bodies are shown as text up to 64 KiB; the rest is cut (the full bytes stay in the row). */
+const MAX_SHOWN_BODY = 64 * 1024;
+
+export function deliveriesRoutes(deps: { sql: Pool; wakeDeliveries?: () => void }): Router {
+  const router = Router();
+  const find = async (id: string) => {
+    const row = z.uuid().safeParse(id).success ? await findDelivery(deps.sql, id) : undefined;
+    if (!row) throw notFound(`no delivery ${JSON.stringify(id)}`);
+    return row;
+  };
+
+  router.get('/deliveries', requireScope('deliveries:read'), async (req, res) => {
+    const q = parseInput(ListDeliveriesQuery, req.query, 'query');
+    const rows = await listDeliveries(deps.sql, {
+      integration: q.integration,
+      status: q.status,
+      kind: q.kind,
+      before: q.cursor,
+      limit: q.limit,
+    });
+    res.json({
+      deliveries: rows.map(view),
+      next: rows.length === q.limit ? (rows.at(-1)?.id ?? null) : null,
+    });
+  });
+
+  router.get('/deliveries/:id', requireScope('deliveries:read'), async (req, res) => {
+    const row = await find(req.params.id as string);
+    const text = row.body.toString('utf8');
+    res.json({
+      delivery: {
+        ...view(row),
+        headers: row.headers,
+        body: text.length > MAX_SHOWN_BODY ? `${text.slice(0, MAX_SHOWN_BODY)}…` : text,
+        tasks: await listDeliveryTasks(deps.sql, row.id),
+      },
+    });
+  });
+
+  // A copy, not a reset: the original keeps its status and tasks; the copy gets new ones.
+  router.post('/deliveries/:id/replay', requireScope('deliveries:write'), async (req, res) => {
+    const original = await find(req.params.id as string);
+    const actor = actorOf(req);
+    const id = await deps.sql.begin(async (tx) => {
+      const n = await countReplays(tx, original.id);
+      const copy = await insertDelivery(tx, {
+        integration: original.integration,
+        endpoint: original.endpoint,
+        deliveryId: `${original.deliveryId}:replay:${n + 1}`,
+        headers: original.headers,
+        body: original.body,
+        kind: original.kind,
+        replayOf: original.id,
+      });
+      if (copy === undefined) {
+        throw new SwitchboardError(
+          'replay_conflict',
+          `another replay of ${original.id} was stored at the same moment; try again`,
+          { status: 409 },
+        );
+      }
+      await appendAudit(tx, {
+        ...actor,
+        action: 'deliveries.replay',
+        target: original.id,
+        details: { replay: copy },
+      });
+      return copy;
+    });
+    deps.wakeDeliveries?.();
+    const row = (await findDelivery(deps.sql, id))!;
+    res.status(201).json({ delivery: view(row) });
+  });
+
+  return router;
+}
