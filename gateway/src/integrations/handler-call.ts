@@ -69,11 +69,7 @@ export async function callHandler(
     .map((c) => c.text)
     .join('\n');
   if (result.isError) {
-    throw new HandlerError(
-      'handler_error',
-      `${at} answered an error: ${text || '(no text)'}`,
-      true,
-    );
+    throw new HandlerError('handler_error', `${at} answered an error: ${text || '(no text)'}`, true);
   }
   if (result.structuredContent !== undefined) return result.structuredContent;
   if (text.length > MAX_TEXT_ANSWER_CHARS) {
