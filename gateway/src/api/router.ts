@@ -17,8 +17,10 @@ import { deliveriesRoutes } from './deliveries.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
 import { openApiDocument } from './openapi.ts';
+import { outboxRoutes } from './outbox.ts';
 import { sessionsRoutes } from './sessions.ts';
 import { OpenStreams } from './streams.ts';
+import { subscriptionsRoutes } from './subscriptions.ts';
 import { tasksRoutes } from './tasks.ts';
 
 /** JSON bodies on the API are small: 1 MiB is far above any request it takes. */
@@ -82,5 +84,7 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(tasksRoutes(taskDeps));
   router.use(sessionsRoutes(taskDeps));
   router.use(deliveriesRoutes(deps));
+  router.use(outboxRoutes(sql));
+  router.use(subscriptionsRoutes(deps));
   return router;
 }

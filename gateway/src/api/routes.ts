@@ -1,22 +1,30 @@
 import * as z from 'zod';
+import { SubscriptionInput } from '../dispatch/subscriptions.ts';
 import type { Scope } from '../keys/scopes.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import {
   ConfigAnswer,
   ConfigQuery,
+  CreatedSubscriptionAnswer,
   CreateSessionBody,
   CreateTaskBody,
   EventsQuery,
   ExternalTaskView,
   ListMessagesQuery,
+  ListOutboxQuery,
   ListSessionsQuery,
   ListTasksQuery,
   MessageAnswer,
   MessageListAnswer,
+  OutboxAnswer,
+  OutboxListAnswer,
   PostMessageBody,
+  RedriveAllAnswer,
   SessionAnswer,
   SessionListAnswer,
+  SubscriptionAnswer,
+  SubscriptionListAnswer,
   TaskAnswer,
   TaskEventView,
   TaskListAnswer,
@@ -248,5 +256,58 @@ export const API_ROUTES: RouteSpec[] = [
     scope: 'deliveries:write',
     summary: 'Queue a copy of the delivery to be processed again (the original is kept)',
     responses: [{ status: 201, description: 'The new delivery', schema: Json }],
+  },
+  // Outbox (issue 6)
+  {
+    method: 'get',
+    path: '/outbox',
+    scope: 'outbox:read',
+    summary: 'Task results and subscribed events on their way out, newest first',
+    query: ListOutboxQuery,
+    responses: [ok(OutboxListAnswer)],
+  },
+  {
+    method: 'get',
+    path: '/outbox/:id',
+    scope: 'outbox:read',
+    summary: 'One outbox entry with its attempt log',
+    responses: [ok(OutboxAnswer)],
+  },
+  {
+    method: 'post',
+    path: '/outbox/:id/redrive',
+    scope: 'outbox:write',
+    summary: 'A dead entry back to pending, due now, attempts reset to 0',
+    responses: [ok(OutboxAnswer), { status: 409, description: 'The entry is not dead' }],
+  },
+  {
+    method: 'post',
+    path: '/outbox/redrive',
+    scope: 'outbox:write',
+    summary: 'Every dead entry back to pending; answers how many',
+    responses: [ok(RedriveAllAnswer)],
+  },
+  // Event subscriptions (issue 6)
+  {
+    method: 'post',
+    path: '/subscriptions',
+    scope: 'subscriptions:write',
+    summary: 'Subscribe a URL to task events (signed, Standard Webhooks); the secret is shown once',
+    body: SubscriptionInput,
+    responses: [{ status: 201, description: 'Created', schema: CreatedSubscriptionAnswer }],
+  },
+  {
+    method: 'get',
+    path: '/subscriptions',
+    scope: 'subscriptions:read',
+    summary: 'Active subscriptions (without their secrets)',
+    responses: [ok(SubscriptionListAnswer)],
+  },
+  {
+    method: 'delete',
+    path: '/subscriptions/:id',
+    scope: 'subscriptions:write',
+    summary: 'Delete a subscription; its pending deliveries go dead',
+    responses: [ok(SubscriptionAnswer)],
   },
 ];

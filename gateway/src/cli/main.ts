@@ -7,7 +7,9 @@ import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
 import { mcpConfig } from './mcp-config.ts';
 import { migrate } from './migrate.ts';
+import { outbox } from './outbox.ts';
 import { start } from './start.ts';
+import { subscriptions } from './subscriptions.ts';
 import { task } from './task.ts';
 import { token } from './token.ts';
 
@@ -19,6 +21,8 @@ const COMMANDS: Command[] = [
   token,
   task,
   deliveries,
+  outbox,
+  subscriptions,
   mcpConfig,
   agent,
   connect,
@@ -27,7 +31,7 @@ const COMMANDS: Command[] = [
 const usage = `Usage: switchboard <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(12)}${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(15)}${c.summary}`).join('\n')}
 
 Run "switchboard <command> --help" for a command's options.`;
 

@@ -22,11 +22,33 @@ export interface NewTaskEvent {
 const columns = (sql: Sql) =>
   sql`seq::text, task_id::text as "taskId", type, data, created_at as "createdAt"`;
 
+/**
+ * Fans the inserted events out to the operators' event subscriptions, in the statement that
+ * writes them (a data-modifying CTE runs whether or not the outer query reads it), so an event
+ * and its deliveries commit together without another round trip: one 'event' outbox row per
+ * active subscription whose types name the event's type, its `<prefix>:*` or `*`.
+ */
+const fanOut = (sql: Sql) => sql`
+  fanned as (
+    insert into outbox (kind, task_id, target, payload)
+    select 'event', i.task_id,
+           jsonb_build_object('type', 'subscription', 'subscriptionId', s.id::text, 'url', s.url),
+           jsonb_build_object('type', i.type, 'seq', i.seq::text, 'taskId', i.task_id::text,
+                              'data', i.data, 'createdAt', i.created_at)
+      from inserted i
+      join event_subscriptions s
+        on s.deleted_at is null
+       and (i.type = any(s.types) or '*' = any(s.types)
+            or split_part(i.type, ':', 1) || ':*' = any(s.types)))`;
+
 export async function insertTaskEvent(sql: Sql, event: NewTaskEvent): Promise<TaskEvent> {
   const [row] = await sql<TaskEvent[]>`
-    insert into task_events (task_id, type, data)
-    values (${event.taskId}, ${event.type}, ${sql.json((event.data ?? {}) as never)})
-    returning ${columns(sql)}`;
+    with inserted as (
+      insert into task_events (task_id, type, data)
+      values (${event.taskId}, ${event.type}, ${sql.json((event.data ?? {}) as never)})
+      returning *),
+    ${fanOut(sql)}
+    select ${columns(sql)} from inserted`;
   return row!;
 }
 
@@ -40,7 +62,8 @@ export async function insertTaskEvents(
   return sql<TaskEvent[]>`
     with inserted as (
       insert into task_events ${sql(rows as never, 'task_id', 'type', 'data')}
-      returning *)
+      returning *),
+    ${fanOut(sql)}
     select ${columns(sql)} from inserted order by seq`;
 }
 

@@ -2,7 +2,9 @@ import { formatDuration, parseDuration } from '@switchboard/policy';
 import * as z from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
+import { insertDispatch } from '../dispatch/outbox.ts';
 import { badRequest, notFound, SwitchboardError } from '../errors.ts';
+import { insertTaskEvent } from '../events/store.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import {
   SCOPE_EXPECTED,
@@ -12,7 +14,7 @@ import {
 } from '../tokens/scope.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { revokeTaskTokens } from '../tokens/store.ts';
-import { appendTaskEvent, endTask, findTask, insertExternalTask, type TaskRow } from './store.ts';
+import { endTask, findTask, insertExternalTask, type TaskRow } from './store.ts';
 
 export const ExternalTaskInput = z.strictObject({
   external: z.literal(true, {
@@ -107,7 +109,7 @@ export async function grantExternalTask(
       const scope = scopeFor(input.scope, name);
       integrations.push({ name, url, scope, token: (await mint(url, scope)).token });
     }
-    await appendTaskEvent(tx, {
+    await insertTaskEvent(tx, {
       taskId: task.id,
       type: 'task:running',
       data: { external: true, scope: input.scope, grantedBy: actor.actor },
@@ -157,7 +159,9 @@ export async function finishTask(
       );
     }
     const revoked = await revokeTaskTokens(tx, id);
-    await appendTaskEvent(tx, {
+    // A completed external task is delivered like a queued one; a cancelled one is not.
+    if (outcome.status === 'complete') await insertDispatch(tx, id);
+    await insertTaskEvent(tx, {
       taskId: id,
       type: `task:${outcome.status}`,
       data: { by: actor.actor, ...(outcome.reason ? { reason: outcome.reason } : {}) },

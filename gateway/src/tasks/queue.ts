@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { Pool, Sql } from '../db/connect.ts';
+import { insertDispatch, insertDispatches } from '../dispatch/outbox.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { insertTaskEvent, insertTaskEvents, type TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
@@ -231,6 +232,8 @@ async function endWithLease(
     const task = await endLeasedTask(tx, l.taskId, l.token, outcome);
     if (!task) return lost(tx, l.taskId);
     const revokedTokens = await revokeTaskTokens(tx, task.id);
+    // Its result goes out through the outbox, committed with the end (ARCHITECTURE §1).
+    await insertDispatch(tx, task.id);
     const data =
       outcome.status === 'complete'
         ? { attempt: task.attempts, resultBytes: Buffer.byteLength(outcome.result) }
@@ -337,6 +340,10 @@ export async function recoverExpiredLeases(
     const rows = orderBySeq(await recoverExpiredTasks(tx, limit));
     const revokedTokens: string[] = [];
     for (const row of rows) revokedTokens.push(...(await revokeTaskTokens(tx, row.id)));
+    await insertDispatches(
+      tx,
+      rows.filter((r) => r.status === 'failed').map((r) => r.id),
+    );
     const events = await insertTaskEvents(
       tx,
       rows.map(({ expiredOwner, ...task }) => ({

@@ -1,0 +1,96 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import type { Pool } from '../../gateway/src/db/connect.ts';
+import { OutboxWorker, type PostWebhook } from '../../gateway/src/dispatch/worker.ts';
+import { InProcessBus } from '../../gateway/src/events/bus.ts';
+import { taskEventPublisher } from '../../gateway/src/events/task-events.ts';
+import type { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
+import { createLogger } from '../../gateway/src/log.ts';
+
+/**
+ * A local receiver for outbox tests: each path answers the statuses queued for it in turn (the
+ * last one repeats; 200 when none) and records every request with its exact body and headers.
+ */
+export interface Received {
+  path: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+export async function startReceiver() {
+  const plans = new Map<string, Array<{ status: number; headers?: Record<string, string> }>>();
+  const received: Received[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, String(v)]),
+      );
+      received.push({ path, body: Buffer.concat(chunks).toString('utf8'), headers });
+      const plan = plans.get(path) ?? [];
+      const next = (plan.length > 1 ? plan.shift() : plan[0]) ?? { status: 200 };
+      res.writeHead(next.status, next.headers).end(`answer ${next.status}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: (path: string) => `${base}${path}`,
+    plan: (path: string, answers: Array<{ status: number; headers?: Record<string, string> }>) =>
+      void plans.set(path, [...answers]),
+    requests: (path: string) => received.filter((r) => r.path === path),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * The test stand-in for the gateway's HTTP client: fetch, Standard Webhooks headers when there
+ * is a secret (signed over the exact body), Retry-After in seconds read back.
+ */
+export const fetchPostWebhook: PostWebhook = async ({ url, body, secret, messageId }) => {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (secret) {
+    const at = new Date();
+    headers['webhook-id'] = messageId;
+    headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
+    headers['webhook-signature'] = new Webhook(secret).sign(messageId, at, body);
+  }
+  const res = await fetch(url, { method: 'POST', headers, body });
+  const retryAfter = res.headers.get('retry-after');
+  return {
+    status: res.status,
+    body: await res.text(),
+    ...(retryAfter ? { retryAfterMs: Number(retryAfter) * 1000 } : {}),
+  };
+};
+
+export const noIntegrations = {
+  list: () => [],
+  get: () => undefined,
+} as unknown as IntegrationRegistry;
+
+export const MASTER_KEY = Buffer.alloc(32, 7);
+
+/** A worker on its own in-process bus, with a short backoff so retries come at once. */
+export function startWorker(
+  sql: Pool,
+  extra: Partial<Parameters<typeof OutboxWorker.start>[0]> = {},
+): Promise<OutboxWorker> {
+  const log = createLogger('silent');
+  const bus = new InProcessBus();
+  return OutboxWorker.start({
+    sql,
+    log,
+    registry: noIntegrations,
+    bus,
+    publish: taskEventPublisher(bus, log),
+    masterKey: MASTER_KEY,
+    postWebhook: fetchPostWebhook,
+    backoff: [0, 20, 20, 20],
+    pollMs: 50,
+    ...extra,
+  });
+}
