@@ -19,6 +19,7 @@ const Manifest = z.object({
   }),
   settings: z.array(z.object({ key: z.string() })),
   tools: z.object({ hidden: z.array(z.string()) }),
+  schedules: z.array(z.object({ name: z.string(), cron: z.string(), handler: z.string() })),
 });
 const manifest = Manifest.parse(
   parse(readFileSync(path.join(SERVER_DIR, 'switchboard.yaml'), 'utf8')),
@@ -122,6 +123,8 @@ describe('servers/github over stdio against a fake GitHub API', () => {
         ],
       },
       issues: {
+        // acme/quiet has none open: nightly-triage gives it no trigger.
+        'acme/quiet': [{ number: 1, title: 'Done', author: 'reporter', state: 'closed' }],
         'acme/api': [
           { number: 7, title: 'Crash on start', author: 'reporter', state: 'open' },
           {
@@ -142,6 +145,7 @@ describe('servers/github over stdio against a fake GitHub API', () => {
         GITHUB_TOKEN: TOKEN,
         GITHUB_WEBHOOK_SECRET: 'whsec-test',
         GITHUB_API_URL: github.url,
+        GITHUB_TRIAGE_REPOS: 'acme/api, acme/quiet',
       }),
     );
     await client.listTools();
@@ -159,11 +163,22 @@ describe('servers/github over stdio against a fake GitHub API', () => {
     expect(manifest.settings.map((s) => s.key).sort()).toEqual([
       'GITHUB_API_URL',
       'GITHUB_TOKEN',
+      'GITHUB_TRIAGE_REPOS',
       'GITHUB_WEBHOOK_SECRET',
     ]);
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual(['comment', 'deliver', 'get_pr', 'list_issues', 'on_webhook']);
-    expect(manifest.tools.hidden.sort()).toEqual(['deliver', 'on_webhook']);
+    expect(tools).toEqual([
+      'comment',
+      'deliver',
+      'get_pr',
+      'list_issues',
+      'on_schedule',
+      'on_webhook',
+    ]);
+    expect(manifest.tools.hidden.sort()).toEqual(['deliver', 'on_schedule', 'on_webhook']);
+    expect(manifest.schedules).toEqual([
+      { name: 'nightly-triage', cron: '0 6 * * *', handler: 'on_schedule' },
+    ]);
   });
 
   it('get_pr reads the pull request with the bearer token', async () => {
@@ -302,6 +317,37 @@ describe('servers/github over stdio against a fake GitHub API', () => {
     expect(closed.structuredContent).toEqual({ triggers: [] });
   });
 
+  it('on_schedule nightly-triage: one trigger per repository with open issues, PRs left out', async () => {
+    github.calls.length = 0;
+    const result = await client.callTool({
+      name: 'on_schedule',
+      arguments: { schedule: 'nightly-triage', fireTime: '2026-01-05T06:00:00Z' },
+    });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({
+      triggers: [
+        {
+          session: { key: 'github:acme/api:triage', dispatch: { type: 'none' } },
+          message: '1 open issue in acme/api at 2026-01-05T06:00:00Z:\n#7 Crash on start',
+          run: true,
+          execution: {
+            preamble: expect.stringContaining('Triage the open issues of acme/api'),
+            tools: ['github:list_issues', 'github:comment'],
+          },
+        },
+      ],
+    });
+    expect(github.calls.map((c) => c.path)).toEqual([
+      '/repos/acme/api/issues?state=open&per_page=100',
+      '/repos/acme/quiet/issues?state=open&per_page=100',
+    ]);
+    const other = await client.callTool({
+      name: 'on_schedule',
+      arguments: { schedule: 'weekly', fireTime: '2026-01-05T06:00:00Z' },
+    });
+    expect(other.structuredContent).toEqual({ triggers: [] });
+  });
+
   it('deliver posts the result, or the error, as a marked comment', async () => {
     github.calls.length = 0;
     const dispatch = { type: 'github', config: { repo: 'acme/api', number: 42 } };
@@ -363,5 +409,74 @@ describe('servers/github with a wrong token', () => {
       await client.close();
       await github.close();
     }
+  });
+});
+
+describe('servers/github nightly-triage settings', () => {
+  const connect = async (github: FakeGitHub, repos?: string) => {
+    const client = new Client({ name: 'servers-github-triage', version: '0.0.0' });
+    await client.connect(
+      githubTransport({
+        GITHUB_TOKEN: TOKEN,
+        GITHUB_WEBHOOK_SECRET: 'x',
+        GITHUB_API_URL: github.url,
+        ...(repos === undefined ? {} : { GITHUB_TRIAGE_REPOS: repos }),
+      }),
+    );
+    return client;
+  };
+  const fire = { schedule: 'nightly-triage', fireTime: '2026-01-05T06:00:00Z' };
+
+  it('without GITHUB_TRIAGE_REPOS it triages nothing and calls nothing', async () => {
+    const github = await startFakeGitHub({ token: TOKEN });
+    const client = await connect(github);
+    try {
+      const result = await client.callTool({ name: 'on_schedule', arguments: fire });
+      expect(result.structuredContent).toEqual({ triggers: [] });
+      expect(github.calls).toEqual([]);
+    } finally {
+      await client.close();
+      await github.close();
+    }
+  });
+
+  it('lists the first 20 titles and counts the rest', async () => {
+    const issues = Array.from({ length: 25 }, (_, i) => ({
+      number: i + 1,
+      title: `Bug ${i + 1}`,
+      author: 'reporter',
+      state: 'open' as const,
+    }));
+    const github = await startFakeGitHub({ token: TOKEN, issues: { 'acme/big': issues } });
+    const client = await connect(github, 'acme/big');
+    try {
+      const result = await client.callTool({ name: 'on_schedule', arguments: fire });
+      const { triggers } = z
+        .object({ triggers: z.array(z.object({ message: z.string() })) })
+        .parse(result.structuredContent);
+      const lines = triggers[0]!.message.split('\n');
+      expect(lines[0]).toBe('25 open issues in acme/big at 2026-01-05T06:00:00Z:');
+      expect(lines.slice(1, -1)).toHaveLength(20);
+      expect(lines.at(-2)).toBe('#20 Bug 20');
+      expect(lines.at(-1)).toBe('… and 5 more');
+    } finally {
+      await client.close();
+      await github.close();
+    }
+  });
+
+  it('refuses to start with a GITHUB_TRIAGE_REPOS entry that is not owner/name', async () => {
+    const transport = githubTransport({
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_WEBHOOK_SECRET: 'x',
+      GITHUB_TRIAGE_REPOS: 'acme/api,../admin',
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const client = new Client({ name: 'servers-github-badrepos', version: '0.0.0' });
+    await expect(client.connect(transport)).rejects.toThrow();
+    expect(stderr).toContain('GITHUB_TRIAGE_REPOS');
   });
 });

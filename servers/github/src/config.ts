@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { RepoName } from './github-api.ts';
 
 /**
  * The settings the gateway passes in the environment (manifest `settings`). GITHUB_WEBHOOK_SECRET
@@ -11,6 +12,17 @@ const Settings = z.object({
     .url({ protocol: /^https?$/ })
     .default('https://api.github.com')
     .transform((url) => url.replace(/\/+$/, '')),
+  /** Repositories `nightly-triage` looks at: comma-separated owner/name; unset → none. */
+  GITHUB_TRIAGE_REPOS: z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((repo) => repo.trim())
+        .filter((repo) => repo !== ''),
+    )
+    .pipe(z.array(RepoName)),
 });
 
 export type Settings = z.infer<typeof Settings>;

@@ -1,6 +1,7 @@
 /**
  * github: pull requests, issues and comments over the GitHub REST API, plus the hidden handlers
- * the gateway calls (on_webhook, deliver). stdio; one McpServer per connection via serveStdio.
+ * the gateway calls (on_webhook, on_schedule, deliver). stdio; one McpServer per connection via
+ * serveStdio.
  */
 import { McpServer } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
@@ -20,7 +21,7 @@ const api = new GitHubApi(settings.GITHUB_API_URL, settings.GITHUB_TOKEN);
 serveStdio(
   () => {
     const server = new McpServer({ name: 'switchboard-github', version: '0.1.0' });
-    registerTools(server, api);
+    registerTools(server, api, settings.GITHUB_TRIAGE_REPOS);
     return server;
   },
   { onerror: (error) => console.error(`github: ${error.message}`) },

@@ -2,6 +2,7 @@ import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { DeliverInput, deliver } from './deliver.ts';
 import { type GitHubApi, RepoName } from './github-api.ts';
+import { handleSchedule, ScheduleInput } from './schedule.ts';
 import { handleWebhook, SWITCHBOARD_MARKER, WebhookInput } from './webhook.ts';
 
 function ok(text: string, structuredContent: Record<string, unknown>): CallToolResult {
@@ -19,7 +20,12 @@ async function guarded(run: () => Promise<CallToolResult>): Promise<CallToolResu
 
 const IssueNumber = z.number().int().positive();
 
-export function registerTools(server: McpServer, api: GitHubApi): void {
+export function registerTools(
+  server: McpServer,
+  api: GitHubApi,
+  /** GITHUB_TRIAGE_REPOS: what on_schedule's nightly-triage looks at. */
+  triageRepos: readonly string[] = [],
+): void {
   server.registerTool(
     'get_pr',
     {
@@ -97,6 +103,19 @@ export function registerTools(server: McpServer, api: GitHubApi): void {
       guarded(async () => {
         const comment = await deliver(api, input);
         return ok(`Delivered: ${comment.url}`, { delivered: true, ...comment });
+      }),
+  );
+
+  server.registerTool(
+    'on_schedule',
+    {
+      description: 'Gateway only: turn a schedule fire (nightly-triage) into triggers',
+      inputSchema: ScheduleInput,
+    },
+    (input) =>
+      guarded(async () => {
+        const result = await handleSchedule(api, triageRepos, input);
+        return ok(`${result.triggers.length} trigger(s)`, result);
       }),
   );
 }
