@@ -6,6 +6,8 @@ import { OpenStreams } from './api/streams.ts';
 import { type Config, publicUrlFor } from './config.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
+import { createPostWebhook } from './dispatch/post-webhook.ts';
+import { OutboxWorker } from './dispatch/worker.ts';
 import { InProcessBus, PostgresBus } from './events/bus.ts';
 import {
   type PublishTaskEvents,
@@ -21,6 +23,7 @@ import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.ts';
 import { createTaskToolsEndpoint } from './mcp/task-tools.ts';
+import { Scheduler } from './schedules/scheduler.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
 import { ToolEventSink } from './tasks/tool-events.ts';
@@ -62,6 +65,8 @@ export async function startGateway(
   let mcpEndpoint: McpEndpoint | undefined;
   let worker: TaskWorker | undefined;
   let deliveries: DeliveryWorker | undefined;
+  let outbox: OutboxWorker | undefined;
+  let scheduler: Scheduler | undefined;
   try {
     log.info({ database: db.description }, 'database connected');
     await migrate(db.sql, log, migrations);
@@ -146,6 +151,7 @@ export async function startGateway(
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
     const tokenService = tokens;
+    const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const taskWorker = await TaskWorker.start({
       sql: db.sql,
       log,
@@ -154,7 +160,7 @@ export async function startGateway(
       bus,
       publish,
       publicUrl: () => url,
-      owner: `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      owner,
       leaseMs: config.taskLeaseMs,
       hostEnv: env,
       flushToolEvents: () => toolEvents.flush(),
@@ -167,13 +173,34 @@ export async function startGateway(
       publish,
     });
     deliveries = deliveryWorker;
+    const outboxWorker = await OutboxWorker.start({
+      sql: db.sql,
+      log,
+      registry: integrations,
+      bus,
+      publish,
+      masterKey,
+      postWebhook: createPostWebhook(() => integrations.currentPolicy()?.dispatch.allowHosts ?? []),
+    });
+    outbox = outboxWorker;
+    const schedules = await Scheduler.start({
+      sql: db.sql,
+      log,
+      registry: integrations,
+      publish,
+      owner,
+      wakeDeliveries: () => deliveryWorker.wake(),
+    });
+    scheduler = schedules;
     const shutdown = createShutdown({
       server,
       lifecycle,
       log,
       deadlineMs: config.shutdownTimeoutMs,
       resources: [
+        { name: 'scheduler', close: () => schedules.close() },
         { name: 'delivery worker', close: () => deliveryWorker.close() },
+        { name: 'outbox worker', close: () => outboxWorker.close() },
         { name: 'task worker', close: () => taskWorker.close() },
         { name: 'task tools', close: () => taskTools.close() },
         { name: 'task event streams', close: () => waker.close() },
@@ -188,6 +215,7 @@ export async function startGateway(
     shutdown.onStart(() => streams.close());
     // Agents stopped at once: their open MCP requests (ask_user) would hold the server open.
     shutdown.onStart(() => void taskWorker.close());
+    shutdown.onStart(() => void schedules.close());
     log.info({ url, listen: `${config.host}:${port}` }, 'switchboard gateway listening');
     return {
       url,
@@ -199,7 +227,9 @@ export async function startGateway(
       publishTaskEvents: publish,
     };
   } catch (error) {
+    await scheduler?.close().catch(() => {});
     await deliveries?.close().catch(() => {});
+    await outbox?.close().catch(() => {});
     await worker?.close().catch(() => {});
     await registry?.stopAll().catch(() => {});
     await tokens?.close().catch(() => {});

@@ -7,7 +7,7 @@ import { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts'
 import { createLogger } from '../../gateway/src/log.ts';
 import { Scheduler } from '../../gateway/src/schedules/scheduler.ts';
 import { testDatabase, useMigratedDatabase, usingPostgres } from '../helpers/database.ts';
-import { ADMIN_KEY, EMPTY_DIR, REPO_ROOT } from '../helpers/gateway.ts';
+import { ADMIN_KEY, CLI, EMPTY_DIR, REPO_ROOT } from '../helpers/gateway.ts';
 
 // Issue 6: "two gateway processes on one Postgres: each schedule fire creates exactly one run".
 // The fixture policy fires policy/every-second every second into a held profile (its tasks stay
@@ -16,7 +16,6 @@ import { ADMIN_KEY, EMPTY_DIR, REPO_ROOT } from '../helpers/gateway.ts';
 // ARCHITECTURE §7), so that pass runs two Schedulers with two owners in this one process
 // against one database instead: the same race on the same primary key, the same invariant.
 const POLICY = path.join(REPO_ROOT, 'test/fixtures/schedules/policy.yaml');
-const SCRIPT = path.join(REPO_ROOT, 'test/fixtures/schedules/gateway-with-scheduler.ts');
 const SCHEDULE = 'policy/every-second';
 const SESSION = 'ops:every-second';
 /** ~4–5 fires each; long enough for both replicas to race on several fire times. */
@@ -53,7 +52,8 @@ interface Replica {
 }
 
 function spawnReplica(env: Record<string, string | undefined>): Replica {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
+  // The real `switchboard start`: gateway.ts starts the Scheduler with the workers.
+  const child = spawn(process.execPath, [CLI, 'start'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,7 +73,7 @@ function spawnReplica(env: Record<string, string | undefined>): Replica {
       for (const text of parts) {
         const line = JSON.parse(text) as Record<string, unknown>;
         lines.push(line);
-        if (line.msg === 'scheduler started') resolve();
+        if (line.msg === 'switchboard gateway listening') resolve();
       }
     });
     exited.then((code) => reject(new Error(`replica exited ${code} before starting: ${stderr}`)));

@@ -341,7 +341,8 @@ describe('loadPolicy', () => {
     ]);
     expect(policy.integrations.github).toMatchObject({
       enabled: true,
-      grants: ['webhooks', 'dispatch', 'sessions.write', 'http.outbound'],
+      grants: ['webhooks', 'dispatch', 'schedules', 'sessions.write', 'http.outbound'],
+      profile: 'scripted',
       outboundHosts: ['api.github.com'],
       settings: {
         GITHUB_WEBHOOK_SECRET: 'dev-only-github-webhook-secret',
