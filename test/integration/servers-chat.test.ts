@@ -183,7 +183,7 @@ describe('servers/chat over Streamable HTTP', () => {
       triggers: [
         {
           session: {
-            key: 'chat:general:1700000000.000100',
+            key: 'chat:general',
             dispatch: {
               type: 'chat',
               config: { channel: 'general', threadTs: '1700000000.000100' },

@@ -49,7 +49,7 @@ const ACK = { status: 200, body: { ok: true } };
 /**
  * Slack Events API → triggers. `url_verification` is answered through `response` (the webhook
  * runs in sync mode, so the gateway returns it to Slack). A plain user `message` becomes one
- * trigger per thread; bot messages and subtypes (edits, joins, our own replies) are ignored so a
+ * trigger in the channel's session, answered in the message's thread; bot messages and subtypes (edits, joins, our own replies) are ignored so a
  * delivered answer never triggers another task.
  */
 export function handleWebhook(input: WebhookInput, store: ChannelStore): HandlerResult {
@@ -87,7 +87,8 @@ export function handleWebhook(input: WebhookInput, store: ChannelStore): Handler
     triggers: [
       {
         session: {
-          key: `chat:${event.channel}:${threadTs}`,
+          // The channel's session (its history is the conversation); the reply goes to the thread.
+          key: `chat:${event.channel}`,
           dispatch: { type: 'chat', config: { channel: event.channel, threadTs } },
         },
         message: `<@${event.user}> in #${event.channel}: ${text}`,
