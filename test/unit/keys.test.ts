@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateApiKey, hashApiKey, looksLikeApiKey } from '../../gateway/src/keys/format.ts';
+import {
+  generateApiKey,
+  hashApiKey,
+  keyPrefix,
+  looksLikeApiKey,
+} from '../../gateway/src/keys/format.ts';
+import { requireOwnSession } from '../../gateway/src/keys/integration-key.ts';
 import { hasScope, isValidGrant } from '../../gateway/src/keys/scopes.ts';
 
 describe('API key format', () => {
@@ -15,6 +21,36 @@ describe('API key format', () => {
     expect(looksLikeApiKey(a.key)).toBe(true);
     expect(looksLikeApiKey(`${a.key}x`)).toBe(false);
     expect(looksLikeApiKey('Bearer')).toBe(false);
+  });
+
+  it('makes integration keys that start with the integration name, prefixes still unique', () => {
+    const a = generateApiKey('chat-2');
+    const b = generateApiKey('chat-2');
+    expect(a.key).toMatch(/^sbk_chat-2_[A-Za-z0-9_-]{43}$/);
+    expect(a.prefix).toBe(a.key.slice(0, 'sbk_chat-2_'.length + 8));
+    expect(a.prefix).not.toBe(b.prefix);
+    expect(keyPrefix(a.key)).toBe(a.prefix);
+    expect(a.hash).toEqual(hashApiKey(a.key));
+    expect(looksLikeApiKey(a.key)).toBe(true);
+    expect(looksLikeApiKey(a.key.replace('chat-2', 'Chat'))).toBe(false);
+    expect(looksLikeApiKey(`${a.key}x`)).toBe(false);
+  });
+});
+
+describe('integration keys', () => {
+  const chat = { integration: 'chat' };
+  it('reach only sessions whose key starts with <integration>:', () => {
+    expect(() => requireOwnSession(chat, 'chat:room-1')).not.toThrow();
+    for (const key of ['github:acme/api', 'chatty:room', 'chat', 'x:chat:room']) {
+      expect(() => requireOwnSession(chat, key)).toThrow(
+        'it may only post into sessions whose key starts with "chat:"',
+      );
+    }
+  });
+
+  it('leave other keys alone', () => {
+    expect(() => requireOwnSession({ integration: null }, 'github:acme/api')).not.toThrow();
+    expect(() => requireOwnSession(undefined, 'github:acme/api')).not.toThrow();
   });
 });
 

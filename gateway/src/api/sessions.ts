@@ -4,6 +4,7 @@ import { appendAudit } from '../audit/store.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { insertTaskEvent } from '../events/store.ts';
 import { actorOf, requireScope } from '../http/auth.ts';
+import { requireOwnSession } from '../keys/integration-key.ts';
 import {
   createOrGetSession,
   findSession,
@@ -51,6 +52,7 @@ export function sessionsRoutes(deps: TasksDeps): Router {
   // 201 when this call created the session, 200 with the existing one (its own defaults kept).
   router.post('/sessions', requireScope('sessions:write'), async (req, res) => {
     const body = parseInput(CreateSessionBody, req.body ?? {}, 'session');
+    requireOwnSession(req.apiKey, body.key);
     if (body.profile !== undefined) {
       requireProfile(currentPolicy(deps.registry), body.profile, 'profile');
     }
@@ -85,6 +87,7 @@ export function sessionsRoutes(deps: TasksDeps): Router {
   router.post('/sessions/:id/messages', requireScope('sessions:write'), async (req, res) => {
     const body = parseInput(PostMessageBody, req.body ?? {}, 'message');
     const session = await find(req.params.id as string);
+    requireOwnSession(req.apiKey, session.key);
     if (body.run_agent) {
       // Refuse before the message is stored: a failed request leaves nothing behind.
       const policy = currentPolicy(deps.registry);

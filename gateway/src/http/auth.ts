@@ -24,7 +24,13 @@ export function authenticateApiKey(sql: Sql, log: Logger) {
     const row = await findActiveApiKey(sql, hashApiKey(key));
     if (!row) throw unauthorized('invalid or revoked API key');
     res.removeHeader('WWW-Authenticate');
-    req.apiKey = { id: row.id, prefix: row.prefix, name: row.name, scopes: row.scopes };
+    req.apiKey = {
+      id: row.id,
+      prefix: row.prefix,
+      name: row.name,
+      scopes: row.scopes,
+      integration: row.integration,
+    };
     touchApiKey(sql, row.id).catch((error: unknown) =>
       log.warn({ err: error, key: row.prefix }, 'could not record API key use'),
     );

@@ -6,6 +6,8 @@ export interface AuthenticatedKey {
   prefix: string;
   name: string;
   scopes: string[];
+  /** Set for a key provisioned for an integration's processes: it may touch only its sessions. */
+  integration: string | null;
 }
 
 declare module 'express-serve-static-core' {

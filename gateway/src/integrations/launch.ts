@@ -64,18 +64,28 @@ export function buildUpstreamPool(
   return new UpstreamPool({ integration: name, mode: server.instances, create }, log);
 }
 
+/** Settings in a process's `requires` that resolved to nothing: it waits for them. */
+export function missingSettings(
+  entry: Manifest['processes'][number],
+  settings: ResolvedSetting[],
+): string[] {
+  const values = new Map(settings.map((s) => [s.key, s.value]));
+  return entry.requires.filter((key) => values.get(key) === undefined);
+}
+
 /**
- * The manifest's `processes`. Each receives PATH, HOME, SWITCHBOARD_URL, SWITCHBOARD_INTEGRATION
- * and exactly the settings its `requires` names (least privilege: a listener that needs an API
- * token does not also get the webhook secret). It starts once all of them resolve; until then it
- * is `waiting`, naming them, and a reload that finds them set starts it.
+ * The manifest's `processes`. Each receives PATH, HOME, SWITCHBOARD_URL, SWITCHBOARD_INTEGRATION,
+ * SWITCHBOARD_API_KEY when the integration was given one, and exactly the settings its
+ * `requires` names (least privilege: a listener that needs an API token does not also get the
+ * webhook secret). It starts once all of them resolve; until then it is `waiting`, naming them,
+ * and a reload that finds them set starts it.
  */
 export function buildProcesses(
   name: string,
   dir: string,
   manifest: Manifest,
   settings: ResolvedSetting[],
-  gateway: { env: NodeJS.ProcessEnv; url: string },
+  gateway: { env: NodeJS.ProcessEnv; url: string; apiKey?: string | undefined },
   log: Logger,
 ): BackgroundProcess[] {
   const values = new Map(settings.map((s) => [s.key, s.value]));
@@ -87,6 +97,7 @@ export function buildProcesses(
     }
     env.SWITCHBOARD_URL = gateway.url;
     env.SWITCHBOARD_INTEGRATION = name;
+    if (gateway.apiKey !== undefined) env.SWITCHBOARD_API_KEY = gateway.apiKey;
     return new BackgroundProcess(
       {
         integration: name,
@@ -95,7 +106,7 @@ export function buildProcesses(
         args: p.args,
         cwd: dir,
         env,
-        missing: p.requires.filter((key) => values.get(key) === undefined),
+        missing: missingSettings(p, settings),
       },
       log,
     );

@@ -9,6 +9,7 @@ import type { BackgroundProcess } from './background-process.ts';
 import { type Candidate, discoverCandidates } from './discover.ts';
 import { hashFolder } from './folder-hash.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
+import { processApiKey, retireProcessKey, retireUnknownProcessKeys } from './process-key.ts';
 import { listAllTools, type ToolSummary } from './tools.ts';
 import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
 import type { UpstreamPool } from './upstream/pool.ts';
@@ -123,6 +124,7 @@ export class IntegrationRegistry {
   async loadAll(): Promise<void> {
     this.readPolicy();
     const candidates = await this.discover();
+    await retireUnknownProcessKeys(this.deps.sql, this.deps.log, [...candidates.keys()]);
     for (const [name, item] of this.items) {
       if (!candidates.has(name)) {
         this.items.delete(name);
@@ -142,6 +144,7 @@ export class IntegrationRegistry {
       this.items.delete(name);
       if (gone) this.changed(name);
       if (gone) await stopItem(gone);
+      if (gone) await retireProcessKey(this.deps.sql, this.deps.log, name);
       return undefined;
     }
     return this.build(name, found, true);
@@ -262,17 +265,21 @@ export class IntegrationRegistry {
         log,
         this.deps.gatewayToken,
       );
+      const apiKey = await processApiKey(this.deps.sql, log, name, manifest, item.settings);
       item.processes = buildProcesses(
         name,
         candidate.dir,
         manifest,
         item.settings,
-        { env: this.deps.env, url: gatewayUrl() },
+        { env: this.deps.env, url: gatewayUrl(), apiKey },
         log,
       );
       for (const p of item.processes) p.start();
     } catch (error) {
       return this.fail(item, error);
+    } finally {
+      // Refused or failed before its processes started: no key of theirs may stay valid.
+      if (item.state !== 'starting') await retireProcessKey(this.deps.sql, this.deps.log, name);
     }
     const probe = this.probe(item);
     if (waitForProbe) await probe;

@@ -6,6 +6,8 @@ export interface ApiKeyRow {
   name: string;
   scopes: string[];
   source: string;
+  /** The integration a provisioned key (source 'integration') belongs to; null otherwise. */
+  integration: string | null;
   createdBy: string | null;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -13,7 +15,7 @@ export interface ApiKeyRow {
 }
 
 const columns = (sql: Sql) =>
-  sql`id::text, prefix, name, scopes, source, created_by as "createdBy",
+  sql`id::text, prefix, name, scopes, source, integration, created_by as "createdBy",
       created_at as "createdAt", last_used_at as "lastUsedAt", revoked_at as "revokedAt"`;
 
 export async function insertApiKey(
@@ -23,15 +25,25 @@ export async function insertApiKey(
     hash: Buffer;
     name: string;
     scopes: string[];
-    source: 'cli' | 'api' | 'env';
+    source: 'cli' | 'api' | 'env' | 'integration';
+    integration?: string | undefined;
     createdBy: string;
   },
 ): Promise<ApiKeyRow> {
   const [row] = await sql<ApiKeyRow[]>`
-    insert into api_keys (prefix, hash, name, scopes, source, created_by)
-    values (${key.prefix}, ${key.hash}, ${key.name}, ${key.scopes}, ${key.source}, ${key.createdBy})
+    insert into api_keys (prefix, hash, name, scopes, source, integration, created_by)
+    values (${key.prefix}, ${key.hash}, ${key.name}, ${key.scopes}, ${key.source},
+            ${key.integration ?? null}, ${key.createdBy})
     returning ${columns(sql)}`;
   return row!;
+}
+
+/** Revokes every active key provisioned for this integration; returns them as revoked. */
+export async function revokeIntegrationKeys(sql: Sql, integration: string): Promise<ApiKeyRow[]> {
+  return sql<ApiKeyRow[]>`
+    update api_keys set revoked_at = now()
+    where source = 'integration' and integration = ${integration} and revoked_at is null
+    returning ${columns(sql)}`;
 }
 
 /** The active key with this hash, or undefined (unknown and revoked look the same). */
@@ -63,6 +75,18 @@ export async function revokeApiKey(sql: Sql, idOrPrefix: string): Promise<ApiKey
     where ${byId ? sql`id = ${idOrPrefix}::bigint` : sql`prefix = ${idOrPrefix}`}
     returning ${columns(sql)}`;
   return row;
+}
+
+/** Revokes the active integration keys of every integration not named (ones no longer found). */
+export async function revokeOtherIntegrationKeys(
+  sql: Sql,
+  integrations: string[],
+): Promise<ApiKeyRow[]> {
+  return sql<ApiKeyRow[]>`
+    update api_keys set revoked_at = now()
+    where source = 'integration' and revoked_at is null
+      and not (integration = any(${integrations}::text[]))
+    returning ${columns(sql)}`;
 }
 
 /**
