@@ -55,6 +55,7 @@ describe('migrations', () => {
       '0001_init.sql',
       '0002_queue.sql',
       '0003_task_result.sql',
+      '0004_events_out.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -65,6 +66,7 @@ describe('migrations', () => {
     expect(tables.map((t) => t.name)).toEqual([
       'api_keys',
       'audit_log',
+      'event_subscriptions',
       'kv',
       'messages',
       'outbox',
