@@ -87,6 +87,7 @@ export async function startGateway(
       issuer: () => url,
     });
     tokens = signer;
+    const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const integrations = new IntegrationRegistry({
       sql: db.sql,
       log,
@@ -95,6 +96,7 @@ export async function startGateway(
       env,
       gatewayUrl: () => url,
       gatewayToken: (integration) => signer.mintGateway(integration),
+      instance: owner,
     });
     registry = integrations;
     const lifecycle: Lifecycle = { shuttingDown: false };
@@ -151,7 +153,6 @@ export async function startGateway(
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
     const tokenService = tokens;
-    const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const taskWorker = await TaskWorker.start({
       sql: db.sql,
       log,

@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { keyPrefix } from '../../gateway/src/keys/format.ts';
-import { provisionIntegrationKey } from '../../gateway/src/keys/integration-key.ts';
+import {
+  provisionIntegrationKey,
+  retireInstanceKeys,
+} from '../../gateway/src/keys/integration-key.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { readReports, waitFor } from '../helpers/processes.ts';
 
@@ -105,7 +108,7 @@ describe('the API key of an integration’s processes', () => {
         source: 'integration',
         integration: 'poster',
         scopes: ['sessions:write'],
-        createdBy: 'system',
+        createdBy: expect.stringMatching(/^gateway:/),
       }),
     ]);
     expect(keyPrefix(first.key)).toMatch(/^sbk_poster_[A-Za-z0-9_-]{8}$/);
@@ -192,5 +195,18 @@ describe('the API key of an integration’s processes', () => {
     expect((await call(key, 'POST', '/sessions', { key: 'vanished:x' })).status).toBe(201);
     await gw().registry.loadAll();
     expect((await call(key, 'POST', '/sessions', { key: 'vanished:x' })).status).toBe(401);
+  });
+
+  it('replicas own their keys: one instance’s build or shutdown never revokes another’s', async () => {
+    const a = await provisionIntegrationKey(gw().sql, 'shared', 'replica-a');
+    const b = await provisionIntegrationKey(gw().sql, 'shared', 'replica-b');
+    const ok = async (key: string) =>
+      (await call(key, 'POST', '/sessions', { key: 'shared:x' })).status;
+    expect([await ok(a.key), await ok(b.key)]).toEqual([201, 200]);
+    // replica-a rebuilds: its old key goes, b's stays.
+    const a2 = await provisionIntegrationKey(gw().sql, 'shared', 'replica-a');
+    expect([await ok(a.key), await ok(a2.key), await ok(b.key)]).toEqual([401, 200, 200]);
+    await retireInstanceKeys(gw().sql, 'replica-a');
+    expect([await ok(a2.key), await ok(b.key)]).toEqual([401, 200]);
   });
 });

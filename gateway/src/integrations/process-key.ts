@@ -2,6 +2,7 @@ import type { Manifest } from '@switchboard/sdk';
 import type { Pool } from '../db/connect.ts';
 import {
   provisionIntegrationKey,
+  retireInstanceKeys,
   retireIntegrationKeys,
   retireKeysExcept,
 } from '../keys/integration-key.ts';
@@ -22,15 +23,16 @@ export async function processApiKey(
   name: string,
   manifest: Manifest,
   settings: ResolvedSetting[],
+  instance?: string,
 ): Promise<string | undefined> {
   const wanted =
     manifest.capabilities.includes('sessions.write') &&
     manifest.processes.some((p) => missingSettings(p, settings).length === 0);
   if (!wanted) {
-    await retireIntegrationKeys(sql, name);
+    await retireIntegrationKeys(sql, name, instance);
     return undefined;
   }
-  const { key, prefix } = await provisionIntegrationKey(sql, name);
+  const { key, prefix } = await provisionIntegrationKey(sql, name, instance);
   log.info({ integration: name, keyPrefix: prefix }, 'provisioned the API key of its processes');
   return key;
 }
@@ -38,14 +40,35 @@ export async function processApiKey(
 /**
  * Revokes the integration's keys when it is refused, failed to build or removed. A failure is
  * logged, not thrown: the integration is already out of service, and the next build retries.
- * stopAll (shutdown) does not call this: the row would be revoked by the next start anyway, and
- * a gateway killed without a shutdown could not have revoked it either.
+ * Only this gateway instance's keys: another replica's processes keep theirs.
  */
-export async function retireProcessKey(sql: Pool, log: Logger, name: string): Promise<void> {
+export async function retireProcessKey(
+  sql: Pool,
+  log: Logger,
+  name: string,
+  instance?: string,
+): Promise<void> {
   try {
-    await retireIntegrationKeys(sql, name);
+    await retireIntegrationKeys(sql, name, instance);
   } catch (error) {
     log.warn({ integration: name, err: error }, 'could not revoke the API key of its processes');
+  }
+}
+
+/**
+ * At shutdown, once the processes are stopped. A gateway killed without a shutdown leaves its
+ * keys valid (scope: posting into its integrations' own sessions) until an operator revokes
+ * them (`switchboard keys list` shows them with source integration); see docs/operator-guide.md.
+ */
+export async function retireProcessKeysOf(
+  sql: Pool,
+  log: Logger,
+  instance?: string,
+): Promise<void> {
+  try {
+    await retireInstanceKeys(sql, instance);
+  } catch (error) {
+    log.warn({ err: error }, 'could not revoke the API keys of the stopped processes');
   }
 }
 

@@ -9,7 +9,12 @@ import type { BackgroundProcess } from './background-process.ts';
 import { type Candidate, discoverCandidates } from './discover.ts';
 import { hashFolder } from './folder-hash.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
-import { processApiKey, retireProcessKey, retireUnknownProcessKeys } from './process-key.ts';
+import {
+  processApiKey,
+  retireProcessKey,
+  retireProcessKeysOf,
+  retireUnknownProcessKeys,
+} from './process-key.ts';
 import { listAllTools, type ToolSummary } from './tools.ts';
 import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
 import type { UpstreamPool } from './upstream/pool.ts';
@@ -55,6 +60,8 @@ export interface RegistryDeps {
   gatewayUrl: () => string;
   /** Mints the gateway's own token for an HTTP integration (its requests outside any task). */
   gatewayToken?: (integration: string) => Promise<string>;
+  /** This gateway instance: its processes' API keys are its own (keys/integration-key.ts). */
+  instance?: string;
 }
 
 /**
@@ -144,7 +151,7 @@ export class IntegrationRegistry {
       this.items.delete(name);
       if (gone) this.changed(name);
       if (gone) await stopItem(gone);
-      if (gone) await retireProcessKey(this.deps.sql, this.deps.log, name);
+      if (gone) await retireProcessKey(this.deps.sql, this.deps.log, name, this.deps.instance);
       return undefined;
     }
     return this.build(name, found, true);
@@ -160,6 +167,7 @@ export class IntegrationRegistry {
         }
       }),
     );
+    await retireProcessKeysOf(this.deps.sql, this.deps.log, this.deps.instance);
   }
 
   private readPolicy(): void {
@@ -265,7 +273,14 @@ export class IntegrationRegistry {
         log,
         this.deps.gatewayToken,
       );
-      const apiKey = await processApiKey(this.deps.sql, log, name, manifest, item.settings);
+      const apiKey = await processApiKey(
+        this.deps.sql,
+        log,
+        name,
+        manifest,
+        item.settings,
+        this.deps.instance,
+      );
       item.processes = buildProcesses(
         name,
         candidate.dir,
@@ -279,7 +294,9 @@ export class IntegrationRegistry {
       return this.fail(item, error);
     } finally {
       // Refused or failed before its processes started: no key of theirs may stay valid.
-      if (item.state !== 'starting') await retireProcessKey(this.deps.sql, this.deps.log, name);
+      if (item.state !== 'starting') {
+        await retireProcessKey(this.deps.sql, this.deps.log, name, this.deps.instance);
+      }
     }
     const probe = this.probe(item);
     if (waitForProbe) await probe;

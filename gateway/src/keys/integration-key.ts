@@ -6,6 +6,7 @@ import type { Scope } from './scopes.ts';
 import {
   type ApiKeyRow,
   insertApiKey,
+  revokeInstanceKeys,
   revokeIntegrationKeys,
   revokeOtherIntegrationKeys,
 } from './store.ts';
@@ -14,8 +15,11 @@ import {
  * The API key an integration's processes receive as SWITCHBOARD_API_KEY: source 'integration',
  * named `integration:<name>`, scope sessions:write and, on top of the scope, only sessions whose
  * key starts with `<name>:` (a chat listener posts into `chat:room-1`, never into `github:…`).
- * One active key per integration: each start revokes the previous ones in the same transaction,
- * so a reload or a gateway restart leaves no older key valid.
+ * One active key per integration and gateway instance: each build revokes that instance's
+ * previous ones in the same transaction, so a reload leaves no older key valid. Keys are owned
+ * by the instance that made them (created_by `gateway:<instance>`): with two replicas on one
+ * database each runs its own processes, and one replica's start must not revoke the keys the
+ * other's processes hold. A clean shutdown revokes its instance's keys (retireInstanceKeys).
  */
 export const INTEGRATION_KEY_SCOPES: Scope[] = ['sessions:write'];
 
@@ -24,10 +28,12 @@ const SYSTEM = { actor: 'system' } as const;
 export async function provisionIntegrationKey(
   sql: Pool,
   integration: string,
+  instance = 'gateway',
 ): Promise<{ key: string; prefix: string }> {
   const generated = generateApiKey(integration);
+  const createdBy = `gateway:${instance}`;
   await sql.begin(async (tx) => {
-    const revoked = await revokeIntegrationKeys(tx, integration);
+    const revoked = await revokeIntegrationKeys(tx, integration, createdBy);
     const row = await insertApiKey(tx, {
       prefix: generated.prefix,
       hash: generated.hash,
@@ -35,7 +41,7 @@ export async function provisionIntegrationKey(
       scopes: INTEGRATION_KEY_SCOPES,
       source: 'integration',
       integration,
-      createdBy: SYSTEM.actor,
+      createdBy,
     });
     // The prefix only: the key itself is in the process's environment and nowhere else.
     await appendAudit(tx, {
@@ -49,8 +55,21 @@ export async function provisionIntegrationKey(
 }
 
 /** Revokes the integration's keys once it runs no process (refused, failed, removed, no processes). */
-export async function retireIntegrationKeys(sql: Pool, integration: string): Promise<void> {
-  await sql.begin(async (tx) => auditRevoked(tx, await revokeIntegrationKeys(tx, integration)));
+export async function retireIntegrationKeys(
+  sql: Pool,
+  integration: string,
+  instance = 'gateway',
+): Promise<void> {
+  await sql.begin(async (tx) =>
+    auditRevoked(tx, await revokeIntegrationKeys(tx, integration, `gateway:${instance}`)),
+  );
+}
+
+/** A clean shutdown: the keys of this instance's processes, which are stopped now. */
+export async function retireInstanceKeys(sql: Pool, instance = 'gateway'): Promise<void> {
+  await sql.begin(async (tx) =>
+    auditRevoked(tx, await revokeInstanceKeys(tx, `gateway:${instance}`)),
+  );
 }
 
 /**

@@ -39,10 +39,24 @@ export async function insertApiKey(
 }
 
 /** Revokes every active key provisioned for this integration; returns them as revoked. */
-export async function revokeIntegrationKeys(sql: Sql, integration: string): Promise<ApiKeyRow[]> {
+/** The integration's active keys made by one gateway instance (`createdBy`), or by any. */
+export async function revokeIntegrationKeys(
+  sql: Sql,
+  integration: string,
+  createdBy?: string,
+): Promise<ApiKeyRow[]> {
   return sql<ApiKeyRow[]>`
     update api_keys set revoked_at = now()
     where source = 'integration' and integration = ${integration} and revoked_at is null
+      and (${createdBy ?? null}::text is null or created_by = ${createdBy ?? null})
+    returning ${columns(sql)}`;
+}
+
+/** Every active integration key one gateway instance made (its clean shutdown). */
+export async function revokeInstanceKeys(sql: Sql, createdBy: string): Promise<ApiKeyRow[]> {
+  return sql<ApiKeyRow[]>`
+    update api_keys set revoked_at = now()
+    where source = 'integration' and created_by = ${createdBy} and revoked_at is null
     returning ${columns(sql)}`;
 }
 
