@@ -252,6 +252,21 @@ describe('webhook ingest (issue 6)', () => {
     const row = await settled(id);
     expect(row.status).toBe('failed');
     expect(row.error).toContain('must start with "hooks:"');
+
+    // Nor dispatch its results through another integration's dispatcher or into its sessions.
+    for (const [dispatch, message] of [
+      [{ type: 'chat', config: {} }, '"chat" is neither a dispatcher of hooks'],
+      [{ type: 'internal', config: { session: 'chat:general' } }, 'config.session must be'],
+    ] as const) {
+      const other = randomUUID();
+      const otherBody = JSON.stringify({
+        triggers: [{ session: { key: `hooks:d-${other}`, dispatch }, message: 'x' }],
+      });
+      await post('hooks/github', otherBody, githubHeaders(GITHUB_SECRET, otherBody, other));
+      const failed = await settled(other);
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toContain(message);
+    }
   });
 
   it('sync mode: the handler’s response is the HTTP answer; a slow handler is deferred with 202', async () => {

@@ -59,10 +59,40 @@ function profileFor(
   return name;
 }
 
+/**
+ * Where a trigger may send its task's result: the integration's own dispatchers, `none`, the
+ * SSRF-guarded `webhook`, or `internal` into one of its own sessions. Anything else would let
+ * one integration act in another's name (github starting tasks in chat's channel).
+ */
+function checkDispatch(
+  integration: string,
+  index: number,
+  dispatch: Trigger['session']['dispatch'],
+  own: readonly string[],
+): void {
+  if (!dispatch || dispatch.type === 'none' || dispatch.type === 'webhook') return;
+  if (own.includes(dispatch.type)) return;
+  const at = `triggers[${index}].session.dispatch`;
+  if (dispatch.type === 'internal') {
+    const target = dispatch.config?.session;
+    if (typeof target === 'string' && target.startsWith(`${integration}:`)) return;
+    throw invalid(
+      integration,
+      `${at}.config.session must be a session key starting with "${integration}:"`,
+    );
+  }
+  throw invalid(
+    integration,
+    `${at}.type ${JSON.stringify(dispatch.type)} is neither a dispatcher of ${integration} (${own.join(', ') || 'it declares none'}) nor none, webhook or internal`,
+  );
+}
+
 export async function applyTriggers(
   tx: Sql,
   input: {
     integration: string;
+    /** The `type`s of the integration's manifest dispatchers. */
+    dispatchers: readonly string[];
     /** webhook_deliveries.id */
     deliveryRowId: string;
     triggers: Trigger[];
@@ -85,6 +115,7 @@ export async function applyTriggers(
         `triggers[${index}].session.key ${JSON.stringify(trigger.session.key)} must start with "${integration}:"`,
       );
     }
+    checkDispatch(integration, index, trigger.session.dispatch, input.dispatchers);
     const { session } = await createOrGetSession(tx, {
       key: trigger.session.key,
       ...(trigger.session.dispatch && {

@@ -234,8 +234,10 @@ export async function storeTriggers(
   let outcome: TriggerOutcome;
   try {
     outcome = await deps.sql.begin(async (tx) => {
+      const manifest = deps.registry.get(row.integration)?.manifest;
       const applied = await applyTriggers(tx, {
         integration: row.integration,
+        dispatchers: manifest?.dispatchers.map((d) => d.type) ?? [],
         deliveryRowId: row.id,
         triggers,
         policy,
