@@ -209,9 +209,10 @@ describe('webhook deliveries across a gateway SIGKILL (issue 6)', () => {
       return n;
     };
     const deadline = Date.now() + 150_000;
-    let tasks = 0;
-    while ((tasks = await countTasks()) < TOTAL && Date.now() < deadline) {
+    let tasks = await countTasks();
+    while (tasks < TOTAL && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 500));
+      tasks = await countTasks();
     }
     gw.child.kill('SIGTERM');
     await gw.exited;
