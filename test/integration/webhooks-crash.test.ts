@@ -225,9 +225,8 @@ describe('webhook deliveries across a gateway SIGKILL (issue 6)', () => {
       log,
     });
     try {
-      const rows = await check.sql<
-        { deliveryId: string; status: string; tasks: number; messages: number }[]
-      >`
+      type Row = { deliveryId: string; status: string; tasks: number; messages: number };
+      const rows = await check.sql<Row[]>`
         select d.delivery_id as "deliveryId", d.status, coalesce(t.n, 0) as tasks,
                coalesce(m.n, 0) as messages
           from webhook_deliveries d
@@ -236,7 +235,7 @@ describe('webhook deliveries across a gateway SIGKILL (issue 6)', () => {
           left join (select source ->> 'delivery' as id, count(*)::int as n from messages
                       group by 1) m
             on m.id = d.id::text`;
-      const byId = new Map<string, typeof rows>();
+      const byId = new Map<string, Row[]>();
       for (const row of rows) byId.set(row.deliveryId, [...(byId.get(row.deliveryId) ?? []), row]);
       const wrong = [...acked.keys()].filter((id) => {
         const mine = byId.get(id) ?? [];
