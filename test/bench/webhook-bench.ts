@@ -23,11 +23,11 @@ import {
   closedLoop,
   cpuTicks,
   descendants,
-  type LegResult,
   loadavg,
   machineBusyTicks,
   paced,
   quantile,
+  type Signed,
   signDeliveries,
   TICK_US,
 } from './webhook-load.ts';
@@ -120,28 +120,7 @@ function postgresTicks(): number {
   return sum;
 }
 
-interface Target {
-  key: 'gateway' | 'direct';
-  url: URL;
-  pid: number;
-}
-/** The worker emptying the backlog between rounds; CPU in µs per processed delivery. */
-interface Drain {
-  rows: number;
-  seconds: number;
-  left: number;
-  gateway: number;
-  handler: number;
-  postgres: number;
-}
-interface Leg extends LegResult {
-  target: Target['key'];
-  concurrency: number;
-  round: number;
-  cpu: { target: number; handler: number; postgres: number; generator: number; other: number };
-  window: [number, number];
-  backlog: number;
-}
+import { type Drain, type Leg, report, type Target } from './webhook-report.ts';
 
 async function main() {
   const base = opts['database-url'];
@@ -198,6 +177,7 @@ async function main() {
     });
     const targets: Record<Target['key'], Target> = {
       gateway: { key: 'gateway', url: new URL(`${gwUrl}/hooks/hooks/github`), pid: gw.pid! },
+      duplicate: { key: 'duplicate', url: new URL(`${gwUrl}/hooks/hooks/github`), pid: gw.pid! },
       direct: {
         key: 'direct',
         url: new URL(`http://127.0.0.1:${directPort}/`),
@@ -241,12 +221,13 @@ async function main() {
     const drains: Drain[] = [];
 
     const legs: Leg[] = [];
+    let stored: Signed[] = [];
     const measure = async (target: Target, c: number, round: number, s = seconds) => {
-      const deliveries = signDeliveries(
-        SECRET,
-        `${target.key}-c${c}-r${round}-${run}`,
-        Math.ceil(s * PRESIGN_PER_S),
-      );
+      const count = Math.ceil(s * PRESIGN_PER_S);
+      const deliveries =
+        target.key === 'duplicate'
+          ? Array.from({ length: count }, (_, n) => stored[n % stored.length]!)
+          : signDeliveries(SECRET, `${target.key}-c${c}-r${round}-${run}`, count);
       const ours = () => [gw.pid!, handlerPid(), direct.pid!, process.pid];
       const snap = () => ({
         target: cpuTicks(target.pid),
@@ -258,7 +239,13 @@ async function main() {
       });
       const before = snap();
       const t0 = Number(process.hrtime.bigint() / 1000n);
-      const result = await closedLoop(target.url, deliveries, c, s);
+      const result = await closedLoop(
+        target.url,
+        deliveries,
+        c,
+        s,
+        target.key === 'duplicate' ? 200 : 202,
+      );
       const t1 = Number(process.hrtime.bigint() / 1000n);
       const after = snap();
       const d = (k: keyof typeof before) => after[k] - before[k];
@@ -284,7 +271,9 @@ async function main() {
     };
 
     process.stderr.write(`load before: ${loadBefore}; warming up…\n`);
-    await measure(targets.gateway, 16, 0, 2);
+    // The warm-up's deliveries are stored: the duplicate legs resend them (ingest without worker).
+    const warm = await measure(targets.gateway, 16, 0, 2);
+    stored = signDeliveries(SECRET, `gateway-c16-r0-${run}`, warm.acked);
     await measure(targets.direct, 16, 0, 2);
     await drain();
 
@@ -310,6 +299,8 @@ async function main() {
     const e2e = Float64Array.from(e2eRows.map((r) => r.ms)).sort();
 
     for (let round = 1; round <= rounds; round++) {
+      // On an idle queue (drained): the ingest path alone, the worker has nothing to claim.
+      legs.push(await measure(targets.duplicate, levels[0]!, round));
       for (const c of levels) legs.push(await measure(targets.direct, c, round));
       for (const c of levels) legs.push(await measure(targets.gateway, c, round));
       if (round < rounds) await drain();
@@ -338,7 +329,19 @@ async function main() {
       );
       process.stderr.write(`windows: ${windows} (--target gateway-webhooks)\n`);
     }
-    report({ legs, e2e, e2eAck, e2eRate, e2eCount, drains, loadBefore, loadAfter });
+    report({
+      legs,
+      e2e,
+      e2eAck,
+      e2eRate,
+      e2eCount,
+      drains,
+      loadBefore,
+      loadAfter,
+      levels,
+      rounds,
+      seconds,
+    });
     if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ legs, e2e: [...e2e], drains }));
   } finally {
     await sql?.end();
@@ -359,92 +362,6 @@ async function main() {
     await admin.end();
     fs.rmSync(workDir, { recursive: true, force: true });
   }
-}
-
-function report(r: {
-  legs: Leg[];
-  e2e: Float64Array;
-  e2eAck: LegResult;
-  e2eRate: number;
-  e2eCount: number;
-  drains: Drain[];
-  loadBefore: string;
-  loadAfter: string;
-}) {
-  const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '–');
-  const stats = (target: Leg['target'], c: number) => {
-    const legs = r.legs.filter((l) => l.target === target && l.concurrency === c);
-    const rates = legs.map((l) => l.acked / l.seconds);
-    const acked = legs.reduce((s, l) => s + l.acked, 0);
-    const secs = legs.reduce((s, l) => s + l.seconds, 0);
-    const lat = Float64Array.from(legs.flatMap((l) => [...l.latencies])).sort();
-    const perAck = (k: keyof Leg['cpu']) =>
-      (legs.reduce((s, l) => s + l.cpu[k], 0) * TICK_US) / Math.max(1, acked);
-    return {
-      rate: acked / secs,
-      min: Math.min(...rates),
-      max: Math.max(...rates),
-      p50: quantile(lat, 0.5),
-      p99: quantile(lat, 0.99),
-      top: lat[lat.length - 1] ?? Number.NaN,
-      cpu: perAck('target'),
-      handler: perAck('handler'),
-      postgres: perAck('postgres'),
-      generator: perAck('generator'),
-      other: legs.reduce((s, l) => s + l.cpu.other, 0) / 100 / secs,
-      errors: legs.reduce((s, l) => s + l.errors, 0),
-      exhausted: legs.some((l) => l.exhausted),
-      backlog: Math.max(...legs.map((l) => l.backlog)),
-    };
-  };
-  const out: string[] = [];
-  out.push(`## Webhook ingest, ${new Date().toISOString()}`, '');
-  out.push(
-    `- Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}; load ${r.loadBefore} before, ${r.loadAfter} after`,
-    `- ${rounds} round(s) × ${seconds} s per leg; C = concurrent senders (one keep-alive connection each)`,
-    '',
-    '| target | C | acked/s (rounds min–max) | p50 ms | p99 ms | max ms | target CPU µs/ack | handler CPU µs/ack | postgres CPU µs/ack | generator CPU µs/ack | other (cores) | errors | backlog after leg |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-  );
-  for (const c of levels) {
-    for (const target of ['gateway', 'direct'] as const) {
-      const s = stats(target, c);
-      out.push(
-        `| ${target} | ${c} | ${f(s.rate, 0)} (${f(s.min, 0)}–${f(s.max, 0)})${s.exhausted ? ' ⚠ ran out of pre-signed' : ''} | ${f(s.p50)} | ${f(s.p99)} | ${f(s.top, 1)} | ${f(s.cpu, 0)} | ${target === 'gateway' ? f(s.handler, 0) : '–'} | ${f(s.postgres, 0)} | ${f(s.generator, 0)} | ${f(s.other)} | ${s.errors} | ${target === 'gateway' ? s.backlog : '–'} |`,
-      );
-    }
-  }
-  out.push(
-    '',
-    '| C | acked/s gateway/direct | p50 ratio | p99 ratio | CPU/ack ratio |',
-    '|---|---|---|---|---|',
-  );
-  for (const c of levels) {
-    const g = stats('gateway', c);
-    const d = stats('direct', c);
-    out.push(
-      `| ${c} | ${f(g.rate / d.rate)} | ${f(g.p50 / d.p50)} | ${f(g.p99 / d.p99)} | ${f(g.cpu / d.cpu)} |`,
-    );
-  }
-  const e2eP50 = quantile(r.e2e, 0.5);
-  out.push(
-    '',
-    `Delivery → task created (${r.e2e.length}/${r.e2eCount} at ${r.e2eRate}/s, DB clock: tasks.created_at − webhook_deliveries.received_at): p50 ${f(e2eP50, 1)} ms, p99 ${f(quantile(r.e2e, 0.99), 1)} ms, max ${f(r.e2e[r.e2e.length - 1] ?? Number.NaN, 1)} ms; the paced 202s: p50 ${f(quantile(r.e2eAck.latencies, 0.5))} ms, p99 ${f(quantile(r.e2eAck.latencies, 0.99))} ms, errors ${r.e2eAck.errors}.`,
-  );
-  for (const d of r.drains) {
-    out.push(
-      `Worker drain (no load): ${d.rows} deliveries in ${f(d.seconds, 1)} s = ${f(d.rows / d.seconds, 0)}/s (${d.left} left); per delivery: gateway ${f(d.gateway, 0)} µs, handler ${f(d.handler, 0)} µs, postgres ${f(d.postgres, 0)} µs CPU.`,
-    );
-  }
-  const g16 = stats('gateway', 16);
-  if (levels.includes(16)) {
-    const met = g16.rate >= 2000 && g16.p99 < 25;
-    out.push(
-      '',
-      `Targets: ≥ 2,000 acked/s with p99 < 25 ms at C=16 → ${met ? '**met**' : '**not met**'} (${f(g16.rate, 0)}/s, p99 ${f(g16.p99)} ms); delivery → task p50 < 50 ms → ${e2eP50 < 50 ? '**met**' : '**not met**'} (${f(e2eP50, 1)} ms).`,
-    );
-  }
-  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 await main();
