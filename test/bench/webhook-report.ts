@@ -111,7 +111,8 @@ export function report(r: {
     '',
     `Delivery → task created (${r.e2e.length}/${r.e2eCount} at ${r.e2eRate}/s, DB clock: tasks.created_at − webhook_deliveries.received_at): p50 ${f(e2eP50, 1)} ms, p99 ${f(quantile(r.e2e, 0.99), 1)} ms, max ${f(r.e2e[r.e2e.length - 1] ?? Number.NaN, 1)} ms; the paced 202s: p50 ${f(quantile(r.e2eAck.latencies, 0.5))} ms, p99 ${f(quantile(r.e2eAck.latencies, 0.99))} ms, errors ${r.e2eAck.errors}.`,
   );
-  for (const d of r.drains) {
+  // A drain of a few rows (after the 2 s warm-up) says nothing about the worker's rate.
+  for (const d of r.drains.filter((x) => x.rows >= 1000)) {
     out.push(
       `Worker drain (no load): ${d.rows} deliveries in ${f(d.seconds, 1)} s = ${f(d.rows / d.seconds, 0)}/s (${d.left} left); per delivery: gateway ${f(d.gateway, 0)} µs, handler ${f(d.handler, 0)} µs, postgres ${f(d.postgres, 0)} µs CPU.`,
     );
