@@ -69,6 +69,19 @@ function checkJson(req: Request, body: Buffer): void {
   }
 }
 
+/**
+ * The async answers, written without express's res.json → res.send (charset and freshness
+ * checks, a second header pass): the same bytes and Content-Type, one writeHead + end.
+ */
+function answer(res: Response, status: number, body: Record<string, unknown>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
 export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   const router = Router();
   router.post('/hooks/:integration/:endpoint', async (req: Request, res: Response) => {
@@ -95,7 +108,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
         lease,
       });
       if (id === undefined) {
-        res.status(200).json({ duplicate: true, deliveryId });
+        answer(res, 200, { duplicate: true, deliveryId });
         return;
       }
       await answerSync(deps, res, {
@@ -112,11 +125,11 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
     }
     const id = await insertDelivery(deps.sql, { integration, endpoint, deliveryId, headers, body });
     if (id === undefined) {
-      res.status(200).json({ duplicate: true, deliveryId });
+      answer(res, 200, { duplicate: true, deliveryId });
       return;
     }
     deps.wakeDeliveries();
-    res.status(202).json({ accepted: true, id, deliveryId });
+    answer(res, 202, { accepted: true, id, deliveryId });
   });
   router.all('/hooks/:integration/:endpoint', (req: Request) => {
     throw new SwitchboardError('method_not_allowed', `${req.method} is not allowed: POST only`, {
