@@ -122,6 +122,10 @@ export async function startGateway(
     // process reach open streams at once, not by the API's fallback poll.
     const waker = await TaskEventWaker.start(bus, log);
     const streams = new OpenStreams(lifecycle);
+    let integrationsLoaded: () => void = () => {};
+    const loaded = new Promise<void>((resolve) => {
+      integrationsLoaded = resolve;
+    });
     const app = createApp({
       sql: db.sql,
       log,
@@ -137,6 +141,7 @@ export async function startGateway(
       taskEvents: { waker, publish },
       streams,
       wakeDeliveries: () => deliveries?.wake(),
+      integrationsLoaded: loaded,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -152,6 +157,7 @@ export async function startGateway(
     // After listen: background processes are told the gateway's URL, and with PORT=0 it is
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
+    integrationsLoaded();
     const tokenService = tokens;
     const taskWorker = await TaskWorker.start({
       sql: db.sql,

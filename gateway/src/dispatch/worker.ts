@@ -58,6 +58,8 @@ export const OUTBOX_LEASE_MS = 120_000;
 const HANDLER_TIMEOUT_MS = 30_000;
 /** Due retries are looked for this often (new rows also wake the worker through the bus). */
 const POLL_MS = 1_000;
+/** See wakeSoon: a result waits at most this long for the claim its task's end wakes. */
+const NOTICE_COALESCE_MS = 50;
 const RECOVER_MS = 5_000;
 const DEFAULT_CONCURRENCY = 8;
 /** On close, in-flight deliveries get this long; the rest are recovered by lease expiry. */
@@ -118,6 +120,7 @@ export class OutboxWorker {
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => Promise<void>) | undefined;
   private claiming = false;
+  private noticeTimer: NodeJS.Timeout | undefined;
   private again = false;
   private stopped = false;
   private closing: Promise<void> | undefined;
@@ -128,7 +131,7 @@ export class OutboxWorker {
     const worker = new OutboxWorker(deps);
     // Rows are written with task events (a task's end, a subscribed event): any notice may
     // mean new rows. Wakes are coalesced into one claim pass at a time.
-    worker.unsubscribe = await deps.bus.subscribe(TASK_EVENTS_CHANNEL, () => worker.wake());
+    worker.unsubscribe = await deps.bus.subscribe(TASK_EVENTS_CHANNEL, () => worker.wakeSoon());
     await worker.recover();
     worker.timers.push(
       setInterval(() => worker.wake(), deps.pollMs ?? POLL_MS),
@@ -142,6 +145,19 @@ export class OutboxWorker {
   /** Deliveries in flight on this gateway. */
   get running(): number {
     return this.inflight.size;
+  }
+
+  /**
+   * A task event may mean a new row, but most (task:tool_use, task:created, …) do not: at 600
+   * events/s a claim per notice was a query per event. Notices wake at most one claim per
+   * NOTICE_COALESCE_MS, which is all the delay a result gets from it.
+   */
+  private wakeSoon(): void {
+    if (this.noticeTimer || this.stopped) return;
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = undefined;
+      this.wake();
+    }, NOTICE_COALESCE_MS);
   }
 
   /** Claim now, or right after the claim pass that is running. */
@@ -171,6 +187,7 @@ export class OutboxWorker {
   private async shutdown(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.noticeTimer);
     await this.unsubscribe?.();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

@@ -35,6 +35,8 @@ export interface AppDeps {
   streams?: OpenStreams;
   /** Tells the delivery worker a webhook delivery is waiting (mounts /hooks when given). */
   wakeDeliveries?: () => void;
+  /** Settles once every integration has been judged (webhooks wait for it; see mount.ts). */
+  integrationsLoaded?: Promise<void>;
 }
 
 /** Express matches paths case-insensitively by default; so does this shortcut to /hooks. */
@@ -56,6 +58,7 @@ export function createApp(deps: AppDeps): Express {
       registry: deps.registry,
       publish: deps.taskEvents.publish,
       wakeDeliveries: deps.wakeDeliveries,
+      ...(deps.integrationsLoaded && { loaded: deps.integrationsLoaded }),
     });
     app.use((req, res, next) => (HOOKS_PREFIX.test(req.url) ? hooks(req, res, next) : next()));
   }

@@ -26,6 +26,32 @@ export interface WebhookRoutesDeps {
   publish: PublishTaskEvents;
   /** Tells this process's delivery worker a row is waiting (other replicas poll). */
   wakeDeliveries: () => void;
+  /**
+   * Settles once the registry has judged every integration. The gateway listens before that
+   * (background processes need its URL), and a request that came in the few ms between would
+   * find no webhook (404) or no secret (503): senders such as GitHub do not retry those.
+   */
+  loaded?: Promise<void>;
+}
+
+/** A start that takes longer than this answers 503 with Retry-After instead of waiting on. */
+const LOAD_WAIT_MS = 10_000;
+
+async function whenLoaded(loaded: Promise<void> | undefined): Promise<void> {
+  if (!loaded) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), LOAD_WAIT_MS);
+  });
+  const outcome = await Promise.race([loaded.then(() => 'ok' as const), late]).finally(() =>
+    clearTimeout(timer),
+  );
+  if (outcome === 'late') {
+    throw new SwitchboardError('starting', 'the gateway is starting; retry in a few seconds', {
+      status: 503,
+      details: { retryAfterSeconds: 5 },
+    });
+  }
 }
 
 const notMounted = (path: string) =>
@@ -87,6 +113,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   router.post('/hooks/:integration/:endpoint', async (req: Request, res: Response) => {
     const integration = req.params.integration as string;
     const endpoint = req.params.endpoint as string;
+    await whenLoaded(deps.loaded);
     const { webhook, secret } = findWebhook(deps.registry, integration, endpoint);
     const body = await readRawBody(req, webhook.maxBodyBytes ?? DEFAULT_WEBHOOK_BODY_BYTES);
     const deliveryId = verifyWebhook({
