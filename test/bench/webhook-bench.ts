@@ -342,7 +342,10 @@ async function main() {
       rounds,
       seconds,
     });
-    if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ legs, e2e: [...e2e], drains }));
+    if (opts.json) {
+      fs.mkdirSync(path.dirname(path.resolve(opts.json)), { recursive: true });
+      fs.writeFileSync(opts.json, JSON.stringify({ legs, e2e: [...e2e], drains }));
+    }
   } finally {
     await sql?.end();
     for (const child of children.reverse()) {

@@ -67,6 +67,27 @@ export async function insertTaskEvents(
     select ${columns(sql)} from inserted order by seq`;
 }
 
+/**
+ * A batch of task:tool_use events (tasks/tool-events.ts) as two arrays and one unnest insert,
+ * fanned out to subscriptions like the others. `data` is JSON text: a jsonb[] parameter would
+ * have postgres.js JSON-encode each string again.
+ */
+export async function insertToolUseEvents(
+  sql: Sql,
+  taskIds: readonly string[],
+  data: readonly string[],
+): Promise<void> {
+  await sql`
+    with inserted as (
+      insert into task_events (task_id, type, data)
+      select task_id, 'task:tool_use', data
+        from unnest(${taskIds as string[]}::uuid[], ${data as string[]}::text[]::jsonb[])
+          as batch (task_id, data)
+      returning *),
+    ${fanOut(sql)}
+    select 1`;
+}
+
 /** The events of a task after `afterSeq` (exclusive; SSE Last-Event-ID), oldest first. */
 export async function listTaskEvents(
   sql: Sql,

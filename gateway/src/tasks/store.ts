@@ -60,15 +60,6 @@ export async function endTask(
   return row;
 }
 
-export async function appendTaskEvent(
-  sql: Sql,
-  event: { taskId: string; type: string; data: Record<string, unknown> },
-): Promise<void> {
-  await sql`
-    insert into task_events (task_id, type, data)
-    values (${event.taskId}, ${event.type}, ${sql.json(event.data as never)})`;
-}
-
 // ── The queue (issue 5). Every query aliases tasks as `t` so that queueColumns is unambiguous
 // in UPDATE … FROM. Transactions, events and validation are in queue.ts.
 
