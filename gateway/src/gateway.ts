@@ -140,7 +140,7 @@ export async function startGateway(
       taskTools,
       taskEvents: { waker, publish },
       streams,
-      wakeDeliveries: () => deliveries?.wake(),
+      wakeDeliveries: () => deliveries?.accepted(),
       integrationsLoaded: loaded,
     });
     const server = http.createServer(app);
