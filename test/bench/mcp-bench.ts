@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { stringify } from 'yaml';
+import { descendants } from '../helpers/processes.ts';
 import { type BenchClient, type ClientKind, connectClient, type Endpoint } from './load.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -183,29 +184,6 @@ function cpuTicks(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-/** Every live process below `pid`. */
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {}
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [child, ppid] of parent) {
-      if (ppid === p) {
-        out.push(child);
-        walk(child);
-      }
-    }
-  };
-  walk(pid);
-  return out;
 }
 
 /** Busy ticks of the whole machine (all cores), from /proc/stat. */

@@ -22,7 +22,6 @@ import postgres from 'postgres';
 import {
   closedLoop,
   cpuTicks,
-  descendants,
   loadavg,
   machineBusyTicks,
   paced,
@@ -120,6 +119,7 @@ function postgresTicks(): number {
   return sum;
 }
 
+import { descendants } from '../helpers/processes.ts';
 import { type Drain, type Leg, report, type Target } from './webhook-report.ts';
 
 async function main() {

@@ -171,28 +171,6 @@ export function cpuTicks(pid: number): number {
   }
 }
 
-/** Every live process below `pid`. */
-export function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {}
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [child, ppid] of parent) {
-      if (ppid !== p) continue;
-      out.push(child);
-      walk(child);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
 /** Busy ticks of the whole machine (all cores), from /proc/stat. */
 export function machineBusyTicks(): number {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;

@@ -10,7 +10,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,7 @@ import { openDatabase } from '../../gateway/src/db/connect.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { testDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY, CLI, REPO_ROOT } from '../helpers/gateway.ts';
-import { alive } from '../helpers/processes.ts';
+import { alive, descendants } from '../helpers/processes.ts';
 import { githubHeaders } from '../helpers/webhooks.ts';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/webhooks');
@@ -37,28 +36,6 @@ const freePort = () =>
       server.close(() => resolve(port));
     });
   });
-
-/** Every live process below `pid` (the gateway's stdio servers run in process groups of their own). */
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {}
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [child, ppid] of parent) {
-      if (ppid !== p) continue;
-      out.push(child);
-      walk(child);
-    }
-  };
-  walk(pid);
-  return out;
-}
 
 const killGroup = (pid: number) => {
   try {

@@ -1,5 +1,6 @@
 import { dispatcherInputSchema } from '@switchboard/sdk';
 import * as z from 'zod';
+import { CoalescedRun } from '../coalesced-run.ts';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { EventBus } from '../events/bus.ts';
@@ -119,12 +120,14 @@ export class OutboxWorker {
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => Promise<void>) | undefined;
-  private claiming = false;
   private noticeTimer: NodeJS.Timeout | undefined;
-  private again = false;
   private stopped = false;
   private closing: Promise<void> | undefined;
 
+  private readonly claims = new CoalescedRun(
+    () => this.claim(),
+    (error) => this.deps.log.warn({ err: error }, 'outbox claim failed (retried in 1 s)'),
+  );
   private constructor(private readonly deps: OutboxWorkerDeps) {}
 
   static async start(deps: OutboxWorkerDeps): Promise<OutboxWorker> {
@@ -162,21 +165,7 @@ export class OutboxWorker {
 
   /** Claim now, or right after the claim pass that is running. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = true;
-    void this.claim()
-      .catch((error) => this.deps.log.warn({ err: error }, 'outbox claim failed (retried in 1 s)'))
-      .finally(() => {
-        this.claiming = false;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    if (!this.stopped) this.claims.kick();
   }
 
   close(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Policy, Profile } from '@switchboard/policy';
+import { CoalescedRun } from '../coalesced-run.ts';
 import type { Pool } from '../db/connect.ts';
 import type { EventBus } from '../events/bus.ts';
 import {
@@ -91,12 +92,14 @@ export class TaskWorker {
   private readonly timers: NodeJS.Timeout[] = [];
   private waker: TaskEventWaker | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
-  private claiming = false;
-  private again = false;
   private stopped = false;
   private closing: Promise<void> | undefined;
   private readonly leaseMs: number;
 
+  private readonly claims = new CoalescedRun(
+    () => this.claimAll(),
+    (error) => this.deps.log.warn({ err: error }, 'task claim failed (retried in 1 s)'),
+  );
   private constructor(private readonly deps: WorkerDeps) {
     this.leaseMs = deps.leaseMs ?? LEASE_MS;
   }
@@ -165,21 +168,7 @@ export class TaskWorker {
 
   /** Claim now, or right after the claim pass that is running (wakes are coalesced). */
   private kick(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = true;
-    void this.claimAll()
-      .catch((error) => this.deps.log.warn({ err: error }, 'task claim failed (retried in 1 s)'))
-      .finally(() => {
-        this.claiming = false;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    if (!this.stopped) this.claims.kick();
   }
 
   private runnerFor(name: string, profile: Profile): Runner | undefined {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Manifest } from '@switchboard/sdk';
+import { CoalescedRun } from '../coalesced-run.ts';
 import type { Pool } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
@@ -91,8 +92,6 @@ export function jobFor(manifest: Manifest | undefined, row: LeasedDelivery): Job
 export class DeliveryWorker {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private claiming = false;
-  private again = false;
   private stopped = false;
   private readonly leaseMs: number;
   private readonly backoffMs: readonly number[];
@@ -100,6 +99,10 @@ export class DeliveryWorker {
   private arrivals = 0;
   private previousArrivals = 0;
 
+  private readonly claims = new CoalescedRun(
+    () => this.claimAll(),
+    (error) => this.deps.log.warn({ err: error }, 'delivery claim failed (retried)'),
+  );
   private constructor(private readonly deps: DeliveryWorkerDeps) {
     this.leaseMs = deps.leaseMs ?? DELIVERY_LEASE_MS;
     this.backoffMs = deps.backoffMs ?? DELIVERY_BACKOFF_MS;
@@ -141,21 +144,7 @@ export class DeliveryWorker {
 
   /** Claim now, or right after the pass that is running (wakes are coalesced). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = true;
-    void this.claimAll()
-      .catch((error) => this.deps.log.warn({ err: error }, 'delivery claim failed (retried)'))
-      .finally(() => {
-        this.claiming = false;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    if (!this.stopped) this.claims.kick();
   }
 
   /** Stops claiming and waits for the handlers in flight (their rows finish or stay leased). */
