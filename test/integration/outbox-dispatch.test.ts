@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliverInternal } from '../../gateway/src/dispatch/internal.ts';
+import { deliverInternal, MAX_INTERNAL_DEPTH } from '../../gateway/src/dispatch/internal.ts';
 import { getOutboxRow } from '../../gateway/src/dispatch/outbox.ts';
 import { createOrGetSession, findSessionByKey } from '../../gateway/src/sessions/store.ts';
 import { finishTask } from '../../gateway/src/tasks/external.ts';
@@ -120,5 +120,34 @@ describe('dispatch rows and the internal dispatcher', () => {
     const tasks = await sql<{ id: string; idempotency_key: string; profile: string }[]>`
       select id::text, idempotency_key, profile from tasks where session_id = ${target!.id}`;
     expect(tasks).toEqual([{ id: again.taskId, idempotency_key: `outbox:${row!.id}`, profile }]);
+  });
+
+  it('internal: a chain of internal dispatches that start tasks stops at MAX_INTERNAL_DEPTH (a loop between sessions)', async () => {
+    const { sql } = db();
+    const profile = `p${++n}`;
+    // Two sessions whose results go to each other, each starting a task there.
+    const config = (to: string) => ({ session: to, run: true, profile });
+    let from = { key: 'loop:a', to: 'loop:b' };
+    const first = await running(undefined, from.key);
+    let taskId = first.id;
+    let outboxId = 1_000_000;
+    for (let hop = 1; hop <= MAX_INTERNAL_DEPTH; hop++) {
+      const result = await deliverInternal(
+        { sql },
+        { id: String(outboxId++), taskId },
+        { config: config(from.to), sessionKey: from.key },
+        { id: taskId, status: 'complete', result: `hop ${hop}` },
+      );
+      taskId = result.taskId!;
+      from = { key: from.to, to: from.key };
+    }
+    await expect(
+      deliverInternal(
+        { sql },
+        { id: String(outboxId), taskId },
+        { config: config(from.to), sessionKey: from.key },
+        { id: taskId, status: 'complete', result: 'one hop too many' },
+      ),
+    ).rejects.toMatchObject({ code: 'dispatch_loop' });
   });
 });

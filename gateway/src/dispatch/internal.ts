@@ -4,7 +4,13 @@ import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import { createOrGetSession, insertMessage, SessionKey } from '../sessions/store.ts';
 import { enqueueTask } from '../tasks/queue.ts';
-import { findMessageOfOutboxRow } from './store.ts';
+import { findMessageOfOutboxRow, internalDepthOf } from './store.ts';
+
+/**
+ * Two sessions whose results go `internal` to each other with `run: true` would start tasks
+ * forever; a chain this long is refused (dead-lettered) instead.
+ */
+export const MAX_INTERNAL_DEPTH = 8;
 
 /**
  * The built-in `internal` dispatcher: a task's result becomes a message in another session
@@ -40,6 +46,14 @@ export async function deliverInternal(
     );
   }
   const config = parsed.data;
+  const depth = (await internalDepthOf(deps.sql, task.id)) + 1;
+  if (config.run && depth > MAX_INTERNAL_DEPTH) {
+    throw new SwitchboardError(
+      'dispatch_loop',
+      `internal dispatch: task ${task.id} is the end of ${depth - 1} internal dispatches in a row (at most ${MAX_INTERNAL_DEPTH} may start tasks): a loop between sessions?`,
+      { status: 400 },
+    );
+  }
   const { session } = await createOrGetSession(deps.sql, {
     key: config.session,
     ...(config.profile ? { profile: config.profile } : {}),
@@ -61,6 +75,7 @@ export async function deliverInternal(
         outboxId: row.id,
         taskId: task.id,
         fromSession: target.sessionKey,
+        depth,
       },
     });
     if (!message) throw new Error(`session ${session.id} vanished while dispatching`);

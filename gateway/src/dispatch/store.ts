@@ -219,6 +219,18 @@ export async function findMessageOfOutboxRow(
   return row?.id;
 }
 
+/**
+ * How many internal dispatches with `run` led to this task: the `depth` its message carries
+ * (0 for a task that no internal dispatch started).
+ */
+export async function internalDepthOf(sql: Sql, taskId: string): Promise<number> {
+  const [row] = await sql<{ depth: number | null }[]>`
+    select (m.source->>'depth')::int as depth from tasks t
+      join messages m on m.id = t.message_id
+     where t.id = ${taskId} and m.source->>'dispatch' = 'internal'`;
+  return row?.depth ?? 0;
+}
+
 // ── event_subscriptions (0004)
 
 export interface SubscriptionRow {
