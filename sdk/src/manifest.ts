@@ -164,7 +164,13 @@ const tools = strictObject({
 export const manifestObject = strictObject(
   {
     apiVersion: z.literal(MANIFEST_API_VERSION),
-    name: integrationName.describe('the namespace of its tools'),
+    name: integrationName
+      // /mcp/switchboard and the `switchboard:*` scope are the gateway's built-in task tools.
+      .refine(
+        (name) => name !== 'switchboard',
+        'expected a name other than "switchboard" (the gateway\'s built-in task tools)',
+      )
+      .describe('the namespace of its tools'),
     version: text('a semantic version such as 1.2.0', SEMVER),
     description: text('a one-line description of the integration'),
     server,

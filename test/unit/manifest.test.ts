@@ -38,6 +38,11 @@ const BROKEN: Array<[string, string, string]> = [
     'name',
     'found "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
   ],
+  [
+    'reserved-name',
+    'name',
+    'found "switchboard", expected a name other than "switchboard" (the gateway\'s built-in task tools)',
+  ],
   ['bad-version', 'version', 'found 1.2, expected a semantic version such as 1.2.0'],
   ['bad-transport', 'server.transport', 'found "grpc", expected one of stdio, http'],
   [
