@@ -37,15 +37,22 @@ export interface WebhookRoutesDeps {
 /** A start that takes longer than this answers 503 with Retry-After instead of waiting on. */
 const LOAD_WAIT_MS = 10_000;
 
+/** Settled promises, so a request after the start pays no race and no timer. */
+const settled = new WeakSet<Promise<void>>();
+
 async function whenLoaded(loaded: Promise<void> | undefined): Promise<void> {
-  if (!loaded) return;
+  if (!loaded || settled.has(loaded)) return;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), LOAD_WAIT_MS);
   });
-  const outcome = await Promise.race([loaded.then(() => 'ok' as const), late]).finally(() =>
-    clearTimeout(timer),
-  );
+  const outcome = await Promise.race([
+    loaded.then(() => {
+      settled.add(loaded);
+      return 'ok' as const;
+    }),
+    late,
+  ]).finally(() => clearTimeout(timer));
   if (outcome === 'late') {
     throw new SwitchboardError('starting', 'the gateway is starting; retry in a few seconds', {
       status: 503,
