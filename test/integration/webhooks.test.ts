@@ -269,6 +269,41 @@ describe('webhook ingest (issue 6)', () => {
     }
   });
 
+  it('a trigger’s task runs with its own profile, else the integration’s; an unknown one fails the delivery', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({
+      triggers: [
+        { session: { key: `hooks:p-${id}` }, message: 'x', execution: { profile: 'nope' } },
+      ],
+    });
+    await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id));
+    const row = await settled(id);
+    expect(row.status).toBe('failed');
+    expect(row.error).toContain('no profile "nope" in the policy (known: held)');
+    // Rolled back whole: no session, message or task of that trigger remains.
+    const [left] = await gw().sql<{ n: number }[]>`
+      select count(*)::int as n from sessions where key = ${`hooks:p-${id}`}`;
+    expect(left!.n).toBe(0);
+
+    const ok = randomUUID();
+    const okBody = JSON.stringify({
+      triggers: [
+        { session: { key: `hooks:p-${ok}` }, message: 'y', run: false },
+        { session: { key: `hooks:p-${ok}` }, message: 'z', execution: { preamble: 'P' } },
+      ],
+    });
+    await post('hooks/github', okBody, githubHeaders(GITHUB_SECRET, okBody, ok));
+    expect((await settled(ok)).status).toBe('done');
+    const tasks = await gw().sql<{ profile: string; prompt: string; execution: unknown }[]>`
+      select t.profile, t.prompt, t.execution from tasks t join sessions s on s.id = t.session_id
+       where s.key = ${`hooks:p-${ok}`}`;
+    expect(tasks).toEqual([{ profile: 'held', prompt: 'z', execution: { preamble: 'P' } }]);
+    const [messages] = await gw().sql<{ n: number }[]>`
+      select count(*)::int as n from messages m join sessions s on s.id = m.session_id
+       where s.key = ${`hooks:p-${ok}`}`;
+    expect(messages!.n).toBe(2);
+  });
+
   it('sync mode: the handler’s response is the HTTP answer; a slow handler is deferred with 202', async () => {
     const id = randomUUID();
     const body = JSON.stringify({

@@ -28,14 +28,14 @@ const columns = (sql: Sql) =>
  * and its deliveries commit together without another round trip: one 'event' outbox row per
  * active subscription whose types name the event's type, its `<prefix>:*` or `*`.
  */
-const fanOut = (sql: Sql) => sql`
+export const fanOut = (sql: Sql, inserted = 'inserted') => sql`
   fanned as (
     insert into outbox (kind, task_id, target, payload)
     select 'event', i.task_id,
            jsonb_build_object('type', 'subscription', 'subscriptionId', s.id::text, 'url', s.url),
            jsonb_build_object('type', i.type, 'seq', i.seq::text, 'taskId', i.task_id::text,
                               'data', i.data, 'createdAt', i.created_at)
-      from inserted i
+      from ${sql(inserted)} i
       join event_subscriptions s
         on s.deleted_at is null
        and (i.type = any(s.types) or '*' = any(s.types)

@@ -2,10 +2,9 @@ import type { Policy } from '@switchboard/policy';
 import type { HandlerResult, Trigger } from '@switchboard/sdk';
 import { handlerResultSchema } from '@switchboard/sdk';
 import type { Sql } from '../db/connect.ts';
-import { insertTaskEvent, type TaskEvent } from '../events/store.ts';
+import type { TaskEvent } from '../events/store.ts';
 import { HandlerError } from '../integrations/handler-call.ts';
-import { createOrGetSession, insertMessage } from '../sessions/store.ts';
-import { insertQueuedTask } from '../tasks/store.ts';
+import { insertTrigger } from './store.ts';
 
 /**
  * A handler's answer (ARCHITECTURE §4 "Handler results") → sessions, messages and tasks, in the
@@ -35,18 +34,12 @@ export function parseHandlerResult(integration: string, value: unknown): Handler
   throw invalid(integration, `invalid handler result at ${at}: ${issue.message}`);
 }
 
-function profileFor(
-  integration: string,
-  trigger: Trigger,
-  policy: Policy,
-  sessionProfile: string | null,
-): string {
-  const name =
-    trigger.execution?.profile ?? policy.integrations[integration]?.profile ?? sessionProfile;
-  if (name === null || name === undefined) {
+/** The policy must define the profile a trigger's task runs with; the error names the choices. */
+function requireProfile(integration: string, name: string | null, key: string, policy: Policy) {
+  if (name === null) {
     throw invalid(
       integration,
-      `a trigger for session ${trigger.session.key} starts a task but names no profile, and the policy sets none for the integration (integrations.${integration}.profile)`,
+      `a trigger for session ${key} starts a task but names no profile, the policy sets none for the integration (integrations.${integration}.profile) and the session has none`,
     );
   }
   if (!policy.profiles[name]) {
@@ -56,7 +49,6 @@ function profileFor(
       `no profile ${JSON.stringify(name)} in the policy (known: ${known})`,
     );
   }
-  return name;
 }
 
 /**
@@ -116,30 +108,23 @@ export async function applyTriggers(
       );
     }
     checkDispatch(integration, index, trigger.session.dispatch, input.dispatchers);
-    const { session } = await createOrGetSession(tx, {
-      key: trigger.session.key,
-      ...(trigger.session.dispatch && {
-        dispatch: {
-          type: trigger.session.dispatch.type,
-          config: trigger.session.dispatch.config ?? {},
-        },
-      }),
-    });
-    const message = await insertMessage(tx, session.id, {
-      role: 'integration',
-      content: trigger.message,
-      source: { integration, delivery: deliveryRowId, trigger: index },
-    });
-    outcome.sessions.push(session.id);
-    outcome.messages.push(message!.id);
-    if (!trigger.run) continue;
-    const profile = profileFor(integration, trigger, policy, session.profile);
+    const dispatch = trigger.session.dispatch
+      ? { type: trigger.session.dispatch.type, config: trigger.session.dispatch.config ?? {} }
+      : null;
     const execution = trigger.execution ?? {};
-    const task = await insertQueuedTask(tx, {
-      sessionId: session.id,
-      messageId: message!.id,
+    // Unset here: the session's own profile, read by the same statement.
+    const profile = execution.profile ?? policy.integrations[integration]?.profile ?? null;
+    if (trigger.run && profile !== null)
+      requireProfile(integration, profile, trigger.session.key, policy);
+    const stored = await insertTrigger(tx, {
+      integration,
+      deliveryRowId,
+      index,
+      key: trigger.session.key,
+      sessionDispatch: dispatch,
+      message: trigger.message,
+      run: trigger.run,
       profile,
-      prompt: trigger.message,
       scope: execution.tools ?? [],
       execution: {
         ...(execution.preamble !== undefined && { preamble: execution.preamble }),
@@ -147,29 +132,15 @@ export async function applyTriggers(
         ...(execution.model !== undefined && { model: execution.model }),
       },
       // The trigger's own target wins over the session's (a chat thread in a channel session).
-      dispatch: trigger.session.dispatch
-        ? { type: trigger.session.dispatch.type, config: trigger.session.dispatch.config ?? {} }
-        : null,
-      timeoutMs: policy.profiles[profile]?.timeoutMs ?? null,
-      maxAttempts: 3,
-      idempotencyKey: `delivery:${deliveryRowId}:${index}`,
-      deliveryId: deliveryRowId,
+      taskDispatch: dispatch,
     });
-    if (!task) continue; // this trigger's task exists already (an earlier, rolled-back try cannot)
-    outcome.tasks.push(task.id);
-    events.push(
-      await insertTaskEvent(tx, {
-        taskId: task.id,
-        type: 'task:created',
-        data: {
-          profile,
-          sessionId: session.id,
-          seq: task.seq,
-          delivery: deliveryRowId,
-          integration,
-        },
-      }),
-    );
+    outcome.sessions.push(stored.sessionId);
+    outcome.messages.push(stored.messageId);
+    if (!stored.taskId || !stored.event) continue; // run: false, or the task exists already
+    // A profile taken from the session is checked now; throwing rolls the statement back.
+    requireProfile(integration, stored.profile, trigger.session.key, policy);
+    outcome.tasks.push(stored.taskId);
+    events.push({ taskId: stored.taskId, type: 'task:created', ...stored.event });
   }
   return { outcome, events };
 }
