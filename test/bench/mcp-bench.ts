@@ -19,14 +19,13 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { stringify } from 'yaml';
-import { descendants } from '../helpers/processes.ts';
+import { descendants, freePort } from '../helpers/processes.ts';
 import { type BenchClient, type ClientKind, connectClient, type Endpoint } from './load.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -125,17 +124,6 @@ async function stopAll(): Promise<void> {
       process.kill(-proc.pid, 'SIGKILL');
     } catch {}
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {

@@ -13,7 +13,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,16 +81,6 @@ function launch(name: string, args: string[], env: NodeJS.ProcessEnv, pipeStdout
 const logTail = (name: string) =>
   fs.readFileSync(path.join(workDir, `${name}.log`), 'utf8').slice(-2000);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>) {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -119,7 +108,7 @@ function postgresTicks(): number {
   return sum;
 }
 
-import { descendants } from '../helpers/processes.ts';
+import { descendants, freePort } from '../helpers/processes.ts';
 import { type Drain, type Leg, report, type Target } from './webhook-report.ts';
 
 async function main() {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 
 /** Whether a process exists (a zombie still counts). */
 export { isProcessAlive as alive } from '../../gateway/src/integrations/upstream/process-group.ts';
@@ -49,4 +50,15 @@ export function descendants(pid: number): number[] {
   };
   walk(pid);
   return out;
+}
+
+/** A loopback port that was free a moment ago (for a server the test starts by port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

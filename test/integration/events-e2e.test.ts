@@ -8,12 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, CLI, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
+import { freePort } from '../helpers/processes.ts';
 import { githubHeaders, slackHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_events_e2e_0123456789';
@@ -22,14 +22,6 @@ const CHAT_SECRET = 'events-e2e-chat-secret';
 // Inside the repo, so the chat process's `--import tsx` resolves from node_modules.
 const ROOT = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-events-'));
 const POLICY = path.join(ROOT, 'policy.yaml');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** servers/chat's manifest, moved to a free port (its server is started from servers/chat). */
 function writeChat(port: number): void {
@@ -145,7 +137,12 @@ profiles:
     expect(comments).toHaveLength(1);
     expect(comments[0]).toContain('<!-- switchboard -->');
     expect(comments[0]).toContain(task.result!.slice(0, 40));
-    expect(await outboxOf(task.id)).toEqual([{ status: 'delivered', attempts: 1 }]);
+    // The comment exists before the dispatcher's answer reaches the outbox worker: poll.
+    const rows = await until('the outbox row delivered', async () => {
+      const found = await outboxOf(task.id);
+      return found[0]?.status === 'delivered' ? found : undefined;
+    });
+    expect(rows).toEqual([{ status: 'delivered', attempts: 1 }]);
     const [session] = await gw().sql<{ key: string }[]>`
       select s.key from sessions s join tasks t on t.session_id = s.id where t.id = ${task.id}`;
     expect(session!.key).toBe('github:acme/api#42');

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '../../gateway/src/events/bus.ts';
@@ -9,7 +9,7 @@ import { createLogger } from '../../gateway/src/log.ts';
 import { TokenService } from '../../gateway/src/tokens/service.ts';
 import { useMigratedDatabase } from '../helpers/database.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
-import { alive, readReports, waitFor } from '../helpers/processes.ts';
+import { alive, freePort, readReports, waitFor } from '../helpers/processes.ts';
 
 // Manifest `processes` started by the registry: an HTTP MCP server run by the integration's own
 // process (as servers/chat is) becomes `ready` once it listens, accepting the gateway's token; each process gets only the
@@ -19,14 +19,6 @@ const REPORTER = path.join(REPO_ROOT, 'test/fixtures/processes/reporter.mjs');
 // Inside the repository so that `node --import tsx` in the integration folder finds tsx.
 const ROOT = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-'));
 const REPORT_FILE = path.join(ROOT, 'reports.jsonl');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function writeIntegration(port: number): void {
   fs.mkdirSync(path.join(ROOT, 'chatproc'));
