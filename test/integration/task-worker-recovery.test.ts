@@ -44,8 +44,11 @@ describe('task recovery after SIGKILL', () => {
       await migrate(d.sql, log);
       return d;
     };
+    // Every gateway this test starts, so a failing assertion does not leave one running.
+    const gateways: ReturnType<typeof spawnSwitchboard>[] = [];
     const start = () => {
       const child = spawnSwitchboard(['start'], env);
+      gateways.push(child);
       const exited = new Promise((resolve) => child.once('exit', resolve));
       return { child, exited };
     };
@@ -110,6 +113,7 @@ describe('task recovery after SIGKILL', () => {
       // The second gateway's agent was stopped with its process group at shutdown.
       await waitFor(() => !alive(orphans.at(-1)!), 10_000);
     } finally {
+      for (const child of gateways) if (child.exitCode === null) child.kill('SIGKILL');
       await db.cleanup();
     }
   });
