@@ -1,10 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool, Sql } from '../db/connect.ts';
 import { notFound } from '../errors.ts';
 import { decryptSecret, encryptSecret } from '../secrets/cipher.ts';
 import type { Actor } from '../tasks/external.ts';
+import { generateWebhookSecret } from './sign.ts';
 import {
   findActiveSubscriptionSecret,
   insertSubscription,
@@ -43,10 +44,6 @@ export const SubscriptionInput = z.strictObject({
 });
 export type SubscriptionInput = z.output<typeof SubscriptionInput>;
 
-/** Standard Webhooks: 24–64 random bytes, base64, prefixed whsec_ (REFERENCES §E); 24 here. */
-export const generateSubscriptionSecret = (): string =>
-  `whsec_${randomBytes(24).toString('base64')}`;
-
 const aad = (id: string) => `subscription/${id}`;
 
 export async function createSubscription(
@@ -56,7 +53,7 @@ export async function createSubscription(
   actor: Actor,
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
   const id = randomUUID();
-  const secret = generateSubscriptionSecret();
+  const secret = generateWebhookSecret();
   const subscription = await sql.begin(async (tx) => {
     const row = await insertSubscription(tx, {
       id,

@@ -332,8 +332,3 @@ export class OutboxWorker {
     return { ok: true };
   }
 }
-
-/** What gateway.ts calls after the task worker starts; `close()` it in shutdown before the DB. */
-export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker> {
-  return OutboxWorker.start(deps);
-}
