@@ -53,7 +53,8 @@ export async function createSubscription(
   actor: Actor,
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
   const id = randomUUID();
-  const secret = generateWebhookSecret();
+  // 24 bytes: 32 characters after whsec_, short enough to paste into a receiver's config.
+  const secret = generateWebhookSecret(24);
   const subscription = await sql.begin(async (tx) => {
     const row = await insertSubscription(tx, {
       id,
