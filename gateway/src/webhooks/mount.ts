@@ -153,7 +153,6 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
         headers,
         body,
         leaseToken: lease.token,
-        handler: webhook.handler,
       });
       return;
     }

@@ -2,12 +2,11 @@ import type { WebhookResponse } from '@switchboard/sdk';
 import type { Response } from 'express';
 import type { Pool } from '../db/connect.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
-import { callHandler, HandlerError } from '../integrations/handler-call.ts';
+import { HandlerError } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { retryOrFailDelivery } from './store.ts';
-import { parseHandlerResult } from './triggers.ts';
-import { storeTriggers } from './worker.ts';
+import { type DeliveryJob, processDelivery } from './worker.ts';
 
 /**
  * `mode: sync`: the handler answers the HTTP request itself (Slack's url_verification must echo
@@ -77,16 +76,7 @@ export interface SyncDeps {
 export async function answerSync(
   deps: SyncDeps,
   res: Response,
-  row: {
-    id: string;
-    integration: string;
-    endpoint: string;
-    deliveryId: string;
-    headers: Record<string, string>;
-    body: Buffer;
-    leaseToken: string;
-    handler: string;
-  },
+  row: Omit<DeliveryJob, 'kind'>,
 ): Promise<void> {
   const log = deps.log.child({
     integration: row.integration,
@@ -94,26 +84,17 @@ export async function answerSync(
     delivery: row.id,
   });
   try {
-    const answer = await callHandler(
-      deps.registry,
-      row.integration,
-      row.handler,
-      {
-        endpoint: row.endpoint,
-        headers: row.headers,
-        body: row.body.toString('utf8'),
-        deliveryId: row.deliveryId,
-      },
+    const { outcome, response } = await processDelivery(
+      deps,
+      { ...row, kind: 'webhook' },
       { timeoutMs: SYNC_DEADLINE_MS },
     );
-    const result = parseHandlerResult(row.integration, answer);
-    const outcome = await storeTriggers(deps, row, result.triggers);
     if (outcome)
       log.info(
         { triggers: outcome.triggers, tasks: outcome.tasks.length },
         'delivery processed (sync)',
       );
-    send(res, result.response);
+    send(res, response);
   } catch (error) {
     const retryable = !(error instanceof HandlerError) || error.retryable;
     const message = error instanceof Error ? error.message : String(error);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Manifest } from '@switchboard/sdk';
+import type { HandlerResult, Manifest } from '@switchboard/sdk';
 import { CoalescedRun } from '../coalesced-run.ts';
 import type { Pool } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
@@ -59,8 +59,14 @@ export interface DeliveryWorkerDeps {
 
 type Job = { tool: string; args: Record<string, unknown> } | { error: HandlerError };
 
+/** What processing a row needs of it (a claimed row, or a sync request's own). */
+export type DeliveryJob = Pick<
+  LeasedDelivery,
+  'id' | 'kind' | 'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'leaseToken'
+>;
+
 /** Which tool a row goes to, and with what; an endpoint the manifest lost fails the row. */
-export function jobFor(manifest: Manifest | undefined, row: LeasedDelivery): Job {
+export function jobFor(manifest: Manifest | undefined, row: DeliveryJob): Job {
   const where = `${row.integration}/${row.endpoint}`;
   if (!manifest) {
     return { error: new HandlerError('handler_unavailable', `${where}: no manifest`, true) };
@@ -195,7 +201,7 @@ export class DeliveryWorker {
       kind: row.kind,
     });
     try {
-      const outcome = await processDelivery(this.deps, row);
+      const { outcome } = await processDelivery(this.deps, row);
       if (outcome === undefined) {
         log.warn('delivery lease lost before its result was stored; another worker has it');
         return;
@@ -234,20 +240,19 @@ export class DeliveryWorker {
  */
 export async function processDelivery(
   deps: Pick<DeliveryWorkerDeps, 'sql' | 'registry' | 'publish'>,
-  row: LeasedDelivery,
+  row: DeliveryJob,
   options: { timeoutMs?: number } = {},
-): Promise<TriggerOutcome | undefined> {
+): Promise<{ outcome: TriggerOutcome | undefined; response: HandlerResult['response'] }> {
   const job = jobFor(deps.registry.get(row.integration)?.manifest, row);
   if ('error' in job) throw job.error;
   const answer = await callHandler(deps.registry, row.integration, job.tool, job.args, options);
   const result = parseHandlerResult(row.integration, answer);
-  const stored = await storeTriggers(deps, row, result.triggers);
-  return stored;
+  return { outcome: await storeTriggers(deps, row, result.triggers), response: result.response };
 }
 
 class LeaseLost extends Error {}
 
-export async function storeTriggers(
+async function storeTriggers(
   deps: Pick<DeliveryWorkerDeps, 'sql' | 'registry' | 'publish'>,
   row: Pick<LeasedDelivery, 'id' | 'integration' | 'leaseToken'>,
   triggers: Parameters<typeof applyTriggers>[1]['triggers'],
