@@ -12,7 +12,12 @@ import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
-import { ADMIN_KEY, CLI, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
+import {
+  ADMIN_KEY,
+  REFERENCE_AGENT_RUNNER,
+  REPO_ROOT,
+  useTestGateway,
+} from '../helpers/gateway.ts';
 import { freePort } from '../helpers/processes.ts';
 import { githubHeaders, slackHeaders } from '../helpers/webhooks.ts';
 
@@ -58,7 +63,6 @@ describe('events in, results out (issue 6 end to end)', () => {
     });
     const port = await freePort();
     writeChat(port);
-    const agent = `{ driver: process, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(CLI)}, agent, --bundle, "{workdir}"] }`;
     fs.writeFileSync(
       POLICY,
       `apiVersion: switchboard/policy/v1
@@ -82,7 +86,7 @@ integrations:
 tokens: { defaultTtl: 15m, maxTtl: 2h }
 profiles:
   scripted:
-    runner: ${agent}
+    runner: ${REFERENCE_AGENT_RUNNER}
     tools: ["github:*", "chat:*"]
     timeout: 2m
 `,

@@ -10,7 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
-import { ADMIN_KEY, CLI, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
+import {
+  ADMIN_KEY,
+  REFERENCE_AGENT_RUNNER,
+  REPO_ROOT,
+  runSwitchboard,
+  useTestGateway,
+} from '../helpers/gateway.ts';
 import { openSse } from '../helpers/sse.ts';
 
 const GITHUB_TOKEN = 'ghp_e2e_token_0123456789';
@@ -27,7 +33,6 @@ describe('a task through the API, run by the reference agent (issue 5 end to end
         'acme/api': [{ number: 42, title: 'Add dark mode', body: 'A dark theme.', author: 'ada' }],
       },
     });
-    const agent = `{ driver: process, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(CLI)}, agent, --bundle, "{workdir}"] }`;
     fs.writeFileSync(
       policyFile,
       `apiVersion: switchboard/policy/v1
@@ -43,7 +48,7 @@ integrations:
 tokens: { defaultTtl: 15m, maxTtl: 2h }
 profiles:
   scripted:
-    runner: ${agent}
+    runner: ${REFERENCE_AGENT_RUNNER}
     tools: ["github:*"]
     timeout: 2m
 `,
