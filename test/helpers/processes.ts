@@ -20,14 +20,18 @@ export interface Report {
   env: Record<string, string>;
 }
 
+/**
+ * The complete lines only: the reporter's append creates the file before it writes, so a read
+ * in between sees an empty file, and one mid-write a line without its newline (CI saw the first).
+ */
 export function readReports(file: string): Report[] {
-  return fs.existsSync(file)
-    ? fs
-        .readFileSync(file, 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Report)
-    : [];
+  if (!fs.existsSync(file)) return [];
+  const text = fs.readFileSync(file, 'utf8');
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Report);
 }
 
 /** Every live process below `pid`, from /proc (stdio servers run in process groups of their own). */
