@@ -76,12 +76,23 @@ describe('dispatch rows and the internal dispatcher', () => {
     const { sql } = db();
     const tokens = { revoked: async () => {} } as unknown as TokenService;
     const ids: string[] = [];
+    // The ending event is published after the commit: it is what wakes the outbox worker.
+    const published: string[] = [];
+    const publish = async (events: readonly { taskId: string; type: string }[]) => {
+      for (const e of events) published.push(`${e.taskId} ${e.type}`);
+    };
     for (const status of ['complete', 'cancelled'] as const) {
       const task = await insertExternalTask(sql, { scope: ['x:*'], prompt: '', sessionId: null });
       await sql`update tasks set dispatch = ${sql.json(hook)} where id = ${task.id}`;
-      await finishTask({ sql, tokens }, task.id, { status, result: 'ok' }, { actor: 'test' });
+      await finishTask(
+        { sql, tokens, publish },
+        task.id,
+        { status, result: 'ok' },
+        { actor: 'test' },
+      );
       ids.push(task.id);
     }
+    expect(published).toEqual([`${ids[0]} task:complete`, `${ids[1]} task:cancelled`]);
     expect((await rowsOf(ids[0]!))[0]!.payload).toEqual({
       task: { id: ids[0], status: 'complete', result: 'ok' },
     });

@@ -4,7 +4,8 @@ import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { insertDispatch } from '../dispatch/outbox.ts';
 import { badRequest, notFound, SwitchboardError } from '../errors.ts';
-import { insertTaskEvent } from '../events/store.ts';
+import { insertTaskEvent, type TaskEvent } from '../events/store.ts';
+import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import {
   SCOPE_EXPECTED,
@@ -48,6 +49,11 @@ export interface TaskDeps {
   registry: IntegrationRegistry;
   /** The gateway's public URL (no trailing slash). */
   publicUrl: () => string;
+  /**
+   * Tells listeners (an event stream, the outbox worker for a completed task's dispatch) after
+   * the commit; without it they find the event on their next poll (1 s).
+   */
+  publish?: PublishTaskEvents | undefined;
 }
 
 export interface GrantedTask {
@@ -94,7 +100,7 @@ export async function grantExternalTask(
     .list()
     .filter((i) => i.state !== 'refused' && scopeCoversIntegration(input.scope, i.name))
     .map((i) => i.name);
-  return deps.sql.begin(async (tx) => {
+  const granted = await deps.sql.begin(async (tx) => {
     const task = await insertExternalTask(tx, {
       scope: input.scope,
       prompt: input.prompt,
@@ -109,7 +115,7 @@ export async function grantExternalTask(
       const scope = scopeFor(input.scope, name);
       integrations.push({ name, url, scope, token: (await mint(url, scope)).token });
     }
-    await insertTaskEvent(tx, {
+    const event = await insertTaskEvent(tx, {
       taskId: task.id,
       type: 'task:running',
       data: { external: true, scope: input.scope, grantedBy: actor.actor },
@@ -121,17 +127,21 @@ export async function grantExternalTask(
       details: { scope: input.scope, ttlMs, integrations: names },
     });
     return {
+      event,
       task,
       expiresAt: aggregate.expiresAt.toISOString(),
       mcp: { url: `${base}/mcp`, token: aggregate.token },
       integrations,
     };
   });
+  const { event, ...result } = granted;
+  await deps.publish?.([event]);
+  return result;
 }
 
 /** Completes or cancels a task; its tokens are revoked in the same transaction. */
 export async function finishTask(
-  deps: Pick<TaskDeps, 'sql' | 'tokens'>,
+  deps: Pick<TaskDeps, 'sql' | 'tokens' | 'publish'>,
   id: string,
   outcome: {
     status: 'complete' | 'cancelled';
@@ -141,7 +151,7 @@ export async function finishTask(
   actor: Actor,
 ): Promise<TaskRow> {
   if (!z.uuid().safeParse(id).success) throw notFound(`no task ${JSON.stringify(id)}`);
-  const { task, revoked } = await deps.sql.begin(async (tx) => {
+  const { task, revoked, event } = await deps.sql.begin(async (tx) => {
     const task = await endTask(tx, id, {
       status: outcome.status,
       ...(outcome.result === undefined ? {} : { result: outcome.result }),
@@ -161,7 +171,7 @@ export async function finishTask(
     const revoked = await revokeTaskTokens(tx, id);
     // A completed external task is delivered like a queued one; a cancelled one is not.
     if (outcome.status === 'complete') await insertDispatch(tx, id);
-    await insertTaskEvent(tx, {
+    const event: TaskEvent = await insertTaskEvent(tx, {
       taskId: id,
       type: `task:${outcome.status}`,
       data: { by: actor.actor, ...(outcome.reason ? { reason: outcome.reason } : {}) },
@@ -172,8 +182,9 @@ export async function finishTask(
       target: id,
       details: { revokedTokens: revoked.length },
     });
-    return { task, revoked };
+    return { task, revoked, event };
   });
   await deps.tokens.revoked([id], revoked);
+  await deps.publish?.([event]);
   return task;
 }
