@@ -6,6 +6,7 @@ import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { DeliveryInserter } from './ingest-batch.ts';
 import { DEFAULT_WEBHOOK_BODY_BYTES, readRawBody } from './raw-body.ts';
 import { storableHeaders, verifyWebhook } from './signatures.ts';
 import { insertDelivery } from './store.ts';
@@ -117,6 +118,7 @@ function answer(res: Response, status: number, body: Record<string, unknown>): v
 
 export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   const router = Router();
+  const inserter = new DeliveryInserter(deps.sql);
   router.post('/hooks/:integration/:endpoint', async (req: Request, res: Response) => {
     const integration = req.params.integration as string;
     const endpoint = req.params.endpoint as string;
@@ -156,7 +158,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       });
       return;
     }
-    const id = await insertDelivery(deps.sql, { integration, endpoint, deliveryId, headers, body });
+    const id = await inserter.insert({ integration, endpoint, deliveryId, headers, body });
     if (id === undefined) {
       answer(res, 200, { duplicate: true, deliveryId });
       return;

@@ -65,6 +65,33 @@ export async function insertDelivery(sql: Sql, d: NewDelivery): Promise<string |
   return row?.id;
 }
 
+/**
+ * Several new async deliveries in one statement (the ingest batch, ingest-batch.ts): the ids
+ * of the rows it stored by `${integration}\n${deliveryId}`; a delivery id stored before, or
+ * twice in this batch, is stored once and the rest are duplicates.
+ */
+export async function insertDeliveries(
+  sql: Sql,
+  deliveries: readonly Pick<
+    NewDelivery,
+    'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body'
+  >[],
+): Promise<Map<string, string>> {
+  const rows = deliveries.map((d) => ({
+    integration: d.integration,
+    endpoint: d.endpoint,
+    delivery_id: d.deliveryId,
+    headers: d.headers,
+    body: d.body,
+  }));
+  const stored = await sql<{ id: string; integration: string; deliveryId: string }[]>`
+    insert into webhook_deliveries
+      ${sql(rows as never, 'integration', 'endpoint', 'delivery_id', 'headers', 'body')}
+    on conflict (integration, delivery_id) do nothing
+    returning id::text, integration, delivery_id as "deliveryId"`;
+  return new Map(stored.map((r) => [`${r.integration}\n${r.deliveryId}`, r.id]));
+}
+
 /** Leases up to `limit` due pending rows, oldest first; attempts counts the claim. */
 export async function claimDeliveries(
   sql: Sql,
@@ -84,20 +111,32 @@ export async function claimDeliveries(
     returning ${columns(sql)}, headers, body, lease_token::text as "leaseToken"`;
 }
 
-/** Ends a leased row as done/ignored with what processing did; false when the lease is gone. */
-export async function finishDelivery(
+export interface FinishedDelivery {
+  id: string;
+  token: string;
+  status: 'done' | 'ignored';
+  result: Record<string, unknown>;
+}
+
+/**
+ * Ends leased rows as done/ignored with what processing did, in one statement; returns the ids
+ * of the rows it ended: a row whose lease is gone is left alone and missing from the answer.
+ * The results go as JSON text (a jsonb[] parameter would be JSON-encoded twice).
+ */
+export async function finishDeliveries(
   sql: Sql,
-  id: string,
-  token: string,
-  outcome: { status: 'done' | 'ignored'; result: Record<string, unknown> },
-): Promise<boolean> {
-  const rows = await sql`
-    update webhook_deliveries
-       set status = ${outcome.status}, result = ${sql.json(outcome.result as never)}, error = null,
-           processed_at = now(), lease_token = null, lease_expires_at = null
-     where id = ${id} and status = 'processing' and lease_token = ${token}::uuid
-    returning id`;
-  return rows.length === 1;
+  rows: readonly FinishedDelivery[],
+): Promise<string[]> {
+  const ended = await sql<{ id: string }[]>`
+    update webhook_deliveries d
+       set status = v.status, result = v.result::jsonb, error = null, processed_at = now(),
+           lease_token = null, lease_expires_at = null
+      from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.token)}::uuid[],
+                  ${rows.map((r) => r.status)}::text[],
+                  ${rows.map((r) => JSON.stringify(r.result))}::text[]) as v(id, token, status, result)
+     where d.id = v.id and d.status = 'processing' and d.lease_token = v.token
+    returning d.id::text`;
+  return ended.map((r) => r.id);
 }
 
 /** A failed attempt: pending again at `retryInMs`, or failed for good; false if the lease is gone. */

@@ -2,24 +2,24 @@ import { randomUUID } from 'node:crypto';
 import type { HandlerResult, Manifest } from '@switchboard/sdk';
 import { CoalescedRun } from '../coalesced-run.ts';
 import type { Pool } from '../db/connect.ts';
-import type { TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import { callHandler, HandlerError } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import {
   claimDeliveries,
-  finishDelivery,
   type LeasedDelivery,
   recoverExpiredDeliveries,
   retryOrFailDelivery,
 } from './store.ts';
-import { applyTriggers, parseHandlerResult, type TriggerOutcome } from './triggers.ts';
+import { type StoreDeps, storeTriggers, TriggerBatcher } from './store-triggers.ts';
+import { parseHandlerResult, type TriggerOutcome } from './triggers.ts';
 
 /**
  * Turns queued deliveries (webhooks in async mode, manifest schedule fires) into tasks: claim
  * with SKIP LOCKED and a lease, call the integration's handler, and in ONE transaction apply
- * its triggers and mark the row done under the lease. A worker that dies mid-way leaves the row
+ * its triggers and mark the row done under the lease (store-triggers.ts: the results of calls
+ * that finished together share that transaction). A worker that dies mid-way leaves the row
  * `processing` until its lease expires; another worker then takes it again, and the triggers'
  * idempotency keys keep the second pass from creating a second task.
  */
@@ -35,15 +35,18 @@ const CONCURRENCY = 16;
 
 /**
  * Acknowledging comes first: Slack gives up after 3 s and GitHub after 10 s, while a stored
- * delivery can wait. Processing one costs ~2.7 ms of machine CPU (handler call, ~8 statements;
- * test/bench/RESULTS.md) against ~0.3 ms to acknowledge one, so on 2 cores a worker running 16
- * at once during a burst held acknowledgements to ~1,100/s. While more than BURST_ARRIVALS
+ * delivery can wait. Processing one costs ~0.7–1.1 ms of machine CPU (handler call and its
+ * share of a batched transaction; test/bench/RESULTS.md, 2026-12-02 09:4x) against ~0.3 ms to
+ * acknowledge one, and before this rule a worker running 16 at once during a burst held
+ * acknowledgements to ~1,100/s on 2 cores. While more than BURST_ARRIVALS
  * deliveries arrived in the last BURST_WINDOW_MS the worker keeps only BURST_CONCURRENCY in
  * flight; the backlog drains at full speed once the burst is over.
  */
 const BURST_WINDOW_MS = 250;
 const BURST_ARRIVALS = 50; // 200/s
 const BURST_CONCURRENCY = 2;
+/** While handler calls are in flight, claim only once this many slots are free. */
+const CLAIM_CHUNK = 8;
 /** Other replicas' inserts are found by this poll (this process's are woken at once). */
 const POLL_MS = 500;
 const RECOVER_MS = 5_000;
@@ -105,6 +108,7 @@ export class DeliveryWorker {
   private arrivals = 0;
   private previousArrivals = 0;
 
+  private readonly batcher: TriggerBatcher;
   private readonly claims = new CoalescedRun(
     () => this.claimAll(),
     (error) => this.deps.log.warn({ err: error }, 'delivery claim failed (retried)'),
@@ -112,6 +116,7 @@ export class DeliveryWorker {
   private constructor(private readonly deps: DeliveryWorkerDeps) {
     this.leaseMs = deps.leaseMs ?? DELIVERY_LEASE_MS;
     this.backoffMs = deps.backoffMs ?? DELIVERY_BACKOFF_MS;
+    this.batcher = new TriggerBatcher(deps, deps.log);
   }
 
   static async start(deps: DeliveryWorkerDeps): Promise<DeliveryWorker> {
@@ -175,8 +180,12 @@ export class DeliveryWorker {
 
   private async claimAll(): Promise<void> {
     while (!this.stopped) {
-      const free = this.concurrency() - this.inFlight.size;
-      if (free <= 0) return;
+      const concurrency = this.concurrency();
+      const free = concurrency - this.inFlight.size;
+      // Busy, it claims in chunks: a claim walks the due index past the rows processed since
+      // the last vacuum, so with a large backlog one claim of 8 costs about what one of 1 does.
+      if (free <= 0 || (this.inFlight.size > 0 && free < Math.min(CLAIM_CHUNK, concurrency)))
+        return;
       const rows = await claimDeliveries(this.deps.sql, {
         token: randomUUID(),
         leaseMs: this.leaseMs,
@@ -201,13 +210,14 @@ export class DeliveryWorker {
       kind: row.kind,
     });
     try {
-      const { outcome } = await processDelivery(this.deps, row);
+      const { triggers } = await handle(this.deps, row, {});
+      const { outcome, batch } = await this.batcher.store({ row, triggers });
       if (outcome === undefined) {
         log.warn('delivery lease lost before its result was stored; another worker has it');
         return;
       }
       log.info(
-        { triggers: outcome.triggers, tasks: outcome.tasks.length, attempt: row.attempts },
+        { triggers: outcome.triggers, tasks: outcome.tasks.length, attempt: row.attempts, batch },
         'delivery processed',
       );
     } catch (error) {
@@ -234,58 +244,30 @@ export class DeliveryWorker {
   }
 }
 
-/**
- * One delivery: its handler's answer, then triggers + done in one transaction. undefined when
- * the lease was lost meanwhile (the transaction rolled back: nothing of this pass remains).
- */
-export async function processDelivery(
-  deps: Pick<DeliveryWorkerDeps, 'sql' | 'registry' | 'publish'>,
+/** The handler's answer for a row: its validated triggers and (sync mode) its response. */
+async function handle(
+  deps: Pick<DeliveryWorkerDeps, 'registry'>,
   row: DeliveryJob,
-  options: { timeoutMs?: number } = {},
-): Promise<{ outcome: TriggerOutcome | undefined; response: HandlerResult['response'] }> {
+  options: { timeoutMs?: number },
+): Promise<HandlerResult> {
   const job = jobFor(deps.registry.get(row.integration)?.manifest, row);
   if ('error' in job) throw job.error;
   const answer = await callHandler(deps.registry, row.integration, job.tool, job.args, options);
-  const result = parseHandlerResult(row.integration, answer);
-  return { outcome: await storeTriggers(deps, row, result.triggers), response: result.response };
+  return parseHandlerResult(row.integration, answer);
 }
 
-class LeaseLost extends Error {}
-
-async function storeTriggers(
-  deps: Pick<DeliveryWorkerDeps, 'sql' | 'registry' | 'publish'>,
-  row: Pick<LeasedDelivery, 'id' | 'integration' | 'leaseToken'>,
-  triggers: Parameters<typeof applyTriggers>[1]['triggers'],
-): Promise<TriggerOutcome | undefined> {
-  const policy = deps.registry.currentPolicy();
-  if (!policy) {
-    throw new HandlerError('policy_invalid', 'the policy file is invalid: no task can run', true);
-  }
-  let events: TaskEvent[] = [];
-  let outcome: TriggerOutcome;
-  try {
-    outcome = await deps.sql.begin(async (tx) => {
-      const manifest = deps.registry.get(row.integration)?.manifest;
-      const applied = await applyTriggers(tx, {
-        integration: row.integration,
-        dispatchers: manifest?.dispatchers.map((d) => d.type) ?? [],
-        deliveryRowId: row.id,
-        triggers,
-        policy,
-      });
-      const status = triggers.length === 0 ? 'ignored' : 'done';
-      const ok = await finishDelivery(tx, row.id, row.leaseToken, {
-        status,
-        result: { ...applied.outcome },
-      });
-      if (!ok) throw new LeaseLost();
-      events = applied.events;
-      return applied.outcome;
-    });
-  } catch (error) {
-    if (error instanceof LeaseLost) return undefined;
-    throw error;
-  }
-  if (events.length > 0) await deps.publish(events);
-  return outcome;
+/**
+ * One delivery on its own (sync webhooks): its handler's answer, then triggers + done in one
+ * transaction. undefined when the lease was lost meanwhile (nothing of this pass remains).
+ */
+export async function processDelivery(
+  deps: StoreDeps,
+  row: DeliveryJob,
+  options: { timeoutMs?: number } = {},
+): Promise<{ outcome: TriggerOutcome | undefined; response: HandlerResult['response'] }> {
+  const result = await handle(deps, row, options);
+  return {
+    outcome: await storeTriggers(deps, { row, triggers: result.triggers }),
+    response: result.response,
+  };
 }

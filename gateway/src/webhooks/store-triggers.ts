@@ -1,0 +1,185 @@
+import type { Policy } from '@switchboard/policy';
+import type { Trigger } from '@switchboard/sdk';
+import type { Pool, Sql } from '../db/connect.ts';
+import type { TaskEvent } from '../events/store.ts';
+import type { PublishTaskEvents } from '../events/task-events.ts';
+import { HandlerError } from '../integrations/handler-call.ts';
+import type { IntegrationRegistry } from '../integrations/registry.ts';
+import type { Logger } from '../log.ts';
+import { finishDeliveries, type LeasedDelivery } from './store.ts';
+import { applyTriggers, type TriggerOutcome } from './triggers.ts';
+
+/**
+ * A handler's triggers → sessions, messages and tasks, and the delivery marked done under its
+ * lease, in one transaction: nothing of a pass is stored unless all of it is. `undefined` means
+ * the lease was lost meanwhile (another worker has the row) and this pass left nothing.
+ *
+ * The worker stores its results in batches (group commit): the result of every handler call
+ * that finished while the previous transaction ran goes into the next one. Per delivery that
+ * saves the BEGIN, the COMMIT, the lease check and the NOTIFY round trips; on this 2-core VM
+ * each socket write to PostgreSQL costs the gateway ~50 µs (test/bench/RESULTS.md).
+ */
+
+export interface StoreDeps {
+  sql: Pool;
+  registry: IntegrationRegistry;
+  publish: PublishTaskEvents;
+}
+
+export type StoredRow = Pick<LeasedDelivery, 'id' | 'integration' | 'leaseToken'>;
+
+export interface PendingStore {
+  row: StoredRow;
+  triggers: Trigger[];
+}
+
+/** Results stored in one transaction at most: a batch holds its sessions' row locks. */
+export const MAX_STORE_BATCH = 32;
+
+class LeaseLost extends Error {}
+
+function policyOf(registry: IntegrationRegistry): Policy {
+  const policy = registry.currentPolicy();
+  if (!policy) {
+    throw new HandlerError('policy_invalid', 'the policy file is invalid: no task can run', true);
+  }
+  return policy;
+}
+
+/**
+ * Several rows' triggers, then all of them marked done, in one transaction. The rows' first
+ * statements go out together (postgres.js pipelines a transaction's pending queries), a row's
+ * later triggers after its earlier ones, so a row's messages keep their order. Throws, having
+ * stored nothing, when any row fails or lost its lease: the caller then stores row by row.
+ */
+async function storeAll(
+  deps: StoreDeps,
+  items: readonly PendingStore[],
+): Promise<{ outcomes: TriggerOutcome[]; events: TaskEvent[] }> {
+  const policy = policyOf(deps.registry);
+  return deps.sql.begin(async (tx) => {
+    // allSettled: every statement of the batch has answered before the rollback is sent.
+    const settled = await Promise.allSettled(items.map((item) => apply(tx, deps, item, policy)));
+    const failure = settled.find((s) => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    const applied = settled.map((s) => (s as PromiseFulfilledResult<Applied>).value);
+    const finished = await finishDeliveries(
+      tx,
+      items.map((item, i) => ({
+        id: item.row.id,
+        token: item.row.leaseToken,
+        status: item.triggers.length === 0 ? 'ignored' : 'done',
+        result: { ...applied[i]!.outcome },
+      })),
+    );
+    if (finished.length !== items.length) throw new LeaseLost();
+    return { outcomes: applied.map((a) => a.outcome), events: applied.flatMap((a) => a.events) };
+  });
+}
+
+type Applied = Awaited<ReturnType<typeof applyTriggers>>;
+
+function apply(tx: Sql, deps: StoreDeps, item: PendingStore, policy: Policy): Promise<Applied> {
+  const manifest = deps.registry.get(item.row.integration)?.manifest;
+  return applyTriggers(tx, {
+    integration: item.row.integration,
+    dispatchers: manifest?.dispatchers.map((d) => d.type) ?? [],
+    deliveryRowId: item.row.id,
+    triggers: item.triggers,
+    policy,
+  });
+}
+
+/** One row's pass in its own transaction (sync webhooks; a batch that failed, row by row). */
+export async function storeTriggers(
+  deps: StoreDeps,
+  item: PendingStore,
+): Promise<TriggerOutcome | undefined> {
+  let stored: { outcomes: TriggerOutcome[]; events: TaskEvent[] };
+  try {
+    stored = await storeAll(deps, [item]);
+  } catch (error) {
+    if (error instanceof LeaseLost) return undefined;
+    throw error;
+  }
+  if (stored.events.length > 0) await deps.publish(stored.events);
+  return stored.outcomes[0];
+}
+
+/** A row's outcome, and how many rows its transaction stored (1: alone, or row by row). */
+export interface BatchedOutcome {
+  outcome: TriggerOutcome | undefined;
+  batch: number;
+}
+
+interface Waiting extends PendingStore {
+  resolve: (stored: BatchedOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The worker's group commit: `store()` queues a row's triggers; one transaction at a time takes
+ * everything queued (up to MAX_STORE_BATCH). A batch that fails is stored again row by row, so
+ * one row's invalid trigger or lost lease fails that row alone, exactly as without batching.
+ */
+export class TriggerBatcher {
+  private readonly queue: Waiting[] = [];
+  private running = false;
+
+  constructor(
+    private readonly deps: StoreDeps,
+    private readonly log: Logger,
+  ) {}
+
+  store(item: PendingStore): Promise<BatchedOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ...item, resolve, reject });
+      if (this.running) return;
+      this.running = true;
+      // After this I/O phase: the answers read in one chunk from a stdio server (several, when
+      // it is busy) all join the first transaction instead of the first going alone.
+      setImmediate(() => void this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_STORE_BATCH);
+        if (batch.length === 1) await this.one(batch[0]!);
+        else await this.many(batch);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async one(item: Waiting): Promise<void> {
+    await storeTriggers(this.deps, item).then(
+      (outcome) => item.resolve({ outcome, batch: 1 }),
+      item.reject,
+    );
+  }
+
+  private async many(batch: Waiting[]): Promise<void> {
+    let stored: { outcomes: TriggerOutcome[]; events: TaskEvent[] };
+    try {
+      stored = await storeAll(this.deps, batch);
+    } catch (error) {
+      if (!(error instanceof LeaseLost)) {
+        this.log.debug({ err: error, rows: batch.length }, 'batch store failed; row by row');
+      }
+      for (const item of batch) await this.one(item);
+      return;
+    }
+    // Committed: every row is answered even if telling the listeners fails.
+    for (const [i, item] of batch.entries()) {
+      item.resolve({ outcome: stored.outcomes[i], batch: batch.length });
+    }
+    if (stored.events.length > 0) {
+      await this.deps.publish(stored.events).catch((error: unknown) => {
+        this.log.warn({ err: error }, 'could not publish task events (followers poll)');
+      });
+    }
+  }
+}
