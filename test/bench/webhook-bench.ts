@@ -305,18 +305,23 @@ async function main() {
         fs.copyFileSync(path.join(profileDir, f), path.join(kept, `webhooks-${f}`));
         process.stderr.write(`profile: ${path.join(kept, `webhooks-${f}`)}\n`);
       }
-      const gwLegs = legs.filter((l) => l.target === 'gateway');
+      const windowsOf = (target: string) => {
+        const of = legs.filter((l) => l.target === target);
+        return { windows: of.map((l) => l.window), calls: of.reduce((s, l) => s + l.acked, 0) };
+      };
       const windows = path.join(kept, `webhooks-windows-${gw.pid}.json`);
       fs.writeFileSync(
         windows,
         JSON.stringify({
-          'gateway-webhooks': {
-            windows: gwLegs.map((l) => l.window),
-            calls: gwLegs.reduce((s, l) => s + l.acked, 0),
-          },
+          'gateway-webhooks': windowsOf('gateway'),
+          // The same ingest path with nothing stored and the worker idle: the difference is
+          // what storing and processing cost.
+          'gateway-duplicates': windowsOf('duplicate'),
         }),
       );
-      process.stderr.write(`windows: ${windows} (--target gateway-webhooks)\n`);
+      process.stderr.write(
+        `windows: ${windows} (--target gateway-webhooks | gateway-duplicates)\n`,
+      );
     }
     report({
       legs,
