@@ -304,6 +304,31 @@ describe('webhook ingest (issue 6)', () => {
     expect(messages!.n).toBe(2);
   });
 
+  it('slow handler calls in flight do not hold back the next delivery', async () => {
+    // 10 calls that take 4 s each occupy 10 of the worker's 16 slots; a delivery that comes
+    // after them is claimed at once and done while they still run (no waiting for a chunk).
+    const slow = Array.from({ length: 10 }, () => randomUUID());
+    for (const id of slow) {
+      const body = JSON.stringify({ sleepMs: 4_000, triggers: [] });
+      await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id));
+    }
+    await expect
+      .poll(
+        async () =>
+          (await Promise.all(slow.map((id) => rows(id))))
+            .flat()
+            .filter((r) => r.status === 'processing').length,
+      )
+      .toBe(10);
+    const fast = randomUUID();
+    const body = JSON.stringify({ triggers: [trigger(`hooks:fast-${fast}`)] });
+    await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, fast));
+    expect((await settled(fast)).status).toBe('done');
+    const still = (await Promise.all(slow.map((id) => rows(id)))).flat();
+    expect(still.filter((r) => r.status === 'processing').length).toBeGreaterThan(0);
+    for (const id of slow) expect((await settled(id, 20_000)).status).toBe('ignored');
+  });
+
   it('sync mode: the handler’s response is the HTTP answer; a slow handler is deferred with 202', async () => {
     const id = randomUUID();
     const body = JSON.stringify({

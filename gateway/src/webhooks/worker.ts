@@ -107,6 +107,8 @@ export class DeliveryWorker {
   private windowStart = 0;
   private arrivals = 0;
   private previousArrivals = 0;
+  /** The last claim found as many due rows as it asked for. */
+  private backlog = false;
 
   private readonly batcher: TriggerBatcher;
   private readonly claims = new CoalescedRun(
@@ -182,10 +184,11 @@ export class DeliveryWorker {
     while (!this.stopped) {
       const concurrency = this.concurrency();
       const free = concurrency - this.inFlight.size;
-      // Busy, it claims in chunks: a claim walks the due index past the rows processed since
-      // the last vacuum, so with a large backlog one claim of 8 costs about what one of 1 does.
-      if (free <= 0 || (this.inFlight.size > 0 && free < Math.min(CLAIM_CHUNK, concurrency)))
-        return;
+      // Behind a backlog it claims in chunks: a claim walks the due index past the rows
+      // processed since the last vacuum, so one claim of 8 costs about what one of 1 does.
+      // Without one, a free slot is taken at once (a slow handler must not delay the next).
+      const chunk = this.backlog && this.inFlight.size > 0 ? Math.min(CLAIM_CHUNK, concurrency) : 1;
+      if (free < chunk) return;
       const rows = await claimDeliveries(this.deps.sql, {
         token: randomUUID(),
         leaseMs: this.leaseMs,
@@ -198,7 +201,13 @@ export class DeliveryWorker {
         });
         this.inFlight.add(done);
       }
-      if (rows.length < free) return;
+      // A claim of several that got all it asked for says more are waiting; one that got
+      // fewer, that none are (a claim of 1 that got it says nothing either way).
+      if (rows.length < free) {
+        this.backlog = false;
+        return;
+      }
+      if (free > 1) this.backlog = true;
     }
   }
 
