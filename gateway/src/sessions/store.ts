@@ -118,9 +118,11 @@ export async function listSessions(
        order by created_at desc, id desc limit ${options.limit}`;
   }
   const [at, id] = Cursor.parse(options.after).split(' ');
+  // ::text first: a parameter typed timestamptz goes through postgres.js's Date serializer,
+  // which cuts the microseconds (sessions created in the same millisecond were skipped).
   return sql<SessionRow[]>`
     select ${sessionColumns(sql)} from sessions
-     where (created_at, id) < (${at!}::timestamptz, ${id!}::uuid)
+     where (created_at, id) < (${at!}::text::timestamptz, ${id!}::uuid)
      order by created_at desc, id desc limit ${options.limit}`;
 }
 
