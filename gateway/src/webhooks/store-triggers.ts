@@ -3,6 +3,7 @@ import type { Trigger } from '@switchboard/sdk';
 import type { Pool, Sql } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
+import { GroupCommit } from '../group-commit.ts';
 import { HandlerError } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
@@ -14,10 +15,9 @@ import { applyTriggers, type TriggerOutcome } from './triggers.ts';
  * lease, in one transaction: nothing of a pass is stored unless all of it is. `undefined` means
  * the lease was lost meanwhile (another worker has the row) and this pass left nothing.
  *
- * The worker stores its results in batches (group commit): the result of every handler call
- * that finished while the previous transaction ran goes into the next one. Per delivery that
- * saves the BEGIN, the COMMIT, the lease check and the NOTIFY round trips; on this 2-core VM
- * each socket write to PostgreSQL costs the gateway ~50 µs (test/bench/RESULTS.md).
+ * The worker stores its results in batches (TriggerBatcher, group-commit.ts): the result of
+ * every handler call that finished while the previous transaction ran goes into the next one,
+ * which saves a delivery the BEGIN, COMMIT, lease check and NOTIFY round trips.
  */
 
 export interface StoreDeps {
@@ -106,80 +106,42 @@ export async function storeTriggers(
   return stored.outcomes[0];
 }
 
-/** A row's outcome, and how many rows its transaction stored (1: alone, or row by row). */
-export interface BatchedOutcome {
-  outcome: TriggerOutcome | undefined;
-  batch: number;
-}
-
-interface Waiting extends PendingStore {
-  resolve: (stored: BatchedOutcome) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
  * The worker's group commit: `store()` queues a row's triggers; one transaction at a time takes
- * everything queued (up to MAX_STORE_BATCH). A batch that fails is stored again row by row, so
- * one row's invalid trigger or lost lease fails that row alone, exactly as without batching.
+ * everything queued (up to MAX_STORE_BATCH) and publishes its events after the commit. A batch
+ * that fails is stored again row by row, so one row's invalid trigger or lost lease fails that
+ * row alone, exactly as without batching. `batch` in the answer: the rows of its transaction.
  */
 export class TriggerBatcher {
-  private readonly queue: Waiting[] = [];
-  private running = false;
+  private readonly commits: GroupCommit<PendingStore, TriggerOutcome | undefined>;
 
-  constructor(
-    private readonly deps: StoreDeps,
-    private readonly log: Logger,
-  ) {}
-
-  store(item: PendingStore): Promise<BatchedOutcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ ...item, resolve, reject });
-      if (this.running) return;
-      this.running = true;
-      // After this I/O phase: the answers read in one chunk from a stdio server (several, when
-      // it is busy) all join the first transaction instead of the first going alone.
-      setImmediate(() => void this.drain());
+  constructor(deps: StoreDeps, log: Logger) {
+    this.commits = new GroupCommit({
+      maxInFlight: 1,
+      maxBatch: MAX_STORE_BATCH,
+      afterIo: true,
+      many: async (batch) => {
+        const stored = await storeAll(deps, batch);
+        if (stored.events.length > 0) {
+          // Committed: every row is answered even if telling the listeners fails.
+          await deps.publish(stored.events).catch((error: unknown) => {
+            log.warn({ err: error }, 'could not publish task events (followers poll)');
+          });
+        }
+        return stored.outcomes;
+      },
+      one: (item) => storeTriggers(deps, item),
+      onBatchError: (error, rows) => {
+        if (!(error instanceof LeaseLost)) {
+          log.debug({ err: error, rows }, 'batch store failed; row by row');
+        }
+      },
     });
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_STORE_BATCH);
-        if (batch.length === 1) await this.one(batch[0]!);
-        else await this.many(batch);
-      }
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private async one(item: Waiting): Promise<void> {
-    await storeTriggers(this.deps, item).then(
-      (outcome) => item.resolve({ outcome, batch: 1 }),
-      item.reject,
-    );
-  }
-
-  private async many(batch: Waiting[]): Promise<void> {
-    let stored: { outcomes: TriggerOutcome[]; events: TaskEvent[] };
-    try {
-      stored = await storeAll(this.deps, batch);
-    } catch (error) {
-      if (!(error instanceof LeaseLost)) {
-        this.log.debug({ err: error, rows: batch.length }, 'batch store failed; row by row');
-      }
-      for (const item of batch) await this.one(item);
-      return;
-    }
-    // Committed: every row is answered even if telling the listeners fails.
-    for (const [i, item] of batch.entries()) {
-      item.resolve({ outcome: stored.outcomes[i], batch: batch.length });
-    }
-    if (stored.events.length > 0) {
-      await this.deps.publish(stored.events).catch((error: unknown) => {
-        this.log.warn({ err: error }, 'could not publish task events (followers poll)');
-      });
-    }
+  /** The row's outcome (undefined: its lease was lost) and the rows of its transaction. */
+  async store(item: PendingStore): Promise<{ outcome: TriggerOutcome | undefined; batch: number }> {
+    const { value, batch } = await this.commits.submit(item);
+    return { outcome: value, batch };
   }
 }

@@ -35,8 +35,8 @@ const CONCURRENCY = 16;
 
 /**
  * Acknowledging comes first: Slack gives up after 3 s and GitHub after 10 s, while a stored
- * delivery can wait. Processing one costs ~0.7–1.1 ms of machine CPU (handler call and its
- * share of a batched transaction; test/bench/RESULTS.md, 2026-12-02 09:4x) against ~0.3 ms to
+ * delivery can wait. Processing one costs ~0.75–1.3 ms of machine CPU (handler call and its
+ * share of a batched transaction; test/bench/RESULTS.md, run of 2026-12-02 09:59) against ~0.3 ms to
  * acknowledge one, and before this rule a worker running 16 at once during a burst held
  * acknowledgements to ~1,100/s on 2 cores. While more than BURST_ARRIVALS
  * deliveries arrived in the last BURST_WINDOW_MS the worker keeps only BURST_CONCURRENCY in
@@ -45,7 +45,7 @@ const CONCURRENCY = 16;
 const BURST_WINDOW_MS = 250;
 const BURST_ARRIVALS = 50; // 200/s
 const BURST_CONCURRENCY = 2;
-/** While handler calls are in flight, claim only once this many slots are free. */
+/** Behind a backlog, with handler calls in flight, claim only once this many slots are free. */
 const CLAIM_CHUNK = 8;
 /** Other replicas' inserts are found by this poll (this process's are woken at once). */
 const POLL_MS = 500;
