@@ -4,7 +4,7 @@ import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { insertDispatch } from '../dispatch/outbox.ts';
 import { badRequest, notFound, SwitchboardError } from '../errors.ts';
-import { insertTaskEvent, type TaskEvent } from '../events/store.ts';
+import { insertTaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import {
@@ -171,7 +171,7 @@ export async function finishTask(
     const revoked = await revokeTaskTokens(tx, id);
     // A completed external task is delivered like a queued one; a cancelled one is not.
     if (outcome.status === 'complete') await insertDispatch(tx, id);
-    const event: TaskEvent = await insertTaskEvent(tx, {
+    const event = await insertTaskEvent(tx, {
       taskId: id,
       type: `task:${outcome.status}`,
       data: { by: actor.actor, ...(outcome.reason ? { reason: outcome.reason } : {}) },
