@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects: `unit` (no database) and `integration` (a real database: embedded PGlite, or the
- * Postgres in DATABASE_URL when it is set, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/test).
+ * Three projects: `unit` (no database), `integration` and `security` (a real database: embedded
+ * PGlite, or the Postgres in DATABASE_URL when it is set, e.g.
+ * DATABASE_URL=postgres://postgres@127.0.0.1:5432/test).
  * Integration files each get fresh databases, so they run in parallel without seeing each other.
  */
 export default defineConfig({
@@ -25,6 +26,18 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
           // Cold PGlite and child gateway processes take seconds on a 2-core machine.
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // Attack tests, one file per area (test/security/README.md): same real databases and
+        // processes as the integration project, kept apart so they read as the threat model.
+        test: {
+          name: 'security',
+          sequence: { groupOrder: 3 },
+          include: ['test/security/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
