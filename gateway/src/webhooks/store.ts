@@ -208,11 +208,54 @@ export async function findDelivery(
   return row;
 }
 
-/** Replays of one delivery so far (the next replay's id is '<deliveryId>:replay:<n + 1>'). */
-export async function countReplays(sql: Sql, id: string): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from webhook_deliveries where replay_of = ${id}`;
-  return row!.n;
+/** Candidate replay numbers looked at per query, and queries before giving up (1,000 ids). */
+const REPLAY_PROBE = 100;
+const REPLAY_ROUNDS = 10;
+
+/**
+ * A copy of a stored delivery, to be processed anew: delivery id `<deliveryId>:replay:<n>` with
+ * n the smallest number past the replays so far that no row of the integration holds. Senders
+ * choose their own ids (an Idempotency-Key, an X-GitHub-Delivery), so one may already hold
+ * `X:replay:1`; that number is skipped rather than refusing every replay of X. Undefined only
+ * when REPLAY_ROUNDS × REPLAY_PROBE such ids are all taken (someone is squatting them).
+ */
+export async function insertReplay(
+  sql: Sql,
+  original: Pick<
+    DeliveryRow & NewDelivery,
+    'id' | 'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'kind'
+  >,
+): Promise<string | undefined> {
+  const [done] = await sql<{ n: number }[]>`
+    select count(*)::int as n from webhook_deliveries where replay_of = ${original.id}`;
+  let from = done!.n + 1;
+  for (let round = 0; round < REPLAY_ROUNDS; ) {
+    const [free] = await sql<{ n: string }[]>`
+      select g::text as n from generate_series(${from}::bigint, ${from + REPLAY_PROBE - 1}::bigint) g
+       where not exists (
+         select 1 from webhook_deliveries
+          where integration = ${original.integration}
+            and delivery_id = ${`${original.deliveryId}:replay:`} || g::text)
+       order by g limit 1`;
+    if (!free) {
+      from += REPLAY_PROBE;
+      round++;
+      continue;
+    }
+    const id = await insertDelivery(sql, {
+      integration: original.integration,
+      endpoint: original.endpoint,
+      deliveryId: `${original.deliveryId}:replay:${free.n}`,
+      headers: original.headers,
+      body: original.body,
+      kind: original.kind,
+      replayOf: original.id,
+    });
+    if (id !== undefined) return id;
+    // A replay committed between the query and the insert took that number: look again.
+    from = Number(free.n) + 1;
+  }
+  return undefined;
 }
 
 export interface DeliveryTask {
