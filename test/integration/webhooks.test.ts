@@ -309,7 +309,7 @@ describe('webhook ingest (issue 6)', () => {
     // after them is claimed at once and done while they still run (no waiting for a chunk).
     const slow = Array.from({ length: 10 }, () => randomUUID());
     for (const id of slow) {
-      const body = JSON.stringify({ sleepMs: 4_000, triggers: [] });
+      const body = JSON.stringify({ sleepMs: 4_000, triggers: [], id });
       await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id));
     }
     await expect

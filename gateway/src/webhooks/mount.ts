@@ -16,8 +16,8 @@ import { answerSync } from './sync.ts';
  * POST /hooks/<integration>/<endpoint>: the manifest webhooks, outside the API's auth. Order
  * matters and is the contract: raw bytes (capped) → signature on those bytes → JSON check →
  * the delivery committed → only then the answer (202, or the handler's own in sync mode). A
- * request refused at any step stores nothing. A delivery id seen before is answered
- * 200 {"duplicate": true} and not processed again.
+ * request refused at any step stores nothing. A delivery id (or, for github, a body) seen
+ * before is answered 200 {"duplicate": true} and not processed again.
  */
 
 export interface WebhookRoutesDeps {
@@ -125,7 +125,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
     await whenLoaded(deps.loaded);
     const { webhook, secret } = findWebhook(deps.registry, integration, endpoint);
     const body = await readRawBody(req, webhook.maxBodyBytes ?? DEFAULT_WEBHOOK_BODY_BYTES);
-    const deliveryId = verifyWebhook({
+    const { deliveryId, bodySha256 } = verifyWebhook({
       scheme: webhook.verify.scheme,
       secret,
       body,
@@ -141,6 +141,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
         deliveryId,
         headers,
         body,
+        bodySha256,
         lease,
       });
       if (id === undefined) {
@@ -158,7 +159,14 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       });
       return;
     }
-    const id = await inserter.insert({ integration, endpoint, deliveryId, headers, body });
+    const id = await inserter.insert({
+      integration,
+      endpoint,
+      deliveryId,
+      headers,
+      body,
+      bodySha256,
+    });
     if (id === undefined) {
       answer(res, 200, { duplicate: true, deliveryId });
       return;

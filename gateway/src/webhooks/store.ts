@@ -43,38 +43,44 @@ export interface NewDelivery {
   deliveryId: string;
   headers: Record<string, string>;
   body: Buffer;
+  /** Set for schemes whose delivery id is not signed (github): unique per integration too. */
+  bodySha256?: Buffer | null;
   kind?: 'webhook' | 'schedule';
   replayOf?: string | null;
   /** Sync webhooks insert their row already leased to the request that will process it. */
   lease?: { token: string; ms: number };
 }
 
-/** The new row's id, or undefined when (integration, deliveryId) is already stored. */
+/**
+ * The new row's id, or undefined when (integration, deliveryId), or (integration, bodySha256)
+ * when set, is already stored. `on conflict do nothing` has no target so that it covers both
+ * unique indexes.
+ */
 export async function insertDelivery(sql: Sql, d: NewDelivery): Promise<string | undefined> {
   const leased = d.lease !== undefined;
   const [row] = await sql<{ id: string }[]>`
     insert into webhook_deliveries
-      (integration, endpoint, delivery_id, headers, body, kind, replay_of, status, attempts,
-       lease_token, lease_expires_at)
+      (integration, endpoint, delivery_id, headers, body, body_sha256, kind, replay_of, status,
+       attempts, lease_token, lease_expires_at)
     values (${d.integration}, ${d.endpoint}, ${d.deliveryId}, ${sql.json(d.headers)}, ${d.body},
-            ${d.kind ?? 'webhook'}, ${d.replayOf ?? null}, ${leased ? 'processing' : 'pending'},
-            ${leased ? 1 : 0}, ${d.lease?.token ?? null},
+            ${d.bodySha256 ?? null}, ${d.kind ?? 'webhook'}, ${d.replayOf ?? null},
+            ${leased ? 'processing' : 'pending'}, ${leased ? 1 : 0}, ${d.lease?.token ?? null},
             ${leased ? sql`now() + ${d.lease!.ms} * interval '1 millisecond'` : null})
-    on conflict (integration, delivery_id) do nothing
+    on conflict do nothing
     returning id::text`;
   return row?.id;
 }
 
 /**
  * Several new async deliveries in one statement (the ingest batch, ingest-batch.ts): the ids
- * of the rows it stored by `${integration}\n${deliveryId}`; a delivery id stored before, or
- * twice in this batch, is stored once and the rest are duplicates.
+ * of the rows it stored by `${integration}\n${deliveryId}`; a delivery id (or body hash)
+ * stored before, or twice in this batch, is stored once and the rest are duplicates.
  */
 export async function insertDeliveries(
   sql: Sql,
   deliveries: readonly Pick<
     NewDelivery,
-    'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body'
+    'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'bodySha256'
   >[],
 ): Promise<Map<string, string>> {
   const rows = deliveries.map((d) => ({
@@ -83,11 +89,12 @@ export async function insertDeliveries(
     delivery_id: d.deliveryId,
     headers: d.headers,
     body: d.body,
+    body_sha256: d.bodySha256 ?? null,
   }));
   const stored = await sql<{ id: string; integration: string; deliveryId: string }[]>`
     insert into webhook_deliveries
-      ${sql(rows as never, 'integration', 'endpoint', 'delivery_id', 'headers', 'body')}
-    on conflict (integration, delivery_id) do nothing
+      ${sql(rows as never, 'integration', 'endpoint', 'delivery_id', 'headers', 'body', 'body_sha256')}
+    on conflict do nothing
     returning id::text, integration, delivery_id as "deliveryId"`;
   return new Map(stored.map((r) => [`${r.integration}\n${r.deliveryId}`, r.id]));
 }
