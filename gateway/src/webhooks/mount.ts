@@ -116,9 +116,23 @@ function answer(res: Response, status: number, body: Record<string, unknown>): v
   res.end(text);
 }
 
+/**
+ * On every answer under /hooks, whatever a sync handler asks (sync.ts lets it set none of
+ * these): no browser guesses a type other than the one sent, and a body a handler labels
+ * text/html runs no script and loads nothing on the gateway's origin.
+ */
+const HOOK_ANSWER_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; sandbox",
+};
+
 export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   const router = Router();
   const inserter = new DeliveryInserter(deps.sql);
+  router.use((_req: Request, res: Response, next) => {
+    for (const [name, value] of Object.entries(HOOK_ANSWER_HEADERS)) res.setHeader(name, value);
+    next();
+  });
   router.post('/hooks/:integration/:endpoint', async (req: Request, res: Response) => {
     const integration = req.params.integration as string;
     const endpoint = req.params.endpoint as string;
