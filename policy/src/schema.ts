@@ -63,6 +63,11 @@ const integrationPolicy = strictObject({
     .optional(),
   webhooks: strictObject({
     unsigned: z.boolean({ error: 'expected true or false' }).optional(),
+    /** Per endpoint; unset: 60 for scheme none, 6,000 for signed ones (gateway ingress-limit). */
+    requestsPerMinute: z
+      .int({ error: 'expected a whole number of requests ≥ 1' })
+      .min(1, 'expected a whole number of requests ≥ 1')
+      .optional(),
   }).optional(),
   /** The profile that runs the tasks this integration's triggers start (unless they name one). */
   profile: localName.optional(),

@@ -7,7 +7,7 @@
  * once" still holds. Real database, the gateway's real registry and
  * policy (the hooks fixture); the rows are leased here so no worker of the gateway takes them.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Trigger } from '@switchboard/sdk';
 import { describe, expect, it } from 'vitest';
@@ -196,6 +196,27 @@ describe('delivery results stored in batches (issue 6)', () => {
         expect(r.body.toString()).toBe(`{"id":"${r.deliveryId}"}`);
         expect(r.headers).toEqual({ 'x-n': r.deliveryId });
       }
+    });
+
+    it('a github body hash already stored, or twice in one batch, is a duplicate whatever its delivery id', async () => {
+      const inserter = new DeliveryInserter(gw().sql);
+      const bodies = Array.from({ length: 12 }, (_, n) => `{"body":${n},"r":"${randomUUID()}"}`);
+      // Each body 3 times under 3 delivery ids, all at once: some share a statement, some not.
+      const asked = [0, 1, 2].flatMap((round) =>
+        bodies.map((body, n) => ({
+          ...delivery(`hash-${round}-${n}-${randomUUID()}`),
+          body: Buffer.from(body),
+          bodySha256: createHash('sha256').update(body).digest(),
+        })),
+      );
+      const ids = await Promise.all(asked.map((d) => inserter.insert(d)));
+      for (const [n] of bodies.entries()) {
+        const won = [0, 1, 2].map((round) => ids[round * bodies.length + n]);
+        expect(won.filter((id) => id !== undefined)).toHaveLength(1);
+      }
+      const rows = await gw().sql<{ body: Buffer }[]>`
+        select body from webhook_deliveries where delivery_id like 'hash-%' order by body`;
+      expect(rows.map((r) => r.body.toString())).toEqual([...bodies].sort());
     });
 
     it('a row the database refuses fails its own request only', async () => {

@@ -309,7 +309,7 @@ describe('webhook ingest (issue 6)', () => {
     // after them is claimed at once and done while they still run (no waiting for a chunk).
     const slow = Array.from({ length: 10 }, () => randomUUID());
     for (const id of slow) {
-      const body = JSON.stringify({ sleepMs: 4_000, triggers: [] });
+      const body = JSON.stringify({ sleepMs: 4_000, triggers: [], id });
       await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id));
     }
     await expect
@@ -341,7 +341,9 @@ describe('webhook ingest (issue 6)', () => {
     const res = await post('hooks/sync', body, githubHeaders(GITHUB_SECRET, body, id));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ challenge: 'abc' });
-    expect(res.headers.get('x-ok')).toBe('1');
+    // Only allow-listed headers of the handler's answer are sent (test/security/webhooks.test.ts).
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.headers.get('x-ok')).toBeNull();
     expect(res.headers.get('set-cookie')).toBeNull();
     expect((await rows(id))[0]!.status).toBe('ignored');
 
@@ -358,6 +360,56 @@ describe('webhook ingest (issue 6)', () => {
     const row = await settled(slow, 20_000);
     expect(row.status).toBe('done');
   }, 30_000);
+
+  it('a replay takes the next free <id>:replay:<n>, past ids a sender took, and the handler receives it', async () => {
+    const id = randomUUID();
+    const session = `hooks:echo-${id}`;
+    const body = JSON.stringify({ echo: session });
+    const first = await post('hooks/github', body, githubHeaders(GITHUB_SECRET, body, id));
+    const { id: rowId } = (await first.json()) as { id: string };
+    await settled(id);
+    // Senders' own deliveries whose ids look like this one's first two replays.
+    const squat = await post('hooks/open', '{}', {
+      'content-type': 'application/json',
+      'idempotency-key': `${id}:replay:1`,
+    });
+    expect(squat.status).toBe(202);
+    const other = JSON.stringify({ triggers: [], n: 2 });
+    const squat2 = await post(
+      'hooks/github',
+      other,
+      githubHeaders(GITHUB_SECRET, other, `${id}:replay:2`),
+    );
+    expect(squat2.status).toBe(202);
+
+    const replay = async () => {
+      const res = await fetch(`${gw().url}/api/v1/deliveries/${rowId}/replay`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { delivery: { deliveryId: string; replayOf: string } },
+      };
+    };
+    const third = await replay();
+    expect(third.status).toBe(201);
+    expect(third.body.delivery).toMatchObject({ deliveryId: `${id}:replay:3`, replayOf: rowId });
+    await settled(`${id}:replay:3`);
+    const fourth = await replay();
+    expect(fourth.body.delivery).toMatchObject({ deliveryId: `${id}:replay:4`, replayOf: rowId });
+    await settled(`${id}:replay:4`);
+
+    // The handler was called with the original's id, then with each replay's own.
+    const messages = await gw().sql<{ content: string }[]>`
+      select m.content from messages m join sessions s on s.id = m.session_id
+       where s.key = ${session} order by m.created_at, m.content`;
+    expect(messages.map((m) => m.content)).toEqual([
+      `delivery ${id}`,
+      `delivery ${id}:replay:3`,
+      `delivery ${id}:replay:4`,
+    ]);
+  });
 
   it('GET /api/v1/deliveries filters; /:id shows status, headers, tasks; replay queues a copy processed anew', async () => {
     const id = randomUUID();

@@ -7,7 +7,7 @@ import {
   looksLikeApiKey,
 } from '../../gateway/src/keys/format.ts';
 import { requireOwnSession } from '../../gateway/src/keys/integration-key.ts';
-import { hasScope, isValidGrant } from '../../gateway/src/keys/scopes.ts';
+import { grantWithin, hasScope, isValidGrant } from '../../gateway/src/keys/scopes.ts';
 
 describe('API key format', () => {
   it('makes 256-bit keys whose stored form is their SHA-256', () => {
@@ -65,6 +65,19 @@ describe('API scopes', () => {
     [[], 'keys:read', false],
   ] as const)('%j grants %s: %s', (grants, required, expected) => {
     expect(hasScope(grants, required)).toBe(expected);
+  });
+
+  it.each([
+    ['*', ['*'], true],
+    ['*', ['keys:*', 'tasks:*'], false],
+    ['tasks:write', ['*'], true],
+    ['tasks:write', ['tasks:*'], true],
+    ['tasks:write', ['keys:write'], false],
+    ['tasks:*', ['tasks:read', 'tasks:write'], true],
+    ['tasks:*', ['tasks:write'], false],
+    ['keys:*', ['keys:write'], false],
+  ] as const)('a new key may get %s from a key holding %j: %s', (grant, held, expected) => {
+    expect(grantWithin(grant, held)).toBe(expected);
   });
 
   it('accepts only known resources and verbs', () => {

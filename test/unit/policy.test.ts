@@ -459,6 +459,16 @@ schedules:
       ],
     ],
     [
+      'a webhook ingress limit that is not a whole number ≥ 1',
+      `${HEAD}integrations: { hooks: { webhooks: { requestsPerMinute: 0 } } }\n`,
+      [
+        [
+          'integrations.hooks.webhooks.requestsPerMinute',
+          'found 0, expected a whole number of requests ≥ 1',
+        ],
+      ],
+    ],
+    [
       'a bad integration name',
       `${HEAD}integrations: { GitHub: {} }\n`,
       [

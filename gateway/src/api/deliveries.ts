@@ -6,10 +6,9 @@ import { notFound, SwitchboardError } from '../errors.ts';
 import { actorOf, requireScope } from '../http/auth.ts';
 import { parseInput } from '../validate.ts';
 import {
-  countReplays,
   type DeliveryRow,
   findDelivery,
-  insertDelivery,
+  insertReplay,
   listDeliveries,
   listDeliveryTasks,
 } from '../webhooks/store.ts';
@@ -123,20 +122,11 @@ export function deliveriesRoutes(deps: { sql: Pool; wakeDeliveries?: () => void 
     const original = await find(req.params.id as string);
     const actor = actorOf(req);
     const id = await deps.sql.begin(async (tx) => {
-      const n = await countReplays(tx, original.id);
-      const copy = await insertDelivery(tx, {
-        integration: original.integration,
-        endpoint: original.endpoint,
-        deliveryId: `${original.deliveryId}:replay:${n + 1}`,
-        headers: original.headers,
-        body: original.body,
-        kind: original.kind,
-        replayOf: original.id,
-      });
+      const copy = await insertReplay(tx, original);
       if (copy === undefined) {
         throw new SwitchboardError(
-          'replay_conflict',
-          `another replay of ${original.id} was stored at the same moment; try again`,
+          'replay_ids_taken',
+          `every replay id of ${original.id} this gateway tried (${original.deliveryId}:replay:<n>) is held by another delivery of ${original.integration}`,
           { status: 409 },
         );
       }

@@ -11,9 +11,13 @@ export function keysRoutes(sql: Pool): Router {
     res.json({ keys: await listKeys(sql, includeRevoked) });
   });
 
-  // The key is in this response and nowhere else: only its hash is stored.
+  // The key is in this response and nowhere else: only its hash is stored. Its scopes are
+  // within the creating key's own (keys/service.ts).
   router.post('/keys', requireScope('keys:write'), async (req, res) => {
-    const created = await createKey(sql, req.body, 'api', actorOf(req));
+    const created = await createKey(sql, req.body, 'api', {
+      ...actorOf(req),
+      scopes: req.apiKey?.scopes,
+    });
     res.status(201).json(created);
   });
 

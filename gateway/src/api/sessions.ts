@@ -16,6 +16,7 @@ import {
 } from '../sessions/store.ts';
 import { listQueueTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
+import { requireIntegrationRole, requireIntegrationSetup } from './integration-key-bounds.ts';
 import {
   CreateSessionBody,
   ListMessagesQuery,
@@ -53,6 +54,7 @@ export function sessionsRoutes(deps: TasksDeps): Router {
   router.post('/sessions', requireScope('sessions:write'), async (req, res) => {
     const body = parseInput(CreateSessionBody, req.body ?? {}, 'session');
     requireOwnSession(req.apiKey, body.key);
+    requireIntegrationSetup(req.apiKey, deps.registry, body, '');
     if (body.profile !== undefined) {
       requireProfile(currentPolicy(deps.registry), body.profile, 'profile');
     }
@@ -88,6 +90,7 @@ export function sessionsRoutes(deps: TasksDeps): Router {
     const body = parseInput(PostMessageBody, req.body ?? {}, 'message');
     const session = await find(req.params.id as string);
     requireOwnSession(req.apiKey, session.key);
+    requireIntegrationRole(req.apiKey, body.role);
     if (body.run_agent) {
       // Refuse before the message is stored: a failed request leaves nothing behind.
       const policy = currentPolicy(deps.registry);
@@ -99,6 +102,8 @@ export function sessionsRoutes(deps: TasksDeps): Router {
         );
       }
       requireProfile(policy, session.profile, 'session');
+      // The session may predate this key's rules, or an operator may have set it up.
+      requireIntegrationSetup(req.apiKey, deps.registry, session, 'session.');
     }
     const actor = actorOf(req);
     const message = await deps.sql.begin(async (tx) => {

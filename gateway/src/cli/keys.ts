@@ -20,6 +20,8 @@ const usage = `Usage:
 
 Operator API keys for /api/v1. The key is printed once by "create" and never again: only its
 SHA-256 is stored. Scopes: ${grantDescription()}.
+The CLI works on the database, so it may create any key; through the API (POST /api/v1/keys) a
+key can only grant scopes it holds itself.
 "list --all" includes revoked keys. Every create and revoke writes an audit_log row.
 
 "rotate-signing" adds a new task-token signing key: published in /.well-known/jwks.json at once,

@@ -32,3 +32,17 @@ export function hasScope(grants: readonly string[], required: Scope): boolean {
   const resource = required.slice(0, required.indexOf(':'));
   return grants.some((g) => g === '*' || g === required || g === `${resource}:*`);
 }
+
+/**
+ * Does holding `held` cover `grant` (a grant a new key would get)? `*` only from `*`;
+ * `<resource>:*` from `<resource>:*` or from both verbs of it; a verb from anything that has it.
+ */
+export function grantWithin(grant: string, held: readonly string[]): boolean {
+  if (held.includes('*')) return true;
+  if (grant === '*') return false;
+  const [resource, verb] = grant.split(':') as [Resource, string];
+  if (verb === '*') {
+    return hasScope(held, `${resource}:read`) && hasScope(held, `${resource}:write`);
+  }
+  return hasScope(held, grant as Scope);
+}

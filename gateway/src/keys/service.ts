@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
-import { notFound } from '../errors.ts';
+import { notFound, SwitchboardError } from '../errors.ts';
 import { parseInput } from '../validate.ts';
 import { generateApiKey } from './format.ts';
-import { grantDescription, isValidGrant } from './scopes.ts';
+import { grantDescription, grantWithin, isValidGrant } from './scopes.ts';
 import { type ApiKeyRow, insertApiKey, listApiKeys, revokeApiKey } from './store.ts';
 
 /** Key operations shared by the CLI and the API: each change and its audit row commit together. */
@@ -32,13 +32,28 @@ export interface Actor {
   requestId?: string | undefined;
 }
 
+/**
+ * A key made through the API holds at most what the key that made it holds: otherwise
+ * `keys:write` alone would be `*`. The CLI has no creating key (it holds the database itself).
+ */
+function requireWithin(scopes: readonly string[], held: readonly string[]): void {
+  const wider = [...new Set(scopes)].filter((grant) => !grantWithin(grant, held));
+  if (wider.length === 0) return;
+  throw new SwitchboardError(
+    'forbidden',
+    `this API key may only grant scopes it holds itself (${held.join(', ')}): ${wider.map((g) => JSON.stringify(g)).join(', ')} ${wider.length === 1 ? 'is' : 'are'} wider`,
+    { status: 403, details: { scopes: wider } },
+  );
+}
+
 export async function createKey(
   sql: Pool,
   input: unknown,
   source: 'cli' | 'api',
-  by: Actor,
+  by: Actor & { scopes?: readonly string[] | undefined },
 ): Promise<{ key: string; apiKey: ApiKeyRow }> {
   const { name, scopes } = parseInput(newKeySchema, input, 'API key');
+  if (source === 'api') requireWithin(scopes, by.scopes ?? []);
   const generated = generateApiKey();
   const apiKey = await sql.begin(async (tx) => {
     const row = await insertApiKey(tx, {
@@ -50,7 +65,9 @@ export async function createKey(
       createdBy: by.actor,
     });
     await appendAudit(tx, {
-      ...by,
+      actor: by.actor,
+      apiKeyId: by.apiKeyId,
+      requestId: by.requestId,
       action: 'keys.create',
       target: row.prefix,
       details: { name, scopes: row.scopes },

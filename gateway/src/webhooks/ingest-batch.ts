@@ -12,7 +12,7 @@ import { insertDeliveries, insertDelivery, type NewDelivery } from './store.ts';
 
 export type NewAsyncDelivery = Pick<
   NewDelivery,
-  'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body'
+  'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'bodySha256'
 >;
 
 export class DeliveryInserter {
@@ -39,7 +39,7 @@ export class DeliveryInserter {
     });
   }
 
-  /** The new row's id, or undefined when (integration, deliveryId) is already stored. */
+  /** The new row's id, or undefined when its delivery id (or body hash) is already stored. */
   async insert(delivery: NewAsyncDelivery): Promise<string | undefined> {
     return (await this.commits.submit(delivery)).value;
   }

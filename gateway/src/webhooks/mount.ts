@@ -7,6 +7,7 @@ import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { DeliveryInserter } from './ingest-batch.ts';
+import { IngressLimit } from './ingress-limit.ts';
 import { DEFAULT_WEBHOOK_BODY_BYTES, readRawBody } from './raw-body.ts';
 import { storableHeaders, verifyWebhook } from './signatures.ts';
 import { insertDelivery } from './store.ts';
@@ -14,10 +15,11 @@ import { answerSync } from './sync.ts';
 
 /**
  * POST /hooks/<integration>/<endpoint>: the manifest webhooks, outside the API's auth. Order
- * matters and is the contract: raw bytes (capped) → signature on those bytes → JSON check →
+ * matters and is the contract: raw bytes (capped) → signature on those bytes → the endpoint's
+ * ingress limit (ingress-limit.ts; for scheme none before the body is read) → JSON check →
  * the delivery committed → only then the answer (202, or the handler's own in sync mode). A
- * request refused at any step stores nothing. A delivery id seen before is answered
- * 200 {"duplicate": true} and not processed again.
+ * request refused at any step stores nothing. A delivery id (or, for github, a body) seen
+ * before is answered 200 {"duplicate": true} and not processed again.
  */
 
 export interface WebhookRoutesDeps {
@@ -116,21 +118,55 @@ function answer(res: Response, status: number, body: Record<string, unknown>): v
   res.end(text);
 }
 
+/**
+ * On every answer under /hooks, whatever a sync handler asks (sync.ts lets it set none of
+ * these): no browser guesses a type other than the one sent, and a body a handler labels
+ * text/html runs no script and loads nothing on the gateway's origin.
+ */
+const HOOK_ANSWER_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; sandbox",
+};
+
 export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   const router = Router();
   const inserter = new DeliveryInserter(deps.sql);
+  const ingress = new IngressLimit();
+  router.use((_req: Request, res: Response, next) => {
+    for (const [name, value] of Object.entries(HOOK_ANSWER_HEADERS)) res.setHeader(name, value);
+    next();
+  });
   router.post('/hooks/:integration/:endpoint', async (req: Request, res: Response) => {
     const integration = req.params.integration as string;
     const endpoint = req.params.endpoint as string;
     await whenLoaded(deps.loaded);
     const { webhook, secret } = findWebhook(deps.registry, integration, endpoint);
+    const scheme = webhook.verify.scheme;
+    const limit = () => {
+      const { perMinute, retryAfterS } = ingress.take(
+        deps.registry.currentPolicy(),
+        integration,
+        endpoint,
+        scheme,
+      );
+      if (retryAfterS === 0) return;
+      res.setHeader('retry-after', String(retryAfterS));
+      throw new SwitchboardError(
+        'rate_limited',
+        `over ${perMinute} requests a minute to /hooks/${integration}/${endpoint}; retry in ${retryAfterS} s`,
+        { status: 429, details: { retryAfterSeconds: retryAfterS } },
+      );
+    };
+    // Unsigned: before the body is even read. Signed: once the signature holds (below).
+    if (scheme === 'none') limit();
     const body = await readRawBody(req, webhook.maxBodyBytes ?? DEFAULT_WEBHOOK_BODY_BYTES);
-    const deliveryId = verifyWebhook({
-      scheme: webhook.verify.scheme,
+    const { deliveryId, bodySha256 } = verifyWebhook({
+      scheme,
       secret,
       body,
       headers: req.headers,
     });
+    if (scheme !== 'none') limit();
     checkJson(req, body);
     const headers = storableHeaders(req.headers);
     if (webhook.mode === 'sync') {
@@ -141,6 +177,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
         deliveryId,
         headers,
         body,
+        bodySha256,
         lease,
       });
       if (id === undefined) {
@@ -158,7 +195,14 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       });
       return;
     }
-    const id = await inserter.insert({ integration, endpoint, deliveryId, headers, body });
+    const id = await inserter.insert({
+      integration,
+      endpoint,
+      deliveryId,
+      headers,
+      body,
+      bodySha256,
+    });
     if (id === undefined) {
       answer(res, 200, { duplicate: true, deliveryId });
       return;

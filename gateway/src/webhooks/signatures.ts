@@ -10,9 +10,11 @@ import { SwitchboardError } from '../errors.ts';
  * - standard: Standard Webhooks (webhook-id/-timestamp/-signature, `v1,<base64>`), via the
  *   `standardwebhooks` package; the timestamp must be within ±5 minutes.
  * - github: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(body)>`; no timestamp in the scheme,
- *   so replays are caught by the delivery id (`X-GitHub-Delivery`) instead.
+ *   and `X-GitHub-Delivery` (required) is not signed: a captured request resent under a new id
+ *   is caught by a hash of the body, unique per integration like the delivery id.
  * - slack: `X-Slack-Signature: v0=<hex HMAC-SHA256("v0:<ts>:<body>")>` and
- *   `X-Slack-Request-Timestamp` within ±5 minutes (Slack's own advice).
+ *   `X-Slack-Request-Timestamp` within ±5 minutes (Slack's own advice); no delivery id is sent,
+ *   so the body's hash is the id (a replay within the 5 minutes, and a Slack retry, resend it).
  * - none: nothing to check; the policy must grant `webhooks.unsigned` (policy/decide.ts).
  */
 
@@ -94,7 +96,7 @@ function verifyStandard(input: VerifyInput, secret: string, nowS: number): strin
   return id;
 }
 
-function verifyGithub(input: VerifyInput, secret: string): string | undefined {
+function verifyGithub(input: VerifyInput, secret: string): string {
   const signature = one(input.headers, 'x-hub-signature-256');
   if (!signature?.startsWith('sha256=')) {
     throw refused('signature_missing', 'missing X-Hub-Signature-256 header (sha256=…)');
@@ -102,10 +104,17 @@ function verifyGithub(input: VerifyInput, secret: string): string | undefined {
   if (!sameBytes(signature.slice(7), hmacHex(secret, input.body))) {
     throw refused('signature_invalid', 'X-Hub-Signature-256 does not match the body');
   }
-  return one(input.headers, 'x-github-delivery');
+  const id = one(input.headers, 'x-github-delivery');
+  // GitHub always sends one; a request without it is not GitHub's, and nothing would dedupe it.
+  if (!id) {
+    throw new WebhookError('delivery_id_missing', 'missing X-GitHub-Delivery header', {
+      status: 400,
+    });
+  }
+  return id;
 }
 
-function verifySlack(input: VerifyInput, secret: string, nowS: number): undefined {
+function verifySlack(input: VerifyInput, secret: string, nowS: number): void {
   const signature = one(input.headers, 'x-slack-signature');
   const timestamp = one(input.headers, 'x-slack-request-timestamp');
   if (!signature?.startsWith('v0=')) {
@@ -116,18 +125,31 @@ function verifySlack(input: VerifyInput, secret: string, nowS: number): undefine
   if (!sameBytes(signature.slice(3), expected)) {
     throw refused('signature_invalid', 'X-Slack-Signature does not match the body');
   }
-  return undefined;
+}
+
+const sha256 = (body: Buffer): Buffer => createHash('sha256').update(body).digest();
+
+export interface VerifiedDelivery {
+  /** Unique per integration: a second request with it is a duplicate. */
+  deliveryId: string;
+  /** Also unique per integration when set (github: its delivery id is not signed). */
+  bodySha256: Buffer | null;
 }
 
 /**
- * Checks the request and returns the delivery id to deduplicate on: the scheme's own header
- * (webhook-id, X-GitHub-Delivery), else a hash of the body for slack (a Slack retry resends the
- * same bytes), else the sender's Idempotency-Key, else a fresh id (nothing to dedupe on).
+ * Checks the request and says what to deduplicate it on. Signed schemes use only what the
+ * signature covers or what the scheme requires: webhook-id (signed), X-GitHub-Delivery plus a
+ * hash of the (signed) body, a hash of the (signed) Slack body. A sender's Idempotency-Key is
+ * honoured only for `none`: on a signed scheme anyone replaying a captured request could pick
+ * a new one each time and have the one signed body stored again and again.
  */
-export function verifyWebhook(input: VerifyInput): string {
+export function verifyWebhook(input: VerifyInput): VerifiedDelivery {
   const nowS = input.nowS ?? Date.now() / 1000;
-  let id: string | undefined;
-  if (input.scheme !== 'none') {
+  let id: string;
+  let bodySha256: Buffer | null = null;
+  if (input.scheme === 'none') {
+    id = one(input.headers, 'idempotency-key') ?? randomUUID();
+  } else {
     if (!input.secret) {
       throw new WebhookError(
         'secret_missing',
@@ -136,16 +158,16 @@ export function verifyWebhook(input: VerifyInput): string {
       );
     }
     if (input.scheme === 'standard') id = verifyStandard(input, input.secret, nowS);
-    else if (input.scheme === 'github') id = verifyGithub(input, input.secret);
-    else id = verifySlack(input, input.secret, nowS);
+    else if (input.scheme === 'github') {
+      id = verifyGithub(input, input.secret);
+      bodySha256 = sha256(input.body);
+    } else {
+      verifySlack(input, input.secret, nowS);
+      id = `sha256:${sha256(input.body).toString('hex')}`;
+    }
   }
-  id ??= one(input.headers, 'idempotency-key');
-  if (id === undefined && input.scheme === 'slack') {
-    id = `sha256:${createHash('sha256').update(input.body).digest('hex')}`;
-  }
-  id ??= randomUUID();
   if (id.length > 200) throw refused('delivery_id_invalid', 'delivery id over 200 characters');
-  return id;
+  return { deliveryId: id, bodySha256 };
 }
 
 /** Header names never stored or shown to the handler: they authenticate, or they are secrets. */

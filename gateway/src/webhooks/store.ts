@@ -43,38 +43,44 @@ export interface NewDelivery {
   deliveryId: string;
   headers: Record<string, string>;
   body: Buffer;
+  /** Set for schemes whose delivery id is not signed (github): unique per integration too. */
+  bodySha256?: Buffer | null;
   kind?: 'webhook' | 'schedule';
   replayOf?: string | null;
   /** Sync webhooks insert their row already leased to the request that will process it. */
   lease?: { token: string; ms: number };
 }
 
-/** The new row's id, or undefined when (integration, deliveryId) is already stored. */
+/**
+ * The new row's id, or undefined when (integration, deliveryId), or (integration, bodySha256)
+ * when set, is already stored. `on conflict do nothing` has no target so that it covers both
+ * unique indexes.
+ */
 export async function insertDelivery(sql: Sql, d: NewDelivery): Promise<string | undefined> {
   const leased = d.lease !== undefined;
   const [row] = await sql<{ id: string }[]>`
     insert into webhook_deliveries
-      (integration, endpoint, delivery_id, headers, body, kind, replay_of, status, attempts,
-       lease_token, lease_expires_at)
+      (integration, endpoint, delivery_id, headers, body, body_sha256, kind, replay_of, status,
+       attempts, lease_token, lease_expires_at)
     values (${d.integration}, ${d.endpoint}, ${d.deliveryId}, ${sql.json(d.headers)}, ${d.body},
-            ${d.kind ?? 'webhook'}, ${d.replayOf ?? null}, ${leased ? 'processing' : 'pending'},
-            ${leased ? 1 : 0}, ${d.lease?.token ?? null},
+            ${d.bodySha256 ?? null}, ${d.kind ?? 'webhook'}, ${d.replayOf ?? null},
+            ${leased ? 'processing' : 'pending'}, ${leased ? 1 : 0}, ${d.lease?.token ?? null},
             ${leased ? sql`now() + ${d.lease!.ms} * interval '1 millisecond'` : null})
-    on conflict (integration, delivery_id) do nothing
+    on conflict do nothing
     returning id::text`;
   return row?.id;
 }
 
 /**
  * Several new async deliveries in one statement (the ingest batch, ingest-batch.ts): the ids
- * of the rows it stored by `${integration}\n${deliveryId}`; a delivery id stored before, or
- * twice in this batch, is stored once and the rest are duplicates.
+ * of the rows it stored by `${integration}\n${deliveryId}`; a delivery id (or body hash)
+ * stored before, or twice in this batch, is stored once and the rest are duplicates.
  */
 export async function insertDeliveries(
   sql: Sql,
   deliveries: readonly Pick<
     NewDelivery,
-    'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body'
+    'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'bodySha256'
   >[],
 ): Promise<Map<string, string>> {
   const rows = deliveries.map((d) => ({
@@ -83,11 +89,12 @@ export async function insertDeliveries(
     delivery_id: d.deliveryId,
     headers: d.headers,
     body: d.body,
+    body_sha256: d.bodySha256 ?? null,
   }));
   const stored = await sql<{ id: string; integration: string; deliveryId: string }[]>`
     insert into webhook_deliveries
-      ${sql(rows as never, 'integration', 'endpoint', 'delivery_id', 'headers', 'body')}
-    on conflict (integration, delivery_id) do nothing
+      ${sql(rows as never, 'integration', 'endpoint', 'delivery_id', 'headers', 'body', 'body_sha256')}
+    on conflict do nothing
     returning id::text, integration, delivery_id as "deliveryId"`;
   return new Map(stored.map((r) => [`${r.integration}\n${r.deliveryId}`, r.id]));
 }
@@ -208,11 +215,54 @@ export async function findDelivery(
   return row;
 }
 
-/** Replays of one delivery so far (the next replay's id is '<deliveryId>:replay:<n + 1>'). */
-export async function countReplays(sql: Sql, id: string): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from webhook_deliveries where replay_of = ${id}`;
-  return row!.n;
+/** Candidate replay numbers looked at per query, and queries before giving up (1,000 ids). */
+const REPLAY_PROBE = 100;
+const REPLAY_ROUNDS = 10;
+
+/**
+ * A copy of a stored delivery, to be processed anew: delivery id `<deliveryId>:replay:<n>` with
+ * n the smallest number past the replays so far that no row of the integration holds. Senders
+ * choose their own ids (an Idempotency-Key, an X-GitHub-Delivery), so one may already hold
+ * `X:replay:1`; that number is skipped rather than refusing every replay of X. Undefined only
+ * when REPLAY_ROUNDS × REPLAY_PROBE such ids are all taken (someone is squatting them).
+ */
+export async function insertReplay(
+  sql: Sql,
+  original: Pick<
+    DeliveryRow & NewDelivery,
+    'id' | 'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'kind'
+  >,
+): Promise<string | undefined> {
+  const [done] = await sql<{ n: number }[]>`
+    select count(*)::int as n from webhook_deliveries where replay_of = ${original.id}`;
+  let from = done!.n + 1;
+  for (let round = 0; round < REPLAY_ROUNDS; ) {
+    const [free] = await sql<{ n: string }[]>`
+      select g::text as n from generate_series(${from}::bigint, ${from + REPLAY_PROBE - 1}::bigint) g
+       where not exists (
+         select 1 from webhook_deliveries
+          where integration = ${original.integration}
+            and delivery_id = ${`${original.deliveryId}:replay:`} || g::text)
+       order by g limit 1`;
+    if (!free) {
+      from += REPLAY_PROBE;
+      round++;
+      continue;
+    }
+    const id = await insertDelivery(sql, {
+      integration: original.integration,
+      endpoint: original.endpoint,
+      deliveryId: `${original.deliveryId}:replay:${free.n}`,
+      headers: original.headers,
+      body: original.body,
+      kind: original.kind,
+      replayOf: original.id,
+    });
+    if (id !== undefined) return id;
+    // A replay committed between the query and the insert took that number: look again.
+    from = Number(free.n) + 1;
+  }
+  return undefined;
 }
 
 export interface DeliveryTask {

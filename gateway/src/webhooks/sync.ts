@@ -20,22 +20,17 @@ import { type DeliveryJob, processDelivery } from './worker.ts';
 export const SYNC_DEADLINE_MS = 2_500;
 
 /**
- * Headers a handler may not set: hop-by-hop ones (RFC 9110 §7.6.1) belong to this connection,
- * Set-Cookie would plant cookies for the gateway's origin, and the length is computed here.
+ * The headers a handler may set on its answer: the body's type and language, caching, and
+ * Retry-After (a 429 or 503 the sender should honour). Everything else is dropped: Set-Cookie
+ * would plant cookies for the gateway's origin, Access-Control-* would open it to other sites,
+ * Location would send the sender elsewhere, hop-by-hop ones (RFC 9110 §7.6.1) belong to this
+ * connection, and the length and encoding are the gateway's to compute.
  */
-const FORBIDDEN_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'set-cookie',
-  'content-length',
-  'content-encoding',
+const ALLOWED_RESPONSE_HEADERS = new Set([
+  'content-type',
+  'content-language',
+  'cache-control',
+  'retry-after',
 ]);
 
 /** Header names are tokens; values printable (no CR/LF: no header injection). */
@@ -46,7 +41,7 @@ export function safeResponseHeaders(headers: Record<string, string> = {}): Recor
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
-    if (FORBIDDEN_RESPONSE_HEADERS.has(lower) || !TOKEN.test(name) || !VALUE.test(value)) continue;
+    if (!ALLOWED_RESPONSE_HEADERS.has(lower) || !TOKEN.test(name) || !VALUE.test(value)) continue;
     out[lower] = value;
   }
   return out;

@@ -52,31 +52,40 @@ function requireProfile(integration: string, name: string | null, key: string, p
 }
 
 /**
- * Where a trigger may send its task's result: the integration's own dispatchers, `none`, the
- * SSRF-guarded `webhook`, or `internal` into one of its own sessions. Anything else would let
- * one integration act in another's name (github starting tasks in chat's channel).
+ * Where an integration may send a task's result: its own dispatchers, `none`, the SSRF-guarded
+ * `webhook`, or `internal` into one of its own sessions. Anything else would let one
+ * integration act in another's name (github starting tasks in chat's channel). The one rule for
+ * its triggers (below) and its process key (api/sessions.ts); the reason names the field `at`.
  */
+export function dispatchRefusal(
+  integration: string,
+  dispatch: { type: string; config?: Record<string, unknown> | undefined } | null | undefined,
+  own: readonly string[],
+  at: string,
+): string | undefined {
+  if (!dispatch || dispatch.type === 'none' || dispatch.type === 'webhook') return undefined;
+  if (own.includes(dispatch.type)) return undefined;
+  if (dispatch.type === 'internal') {
+    const target = dispatch.config?.session;
+    if (typeof target === 'string' && target.startsWith(`${integration}:`)) return undefined;
+    return `${at}.config.session must be a session key starting with "${integration}:"`;
+  }
+  return `${at}.type ${JSON.stringify(dispatch.type)} is neither a dispatcher of ${integration} (${own.join(', ') || 'it declares none'}) nor none, webhook or internal`;
+}
+
 function checkDispatch(
   integration: string,
   index: number,
   dispatch: Trigger['session']['dispatch'],
   own: readonly string[],
 ): void {
-  if (!dispatch || dispatch.type === 'none' || dispatch.type === 'webhook') return;
-  if (own.includes(dispatch.type)) return;
-  const at = `triggers[${index}].session.dispatch`;
-  if (dispatch.type === 'internal') {
-    const target = dispatch.config?.session;
-    if (typeof target === 'string' && target.startsWith(`${integration}:`)) return;
-    throw invalid(
-      integration,
-      `${at}.config.session must be a session key starting with "${integration}:"`,
-    );
-  }
-  throw invalid(
+  const refusal = dispatchRefusal(
     integration,
-    `${at}.type ${JSON.stringify(dispatch.type)} is neither a dispatcher of ${integration} (${own.join(', ') || 'it declares none'}) nor none, webhook or internal`,
+    dispatch,
+    own,
+    `triggers[${index}].session.dispatch`,
   );
+  if (refusal) throw invalid(integration, refusal);
 }
 
 export async function applyTriggers(

@@ -1,0 +1,58 @@
+import { SwitchboardError } from '../errors.ts';
+import type { IntegrationRegistry } from '../integrations/registry.ts';
+import type { Dispatch } from '../sessions/store.ts';
+import { dispatchRefusal } from '../webhooks/triggers.ts';
+
+/**
+ * What an integration's process key (source 'integration', SWITCHBOARD_API_KEY) may do in the
+ * sessions API beyond its scope (sessions:write) and its own session keys (requireOwnSession):
+ * no more than the integration's triggers may. Results go out only through its own dispatchers,
+ * `none`, `webhook` or `internal` into its own sessions (the triggers' rule, dispatchRefusal);
+ * agents run only with the profile the policy gives it (`integrations.<name>.profile`); and it
+ * writes as the integration or for a user it relays, never as the system or the agent. Without
+ * these, chat's key could run an agent whose result github's `deliver` posts to any repository
+ * with github's token. Operator keys (integration null) pass unchanged.
+ */
+
+/** Roles a process key may post: its own voice, and a user's words it relays (a chat message). */
+const INTEGRATION_ROLES: readonly string[] = ['integration', 'user'];
+
+type KeyOwner = { integration: string | null } | undefined;
+
+const forbidden = (integration: string, message: string) =>
+  new SwitchboardError(
+    'forbidden',
+    `this API key belongs to integration ${integration}: ${message}`,
+    { status: 403, details: { integration } },
+  );
+
+/** A session's dispatch and profile (as asked at creation, or as stored when an agent runs). */
+export function requireIntegrationSetup(
+  apiKey: KeyOwner,
+  registry: IntegrationRegistry,
+  setup: { dispatch?: Dispatch | null | undefined; profile?: string | null | undefined },
+  at: string,
+): void {
+  const integration = apiKey?.integration;
+  if (!integration) return;
+  const own = registry.get(integration)?.manifest?.dispatchers.map((d) => d.type) ?? [];
+  const refusal = dispatchRefusal(integration, setup.dispatch, own, `${at}dispatch`);
+  if (refusal) throw forbidden(integration, refusal);
+  const profile = setup.profile ?? undefined;
+  const given = registry.currentPolicy()?.integrations[integration]?.profile;
+  if (profile !== undefined && profile !== given) {
+    throw forbidden(
+      integration,
+      `${at}profile ${JSON.stringify(profile)} is not the profile the policy gives it (integrations.${integration}.profile: ${given ?? 'not set, so none'})`,
+    );
+  }
+}
+
+export function requireIntegrationRole(apiKey: KeyOwner, role: string): void {
+  const integration = apiKey?.integration;
+  if (!integration || INTEGRATION_ROLES.includes(role)) return;
+  throw forbidden(
+    integration,
+    `it may post messages with role ${INTEGRATION_ROLES.join(' or ')}, not role ${role}`,
+  );
+}
