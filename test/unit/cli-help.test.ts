@@ -61,6 +61,28 @@ function readmeCommands(): string[] {
   ].sort();
 }
 
+/** The code in a Markdown file: fenced blocks and inline code spans (prose may say "the switchboard server"). */
+function codeOf(markdown: string): string {
+  const fenced = [...markdown.matchAll(/^```[^\n]*\n([\s\S]*?)^```/gm)].map((m) => m[1]);
+  const rest = markdown.replace(/^```[^\n]*\n[\s\S]*?^```/gm, '');
+  return [...fenced, ...[...rest.matchAll(/`([^`\n]+)`/g)].map((m) => m[1])].join('\n');
+}
+
+/** `switchboard X [Y]` mentions (also `npm run switchboard -- X Y`) that name no real command. */
+function unknownMentions(file: string, text: string): string[] {
+  const subcommands = (name: string) => realCommands.filter((c) => c.startsWith(`${name} `));
+  return [...text.matchAll(/\bswitchboard(?: --)? ([a-z][a-z-]*)(?:[ \t]+([a-z][a-z-]*))?/g)]
+    .filter(([, name, sub]) => {
+      if (!COMMANDS.some((c) => c.name === name)) return true;
+      return (
+        sub !== undefined &&
+        subcommands(name!).length > 0 &&
+        !realCommands.includes(`${name} ${sub}`)
+      );
+    })
+    .map(([mention]) => `${file}: ${mention}`);
+}
+
 describe('switchboard --help and --version', () => {
   it('finds the commands the table has, with their subcommands (the list below is not empty)', () => {
     expect(realCommands.length).toBeGreaterThan(25);
@@ -160,5 +182,32 @@ describe('switchboard --help and --version', () => {
 
   it("the README's CLI list names exactly the commands and subcommands that exist", () => {
     expect(readmeCommands()).toEqual(realCommands);
+  });
+
+  it('policy/default.yaml and the docs name only commands that exist', () => {
+    const files = [
+      'README.md',
+      ...fs
+        .readdirSync(path.join(REPO_ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+      ...fs.readdirSync(path.join(REPO_ROOT, 'servers')).map((s) => `servers/${s}/README.md`),
+    ].filter((f) => fs.existsSync(path.join(REPO_ROOT, f)));
+    expect(files.length).toBeGreaterThan(8);
+    const policy = fs.readFileSync(path.join(REPO_ROOT, 'policy/default.yaml'), 'utf8');
+    const unknown = [
+      ...unknownMentions('policy/default.yaml', policy),
+      ...files.flatMap((f) =>
+        unknownMentions(f, codeOf(fs.readFileSync(path.join(REPO_ROOT, f), 'utf8'))),
+      ),
+    ];
+    expect(unknown).toEqual([]);
+    // The check itself: it catches a command, and a subcommand, that do not exist.
+    expect(
+      unknownMentions(
+        'x',
+        '`switchboard settings set` and `switchboard keys retire` and `switchboard keys list`',
+      ),
+    ).toEqual(['x: switchboard settings set', 'x: switchboard keys retire']);
   });
 });
