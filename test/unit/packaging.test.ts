@@ -159,7 +159,7 @@ describe('Dockerfile', () => {
     );
     expect(linkStep).toBeGreaterThan(index((i) => i.op === 'COPY' && i.args === '. .'));
     expect(linkStep).toBeLessThan(index((i) => i.op === 'USER'));
-    expect(fs.statSync(path.join(REPO_ROOT, 'gateway', bin.switchboard)).mode & 0o111).toBe(0o111);
+    expect(fs.statSync(path.join(REPO_ROOT, 'gateway', bin.switchboard!)).mode & 0o111).toBe(0o111);
     expect(steps.at(-1)).toEqual({ op: 'CMD', args: '["switchboard", "start"]' });
   });
 
