@@ -10,6 +10,7 @@ import { maskSecret, maskUrl } from './redact.ts';
  */
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const MODES = ['development', 'production'] as const;
 
 /** Variables whose values are never printed, even when they are wrong. */
 const SECRET_VARS = new Set(['SWITCHBOARD_MASTER_KEY', 'SWITCHBOARD_ADMIN_KEY']);
@@ -77,6 +78,10 @@ const envSchema = z.object({
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
+  // production: boot refuses the development policy and a generated master key (production-mode.ts).
+  SWITCHBOARD_MODE: z
+    .enum(MODES, { error: `expected one of ${MODES.join(', ')}` })
+    .default('development'),
   SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: durationMs.default(10_000),
   // How long a claimed task is the worker's without a renewal (renewed every third of it): a
   // gateway killed outright holds its tasks this long. Tests shorten it to see recovery.
@@ -97,6 +102,7 @@ export interface Config {
   masterKey: Buffer | undefined;
   adminKey: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  mode: (typeof MODES)[number];
   shutdownTimeoutMs: number;
   taskLeaseMs: number;
 }
@@ -153,6 +159,7 @@ export function loadConfig(
     masterKey: e.SWITCHBOARD_MASTER_KEY ? decodeMasterKey(e.SWITCHBOARD_MASTER_KEY) : undefined,
     adminKey: e.SWITCHBOARD_ADMIN_KEY,
     logLevel: e.LOG_LEVEL,
+    mode: e.SWITCHBOARD_MODE,
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
     taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
   };

@@ -23,6 +23,7 @@ import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.ts';
 import { createTaskToolsEndpoint } from './mcp/task-tools.ts';
+import { refuseDevelopmentDefaults } from './production-mode.ts';
 import { Scheduler } from './schedules/scheduler.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
@@ -53,6 +54,7 @@ export async function startGateway(
   /** Settings resolve from it by their declared names; nothing else of it reaches integrations. */
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Gateway> {
+  refuseDevelopmentDefaults(config);
   const migrations = readMigrations();
   const db: Database = await openDatabase({
     databaseUrl: config.databaseUrl,

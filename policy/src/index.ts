@@ -13,6 +13,7 @@ export {
   type RefusalCode,
   type Refused,
 } from './decide.ts';
+export { DEVELOPMENT_VALUE_PREFIX, developmentMarkers } from './development.ts';
 export { DURATION_EXPECTED, formatDuration, parseDuration } from './duration.ts';
 export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
 export {

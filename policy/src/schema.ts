@@ -178,6 +178,11 @@ const schedule = strictObject({
 export const policySchema = strictObject(
   {
     apiVersion: z.literal(POLICY_API_VERSION),
+    /**
+     * A policy for local development and tests, whose values are public: a gateway in
+     * production mode (SWITCHBOARD_MODE=production) refuses to start with it.
+     */
+    development: z.boolean({ error: 'expected true or false' }).default(false),
     integrations: z
       .record(integrationName, integrationPolicy, {
         error: 'expected a mapping of integration names to their policy',

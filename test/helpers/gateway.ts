@@ -99,12 +99,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run the real `switchboard` bin with only the given environment (plus PATH and HOME). */
+/**
+ * Run the real `switchboard` bin with only the given environment (plus PATH and HOME); `stdin`,
+ * when given, is written to its standard input and closed (otherwise stdin is /dev/null).
+ */
 export function runSwitchboard(
   args: string[],
   env: Record<string, string | undefined>,
+  stdin?: string,
 ): Promise<CliResult> {
-  const child = spawnSwitchboard(args, env);
+  const child = spawnSwitchboard(args, env, stdin === undefined ? 'ignore' : 'pipe');
+  child.stdin?.end(stdin);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => {
@@ -121,10 +126,11 @@ export function runSwitchboard(
 export function spawnSwitchboard(
   args: string[],
   env: Record<string, string | undefined>,
+  stdin: 'ignore' | 'pipe' = 'ignore',
 ): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   });
 }

@@ -78,4 +78,43 @@ describe('/api/v1/integrations and `switchboard integrations`', () => {
     expect(good.code).toBe(0);
     expect(good.stdout).toContain('valid (echo 1.0.0)');
   });
+
+  it('`settings set NAME KEY --stdin` takes the value from standard input, never from argv', async () => {
+    // A value with spaces, '=' and a trailing newline (as `echo` and most password tools write).
+    const set = await runSwitchboard(
+      ['integrations', 'settings', 'set', 'echo', 'ECHO_MODE', '--stdin'],
+      cliEnv(),
+      'quiet = very\n',
+    );
+    expect({ code: set.code, stderr: set.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(set.stdout).toContain('set echo/ECHO_MODE;');
+    const reload = await runSwitchboard(['integrations', 'reload', 'echo'], cliEnv());
+    expect(reload.code, reload.stderr).toBe(0);
+    const { integration } = (await (await call('/integrations/echo')).json()) as {
+      integration: { settings: unknown[] };
+    };
+    expect(integration.settings).toEqual([
+      {
+        key: 'ECHO_MODE',
+        secret: false,
+        required: false,
+        source: 'database',
+        value: 'quiet = very',
+      },
+    ]);
+  });
+
+  it('`settings set … --stdin` refuses an empty stdin, a KEY=VALUE, and a bare KEY without --stdin', async () => {
+    const cases: Array<[string[], string | undefined, string]> = [
+      [['echo', 'ECHO_MODE', '--stdin'], '', 'no value on standard input for ECHO_MODE'],
+      [['echo', 'ECHO_MODE', '--stdin'], '\n', 'no value on standard input for ECHO_MODE'],
+      [['echo', 'ECHO_MODE=loud', '--stdin'], 'x', 'KEY=VALUE and --stdin: give the value one way'],
+      [['echo', 'ECHO_MODE'], undefined, 'expected KEY=VALUE, or KEY with --stdin'],
+    ];
+    for (const [args, input, message] of cases) {
+      const r = await runSwitchboard(['integrations', 'settings', 'set', ...args], cliEnv(), input);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(r.stderr).toContain(message);
+    }
+  });
 });

@@ -5,6 +5,7 @@ import {
   type Decision,
   type DecisionContext,
   decide,
+  developmentMarkers,
   formatDuration,
   loadPolicy,
   type Policy,
@@ -13,7 +14,12 @@ import {
   REFUSAL_CODES,
   type RefusalCode,
 } from '@switchboard/policy';
-import { type Manifest, type ManifestError, parseManifest } from '@switchboard/sdk';
+import {
+  formatManifestErrors,
+  type Manifest,
+  type ManifestError,
+  parseManifest,
+} from '@switchboard/sdk';
 import { describe, expect, it } from 'vitest';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -405,6 +411,7 @@ schedules:
   it('defaults: nothing enabled, 15m/2h tokens, no profiles', () => {
     expect(policyOf(`${HEAD}integrations: { github: {} }\n`)).toEqual({
       apiVersion: 'switchboard/policy/v1',
+      development: false,
       integrations: { github: { enabled: false, grants: [], outboundHosts: [] } },
       tokens: { defaultTtlMs: 900_000, maxTtlMs: 7_200_000 },
       profiles: {},
@@ -603,6 +610,32 @@ schedules:
     expect(!result.ok && result.errors.map((e) => [e.file, e.path, e.message])).toEqual([
       [broken, '', expect.stringMatching(/^invalid YAML at line 4, column 1: /)],
     ]);
+  });
+});
+
+describe('developmentMarkers (refused by SWITCHBOARD_MODE=production)', () => {
+  it('the shipped policy: its flag and every dev-only- setting, by path', () => {
+    const shipped = loadPolicy(path.join(REPO_ROOT, 'policy/default.yaml'));
+    if (!shipped.ok) throw new Error(formatManifestErrors(shipped.errors));
+    expect(developmentMarkers(shipped.policy)).toEqual([
+      'the policy says development: true',
+      'integrations.github.settings.GITHUB_WEBHOOK_SECRET, integrations.github.settings.GITHUB_TOKEN, integrations.chat.settings.CHAT_SIGNING_SECRET hold development values (dev-only-…)',
+    ]);
+  });
+
+  it('one dev-only- value alone; none for an operator policy (a dev-only- inside a value is fine)', () => {
+    expect(
+      developmentMarkers(
+        policyOf(`${HEAD}integrations: { ab: { settings: { K: dev-only-x, L: real } } }\n`),
+      ),
+    ).toEqual(['integrations.ab.settings.K holds a development value (dev-only-…)']);
+    expect(
+      developmentMarkers(
+        policyOf(
+          `${HEAD}development: false\nintegrations: { ab: { settings: { K: not-dev-only-x } } }\n`,
+        ),
+      ),
+    ).toEqual([]);
   });
 });
 

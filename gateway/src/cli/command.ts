@@ -6,6 +6,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Standard input, for values that must not be on the command line (secrets). */
+  stdin?: NodeJS.ReadableStream;
 }
 
 export interface Command {

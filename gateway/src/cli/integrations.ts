@@ -3,18 +3,23 @@ import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
 import { UsageError } from '../errors.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
 import { callGateway } from './gateway-api.ts';
+import { readStdinValue } from './stdin-value.ts';
 import { formatTable } from './table.ts';
 
 const usage = `Usage:
   switchboard integrations validate DIR
   switchboard integrations list [--json]
   switchboard integrations settings set NAME KEY=VALUE
+  switchboard integrations settings set NAME KEY --stdin
   switchboard integrations reload NAME
 
 "validate" checks DIR/switchboard.yaml offline and exits 1 with every error.
 The others ask the running gateway (SWITCHBOARD_URL, default http://HOST:PORT) with the API key
 in SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY): scopes integrations:read / integrations:write.
-A setting takes effect at the next reload of the integration.`;
+A setting takes effect at the next reload of the integration. For a secret, use --stdin: the
+value is read from standard input (one trailing newline dropped), so it is not in the process
+list or the shell history, e.g.  pass show weather | switchboard integrations settings set
+weather WEATHER_API_KEY --stdin`;
 
 interface Summary {
   name: string;
@@ -106,29 +111,33 @@ export const integrations: Command = {
         return 0;
       }
       case 'settings': {
-        const { values, positionals } = parseCommandArgs(rest, HELP_OPTION, usage, {
-          min: 3,
-          max: 3,
-        });
+        const { values, positionals } = parseCommandArgs(
+          rest,
+          { ...HELP_OPTION, stdin: { type: 'boolean' } },
+          usage,
+          { min: 3, max: 3 },
+        );
         if (values.help) return showHelp(ctx, usage);
         const [verb, name, assignment] = positionals as [string, string, string];
         if (verb !== 'set')
           throw new UsageError(`unknown settings verb ${JSON.stringify(verb)}`, usage);
         const eq = assignment.indexOf('=');
-        if (eq <= 0)
+        if (eq === 0) throw new UsageError('expected KEY=VALUE, found no KEY', usage);
+        if (eq > 0 && values.stdin)
+          throw new UsageError('KEY=VALUE and --stdin: give the value one way', usage);
+        if (eq < 0 && !values.stdin)
           throw new UsageError(
-            `expected KEY=VALUE, found ${JSON.stringify(assignment.split('=')[0])}`,
+            `expected KEY=VALUE, or KEY with --stdin, found ${JSON.stringify(assignment)}`,
             usage,
           );
-        const key = assignment.slice(0, eq);
+        const key = eq < 0 ? assignment : assignment.slice(0, eq);
+        const value = eq < 0 ? await readStdinValue(ctx, key, usage) : assignment.slice(eq + 1);
         const json = await callGateway(
           ctx.env,
           usage,
           'PUT',
           `/integrations/${encodeURIComponent(name)}/settings/${encodeURIComponent(key)}`,
-          {
-            value: assignment.slice(eq + 1),
-          },
+          { value },
         );
         ctx.out(
           `set ${name}/${key}${json.secret ? ' (secret, stored encrypted)' : ''}; run "switchboard integrations reload ${name}" to apply`,

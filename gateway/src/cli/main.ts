@@ -12,8 +12,9 @@ import { start } from './start.ts';
 import { subscriptions } from './subscriptions.ts';
 import { task } from './task.ts';
 import { token } from './token.ts';
+import { CLI_VERSION } from './version.ts';
 
-const COMMANDS: Command[] = [
+export const COMMANDS: Command[] = [
   start,
   migrate,
   keys,
@@ -33,19 +34,45 @@ const usage = `Usage: switchboard <command> [options]
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(15)}${c.summary}`).join('\n')}
 
-Run "switchboard <command> --help" for a command's options.`;
+Run "switchboard <command> --help" (or "switchboard help <command>") for a command's options;
+"switchboard --version" prints the version.`;
+
+const HELP_FLAGS = new Set(['--help', '-h']);
+
+/** `--help` or `-h` anywhere before a `--` terminator: it wins over every other argument. */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((a) => HELP_FLAGS.has(a));
+}
+
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`, usage);
+  return command;
+}
 
 /** Runs one command line; returns the exit code (0 ok, 1 failure, 2 usage or configuration). */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   const [name, ...args] = argv;
   try {
     if (name === undefined) throw new UsageError('missing command', usage);
-    if (name === '--help' || name === '-h' || name === 'help') {
-      ctx.out(usage);
+    if (name === '--version' || name === 'version') {
+      ctx.out(CLI_VERSION);
       return EXIT.ok;
     }
-    const command = COMMANDS.find((c) => c.name === name);
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`, usage);
+    if (HELP_FLAGS.has(name) || name === 'help') {
+      ctx.out(
+        args[0] === undefined || HELP_FLAGS.has(args[0]) ? usage : findCommand(args[0]).usage,
+      );
+      return EXIT.ok;
+    }
+    const command = findCommand(name);
+    // One place answers --help for every command and subcommand, before their own argument
+    // checks (`task end --help` has no ID) and before any database or gateway is reached.
+    if (asksForHelp(args)) {
+      ctx.out(command.usage);
+      return EXIT.ok;
+    }
     return await command.run(args, ctx);
   } catch (error) {
     if (error instanceof UsageError) {
@@ -69,4 +96,5 @@ export const processContext: CliContext = {
   env: process.env,
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
+  stdin: process.stdin,
 };
