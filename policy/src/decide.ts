@@ -1,4 +1,9 @@
-import type { Capability, Manifest, ManifestError } from '@switchboard/sdk';
+import {
+  type Capability,
+  type Manifest,
+  type ManifestError,
+  settingEnvName,
+} from '@switchboard/sdk';
 import type { Policy } from './schema.ts';
 
 /**
@@ -175,7 +180,7 @@ export function decide(
     else if (setting.required) {
       refuse(
         'setting_missing',
-        `required setting ${setting.key} has no value; set it with the CLI or API, or in the environment`,
+        `required setting ${setting.key} has no value; set it with the CLI or API, or in the gateway's environment as ${settingEnvName(name, setting.key)}`,
       );
     }
   }

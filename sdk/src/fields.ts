@@ -34,10 +34,14 @@ export function text(expected: string, pattern?: RegExp) {
   return pattern ? base.regex(pattern, message) : base.min(1, message);
 }
 
-/** Integration names are the namespace of their tools: `github` → `github__get_pr`. */
-export const INTEGRATION_NAME = /^[a-z][a-z0-9-]{1,40}$/;
+/**
+ * Integration names are the namespace of their tools: `github` → `github__get_pr`. A `-` only
+ * between letters or digits (never `--`, never last), so that the name's environment form
+ * (`my-tool` → `MY_TOOL`, in SWITCHBOARD_SETTING_MY_TOOL__KEY) never holds `__` nor ends in `_`.
+ */
+export const INTEGRATION_NAME = /^(?=.{2,41}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 export const integrationName = text(
-  'a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
+  'a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)',
   INTEGRATION_NAME,
 );
 

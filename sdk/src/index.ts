@@ -82,5 +82,6 @@ export {
   type SignatureScheme,
 } from './manifest.ts';
 export type { RuleViolation } from './manifest-rules.ts';
+export { SETTING_ENV_PREFIX, settingEnvName } from './setting-env.ts';
 export { type Validated, validate } from './validate.ts';
 export { parseYaml, readYamlFile, readYamlFileSync, validateYaml } from './yaml.ts';

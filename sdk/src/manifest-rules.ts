@@ -90,7 +90,8 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
       out.push({
         path: ['settings', index, 'default'],
         found: 'a default value on a secret setting',
-        expected: 'no default for a secret: set it with the CLI or API, or in the environment',
+        expected:
+          "no default for a secret: set it with the CLI or API, or in the gateway's environment",
       });
     }
   }

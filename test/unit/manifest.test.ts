@@ -36,7 +36,7 @@ const BROKEN: Array<[string, string, string]> = [
   [
     'bad-name',
     'name',
-    'found "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
+    'found "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)',
   ],
   [
     'reserved-name',
@@ -73,7 +73,7 @@ const BROKEN: Array<[string, string, string]> = [
   [
     'secret-default',
     'settings[0].default',
-    'found a default value on a secret setting, expected no default for a secret: set it with the CLI or API, or in the environment',
+    "found a default value on a secret setting, expected no default for a secret: set it with the CLI or API, or in the gateway's environment",
   ],
   [
     'absolute-command',
@@ -303,7 +303,7 @@ describe('manifest: inline cases', () => {
     expect(inline('apiVersion: switchboard/v1\n')).toEqual([
       [
         'name',
-        'missing, expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
+        'missing, expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)',
       ],
       ['version', 'missing, expected a semantic version such as 1.2.0'],
       ['description', 'missing, expected a one-line description of the integration'],
@@ -312,6 +312,20 @@ describe('manifest: inline cases', () => {
         'missing, expected a mapping with transport: stdio (and command) or transport: http (and url)',
       ],
     ]);
+  });
+
+  it('takes a - in a name only between letters or digits, so its environment form is unambiguous', () => {
+    const named = (name: string) =>
+      inline(`${HEAD.replace('name: sample', `name: ${name}`)}${STDIO}`);
+    expect(named('my-tool-2')).toEqual([]);
+    for (const name of ['my--tool', 'my-tool-', 'my_tool', `a${'b'.repeat(41)}`]) {
+      expect(named(name)).toEqual([
+        [
+          'name',
+          `found "${name}", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)`,
+        ],
+      ]);
+    }
   });
 
   it('does not accept env on the server: settings are the only way in', () => {

@@ -167,7 +167,7 @@ const ROWS: Row[] = [
     reasons: [
       [
         'setting_missing',
-        'required setting GITHUB_TOKEN has no value; set it with the CLI or API, or in the environment',
+        "required setting GITHUB_TOKEN has no value; set it with the CLI or API, or in the gateway's environment as SWITCHBOARD_SETTING_GITHUB__GITHUB_TOKEN",
       ],
     ],
   },
@@ -464,7 +464,7 @@ schedules:
       [
         [
           'integrations.GitHub',
-          'found key "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
+          'found key "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)',
         ],
       ],
     ],
