@@ -23,6 +23,7 @@ export const REFUSAL_CODES = [
   'url_not_allowed',
   'unsigned_webhook_not_allowed',
   'setting_missing',
+  'setting_invalid',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
@@ -60,6 +61,20 @@ export interface DecisionContext {
    * → policy development value → manifest default). Empty strings count as unset.
    */
   resolvedSettings: Record<string, string | undefined>;
+  /**
+   * Values the caller found unusable with what it knows and decide does not (e.g. a signing
+   * secret its webhook scheme cannot use): each becomes a `setting_invalid` reason.
+   */
+  invalidSettings?: InvalidSetting[];
+}
+
+/** A resolved setting value that cannot work. The value itself is never part of it (it may be secret). */
+export interface InvalidSetting {
+  key: string;
+  /** What uses the value, e.g. `webhooks[0] "events", scheme standard`. */
+  usedBy: string;
+  /** `found …, expected …`, without the value. */
+  problem: string;
 }
 
 // A refusal reason is one line in `switchboard integrations list`: five errors fit, and the
@@ -183,6 +198,13 @@ export function decide(
         `required setting ${setting.key} has no value; set it with the CLI or API, or in the gateway's environment as ${settingEnvName(name, setting.key)}`,
       );
     }
+  }
+
+  for (const invalid of context.invalidSettings ?? []) {
+    refuse(
+      'setting_invalid',
+      `setting ${invalid.key} of integration ${name} (${invalid.usedBy}): ${invalid.problem}`,
+    );
   }
 
   if (reasons.length > 0) return { granted: false, reasons };

@@ -172,6 +172,25 @@ const ROWS: Row[] = [
     ],
   },
   {
+    name: 'setting_invalid (what the gateway found wrong, without the value)',
+    context: {
+      resolvedSettings: SETTINGS,
+      invalidSettings: [
+        {
+          key: 'GITHUB_WEBHOOK_SECRET',
+          usedBy: 'webhooks[0] "events", scheme github',
+          problem: 'found only whitespace, expected a signing secret',
+        },
+      ],
+    },
+    reasons: [
+      [
+        'setting_invalid',
+        'setting GITHUB_WEBHOOK_SECRET of integration github (webhooks[0] "events", scheme github): found only whitespace, expected a signing secret',
+      ],
+    ],
+  },
+  {
     name: 'url_not_allowed',
     manifest: (m) => {
       m.server = {
