@@ -1,7 +1,11 @@
 import {
   type Capability,
+  fillPlaceholders,
+  HTTP_URL_EXPECTED,
+  isHttpUrl,
   type Manifest,
   type ManifestError,
+  placeholdersOf,
   settingEnvName,
 } from '@switchboard/sdk';
 import type { Policy } from './schema.ts';
@@ -39,6 +43,8 @@ export interface Grant {
   grants: Capability[];
   /** The hosts the manifest requested (all of them granted). */
   outboundHosts: string[];
+  /** An http server's URL with its `${KEY}` placeholders filled in (the one the gateway calls). */
+  serverUrl: string | undefined;
   /** Each declared setting that has a value, by key. */
   settings: Record<string, string>;
   /** The policy allows this integration's scheme-none webhooks. */
@@ -91,6 +97,10 @@ function invalidManifest(errors: readonly ManifestError[]): Refusal {
     code: 'manifest_invalid',
     message: `${file} is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}): ${listed.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
   };
+}
+
+function isPort(value: string): boolean {
+  return /^[0-9]{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65_535;
 }
 
 /** An invalid manifest is always refused, whatever the policy says. */
@@ -168,13 +178,39 @@ export function decide(
     }
   }
 
+  const invalid: InvalidSetting[] = [...(context.invalidSettings ?? [])];
+  const values = context.resolvedSettings;
+  let serverUrl: string | undefined;
   if (manifest.server.transport === 'http') {
-    const origin = new URL(manifest.server.url).origin;
-    if (!(entry.allowUrls ?? []).includes(origin)) {
-      refuse(
-        'url_not_allowed',
-        `the server URL ${manifest.server.url} has origin ${origin}, which ${at}.allowUrls does not list`,
-      );
+    const template = manifest.server.url;
+    const keys = placeholdersOf(template);
+    const url = fillPlaceholders(template, values);
+    if (url !== undefined && !isHttpUrl(url)) {
+      for (const key of keys) {
+        invalid.push({
+          key,
+          usedBy: 'in server.url',
+          problem: `found a server URL that is not valid once ${keys.map((k) => `\${${k}}`).join(', ')} ${keys.length === 1 ? 'is' : 'are'} filled in, expected ${HTTP_URL_EXPECTED}`,
+        });
+      }
+    } else if (url === undefined) {
+      // A required one is reported as missing below; the manifest rules leave only an empty default.
+      for (const key of keys) {
+        const required = manifest.settings.find((s) => s.key === key)?.required;
+        if (!required && (values[key] === undefined || values[key] === '')) {
+          refuse('setting_missing', `setting ${key} has no value, and server.url needs it`);
+        }
+      }
+    } else {
+      serverUrl = url;
+      const origin = new URL(url).origin;
+      const allowed = (entry.allowUrls ?? []).map((allow) => fillPlaceholders(allow, values));
+      if (!allowed.includes(origin)) {
+        refuse(
+          'url_not_allowed',
+          `the server URL ${url} has origin ${origin}, which ${at}.allowUrls does not list`,
+        );
+      }
     }
   }
 
@@ -191,8 +227,16 @@ export function decide(
   const settings: Record<string, string> = {};
   for (const setting of manifest.settings) {
     const value = context.resolvedSettings[setting.key];
-    if (value !== undefined && value !== '') settings[setting.key] = value;
-    else if (setting.required) {
+    if (value !== undefined && value !== '') {
+      settings[setting.key] = value;
+      if (setting.auto === 'port' && !isPort(value)) {
+        invalid.push({
+          key: setting.key,
+          usedBy: 'auto: port',
+          problem: 'found a value that is not a TCP port, expected a whole number from 1 to 65535',
+        });
+      }
+    } else if (setting.required) {
       refuse(
         'setting_missing',
         `required setting ${setting.key} has no value; set it with the CLI or API, or in the gateway's environment as ${settingEnvName(name, setting.key)}`,
@@ -200,10 +244,10 @@ export function decide(
     }
   }
 
-  for (const invalid of context.invalidSettings ?? []) {
+  for (const setting of invalid) {
     refuse(
       'setting_invalid',
-      `setting ${invalid.key} of integration ${name} (${invalid.usedBy}): ${invalid.problem}`,
+      `setting ${setting.key} of integration ${name} (${setting.usedBy}): ${setting.problem}`,
     );
   }
 
@@ -213,6 +257,7 @@ export function decide(
     name,
     grants: [...manifest.capabilities],
     outboundHosts: [...manifest.outboundHosts],
+    serverUrl,
     settings,
     unsignedWebhooks,
     rateLimit: entry.rateLimit,

@@ -122,22 +122,27 @@ export const hostPort = z
   );
 
 /** An http(s) URL without credentials or fragment: what an MCP server listens on. */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.hostname !== '' &&
+      !url.username &&
+      !url.password &&
+      !url.hash
+    );
+  } catch {
+    return false;
+  }
+}
+
+export const HTTP_URL_EXPECTED =
+  'an http:// or https:// URL without credentials or #fragment, e.g. http://127.0.0.1:7001/mcp';
+
 export const httpUrl = z
   .string({ error: 'expected an http:// or https:// URL, e.g. http://127.0.0.1:7001/mcp' })
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return (
-        (url.protocol === 'http:' || url.protocol === 'https:') &&
-        url.hostname !== '' &&
-        !url.username &&
-        !url.password &&
-        !url.hash
-      );
-    } catch {
-      return false;
-    }
-  }, 'expected an http:// or https:// URL without credentials or #fragment, e.g. http://127.0.0.1:7001/mcp');
+  .refine(isHttpUrl, `expected ${HTTP_URL_EXPECTED}`);
 
 /** A cron expression, checked field by field (cron.ts). */
 export const cron = z

@@ -3,6 +3,7 @@ import { formatManifestErrors, loadManifest, type Manifest } from '@switchboard/
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
+import { fillAutoPorts } from '../settings/auto-port.ts';
 import { type ResolvedSetting, resolveSettings } from '../settings/resolve.ts';
 import { listSettings } from '../settings/store.ts';
 import type { BackgroundProcess } from './background-process.ts';
@@ -251,12 +252,15 @@ export class IntegrationRegistry {
           ],
         });
       }
-      item.settings = resolveSettings(name, manifest.settings, {
-        rows: await listSettings(this.deps.sql, name),
-        env: this.deps.env,
-        policy: this.policy.integrations[name]?.settings,
-        masterKey: this.deps.masterKey,
-      });
+      item.settings = await fillAutoPorts(
+        manifest.settings,
+        resolveSettings(name, manifest.settings, {
+          rows: await listSettings(this.deps.sql, name),
+          env: this.deps.env,
+          policy: this.policy.integrations[name]?.settings,
+          masterKey: this.deps.masterKey,
+        }),
+      );
       const decision = decide(manifest, this.policy, {
         folderSha256: this.policy.integrations[name]?.sha256
           ? hashFolder(candidate.dir)
@@ -271,6 +275,7 @@ export class IntegrationRegistry {
         name,
         candidate.dir,
         manifest,
+        decision.serverUrl,
         env,
         log,
         this.deps.gatewayToken,
@@ -382,7 +387,13 @@ export class IntegrationRegistry {
   private fail(item: Integration, error: unknown): Integration {
     item.state = 'failed';
     this.changed(item.name);
-    item.lastError = (error as Error).message;
+    // An HTTP server of its own that is not reachable: how its process ended says why
+    // (`… (stderr: … EADDRINUSE …)`).
+    const exits = item.processes
+      .map((p) => p.status())
+      .filter((s) => s.lastExit !== null)
+      .map((s) => `process ${s.name} ${s.lastExit}`);
+    item.lastError = [(error as Error).message, ...exits].join('; ');
     this.deps.log.warn({ integration: item.name, err: error }, 'integration failed');
     return item;
   }

@@ -8,9 +8,11 @@ export interface SettingDeclaration {
   secret: boolean;
   required: boolean;
   default?: string | undefined;
+  /** `port`: when nothing else sets it, the gateway picks a free port (auto-port.ts). */
+  auto?: 'port' | undefined;
 }
 
-export type SettingSource = 'database' | 'environment' | 'policy' | 'default';
+export type SettingSource = 'database' | 'environment' | 'policy' | 'default' | 'auto';
 
 export interface ResolvedSetting {
   key: string;
