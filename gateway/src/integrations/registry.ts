@@ -385,8 +385,6 @@ export class IntegrationRegistry {
   }
 
   private fail(item: Integration, error: unknown): Integration {
-    item.state = 'failed';
-    this.changed(item.name);
     // An HTTP server of its own that is not reachable: how its process ended says why
     // (`… (stderr: … EADDRINUSE …)`).
     const exits = item.processes
@@ -394,6 +392,8 @@ export class IntegrationRegistry {
       .filter((s) => s.lastExit !== null)
       .map((s) => `process ${s.name} ${s.lastExit}`);
     item.lastError = [(error as Error).message, ...exits].join('; ');
+    item.state = 'failed';
+    this.changed(item.name);
     this.deps.log.warn({ integration: item.name, err: error }, 'integration failed');
     return item;
   }
