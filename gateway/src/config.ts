@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { SETTING_ENV_PREFIX } from '@switchboard/sdk';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { maskSecret, maskUrl } from './redact.ts';
@@ -178,7 +179,12 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 /** SWITCHBOARD_* variables this build does not know: most likely typos, worth a warning. */
 export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
   return Object.keys(env)
-    .filter((name) => name.startsWith('SWITCHBOARD_') && !KNOWN_VARIABLES.has(name))
+    .filter(
+      (name) =>
+        name.startsWith('SWITCHBOARD_') &&
+        !name.startsWith(SETTING_ENV_PREFIX) &&
+        !KNOWN_VARIABLES.has(name),
+    )
     .sort();
 }
 

@@ -1,4 +1,13 @@
-import type { Capability, Manifest, ManifestError } from '@switchboard/sdk';
+import {
+  type Capability,
+  fillPlaceholders,
+  HTTP_URL_EXPECTED,
+  isHttpUrl,
+  type Manifest,
+  type ManifestError,
+  placeholdersOf,
+  settingEnvName,
+} from '@switchboard/sdk';
 import type { Policy } from './schema.ts';
 
 /**
@@ -18,6 +27,7 @@ export const REFUSAL_CODES = [
   'url_not_allowed',
   'unsigned_webhook_not_allowed',
   'setting_missing',
+  'setting_invalid',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
@@ -33,6 +43,8 @@ export interface Grant {
   grants: Capability[];
   /** The hosts the manifest requested (all of them granted). */
   outboundHosts: string[];
+  /** An http server's URL with its `${KEY}` placeholders filled in (the one the gateway calls). */
+  serverUrl: string | undefined;
   /** Each declared setting that has a value, by key. */
   settings: Record<string, string>;
   /** The policy allows this integration's scheme-none webhooks. */
@@ -55,6 +67,20 @@ export interface DecisionContext {
    * → policy development value → manifest default). Empty strings count as unset.
    */
   resolvedSettings: Record<string, string | undefined>;
+  /**
+   * Values the caller found unusable with what it knows and decide does not (e.g. a signing
+   * secret its webhook scheme cannot use): each becomes a `setting_invalid` reason.
+   */
+  invalidSettings?: InvalidSetting[];
+}
+
+/** A resolved setting value that cannot work. The value itself is never part of it (it may be secret). */
+export interface InvalidSetting {
+  key: string;
+  /** What uses the value, e.g. `webhooks[0] "events", scheme standard`. */
+  usedBy: string;
+  /** `found …, expected …`, without the value. */
+  problem: string;
 }
 
 // A refusal reason is one line in `switchboard integrations list`: five errors fit, and the
@@ -71,6 +97,10 @@ function invalidManifest(errors: readonly ManifestError[]): Refusal {
     code: 'manifest_invalid',
     message: `${file} is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}): ${listed.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
   };
+}
+
+function isPort(value: string): boolean {
+  return /^[0-9]{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65_535;
 }
 
 /** An invalid manifest is always refused, whatever the policy says. */
@@ -148,13 +178,39 @@ export function decide(
     }
   }
 
+  const invalid: InvalidSetting[] = [...(context.invalidSettings ?? [])];
+  const values = context.resolvedSettings;
+  let serverUrl: string | undefined;
   if (manifest.server.transport === 'http') {
-    const origin = new URL(manifest.server.url).origin;
-    if (!(entry.allowUrls ?? []).includes(origin)) {
-      refuse(
-        'url_not_allowed',
-        `the server URL ${manifest.server.url} has origin ${origin}, which ${at}.allowUrls does not list`,
-      );
+    const template = manifest.server.url;
+    const keys = placeholdersOf(template);
+    const url = fillPlaceholders(template, values);
+    if (url !== undefined && !isHttpUrl(url)) {
+      for (const key of keys) {
+        invalid.push({
+          key,
+          usedBy: 'in server.url',
+          problem: `found a server URL that is not valid once ${keys.map((k) => `\${${k}}`).join(', ')} ${keys.length === 1 ? 'is' : 'are'} filled in, expected ${HTTP_URL_EXPECTED}`,
+        });
+      }
+    } else if (url === undefined) {
+      // A required one is reported as missing below; the manifest rules leave only an empty default.
+      for (const key of keys) {
+        const required = manifest.settings.find((s) => s.key === key)?.required;
+        if (!required && (values[key] === undefined || values[key] === '')) {
+          refuse('setting_missing', `setting ${key} has no value, and server.url needs it`);
+        }
+      }
+    } else {
+      serverUrl = url;
+      const origin = new URL(url).origin;
+      const allowed = (entry.allowUrls ?? []).map((allow) => fillPlaceholders(allow, values));
+      if (!allowed.includes(origin)) {
+        refuse(
+          'url_not_allowed',
+          `the server URL ${url} has origin ${origin}, which ${at}.allowUrls does not list`,
+        );
+      }
     }
   }
 
@@ -171,13 +227,28 @@ export function decide(
   const settings: Record<string, string> = {};
   for (const setting of manifest.settings) {
     const value = context.resolvedSettings[setting.key];
-    if (value !== undefined && value !== '') settings[setting.key] = value;
-    else if (setting.required) {
+    if (value !== undefined && value !== '') {
+      settings[setting.key] = value;
+      if (setting.auto === 'port' && !isPort(value)) {
+        invalid.push({
+          key: setting.key,
+          usedBy: 'auto: port',
+          problem: 'found a value that is not a TCP port, expected a whole number from 1 to 65535',
+        });
+      }
+    } else if (setting.required) {
       refuse(
         'setting_missing',
-        `required setting ${setting.key} has no value; set it with the CLI or API, or in the environment`,
+        `required setting ${setting.key} has no value; set it with the CLI or API, or in the gateway's environment as ${settingEnvName(name, setting.key)}`,
       );
     }
+  }
+
+  for (const setting of invalid) {
+    refuse(
+      'setting_invalid',
+      `setting ${setting.key} of integration ${name} (${setting.usedBy}): ${setting.problem}`,
+    );
   }
 
   if (reasons.length > 0) return { granted: false, reasons };
@@ -186,6 +257,7 @@ export function decide(
     name,
     grants: [...manifest.capabilities],
     outboundHosts: [...manifest.outboundHosts],
+    serverUrl,
     settings,
     unsignedWebhooks,
     rateLimit: entry.rateLimit,

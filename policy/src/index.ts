@@ -8,6 +8,7 @@ export {
   type DecisionContext,
   decide,
   type Grant,
+  type InvalidSetting,
   REFUSAL_CODES,
   type Refusal,
   type RefusalCode,

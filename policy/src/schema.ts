@@ -31,16 +31,25 @@ const duration = z.string({ error: `expected ${DURATION_EXPECTED}` }).transform(
   return ms;
 });
 
-/** `https://mcp.example.com` or `http://127.0.0.1:7001`: scheme, host and port, nothing else. */
-const ORIGIN_EXPECTED =
-  'an origin: http(s)://host[:port] with no path or trailing slash, e.g. http://127.0.0.1:7001';
-const origin = z.string({ error: `expected ${ORIGIN_EXPECTED}` }).refine((value) => {
+/**
+ * `https://mcp.example.com` or `http://127.0.0.1:7001`: scheme, host and port, nothing else. The
+ * port may be one of the integration's settings, `http://127.0.0.1:${CHAT_PORT}`: the operator
+ * allows that host on whatever port the setting resolves to (a port the gateway picked, for
+ * `auto: port`). decide() fills it in before comparing.
+ */
+const ORIGIN_EXPECTED = `an origin: http(s)://host[:port] with no path or trailing slash, e.g. http://127.0.0.1:7001 (the port may be a setting: http://127.0.0.1:\${CHAT_PORT})`;
+const PORT_PLACEHOLDER = /^(.*):\$\{[A-Z][A-Z0-9_]*\}$/;
+function isOrigin(value: string): boolean {
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
   } catch {
     return false;
   }
+}
+const origin = z.string({ error: `expected ${ORIGIN_EXPECTED}` }).refine((value) => {
+  const templated = PORT_PLACEHOLDER.exec(value);
+  return templated ? isOrigin(`${templated[1]}:1`) : isOrigin(value);
 }, `expected ${ORIGIN_EXPECTED}`);
 
 const integrationPolicy = strictObject({

@@ -34,10 +34,14 @@ export function text(expected: string, pattern?: RegExp) {
   return pattern ? base.regex(pattern, message) : base.min(1, message);
 }
 
-/** Integration names are the namespace of their tools: `github` → `github__get_pr`. */
-export const INTEGRATION_NAME = /^[a-z][a-z0-9-]{1,40}$/;
+/**
+ * Integration names are the namespace of their tools: `github` → `github__get_pr`. A `-` only
+ * between letters or digits (never `--`, never last), so that the name's environment form
+ * (`my-tool` → `MY_TOOL`, in SWITCHBOARD_SETTING_MY_TOOL__KEY) never holds `__` nor ends in `_`.
+ */
+export const INTEGRATION_NAME = /^(?=.{2,41}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 export const integrationName = text(
-  'a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
+  'a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)',
   INTEGRATION_NAME,
 );
 
@@ -118,22 +122,27 @@ export const hostPort = z
   );
 
 /** An http(s) URL without credentials or fragment: what an MCP server listens on. */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.hostname !== '' &&
+      !url.username &&
+      !url.password &&
+      !url.hash
+    );
+  } catch {
+    return false;
+  }
+}
+
+export const HTTP_URL_EXPECTED =
+  'an http:// or https:// URL without credentials or #fragment, e.g. http://127.0.0.1:7001/mcp';
+
 export const httpUrl = z
   .string({ error: 'expected an http:// or https:// URL, e.g. http://127.0.0.1:7001/mcp' })
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return (
-        (url.protocol === 'http:' || url.protocol === 'https:') &&
-        url.hostname !== '' &&
-        !url.username &&
-        !url.password &&
-        !url.hash
-      );
-    } catch {
-      return false;
-    }
-  }, 'expected an http:// or https:// URL without credentials or #fragment, e.g. http://127.0.0.1:7001/mcp');
+  .refine(isHttpUrl, `expected ${HTTP_URL_EXPECTED}`);
 
 /** A cron expression, checked field by field (cron.ts). */
 export const cron = z

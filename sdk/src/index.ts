@@ -14,11 +14,13 @@ export {
 } from './errors.ts';
 export {
   cron as cronField,
+  HTTP_URL_EXPECTED,
   hostPort,
   httpUrl,
   INTEGRATION_NAME,
   integrationName,
   isHostPort,
+  isHttpUrl,
   isNotObject,
   LOCAL_NAME,
   localName,
@@ -78,9 +80,17 @@ export {
   type ManifestSetting,
   type ManifestWebhook,
   manifestSchema,
+  SETTING_AUTO_VALUES,
   SIGNATURE_SCHEMES,
   type SignatureScheme,
 } from './manifest.ts';
 export type { RuleViolation } from './manifest-rules.ts';
+export { SETTING_ENV_PREFIX, settingEnvName } from './setting-env.ts';
+export {
+  fillPlaceholders,
+  placeholderProblem,
+  placeholdersOf,
+  templateCanBe,
+} from './url-template.ts';
 export { type Validated, validate } from './validate.ts';
 export { parseYaml, readYamlFile, readYamlFileSync, validateYaml } from './yaml.ts';

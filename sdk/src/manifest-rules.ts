@@ -1,5 +1,7 @@
 import type { z } from 'zod';
+import { SETTING_KEY } from './fields.ts';
 import type { Capability, manifestObject } from './manifest.ts';
+import { placeholdersOf } from './url-template.ts';
 
 /**
  * The manifest rules no single field can check: names that must refer to something declared
@@ -90,8 +92,52 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
       out.push({
         path: ['settings', index, 'default'],
         found: 'a default value on a secret setting',
-        expected: 'no default for a secret: set it with the CLI or API, or in the environment',
+        expected:
+          "no default for a secret: set it with the CLI or API, or in the gateway's environment",
       });
+    }
+  }
+
+  for (const [index, setting] of manifest.settings.entries()) {
+    if (setting.auto === undefined) continue;
+    if (setting.default !== undefined) {
+      out.push({
+        path: ['settings', index, 'auto'],
+        found: `auto: ${setting.auto} and a default`,
+        expected: 'either auto or default, not both',
+      });
+    }
+    if (setting.secret) {
+      out.push({
+        path: ['settings', index, 'auto'],
+        found: `auto: ${setting.auto} on a secret setting`,
+        expected: 'auto only on a setting that is not secret (the gateway shows what it picked)',
+      });
+    }
+  }
+
+  if (manifest.server.transport === 'http') {
+    // A URL is logged and shown in lists, and must have a value whenever the integration runs.
+    // Malformed placeholders are the field's own error (manifest.ts serverUrl).
+    for (const key of placeholdersOf(manifest.server.url).filter((k) => SETTING_KEY.test(k))) {
+      const setting = manifest.settings.find((s) => s.key === key);
+      const path = ['server', 'url'];
+      if (!setting) {
+        out.push({ path, found: `\${${key}}`, expected: settingExpected });
+      } else if (setting.secret) {
+        out.push({
+          path,
+          found: `\${${key}}, a secret setting`,
+          expected: 'placeholders naming settings that are not secret (a URL is logged and shown)',
+        });
+      } else if (!setting.required && setting.default === undefined && !setting.auto) {
+        out.push({
+          path,
+          found: `\${${key}}, declared without required, default or auto`,
+          expected:
+            'placeholders naming settings that always have a value: required: true, a default, or auto: port',
+        });
+      }
     }
   }
 

@@ -3,9 +3,10 @@ import {
   args,
   command,
   cron,
+  HTTP_URL_EXPECTED,
   hostPort,
-  httpUrl,
   integrationName,
+  isHttpUrl,
   isNotObject,
   localName,
   relativePath,
@@ -15,6 +16,7 @@ import {
   toolName,
 } from './fields.ts';
 import { manifestRuleViolations } from './manifest-rules.ts';
+import { placeholderProblem, placeholdersOf, templateCanBe } from './url-template.ts';
 
 /**
  * The sidecar manifest, `servers/<name>/switchboard.yaml` (ARCHITECTURE §4): what an MCP
@@ -37,6 +39,9 @@ export const capabilitySchema = z.enum(CAPABILITIES);
 export type Capability = z.output<typeof capabilitySchema>;
 
 export const SIGNATURE_SCHEMES = ['standard', 'github', 'slack', 'none'] as const;
+
+/** Values a setting's `auto` may take: what the gateway fills in when nothing else sets it. */
+export const SETTING_AUTO_VALUES = ['port'] as const;
 export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
 
 /** Dispatch types the gateway implements itself; an integration cannot take them over. */
@@ -74,9 +79,28 @@ const stdioServer = strictObject({
   timeoutMs,
 });
 
+/** An http(s) URL that may take settings: `http://127.0.0.1:${CHAT_PORT}/mcp` (url-template.ts). */
+const serverUrl = z
+  .string({ error: 'expected an http:// or https:// URL, e.g. http://127.0.0.1:7001/mcp' })
+  .superRefine((value, ctx) => {
+    const problem = placeholderProblem(value);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: problem });
+    } else if (placeholdersOf(value).length === 0 && !isHttpUrl(value)) {
+      ctx.addIssue({ code: 'custom', message: `expected ${HTTP_URL_EXPECTED}` });
+    } else if (!templateCanBe(value, isHttpUrl)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected ${HTTP_URL_EXPECTED}, with settings as \${KEY} (e.g. http://127.0.0.1:\${PORT}/mcp)`,
+      });
+    }
+  });
+
 const httpServer = strictObject({
   transport: z.literal('http'),
-  url: httpUrl.describe('Streamable HTTP endpoint of the MCP server'),
+  url: serverUrl.describe(
+    `Streamable HTTP endpoint of the MCP server; \${KEY} is replaced by the value of setting KEY`,
+  ),
   instances,
   timeoutMs,
 });
@@ -103,6 +127,12 @@ const setting = strictObject({
     .string({ error: 'expected a string (quote numbers and booleans, e.g. "8080")' })
     .optional()
     .describe('used when neither the database nor the environment sets it'),
+  auto: z
+    .enum(SETTING_AUTO_VALUES)
+    .optional()
+    .describe(
+      'port: when nothing else sets it, the gateway picks a free TCP port on 127.0.0.1 each time it starts the integration',
+    ),
 });
 
 const webhook = strictObject({

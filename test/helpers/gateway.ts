@@ -46,23 +46,30 @@ export function captureLogs(): {
   };
 }
 
-/** The gateway in this process, on a free loopback port. */
+/**
+ * The gateway in this process, on a free loopback port. Its environment (where settings may come
+ * from) is this process's, the configuration `env`, and `otherEnv`: variables a real gateway's
+ * environment may hold that are not its configuration (PGPASSWORD, SWITCHBOARD_SETTING_…).
+ */
 export async function startTestGateway(
   env: Record<string, string | undefined>,
+  otherEnv: Record<string, string | undefined> = {},
 ): Promise<Gateway & { logs: ReturnType<typeof captureLogs>; stop(): Promise<void> }> {
   // No integrations unless a test asks: the foundation tests should not spawn example servers.
-  const config = loadConfig(
-    {
-      PORT: '0',
-      LOG_LEVEL: 'debug',
-      INTEGRATION_DIRS: EMPTY_DIR,
-      SWITCHBOARD_MASTER_KEY: '5a'.repeat(32),
-      ...env,
-    },
-    REPO_ROOT,
-  );
+  const configEnv = {
+    PORT: '0',
+    LOG_LEVEL: 'debug',
+    INTEGRATION_DIRS: EMPTY_DIR,
+    SWITCHBOARD_MASTER_KEY: '5a'.repeat(32),
+    ...env,
+  };
+  const config = loadConfig(configEnv, REPO_ROOT);
   const logs = captureLogs();
-  const gateway = await startGateway(config, createLogger(config.logLevel, logs.stream));
+  const gateway = await startGateway(config, createLogger(config.logLevel, logs.stream), {
+    ...process.env,
+    ...configEnv,
+    ...otherEnv,
+  });
   // Tests look at integrations right away; in production they may still be `starting`.
   await gateway.registry.whenSettled();
   return { ...gateway, logs, stop: async () => void (await gateway.shutdown.run('test')) };
@@ -74,13 +81,19 @@ export type TestGateway = Awaited<ReturnType<typeof startTestGateway>>;
  * One gateway on a fresh database for a whole describe block, with SWITCHBOARD_ADMIN_KEY set.
  * Returns a getter: the gateway exists only once beforeAll has run.
  */
-export function useTestGateway(env: Record<string, string> = {}): () => TestGateway {
+export function useTestGateway(
+  env: Record<string, string> = {},
+  otherEnv: Record<string, string> = {},
+): () => TestGateway {
   let gateway: TestGateway | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     const db = await testDatabase();
     cleanup = db.cleanup;
-    gateway = await startTestGateway({ ...db.env, SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, ...env });
+    gateway = await startTestGateway(
+      { ...db.env, SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, ...env },
+      otherEnv,
+    );
   });
   afterAll(async () => {
     await gateway?.stop();

@@ -78,7 +78,8 @@ describe('background processes', () => {
     await waitFor(() => readReports(file).length >= 4);
     const status = p.status();
     expect(status.restarts).toBeGreaterThanOrEqual(3);
-    expect(status.lastExit).toBe('exited with code 3');
+    // With the last thing it wrote to stderr: what an operator needs to see why.
+    expect(status.lastExit).toBe('exited with code 3 (stderr: reporter says hello on stderr)');
     await p.stop();
     const after = readReports(file).length;
     await new Promise((r) => setTimeout(r, 400)); // > FAST.maxMs: a restart would have happened

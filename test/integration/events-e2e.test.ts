@@ -18,7 +18,6 @@ import {
   REPO_ROOT,
   useTestGateway,
 } from '../helpers/gateway.ts';
-import { freePort } from '../helpers/processes.ts';
 import { githubHeaders, slackHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_events_e2e_0123456789';
@@ -28,11 +27,10 @@ const CHAT_SECRET = 'events-e2e-chat-secret';
 const ROOT = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-events-'));
 const POLICY = path.join(ROOT, 'policy.yaml');
 
-/** servers/chat's manifest, moved to a free port (its server is started from servers/chat). */
-function writeChat(port: number): void {
+/** servers/chat's manifest (its server is started from servers/chat; the gateway picks its port). */
+function writeChat(): void {
   const manifest = fs
     .readFileSync(path.join(REPO_ROOT, 'servers/chat/switchboard.yaml'), 'utf8')
-    .replaceAll('7301', String(port))
     .replace('"src/server.ts"', JSON.stringify(path.join(REPO_ROOT, 'servers/chat/src/server.ts')));
   fs.mkdirSync(path.join(ROOT, 'chat'));
   fs.writeFileSync(path.join(ROOT, 'chat', 'switchboard.yaml'), manifest);
@@ -61,8 +59,7 @@ describe('events in, results out (issue 6 end to end)', () => {
         'acme/api': [{ number: 42, title: 'Add dark mode', body: 'A theme.', author: 'ada' }],
       },
     });
-    const port = await freePort();
-    writeChat(port);
+    writeChat();
     fs.writeFileSync(
       POLICY,
       `apiVersion: switchboard/policy/v1
@@ -79,7 +76,7 @@ integrations:
   chat:
     enabled: true
     grants: [webhooks, dispatch, processes, sessions.write]
-    allowUrls: ["http://127.0.0.1:${port}"]
+    allowUrls: ["http://127.0.0.1:\${CHAT_PORT}"]
     profile: scripted
     settings:
       CHAT_SIGNING_SECRET: ${CHAT_SECRET}
@@ -96,7 +93,7 @@ profiles:
     await github?.close();
     fs.rmSync(ROOT, { recursive: true, force: true });
   });
-  // servers/ first, then ROOT: its chat (on the free port) overrides servers/chat by name.
+  // servers/ first, then ROOT: its chat (server started from servers/chat) overrides servers/chat by name.
   const gw = useTestGateway({
     INTEGRATION_DIRS: `${path.join(REPO_ROOT, 'servers')}:${ROOT}`,
     SWITCHBOARD_POLICY: POLICY,

@@ -8,7 +8,8 @@ import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-pro
 // Issue 3, "done when": `switchboard start` with the shipped examples (INTEGRATION_DIRS=servers)
 // and the development policy shows github, chat, notes and fixture `ready` in `switchboard
 // integrations list`, and weather `refused` with setting_missing — until its key is set.
-const CHAT_PORT = 7301; // servers/chat/switchboard.yaml's url
+// chat listens on the port the gateway picked for it (CHAT_PORT, `auto: port`): no fixed port
+// another program could hold.
 
 async function portIsFree(port: number): Promise<boolean> {
   const server = net.createServer();
@@ -52,12 +53,20 @@ describe('switchboard start with the example integrations', () => {
     return (JSON.parse(result.stdout) as { integrations: Listed[] }).integrations;
   };
 
+  /** CHAT_PORT as the gateway resolved it: picked (source auto), shown in clear. */
+  const chatPort = async (): Promise<number> => {
+    const res = await fetch(`${gw.url}/api/v1/integrations/chat`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    const { integration } = (await res.json()) as {
+      integration: { settings: Array<{ key: string; source: string; value: string }> };
+    };
+    const setting = integration.settings.find((s) => s.key === 'CHAT_PORT');
+    expect(setting).toMatchObject({ source: 'auto', value: expect.stringMatching(/^\d+$/) });
+    return Number(setting!.value);
+  };
+
   beforeAll(async () => {
-    if (!(await portIsFree(CHAT_PORT))) {
-      throw new Error(
-        `127.0.0.1:${CHAT_PORT} is in use (a running gateway's chat example?): stop it to run this test`,
-      );
-    }
     const started = performance.now();
     // The defaults of `npm start`: INTEGRATION_DIRS=servers, SWITCHBOARD_POLICY=policy/default.yaml.
     gw = await startGatewayProcess({ INTEGRATION_DIRS: 'servers' });
@@ -98,7 +107,7 @@ describe('switchboard start with the example integrations', () => {
   });
 
   it("chat, run by the gateway, refuses a request without the gateway's token", async () => {
-    const res = await fetch(`http://127.0.0.1:${CHAT_PORT}/mcp`, {
+    const res = await fetch(`http://127.0.0.1:${await chatPort()}/mcp`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -165,11 +174,12 @@ describe('switchboard start with the example integrations', () => {
     const chat = (await listJson()).find((i) => i.name === 'chat')!;
     const pid = chat.processes[0]!.pid!;
     expect(pid).toBeGreaterThan(0);
+    const port = await chatPort();
     gw.child.kill('SIGKILL');
     await gw.exited;
     const until = Date.now() + 8_000;
-    while (await portIsFree(CHAT_PORT).then((free) => !free)) {
-      if (Date.now() > until) throw new Error(`chat (pid ${pid}) still holds ${CHAT_PORT}`);
+    while (await portIsFree(port).then((free) => !free)) {
+      if (Date.now() > until) throw new Error(`chat (pid ${pid}) still holds ${port}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     // The listening socket closes first; the process exits after its 2 s connection grace.

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { fillPlaceholders } from '@switchboard/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as z from 'zod';
@@ -13,7 +14,7 @@ import { startChatProcess } from '../helpers/chat-process.ts';
 const SERVER_DIR = fileURLToPath(new URL('../../servers/chat/', import.meta.url));
 
 const Manifest = z.object({
-  server: z.object({ transport: z.literal('http'), url: z.url() }),
+  server: z.object({ transport: z.literal('http'), url: z.string() }),
   processes: z.array(
     z.object({
       name: z.string(),
@@ -109,12 +110,25 @@ describe('servers/chat over Streamable HTTP', () => {
   });
 
   it('serves the manifest url path on loopback and lists its tools', async () => {
-    expect(new URL(manifest.server.url).pathname).toBe(url.pathname);
+    // The manifest's URL follows CHAT_PORT: filled with the port chat bound, it is chat's URL.
+    expect(fillPlaceholders(manifest.server.url, { CHAT_PORT: url.port })).toBe(url.href);
     expect(url.hostname).toBe('127.0.0.1');
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
     expect(tools).toEqual(['deliver', 'list_messages', 'on_webhook', 'post_message']);
     expect(manifest.tools.hidden.sort()).toEqual(['deliver', 'on_webhook']);
     expect(manifest.processes[0]?.requires).toEqual(['CHAT_PORT']);
+  });
+
+  it('on a port already taken, says why in one stderr line and exits 1', async () => {
+    // This chat holds url.port: a second one there must fail, and say EADDRINUSE last (the
+    // gateway shows a process's last stderr line as its exit cause).
+    await expect(
+      startChatProcess({ CHAT_PORT: url.port, CHAT_SIGNING_SECRET: 'slack-secret' }),
+    ).rejects.toThrow(
+      new RegExp(
+        `^chat exited with 1: (.*\\n)*chat: cannot listen on 127\\.0\\.0\\.1:${url.port}: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${url.port}\\n$`,
+      ),
+    );
   });
 
   it('post_message then list_messages returns it', async () => {

@@ -1,5 +1,6 @@
+import { settingEnvName } from '@switchboard/sdk';
 import { describe, expect, it } from 'vitest';
-import { resolveSettings } from '../../gateway/src/settings/resolve.ts';
+import { maskedSettings, resolveSettings } from '../../gateway/src/settings/resolve.ts';
 import { setSetting } from '../../gateway/src/settings/service.ts';
 import { listSettings } from '../../gateway/src/settings/store.ts';
 import { useMigratedDatabase } from '../helpers/database.ts';
@@ -64,5 +65,40 @@ describe('integration settings in the database', () => {
       message:
         'integration github declares no setting NOPE; declared: GITHUB_TOKEN, GITHUB_API_URL',
     });
+  });
+
+  it('takes environment values only from SWITCHBOARD_SETTING_<NAME>__<KEY>, and masks them', () => {
+    const resolve = (integration: string, env: NodeJS.ProcessEnv) =>
+      resolveSettings(integration, declared, { rows: [], env, policy: undefined, masterKey });
+    // The plain name is the gateway's own business (it might be DATABASE_URL): never read.
+    expect(
+      resolve('github', { GITHUB_TOKEN: 'plain', GITHUB_API_URL: 'plain' }).map((r) => [
+        r.key,
+        r.value,
+        r.source,
+      ]),
+    ).toEqual([
+      ['GITHUB_TOKEN', undefined, undefined],
+      ['GITHUB_API_URL', 'https://api.github.com', 'default'],
+    ]);
+    const resolved = resolve('git-hub', {
+      SWITCHBOARD_SETTING_GIT_HUB__GITHUB_TOKEN: 'ghp_env',
+      SWITCHBOARD_SETTING_GIT_HUB__GITHUB_API_URL: 'http://127.0.0.1:7000',
+    });
+    expect(resolved.map((r) => [r.key, r.value, r.source])).toEqual([
+      ['GITHUB_TOKEN', 'ghp_env', 'environment'],
+      ['GITHUB_API_URL', 'http://127.0.0.1:7000', 'environment'],
+    ]);
+    // Not a secret, but from the environment: masked like one.
+    expect(maskedSettings(resolved).map((s) => s.value)).toEqual(['******', '******']);
+  });
+
+  it('maps (integration, key) to one variable each: the first __ ends the name', () => {
+    expect(settingEnvName('github', 'GITHUB_TOKEN')).toBe(
+      'SWITCHBOARD_SETTING_GITHUB__GITHUB_TOKEN',
+    );
+    expect(settingEnvName('my-tool-2', 'API__URL')).toBe('SWITCHBOARD_SETTING_MY_TOOL_2__API__URL');
+    // With one _ between them these two would share SWITCHBOARD_SETTING_FOO_BAR_BAZ.
+    expect(settingEnvName('foo', 'BAR_BAZ')).not.toBe(settingEnvName('foo-bar', 'BAZ'));
   });
 });

@@ -127,6 +127,28 @@ describe('stdio upstream supervisor', () => {
     expect(upstream.status()).toMatchObject({ state: 'failed' });
   });
 
+  it('a server that dies before the handshake is reported with the error it wrote to stderr', async () => {
+    const upstream = new StdioUpstream(
+      {
+        integration: 'early',
+        command: process.execPath,
+        // Node's own report of an uncaught error: a stack trace, then the "Node.js v…" banner.
+        args: ['-e', "throw new Error('listen EADDRINUSE: address already in use 127.0.0.1:5')"],
+        cwd: FIXTURE_DIR,
+        env: { PATH: process.env.PATH ?? '' },
+        requestTimeoutMs: 5_000,
+      },
+      createLogger('silent'),
+    );
+    upstreams.push(upstream);
+    await expect(upstream.client()).rejects.toMatchObject({
+      code: 'upstream_unavailable',
+      message: expect.stringContaining(
+        'integration early: the server did not complete the MCP handshake (it exited with code 1 (stderr: Error: listen EADDRINUSE: address already in use 127.0.0.1:5))',
+      ),
+    });
+  });
+
   it('stops a server that ignores SIGTERM with SIGKILL to its process group', async () => {
     const { upstream, logs } = fixture({ IGNORE_SIGTERM: '1' });
     await upstream.client();

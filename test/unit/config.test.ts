@@ -124,6 +124,15 @@ describe('config (ARCHITECTURE §4 environment)', () => {
     ).toEqual(['SWITCHBOARD_PUBLICURL']);
   });
 
+  it('does not call integration settings (SWITCHBOARD_SETTING_<NAME>__<KEY>) typos', () => {
+    expect(
+      unknownVariables({
+        SWITCHBOARD_SETTING_WEATHER__WEATHER_API_KEY: 'k',
+        SWITCHBOARD_SETTINGS: 'typo',
+      }),
+    ).toEqual(['SWITCHBOARD_SETTINGS']);
+  });
+
   it('stops `switchboard start` with exit code 2 and the message on stderr', async () => {
     const result = await runSwitchboard(['start'], {
       PORT: 'eighty',

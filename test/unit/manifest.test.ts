@@ -36,7 +36,7 @@ const BROKEN: Array<[string, string, string]> = [
   [
     'bad-name',
     'name',
-    'found "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
+    'found "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)',
   ],
   [
     'reserved-name',
@@ -73,7 +73,7 @@ const BROKEN: Array<[string, string, string]> = [
   [
     'secret-default',
     'settings[0].default',
-    'found a default value on a secret setting, expected no default for a secret: set it with the CLI or API, or in the environment',
+    "found a default value on a secret setting, expected no default for a secret: set it with the CLI or API, or in the gateway's environment",
   ],
   [
     'absolute-command',
@@ -123,7 +123,7 @@ const BROKEN: Array<[string, string, string]> = [
   [
     'flow-comma',
     'settings[0]["writes and admin"]',
-    'found unknown key "writes and admin", expected one of key, secret, required, description, default (inside { … } a comma ends a value: quote text that contains commas, e.g. description: "a, b")',
+    'found unknown key "writes and admin", expected one of key, secret, required, description, default, auto (inside { … } a comma ends a value: quote text that contains commas, e.g. description: "a, b")',
   ],
 ];
 
@@ -303,7 +303,7 @@ describe('manifest: inline cases', () => {
     expect(inline('apiVersion: switchboard/v1\n')).toEqual([
       [
         'name',
-        'missing, expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
+        'missing, expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)',
       ],
       ['version', 'missing, expected a semantic version such as 1.2.0'],
       ['description', 'missing, expected a one-line description of the integration'],
@@ -311,6 +311,84 @@ describe('manifest: inline cases', () => {
         'server',
         'missing, expected a mapping with transport: stdio (and command) or transport: http (and url)',
       ],
+    ]);
+  });
+
+  it('takes a - in a name only between letters or digits, so its environment form is unambiguous', () => {
+    const named = (name: string) =>
+      inline(`${HEAD.replace('name: sample', `name: ${name}`)}${STDIO}`);
+    expect(named('my-tool-2')).toEqual([]);
+    for (const name of ['my--tool', 'my-tool-', 'my_tool', `a${'b'.repeat(41)}`]) {
+      expect(named(name)).toEqual([
+        [
+          'name',
+          `found "${name}", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)`,
+        ],
+      ]);
+    }
+  });
+
+  it(`takes settings in server.url as \${KEY}: declared, not secret, always with a value`, () => {
+    const http = (url: string, settings: string) =>
+      inline(`${HEAD}server: { transport: http, url: "${url}" }\nsettings: ${settings}\n`);
+    expect(http(`http://127.0.0.1:\${PORT}/mcp`, '[{ key: PORT, auto: port }]')).toEqual([]);
+    expect(
+      http(
+        `http://\${HOST}:\${PORT}/\${TENANT}/mcp`,
+        '[{ key: HOST, default: "127.0.0.1" }, { key: PORT, required: true }, { key: TENANT, default: t1 }]',
+      ),
+    ).toEqual([]);
+    expect(http(`http://127.0.0.1:\${PORT}/mcp`, '[]')).toEqual([
+      [
+        'server.url',
+        `found \${PORT}, expected the key of a setting declared in settings (none is declared)`,
+      ],
+    ]);
+    expect(
+      http(`http://127.0.0.1:\${PORT}/mcp`, '[{ key: PORT, secret: true, required: true }]'),
+    ).toEqual([
+      [
+        'server.url',
+        `found \${PORT}, a secret setting, expected placeholders naming settings that are not secret (a URL is logged and shown)`,
+      ],
+    ]);
+    expect(http(`http://127.0.0.1:\${PORT}/mcp`, '[{ key: PORT }]')).toEqual([
+      [
+        'server.url',
+        `found \${PORT}, declared without required, default or auto, expected placeholders naming settings that always have a value: required: true, a default, or auto: port`,
+      ],
+    ]);
+    expect(http(`http://127.0.0.1:\${port}/mcp`, '[]')).toEqual([
+      [
+        'server.url',
+        `found "http://127.0.0.1:\${port}/mcp", expected placeholders written \${SETTING_KEY}, each naming a setting (e.g. \${CHAT_PORT})`,
+      ],
+    ]);
+    expect(http(`ftp://127.0.0.1:\${PORT}/mcp`, '[{ key: PORT, auto: port }]')).toEqual([
+      [
+        'server.url',
+        `found "ftp://127.0.0.1:\${PORT}/mcp", expected an http:// or https:// URL without credentials or #fragment, e.g. http://127.0.0.1:7001/mcp, with settings as \${KEY} (e.g. http://127.0.0.1:\${PORT}/mcp)`,
+      ],
+    ]);
+  });
+
+  it('takes auto: port without a default and only on a setting that is not secret', () => {
+    const settings = (list: string) => inline(`${HEAD}${STDIO}settings: ${list}\n`);
+    expect(settings('[{ key: PORT, auto: port }]')).toEqual([]);
+    expect(settings('[{ key: PORT, auto: port, default: "8080" }]')).toEqual([
+      [
+        'settings[0].auto',
+        'found auto: port and a default, expected either auto or default, not both',
+      ],
+    ]);
+    expect(settings('[{ key: PORT, auto: port, secret: true }]')).toEqual([
+      [
+        'settings[0].auto',
+        'found auto: port on a secret setting, expected auto only on a setting that is not secret (the gateway shows what it picked)',
+      ],
+    ]);
+    expect(settings('[{ key: PORT, auto: host }]')).toEqual([
+      ['settings[0].auto', 'found "host", expected "port"'],
     ]);
   });
 

@@ -173,7 +173,26 @@ const ROWS: Row[] = [
     reasons: [
       [
         'setting_missing',
-        'required setting GITHUB_TOKEN has no value; set it with the CLI or API, or in the environment',
+        "required setting GITHUB_TOKEN has no value; set it with the CLI or API, or in the gateway's environment as SWITCHBOARD_SETTING_GITHUB__GITHUB_TOKEN",
+      ],
+    ],
+  },
+  {
+    name: 'setting_invalid (what the gateway found wrong, without the value)',
+    context: {
+      resolvedSettings: SETTINGS,
+      invalidSettings: [
+        {
+          key: 'GITHUB_WEBHOOK_SECRET',
+          usedBy: 'webhooks[0] "events", scheme github',
+          problem: 'found only whitespace, expected a signing secret',
+        },
+      ],
+    },
+    reasons: [
+      [
+        'setting_invalid',
+        'setting GITHUB_WEBHOOK_SECRET of integration github (webhooks[0] "events", scheme github): found only whitespace, expected a signing secret',
       ],
     ],
   },
@@ -300,6 +319,66 @@ describe('decide (ARCHITECTURE §5)', () => {
       },
     });
     expect(decision).toMatchObject({ granted: true, unsignedWebhooks: true });
+  });
+
+  it('fills settings into server.url and allowUrls ports before comparing origins', () => {
+    const http = (port: string | undefined, allowUrls: string[]) =>
+      run({
+        manifest: (m) => {
+          m.settings.push({ key: 'MCP_PORT', secret: false, required: false, auto: 'port' });
+          m.server = {
+            transport: 'http',
+            url: `http://127.0.0.1:\${MCP_PORT}/mcp`,
+            instances: 'shared',
+            timeoutMs: 30_000,
+          };
+        },
+        policy: (p) => {
+          entry(p).allowUrls = allowUrls;
+        },
+        context: { resolvedSettings: { ...SETTINGS, MCP_PORT: port } },
+      });
+    expect(http('40123', [`http://127.0.0.1:\${MCP_PORT}`])).toMatchObject({
+      granted: true,
+      serverUrl: 'http://127.0.0.1:40123/mcp',
+    });
+    // A literal origin matches the port the setting resolved to, and only that one.
+    expect(http('40123', ['http://127.0.0.1:40123'])).toMatchObject({ granted: true });
+    expect(http('40124', ['http://127.0.0.1:40123'])).toEqual({
+      granted: false,
+      reasons: [
+        {
+          code: 'url_not_allowed',
+          message:
+            'the server URL http://127.0.0.1:40124/mcp has origin http://127.0.0.1:40124, which integrations.github.allowUrls does not list',
+        },
+      ],
+    });
+    // The host is never a setting's to choose: a template entry fills in the port only.
+    expect(http('40123', [`http://localhost:\${MCP_PORT}`])).toMatchObject({ granted: false });
+    expect(http('99999', [`http://127.0.0.1:\${MCP_PORT}`])).toEqual({
+      granted: false,
+      reasons: [
+        {
+          code: 'setting_invalid',
+          message: `setting MCP_PORT of integration github (in server.url): found a server URL that is not valid once \${MCP_PORT} is filled in, expected an http:// or https:// URL without credentials or #fragment, e.g. http://127.0.0.1:7001/mcp`,
+        },
+        {
+          code: 'setting_invalid',
+          message:
+            'setting MCP_PORT of integration github (auto: port): found a value that is not a TCP port, expected a whole number from 1 to 65535',
+        },
+      ],
+    });
+    expect(http(undefined, [`http://127.0.0.1:\${MCP_PORT}`])).toEqual({
+      granted: false,
+      reasons: [
+        {
+          code: 'setting_missing',
+          message: 'setting MCP_PORT has no value, and server.url needs it',
+        },
+      ],
+    });
   });
 
   it('collects every reason at once', () => {
@@ -481,7 +560,7 @@ schedules:
       [
         [
           'integrations.GitHub',
-          'found key "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters, digits or -',
+          'found key "GitHub", expected a name of 2 to 41 characters: a lowercase letter, then lowercase letters or digits, with single - between them (my-tool)',
         ],
       ],
     ],
@@ -505,7 +584,17 @@ schedules:
         ],
         [
           'integrations.github.allowUrls[0]',
-          'found "http://127.0.0.1:7001/mcp", expected an origin: http(s)://host[:port] with no path or trailing slash, e.g. http://127.0.0.1:7001',
+          `found "http://127.0.0.1:7001/mcp", expected an origin: http(s)://host[:port] with no path or trailing slash, e.g. http://127.0.0.1:7001 (the port may be a setting: http://127.0.0.1:\${CHAT_PORT})`,
+        ],
+      ],
+    ],
+    [
+      'a setting anywhere but in the port of an allowUrl',
+      `${HEAD}integrations: { chat: { allowUrls: ["http://127.0.0.1:\${CHAT_PORT}", "http://\${HOST}:7001"] } }\n`,
+      [
+        [
+          'integrations.chat.allowUrls[1]',
+          `found "http://\${HOST}:7001", expected an origin: http(s)://host[:port] with no path or trailing slash, e.g. http://127.0.0.1:7001 (the port may be a setting: http://127.0.0.1:\${CHAT_PORT})`,
         ],
       ],
     ],

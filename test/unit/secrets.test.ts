@@ -75,7 +75,14 @@ describe('setting resolution', () => {
   it('takes DB → environment → policy → manifest default, and only declared keys', () => {
     const resolved = resolveSettings('x', declared, {
       rows,
-      env: { FROM_DB: 'env-loses', FROM_ENV: 'env-value', UNDECLARED: 'no', DATABASE_URL: 'no' },
+      env: {
+        SWITCHBOARD_SETTING_X__FROM_DB: 'env-loses',
+        SWITCHBOARD_SETTING_X__FROM_ENV: 'env-value',
+        SWITCHBOARD_SETTING_X__UNDECLARED: 'no',
+        // A variable of the key's own name is not the integration's: never read.
+        FROM_POLICY: 'plain-name-ignored',
+        DATABASE_URL: 'no',
+      },
       policy: { FROM_POLICY: 'dev-only', FROM_DEFAULT: '' },
       masterKey: key,
     });
@@ -86,9 +93,10 @@ describe('setting resolution', () => {
       ['FROM_DEFAULT', 'eu', 'default'],
       ['MISSING', undefined, undefined],
     ]);
+    // Secrets and every environment value are masked.
     expect(maskedSettings(resolved).map((s) => s.value)).toEqual([
       '******',
-      'env-value',
+      '******',
       '******',
       'eu',
       null,

@@ -29,17 +29,26 @@ interface Summary {
   reasons: Array<{ code: string; message: string }>;
   lastError: string | null;
   tools: string[];
-  processes?: Array<{ name: string; state: string; missing: string[]; lastExit: string | null }>;
+  processes?: Array<{
+    name: string;
+    state: string;
+    missing: string[];
+    restarts: number;
+    lastExit: string | null;
+  }>;
 }
 
-/** A process that is not running is worth a note: what it waits for, or how it last ended. */
+/**
+ * A process that is not running, or that had to be restarted, is worth a note: what it waits
+ * for, or how it last ended (with the stderr line that says why, e.g. EADDRINUSE).
+ */
 function processNotes(item: Summary): string[] {
   return (item.processes ?? [])
-    .filter((p) => p.state !== 'running')
+    .filter((p) => p.state !== 'running' || p.restarts > 0)
     .map((p) =>
       p.state === 'waiting'
         ? `process ${p.name} waits for ${p.missing.join(', ')}`
-        : `process ${p.name} ${p.state}${p.lastExit ? ` (${p.lastExit})` : ''}`,
+        : `process ${p.name} ${p.state}${p.restarts > 0 ? ` after ${p.restarts} restart${p.restarts === 1 ? '' : 's'}` : ''}${p.lastExit ? ` (last exit: ${p.lastExit})` : ''}`,
     );
 }
 

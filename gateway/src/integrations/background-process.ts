@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
 import { forEachLine } from './upstream/line-log.ts';
 import { killProcessGroup } from './upstream/process-group.ts';
+import { StderrTail } from './upstream/stderr-tail.ts';
 import { delay } from './upstream/stdio.ts';
 
 /**
@@ -31,6 +32,7 @@ export interface ProcessStatus {
   state: ProcessState;
   pid: number | undefined;
   restarts: number;
+  /** How it last ended, with the stderr line that says why: `exited with code 1 (stderr: …EADDRINUSE…)`. */
   lastExit: string | null;
   /** Settings the process waits for (state `waiting`). */
   missing: string[];
@@ -99,6 +101,7 @@ export class BackgroundProcess {
     this.spawned += 1;
     this.startedAt = Date.now();
     this.state = 'running';
+    const stderr = new StderrTail();
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
@@ -120,14 +123,18 @@ export class BackgroundProcess {
       };
       // ENOENT and EACCES arrive as 'error' without a 'close' on some Node versions.
       child.once('error', (error) => finish(`could not start ${spec.command}: ${error.message}`));
+      // 'close' comes after stderr has ended, so its last lines are in.
       child.once('close', (code, signal) =>
-        finish(signal ? `was killed by ${signal}` : `exited with code ${code}`),
+        finish(stderr.explain(signal ? `was killed by ${signal}` : `exited with code ${code}`)),
       );
     });
     if (child.stdout)
       forEachLine(child.stdout, (line) => log.info({ ...tag, stdout: line }, 'process output'));
     if (child.stderr)
-      forEachLine(child.stderr, (line) => log.info({ ...tag, stderr: line }, 'process output'));
+      forEachLine(child.stderr, (line) => {
+        stderr.push(line);
+        log.info({ ...tag, stderr: line }, 'process output');
+      });
     log.info({ ...tag, pid: child.pid }, 'process started');
   }
 

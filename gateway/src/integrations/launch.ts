@@ -28,22 +28,29 @@ function resolveCommand(dir: string, command: string): string {
   return command.includes('/') ? path.resolve(dir, command) : command;
 }
 
+/** `serverUrl`: an http server's URL with its settings filled in (decide's grant). */
 export function buildUpstreamPool(
   name: string,
   dir: string,
   manifest: Manifest,
+  serverUrl: string | undefined,
   env: Record<string, string>,
   log: Logger,
   gatewayToken?: (integration: string) => Promise<string>,
 ): UpstreamPool {
   const server = manifest.server;
+  // decide() grants an http server only with every placeholder of its URL filled.
+  const url = serverUrl;
+  if (server.transport === 'http' && url === undefined) {
+    throw new Error(`integration ${name}: no server URL was granted`);
+  }
   const create =
     server.transport === 'http'
       ? () =>
           new HttpUpstream(
             {
               integration: name,
-              url: server.url,
+              url: url as string,
               requestTimeoutMs: server.timeoutMs,
               ...(gatewayToken ? { gatewayToken: () => gatewayToken(name) } : {}),
             },

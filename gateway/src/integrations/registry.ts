@@ -3,11 +3,13 @@ import { formatManifestErrors, loadManifest, type Manifest } from '@switchboard/
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
+import { fillAutoPorts } from '../settings/auto-port.ts';
 import { type ResolvedSetting, resolveSettings } from '../settings/resolve.ts';
 import { listSettings } from '../settings/store.ts';
 import type { BackgroundProcess } from './background-process.ts';
 import { type Candidate, discoverCandidates } from './discover.ts';
 import { hashFolder } from './folder-hash.ts';
+import { missingHandlers, unusableSigningSecrets } from './judge.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
 import {
   processApiKey,
@@ -250,17 +252,21 @@ export class IntegrationRegistry {
           ],
         });
       }
-      item.settings = resolveSettings(name, manifest.settings, {
-        rows: await listSettings(this.deps.sql, name),
-        env: this.deps.env,
-        policy: this.policy.integrations[name]?.settings,
-        masterKey: this.deps.masterKey,
-      });
+      item.settings = await fillAutoPorts(
+        manifest.settings,
+        resolveSettings(name, manifest.settings, {
+          rows: await listSettings(this.deps.sql, name),
+          env: this.deps.env,
+          policy: this.policy.integrations[name]?.settings,
+          masterKey: this.deps.masterKey,
+        }),
+      );
       const decision = decide(manifest, this.policy, {
         folderSha256: this.policy.integrations[name]?.sha256
           ? hashFolder(candidate.dir)
           : undefined,
         resolvedSettings: Object.fromEntries(item.settings.map((s) => [s.key, s.value])),
+        invalidSettings: unusableSigningSecrets(manifest, item.settings),
       });
       if (!decision.granted) return this.refuse(item, decision);
       const env = integrationEnv(this.deps.env, item.settings);
@@ -269,6 +275,7 @@ export class IntegrationRegistry {
         name,
         candidate.dir,
         manifest,
+        decision.serverUrl,
         env,
         log,
         this.deps.gatewayToken,
@@ -307,13 +314,32 @@ export class IntegrationRegistry {
     return item;
   }
 
-  /** Start the server and list its tools: `ready` once it answered, `failed` if it did not. */
+  /**
+   * Start the server and list its tools: `ready` once it answered, `failed` if it did not,
+   * `refused` (handler_missing) if a handler or hidden tool of the manifest is not among them.
+   */
   private async probe(item: Integration): Promise<void> {
     const upstream = item.upstream!;
-    const hidden = new Set(item.manifest?.tools?.hidden ?? []);
+    const manifest = item.manifest!;
+    const hidden = new Set(manifest.tools.hidden);
     try {
       const tools = await this.listWithRetry(item, upstream);
       if (this.items.get(item.name) !== item) return; // reloaded meanwhile
+      const missing = missingHandlers(
+        manifest,
+        tools.map((t) => t.name),
+      );
+      if (missing.length > 0) {
+        // Refused like any other: nothing of it keeps running, and its processes' key goes.
+        this.refuse(item, { granted: false, reasons: missing });
+        await stopItem(item);
+        item.upstream = undefined;
+        item.processes = [];
+        if (this.items.get(item.name) === item) {
+          await retireProcessKey(this.deps.sql, this.deps.log, item.name, this.deps.instance);
+        }
+        return;
+      }
       item.tools = tools.map((t) => ({
         name: t.name,
         description: t.description,
@@ -321,7 +347,16 @@ export class IntegrationRegistry {
       }));
       item.state = 'ready';
       this.changed(item.name);
-      this.deps.log.info({ integration: item.name, tools: item.tools.length }, 'integration ready');
+      const hiddenCount = item.tools.filter((t) => t.hidden).length;
+      // The count agents see; handlers are hidden from them.
+      this.deps.log.info(
+        {
+          integration: item.name,
+          tools: item.tools.length - hiddenCount,
+          hiddenTools: hiddenCount,
+        },
+        'integration ready',
+      );
     } catch (error) {
       this.fail(item, error);
     }
@@ -350,9 +385,15 @@ export class IntegrationRegistry {
   }
 
   private fail(item: Integration, error: unknown): Integration {
+    // An HTTP server of its own that is not reachable: how its process ended says why
+    // (`… (stderr: … EADDRINUSE …)`).
+    const exits = item.processes
+      .map((p) => p.status())
+      .filter((s) => s.lastExit !== null)
+      .map((s) => `process ${s.name} ${s.lastExit}`);
+    item.lastError = [(error as Error).message, ...exits].join('; ');
     item.state = 'failed';
     this.changed(item.name);
-    item.lastError = (error as Error).message;
     this.deps.log.warn({ integration: item.name, err: error }, 'integration failed');
     return item;
   }

@@ -1,3 +1,4 @@
+import { settingEnvName } from '@switchboard/sdk';
 import { decryptSecret } from '../secrets/cipher.ts';
 import type { SettingRow } from './store.ts';
 
@@ -7,9 +8,11 @@ export interface SettingDeclaration {
   secret: boolean;
   required: boolean;
   default?: string | undefined;
+  /** `port`: when nothing else sets it, the gateway picks a free port (auto-port.ts). */
+  auto?: 'port' | undefined;
 }
 
-export type SettingSource = 'database' | 'environment' | 'policy' | 'default';
+export type SettingSource = 'database' | 'environment' | 'policy' | 'default' | 'auto';
 
 export interface ResolvedSetting {
   key: string;
@@ -21,8 +24,10 @@ export interface ResolvedSetting {
 
 /**
  * Each declared setting from the first place that has it: a value set by an operator (DB) →
- * the gateway's environment (same name) → the policy's development values → the manifest's
- * default. Undeclared rows and variables are ignored: an integration sees only what it declared.
+ * the gateway's environment, by the integration's own variable only (env-name.ts; never the
+ * key's plain name, which could be one of the gateway's own) → the policy's development values →
+ * the manifest's default. Undeclared rows and variables are ignored: an integration sees only
+ * what it declared.
  */
 export function resolveSettings(
   integration: string,
@@ -39,7 +44,7 @@ export function resolveSettings(
     const row = rows.get(d.key);
     const candidates: Array<[SettingSource, string | undefined]> = [
       ['database', row ? rowValue(integration, row, sources.masterKey) : undefined],
-      ['environment', sources.env[d.key]],
+      ['environment', sources.env[settingEnvName(integration, d.key)]],
       ['policy', sources.policy?.[d.key]],
       ['default', d.default],
     ];
@@ -60,13 +65,17 @@ function rowValue(integration: string, row: SettingRow, masterKey: Buffer): stri
   return decryptSecret(masterKey, row.valueEncrypted, `${integration}/${row.key}`);
 }
 
-/** For lists and APIs: secrets are shown as set or not, never by value. */
+/**
+ * For lists and APIs: secrets, and every value from the environment (whoever put it there did
+ * not mean it for the API, secret or not), are shown as set or not, never by value.
+ */
 export function maskedSettings(resolved: ResolvedSetting[]) {
   return resolved.map((s) => ({
     key: s.key,
     secret: s.secret,
     required: s.required,
     source: s.source ?? null,
-    value: s.value === undefined ? null : s.secret ? '******' : s.value,
+    value:
+      s.value === undefined ? null : s.secret || s.source === 'environment' ? '******' : s.value,
   }));
 }

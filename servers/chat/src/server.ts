@@ -76,7 +76,15 @@ const http = createServer((req, res) => {
   });
 });
 
+// One line that says why (the gateway shows a process's last stderr line as its exit cause),
+// rather than the stack trace of an unhandled 'error' event.
+const cannotListen = (error: Error) => {
+  console.error(`chat: cannot listen on 127.0.0.1:${settings.CHAT_PORT}: ${error.message}`);
+  process.exit(1);
+};
+http.once('error', cannotListen);
 http.listen(settings.CHAT_PORT, '127.0.0.1', () => {
+  http.off('error', cannotListen);
   const { port } = http.address() as AddressInfo;
   baseUrl = `http://127.0.0.1:${port}`;
   console.error(`chat: listening on ${baseUrl}${MCP_PATH}`);

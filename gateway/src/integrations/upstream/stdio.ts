@@ -7,6 +7,7 @@ import { ChildProcessTransport } from './child-transport.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
 import { forEachLine } from './line-log.ts';
 import { killProcessGroup } from './process-group.ts';
+import { StderrTail } from './stderr-tail.ts';
 import type { Upstream } from './upstream.ts';
 
 /**
@@ -151,7 +152,7 @@ export class StdioUpstream implements Upstream {
       ),
     );
     spawnError.catch(() => {});
-    this.pipeStderr(child);
+    const stderr = this.pipeStderr(child);
     const running: Running = {
       child,
       client: createUpstreamClient(),
@@ -176,7 +177,7 @@ export class StdioUpstream implements Upstream {
       if (error instanceof SwitchboardError) throw error;
       await this.terminate(running);
       throw this.startFailed(
-        `the server did not complete the MCP handshake${running.exitReason ? ` (it ${running.exitReason})` : ''}: ${(error as Error).message}`,
+        `the server did not complete the MCP handshake${running.exitReason ? ` (it ${stderr.explain(running.exitReason)})` : ''}: ${(error as Error).message}`,
         error,
       );
     }
@@ -253,14 +254,17 @@ export class StdioUpstream implements Upstream {
     await Promise.race([running.exit, delay(STOP_STEP_MS)]);
   }
 
-  /** Each stderr line becomes a log line tagged with the integration. */
-  private pipeStderr(child: ChildProcessWithoutNullStreams): void {
-    forEachLine(child.stderr, (line) =>
+  /** Each stderr line becomes a log line tagged with the integration; the last ones are kept. */
+  private pipeStderr(child: ChildProcessWithoutNullStreams): StderrTail {
+    const tail = new StderrTail();
+    forEachLine(child.stderr, (line) => {
+      tail.push(line);
       this.log.info(
         { integration: this.spec.integration, pid: child.pid, stderr: line },
         'upstream stderr',
-      ),
-    );
+      );
+    });
+    return tail;
   }
 }
 
