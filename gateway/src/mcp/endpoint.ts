@@ -17,7 +17,7 @@ import {
   sendResponse,
   toWebRequest,
 } from './http-bridge.ts';
-import { InFlight } from './inflight.ts';
+import { InFlight, requestId } from './inflight.ts';
 import { acceptsInput } from './input-required.ts';
 import { serveLegacy } from './legacy.ts';
 import { LegacyClients } from './legacy-clients.ts';
@@ -215,14 +215,6 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
       await Promise.all([modern.close(), notifications.close()]);
     },
   };
-}
-
-/** The id of a single JSON-RPC request, undefined for notifications, batches and non-JSON-RPC. */
-function requestId(body: unknown): string | number | undefined {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
-  const { id, method } = body as { id?: unknown; method?: unknown };
-  if (typeof method !== 'string') return undefined;
-  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
 function jsonRpcError(

@@ -8,6 +8,8 @@ export interface ToolCallEvent {
   durationMs: number;
   ok: boolean;
   error?: string;
+  /** The client cancelled the call (or left) before it was answered: not a failure of the tool. */
+  cancelled?: boolean;
   arguments?: unknown;
 }
 

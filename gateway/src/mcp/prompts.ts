@@ -78,7 +78,10 @@ export function registerPrompts(
           },
           { timeout: timeoutMs, signal: ctx.mcpReq.signal, allowInputRequired: true },
         ),
-      agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+      {
+        input: agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+        signal: ctx.mcpReq.signal,
+      },
     );
   });
 }
@@ -117,15 +120,21 @@ export function registerCompletion(
         `Resource template ${ref.type === 'ref/resource' ? ref.uri : ''} not found`,
       );
     }
-    return forward(deps, item, view.grant, [], ({ client, timeoutMs, meta }) =>
-      client.complete(
-        {
-          ...request.params,
-          ref: upstreamRef,
-          _meta: { ...agentMeta(request.params._meta), ...meta },
-        },
-        { timeout: timeoutMs, signal: ctx.mcpReq.signal },
-      ),
+    return forward(
+      deps,
+      item,
+      view.grant,
+      [],
+      ({ client, timeoutMs, meta }) =>
+        client.complete(
+          {
+            ...request.params,
+            ref: upstreamRef,
+            _meta: { ...agentMeta(request.params._meta), ...meta },
+          },
+          { timeout: timeoutMs, signal: ctx.mcpReq.signal },
+        ),
+      { signal: ctx.mcpReq.signal },
     );
   });
 }

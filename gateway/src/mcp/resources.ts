@@ -128,7 +128,10 @@ export function registerResources(
             allowInputRequired: true,
           },
         ),
-      agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+      {
+        input: agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+        signal: ctx.mcpReq.signal,
+      },
     );
   });
 

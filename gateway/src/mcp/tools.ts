@@ -164,6 +164,7 @@ export async function callTool(
       ok,
     };
     if (error !== undefined) event.error = error;
+    if (!ok && ctx.mcpReq.signal.aborted) event.cancelled = true;
     if (args !== undefined && deps.includeArguments?.(integration)) event.arguments = args;
     emitToolCall(deps.onToolCall, event, deps.log);
   };
@@ -190,7 +191,8 @@ export async function callTool(
 
 /**
  * tools/call on the upstream: progress re-stamped with the agent's own progressToken (the
- * upstream client assigns the upstream one), cancellation passed on through the signal, and
+ * upstream client assigns the upstream one), cancellation passed on through the signal (a 2025
+ * notifications/cancelled aborts it through InFlight, see legacy.ts and fast-call.ts), and
  * the integration's timeout restarted by each progress notification (a tool that reports
  * progress may run past it; one that goes silent may not).
  */
@@ -204,7 +206,7 @@ function callUpstream(
   input: AgentInput,
 ): Promise<CallToolResult> {
   const progressToken = ctx.mcpReq._meta?.progressToken;
-  const tracked = deps.inflight.track(view.grant, ctx.mcpReq.id, ctx.mcpReq.signal);
+  const signal = ctx.mcpReq.signal;
   return forward(
     deps,
     item,
@@ -221,7 +223,7 @@ function callUpstream(
         {
           // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
           allowInputRequired: true,
-          signal: tracked.signal,
+          signal,
           timeout: timeoutMs,
           resetTimeoutOnProgress: true,
           onprogress: (progress) => {
@@ -232,6 +234,6 @@ function callUpstream(
           },
         },
       ),
-    input,
-  ).finally(() => tracked.done());
+    { input, signal },
+  );
 }

@@ -31,7 +31,7 @@ export class ToolEventSink {
   ) {
     this.calls = new Counter({
       name: 'switchboard_tool_calls_total',
-      help: 'Tool calls through the MCP endpoints, by integration and outcome (ok, error)',
+      help: 'Tool calls through the MCP endpoints, by integration and outcome (ok, error, cancelled)',
       labelNames: ['integration', 'outcome'] as const,
       registers: [metrics],
     });
@@ -52,7 +52,8 @@ export class ToolEventSink {
 
   /** Never throws and never waits: safe to call as the MCP endpoint's onToolCall. */
   record(event: ToolCallEvent): void {
-    this.calls.inc({ integration: event.integration, outcome: event.ok ? 'ok' : 'error' });
+    const outcome = event.ok ? 'ok' : event.cancelled ? 'cancelled' : 'error';
+    this.calls.inc({ integration: event.integration, outcome });
     this.duration.observe({ integration: event.integration }, event.durationMs / 1000);
     if (this.pending.length >= MAX_PENDING) {
       this.dropped.inc();
@@ -89,6 +90,7 @@ export class ToolEventSink {
           durationMs: Math.round(e.durationMs * 10) / 10,
           ok: e.ok,
           ...(e.error === undefined ? {} : { error: e.error }),
+          ...(e.cancelled ? { cancelled: true } : {}),
           ...(e.arguments === undefined ? {} : { arguments: e.arguments }),
           tokenId: e.grant.tokenId,
         }),
