@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { BATCH_REFUSED } from '../mcp/http-bridge.ts';
 import type { Grant, TokenVerifier } from '../tokens/grant.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
 import { leanJson } from './json-body.ts';
@@ -170,10 +171,18 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     const serveBuiltin = (req: Request, res: Response, next: NextFunction) => {
       tools.handle(req, res, res.locals.grant as Grant, BUILTIN, req.body).catch(next);
     };
-    router.all(`/mcp/${BUILTIN}`, builtin, guard, json, jsonRpcParseErrors, serveBuiltin);
+    router.all(
+      `/mcp/${BUILTIN}`,
+      builtin,
+      guard,
+      json,
+      jsonRpcParseErrors,
+      refuseBatches,
+      serveBuiltin,
+    );
   }
   for (const path of ['/mcp', '/mcp/:integration']) {
-    router.all(path, guard, json, jsonRpcParseErrors, limit, serve);
+    router.all(path, guard, json, jsonRpcParseErrors, refuseBatches, limit, serve);
   }
   return router;
 }
@@ -185,6 +194,16 @@ function aggregateCallTarget(body: unknown): string | undefined {
     return undefined;
   const at = message.params.name.indexOf('__');
   return at > 0 ? message.params.name.slice(0, at) : undefined;
+}
+
+/**
+ * A JSON-RPC batch (an array body) is refused before any work, rate limit included: MCP dropped
+ * batching in 2025-06-18 (every later revision sends one message per POST), and a batch of N
+ * calls was N calls for one request of the per-integration rate limit.
+ */
+export function refuseBatches(req: Request, res: Response, next: NextFunction): void {
+  if (!Array.isArray(req.body)) return next();
+  res.status(400).json(BATCH_REFUSED);
 }
 
 /** A body that is not JSON is a JSON-RPC parse error (-32700), as MCP clients expect. */

@@ -10,6 +10,7 @@ import { notReady } from './errors.ts';
 import type { ToolCallEvent } from './events.ts';
 import { fastCallEligible, serveFastCall } from './fast-call.ts';
 import {
+  BATCH_REFUSED,
   clientGone,
   goneSignal,
   MAX_BODY_BYTES,
@@ -157,6 +158,10 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
           res,
           jsonRpcError(413, -32000, `Payload Too Large: at most ${MAX_BODY_BYTES} bytes`, null),
         );
+        return;
+      }
+      if (read.kind === 'batch') {
+        await sendResponse(res, Response.json(BATCH_REFUSED, { status: 400 }));
         return;
       }
       if (read.kind === 'json') body = read.value;
