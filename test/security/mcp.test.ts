@@ -3,6 +3,7 @@
  * holding a real, narrow task token: whole gateway, real tokens, real stdio upstreams
  * (test/fixtures/mcp-integrations, policy test/fixtures/mcp-gateway/policy.yaml).
  */
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
 import {
   eventually,
@@ -80,6 +81,147 @@ describe('MCP endpoints under attack', () => {
       expect(events.map((e) => [e.integration, e.tool, e.ok])).toEqual(
         Array.from({ length: 5 }, () => ['crashy', 'sleep', true]),
       );
+    });
+  });
+
+  describe('M4: resources, prompts and completions need the whole integration', () => {
+    /** One 2025-era request; its JSON-RPC answer. */
+    async function rpc(
+      url: string,
+      token: string,
+      method: string,
+      params: Record<string, unknown> = {},
+    ): Promise<Record<string, unknown>> {
+      const res = await post(url, token, { jsonrpc: '2.0', id: 1, method, params });
+      const [answer] = messagesOf(res.headers.get('content-type'), await res.text());
+      return answer ?? {};
+    }
+
+    /** Every request of the area, with what names fixture's things on /mcp/fixture or /mcp. */
+    const requests = (prefix: string): Array<[string, Record<string, unknown>]> => [
+      ['resources/list', {}],
+      ['resources/templates/list', {}],
+      ['resources/read', { uri: 'test://static-text' }],
+      ['resources/subscribe', { uri: 'test://watched-resource' }],
+      ['prompts/list', {}],
+      ['prompts/get', { name: `${prefix}test_simple_prompt` }],
+      [
+        'completion/complete',
+        {
+          ref: { type: 'ref/prompt', name: `${prefix}test_prompt_with_arguments` },
+          argument: { name: 'arg1', value: 'al' },
+        },
+      ],
+    ];
+
+    it('a token scoped to one tool of fixture gets none of them on /mcp/fixture (2025 era)', async () => {
+      const granted = await grantTask(gw(), ['fixture:test_simple_text']);
+      const fixture = integrationOf(granted, 'fixture');
+      // Its tool still works.
+      const call = await rpc(fixture.url, fixture.token, 'tools/call', {
+        name: 'test_simple_text',
+      });
+      expect(call).toMatchObject({ result: { content: [{ type: 'text' }] } });
+      for (const [method, params] of requests('')) {
+        const answer = await rpc(fixture.url, fixture.token, method, params);
+        expect({ method, answer }).toMatchObject({
+          method,
+          answer: { error: { code: -32601 } },
+        });
+        expect(answer.result).toBeUndefined();
+      }
+      // The server does not even advertise them.
+      const hello = await rpc(fixture.url, fixture.token, 'initialize', {
+        protocolVersion: '2025-11-25',
+        capabilities: {},
+        clientInfo: { name: 'attacker', version: '1' },
+      });
+      const capabilities = (hello.result as { capabilities: Record<string, unknown> }).capabilities;
+      expect(Object.keys(capabilities).sort()).toEqual(['logging', 'tools']);
+    });
+
+    it('…nor on the aggregate /mcp, where another integration granted whole still serves its own', async () => {
+      const granted = await grantTask(gw(), ['fixture:test_simple_text', 'probe:*']);
+      const { url, token } = granted.mcp;
+      const listed = await rpc(url, token, 'resources/list');
+      const uris = (listed.result as { resources: Array<{ uri: string }> }).resources.map(
+        (r) => r.uri,
+      );
+      expect(uris).toEqual(['probe://counter']);
+      const templates = await rpc(url, token, 'resources/templates/list');
+      expect(templates.result).toEqual({ resourceTemplates: [] });
+      // A URI is routed among the integrations the view may read: never to fixture (the only one
+      // left, probe, answers every URI it is asked for with its counter).
+      const read = await rpc(url, token, 'resources/read', { uri: 'test://static-text' });
+      expect(read).toMatchObject({
+        result: { contents: [{ uri: 'test://static-text', text: '0' }] },
+      });
+      expect(JSON.stringify(read)).not.toContain('static text resource');
+      const counter = await rpc(url, token, 'resources/read', { uri: 'probe://counter' });
+      expect(counter).toMatchObject({ result: { contents: [{ uri: 'probe://counter' }] } });
+      // probe has no prompts or completions, fixture's are not served: none is offered.
+      for (const [method, params] of requests('fixture__').slice(4)) {
+        const answer = await rpc(url, token, method, params);
+        expect({ method, answer }).toMatchObject({ method, answer: { error: { code: -32601 } } });
+      }
+    });
+
+    it('2026-07-28 clients are refused alike', async () => {
+      const granted = await grantTask(gw(), ['fixture:test_simple_text']);
+      const fixture = integrationOf(granted, 'fixture');
+      const client = new Client(
+        { name: 'attacker-modern', version: '1.0.0' },
+        { versionNegotiation: { mode: 'auto' } },
+      );
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(fixture.url), {
+          requestInit: { headers: { authorization: `Bearer ${fixture.token}` } },
+        }),
+      );
+      try {
+        expect(client.getProtocolEra()).toBe('modern');
+        const capabilities = client.getServerCapabilities() ?? {};
+        expect(capabilities.resources).toBeUndefined();
+        expect(capabilities.prompts).toBeUndefined();
+        expect(capabilities.completions).toBeUndefined();
+        for (const [method, params] of requests('')) {
+          if (method === 'resources/subscribe') continue; // not a 2026-07-28 method
+          // 2026-07-28 over HTTP: -32601 travels as HTTP 404, which the client reports as such.
+          const outcome = await client.request({ method, params } as never).then(
+            () => 'answered',
+            (e: unknown) => (e as { data?: { status?: number; text?: string } }).data,
+          );
+          expect({ method, outcome }).toEqual({
+            method,
+            outcome: {
+              status: 404,
+              statusText: 'Not Found',
+              text: expect.stringContaining('"error":{"code":-32601,"message":"Method not found"}'),
+            },
+          });
+        }
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('a fixture:* token gets all of them, on both endpoints', async () => {
+      const granted = await grantTask(gw(), ['fixture:*']);
+      const fixture = integrationOf(granted, 'fixture');
+      for (const [url, token, prefix] of [
+        [fixture.url, fixture.token, ''],
+        [granted.mcp.url, granted.mcp.token, 'fixture__'],
+      ] as const) {
+        for (const [method, params] of requests(prefix)) {
+          const answer = await rpc(url, token, method, params);
+          expect({ method, error: answer.error }).toEqual({ method, error: undefined });
+          expect(answer.result).toEqual(expect.any(Object));
+        }
+        const read = await rpc(url, token, 'resources/read', { uri: 'test://static-text' });
+        expect(read).toMatchObject({
+          result: { contents: [{ text: 'This is the content of the static text resource.' }] },
+        });
+      }
     });
   });
 });

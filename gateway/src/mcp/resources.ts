@@ -14,7 +14,7 @@ import { agentMeta, forward } from './forward.ts';
 import { agentInput } from './input-required.ts';
 import type { ResourceSubscriptions } from './subscriptions.ts';
 import type { HandlerDeps } from './tools.ts';
-import { isAggregate, type View, visibleIntegrations } from './view.ts';
+import { integrationWide, isAggregate, type View, visibleIntegrations } from './view.ts';
 
 export interface ResourceDeps extends HandlerDeps {
   subscriptions: ResourceSubscriptions;
@@ -45,7 +45,7 @@ export async function routeUri(
   return items.find((_, i) => templates[i]?.some((t) => matches(t.uriTemplate, uri)));
 }
 
-/** routeUri over the view's integrations that have resources (for listen subscriptions). */
+/** routeUri over the view's integrations whose resources it may read (for listen subscriptions). */
 export async function resolveResourceUri(
   deps: HandlerDeps,
   view: View,
@@ -53,6 +53,7 @@ export async function resolveResourceUri(
 ): Promise<Integration | undefined> {
   const items: Integration[] = [];
   for (const item of visibleIntegrations(deps.registry, view)) {
+    if (!integrationWide(view, item.name)) continue;
     const capabilities = await deps.catalog.capabilities(item).catch(() => undefined);
     if (capabilities?.resources) items.push(item);
   }

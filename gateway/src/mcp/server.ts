@@ -3,7 +3,7 @@ import type { Integration } from '../integrations/registry.ts';
 import { registerCompletion, registerPrompts } from './prompts.ts';
 import { type ResourceDeps, registerResources } from './resources.ts';
 import { registerTools } from './tools.ts';
-import { isAggregate, type View, visibleIntegrations } from './view.ts';
+import { integrationWide, isAggregate, type View, visibleIntegrations } from './view.ts';
 
 export const SERVER_INFO = { name: 'switchboard', version: '0.1.0' } as const;
 
@@ -16,7 +16,8 @@ interface Offer {
 /**
  * The MCP server for one request (REFERENCES §A2.3: an instance per request costs ~1% CPU and
  * holds its protocol era, so none is pooled). It advertises only what the upstreams it fronts
- * can do: tools, resources (subscribe when one of them supports it), prompts, completions.
+ * can do: tools, resources (subscribe when one of them supports it), prompts, completions; the
+ * last three only of integrations the grant covers whole (`<name>:*`, view.ts integrationWide).
  * Logging when an upstream logs. Never `tasks` (not proxied end to end); client input
  * (elicitation, sampling, roots) is a capability of the client, passed through per request.
  * listChanged is always on: the gateway itself changes the lists (integrations come and go).
@@ -33,18 +34,22 @@ export async function buildServer(deps: ResourceDeps, view: View): Promise<Serve
     }),
   );
   const available = offers.filter((o): o is Offer => o !== undefined);
-  const having = (key: 'tools' | 'resources' | 'prompts' | 'completions' | 'logging') =>
-    available.filter((o) => o.capabilities[key] !== undefined).map((o) => o.item);
+  // Resources, prompts and completions only of integrations the grant covers whole (view.ts).
+  const whole = available.filter((o) => integrationWide(view, o.item.name));
+  const having = (
+    key: 'tools' | 'resources' | 'prompts' | 'completions' | 'logging',
+    from: Offer[] = available,
+  ) => from.filter((o) => o.capabilities[key] !== undefined).map((o) => o.item);
 
   const withTools = having('tools');
-  const withResources = having('resources');
-  const withPrompts = having('prompts');
-  const withCompletions = having('completions');
+  const withResources = having('resources', whole);
+  const withPrompts = having('prompts', whole);
+  const withCompletions = having('completions', whole);
   const capabilities: ServerCapabilities = {};
   // The aggregate always offers tools: integrations granted later announce themselves there.
   if (withTools.length > 0 || isAggregate(view)) capabilities.tools = { listChanged: true };
   if (withResources.length > 0) {
-    const subscribe = available.some((o) => o.capabilities.resources?.subscribe === true);
+    const subscribe = whole.some((o) => o.capabilities.resources?.subscribe === true);
     capabilities.resources = { listChanged: true, ...(subscribe && { subscribe: true }) };
   }
   if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
