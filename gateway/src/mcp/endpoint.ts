@@ -93,9 +93,8 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     log,
     resolveUri: (view, uri) => resolveResourceUri(handlerDeps, view, uri),
   });
-  const build = (view: View) => buildServer(handlerDeps, view);
   const legacyDeps = {
-    buildServer: build,
+    buildServer: (view: View) => buildServer(handlerDeps, view, 'legacy'),
     hub: notifications,
     inflight,
     log,
@@ -107,7 +106,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     () => {
       const scope = requestScope.getStore();
       if (!scope) throw new Error('MCP request outside of the endpoint scope');
-      return build(scope.view);
+      return buildServer(handlerDeps, scope.view, 'modern');
     },
     {
       legacy: 'reject',

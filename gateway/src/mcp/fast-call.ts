@@ -157,6 +157,7 @@ export async function serveFastCall(
       // Only progress is ever notified, and only for a progress token, which is not eligible.
       notify: async () => {},
     },
+    era: 'legacy',
   };
   let answer: string;
   try {

@@ -9,6 +9,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
 import { paginate } from './cursors.ts';
+import { type Era, forEra } from './era-results.ts';
 import { upstreamFailure } from './errors.ts';
 import { agentMeta, forward } from './forward.ts';
 import { agentInput } from './input-required.ts';
@@ -93,6 +94,7 @@ export function registerResources(
   deps: ResourceDeps,
   view: View,
   items: Integration[],
+  era: Era,
 ): void {
   server.setRequestHandler('resources/list', async (request) => {
     const all = await merged<Resource>(view, items, (item) => deps.catalog.resources(item));
@@ -114,7 +116,7 @@ export function registerResources(
     const { uri } = request.params;
     const item = await routeUri(deps, view, items, uri);
     if (!item) throw new ResourceNotFoundError(uri);
-    return forward(
+    const result = await forward(
       deps,
       item,
       view.grant,
@@ -134,6 +136,7 @@ export function registerResources(
         signal: ctx.mcpReq.signal,
       },
     );
+    return forEra(result, era);
   });
 
   server.setRequestHandler('resources/subscribe', async (request) => {
