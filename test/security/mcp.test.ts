@@ -3,8 +3,11 @@
  * holding a real, narrow task token: whole gateway, real tokens, real stdio upstreams
  * (test/fixtures/mcp-integrations, policy test/fixtures/mcp-gateway/policy.yaml).
  */
+
+import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
+import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import {
   eventually,
   grantTask,
@@ -223,5 +226,101 @@ describe('MCP endpoints under attack', () => {
         });
       }
     });
+  });
+
+  describe('L2: metric labels', () => {
+    /** The label sets (bucket bounds aside) of the tool-call metrics in a /metrics text. */
+    function toolSeries(text: string): string[] {
+      const sets = new Set<string>();
+      for (const line of text.split('\n')) {
+        const match = /^(switchboard_tool_call[a-z_]*)\{([^}]*)\}/.exec(line);
+        if (!match) continue;
+        const labels = match[2]!.split(',').filter((l) => !l.startsWith('le='));
+        sets.add(`${match[1]!.replace(/_(bucket|sum|count)$/, '')}{${labels.join(',')}}`);
+      }
+      return [...sets].sort();
+    }
+
+    it('200 calls with made-up integration and tool names add three label sets, not 200', async () => {
+      const before = toolSeries(await (await fetch(`${gw().url}/metrics`)).text());
+      const granted = await grantTask(gw(), ['*:*']);
+      const fixture = integrationOf(granted, 'fixture');
+      const random = () => Math.random().toString(36).slice(2, 10);
+      for (let n = 0; n < 100; n++) {
+        const onAggregate = await post(
+          granted.mcp.url,
+          granted.mcp.token,
+          toolCall(n, `x${random()}__t${random()}`),
+        );
+        expect(onAggregate.status).toBe(200);
+        const onFixture = await post(fixture.url, fixture.token, toolCall(n, `t${random()}`));
+        expect(onFixture.status).toBe(200);
+        const [answer] = messagesOf(onFixture.headers.get('content-type'), await onFixture.text());
+        expect(answer).toMatchObject({ error: { code: -32602 } });
+      }
+      // A real call, for a known label set to compare with.
+      await post(fixture.url, fixture.token, toolCall(999, 'test_simple_text'));
+      const after = await eventually(async () => {
+        const text = await (await fetch(`${gw().url}/metrics`)).text();
+        expect(text).toMatch(
+          /switchboard_tool_calls_total\{[^}]*tool="test_simple_text"[^}]*\} [1-9]/,
+        );
+        expect(text).toContain(
+          'switchboard_tool_calls_total{integration="unknown",tool="unknown",outcome="error"} 100',
+        );
+        return toolSeries(text);
+      });
+      // 200 made-up names: three label sets, whatever the names.
+      expect(after.filter((series) => series.includes('"unknown"'))).toEqual([
+        'switchboard_tool_call_duration_seconds{integration="unknown"}',
+        'switchboard_tool_calls_total{integration="fixture",tool="unknown",outcome="error"}',
+        'switchboard_tool_calls_total{integration="unknown",tool="unknown",outcome="error"}',
+      ]);
+      // With the real call's own (at most two): a fixed handful, not one per name.
+      expect(after.filter((series) => !before.includes(series)).length).toBeLessThanOrEqual(5);
+      // Nothing the agent made up is a label value.
+      expect(after.join('\n')).not.toMatch(/"x[a-z0-9]+"|"t[a-z0-9]{8}"/);
+    });
+  });
+});
+
+describe('L2: /metrics with policy metrics.requireKey', () => {
+  const gw = useTestGateway({
+    SWITCHBOARD_POLICY: path.join(REPO_ROOT, 'test/fixtures/mcp-gateway/metrics-key-policy.yaml'),
+  });
+
+  async function keyWith(scopes: string[]): Promise<string> {
+    const res = await fetch(`${gw().url}/api/v1/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `metrics-${scopes.join('-')}`, scopes }),
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { key: string }).key;
+  }
+
+  const scrape = (key?: string) =>
+    fetch(`${gw().url}/metrics`, key ? { headers: { authorization: `Bearer ${key}` } } : {});
+
+  it('refuses a scrape without a key (401), with a key lacking metrics:read (403)', async () => {
+    const anonymous = await scrape();
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    expect((await scrape('sbk_not-a-key')).status).toBe(401);
+    const tasksOnly = await scrape(await keyWith(['tasks:read']));
+    expect(tasksOnly.status).toBe(403);
+    expect(await tasksOnly.json()).toMatchObject({
+      error: { code: 'forbidden', message: 'this API key lacks the scope metrics:read' },
+    });
+  });
+
+  it('answers a key with metrics:read (and the admin key)', async () => {
+    for (const key of [await keyWith(['metrics:read']), ADMIN_KEY]) {
+      const res = await scrape(key);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('http_request_duration_seconds');
+    }
+    // Health probes stay open.
+    expect((await fetch(`${gw().url}/healthz`)).status).toBe(200);
   });
 });

@@ -160,6 +160,7 @@ export async function callTool(
   const started = performance.now();
   const requested = params.name;
   const args = params.arguments;
+  let toolKnown = false;
   const report = (integration: string, tool: string, ok: boolean, error?: string) => {
     const event: ToolCallEvent = {
       grant: view.grant,
@@ -167,6 +168,7 @@ export async function callTool(
       tool,
       durationMs: Math.round(performance.now() - started),
       ok,
+      known: { integration: items.some((i) => i.name === integration), tool: toolKnown },
     };
     if (error !== undefined) event.error = error;
     if (!ok && ctx.mcpReq.signal.aborted) event.cancelled = true;
@@ -180,6 +182,7 @@ export async function callTool(
   try {
     const found = claim && (await resolveTool(deps, view, items, claim));
     if (!found) throw toolNotFound(requested);
+    toolKnown = true;
     const result = callResultForEra(
       await callUpstream(deps, view, found.item, tool, params, ctx, input),
       found.tool,
