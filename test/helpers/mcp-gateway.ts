@@ -24,12 +24,16 @@ export interface GrantedTask {
   integrations: Array<{ name: string; url: string; token: string }>;
 }
 
-/** An external task with this scope: its tokens for /mcp and each /mcp/<integration>. */
-export async function grantTask(gw: TestGateway, scope: string[]): Promise<GrantedTask> {
+/** An external task with this scope (and token lifetime): its tokens for /mcp and each /mcp/<integration>. */
+export async function grantTask(
+  gw: TestGateway,
+  scope: string[],
+  ttl?: string,
+): Promise<GrantedTask> {
   const res = await fetch(`${gw.url}/api/v1/tasks`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ external: true, scope }),
+    body: JSON.stringify({ external: true, scope, ...(ttl && { ttl }) }),
   });
   expect(res.status).toBe(201);
   return (await res.json()) as GrantedTask;

@@ -282,6 +282,110 @@ describe('MCP endpoints under attack', () => {
       expect(after.join('\n')).not.toMatch(/"x[a-z0-9]+"|"t[a-z0-9]{8}"/);
     });
   });
+
+  describe('L3: exchanges end with their token', () => {
+    /** How an exchange ended, observed from the moment it opens (so no rejection goes unseen). */
+    function outcome(exchange: Promise<unknown>): Promise<string> {
+      return exchange.then(
+        () => 'ended',
+        (e: unknown) => `cut: ${(e as Error).message}`,
+      );
+    }
+
+    /** The outcome, or a failure after `ms` (a deadline, not a sleep). */
+    function ended(exchange: Promise<string>, what: string, ms = 10_000): Promise<string> {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([
+        exchange,
+        new Promise<string>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${what} still open after ${ms} ms`)), ms);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    }
+
+    /** A GET stream (2025 "listening for messages"): resolves when its body ends or breaks. */
+    /** (Its outcome is wrapped: an async function returning a promise would wait for it.) */
+    async function openGetStream(url: string, token: string): Promise<{ done: Promise<string> }> {
+      const res = await fetch(url, {
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      return { done: outcome(res.text()) };
+    }
+
+    /** A call that would run a minute, once the upstream runs it. */
+    async function openLongCall(url: string, token: string, tag: string, name = 'probe__sleep') {
+      const call = outcome(
+        post(url, token, toolCall(tag, name, { ms: 60_000, tag })).then((r) => r.text()),
+      );
+      await eventually(async () => {
+        const res = await post(url, token, toolCall('s', name.replace('sleep', 'sleeping')));
+        expect(await res.text()).toContain(tag);
+      });
+      return { done: call };
+    }
+
+    async function upstreamCancelled(tag: string): Promise<void> {
+      const checker = await grantTask(gw(), ['probe:*']);
+      await eventually(async () => {
+        const res = await post(
+          checker.mcp.url,
+          checker.mcp.token,
+          toolCall(1, 'probe__cancellations'),
+        );
+        expect(await res.text()).toContain(tag);
+      });
+    }
+
+    it('ending the task cuts its GET streams, listen streams and calls in flight', async () => {
+      const granted = await grantTask(gw(), ['probe:*']);
+      const probe = integrationOf(granted, 'probe');
+      const getAggregate = await openGetStream(granted.mcp.url, granted.mcp.token);
+      const getProbe = await openGetStream(probe.url, probe.token);
+      const modern = new Client(
+        { name: 'listener', version: '1.0.0' },
+        { versionNegotiation: { mode: 'auto' } },
+      );
+      await modern.connect(
+        new StreamableHTTPClientTransport(new URL(granted.mcp.url), {
+          requestInit: { headers: { authorization: `Bearer ${granted.mcp.token}` } },
+        }),
+      );
+      const listen = await modern.listen({ toolsListChanged: true });
+      const call = await openLongCall(granted.mcp.url, granted.mcp.token, 'revoked-call');
+      const res = await fetch(`${gw().url}/api/v1/tasks/${granted.task.id}/complete`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ result: 'done' }),
+      });
+      expect(res.status).toBe(200);
+      try {
+        expect(await ended(getAggregate.done, 'the /mcp GET stream')).toMatch(/^(ended|cut)/);
+        expect(await ended(getProbe.done, 'the /mcp/probe GET stream')).toMatch(/^(ended|cut)/);
+        expect(await ended(outcome(listen.closed), 'the listen stream')).toBe('ended');
+        expect(await listen.closed).toBe('remote');
+        // The call got no answer (its connection was cut) and was cancelled upstream.
+        expect(await ended(call.done, 'the call')).toMatch(/^cut/);
+        await upstreamCancelled('revoked-call');
+      } finally {
+        await modern.close().catch(() => {});
+      }
+    });
+
+    it('an exchange open when its token expires is cut too', async () => {
+      const granted = await grantTask(gw(), ['probe:*'], '4s');
+      const getStream = await openGetStream(granted.mcp.url, granted.mcp.token);
+      const call = await openLongCall(granted.mcp.url, granted.mcp.token, 'expired-call');
+      expect(await ended(getStream.done, 'the GET stream', 15_000)).toMatch(/^(ended|cut)/);
+      expect(await ended(call.done, 'the call', 15_000)).toMatch(/^cut/);
+      await upstreamCancelled('expired-call');
+    });
+  });
 });
 
 describe('L2: /metrics with policy metrics.requireKey', () => {

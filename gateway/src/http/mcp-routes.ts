@@ -6,6 +6,7 @@ import type { Grant, TokenVerifier } from '../tokens/grant.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
 import { leanJson } from './json-body.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { TokenExchanges } from './token-exchanges.ts';
 
 /** What serves an authenticated MCP request (gateway/src/mcp/endpoint.ts). */
 export interface McpHandler {
@@ -53,6 +54,9 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 export function mcpRoutes(deps: McpRoutesDeps): Router {
   const router = Router();
   const limiter = new RateLimiter();
+  // Every exchange is cut when its token is revoked or expires (streams must not outlive it).
+  const exchanges = new TokenExchanges();
+  deps.tokens.onRevoked?.((taskIds, tokenIds) => exchanges.revoke(taskIds, tokenIds));
   const allowedHosts = allowedHostsFor();
 
   const metadataUrl = (integration: string | undefined) =>
@@ -115,6 +119,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
           }
         }
         res.locals.grant = grant;
+        exchanges.track(grant, res);
         next();
       },
       (error: Error & { code?: string }) => {
