@@ -206,9 +206,9 @@ function aggregateCallTarget(body: unknown): string | undefined {
  * batching in 2025-06-18 (every later revision sends one message per POST), and a batch of N
  * calls was N calls for one request of the per-integration rate limit.
  */
-export function refuseBatches(req: Request, res: Response, next: NextFunction): void {
-  if (!Array.isArray(req.body)) return next();
-  res.status(400).json(BATCH_REFUSED);
+function refuseBatches(req: Request, res: Response, next: NextFunction): void {
+  if (Array.isArray(req.body)) res.status(400).json(BATCH_REFUSED);
+  else next();
 }
 
 /** A body that is not JSON is a JSON-RPC parse error (-32700), as MCP clients expect. */
