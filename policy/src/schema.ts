@@ -209,6 +209,10 @@ export const policySchema = strictObject(
     dispatch: strictObject({
       allowHosts: z.array(hostPort, { error: 'expected a list of host names' }).default([]),
     }).prefault({}),
+    /** `/metrics` answers only a Bearer API key with `metrics:read` when `requireKey` is true. */
+    metrics: strictObject({
+      requireKey: z.boolean({ error: 'expected true or false' }).default(false),
+    }).prefault({}),
   },
   `a policy (a mapping starting with apiVersion: ${POLICY_API_VERSION})`,
 ).superRefine((policy, ctx) => {

@@ -71,7 +71,9 @@ describe('MCP through the gateway', () => {
         },
       ]);
     const metrics = await (await fetch(`${gw().url}/metrics`)).text();
-    expect(metrics).toMatch(/^switchboard_tool_calls_total\{integration="echo",outcome="ok"\} 1$/m);
+    expect(metrics).toMatch(
+      /^switchboard_tool_calls_total\{integration="echo",tool="shout",outcome="ok"\} 1$/m,
+    );
     expect(metrics).toMatch(
       /^switchboard_tool_call_duration_seconds_count\{integration="echo"\} 1$/m,
     );

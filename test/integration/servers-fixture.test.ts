@@ -80,6 +80,7 @@ describe('servers/fixture over stdio', () => {
     expect(tools).toEqual(
       [
         'crash',
+        'list_numbers',
         'report_env',
         'sleep',
         'test_audio_content',

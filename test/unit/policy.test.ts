@@ -496,7 +496,17 @@ schedules:
       profiles: {},
       schedules: [],
       dispatch: { allowHosts: [] },
+      metrics: { requireKey: false },
     });
+  });
+
+  it('metrics.requireKey is true or false', () => {
+    expect(policyOf(`${HEAD}metrics: { requireKey: true }\n`).metrics).toEqual({
+      requireKey: true,
+    });
+    expect(errorsOf(`${HEAD}metrics: { requireKey: yes please }\n`)).toEqual([
+      ['metrics.requireKey', 'found "yes please", expected true or false'],
+    ]);
   });
 
   it('integrations.<name>.profile must name a defined profile', () => {

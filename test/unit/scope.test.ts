@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   isScopePattern,
   scopeAllows,
+  scopeCoversAllOf,
   scopeCoversIntegration,
   scopeFor,
 } from '../../gateway/src/tokens/scope.ts';
@@ -46,4 +47,20 @@ describe('token scope patterns', () => {
       '*:search',
     ]);
   });
+
+  it.each<[string[], string, boolean]>([
+    [['github:*'], 'github', true],
+    [['*:*'], 'github', true],
+    [['github:get_pr'], 'github', false],
+    [['*:get_pr'], 'github', false],
+    [['chat:*'], 'github', false],
+    [['github:get_pr', 'github:comment', 'chat:*'], 'github', false],
+    [['github:get_pr', 'github:*'], 'github', true],
+    [[], 'github', false],
+  ])(
+    '%j grants the whole of %s (its resources, prompts, completions) → %s',
+    (scope, name, whole) => {
+      expect(scopeCoversAllOf(scope, name)).toBe(whole);
+    },
+  );
 });

@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps): Express {
       ...(deps.taskTools && { taskTools: deps.taskTools }),
     }),
   );
-  app.use(healthRoutes(deps));
+  app.use(healthRoutes({ ...deps, policy: () => deps.registry.currentPolicy() }));
   app.use(wellKnownRoutes(deps));
   app.use('/api/v1', apiRouter(deps));
   app.use(notFoundHandler);

@@ -1,7 +1,9 @@
+import type { Policy } from '@switchboard/policy';
 import { Router } from 'express';
 import type { Sql } from '../db/connect.ts';
 import { type Migration, migrationStatus } from '../db/migrate.ts';
 import type { Logger } from '../log.ts';
+import { authenticateApiKey, requireScope } from './auth.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface Lifecycle {
@@ -20,6 +22,8 @@ export function healthRoutes(deps: {
   metrics: Metrics;
   migrations: Migration[];
   lifecycle: Lifecycle;
+  /** The policy's `metrics.requireKey`, read per scrape (a reload takes effect at once). */
+  policy: () => Policy | undefined;
 }): Router {
   const router = Router();
   // One probe at a time: if the database hangs, later probes share the pending one instead of
@@ -73,10 +77,25 @@ export function healthRoutes(deps: {
     else res.status(503).json({ status: result.status, message: result.message });
   });
 
-  router.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', deps.metrics.registry.contentType);
-    res.send(await deps.metrics.registry.metrics());
-  });
+  // An invalid policy (undefined) keeps the last valid setting: a typo in the file must not open
+  // metrics that a valid one closed.
+  let requireKey = false;
+  const authenticate = authenticateApiKey(deps.sql, deps.log);
+  const canRead = requireScope('metrics:read');
+  router.get(
+    '/metrics',
+    async (req, res, next) => {
+      const policy = deps.policy();
+      if (policy) requireKey = policy.metrics.requireKey;
+      if (!requireKey) return next();
+      // Either throws SwitchboardError 401/403, answered by the app's error handler.
+      await authenticate(req, res, () => canRead(req, res, next));
+    },
+    async (_req, res) => {
+      res.setHeader('Content-Type', deps.metrics.registry.contentType);
+      res.send(await deps.metrics.registry.metrics());
+    },
+  );
 
   return router;
 }

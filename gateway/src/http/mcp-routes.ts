@@ -1,10 +1,12 @@
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { BATCH_REFUSED } from '../mcp/http-bridge.ts';
 import type { Grant, TokenVerifier } from '../tokens/grant.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
 import { leanJson } from './json-body.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { TokenExchanges } from './token-exchanges.ts';
 
 /** What serves an authenticated MCP request (gateway/src/mcp/endpoint.ts). */
 export interface McpHandler {
@@ -52,6 +54,9 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 export function mcpRoutes(deps: McpRoutesDeps): Router {
   const router = Router();
   const limiter = new RateLimiter();
+  // Every exchange is cut when its token is revoked or expires (streams must not outlive it).
+  const exchanges = new TokenExchanges();
+  deps.tokens.onRevoked?.((taskIds, tokenIds) => exchanges.revoke(taskIds, tokenIds));
   const allowedHosts = allowedHostsFor();
 
   const metadataUrl = (integration: string | undefined) =>
@@ -114,6 +119,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
           }
         }
         res.locals.grant = grant;
+        exchanges.track(grant, res);
         next();
       },
       (error: Error & { code?: string }) => {
@@ -170,10 +176,18 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     const serveBuiltin = (req: Request, res: Response, next: NextFunction) => {
       tools.handle(req, res, res.locals.grant as Grant, BUILTIN, req.body).catch(next);
     };
-    router.all(`/mcp/${BUILTIN}`, builtin, guard, json, jsonRpcParseErrors, serveBuiltin);
+    router.all(
+      `/mcp/${BUILTIN}`,
+      builtin,
+      guard,
+      json,
+      jsonRpcParseErrors,
+      refuseBatches,
+      serveBuiltin,
+    );
   }
   for (const path of ['/mcp', '/mcp/:integration']) {
-    router.all(path, guard, json, jsonRpcParseErrors, limit, serve);
+    router.all(path, guard, json, jsonRpcParseErrors, refuseBatches, limit, serve);
   }
   return router;
 }
@@ -185,6 +199,16 @@ function aggregateCallTarget(body: unknown): string | undefined {
     return undefined;
   const at = message.params.name.indexOf('__');
   return at > 0 ? message.params.name.slice(0, at) : undefined;
+}
+
+/**
+ * A JSON-RPC batch (an array body) is refused before any work, rate limit included: MCP dropped
+ * batching in 2025-06-18 (every later revision sends one message per POST), and a batch of N
+ * calls was N calls for one request of the per-integration rate limit.
+ */
+function refuseBatches(req: Request, res: Response, next: NextFunction): void {
+  if (Array.isArray(req.body)) res.status(400).json(BATCH_REFUSED);
+  else next();
 }
 
 /** A body that is not JSON is a JSON-RPC parse error (-32700), as MCP clients expect. */

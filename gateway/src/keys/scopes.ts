@@ -13,6 +13,7 @@ export const RESOURCES = [
   'deliveries',
   'outbox',
   'subscriptions',
+  'metrics',
 ] as const;
 
 export type Resource = (typeof RESOURCES)[number];

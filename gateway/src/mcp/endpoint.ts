@@ -10,6 +10,7 @@ import { notReady } from './errors.ts';
 import type { ToolCallEvent } from './events.ts';
 import { fastCallEligible, serveFastCall } from './fast-call.ts';
 import {
+  BATCH_REFUSED,
   clientGone,
   goneSignal,
   MAX_BODY_BYTES,
@@ -17,7 +18,7 @@ import {
   sendResponse,
   toWebRequest,
 } from './http-bridge.ts';
-import { InFlight } from './inflight.ts';
+import { InFlight, requestId } from './inflight.ts';
 import { acceptsInput } from './input-required.ts';
 import { serveLegacy } from './legacy.ts';
 import { LegacyClients } from './legacy-clients.ts';
@@ -92,9 +93,8 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     log,
     resolveUri: (view, uri) => resolveResourceUri(handlerDeps, view, uri),
   });
-  const build = (view: View) => buildServer(handlerDeps, view);
   const legacyDeps = {
-    buildServer: build,
+    buildServer: (view: View) => buildServer(handlerDeps, view, 'legacy'),
     hub: notifications,
     inflight,
     log,
@@ -106,7 +106,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     () => {
       const scope = requestScope.getStore();
       if (!scope) throw new Error('MCP request outside of the endpoint scope');
-      return build(scope.view);
+      return buildServer(handlerDeps, scope.view, 'modern');
     },
     {
       legacy: 'reject',
@@ -157,6 +157,10 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
           res,
           jsonRpcError(413, -32000, `Payload Too Large: at most ${MAX_BODY_BYTES} bytes`, null),
         );
+        return;
+      }
+      if (read.kind === 'batch') {
+        await sendResponse(res, Response.json(BATCH_REFUSED, { status: 400 }));
         return;
       }
       if (read.kind === 'json') body = read.value;
@@ -215,14 +219,6 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
       await Promise.all([modern.close(), notifications.close()]);
     },
   };
-}
-
-/** The id of a single JSON-RPC request, undefined for notifications, batches and non-JSON-RPC. */
-function requestId(body: unknown): string | number | undefined {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
-  const { id, method } = body as { id?: unknown; method?: unknown };
-  if (typeof method !== 'string') return undefined;
-  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
 function jsonRpcError(

@@ -33,9 +33,16 @@ export function notReady(integration: string, state: string, detail?: string): P
 /**
  * An upstream failure as the error the agent sees. A JSON-RPC error the upstream answered
  * itself (invalid arguments, unknown resource) passes through unchanged: it is the server's
- * answer, not a failure of the route.
+ * answer, not a failure of the route. `signal`: the request's; once it has aborted (the client
+ * cancelled or left), the failure is that cancellation, never a timeout, although the SDK client
+ * rejects an aborted request with SdkError RequestTimeout carrying the abort reason.
  */
-export function upstreamFailure(integration: string, error: unknown): ProtocolError {
+export function upstreamFailure(
+  integration: string,
+  error: unknown,
+  signal?: AbortSignal,
+): ProtocolError {
+  if (signal?.aborted) return requestCancelled(integration);
   if (error instanceof ProtocolError) return error;
   if (error instanceof SwitchboardError) {
     // The supervisor's messages start with "integration <name>:"; others (a token minter) get it.
@@ -62,5 +69,14 @@ export function upstreamFailure(integration: string, error: unknown): ProtocolEr
       code: 'upstream_error',
       integration,
     },
+  );
+}
+
+/** What a cancelled request's failure says (recorded in events and logs; the client is gone). */
+export function requestCancelled(integration: string): ProtocolError {
+  return new ProtocolError(
+    ProtocolErrorCode.InternalError,
+    `integration ${integration}: the request was cancelled`,
+    { code: 'cancelled', integration },
   );
 }

@@ -8,6 +8,14 @@ export interface ToolCallEvent {
   durationMs: number;
   ok: boolean;
   error?: string;
+  /** The client cancelled the call (or left) before it was answered: not a failure of the tool. */
+  cancelled?: boolean;
+  /**
+   * Whether `integration` is one the request could reach and `tool` one of its catalog the
+   * grant may call. Both names come from the agent; metrics label only known ones (a random
+   * name must not become a time series).
+   */
+  known: { integration: boolean; tool: boolean };
   arguments?: unknown;
 }
 

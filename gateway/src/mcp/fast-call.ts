@@ -7,6 +7,8 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Response as ExpressResponse } from 'express';
 import type { Integration } from '../integrations/registry.ts';
+import { sendResponse } from './http-bridge.ts';
+import { cancelledByClient, cancelledResponse } from './inflight.ts';
 import { callTool, type HandlerDeps, type ToolCallContext } from './tools.ts';
 import { isAggregate, type View, visibleIntegrations } from './view.ts';
 
@@ -128,8 +130,9 @@ async function toolIntegrations(deps: HandlerDeps, view: View): Promise<Integrat
 
 /**
  * Serves an eligible call; false (nothing written) when it must go the SDK way after all. The
- * call's signal aborts when the client disconnects first (as closing the SDK server does); a
- * notifications/cancelled in another request reaches it through InFlight, as before.
+ * call's signal aborts when the client disconnects first (as closing the SDK server does), or
+ * when a notifications/cancelled names it in another request (InFlight): then no JSON-RPC
+ * response is sent (cancelledResponse).
  */
 export async function serveFastCall(
   deps: HandlerDeps,
@@ -145,14 +148,16 @@ export async function serveFastCall(
     if (!res.writableFinished) controller.abort('the client disconnected');
   };
   res.once('close', onClose);
+  const tracked = deps.inflight.track(view.grant, call.id, controller.signal);
   const ctx: ToolCallContext = {
     mcpReq: {
       id: call.id,
       _meta: call.params._meta,
-      signal: controller.signal,
+      signal: tracked.signal,
       // Only progress is ever notified, and only for a progress token, which is not eligible.
       notify: async () => {},
     },
+    era: 'legacy',
   };
   let answer: string;
   try {
@@ -163,10 +168,15 @@ export async function serveFastCall(
   } catch (error) {
     answer = JSON.stringify({ jsonrpc: '2.0', id: call.id, error: jsonRpcError(error) });
   } finally {
+    tracked.done();
     res.off('close', onClose);
   }
   // The SDK path drops the answer of a client that left (nothing to send it to); so do we.
   if (res.destroyed || res.writableEnded || controller.signal.aborted) return true;
+  if (cancelledByClient(tracked.signal)) {
+    await sendResponse(res, cancelledResponse());
+    return true;
+  }
   // statusCode + setHeader, not writeHead: end() then still adds Content-Length (no chunking).
   res.statusCode = 200;
   res.setHeader('content-type', 'application/json');

@@ -24,6 +24,13 @@ export interface Forwarding {
   retry: RetryMaterial;
 }
 
+export interface ForwardOptions {
+  /** What the agent can answer (client input, logs). */
+  input?: AgentInput | undefined;
+  /** The agent request's signal, also given to the upstream request by `fn`. */
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * Sends one agent request to an integration, on the instance its session or task maps to
  * (manifest `instances`). Who the request is for travels as the design says (ARCHITECTURE §4
@@ -37,8 +44,9 @@ export async function forward<T>(
   grant: Grant,
   tools: string[],
   fn: (forwarding: Forwarding) => Promise<T>,
-  input?: AgentInput,
+  options: ForwardOptions = {},
 ): Promise<T> {
+  const { input, signal } = options;
   const upstream = item.upstream;
   if (!upstream) throw notReady(item.name, item.state);
   const http = item.manifest?.server.transport === 'http';
@@ -65,7 +73,7 @@ export async function forward<T>(
     const token = await deps.upstreamToken(item.name, grant, tools);
     return await withUpstreamToken(token, run);
   } catch (error) {
-    throw upstreamFailure(item.name, error);
+    throw upstreamFailure(item.name, error, signal);
   }
 }
 

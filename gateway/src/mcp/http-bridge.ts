@@ -14,9 +14,20 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** Headers the SDK never needs: the agent's credential stops at the auth layer. */
 const DROPPED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
+/** The answer to a JSON-RPC batch (http/mcp-routes.ts refuseBatches), HTTP 400. */
+export const BATCH_REFUSED = {
+  jsonrpc: '2.0',
+  id: null,
+  error: {
+    code: -32600,
+    message: 'Invalid Request: JSON-RPC batches are not supported; send one message per POST',
+  },
+} as const;
+
 export type BodyRead =
   | { kind: 'json'; value: unknown }
   | { kind: 'raw'; text: string }
+  | { kind: 'batch' }
   | { kind: 'too-large' };
 
 /** Reads a body express did not parse (no json middleware, or another content type). */
@@ -31,7 +42,10 @@ export async function readBody(req: ExpressRequest): Promise<BodyRead> {
   }
   const text = Buffer.concat(chunks).toString('utf8');
   try {
-    return { kind: 'json', value: JSON.parse(text) };
+    const value = JSON.parse(text) as unknown;
+    // Refused here too (not only by the route): a body express did not parse is still a batch.
+    if (Array.isArray(value)) return { kind: 'batch' };
+    return { kind: 'json', value };
   } catch {
     // Not JSON: handed to the SDK as is, which answers the spec's parse error.
     return { kind: 'raw', text };

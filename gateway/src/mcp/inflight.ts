@@ -1,30 +1,58 @@
 import type { RequestId } from '@modelcontextprotocol/server';
 import type { Grant } from '../tokens/grant.ts';
 
+/** The abort reason of a request its client cancelled (2025 `notifications/cancelled`). */
+export class RequestCancelled extends Error {
+  override readonly name = 'RequestCancelled';
+}
+
+/** Whether `signal` aborted because the client cancelled the request (not a timeout, not us). */
+export function cancelledByClient(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof RequestCancelled;
+}
+
+/**
+ * The HTTP answer to a POST whose request the client cancelled. The spec (2025-11-25
+ * basic/utilities/cancellation) says the receiver SHOULD "not send a response for the cancelled
+ * request", and a POST holding a request MUST be answered with `application/json` (which is one
+ * JSON-RPC response) or `text/event-stream` (which SHOULD, not MUST, end with one): so an SSE
+ * stream that ends at once, empty. Clients drop the late answer anyway; this one is not a lie.
+ */
+export function cancelledResponse(): Response {
+  return new Response(null, {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+  });
+}
+
 /**
  * Requests in flight, so a 2025-era `notifications/cancelled` can reach them. Served stateless,
  * that notification arrives in an HTTP request of its own, on a server instance that never saw
  * the request it names; this map (key: token id + JSON-RPC id, since request ids are only unique
- * per client) is what links the two. 2026-07-28 clients cancel by closing the request's stream,
- * which the SDK turns into the handler's abort signal directly.
+ * per client) is what links the two. Every 2025-era POST request is tracked for as long as its
+ * HTTP exchange lasts (legacy.ts, fast-call.ts), whatever its method. 2026-07-28 clients cancel
+ * by closing the request's stream, which the SDK turns into the handler's abort signal directly.
  */
 export class InFlight {
   private readonly calls = new Map<string, AbortController>();
 
-  /** A signal that aborts with `parent` or on a matching cancellation; call done() when finished. */
-  track(grant: Grant, id: RequestId, parent: AbortSignal): { signal: AbortSignal; done(): void } {
+  /**
+   * A signal that aborts with `parent` (when given) or on a matching cancellation, with a
+   * RequestCancelled reason; call done() when the exchange is over.
+   */
+  track(grant: Grant, id: RequestId, parent?: AbortSignal): { signal: AbortSignal; done(): void } {
     const key = keyOf(grant, id);
     // One controller that follows the parent, rather than AbortSignal.any([parent, own]): the
     // same signal (aborted by either, with the first reason), one signal fewer per call.
     const controller = new AbortController();
     this.calls.set(key, controller);
-    const follow = () => controller.abort(parent.reason);
-    if (parent.aborted) follow();
-    else parent.addEventListener('abort', follow, { once: true });
+    const follow = () => controller.abort(parent?.reason);
+    if (parent?.aborted) follow();
+    else parent?.addEventListener('abort', follow, { once: true });
     return {
       signal: controller.signal,
       done: () => {
-        parent.removeEventListener('abort', follow);
+        parent?.removeEventListener('abort', follow);
         if (this.calls.get(key) === controller) this.calls.delete(key);
       },
     };
@@ -34,7 +62,7 @@ export class InFlight {
   cancel(grant: Grant, id: RequestId, reason: string | undefined): boolean {
     const controller = this.calls.get(keyOf(grant, id));
     if (!controller) return false;
-    controller.abort(reason ?? 'cancelled by the client');
+    controller.abort(new RequestCancelled(reason ?? 'cancelled by the client'));
     return true;
   }
 
@@ -42,6 +70,14 @@ export class InFlight {
     for (const controller of this.calls.values()) controller.abort('the endpoint is closing');
     this.calls.clear();
   }
+}
+
+/** The id of a single JSON-RPC request, undefined for notifications, batches and non-JSON-RPC. */
+export function requestId(body: unknown): RequestId | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const { id, method } = body as { id?: unknown; method?: unknown };
+  if (typeof method !== 'string') return undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
 function keyOf(grant: Grant, id: RequestId): string {

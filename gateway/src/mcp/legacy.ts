@@ -6,7 +6,7 @@ import {
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { type ClientReplies, isReply } from './client-replies.ts';
-import type { InFlight } from './inflight.ts';
+import { cancelledResponse, type InFlight, requestId } from './inflight.ts';
 import { acceptsInput } from './input-required.ts';
 import type { LegacyClients } from './legacy-clients.ts';
 import type { NotificationHub } from './notifications.ts';
@@ -191,12 +191,16 @@ export async function serveLegacy(
   });
   await server.connect(transport);
   const detach = deps.replies.attach(view.grant, transport);
+  // A notifications/cancelled in another POST (above) reaches this exchange through InFlight.
+  const id = method === 'POST' ? requestId(body) : undefined;
+  const tracked = id === undefined ? undefined : deps.inflight.track(view.grant, id);
   let removeStream: (() => void) | undefined;
   let closed = false;
   let left = false;
   const teardown = () => {
     if (closed) return;
     closed = true;
+    tracked?.done();
     detach();
     removeStream?.();
     transport.close().catch(() => {});
@@ -210,20 +214,38 @@ export async function serveLegacy(
     teardown();
     return new Response(null, { status: 499 });
   });
+  // Cancelled: torn down before the handler's failure can become a response (the transport is
+  // closed by then, so nothing is sent), and answered with no response for the request. An SSE
+  // answer already under way (progress) just ends: closing the transport closes its stream.
+  const cancelledByClient = tracked
+    ? aborted(tracked.signal).then(() => {
+        teardown();
+        return cancelledResponse();
+      })
+    : new Promise<Response>(() => {});
   let response: Response;
   try {
     response = await Promise.race([
       transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body }),
       left499,
+      cancelledByClient,
     ]);
   } catch (error) {
     teardown();
     throw error;
   }
-  if (!isEventStream(response) || left) {
+  if (!isEventStream(response) || left || closed) {
     teardown();
     return response;
   }
   if (method === 'GET') removeStream = deps.hub.addLegacyStream(view, server);
   return whenBodyEnds(response, teardown);
+}
+
+/** Resolves when `signal` aborts (never, if it does not). */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) =>
+    signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
 }

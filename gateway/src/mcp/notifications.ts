@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Catalog, UpstreamEvent } from './catalog.ts';
 import { requestScope } from './request-scope.ts';
 import type { ResourceSubscriptions } from './subscriptions.ts';
-import { type View, viewIncludes } from './view.ts';
+import { integrationWide, type View, viewIncludes } from './view.ts';
 
 /**
  * How a change reaches agents, served statelessly on both eras:
@@ -96,8 +96,12 @@ export class NotificationHub {
 
   /** A change in one integration, to every listener that can see that integration. */
   publish(integration: string, event: UpstreamEvent): void {
+    // Resource and prompt changes only to views that may see those (a grant of the whole).
+    const concerns = (view: View) =>
+      viewIncludes(view, integration) &&
+      (event.kind === 'tools_list_changed' || integrationWide(view, integration));
     for (const listener of this.listeners) {
-      if (!listener.closed && viewIncludes(listener.view, integration)) {
+      if (!listener.closed && concerns(listener.view)) {
         try {
           listener.deliver(event);
         } catch (error) {
@@ -106,7 +110,7 @@ export class NotificationHub {
       }
     }
     for (const stream of this.streams) {
-      if (!viewIncludes(stream.view, integration)) continue;
+      if (!concerns(stream.view)) continue;
       this.sendLegacy(stream, event).catch((error: unknown) =>
         this.deps.log.debug({ integration, err: error }, 'legacy stream notification failed'),
       );

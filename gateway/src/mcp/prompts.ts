@@ -6,6 +6,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
 import { paginate } from './cursors.ts';
+import { type Era, forEra } from './era-results.ts';
 import { promptNotFound, upstreamFailure } from './errors.ts';
 import { agentMeta, forward } from './forward.ts';
 import { agentInput } from './input-required.ts';
@@ -34,6 +35,7 @@ export function registerPrompts(
   deps: HandlerDeps,
   view: View,
   items: Integration[],
+  era: Era,
 ): void {
   server.setRequestHandler('prompts/list', async (request) => {
     const lists = await Promise.all(
@@ -63,7 +65,7 @@ export function registerPrompts(
   server.setRequestHandler('prompts/get', async (request, ctx) => {
     const route = routePrompt(view, items, request.params.name);
     if (!route) throw promptNotFound(request.params.name);
-    return forward(
+    const result = await forward(
       deps,
       route.item,
       view.grant,
@@ -78,8 +80,12 @@ export function registerPrompts(
           },
           { timeout: timeoutMs, signal: ctx.mcpReq.signal, allowInputRequired: true },
         ),
-      agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+      {
+        input: agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+        signal: ctx.mcpReq.signal,
+      },
     );
+    return forEra(result, era);
   });
 }
 
@@ -93,6 +99,7 @@ export function registerCompletion(
   deps: HandlerDeps,
   view: View,
   items: Integration[],
+  era: Era,
 ): void {
   server.setRequestHandler('completion/complete', async (request, ctx) => {
     const { ref } = request.params;
@@ -117,15 +124,22 @@ export function registerCompletion(
         `Resource template ${ref.type === 'ref/resource' ? ref.uri : ''} not found`,
       );
     }
-    return forward(deps, item, view.grant, [], ({ client, timeoutMs, meta }) =>
-      client.complete(
-        {
-          ...request.params,
-          ref: upstreamRef,
-          _meta: { ...agentMeta(request.params._meta), ...meta },
-        },
-        { timeout: timeoutMs, signal: ctx.mcpReq.signal },
-      ),
+    const result = await forward(
+      deps,
+      item,
+      view.grant,
+      [],
+      ({ client, timeoutMs, meta }) =>
+        client.complete(
+          {
+            ...request.params,
+            ref: upstreamRef,
+            _meta: { ...agentMeta(request.params._meta), ...meta },
+          },
+          { timeout: timeoutMs, signal: ctx.mcpReq.signal },
+        ),
+      { signal: ctx.mcpReq.signal },
     );
+    return forEra(result, era);
   });
 }

@@ -9,12 +9,13 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
 import { paginate } from './cursors.ts';
+import { type Era, forEra } from './era-results.ts';
 import { upstreamFailure } from './errors.ts';
 import { agentMeta, forward } from './forward.ts';
 import { agentInput } from './input-required.ts';
 import type { ResourceSubscriptions } from './subscriptions.ts';
 import type { HandlerDeps } from './tools.ts';
-import { isAggregate, type View, visibleIntegrations } from './view.ts';
+import { integrationWide, isAggregate, type View, visibleIntegrations } from './view.ts';
 
 export interface ResourceDeps extends HandlerDeps {
   subscriptions: ResourceSubscriptions;
@@ -45,7 +46,7 @@ export async function routeUri(
   return items.find((_, i) => templates[i]?.some((t) => matches(t.uriTemplate, uri)));
 }
 
-/** routeUri over the view's integrations that have resources (for listen subscriptions). */
+/** routeUri over the view's integrations whose resources it may read (for listen subscriptions). */
 export async function resolveResourceUri(
   deps: HandlerDeps,
   view: View,
@@ -53,6 +54,7 @@ export async function resolveResourceUri(
 ): Promise<Integration | undefined> {
   const items: Integration[] = [];
   for (const item of visibleIntegrations(deps.registry, view)) {
+    if (!integrationWide(view, item.name)) continue;
     const capabilities = await deps.catalog.capabilities(item).catch(() => undefined);
     if (capabilities?.resources) items.push(item);
   }
@@ -92,6 +94,7 @@ export function registerResources(
   deps: ResourceDeps,
   view: View,
   items: Integration[],
+  era: Era,
 ): void {
   server.setRequestHandler('resources/list', async (request) => {
     const all = await merged<Resource>(view, items, (item) => deps.catalog.resources(item));
@@ -113,7 +116,7 @@ export function registerResources(
     const { uri } = request.params;
     const item = await routeUri(deps, view, items, uri);
     if (!item) throw new ResourceNotFoundError(uri);
-    return forward(
+    const result = await forward(
       deps,
       item,
       view.grant,
@@ -128,8 +131,12 @@ export function registerResources(
             allowInputRequired: true,
           },
         ),
-      agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+      {
+        input: agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+        signal: ctx.mcpReq.signal,
+      },
     );
+    return forEra(result, era);
   });
 
   server.setRequestHandler('resources/subscribe', async (request) => {

@@ -1,9 +1,10 @@
 import { Server, type ServerCapabilities } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
+import type { Era } from './era-results.ts';
 import { registerCompletion, registerPrompts } from './prompts.ts';
 import { type ResourceDeps, registerResources } from './resources.ts';
 import { registerTools } from './tools.ts';
-import { isAggregate, type View, visibleIntegrations } from './view.ts';
+import { integrationWide, isAggregate, type View, visibleIntegrations } from './view.ts';
 
 export const SERVER_INFO = { name: 'switchboard', version: '0.1.0' } as const;
 
@@ -15,13 +16,15 @@ interface Offer {
 
 /**
  * The MCP server for one request (REFERENCES §A2.3: an instance per request costs ~1% CPU and
- * holds its protocol era, so none is pooled). It advertises only what the upstreams it fronts
- * can do: tools, resources (subscribe when one of them supports it), prompts, completions.
+ * holds its protocol era, so none is pooled); `era`: what upstream results may carry to the
+ * agent (era-results.ts). It advertises only what the upstreams it fronts
+ * can do: tools, resources (subscribe when one of them supports it), prompts, completions; the
+ * last three only of integrations the grant covers whole (`<name>:*`, view.ts integrationWide).
  * Logging when an upstream logs. Never `tasks` (not proxied end to end); client input
  * (elicitation, sampling, roots) is a capability of the client, passed through per request.
  * listChanged is always on: the gateway itself changes the lists (integrations come and go).
  */
-export async function buildServer(deps: ResourceDeps, view: View): Promise<Server> {
+export async function buildServer(deps: ResourceDeps, view: View, era: Era): Promise<Server> {
   const offers = await Promise.all(
     visibleIntegrations(deps.registry, view).map(async (item): Promise<Offer | undefined> => {
       try {
@@ -33,18 +36,22 @@ export async function buildServer(deps: ResourceDeps, view: View): Promise<Serve
     }),
   );
   const available = offers.filter((o): o is Offer => o !== undefined);
-  const having = (key: 'tools' | 'resources' | 'prompts' | 'completions' | 'logging') =>
-    available.filter((o) => o.capabilities[key] !== undefined).map((o) => o.item);
+  // Resources, prompts and completions only of integrations the grant covers whole (view.ts).
+  const whole = available.filter((o) => integrationWide(view, o.item.name));
+  const having = (
+    key: 'tools' | 'resources' | 'prompts' | 'completions' | 'logging',
+    from: Offer[] = available,
+  ) => from.filter((o) => o.capabilities[key] !== undefined).map((o) => o.item);
 
   const withTools = having('tools');
-  const withResources = having('resources');
-  const withPrompts = having('prompts');
-  const withCompletions = having('completions');
+  const withResources = having('resources', whole);
+  const withPrompts = having('prompts', whole);
+  const withCompletions = having('completions', whole);
   const capabilities: ServerCapabilities = {};
   // The aggregate always offers tools: integrations granted later announce themselves there.
   if (withTools.length > 0 || isAggregate(view)) capabilities.tools = { listChanged: true };
   if (withResources.length > 0) {
-    const subscribe = available.some((o) => o.capabilities.resources?.subscribe === true);
+    const subscribe = whole.some((o) => o.capabilities.resources?.subscribe === true);
     capabilities.resources = { listChanged: true, ...(subscribe && { subscribe: true }) };
   }
   if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
@@ -52,10 +59,10 @@ export async function buildServer(deps: ResourceDeps, view: View): Promise<Serve
   if (having('logging').length > 0) capabilities.logging = {};
 
   const server = new Server(SERVER_INFO, { capabilities });
-  if (capabilities.tools) registerTools(server, deps, view, withTools);
-  if (capabilities.resources) registerResources(server, deps, view, withResources);
-  if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts);
-  if (capabilities.completions) registerCompletion(server, deps, view, withCompletions);
+  if (capabilities.tools) registerTools(server, deps, view, withTools, era);
+  if (capabilities.resources) registerResources(server, deps, view, withResources, era);
+  if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts, era);
+  if (capabilities.completions) registerCompletion(server, deps, view, withCompletions, era);
   if (capabilities.logging) {
     // 2025 era: the level holds for the token's later calls (each is a request of its own). It
     // reaches only upstreams whose connection is the task's own (see mcp/forward.ts).

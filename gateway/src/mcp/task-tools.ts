@@ -12,7 +12,7 @@ import { lastMessageId, newestMessages, recordAgentResult } from '../tasks/sql/w
 import { findQueueTask, type QueueTaskRow } from '../tasks/store.ts';
 import type { Grant } from '../tokens/grant.ts';
 import type { McpEndpoint } from './endpoint.ts';
-import { goneSignal, readBody, sendResponse, toWebRequest } from './http-bridge.ts';
+import { BATCH_REFUSED, goneSignal, readBody, sendResponse, toWebRequest } from './http-bridge.ts';
 
 /**
  * The built-in `switchboard` MCP server at /mcp/switchboard (ARCHITECTURE §4 "Built-in task
@@ -218,6 +218,10 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
       if (req.method === 'POST' && body === undefined) {
         // Not parsed by express (another content type): the SDK answers what it makes of it.
         const read = await readBody(req);
+        if (read.kind === 'batch') {
+          await sendResponse(res, Response.json(BATCH_REFUSED, { status: 400 }));
+          return;
+        }
         if (read.kind === 'json') body = read.value;
         else if (read.kind === 'raw') raw = read.text;
       }

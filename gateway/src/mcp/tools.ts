@@ -2,6 +2,7 @@ import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextp
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { paginate } from './cursors.ts';
+import { callResultForEra, type Era } from './era-results.ts';
 import { toolNotFound, upstreamFailure } from './errors.ts';
 import { emitToolCall, type ToolCallEvent } from './events.ts';
 import { agentMeta, type ForwardDeps, forward } from './forward.ts';
@@ -81,7 +82,7 @@ async function resolveTool(
   view: View,
   items: Integration[],
   claim: { integration: string; name: string },
-): Promise<Integration | undefined> {
+): Promise<{ item: Integration; tool: Tool } | undefined> {
   const item = items.find((i) => i.name === claim.integration);
   if (!item || !toolAllowed(view, item, claim.name)) return undefined;
   let tools: Tool[];
@@ -90,7 +91,8 @@ async function resolveTool(
   } catch (error) {
     throw upstreamFailure(item.name, error);
   }
-  return tools.some((t) => t.name === claim.name) ? item : undefined;
+  const tool = tools.find((t) => t.name === claim.name);
+  return tool ? { item, tool } : undefined;
 }
 
 /**
@@ -115,6 +117,7 @@ export function registerTools(
   deps: HandlerDeps,
   view: View,
   items: Integration[],
+  era: Era,
 ): void {
   server.setRequestHandler('tools/list', async (request) => {
     const tools = await visibleTools(deps, view, items);
@@ -128,7 +131,7 @@ export function registerTools(
       view,
       items,
       request.params,
-      ctx,
+      { mcpReq: ctx.mcpReq, era },
       agentInput(server, ctx, deps.clients.logLevel(view.grant)),
     ),
   );
@@ -137,6 +140,8 @@ export function registerTools(
 /** What a tools/call needs of its request context: the SDK's, or the fast path's (fast-call.ts). */
 export interface ToolCallContext {
   mcpReq: Pick<ServerContext['mcpReq'], 'id' | '_meta' | 'signal' | 'notify'>;
+  /** The era the answer is for (what of the upstream's result it may carry: era-results.ts). */
+  era: Era;
 }
 
 /**
@@ -155,6 +160,7 @@ export async function callTool(
   const started = performance.now();
   const requested = params.name;
   const args = params.arguments;
+  let toolKnown = false;
   const report = (integration: string, tool: string, ok: boolean, error?: string) => {
     const event: ToolCallEvent = {
       grant: view.grant,
@@ -162,8 +168,10 @@ export async function callTool(
       tool,
       durationMs: Math.round(performance.now() - started),
       ok,
+      known: { integration: items.some((i) => i.name === integration), tool: toolKnown },
     };
     if (error !== undefined) event.error = error;
+    if (!ok && ctx.mcpReq.signal.aborted) event.cancelled = true;
     if (args !== undefined && deps.includeArguments?.(integration)) event.arguments = args;
     emitToolCall(deps.onToolCall, event, deps.log);
   };
@@ -172,9 +180,14 @@ export async function callTool(
   const integration = claim?.integration ?? '';
   const tool = claim?.name ?? requested;
   try {
-    const item = claim && (await resolveTool(deps, view, items, claim));
-    if (!item) throw toolNotFound(requested);
-    const result = await callUpstream(deps, view, item, tool, params, ctx, input);
+    const found = claim && (await resolveTool(deps, view, items, claim));
+    if (!found) throw toolNotFound(requested);
+    toolKnown = true;
+    const result = callResultForEra(
+      await callUpstream(deps, view, found.item, tool, params, ctx, input),
+      found.tool,
+      ctx.era,
+    );
     report(
       integration,
       tool,
@@ -190,7 +203,8 @@ export async function callTool(
 
 /**
  * tools/call on the upstream: progress re-stamped with the agent's own progressToken (the
- * upstream client assigns the upstream one), cancellation passed on through the signal, and
+ * upstream client assigns the upstream one), cancellation passed on through the signal (a 2025
+ * notifications/cancelled aborts it through InFlight, see legacy.ts and fast-call.ts), and
  * the integration's timeout restarted by each progress notification (a tool that reports
  * progress may run past it; one that goes silent may not).
  */
@@ -204,7 +218,7 @@ function callUpstream(
   input: AgentInput,
 ): Promise<CallToolResult> {
   const progressToken = ctx.mcpReq._meta?.progressToken;
-  const tracked = deps.inflight.track(view.grant, ctx.mcpReq.id, ctx.mcpReq.signal);
+  const signal = ctx.mcpReq.signal;
   return forward(
     deps,
     item,
@@ -221,7 +235,7 @@ function callUpstream(
         {
           // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
           allowInputRequired: true,
-          signal: tracked.signal,
+          signal,
           timeout: timeoutMs,
           resetTimeoutOnProgress: true,
           onprogress: (progress) => {
@@ -232,6 +246,6 @@ function callUpstream(
           },
         },
       ),
-    input,
-  ).finally(() => tracked.done());
+    { input, signal },
+  );
 }

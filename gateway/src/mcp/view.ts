@@ -1,6 +1,6 @@
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Grant } from '../tokens/grant.ts';
-import { scopeAllows, scopeCoversIntegration } from '../tokens/scope.ts';
+import { scopeAllows, scopeCoversAllOf, scopeCoversIntegration } from '../tokens/scope.ts';
 
 /**
  * What one request can see: the grant, and either the aggregate endpoint (`integration`
@@ -42,6 +42,15 @@ export function viewIncludes(view: View, integration: string): boolean {
   return view.integration === undefined
     ? scopeCoversIntegration(view.grant.scope, integration)
     : view.integration === integration;
+}
+
+/**
+ * Whether the view serves the resources, resource templates, prompts and completions of
+ * `integration`: only to a grant of the whole integration (`<name>:*`, `*:*`; tokens/scope.ts
+ * scopeCoversAllOf). A token scoped to some tools gets those tools alone.
+ */
+export function integrationWide(view: View, integration: string): boolean {
+  return scopeCoversAllOf(view.grant.scope, integration);
 }
 
 /** Tools only the gateway may call: the manifest's tools.hidden and whatever the registry marked. */

@@ -10,6 +10,13 @@ const FLUSH_MS = 200;
 const BATCH = 200;
 /** Beyond this backlog (the database is down), new events are dropped and counted, not queued. */
 const MAX_PENDING = 10_000;
+/**
+ * Distinct `tool` label values kept per integration; later tools are labelled `other`. The
+ * catalog bounds them already, but an integration may list thousands (and change its list).
+ */
+export const MAX_TOOL_LABELS = 200;
+/** The label of a name the agent made up: an unknown integration or tool is no time series. */
+export const UNKNOWN_LABEL = 'unknown';
 
 /**
  * Writes a `task:tool_use` event for every tool call and updates the Prometheus metrics, off the
@@ -20,7 +27,8 @@ export class ToolEventSink {
   private pending: ToolCallEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private readonly calls: Counter<'integration' | 'outcome'>;
+  private readonly calls: Counter<'integration' | 'tool' | 'outcome'>;
+  private readonly toolLabels = new Map<string, Set<string>>();
   private readonly duration: Histogram<'integration'>;
   private readonly dropped: Counter;
 
@@ -31,8 +39,8 @@ export class ToolEventSink {
   ) {
     this.calls = new Counter({
       name: 'switchboard_tool_calls_total',
-      help: 'Tool calls through the MCP endpoints, by integration and outcome (ok, error)',
-      labelNames: ['integration', 'outcome'] as const,
+      help: 'Tool calls through the MCP endpoints, by integration, tool (unknown for a name no catalog has) and outcome (ok, error, cancelled)',
+      labelNames: ['integration', 'tool', 'outcome'] as const,
       registers: [metrics],
     });
     this.duration = new Histogram({
@@ -52,8 +60,10 @@ export class ToolEventSink {
 
   /** Never throws and never waits: safe to call as the MCP endpoint's onToolCall. */
   record(event: ToolCallEvent): void {
-    this.calls.inc({ integration: event.integration, outcome: event.ok ? 'ok' : 'error' });
-    this.duration.observe({ integration: event.integration }, event.durationMs / 1000);
+    const outcome = event.ok ? 'ok' : event.cancelled ? 'cancelled' : 'error';
+    const integration = event.known.integration ? event.integration : UNKNOWN_LABEL;
+    this.calls.inc({ integration, tool: this.toolLabel(event), outcome });
+    this.duration.observe({ integration }, event.durationMs / 1000);
     if (this.pending.length >= MAX_PENDING) {
       this.dropped.inc();
       return;
@@ -61,6 +71,20 @@ export class ToolEventSink {
     this.pending.push(event);
     if (this.pending.length >= BATCH) this.flushSoon(0);
     else this.flushSoon(FLUSH_MS);
+  }
+
+  /** A tool's label: its name if the catalog has it, while the integration has few enough. */
+  private toolLabel(event: ToolCallEvent): string {
+    if (!event.known.integration || !event.known.tool) return UNKNOWN_LABEL;
+    let seen = this.toolLabels.get(event.integration);
+    if (!seen) {
+      seen = new Set();
+      this.toolLabels.set(event.integration, seen);
+    }
+    if (seen.has(event.tool)) return event.tool;
+    if (seen.size >= MAX_TOOL_LABELS) return 'other';
+    seen.add(event.tool);
+    return event.tool;
   }
 
   /** Writes what is queued (on shutdown, and in tests before reading the events). */
@@ -89,6 +113,7 @@ export class ToolEventSink {
           durationMs: Math.round(e.durationMs * 10) / 10,
           ok: e.ok,
           ...(e.error === undefined ? {} : { error: e.error }),
+          ...(e.cancelled ? { cancelled: true } : {}),
           ...(e.arguments === undefined ? {} : { arguments: e.arguments }),
           tokenId: e.grant.tokenId,
         }),

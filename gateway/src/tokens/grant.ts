@@ -19,4 +19,11 @@ export interface Grant {
 /** Verifies a bearer token for the endpoint that was called; throws SwitchboardError 401. */
 export interface TokenVerifier {
   verify(token: string, audience: string): Promise<Grant>;
+  /**
+   * Calls `listener` after each revocation, made here or announced by another process (task
+   * ids: every token of those tasks; token ids: those tokens). Returns the unsubscribe.
+   */
+  onRevoked?(listener: RevocationListener): () => void;
 }
+
+export type RevocationListener = (taskIds: readonly string[], tokenIds: readonly string[]) => void;

@@ -37,6 +37,20 @@ export function scopeCoversIntegration(scope: readonly string[], integration: st
   });
 }
 
+/**
+ * Does the scope grant the whole of `integration` (`<integration>:*` or `*:*`)? Its resources,
+ * prompts and completions are served only then: they are not tools, a pattern names none of
+ * them, and a token for one tool must not read everything else the integration holds.
+ */
+export function scopeCoversAllOf(scope: readonly string[], integration: string): boolean {
+  return scope.some((pattern) => {
+    const parts = split(pattern);
+    return (
+      parts !== undefined && (parts[0] === '*' || parts[0] === integration) && parts[1] === '*'
+    );
+  });
+}
+
 /** The part of `scope` that concerns one integration (for a token minted for /mcp/<integration>). */
 export function scopeFor(scope: readonly string[], integration: string): string[] {
   return scope.filter((pattern) => {

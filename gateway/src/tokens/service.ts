@@ -6,7 +6,7 @@ import { SwitchboardError } from '../errors.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../log.ts';
 import { VerifiedTokenCache } from './cache.ts';
-import type { Grant, TokenVerifier } from './grant.ts';
+import type { Grant, RevocationListener, TokenVerifier } from './grant.ts';
 import {
   currentSigningKey,
   ensureSigningKey,
@@ -74,6 +74,7 @@ export class TokenService implements TokenVerifier {
   private readonly cache = new VerifiedTokenCache();
   private readonly gatewayTokens = new Map<string, { token: string; renewAt: number }>();
   private unsubscribe: (() => Promise<void>) | undefined;
+  private readonly revocationListeners = new Set<RevocationListener>();
 
   private constructor(private readonly options: TokenServiceOptions) {}
 
@@ -185,7 +186,7 @@ export class TokenService implements TokenVerifier {
 
   /** After the transaction that revoked them has committed: forget them here and everywhere. */
   async revoked(taskIds: string[], tokenIds: string[]): Promise<void> {
-    this.cache.revoke(taskIds, tokenIds);
+    this.forget(taskIds, tokenIds);
     try {
       await this.options.bus.publish(REVOCATION_CHANNEL, JSON.stringify({ taskIds, tokenIds }));
     } catch (error) {
@@ -213,8 +214,25 @@ export class TokenService implements TokenVerifier {
     const parsed = z
       .object({ taskIds: z.array(z.string()), tokenIds: z.array(z.string()) })
       .safeParse(JSON.parse(payload));
-    if (parsed.success) this.cache.revoke(parsed.data.taskIds, parsed.data.tokenIds);
+    if (parsed.success) this.forget(parsed.data.taskIds, parsed.data.tokenIds);
     else this.options.log.warn({ payload }, 'ignoring a malformed revocation message');
+  }
+
+  onRevoked(listener: RevocationListener): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /** A revocation in this process: the verified-token cache, then who holds open exchanges. */
+  private forget(taskIds: string[], tokenIds: string[]): void {
+    this.cache.revoke(taskIds, tokenIds);
+    for (const listener of this.revocationListeners) {
+      try {
+        listener(taskIds, tokenIds);
+      } catch (error) {
+        this.options.log.error({ err: error, taskIds }, 'a revocation listener failed');
+      }
+    }
   }
 
   private async signingKey(sql: Sql): Promise<SigningKey> {

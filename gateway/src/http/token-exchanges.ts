@@ -1,0 +1,81 @@
+import type { Response } from 'express';
+import type { Grant } from '../tokens/grant.ts';
+
+/**
+ * Expired tokens' exchanges are looked for this often: a token outlives its `exp` by at most a
+ * second on an open exchange (one timer for all of them, not one per request).
+ */
+const EXPIRY_SWEEP_MS = 1_000;
+
+interface Entry {
+  grant: Grant;
+  responses: Set<Response>;
+}
+
+/**
+ * The MCP exchanges in progress, by the token that opened them: a GET or `subscriptions/listen`
+ * stream, a call answering on a stream, a long JSON call. A token is checked when a request
+ * arrives; these are what must end when it stops being valid afterwards. On a revocation (the
+ * task ended or was cancelled, here or in another gateway: tokens/service.ts onRevoked) and on
+ * its expiry, each of the token's exchanges is cut (`res.destroy()`): the same path as a client
+ * that disconnects, so handlers abort and in-flight upstream calls are cancelled.
+ */
+export class TokenExchanges {
+  private readonly byToken = new Map<string, Entry>();
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Follows `res` until it closes. */
+  track(grant: Grant, res: Response): void {
+    let entry = this.byToken.get(grant.tokenId);
+    if (!entry) {
+      entry = { grant, responses: new Set() };
+      this.byToken.set(grant.tokenId, entry);
+    }
+    const responses = entry.responses;
+    responses.add(res);
+    res.once('close', () => {
+      responses.delete(res);
+      if (responses.size === 0 && this.byToken.get(grant.tokenId)?.responses === responses) {
+        this.byToken.delete(grant.tokenId);
+      }
+    });
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(Date.now()), EXPIRY_SWEEP_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Cuts every exchange of these tasks or tokens (a revocation). */
+  revoke(taskIds: readonly string[], tokenIds: readonly string[]): void {
+    const tasks = new Set(taskIds);
+    const tokens = new Set(tokenIds);
+    for (const entry of [...this.byToken.values()]) {
+      if (tasks.has(entry.grant.taskId) || tokens.has(entry.grant.tokenId)) this.cut(entry);
+    }
+  }
+
+  /** Open exchanges (for tests and shutdown logs). */
+  get size(): number {
+    let n = 0;
+    for (const entry of this.byToken.values()) n += entry.responses.size;
+    return n;
+  }
+
+  private sweep(now: number): void {
+    for (const entry of [...this.byToken.values()]) {
+      if (entry.grant.expiresAt * 1000 <= now) this.cut(entry);
+    }
+    // Stopped here, not when the last exchange closes: one-call-at-a-time agents would
+    // otherwise start and stop a timer per request.
+    if (this.byToken.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private cut(entry: Entry): void {
+    this.byToken.delete(entry.grant.tokenId);
+    for (const res of [...entry.responses]) res.destroy();
+    entry.responses.clear();
+  }
+}
