@@ -33,9 +33,9 @@ export async function listAudit(
 ): Promise<AuditRow[]> {
   return sql<AuditRow[]>`
     select id::text, at, actor, action, target, request_id as "requestId", details
-    from audit_log
-    where (${options.beforeId ?? null}::bigint is null or id < ${options.beforeId ?? null}::bigint)
-      and (${options.action ?? null}::text is null or action = ${options.action ?? null}::text)
-    order by id desc
+    from audit_log a
+    where (${options.beforeId ?? null}::bigint is null or a.id < ${options.beforeId ?? null}::bigint)
+      and (${options.action ?? null}::text is null or a.action = ${options.action ?? null}::text)
+    order by a.id desc
     limit ${options.limit}`;
 }

@@ -4,6 +4,10 @@ import type { Sql } from '../db/connect.ts';
  * task_events: append-only, ordered by `seq` (a bigint identity, returned as text like every
  * bigint id here; it is the SSE event id). Rows are written in the transaction of the change
  * they describe, so a reader never sees an event of a change that rolled back.
+ *
+ * Every ORDER BY here (and in the other stores) names its column through the table's alias
+ * (`e.seq`): a bare `seq` is the `seq::text` output column, sorted as text (1, 10, 11, 2, …;
+ * issue 12). scripts/check-sql-order.ts fails CI on that mistake.
  */
 export interface TaskEvent {
   seq: string;
@@ -64,7 +68,7 @@ export async function insertTaskEvents(
       insert into task_events ${sql(rows as never, 'task_id', 'type', 'data')}
       returning *),
     ${fanOut(sql)}
-    select ${columns(sql)} from inserted order by seq`;
+    select ${columns(sql)} from inserted i order by i.seq`;
 }
 
 /**
@@ -95,8 +99,8 @@ export async function listTaskEvents(
   options: { afterSeq?: string | undefined; limit: number },
 ): Promise<TaskEvent[]> {
   return sql<TaskEvent[]>`
-    select ${columns(sql)} from task_events
-     where task_id = ${taskId} and seq > ${options.afterSeq ?? '0'}::bigint
-     order by seq
+    select ${columns(sql)} from task_events e
+     where e.task_id = ${taskId} and e.seq > ${options.afterSeq ?? '0'}::bigint
+     order by e.seq
      limit ${options.limit}`;
 }

@@ -188,14 +188,14 @@ export interface DeliveryFilter {
 
 export async function listDeliveries(sql: Sql, f: DeliveryFilter): Promise<DeliveryRow[]> {
   return sql<DeliveryRow[]>`
-    select ${columns(sql)} from webhook_deliveries
-     where (${f.integration ?? null}::text is null or integration = ${f.integration ?? null})
-       and (${f.status ?? null}::text is null or status = ${f.status ?? null})
-       and (${f.kind ?? null}::text is null or kind = ${f.kind ?? null})
+    select ${columns(sql)} from webhook_deliveries d
+     where (${f.integration ?? null}::text is null or d.integration = ${f.integration ?? null})
+       and (${f.status ?? null}::text is null or d.status = ${f.status ?? null})
+       and (${f.kind ?? null}::text is null or d.kind = ${f.kind ?? null})
        and (${f.before ?? null}::uuid is null
-            or (received_at, id) < (select received_at, id from webhook_deliveries
-                                     where id = ${f.before ?? null}::uuid))
-     order by received_at desc, id desc
+            or (d.received_at, d.id) < (select b.received_at, b.id from webhook_deliveries b
+                                         where b.id = ${f.before ?? null}::uuid))
+     order by d.received_at desc, d.id desc
      limit ${f.limit}`;
 }
 
@@ -223,8 +223,8 @@ export interface DeliveryTask {
 
 export async function listDeliveryTasks(sql: Sql, deliveryId: string): Promise<DeliveryTask[]> {
   return sql<DeliveryTask[]>`
-    select id::text, status, session_id::text as "sessionId" from tasks
-     where delivery_id = ${deliveryId} order by seq`;
+    select t.id::text, t.status, t.session_id::text as "sessionId" from tasks t
+     where t.delivery_id = ${deliveryId} order by t.seq`;
 }
 
 export interface NewTrigger {
