@@ -13,7 +13,14 @@ export {
   type RefusalCode,
   type Refused,
 } from './decide.ts';
-export { DURATION_EXPECTED, formatDuration, parseDuration } from './duration.ts';
+export {
+  AGE_EXPECTED,
+  DURATION_EXPECTED,
+  formatAge,
+  formatDuration,
+  parseAge,
+  parseDuration,
+} from './duration.ts';
 export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
 export {
   type IntegrationPolicy,
@@ -23,5 +30,6 @@ export {
   type PolicySchedule,
   type Profile,
   policySchema,
+  type Retention,
   type Runner,
 } from './schema.ts';

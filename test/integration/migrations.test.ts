@@ -57,6 +57,7 @@ describe('migrations', () => {
       '0003_task_result.sql',
       '0004_events_out.sql',
       '0005_drop_superseded_indexes.sql',
+      '0006_retention.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;

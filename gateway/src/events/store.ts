@@ -92,6 +92,29 @@ export async function insertToolUseEvents(
     select 1`;
 }
 
+/**
+ * Retention (gateway/src/retention/): deletes up to `limit` events of tasks that ended more than
+ * `olderThanMs` ago (complete, failed or cancelled; a pending or running task keeps all of its
+ * events, however old) and returns how many. Locked rows are skipped: replicas share the work.
+ */
+export async function deleteEndedTaskEvents(
+  sql: Sql,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const result = await sql`
+    with doomed as (
+      select e.seq from task_events e
+        join tasks t on t.id = e.task_id
+       where e.created_at < now() - ${olderThanMs}::float8 * interval '1 millisecond'
+         and t.status in ('complete', 'failed', 'cancelled')
+         and t.finished_at < now() - ${olderThanMs}::float8 * interval '1 millisecond'
+       limit ${limit}
+       for update of e skip locked)
+    delete from task_events d using doomed where d.seq = doomed.seq`;
+  return result.count;
+}
+
 /** The events of a task after `afterSeq` (exclusive; SSE Last-Event-ID), oldest first. */
 export async function listTaskEvents(
   sql: Sql,

@@ -199,6 +199,31 @@ export async function listDeliveries(sql: Sql, f: DeliveryFilter): Promise<Deliv
      limit ${f.limit}`;
 }
 
+/**
+ * Retention (gateway/src/retention/): deletes up to `limit` settled deliveries (done, ignored or
+ * failed; never pending or processing) received more than `olderThanMs` ago, oldest first, and
+ * returns how many. One with a replay still stored stays (replay_of points at it) until the
+ * replay goes; tasks and schedule runs that name a deleted one keep running with delivery_id
+ * null. Locked rows are skipped: replicas share the work.
+ */
+export async function deleteSettledDeliveries(
+  sql: Sql,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const result = await sql`
+    with doomed as (
+      select d.id from webhook_deliveries d
+       where d.received_at < now() - ${olderThanMs}::float8 * interval '1 millisecond'
+         and d.status in ('done', 'ignored', 'failed')
+         and not exists (select 1 from webhook_deliveries r where r.replay_of = d.id)
+       order by d.received_at
+       limit ${limit}
+       for update of d skip locked)
+    delete from webhook_deliveries w using doomed where w.id = doomed.id`;
+  return result.count;
+}
+
 export async function findDelivery(
   sql: Sql,
   id: string,
