@@ -14,6 +14,7 @@ import { createLogger } from '../../gateway/src/log.ts';
 import { createOrGetSession, insertMessage } from '../../gateway/src/sessions/store.ts';
 import { claimTasks } from '../../gateway/src/tasks/queue.ts';
 import { lastMessageId, newestMessages } from '../../gateway/src/tasks/sql/worker.ts';
+import { insertDeliveries } from '../../gateway/src/webhooks/store.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 import { collect, openSse, type SseEvent } from '../helpers/sse.ts';
 
@@ -174,6 +175,58 @@ describe('lists past id 9 come back in numeric order (issue 12)', () => {
     const keys = json.keys as Json[];
     expectIncreasing(keys.map((k) => k.id));
     expect(keys.map((k) => k.name).filter((name) => name.startsWith('order-'))).toEqual(names);
+  });
+
+  // uuid ids: their text order is the uuid order, so these two passed before the fix too; they
+  // hold the tie-break on (time, id) that the same rule now writes as d.id / s.id.
+  it('deliveries stored by one statement (one received_at) page by cursor, each once', async () => {
+    const stored = await insertDeliveries(
+      gw().sql,
+      Array.from({ length: 30 }, (_, i) => ({
+        integration: 'order-test',
+        endpoint: 'events',
+        deliveryId: `d-${i}`,
+        headers: {},
+        body: Buffer.from('{}'),
+      })),
+    );
+    expect(stored.size).toBe(30);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 20; pages++) {
+      const { status, json } = await api(
+        'GET',
+        `/deliveries?integration=order-test&limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(status).toBe(200);
+      seen.push(...json.deliveries.map((d: Json) => d.id));
+      cursor = json.next;
+      if (cursor === null) break;
+    }
+    expect(seen).toHaveLength(30);
+    expect(new Set(seen)).toEqual(new Set(stored.values()));
+  });
+
+  it('sessions page newest first by cursor, each once', async () => {
+    const keys = Array.from({ length: 26 }, (_, i) => `order:session:${i}`);
+    for (const key of keys) expect((await api('POST', '/sessions', { key })).status).toBe(201);
+    const seen: Json[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 20; pages++) {
+      const { status, json } = await api(
+        'GET',
+        `/sessions?limit=7${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      expect(status).toBe(200);
+      seen.push(...json.sessions);
+      cursor = json.next;
+      if (cursor === null) break;
+    }
+    const listed = seen.map((s) => s.key).filter((k: string) => k.startsWith('order:session:'));
+    expect(new Set(seen.map((s) => s.id)).size).toBe(seen.length);
+    expect([...listed].sort()).toEqual([...keys].sort());
+    const times = seen.map((s) => Date.parse(s.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
   });
 
   it('task events: a page of `limit` rows at a time misses nothing, also when followed', async () => {
