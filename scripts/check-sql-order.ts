@@ -143,7 +143,6 @@ interface Output {
   text: boolean;
   /** The expression reads a column of the same name (`seq::text`, `max(id)::text as id`). */
   shadows: boolean;
-  pos: number;
 }
 
 function words(nodes: Node[], into: Set<string> = new Set()): Set<string> {
@@ -186,14 +185,12 @@ function outputsOf(nodes: Node[]): Output[] {
       if (name === undefined) continue;
       const text = isTextExpression(expr);
       const shadows = column?.name === name || words(expr).has(name);
-      outputs.push({ name, text, shadows, pos: (item[0] as Token).pos ?? 0 });
+      outputs.push({ name, text, shadows });
     }
     i = j - 1;
   }
   return outputs;
 }
-
-const posOf = (n: Node): number => n.pos;
 
 interface Context {
   statement: SqlStatement;
@@ -237,7 +234,7 @@ function checkOrderBy(ctx: Context, nodes: Node[], outputs: Output[]): void {
     if (output) {
       report(
         ctx,
-        posOf(item[0]!),
+        item[0]!.pos,
         `ORDER BY ${column.name} sorts the text output column "${column.name}" (selected as a ::text cast): 1, 10, 11, 2, …; order by the table's column through its alias (e.g. t.${column.name})`,
       );
     }
@@ -258,7 +255,7 @@ function checkTextCasts(ctx: Context, nodes: Node[], orderBy: Node[][]): void {
     if (compared || ordered) {
       report(
         ctx,
-        posOf(nodes[start]!),
+        nodes[start]!.pos,
         `${ordered ? 'orders by' : 'compares'} a column cast to text: ids compare as text (1, 10, 11, 2, …); compare the column itself and cast the result`,
       );
     }
@@ -272,7 +269,7 @@ function checkTextCasts(ctx: Context, nodes: Node[], orderBy: Node[][]): void {
     if (column && textCastAt(inner, column.end) === inner.length) {
       report(
         ctx,
-        posOf(call),
+        call.pos,
         `${call.text}() of a column cast to text picks by text order (9 > 10); cast the result instead`,
       );
     }
@@ -311,7 +308,7 @@ function checkDerived(ctx: Context, nodes: Node[], orderBy: Node[][]): void {
       if (column && item[0] !== undefined) {
         report(
           ctx,
-          posOf(item[0]),
+          item[0].pos,
           `ORDER BY ${column.name} sorts ${name}.${column.name}, which ${name} outputs as text (1, 10, 11, 2, …); keep the column's own type in ${name} and cast in the outer select`,
         );
       }
@@ -324,7 +321,7 @@ function checkDerived(ctx: Context, nodes: Node[], orderBy: Node[][]): void {
       if (isComparison(before) || isComparison(after)) {
         report(
           ctx,
-          posOf(nodes[i]!),
+          nodes[i]!.pos,
           `compares ${name}.${column.name}, which ${name} outputs as text (9 > 10); keep the column's own type in ${name}`,
         );
       }
