@@ -24,6 +24,7 @@ import type { Logger } from './log.ts';
 import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.ts';
 import { createTaskToolsEndpoint } from './mcp/task-tools.ts';
 import { refuseDevelopmentDefaults } from './production-mode.ts';
+import { RetentionJob } from './retention/job.ts';
 import { Scheduler } from './schedules/scheduler.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
@@ -69,6 +70,7 @@ export async function startGateway(
   let deliveries: DeliveryWorker | undefined;
   let outbox: OutboxWorker | undefined;
   let scheduler: Scheduler | undefined;
+  let retention: RetentionJob | undefined;
   try {
     log.info({ database: db.description }, 'database connected');
     await migrate(db.sql, log, migrations);
@@ -201,6 +203,12 @@ export async function startGateway(
       wakeDeliveries: () => deliveryWorker.wake(),
     });
     scheduler = schedules;
+    const retentionJob = RetentionJob.start({
+      sql: db.sql,
+      log,
+      policy: () => integrations.currentPolicy(),
+    });
+    retention = retentionJob;
     const shutdown = createShutdown({
       server,
       lifecycle,
@@ -208,6 +216,7 @@ export async function startGateway(
       deadlineMs: config.shutdownTimeoutMs,
       resources: [
         { name: 'scheduler', close: () => schedules.close() },
+        { name: 'retention job', close: () => retentionJob.close() },
         { name: 'delivery worker', close: () => deliveryWorker.close() },
         { name: 'outbox worker', close: () => outboxWorker.close() },
         { name: 'task worker', close: () => taskWorker.close() },
@@ -237,6 +246,7 @@ export async function startGateway(
     };
   } catch (error) {
     await scheduler?.close().catch(() => {});
+    await retention?.close().catch(() => {});
     await deliveries?.close().catch(() => {});
     await outbox?.close().catch(() => {});
     await worker?.close().catch(() => {});

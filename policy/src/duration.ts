@@ -24,3 +24,31 @@ export function formatDuration(ms: number): string {
   const out = `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
   return out || '0s';
 }
+
+/**
+ * How long rows are kept (the policy's `retention:`): days as well, since ages run to weeks
+ * (`30d`, `90d`, `1d12h`). Days count only here: a task timeout or token lifetime in days is
+ * a mistake, and `parseDuration` keeps refusing it.
+ */
+const AGE = /^(?:(\d+)d)?((?:\d+h)?(?:\d+m)?(?:\d+s)?)$/;
+
+export const AGE_EXPECTED = 'an age such as 30d, 90d, 12h or 1d12h, or off';
+
+/** Milliseconds, or undefined when `text` is not a positive age. */
+export function parseAge(text: string): number | undefined {
+  const match = AGE.exec(text);
+  if (!match || text === '') return undefined;
+  const [, days = '0', rest = ''] = match;
+  const restMs = rest === '' ? 0 : parseDuration(rest);
+  if (restMs === undefined) return undefined;
+  const ms = Number(days) * 86_400_000 + restMs;
+  return ms > 0 ? ms : undefined;
+}
+
+/** 2592000000 → `30d`, 129600000 → `1d12h`. */
+export function formatAge(ms: number): string {
+  const days = Math.floor(ms / 86_400_000);
+  const rest = ms - days * 86_400_000;
+  if (days === 0) return formatDuration(ms);
+  return rest === 0 ? `${days}d` : `${days}d${formatDuration(rest)}`;
+}

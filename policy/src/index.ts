@@ -15,7 +15,14 @@ export {
   type Refused,
 } from './decide.ts';
 export { DEVELOPMENT_VALUE_PREFIX, developmentMarkers } from './development.ts';
-export { DURATION_EXPECTED, formatDuration, parseDuration } from './duration.ts';
+export {
+  AGE_EXPECTED,
+  DURATION_EXPECTED,
+  formatAge,
+  formatDuration,
+  parseAge,
+  parseDuration,
+} from './duration.ts';
 export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
 export {
   type IntegrationPolicy,
@@ -25,5 +32,6 @@ export {
   type PolicySchedule,
   type Profile,
   policySchema,
+  type Retention,
   type Runner,
 } from './schema.ts';

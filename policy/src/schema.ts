@@ -11,7 +11,13 @@ import {
   toolPattern,
 } from '@switchboard/sdk';
 import { z } from 'zod';
-import { DURATION_EXPECTED, formatDuration, parseDuration } from './duration.ts';
+import {
+  AGE_EXPECTED,
+  DURATION_EXPECTED,
+  formatDuration,
+  parseAge,
+  parseDuration,
+} from './duration.ts';
 
 /**
  * The operator policy, `policy/default.yaml` (ARCHITECTURE §5): which integrations may run and
@@ -110,6 +116,44 @@ const tokens = strictObject({ defaultTtl: duration.optional(), maxTtl: duration.
   .transform((ttl) => ({
     defaultTtlMs: ttl.defaultTtl ?? Math.min(DEFAULT_TOKEN_TTL_MS, ttl.maxTtl),
     maxTtlMs: ttl.maxTtl,
+  }));
+
+/**
+ * An age in the file (`30d`, or `off`: keep for ever), milliseconds or null in the parsed
+ * policy. At least an hour: a shorter one would delete the events of a task that ended while a
+ * client still follows its stream, or a delivery an operator is about to replay.
+ */
+const MIN_AGE_MS = 3_600_000;
+const age = z.string({ error: `expected ${AGE_EXPECTED}` }).transform((value, ctx) => {
+  if (value === 'off') return null;
+  const ms = parseAge(value);
+  if (ms === undefined || ms < MIN_AGE_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: ms === undefined ? `expected ${AGE_EXPECTED}` : 'expected at least 1h, or off',
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** The retention job (gateway/src/retention/): how long settled rows are kept, and how often it runs. */
+const retention = strictObject({
+  deliveries: age.prefault('30d'),
+  taskEvents: age.prefault('30d'),
+  audit: age.prefault('90d'),
+  interval: duration.prefault('1h'),
+})
+  .superRefine((r, ctx) => {
+    if (r.interval < 60_000) {
+      ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected at least 1m' });
+    }
+  })
+  .transform((r) => ({
+    deliveriesMs: r.deliveries,
+    taskEventsMs: r.taskEvents,
+    auditMs: r.audit,
+    intervalMs: r.interval,
   }));
 
 const envMap = z
@@ -213,6 +257,7 @@ export const policySchema = strictObject(
     metrics: strictObject({
       requireKey: z.boolean({ error: 'expected true or false' }).default(false),
     }).prefault({}),
+    retention: retention.prefault({}),
   },
   `a policy (a mapping starting with apiVersion: ${POLICY_API_VERSION})`,
 ).superRefine((policy, ctx) => {
@@ -253,3 +298,4 @@ export type IntegrationPolicy = z.output<typeof integrationPolicy>;
 export type Profile = Policy['profiles'][string];
 export type Runner = Profile['runner'];
 export type PolicySchedule = Policy['schedules'][number];
+export type Retention = Policy['retention'];

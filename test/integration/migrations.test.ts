@@ -58,6 +58,7 @@ describe('migrations', () => {
       '0004_events_out.sql',
       '0005_drop_superseded_indexes.sql',
       '0006_webhook_body_hash.sql',
+      '0007_retention.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;

@@ -85,6 +85,30 @@ describe('the built-in task tools on a running task', () => {
     await api('POST', `/tasks/${task.id}/cancel`, {});
   });
 
+  it('task_context history is the last 20 messages, oldest first, past message id 9', async () => {
+    const prompt = JSON.stringify({ mode: 'sleep', out: path.join(tmp, 'history.json') });
+    const { task, client } = await runningTask('chat:history', prompt);
+    const ids: string[] = [];
+    for (let i = 1; i <= 30; i++) {
+      const posted = await api('POST', `/sessions/${task.sessionId}/messages`, {
+        content: `line ${i}`,
+      });
+      expect(posted.status).toBe(201);
+      ids.push((posted.body.message as { id: string }).id);
+    }
+    // Issue 12: the ids were sorted as text, so the "newest 20" were 9, 8, …, 29, 28, … .
+    expect(BigInt(ids.at(-1)!)).toBeGreaterThan(20n);
+    const result = await client.callTool({ name: 'task_context', arguments: {} });
+    const history = (
+      result.structuredContent as { history: Array<{ id: string; content: string }> }
+    ).history;
+    expect(history.map((m) => m.content)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `line ${i + 11}`),
+    );
+    expect(history.map((m) => m.id)).toEqual(ids.slice(-20));
+    await api('POST', `/tasks/${task.id}/cancel`, {});
+  });
+
   it('ask_user emits task:ask_user, waits for a message in the session and returns it', async () => {
     const prompt = JSON.stringify({ mode: 'sleep', out: path.join(tmp, 'ask.json') });
     const { task, client } = await runningTask('chat:ask', prompt);

@@ -6,9 +6,11 @@ import {
   type DecisionContext,
   decide,
   developmentMarkers,
+  formatAge,
   formatDuration,
   loadPolicy,
   type Policy,
+  parseAge,
   parseDuration,
   parsePolicy,
   REFUSAL_CODES,
@@ -497,7 +499,51 @@ schedules:
       schedules: [],
       dispatch: { allowHosts: [] },
       metrics: { requireKey: false },
+      retention: {
+        deliveriesMs: 30 * 86_400_000,
+        taskEventsMs: 30 * 86_400_000,
+        auditMs: 90 * 86_400_000,
+        intervalMs: 3_600_000,
+      },
     });
+  });
+
+  it('retention: ages in days or h/m/s, off keeps rows, the interval', () => {
+    expect(
+      policyOf(
+        `${HEAD}retention: { deliveries: 7d, taskEvents: 1d12h, audit: "off", interval: 15m }\n`,
+      ).retention,
+    ).toEqual({
+      deliveriesMs: 7 * 86_400_000,
+      taskEventsMs: 36 * 3_600_000,
+      auditMs: null,
+      intervalMs: 900_000,
+    });
+    expect(policyOf(`${HEAD}retention: { audit: 2h }\n`).retention).toMatchObject({
+      deliveriesMs: 30 * 86_400_000,
+      auditMs: 7_200_000,
+    });
+  });
+
+  it('retention: refuses a bad age, one under an hour, an interval under a minute', () => {
+    expect(
+      errorsOf(
+        `${HEAD}retention: { deliveries: 30 days, taskEvents: 30m, interval: 10s, keep: 1d }\n`,
+      ),
+    ).toEqual([
+      [
+        'retention.deliveries',
+        'found "30 days", expected an age such as 30d, 90d, 12h or 1d12h, or off',
+      ],
+      ['retention.taskEvents', 'found "30m", expected at least 1h, or off'],
+      [
+        'retention.keep',
+        'found unknown key "keep", expected one of deliveries, taskEvents, audit, interval',
+      ],
+    ]);
+    expect(errorsOf(`${HEAD}retention: { interval: 10s }\n`)).toEqual([
+      ['retention.interval', 'found "10s", expected at least 1m'],
+    ]);
   });
 
   it('metrics.requireKey is true or false', () => {
@@ -751,5 +797,19 @@ describe('durations', () => {
 
   it.each(['', '0s', '90', '15 m', '1m30h', '2d', '-1h'])('refuses %j', (text) => {
     expect(parseDuration(text)).toBeUndefined();
+  });
+
+  it.each([
+    ['30d', 30 * 86_400_000],
+    ['1d12h', 36 * 3_600_000],
+    ['12h', 12 * 3_600_000],
+    ['2h30m', 9_000_000],
+  ])('age %s is %i ms and formats back', (text, ms) => {
+    expect(parseAge(text)).toBe(ms);
+    expect(formatAge(ms)).toBe(text);
+  });
+
+  it.each(['', '0d', 'd', '30', '30 d', '1h2d', '-1d', 'off'])('age refuses %j', (text) => {
+    expect(parseAge(text)).toBeUndefined();
   });
 });

@@ -27,15 +27,36 @@ export async function appendAudit(sql: Sql, entry: AuditEntry): Promise<void> {
             ${entry.requestId ?? null}, ${sql.json((entry.details ?? {}) as never)})`;
 }
 
+/**
+ * Retention (gateway/src/retention/): deletes up to `limit` entries older than `olderThanMs`,
+ * oldest first, and returns how many. Rows a concurrent run (another replica) is deleting are
+ * skipped rather than waited for, so runs share the work and neither fails.
+ */
+export async function deleteOldAudit(
+  sql: Sql,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const result = await sql`
+    with doomed as (
+      select a.id from audit_log a
+       where a.at < now() - ${olderThanMs}::float8 * interval '1 millisecond'
+       order by a.at
+       limit ${limit}
+       for update of a skip locked)
+    delete from audit_log d using doomed where d.id = doomed.id`;
+  return result.count;
+}
+
 export async function listAudit(
   sql: Sql,
   options: { limit: number; beforeId?: string | undefined; action?: string | undefined },
 ): Promise<AuditRow[]> {
   return sql<AuditRow[]>`
     select id::text, at, actor, action, target, request_id as "requestId", details
-    from audit_log
-    where (${options.beforeId ?? null}::bigint is null or id < ${options.beforeId ?? null}::bigint)
-      and (${options.action ?? null}::text is null or action = ${options.action ?? null}::text)
-    order by id desc
+    from audit_log a
+    where (${options.beforeId ?? null}::bigint is null or a.id < ${options.beforeId ?? null}::bigint)
+      and (${options.action ?? null}::text is null or a.action = ${options.action ?? null}::text)
+    order by a.id desc
     limit ${options.limit}`;
 }

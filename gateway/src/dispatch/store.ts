@@ -213,9 +213,9 @@ export async function findMessageOfOutboxRow(
   outboxId: string,
 ): Promise<string | undefined> {
   const [row] = await sql<{ id: string }[]>`
-    select id::text from messages
-     where session_id = ${sessionId} and source->>'outboxId' = ${outboxId}
-     order by id limit 1`;
+    select m.id::text from messages m
+     where m.session_id = ${sessionId} and m.source->>'outboxId' = ${outboxId}
+     order by m.id limit 1`;
   return row?.id;
 }
 
@@ -269,8 +269,8 @@ export async function insertSubscription(
 /** Active subscriptions, oldest first. */
 export async function listActiveSubscriptions(sql: Sql): Promise<SubscriptionRow[]> {
   return sql<SubscriptionRow[]>`
-    select ${subscriptionColumns(sql)} from event_subscriptions
-     where deleted_at is null order by created_at, id`;
+    select ${subscriptionColumns(sql)} from event_subscriptions s
+     where s.deleted_at is null order by s.created_at, s.id`;
 }
 
 /** Soft delete; undefined when there is no active subscription with this id. */

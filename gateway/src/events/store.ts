@@ -4,6 +4,10 @@ import type { Sql } from '../db/connect.ts';
  * task_events: append-only, ordered by `seq` (a bigint identity, returned as text like every
  * bigint id here; it is the SSE event id). Rows are written in the transaction of the change
  * they describe, so a reader never sees an event of a change that rolled back.
+ *
+ * Every ORDER BY here (and in the other stores) names its column through the table's alias
+ * (`e.seq`): a bare `seq` is the `seq::text` output column, sorted as text (1, 10, 11, 2, …;
+ * issue 12). scripts/check-sql-order.ts fails CI on that mistake.
  */
 export interface TaskEvent {
   seq: string;
@@ -64,7 +68,7 @@ export async function insertTaskEvents(
       insert into task_events ${sql(rows as never, 'task_id', 'type', 'data')}
       returning *),
     ${fanOut(sql)}
-    select ${columns(sql)} from inserted order by seq`;
+    select ${columns(sql)} from inserted i order by i.seq`;
 }
 
 /**
@@ -88,6 +92,29 @@ export async function insertToolUseEvents(
     select 1`;
 }
 
+/**
+ * Retention (gateway/src/retention/): deletes up to `limit` events of tasks that ended more than
+ * `olderThanMs` ago (complete, failed or cancelled; a pending or running task keeps all of its
+ * events, however old) and returns how many. Locked rows are skipped: replicas share the work.
+ */
+export async function deleteEndedTaskEvents(
+  sql: Sql,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const result = await sql`
+    with doomed as (
+      select e.seq from task_events e
+        join tasks t on t.id = e.task_id
+       where e.created_at < now() - ${olderThanMs}::float8 * interval '1 millisecond'
+         and t.status in ('complete', 'failed', 'cancelled')
+         and t.finished_at < now() - ${olderThanMs}::float8 * interval '1 millisecond'
+       limit ${limit}
+       for update of e skip locked)
+    delete from task_events d using doomed where d.seq = doomed.seq`;
+  return result.count;
+}
+
 /** The events of a task after `afterSeq` (exclusive; SSE Last-Event-ID), oldest first. */
 export async function listTaskEvents(
   sql: Sql,
@@ -95,8 +122,8 @@ export async function listTaskEvents(
   options: { afterSeq?: string | undefined; limit: number },
 ): Promise<TaskEvent[]> {
   return sql<TaskEvent[]>`
-    select ${columns(sql)} from task_events
-     where task_id = ${taskId} and seq > ${options.afterSeq ?? '0'}::bigint
-     order by seq
+    select ${columns(sql)} from task_events e
+     where e.task_id = ${taskId} and e.seq > ${options.afterSeq ?? '0'}::bigint
+     order by e.seq
      limit ${options.limit}`;
 }

@@ -76,9 +76,9 @@ export async function touchApiKey(sql: Sql, id: string): Promise<void> {
 
 export async function listApiKeys(sql: Sql, includeRevoked: boolean): Promise<ApiKeyRow[]> {
   return sql<ApiKeyRow[]>`
-    select ${columns(sql)} from api_keys
-    where ${includeRevoked} or revoked_at is null
-    order by id`;
+    select ${columns(sql)} from api_keys k
+    where ${includeRevoked} or k.revoked_at is null
+    order by k.id`;
 }
 
 /** Revoke by numeric id or by prefix; returns the row as revoked, or undefined if none matched. */

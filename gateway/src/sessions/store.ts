@@ -114,16 +114,16 @@ export async function listSessions(
 ): Promise<SessionRow[]> {
   if (options.after === undefined) {
     return sql<SessionRow[]>`
-      select ${sessionColumns(sql)} from sessions
-       order by created_at desc, id desc limit ${options.limit}`;
+      select ${sessionColumns(sql)} from sessions s
+       order by s.created_at desc, s.id desc limit ${options.limit}`;
   }
   const [at, id] = Cursor.parse(options.after).split(' ');
   // ::text first: a parameter typed timestamptz goes through postgres.js's Date serializer,
   // which cuts the microseconds (sessions created in the same millisecond were skipped).
   return sql<SessionRow[]>`
-    select ${sessionColumns(sql)} from sessions
-     where (created_at, id) < (${at!}::text::timestamptz, ${id!}::uuid)
-     order by created_at desc, id desc limit ${options.limit}`;
+    select ${sessionColumns(sql)} from sessions s
+     where (s.created_at, s.id) < (${at!}::text::timestamptz, ${id!}::uuid)
+     order by s.created_at desc, s.id desc limit ${options.limit}`;
 }
 
 /** Appends a message; undefined if the session does not exist. */
@@ -150,7 +150,7 @@ export async function listMessages(
   options: { limit: number; afterId?: string | undefined },
 ): Promise<MessageRow[]> {
   return sql<MessageRow[]>`
-    select ${messageColumns(sql)} from messages
-     where session_id = ${sessionId} and id > ${options.afterId ?? '0'}::bigint
-     order by id limit ${options.limit}`;
+    select ${messageColumns(sql)} from messages m
+     where m.session_id = ${sessionId} and m.id > ${options.afterId ?? '0'}::bigint
+     order by m.id limit ${options.limit}`;
 }

@@ -195,15 +195,40 @@ export interface DeliveryFilter {
 
 export async function listDeliveries(sql: Sql, f: DeliveryFilter): Promise<DeliveryRow[]> {
   return sql<DeliveryRow[]>`
-    select ${columns(sql)} from webhook_deliveries
-     where (${f.integration ?? null}::text is null or integration = ${f.integration ?? null})
-       and (${f.status ?? null}::text is null or status = ${f.status ?? null})
-       and (${f.kind ?? null}::text is null or kind = ${f.kind ?? null})
+    select ${columns(sql)} from webhook_deliveries d
+     where (${f.integration ?? null}::text is null or d.integration = ${f.integration ?? null})
+       and (${f.status ?? null}::text is null or d.status = ${f.status ?? null})
+       and (${f.kind ?? null}::text is null or d.kind = ${f.kind ?? null})
        and (${f.before ?? null}::uuid is null
-            or (received_at, id) < (select received_at, id from webhook_deliveries
-                                     where id = ${f.before ?? null}::uuid))
-     order by received_at desc, id desc
+            or (d.received_at, d.id) < (select b.received_at, b.id from webhook_deliveries b
+                                         where b.id = ${f.before ?? null}::uuid))
+     order by d.received_at desc, d.id desc
      limit ${f.limit}`;
+}
+
+/**
+ * Retention (gateway/src/retention/): deletes up to `limit` settled deliveries (done, ignored or
+ * failed; never pending or processing) received more than `olderThanMs` ago, oldest first, and
+ * returns how many. One with a replay still stored stays (replay_of points at it) until the
+ * replay goes; tasks and schedule runs that name a deleted one keep running with delivery_id
+ * null. Locked rows are skipped: replicas share the work.
+ */
+export async function deleteSettledDeliveries(
+  sql: Sql,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const result = await sql`
+    with doomed as (
+      select d.id from webhook_deliveries d
+       where d.received_at < now() - ${olderThanMs}::float8 * interval '1 millisecond'
+         and d.status in ('done', 'ignored', 'failed')
+         and not exists (select 1 from webhook_deliveries r where r.replay_of = d.id)
+       order by d.received_at
+       limit ${limit}
+       for update of d skip locked)
+    delete from webhook_deliveries w using doomed where w.id = doomed.id`;
+  return result.count;
 }
 
 export async function findDelivery(
@@ -273,8 +298,8 @@ export interface DeliveryTask {
 
 export async function listDeliveryTasks(sql: Sql, deliveryId: string): Promise<DeliveryTask[]> {
   return sql<DeliveryTask[]>`
-    select id::text, status, session_id::text as "sessionId" from tasks
-     where delivery_id = ${deliveryId} order by seq`;
+    select t.id::text, t.status, t.session_id::text as "sessionId" from tasks t
+     where t.delivery_id = ${deliveryId} order by t.seq`;
 }
 
 export interface NewTrigger {

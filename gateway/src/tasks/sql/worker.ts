@@ -74,7 +74,7 @@ export async function newestMessages(
   const rows = await sql<MessageRow[]>`
     select id::text, session_id::text as "sessionId", role, content, source,
            created_at as "createdAt"
-      from messages where session_id = ${sessionId}
-     order by id desc limit ${limit}`;
+      from messages m where m.session_id = ${sessionId}
+     order by m.id desc limit ${limit}`;
   return rows.reverse();
 }
