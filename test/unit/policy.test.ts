@@ -532,7 +532,7 @@ schedules:
       [
         [
           'profiles.p.runner.image',
-          'found unknown key "image", expected one of driver, command, args, env, cwd',
+          'found unknown key "image", expected one of driver, command, args, env, cwd, stdin',
         ],
       ],
     ],

@@ -24,6 +24,7 @@ describe('placeholders', () => {
   it('fills every placeholder, each arg staying one argv element', () => {
     expect(values).toEqual({
       prompt,
+      prompt_file: '/tmp/w/prompt.txt',
       workdir: '/tmp/w',
       task_id: 't1',
       session_id: 's1',
@@ -38,6 +39,18 @@ describe('placeholders', () => {
     expect(
       expandArgs(['-p', '{prompt}', '--mcp-config={mcp_json}', '{task_id}/{session_id}'], values),
     ).toEqual(['-p', prompt, '--mcp-config=/tmp/w/.mcp.json', 't1/s1']);
+  });
+
+  it('gives a value that would start an option a leading space, except after a literal --', () => {
+    const hostile = placeholderValues({ prompt: '--yolo', bundle }, '/tmp/w');
+    expect(expandArgs(['{prompt}', '-p', '{prompt}', '--x={prompt}'], hostile)).toEqual([
+      ' --yolo',
+      '-p',
+      ' --yolo',
+      '--x=--yolo',
+    ]);
+    expect(expandArgs(['-p', '--', '{prompt}'], hostile)).toEqual(['-p', '--', '--yolo']);
+    expect(expandArgs(['{prompt}', '--'], hostile)).toEqual([' --yolo', '--']);
   });
 
   it('does not expand placeholders inside a value, and {{ }} are literal braces', () => {

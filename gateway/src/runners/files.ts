@@ -80,6 +80,19 @@ export async function writeBundle(bundle: Bundle, parent: string = os.tmpdir()):
   return dir;
 }
 
+/**
+ * The task's prompt, as the file `{prompt_file}` names: next to the bundle in the working
+ * folder, 0600 like it. An agent that reads its prompt from a file never has it on its
+ * command line (where a leading `-` could pass for an option, and `ps` shows it to everyone).
+ */
+export const PROMPT_FILE = 'prompt.txt';
+
+export async function writePromptFile(workdir: string, prompt: string): Promise<string> {
+  const target = path.join(workdir, PROMPT_FILE);
+  await fs.writeFile(target, prompt, { mode: 0o600, flag: 'wx' });
+  return target;
+}
+
 export async function removeWorkdir(dir: string): Promise<void> {
   await fs.rm(dir, { recursive: true, force: true });
 }

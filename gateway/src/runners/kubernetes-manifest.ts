@@ -1,6 +1,6 @@
 import type { Runner as RunnerConfig } from '@switchboard/policy';
 import { containerEnv } from './env.ts';
-import { bundleFiles } from './files.ts';
+import { type BundleFileSpec, bundleFiles, PROMPT_FILE } from './files.ts';
 import { expandArgs, placeholderValues, type RunRequest } from './runner.ts';
 import { taskResourceName } from './tool.ts';
 
@@ -73,7 +73,11 @@ export function jobManifest(
       podEnv.push({ name: key, valueFrom: { secretKeyRef: { name, key } } });
     }
   }
-  const files = bundleFiles(bundle);
+  // The prompt goes with the token-free files: `{prompt_file}` names it at /workspace/prompt.txt.
+  const files: Array<BundleFileSpec & { content: string }> = [
+    ...bundleFiles(bundle),
+    { path: PROMPT_FILE, key: PROMPT_FILE, secret: false, content: request.prompt },
+  ];
   for (const file of files) (file.secret ? secretData : configData)[file.key] = file.content;
 
   const values = placeholderValues(request, POD_WORKDIR, (...p) => p.join('/'));

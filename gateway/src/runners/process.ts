@@ -1,6 +1,7 @@
 import type { Runner as RunnerConfig } from '@switchboard/policy';
 import { runChild } from './child.ts';
 import { agentEnv } from './env.ts';
+import { writePromptFile } from './files.ts';
 import {
   checkArgs,
   expandArgs,
@@ -13,7 +14,8 @@ import {
 /**
  * The process driver: the profile's command, its args with placeholders filled in, started in
  * the task's working folder (or the profile's `cwd`) with HOME set to that folder, so the
- * agents' default config locations find the bundle. Environment: see env.ts.
+ * agents' default config locations find the bundle. Environment: see env.ts. The prompt is
+ * also in `prompt.txt` there (`{prompt_file}`), and on stdin with `stdin: prompt`.
  */
 export type ProcessRunnerConfig = Extract<RunnerConfig, { driver: 'process' }>;
 
@@ -31,8 +33,9 @@ export class ProcessRunner implements Runner {
     checkArgs(config.args, 'runner.args');
   }
 
-  run(request: RunRequest): Promise<RunResult> {
+  async run(request: RunRequest): Promise<RunResult> {
     const { config } = this;
+    await writePromptFile(request.workdir, request.prompt);
     return runChild({
       command: config.command,
       args: expandArgs(config.args, placeholderValues(request, request.workdir)),
@@ -43,6 +46,7 @@ export class ProcessRunner implements Runner {
         profile: config.env,
         bundle: request.bundle.env,
       }),
+      ...(config.stdin === 'prompt' ? { input: request.prompt } : {}),
       timeoutMs: request.timeoutMs,
       signal: request.signal,
       onLine: request.onLine,

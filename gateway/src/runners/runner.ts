@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { SwitchboardError } from '../errors.ts';
 import type { Bundle } from './bundle.ts';
-import { BUNDLE_FILES } from './files.ts';
+import { BUNDLE_FILES, PROMPT_FILE } from './files.ts';
 
 /**
  * What every driver (process, docker, kubernetes) does: start one task's agent, stream its
@@ -64,10 +64,13 @@ export class Tail {
 /**
  * `{name}` in a profile's args is replaced by a value, `{{` and `}}` are literal braces. Each
  * arg stays one argv element whatever the value holds (spaces, quotes, `;`): nothing is ever
- * handed to a shell.
+ * handed to a shell. `{prompt}` is the one value from outside the gateway (an issue's text, a
+ * chat message); `{prompt_file}` (the prompt in the working folder) and a runner's `stdin:
+ * prompt` keep it off the command line altogether.
  */
 export const PLACEHOLDERS = [
   'prompt',
+  'prompt_file',
   'workdir',
   'task_id',
   'session_id',
@@ -100,15 +103,26 @@ export function checkArgs(args: readonly string[], where = 'args'): void {
   });
 }
 
+/**
+ * Expands every arg. An option can only come from the profile's own text: an arg whose value
+ * starts with `-` although the profile's arg does not (`{prompt}` with a prompt of
+ * `--dangerously-skip-permissions`) gets a leading space, so the agent's option parser reads it
+ * as an operand — the words are the same to a model. After a literal `--` arg the program
+ * parses no more options (POSIX), so the args after it are left exactly as they are.
+ */
 export function expandArgs(args: readonly string[], values: PlaceholderValues): string[] {
   checkArgs(args);
-  return args.map((arg) =>
-    arg.replace(TOKEN, (whole, name: string | undefined) => {
+  let operandsOnly = false;
+  return args.map((arg) => {
+    const expanded = arg.replace(TOKEN, (whole, name: string | undefined) => {
       if (whole === '{{') return '{';
       if (whole === '}}') return '}';
       return values[name as Placeholder];
-    }),
-  );
+    });
+    const neutralise = !operandsOnly && expanded.startsWith('-') && !arg.startsWith('-');
+    if (arg === '--') operandsOnly = true;
+    return neutralise ? ` ${expanded}` : expanded;
+  });
 }
 
 /**
@@ -123,6 +137,7 @@ export function placeholderValues(
   const { bundle } = request;
   return {
     prompt: request.prompt,
+    prompt_file: join(root, PROMPT_FILE),
     workdir: root,
     task_id: bundle.taskId,
     session_id: bundle.sessionId ?? '',
