@@ -359,7 +359,7 @@ describe('loadPolicy', () => {
     expect(policy.profiles.scripted).toEqual({
       runner: {
         driver: 'process',
-        command: 'switchboard',
+        command: '{switchboard}',
         args: ['agent', '--bundle', '{workdir}'],
       },
       tools: ['*:*'],

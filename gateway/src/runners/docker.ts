@@ -4,6 +4,7 @@ import { containerEnv } from './env.ts';
 import { writePromptFile } from './files.ts';
 import {
   checkArgs,
+  checkCommand,
   expandArgs,
   placeholderValues,
   type Runner,
@@ -49,6 +50,7 @@ export class DockerRunner implements Runner {
     private readonly config: DockerRunnerConfig,
     private readonly options: DockerRunnerOptions = {},
   ) {
+    checkCommand(config.command, 'docker');
     checkArgs(config.args ?? [], 'runner.args');
   }
 

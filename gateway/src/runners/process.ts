@@ -4,18 +4,21 @@ import { agentEnv } from './env.ts';
 import { writePromptFile } from './files.ts';
 import {
   checkArgs,
+  checkCommand,
   expandArgs,
   placeholderValues,
   type Runner,
   type RunRequest,
   type RunResult,
+  resolveCommand,
 } from './runner.ts';
 
 /**
  * The process driver: the profile's command, its args with placeholders filled in, started in
  * the task's working folder (or the profile's `cwd`) with HOME set to that folder, so the
  * agents' default config locations find the bundle. Environment: see env.ts. The prompt is
- * also in `prompt.txt` there (`{prompt_file}`), and on stdin with `stdin: prompt`.
+ * also in `prompt.txt` there (`{prompt_file}`), and on stdin with `stdin: prompt`. The
+ * command `{switchboard}` is the gateway's own CLI (runner.ts).
  */
 export type ProcessRunnerConfig = Extract<RunnerConfig, { driver: 'process' }>;
 
@@ -30,15 +33,17 @@ export class ProcessRunner implements Runner {
     private readonly config: ProcessRunnerConfig,
     private readonly options: ProcessRunnerOptions = {},
   ) {
+    checkCommand(config.command, 'process');
     checkArgs(config.args, 'runner.args');
   }
 
   async run(request: RunRequest): Promise<RunResult> {
     const { config } = this;
     await writePromptFile(request.workdir, request.prompt);
+    const { command, prefix } = resolveCommand(config.command);
     return runChild({
-      command: config.command,
-      args: expandArgs(config.args, placeholderValues(request, request.workdir)),
+      command,
+      args: [...prefix, ...expandArgs(config.args, placeholderValues(request, request.workdir))],
       cwd: config.cwd ?? request.workdir,
       env: agentEnv({
         host: this.options.hostEnv ?? process.env,

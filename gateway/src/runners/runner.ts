@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SwitchboardError } from '../errors.ts';
 import type { Bundle } from './bundle.ts';
 import { BUNDLE_FILES, PROMPT_FILE } from './files.ts';
@@ -56,6 +57,45 @@ export class Tail {
   }
   toString(): string {
     return this.text;
+  }
+}
+
+// ---- commands ----
+
+/**
+ * `command: "{switchboard}"` is this installation's own CLI (`switchboard agent`, the reference
+ * agent), started with the Node that runs the gateway: `node gateway/bin/switchboard.js start`
+ * and the Docker image have no `switchboard` on PATH. Only the process driver runs it; an
+ * image has a CLI of its own.
+ */
+export const SWITCHBOARD_COMMAND = '{switchboard}';
+export const SWITCHBOARD_BIN = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
+
+/** The program and the args that go before the profile's: `{switchboard}` becomes node + bin. */
+export function resolveCommand(command: string): { command: string; prefix: string[] } {
+  if (command === SWITCHBOARD_COMMAND)
+    return { command: process.execPath, prefix: [SWITCHBOARD_BIN] };
+  return { command, prefix: [] };
+}
+
+/** Throws for a command with braces that is not `{switchboard}` (or is, where it cannot run). */
+export function checkCommand(
+  command: string | undefined,
+  driver: 'process' | 'docker' | 'kubernetes',
+): void {
+  if (command === undefined) return;
+  if (command === SWITCHBOARD_COMMAND) {
+    if (driver === 'process') return;
+    throw new SwitchboardError(
+      'profile_invalid',
+      `runner.command: ${SWITCHBOARD_COMMAND} is this gateway's own CLI and runs with the process driver only; under ${driver}, name the image's command`,
+    );
+  }
+  if (/[{}]/.test(command)) {
+    throw new SwitchboardError(
+      'profile_invalid',
+      `runner.command: found ${JSON.stringify(command)}; the only placeholder a command may be is ${SWITCHBOARD_COMMAND} (the gateway's own CLI)`,
+    );
   }
 }
 
