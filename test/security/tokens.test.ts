@@ -54,7 +54,7 @@ describe('a task’s tokens never exceed its profile', () => {
     });
     return { status: res.status, json: (await res.json()) as Json };
   };
-  const config = (id: string) => api('GET', `/tasks/${id}/config?format=json`);
+  const config = (id: string) => api('POST', `/tasks/${id}/config`, { format: 'json' });
 
   async function claimed(): Promise<string[]> {
     const tasks = await claimTasks(gw().sql, {
