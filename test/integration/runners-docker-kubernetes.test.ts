@@ -310,7 +310,6 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
         SWITCHBOARD_TOKEN: 'tok-mcp-SECRET',
         SWITCHBOARD_TOKEN_SWITCHBOARD: 'tok-sb-SECRET',
         SWITCHBOARD_TOKEN_GITHUB: 'tok-gh-SECRET',
-        'goose-config.yaml': files['goose-config.yaml'],
       },
     });
     expect(configMap).toEqual({
@@ -321,6 +320,7 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
         'mcp.json': files['mcp.json'],
         'codex-config.toml': files['codex-config.toml'],
         'cursor-mcp.json': files['cursor-mcp.json'],
+        'goose-config.yaml': files['goose-config.yaml'],
         'switchboard.json': files['switchboard.json'],
         'prompt.txt': 'review "PR" #42; $(id)',
       },
@@ -394,15 +394,10 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
                           { key: 'mcp.json', path: '.mcp.json' },
                           { key: 'codex-config.toml', path: '.codex/config.toml' },
                           { key: 'cursor-mcp.json', path: '.cursor/mcp.json' },
+                          { key: 'goose-config.yaml', path: '.config/goose/config.yaml' },
                           { key: 'switchboard.json', path: 'switchboard.json' },
                           { key: 'prompt.txt', path: 'prompt.txt' },
                         ],
-                      },
-                    },
-                    {
-                      secret: {
-                        name,
-                        items: [{ key: 'goose-config.yaml', path: '.config/goose/config.yaml' }],
                       },
                     },
                   ],

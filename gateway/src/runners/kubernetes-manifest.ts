@@ -6,8 +6,8 @@ import { taskResourceName } from './tool.ts';
 
 /**
  * The objects one task becomes on a cluster, applied together as a `v1 List`: a Secret (the
- * tokens, the profile's variables and the one bundle file that holds a token), a ConfigMap
- * (the token-free bundle files) and the Job. All three share the task's name and labels so
+ * tokens and the profile's variables), a ConfigMap (the bundle files, which hold no token, and
+ * the prompt) and the Job. All three share the task's name and labels so
  * `kubectl delete job,secret,configmap <name>` removes them.
  */
 export type KubernetesRunnerConfig = Extract<RunnerConfig, { driver: 'kubernetes' }>;
@@ -125,9 +125,11 @@ export function jobManifest(
             {
               name: 'bundle',
               projected: {
+                // A source with no items projects every key of its object: the Secret (the
+                // tokens) is a source only when a file is kept in it.
                 sources: [
                   { configMap: { name, items: pick(false) } },
-                  { secret: { name, items: pick(true) } },
+                  ...(pick(true).length > 0 ? [{ secret: { name, items: pick(true) } }] : []),
                 ],
               },
             },
