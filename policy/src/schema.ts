@@ -163,6 +163,8 @@ const envMap = z
     { error: 'expected a mapping of environment variables to values' },
   )
   .optional();
+/** `prompt`: the task's prompt is written to the agent's stdin (then closed); `none`: empty. */
+const runnerStdin = z.enum(['none', 'prompt'], { error: 'expected none or prompt' }).optional();
 const runnerArgs = z
   .array(z.string({ error: 'expected a string argument' }), {
     error: 'expected a list of string arguments',
@@ -172,7 +174,7 @@ const runnerArgs = z
 /**
  * How an agent process is started. Each driver has its own fields and rejects the others',
  * so `image:` under `driver: process` is an error rather than ignored. Arguments may hold
- * placeholders (`{workdir}`, `{prompt}`, `{mcp_json}`) that the runner expands.
+ * placeholders (`{workdir}`, `{prompt}`, `{prompt_file}`, `{mcp_json}`) that the runner expands.
  */
 const runner = z.discriminatedUnion(
   'driver',
@@ -183,6 +185,7 @@ const runner = z.discriminatedUnion(
       args: runnerArgs.default([]),
       env: envMap,
       cwd: text('a working directory').optional(),
+      stdin: runnerStdin,
     }),
     strictObject({
       driver: z.literal('docker'),
@@ -191,6 +194,7 @@ const runner = z.discriminatedUnion(
       args: runnerArgs,
       env: envMap,
       network: text('a docker network name').optional(),
+      stdin: runnerStdin,
     }),
     strictObject({
       driver: z.literal('kubernetes'),

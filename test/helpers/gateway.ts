@@ -11,8 +11,8 @@ import { testDatabase } from './database.ts';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = path.join(REPO_ROOT, 'gateway/bin/switchboard.js');
 
-/** A policy `runner:` (flow YAML) that starts the reference agent with this Node and this CLI. */
-export const REFERENCE_AGENT_RUNNER = `{ driver: process, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(CLI)}, agent, --bundle, "{workdir}"] }`;
+/** A policy `runner:` (flow YAML) that starts the reference agent: the gateway's own CLI. */
+export const REFERENCE_AGENT_RUNNER = `{ driver: process, command: "{switchboard}", args: [agent, --bundle, "{workdir}"] }`;
 
 /** An integrations root with nothing in it. */
 export const EMPTY_DIR = path.join(REPO_ROOT, 'test/fixtures/empty');

@@ -202,6 +202,27 @@ describe('DockerRunner (fake docker on PATH)', () => {
     expect(calls().map((c) => c.argv[0])).toEqual(['run', 'kill']);
   });
 
+  it('stdin: prompt runs docker run --interactive with the prompt on stdin; prompt.txt is mounted', async () => {
+    const { req } = await request();
+    const runner = new DockerRunner(
+      { ...config, args: ['--prompt-file', '{prompt_file}'], stdin: 'prompt' },
+      { hostEnv: hostEnv(), user: '1000:1000' },
+    );
+    expect((await runner.run(req)).reason).toBe('exited');
+    const [run] = calls();
+    expect(run!.argv.slice(0, 3)).toEqual(['run', '--rm', '--interactive']);
+    expect(run!.argv.slice(-3)).toEqual(['claude', '--prompt-file', '/workspace/prompt.txt']);
+    expect(run!.stdin).toBe('review "PR" #42; $(id)');
+    expect(fs.readFileSync(path.join(req.workdir, 'prompt.txt'), 'utf8')).toBe(
+      'review "PR" #42; $(id)',
+    );
+    // Without it docker's stdin stays empty and closed.
+    const plain = await request();
+    await new DockerRunner(config, { hostEnv: hostEnv() }).run(plain.req);
+    expect(calls().at(-1)!.argv).not.toContain('--interactive');
+    expect(calls().at(-1)!.stdin).toBe('');
+  });
+
   it('reports a missing docker binary', async () => {
     const { req } = await request();
     const runner = new DockerRunner(config, {
@@ -289,7 +310,6 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
         SWITCHBOARD_TOKEN: 'tok-mcp-SECRET',
         SWITCHBOARD_TOKEN_SWITCHBOARD: 'tok-sb-SECRET',
         SWITCHBOARD_TOKEN_GITHUB: 'tok-gh-SECRET',
-        'goose-config.yaml': files['goose-config.yaml'],
       },
     });
     expect(configMap).toEqual({
@@ -300,7 +320,9 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
         'mcp.json': files['mcp.json'],
         'codex-config.toml': files['codex-config.toml'],
         'cursor-mcp.json': files['cursor-mcp.json'],
+        'goose-config.yaml': files['goose-config.yaml'],
         'switchboard.json': files['switchboard.json'],
+        'prompt.txt': 'review "PR" #42; $(id)',
       },
     });
     expect(JSON.stringify(configMap)).not.toMatch(SECRETS);
@@ -349,6 +371,7 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
                     '.cursor/mcp.json',
                     '.config/goose/config.yaml',
                     'switchboard.json',
+                    'prompt.txt',
                   ].map((p) => ({
                     name: 'bundle',
                     mountPath: `/workspace/${p}`,
@@ -371,14 +394,10 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
                           { key: 'mcp.json', path: '.mcp.json' },
                           { key: 'codex-config.toml', path: '.codex/config.toml' },
                           { key: 'cursor-mcp.json', path: '.cursor/mcp.json' },
+                          { key: 'goose-config.yaml', path: '.config/goose/config.yaml' },
                           { key: 'switchboard.json', path: 'switchboard.json' },
+                          { key: 'prompt.txt', path: 'prompt.txt' },
                         ],
-                      },
-                    },
-                    {
-                      secret: {
-                        name,
-                        items: [{ key: 'goose-config.yaml', path: '.config/goose/config.yaml' }],
                       },
                     },
                   ],

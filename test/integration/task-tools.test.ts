@@ -52,7 +52,7 @@ describe('the built-in task tools on a running task', () => {
         interval: 50,
       })
       .toBe('running');
-    const config = await api('GET', `/tasks/${task.id}/config?format=json`);
+    const config = await api('POST', `/tasks/${task.id}/config`, { format: 'json' });
     expect(config.status).toBe(200);
     const env = config.body.env as Record<string, string>;
     const client = new Client({ name: 'task-tools-test', version: '1.0.0' });

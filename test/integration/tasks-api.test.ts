@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { apiRouter } from '../../gateway/src/api/router.ts';
 import { insertTaskEvent } from '../../gateway/src/events/store.ts';
@@ -208,7 +209,7 @@ describe('tasks and sessions API', () => {
 
   it('issues an agent config with fresh tokens for a running task only', async () => {
     const { json } = await api('POST', '/tasks', { prompt: 'cfg', profile: 'reviewer' });
-    const pending = await api('GET', `/tasks/${json.task.id}/config?format=claude`);
+    const pending = await api('POST', `/tasks/${json.task.id}/config`, { format: 'claude' });
     expect(pending.status).toBe(409);
     // The worker's claim, by the queue's own function: the task is running with a lease.
     const [claimed] = await claimTasks(gw().sql, {
@@ -220,17 +221,62 @@ describe('tasks and sessions API', () => {
     });
     expect(claimed).toBeDefined();
     const id = claimed!.id;
-    const config = await api('GET', `/tasks/${id}/config?format=claude`);
+    // It mints credentials, so not on a GET (issue 12 item 11): 405 pointing at the POST.
+    const before = await gw().sql<{ n: number }[]>`
+      select count(*)::int as n from tokens where task_id = ${id}`;
+    const get = await fetch(`${gw().url}/api/v1/tasks/${id}/config?format=claude`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect(((await get.json()) as Json).error).toMatchObject({
+      code: 'method_not_allowed',
+      message: `GET is not allowed: a task config mints tokens, so it is POST /api/v1/tasks/${id}/config with {"format": "claude|codex|cursor|goose|json"}`,
+    });
+    const after = await gw().sql<{ n: number }[]>`
+      select count(*)::int as n from tokens where task_id = ${id}`;
+    expect(after[0]!.n).toBe(before[0]!.n);
+    const config = await api('POST', `/tasks/${id}/config`, { format: 'claude' });
     expect(config.status, JSON.stringify(config.json)).toBe(200);
     expect(config.json).toMatchObject({ taskId: id, format: 'claude', path: '.mcp.json' });
     const servers = JSON.parse(config.json.content).mcpServers;
     expect(Object.keys(servers)).toEqual(['switchboard', 'echo']);
     const token = config.json.env.SWITCHBOARD_TOKEN as string;
     expect(await gw().tokens.verify(token, `${gw().url}/mcp`)).toMatchObject({ taskId: id });
-    const bad = await api('GET', `/tasks/${id}/config?format=vim`);
+    const bad = await api('POST', `/tasks/${id}/config`, { format: 'vim' });
+    expect(bad.status).toBe(400);
     expect(issuePaths(bad.json)).toEqual(['format']);
     await api('POST', `/tasks/${id}/cancel`, {});
     await expect(gw().tokens.verify(token, `${gw().url}/mcp`)).rejects.toThrow();
+  });
+
+  it('config tokens live as long as the task, not the default TTL (issue 12 item 10)', async () => {
+    const expiry = (json: Json) => new Date(json.expiresAt as string).getTime();
+    // An external task granted for 30 minutes: its config's tokens expire with its grant.
+    const granted = await api('POST', '/tasks', { external: true, scope: ['echo:*'], ttl: '30m' });
+    expect(granted.status).toBe(201);
+    const external = await api('POST', `/tasks/${granted.json.task.id}/config`, { format: 'json' });
+    expect(external.status, JSON.stringify(external.json)).toBe(200);
+    const grantExpiry = expiry(granted.json);
+    expect(Math.abs(expiry(external.json) - grantExpiry)).toBeLessThanOrEqual(2_000);
+    const exp = decodeJwt(external.json.env.SWITCHBOARD_TOKEN as string).exp! * 1000;
+    expect(Math.abs(exp - grantExpiry)).toBeLessThanOrEqual(2_000);
+    // A queued task of the reviewer profile (timeout 20m): its start + 20m + the 1-minute margin.
+    const { json } = await api('POST', '/tasks', { prompt: 'ttl', profile: 'reviewer' });
+    await claimTasks(gw().sql, {
+      profile: 'reviewer',
+      owner: 'test',
+      leaseMs: 60_000,
+      concurrency: 100,
+      limit: 100,
+    });
+    const running = (await api('GET', `/tasks/${json.task.id}`)).json.task;
+    expect(running.status).toBe('running');
+    const queued = await api('POST', `/tasks/${json.task.id}/config`, { format: 'json' });
+    expect(queued.status, JSON.stringify(queued.json)).toBe(200);
+    const deadline = new Date(running.startedAt).getTime() + 21 * 60_000;
+    expect(Math.abs(expiry(queued.json) - deadline)).toBeLessThanOrEqual(2_000);
+    await api('POST', `/tasks/${json.task.id}/cancel`, {});
   });
 
   it('sessions: create-or-get by key, list by cursor, get, 404', async () => {

@@ -169,6 +169,13 @@ describe('switchboard task / mcp-config', () => {
       expect(servers.echo).toMatchObject({ type: 'http', url: `${gw().url}/mcp/echo` });
       const token = /^export SWITCHBOARD_TOKEN=(\S+)$/m.exec(claude.stderr)?.[1];
       expect(await gw().tokens.verify(token!, `${gw().url}/mcp`)).toMatchObject({ taskId: id });
+      // When they expire, and why then: with the grant (15m, the default TTL), not sooner.
+      const expires = /^# the tokens expire at (\S+), when the task's time is up/m.exec(
+        claude.stderr,
+      )?.[1];
+      expect(
+        Math.abs(Date.parse(expires!) - Date.parse(granted.expiresAt as unknown as string)),
+      ).toBeLessThanOrEqual(2_000);
       const codex = await cli('mcp-config', '--task', id, '--format', 'codex');
       expect(codex.stdout).toContain('[mcp_servers.echo]');
       const json = JSON.parse(

@@ -1,14 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { base64url, SignJWT } from 'jose';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { InProcessBus, PostgresBus } from '../../gateway/src/events/bus.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { finishTask } from '../../gateway/src/tasks/external.ts';
+import { insertExternalTask } from '../../gateway/src/tasks/store.ts';
 import type { Grant } from '../../gateway/src/tokens/grant.ts';
+import { retireSigningKey } from '../../gateway/src/tokens/retire.ts';
 import { TokenService } from '../../gateway/src/tokens/service.ts';
 import { loadSigningKeys, rotateSigningKey } from '../../gateway/src/tokens/signing-keys.ts';
-import { usingPostgres } from '../helpers/database.ts';
+import { useMigratedDatabase, usingPostgres } from '../helpers/database.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 
 // Per-task tokens (ARCHITECTURE §4, issue 4): EdDSA JWTs, typ at+jwt, kid; verification pins
@@ -267,6 +269,7 @@ describe('per-task tokens', () => {
     const next = await rotateSigningKey(gw().sql, MASTER_KEY, {
       overlapMs: 600_000,
       maxTokenTtlMs: 7_200_000,
+      actor: { actor: 'test' },
     });
     await gw().tokens.refreshKeys();
     const jwks = (await (await fetch(`${gw().url}/.well-known/jwks.json`)).json()) as {
@@ -283,6 +286,7 @@ describe('per-task tokens', () => {
     const now = await rotateSigningKey(gw().sql, MASTER_KEY, {
       overlapMs: 0,
       maxTokenTtlMs: 7_200_000,
+      actor: { actor: 'test' },
     });
     await gw().tokens.refreshKeys();
     const after = await grant(['echo:*']);
@@ -333,6 +337,64 @@ describe('per-task tokens', () => {
       select type from task_events where task_id = ${granted.task.id} order by seq`;
     expect(events.map((e) => e.type)).toEqual(['task:running', 'task:cancelled']);
     expect(JSON.stringify(audit)).not.toContain(granted.mcp.token.split('.')[2]);
+  });
+});
+
+describe('emergency retirement of a signing key (retire.ts)', () => {
+  const db = useMigratedDatabase();
+
+  it('an emergency retirement always leaves a key signing: a waiting successor starts at once; retiring the successor keeps the current key', async () => {
+    const sql = db().sql;
+    const log = createLogger('silent');
+    const deps = { sql, masterKey: MASTER_KEY, bus: new InProcessBus(), log };
+    const tokens = await TokenService.start({ ...deps, issuer: () => 'http://127.0.0.1:1' });
+    onTestFinished(() => tokens.close());
+    const actor = { actor: 'test' };
+    const signingNow = async () => {
+      const rows = await sql<{ kid: string; retiredAt: Date | null }[]>`
+        select kid, retired_at as "retiredAt" from signing_keys
+         where signs_from <= now() and (retired_at is null or retired_at > now())
+         order by signs_from desc`;
+      return rows[0];
+    };
+    const current = (await signingNow())!.kid;
+    // A rotation waits 10 minutes; the current key is retired now: its successor signs at once.
+    const next = await rotateSigningKey(sql, MASTER_KEY, {
+      overlapMs: 600_000,
+      maxTokenTtlMs: 7_200_000,
+      actor,
+    });
+    const first = await retireSigningKey(deps, current, actor);
+    expect(first).toMatchObject({ kid: current, signingKid: next.kid, created: false });
+    expect(await signingNow()).toEqual({ kid: next.kid, retiredAt: null });
+    // Another rotation waits; its successor is retired: the current key signs on, indefinitely.
+    const doomed = await rotateSigningKey(sql, MASTER_KEY, {
+      overlapMs: 600_000,
+      maxTokenTtlMs: 7_200_000,
+      actor,
+    });
+    const second = await retireSigningKey(deps, doomed.kid, actor);
+    expect(second).toMatchObject({ kid: doomed.kid, signingKid: next.kid, revokedTokens: 0 });
+    expect(await signingNow()).toEqual({ kid: next.kid, retiredAt: null });
+    await tokens.refreshKeys();
+    const task = await insertExternalTask(sql, { scope: ['echo:*'], prompt: '', sessionId: null });
+    const minted = await tokens.mint({
+      taskId: task.id,
+      sessionId: null,
+      scope: ['echo:*'],
+      audience: 'http://127.0.0.1:1/mcp',
+      ttlMs: 60_000,
+    });
+    expect(kidOf(minted.token)).toBe(next.kid);
+    expect(tokens.jwks().keys.map((k) => k.kid)).not.toContain(current);
+    await expect(retireSigningKey(deps, current, actor)).rejects.toMatchObject({
+      status: 404,
+      message: `no signing key "${current}" that still verifies tokens`,
+    });
+    // With no key signing or waiting (both retired), a new one is made.
+    const last = await retireSigningKey(deps, next.kid, actor);
+    expect(last).toMatchObject({ kid: next.kid, created: true, revokedTokens: 1, tasks: 1 });
+    expect(await signingNow()).toEqual({ kid: last.signingKid, retiredAt: null });
   });
 });
 

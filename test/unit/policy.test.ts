@@ -446,7 +446,7 @@ describe('loadPolicy', () => {
     expect(policy.profiles.scripted).toEqual({
       runner: {
         driver: 'process',
-        command: 'switchboard',
+        command: '{switchboard}',
         args: ['agent', '--bundle', '{workdir}'],
       },
       tools: ['*:*'],
@@ -694,7 +694,7 @@ schedules:
       [
         [
           'profiles.p.runner.image',
-          'found unknown key "image", expected one of driver, command, args, env, cwd',
+          'found unknown key "image", expected one of driver, command, args, env, cwd, stdin',
         ],
       ],
     ],

@@ -142,18 +142,21 @@ describe('renderConfig', () => {
     );
   });
 
-  it('goose: extensions map, streamable_http, uri, the literal token', () => {
+  it('goose: extensions map, streamable_http, uri, the token by env_keys substitution', () => {
     const doc = parseYaml(renderConfig(bundle, 'goose'));
+    // goose reads each env_keys name from its environment and substitutes ${NAME} in headers.
     expect(doc.extensions.github).toEqual({
       enabled: true,
       type: 'streamable_http',
       name: 'github',
+      description: 'github through the Switchboard gateway',
       uri: 'http://gw.test:8080/mcp/github',
-      headers: { Authorization: 'Bearer tok-gh' },
+      headers: { Authorization: 'Bearer ${SWITCHBOARD_TOKEN_GITHUB}' },
       envs: {},
-      env_keys: [],
+      env_keys: ['SWITCHBOARD_TOKEN_GITHUB'],
       timeout: 300,
     });
+    expect(doc.extensions['home-api'].env_keys).toEqual(['SWITCHBOARD_TOKEN_HOME_API']);
     expect(Object.keys(doc.extensions)).toEqual(['switchboard', 'github', 'home-api']);
   });
 
@@ -178,14 +181,20 @@ describe('renderConfig', () => {
     });
   });
 
-  it('only the goose file holds a token', () => {
-    for (const file of bundleFiles(bundle)) {
+  it('no file holds a token: every format refers to the environment (goose included)', () => {
+    const files = bundleFiles(bundle);
+    expect(files.map((f) => f.format)).toEqual(['claude', 'codex', 'cursor', 'goose', 'json']);
+    for (const file of files) {
       const holds = ['tok-mcp', 'tok-gh', 'tok-home', 'tok-sb'].some((t) =>
         file.content.includes(t),
       );
-      expect({ format: file.format, holds }).toEqual({ format: file.format, holds: file.secret });
+      expect({ format: file.format, holds, secret: file.secret }).toEqual({
+        format: file.format,
+        holds: false,
+        secret: false,
+      });
     }
-    expect(BUNDLE_FILES.goose.secret).toBe(true);
+    expect(BUNDLE_FILES.goose.secret).toBe(false);
   });
 });
 
@@ -219,6 +228,8 @@ describe('escaping', () => {
     expect(JSON.parse(renderConfig(b, 'cursor')).mcpServers.github.url).toBe(tricky);
     const goose = parseYaml(renderConfig(b, 'goose'));
     expect(goose.extensions.github.uri).toBe(tricky);
-    expect(goose.extensions.github.headers.Authorization).toBe('Bearer tok"with\\odd: chars #');
+    expect(goose.extensions.github.headers.Authorization).toBe(
+      'Bearer ${SWITCHBOARD_TOKEN_GITHUB}',
+    );
   });
 });

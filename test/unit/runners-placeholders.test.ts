@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildBundle } from '../../gateway/src/runners/bundle.ts';
 import { createRunner } from '../../gateway/src/runners/drivers.ts';
@@ -6,8 +9,11 @@ import {
   expandArgs,
   PLACEHOLDERS,
   placeholderValues,
+  resolveCommand,
   Tail,
 } from '../../gateway/src/runners/runner.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const bundle = buildBundle({
   publicUrl: 'http://gw.test:8080',
@@ -24,6 +30,7 @@ describe('placeholders', () => {
   it('fills every placeholder, each arg staying one argv element', () => {
     expect(values).toEqual({
       prompt,
+      prompt_file: '/tmp/w/prompt.txt',
       workdir: '/tmp/w',
       task_id: 't1',
       session_id: 's1',
@@ -38,6 +45,18 @@ describe('placeholders', () => {
     expect(
       expandArgs(['-p', '{prompt}', '--mcp-config={mcp_json}', '{task_id}/{session_id}'], values),
     ).toEqual(['-p', prompt, '--mcp-config=/tmp/w/.mcp.json', 't1/s1']);
+  });
+
+  it('gives a value that would start an option a leading space, except after a literal --', () => {
+    const hostile = placeholderValues({ prompt: '--yolo', bundle }, '/tmp/w');
+    expect(expandArgs(['{prompt}', '-p', '{prompt}', '--x={prompt}'], hostile)).toEqual([
+      ' --yolo',
+      '-p',
+      ' --yolo',
+      '--x=--yolo',
+    ]);
+    expect(expandArgs(['-p', '--', '{prompt}'], hostile)).toEqual(['-p', '--', '--yolo']);
+    expect(expandArgs(['{prompt}', '--'], hostile)).toEqual([' --yolo', '--']);
   });
 
   it('does not expand placeholders inside a value, and {{ }} are literal braces', () => {
@@ -66,6 +85,25 @@ describe('placeholders', () => {
     expect(() =>
       createRunner({ driver: 'process', command: 'claude', args: ['-p', '{prompt}'] }),
     ).not.toThrow();
+  });
+
+  it('{switchboard} as a command is the gateway’s own CLI, for the process driver only', () => {
+    expect(resolveCommand('{switchboard}')).toEqual({
+      command: process.execPath,
+      prefix: [path.join(REPO_ROOT, 'gateway/bin/switchboard.js')],
+    });
+    expect(fs.existsSync(resolveCommand('{switchboard}').prefix[0]!)).toBe(true);
+    expect(resolveCommand('claude')).toEqual({ command: 'claude', prefix: [] });
+    expect(() =>
+      createRunner({ driver: 'process', command: '{switchboard}', args: [] }),
+    ).not.toThrow();
+    expect(() => createRunner({ driver: 'process', command: '{claude}', args: [] })).toThrow(
+      /runner.command: found "\{claude\}"; the only placeholder a command may be is \{switchboard\}/,
+    );
+    for (const driver of ['docker', 'kubernetes'] as const)
+      expect(() =>
+        createRunner({ driver, image: 'agent:1', command: '{switchboard}', args: [] }),
+      ).toThrow(`runs with the process driver only; under ${driver}`);
   });
 });
 

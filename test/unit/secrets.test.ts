@@ -30,6 +30,19 @@ describe('secrets at rest (AES-256-GCM)', () => {
     );
   });
 
+  it('refuses a value whose authentication tag was cut short (GCM accepts 4-byte tags)', () => {
+    // An empty secret is iv (12) ‖ tag (16); keeping 4 bytes of the tag leaves a value an
+    // attacker could forge with 2^32 tries if the tag length were not fixed at 16.
+    const stored = encryptSecret(key, '', 'github/GITHUB_TOKEN');
+    expect(decryptSecret(key, stored, 'github/GITHUB_TOKEN')).toBe('');
+    for (const tagBytes of [4, 8, 12, 15]) {
+      const short = stored.subarray(0, 12 + tagBytes);
+      expect(() => decryptSecret(key, short, 'github/GITHUB_TOKEN'), `${tagBytes}`).toThrow(
+        'the stored secret github/GITHUB_TOKEN cannot be decrypted',
+      );
+    }
+  });
+
   it('generates a development master key once, mode 0600, and warns', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-key-'));
     const logs = captureLogs();

@@ -5,7 +5,7 @@ import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import {
   ConfigAnswer,
-  ConfigQuery,
+  ConfigBody,
   CreatedSubscriptionAnswer,
   CreateSessionBody,
   CreateTaskBody,
@@ -165,12 +165,16 @@ export const API_ROUTES: RouteSpec[] = [
     ],
   },
   {
-    method: 'get',
+    method: 'post',
     path: '/tasks/:id/config',
     scope: 'tasks:write',
-    summary: 'An agent config file for a running task, with freshly minted tokens',
-    query: ConfigQuery,
-    responses: [ok(ConfigAnswer), { status: 409, description: 'The task is not running' }],
+    summary:
+      "An agent config file for a running task, with freshly minted tokens that expire when the task's time is up (within the policy's maxTtl); any other method answers 405",
+    body: ConfigBody,
+    responses: [
+      ok(ConfigAnswer),
+      { status: 409, description: 'The task is not running, or its time is up' },
+    ],
   },
   {
     method: 'post',

@@ -177,7 +177,8 @@ export const TaskEventView = z.object({
   createdAt: Timestamp,
 });
 
-export const ConfigQuery = z.strictObject({
+/** POST /tasks/:id/config's body: which agent's config file to render. */
+export const ConfigBody = z.strictObject({
   format: z.enum(CONFIG_FORMATS, { error: `expected one of ${CONFIG_FORMATS.join(', ')}` }),
 });
 

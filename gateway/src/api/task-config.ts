@@ -1,20 +1,22 @@
+import type { Profile } from '@switchboard/policy';
 import type * as z from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import { SwitchboardError } from '../errors.ts';
-import { buildBundle, SWITCHBOARD_SERVER } from '../runners/bundle.ts';
+import { buildBundle } from '../runners/bundle.ts';
 import { BUNDLE_FILES, type ConfigFormat, renderConfig } from '../runners/files.ts';
 import type { Actor, TaskDeps } from '../tasks/external.ts';
+import { bundleInput, grantTask, requirePolicy, taskDeadline } from '../tasks/grant.ts';
 import { getQueueTask } from '../tasks/queue.ts';
-import { scopeCoversIntegration, scopeFor } from '../tokens/scope.ts';
 import type { ConfigAnswer } from './schemas.ts';
-import { currentPolicy } from './task-create.ts';
 
 /**
- * GET /api/v1/tasks/:id/config: one agent config file for a running task, as `switchboard
+ * POST /api/v1/tasks/:id/config: one agent config file for a running task, as `switchboard
  * mcp-config` prints it. Tokens are shown once and only their ids are stored, so this mints a
- * fresh set for the task's scope (one for /mcp, one per covered integration, one for the
- * built-in switchboard server), records them like every grant, and audits the request. They
- * are the task's tokens: revoked with the others when it ends.
+ * fresh set (grant.ts: the task's scope within its profile's tools; one token for /mcp, one per
+ * covered integration, one for the built-in switchboard server), records them like every
+ * grant, and audits the request. They are the task's tokens: revoked with the others when it
+ * ends, and they expire when the task's time is up (its deadline, within the policy's maxTtl),
+ * not before. A POST because it creates credentials: a GET is answered 405.
  */
 export async function taskConfig(
   deps: TaskDeps,
@@ -30,48 +32,45 @@ export async function taskConfig(
       { status: 409 },
     );
   }
-  const limits = currentPolicy(deps.registry).tokens;
-  // As long as the task may run (its timeout), within the policy's maxTtl; an external task
-  // has no timeout and gets the defaultTtl, as `token grant` does without --ttl.
-  const ttlMs = Math.min(limits.maxTtlMs, task.timeoutMs ?? limits.defaultTtlMs);
-  const base = deps.publicUrl();
-  const names = deps.registry
-    .list()
-    .filter(
-      (i) =>
-        i.state !== 'refused' &&
-        i.name !== SWITCHBOARD_SERVER &&
-        scopeCoversIntegration(task.scope, i.name),
-    )
-    .map((i) => i.name);
-  // Not in one transaction: TokenService.mint reloads its signing keys through the pool once
-  // they are 60 s old, and on the embedded database (one connection) a pool query inside a
-  // transaction waits for that transaction forever. Each token row commits on its own; an
-  // unused one is revoked with the task's others.
-  const mint = async (audience: string, scope: string[]) =>
-    deps.tokens.mint({ taskId: task.id, sessionId: task.sessionId, scope, audience, ttlMs });
-  const aggregate = await mint(`${base}/mcp`, task.scope);
-  const integrations = [];
-  for (const name of names) {
-    const url = `${base}/mcp/${name}`;
-    integrations.push({ name, url, token: (await mint(url, scopeFor(task.scope, name))).token });
+  const policy = requirePolicy(deps.registry);
+  // An external task has no profile (an operator key granted its scope); a queued one is held
+  // to its profile's tools, whatever scope it was stored with.
+  let profile: Profile | null = null;
+  if (!task.external) {
+    const found = task.profile === null ? undefined : policy.profiles[task.profile];
+    if (!found) {
+      throw new SwitchboardError(
+        'profile_missing',
+        `task ${task.id} runs with profile ${task.profile}, which the policy no longer defines: no tokens are issued for it`,
+        { status: 409 },
+      );
+    }
+    profile = found;
   }
-  const builtIn = `${base}/mcp/${SWITCHBOARD_SERVER}`;
-  const switchboard = await mint(builtIn, [`${SWITCHBOARD_SERVER}:*`]);
-  const bundle = buildBundle({
-    publicUrl: base,
+  const deadline = taskDeadline(task, profile, policy);
+  const ttlMs = deadline.getTime() - Date.now();
+  if (ttlMs < 1_000) {
+    throw new SwitchboardError(
+      'task_expired',
+      `task ${task.id}'s time was up at ${deadline.toISOString()}: no more tokens are issued for it`,
+      { status: 409 },
+    );
+  }
+  const grant = await grantTask(deps, {
     taskId: task.id,
-    // The bundle names a session in SWITCHBOARD_SESSION_ID; an external task may have none.
-    sessionId: task.sessionId ?? 'none',
-    token: aggregate.token,
-    integrations,
-    switchboardServer: { url: builtIn, token: switchboard.token },
+    sessionId: task.sessionId,
+    scope: task.scope,
+    profileTools: profile ? profile.tools : null,
+    ttlMs,
+    builtin: true,
   });
+  const bundle = buildBundle(bundleInput(grant, task, deps.publicUrl()));
+  const names = grant.integrations.map((i) => i.name);
   await appendAudit(deps.sql, {
     ...actor,
     action: 'tasks.config',
     target: task.id,
-    details: { format, integrations: names, tokens: integrations.length + 2, ttlMs },
+    details: { format, integrations: names, tokens: grant.tokenIds.length, ttlMs: grant.ttlMs },
   });
   return {
     taskId: task.id,
@@ -79,6 +78,6 @@ export async function taskConfig(
     path: BUNDLE_FILES[format].path,
     content: renderConfig(bundle, format),
     env: bundle.env,
-    expiresAt: aggregate.expiresAt.toISOString(),
+    expiresAt: grant.expiresAt.toISOString(),
   };
 }

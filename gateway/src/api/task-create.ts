@@ -9,6 +9,7 @@ import { createOrGetSession, findSession, type SessionRow } from '../sessions/st
 import type { Actor } from '../tasks/external.ts';
 import { enqueueTask } from '../tasks/queue.ts';
 import type { QueueTaskRow } from '../tasks/store.ts';
+import { narrowScope } from '../tasks/task-scope.ts';
 import type { CreateTaskBody } from './schemas.ts';
 
 /**
@@ -51,20 +52,6 @@ export function requireProfile(policy: Policy, name: string, field: string): Pro
     field,
     `no profile ${JSON.stringify(name)} in the policy (${known.length > 0 ? `known: ${known.join(', ')}` : 'it defines none'})`,
   );
-}
-
-const parts = (pattern: string): [string, string] => {
-  const at = pattern.indexOf(':');
-  return [pattern.slice(0, at), pattern.slice(at + 1)];
-};
-
-/** Does `allowed` (a profile's tools) grant everything `pattern` asks for? */
-export function patternWithin(pattern: string, allowed: readonly string[]): boolean {
-  const [integration, tool] = parts(pattern);
-  return allowed.some((a) => {
-    const [ai, at] = parts(a);
-    return (ai === '*' || ai === integration) && (at === '*' || at === tool);
-  });
 }
 
 async function resolveSession(
@@ -117,9 +104,12 @@ export async function createQueuedTask(
     );
   }
   const profile = requireProfile(policy, profileName, body.profile ? 'profile' : 'session');
+  // The one scope rule (tasks/task-scope.ts): a caller of the API asked for these patterns
+  // explicitly, so one the profile does not grant is refused rather than cut (triggers cut).
   const scope = body.scope ?? profile.tools;
+  const { outside } = narrowScope(scope, profile.tools);
   for (const [i, pattern] of scope.entries()) {
-    if (!patternWithin(pattern, profile.tools)) {
+    if (outside.includes(pattern)) {
       throw invalid(
         `scope[${i}]`,
         `${JSON.stringify(pattern)} is outside the tools of profile ${profileName} (${profile.tools.join(', ') || 'none'})`,

@@ -13,7 +13,7 @@ import {
 import { cancelTask, getQueueTask } from '../tasks/queue.ts';
 import { listQueueTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
-import { ConfigQuery, CreateTaskBody, ListTasksQuery, type TaskView, taskView } from './schemas.ts';
+import { ConfigBody, CreateTaskBody, ListTasksQuery, type TaskView, taskView } from './schemas.ts';
 import { taskConfig } from './task-config.ts';
 import { createQueuedTask } from './task-create.ts';
 import { type EventStreamDeps, taskEventsHandler } from './task-events.ts';
@@ -63,9 +63,18 @@ export function tasksRoutes(deps: TasksDeps): Router {
 
   router.get('/tasks/:id/events', requireScope('tasks:read'), taskEventsHandler(deps));
 
-  router.get('/tasks/:id/config', requireScope('tasks:write'), async (req, res) => {
-    const { format } = parseInput(ConfigQuery, req.query, 'query');
+  // A POST: it mints tokens (a GET could be repeated by a cache, a prefetch or a crawler).
+  router.post('/tasks/:id/config', requireScope('tasks:write'), async (req, res) => {
+    const { format } = parseInput(ConfigBody, req.body ?? {}, 'request');
     res.json(await taskConfig(deps, req.params.id as string, format, actorOf(req)));
+  });
+  router.all('/tasks/:id/config', (req, res) => {
+    res.set('Allow', 'POST');
+    throw new SwitchboardError(
+      'method_not_allowed',
+      `${req.method} is not allowed: a task config mints tokens, so it is POST /api/v1/tasks/${req.params.id}/config with {"format": "claude|codex|cursor|goose|json"}`,
+      { status: 405 },
+    );
   });
 
   // Operators end external tasks here; a queued task completes through its agent.

@@ -9,6 +9,9 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
+/** Who made a change: an audit entry without the what. */
+export type AuditActor = Pick<AuditEntry, 'actor' | 'apiKeyId' | 'requestId'>;
+
 export interface AuditRow {
   id: string;
   at: Date;

@@ -2,10 +2,12 @@ import { DURATION_EXPECTED, loadPolicy, parseDuration } from '@switchboard/polic
 import { formatManifestErrors } from '@switchboard/sdk';
 import { loadConfig } from '../config.ts';
 import { SwitchboardError, UsageError } from '../errors.ts';
+import { InProcessBus, PostgresBus } from '../events/bus.ts';
 import { grantDescription } from '../keys/scopes.ts';
 import { createKey, listKeys, newKeySchema, revokeKey } from '../keys/service.ts';
 import type { ApiKeyRow } from '../keys/store.ts';
 import { loadMasterKey } from '../secrets/master-key.ts';
+import { retireSigningKey } from '../tokens/retire.ts';
 import { rotateSigningKey } from '../tokens/signing-keys.ts';
 import { issuesOf } from '../validate.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
@@ -17,6 +19,7 @@ const usage = `Usage:
   switchboard keys list [--all] [--json]
   switchboard keys revoke ID|PREFIX
   switchboard keys rotate-signing [--overlap 10m]
+  switchboard keys retire-signing KID --yes
 
 Operator API keys for /api/v1. The key is printed once by "create" and never again: only its
 SHA-256 is stored. Scopes: ${grantDescription()}.
@@ -27,7 +30,14 @@ key can only grant scopes it holds itself.
 "rotate-signing" adds a new task-token signing key: published in /.well-known/jwks.json at once,
 signing after --overlap (default 10m, longer than the 5-minute JWKS cache), while the old key
 keeps verifying until its last token has expired (the policy's tokens.maxTtl). Running gateways
-pick the new key up within a minute.`;
+pick the new key up within a minute.
+
+"retire-signing" is the emergency for a leaked signing key: KID (the kid in
+/.well-known/jwks.json, or as rotate-signing printed it) stops signing and verifying now, every
+token it signed is revoked (the agents of running tasks lose their access; mcp-config issues
+new tokens), and another key signs from now on. Gateways on the same PostgreSQL drop the key
+and its tokens at once (LISTEN/NOTIFY); the embedded database admits no running gateway, so
+it starts without the key. It needs --yes. Both write an audit_log row.`;
 
 function table(rows: ApiKeyRow[]): string {
   const header = ['ID', 'PREFIX', 'NAME', 'SCOPES', 'SOURCE', 'CREATED', 'LAST USED', 'REVOKED'];
@@ -46,7 +56,7 @@ function table(rows: ApiKeyRow[]): string {
 
 export const keys: Command = {
   name: 'keys',
-  summary: 'operator API keys; rotate the token signing key',
+  summary: 'operator API keys; rotate or retire the token signing key',
   usage,
   async run(args, ctx) {
     const [sub, ...rest] = args;
@@ -141,12 +151,51 @@ export const keys: Command = {
           rotateSigningKey(sql, loadMasterKey(config.masterKey, config.dataDir, log), {
             overlapMs,
             maxTokenTtlMs: policy.policy.tokens.maxTtlMs,
+            actor: { actor: cliActor(ctx.env) },
           }),
         );
         ctx.out(
           `signing key ${rotated.kid} is published now and signs from ${rotated.signsFrom.toISOString()}; ` +
             `the previous key verifies until ${new Date(rotated.signsFrom.getTime() + policy.policy.tokens.maxTtlMs).toISOString()}`,
         );
+        return 0;
+      }
+      case 'retire-signing': {
+        const { values, positionals } = parseCommandArgs(
+          rest,
+          { ...HELP_OPTION, yes: { type: 'boolean' } },
+          usage,
+          { min: 1, max: 1 },
+        );
+        if (values.help) return showHelp(ctx, usage);
+        if (!values.yes) {
+          throw new UsageError(
+            `retire-signing revokes every token the key signed, at once: add --yes to do it`,
+            usage,
+          );
+        }
+        const config = loadConfig(ctx.env);
+        const retired = await withDatabase(ctx, (sql, log) =>
+          retireSigningKey(
+            {
+              sql,
+              masterKey: loadMasterKey(config.masterKey, config.dataDir, log),
+              // The embedded database admits no other process: nobody to tell.
+              bus: config.databaseUrl ? new PostgresBus(sql, log) : new InProcessBus(),
+              log,
+            },
+            positionals[0]!,
+            { actor: cliActor(ctx.env) },
+          ),
+        );
+        ctx.out(
+          `signing key ${retired.kid} is retired: it no longer signs or verifies; ` +
+            `${retired.revokedTokens} tokens of ${retired.tasks} tasks are revoked. ` +
+            `Key ${retired.signingKid} signs from now on${retired.created ? ' (new)' : ''}.`,
+        );
+        if (!retired.announced) {
+          ctx.err('running gateways were not told: they drop the key within a minute');
+        }
         return 0;
       }
       default:

@@ -9,8 +9,10 @@ const usage = `Usage:
 Prints one agent config file for a running task (claude: .mcp.json, codex: config.toml,
 cursor: .cursor/mcp.json, goose: config.yaml, json: switchboard.json) on stdout, and on stderr
 the environment it refers to as export lines: the tokens, minted fresh for the task's scope
-(they are shown once and revoked when the task ends). --json prints the whole answer.
-Asks the running gateway (SWITCHBOARD_URL) with SWITCHBOARD_API_KEY (scope tasks:write).`;
+(they are shown once and revoked when the task ends), and when they expire: when the task's
+time is up (its timeout, or an external task's granted TTL; at most the policy's maxTtl).
+--json prints the whole answer. Asks the running gateway (SWITCHBOARD_URL) with
+SWITCHBOARD_API_KEY (scope tasks:write).`;
 
 export const mcpConfig: Command = {
   name: 'mcp-config',
@@ -39,9 +41,10 @@ export const mcpConfig: Command = {
     const json = (await callGateway(
       ctx.env,
       usage,
-      'GET',
-      `/tasks/${encodeURIComponent(values.task)}/config?format=${format as ConfigFormat}`,
-    )) as { content: string; path: string; env: Record<string, string> };
+      'POST',
+      `/tasks/${encodeURIComponent(values.task)}/config`,
+      { format: format as ConfigFormat },
+    )) as { content: string; path: string; env: Record<string, string>; expiresAt: string };
     if (values.json) {
       ctx.out(JSON.stringify(json, null, 2));
       return 0;
@@ -51,6 +54,7 @@ export const mcpConfig: Command = {
       [
         `# ${json.path}; the environment it refers to:`,
         ...Object.entries(json.env).map(([k, v]) => `export ${k}=${v}`),
+        `# the tokens expire at ${json.expiresAt}, when the task's time is up (its timeout or granted TTL, at most the policy's maxTtl)`,
       ].join('\n'),
     );
     return 0;

@@ -56,7 +56,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
   const limiter = new RateLimiter();
   // Every exchange is cut when its token is revoked or expires (streams must not outlive it).
   const exchanges = new TokenExchanges();
-  deps.tokens.onRevoked?.((taskIds, tokenIds) => exchanges.revoke(taskIds, tokenIds));
+  deps.tokens.onRevoked?.((taskIds, tokenIds, kids) => exchanges.revoke(taskIds, tokenIds, kids));
   const allowedHosts = allowedHostsFor();
 
   const metadataUrl = (integration: string | undefined) =>

@@ -45,12 +45,20 @@ export class TokenExchanges {
     }
   }
 
-  /** Cuts every exchange of these tasks or tokens (a revocation). */
-  revoke(taskIds: readonly string[], tokenIds: readonly string[]): void {
+  /** Cuts every exchange of these tasks, tokens or retired signing keys (a revocation). */
+  revoke(
+    taskIds: readonly string[],
+    tokenIds: readonly string[],
+    kids: readonly string[] = [],
+  ): void {
     const tasks = new Set(taskIds);
     const tokens = new Set(tokenIds);
+    const keys = new Set(kids);
     for (const entry of [...this.byToken.values()]) {
-      if (tasks.has(entry.grant.taskId) || tokens.has(entry.grant.tokenId)) this.cut(entry);
+      const { taskId, tokenId, kid } = entry.grant;
+      if (tasks.has(taskId) || tokens.has(tokenId) || (kid !== undefined && keys.has(kid))) {
+        this.cut(entry);
+      }
     }
   }
 

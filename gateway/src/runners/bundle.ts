@@ -8,9 +8,9 @@ import { SwitchboardError } from '../errors.ts';
  * One canonical list of servers (REFERENCES §D "emitter design note") rendered into each format
  * by `formats/*.ts`; this file only builds that list and the environment.
  *
- * Tokens live in the environment, never in a file, wherever the format can expand a variable
- * (Claude Code `${VAR}`, Cursor `${env:VAR}`, Codex `bearer_token_env_var`). goose cannot
- * (REFERENCES §D 6.4: "emit literal values"), so its file is the one marked `secret`.
+ * Tokens live in the environment, never in a file: every format refers to a variable (Claude
+ * Code `${VAR}`, Cursor `${env:VAR}`, Codex `bearer_token_env_var`, goose `env_keys` and
+ * `${VAR}` in headers, REFERENCES §J).
  */
 
 /** The built-in server with the task tools (task_complete, ask_user, …), always present. */
@@ -111,12 +111,4 @@ export function buildBundle(input: BundleInput): Bundle {
   for (const { name, token: t } of integrations) env[tokenEnvName(name)] = t;
   const secretEnv = [ENV.token, ...servers.map((s) => s.tokenEnv)];
   return { taskId, sessionId: sessionId ?? null, publicUrl: base, servers, env, secretEnv };
-}
-
-/** A server's token as the bundle's environment holds it (goose needs the literal value). */
-export function serverToken(bundle: Bundle, server: BundleServer): string {
-  const token = bundle.env[server.tokenEnv];
-  if (token === undefined)
-    throw new SwitchboardError('bundle_invalid', `no token for server ${server.name}`);
-  return token;
 }

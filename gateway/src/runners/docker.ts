@@ -1,8 +1,10 @@
 import type { Runner as RunnerConfig } from '@switchboard/policy';
 import { runChild } from './child.ts';
 import { containerEnv } from './env.ts';
+import { writePromptFile } from './files.ts';
 import {
   checkArgs,
+  checkCommand,
   expandArgs,
   placeholderValues,
   type Runner,
@@ -48,6 +50,7 @@ export class DockerRunner implements Runner {
     private readonly config: DockerRunnerConfig,
     private readonly options: DockerRunnerOptions = {},
   ) {
+    checkCommand(config.command, 'docker');
     checkArgs(config.args ?? [], 'runner.args');
   }
 
@@ -61,6 +64,8 @@ export class DockerRunner implements Runner {
     const argv = [
       'run',
       '--rm',
+      // Keeps the container's stdin open, so the CLI passes it the prompt it is given.
+      ...(config.stdin === 'prompt' ? ['--interactive'] : []),
       '--name',
       name,
       '--label',
@@ -98,13 +103,16 @@ export class DockerRunner implements Runner {
     return { argv, env: { ...cliEnv(host), ...passed } };
   }
 
-  run(request: RunRequest): Promise<RunResult> {
+  async run(request: RunRequest): Promise<RunResult> {
     const { argv, env } = this.plan(request);
     const name = taskResourceName(request.bundle.taskId);
+    // In the mounted working folder: /workspace/prompt.txt, which `{prompt_file}` names.
+    await writePromptFile(request.workdir, request.prompt);
     return runChild({
       command: 'docker',
       args: argv,
       env,
+      ...(this.config.stdin === 'prompt' ? { input: request.prompt } : {}),
       timeoutMs: request.timeoutMs,
       signal: request.signal,
       onLine: request.onLine,

@@ -21,7 +21,10 @@ export interface BundleFileSpec {
   path: string;
   /** A flat name for places that cannot hold `/` (kubernetes ConfigMap and Secret keys). */
   key: string;
-  /** The file holds a token (goose only): kubernetes puts it in the Secret, not the ConfigMap. */
+  /**
+   * The file holds a credential: kubernetes puts it in the Secret, not the ConfigMap. None does
+   * today (every format refers to the token variables), but a format that cannot would be.
+   */
   secret: boolean;
 }
 
@@ -29,7 +32,7 @@ export const BUNDLE_FILES: Record<ConfigFormat, BundleFileSpec> = {
   claude: { path: '.mcp.json', key: 'mcp.json', secret: false },
   codex: { path: '.codex/config.toml', key: 'codex-config.toml', secret: false },
   cursor: { path: '.cursor/mcp.json', key: 'cursor-mcp.json', secret: false },
-  goose: { path: '.config/goose/config.yaml', key: 'goose-config.yaml', secret: true },
+  goose: { path: '.config/goose/config.yaml', key: 'goose-config.yaml', secret: false },
   json: { path: 'switchboard.json', key: 'switchboard.json', secret: false },
 };
 
@@ -65,8 +68,8 @@ export function bundleFiles(bundle: Bundle): BundleFile[] {
 
 /**
  * Writes the bundle into a fresh working folder (mkdtemp: 0700, a name nobody can predict)
- * and returns its path. Files are 0600 and folders 0700: the goose file holds a token, and the
- * others say which gateway to reach. The caller removes the folder when the task ends.
+ * and returns its path. Files are 0600 and folders 0700: they hold no token, but they say which
+ * gateway to reach, and the prompt may be private. The caller removes the folder when the task ends.
  */
 export async function writeBundle(bundle: Bundle, parent: string = os.tmpdir()): Promise<string> {
   const safeId = bundle.taskId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
@@ -78,6 +81,19 @@ export async function writeBundle(bundle: Bundle, parent: string = os.tmpdir()):
     await fs.writeFile(target, file.content, { mode: 0o600, flag: 'wx' });
   }
   return dir;
+}
+
+/**
+ * The task's prompt, as the file `{prompt_file}` names: next to the bundle in the working
+ * folder, 0600 like it. An agent that reads its prompt from a file never has it on its
+ * command line (where a leading `-` could pass for an option, and `ps` shows it to everyone).
+ */
+export const PROMPT_FILE = 'prompt.txt';
+
+export async function writePromptFile(workdir: string, prompt: string): Promise<string> {
+  const target = path.join(workdir, PROMPT_FILE);
+  await fs.writeFile(target, prompt, { mode: 0o600, flag: 'wx' });
+  return target;
 }
 
 export async function removeWorkdir(dir: string): Promise<void> {

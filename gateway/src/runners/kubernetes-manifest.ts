@@ -1,13 +1,13 @@
 import type { Runner as RunnerConfig } from '@switchboard/policy';
 import { containerEnv } from './env.ts';
-import { bundleFiles } from './files.ts';
+import { type BundleFileSpec, bundleFiles, PROMPT_FILE } from './files.ts';
 import { expandArgs, placeholderValues, type RunRequest } from './runner.ts';
 import { taskResourceName } from './tool.ts';
 
 /**
  * The objects one task becomes on a cluster, applied together as a `v1 List`: a Secret (the
- * tokens, the profile's variables and the one bundle file that holds a token), a ConfigMap
- * (the token-free bundle files) and the Job. All three share the task's name and labels so
+ * tokens and the profile's variables), a ConfigMap (the bundle files, which hold no token, and
+ * the prompt) and the Job. All three share the task's name and labels so
  * `kubectl delete job,secret,configmap <name>` removes them.
  */
 export type KubernetesRunnerConfig = Extract<RunnerConfig, { driver: 'kubernetes' }>;
@@ -73,7 +73,11 @@ export function jobManifest(
       podEnv.push({ name: key, valueFrom: { secretKeyRef: { name, key } } });
     }
   }
-  const files = bundleFiles(bundle);
+  // The prompt goes with the token-free files: `{prompt_file}` names it at /workspace/prompt.txt.
+  const files: Array<BundleFileSpec & { content: string }> = [
+    ...bundleFiles(bundle),
+    { path: PROMPT_FILE, key: PROMPT_FILE, secret: false, content: request.prompt },
+  ];
   for (const file of files) (file.secret ? secretData : configData)[file.key] = file.content;
 
   const values = placeholderValues(request, POD_WORKDIR, (...p) => p.join('/'));
@@ -121,9 +125,11 @@ export function jobManifest(
             {
               name: 'bundle',
               projected: {
+                // A source with no items projects every key of its object: the Secret (the
+                // tokens) is a source only when a file is kept in it.
                 sources: [
                   { configMap: { name, items: pick(false) } },
-                  { secret: { name, items: pick(true) } },
+                  ...(pick(true).length > 0 ? [{ secret: { name, items: pick(true) } }] : []),
                 ],
               },
             },

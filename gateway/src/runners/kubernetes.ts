@@ -1,7 +1,14 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
 import { jobManifest, type KubernetesRunnerConfig } from './kubernetes-manifest.ts';
-import { checkArgs, type Runner, type RunRequest, type RunResult, Tail } from './runner.ts';
+import {
+  checkArgs,
+  checkCommand,
+  type Runner,
+  type RunRequest,
+  type RunResult,
+  Tail,
+} from './runner.ts';
 import { cliEnv, runTool } from './tool.ts';
 
 /**
@@ -79,6 +86,7 @@ export class KubernetesRunner implements Runner {
     private readonly config: KubernetesRunnerConfig,
     private readonly options: KubernetesRunnerOptions = {},
   ) {
+    checkCommand(config.command, 'kubernetes');
     checkArgs(config.args ?? [], 'runner.args');
   }
 

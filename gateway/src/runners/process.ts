@@ -1,19 +1,24 @@
 import type { Runner as RunnerConfig } from '@switchboard/policy';
 import { runChild } from './child.ts';
 import { agentEnv } from './env.ts';
+import { writePromptFile } from './files.ts';
 import {
   checkArgs,
+  checkCommand,
   expandArgs,
   placeholderValues,
   type Runner,
   type RunRequest,
   type RunResult,
+  resolveCommand,
 } from './runner.ts';
 
 /**
  * The process driver: the profile's command, its args with placeholders filled in, started in
  * the task's working folder (or the profile's `cwd`) with HOME set to that folder, so the
- * agents' default config locations find the bundle. Environment: see env.ts.
+ * agents' default config locations find the bundle. Environment: see env.ts. The prompt is
+ * also in `prompt.txt` there (`{prompt_file}`), and on stdin with `stdin: prompt`. The
+ * command `{switchboard}` is the gateway's own CLI (runner.ts).
  */
 export type ProcessRunnerConfig = Extract<RunnerConfig, { driver: 'process' }>;
 
@@ -28,14 +33,17 @@ export class ProcessRunner implements Runner {
     private readonly config: ProcessRunnerConfig,
     private readonly options: ProcessRunnerOptions = {},
   ) {
+    checkCommand(config.command, 'process');
     checkArgs(config.args, 'runner.args');
   }
 
-  run(request: RunRequest): Promise<RunResult> {
+  async run(request: RunRequest): Promise<RunResult> {
     const { config } = this;
+    await writePromptFile(request.workdir, request.prompt);
+    const { command, prefix } = resolveCommand(config.command);
     return runChild({
-      command: config.command,
-      args: expandArgs(config.args, placeholderValues(request, request.workdir)),
+      command,
+      args: [...prefix, ...expandArgs(config.args, placeholderValues(request, request.workdir))],
       cwd: config.cwd ?? request.workdir,
       env: agentEnv({
         host: this.options.hostEnv ?? process.env,
@@ -43,6 +51,7 @@ export class ProcessRunner implements Runner {
         profile: config.env,
         bundle: request.bundle.env,
       }),
+      ...(config.stdin === 'prompt' ? { input: request.prompt } : {}),
       timeoutMs: request.timeoutMs,
       signal: request.signal,
       onLine: request.onLine,

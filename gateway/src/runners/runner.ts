@@ -1,7 +1,8 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SwitchboardError } from '../errors.ts';
 import type { Bundle } from './bundle.ts';
-import { BUNDLE_FILES } from './files.ts';
+import { BUNDLE_FILES, PROMPT_FILE } from './files.ts';
 
 /**
  * What every driver (process, docker, kubernetes) does: start one task's agent, stream its
@@ -59,15 +60,57 @@ export class Tail {
   }
 }
 
+// ---- commands ----
+
+/**
+ * `command: "{switchboard}"` is this installation's own CLI (`switchboard agent`, the reference
+ * agent), started with the Node that runs the gateway: `node gateway/bin/switchboard.js start`
+ * and the Docker image have no `switchboard` on PATH. Only the process driver runs it; an
+ * image has a CLI of its own.
+ */
+export const SWITCHBOARD_COMMAND = '{switchboard}';
+export const SWITCHBOARD_BIN = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
+
+/** The program and the args that go before the profile's: `{switchboard}` becomes node + bin. */
+export function resolveCommand(command: string): { command: string; prefix: string[] } {
+  if (command === SWITCHBOARD_COMMAND)
+    return { command: process.execPath, prefix: [SWITCHBOARD_BIN] };
+  return { command, prefix: [] };
+}
+
+/** Throws for a command with braces that is not `{switchboard}` (or is, where it cannot run). */
+export function checkCommand(
+  command: string | undefined,
+  driver: 'process' | 'docker' | 'kubernetes',
+): void {
+  if (command === undefined) return;
+  if (command === SWITCHBOARD_COMMAND) {
+    if (driver === 'process') return;
+    throw new SwitchboardError(
+      'profile_invalid',
+      `runner.command: ${SWITCHBOARD_COMMAND} is this gateway's own CLI and runs with the process driver only; under ${driver}, name the image's command`,
+    );
+  }
+  if (/[{}]/.test(command)) {
+    throw new SwitchboardError(
+      'profile_invalid',
+      `runner.command: found ${JSON.stringify(command)}; the only placeholder a command may be is ${SWITCHBOARD_COMMAND} (the gateway's own CLI)`,
+    );
+  }
+}
+
 // ---- placeholders ----
 
 /**
  * `{name}` in a profile's args is replaced by a value, `{{` and `}}` are literal braces. Each
  * arg stays one argv element whatever the value holds (spaces, quotes, `;`): nothing is ever
- * handed to a shell.
+ * handed to a shell. `{prompt}` is the one value from outside the gateway (an issue's text, a
+ * chat message); `{prompt_file}` (the prompt in the working folder) and a runner's `stdin:
+ * prompt` keep it off the command line altogether.
  */
 export const PLACEHOLDERS = [
   'prompt',
+  'prompt_file',
   'workdir',
   'task_id',
   'session_id',
@@ -100,15 +143,26 @@ export function checkArgs(args: readonly string[], where = 'args'): void {
   });
 }
 
+/**
+ * Expands every arg. An option can only come from the profile's own text: an arg whose value
+ * starts with `-` although the profile's arg does not (`{prompt}` with a prompt of
+ * `--dangerously-skip-permissions`) gets a leading space, so the agent's option parser reads it
+ * as an operand — the words are the same to a model. After a literal `--` arg the program
+ * parses no more options (POSIX), so the args after it are left exactly as they are.
+ */
 export function expandArgs(args: readonly string[], values: PlaceholderValues): string[] {
   checkArgs(args);
-  return args.map((arg) =>
-    arg.replace(TOKEN, (whole, name: string | undefined) => {
+  let operandsOnly = false;
+  return args.map((arg) => {
+    const expanded = arg.replace(TOKEN, (whole, name: string | undefined) => {
       if (whole === '{{') return '{';
       if (whole === '}}') return '}';
       return values[name as Placeholder];
-    }),
-  );
+    });
+    const neutralise = !operandsOnly && expanded.startsWith('-') && !arg.startsWith('-');
+    if (arg === '--') operandsOnly = true;
+    return neutralise ? ` ${expanded}` : expanded;
+  });
 }
 
 /**
@@ -123,6 +177,7 @@ export function placeholderValues(
   const { bundle } = request;
   return {
     prompt: request.prompt,
+    prompt_file: join(root, PROMPT_FILE),
     workdir: root,
     task_id: bundle.taskId,
     session_id: bundle.sessionId ?? '',

@@ -7,14 +7,10 @@ import { badRequest, notFound, SwitchboardError } from '../errors.ts';
 import { insertTaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
-import {
-  SCOPE_EXPECTED,
-  SCOPE_PATTERN,
-  scopeCoversIntegration,
-  scopeFor,
-} from '../tokens/scope.ts';
+import { SCOPE_EXPECTED, SCOPE_PATTERN } from '../tokens/scope.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { revokeTaskTokens } from '../tokens/store.ts';
+import { grantTask, requirePolicy } from './grant.ts';
 import { endTask, findTask, insertExternalTask, type TaskRow } from './store.ts';
 
 export const ExternalTaskInput = z.strictObject({
@@ -74,16 +70,7 @@ export async function grantExternalTask(
   input: ExternalTaskInput,
   actor: Actor,
 ): Promise<GrantedTask> {
-  const limits = deps.registry.currentPolicy()?.tokens;
-  if (!limits) {
-    throw new SwitchboardError(
-      'policy_invalid',
-      'the policy file is invalid: no token can be granted',
-      {
-        status: 503,
-      },
-    );
-  }
+  const limits = requirePolicy(deps.registry).tokens;
   const ttlMs = input.ttl === undefined ? limits.defaultTtlMs : parseDuration(input.ttl);
   if (ttlMs === undefined || ttlMs <= 0) {
     throw badRequest(
@@ -95,26 +82,28 @@ export async function grantExternalTask(
       `invalid task: ttl: found ${input.ttl}, expected at most the policy's maxTtl (${formatDuration(limits.maxTtlMs)})`,
     );
   }
-  const base = deps.publicUrl();
-  const names = deps.registry
-    .list()
-    .filter((i) => i.state !== 'refused' && scopeCoversIntegration(input.scope, i.name))
-    .map((i) => i.name);
   const granted = await deps.sql.begin(async (tx) => {
     const task = await insertExternalTask(tx, {
       scope: input.scope,
       prompt: input.prompt,
       sessionId: null,
+      timeoutMs: ttlMs,
     });
-    const mint = (audience: string, scope: string[]) =>
-      deps.tokens.mint({ taskId: task.id, sessionId: null, scope, audience, ttlMs }, tx);
-    const aggregate = await mint(`${base}/mcp`, input.scope);
-    const integrations = [];
-    for (const name of names) {
-      const url = `${base}/mcp/${name}`;
-      const scope = scopeFor(input.scope, name);
-      integrations.push({ name, url, scope, token: (await mint(url, scope)).token });
-    }
+    // No profile: the operator's key grants this scope as asked. No built-in server token
+    // either: the operator's agent reports through the API (POST /tasks/:id/config has one).
+    const grant = await grantTask(
+      deps,
+      {
+        taskId: task.id,
+        sessionId: null,
+        scope: input.scope,
+        profileTools: null,
+        ttlMs,
+        builtin: false,
+      },
+      tx,
+    );
+    const names = grant.integrations.map((i) => i.name);
     const event = await insertTaskEvent(tx, {
       taskId: task.id,
       type: 'task:running',
@@ -129,9 +118,9 @@ export async function grantExternalTask(
     return {
       event,
       task,
-      expiresAt: aggregate.expiresAt.toISOString(),
-      mcp: { url: `${base}/mcp`, token: aggregate.token },
-      integrations,
+      expiresAt: grant.expiresAt.toISOString(),
+      mcp: grant.mcp,
+      integrations: grant.integrations,
     };
   });
   const { event, ...result } = granted;

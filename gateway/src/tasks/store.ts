@@ -23,15 +23,16 @@ const columns = (sql: Sql) =>
 /**
  * An external task: an agent the operator runs themselves. It is running from the start (there
  * is nothing to queue) and lives until it is completed or cancelled; its tokens expire on their
- * own schedule meanwhile.
+ * own schedule meanwhile, `timeoutMs` (the TTL it was granted) after its start.
  */
 export async function insertExternalTask(
   sql: Sql,
-  task: { scope: string[]; prompt: string; sessionId: string | null },
+  task: { scope: string[]; prompt: string; sessionId: string | null; timeoutMs?: number | null },
 ): Promise<TaskRow> {
   const [row] = await sql<TaskRow[]>`
-    insert into tasks (external, status, scope, prompt, session_id, started_at)
-    values (true, 'running', ${task.scope}, ${task.prompt}, ${task.sessionId}, now())
+    insert into tasks (external, status, scope, prompt, session_id, started_at, timeout_ms)
+    values (true, 'running', ${task.scope}, ${task.prompt}, ${task.sessionId}, now(),
+            ${task.timeoutMs ?? null})
     returning ${columns(sql)}`;
   return row!;
 }
@@ -132,6 +133,11 @@ export async function insertQueuedTask(
     on conflict (idempotency_key) do nothing
     returning ${queueColumns(sql)}`;
   return row;
+}
+
+/** A pending task's scope, narrowed after its insert (a trigger's tools against its profile). */
+export async function setTaskScope(sql: Sql, id: string, scope: string[]): Promise<void> {
+  await sql`update tasks set scope = ${scope}::text[] where id = ${id} and status = 'pending'`;
 }
 
 export async function findTaskByIdempotencyKey(

@@ -15,6 +15,7 @@ import { createRunner } from '../runners/drivers.ts';
 import { removeWorkdir, writeBundle } from '../runners/files.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
 import type { TokenService } from '../tokens/service.ts';
+import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.ts';
 import {
   claimTasks,
   completeTask,
@@ -27,7 +28,6 @@ import { requeueForShutdown } from './requeue.ts';
 import { runOutcome } from './run-outcome.ts';
 import { readAgentResult } from './sql/worker.ts';
 import type { LeasedTaskRow } from './store.ts';
-import { mintTaskTokens, taskTimeoutMs } from './task-tokens.ts';
 import { OutputSink } from './worker-output.ts';
 
 /**
@@ -278,8 +278,15 @@ export class TaskWorker {
     let run: RunResult;
     let output: OutputSink | undefined;
     try {
-      const minted = await mintTaskTokens(this.deps, task, profile, timeoutMs);
-      const bundle = buildBundle(minted.bundle);
+      const grant = await grantTask(this.deps, {
+        taskId: task.id,
+        sessionId: task.sessionId,
+        scope: task.scope,
+        profileTools: profile.tools,
+        ttlMs: timeoutMs + TOKEN_MARGIN_MS,
+        builtin: true,
+      });
+      const bundle = buildBundle(bundleInput(grant, task, this.deps.publicUrl()));
       workdir = await writeBundle(bundle);
       const beat = setInterval(
         () => void this.heartbeat(job).catch((e) => log.warn({ err: e }, 'lease extension failed')),
@@ -300,7 +307,7 @@ export class TaskWorker {
         typeof preamble === 'string' && preamble !== ''
           ? `${preamble}\n\n${task.prompt}`
           : task.prompt;
-      log.info({ timeoutMs, integrations: minted.bundle.integrations.length }, 'agent starting');
+      log.info({ timeoutMs, integrations: grant.integrations.length }, 'agent starting');
       run = await runner.run({
         prompt,
         bundle,

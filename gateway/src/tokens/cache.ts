@@ -8,7 +8,8 @@ import type { Grant } from './grant.ts';
  * message from another process be lost.
  */
 export class VerifiedTokenCache {
-  private readonly entries = new Map<string, { grant: Grant; until: number }>();
+  /** `kid`: the key that signed the token, so an emergency key retirement can drop its grants. */
+  private readonly entries = new Map<string, { grant: Grant; kid: string; until: number }>();
   /** Bumped by every revocation: a verification that started before one must not be cached. */
   private generation = 0;
 
@@ -32,23 +33,33 @@ export class VerifiedTokenCache {
     return this.generation;
   }
 
-  set(hash: string, grant: Grant, generation: number, now = Date.now()): void {
+  set(hash: string, grant: Grant, kid: string, generation: number, now = Date.now()): void {
     if (generation !== this.generation) return;
     if (this.entries.size >= this.maxEntries) {
       // Maps iterate in insertion order: drop the oldest entry.
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(hash, { grant, until: Math.min(now + this.ttlMs, grant.expiresAt * 1000) });
+    this.entries.set(hash, {
+      grant,
+      kid,
+      until: Math.min(now + this.ttlMs, grant.expiresAt * 1000),
+    });
   }
 
-  /** Forget every entry of these tasks or token ids. */
-  revoke(taskIds: readonly string[], tokenIds: readonly string[]): void {
+  /** Forget every entry of these tasks, token ids or signing keys. */
+  revoke(
+    taskIds: readonly string[],
+    tokenIds: readonly string[],
+    kids: readonly string[] = [],
+  ): void {
     this.generation += 1;
     const tasks = new Set(taskIds);
     const tokens = new Set(tokenIds);
-    for (const [hash, { grant }] of this.entries) {
-      if (tasks.has(grant.taskId) || tokens.has(grant.tokenId)) this.entries.delete(hash);
+    const keys = new Set(kids);
+    for (const [hash, { grant, kid }] of this.entries) {
+      if (tasks.has(grant.taskId) || tokens.has(grant.tokenId) || keys.has(kid))
+        this.entries.delete(hash);
     }
   }
 

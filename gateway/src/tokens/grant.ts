@@ -14,6 +14,8 @@ export interface Grant {
   audience: string;
   /** Seconds since the epoch. */
   expiresAt: number;
+  /** The signing key that verified it (an emergency retirement cuts its tokens by key). */
+  kid?: string;
 }
 
 /** Verifies a bearer token for the endpoint that was called; throws SwitchboardError 401. */
@@ -21,9 +23,14 @@ export interface TokenVerifier {
   verify(token: string, audience: string): Promise<Grant>;
   /**
    * Calls `listener` after each revocation, made here or announced by another process (task
-   * ids: every token of those tasks; token ids: those tokens). Returns the unsubscribe.
+   * ids: every token of those tasks; token ids: those tokens; kids: every token signed by those
+   * retired keys). Returns the unsubscribe.
    */
   onRevoked?(listener: RevocationListener): () => void;
 }
 
-export type RevocationListener = (taskIds: readonly string[], tokenIds: readonly string[]) => void;
+export type RevocationListener = (
+  taskIds: readonly string[],
+  tokenIds: readonly string[],
+  kids: readonly string[],
+) => void;

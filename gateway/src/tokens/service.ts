@@ -38,6 +38,13 @@ const Claims = z.object({
   exp: z.number(),
 });
 
+/** What travels on REVOCATION_CHANNEL; `kids` was added later, so it may be absent. */
+export const RevocationMessage = z.object({
+  taskIds: z.array(z.string()),
+  tokenIds: z.array(z.string()),
+  kids: z.array(z.string()).default([]),
+});
+
 export function invalidToken(message: string, cause?: unknown): SwitchboardError {
   return new SwitchboardError('invalid_token', message, { status: 401, cause });
 }
@@ -63,8 +70,8 @@ export interface TokenServiceOptions {
 /**
  * Mints and verifies per-task tokens (ARCHITECTURE §4): JWT, EdDSA, `typ: at+jwt`, the current
  * key's `kid`; claims iss, aud, sub = task:<id>, sid, scope, exp, iat, jti. Verification pins the
- * algorithm and type, requires exp iat jti, checks iss and aud, then that the token is recorded,
- * not revoked and its task still running. Verified tokens are cached for up to 30 s; a
+ * algorithm and type, requires exp iat jti, checks iss and aud, then that the token is recorded
+ * with the same key, audience and scope, not revoked, and its task still running. Verified tokens are cached for up to 30 s; a
  * revocation clears them here at once and in other processes through the event bus.
  */
 export class TokenService implements TokenVerifier {
@@ -179,8 +186,8 @@ export class TokenService implements TokenVerifier {
       return cached;
     }
     const generation = this.cache.currentGeneration();
-    const grant = await this.verifyUncached(token, audience);
-    this.cache.set(hash, grant, generation);
+    const { grant, kid } = await this.verifyUncached(token, audience);
+    this.cache.set(hash, grant, kid, generation);
     return grant;
   }
 
@@ -210,12 +217,29 @@ export class TokenService implements TokenVerifier {
     this.loadedAt = Date.now();
   }
 
+  /**
+   * A revocation from any process. `kids`: signing keys retired in an emergency (retire.ts):
+   * their verified tokens are forgotten, and the keys stop signing and verifying here at once
+   * (the next use re-reads the keys, which no longer include them).
+   */
   private applyRevocation(payload: string): void {
-    const parsed = z
-      .object({ taskIds: z.array(z.string()), tokenIds: z.array(z.string()) })
-      .safeParse(JSON.parse(payload));
-    if (parsed.success) this.forget(parsed.data.taskIds, parsed.data.tokenIds);
-    else this.options.log.warn({ payload }, 'ignoring a malformed revocation message');
+    let json: unknown;
+    try {
+      json = JSON.parse(payload);
+    } catch {
+      json = undefined;
+    }
+    const parsed = RevocationMessage.safeParse(json);
+    if (!parsed.success) {
+      this.options.log.warn({ payload }, 'ignoring a malformed revocation message');
+      return;
+    }
+    const { taskIds, tokenIds, kids } = parsed.data;
+    if (kids.length > 0) {
+      this.keys = this.keys.filter((k) => !kids.includes(k.kid));
+      this.loadedAt = 0;
+    }
+    this.forget(taskIds, tokenIds, kids);
   }
 
   onRevoked(listener: RevocationListener): () => void {
@@ -224,11 +248,11 @@ export class TokenService implements TokenVerifier {
   }
 
   /** A revocation in this process: the verified-token cache, then who holds open exchanges. */
-  private forget(taskIds: string[], tokenIds: string[]): void {
-    this.cache.revoke(taskIds, tokenIds);
+  private forget(taskIds: string[], tokenIds: string[], kids: string[] = []): void {
+    this.cache.revoke(taskIds, tokenIds, kids);
     for (const listener of this.revocationListeners) {
       try {
-        listener(taskIds, tokenIds);
+        listener(taskIds, tokenIds, kids);
       } catch (error) {
         this.options.log.error({ err: error, taskIds }, 'a revocation listener failed');
       }
@@ -264,7 +288,10 @@ export class TokenService implements TokenVerifier {
     return key;
   }
 
-  private async verifyUncached(token: string, audience: string): Promise<Grant> {
+  private async verifyUncached(
+    token: string,
+    audience: string,
+  ): Promise<{ grant: Grant; kid: string }> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
@@ -296,15 +323,24 @@ export class TokenService implements TokenVerifier {
     const state = await tokenState(this.options.sql, jti);
     const taskId = sub.slice('task:'.length);
     if (!state || state.taskId !== taskId) throw invalidToken('the token is not known');
+    // The record is the authority: a token signed with a leaked key under a recorded jti
+    // cannot claim more (scope), another endpoint (audience) or another key than was minted.
+    if (state.scope !== scope || state.audience !== audience || state.kid !== key.kid) {
+      throw invalidToken('the token does not match its record');
+    }
     if (state.revoked) throw invalidToken('the token has been revoked');
     if (state.taskStatus !== 'running') throw invalidToken('the task of this token has ended');
     return {
-      tokenId: jti,
-      taskId,
-      sessionId: state.sessionId,
-      scope: scope.split(' ').filter((s) => s !== ''),
-      audience,
-      expiresAt: exp,
+      kid: key.kid,
+      grant: {
+        tokenId: jti,
+        taskId,
+        sessionId: state.sessionId,
+        scope: state.scope.split(' ').filter((s) => s !== ''),
+        audience,
+        expiresAt: exp,
+        kid: key.kid,
+      },
     };
   }
 }

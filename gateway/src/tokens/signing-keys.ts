@@ -5,6 +5,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { type AuditActor, appendAudit } from '../audit/store.ts';
 import type { Pool, Sql } from '../db/connect.ts';
 import { decryptSecret, encryptSecret } from '../secrets/cipher.ts';
 
@@ -72,25 +73,81 @@ export async function ensureSigningKey(sql: Pool, masterKey: Buffer): Promise<vo
 /**
  * Adds a key that starts signing `overlapMs` from now; every key not yet retired stops signing
  * then and keeps verifying for `maxTokenTtlMs` more (its last token's lifetime). Returns the kid.
+ * Audited (`signing_keys.rotate`) in the same transaction.
  */
 export async function rotateSigningKey(
   sql: Pool,
   masterKey: Buffer,
-  options: { overlapMs: number; maxTokenTtlMs: number },
-): Promise<{ kid: string; signsFrom: Date }> {
+  options: { overlapMs: number; maxTokenTtlMs: number; actor: AuditActor },
+): Promise<{ kid: string; signsFrom: Date; previous: string[] }> {
   const key = await generate(masterKey);
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
     const [{ now }] = (await tx`select now() as now`) as unknown as [{ now: Date }];
     const signsFrom = new Date(now.getTime() + options.overlapMs);
-    await tx`
-      update signing_keys
-         set retired_at = ${signsFrom},
-             verify_until = ${new Date(signsFrom.getTime() + options.maxTokenTtlMs)}
-       where retired_at is null`;
+    const verifyUntil = new Date(signsFrom.getTime() + options.maxTokenTtlMs);
+    const previous = await tx<{ kid: string }[]>`
+      update signing_keys set retired_at = ${signsFrom}, verify_until = ${verifyUntil}
+       where retired_at is null
+      returning kid`;
     await insertKey(tx, { ...key, signsFrom });
-    return { kid: key.kid, signsFrom };
+    await appendAudit(tx, {
+      ...options.actor,
+      action: 'signing_keys.rotate',
+      target: key.kid,
+      details: {
+        signsFrom: signsFrom.toISOString(),
+        previous: previous.map((p) => p.kid),
+        previousVerifyUntil: verifyUntil.toISOString(),
+      },
+    });
+    return { kid: key.kid, signsFrom, previous: previous.map((p) => p.kid) };
   });
+}
+
+/**
+ * An emergency: `kid` stops signing and verifying now (in `tx`, the caller's transaction, which
+ * also revokes its tokens). If no other key signs now, the earliest key waiting to sign (a
+ * rotation's) starts at once, or a new one is made. Returns the key that signs from now on, or
+ * undefined if `kid` is unknown or verifies nothing any more.
+ */
+export async function retireKeyNow(
+  tx: Sql,
+  masterKey: Buffer,
+  kid: string,
+): Promise<{ signingKid: string; created: boolean } | undefined> {
+  const fresh = await generate(masterKey); // before the lock: key generation takes a moment
+  await tx`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`;
+  const retired = await tx`
+    update signing_keys
+       set retired_at = least(coalesce(retired_at, now()), now()), verify_until = now()
+     where kid = ${kid} and (verify_until is null or verify_until > now())
+    returning kid`;
+  if (retired.length === 0) return undefined;
+  const [signing] = await tx<{ kid: string }[]>`
+    select kid from signing_keys
+     where signs_from <= now() and (retired_at is null or retired_at > now())
+     order by signs_from desc limit 1`;
+  if (signing) {
+    // `kid` may have been a rotation's successor: then the key signing now was due to stop when
+    // it began, and would leave no signer. It keeps signing instead.
+    const [successor] = await tx`select 1 from signing_keys where retired_at is null limit 1`;
+    if (!successor) {
+      await tx`
+        update signing_keys set retired_at = null, verify_until = null where kid = ${signing.kid}`;
+    }
+    return { signingKid: signing.kid, created: false };
+  }
+  const [waiting] = await tx<{ kid: string }[]>`
+    update signing_keys set signs_from = now()
+     where kid = (select kid from signing_keys
+                   where signs_from > now() and retired_at is null
+                   order by signs_from limit 1)
+    returning kid`;
+  if (waiting) return { signingKid: waiting.kid, created: false };
+  const [{ now }] = (await tx`select now() as now`) as unknown as [{ now: Date }];
+  await insertKey(tx, { ...fresh, signsFrom: now });
+  return { signingKid: fresh.kid, created: true };
 }
 
 /** Every key that may still verify a token, decrypted. */

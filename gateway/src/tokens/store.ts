@@ -17,9 +17,16 @@ export async function insertToken(sql: Sql, token: TokenRecord): Promise<void> {
             ${token.expiresAt})`;
 }
 
-/** What verification needs besides the signature: is the token known, live, and its task running. */
+/**
+ * What verification needs besides the signature: is the token known, live, its task running,
+ * and is it what was minted — the key, audience and scope recorded for its jti.
+ */
 export interface TokenState {
   taskId: string;
+  kid: string;
+  audience: string;
+  /** Space-separated, exactly as in the token's `scope` claim. */
+  scope: string;
   revoked: boolean;
   taskStatus: string;
   sessionId: string | null;
@@ -27,11 +34,23 @@ export interface TokenState {
 
 export async function tokenState(sql: Sql, jti: string): Promise<TokenState | undefined> {
   const [row] = await sql<TokenState[]>`
-    select t.task_id::text as "taskId", t.revoked_at is not null as revoked,
+    select t.task_id::text as "taskId", t.kid, t.audience, t.scope,
+           t.revoked_at is not null as revoked,
            k.status as "taskStatus", k.session_id::text as "sessionId"
       from tokens t join tasks k on k.id = t.task_id
      where t.jti = ${jti}`;
   return row;
+}
+
+/** Revokes every live token a signing key signed (an emergency retirement); their ids. */
+export async function revokeKeyTokens(
+  sql: Sql,
+  kid: string,
+): Promise<{ jti: string; taskId: string }[]> {
+  return sql<{ jti: string; taskId: string }[]>`
+    update tokens set revoked_at = now()
+     where kid = ${kid} and revoked_at is null
+    returning jti::text, task_id::text as "taskId"`;
 }
 
 /** Revokes every live token of a task; returns their ids (for the caches of every process). */

@@ -4,6 +4,8 @@ import { handlerResultSchema } from '@switchboard/sdk';
 import type { Sql } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
 import { HandlerError } from '../integrations/handler-call.ts';
+import { setTaskScope } from '../tasks/store.ts';
+import { narrowScope } from '../tasks/task-scope.ts';
 import { insertTrigger } from './store.ts';
 
 /**
@@ -148,6 +150,19 @@ export async function applyTriggers(
     if (!stored.taskId || !stored.event) continue; // run: false, or the task exists already
     // A profile taken from the session is checked now; throwing rolls the statement back.
     requireProfile(integration, stored.profile, trigger.session.key, policy);
+    if (execution.tools !== undefined) {
+      // The one scope rule (tasks/task-scope.ts): cut to the profile's tools, known only now
+      // when the profile is the session's. Nothing in common is refused, never widened.
+      const tools = policy.profiles[stored.profile!]!.tools;
+      const narrowed = narrowScope(execution.tools, tools);
+      if (narrowed.empty) {
+        throw invalid(
+          integration,
+          `triggers[${index}].execution.tools ${JSON.stringify(execution.tools)} has nothing in common with the tools of profile ${stored.profile} (${tools.join(', ') || 'none'})`,
+        );
+      }
+      await setTaskScope(tx, stored.taskId, narrowed.scope);
+    }
     outcome.tasks.push(stored.taskId);
     events.push({ taskId: stored.taskId, type: 'task:created', ...stored.event });
   }

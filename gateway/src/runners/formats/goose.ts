@@ -1,11 +1,13 @@
 import { stringify } from 'yaml';
-import { type Bundle, serverToken } from '../bundle.ts';
+import type { Bundle } from '../bundle.ts';
 
 /**
- * goose `config.yaml` (REFERENCES §D 6.4): `extensions` is a map keyed by name, `type:
- * streamable_http`, `uri` (not url). goose does not expand `${}` in this file, so the bearer
- * header holds the literal token: this is the bundle's one secret file. The `yaml` package
- * quotes whatever needs quoting.
+ * goose `config.yaml` (REFERENCES §D 6.4, §J): `extensions` is a map keyed by name, `type:
+ * streamable_http`, `uri` (not url). The bearer header refers to the token's variable: goose
+ * reads each `env_keys` name from its environment (its secrets lookup tries the variable of
+ * that name first) and substitutes `${NAME}` in the extension's headers, so like every other
+ * format this file holds no token. `description` is there for older releases, which require
+ * it. The `yaml` package quotes whatever needs quoting.
  */
 
 /** Seconds goose waits for a call; 300 is goose's own default for extensions. */
@@ -18,10 +20,11 @@ export function renderGoose(bundle: Bundle): string {
       enabled: true,
       type: 'streamable_http',
       name: s.name,
+      description: `${s.name} through the Switchboard gateway`,
       uri: s.url,
-      headers: { Authorization: `Bearer ${serverToken(bundle, s)}` },
+      headers: { Authorization: `Bearer \${${s.tokenEnv}}` },
       envs: {},
-      env_keys: [],
+      env_keys: [s.tokenEnv],
       timeout: TIMEOUT_SEC,
     };
   return stringify({ extensions }, { lineWidth: 0 });
