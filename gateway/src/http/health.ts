@@ -6,7 +6,7 @@ import type { Metrics } from './metrics.ts';
 
 export interface Lifecycle {
   /** Set by shutdown: /readyz answers 503 so load balancers stop sending traffic. */
-  shuttingDown: boolean;
+  readonly shuttingDown: boolean;
 }
 
 /** Kubernetes' default probe timeout is 1 s; answer within it even when the database hangs. */
