@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/src/log.ts';
 import { createShutdown } from '../../gateway/src/shutdown.ts';
-import { ADMIN_KEY } from '../helpers/gateway.ts';
+import { testDatabase } from '../helpers/database.ts';
+import { ADMIN_KEY, startTestGateway } from '../helpers/gateway.ts';
 import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
 
 type Running = GatewayProcess;
@@ -104,5 +105,29 @@ describe('graceful shutdown', () => {
     // The stream ended cleanly rather than being cut at the 30 s deadline.
     let done = false;
     while (!done) done = (await reader.read()).done;
+  });
+
+  it('/readyz answers 503 shutting_down from the moment shutdown begins', async () => {
+    const db = await testDatabase();
+    cleanups.push(db.cleanup);
+    const gw = await startTestGateway(db.env);
+    const ready = await fetch(`${gw.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    // A signal while a boot step is still running (here: one the test holds open): shutdown
+    // waits for the step before it closes the listener, and load balancers see 503 meanwhile.
+    let finishStep: () => void = () => {};
+    gw.shutdown.holdUntil(
+      new Promise<void>((resolve) => {
+        finishStep = resolve;
+      }),
+    );
+    const stopped = gw.shutdown.run('test');
+    const draining = await fetch(`${gw.url}/readyz`);
+    expect(draining.status).toBe(503);
+    expect(await draining.json()).toEqual({ status: 'shutting_down' });
+    finishStep();
+    expect(await stopped).toEqual({ ok: true });
+    expect(gw.logs.lines.map((l) => l.msg)).toContain('shut down');
   });
 });
