@@ -83,7 +83,6 @@ export async function startGateway(
       log,
     });
     shutdown.add('database', () => db.close());
-    log.info({ database: db.description }, 'database connected');
     step();
     await migrate(db.sql, log, migrations);
     step();

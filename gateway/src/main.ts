@@ -1,4 +1,5 @@
 import { CONFIG_VARIABLES, loadConfig, unknownVariables } from './config.ts';
+import { isDatabaseUnreachable } from './db/connect.ts';
 import { ConfigError, EXIT, SwitchboardError } from './errors.ts';
 import { startGateway } from './gateway.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -49,6 +50,20 @@ export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<
     );
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
+  // postgres.js 3.4 runs a query of its own on each new connection (the array types) and drops
+  // its promise: a connection lost at that moment is an unhandled rejection, which would end the
+  // process. A lost database is no reason to exit (db/socket.ts logs it); anything else is.
+  process.on('unhandledRejection', (reason) => {
+    // postgres.js marks the errors of its queries with the query's text (`query`).
+    if (isDatabaseUnreachable(reason) && 'query' in (reason as object)) {
+      log?.debug({ err: reason }, 'a database connection was lost while it was set up');
+      return;
+    }
+    process.stderr.write(`switchboard: unhandled rejection: ${String(reason)}\n`);
+    log?.fatal({ err: reason }, 'unhandled rejection');
+    if (!shutdown) return exit(EXIT.failure);
+    shutdown.run('unhandled rejection').finally(() => exit(EXIT.failure));
+  });
   try {
     const config = loadConfig(env);
     log = createLogger(config.logLevel);

@@ -38,7 +38,8 @@ export function healthRoutes(deps: {
       }
       return { ok: true, migration: status.applied };
     } catch (error) {
-      deps.log.warn({ err: error }, 'readiness check failed');
+      // At debug: a lost database is logged once by its sockets (db/socket.ts), not per probe.
+      deps.log.debug({ err: error }, 'readiness check failed');
       return { ok: false, status: 'database_unreachable', message: (error as Error).message };
     }
   };
