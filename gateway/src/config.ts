@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { LOG_FORMATS, type LogFormat } from './log.ts';
 import { maskSecret, maskUrl } from './redact.ts';
 
 /**
@@ -77,6 +78,11 @@ const envSchema = z.object({
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
+  LOG_FORMAT: z
+    .enum(LOG_FORMATS, {
+      error: `expected one of ${LOG_FORMATS.join(', ')} (auto: pretty on a terminal, JSON lines otherwise)`,
+    })
+    .default('auto'),
   SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: durationMs.default(10_000),
   // How long a claimed task is the worker's without a renewal (renewed every third of it): a
   // gateway killed outright holds its tasks this long. Tests shorten it to see recovery.
@@ -97,6 +103,7 @@ export interface Config {
   masterKey: Buffer | undefined;
   adminKey: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  logFormat: LogFormat;
   shutdownTimeoutMs: number;
   taskLeaseMs: number;
 }
@@ -153,6 +160,7 @@ export function loadConfig(
     masterKey: e.SWITCHBOARD_MASTER_KEY ? decodeMasterKey(e.SWITCHBOARD_MASTER_KEY) : undefined,
     adminKey: e.SWITCHBOARD_ADMIN_KEY,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
     taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
   };

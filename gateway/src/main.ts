@@ -2,7 +2,7 @@ import { CONFIG_VARIABLES, loadConfig, unknownVariables } from './config.ts';
 import { isDatabaseUnreachable } from './db/connect.ts';
 import { ConfigError, EXIT, SwitchboardError } from './errors.ts';
 import { startGateway } from './gateway.ts';
-import { createLogger, type Logger } from './log.ts';
+import { type Logger, stdoutLogger } from './log.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
@@ -66,7 +66,7 @@ export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<
   });
   try {
     const config = loadConfig(env);
-    log = createLogger(config.logLevel);
+    log = stdoutLogger(config.logLevel, config.logFormat);
     const unknown = unknownVariables(env);
     if (unknown.length > 0) {
       log.warn(
