@@ -100,13 +100,15 @@ export function mcpAuthRoutes(deps: { tokens: TokenVerifier; publicUrl: () => st
   });
 
   router.post('/register', (req, res, next) => {
-    explain(req.get('authorization'), deps).then((refusal) => {
-      res.set('www-authenticate', challenge(refusal, undefined));
-      res.status(401).json({
-        error: refusal.error ?? 'invalid_request',
-        error_description: `${refusal.description}. ${HOW_TO_GET_ONE}`,
-      });
-    }, next);
+    explain(req.get('authorization'), deps)
+      .then((refusal) => {
+        res.set('www-authenticate', challenge(refusal, undefined));
+        res.status(401).json({
+          error: refusal.error ?? 'invalid_request',
+          error_description: `${refusal.description}. ${HOW_TO_GET_ONE}`,
+        });
+      })
+      .catch(next);
   });
   return router;
 }
