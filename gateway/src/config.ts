@@ -2,6 +2,7 @@ import path from 'node:path';
 import { SETTING_ENV_PREFIX } from '@switchboard/sdk';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { LOG_FORMATS, type LogFormat } from './log.ts';
 import { maskSecret, maskUrl } from './redact.ts';
 
 /**
@@ -83,6 +84,11 @@ const envSchema = z.object({
   SWITCHBOARD_MODE: z
     .enum(MODES, { error: `expected one of ${MODES.join(', ')}` })
     .default('development'),
+  LOG_FORMAT: z
+    .enum(LOG_FORMATS, {
+      error: `expected one of ${LOG_FORMATS.join(', ')} (auto: pretty on a terminal, JSON lines otherwise)`,
+    })
+    .default('auto'),
   SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: durationMs.default(10_000),
   // How long a claimed task is the worker's without a renewal (renewed every third of it): a
   // gateway killed outright holds its tasks this long. Tests shorten it to see recovery.
@@ -104,6 +110,7 @@ export interface Config {
   adminKey: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   mode: (typeof MODES)[number];
+  logFormat: LogFormat;
   shutdownTimeoutMs: number;
   taskLeaseMs: number;
 }
@@ -161,6 +168,7 @@ export function loadConfig(
     adminKey: e.SWITCHBOARD_ADMIN_KEY,
     logLevel: e.LOG_LEVEL,
     mode: e.SWITCHBOARD_MODE,
+    logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
     taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
   };

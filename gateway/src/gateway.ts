@@ -8,6 +8,7 @@ import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { createPostWebhook } from './dispatch/post-webhook.ts';
 import { OutboxWorker } from './dispatch/worker.ts';
+import { SwitchboardError } from './errors.ts';
 import { InProcessBus, PostgresBus } from './events/bus.ts';
 import {
   type PublishTaskEvents,
@@ -15,13 +16,12 @@ import {
   taskEventPublisher,
 } from './events/task-events.ts';
 import { createApp } from './http/app.ts';
-import type { Lifecycle } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
 import { envKeyPrefix, hashApiKey } from './keys/format.ts';
 import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
-import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.ts';
+import { createMcpEndpoint } from './mcp/endpoint.ts';
 import { createTaskToolsEndpoint } from './mcp/task-tools.ts';
 import { refuseDevelopmentDefaults } from './production-mode.ts';
 import { RetentionJob } from './retention/job.ts';
@@ -46,34 +46,49 @@ export interface Gateway {
 }
 
 /**
- * Boot order: database → migrations → bootstrap key → HTTP → integrations. Anything failing
- * undoes the rest; an integration that fails only marks itself.
+ * Boot order: database → migrations → bootstrap key → HTTP → integrations → workers. Every step
+ * that starts something adds it to `shutdown`, and boot checks between steps whether shutdown
+ * has begun (a signal, main.ts): from the first step on, stopping means one thing, `shutdown.run`,
+ * which waits for the step in progress and then closes what was started, the last first. A step
+ * that fails does the same and rethrows; an integration that fails only marks itself.
  */
 export async function startGateway(
   config: Config,
   log: Logger,
   /** Settings resolve from it by their declared names; nothing else of it reaches integrations. */
   env: NodeJS.ProcessEnv = process.env,
+  shutdown: Shutdown = createShutdown({ log, deadlineMs: config.shutdownTimeoutMs }),
 ): Promise<Gateway> {
-  refuseDevelopmentDefaults(config);
-  const migrations = readMigrations();
-  const db: Database = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    log,
-  });
-  let registry: IntegrationRegistry | undefined;
-  let listening: http.Server | undefined;
-  let tokens: TokenService | undefined;
-  let mcpEndpoint: McpEndpoint | undefined;
-  let worker: TaskWorker | undefined;
-  let deliveries: DeliveryWorker | undefined;
-  let outbox: OutboxWorker | undefined;
-  let scheduler: Scheduler | undefined;
-  let retention: RetentionJob | undefined;
+  let booted: () => void = () => {};
+  shutdown.holdUntil(
+    new Promise<void>((resolve) => {
+      booted = resolve;
+    }),
+  );
+  const step = () => {
+    if (shutdown.started) {
+      throw new SwitchboardError(
+        'shutting_down',
+        'start-up stopped: the gateway is shutting down',
+        {
+          status: 503,
+        },
+      );
+    }
+  };
   try {
-    log.info({ database: db.description }, 'database connected');
+    step();
+    refuseDevelopmentDefaults(config);
+    const migrations = readMigrations();
+    const db: Database = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      log,
+    });
+    shutdown.add('database', () => db.close());
+    step();
     await migrate(db.sql, log, migrations);
+    step();
     if (config.adminKey) {
       await syncEnvAdminKey(db.sql, {
         prefix: envKeyPrefix(config.adminKey),
@@ -83,14 +98,16 @@ export async function startGateway(
     const masterKey = loadMasterKey(config.masterKey, config.dataDir, log);
     let url = '';
     const bus = db.embedded ? new InProcessBus() : new PostgresBus(db.sql, log);
-    const signer = await TokenService.start({
+    step();
+    const tokens = await TokenService.start({
       sql: db.sql,
       masterKey,
       bus,
       log,
       issuer: () => url,
     });
-    tokens = signer;
+    shutdown.add('tokens', () => tokens.close());
+    step();
     const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const integrations = new IntegrationRegistry({
       sql: db.sql,
@@ -99,22 +116,23 @@ export async function startGateway(
       masterKey,
       env,
       gatewayUrl: () => url,
-      gatewayToken: (integration) => signer.mintGateway(integration),
+      gatewayToken: (integration) => tokens.mintGateway(integration),
       instance: owner,
     });
-    registry = integrations;
-    const lifecycle: Lifecycle = { shuttingDown: false };
+    shutdown.add('integrations', () => integrations.stopAll());
     const metrics = createMetrics();
     const toolEvents = new ToolEventSink(db.sql, log, metrics.registry);
+    shutdown.add('tool events', () => toolEvents.flush());
     const mcp = createMcpEndpoint({
       registry: integrations,
       log,
-      upstreamToken: (integration, grant, tools) => signer.mintUpstream(integration, grant, tools),
+      upstreamToken: (integration, grant, tools) => tokens.mintUpstream(integration, grant, tools),
       onToolCall: (event) => toolEvents.record(event),
       includeArguments: (name) =>
         integrations.currentPolicy()?.integrations[name]?.audit?.arguments ?? false,
     });
-    mcpEndpoint = mcp;
+    // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
+    shutdown.onStart(() => void mcp.close());
     const publish = taskEventPublisher(bus, log);
     const taskTools = createTaskToolsEndpoint({
       sql: db.sql,
@@ -122,20 +140,25 @@ export async function startGateway(
       publish,
       flushToolEvents: () => toolEvents.flush(),
     });
+    shutdown.add('task tools', () => taskTools.close());
     // One waker for the API's SSE streams on the bus the worker publishes on: events of any
     // process reach open streams at once, not by the API's fallback poll.
     const waker = await TaskEventWaker.start(bus, log);
-    const streams = new OpenStreams(lifecycle);
+    shutdown.add('task event streams', () => waker.close());
+    step();
+    const streams = new OpenStreams(shutdown);
+    shutdown.onStart(() => streams.close());
     let integrationsLoaded: () => void = () => {};
     const loaded = new Promise<void>((resolve) => {
       integrationsLoaded = resolve;
     });
+    let deliveries: DeliveryWorker | undefined;
     const app = createApp({
       sql: db.sql,
       log,
       metrics,
       migrations,
-      lifecycle,
+      lifecycle: shutdown,
       registry: integrations,
       masterKey,
       tokens,
@@ -155,19 +178,20 @@ export async function startGateway(
         resolve();
       });
     });
-    listening = server;
+    shutdown.serve(server);
+    step();
     const port = (server.address() as AddressInfo).port;
     url = publicUrlFor(config, port);
     // After listen: background processes are told the gateway's URL, and with PORT=0 it is
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
     integrationsLoaded();
-    const tokenService = tokens;
+    step();
     const taskWorker = await TaskWorker.start({
       sql: db.sql,
       log,
       registry: integrations,
-      tokens: tokenService,
+      tokens,
       bus,
       publish,
       publicUrl: () => url,
@@ -176,7 +200,10 @@ export async function startGateway(
       hostEnv: env,
       flushToolEvents: () => toolEvents.flush(),
     });
-    worker = taskWorker;
+    shutdown.add('task worker', () => taskWorker.close());
+    // Agents stopped at once: their open MCP requests (ask_user) would hold the server open.
+    shutdown.onStart(() => void taskWorker.close());
+    step();
     const deliveryWorker = await DeliveryWorker.start({
       sql: db.sql,
       log,
@@ -184,6 +211,8 @@ export async function startGateway(
       publish,
     });
     deliveries = deliveryWorker;
+    shutdown.add('delivery worker', () => deliveryWorker.close());
+    step();
     const outboxWorker = await OutboxWorker.start({
       sql: db.sql,
       log,
@@ -193,7 +222,8 @@ export async function startGateway(
       masterKey,
       postWebhook: createPostWebhook(() => integrations.currentPolicy()?.dispatch.allowHosts ?? []),
     });
-    outbox = outboxWorker;
+    shutdown.add('outbox worker', () => outboxWorker.close());
+    step();
     const schedules = await Scheduler.start({
       sql: db.sql,
       log,
@@ -202,60 +232,30 @@ export async function startGateway(
       owner,
       wakeDeliveries: () => deliveryWorker.wake(),
     });
-    scheduler = schedules;
-    const retentionJob = RetentionJob.start({
+    shutdown.add('scheduler', () => schedules.close());
+    shutdown.onStart(() => void schedules.close());
+    step();
+    const retention = RetentionJob.start({
       sql: db.sql,
       log,
       policy: () => integrations.currentPolicy(),
     });
-    retention = retentionJob;
-    const shutdown = createShutdown({
-      server,
-      lifecycle,
-      log,
-      deadlineMs: config.shutdownTimeoutMs,
-      resources: [
-        { name: 'scheduler', close: () => schedules.close() },
-        { name: 'retention job', close: () => retentionJob.close() },
-        { name: 'delivery worker', close: () => deliveryWorker.close() },
-        { name: 'outbox worker', close: () => outboxWorker.close() },
-        { name: 'task worker', close: () => taskWorker.close() },
-        { name: 'task tools', close: () => taskTools.close() },
-        { name: 'task event streams', close: () => waker.close() },
-        { name: 'tool events', close: () => toolEvents.flush() },
-        { name: 'integrations', close: () => integrations.stopAll() },
-        { name: 'tokens', close: () => tokenService.close() },
-        { name: 'database', close: () => db.close() },
-      ],
-    });
-    // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
-    shutdown.onStart(() => void mcp.close());
-    shutdown.onStart(() => streams.close());
-    // Agents stopped at once: their open MCP requests (ask_user) would hold the server open.
-    shutdown.onStart(() => void taskWorker.close());
-    shutdown.onStart(() => void schedules.close());
+    shutdown.add('retention job', () => retention.close());
+    step();
     log.info({ url, listen: `${config.host}:${port}` }, 'switchboard gateway listening');
+    booted();
     return {
       url,
       port,
       sql: db.sql,
       shutdown,
       registry: integrations,
-      tokens: tokenService,
+      tokens,
       publishTaskEvents: publish,
     };
   } catch (error) {
-    await scheduler?.close().catch(() => {});
-    await retention?.close().catch(() => {});
-    await deliveries?.close().catch(() => {});
-    await outbox?.close().catch(() => {});
-    await worker?.close().catch(() => {});
-    await registry?.stopAll().catch(() => {});
-    await tokens?.close().catch(() => {});
-    await mcpEndpoint?.close().catch(() => {});
-    listening?.closeAllConnections();
-    await new Promise((resolve) => (listening ? listening.close(resolve) : resolve(undefined)));
-    await db.close().catch(() => {});
+    booted();
+    await shutdown.run(shutdown.started ? 'signal' : 'start-up failed');
     throw error;
   }
 }

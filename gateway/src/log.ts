@@ -1,15 +1,33 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { prettyDestination } from './log-pretty.ts';
 import { REDACT_PATHS } from './redact.ts';
 
 export type { Logger };
 
+/** `LOG_FORMAT`: `auto` is pretty on a terminal and JSON lines anywhere else. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** What `auto` means for a stream: pretty when a person is reading it (a TTY). */
+export function logFormatFor(
+  format: LogFormat,
+  stream: { isTTY?: boolean },
+): Exclude<LogFormat, 'auto'> {
+  if (format !== 'auto') return format;
+  return stream.isTTY ? 'pretty' : 'json';
+}
+
 /**
- * JSON logs on stdout. Authorization headers, cookies and anything under a key named like a
- * secret are replaced before the line is written, so a secret never reaches the log sink.
+ * Logs on stdout: JSON lines, or in `pretty` format one readable line each (log-pretty.ts,
+ * colored on a terminal). Authorization headers, cookies and anything under a key named like a
+ * secret are replaced before the line is formatted, so a secret never reaches the log sink in
+ * either format.
  */
 export function createLogger(
   level: string,
   destination: DestinationStream = bufferedStdout(),
+  format: Exclude<LogFormat, 'auto'> = 'json',
+  colors = false,
 ): Logger {
   return pino(
     {
@@ -19,9 +37,33 @@ export function createLogger(
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    format === 'pretty' ? prettyDestination(destination, { colors }) : destination,
   );
 }
+
+/** The gateway's logger on stdout, in the configured format. */
+export function stdoutLogger(level: string, format: LogFormat): Logger {
+  const resolved = logFormatFor(format, process.stdout);
+  return createLogger(
+    level,
+    bufferedStdout(),
+    resolved,
+    resolved === 'pretty' && isTty(process.stdout),
+  );
+}
+
+/** A one-shot command's logger on stderr (stdout carries its answer), in the configured format. */
+export function stderrLogger(level: string, format: LogFormat): Logger {
+  const resolved = logFormatFor(format, process.stderr);
+  return createLogger(
+    level,
+    stderrDestination(),
+    resolved,
+    resolved === 'pretty' && isTty(process.stderr),
+  );
+}
+
+const isTty = (stream: { isTTY?: boolean }) => stream.isTTY === true;
 
 /** For one-shot CLI commands: stdout is for the command's answer, so logs go to stderr. */
 export function stderrDestination(): DestinationStream {

@@ -1,17 +1,72 @@
 import { CONFIG_VARIABLES, loadConfig, unknownVariables } from './config.ts';
+import { isDatabaseUnreachable } from './db/connect.ts';
 import { ConfigError, EXIT, SwitchboardError } from './errors.ts';
 import { startGateway } from './gateway.ts';
-import { createLogger, type Logger } from './log.ts';
+import { type Logger, stdoutLogger } from './log.ts';
+import { createShutdown, type Shutdown } from './shutdown.ts';
+
+const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 /**
- * `switchboard start`: boot, then wait for SIGTERM/SIGINT. The first signal shuts down
- * gracefully and exits 0; a second one exits at once (exit 1), for an operator who will not wait.
+ * `switchboard start`: boot, then wait for SIGTERM/SIGINT. The handlers are installed before
+ * anything else, so a signal at any point (while the database opens, during migrations, after
+ * /readyz first answers, during shutdown) takes the same way out:
+ * - the first runs the graceful shutdown (gateway.ts stops boot at its next step) and exits 0
+ *   once everything it started is closed: stdio servers, processes, the database and its lock;
+ * - a second stops waiting for in-flight requests (they are cut at once) but still closes the
+ *   rest, and exits 0;
+ * - a third exits at once with 1, for an operator who will not wait for a process that ignores
+ *   its SIGTERM (SIGKILLed a few seconds later anyway); whatever had not stopped yet is left.
  */
 export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let log: Logger | undefined;
+  let shutdown: Shutdown | undefined;
+  let signals = 0;
+  const exit = (code: number) => {
+    if (log) log.flush(() => process.exit(code));
+    else process.exit(code);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    // Before the configuration is read nothing has started: nothing to close.
+    if (!shutdown || !log) return exit(EXIT.ok);
+    if (signals === 2) {
+      log.warn({ signal }, 'second signal: cutting open requests now (a third exits at once)');
+      shutdown.hurry();
+      return;
+    }
+    if (signals > 2) {
+      log.warn({ signal }, 'third signal: exiting now');
+      log.flush();
+      process.exit(EXIT.failure);
+    }
+    const logger = log;
+    shutdown.run(signal).then(
+      () => exit(EXIT.ok),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        exit(EXIT.failure);
+      },
+    );
+  };
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  // postgres.js 3.4 runs a query of its own on each new connection (the array types) and drops
+  // its promise: a connection lost at that moment is an unhandled rejection, which would end the
+  // process. A lost database is no reason to exit (db/socket.ts logs it); anything else is.
+  process.on('unhandledRejection', (reason) => {
+    // postgres.js marks the errors of its queries with the query's text (`query`).
+    if (isDatabaseUnreachable(reason) && 'query' in (reason as object)) {
+      log?.debug({ err: reason }, 'a database connection was lost while it was set up');
+      return;
+    }
+    process.stderr.write(`switchboard: unhandled rejection: ${String(reason)}\n`);
+    log?.fatal({ err: reason }, 'unhandled rejection');
+    if (!shutdown) return exit(EXIT.failure);
+    shutdown.run('unhandled rejection').finally(() => exit(EXIT.failure));
+  });
   try {
     const config = loadConfig(env);
-    log = createLogger(config.logLevel);
+    log = stdoutLogger(config.logLevel, config.logFormat);
     const unknown = unknownVariables(env);
     if (unknown.length > 0) {
       log.warn(
@@ -19,27 +74,11 @@ export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<
         'ignoring unknown SWITCHBOARD_* variables (typos?)',
       );
     }
-    const gateway = await startGateway(config, log, env);
-    const logger = log;
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        logger.flush();
-        process.exit(EXIT.failure);
-      }
-      gateway.shutdown.run(signal).then(
-        () => logger.flush(() => process.exit(EXIT.ok)),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          logger.flush(() => process.exit(EXIT.failure));
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    shutdown = createShutdown({ log, deadlineMs: config.shutdownTimeoutMs });
+    await startGateway(config, log, env, shutdown);
   } catch (error) {
+    // Boot stopped by a signal: its handler exits once everything is closed.
+    if (signals > 0) return;
     if (error instanceof ConfigError) {
       process.stderr.write(`switchboard: ${error.message}\n`);
       process.exit(EXIT.usage);

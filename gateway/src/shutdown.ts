@@ -6,55 +6,81 @@ import type { Logger } from './log.ts';
  * Graceful shutdown in the order the platforms expect (docker stop and compose give 10 s before
  * SIGKILL): /readyz goes 503, the listener stops accepting, long-lived streams are ended
  * explicitly (they would otherwise hold the server open forever), in-flight requests get until
- * the deadline to finish, then remaining connections are cut and the resources (database last)
- * are closed. Idempotent: a second call is ignored here; main.ts turns a second signal into an
- * immediate exit.
+ * the deadline to finish, then remaining connections are cut and the resources are closed, the
+ * last started first (the database last).
+ *
+ * It exists from the first step of boot, so a signal at any point has one way out: boot adds
+ * each resource as it starts it, and `run` waits for the boot step in progress (`holdUntil`)
+ * before closing, so nothing is started after it was meant to be closed. Idempotent: a second
+ * `run` returns the first one's promise; `hurry` (main.ts, a second signal) cuts the wait for
+ * in-flight requests short.
  */
-export interface Shutdown {
+export interface Shutdown extends Lifecycle {
   /** Register something to end when shutdown starts (an SSE stream, a worker loop). */
   onStart(close: () => void): () => void;
-  /** Resolves when everything is closed; `ok` false if the deadline forced connections shut. */
+  /** Something to close after the HTTP server; closed in the reverse order of adding. */
+  add(name: string, close: () => Promise<void>): void;
+  /** The HTTP server once it listens: stopped first. */
+  serve(server: Server): void;
+  /** Closing waits for `step` to settle (boot's step in progress when the signal came). */
+  holdUntil(step: Promise<unknown>): void;
+  /** Resolves when everything is closed; `ok` false if connections had to be cut. */
   run(reason: string): Promise<{ ok: boolean }>;
+  /** Stop waiting for in-flight requests: cut them now (or as soon as the server is closing). */
+  hurry(): void;
   readonly started: boolean;
 }
 
 export function createShutdown(options: {
-  server: Server;
-  lifecycle: Lifecycle;
   log: Logger;
   deadlineMs: number;
-  /** Closed in order after the HTTP server (e.g. integrations, then the database). */
-  resources: Array<{ name: string; close: () => Promise<void> }>;
+  /** The HTTP server, if it already listens (else `serve` it later). */
+  server?: Server;
+  /** Closed in this order after the HTTP server, after anything `add`ed. */
+  resources?: Array<{ name: string; close: () => Promise<void> }>;
 }): Shutdown {
-  const { server, log } = options;
+  const { log } = options;
   const starters = new Set<() => void>();
+  const resources = [...(options.resources ?? [])];
+  let server = options.server;
+  let hold: Promise<unknown> = Promise.resolve();
   let running: Promise<{ ok: boolean }> | undefined;
+  let shuttingDown = false;
+  let hurried = false;
+  let cutNow: (() => void) | undefined;
 
-  const closeServer = (): Promise<boolean> =>
+  const closeServer = (open: Server): Promise<boolean> =>
     new Promise((resolve) => {
       let forced = false;
-      const deadline = setTimeout(() => {
+      const cut = () => {
+        if (forced) return;
         forced = true;
+        open.closeAllConnections();
+      };
+      const deadline = setTimeout(() => {
         log.warn(
           { deadlineMs: options.deadlineMs },
           'shutdown deadline reached; closing connections',
         );
-        server.closeAllConnections();
+        cut();
       }, options.deadlineMs);
       // A keep-alive connection goes idle after its last response; close those as they appear.
-      const sweep = setInterval(() => server.closeIdleConnections(), 100);
-      server.close(() => {
+      const sweep = setInterval(() => open.closeIdleConnections(), 100);
+      open.close(() => {
         clearTimeout(deadline);
         clearInterval(sweep);
+        cutNow = undefined;
         resolve(!forced);
       });
-      server.closeIdleConnections();
+      open.closeIdleConnections();
+      cutNow = cut;
+      if (hurried) cut();
     });
 
   const run = async (reason: string): Promise<{ ok: boolean }> => {
     const started = Date.now();
     log.info({ reason, deadlineMs: options.deadlineMs }, 'shutting down');
-    options.lifecycle.shuttingDown = true;
+    shuttingDown = true;
     for (const close of starters) {
       try {
         close();
@@ -62,8 +88,11 @@ export function createShutdown(options: {
         log.warn({ err: error }, 'closing a stream failed');
       }
     }
-    const ok = server.listening ? await closeServer() : true;
-    for (const resource of options.resources) {
+    // Boot's step in progress (opening the database, a migration) finishes before anything
+    // closes; boot then sees `started` and starts nothing more.
+    await hold.catch(() => {});
+    const ok = server?.listening ? await closeServer(server) : true;
+    for (const resource of resources) {
       try {
         await resource.close();
       } catch (error) {
@@ -79,12 +108,28 @@ export function createShutdown(options: {
       starters.add(close);
       return () => starters.delete(close);
     },
+    add(name, close) {
+      resources.unshift({ name, close });
+    },
+    serve(listening) {
+      server = listening;
+    },
+    holdUntil(step) {
+      hold = step;
+    },
     run(reason) {
       running ??= run(reason);
       return running;
     },
+    hurry() {
+      hurried = true;
+      cutNow?.();
+    },
     get started() {
       return running !== undefined;
+    },
+    get shuttingDown() {
+      return shuttingDown;
     },
   };
 }

@@ -12,21 +12,29 @@ export interface GatewayProcess {
   cleanup(): Promise<void>;
 }
 
+/** A `switchboard start` that may still be booting: no URL yet. */
+export type BootingGatewayProcess = Omit<GatewayProcess, 'url'> & {
+  /** The environment it was started with (its data dir, database). */
+  env: Record<string, string>;
+  stderr(): string;
+};
+
 /**
- * `switchboard start` as a real process on a free port and a fresh database, with the admin key
- * set and no integrations unless `env` says otherwise; resolves once it listens.
+ * `switchboard start` as a real process on a fresh database, with the admin key set and no
+ * integrations unless `env` says otherwise; returns at once, while it boots.
  */
-export async function startGatewayProcess(
+export async function spawnGatewayProcess(
   env: Record<string, string> = {},
-): Promise<GatewayProcess> {
+): Promise<BootingGatewayProcess> {
   const db = await testDatabase();
-  const child = spawnSwitchboard(['start'], {
+  const fullEnv: Record<string, string> = {
     ...db.env,
     PORT: '0',
     INTEGRATION_DIRS: EMPTY_DIR,
     SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
     ...env,
-  });
+  };
+  const child = spawnSwitchboard(['start'], fullEnv);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -59,11 +67,19 @@ export async function startGatewayProcess(
       waiters.push({ msg, resolve });
       exited.then(({ code }) => reject(new Error(`exited ${code} before "${msg}": ${stderr}`)));
     });
+  return { child, env: fullEnv, logs, exited, waitForLog, cleanup, stderr: () => stderr };
+}
+
+/** `switchboard start` as a real process (see spawnGatewayProcess); resolves once it listens. */
+export async function startGatewayProcess(
+  env: Record<string, string> = {},
+): Promise<GatewayProcess> {
+  const gw = await spawnGatewayProcess(env);
   try {
-    const listening = await waitForLog('switchboard gateway listening');
-    return { child, url: listening.url as string, logs, exited, waitForLog, cleanup };
+    const listening = await gw.waitForLog('switchboard gateway listening');
+    return { ...gw, url: listening.url as string };
   } catch (error) {
-    await cleanup();
+    await gw.cleanup();
     throw error;
   }
 }

@@ -4,6 +4,20 @@ import net from 'node:net';
 /** Whether a process exists (a zombie still counts). */
 export { isProcessAlive as alive } from '../../gateway/src/integrations/upstream/process-group.ts';
 
+/**
+ * Whether a process still runs: a zombie (exited, not yet reaped by whoever adopted it) does not.
+ * For "is everything the gateway started gone" checks right after the gateway exits, when its
+ * orphaned grandchildren may wait a moment for init to reap them.
+ */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** Polls `check` every `intervalMs` until it holds; throws after `ms`. */
 export async function waitFor(check: () => boolean, ms = 10_000, intervalMs = 20): Promise<void> {
   const until = Date.now() + ms;

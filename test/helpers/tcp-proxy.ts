@@ -1,20 +1,30 @@
 import net from 'node:net';
 
 /**
- * A loopback TCP proxy that a test can cut, as a database server that stops does: `cut()`
- * resets every open connection and stops listening (new connections are refused);
- * `restore()` listens again on the same port.
- *
- * Refused, not accepted-then-closed: postgres.js retries a connection that closes during its
- * handshake forever, without failing the waiting queries (postgres 3.4, connection.js closed()).
+ * A loopback TCP proxy that a test can break the way database servers break:
+ * - `cut()` resets every open connection and stops listening (new connections are refused), as
+ *   a server that stops does; `restore()` listens again on the same port and proxies again;
+ * - `hangUp()` resets every open connection and keeps listening, but answers each new one by
+ *   reading what the client sends first and closing cleanly (a proxy without a backend, a
+ *   server at its connection limit): the client's startup handshake never completes.
  */
 export async function startTcpProxy(target: { host: string; port: number }) {
   const sockets = new Set<net.Socket>();
+  let hangingUp = false;
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  };
   const server = net.createServer((client) => {
+    track(client);
+    if (hangingUp) {
+      client.on('error', () => client.destroy());
+      client.once('data', () => client.end());
+      return;
+    }
     const upstream = net.connect(target.port, target.host);
+    track(upstream);
     for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
       s.on('error', () => {
         client.destroy();
         upstream.destroy();
@@ -24,15 +34,81 @@ export async function startTcpProxy(target: { host: string; port: number }) {
   });
   const listen = (port: number) =>
     new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const resetAll = () => {
+    for (const s of sockets) s.resetAndDestroy();
+  };
   const stop = () =>
     new Promise<void>((resolve) => {
-      for (const s of sockets) s.resetAndDestroy();
+      resetAll();
       if (server.listening) server.close(() => resolve());
       else resolve();
     });
   await listen(0);
   const port = (server.address() as net.AddressInfo).port;
-  return { port, cut: stop, restore: () => listen(port), close: stop };
+  return {
+    port,
+    cut: stop,
+    hangUp: () => {
+      hangingUp = true;
+      resetAll();
+    },
+    restore: async () => {
+      hangingUp = false;
+      if (!server.listening) await listen(port);
+    },
+    close: stop,
+  };
+}
+
+/** A server that accepts every connection, reads the first bytes and closes it cleanly. */
+export async function startHangUpServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.once('data', () => socket.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * A server that completes a Postgres startup handshake (AuthenticationOk, ReadyForQuery) and
+ * resets the connection at the client's first query: a database lost just as a connection opens.
+ */
+export async function startResetAfterHandshakeServer(): Promise<{
+  port: number;
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.once('data', () => {
+      const authenticationOk = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0]);
+      const readyForQuery = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+      socket.write(Buffer.concat([authenticationOk, readyForQuery]));
+      socket.once('data', () => socket.resetAndDestroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** The same URL with host and port replaced by the proxy's. */

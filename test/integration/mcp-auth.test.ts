@@ -42,28 +42,47 @@ describe('MCP endpoint authorization', () => {
       body: JSON.stringify(body ?? { jsonrpc: '2.0', id: 1, method: 'ping' }),
     });
 
-  it('401 without a token, naming the protected resource metadata', async () => {
+  it('401 without a token, naming the protected resource metadata, which names no authorization server', async () => {
     for (const suffix of ['', '/echo']) {
       const res = await rpc(`${gw().url}/mcp${suffix}`);
       expect(res.status).toBe(401);
+      // /mcp names its metadata; /mcp/<name> leaves it to the well-known path (the same
+      // challenge for every name, so none tells which integrations exist).
       expect(res.headers.get('www-authenticate')).toBe(
-        `Bearer resource_metadata="${gw().url}/.well-known/oauth-protected-resource/mcp${suffix}"`,
+        suffix === ''
+          ? `Bearer realm="switchboard", resource_metadata="${gw().url}/.well-known/oauth-protected-resource/mcp"`
+          : 'Bearer realm="switchboard"',
       );
+      expect(await res.json()).toEqual({
+        error: {
+          code: 'unauthorized',
+          message: 'no bearer token was sent',
+          hint: expect.stringMatching(/^Switchboard issues no tokens by OAuth/),
+        },
+      });
       const metadata = await (
         await fetch(`${gw().url}/.well-known/oauth-protected-resource/mcp${suffix}`)
       ).json();
-      expect(metadata).toMatchObject({
+      // The gateway issues no tokens by OAuth: naming it as authorization server sent OAuth
+      // clients into discovery and registration that could only fail (issue 12 item 8).
+      expect(metadata).toEqual({
         resource: `${gw().url}/mcp${suffix}`,
         bearer_methods_supported: ['header'],
-        authorization_servers: [gw().url],
+        resource_name: suffix ? 'Switchboard: echo' : 'Switchboard',
       });
+      expect((await fetch(`${gw().url}/.well-known/oauth-authorization-server`)).status).toBe(404);
     }
   });
 
   it('401 invalid_token for a bad token and for a token of another endpoint', async () => {
     const bad = await rpc(`${gw().url}/mcp`, { authorization: 'Bearer nope' });
     expect(bad.status).toBe(401);
-    expect(bad.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(bad.headers.get('www-authenticate')).toBe(
+      `Bearer realm="switchboard", resource_metadata="${gw().url}/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="the token is not a JWT"`,
+    );
+    expect(await bad.json()).toMatchObject({
+      error: { code: 'invalid_token', message: 'the token is not a JWT' },
+    });
     const granted = await grant(['echo:*']);
     // The /mcp token on /mcp/echo, and the /mcp/echo token on /mcp.
     const crossed = [

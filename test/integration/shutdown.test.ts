@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/src/log.ts';
 import { createShutdown } from '../../gateway/src/shutdown.ts';
-import { ADMIN_KEY } from '../helpers/gateway.ts';
+import { testDatabase } from '../helpers/database.ts';
+import { ADMIN_KEY, startTestGateway } from '../helpers/gateway.ts';
 import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
 
 type Running = GatewayProcess;
@@ -81,19 +82,6 @@ describe('graceful shutdown', () => {
     expect(gw.logs.find((l) => l.msg === 'shut down')).toMatchObject({ graceful: false });
   });
 
-  it('a second signal exits at once', async () => {
-    // A deadline far beyond the test timeout: only the second signal can end this process, and
-    // exit code 1 (not the graceful 0) shows which path did.
-    const gw = await startProcess({ SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '600000' });
-    slowRequest(gw.url);
-    await new Promise((r) => setTimeout(r, 200));
-    gw.child.kill('SIGTERM');
-    await gw.waitForLog('shutting down');
-    gw.child.kill('SIGINT');
-    expect(await gw.exited).toEqual({ code: 1, signal: null });
-    expect(gw.logs.map((l) => l.msg)).not.toContain('shut down');
-  });
-
   it('ends registered long-lived streams instead of waiting for them', async () => {
     const server = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -103,7 +91,6 @@ describe('graceful shutdown', () => {
     });
     const shutdown = createShutdown({
       server,
-      lifecycle: { shuttingDown: false },
       log: createLogger('silent'),
       deadlineMs: 30_000,
       resources: [],
@@ -118,5 +105,29 @@ describe('graceful shutdown', () => {
     // The stream ended cleanly rather than being cut at the 30 s deadline.
     let done = false;
     while (!done) done = (await reader.read()).done;
+  });
+
+  it('/readyz answers 503 shutting_down from the moment shutdown begins', async () => {
+    const db = await testDatabase();
+    cleanups.push(db.cleanup);
+    const gw = await startTestGateway(db.env);
+    const ready = await fetch(`${gw.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    // A signal while a boot step is still running (here: one the test holds open): shutdown
+    // waits for the step before it closes the listener, and load balancers see 503 meanwhile.
+    let finishStep: () => void = () => {};
+    gw.shutdown.holdUntil(
+      new Promise<void>((resolve) => {
+        finishStep = resolve;
+      }),
+    );
+    const stopped = gw.shutdown.run('test');
+    const draining = await fetch(`${gw.url}/readyz`);
+    expect(draining.status).toBe(503);
+    expect(await draining.json()).toEqual({ status: 'shutting_down' });
+    finishStep();
+    expect(await stopped).toEqual({ ok: true });
+    expect(gw.logs.lines.map((l) => l.msg)).toContain('shut down');
   });
 });

@@ -28,6 +28,7 @@ describe('config (ARCHITECTURE §4 environment)', () => {
       masterKey: undefined,
       adminKey: undefined,
       logLevel: 'info',
+      logFormat: 'auto',
       shutdownTimeoutMs: 10_000,
       taskLeaseMs: 30_000,
     });
@@ -116,6 +117,14 @@ describe('config (ARCHITECTURE §4 environment)', () => {
   it('reports every bad variable at once', () => {
     const problems = problemsOf({ PORT: '-1', LOG_LEVEL: 'x', HOST: ' ' });
     expect(problems.map((p) => p.split('=')[0])).toEqual(['PORT', 'LOG_LEVEL']);
+  });
+
+  it('LOG_FORMAT is auto, json or pretty', () => {
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }, '/srv/app').logFormat).toBe('pretty');
+    expect(loadConfig({ LOG_FORMAT: 'json' }, '/srv/app').logFormat).toBe('json');
+    expect(problemsOf({ LOG_FORMAT: 'text' })).toEqual([
+      'LOG_FORMAT="text": expected one of auto, json, pretty (auto: pretty on a terminal, JSON lines otherwise)',
+    ]);
   });
 
   it('points out SWITCHBOARD_* variables it does not know', () => {

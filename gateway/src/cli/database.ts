@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { openDatabase, type Pool } from '../db/connect.ts';
 import { migrate } from '../db/migrate.ts';
-import { createLogger, type Logger, stderrDestination } from '../log.ts';
+import { type Logger, stderrLogger } from '../log.ts';
 import type { CliContext } from './command.ts';
 
 /**
@@ -15,7 +15,7 @@ export async function withDatabase<T>(
   options: { migrate: boolean } = { migrate: true },
 ): Promise<T> {
   const config = loadConfig(ctx.env);
-  const log = createLogger(ctx.env.LOG_LEVEL ? config.logLevel : 'warn', stderrDestination());
+  const log = stderrLogger(ctx.env.LOG_LEVEL ? config.logLevel : 'warn', config.logFormat);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
   try {
     if (options.migrate) await migrate(db.sql, log);

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { isDatabaseUnreachable } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
@@ -52,20 +53,8 @@ function fromBodyParser(error: { type?: unknown; limit?: unknown }): Switchboard
   }
 }
 
-/** postgres.js and socket codes that mean "the database is not there", not "we have a bug". */
-const DATABASE_DOWN = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'CONNECTION_CLOSED',
-  'CONNECTION_DESTROYED',
-  'CONNECTION_ENDED',
-  'CONNECT_TIMEOUT',
-]);
-
 function databaseDown(error: unknown): SwitchboardError | undefined {
-  const code =
-    typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : '';
-  if (typeof code !== 'string' || !DATABASE_DOWN.has(code)) return undefined;
+  if (!isDatabaseUnreachable(error)) return undefined;
   return new SwitchboardError(
     'database_unavailable',
     'the database is unreachable; try again shortly',
@@ -81,7 +70,8 @@ export function errorHandler(log: Logger) {
         : typeof error === 'object' && error !== null
           ? (fromBodyParser(error as { type?: unknown }) ?? databaseDown(error))
           : undefined;
-    if (known && known.status < 500) {
+    // A lost database is logged once by its sockets (db/socket.ts), not once per request.
+    if (known && (known.status < 500 || known.code === 'database_unavailable')) {
       sendError(res, known, req.id);
       return;
     }

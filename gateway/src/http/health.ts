@@ -8,7 +8,7 @@ import type { Metrics } from './metrics.ts';
 
 export interface Lifecycle {
   /** Set by shutdown: /readyz answers 503 so load balancers stop sending traffic. */
-  shuttingDown: boolean;
+  readonly shuttingDown: boolean;
 }
 
 /** Kubernetes' default probe timeout is 1 s; answer within it even when the database hangs. */
@@ -42,7 +42,8 @@ export function healthRoutes(deps: {
       }
       return { ok: true, migration: status.applied };
     } catch (error) {
-      deps.log.warn({ err: error }, 'readiness check failed');
+      // At debug: a lost database is logged once by its sockets (db/socket.ts), not per probe.
+      deps.log.debug({ err: error }, 'readiness check failed');
       return { ok: false, status: 'database_unreachable', message: (error as Error).message };
     }
   };

@@ -5,6 +5,15 @@ import { BATCH_REFUSED } from '../mcp/http-bridge.ts';
 import type { Grant, TokenVerifier } from '../tokens/grant.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
 import { leanJson } from './json-body.ts';
+import {
+  BUILTIN,
+  bearerToken,
+  invalidToken,
+  isEndpointName,
+  mcpAuthRoutes,
+  NO_TOKEN,
+  sendUnauthorized,
+} from './mcp-auth.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { TokenExchanges } from './token-exchanges.ts';
 
@@ -33,9 +42,6 @@ export interface McpRoutesDeps {
   taskTools?: McpHandler;
 }
 
-/** The built-in server's path segment (runners/bundle.ts SWITCHBOARD_SERVER). */
-const BUILTIN = 'switchboard';
-
 /**
  * A tool call's arguments can be large (a file, a diff); 4 MiB is well above any real one and
  * still bounds what one request can make the gateway hold.
@@ -47,9 +53,13 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 /**
  * /mcp and /mcp/<integration> with what the MCP authorization spec asks of a resource server:
  * Host and Origin validated (403, against DNS rebinding), a bearer token whose audience is the
- * endpoint called (401 with `WWW-Authenticate: Bearer resource_metadata=…` otherwise), 403
- * `insufficient_scope` for an integration outside the token's scope, RFC 9728 metadata, and the
- * policy's per-integration rate limit per token (429 with Retry-After).
+ * endpoint called (401 otherwise, saying why: mcp-auth.ts), 403 `insufficient_scope` for an
+ * integration outside the token's scope, RFC 9728 metadata, and the policy's per-integration
+ * rate limit per token (429 with Retry-After).
+ *
+ * Before a token is accepted, /mcp/<name> answers the same for every name (L6): whether an
+ * integration exists, is refused or could not exist is only told to a caller whose token is
+ * valid for that endpoint, and the name itself never reaches a header.
  */
 export function mcpRoutes(deps: McpRoutesDeps): Router {
   const router = Router();
@@ -59,79 +69,62 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
   deps.tokens.onRevoked?.((taskIds, tokenIds, kids) => exchanges.revoke(taskIds, tokenIds, kids));
   const allowedHosts = allowedHostsFor();
 
-  const metadataUrl = (integration: string | undefined) =>
-    `${deps.publicUrl()}/.well-known/oauth-protected-resource/mcp${integration ? `/${integration}` : ''}`;
-
-  const metadata = (integration: string | undefined) => ({
-    resource: `${deps.publicUrl()}/mcp${integration ? `/${integration}` : ''}`,
-    // The gateway itself issues the tokens (operators grant them per task; no OAuth flow).
-    authorization_servers: [deps.publicUrl()],
-    bearer_methods_supported: ['header'],
-    resource_name: integration ? `Switchboard: ${integration}` : 'Switchboard',
-  });
-
-  router.get('/.well-known/oauth-protected-resource/mcp', (_req, res) => {
-    res.json(metadata(undefined));
-  });
-  router.get('/.well-known/oauth-protected-resource/mcp/:integration', (req, res) => {
-    const name = req.params.integration as string;
-    if (!(deps.taskTools && name === BUILTIN) && !deps.registry.get(name))
-      return void res.status(404).json(notFoundBody(name));
-    res.json(metadata(name));
-  });
-
-  const challenge = (res: Response, integration: string | undefined, extra = '') =>
-    res.set('www-authenticate', `Bearer resource_metadata="${metadataUrl(integration)}"${extra}`);
+  router.use(mcpAuthRoutes(deps));
 
   const guard = (req: Request, res: Response, next: NextFunction) => {
-    const integration = (req.params.integration as string | undefined) ?? res.locals.builtin;
+    const named = req.params.integration as string | undefined;
+    const integration = named ?? (res.locals.builtin as string | undefined);
     const refusal = hostOrOriginRefusal(req, allowedHosts(deps.publicUrl()));
     if (refusal) {
       res.status(403).json({ error: { code: 'forbidden', message: refusal } });
       return;
     }
-    const auth = req.get('authorization') ?? '';
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(auth);
-    if (!match) {
-      challenge(res, integration);
-      res.status(401).json({
-        error: { code: 'unauthorized', message: 'a bearer token for this endpoint is required' },
-      });
-      return;
-    }
-    const audience = `${deps.publicUrl()}/mcp${integration ? `/${integration}` : ''}`;
-    deps.tokens.verify(match[1]!, audience).then(
-      (grant) => {
-        if (integration !== undefined) {
-          if (integration !== res.locals.builtin && !deps.registry.get(integration)) {
-            res.status(404).json(notFoundBody(integration));
-            return;
+    // /mcp's challenge names its metadata; a /mcp/<name> one does not (it would differ per
+    // name): clients find it at the well-known path of the endpoint (RFC 9728 §3.1).
+    const metadata =
+      integration === undefined
+        ? `${deps.publicUrl()}/.well-known/oauth-protected-resource/mcp`
+        : undefined;
+    const token = bearerToken(req.get('authorization'));
+    if (token === undefined) return sendUnauthorized(res, NO_TOKEN, metadata);
+    // Only compared with the token's audience: a name that is no name matches no token.
+    const audience = `${deps.publicUrl()}/mcp${integration !== undefined ? `/${integration}` : ''}`;
+    deps.tokens
+      .verify(token, audience)
+      .then(
+        (grant) => {
+          if (integration !== undefined) {
+            if (
+              !isEndpointName(integration) ||
+              (integration !== res.locals.builtin && !deps.registry.get(integration))
+            ) {
+              res.status(404).json(notFoundBody(integration));
+              return;
+            }
+            if (!scopeCoversIntegration(grant.scope, integration)) {
+              res.set(
+                'www-authenticate',
+                `Bearer realm="switchboard", error="insufficient_scope", scope="${integration}:*"`,
+              );
+              res.status(403).json({
+                error: {
+                  code: 'insufficient_scope',
+                  message: `the token grants no tool of ${integration}`,
+                },
+              });
+              return;
+            }
           }
-          if (!scopeCoversIntegration(grant.scope, integration)) {
-            challenge(res, integration, `, error="insufficient_scope", scope="${integration}:*"`);
-            res.status(403).json({
-              error: {
-                code: 'insufficient_scope',
-                message: `the token grants no tool of ${integration}`,
-              },
-            });
-            return;
-          }
-        }
-        res.locals.grant = grant;
-        exchanges.track(grant, res);
-        next();
-      },
-      (error: Error & { code?: string }) => {
-        if (error.code !== 'invalid_token') return next(error);
-        challenge(
-          res,
-          integration,
-          `, error="invalid_token", error_description="${error.message}"`,
-        );
-        res.status(401).json({ error: { code: 'invalid_token', message: error.message } });
-      },
-    );
+          res.locals.grant = grant;
+          exchanges.track(grant, res);
+          next();
+        },
+        (error: Error & { code?: string }) => {
+          if (error.code !== 'invalid_token') return next(error);
+          sendUnauthorized(res, invalidToken(error.message), metadata);
+        },
+      )
+      .catch(next);
   };
 
   const limit = (req: Request, res: Response, next: NextFunction) => {
@@ -224,7 +217,8 @@ function jsonRpcParseErrors(error: unknown, _req: Request, res: Response, next: 
 }
 
 function notFoundBody(name: string) {
-  return { error: { code: 'not_found', message: `no integration named ${JSON.stringify(name)}` } };
+  const named = isEndpointName(name) ? ` named ${JSON.stringify(name)}` : ' by that name';
+  return { error: { code: 'not_found', message: `no integration${named}` } };
 }
 
 /**

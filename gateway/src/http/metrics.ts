@@ -23,7 +23,8 @@ export function createMetrics(): Metrics {
   return { registry, httpDuration };
 }
 
-const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+/** Polled by probes, scrapers and every integration's key cache: logged at debug only. */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json']);
 
 /** Times every request, then logs one line for it and observes the histogram. */
 export function observeRequests(metrics: Metrics, log: Logger) {

@@ -158,10 +158,14 @@ export class HttpUpstream implements Upstream {
       } catch (error) {
         this.state = 'failed';
         this.lastError = (error as Error).message;
-        this.log.warn(
-          { integration: this.spec.integration, url: this.spec.url, err: error },
-          'upstream connect failed',
-        );
+        // Refused or reset: expected while a server run by the integration's own process
+        // starts (the registry retries), so the cause alone, without a stack.
+        const context = { integration: this.spec.integration, url: this.spec.url };
+        if (isTransportFailure(error)) {
+          this.log.warn({ ...context, cause: rootCause(error) }, 'upstream connect failed');
+        } else {
+          this.log.warn({ ...context, err: error }, 'upstream connect failed');
+        }
         throw upstreamError(
           this.spec.integration,
           `cannot reach ${this.spec.url}: ${rootCause(error)}`,
