@@ -23,6 +23,7 @@ export {
   parseAge,
   parseDuration,
 } from './duration.ts';
+export { profileRefusal, profilesOfIntegration } from './integration-profiles.ts';
 export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
 export {
   type IntegrationPolicy,

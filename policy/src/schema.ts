@@ -86,6 +86,11 @@ const integrationPolicy = strictObject({
   }).optional(),
   /** The profile that runs the tasks this integration's triggers start (unless they name one). */
   profile: localName.optional(),
+  /**
+   * Other profiles this integration's triggers (`execution.profile`) and process key may name.
+   * Integration code is untrusted: without this list it could pick any profile, the widest too.
+   */
+  profiles: z.array(localName, { error: 'expected a list of profile names' }).optional(),
   audit: strictObject({
     arguments: z
       .boolean({ error: 'expected true or false' })
@@ -290,6 +295,14 @@ export const policySchema = strictObject(
       ctx.addIssue({
         code: 'custom',
         path: ['integrations', name, 'profile'],
+        message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
+      });
+    }
+    for (const [index, listed] of (entry.profiles ?? []).entries()) {
+      if (profiles.includes(listed)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['integrations', name, 'profiles', index],
         message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
       });
     }

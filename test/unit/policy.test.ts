@@ -555,6 +555,19 @@ schedules:
     ]);
   });
 
+  it('integrations.<name>.profiles must name defined profiles', () => {
+    expect(
+      errorsOf(
+        `${HEAD}profiles: { a: { runner: { driver: process, command: x } } }\nintegrations: { github: { profile: a, profiles: [a, nope] } }\n`,
+      ),
+    ).toEqual([
+      [
+        'integrations.github.profiles[1]',
+        'found "nope", expected a profile defined under profiles (defined: a)',
+      ],
+    ]);
+  });
+
   it('integrations.<name>.profile must name a defined profile', () => {
     expect(errorsOf(`${HEAD}integrations: { github: { profile: nope } }\n`)).toEqual([
       [
@@ -596,7 +609,7 @@ schedules:
       [
         [
           'integrations.github.grant',
-          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, profile, audit, rateLimit',
+          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, profile, profiles, audit, rateLimit',
         ],
       ],
     ],

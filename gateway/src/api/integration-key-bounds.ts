@@ -1,3 +1,4 @@
+import { profileRefusal } from '@switchboard/policy';
 import { SwitchboardError } from '../errors.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Dispatch } from '../sessions/store.ts';
@@ -8,7 +9,8 @@ import { dispatchRefusal } from '../webhooks/triggers.ts';
  * sessions API beyond its scope (sessions:write) and its own session keys (requireOwnSession):
  * no more than the integration's triggers may. Results go out only through its own dispatchers,
  * `none`, `webhook` or `internal` into its own sessions (the triggers' rule, dispatchRefusal);
- * agents run only with the profile the policy gives it (`integrations.<name>.profile`); and it
+ * agents run only with a profile the policy gives it (`integrations.<name>.profile` or
+ * `.profiles`, policy/src/integration-profiles.ts); and it
  * writes as the integration or for a user it relays, never as the system or the agent. Without
  * these, chat's key could run an agent whose result github's `deliver` posts to any repository
  * with github's token. Operator keys (integration null) pass unchanged.
@@ -36,16 +38,15 @@ export function requireIntegrationSetup(
   const integration = apiKey?.integration;
   if (!integration) return;
   const own = registry.get(integration)?.manifest?.dispatchers.map((d) => d.type) ?? [];
-  const refusal = dispatchRefusal(integration, setup.dispatch, own, `${at}dispatch`);
-  if (refusal) throw forbidden(integration, refusal);
+  const dispatchRefused = dispatchRefusal(integration, setup.dispatch, own, `${at}dispatch`);
+  if (dispatchRefused) throw forbidden(integration, dispatchRefused);
   const profile = setup.profile ?? undefined;
-  const given = registry.currentPolicy()?.integrations[integration]?.profile;
-  if (profile !== undefined && profile !== given) {
-    throw forbidden(
-      integration,
-      `${at}profile ${JSON.stringify(profile)} is not the profile the policy gives it (integrations.${integration}.profile: ${given ?? 'not set, so none'})`,
-    );
-  }
+  if (profile === undefined) return;
+  const policy = registry.currentPolicy();
+  const profileRefused = policy
+    ? profileRefusal(policy, integration, profile, `${at}profile`)
+    : `${at}profile: the policy is not loaded`;
+  if (profileRefused) throw forbidden(integration, profileRefused);
 }
 
 export function requireIntegrationRole(apiKey: KeyOwner, role: string): void {
