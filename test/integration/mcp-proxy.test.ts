@@ -460,6 +460,11 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
         headers: { [GRANT_HEADER]: 'all' },
       });
       expect(deleted.status).toBe(405);
+      expect(await deleted.json()).toEqual({
+        jsonrpc: '2.0',
+        error: { code: -32000, message: 'Method not allowed.' },
+        id: null,
+      });
     });
   });
 

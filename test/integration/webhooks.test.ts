@@ -223,6 +223,13 @@ describe('webhook ingest (issue 6)', () => {
         duplex: 'half',
       } as RequestInit);
       expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({
+        error: {
+          code: 'payload_too_large',
+          limit: 1048576,
+          message: 'webhook body is larger than 1048576 bytes',
+        },
+      });
       expect(await count()).toBe(before);
     });
   });
@@ -379,6 +386,9 @@ describe('webhook ingest (issue 6)', () => {
     expect(list.deliveries.every((d) => d.status === 'done')).toBe(true);
     const bad = await api('/deliveries?status=nope');
     expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      error: { code: 'invalid_request', issues: [expect.objectContaining({ path: 'status' })] },
+    });
 
     const shown = (await (await api(`/deliveries/${rowId}`)).json()) as {
       delivery: {
