@@ -495,9 +495,11 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
 
       // A client that cannot see probe must not hear about it.
       const outsider = track(await connectV2(h.url(), 'fixture-only', 'modern'));
-      let outsiderHeard = false;
+      let outsiderHeard = 0;
+      const outsiderBarrier = signal();
       outsider.setNotificationHandler('notifications/tools/list_changed', () => {
-        outsiderHeard = true;
+        outsiderHeard += 1;
+        outsiderBarrier.fire();
       });
       await outsider.listen({ toolsListChanged: true });
 
@@ -508,8 +510,14 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
         (t) => t.name,
       );
       expect(names).toContain(`probe__${grown}`);
-      await new Promise((r) => setTimeout(r, 300));
-      expect(outsiderHeard).toBe(false);
+      // A barrier instead of a sleep: a change the outsider can see, made after probe's. Its
+      // stream is ordered, so once it hears this one, probe's would have come before it.
+      const toggle = () =>
+        caller.callTool({ name: 'fixture__test_trigger_tool_change', arguments: {} });
+      expect(textOf(await toggle())).toBe('test_dynamic_tool is now listed');
+      await within(outsiderBarrier.promise, 5_000, 'the fixture list_changed');
+      expect(outsiderHeard).toBe(1);
+      expect(textOf(await toggle())).toBe('test_dynamic_tool is now hidden');
       await subscription.close();
     });
 
