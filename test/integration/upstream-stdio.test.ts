@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_BACKOFF, restartDelay } from '../../gateway/src/integrations/upstream/backoff.ts';
 import { StdioUpstream } from '../../gateway/src/integrations/upstream/stdio.ts';
 import { createLogger } from '../../gateway/src/log.ts';
@@ -36,7 +36,7 @@ const text = (result: Awaited<ReturnType<Client['callTool']>>) =>
 
 describe('stdio upstream supervisor', () => {
   it('starts lazily, with only PATH, HOME and the declared settings in its environment', async () => {
-    process.env.SWITCHBOARD_TEST_SECRET = 'gateway-only';
+    vi.stubEnv('SWITCHBOARD_TEST_SECRET', 'gateway-only'); // restored after the test (unstubEnvs)
     const { upstream, logs } = fixture({ NOTES_DIR: '/tmp/notes' });
     expect(upstream.status().state).toBe('idle');
     const result = await upstream.request((c, timeout) =>
