@@ -170,6 +170,10 @@ describe('operator API keys', () => {
       hash: hashApiKey(ADMIN_KEY),
     });
     expect((await call('/keys', ADMIN_KEY)).status).toBe(200);
-    expect((await call('/keys', next)).status).toBe(401);
+    const replaced = await call('/keys', next);
+    expect(replaced.status).toBe(401);
+    expect(await replaced.json()).toMatchObject({
+      error: { code: 'unauthorized', message: 'invalid or revoked API key' },
+    });
   });
 });

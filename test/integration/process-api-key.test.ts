@@ -181,7 +181,10 @@ describe('the API key of an integration’s processes', () => {
     expect(second.key).not.toBe(first.key);
     expect(second.statuses).toEqual({ create: 200, post: 201, createOther: 403, list: 403 });
     expect(second.sessionId).toBe(first.sessionId);
-    expect((await call(first.key, 'POST', '/sessions', { key: 'poster:x' })).status).toBe(401);
+    expect(await call(first.key, 'POST', '/sessions', { key: 'poster:x' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'invalid or revoked API key' } },
+    });
     expect((await call(second.key, 'POST', '/sessions', { key: 'poster:x' })).status).toBe(200);
     expect((await activeKeys()).map((k) => k.prefix)).toEqual([keyPrefix(second.key)]);
     const audit = await call(ADMIN_KEY, 'GET', '/audit?action=keys.provision');
@@ -193,7 +196,10 @@ describe('the API key of an integration’s processes', () => {
     const { key } = posterReports().at(-1)!;
     fs.writeFileSync(POLICY, policy(false));
     expect((await gw().registry.reload('poster'))?.state).toBe('refused');
-    expect((await call(key, 'POST', '/sessions', { key: 'poster:x' })).status).toBe(401);
+    expect(await call(key, 'POST', '/sessions', { key: 'poster:x' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'invalid or revoked API key' } },
+    });
     expect(await activeKeys()).toEqual([]);
     const audit = await call(ADMIN_KEY, 'GET', '/audit?action=keys.revoke');
     expect(audit.body.entries[0]).toMatchObject({ actor: 'system', target: keyPrefix(key) });
@@ -203,7 +209,10 @@ describe('the API key of an integration’s processes', () => {
     const { key } = await provisionIntegrationKey(gw().sql, 'vanished');
     expect((await call(key, 'POST', '/sessions', { key: 'vanished:x' })).status).toBe(201);
     await gw().registry.loadAll();
-    expect((await call(key, 'POST', '/sessions', { key: 'vanished:x' })).status).toBe(401);
+    expect(await call(key, 'POST', '/sessions', { key: 'vanished:x' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'invalid or revoked API key' } },
+    });
   });
 
   it('replicas own their keys: one instance’s build or shutdown never revokes another’s', async () => {

@@ -415,7 +415,11 @@ describe('webhook ingest (issue 6)', () => {
       { n: number },
     ];
     expect(n).toBe(2);
-    expect((await api('/deliveries/not-a-uuid')).status).toBe(404);
+    const missing = await api('/deliveries/not-a-uuid');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({
+      error: { code: 'not_found', message: 'no delivery "not-a-uuid"' },
+    });
 
     // The CLI over the same API.
     const env = { SWITCHBOARD_URL: gw().url, SWITCHBOARD_API_KEY: ADMIN_KEY };
