@@ -14,6 +14,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // process.env is changed only with vi.stubEnv, and restored after each test.
+          unstubEnvs: true,
           sequence: { groupOrder: 1 },
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 20_000,
@@ -22,6 +24,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          // process.env is changed only with vi.stubEnv, and restored after each test.
+          unstubEnvs: true,
           sequence: { groupOrder: 2 },
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
@@ -35,6 +39,8 @@ export default defineConfig({
         // processes as the integration project, kept apart so they read as the threat model.
         test: {
           name: 'security',
+          // process.env is changed only with vi.stubEnv, and restored after each test.
+          unstubEnvs: true,
           sequence: { groupOrder: 3 },
           include: ['test/security/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],

@@ -12,6 +12,11 @@ import type { AddressInfo } from 'node:net';
  *
  * Each exchange is also recorded (JSON-RPC method, tool name, outcome) so the runner can show
  * which tool calls really reached the fixture: a scenario can "pass" on an error answer.
+ *
+ * On the aggregate `/mcp`, where the fixture's tools and prompts are `fixture__<name>`, the
+ * runner sets a name prefix: the bare names the suite sends (tools/call, prompts/get, a prompt
+ * completion's ref, and the Mcp-Name header that repeats them) get it, and nothing else changes, so the same scenarios exercise the
+ * aggregate's routing instead of failing on a name. The recorded request is the one forwarded.
  */
 
 /** One HTTP exchange through the proxy, as much as the runner needs to judge it. */
@@ -35,6 +40,8 @@ export interface AuthProxy {
   setTarget(url: string): void;
   /** The bearer token added to every request from now on. */
   setToken(token: string): void;
+  /** Prefix bare tool and prompt names in requests from now on (undefined: pass them as sent). */
+  setNamePrefix(prefix: string | undefined): void;
   /** Exchanges recorded since the last call (and forgets them). */
   take(): Exchange[];
   close(): Promise<void>;
@@ -107,9 +114,49 @@ function parseMessages(text: string, contentType: string | undefined): unknown[]
   return Array.isArray(parsed) ? parsed : [parsed];
 }
 
+type Named = {
+  method?: unknown;
+  params?: { name?: unknown; ref?: { type?: unknown; name?: unknown } };
+};
+
+/**
+ * The request body with `prefix` before every bare tool or prompt name it names, and the
+ * renames made (bare name → prefixed), so a header repeating one of them can follow.
+ */
+export function prefixNames(
+  body: string,
+  prefix: string,
+): { body: string; renamed: Map<string, string> } {
+  const renamed = new Map<string, string>();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { body, renamed }; // not JSON: the gateway answers it as it would anyway
+  }
+  const rename = (name: unknown): string | undefined => {
+    if (typeof name !== 'string' || name.startsWith(prefix)) return undefined;
+    renamed.set(name, `${prefix}${name}`);
+    return `${prefix}${name}`;
+  };
+  for (const message of (Array.isArray(parsed) ? parsed : [parsed]) as Named[]) {
+    const params = message?.params;
+    if (!params || typeof params !== 'object') continue;
+    if (message.method === 'tools/call' || message.method === 'prompts/get') {
+      params.name = rename(params.name) ?? params.name;
+    }
+    const ref = params.ref;
+    if (message.method === 'completion/complete' && ref?.type === 'ref/prompt') {
+      ref.name = rename(ref.name) ?? ref.name;
+    }
+  }
+  return { body: renamed.size === 0 ? body : JSON.stringify(parsed), renamed };
+}
+
 export async function startAuthProxy(): Promise<AuthProxy> {
   let target: URL | undefined;
   let token = '';
+  let namePrefix: string | undefined;
   let exchanges: Exchange[] = [];
 
   const server = http.createServer((req, res) => {
@@ -175,8 +222,27 @@ export async function startAuthProxy(): Promise<AuthProxy> {
         res.writeHead(502, { 'content-type': 'text/plain' }).end(`proxy: ${error.message}\n`);
       } else res.destroy();
     });
-    req.on('data', (chunk: Buffer) => sent.add(chunk));
-    req.pipe(upstream);
+    if (namePrefix === undefined) {
+      req.on('data', (chunk: Buffer) => sent.add(chunk));
+      req.pipe(upstream);
+    } else {
+      // The suite's requests are small: read whole, rename, send with its new length.
+      const prefix = namePrefix;
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const { body: text, renamed } = prefixNames(Buffer.concat(chunks).toString('utf8'), prefix);
+        const body = Buffer.from(text);
+        sent.add(body);
+        if (body.length > 0) upstream.setHeader('content-length', body.length);
+        // 2026-07-28 repeats a tool's or prompt's name in Mcp-Name: it follows the body's.
+        const named = req.headers['mcp-name'];
+        if (typeof named === 'string' && renamed.has(named)) {
+          upstream.setHeader('mcp-name', renamed.get(named)!);
+        }
+        upstream.end(body);
+      });
+    }
     res.on('close', () => {
       if (!upstream.writableFinished || !res.writableFinished) upstream.destroy();
     });
@@ -195,6 +261,9 @@ export async function startAuthProxy(): Promise<AuthProxy> {
     },
     setToken(value) {
       token = value;
+    },
+    setNamePrefix(prefix) {
+      namePrefix = prefix;
     },
     take() {
       const out = exchanges;

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Webhook } from 'standardwebhooks';
 import type { Pool } from '../../gateway/src/db/connect.ts';
-import { OutboxWorker, type PostWebhook } from '../../gateway/src/dispatch/worker.ts';
+import { createPostWebhook } from '../../gateway/src/dispatch/post-webhook.ts';
+import { OutboxWorker } from '../../gateway/src/dispatch/worker.ts';
 import { InProcessBus } from '../../gateway/src/events/bus.ts';
 import { taskEventPublisher } from '../../gateway/src/events/task-events.ts';
 import type { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
@@ -47,25 +47,10 @@ export async function startReceiver() {
 }
 
 /**
- * The test stand-in for the gateway's HTTP client: fetch, Standard Webhooks headers when there
- * is a secret (signed over the exact body), Retry-After in seconds read back.
+ * The production poster (dispatch/post-webhook.ts: the SSRF-guarded client, Standard Webhooks
+ * signing) with the receivers' loopback address allowed, as policy dispatch.allowHosts would.
  */
-export const fetchPostWebhook: PostWebhook = async ({ url, body, secret, messageId }) => {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (secret) {
-    const at = new Date();
-    headers['webhook-id'] = messageId;
-    headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
-    headers['webhook-signature'] = new Webhook(secret).sign(messageId, at, body);
-  }
-  const res = await fetch(url, { method: 'POST', headers, body });
-  const retryAfter = res.headers.get('retry-after');
-  return {
-    status: res.status,
-    body: await res.text(),
-    ...(retryAfter ? { retryAfterMs: Number(retryAfter) * 1000 } : {}),
-  };
-};
+export const loopbackPostWebhook = createPostWebhook(() => ['127.0.0.1']);
 
 export const noIntegrations = {
   list: () => [],
@@ -88,7 +73,7 @@ export function startWorker(
     bus,
     publish: taskEventPublisher(bus, log),
     masterKey: MASTER_KEY,
-    postWebhook: fetchPostWebhook,
+    postWebhook: loopbackPostWebhook,
     backoff: [0, 20, 20, 20],
     pollMs: 50,
     ...extra,

@@ -81,8 +81,12 @@ describe('background processes', () => {
     // With the last thing it wrote to stderr: what an operator needs to see why.
     expect(status.lastExit).toBe('exited with code 3 (stderr: reporter says hello on stderr)');
     await p.stop();
+    // Stopped with no child: a pending restart timer only respawns from 'backoff'.
+    const stopped = p.status();
+    expect(stopped).toMatchObject({ state: 'stopped', pid: undefined });
     const after = readReports(file).length;
     await new Promise((r) => setTimeout(r, 400)); // > FAST.maxMs: a restart would have happened
+    expect(p.status().restarts).toBe(stopped.restarts);
     expect(readReports(file).length).toBe(after);
     expect(p.status().state).toBe('stopped');
   });

@@ -91,7 +91,7 @@ describe('switchboard connect', () => {
           { name: 'fixture__test_tool_with_progress', arguments: {} },
           { signal: abort.signal, onprogress: () => abort.abort('enough') },
         ),
-      ).rejects.toThrow();
+      ).rejects.toThrow(/^enough$/);
       expect(
         (await client.callTool({ name: 'fixture__test_simple_text', arguments: {} })).isError,
       ).toBeFalsy();
@@ -117,7 +117,10 @@ describe('switchboard connect', () => {
     const client = new LegacyClient({ name: 'connect-test-legacy', version: '0.0.0' });
     await client.connect(transport);
     try {
-      expect(client.getServerVersion()?.name).toBeTruthy();
+      expect(client.getServerVersion()).toEqual({
+        name: 'switchboard',
+        version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      });
       const names = (await client.listTools()).tools.map((t) => t.name);
       expect(names).toContain('fixture__test_tool_with_progress');
       const steps: number[] = [];
@@ -141,7 +144,7 @@ describe('switchboard connect', () => {
           signal: abort.signal,
           onprogress: () => abort.abort('enough'),
         }),
-      ).rejects.toThrow();
+      ).rejects.toThrow('MCP error -32001: enough');
     } finally {
       await client.close();
     }

@@ -1,16 +1,24 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DispatchError } from '../../gateway/src/dispatch/errors.ts';
 import {
+  DEFAULT_MAX_REDIRECTS,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_TIMEOUT_MS,
   type PostOptions,
   parseRetryAfter,
   postJson,
   type ResolvedAddress,
 } from '../../gateway/src/dispatch/http-post.ts';
 import { generateWebhookSecret, signedHeaders } from '../../gateway/src/dispatch/sign.ts';
-import { addressClass, hostAllowed, isForbiddenAddress } from '../../gateway/src/dispatch/ssrf.ts';
+import {
+  addressClass,
+  hostAllowed,
+  isForbiddenAddress,
+  parseTarget,
+} from '../../gateway/src/dispatch/ssrf.ts';
 
 /**
  * Issue 6: the outbound client of built-in webhook dispatches and event subscriptions refuses
@@ -489,6 +497,135 @@ describe('Standard Webhooks signing', () => {
     expect(headers['webhook-timestamp']).toBe(String(Math.floor(at.getTime() / 1000)));
     expect(headers['webhook-signature']).toMatch(/^v1,/);
     expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body));
-    expect(() => new Webhook(secret).verify(`${body} `, headers)).toThrow();
+    expect(() => new Webhook(secret).verify(`${body} `, headers)).toThrow(
+      'No matching signature found',
+    );
+  });
+});
+
+describe('postJson with its defaults (no limits given): 3 redirects, 1 MiB, 10 s', () => {
+  it('the constants are the documented ones (operator guide: 10 s, 1 MiB, 3 redirects)', () => {
+    expect([DEFAULT_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_REDIRECTS]).toEqual([
+      10_000,
+      1024 * 1024,
+      3,
+    ]);
+  });
+
+  it('follows 3 redirects, refuses the 4th: too_many_redirects, four requests made', async () => {
+    const loop = await serve((req, res) => {
+      const n = Number(new URL(req.url, 'http://x').searchParams.get('n') ?? 0);
+      res.writeHead(307, { location: `/hop?n=${n + 1}` }).end();
+    });
+    const error = await refusal({ url: `${loop.url}hop?n=0`, body, allowHosts: ['127.0.0.1'] });
+    expect(error.code).toBe('too_many_redirects');
+    expect(error.message).toBe(`http://127.0.0.1:${loop.port}/: more than 3 redirects`);
+    expect(loop.seen.map((s) => s.url)).toEqual(['/hop?n=0', '/hop?n=1', '/hop?n=2', '/hop?n=3']);
+  });
+
+  it('3 redirects are followed to the answer', async () => {
+    const last = await serve((_req, res) => res.writeHead(201).end('made it'));
+    const chain = await serve((req, res) => {
+      const n = Number(new URL(req.url, 'http://x').searchParams.get('n') ?? 0);
+      res.writeHead(308, { location: n < 2 ? `/hop?n=${n + 1}` : `${last.url}end` }).end();
+    });
+    const result = await postJson({ url: `${chain.url}hop?n=0`, body, allowHosts: ['127.0.0.1'] });
+    expect(result).toMatchObject({ status: 201, body: 'made it', url: `${last.url}end` });
+    expect(chain.seen).toHaveLength(3);
+    expect(last.seen).toEqual([expect.objectContaining({ method: 'POST', body })]);
+  });
+
+  it('every hop is resolved and checked: the third name resolves to a refused address', async () => {
+    // One server reached under three names; each answer redirects to the next name.
+    let port = 0;
+    const hops = await serve((req, res) => {
+      const next = req.headers.host?.startsWith('one.') ? 'two.example' : 'evil.example';
+      res.writeHead(307, { location: `http://${next}:${port}/${next}` }).end();
+    });
+    port = hops.port;
+    const dns = fakeDns({
+      'one.example': ['127.0.0.1'],
+      'two.example': ['127.0.0.1'],
+      'evil.example': ['10.0.0.7'],
+    });
+    const error = await refusal({
+      url: `http://one.example:${port}/start`,
+      body,
+      allowHosts: ['one.example', 'two.example'],
+      lookup: dns.lookup,
+    });
+    expect(error.code).toBe('ssrf_refused');
+    expect(error.message).toContain(
+      'evil.example resolves to 10.0.0.7, which is a private address',
+    );
+    expect(dns.asked).toEqual(['one.example', 'two.example', 'evil.example']);
+    expect(hops.seen.map((s) => `${s.headers.host}${s.url}`)).toEqual([
+      `one.example:${port}/start`,
+      `two.example:${port}/two.example`,
+    ]);
+  });
+
+  it('a redirect that carries credentials, or goes from https to http: url_invalid', async () => {
+    const server = await serve((_req, res) =>
+      res.writeHead(307, { location: 'http://user:s3cret@127.0.0.1:1/' }).end(),
+    );
+    const error = await refusal({ url: server.url, body, allowHosts: ['127.0.0.1'] });
+    expect(error.code).toBe('url_invalid');
+    expect(error.message).toBe(
+      `redirect from http://127.0.0.1:${server.port}/ to http://127.0.0.1:1/: credentials in the URL`,
+    );
+    expect(() => parseTarget('http://hooks.example/', new URL('https://hooks.example/'))).toThrow(
+      'redirect from https://hooks.example/ to http://hooks.example/: https to http is refused',
+    );
+  });
+
+  it.each([
+    ['exactly 1 MiB', 0, 'delivered'],
+    ['1 MiB + 1 byte', 1, 'response_too_large'],
+  ])('a response of %s (no limit given)', async (_name, extra, outcome) => {
+    const size = DEFAULT_MAX_RESPONSE_BYTES + extra;
+    for (const chunked of [false, true]) {
+      const server = await serve((_req, res) => {
+        if (chunked) {
+          res.write('y'.repeat(size - 10));
+          res.end('y'.repeat(10));
+        } else res.end('y'.repeat(size));
+      });
+      const answer = await postJson({ url: server.url, body, allowHosts: ['127.0.0.1'] }).then(
+        (r) => ({ outcome: 'delivered', length: r.body.length }),
+        (e: DispatchError) => ({ outcome: e.code, length: 0 }),
+      );
+      expect({ chunked, ...answer }).toEqual({
+        chunked,
+        outcome,
+        length: outcome === 'delivered' ? size : 0,
+      });
+    }
+  });
+
+  it('a receiver that never answers: timeout after the default 10 s (fake clock)', async () => {
+    const silent = await serve(() => {});
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let settled = false;
+      const pending = postJson({ url: silent.url, body, allowHosts: ['127.0.0.1'] });
+      const done = () => {
+        settled = true;
+      };
+      pending.then(done, done);
+      // Real I/O (not faked) until the receiver holds the request.
+      while (silent.seen.length === 0) await new Promise((r) => setImmediate(r));
+      vi.advanceTimersByTime(DEFAULT_TIMEOUT_MS - 1);
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(settled).toBe(false);
+      vi.advanceTimersByTime(1);
+      const error = (await pending.catch((e: unknown) => e)) as DispatchError;
+      expect(error).toBeInstanceOf(DispatchError);
+      expect(error.code).toBe('timeout');
+      expect(error.retryable).toBe(true);
+      expect(error.message).toBe(`http://127.0.0.1:${silent.port}/: no answer within 10000 ms`);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

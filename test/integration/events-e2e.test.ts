@@ -203,7 +203,13 @@ profiles:
         .messages;
       expect(messages.find((m) => m.ts === ts)).toMatchObject({ user: 'U123', bot: false });
       const reply = messages.find((m) => m.bot === true && m.threadTs === ts);
-      expect(reply, JSON.stringify(messages)).toBeDefined();
+      const [done] = await gw().sql<{ result: string }[]>`
+        select result from tasks where id = ${task.id}`;
+      expect(done!.result).not.toBe('');
+      expect(reply, JSON.stringify(messages)).toMatchObject({
+        user: expect.any(String),
+        text: done!.result.slice(0, 40_000),
+      });
     } finally {
       await client.close();
     }

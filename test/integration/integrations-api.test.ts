@@ -41,7 +41,11 @@ describe('/api/v1/integrations and `switchboard integrations`', () => {
     expect(integration.settings).toEqual([
       { key: 'ECHO_MODE', secret: false, required: false, source: 'default', value: 'loud' },
     ]);
-    expect((await call('/integrations/nope')).status).toBe(404);
+    const unknown = await call('/integrations/nope');
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({
+      error: { code: 'not_found', message: 'no integration named "nope"' },
+    });
   });
 
   it('sets a secret through the CLI, then reload makes the refused integration ready', async () => {

@@ -52,7 +52,11 @@ describe('operator API keys', () => {
     expect(await res.json()).toMatchObject({
       error: { code: 'forbidden', requiredScope: 'keys:write' },
     });
-    expect((await call('/audit', reader)).status).toBe(403);
+    const audit = await call('/audit', reader);
+    expect(audit.status).toBe(403);
+    expect(await audit.json()).toMatchObject({
+      error: { code: 'forbidden', requiredScope: 'audit:read' },
+    });
   });
 
   it('a revoked key is 401 from then on', async () => {
@@ -61,7 +65,11 @@ describe('operator API keys', () => {
     const del = await call(`/keys/${keyPrefix(key)}`, ADMIN_KEY, { method: 'DELETE' });
     expect(del.status).toBe(200);
     expect(await del.json()).toMatchObject({ apiKey: { name: 'short-lived' } });
-    expect((await call('/keys', key)).status).toBe(401);
+    const after = await call('/keys', key);
+    expect(after.status).toBe(401);
+    expect(await after.json()).toMatchObject({
+      error: { code: 'unauthorized', message: 'invalid or revoked API key' },
+    });
   });
 
   it('stores only the SHA-256 of a key, never the key', async () => {
@@ -78,13 +86,24 @@ describe('operator API keys', () => {
   });
 
   it('lists keys without hashes, revoked ones on request', async () => {
+    // Its own keys: the test runs alone (-t) as well as after the others.
+    const live = keyPrefix(await createKey('listed-live', ['keys:read']));
+    const revoked = keyPrefix(await createKey('listed-revoked', ['keys:read']));
+    expect((await call(`/keys/${revoked}`, ADMIN_KEY, { method: 'DELETE' })).status).toBe(200);
     const res = await call('/keys', ADMIN_KEY);
     const { keys } = (await res.json()) as { keys: Array<Record<string, unknown>> };
-    expect(keys.length).toBeGreaterThan(0);
+    const prefixes = keys.map((k) => k.prefix);
+    expect(prefixes).toContain(live);
+    expect(prefixes).not.toContain(revoked);
     expect(keys.every((k) => !('hash' in k) && k.revokedAt === null)).toBe(true);
     const all = await call('/keys?includeRevoked=true', ADMIN_KEY);
-    const allKeys = ((await all.json()) as { keys: Array<{ name: string }> }).keys;
-    expect(allKeys.map((k) => k.name)).toContain('short-lived');
+    const allKeys = ((await all.json()) as { keys: Array<Record<string, unknown>> }).keys;
+    expect(allKeys.find((k) => k.prefix === revoked)).toMatchObject({
+      name: 'listed-revoked',
+      revokedAt: expect.any(String),
+    });
+    expect(allKeys.find((k) => k.prefix === live)).toMatchObject({ revokedAt: null });
+    expect(allKeys.some((k) => 'hash' in k)).toBe(false);
   });
 
   it('rejects a bad body naming each field and what was expected', async () => {
@@ -140,13 +159,21 @@ describe('operator API keys', () => {
   it('SWITCHBOARD_ADMIN_KEY follows the variable: a new value revokes the old key', async () => {
     const next = 'another-admin-key-fedcba9876543210fedcba9876543210';
     await syncEnvAdminKey(gw().sql, { prefix: envKeyPrefix(next), hash: hashApiKey(next) });
-    expect((await call('/keys', ADMIN_KEY)).status).toBe(401);
+    const old = await call('/keys', ADMIN_KEY);
+    expect(old.status).toBe(401);
+    expect(await old.json()).toMatchObject({
+      error: { code: 'unauthorized', message: 'invalid or revoked API key' },
+    });
     expect((await call('/keys', next)).status).toBe(200);
     await syncEnvAdminKey(gw().sql, {
       prefix: envKeyPrefix(ADMIN_KEY),
       hash: hashApiKey(ADMIN_KEY),
     });
     expect((await call('/keys', ADMIN_KEY)).status).toBe(200);
-    expect((await call('/keys', next)).status).toBe(401);
+    const replaced = await call('/keys', next);
+    expect(replaced.status).toBe(401);
+    expect(await replaced.json()).toMatchObject({
+      error: { code: 'unauthorized', message: 'invalid or revoked API key' },
+    });
   });
 });

@@ -123,6 +123,9 @@ describe('MCP endpoint authorization', () => {
   it('403 for a foreign Origin or Host (DNS rebinding), before looking at the token', async () => {
     const evilOrigin = await rpc(`${gw().url}/mcp`, { origin: 'http://evil.example' });
     expect(evilOrigin.status).toBe(403);
+    expect(await evilOrigin.json()).toMatchObject({
+      error: { code: 'forbidden', message: 'Origin "http://evil.example" is not allowed' },
+    });
     const port = new URL(gw().url).port;
     // fetch will not send another Host; node:http will.
     const evilHost = await new Promise<number>((resolve, reject) => {

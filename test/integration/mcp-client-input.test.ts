@@ -232,8 +232,16 @@ describe('client input and logs through the gateway', () => {
     // Another token cannot answer it, nor can an id nobody asked with.
     const stolen = await post(h, 'b', reply);
     expect(stolen.status).toBe(400);
+    // The same answer for another token's request as for no request: nothing to probe.
+    const noSuchRequest = {
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: 'No request of this token waits for that reply' },
+    };
+    expect(await stolen.json()).toEqual(noSuchRequest);
     const unknown = await post(h, 'a', { ...reply, id: 'switchboard-999999' });
     expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toEqual(noSuchRequest);
     const answered = await post(h, 'a', reply);
     expect(answered.status).toBe(202);
     const result = await next();

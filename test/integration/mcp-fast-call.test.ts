@@ -209,7 +209,7 @@ describe('fast tools/call path (gateway/src/mcp/fast-call.ts) = the SDK path', (
     );
     await new Promise((r) => setTimeout(r, 300));
     controller.abort();
-    await expect(pending).rejects.toThrow();
+    await expect(pending).rejects.toThrow('This operation was aborted');
     for (let i = 0; i < 50; i++) {
       const seen = await post(call(19, 'probe__cancellations'));
       if (seen.text.includes('gone')) return;

@@ -250,19 +250,19 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
       const abortModern = new AbortController();
       const modernCall = modern.callTool(sleep('modern'), { signal: abortModern.signal });
       setTimeout(() => abortModern.abort('enough'), 300);
-      await expect(modernCall).rejects.toThrow();
+      await expect(modernCall).rejects.toThrow(/^enough$/);
       // 2025: notifications/cancelled arrives in a POST of its own, on a server instance that
       // never saw the call; the endpoint links the two by token and request id.
       const legacy = track(await connectV2(h.url(), 'all', 'legacy'));
       const abortLegacy = new AbortController();
       const legacyCall = legacy.callTool(sleep('legacy'), { signal: abortLegacy.signal });
       setTimeout(() => abortLegacy.abort('enough'), 300);
-      await expect(legacyCall).rejects.toThrow();
+      await expect(legacyCall).rejects.toThrow(/^enough$/);
       const v1 = track(await connectV1(h.url(), 'all'));
       const abortV1 = new AbortController();
       const v1Call = v1.callTool(sleep('v1'), undefined, { signal: abortV1.signal });
       setTimeout(() => abortV1.abort('enough'), 300);
-      await expect(v1Call).rejects.toThrow();
+      await expect(v1Call).rejects.toThrow('MCP error -32001: enough');
       await eventually(async () =>
         expect(await cancelledTags()).toEqual(expect.arrayContaining(['modern', 'legacy', 'v1'])),
       );
@@ -345,6 +345,10 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
       await expect(client.readResource({ uri: 'nowhere://at-all' })).rejects.toBeInstanceOf(
         ProtocolError,
       );
+      await expect(client.readResource({ uri: 'nowhere://at-all' })).rejects.toMatchObject({
+        code: -32602,
+        message: 'Resource not found: nowhere://at-all',
+      });
     });
 
     it('namespaces prompts on /mcp and keeps their names on /mcp/<integration>', async () => {
@@ -400,7 +404,7 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
       });
       const recorder = track(await connectV2(h.url('recorder'), 'all', 'modern'));
       const only = recorder.getServerCapabilities();
-      expect(only?.tools).toBeDefined();
+      expect(only?.tools).toEqual({ listChanged: true });
       expect(only?.resources).toBeUndefined();
       expect(only?.prompts).toBeUndefined();
       expect(only?.completions).toBeUndefined();
@@ -435,7 +439,9 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
         params: { name: 'fixture__test_simple_text', arguments: {} },
       });
       expect(plain.headers.get('content-type')).toContain('application/json');
-      expect(((await plain.json()) as { result: unknown }).result).toBeDefined();
+      expect(((await plain.json()) as { result: unknown }).result).toMatchObject({
+        content: [{ type: 'text', text: 'This is a simple text response for testing.' }],
+      });
       const streamed = await post({
         jsonrpc: '2.0',
         id: 2,
@@ -454,6 +460,11 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
         headers: { [GRANT_HEADER]: 'all' },
       });
       expect(deleted.status).toBe(405);
+      expect(await deleted.json()).toEqual({
+        jsonrpc: '2.0',
+        error: { code: -32000, message: 'Method not allowed.' },
+        id: null,
+      });
     });
   });
 
@@ -484,9 +495,11 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
 
       // A client that cannot see probe must not hear about it.
       const outsider = track(await connectV2(h.url(), 'fixture-only', 'modern'));
-      let outsiderHeard = false;
+      let outsiderHeard = 0;
+      const outsiderBarrier = signal();
       outsider.setNotificationHandler('notifications/tools/list_changed', () => {
-        outsiderHeard = true;
+        outsiderHeard += 1;
+        outsiderBarrier.fire();
       });
       await outsider.listen({ toolsListChanged: true });
 
@@ -497,8 +510,14 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
         (t) => t.name,
       );
       expect(names).toContain(`probe__${grown}`);
-      await new Promise((r) => setTimeout(r, 300));
-      expect(outsiderHeard).toBe(false);
+      // A barrier instead of a sleep: a change the outsider can see, made after probe's. Its
+      // stream is ordered, so once it hears this one, probe's would have come before it.
+      const toggle = () =>
+        caller.callTool({ name: 'fixture__test_trigger_tool_change', arguments: {} });
+      expect(textOf(await toggle())).toBe('test_dynamic_tool is now listed');
+      await within(outsiderBarrier.promise, 5_000, 'the fixture list_changed');
+      expect(outsiderHeard).toBe(1);
+      expect(textOf(await toggle())).toBe('test_dynamic_tool is now hidden');
       await subscription.close();
     });
 

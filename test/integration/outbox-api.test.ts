@@ -38,8 +38,12 @@ describe('outbox and subscriptions API', () => {
     const shown = await call('GET', `/outbox/${one}`);
     expect(shown.json.entry).toMatchObject({ id: one, status: 'dead', attempts: 10 });
     expect(shown.json.entry.target.config.secret).toBe('***');
-    expect((await call('GET', '/outbox/999999')).status).toBe(404);
-    expect((await call('GET', '/outbox/nope')).status).toBe(404);
+    for (const missing of ['999999', 'nope']) {
+      expect(await call('GET', `/outbox/${missing}`)).toMatchObject({
+        status: 404,
+        json: { error: { code: 'not_found', message: `no outbox entry "${missing}"` } },
+      });
+    }
 
     const redriven = await call('POST', `/outbox/${one}/redrive`);
     expect(redriven.json.entry).toMatchObject({ status: 'pending', attempts: 0, deadAt: null });
@@ -64,21 +68,30 @@ describe('outbox and subscriptions API', () => {
     const listed = await call('GET', '/subscriptions');
     expect(listed.json.subscriptions).toEqual([created.json.subscription]);
     expect(JSON.stringify(listed.json)).not.toContain(created.json.secret);
-    for (const body of [
-      { url: 'ftp://example.com/x', types: ['*'] },
-      { url: 'https://example.com', types: [] },
-      { url: 'https://example.com', types: ['task'] },
-    ]) {
-      expect((await call('POST', '/subscriptions', ADMIN_KEY, body)).status).toBe(400);
+    for (const [body, path] of [
+      [{ url: 'ftp://example.com/x', types: ['*'] }, 'url'],
+      [{ url: 'https://example.com', types: [] }, 'types'],
+      [{ url: 'https://example.com', types: ['task'] }, 'types[0]'],
+    ] as const) {
+      expect(await call('POST', '/subscriptions', ADMIN_KEY, body)).toMatchObject({
+        status: 400,
+        json: { error: { code: 'invalid_request', issues: [expect.objectContaining({ path })] } },
+      });
     }
     const id = created.json.subscription.id;
     expect((await call('DELETE', `/subscriptions/${id}`)).status).toBe(200);
-    expect((await call('DELETE', `/subscriptions/${id}`)).status).toBe(404);
+    expect(await call('DELETE', `/subscriptions/${id}`)).toMatchObject({
+      status: 404,
+      json: { error: { code: 'not_found' } },
+    });
     expect((await call('GET', '/subscriptions')).json.subscriptions).toEqual([]);
   });
 
   it('needs a key (401) with the right scope (403) (req 3, 4)', async () => {
-    expect((await call('GET', '/outbox', 'not-a-key')).status).toBe(401);
+    expect(await call('GET', '/outbox', 'not-a-key')).toMatchObject({
+      status: 401,
+      json: { error: { code: 'unauthorized' } },
+    });
     const made = await call('POST', '/keys', ADMIN_KEY, {
       name: 'reader',
       scopes: ['outbox:read', 'subscriptions:read'],
@@ -86,8 +99,14 @@ describe('outbox and subscriptions API', () => {
     const reader = made.json.key as string;
     expect((await call('GET', '/outbox', reader)).status).toBe(200);
     expect((await call('GET', '/subscriptions', reader)).status).toBe(200);
-    expect((await call('POST', '/outbox/redrive', reader)).status).toBe(403);
+    expect(await call('POST', '/outbox/redrive', reader)).toMatchObject({
+      status: 403,
+      json: { error: { code: 'forbidden', requiredScope: 'outbox:write' } },
+    });
     const body = { url: 'https://example.com', types: ['*'] };
-    expect((await call('POST', '/subscriptions', reader, body)).status).toBe(403);
+    expect(await call('POST', '/subscriptions', reader, body)).toMatchObject({
+      status: 403,
+      json: { error: { code: 'forbidden', requiredScope: 'subscriptions:write' } },
+    });
   });
 });

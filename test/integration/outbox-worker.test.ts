@@ -91,7 +91,7 @@ describe('outbox worker', () => {
         attempts: 3,
         lastError: 'HTTP 503: answer 503',
       });
-      expect(dead.deadAt).not.toBeNull();
+      expect(dead.deadAt).toBeInstanceOf(Date);
       expect(receiver.requests('/b')).toHaveLength(3);
       expect((await eventTypes(taskId)).at(-1)).toBe('dispatch:dead');
 

@@ -77,11 +77,15 @@ describe('the API key of an integration’s processes', () => {
     ((await call(ADMIN_KEY, 'GET', '/keys')).body.keys as Array<Record<string, unknown>>).filter(
       (k) => k.source === 'integration',
     );
-  let first: PosterReport;
+  /** The listener's first report (its process starts with the gateway, before any test). */
+  const firstReport = async (): Promise<PosterReport> => {
+    await waitFor(() => posterReports().length >= 1);
+    return posterReports()[0]!;
+  };
 
   it('the process creates its session and posts into it; other sessions and reads are refused', async () => {
     await waitFor(() => posterReports().length === 1);
-    first = posterReports()[0]!;
+    const first = await firstReport();
     expect(first.key).toMatch(/^sbk_poster_[A-Za-z0-9_-]{43}$/);
     expect(first.statuses).toEqual({ create: 201, post: 201, createOther: 403, list: 403 });
     expect(first.otherError).toMatchObject({
@@ -101,6 +105,7 @@ describe('the API key of an integration’s processes', () => {
   });
 
   it('is listed as the integration’s key: sessions:write only, named after it', async () => {
+    const first = await firstReport();
     expect(await activeKeys()).toEqual([
       expect.objectContaining({
         prefix: keyPrefix(first.key),
@@ -115,6 +120,7 @@ describe('the API key of an integration’s processes', () => {
   });
 
   it('may not post into another integration’s session, nor read or write anything else', async () => {
+    const first = await firstReport();
     const other = await call(ADMIN_KEY, 'POST', '/sessions', { key: 'other:y' });
     const otherId = other.body.session.id as string;
     const posted = await call(first.key, 'POST', `/sessions/${otherId}/messages`, {
@@ -144,6 +150,7 @@ describe('the API key of an integration’s processes', () => {
   });
 
   it('its provisioning is audited by prefix, never the key', async () => {
+    const first = await firstReport();
     const audit = await call(ADMIN_KEY, 'GET', '/audit?action=keys.provision');
     expect(audit.body.entries).toEqual([
       expect.objectContaining({
@@ -166,6 +173,7 @@ describe('the API key of an integration’s processes', () => {
   });
 
   it('a reload provisions a new key and revokes the old one', async () => {
+    const first = await firstReport();
     const reloaded = await gw().registry.reload('poster');
     expect(reloaded?.state).toBe('ready');
     await waitFor(() => posterReports().length === 2);
@@ -173,7 +181,10 @@ describe('the API key of an integration’s processes', () => {
     expect(second.key).not.toBe(first.key);
     expect(second.statuses).toEqual({ create: 200, post: 201, createOther: 403, list: 403 });
     expect(second.sessionId).toBe(first.sessionId);
-    expect((await call(first.key, 'POST', '/sessions', { key: 'poster:x' })).status).toBe(401);
+    expect(await call(first.key, 'POST', '/sessions', { key: 'poster:x' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'invalid or revoked API key' } },
+    });
     expect((await call(second.key, 'POST', '/sessions', { key: 'poster:x' })).status).toBe(200);
     expect((await activeKeys()).map((k) => k.prefix)).toEqual([keyPrefix(second.key)]);
     const audit = await call(ADMIN_KEY, 'GET', '/audit?action=keys.provision');
@@ -181,10 +192,14 @@ describe('the API key of an integration’s processes', () => {
   });
 
   it('an integration that is refused loses its key', async () => {
-    const { key } = posterReports()[1]!;
+    await firstReport();
+    const { key } = posterReports().at(-1)!;
     fs.writeFileSync(POLICY, policy(false));
     expect((await gw().registry.reload('poster'))?.state).toBe('refused');
-    expect((await call(key, 'POST', '/sessions', { key: 'poster:x' })).status).toBe(401);
+    expect(await call(key, 'POST', '/sessions', { key: 'poster:x' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'invalid or revoked API key' } },
+    });
     expect(await activeKeys()).toEqual([]);
     const audit = await call(ADMIN_KEY, 'GET', '/audit?action=keys.revoke');
     expect(audit.body.entries[0]).toMatchObject({ actor: 'system', target: keyPrefix(key) });
@@ -194,7 +209,10 @@ describe('the API key of an integration’s processes', () => {
     const { key } = await provisionIntegrationKey(gw().sql, 'vanished');
     expect((await call(key, 'POST', '/sessions', { key: 'vanished:x' })).status).toBe(201);
     await gw().registry.loadAll();
-    expect((await call(key, 'POST', '/sessions', { key: 'vanished:x' })).status).toBe(401);
+    expect(await call(key, 'POST', '/sessions', { key: 'vanished:x' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'invalid or revoked API key' } },
+    });
   });
 
   it('replicas own their keys: one instance’s build or shutdown never revokes another’s', async () => {

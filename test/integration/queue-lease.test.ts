@@ -121,7 +121,18 @@ describe('task queue leases', () => {
     expect(failed).toMatchObject({ outcome: 'ok', task: { status: 'failed', reason: 'timeout' } });
     await expect(
       failTask(sql, { taskId: a.id, token: 'x' }, { reason: 'timeout' }),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({
+      name: 'ZodError',
+      issues: [expect.objectContaining({ path: ['token'], message: 'expected a uuid' })],
+    });
+    // A well-formed token that is not the lease's: refused without touching the ended task.
+    expect(
+      await failTask(
+        sql,
+        { taskId: a.id, token: '00000000-0000-4000-8000-000000000000' },
+        { reason: 'agent_error' },
+      ),
+    ).toMatchObject({ outcome: 'lease_lost', task: { status: 'failed', reason: 'timeout' } });
 
     const pending = (await enqueueTask(sql, { prompt: 'b', profile })).task;
     expect(await cancelTask(sql, pending.id, { by: 'test' })).toMatchObject({
@@ -206,7 +217,12 @@ describe('task queue leases', () => {
     await expect(
       enqueueTask(sql, { prompt: 'x', sessionId: '00000000-0000-4000-8000-000000000000' }),
     ).rejects.toMatchObject({ code: 'not_found' });
-    await expect(enqueueTask(sql, { prompt: 'x', profile: 'p', maxAttempts: 0 })).rejects.toThrow();
+    await expect(
+      enqueueTask(sql, { prompt: 'x', profile: 'p', maxAttempts: 0 }),
+    ).rejects.toMatchObject({
+      name: 'ZodError',
+      issues: [expect.objectContaining({ path: ['maxAttempts'], code: 'too_small' })],
+    });
   });
 
   it('returns one task for one idempotency key, even when enqueued concurrently', async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { buildBundle } from '../../gateway/src/runners/bundle.ts';
 import { removeWorkdir, writeBundle } from '../../gateway/src/runners/files.ts';
 import { ProcessRunner } from '../../gateway/src/runners/process.ts';
@@ -106,20 +106,16 @@ describe('ProcessRunner', () => {
 
   it('does not leak the real process.env either (default host env)', async () => {
     const out = path.join(tmp, 'env-default.json');
-    const saved = { ...process.env };
-    process.env.DATABASE_URL = 'postgres://leak@db/x';
-    process.env.SWITCHBOARD_MASTER_KEY = 'leaked-master';
-    try {
-      const { req } = await request();
-      const r = new ProcessRunner({
-        driver: 'process',
-        command: process.execPath,
-        args: [AGENT, 'env', out],
-      });
-      expect((await r.run(req)).reason).toBe('exited');
-    } finally {
-      process.env = saved;
-    }
+    // Restored after the test (vitest.config.ts unstubEnvs), even when it fails.
+    vi.stubEnv('DATABASE_URL', 'postgres://leak@db/x');
+    vi.stubEnv('SWITCHBOARD_MASTER_KEY', 'leaked-master');
+    const { req } = await request();
+    const r = new ProcessRunner({
+      driver: 'process',
+      command: process.execPath,
+      args: [AGENT, 'env', out],
+    });
+    expect((await r.run(req)).reason).toBe('exited');
     const { env } = JSON.parse(fs.readFileSync(out, 'utf8')) as { env: Record<string, string> };
     expect(env.DATABASE_URL).toBeUndefined();
     expect(env.SWITCHBOARD_MASTER_KEY).toBeUndefined();

@@ -44,6 +44,29 @@ async function expectOneTaskPerRun(sql: Sql): Promise<void> {
   expect(keys).toEqual({ count: runs.length, distinct: runs.length });
 }
 
+type Line = Record<string, unknown>;
+
+/**
+ * The race itself, required rather than logged: both replicas fire every second, so for the
+ * fire times while both ran, each tried the same primary key. At least one fire must have been
+ * lost ('taken'), and every fire a replica lost the other one fired (its 'schedule fired' line
+ * for the same fire time): the path under test ran, on each side.
+ */
+function expectRaceLost(replicas: Line[][]): void {
+  const fireTimes = (lines: Line[], msg: string) =>
+    lines.filter((l) => l.msg === msg && l.schedule === SCHEDULE).map((l) => String(l.fireTime));
+  const lost = replicas.map((lines) => fireTimes(lines, 'schedule fire taken by another gateway'));
+  const won = replicas.map((lines) => fireTimes(lines, 'schedule fired'));
+  console.log(`fires lost to the other replica: ${JSON.stringify(lost.map((l) => l.length))}`);
+  expect(lost.flat().length).toBeGreaterThanOrEqual(1);
+  for (const [i, times] of lost.entries()) {
+    const other = won[1 - i]!;
+    for (const t of times) expect(other, `replica ${i} lost ${t}`).toContain(t);
+    // Never both: a fire time a replica lost is not one it also fired.
+    for (const t of times) expect(won[i]).not.toContain(t);
+  }
+}
+
 interface Replica {
   child: ChildProcess;
   lines: Array<Record<string, unknown>>;
@@ -115,11 +138,8 @@ async function twoProcesses(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, RUN_MS));
     for (const r of replicas) r.child.kill('SIGTERM');
     expect(await Promise.all(replicas.map((r) => r.exited))).toEqual([0, 0]);
-    const taken = replicas.map(
-      (r) => r.lines.filter((l) => l.msg === 'schedule fire taken by another gateway').length,
-    );
-    console.log(`fires lost to the other replica: ${JSON.stringify(taken)}`);
     await expectOneTaskPerRun(sql);
+    expectRaceLost(replicas.map((r) => r.lines));
   } finally {
     for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
     await Promise.all(replicas.map((r) => r.exited));
@@ -131,8 +151,9 @@ async function twoProcesses(): Promise<void> {
 async function twoSchedulers(sql: Pool) {
   const log = createLogger('silent');
   const schedulers: Scheduler[] = [];
+  const lines: Line[][] = [[], []];
   try {
-    for (const owner of ['replica-a', 'replica-b']) {
+    for (const [i, owner] of ['replica-a', 'replica-b'].entries()) {
       const registry = new IntegrationRegistry({
         sql,
         log,
@@ -142,10 +163,14 @@ async function twoSchedulers(sql: Pool) {
         gatewayUrl: () => 'http://127.0.0.1:1',
       });
       await registry.loadAll();
+      // Each replica's own debug log: its 'fired' and 'taken' lines are what the race left.
+      const own = createLogger('debug', {
+        write: (text: string) => void lines[i]!.push(JSON.parse(text) as Line),
+      });
       schedulers.push(
         await Scheduler.start({
           sql,
-          log,
+          log: own,
           registry,
           publish: async () => {},
           owner,
@@ -158,4 +183,5 @@ async function twoSchedulers(sql: Pool) {
     await Promise.all(schedulers.map((s) => s.close()));
   }
   await expectOneTaskPerRun(sql);
+  expectRaceLost(lines);
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadPolicy } from '@switchboard/policy';
+import nodeSchedule from 'node-schedule';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TaskEvent } from '../../gateway/src/events/store.ts';
 import { type Integration, IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
@@ -108,7 +109,10 @@ describe('schedule fires', () => {
       sessionProfile: 'held',
       message: 'Tick.',
     });
-    const runs = await listScheduleRuns(db().sql, 'policy/every-second');
+    // This fire time's runs: the other tests fire other times of the same schedule.
+    const runs = (await listScheduleRuns(db().sql, 'policy/every-second')).filter(
+      (r) => r.fireTime.getTime() === Date.parse('2026-01-05T06:00:00Z'),
+    );
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({
       fireTime: new Date('2026-01-05T06:00:00Z'),
@@ -199,6 +203,8 @@ describe('schedule fires', () => {
   });
 
   it('the Scheduler fires an every-second schedule, and says fires are not caught up', async () => {
+    // Its "last run", made here (or 'taken': an earlier test made it) so the test runs alone.
+    await fireOnce(deps(), policySchedule(), new Date('2026-01-06T06:00:01Z'));
     const { log, lines } = capture();
     const registry = new IntegrationRegistry({
       sql: db().sql,
@@ -219,6 +225,7 @@ describe('schedule fires', () => {
     });
     try {
       expect(scheduler.scheduleIds()).toEqual(['policy/every-second']);
+      expect(nodeSchedule.scheduledJobs).toHaveProperty('policy/every-second');
       await expect
         .poll(
           async () =>
@@ -236,7 +243,7 @@ describe('schedule fires', () => {
       'schedules do not catch up: fires missed while no gateway ran are skipped',
     );
     const armed = lines.find((l) => l.msg === 'schedule armed');
-    // The earlier tests' runs (2026-01-06T06:00:01Z is the newest) are its "last run".
+    // 2026-01-06T06:00:01Z, fired above, is the newest run before this start: its "last run".
     expect(armed).toMatchObject({
       schedule: 'policy/every-second',
       cron: '*/1 * * * * *',
@@ -244,7 +251,10 @@ describe('schedule fires', () => {
       nextFire: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
     expect(lines.filter((l) => l.msg === 'schedule fired').length).toBeGreaterThanOrEqual(2);
-    // Closed: no job is left to fire.
+    // Closed: no job is left to fire, in the Scheduler nor in node-schedule's own registry of
+    // armed jobs (what would call it back); and, past the next two fire times, no new run.
+    expect(scheduler.scheduleIds()).toEqual([]);
+    expect(nodeSchedule.scheduledJobs).not.toHaveProperty('policy/every-second');
     const count = (await listScheduleRuns(db().sql, 'policy/every-second')).length;
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect((await listScheduleRuns(db().sql, 'policy/every-second')).length).toBe(count);

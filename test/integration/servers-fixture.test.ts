@@ -502,6 +502,6 @@ describe('servers/fixture crash tool', () => {
     expect(stderr).toContain('exiting with code 1 in 50 ms');
     expect(pid).toBeGreaterThan(0);
     // The process is gone: signal 0 probes existence without delivering anything.
-    expect(() => process.kill(pid ?? 0, 0)).toThrow();
+    expect(() => process.kill(pid ?? 0, 0)).toThrow('kill ESRCH');
   });
 });

@@ -381,7 +381,7 @@ describe('servers/github without GITHUB_TOKEN', () => {
       stderr += chunk.toString('utf8');
     });
     const client = new Client({ name: 'servers-github-notoken', version: '0.0.0' });
-    await expect(client.connect(transport)).rejects.toThrow();
+    await expect(client.connect(transport)).rejects.toThrow('Connection closed');
     expect(stderr).toContain('GITHUB_TOKEN');
   });
 });
@@ -476,7 +476,7 @@ describe('servers/github nightly-triage settings', () => {
       stderr += chunk.toString('utf8');
     });
     const client = new Client({ name: 'servers-github-badrepos', version: '0.0.0' });
-    await expect(client.connect(transport)).rejects.toThrow();
+    await expect(client.connect(transport)).rejects.toThrow('Connection closed');
     expect(stderr).toContain('GITHUB_TRIAGE_REPOS');
   });
 });

@@ -283,7 +283,7 @@ describe('servers/weather without WEATHER_API_KEY', () => {
       stderr += chunk.toString('utf8');
     });
     const client = new Client({ name: 'servers-weather-nokey', version: '0.0.0' });
-    await expect(client.connect(transport)).rejects.toThrow();
+    await expect(client.connect(transport)).rejects.toThrow('Connection closed');
     expect(stderr).toContain('weather: invalid settings: WEATHER_API_KEY: missing');
 
     // The MCP transport does not report exit codes: run the same command line directly.

@@ -34,7 +34,12 @@ describe('sessions and messages', () => {
     const winner = results.find((r) => r.created)!.session;
     expect(results.every((r) => r.session.profile === winner.profile)).toBe(true);
     expect(await findSession(sql, winner.id)).toMatchObject({ key: 'github:acme/api' });
-    await expect(createOrGetSession(sql, { key: '' })).rejects.toThrow();
+    await expect(createOrGetSession(sql, { key: '' })).rejects.toMatchObject({
+      name: 'ZodError',
+      issues: [
+        expect.objectContaining({ path: ['key'], message: 'expected a non-empty session key' }),
+      ],
+    });
   });
 
   it('lists sessions newest first by cursor, ties in one transaction included', async () => {
@@ -62,7 +67,10 @@ describe('sessions and messages', () => {
     expect(new Set(seen).size).toBe(seen.length);
     expect([...listed].sort()).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `list:${i}`));
     expect(times).toEqual([...times].sort((a, b) => b - a));
-    await expect(listSessions(sql, { limit: 3, after: 'nonsense' })).rejects.toThrow();
+    await expect(listSessions(sql, { limit: 3, after: 'nonsense' })).rejects.toMatchObject({
+      name: 'ZodError',
+      issues: [expect.objectContaining({ message: 'expected a cursor from a previous page' })],
+    });
   });
 
   it('posts messages and lists them in order after an id', async () => {
@@ -95,7 +103,11 @@ describe('sessions and messages', () => {
     ).toBeUndefined();
     await expect(
       insertMessage(sql, session.id, { role: 'robot' as 'user', content: 'x' }),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({
+      name: 'ZodError',
+      issues: [expect.objectContaining({ path: ['role'], code: 'invalid_value' })],
+    });
+    expect(await listMessages(sql, session.id, { limit: 10 })).toHaveLength(2);
   });
 });
 

@@ -84,7 +84,7 @@ describe('event subscriptions', () => {
         request!.body,
         request!.headers,
       ),
-    ).toThrow();
+    ).toThrow('No matching signature found');
     expect(receiver.requests('/x')).toEqual([]);
     expect(receiver.requests('/y')).toEqual([]);
   });

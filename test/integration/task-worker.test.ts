@@ -75,6 +75,9 @@ describe('the task worker', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(after.status).toBe(401);
+    expect(await after.json()).toMatchObject({
+      error: { code: 'invalid_token', message: 'the token has been revoked' },
+    });
     const live = await gw()
       .sql`select 1 from tokens where task_id = ${task.id} and revoked_at is null`;
     expect(live).toHaveLength(0);

@@ -292,7 +292,7 @@ describe('per-task tokens', () => {
     const after = await grant(['echo:*']);
     expect(kidOf(after.mcp.token)).toBe(now.kid);
     for (const g of [before, during, after])
-      await expect(verify(g.mcp.token)).resolves.toBeDefined();
+      await expect(verify(g.mcp.token)).resolves.toMatchObject({ taskId: g.task.id });
   });
 
   it('validates the grant request: scope patterns, ttl within the policy, external only', async () => {
@@ -324,7 +324,11 @@ describe('per-task tokens', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(((await res.json()) as { error: { message: string } }).error.message).toBe(message);
     }
-    expect((await api('/tasks/not-a-uuid/complete', {})).status).toBe(404);
+    const missing = await api('/tasks/not-a-uuid/complete', {});
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({
+      error: { code: 'not_found', message: 'no task "not-a-uuid"' },
+    });
   });
 
   it('records the grant and the end in the audit log and the task events, never the token', async () => {

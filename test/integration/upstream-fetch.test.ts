@@ -44,7 +44,7 @@ describe('fetchWithOwnSignal', () => {
     expect(new TextDecoder().decode(first.value)).toBe('data: first\n\n');
     expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
     shared.abort(new Error('transport closed'));
-    await expect(reader.read()).rejects.toThrow();
+    await expect(reader.read()).rejects.toThrow('transport closed');
     expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
 });

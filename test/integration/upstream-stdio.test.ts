@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_BACKOFF, restartDelay } from '../../gateway/src/integrations/upstream/backoff.ts';
 import { StdioUpstream } from '../../gateway/src/integrations/upstream/stdio.ts';
 import { createLogger } from '../../gateway/src/log.ts';
@@ -36,7 +36,7 @@ const text = (result: Awaited<ReturnType<Client['callTool']>>) =>
 
 describe('stdio upstream supervisor', () => {
   it('starts lazily, with only PATH, HOME and the declared settings in its environment', async () => {
-    process.env.SWITCHBOARD_TEST_SECRET = 'gateway-only';
+    vi.stubEnv('SWITCHBOARD_TEST_SECRET', 'gateway-only'); // restored after the test (unstubEnvs)
     const { upstream, logs } = fixture({ NOTES_DIR: '/tmp/notes' });
     expect(upstream.status().state).toBe('idle');
     const result = await upstream.request((c, timeout) =>
@@ -159,7 +159,7 @@ describe('stdio upstream supervisor', () => {
       .catch(() => {});
     await new Promise((r) => setTimeout(r, 100));
     await upstream.stop();
-    expect(() => process.kill(pid!, 0)).toThrow();
+    expect(() => process.kill(pid!, 0)).toThrow('kill ESRCH');
     const signals = logs.lines.filter((l) => l.msg === 'stopping upstream').map((l) => l.signal);
     expect(signals).toEqual(['SIGTERM', 'SIGKILL']);
   });
@@ -179,10 +179,12 @@ describe('stdio upstream supervisor', () => {
   it('logs stderr lines cut at 8 KiB', async () => {
     const { upstream, logs } = fixture();
     await upstream.request((c) => c.callTool({ name: 'shout', arguments: { chars: 20_000 } }));
-    await new Promise((r) => setTimeout(r, 100));
-    const long = logs.lines.find((l) => typeof l.stderr === 'string' && l.stderr.startsWith('eee'));
-    expect(long).toBeDefined();
-    expect(String(long!.stderr).length).toBe(8192);
+    // The line is logged when the stderr pipe delivers it, after the call's answer.
+    await expect
+      .poll(() =>
+        logs.lines.find((l) => typeof l.stderr === 'string' && l.stderr.startsWith('eee')),
+      )
+      .toMatchObject({ stderr: 'e'.repeat(8192) });
   });
 
   it('uses the production backoff of 100 ms × 1.5 capped at 15 s', () => {

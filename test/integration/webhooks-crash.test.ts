@@ -7,6 +7,11 @@
  * delivery id, as GitHub's redelivery would, until it is acknowledged. With embedded PGlite the
  * second gateway reopens the data dir the first was killed on: a real durability check of every
  * 202 the first one gave.
+ *
+ * The lost acknowledgement is made on purpose rather than hoped for from the kill's timing:
+ * before the crash, LOST_ACKS deliveries go through a proxy that resets the connection as the
+ * 202 comes back (committed, never acknowledged). They are resent only after the restart, to
+ * the second gateway, and each must be answered 200 {"duplicate": true} and processed once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +23,7 @@ import { createLogger } from '../../gateway/src/log.ts';
 import { testDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY, CLI, REPO_ROOT } from '../helpers/gateway.ts';
 import { alive, descendants } from '../helpers/processes.ts';
+import { startAnswerDroppingProxy } from '../helpers/tcp-proxy.ts';
 import { githubHeaders } from '../helpers/webhooks.ts';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/webhooks');
@@ -27,6 +33,8 @@ const SENDERS = 16;
 const KILL_AFTER = 300;
 /** A sender that got no answer waits this long before resending (the gateway is restarting). */
 const RETRY_MS = 100;
+/** Deliveries whose 202 is lost on purpose before the crash, resent after it. */
+const LOST_ACKS = 20;
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -104,6 +112,7 @@ describe('webhook deliveries across a gateway SIGKILL (issue 6)', () => {
     });
     const acked = new Map<string, number>();
     const counts = {
+      lostAcks: 0,
       ackedBeforeKill: 0,
       connectionErrors: 0,
       retried: 0,
@@ -113,7 +122,57 @@ describe('webhook deliveries across a gateway SIGKILL (issue 6)', () => {
     let onAck = () => {};
 
     let gw = start();
-    let next = 0;
+    /** POSTs a delivery until it gets an answer that is not a restart's (no socket, 404, 503). */
+    const post = async (d: (typeof deliveries)[number]) => {
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_MS));
+        try {
+          const res = await fetch(`${url}/hooks/hooks/github`, {
+            method: 'POST',
+            headers: d.headers,
+            body: d.body,
+            signal: AbortSignal.timeout(30_000),
+          });
+          const text = await res.text();
+          if (res.status !== 404 && res.status !== 503) return { status: res.status, text };
+        } catch {}
+      }
+    };
+    // The lost acknowledgements: the first gateway commits each (its 202 is what the proxy
+    // sees), the sender sees a reset connection. Nothing else is sent meanwhile.
+    const lossy = await startAnswerDroppingProxy({ host: '127.0.0.1', port });
+    const lost = deliveries.slice(0, LOST_ACKS);
+    try {
+      await expect
+        .poll(
+          () =>
+            fetch(`${url}/readyz`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          {
+            timeout: 60_000,
+            interval: 200,
+          },
+        )
+        .toBe(200);
+      for (const d of lost) {
+        const sent = await fetch(`http://127.0.0.1:${lossy.port}/hooks/hooks/github`, {
+          method: 'POST',
+          headers: d.headers,
+          body: d.body,
+        }).then(
+          () => 'answered',
+          (error: Error) => error.message,
+        );
+        expect(sent).toBe('fetch failed');
+      }
+      expect(lossy.statusLines).toEqual(lost.map(() => 'HTTP/1.1 202 Accepted'));
+      counts.lostAcks = lossy.statusLines.length;
+    } finally {
+      await lossy.close();
+    }
+    let next = LOST_ACKS;
     const sender = async () => {
       for (let n = next++; n < TOTAL; n = next++) {
         const d = deliveries[n]!;
@@ -168,6 +227,17 @@ describe('webhook deliveries across a gateway SIGKILL (issue 6)', () => {
     await gw.exited;
     gw = start();
     await senders;
+    // The resend after the crash: every lost acknowledgement's delivery was committed by the
+    // first gateway, so the second one answers it as a duplicate.
+    for (const d of lost) {
+      const again = await post(d);
+      expect({ id: d.id, status: again.status, body: JSON.parse(again.text) }).toEqual({
+        id: d.id,
+        status: 200,
+        body: expect.objectContaining({ duplicate: true }),
+      });
+      acked.set(d.id, again.status);
+    }
     expect(acked.size).toBe(TOTAL);
 
     // Wait for the worker: every delivery asks for one task, so TOTAL tasks means every row is

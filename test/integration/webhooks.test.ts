@@ -223,6 +223,13 @@ describe('webhook ingest (issue 6)', () => {
         duplex: 'half',
       } as RequestInit);
       expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({
+        error: {
+          code: 'payload_too_large',
+          limit: 1048576,
+          message: 'webhook body is larger than 1048576 bytes',
+        },
+      });
       expect(await count()).toBe(before);
     });
   });
@@ -431,6 +438,9 @@ describe('webhook ingest (issue 6)', () => {
     expect(list.deliveries.every((d) => d.status === 'done')).toBe(true);
     const bad = await api('/deliveries?status=nope');
     expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      error: { code: 'invalid_request', issues: [expect.objectContaining({ path: 'status' })] },
+    });
 
     const shown = (await (await api(`/deliveries/${rowId}`)).json()) as {
       delivery: {
@@ -457,7 +467,11 @@ describe('webhook ingest (issue 6)', () => {
       { n: number },
     ];
     expect(n).toBe(2);
-    expect((await api('/deliveries/not-a-uuid')).status).toBe(404);
+    const missing = await api('/deliveries/not-a-uuid');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({
+      error: { code: 'not_found', message: 'no delivery "not-a-uuid"' },
+    });
 
     // The CLI over the same API.
     const env = { SWITCHBOARD_URL: gw().url, SWITCHBOARD_API_KEY: ADMIN_KEY };

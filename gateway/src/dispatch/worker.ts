@@ -9,6 +9,7 @@ import { callHandler } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { retryDelayMs } from './backoff.ts';
+import { DispatchError } from './errors.ts';
 import { type DispatchedTask, deliverInternal } from './internal.ts';
 import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './outbox.ts';
 import type { LeasedOutboxRow, Settlement } from './store.ts';
@@ -89,7 +90,10 @@ const permanent = (code: string, message: string) =>
 
 /** A thrown `retryable: boolean` is respected; a 4xx SwitchboardError is final; else retry. */
 function classify(error: unknown): Attempt {
-  const message = error instanceof Error ? error.message : String(error);
+  // The HTTP client's refusals carry their reason code (ssrf_refused, timeout, …) into the
+  // attempt log and the dead letter: the code is what an operator greps for.
+  const text = error instanceof Error ? error.message : String(error);
+  const message = error instanceof DispatchError ? `${error.code}: ${text}` : text;
   const flag = (error as { retryable?: unknown } | null)?.retryable;
   const details = error instanceof SwitchboardError ? error.details : undefined;
   const retryable =
