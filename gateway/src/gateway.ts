@@ -59,6 +59,8 @@ export async function startGateway(
   env: NodeJS.ProcessEnv = process.env,
   shutdown: Shutdown = createShutdown({ log, deadlineMs: config.shutdownTimeoutMs }),
 ): Promise<Gateway> {
+  // Before anything starts: a refused configuration has nothing to shut down.
+  refuseDevelopmentDefaults(config);
   let booted: () => void = () => {};
   shutdown.holdUntil(
     new Promise<void>((resolve) => {
@@ -78,7 +80,6 @@ export async function startGateway(
   };
   try {
     step();
-    refuseDevelopmentDefaults(config);
     const migrations = readMigrations();
     const db: Database = await openDatabase({
       databaseUrl: config.databaseUrl,

@@ -123,17 +123,17 @@ export async function applyTriggers(
       ? { type: trigger.session.dispatch.type, config: trigger.session.dispatch.config ?? {} }
       : null;
     const execution = trigger.execution ?? {};
-    if (execution.profile !== undefined) {
+    // Unset here: the session's own profile, read by the same statement.
+    const profile = execution.profile ?? policy.integrations[integration]?.profile ?? null;
+    if (trigger.run && profile !== null)
+      requireProfile(integration, profile, trigger.session.key, policy);
+    if (trigger.run && execution.profile !== undefined) {
       // The handler's own choice: only a profile the policy gives this integration. The
       // integration's default and a session's profile are the operator's choices.
       const at = `triggers[${index}].execution.profile`;
       const refusal = profileRefusal(policy, integration, execution.profile, at);
       if (refusal) throw invalid(integration, refusal);
     }
-    // Unset here: the session's own profile, read by the same statement.
-    const profile = execution.profile ?? policy.integrations[integration]?.profile ?? null;
-    if (trigger.run && profile !== null)
-      requireProfile(integration, profile, trigger.session.key, policy);
     const stored = await insertTrigger(tx, {
       integration,
       deliveryRowId,
