@@ -1,8 +1,7 @@
 import type { InvalidSetting } from '@switchboard/policy';
 import type { Manifest } from '@switchboard/sdk';
 import type { ResolvedSetting } from '../settings/resolve.ts';
-import { signingSecretProblem } from '../webhooks/signatures.ts';
-import type { Reason } from './registry.ts';
+import { signingSecretProblem } from './signing-secret.ts';
 
 /**
  * The checks of an integration that need the gateway's own knowledge, beside the policy's pure
@@ -10,6 +9,12 @@ import type { Reason } from './registry.ts';
  * delivery arrives), and whether the tools its manifest names exist on the server (once it
  * listed them).
  */
+
+/** Why an integration is refused or failed: a reason code and a message naming the cause. */
+export interface Reason {
+  code: string;
+  message: string;
+}
 
 /** Signing secrets the scheme cannot verify with, for decide() to refuse as `setting_invalid`. */
 export function unusableSigningSecrets(

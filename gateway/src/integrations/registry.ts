@@ -9,7 +9,7 @@ import { listSettings } from '../settings/store.ts';
 import type { BackgroundProcess } from './background-process.ts';
 import { type Candidate, discoverCandidates } from './discover.ts';
 import { hashFolder } from './folder-hash.ts';
-import { missingHandlers, unusableSigningSecrets } from './judge.ts';
+import { missingHandlers, type Reason, unusableSigningSecrets } from './judge.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
 import {
   processApiKey,
@@ -23,11 +23,6 @@ import type { UpstreamPool } from './upstream/pool.ts';
 import { delay } from './upstream/stdio.ts';
 
 export type IntegrationState = 'ready' | 'starting' | 'refused' | 'failed' | 'stopped';
-
-export interface Reason {
-  code: string;
-  message: string;
-}
 
 export interface Integration {
   name: string;
