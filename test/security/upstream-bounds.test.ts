@@ -8,10 +8,12 @@
  * Item 4 (HTTP): no cap at all: a 300 MB result went to the agent, and an SSE event that never
  * ended grew the gateway's memory by 1.5 GB within the request's timeout.
  */
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BYTES } from '../../gateway/src/integrations/upstream/limits.ts';
-import type { TestGateway } from '../helpers/gateway.ts';
-import { useHostileGateway } from '../helpers/hostile.ts';
+import { REPO_ROOT, type TestGateway, useTestGateway } from '../helpers/gateway.ts';
+import { hostileIntegrations, useHostileGateway } from '../helpers/hostile.ts';
 import { grantTask, integrationOf, messagesOf, post, toolCall } from '../helpers/mcp-gateway.ts';
 
 const MiB = 1024 * 1024;
@@ -99,5 +101,89 @@ describe('stdio upstream: oversized lines', () => {
     expect(gw().logs.lines.map((l) => l.msg)).toContain(
       'upstream stopped: it keeps sending oversized messages',
     );
+  });
+});
+
+/**
+ * The hostile fixture's integrations (for the quiet copy) and hostilehttp beside them: a plain
+ * node:http MCP server (test/fixtures/hostile-http) run as that integration's own process.
+ */
+function useHostileHttpGateway(): () => TestGateway {
+  const { dirs, policy, root } = hostileIntegrations({ quiet: true });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+  fs.cpSync(path.join(REPO_ROOT, 'test/fixtures/hostile-http'), path.join(dirs, 'hostilehttp'), {
+    recursive: true,
+  });
+  const text = fs.readFileSync(policy, 'utf8');
+  fs.writeFileSync(
+    policy,
+    text.replace(
+      'tokens:',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a policy placeholder, not JS.
+      '  hostilehttp: { enabled: true, grants: [processes], allowUrls: ["http://127.0.0.1:${HOSTILE_HTTP_PORT}"] }\ntokens:',
+    ),
+  );
+  return useTestGateway({ INTEGRATION_DIRS: dirs, SWITCHBOARD_POLICY: policy });
+}
+
+/** `fn`'s result and the most this process's RSS grew while it ran (sampled every 20 ms). */
+async function peakRssGrowth<T>(fn: () => Promise<T>): Promise<{ result: T; grew: number }> {
+  const start = process.memoryUsage().rss;
+  let peak = start;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  try {
+    const result = await fn();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, grew: peak - start };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+describe('HTTP upstream: oversized answers', () => {
+  const gw = useHostileHttpGateway();
+  const tooLarge = {
+    message: `integration hostilehttp: the server's answer exceeded ${MAX_MESSAGE_BYTES} bytes`,
+    data: { code: 'upstream_too_large', integration: 'hostilehttp', limit: MAX_MESSAGE_BYTES },
+  };
+
+  it('serves the hostile HTTP server normally', async () => {
+    expect(gw().registry.get('hostilehttp')?.state).toBe('ready');
+    expect(textOf(await call(gw(), 'hostilehttp', 'echo', { text: 'hi' }))).toBe('hi');
+  });
+
+  it('a 30 MiB JSON body (chunked, no length) fails its request, and memory stays bounded', async () => {
+    const { result, grew } = await peakRssGrowth(() =>
+      call(gw(), 'hostilehttp', 'huge_json', { bytes: 30 * MiB }),
+    );
+    expect(result.error).toMatchObject(tooLarge);
+    // At most the one message held (10 MiB) and what parsing costs: nowhere near 30 MiB × copies.
+    expect(grew).toBeLessThan(200 * MiB);
+    expect(textOf(await call(gw(), 'hostilehttp', 'echo', { text: 'next' }))).toBe('next');
+    await expectQuietAnswers(gw());
+  });
+
+  it('a body whose Content-Length is past the limit is not read at all', async () => {
+    const answer = await call(gw(), 'hostilehttp', 'sized_json', { bytes: 300 * MiB });
+    expect(answer.error).toMatchObject(tooLarge);
+    expect(textOf(await call(gw(), 'hostilehttp', 'echo', { text: 'after' }))).toBe('after');
+  });
+
+  it('an SSE event that never ends is cut at the limit: its request fails, memory stays bounded', async () => {
+    const { result, grew } = await peakRssGrowth(() => call(gw(), 'hostilehttp', 'endless_sse'));
+    expect(result.error).toMatchObject(tooLarge);
+    expect(grew).toBeLessThan(200 * MiB);
+    expect(textOf(await call(gw(), 'hostilehttp', 'echo', { text: 'still' }))).toBe('still');
+    await expectQuietAnswers(gw());
+    const logged = gw().logs.lines.filter(
+      (l) => l.msg === 'upstream answer too large' && l.integration === 'hostilehttp',
+    );
+    expect(logged.map((l) => [l.what, l.limit])).toEqual([
+      ['body', MAX_MESSAGE_BYTES],
+      ['body', MAX_MESSAGE_BYTES],
+      ['sse event', MAX_MESSAGE_BYTES],
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../../log.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
+import { type BoundsContext, boundResponse, requestIdOf } from './http-bounds.ts';
 import { type UpstreamState, type UpstreamStatus, upstreamError } from './stdio.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -22,15 +23,17 @@ export function withUpstreamToken<T>(token: string, fn: () => Promise<T>): Promi
  * fetch for the upstream transport: sets Authorization from the current request's token and
  * removes any other, so a header can never leak from one caller to the next. Outside any
  * agent's request (connecting, listing tools, calling handlers) it uses the gateway's own token,
- * when there is a token service to mint one.
+ * when there is a token service to mint one. Every answer is bounded (http-bounds.ts): past
+ * MAX_MESSAGE_BYTES only the request it answered fails.
  */
-export function upstreamFetch(gatewayToken?: () => Promise<string>) {
+export function upstreamFetch(bounds: BoundsContext, gatewayToken?: () => Promise<string>) {
   return async (url: string | URL, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(init?.headers);
     headers.delete('authorization');
     const token = upstreamToken.getStore() ?? (await gatewayToken?.());
     if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-    return fetchWithOwnSignal(url, { ...init, headers });
+    const response = await fetchWithOwnSignal(url, { ...init, headers });
+    return boundResponse(response, requestIdOf(init?.body), bounds);
   };
 }
 
@@ -151,7 +154,10 @@ export class HttpUpstream implements Upstream {
       try {
         await client.connect(
           new StreamableHTTPClientTransport(new URL(this.spec.url), {
-            fetch: upstreamFetch(this.spec.gatewayToken),
+            fetch: upstreamFetch(
+              { integration: this.spec.integration, log: this.log },
+              this.spec.gatewayToken,
+            ),
           }),
           { timeout: this.spec.requestTimeoutMs },
         );
