@@ -82,7 +82,7 @@ describe('stdio upstream: oversized lines', () => {
     expect(
       gw().logs.lines.some(
         (l) =>
-          l.msg === 'upstream answer too large' &&
+          l.msg === 'upstream message too large' &&
           l.integration === 'hostile' &&
           l.limit === MAX_MESSAGE_BYTES,
       ),
@@ -178,7 +178,7 @@ describe('HTTP upstream: oversized answers', () => {
     expect(textOf(await call(gw(), 'hostilehttp', 'echo', { text: 'still' }))).toBe('still');
     await expectQuietAnswers(gw());
     const logged = gw().logs.lines.filter(
-      (l) => l.msg === 'upstream answer too large' && l.integration === 'hostilehttp',
+      (l) => l.msg === 'upstream message too large' && l.integration === 'hostilehttp',
     );
     expect(logged.map((l) => [l.what, l.limit])).toEqual([
       ['body', MAX_MESSAGE_BYTES],

@@ -133,7 +133,7 @@ export class ChildProcessTransport implements Transport {
     }
     this.owner.log.warn(
       { integration: this.owner.integration, bytes: line.bytes, limit: MAX_MESSAGE_BYTES, id },
-      'upstream answer too large',
+      'upstream message too large',
     );
     const now = Date.now();
     this.oversizedAt = [...this.oversizedAt, now].filter((t) => now - t < OVERSIZED_WINDOW_MS);

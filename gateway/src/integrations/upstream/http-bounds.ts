@@ -34,7 +34,7 @@ export function boundResponse(
   const report = (what: string, bytes: number) =>
     context.log.warn(
       { integration: context.integration, what, bytes, limit, id: requestId },
-      'upstream answer too large',
+      'upstream message too large',
     );
   const tooLarge = () =>
     requestId === undefined
