@@ -14,7 +14,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BYTES } from '../../gateway/src/integrations/upstream/limits.ts';
 import { REPO_ROOT, type TestGateway, useTestGateway } from '../helpers/gateway.ts';
 import { hostileIntegrations, useHostileGateway } from '../helpers/hostile.ts';
-import { grantTask, integrationOf, messagesOf, post, toolCall } from '../helpers/mcp-gateway.ts';
+import {
+  eventually,
+  grantTask,
+  integrationOf,
+  messagesOf,
+  post,
+  toolCall,
+} from '../helpers/mcp-gateway.ts';
 
 const MiB = 1024 * 1024;
 
@@ -50,10 +57,16 @@ describe('stdio upstream: oversized lines', () => {
   const gw = useHostileGateway({ quiet: true });
 
   it('a line of exactly the cap followed by more bytes in the same write does not stop the gateway', async () => {
+    const logged = gw().logs.lines.length;
     const answer = await call(gw(), 'hostile', 'huge_line', { bytes: MAX_MESSAGE_BYTES });
     // The line was a notification (no request's answer): the call itself is answered normally.
     expect(textOf(answer)).toBe(`wrote ${MAX_MESSAGE_BYTES}`);
     await expectQuietAnswers(gw());
+    // Nothing was thrown anywhere (before the fix: 'ReadBuffer exceeded maximum size', uncaught).
+    const errors = gw()
+      .logs.lines.slice(logged)
+      .filter((l) => l.level === 'error' || l.level === 'fatal');
+    expect(errors).toEqual([]);
   });
 
   it('a line past the cap is skipped; the next message on the same write still arrives', async () => {
@@ -101,6 +114,26 @@ describe('stdio upstream: oversized lines', () => {
     expect(gw().logs.lines.map((l) => l.msg)).toContain(
       'upstream stopped: it keeps sending oversized messages',
     );
+  });
+});
+
+describe('stdio upstream: a server that keeps answering oversized', () => {
+  const gw = useHostileGateway({ quiet: true });
+
+  it('is restarted at its 4th oversized answer within a minute; each failed alone', async () => {
+    const before = hostileInstance(gw);
+    for (let i = 1; i <= 3; i++) {
+      const answer = await call(gw(), 'hostile', 'huge_result', { bytes: 11 * MiB });
+      expect(answer.error).toMatchObject({ data: { code: 'upstream_too_large' } });
+      expect(hostileInstance(gw)).toMatchObject({ pid: before.pid, restarts: before.restarts });
+    }
+    const fourth = await call(gw(), 'hostile', 'huge_result', { bytes: 11 * MiB });
+    expect(fourth.error).toMatchObject({ data: { code: 'upstream_too_large' } });
+    // Killed after its answer was failed: wait for the supervisor to see the exit.
+    await eventually(() => expect(hostileInstance(gw).pid).not.toBe(before.pid));
+    expect(textOf(await call(gw(), 'hostile', 'echo', { text: 'anew' }))).toBe('anew');
+    expect(hostileInstance(gw).restarts).toBe(before.restarts + 1);
+    await expectQuietAnswers(gw());
   });
 });
 
