@@ -64,10 +64,29 @@ export async function fetchWithOwnSignal(url: string | URL, init: RequestInit): 
     release();
     return response;
   }
-  const body = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({ flush: release }),
+  // Released when the body ends, fails or is cancelled (the SDK closing an SSE stream, a body
+  // cut at its size limit: http-bounds.ts).
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { value, done } = await reader.read();
+          if (!done) return controller.enqueue(value);
+          release();
+          controller.close();
+        } catch (error) {
+          release();
+          controller.error(error);
+        }
+      },
+      cancel(reason) {
+        release();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
   );
-  // A reader that cancels (the SDK closing an SSE stream) ends the stream without a flush.
   own.signal.addEventListener('abort', release, { once: true });
   return new Response(body, {
     status: response.status,
