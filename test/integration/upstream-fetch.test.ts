@@ -47,4 +47,13 @@ describe('fetchWithOwnSignal', () => {
     await expect(reader.read()).rejects.toThrow('transport closed');
     expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
+
+  it('leaves no listener when the reader cancels the body (an SSE stream cut at its size limit)', async () => {
+    const shared = new AbortController();
+    const res = await fetchWithOwnSignal(`${url}/stream`, { signal: shared.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
+  });
 });

@@ -164,16 +164,31 @@ describe('stdio upstream supervisor', () => {
     expect(signals).toEqual(['SIGTERM', 'SIGKILL']);
   });
 
-  it('kills a server whose message grows past 10 MiB, failing the call with a named error', async () => {
-    const { upstream } = fixture();
+  it('skips a message that grows past 10 MiB unread: the server goes on, its call times out', async () => {
+    // Issue 13 item 2: this used to SIGKILL the server (failing every call on it); an endless
+    // line costs no memory while skipped, and one that answers a request fails that request
+    // alone (test/security/upstream-bounds.test.ts). This one has no id: its call times out.
+    const { upstream, logs } = fixture();
+    const timeout = 2_000;
+    const pid = await upstream.request(async (c) => {
+      await c.ping();
+      return upstream.status().pid;
+    });
     await expect(
       upstream.request((c) =>
-        c.callTool({ name: 'flood', arguments: { bytes: 11 * 1024 * 1024 } }),
+        c.callTool({ name: 'flood', arguments: { bytes: 11 * 1024 * 1024 } }, { timeout }),
       ),
-    ).rejects.toMatchObject({
-      code: 'upstream_unavailable',
-      message: 'integration fixture: the server was killed by SIGKILL during the request',
+    ).rejects.toThrow(/timed out/i);
+    // The skipped line ends at the next newline: the end of the next answer the server writes,
+    // so that answer is lost with it; the one after is read as usual.
+    await expect(upstream.request((c) => c.ping({ timeout }))).rejects.toThrow(/timed out/i);
+    await upstream.request((c) => c.ping());
+    expect(upstream.status()).toMatchObject({ state: 'ready', pid, restarts: 0 });
+    expect(logs.lines.find((l) => l.msg === 'upstream message too large')).toMatchObject({
+      integration: 'fixture',
+      limit: 10 * 1024 * 1024,
     });
+    expect(logs.lines.map((l) => l.msg)).not.toContain('upstream exited; restarting after backoff');
   });
 
   it('logs stderr lines cut at 8 KiB', async () => {

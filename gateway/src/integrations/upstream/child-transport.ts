@@ -1,56 +1,78 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import {
+  deserializeMessage,
   type JSONRPCMessage,
-  ReadBuffer,
   serializeMessage,
   type Transport,
 } from '@modelcontextprotocol/client';
+import type { Logger } from '../../log.ts';
+import { MAX_MESSAGE_BYTES } from './limits.ts';
+import { LineSplitter, type SkippedLine } from './line-splitter.ts';
+import { answeredId, type RequestId, tooLargeAnswer } from './oversized.ts';
 import { killProcessGroup } from './process-group.ts';
 
-/** The MCP SDK's own stdio transports cap a message at 10 MB; so do we. */
-export const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+/**
+ * A server that sends this many oversized lines within OVERSIZED_WINDOW_MS is stopped (and
+ * restarted by the supervisor): one big answer now and then is an honest server's mistake, its
+ * request fails alone; four a minute is a server that will go on, each one 10+ MiB of pipe read.
+ */
+const OVERSIZED_LIMIT = 3;
+const OVERSIZED_WINDOW_MS = 60_000;
+/**
+ * One line this long is no answer that will ever be read: stop the server rather than read an
+ * endless line for ever (skipping costs no memory, but ~0.1 s of CPU per 100 MiB).
+ */
+const MAX_SKIPPED_BYTES = 16 * MAX_MESSAGE_BYTES;
 
 /**
  * An MCP transport over a child process we spawned ourselves (newline-delimited JSON-RPC on
  * stdin/stdout). The SDK's StdioClientTransport spawns for us, but it adds LOGNAME, SHELL, TERM
  * and USER to the environment and cannot put the child in its own process group; we need both
  * an exact environment and a group kill, so the supervisor spawns and this only speaks.
+ *
+ * Each message is at most MAX_MESSAGE_BYTES: a longer line is skipped, and when it answered one
+ * of our requests that request (only) fails with upstream_too_large (oversized.ts). Nothing the
+ * server writes can throw out of the 'data' listener.
  */
 export class ChildProcessTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
 
-  private readonly buffer = new ReadBuffer();
+  private readonly lines: LineSplitter;
   private closed = false;
-  /** Bytes received since the last newline: one message may not grow past the cap. */
-  private pending = 0;
+  private killed = false;
+  /** When recent oversized lines ended (at most OVERSIZED_LIMIT kept). */
+  private oversizedAt: number[] = [];
+  /** The id already failed for the line being skipped (found in its head). */
+  private failedId: RequestId | undefined;
 
-  constructor(private readonly child: ChildProcessWithoutNullStreams) {}
+  constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly owner: { integration: string; log: Logger },
+  ) {
+    this.lines = new LineSplitter(MAX_MESSAGE_BYTES, {
+      line: (line) => this.receive(line),
+      overflowed: (line) => this.overflowed(line),
+      skipping: (line) => {
+        if (line.bytes > MAX_SKIPPED_BYTES)
+          this.kill(`a line went past ${MAX_SKIPPED_BYTES} bytes`);
+      },
+      skipped: (line) => this.skipped(line),
+    });
+  }
 
   async start(): Promise<void> {
     this.child.stdout.on('data', (chunk: Buffer) => {
-      const newline = chunk.lastIndexOf(10);
-      this.pending = newline === -1 ? this.pending + chunk.length : chunk.length - newline - 1;
-      if (this.pending > MAX_MESSAGE_BYTES) {
-        // A server that never ends its line would otherwise grow our memory without bound.
-        this.onerror?.(new Error(`a message from the server exceeded ${MAX_MESSAGE_BYTES} bytes`));
-        this.child.stdout.removeAllListeners('data');
-        killProcessGroup(this.child, 'SIGKILL');
-        return;
-      }
-      this.buffer.append(chunk);
-      for (;;) {
-        let message: JSONRPCMessage | null;
-        try {
-          message = this.buffer.readMessage();
-        } catch (error) {
-          // A line that is not JSON-RPC: report it and keep reading the next one.
-          this.onerror?.(error as Error);
-          continue;
-        }
-        if (message === null) break;
-        this.onmessage?.(message);
+      if (this.killed) return;
+      try {
+        this.lines.push(chunk);
+      } catch (error) {
+        // Not expected (the splitter and receive() catch their own): still never fatal.
+        this.owner.log.error(
+          { integration: this.owner.integration, err: error },
+          'upstream output not read',
+        );
       }
     });
     this.child.stdin.on('error', (error) => this.onerror?.(error));
@@ -74,10 +96,78 @@ export class ChildProcessTransport implements Transport {
     this.finish();
   }
 
+  private receive(line: Buffer): void {
+    if (line.length === 0) return;
+    let message: JSONRPCMessage;
+    try {
+      message = deserializeMessage(line.toString('utf8'));
+    } catch (error) {
+      // A line that is not JSON-RPC: report it and keep reading the next one.
+      this.onerror?.(error as Error);
+      return;
+    }
+    this.deliver(message);
+  }
+
+  private deliver(message: JSONRPCMessage): void {
+    try {
+      this.onmessage?.(message);
+    } catch (error) {
+      this.onerror?.(error as Error);
+    }
+  }
+
+  /** A line just passed the cap: fail its request now if its head says which one. */
+  private overflowed(line: SkippedLine): void {
+    this.failedId = answeredId(line.head);
+    if (this.failedId !== undefined) this.fail(this.failedId);
+  }
+
+  /** A skipped line ended: fail its request if only its tail said which, log, count it. */
+  private skipped(line: SkippedLine): void {
+    let id = this.failedId;
+    this.failedId = undefined;
+    if (id === undefined) {
+      id = answeredId(line.head, line.tail);
+      if (id !== undefined) this.fail(id);
+    }
+    this.owner.log.warn(
+      { integration: this.owner.integration, bytes: line.bytes, limit: MAX_MESSAGE_BYTES, id },
+      'upstream message too large',
+    );
+    const now = Date.now();
+    this.oversizedAt = [...this.oversizedAt, now].filter((t) => now - t < OVERSIZED_WINDOW_MS);
+    if (this.oversizedAt.length > OVERSIZED_LIMIT) {
+      this.kill(`more than ${OVERSIZED_LIMIT} oversized lines within ${OVERSIZED_WINDOW_MS} ms`);
+    }
+  }
+
+  private fail(id: RequestId): void {
+    this.deliver(tooLargeAnswer(this.owner.integration, id, MAX_MESSAGE_BYTES));
+  }
+
+  /** Stops a server that keeps sending too much; the supervisor restarts it after its backoff. */
+  private kill(reason: string): void {
+    if (this.killed) return;
+    this.killed = true;
+    this.lines.clear();
+    this.owner.log.warn(
+      {
+        integration: this.owner.integration,
+        pid: this.child.pid,
+        limit: MAX_MESSAGE_BYTES,
+        reason,
+      },
+      'upstream stopped: it keeps sending oversized messages',
+    );
+    this.onerror?.(new Error(`the server was stopped: ${reason}`));
+    killProcessGroup(this.child, 'SIGKILL');
+  }
+
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    this.buffer.clear();
+    this.lines.clear();
     this.onclose?.();
   }
 }

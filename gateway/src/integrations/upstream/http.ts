@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../../log.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
+import { type BoundsContext, boundResponse, requestIdOf } from './http-bounds.ts';
 import { type UpstreamState, type UpstreamStatus, upstreamError } from './stdio.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -22,15 +23,17 @@ export function withUpstreamToken<T>(token: string, fn: () => Promise<T>): Promi
  * fetch for the upstream transport: sets Authorization from the current request's token and
  * removes any other, so a header can never leak from one caller to the next. Outside any
  * agent's request (connecting, listing tools, calling handlers) it uses the gateway's own token,
- * when there is a token service to mint one.
+ * when there is a token service to mint one. Every answer is bounded (http-bounds.ts): past
+ * MAX_MESSAGE_BYTES only the request it answered fails.
  */
-export function upstreamFetch(gatewayToken?: () => Promise<string>) {
+export function upstreamFetch(bounds: BoundsContext, gatewayToken?: () => Promise<string>) {
   return async (url: string | URL, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(init?.headers);
     headers.delete('authorization');
     const token = upstreamToken.getStore() ?? (await gatewayToken?.());
     if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-    return fetchWithOwnSignal(url, { ...init, headers });
+    const response = await fetchWithOwnSignal(url, { ...init, headers });
+    return boundResponse(response, requestIdOf(init?.body), bounds);
   };
 }
 
@@ -61,10 +64,29 @@ export async function fetchWithOwnSignal(url: string | URL, init: RequestInit): 
     release();
     return response;
   }
-  const body = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({ flush: release }),
+  // Released when the body ends, fails or is cancelled (the SDK closing an SSE stream, a body
+  // cut at its size limit: http-bounds.ts).
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { value, done } = await reader.read();
+          if (!done) return controller.enqueue(value);
+          release();
+          controller.close();
+        } catch (error) {
+          release();
+          controller.error(error);
+        }
+      },
+      cancel(reason) {
+        release();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
   );
-  // A reader that cancels (the SDK closing an SSE stream) ends the stream without a flush.
   own.signal.addEventListener('abort', release, { once: true });
   return new Response(body, {
     status: response.status,
@@ -151,7 +173,10 @@ export class HttpUpstream implements Upstream {
       try {
         await client.connect(
           new StreamableHTTPClientTransport(new URL(this.spec.url), {
-            fetch: upstreamFetch(this.spec.gatewayToken),
+            fetch: upstreamFetch(
+              { integration: this.spec.integration, log: this.log },
+              this.spec.gatewayToken,
+            ),
           }),
           { timeout: this.spec.requestTimeoutMs },
         );

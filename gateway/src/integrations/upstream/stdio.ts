@@ -168,9 +168,12 @@ export class StdioUpstream implements Upstream {
     this.running = running;
     try {
       await Promise.race([
-        running.client.connect(new ChildProcessTransport(child), {
-          timeout: spec.requestTimeoutMs,
-        }),
+        running.client.connect(
+          new ChildProcessTransport(child, { integration: spec.integration, log }),
+          {
+            timeout: spec.requestTimeoutMs,
+          },
+        ),
         spawnError,
       ]);
     } catch (error) {
