@@ -9,10 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackgroundProcess } from '../../gateway/src/integrations/background-process.ts';
 import { FolderEscape, hashFolder } from '../../gateway/src/integrations/folder-hash.ts';
-import { ADMIN_KEY, useTestGateway } from '../helpers/gateway.ts';
+import { judgeFolder } from '../../gateway/src/integrations/folder-pin.ts';
+import { createLogger } from '../../gateway/src/log.ts';
+import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { hostileIntegrations } from '../helpers/hostile.ts';
 import { messagesOf, post, toolCall } from '../helpers/mcp-gateway.ts';
+import { readReports, waitFor } from '../helpers/processes.ts';
 
 describe('a pinned folder changed after judgement', () => {
   const { dirs, policy, root } = hostileIntegrations({
@@ -165,5 +169,56 @@ describe('the folder hash', () => {
     await expect(hashFolder(dir)).rejects.toBeInstanceOf(FolderEscape);
     fs.rmSync(sub, { recursive: true });
     await expect(hashFolder(dir)).resolves.toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("a pinned folder's background process", () => {
+  it('is not started once the folder changed after judgement, and says why', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'folder-pin-process-'));
+    try {
+      fs.copyFileSync(
+        path.join(REPO_ROOT, 'test/fixtures/processes/reporter.mjs'),
+        path.join(dir, 'reporter.mjs'),
+      );
+      fs.mkdirSync(path.join(dir, 'node_modules/dep'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'node_modules/dep/index.js'), 'export {};\n');
+      const manifest = {
+        server: { transport: 'stdio', command: 'node', args: [] },
+        processes: [],
+      } as unknown as Parameters<typeof judgeFolder>[2];
+      const log = createLogger('silent');
+      const judged = await judgeFolder('demo', dir, manifest, await hashFolder(dir), log);
+      expect(judged.reasons).toEqual([]);
+      const start = (report: string) => {
+        const p = new BackgroundProcess(
+          {
+            integration: 'demo',
+            name: 'listener',
+            command: process.execPath,
+            args: ['reporter.mjs'],
+            cwd: dir,
+            env: { PATH: process.env.PATH ?? '', REPORT_FILE: path.join(dir, '.data', report) },
+            missing: [],
+            beforeSpawn: () => judged.pin!.verify('process listener'),
+          },
+          log,
+        );
+        p.start();
+        return p;
+      };
+      fs.mkdirSync(path.join(dir, '.data'));
+      const first = start('first.jsonl');
+      await waitFor(() => readReports(path.join(dir, '.data/first.jsonl')).length === 1);
+      await first.stop();
+
+      fs.appendFileSync(path.join(dir, 'node_modules/dep/index.js'), 'globalThis.x = 1;\n');
+      const second = start('second.jsonl');
+      await waitFor(() => second.status().lastExit !== null);
+      expect(second.status()).toMatchObject({ state: 'stopped', pid: undefined });
+      expect(second.status().lastExit).toContain('its folder changed since it was judged');
+      expect(fs.existsSync(path.join(dir, '.data/second.jsonl'))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
