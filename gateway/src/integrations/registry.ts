@@ -263,15 +263,16 @@ export class IntegrationRegistry {
         this.policy.integrations[name]?.sha256,
         this.deps.log,
       );
-      if (folder.reasons.length > 0)
-        return this.refuse(item, { granted: false, reasons: folder.reasons });
-      const beforeSpawn = folder.pin && ((what: string) => folder.pin!.verify(what));
       const decision = decide(manifest, this.policy, {
         folderSha256: folder.sha256,
         resolvedSettings: Object.fromEntries(item.settings.map((s) => [s.key, s.value])),
         invalidSettings: unusableSigningSecrets(manifest, item.settings),
       });
-      if (!decision.granted) return this.refuse(item, decision);
+      if (!decision.granted || folder.reasons.length > 0) {
+        const refused = decision.granted ? [] : decision.reasons;
+        return this.refuse(item, { granted: false, reasons: [...folder.reasons, ...refused] });
+      }
+      const beforeSpawn = folder.pin?.verify.bind(folder.pin);
       const env = integrationEnv(this.deps.env, item.settings);
       const { log, gatewayUrl } = this.deps;
       item.upstream = buildUpstreamPool(
