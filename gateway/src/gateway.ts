@@ -18,6 +18,7 @@ import {
 import { createApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
+import { releaseTaskInstances } from './integrations/task-instances.ts';
 import { envKeyPrefix, hashApiKey } from './keys/format.ts';
 import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
@@ -121,6 +122,8 @@ export async function startGateway(
       instance: owner,
     });
     shutdown.add('integrations', () => integrations.stopAll());
+    // A task's own upstream instances close when it ends, here or in another gateway process.
+    tokens.onRevoked((taskIds) => releaseTaskInstances(integrations, taskIds, log));
     const metrics = createMetrics();
     const toolEvents = new ToolEventSink(db.sql, log, metrics.registry);
     shutdown.add('tool events', () => toolEvents.flush());

@@ -132,6 +132,46 @@ describe('upstream instances', () => {
     await Promise.all(sleeping);
   });
 
+  it('session: a task without a session gets its own server, released when the task ends', async () => {
+    current = pool('session');
+    const [t1, t2, gw] = await Promise.all([
+      current.request(pidOf, { taskId: 't1' }),
+      current.request(pidOf, { taskId: 't2' }),
+      current.request(pidOf),
+    ]);
+    expect(new Set([t1, t2, gw]).size).toBe(3);
+    await current.release({ taskId: 't1' });
+    await waitFor(() => !alive(t1));
+    expect(
+      current
+        .status()
+        .instances.map((i) => i.key)
+        .sort(),
+    ).toEqual(['gateway', 'task:t2']);
+  });
+
+  it('keeps the instance limit when new instances are asked for while one is being evicted', async () => {
+    current = pool('session', { maxInstances: 1 });
+    await current.request(pidOf, { sessionId: 'old' });
+    // Both find the pool full; the eviction of `old` is awaited (a process stop) meanwhile.
+    const asked = await Promise.allSettled(
+      ['b', 'c'].map((sessionId) =>
+        current!.request(
+          async (c) => {
+            await c.callTool({ name: 'sleep', arguments: { ms: 500 } });
+            return current!.status().instances.filter((i) => i.key !== 'gateway').length;
+          },
+          { sessionId },
+        ),
+      ),
+    );
+    for (const outcome of asked) {
+      if (outcome.status === 'fulfilled') expect(outcome.value).toBe(1);
+      else expect(outcome.reason).toMatchObject({ code: 'upstream_busy' });
+    }
+    expect(asked.filter((o) => o.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+  });
+
   it('refuses requests once stopped, naming the integration', async () => {
     const stopped = pool('session');
     await stopped.stop();

@@ -23,6 +23,8 @@ export interface ProcessSpec {
   env: Record<string, string>;
   /** Settings in `requires` that resolved to nothing: the process waits for them. */
   missing: string[];
+  /** Runs before each spawn; a throw refuses it for good (a changed pinned folder: folder-pin.ts). */
+  beforeSpawn?: () => Promise<void>;
 }
 
 export type ProcessState = 'waiting' | 'running' | 'backoff' | 'stopped';
@@ -49,6 +51,9 @@ export class BackgroundProcess {
   private consecutiveExits = 0;
   private lastExit: string | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** A spawn waiting for beforeSpawn; stop() bumps `epoch` so that it does not go ahead. */
+  private launching = false;
+  private epoch = 0;
 
   constructor(
     private readonly spec: ProcessSpec,
@@ -78,11 +83,12 @@ export class BackgroundProcess {
       );
       return;
     }
-    if (this.child) return;
-    this.spawn();
+    if (this.child || this.launching) return;
+    this.launch();
   }
 
   async stop(): Promise<void> {
+    this.epoch += 1;
     this.state = this.spec.missing.length > 0 ? 'waiting' : 'stopped';
     clearTimeout(this.restartTimer);
     const child = this.child;
@@ -93,6 +99,37 @@ export class BackgroundProcess {
       killProcessGroup(child, signal);
       await Promise.race([this.exited, delay(STOP_STEP_MS)]);
     }
+  }
+
+  /** beforeSpawn, then spawn; a refusal leaves the process stopped with the reason as lastExit. */
+  private launch(): void {
+    const check = this.spec.beforeSpawn;
+    if (!check) {
+      this.spawn();
+      return;
+    }
+    const epoch = this.epoch;
+    this.launching = true;
+    check()
+      .then(
+        () => {
+          if (this.epoch === epoch) this.spawn();
+        },
+        (error: unknown) => {
+          if (this.epoch !== epoch) return;
+          this.state = 'stopped';
+          this.lastExit = `not started: ${(error as Error).message}`;
+        },
+      )
+      .catch((error: unknown) =>
+        this.log.error(
+          { integration: this.spec.integration, process: this.spec.name, err: error },
+          'process could not be started',
+        ),
+      )
+      .finally(() => {
+        this.launching = false;
+      });
   }
 
   private spawn(): void {
@@ -159,7 +196,7 @@ export class BackgroundProcess {
       'process exited; restarting after backoff',
     );
     this.restartTimer = setTimeout(() => {
-      if (this.state === 'backoff') this.spawn();
+      if (this.state === 'backoff') this.launch();
     }, wait);
     this.restartTimer.unref();
   }

@@ -23,6 +23,18 @@ export function integrationEnv(
   return env;
 }
 
+/**
+ * A pinned folder is re-hashed before each spawn (folder-pin.ts), so its programs must not
+ * write code into it: Python would add `__pycache__/*.pyc` on the first run (hashed, since the
+ * interpreter runs them) and refuse every later spawn.
+ */
+export function pinnedEnv(env: Record<string, string>): Record<string, string> {
+  return { ...env, PYTHONDONTWRITEBYTECODE: '1' };
+}
+
+/** Checks a pinned folder before a spawn, naming what is about to start. */
+export type BeforeSpawn = (what: string) => Promise<void>;
+
 /** A relative command (./bin/server) is the integration's own; a bare one is found on PATH. */
 function resolveCommand(dir: string, command: string): string {
   return command.includes('/') ? path.resolve(dir, command) : command;
@@ -37,6 +49,7 @@ export function buildUpstreamPool(
   env: Record<string, string>,
   log: Logger,
   gatewayToken?: (integration: string) => Promise<string>,
+  beforeSpawn?: BeforeSpawn,
 ): UpstreamPool {
   const server = manifest.server;
   // decide() grants an http server only with every placeholder of its URL filled.
@@ -63,8 +76,9 @@ export function buildUpstreamPool(
               command: resolveCommand(dir, server.command),
               args: server.args,
               cwd: path.resolve(dir, server.cwd ?? '.'),
-              env,
+              env: beforeSpawn ? pinnedEnv(env) : env,
               requestTimeoutMs: server.timeoutMs,
+              ...(beforeSpawn && { beforeSpawn: () => beforeSpawn('the server') }),
             },
             log,
           );
@@ -94,6 +108,7 @@ export function buildProcesses(
   settings: ResolvedSetting[],
   gateway: { env: NodeJS.ProcessEnv; url: string; apiKey?: string | undefined },
   log: Logger,
+  beforeSpawn?: BeforeSpawn,
 ): BackgroundProcess[] {
   const values = new Map(settings.map((s) => [s.key, s.value]));
   return manifest.processes.map((p) => {
@@ -112,8 +127,9 @@ export function buildProcesses(
         command: resolveCommand(dir, p.command),
         args: p.args,
         cwd: dir,
-        env,
+        env: beforeSpawn ? pinnedEnv(env) : env,
         missing: missingSettings(p, settings),
+        ...(beforeSpawn && { beforeSpawn: () => beforeSpawn(`process ${p.name}`) }),
       },
       log,
     );

@@ -8,7 +8,7 @@ import { type ResolvedSetting, resolveSettings } from '../settings/resolve.ts';
 import { listSettings } from '../settings/store.ts';
 import type { BackgroundProcess } from './background-process.ts';
 import { type Candidate, discoverCandidates } from './discover.ts';
-import { hashFolder } from './folder-hash.ts';
+import { judgeFolder } from './folder-pin.ts';
 import { missingHandlers, type Reason, unusableSigningSecrets } from './judge.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
 import {
@@ -256,14 +256,23 @@ export class IntegrationRegistry {
           masterKey: this.deps.masterKey,
         }),
       );
+      const folder = await judgeFolder(
+        name,
+        candidate.dir,
+        manifest,
+        this.policy.integrations[name]?.sha256,
+        this.deps.log,
+      );
       const decision = decide(manifest, this.policy, {
-        folderSha256: this.policy.integrations[name]?.sha256
-          ? hashFolder(candidate.dir)
-          : undefined,
+        folderSha256: folder.sha256,
         resolvedSettings: Object.fromEntries(item.settings.map((s) => [s.key, s.value])),
         invalidSettings: unusableSigningSecrets(manifest, item.settings),
       });
-      if (!decision.granted) return this.refuse(item, decision);
+      if (!decision.granted || folder.reasons.length > 0) {
+        const refused = decision.granted ? [] : decision.reasons;
+        return this.refuse(item, { granted: false, reasons: [...folder.reasons, ...refused] });
+      }
+      const beforeSpawn = folder.pin?.verify.bind(folder.pin);
       const env = integrationEnv(this.deps.env, item.settings);
       const { log, gatewayUrl } = this.deps;
       item.upstream = buildUpstreamPool(
@@ -274,6 +283,7 @@ export class IntegrationRegistry {
         env,
         log,
         this.deps.gatewayToken,
+        beforeSpawn,
       );
       const apiKey = await processApiKey(
         this.deps.sql,
@@ -290,6 +300,7 @@ export class IntegrationRegistry {
         item.settings,
         { env: this.deps.env, url: gatewayUrl(), apiKey },
         log,
+        beforeSpawn,
       );
       for (const p of item.processes) p.start();
     } catch (error) {

@@ -51,11 +51,12 @@ export async function forward<T>(
   if (!upstream) throw notReady(item.name, item.state);
   const http = item.manifest?.server.transport === 'http';
   const task: Record<string, unknown> = http ? {} : { [TASK_META_KEY]: taskContext(grant) };
-  // A task or session instance carries only this agent's traffic; a shared one everybody's.
-  const ownsConnection = (item.manifest?.server.instances ?? 'shared') !== 'shared';
   const run = () =>
     upstream.request(
-      async (client, timeoutMs) => {
+      async (client, timeoutMs, instance) => {
+        // The instance actually used decides, not the manifest: one of this task or session
+        // carries only this agent's traffic; the gateway's own (shared) one everybody's.
+        const ownsConnection = instance.owned;
         deps.catalog.hook(client, item.name);
         const { meta, retry } = upstreamInput(client, input, ownsConnection);
         const sendLog = ownsConnection ? input?.sendLog : undefined;

@@ -23,6 +23,12 @@ export interface PoolOptions {
   maxInstances?: number;
 }
 
+/** Which instance served a request: `owned` when it serves only this request's session or task. */
+export interface InstanceUsed {
+  key: string;
+  owned: boolean;
+}
+
 export interface InstanceStatus extends UpstreamStatus {
   /** `gateway`, `session:<id>` or `task:<id>`. */
   key: string;
@@ -50,9 +56,11 @@ const GATEWAY_KEY = 'gateway';
 /**
  * The upstream connections of one integration, by its manifest's `instances`: `shared` sends
  * every request to one server; `session` and `task` give each session (or task) a server of its
- * own, started on its first request and closed when released or idle. Requests that belong to no
- * session or task (the gateway listing tools, calling webhook handlers) use one instance of their
- * own that lives as long as the pool.
+ * own, started on its first request and closed when released (its task ended:
+ * task-instances.ts) or idle. Under `session`, a task that belongs to no session (an external
+ * task) gets an instance of its own task: falling back to the shared one would let it read what
+ * another task stored there. Requests that belong to no session or task (the gateway listing
+ * tools, calling webhook handlers) use one instance of their own that lives as long as the pool.
  */
 export class UpstreamPool {
   private readonly entries = new Map<string, Entry>();
@@ -78,25 +86,36 @@ export class UpstreamPool {
 
   /** The instance key a context maps to under this pool's mode. */
   keyFor(context: CallContext = {}): string {
-    if (this.options.mode === 'session' && context.sessionId) return `session:${context.sessionId}`;
-    if (this.options.mode === 'task' && context.taskId) return `task:${context.taskId}`;
+    const { mode } = this.options;
+    if (mode === 'shared') return GATEWAY_KEY;
+    if (mode === 'session' && context.sessionId) return `session:${context.sessionId}`;
+    if (context.taskId) return `task:${context.taskId}`;
     return GATEWAY_KEY;
   }
 
+  /**
+   * `fn` is told which instance it runs on: only an `owned` one may pass the upstream's
+   * unaddressed messages (logs) to this caller, since a shared one carries other tasks' too.
+   */
   async request<T>(
-    fn: (client: Client, timeoutMs: number) => Promise<T>,
+    fn: (client: Client, timeoutMs: number, instance: InstanceUsed) => Promise<T>,
     context?: CallContext,
   ): Promise<T> {
-    const entry = await this.acquire(this.keyFor(context));
+    const key = this.keyFor(context);
+    const entry = await this.acquire(key);
+    const instance: InstanceUsed = { key, owned: key !== GATEWAY_KEY };
     try {
-      return await entry.upstream.request(fn);
+      return await entry.upstream.request((client, timeoutMs) => fn(client, timeoutMs, instance));
     } finally {
       entry.inFlight -= 1;
       entry.lastUsed = Date.now();
     }
   }
 
-  /** Closes the instance of a session or task that ended (a no-op under `shared`). */
+  /**
+   * Closes the instance of a session or task that ended (a no-op under `shared`, or when it has
+   * none). `{ taskId }` alone closes the task's own instance under `task` and `session` alike.
+   */
   async release(context: CallContext): Promise<void> {
     const key = this.keyFor(context);
     if (key === GATEWAY_KEY) return;
@@ -121,21 +140,24 @@ export class UpstreamPool {
   }
 
   private async acquire(key: string): Promise<Entry> {
-    if (this.stopped) {
-      throw new SwitchboardError(
-        'upstream_unavailable',
-        `integration ${this.options.integration}: the integration is stopped`,
-        { status: 502 },
-      );
-    }
     // inFlight is counted here, synchronously with the lookup, so no eviction or idle sweep can
-    // pick an instance between its choice and the request's start.
-    const found = this.entries.get(key);
-    if (found) {
-      found.inFlight += 1;
-      return found;
-    }
-    if (key !== GATEWAY_KEY && this.pooledCount() >= this.maxInstances) {
+    // pick an instance between its choice and the request's start. The count is checked again
+    // after every eviction (closing awaits the process's stop, during which other requests may
+    // have added instances), so the bound holds however many requests arrive at once.
+    for (;;) {
+      if (this.stopped) {
+        throw new SwitchboardError(
+          'upstream_unavailable',
+          `integration ${this.options.integration}: the integration is stopped`,
+          { status: 502 },
+        );
+      }
+      const found = this.entries.get(key);
+      if (found) {
+        found.inFlight += 1;
+        return found;
+      }
+      if (key === GATEWAY_KEY || this.pooledCount() < this.maxInstances) break;
       const idlest = this.idlest();
       if (!idlest) {
         throw new SwitchboardError(
@@ -145,12 +167,6 @@ export class UpstreamPool {
         );
       }
       await this.close(idlest);
-      // Another request for the same key may have created it while we waited.
-      const raced = this.entries.get(key);
-      if (raced) {
-        raced.inFlight += 1;
-        return raced;
-      }
     }
     const entry: Entry = { upstream: this.options.create(), inFlight: 1, lastUsed: Date.now() };
     this.entries.set(key, entry);

@@ -24,6 +24,8 @@ export interface StdioServerSpec {
   cwd: string;
   env: Record<string, string>;
   requestTimeoutMs: number;
+  /** Runs before each spawn; a throw refuses it (a changed pinned folder: folder-pin.ts). */
+  beforeSpawn?: () => Promise<void>;
 }
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'stopped';
@@ -134,6 +136,17 @@ export class StdioUpstream implements Upstream {
     this.spawned += 1;
     const started = Date.now();
     const { spec, log } = this;
+    if (spec.beforeSpawn) {
+      try {
+        await spec.beforeSpawn();
+      } catch (error) {
+        const failed = this.startFailed((error as Error).message, error);
+        throw error instanceof SwitchboardError ? error : failed;
+      }
+      if (this.state !== 'starting') {
+        throw upstreamError(spec.integration, 'the integration is stopped');
+      }
+    }
     let child: ChildProcessWithoutNullStreams;
     try {
       child = spawn(spec.command, spec.args, {
