@@ -135,17 +135,18 @@ export async function startGateway(
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());
     const publish = taskEventPublisher(bus, log);
+    // One waker for the API's SSE streams and ask_user on the bus the worker publishes on:
+    // events of any process reach them at once, not by their fallback polls.
+    const waker = await TaskEventWaker.start(bus, log);
+    shutdown.add('task event streams', () => waker.close());
     const taskTools = createTaskToolsEndpoint({
       sql: db.sql,
       log,
       publish,
+      waker,
       flushToolEvents: () => toolEvents.flush(),
     });
     shutdown.add('task tools', () => taskTools.close());
-    // One waker for the API's SSE streams on the bus the worker publishes on: events of any
-    // process reach open streams at once, not by the API's fallback poll.
-    const waker = await TaskEventWaker.start(bus, log);
-    shutdown.add('task event streams', () => waker.close());
     step();
     const streams = new OpenStreams(shutdown);
     shutdown.onStart(() => streams.close());
