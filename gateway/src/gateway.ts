@@ -16,7 +16,7 @@ import {
   taskEventPublisher,
 } from './events/task-events.ts';
 import { createApp } from './http/app.ts';
-import { createMetrics } from './http/metrics.ts';
+import { createMetrics, type Metrics } from './http/metrics.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
 import { envKeyPrefix, hashApiKey } from './keys/format.ts';
 import { syncEnvAdminKey } from './keys/store.ts';
@@ -43,6 +43,8 @@ export interface Gateway {
   tokens: TokenService;
   /** Announces committed task events to every process (the worker, SSE streams). */
   publishTaskEvents: PublishTaskEvents;
+  /** Its metrics (main.ts counts the errors nothing caught in them). */
+  metrics: Metrics;
 }
 
 /**
@@ -171,6 +173,7 @@ export async function startGateway(
       streams,
       wakeDeliveries: () => deliveries?.accepted(),
       integrationsLoaded: loaded,
+      testFaults: config.testFaults,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -254,6 +257,7 @@ export async function startGateway(
       registry: integrations,
       tokens,
       publishTaskEvents: publish,
+      metrics,
     };
   } catch (error) {
     booted();
