@@ -36,7 +36,10 @@ export class ProcessErrors {
   private windowStart = 0;
   private inWindow = 0;
 
-  constructor(private readonly onFatal: (kind: UnhandledKind, error: unknown) => void) {}
+  constructor(
+    private readonly onFatal: (kind: UnhandledKind, error: unknown) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Installs the process handlers (once, before boot). */
   install(): void {
@@ -78,7 +81,8 @@ export class ProcessErrors {
     }
   }
 
-  private logBounded(kind: UnhandledKind, error: unknown, now = Date.now()): void {
+  private logBounded(kind: UnhandledKind, error: unknown): void {
+    const now = this.now();
     if (now - this.windowStart >= WINDOW_MS) {
       const dropped = this.inWindow - LOGGED_PER_WINDOW;
       if (dropped > 0) {
