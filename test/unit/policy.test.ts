@@ -601,6 +601,14 @@ schedules:
     expect(policyOf(`${HEAD}${yaml}\n`).tokens).toEqual({ ...expected, maxInFlight: 32 });
   });
 
+  it('tokens.maxInFlight: a whole number from 1 to 10000 (default 32)', () => {
+    expect(policyOf(`${HEAD}tokens: { maxInFlight: 4 }\n`).tokens.maxInFlight).toBe(4);
+    expect(errorsOf(`${HEAD}tokens: { maxInFlight: 0 }\n`)).toEqual([
+      ['tokens.maxInFlight', expect.stringContaining('expected a whole number of requests ≥ 1')],
+    ]);
+    expect(errorsOf(`${HEAD}tokens: { maxInFlight: 1.5 }\n`)).toHaveLength(1);
+  });
+
   it.each<[string, string, Array<[string, string]>]>([
     [
       'wrong apiVersion',
