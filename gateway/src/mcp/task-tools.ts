@@ -47,7 +47,7 @@ export interface TaskToolsDeps {
    */
   flushToolEvents?: () => Promise<void>;
   /** Wakes a waiting ask_user when an event of its task commits (events/task-events.ts). */
-  waker?: Pick<TaskEventWaker, 'watch'>;
+  waker: Pick<TaskEventWaker, 'watch'>;
   /** Default ASK_USER_POLL_MS; tests may go faster. */
   pollMs?: number;
 }
@@ -107,7 +107,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
     // not missed (the wake is remembered until the next wait).
     let woken = false;
     let wake: (() => void) | undefined;
-    const unwatch = deps.waker?.watch(task.id, () => {
+    const unwatch = deps.waker.watch(task.id, () => {
       woken = true;
       wake?.();
     });
@@ -148,7 +148,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
       }
       return text(`no reply within ${Math.round(waitMs / 1000)} s`, { answered: false });
     } finally {
-      unwatch?.();
+      unwatch();
     }
   }
 
