@@ -95,6 +95,9 @@ const envSchema = z.object({
   SWITCHBOARD_TASK_LEASE_MS: durationMs
     .pipe(z.number().min(1_000, 'expected at least 1000 ms'))
     .default(30_000),
+  // Test only: mounts /__test/faults (http/test-faults.ts), routes that throw on purpose. Taken
+  // only with NODE_ENV=test and refused with SWITCHBOARD_MODE=production (production-mode.ts).
+  SWITCHBOARD_TEST_FAULTS: z.enum(['0', '1'], { error: 'expected 0 or 1' }).default('0'),
 });
 
 export interface Config {
@@ -113,6 +116,8 @@ export interface Config {
   logFormat: LogFormat;
   shutdownTimeoutMs: number;
   taskLeaseMs: number;
+  /** SWITCHBOARD_TEST_FAULTS=1 (with NODE_ENV=test): the test-only fault routes are mounted. */
+  testFaults: boolean;
 }
 
 export function decodeMasterKey(value: string): Buffer | undefined {
@@ -154,6 +159,11 @@ export function loadConfig(
     throw new ConfigError(problems);
   }
   const e = parsed.data;
+  if (e.SWITCHBOARD_TEST_FAULTS === '1' && env.NODE_ENV !== 'test') {
+    throw new ConfigError([
+      `SWITCHBOARD_TEST_FAULTS="1": only for the gateway's own tests (NODE_ENV=test); it mounts routes that throw on purpose`,
+    ]);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -171,6 +181,7 @@ export function loadConfig(
     logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
     taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
+    testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',
   };
 }
 

@@ -16,7 +16,7 @@ import {
   taskEventPublisher,
 } from './events/task-events.ts';
 import { createApp } from './http/app.ts';
-import { createMetrics } from './http/metrics.ts';
+import { createMetrics, type Metrics } from './http/metrics.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
 import { releaseTaskInstances } from './integrations/task-instances.ts';
 import { envKeyPrefix, hashApiKey } from './keys/format.ts';
@@ -44,6 +44,8 @@ export interface Gateway {
   tokens: TokenService;
   /** Announces committed task events to every process (the worker, SSE streams). */
   publishTaskEvents: PublishTaskEvents;
+  /** Its metrics (main.ts counts the errors nothing caught in them). */
+  metrics: Metrics;
 }
 
 /**
@@ -138,17 +140,18 @@ export async function startGateway(
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());
     const publish = taskEventPublisher(bus, log);
+    // One waker for the API's SSE streams and ask_user on the bus the worker publishes on:
+    // events of any process reach them at once, not by their fallback polls.
+    const waker = await TaskEventWaker.start(bus, log);
+    shutdown.add('task event streams', () => waker.close());
     const taskTools = createTaskToolsEndpoint({
       sql: db.sql,
       log,
       publish,
+      waker,
       flushToolEvents: () => toolEvents.flush(),
     });
     shutdown.add('task tools', () => taskTools.close());
-    // One waker for the API's SSE streams on the bus the worker publishes on: events of any
-    // process reach open streams at once, not by the API's fallback poll.
-    const waker = await TaskEventWaker.start(bus, log);
-    shutdown.add('task event streams', () => waker.close());
     step();
     const streams = new OpenStreams(shutdown);
     shutdown.onStart(() => streams.close());
@@ -173,6 +176,7 @@ export async function startGateway(
       streams,
       wakeDeliveries: () => deliveries?.accepted(),
       integrationsLoaded: loaded,
+      testFaults: config.testFaults,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -256,6 +260,7 @@ export async function startGateway(
       registry: integrations,
       tokens,
       publishTaskEvents: publish,
+      metrics,
     };
   } catch (error) {
     booted();

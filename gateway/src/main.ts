@@ -1,8 +1,8 @@
 import { CONFIG_VARIABLES, loadConfig, unknownVariables } from './config.ts';
-import { isDatabaseUnreachable } from './db/connect.ts';
 import { ConfigError, EXIT, SwitchboardError } from './errors.ts';
 import { startGateway } from './gateway.ts';
 import { type Logger, stdoutLogger } from './log.ts';
+import { ProcessErrors } from './process-errors.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
@@ -51,22 +51,21 @@ export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
   // postgres.js 3.4 runs a query of its own on each new connection (the array types) and drops
-  // its promise: a connection lost at that moment is an unhandled rejection, which would end the
-  // process. A lost database is no reason to exit (db/socket.ts logs it); anything else is.
-  process.on('unhandledRejection', (reason) => {
-    // postgres.js marks the errors of its queries with the query's text (`query`).
-    if (isDatabaseUnreachable(reason) && 'query' in (reason as object)) {
-      log?.debug({ err: reason }, 'a database connection was lost while it was set up');
-      return;
-    }
-    process.stderr.write(`switchboard: unhandled rejection: ${String(reason)}\n`);
-    log?.fatal({ err: reason }, 'unhandled rejection');
+  // its promise: a connection lost at that moment is an unhandled rejection, never fatal. Any
+  // other error nothing caught is fatal during boot and only logged once the gateway serves
+  // (process-errors.ts says why).
+  const errors = new ProcessErrors((kind, reason) => {
+    const what = kind === 'rejection' ? 'unhandled rejection' : 'uncaught exception';
+    process.stderr.write(`switchboard: ${what} during start-up: ${String(reason)}\n`);
+    log?.fatal({ err: reason, serving: false }, what);
     if (!shutdown) return exit(EXIT.failure);
-    shutdown.run('unhandled rejection').finally(() => exit(EXIT.failure));
+    shutdown.run(what).finally(() => exit(EXIT.failure));
   });
+  errors.install();
   try {
     const config = loadConfig(env);
     log = stdoutLogger(config.logLevel, config.logFormat);
+    errors.setLogger(log);
     const unknown = unknownVariables(env);
     if (unknown.length > 0) {
       log.warn(
@@ -75,7 +74,8 @@ export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<
       );
     }
     shutdown = createShutdown({ log, deadlineMs: config.shutdownTimeoutMs });
-    await startGateway(config, log, env, shutdown);
+    const gateway = await startGateway(config, log, env, shutdown);
+    errors.serving(gateway.metrics.unhandledErrors);
   } catch (error) {
     // Boot stopped by a signal: its handler exits once everything is closed.
     if (signals > 0) return;

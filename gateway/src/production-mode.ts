@@ -24,5 +24,10 @@ export function refuseDevelopmentDefaults(config: Config): void {
       'SWITCHBOARD_MASTER_KEY=(unset): required when SWITCHBOARD_MODE=production, since a key generated into the data dir sits next to the secrets it encrypts (generate one: openssl rand -base64 32)',
     );
   }
+  if (config.testFaults) {
+    problems.push(
+      'SWITCHBOARD_TEST_FAULTS="1": refused when SWITCHBOARD_MODE=production (it mounts test routes that throw on purpose)',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -108,7 +108,22 @@ const integrationPolicy = strictObject({
 const DEFAULT_TOKEN_TTL_MS = 15 * 60_000;
 
 // Either field may be left out: maxTtl defaults to 2h, defaultTtl to 15m (or maxTtl if shorter).
-const tokens = strictObject({ defaultTtl: duration.optional(), maxTtl: duration.prefault('2h') })
+/**
+ * MCP requests one task may have in flight at once (all its tokens together; http/concurrency.ts).
+ * 32 is well above what an agent runs in parallel (a handful of tool calls) and bounds what one
+ * hostile agent holds: 1,000 concurrent calls from one token were all accepted before issue 13.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 32;
+
+const tokens = strictObject({
+  defaultTtl: duration.optional(),
+  maxTtl: duration.prefault('2h'),
+  maxInFlight: z
+    .int({ error: 'expected a whole number of requests ≥ 1' })
+    .min(1, 'expected a whole number of requests ≥ 1')
+    .max(10_000, 'expected at most 10000 requests')
+    .default(DEFAULT_MAX_IN_FLIGHT),
+})
   .superRefine((ttl, ctx) => {
     if (ttl.defaultTtl !== undefined && ttl.defaultTtl > ttl.maxTtl) {
       ctx.addIssue({
@@ -121,6 +136,7 @@ const tokens = strictObject({ defaultTtl: duration.optional(), maxTtl: duration.
   .transform((ttl) => ({
     defaultTtlMs: ttl.defaultTtl ?? Math.min(DEFAULT_TOKEN_TTL_MS, ttl.maxTtl),
     maxTtlMs: ttl.maxTtl,
+    maxInFlight: ttl.maxInFlight,
   }));
 
 /**

@@ -130,7 +130,11 @@ describe('the built-in task tools on a running task', () => {
     const [event] = await gw().sql<{ data: Record<string, unknown> }[]>`
       select data from task_events where task_id = ${task.id} and type = 'task:ask_user'`;
     expect(event?.data).toMatchObject({ question: 'Which branch?', options: ['main', 'dev'] });
-    await api('POST', `/sessions/${task.sessionId}/messages`, { content: 'dev, please' });
+    await api('POST', `/sessions/${task.sessionId}/messages`, {
+      content: 'dev, please',
+      // ask_user wakes on the task's events; without one it finds the message at its 30 s poll.
+      notify: true,
+    });
     const answer = await asking;
     expect(answer.isError).not.toBe(true);
     expect(textOf(answer)).toContain('dev, please');

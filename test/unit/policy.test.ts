@@ -442,7 +442,11 @@ describe('loadPolicy', () => {
     for (const name of ['notes', 'fixture']) {
       expect(policy.integrations[name]).toMatchObject({ enabled: true, grants: [] });
     }
-    expect(policy.tokens).toEqual({ defaultTtlMs: 15 * 60_000, maxTtlMs: 2 * 3_600_000 });
+    expect(policy.tokens).toEqual({
+      defaultTtlMs: 15 * 60_000,
+      maxTtlMs: 2 * 3_600_000,
+      maxInFlight: 32,
+    });
     expect(policy.profiles.scripted).toEqual({
       runner: {
         driver: 'process',
@@ -494,7 +498,7 @@ schedules:
       apiVersion: 'switchboard/policy/v1',
       development: false,
       integrations: { github: { enabled: false, grants: [], outboundHosts: [] } },
-      tokens: { defaultTtlMs: 900_000, maxTtlMs: 7_200_000 },
+      tokens: { defaultTtlMs: 900_000, maxTtlMs: 7_200_000, maxInFlight: 32 },
       profiles: {},
       schedules: [],
       dispatch: { allowHosts: [] },
@@ -594,7 +598,15 @@ schedules:
       { defaultTtlMs: 1_800_000, maxTtlMs: 7_200_000 },
     ],
   ])('a partial tokens block takes the defaults for the rest: %s', (_name, yaml, expected) => {
-    expect(policyOf(`${HEAD}${yaml}\n`).tokens).toEqual(expected);
+    expect(policyOf(`${HEAD}${yaml}\n`).tokens).toEqual({ ...expected, maxInFlight: 32 });
+  });
+
+  it('tokens.maxInFlight: a whole number from 1 to 10000 (default 32)', () => {
+    expect(policyOf(`${HEAD}tokens: { maxInFlight: 4 }\n`).tokens.maxInFlight).toBe(4);
+    expect(errorsOf(`${HEAD}tokens: { maxInFlight: 0 }\n`)).toEqual([
+      ['tokens.maxInFlight', expect.stringContaining('expected a whole number of requests ≥ 1')],
+    ]);
+    expect(errorsOf(`${HEAD}tokens: { maxInFlight: 1.5 }\n`)).toHaveLength(1);
   });
 
   it.each<[string, string, Array<[string, string]>]>([

@@ -13,6 +13,7 @@ import { healthRoutes, type Lifecycle } from './health.ts';
 import { type McpHandler, mcpRoutes } from './mcp-routes.ts';
 import { type Metrics, observeRequests } from './metrics.ts';
 import { requestId } from './request-context.ts';
+import { testFaultRoutes } from './test-faults.ts';
 import { wellKnownRoutes } from './well-known.ts';
 
 export interface AppDeps {
@@ -37,6 +38,8 @@ export interface AppDeps {
   wakeDeliveries?: () => void;
   /** Settles once every integration has been judged (webhooks wait for it; see mount.ts). */
   integrationsLoaded?: Promise<void>;
+  /** SWITCHBOARD_TEST_FAULTS=1 in a test: mounts the routes that throw on purpose. */
+  testFaults?: boolean;
 }
 
 /** Express matches paths case-insensitively by default; so does this shortcut to /hooks. */
@@ -77,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes({ ...deps, policy: () => deps.registry.currentPolicy() }));
   app.use(wellKnownRoutes(deps));
   app.use('/api/v1', apiRouter(deps));
+  if (deps.testFaults) app.use(testFaultRoutes());
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
   return app;

@@ -1,9 +1,11 @@
+import { DEFAULT_MAX_IN_FLIGHT } from '@switchboard/policy';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { BATCH_REFUSED } from '../mcp/http-bridge.ts';
 import type { Grant, TokenVerifier } from '../tokens/grant.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
+import { ConcurrencyLimiter, inFlightCap } from './concurrency.ts';
 import { leanJson } from './json-body.ts';
 import {
   BUILTIN,
@@ -64,6 +66,11 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 export function mcpRoutes(deps: McpRoutesDeps): Router {
   const router = Router();
   const limiter = new RateLimiter();
+  // Before the policy loads (or when it does not), the schema's default.
+  const inFlight = inFlightCap(
+    new ConcurrencyLimiter(),
+    () => deps.registry.currentPolicy()?.tokens.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+  );
   // Every exchange is cut when its token is revoked or expires (streams must not outlive it).
   const exchanges = new TokenExchanges();
   deps.tokens.onRevoked?.((taskIds, tokenIds, kids) => exchanges.revoke(taskIds, tokenIds, kids));
@@ -176,11 +183,12 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
       json,
       jsonRpcParseErrors,
       refuseBatches,
+      inFlight,
       serveBuiltin,
     );
   }
   for (const path of ['/mcp', '/mcp/:integration']) {
-    router.all(path, guard, json, jsonRpcParseErrors, refuseBatches, limit, serve);
+    router.all(path, guard, json, jsonRpcParseErrors, refuseBatches, limit, inFlight, serve);
   }
   return router;
 }

@@ -1,11 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import { routeLabel } from './request-context.ts';
 
 export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Errors nothing caught (process-errors.ts): each was logged, and the gateway kept serving. */
+  unhandledErrors: Counter<'kind'>;
 }
 
 /** A registry per gateway (not prom-client's global one), so tests can run several in a process. */
@@ -20,7 +22,13 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
-  return { registry, httpDuration };
+  const unhandledErrors = new Counter({
+    name: 'switchboard_unhandled_errors_total',
+    help: 'Unhandled promise rejections and uncaught exceptions, logged while the gateway kept serving',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, unhandledErrors };
 }
 
 /** Polled by probes, scrapers and every integration's key cache: logged at debug only. */

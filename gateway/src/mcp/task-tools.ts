@@ -1,11 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { setTimeout as wait } from 'node:timers/promises';
 import { type CallToolResult, createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import { insertTaskEvent } from '../events/store.ts';
-import type { PublishTaskEvents } from '../events/task-events.ts';
+import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
 import type { Logger } from '../log.ts';
 import { listMessages, type MessageRow } from '../sessions/store.ts';
 import { lastMessageId, newestMessages, recordAgentResult } from '../tasks/sql/worker.ts';
@@ -24,8 +23,15 @@ import { BATCH_REFUSED, goneSignal, readBody, sendResponse, toWebRequest } from 
 
 /** ask_user waits this long for a reply unless the agent asks for less (10 min). */
 export const ASK_USER_DEFAULT_MS = 10 * 60_000;
-/** New messages are looked for this often while ask_user waits: replies may land on any replica. */
-export const ASK_USER_POLL_MS = 500;
+/**
+ * ask_user reads the session when an event of its task commits (the bus: LISTEN/NOTIFY on
+ * Postgres, so a reply posted on any replica wakes it; `notify: true` on a posted message adds
+ * that event, and the task's end adds one too), and at least this often without one: for a
+ * message stored without an event (a webhook trigger, a post without `notify`) or a notice lost
+ * with a dropped connection. It was a 500 ms poll: 1,000 waiting calls were 4,000 queries a
+ * second (issue 13); 30 s is 2 queries a minute per waiting task.
+ */
+export const ASK_USER_POLL_MS = 30_000;
 /** task_context summarises this many of the session's newest messages. */
 export const CONTEXT_MESSAGES = 20;
 /** …each cut to this many characters (the whole text is one API call away). */
@@ -40,6 +46,8 @@ export interface TaskToolsDeps {
    * 200 ms) before a task tool's event, so the agent's calls are in the order it made them.
    */
   flushToolEvents?: () => Promise<void>;
+  /** Wakes a waiting ask_user when an event of its task commits (events/task-events.ts). */
+  waker: Pick<TaskEventWaker, 'watch'>;
   /** Default ASK_USER_POLL_MS; tests may go faster. */
   pollMs?: number;
 }
@@ -57,13 +65,15 @@ const toolError = (message: string): CallToolResult => ({
   isError: true,
 });
 
-/** Waits `ms`, or less when `signal` aborts; never rejects. */
-const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
-  wait(ms, undefined, signal ? { signal } : {}).catch(() => {});
-
 export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint {
   const scope = new AsyncLocalStorage<Grant>();
   const pollMs = deps.pollMs ?? ASK_USER_POLL_MS;
+  /**
+   * Tasks with an ask_user waiting, in this process: one question at a time per task (an agent
+   * cannot take two answers at once, and each wait holds a request slot and a watch). Per
+   * process like the in-flight cap: behind N replicas a task may wait N times at worst.
+   */
+  const asking = new Set<string>();
 
   /** The grant's task while it runs; a tool error otherwise (ended since the guard checked). */
   async function runningTask(grant: Grant): Promise<QueueTaskRow | string> {
@@ -77,6 +87,69 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
     await deps.flushToolEvents?.();
     const row = await insertTaskEvent(deps.sql, { taskId, type, data });
     await deps.publish([row]);
+  }
+
+  async function askAndWait(
+    grant: Grant,
+    task: { id: string; sessionId: string },
+    question: string,
+    options: string[] | undefined,
+    timeoutSeconds: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<CallToolResult> {
+    const after = await lastMessageId(deps.sql, task.sessionId);
+    // Never past the token's expiry: the answer could not be acted on.
+    const waitMs = Math.min(
+      (timeoutSeconds ?? ASK_USER_DEFAULT_MS / 1000) * 1000,
+      Math.max(0, grant.expiresAt * 1000 - Date.now()),
+    );
+    // Watch before the question goes out: a reply committed between a read and the wait is
+    // not missed (the wake is remembered until the next wait).
+    let woken = false;
+    let wake: (() => void) | undefined;
+    const unwatch = deps.waker.watch(task.id, () => {
+      woken = true;
+      wake?.();
+    });
+    try {
+      await event(task.id, 'task:ask_user', {
+        question,
+        ...(options && { options }),
+        timeoutMs: waitMs,
+      });
+      const until = Date.now() + waitMs;
+      while (!signal?.aborted && Date.now() < until) {
+        woken = false;
+        deps.log.debug({ taskId: task.id }, 'ask_user: reading the session');
+        const [reply] = (
+          await listMessages(deps.sql, task.sessionId, { afterId: after, limit: 50 })
+        ).filter((m) => m.role !== 'agent');
+        if (reply) {
+          return text(reply.content, {
+            answered: true,
+            reply: reply.content,
+            messageId: reply.id,
+          });
+        }
+        const now = await findQueueTask(deps.sql, task.id);
+        if (now?.status !== 'running') return toolError(`task ${task.id} has ended`);
+        if (woken) continue;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            wake = undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, Math.min(pollMs, Math.max(0, until - Date.now())));
+          signal?.addEventListener('abort', done, { once: true });
+          wake = done;
+        });
+      }
+      return text(`no reply within ${Math.round(waitMs / 1000)} s`, { answered: false });
+    } finally {
+      unwatch();
+    }
   }
 
   function build(grant: Grant): McpServer {
@@ -135,35 +208,24 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         const task = await runningTask(grant);
         if (typeof task === 'string') return toolError(task);
         if (task.sessionId === null) return toolError('the task has no session to ask');
-        const after = await lastMessageId(deps.sql, task.sessionId);
-        // Never past the token's expiry: the answer could not be acted on.
-        const waitMs = Math.min(
-          (timeoutSeconds ?? ASK_USER_DEFAULT_MS / 1000) * 1000,
-          Math.max(0, grant.expiresAt * 1000 - Date.now()),
-        );
-        await event(task.id, 'task:ask_user', {
-          question,
-          ...(options && { options }),
-          timeoutMs: waitMs,
-        });
-        const until = Date.now() + waitMs;
-        const signal = ctx.mcpReq.signal;
-        while (!signal?.aborted && Date.now() < until) {
-          const [reply] = (
-            await listMessages(deps.sql, task.sessionId, { afterId: after, limit: 50 })
-          ).filter((m) => m.role !== 'agent');
-          if (reply) {
-            return text(reply.content, {
-              answered: true,
-              reply: reply.content,
-              messageId: reply.id,
-            });
-          }
-          const now = await findQueueTask(deps.sql, task.id);
-          if (now?.status !== 'running') return toolError(`task ${task.id} has ended`);
-          await sleep(Math.min(pollMs, Math.max(0, until - Date.now())), signal);
+        if (asking.has(task.id)) {
+          return toolError(
+            `ask_user is already waiting for a reply on task ${task.id}: ask one question at a time (wait for that call to end, or cancel it)`,
+          );
         }
-        return text(`no reply within ${Math.round(waitMs / 1000)} s`, { answered: false });
+        asking.add(task.id);
+        try {
+          return await askAndWait(
+            grant,
+            { id: task.id, sessionId: task.sessionId },
+            question,
+            options,
+            timeoutSeconds,
+            ctx.mcpReq.signal,
+          );
+        } finally {
+          asking.delete(task.id);
+        }
       },
     );
 
