@@ -132,7 +132,7 @@ describe('the built-in task tools on a running task', () => {
     expect(event?.data).toMatchObject({ question: 'Which branch?', options: ['main', 'dev'] });
     await api('POST', `/sessions/${task.sessionId}/messages`, {
       content: 'dev, please',
-      // ask_user wakes on the task's events; without one it finds the message at its 30 s poll.
+      // ask_user wakes on the task's events; without one it finds the message at its 5 s poll.
       notify: true,
     });
     const answer = await asking;

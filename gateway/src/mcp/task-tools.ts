@@ -27,11 +27,13 @@ export const ASK_USER_DEFAULT_MS = 10 * 60_000;
  * ask_user reads the session when an event of its task commits (the bus: LISTEN/NOTIFY on
  * Postgres, so a reply posted on any replica wakes it; `notify: true` on a posted message adds
  * that event, and the task's end adds one too), and at least this often without one: for a
- * message stored without an event (a webhook trigger, a post without `notify`) or a notice lost
- * with a dropped connection. It was a 500 ms poll: 1,000 waiting calls were 4,000 queries a
- * second (issue 13); 30 s is 2 queries a minute per waiting task.
+ * message stored without an event (a webhook trigger with `run: false` — a chat reply — or a post
+ * without `notify`) or a notice lost with a dropped connection. It was a 500 ms poll with no cap
+ * on waiting calls: 1,000 of them on one task were 2,000 queries a second (issue 13). Now one
+ * question waits per task and 5 s keeps a chat reply prompt: 0.2 queries a second per task
+ * waiting (the same fallback as the task-event stream's, events/task-events.ts).
  */
-export const ASK_USER_POLL_MS = 30_000;
+export const ASK_USER_POLL_MS = 5_000;
 /** task_context summarises this many of the session's newest messages. */
 export const CONTEXT_MESSAGES = 20;
 /** …each cut to this many characters (the whole text is one API call away). */
@@ -119,8 +121,9 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
       });
       const until = Date.now() + waitMs;
       while (!signal?.aborted && Date.now() < until) {
+        const byBus = woken;
         woken = false;
-        deps.log.debug({ taskId: task.id }, 'ask_user: reading the session');
+        deps.log.debug({ taskId: task.id, woken: byBus }, 'ask_user: reading the session');
         const [reply] = (
           await listMessages(deps.sql, task.sessionId, { afterId: after, limit: 50 })
         ).filter((m) => m.role !== 'agent');
