@@ -3,6 +3,7 @@ import type { Manifest } from '@switchboard/sdk';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
 import { BackgroundProcess } from './background-process.ts';
+import type { FloodMeter } from './upstream/flood-meter.ts';
 import { HttpUpstream } from './upstream/http.ts';
 import { UpstreamPool } from './upstream/pool.ts';
 import { StdioUpstream } from './upstream/stdio.ts';
@@ -37,6 +38,7 @@ export function buildUpstreamPool(
   env: Record<string, string>,
   log: Logger,
   gatewayToken?: (integration: string) => Promise<string>,
+  meter?: FloodMeter,
 ): UpstreamPool {
   const server = manifest.server;
   // decide() grants an http server only with every placeholder of its URL filled.
@@ -65,10 +67,14 @@ export function buildUpstreamPool(
               cwd: path.resolve(dir, server.cwd ?? '.'),
               env,
               requestTimeoutMs: server.timeoutMs,
+              ...(meter && { meter }),
             },
             log,
           );
-  return new UpstreamPool({ integration: name, mode: server.instances, create }, log);
+  return new UpstreamPool(
+    { integration: name, mode: server.instances, create, ...(meter && { meter }) },
+    log,
+  );
 }
 
 /** Settings in a process's `requires` that resolved to nothing: it waits for them. */

@@ -19,6 +19,7 @@ import {
 } from './process-key.ts';
 import { listAllTools, type ToolSummary } from './tools.ts';
 import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
+import { FloodMeter } from './upstream/flood-meter.ts';
 import type { UpstreamPool } from './upstream/pool.ts';
 import { delay } from './upstream/stdio.ts';
 
@@ -266,6 +267,7 @@ export class IntegrationRegistry {
       if (!decision.granted) return this.refuse(item, decision);
       const env = integrationEnv(this.deps.env, item.settings);
       const { log, gatewayUrl } = this.deps;
+      const meter = new FloodMeter(name, log, (message) => this.flooding(item, message));
       item.upstream = buildUpstreamPool(
         name,
         candidate.dir,
@@ -274,6 +276,7 @@ export class IntegrationRegistry {
         env,
         log,
         this.deps.gatewayToken,
+        meter,
       );
       const apiKey = await processApiKey(
         this.deps.sql,
@@ -402,6 +405,27 @@ export class IntegrationRegistry {
       'integration refused',
     );
     return item;
+  }
+
+  /**
+   * An upstream that kept flooding (flood-meter.ts) is refused as `upstream_flooding` and
+   * stopped, with its processes, until the integration is reloaded: restarting it would only
+   * start the flood again, and every other integration's agents share the gateway with it.
+   */
+  private flooding(item: Integration, message: string): void {
+    if (this.items.get(item.name) !== item || item.state === 'refused') return;
+    this.refuse(item, { granted: false, reasons: [{ code: 'upstream_flooding', message }] });
+    stopItem(item)
+      .catch((error: unknown) =>
+        this.deps.log.warn(
+          { integration: item.name, err: error },
+          'stopping flooding upstream failed',
+        ),
+      )
+      .finally(() => {
+        item.upstream = undefined;
+        item.processes = [];
+      });
   }
 
   private policyOrEmpty(): Policy {

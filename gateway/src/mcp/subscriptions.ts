@@ -49,7 +49,7 @@ export class ResourceSubscriptions {
     const capabilities = await this.catalog.capabilities(item);
     if (!capabilities.resources?.subscribe) return;
     await item.upstream?.request(async (client, timeout) => {
-      this.catalog.hook(client, item.name);
+      this.catalog.hook(client, item.name, item.upstream?.meter);
       if (!isModern(client)) {
         await client.subscribeResource({ uri }, { timeout });
         return;

@@ -5,6 +5,7 @@ import type { Logger } from '../../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './backoff.ts';
 import { ChildProcessTransport } from './child-transport.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
+import type { FloodMeter } from './flood-meter.ts';
 import { forEachLine } from './line-log.ts';
 import { killProcessGroup } from './process-group.ts';
 import { StderrTail } from './stderr-tail.ts';
@@ -24,6 +25,8 @@ export interface StdioServerSpec {
   cwd: string;
   env: Record<string, string>;
   requestTimeoutMs: number;
+  /** The integration's flood meter (shared by its instances): stderr past its budget is dropped. */
+  meter?: FloodMeter;
 }
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'stopped';
@@ -254,11 +257,17 @@ export class StdioUpstream implements Upstream {
     await Promise.race([running.exit, delay(STOP_STEP_MS)]);
   }
 
-  /** Each stderr line becomes a log line tagged with the integration; the last ones are kept. */
+  /**
+   * Each stderr line becomes a log line tagged with the integration, within the integration's
+   * stderr budget (flood-meter.ts: the rest is dropped and counted); the last ones are kept.
+   */
   private pipeStderr(child: ChildProcessWithoutNullStreams): StderrTail {
     const tail = new StderrTail();
+    const meter = this.spec.meter;
     forEachLine(child.stderr, (line) => {
       tail.push(line);
+      // +1: the newline. Characters, not bytes: the budget is a bound, not an account.
+      if (meter && !meter.stderr(line.length + 1)) return;
       this.log.info(
         { integration: this.spec.integration, pid: child.pid, stderr: line },
         'upstream stderr',
