@@ -2,16 +2,16 @@ import type { RequestOptions } from '@modelcontextprotocol/client';
 import type { Progress } from '@modelcontextprotocol/server';
 import type { FloodMeter } from '../integrations/upstream/flood-meter.ts';
 import type { Logger } from '../log.ts';
-import { Throttle } from '../throttle.ts';
 import { deadlineExceeded } from './errors.ts';
+import { ProgressGate } from './progress-gate.ts';
 
 /**
  * The bounds of one upstream tools/call (issue 13):
  * - a total deadline (policy `integrations.<name>.maxCallDuration`, 10 min by default): progress
  *   restarts the manifest's per-request timeout, so without it a server reporting progress
  *   every 200 ms held a call (and its agent) for ever;
- * - progress passed on to the agent at most PROGRESS_PER_S a second, the latest of each
- *   interval kept and the rest dropped (50,000 notifications of one call were all forwarded);
+ * - progress passed on to the agent at most 10 a second after a burst of 10, the latest kept
+ *   and the rest dropped (progress-gate.ts; 50,000 notifications of one call were forwarded);
  * - progress asked of the upstream only when the agent asked for it: the SDK adds a progress
  *   token to any request given `onprogress`, which invited every server to stream progress
  *   nobody reads.
@@ -19,8 +19,6 @@ import { deadlineExceeded } from './errors.ts';
 
 /** 10 min: longer than any interactive tool call, short enough that a stuck one frees its agent. */
 export const DEFAULT_MAX_CALL_MS = 10 * 60_000;
-/** Progress notifications a second passed on per call: a progress bar needs no more. */
-export const PROGRESS_PER_S = 10;
 
 export interface CallBoundsOptions {
   integration: string;
@@ -49,18 +47,12 @@ export function callBounds(o: CallBoundsOptions): CallBounds {
   const deadline = AbortSignal.timeout(o.maxCallMs);
   const signal = AbortSignal.any([o.signal, deadline]);
   const { progressToken } = o;
-  let latest: Progress | undefined;
-  let offered = 0;
-  let sent = 0;
   const gate =
     progressToken === undefined
       ? undefined
-      : new Throttle(
-          1_000 / PROGRESS_PER_S,
-          () => {
-            if (!latest) return;
-            sent += 1;
-            o.notify({ ...latest, progressToken }).catch(() => {});
+      : new ProgressGate<Progress>(
+          (progress) => {
+            o.notify({ ...progress, progressToken }).catch(() => {});
           },
           (error) => o.log.debug({ integration: o.integration, err: error }, 'progress not sent'),
         );
@@ -75,9 +67,7 @@ export function callBounds(o: CallBoundsOptions): CallBounds {
         resetTimeoutOnProgress: true,
         onprogress: (progress) => {
           o.meter?.notification();
-          offered += 1;
-          latest = progress;
-          gate.kick();
+          gate.offer(progress);
         },
       };
     },
@@ -87,10 +77,10 @@ export function callBounds(o: CallBoundsOptions): CallBounds {
         : error;
     },
     finish() {
-      gate?.stop();
-      if (offered > sent) {
+      gate?.close();
+      if (gate && gate.dropped > 0) {
         o.log.debug(
-          { integration: o.integration, progress: offered, dropped: offered - sent },
+          { integration: o.integration, progress: gate.offered, dropped: gate.dropped },
           'progress notifications dropped (over the per-call rate)',
         );
       }
