@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { freePort } from '../helpers/processes.ts';
+import { descendants, freePort } from '../helpers/processes.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const HOSTILE = path.join(REPO, 'test/fixtures/hostile');
@@ -236,10 +236,17 @@ async function flood(flooder: Client, kind: Kind, stop: () => boolean): Promise<
 }
 
 function cpuTicks(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0; // exited meanwhile
+  }
 }
+
+/** The machine's 1-minute load average: on a shared machine, what the legs competed with. */
+const loadAverage = () => Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -252,6 +259,11 @@ interface Leg {
   p50: number;
   p95: number;
   cpuPct: number;
+  /** The integrations' servers (hostile and quiet), together. */
+  serversCpuPct: number;
+  /** This process: the victims' and listeners' clients and the flooder's. */
+  benchCpuPct: number;
+  load: number;
   logBytes: number;
   heard: number;
   progress: number;
@@ -293,6 +305,9 @@ async function main(): Promise<void> {
     const end = Date.now() + LEG_MS;
     const stop = () => Date.now() > end;
     const cpu0 = cpuTicks(pid);
+    const servers = descendants(pid);
+    const servers0 = servers.reduce((sum, p) => sum + cpuTicks(p), 0);
+    const bench0 = process.cpuUsage();
     const log0 = fs.statSync(logFile).size;
     const heard0 = heard;
     const started = performance.now();
@@ -308,6 +323,13 @@ async function main(): Promise<void> {
       p50: percentile(sorted, 50),
       p95: percentile(sorted, 95),
       cpuPct: ((cpuTicks(pid) - cpu0) / CLK_TCK / seconds) * 100,
+      serversCpuPct:
+        ((servers.reduce((sum, p) => sum + cpuTicks(p), 0) - servers0) / CLK_TCK / seconds) * 100,
+      benchCpuPct: (() => {
+        const used = process.cpuUsage(bench0);
+        return ((used.user + used.system) / 1e6 / seconds) * 100;
+      })(),
+      load: loadAverage(),
       logBytes: fs.statSync(logFile).size - log0,
       heard: heard - heard0,
       progress,
@@ -331,8 +353,8 @@ async function main(): Promise<void> {
   const lines = [
     `flood benchmark: ${VICTIMS} victim tasks calling quiet/echo in a closed loop, ${LISTENERS} other tasks holding change streams on /mcp, one task flooding through hostile; legs of ${LEG_MS / 1000} s, ${opts['database-url'] ? 'PostgreSQL' : 'embedded PGlite'}, ${os.cpus().length} cores`,
     '',
-    '| flood | leg | calls | errors | p50 ms | p95 ms | p50 ratio | p95 ratio | gateway CPU | log written | list_changed heard by streams | progress to the flooder |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| flood | leg | calls | errors | p50 ms | p95 ms | p50 ratio | p95 ratio | gateway CPU | servers CPU | bench CPU | load avg | log written | list_changed heard by streams | progress to the flooder |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const { kind, quiet, flood: flooded } of rows) {
     for (const [name, l] of [
@@ -341,7 +363,7 @@ async function main(): Promise<void> {
     ] as const) {
       const ratio = (a: number, b: number) => (name === 'flood' ? `${(a / b).toFixed(2)}×` : '');
       lines.push(
-        `| ${kind} | ${name} | ${l.calls} | ${l.errors} | ${f(l.p50)} | ${f(l.p95)} | ${ratio(l.p50, quiet.p50)} | ${ratio(l.p95, quiet.p95)} | ${l.cpuPct.toFixed(0)} % | ${mb(l.logBytes)} | ${l.heard} | ${name === 'flood' && kind === 'progress' ? l.progress : ''} |`,
+        `| ${kind} | ${name} | ${l.calls} | ${l.errors} | ${f(l.p50)} | ${f(l.p95)} | ${ratio(l.p50, quiet.p50)} | ${ratio(l.p95, quiet.p95)} | ${l.cpuPct.toFixed(0)} % | ${l.serversCpuPct.toFixed(0)} % | ${l.benchCpuPct.toFixed(0)} % | ${l.load.toFixed(1)} | ${mb(l.logBytes)} | ${l.heard} | ${name === 'flood' && kind === 'progress' ? l.progress : ''} |`,
       );
     }
   }

@@ -44,7 +44,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('floods from one integration', () => {
   // The deadline is small so progress_forever ends in the test; echo and the floods take less.
-  const gw = useHostileGateway({ quiet: true, policy: '    maxCallDuration: 4s\n' });
+  const gw = useHostileGateway({ quiet: true, policy: '    maxCallDuration: 15s\n' });
 
   it('5,000 tools/list_changed reach another task’s listen stream as a few', async () => {
     const granted = await grantTask(gw(), ['hostile:*', 'quiet:*']);
@@ -67,7 +67,7 @@ describe('floods from one integration', () => {
     await subscription.close();
   });
 
-  it('5,000 progress notifications of one call reach its caller as at most 50, then the result', async () => {
+  it('5,000 progress notifications of one call reach its caller as at most 100, then the result', async () => {
     const caller = await endpoint(gw(), 'hostile');
     let progress = 0;
     const result = await caller.callTool(
@@ -80,7 +80,9 @@ describe('floods from one integration', () => {
     );
     expect(textOf(result)).toBe('done 5000');
     expect(progress).toBeGreaterThan(0);
-    expect(progress).toBeLessThanOrEqual(50);
+    // A burst of 10, then 10 a second while the gateway reads the flood at its own pace
+    // (~1,000 notifications a second: paced-reading.ts), so ~60 in all; 2 % of what was sent.
+    expect(progress).toBeLessThanOrEqual(100);
   });
 
   it('a call without a progress token reaches the upstream without one', async () => {
@@ -125,7 +127,7 @@ describe('floods from one integration', () => {
     const call = caller.callTool(
       { name: 'progress_forever', arguments: {} },
       {
-        // The client's own bound is far past the policy's 4 s: the gateway must end it first.
+        // The client's own bound is far past the policy's 15 s: the gateway must end it first.
         timeout: 45_000,
         resetTimeoutOnProgress: true,
         onprogress: () => {

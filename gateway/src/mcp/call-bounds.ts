@@ -1,6 +1,5 @@
 import type { RequestOptions } from '@modelcontextprotocol/client';
 import type { Progress } from '@modelcontextprotocol/server';
-import type { FloodMeter } from '../integrations/upstream/flood-meter.ts';
 import type { Logger } from '../log.ts';
 import { deadlineExceeded } from './errors.ts';
 import { ProgressGate } from './progress-gate.ts';
@@ -30,7 +29,6 @@ export interface CallBoundsOptions {
   notify: (progress: Progress & { progressToken: string | number }) => Promise<void>;
   /** The total deadline of the call (the policy's maxCallDuration). */
   maxCallMs: number;
-  meter?: FloodMeter | undefined;
   log: Logger;
 }
 
@@ -65,10 +63,7 @@ export function callBounds(o: CallBoundsOptions): CallBounds {
         timeout,
         // A tool that reports progress may run past the manifest's timeout; not past the deadline.
         resetTimeoutOnProgress: true,
-        onprogress: (progress) => {
-          o.meter?.notification();
-          gate.offer(progress);
-        },
+        onprogress: (progress) => gate.offer(progress),
       };
     },
     failure(error) {

@@ -9,7 +9,6 @@ import type {
 } from '@modelcontextprotocol/client';
 import type { Integration } from '../integrations/registry.ts';
 import { drainPages } from '../integrations/tools.ts';
-import type { FloodMeter } from '../integrations/upstream/flood-meter.ts';
 import type { Logger } from '../log.ts';
 import { Throttle } from '../throttle.ts';
 
@@ -142,11 +141,10 @@ export class Catalog {
 
   /**
    * Listens to an upstream client's change notifications (once per client: each instance and
-   * each restart has its own). Every request the endpoint makes goes through here first. Each
-   * notification counts on the integration's flood meter; list changes are coalesced
-   * (LIST_CHANGED_INTERVAL_MS) per integration, across its instances.
+   * each restart has its own). Every request the endpoint makes goes through here first. List
+   * changes are coalesced (LIST_CHANGED_INTERVAL_MS) per integration, across its instances.
    */
-  hook(client: Client, integration: string, meter?: FloodMeter): void {
+  hook(client: Client, integration: string): void {
     if (this.hooked.has(client)) return;
     this.hooked.add(client);
     const changed = (kinds: Kind[], event: UpstreamEvent) => {
@@ -164,10 +162,7 @@ export class Catalog {
         this.changes.set(key, throttle);
       }
       const coalesced = throttle;
-      return () => {
-        meter?.notification();
-        coalesced.kick();
-      };
+      return () => coalesced.kick();
     };
     client.setNotificationHandler(
       'notifications/tools/list_changed',
@@ -182,11 +177,9 @@ export class Catalog {
       changed(['resources', 'templates'], { kind: 'resources_list_changed' }),
     );
     client.setNotificationHandler('notifications/resources/updated', (notification) => {
-      meter?.notification();
       this.onEvent(integration, { kind: 'resource_updated', uri: notification.params.uri });
     });
     client.setNotificationHandler('notifications/message', (notification) => {
-      meter?.notification();
       for (const listener of this.logListeners.get(client) ?? []) listener(notification.params);
     });
   }
@@ -231,7 +224,7 @@ export class Catalog {
     const upstream = item.upstream;
     if (!upstream) return Promise.reject(new Error(`integration ${item.name} has no upstream`));
     return upstream.request((client, timeout) => {
-      this.hook(client, item.name, upstream.meter);
+      this.hook(client, item.name);
       return fn(client, timeout);
     });
   }

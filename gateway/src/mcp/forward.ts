@@ -56,7 +56,7 @@ export async function forward<T>(
   const run = () =>
     upstream.request(
       async (client, timeoutMs) => {
-        deps.catalog.hook(client, item.name, upstream.meter);
+        deps.catalog.hook(client, item.name);
         const { meta, retry } = upstreamInput(client, input, ownsConnection);
         const sendLog = ownsConnection ? input?.sendLog : undefined;
         const unfollow = sendLog ? deps.catalog.followLogs(client, sendLog) : undefined;

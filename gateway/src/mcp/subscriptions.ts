@@ -49,7 +49,7 @@ export class ResourceSubscriptions {
     const capabilities = await this.catalog.capabilities(item);
     if (!capabilities.resources?.subscribe) return;
     await item.upstream?.request(async (client, timeout) => {
-      this.catalog.hook(client, item.name, item.upstream?.meter);
+      this.catalog.hook(client, item.name);
       if (!isModern(client)) {
         await client.subscribeResource({ uri }, { timeout });
         return;

@@ -228,7 +228,6 @@ async function callUpstream(
     maxCallMs:
       deps.registry.currentPolicy()?.integrations[item.name]?.maxCallDuration ??
       DEFAULT_MAX_CALL_MS,
-    meter: item.upstream?.meter,
     log: deps.log,
   });
   try {

@@ -1,8 +1,9 @@
 import type { Logger } from '../../log.ts';
 
 /**
- * What one integration's upstreams (every instance of it) send unasked, measured per second:
- * notifications (list changes, progress, resource updates, log messages) and stderr bytes.
+ * What one integration's stdio upstreams (every instance of it) send unasked, measured per
+ * second: notifications (list changes, progress, resource updates, log messages; counted as
+ * they are read, paced-reading.ts) and stderr bytes.
  * Stderr past its budget is dropped here and the drops are logged as one line every few
  * seconds; an integration that stays over a limit for FLOOD_SECONDS in a row is reported once
  * through `onFlooding` (the registry refuses it as `upstream_flooding`).
@@ -41,10 +42,16 @@ export class FloodMeter {
     private readonly onFlooding: (message: string) => void = () => {},
   ) {}
 
-  /** One notification from an upstream of this integration. */
-  notification(): void {
+  /** One notification from an upstream of this integration; false once over this second's limit. */
+  notification(): boolean {
     this.roll();
     this.notifications += 1;
+    return this.notifications <= MAX_NOTIFICATIONS_PER_S;
+  }
+
+  /** Milliseconds until the next second starts (when the limits start again). */
+  untilNextSecond(): number {
+    return SECOND_MS - (Date.now() % SECOND_MS);
   }
 
   /** Whether a stderr line of `bytes` may be logged (false: over this second's budget, dropped). */

@@ -7,6 +7,7 @@ import { ChildProcessTransport } from './child-transport.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
 import type { FloodMeter } from './flood-meter.ts';
 import { forEachLine } from './line-log.ts';
+import { paceNotifications } from './paced-reading.ts';
 import { killProcessGroup } from './process-group.ts';
 import { StderrTail } from './stderr-tail.ts';
 import type { Upstream } from './upstream.ts';
@@ -169,11 +170,10 @@ export class StdioUpstream implements Upstream {
       }),
     };
     this.running = running;
+    const transport = new ChildProcessTransport(child);
     try {
       await Promise.race([
-        running.client.connect(new ChildProcessTransport(child), {
-          timeout: spec.requestTimeoutMs,
-        }),
+        running.client.connect(transport, { timeout: spec.requestTimeoutMs }),
         spawnError,
       ]);
     } catch (error) {
@@ -184,6 +184,7 @@ export class StdioUpstream implements Upstream {
         error,
       );
     }
+    if (spec.meter) paceNotifications(child.stdout, transport, spec.meter);
     await followListChanges(running.client, spec.requestTimeoutMs, (error) =>
       log.warn({ integration: spec.integration, err: error }, 'upstream list changes not followed'),
     );
