@@ -174,3 +174,34 @@ describe('an integration that keeps flooding', () => {
     await eventually(() => expect(item.upstream).toBeUndefined(), 15_000);
   }, 90_000);
 });
+
+describe('an integration process writing stderr without end', () => {
+  // A background process (manifest `processes`) that writes 100-byte lines as fast as it can.
+  const writer = `const l = 'y'.repeat(99) + '\\n'; (function w() { process.stderr.write(l.repeat(1000), w); })();`;
+  // No quiet copy here: the helper gives every copy the same manifest lines.
+  const gw = useHostileGateway({
+    manifest: `capabilities: [processes]\nprocesses:\n  - name: noisy\n    command: node\n    args: ["-e", ${JSON.stringify(writer)}]\n`,
+    policy: '    grants: [processes]\n',
+  });
+
+  it('is logged within the budget, its drops counted, and refused as upstream_flooding', async () => {
+    const started = Date.now();
+    const item = await eventually(() => {
+      const found = gw().registry.get('hostile');
+      expect(found?.state).toBe('refused');
+      return found!;
+    }, 40_000);
+    const seconds = Math.ceil((Date.now() - started) / 1000);
+    expect(item.reasons.map((r) => r.code)).toEqual(['upstream_flooding']);
+    const lines = gw().logs.lines.filter((l) => l.integration === 'hostile');
+    const logged = lines.filter((l) => l.msg === 'process output');
+    const bytes = logged.reduce((sum, l) => sum + String(l.stderr).length + 1, 0);
+    // Its budget for every second since the gateway started it (+5: start-up before `started`).
+    expect(bytes).toBeLessThanOrEqual(STDERR_BYTES_PER_S * (seconds + 5));
+    const dropped = lines.filter((l) => /^dropped \d+ bytes of stderr/.test(String(l.msg)));
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(Number(dropped[0]?.droppedBytes)).toBeGreaterThan(0);
+    // The gateway itself is fine.
+    expect((await fetch(`${gw().url}/readyz`)).status).toBe(200);
+  }, 90_000);
+});

@@ -100,6 +100,7 @@ export function buildProcesses(
   settings: ResolvedSetting[],
   gateway: { env: NodeJS.ProcessEnv; url: string; apiKey?: string | undefined },
   log: Logger,
+  meter?: FloodMeter,
 ): BackgroundProcess[] {
   const values = new Map(settings.map((s) => [s.key, s.value]));
   return manifest.processes.map((p) => {
@@ -120,6 +121,7 @@ export function buildProcesses(
         cwd: dir,
         env,
         missing: missingSettings(p, settings),
+        meter,
       },
       log,
     );

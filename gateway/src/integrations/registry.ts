@@ -293,6 +293,7 @@ export class IntegrationRegistry {
         item.settings,
         { env: this.deps.env, url: gatewayUrl(), apiKey },
         log,
+        meter,
       );
       for (const p of item.processes) p.start();
     } catch (error) {
