@@ -102,6 +102,12 @@ const integrationPolicy = strictObject({
       .int({ error: 'expected a whole number of requests ≥ 1' })
       .min(1, 'expected a whole number of requests ≥ 1'),
   }).optional(),
+  /**
+   * The total deadline of one tool call, in ms once parsed (progress restarts the manifest's
+   * per-request timeout, never this). Unset: 10 min (gateway mcp/call-bounds.ts), longer than
+   * any interactive call, short enough that a call stuck in progress frees its agent.
+   */
+  maxCallDuration: duration.optional(),
 });
 
 /** 15 min: long enough for a review task, short enough that a leaked token soon dies. */

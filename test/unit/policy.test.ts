@@ -621,7 +621,7 @@ schedules:
       [
         [
           'integrations.github.grant',
-          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, profile, profiles, audit, rateLimit',
+          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, profile, profiles, audit, rateLimit, maxCallDuration',
         ],
       ],
     ],

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Logger } from '../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
+import type { FloodMeter } from './upstream/flood-meter.ts';
 import { forEachLine } from './upstream/line-log.ts';
 import { killProcessGroup } from './upstream/process-group.ts';
 import { StderrTail } from './upstream/stderr-tail.ts';
@@ -25,6 +26,8 @@ export interface ProcessSpec {
   missing: string[];
   /** Runs before each spawn; a throw refuses it for good (a changed pinned folder: folder-pin.ts). */
   beforeSpawn?: () => Promise<void>;
+  /** The integration's flood meter: output past its stderr budget is dropped and counted. */
+  meter?: FloodMeter | undefined;
 }
 
 export type ProcessState = 'waiting' | 'running' | 'backoff' | 'stopped';
@@ -165,12 +168,16 @@ export class BackgroundProcess {
         finish(stderr.explain(signal ? `was killed by ${signal}` : `exited with code ${code}`)),
       );
     });
+    // Both streams share the integration's stderr budget (flood-meter.ts): +1 for the newline.
+    const logged = (line: string) => spec.meter?.stderr(line.length + 1) ?? true;
     if (child.stdout)
-      forEachLine(child.stdout, (line) => log.info({ ...tag, stdout: line }, 'process output'));
+      forEachLine(child.stdout, (line) => {
+        if (logged(line)) log.info({ ...tag, stdout: line }, 'process output');
+      });
     if (child.stderr)
       forEachLine(child.stderr, (line) => {
         stderr.push(line);
-        log.info({ ...tag, stderr: line }, 'process output');
+        if (logged(line)) log.info({ ...tag, stderr: line }, 'process output');
       });
     log.info({ ...tag, pid: child.pid }, 'process started');
   }

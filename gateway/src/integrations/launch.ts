@@ -3,6 +3,7 @@ import type { Manifest } from '@switchboard/sdk';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
 import { BackgroundProcess } from './background-process.ts';
+import type { FloodMeter } from './upstream/flood-meter.ts';
 import { HttpUpstream } from './upstream/http.ts';
 import { UpstreamPool } from './upstream/pool.ts';
 import { StdioUpstream } from './upstream/stdio.ts';
@@ -35,6 +36,14 @@ export function pinnedEnv(env: Record<string, string>): Record<string, string> {
 /** Checks a pinned folder before a spawn, naming what is about to start. */
 export type BeforeSpawn = (what: string) => Promise<void>;
 
+/** What every spawn of an integration's programs passes: its folder pin and its flood meter. */
+export interface SpawnGuards {
+  /** Re-checks a pinned folder before each spawn (folder-pin.ts); a throw refuses it. */
+  beforeSpawn?: BeforeSpawn | undefined;
+  /** The integration's flood meter (upstream/flood-meter.ts), shared by all its programs. */
+  meter?: FloodMeter | undefined;
+}
+
 /** A relative command (./bin/server) is the integration's own; a bare one is found on PATH. */
 function resolveCommand(dir: string, command: string): string {
   return command.includes('/') ? path.resolve(dir, command) : command;
@@ -49,8 +58,9 @@ export function buildUpstreamPool(
   env: Record<string, string>,
   log: Logger,
   gatewayToken?: (integration: string) => Promise<string>,
-  beforeSpawn?: BeforeSpawn,
+  spawn: SpawnGuards = {},
 ): UpstreamPool {
+  const { beforeSpawn, meter } = spawn;
   const server = manifest.server;
   // decide() grants an http server only with every placeholder of its URL filled.
   const url = serverUrl;
@@ -79,10 +89,14 @@ export function buildUpstreamPool(
               env: beforeSpawn ? pinnedEnv(env) : env,
               requestTimeoutMs: server.timeoutMs,
               ...(beforeSpawn && { beforeSpawn: () => beforeSpawn('the server') }),
+              ...(meter && { meter }),
             },
             log,
           );
-  return new UpstreamPool({ integration: name, mode: server.instances, create }, log);
+  return new UpstreamPool(
+    { integration: name, mode: server.instances, create, ...(meter && { meter }) },
+    log,
+  );
 }
 
 /** Settings in a process's `requires` that resolved to nothing: it waits for them. */
@@ -108,8 +122,9 @@ export function buildProcesses(
   settings: ResolvedSetting[],
   gateway: { env: NodeJS.ProcessEnv; url: string; apiKey?: string | undefined },
   log: Logger,
-  beforeSpawn?: BeforeSpawn,
+  spawn: SpawnGuards = {},
 ): BackgroundProcess[] {
+  const { beforeSpawn, meter } = spawn;
   const values = new Map(settings.map((s) => [s.key, s.value]));
   return manifest.processes.map((p) => {
     const env = integrationEnv(gateway.env, []);
@@ -130,6 +145,7 @@ export function buildProcesses(
         env: beforeSpawn ? pinnedEnv(env) : env,
         missing: missingSettings(p, settings),
         ...(beforeSpawn && { beforeSpawn: () => beforeSpawn(`process ${p.name}`) }),
+        meter,
       },
       log,
     );

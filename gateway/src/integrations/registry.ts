@@ -19,6 +19,7 @@ import {
 } from './process-key.ts';
 import { listAllTools, type ToolSummary } from './tools.ts';
 import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
+import { FloodMeter } from './upstream/flood-meter.ts';
 import type { UpstreamPool } from './upstream/pool.ts';
 import { delay } from './upstream/stdio.ts';
 
@@ -275,6 +276,7 @@ export class IntegrationRegistry {
       const beforeSpawn = folder.pin?.verify.bind(folder.pin);
       const env = integrationEnv(this.deps.env, item.settings);
       const { log, gatewayUrl } = this.deps;
+      const meter = new FloodMeter(name, log, (message) => this.flooding(item, message));
       item.upstream = buildUpstreamPool(
         name,
         candidate.dir,
@@ -283,7 +285,7 @@ export class IntegrationRegistry {
         env,
         log,
         this.deps.gatewayToken,
-        beforeSpawn,
+        { beforeSpawn, meter },
       );
       const apiKey = await processApiKey(
         this.deps.sql,
@@ -300,7 +302,7 @@ export class IntegrationRegistry {
         item.settings,
         { env: this.deps.env, url: gatewayUrl(), apiKey },
         log,
-        beforeSpawn,
+        { beforeSpawn, meter },
       );
       for (const p of item.processes) p.start();
     } catch (error) {
@@ -413,6 +415,27 @@ export class IntegrationRegistry {
       'integration refused',
     );
     return item;
+  }
+
+  /**
+   * An upstream that kept flooding (flood-meter.ts) is refused as `upstream_flooding` and
+   * stopped, with its processes, until the integration is reloaded: restarting it would only
+   * start the flood again, and every other integration's agents share the gateway with it.
+   */
+  private flooding(item: Integration, message: string): void {
+    if (this.items.get(item.name) !== item || item.state === 'refused') return;
+    this.refuse(item, { granted: false, reasons: [{ code: 'upstream_flooding', message }] });
+    stopItem(item)
+      .catch((error: unknown) =>
+        this.deps.log.warn(
+          { integration: item.name, err: error },
+          'stopping flooding upstream failed',
+        ),
+      )
+      .finally(() => {
+        item.upstream = undefined;
+        item.processes = [];
+      });
   }
 
   private policyOrEmpty(): Policy {

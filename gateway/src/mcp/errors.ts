@@ -72,6 +72,20 @@ export function upstreamFailure(
   );
 }
 
+/**
+ * A call that ran past its total deadline (policy `maxCallDuration`, mcp/call-bounds.ts): the
+ * gateway cancelled it upstream. A timeout like any other to the agent, saying which bound.
+ */
+export function deadlineExceeded(integration: string, ms: number, cause?: unknown): ProtocolError {
+  const error = new ProtocolError(
+    ProtocolErrorCode.InternalError,
+    `integration ${integration}: the call ran past its deadline (${ms / 1000} s, policy maxCallDuration)`,
+    { code: 'upstream_timeout', integration },
+  );
+  if (cause !== undefined) error.cause = cause;
+  return error;
+}
+
 /** What a cancelled request's failure says (recorded in events and logs; the client is gone). */
 export function requestCancelled(integration: string): ProtocolError {
   return new ProtocolError(

@@ -1,6 +1,7 @@
 import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { callBounds, DEFAULT_MAX_CALL_MS } from './call-bounds.ts';
 import { paginate } from './cursors.ts';
 import { callResultForEra, type Era } from './era-results.ts';
 import { toolNotFound, upstreamFailure } from './errors.ts';
@@ -203,12 +204,13 @@ export async function callTool(
 
 /**
  * tools/call on the upstream: progress re-stamped with the agent's own progressToken (the
- * upstream client assigns the upstream one), cancellation passed on through the signal (a 2025
- * notifications/cancelled aborts it through InFlight, see legacy.ts and fast-call.ts), and
- * the integration's timeout restarted by each progress notification (a tool that reports
- * progress may run past it; one that goes silent may not).
+ * upstream client assigns the upstream one) and rate-limited, cancellation passed on through the
+ * signal (a 2025 notifications/cancelled aborts it through InFlight, see legacy.ts and
+ * fast-call.ts), the integration's timeout restarted by each progress notification (a tool that
+ * reports progress may run past it; one that goes silent may not) and the whole call bounded by
+ * the policy's maxCallDuration (call-bounds.ts).
  */
-function callUpstream(
+async function callUpstream(
   deps: HandlerDeps,
   view: View,
   item: Integration,
@@ -217,35 +219,41 @@ function callUpstream(
   ctx: ToolCallContext,
   input: AgentInput,
 ): Promise<CallToolResult> {
-  const progressToken = ctx.mcpReq._meta?.progressToken;
   const signal = ctx.mcpReq.signal;
-  return forward(
-    deps,
-    item,
-    view.grant,
-    [tool],
-    ({ client, timeoutMs, meta, retry }) =>
-      client.callTool(
-        {
-          name: tool,
-          ...(params.arguments !== undefined && { arguments: params.arguments }),
-          ...retry,
-          _meta: { ...agentMeta(params._meta), ...meta },
-        },
-        {
-          // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
-          allowInputRequired: true,
-          signal,
-          timeout: timeoutMs,
-          resetTimeoutOnProgress: true,
-          onprogress: (progress) => {
-            if (progressToken === undefined) return;
-            ctx.mcpReq
-              .notify({ method: 'notifications/progress', params: { ...progress, progressToken } })
-              .catch(() => {});
-          },
-        },
-      ),
-    { input, signal },
-  );
+  const bounds = callBounds({
+    integration: item.name,
+    signal,
+    progressToken: ctx.mcpReq._meta?.progressToken,
+    notify: (params) => ctx.mcpReq.notify({ method: 'notifications/progress', params }),
+    maxCallMs:
+      deps.registry.currentPolicy()?.integrations[item.name]?.maxCallDuration ??
+      DEFAULT_MAX_CALL_MS,
+    log: deps.log,
+  });
+  try {
+    return await forward(
+      deps,
+      item,
+      view.grant,
+      [tool],
+      ({ client, timeoutMs, meta, retry }) =>
+        client
+          .callTool(
+            {
+              name: tool,
+              ...(params.arguments !== undefined && { arguments: params.arguments }),
+              ...retry,
+              _meta: { ...agentMeta(params._meta), ...meta },
+            },
+            // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
+            { allowInputRequired: true, ...bounds.options(timeoutMs) },
+          )
+          .catch((error: unknown) => {
+            throw bounds.failure(error);
+          }),
+      { input, signal },
+    );
+  } finally {
+    bounds.finish();
+  }
 }

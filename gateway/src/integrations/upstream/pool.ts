@@ -1,6 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { SwitchboardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import type { FloodMeter } from './flood-meter.ts';
 import type { UpstreamStatus } from './stdio.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -21,6 +22,8 @@ export interface PoolOptions {
   idleMs?: number;
   /** Session or task instances open at once, besides the gateway's own. */
   maxInstances?: number;
+  /** What the integration's instances send unasked, together (flood-meter.ts). */
+  meter?: FloodMeter;
 }
 
 /** Which instance served a request: `owned` when it serves only this request's session or task. */
@@ -84,6 +87,10 @@ export class UpstreamPool {
     return this.options.mode;
   }
 
+  get meter(): FloodMeter | undefined {
+    return this.options.meter;
+  }
+
   /** The instance key a context maps to under this pool's mode. */
   keyFor(context: CallContext = {}): string {
     const { mode } = this.options;
@@ -137,6 +144,7 @@ export class UpstreamPool {
     this.stopped = true;
     clearInterval(this.sweeper);
     await Promise.all([...this.entries.keys()].map((key) => this.close(key)));
+    this.options.meter?.stop();
   }
 
   private async acquire(key: string): Promise<Entry> {

@@ -5,7 +5,9 @@ import type { Logger } from '../../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './backoff.ts';
 import { ChildProcessTransport } from './child-transport.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
+import type { FloodMeter } from './flood-meter.ts';
 import { forEachLine } from './line-log.ts';
+import { paceNotifications } from './paced-reading.ts';
 import { killProcessGroup } from './process-group.ts';
 import { StderrTail } from './stderr-tail.ts';
 import type { Upstream } from './upstream.ts';
@@ -26,6 +28,8 @@ export interface StdioServerSpec {
   requestTimeoutMs: number;
   /** Runs before each spawn; a throw refuses it (a changed pinned folder: folder-pin.ts). */
   beforeSpawn?: () => Promise<void>;
+  /** The integration's flood meter (shared by its instances): stderr past its budget is dropped. */
+  meter?: FloodMeter;
 }
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'stopped';
@@ -179,14 +183,10 @@ export class StdioUpstream implements Upstream {
       }),
     };
     this.running = running;
+    const transport = new ChildProcessTransport(child, { integration: spec.integration, log });
     try {
       await Promise.race([
-        running.client.connect(
-          new ChildProcessTransport(child, { integration: spec.integration, log }),
-          {
-            timeout: spec.requestTimeoutMs,
-          },
-        ),
+        running.client.connect(transport, { timeout: spec.requestTimeoutMs }),
         spawnError,
       ]);
     } catch (error) {
@@ -197,6 +197,7 @@ export class StdioUpstream implements Upstream {
         error,
       );
     }
+    if (spec.meter) paceNotifications(child.stdout, transport, spec.meter);
     await followListChanges(running.client, spec.requestTimeoutMs, (error) =>
       log.warn({ integration: spec.integration, err: error }, 'upstream list changes not followed'),
     );
@@ -270,11 +271,17 @@ export class StdioUpstream implements Upstream {
     await Promise.race([running.exit, delay(STOP_STEP_MS)]);
   }
 
-  /** Each stderr line becomes a log line tagged with the integration; the last ones are kept. */
+  /**
+   * Each stderr line becomes a log line tagged with the integration, within the integration's
+   * stderr budget (flood-meter.ts: the rest is dropped and counted); the last ones are kept.
+   */
   private pipeStderr(child: ChildProcessWithoutNullStreams): StderrTail {
     const tail = new StderrTail();
+    const meter = this.spec.meter;
     forEachLine(child.stderr, (line) => {
       tail.push(line);
+      // +1: the newline. Characters, not bytes: the budget is a bound, not an account.
+      if (meter && !meter.stderr(line.length + 1)) return;
       this.log.info(
         { integration: this.spec.integration, pid: child.pid, stderr: line },
         'upstream stderr',
