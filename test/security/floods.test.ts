@@ -95,11 +95,13 @@ describe('floods from one integration', () => {
     expect(textOf(asked)).toBe('present');
   });
 
-  it('10 MB of stderr is logged within the per-second budget, and the drops are counted', async () => {
+  it('3 MB of stderr is logged within the per-second budget, and the drops are counted', async () => {
     const caller = await endpoint(gw(), 'hostile');
     const before = gw().logs.lines.length;
     const started = Date.now();
-    const wrote = await caller.callTool({ name: 'flood_stderr', arguments: { bytes: 10_000_000 } });
+    const wrote = await caller.callTool({ name: 'flood_stderr', arguments: { bytes: 3_000_000 } });
+    // 3 MB, not more: on a loaded machine a longer flood lasts 10 s and the integration is
+    // (rightly) refused as upstream_flooding, which the next test's call would then meet.
     expect(textOf(wrote)).toMatch(/^wrote \d+/);
     const seconds = Math.ceil((Date.now() - started) / 1000);
     const dropped = await eventually(() => {
@@ -116,7 +118,7 @@ describe('floods from one integration', () => {
     const bytes = logged.reduce((sum, l) => sum + String(l.stderr).length + 1, 0);
     // The budget of each second the flood touched (+2: its first and last partial seconds).
     expect(bytes).toBeLessThanOrEqual(STDERR_BYTES_PER_S * (seconds + 2));
-    expect(bytes).toBeLessThan(10_000_000 / 2);
+    expect(bytes).toBeLessThan(3_000_000 / 2);
     const droppedBytes = dropped.reduce((sum, l) => sum + Number(l.droppedBytes), 0);
     expect(droppedBytes).toBeGreaterThan(0);
   });
