@@ -1,16 +1,25 @@
 import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
-import { paginate } from './cursors.ts';
+import { scopeAllows } from '../tokens/scope.ts';
+import type { PublishedTools } from './catalog.ts';
+import { paginateLists, type SizedList } from './cursors.ts';
 import { callResultForEra, type Era } from './era-results.ts';
-import { toolNotFound, upstreamFailure } from './errors.ts';
+import { argumentsTooDeep, resultTooDeep, toolNotFound, upstreamFailure } from './errors.ts';
 import { emitToolCall, type ToolCallEvent } from './events.ts';
 import { agentMeta, type ForwardDeps, forward } from './forward.ts';
 import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
+import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import type { LegacyClients } from './legacy-clients.ts';
-import { isSpecName, namespaced, splitNamespaced } from './names.ts';
-import { hiddenTools, isAggregate, toolAllowed, type View, visibleIntegrations } from './view.ts';
+import { splitNamespaced } from './names.ts';
+import {
+  integrationWide,
+  isAggregate,
+  toolAllowed,
+  type View,
+  visibleIntegrations,
+} from './view.ts';
 
 export interface HandlerDeps extends ForwardDeps {
   registry: IntegrationRegistry;
@@ -24,46 +33,41 @@ export interface HandlerDeps extends ForwardDeps {
 }
 
 /**
- * The tools of the integrations a view sees: in scope, never hidden, prefixed on /mcp. Every
- * field an upstream gave (inputSchema, outputSchema, annotations, icons, title, _meta, …) is
- * passed through; only the name changes.
+ * The tools of the integrations a view sees, one list per integration: in scope, never
+ * hidden, prefixed on /mcp. Every field an upstream gave (inputSchema, outputSchema,
+ * annotations, icons, title, _meta, …) is passed through; only the name changes. The lists
+ * are the catalog's own (built once per catalog version), filtered only for a grant of some
+ * of an integration's tools.
  */
 export async function visibleTools(
   deps: HandlerDeps,
   view: View,
   items: Integration[],
-): Promise<Tool[]> {
-  const lists = await Promise.all(
+): Promise<SizedList<Tool>[]> {
+  return Promise.all(
     items.map(async (item) => {
       try {
-        return toolsOf(view, item, await deps.catalog.tools(item), deps.log);
+        return toolsOf(view, item, await deps.catalog.tools(item));
       } catch (error) {
         // One broken server must not empty the aggregate; its own endpoint reports the error.
         if (!isAggregate(view)) throw upstreamFailure(item.name, error);
-        return [];
+        return { items: [], sizes: [] };
       }
     }),
   );
-  return lists.flat();
 }
 
-function toolsOf(view: View, item: Integration, tools: Tool[], log: Logger): Tool[] {
-  const hidden = hiddenTools(item);
-  const out: Tool[] = [];
-  for (const tool of tools) {
-    if (!toolAllowed(view, item, tool.name, hidden)) continue;
-    if (!isAggregate(view)) {
-      out.push(tool);
-      continue;
-    }
-    const name = namespaced(item.name, tool.name);
-    if (!isSpecName(name)) {
-      log.warn({ integration: item.name, tool: tool.name }, 'tool name too long for /mcp; skipped');
-      continue;
-    }
-    out.push({ ...tool, name });
+function toolsOf(view: View, item: Integration, published: PublishedTools): SizedList<Tool> {
+  const named = isAggregate(view) ? published.prefixed : published.tools;
+  if (integrationWide(view, item.name)) return { items: named, sizes: published.sizes };
+  const items: Tool[] = [];
+  const sizes: number[] = [];
+  for (const [index, tool] of published.tools.entries()) {
+    if (!scopeAllows(view.grant.scope, item.name, tool.name)) continue;
+    items.push(named[index] as Tool);
+    sizes.push(published.sizes[index] ?? 0);
   }
-  return out;
+  return { items, sizes };
 }
 
 /** The integration and tool a requested name claims: prefixed on /mcp, plain on /mcp/<name>. */
@@ -85,13 +89,13 @@ async function resolveTool(
 ): Promise<{ item: Integration; tool: Tool } | undefined> {
   const item = items.find((i) => i.name === claim.integration);
   if (!item || !toolAllowed(view, item, claim.name)) return undefined;
-  let tools: Tool[];
+  let published: PublishedTools;
   try {
-    tools = await deps.catalog.tools(item);
+    published = await deps.catalog.tools(item);
   } catch (error) {
     throw upstreamFailure(item.name, error);
   }
-  const tool = tools.find((t) => t.name === claim.name);
+  const tool = published.all.byName.get(claim.name);
   return tool ? { item, tool } : undefined;
 }
 
@@ -108,8 +112,8 @@ export async function visibleTool(
   if (!claim) return undefined;
   const item = visibleIntegrations(deps.registry, view).find((i) => i.name === claim.integration);
   if (!item || !toolAllowed(view, item, claim.name)) return undefined;
-  const tools = await deps.catalog.tools(item).catch(() => [] as Tool[]);
-  return tools.find((t) => t.name === claim.name);
+  const published = await deps.catalog.tools(item).catch(() => undefined);
+  return published?.all.byName.get(claim.name);
 }
 
 export function registerTools(
@@ -120,8 +124,9 @@ export function registerTools(
   era: Era,
 ): void {
   server.setRequestHandler('tools/list', async (request) => {
-    const tools = await visibleTools(deps, view, items);
-    const { page, nextCursor } = paginate('tools', tools, request.params?.cursor, deps.pageSize);
+    const lists = await visibleTools(deps, view, items);
+    const { cursor } = request.params ?? {};
+    const { page, nextCursor } = paginateLists('tools', lists, cursor, deps.pageSize);
     return nextCursor === undefined ? { tools: page } : { tools: page, nextCursor };
   });
 
@@ -182,12 +187,16 @@ export async function callTool(
   try {
     const found = claim && (await resolveTool(deps, view, items, claim));
     if (!found) throw toolNotFound(requested);
+    // The request's fault (-32602), found before it is sent: serializing it for the upstream
+    // would throw RangeError, which was answered as the upstream's (upstream_error).
+    if (args !== undefined && nestsDeeperThan(args, MAX_ARGUMENT_DEPTH)) {
+      throw argumentsTooDeep(requested);
+    }
     toolKnown = true;
-    const result = callResultForEra(
-      await callUpstream(deps, view, found.item, tool, params, ctx, input),
-      found.tool,
-      ctx.era,
-    );
+    const answered = await callUpstream(deps, view, found.item, tool, params, ctx, input);
+    // Nested too deeply to serialize for the agent: the upstream sent it so, so it is its fault.
+    if (nestsDeeperThan(answered, MAX_RESULT_DEPTH)) throw resultTooDeep(found.item.name);
+    const result = callResultForEra(answered, found.tool, ctx.era);
     report(
       integration,
       tool,
