@@ -193,7 +193,7 @@ export async function callTool(
       throw argumentsTooDeep(requested);
     }
     toolKnown = true;
-    const answered = await callUpstream(deps, view, found.item, tool, params, ctx, input);
+    const answered = await callUpstream(deps, view, found, tool, params, ctx, input);
     // Nested too deeply to serialize for the agent: the upstream sent it so, so it is its fault.
     if (nestsDeeperThan(answered, MAX_RESULT_DEPTH)) throw resultTooDeep(found.item.name);
     const result = callResultForEra(answered, found.tool, ctx.era);
@@ -220,7 +220,7 @@ export async function callTool(
 function callUpstream(
   deps: HandlerDeps,
   view: View,
-  item: Integration,
+  found: { item: Integration; tool: Tool },
   tool: string,
   params: { arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
   ctx: ToolCallContext,
@@ -230,7 +230,7 @@ function callUpstream(
   const signal = ctx.mcpReq.signal;
   return forward(
     deps,
-    item,
+    found.item,
     view.grant,
     [tool],
     ({ client, timeoutMs, meta, retry }) =>
@@ -244,6 +244,10 @@ function callUpstream(
         {
           // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
           allowInputRequired: true,
+          // The definition the agent was shown (the catalog's, checked): the MCP client validates
+          // structuredContent and mirrors x-mcp-header params by it on every instance, instead
+          // of re-listing the upstream's tools unbounded on a miss of its own cache.
+          toolDefinition: found.tool,
           signal,
           timeout: timeoutMs,
           resetTimeoutOnProgress: true,
