@@ -16,6 +16,7 @@ import {
   messagesOf,
   post,
   toolCall,
+  toolEvents,
 } from '../helpers/mcp-gateway.ts';
 
 interface Listed {
@@ -162,7 +163,11 @@ describe('an integration that grows past the bound after it started', () => {
 });
 
 describe('tool names the aggregate cannot publish', () => {
-  const gw = useHostileGateway({ settings: { HOSTILE_BAD_NAMES: '1', HOSTILE_DEEP: '1' } });
+  const gw = useHostileGateway({
+    settings: { HOSTILE_BAD_NAMES: '1', HOSTILE_DEEP: '1' },
+    // Arguments are recorded in task events: a too-deep one must not break their writes.
+    policy: '    audit: { arguments: true }\n',
+  });
 
   it('are listed on neither /mcp/hostile nor /mcp, which list the same tools', async () => {
     const granted = await grantTask(gw(), ['hostile:*']);
@@ -232,6 +237,14 @@ describe('tool names the aggregate cannot publish', () => {
     }
     const called = await rpc(hostile.url, hostile.token, toolCall(2, 'echo', { text: 'fine' }));
     expect(called.result).toEqual({ content: [{ type: 'text', text: 'fine' }] });
+    // Every call is in the task's events; the deep ones without their arguments.
+    const events = await eventually(async () => {
+      const found = await toolEvents(gw(), granted.task.id);
+      expect(found).toHaveLength(3);
+      return found;
+    });
+    expect(events.filter((e) => e.ok === false && e.arguments === undefined)).toHaveLength(2);
+    expect(events.find((e) => e.ok === true)).toMatchObject({ arguments: { text: 'fine' } });
   });
 
   it("labels an upstream's own too-deep result as the upstream's", async () => {

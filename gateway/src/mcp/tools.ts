@@ -166,6 +166,7 @@ export async function callTool(
   const requested = params.name;
   const args = params.arguments;
   let toolKnown = false;
+  const tooDeep = args !== undefined && nestsDeeperThan(args, MAX_ARGUMENT_DEPTH);
   const report = (integration: string, tool: string, ok: boolean, error?: string) => {
     const event: ToolCallEvent = {
       grant: view.grant,
@@ -177,7 +178,10 @@ export async function callTool(
     };
     if (error !== undefined) event.error = error;
     if (!ok && ctx.mcpReq.signal.aborted) event.cancelled = true;
-    if (args !== undefined && deps.includeArguments?.(integration)) event.arguments = args;
+    // Too deep to serialize: it would fail the batch of events it is written with.
+    if (args !== undefined && !tooDeep && deps.includeArguments?.(integration)) {
+      event.arguments = args;
+    }
     emitToolCall(deps.onToolCall, event, deps.log);
   };
 
@@ -189,9 +193,7 @@ export async function callTool(
     if (!found) throw toolNotFound(requested);
     // The request's fault (-32602), found before it is sent: serializing it for the upstream
     // would throw RangeError, which was answered as the upstream's (upstream_error).
-    if (args !== undefined && nestsDeeperThan(args, MAX_ARGUMENT_DEPTH)) {
-      throw argumentsTooDeep(requested);
-    }
+    if (tooDeep) throw argumentsTooDeep(requested);
     toolKnown = true;
     const answered = await callUpstream(deps, view, found, tool, params, ctx, input);
     // Nested too deeply to serialize for the agent: the upstream sent it so, so it is its fault.
