@@ -209,6 +209,14 @@ describe('tool names the aggregate cannot publish', () => {
       );
       expect(aggregate.error).toMatchObject({ code: -32602 });
     }
+    // Each refused call is recorded, its name and all: a NUL in it (which jsonb refuses)
+    // once failed the whole batch of events, other tasks' included.
+    const events = await eventually(async () => {
+      const found = await toolEvents(gw(), granted.task.id);
+      expect(found).toHaveLength(10);
+      return found;
+    });
+    expect(events.map((e) => e.tool)).toContain('nul\ufffdname');
   });
 
   it("labels arguments nested too deeply as the request's fault, and stays up", async () => {
