@@ -17,7 +17,8 @@ import {
   retireProcessKeysOf,
   retireUnknownProcessKeys,
 } from './process-key.ts';
-import { listAllTools, type ToolSummary } from './tools.ts';
+import { CatalogTooLarge, readToolCatalog, toolPages } from './tool-catalog.ts';
+import type { ToolSummary } from './tools.ts';
 import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
 import { FloodMeter } from './upstream/flood-meter.ts';
 import type { UpstreamPool } from './upstream/pool.ts';
@@ -324,7 +325,8 @@ export class IntegrationRegistry {
 
   /**
    * Start the server and list its tools: `ready` once it answered, `failed` if it did not,
-   * `refused` (handler_missing) if a handler or hidden tool of the manifest is not among them.
+   * `refused` if a handler or hidden tool of the manifest is not among them (handler_missing)
+   * or the catalog passes a bound of integrations/tool-catalog.ts (catalog_too_large).
    */
   private async probe(item: Integration): Promise<void> {
     const upstream = item.upstream!;
@@ -337,17 +339,7 @@ export class IntegrationRegistry {
         manifest,
         tools.map((t) => t.name),
       );
-      if (missing.length > 0) {
-        // Refused like any other: nothing of it keeps running, and its processes' key goes.
-        this.refuse(item, { granted: false, reasons: missing });
-        await stopItem(item);
-        item.upstream = undefined;
-        item.processes = [];
-        if (this.items.get(item.name) === item) {
-          await retireProcessKey(this.deps.sql, this.deps.log, item.name, this.deps.instance);
-        }
-        return;
-      }
+      if (missing.length > 0) return await this.refuseStarted(item, missing);
       item.tools = tools.map((t) => ({
         name: t.name,
         description: t.description,
@@ -366,7 +358,37 @@ export class IntegrationRegistry {
         'integration ready',
       );
     } catch (error) {
+      if (error instanceof CatalogTooLarge && this.items.get(item.name) === item) {
+        await this.refuseCatalog(item, error);
+        return;
+      }
       this.fail(item, error);
+    }
+  }
+
+  /**
+   * A running integration whose tool catalog passed a bound (at its probe, or when the MCP
+   * catalog re-read it after list_changed): refused with `catalog_too_large`, stopped like any
+   * other refusal.
+   */
+  async refuseCatalog(item: Integration, error: CatalogTooLarge): Promise<void> {
+    if (this.items.get(item.name) !== item || item.state === 'refused') return;
+    this.deps.log.warn(
+      { integration: item.name, limit: error.limit, value: error.value, max: error.max },
+      'tool catalog too large; integration refused',
+    );
+    await this.refuseStarted(item, [{ code: 'catalog_too_large', message: error.message }]);
+  }
+
+  /** Refused after its server started: nothing of it keeps running, and its processes' key goes. */
+  private async refuseStarted(item: Integration, reasons: Reason[]): Promise<void> {
+    this.refuse(item, { granted: false, reasons });
+    item.tools = [];
+    await stopItem(item);
+    item.upstream = undefined;
+    item.processes = [];
+    if (this.items.get(item.name) === item) {
+      await retireProcessKey(this.deps.sql, this.deps.log, item.name, this.deps.instance);
     }
   }
 
@@ -376,7 +398,12 @@ export class IntegrationRegistry {
    * backoff (100 ms × 1.5) while the integration stays `starting`.
    */
   private async listWithRetry(item: Integration, upstream: UpstreamPool) {
-    const list = () => upstream.request((client, timeout) => listAllTools(client, timeout));
+    const list = async () =>
+      (
+        await upstream.request((client, timeout) =>
+          readToolCatalog(item.name, toolPages(client, timeout), this.deps.log),
+        )
+      ).tools;
     const ownServer = item.manifest?.server.transport === 'http' && item.processes.length > 0;
     if (!ownServer) return list();
     const deadline = Date.now() + PROCESS_STARTUP_MS;

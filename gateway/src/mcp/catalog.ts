@@ -8,9 +8,17 @@ import type {
   Tool,
 } from '@modelcontextprotocol/client';
 import type { Integration } from '../integrations/registry.ts';
+import {
+  CatalogTooLarge,
+  readToolCatalog,
+  type ToolCatalog,
+  toolPages,
+} from '../integrations/tool-catalog.ts';
 import { drainPages } from '../integrations/tools.ts';
 import type { Logger } from '../log.ts';
 import { Throttle } from '../throttle.ts';
+import { namespaced } from './names.ts';
+import { hiddenTools } from './view.ts';
 
 export type LogListener = (params: LoggingMessageNotificationParams) => void;
 
@@ -21,8 +29,24 @@ export type UpstreamEvent =
   | { kind: 'resources_list_changed' }
   | { kind: 'resource_updated'; uri: string };
 
-interface Lists {
+/**
+ * An integration's tools as agents may see them (hidden ones left out), in both namings, built
+ * once per catalog version so that listing a page costs a slice, not a copy of every tool
+ * (100k tools cost 80 ms of CPU per aggregate page when each request re-prefixed them).
+ */
+export interface PublishedTools {
+  /** Every checked tool, hidden ones included (the gateway calls handlers through these). */
+  all: ToolCatalog;
+  /** Tools agents may see, as named on /mcp/<integration>. */
   tools: Tool[];
+  /** The same tools (same index) as named on /mcp: `<integration>__<name>`. */
+  prefixed: Tool[];
+  /** Serialized bytes of each (same index), for the page byte bound (cursors.ts). */
+  sizes: number[];
+}
+
+interface Lists {
+  tools: PublishedTools;
   resources: Resource[];
   templates: ResourceTemplateType[];
   prompts: Prompt[];
@@ -66,6 +90,7 @@ export class Catalog {
   constructor(
     private readonly log: Logger,
     private readonly onEvent: (integration: string, event: UpstreamEvent) => void,
+    private readonly onTooLarge: (item: Integration, error: CatalogTooLarge) => void = () => {},
   ) {}
 
   capabilities(item: Integration): Promise<ServerCapabilities> {
@@ -80,16 +105,23 @@ export class Catalog {
     return entry.capabilities;
   }
 
-  tools(item: Integration): Promise<Tool[]> {
-    return this.list(item, 'tools', (client, timeout) =>
-      drainPages(async (cursor) => {
-        const page = await client.listTools(cursor ? { cursor } : undefined, {
-          timeout,
-          ...BYPASS,
-        });
-        return [page.tools, page.nextCursor];
-      }),
-    );
+  /**
+   * The integration's tools, read under the bounds of integrations/tool-catalog.ts. A catalog
+   * that passes one (after a list_changed: the probe checked the first) is reported through
+   * `onTooLarge`, which refuses the integration.
+   */
+  tools(item: Integration): Promise<PublishedTools> {
+    return this.list(item, 'tools', async (client, timeout) => {
+      try {
+        return publish(
+          item,
+          await readToolCatalog(item.name, toolPages(client, timeout), this.log),
+        );
+      } catch (error) {
+        if (error instanceof CatalogTooLarge) this.onTooLarge(item, error);
+        throw error;
+      }
+    });
   }
 
   resources(item: Integration): Promise<Resource[]> {
@@ -237,6 +269,19 @@ export class Catalog {
     this.entries.set(item.name, entry);
     return entry;
   }
+}
+
+function publish(item: Integration, all: ToolCatalog): PublishedTools {
+  const hidden = hiddenTools(item);
+  const out: PublishedTools = { all, tools: [], prefixed: [], sizes: [] };
+  for (const [index, tool] of all.tools.entries()) {
+    if (hidden.has(tool.name)) continue;
+    out.tools.push(tool);
+    out.prefixed.push({ ...tool, name: namespaced(item.name, tool.name) });
+    // The prefix adds its bytes to the name: counted so the page bound holds on /mcp too.
+    out.sizes.push((all.sizes[index] ?? 0) + item.name.length + 2);
+  }
+  return out;
 }
 
 function gatewayRestarts(item: Integration): number {

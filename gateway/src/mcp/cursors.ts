@@ -52,3 +52,53 @@ export function paginate<T>(
   const page = items.slice(offset, end);
   return end < items.length ? { page, nextCursor: encodeCursor(kind, end) } : { page };
 }
+
+/**
+ * Bytes of tool definitions per page: 1 MB holds a page of 100 ordinary tools (2–10 KB each)
+ * with room to spare, and keeps the one string a page is serialized to small, since a single
+ * tool may be up to the 4 MB catalog bound (integrations/tool-catalog.ts). A page holds at least
+ * one item, so it is at most 1 MB plus one tool.
+ */
+export const PAGE_BYTES = 1024 * 1024;
+
+/** Lists kept apart (one per integration), with each item's serialized size. */
+export interface SizedList<T> {
+  items: readonly T[];
+  sizes: readonly number[];
+}
+
+/**
+ * One page across `lists` as if they were one list, without concatenating them: the cost is
+ * the page and the number of lists, not the total. A page ends at `pageSize` items or once it
+ * holds `pageBytes`, whichever comes first; the cursor is the offset into the whole, as above.
+ */
+export function paginateLists<T>(
+  kind: ListKind,
+  lists: readonly SizedList<T>[],
+  cursor: string | undefined,
+  pageSize: number,
+  pageBytes: number = PAGE_BYTES,
+): { page: T[]; nextCursor?: string } {
+  const offset = decodeCursor(kind, cursor);
+  const page: T[] = [];
+  let bytes = 0;
+  let skip = offset;
+  let position = offset;
+  let total = 0;
+  for (const list of lists) total += list.items.length;
+  for (const list of lists) {
+    if (skip >= list.items.length) {
+      skip -= list.items.length;
+      continue;
+    }
+    for (let i = skip; i < list.items.length; i++) {
+      if (page.length >= pageSize || (page.length > 0 && bytes >= pageBytes)) break;
+      page.push(list.items[i] as T);
+      bytes += list.sizes[i] ?? 0;
+      position += 1;
+    }
+    skip = 0;
+    if (page.length >= pageSize || bytes >= pageBytes) break;
+  }
+  return position < total ? { page, nextCursor: encodeCursor(kind, position) } : { page };
+}

@@ -70,8 +70,14 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
   const inflight = new InFlight();
   const legacyClients = new LegacyClients();
   // Upstream changes go to the hub (declared below; only called once requests are served).
-  const catalog = new Catalog(log, (integration, event) =>
-    notifications.publish(integration, event),
+  const catalog = new Catalog(
+    log,
+    (integration, event) => notifications.publish(integration, event),
+    (item, error) => {
+      registry.refuseCatalog(item, error).catch((err: unknown) => {
+        log.error({ integration: item.name, err }, 'refusing an oversized catalog failed');
+      });
+    },
   );
   const subscriptions = new ResourceSubscriptions(catalog, log);
   const handlerDeps: ResourceDeps = {

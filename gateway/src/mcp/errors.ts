@@ -5,6 +5,7 @@ import {
   SdkErrorCode,
 } from '@modelcontextprotocol/server';
 import { SwitchboardError } from '../errors.ts';
+import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH } from './json-depth.ts';
 
 /**
  * JSON-RPC errors the endpoint answers. Failures of an upstream always name the integration
@@ -15,6 +16,24 @@ import { SwitchboardError } from '../errors.ts';
 /** Answered for unknown, hidden and out-of-scope tools alike, in the SDK's own words (McpServer). */
 export function toolNotFound(name: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
+}
+
+/** Arguments nested past MAX_ARGUMENT_DEPTH (json-depth.ts): the request's fault, not the upstream's. */
+export function argumentsTooDeep(name: string): ProtocolError {
+  return new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    `Arguments of tool ${name} nest deeper than ${MAX_ARGUMENT_DEPTH} levels`,
+    { code: 'arguments_too_deep' },
+  );
+}
+
+/** A result nested past MAX_RESULT_DEPTH: it came so from the upstream, so it is the upstream's. */
+export function resultTooDeep(integration: string): ProtocolError {
+  return new ProtocolError(
+    ProtocolErrorCode.InternalError,
+    `integration ${integration}: the result nests deeper than ${MAX_RESULT_DEPTH} levels`,
+    { code: 'upstream_error', integration },
+  );
 }
 
 export function promptNotFound(name: string): ProtocolError {

@@ -23,10 +23,26 @@ export function splitNamespaced(value: string): { integration: string; name: str
 }
 
 /**
- * Whether a published name is one a spec-following client can call. An upstream name that is
- * already near 128 characters does not fit once prefixed; such a tool is left out of /mcp
- * (it stays reachable on /mcp/<integration>, where names are not prefixed).
+ * Whether a published name is one a spec-following client can call.
  */
 export function isSpecName(value: string): boolean {
   return SPEC_NAME.test(value);
+}
+
+/**
+ * The one rule for an upstream's tool names, on every endpoint (/mcp and /mcp/<integration>
+ * alike, so both list the same tools): the spec's characters, and short enough that the
+ * prefixed name `<integration>__<name>` still fits its 128. A name with NUL, ESC, newlines, RTL
+ * overrides or spaces, an empty one, or a 5,000-character one is left out everywhere rather than
+ * shown on one endpoint and dropped on the other. Undefined when the name is fine.
+ */
+export function toolNameProblem(integration: string, name: string): string | undefined {
+  if (name.length === 0) return 'empty';
+  if (!isSpecName(name)) {
+    return name.length > 128 ? 'longer than 128 characters' : 'characters outside [A-Za-z0-9_.-]';
+  }
+  if (!isSpecName(namespaced(integration, name))) {
+    return `longer than 128 characters as ${integration}${SEPARATOR}<name>`;
+  }
+  return undefined;
 }

@@ -1,17 +1,26 @@
 import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { scopeAllows } from '../tokens/scope.ts';
 import { callBounds, DEFAULT_MAX_CALL_MS } from './call-bounds.ts';
-import { paginate } from './cursors.ts';
+import type { PublishedTools } from './catalog.ts';
+import { paginateLists, type SizedList } from './cursors.ts';
 import { callResultForEra, type Era } from './era-results.ts';
-import { toolNotFound, upstreamFailure } from './errors.ts';
+import { argumentsTooDeep, resultTooDeep, toolNotFound, upstreamFailure } from './errors.ts';
 import { emitToolCall, type ToolCallEvent } from './events.ts';
 import { agentMeta, type ForwardDeps, forward } from './forward.ts';
 import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
+import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import type { LegacyClients } from './legacy-clients.ts';
-import { isSpecName, namespaced, splitNamespaced } from './names.ts';
-import { hiddenTools, isAggregate, toolAllowed, type View, visibleIntegrations } from './view.ts';
+import { splitNamespaced } from './names.ts';
+import {
+  integrationWide,
+  isAggregate,
+  toolAllowed,
+  type View,
+  visibleIntegrations,
+} from './view.ts';
 
 export interface HandlerDeps extends ForwardDeps {
   registry: IntegrationRegistry;
@@ -25,46 +34,41 @@ export interface HandlerDeps extends ForwardDeps {
 }
 
 /**
- * The tools of the integrations a view sees: in scope, never hidden, prefixed on /mcp. Every
- * field an upstream gave (inputSchema, outputSchema, annotations, icons, title, _meta, …) is
- * passed through; only the name changes.
+ * The tools of the integrations a view sees, one list per integration: in scope, never
+ * hidden, prefixed on /mcp. Every field an upstream gave (inputSchema, outputSchema,
+ * annotations, icons, title, _meta, …) is passed through; only the name changes. The lists
+ * are the catalog's own (built once per catalog version), filtered only for a grant of some
+ * of an integration's tools.
  */
 export async function visibleTools(
   deps: HandlerDeps,
   view: View,
   items: Integration[],
-): Promise<Tool[]> {
-  const lists = await Promise.all(
+): Promise<SizedList<Tool>[]> {
+  return Promise.all(
     items.map(async (item) => {
       try {
-        return toolsOf(view, item, await deps.catalog.tools(item), deps.log);
+        return toolsOf(view, item, await deps.catalog.tools(item));
       } catch (error) {
         // One broken server must not empty the aggregate; its own endpoint reports the error.
         if (!isAggregate(view)) throw upstreamFailure(item.name, error);
-        return [];
+        return { items: [], sizes: [] };
       }
     }),
   );
-  return lists.flat();
 }
 
-function toolsOf(view: View, item: Integration, tools: Tool[], log: Logger): Tool[] {
-  const hidden = hiddenTools(item);
-  const out: Tool[] = [];
-  for (const tool of tools) {
-    if (!toolAllowed(view, item, tool.name, hidden)) continue;
-    if (!isAggregate(view)) {
-      out.push(tool);
-      continue;
-    }
-    const name = namespaced(item.name, tool.name);
-    if (!isSpecName(name)) {
-      log.warn({ integration: item.name, tool: tool.name }, 'tool name too long for /mcp; skipped');
-      continue;
-    }
-    out.push({ ...tool, name });
+function toolsOf(view: View, item: Integration, published: PublishedTools): SizedList<Tool> {
+  const named = isAggregate(view) ? published.prefixed : published.tools;
+  if (integrationWide(view, item.name)) return { items: named, sizes: published.sizes };
+  const items: Tool[] = [];
+  const sizes: number[] = [];
+  for (const [index, tool] of published.tools.entries()) {
+    if (!scopeAllows(view.grant.scope, item.name, tool.name)) continue;
+    items.push(named[index] as Tool);
+    sizes.push(published.sizes[index] ?? 0);
   }
-  return out;
+  return { items, sizes };
 }
 
 /** The integration and tool a requested name claims: prefixed on /mcp, plain on /mcp/<name>. */
@@ -86,13 +90,13 @@ async function resolveTool(
 ): Promise<{ item: Integration; tool: Tool } | undefined> {
   const item = items.find((i) => i.name === claim.integration);
   if (!item || !toolAllowed(view, item, claim.name)) return undefined;
-  let tools: Tool[];
+  let published: PublishedTools;
   try {
-    tools = await deps.catalog.tools(item);
+    published = await deps.catalog.tools(item);
   } catch (error) {
     throw upstreamFailure(item.name, error);
   }
-  const tool = tools.find((t) => t.name === claim.name);
+  const tool = published.all.byName.get(claim.name);
   return tool ? { item, tool } : undefined;
 }
 
@@ -109,8 +113,8 @@ export async function visibleTool(
   if (!claim) return undefined;
   const item = visibleIntegrations(deps.registry, view).find((i) => i.name === claim.integration);
   if (!item || !toolAllowed(view, item, claim.name)) return undefined;
-  const tools = await deps.catalog.tools(item).catch(() => [] as Tool[]);
-  return tools.find((t) => t.name === claim.name);
+  const published = await deps.catalog.tools(item).catch(() => undefined);
+  return published?.all.byName.get(claim.name);
 }
 
 export function registerTools(
@@ -121,8 +125,9 @@ export function registerTools(
   era: Era,
 ): void {
   server.setRequestHandler('tools/list', async (request) => {
-    const tools = await visibleTools(deps, view, items);
-    const { page, nextCursor } = paginate('tools', tools, request.params?.cursor, deps.pageSize);
+    const lists = await visibleTools(deps, view, items);
+    const { cursor } = request.params ?? {};
+    const { page, nextCursor } = paginateLists('tools', lists, cursor, deps.pageSize);
     return nextCursor === undefined ? { tools: page } : { tools: page, nextCursor };
   });
 
@@ -162,6 +167,7 @@ export async function callTool(
   const requested = params.name;
   const args = params.arguments;
   let toolKnown = false;
+  const tooDeep = args !== undefined && nestsDeeperThan(args, MAX_ARGUMENT_DEPTH);
   const report = (integration: string, tool: string, ok: boolean, error?: string) => {
     const event: ToolCallEvent = {
       grant: view.grant,
@@ -173,7 +179,10 @@ export async function callTool(
     };
     if (error !== undefined) event.error = error;
     if (!ok && ctx.mcpReq.signal.aborted) event.cancelled = true;
-    if (args !== undefined && deps.includeArguments?.(integration)) event.arguments = args;
+    // Too deep to serialize: it would fail the batch of events it is written with.
+    if (args !== undefined && !tooDeep && deps.includeArguments?.(integration)) {
+      event.arguments = args;
+    }
     emitToolCall(deps.onToolCall, event, deps.log);
   };
 
@@ -183,12 +192,14 @@ export async function callTool(
   try {
     const found = claim && (await resolveTool(deps, view, items, claim));
     if (!found) throw toolNotFound(requested);
+    // The request's fault (-32602), found before it is sent: serializing it for the upstream
+    // would throw RangeError, which was answered as the upstream's (upstream_error).
+    if (tooDeep) throw argumentsTooDeep(requested);
     toolKnown = true;
-    const result = callResultForEra(
-      await callUpstream(deps, view, found.item, tool, params, ctx, input),
-      found.tool,
-      ctx.era,
-    );
+    const answered = await callUpstream(deps, view, found, tool, params, ctx, input);
+    // Nested too deeply to serialize for the agent: the upstream sent it so, so it is its fault.
+    if (nestsDeeperThan(answered, MAX_RESULT_DEPTH)) throw resultTooDeep(found.item.name);
+    const result = callResultForEra(answered, found.tool, ctx.era);
     report(
       integration,
       tool,
@@ -213,7 +224,7 @@ export async function callTool(
 async function callUpstream(
   deps: HandlerDeps,
   view: View,
-  item: Integration,
+  found: { item: Integration; tool: Tool },
   tool: string,
   params: { arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
   ctx: ToolCallContext,
@@ -221,19 +232,19 @@ async function callUpstream(
 ): Promise<CallToolResult> {
   const signal = ctx.mcpReq.signal;
   const bounds = callBounds({
-    integration: item.name,
+    integration: found.item.name,
     signal,
     progressToken: ctx.mcpReq._meta?.progressToken,
     notify: (params) => ctx.mcpReq.notify({ method: 'notifications/progress', params }),
     maxCallMs:
-      deps.registry.currentPolicy()?.integrations[item.name]?.maxCallDuration ??
+      deps.registry.currentPolicy()?.integrations[found.item.name]?.maxCallDuration ??
       DEFAULT_MAX_CALL_MS,
     log: deps.log,
   });
   try {
     return await forward(
       deps,
-      item,
+      found.item,
       view.grant,
       [tool],
       ({ client, timeoutMs, meta, retry }) =>
@@ -245,8 +256,16 @@ async function callUpstream(
               ...retry,
               _meta: { ...agentMeta(params._meta), ...meta },
             },
-            // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
-            { allowInputRequired: true, ...bounds.options(timeoutMs) },
+            {
+              // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
+              allowInputRequired: true,
+              // The definition the agent was shown (the catalog's, checked): the MCP client
+              // validates structuredContent and mirrors x-mcp-header params by it on every
+              // instance, instead of re-listing the upstream's tools unbounded on a miss of its
+              // own cache.
+              toolDefinition: found.tool,
+              ...bounds.options(timeoutMs),
+            },
           )
           .catch((error: unknown) => {
             throw bounds.failure(error);

@@ -107,7 +107,7 @@ export class ToolEventSink {
       const batch = this.pending.splice(0, BATCH);
       const taskIds = batch.map((e) => e.grant.taskId);
       const data = batch.map((e) =>
-        JSON.stringify({
+        jsonbText({
           integration: e.integration,
           tool: e.tool,
           durationMs: Math.round(e.durationMs * 10) / 10,
@@ -129,4 +129,17 @@ export class ToolEventSink {
       }
     }
   }
+}
+
+/**
+ * JSON text jsonb accepts: Postgres refuses the escape `\u0000` in jsonb ("unsupported Unicode
+ * escape sequence"), and one event holding it (a tool name the agent made up, an error naming
+ * it, arguments) failed the whole batch of up to 200 events, other tasks' included. Each NUL
+ * becomes U+FFFD. The scan takes escapes in pairs, so an escaped backslash before `u0000`
+ * (the text `\\u0000`, no NUL) is left alone.
+ */
+export function jsonbText(value: unknown): string {
+  return JSON.stringify(value).replace(/\\(\\|u0000)/g, (match, escaped: string) =>
+    escaped === 'u0000' ? '\\ufffd' : match,
+  );
 }
