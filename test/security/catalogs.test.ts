@@ -164,7 +164,7 @@ describe('an integration that grows past the bound after it started', () => {
 
 describe('tool names the aggregate cannot publish', () => {
   const gw = useHostileGateway({
-    settings: { HOSTILE_BAD_NAMES: '1', HOSTILE_DEEP: '1' },
+    settings: { HOSTILE_BAD_NAMES: '1', HOSTILE_DEEP: '1', HOSTILE_BEHAVIOURS: 'basic,catalog' },
     // Arguments are recorded in task events: a too-deep one must not break their writes.
     policy: '    audit: { arguments: true }\n',
   });
@@ -269,7 +269,9 @@ describe('tool names the aggregate cannot publish', () => {
 
 describe('an integration of 1,000 tools', () => {
   // 998 + echo and sleep: exactly the bound, 50 a page from the upstream (20 pages).
-  const gw = useHostileGateway({ settings: { HOSTILE_TOOLS: '998', HOSTILE_PAGE: '50' } });
+  const gw = useHostileGateway({
+    settings: { HOSTILE_TOOLS: '998', HOSTILE_PAGE: '50', HOSTILE_BEHAVIOURS: 'basic,catalog' },
+  });
 
   it('is ready, lists every tool across pages on both endpoints, and calls the last', async () => {
     expect((await integration(gw(), 'hostile')).state).toBe('ready');
