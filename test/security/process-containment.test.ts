@@ -1,0 +1,206 @@
+/**
+ * Children that outlive their integration (issue 13 item 9): a double-forked `setsid` child
+ * survived a reload, and servers ignoring SIGTERM survived a gateway killed by SIGKILL, as
+ * orphans. Each program of an integration is now contained (containment/: a cgroup v2 with
+ * `cgroup.kill` where the machine allows, else a PID namespace, plus a parent-death signal):
+ * after a reload, a shutdown and a SIGKILL of the gateway, nothing it started is left.
+ * The hostile server (test/fixtures/hostile, behaviours/forks.ts) ignores SIGTERM here.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { spawnContained } from '../../gateway/src/containment/spawn.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
+import { startGatewayProcess } from '../helpers/gateway-process.ts';
+import { hostileIntegrations, useHostileGateway } from '../helpers/hostile.ts';
+import {
+  eventually,
+  grantTask,
+  integrationOf,
+  messagesOf,
+  post,
+  toolCall,
+} from '../helpers/mcp-gateway.ts';
+
+/**
+ * Every process of one hostile copy carries its own HOSTILE_MARK in its environment (children
+ * inherit it): found by it in /proc, whatever PID namespace reported its pids.
+ */
+const hostile = () => ({ settings: { HOSTILE_IGNORE_SIGTERM: '1', HOSTILE_MARK: randomUUID() } });
+
+function marked(mark: string): number[] {
+  const needle = `\0HOSTILE_MARK=${mark}\0`;
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (`\0${fs.readFileSync(`/proc/${entry}/environ`, 'latin1')}`.includes(needle))
+        pids.push(Number(entry));
+    } catch {} // exited meanwhile
+  }
+  return pids.filter(alive);
+}
+
+/** Generous: a stop takes ≤ 2 s + 2 s + the 2 s grace for leftovers, on a busy shared machine. */
+const GONE_WITHIN_MS = 30_000;
+
+/** Alive unless kill(pid, 0) says ESRCH; a zombie (exited, not yet reaped by init) counts as gone. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+const marks = new Set<string>();
+afterEach(() => {
+  // A failing run must not leave 300 s sleepers behind on the shared machine.
+  for (const mark of marks) {
+    for (const pid of marked(mark)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+  marks.clear();
+});
+
+/**
+ * Calls `double_fork`; the pids it answers are the server's view (in a PID namespace, not ours).
+ * Its copy's processes, the server and the grandchild at least, are then running.
+ */
+async function doubleFork(
+  url: string,
+  mark: string,
+): Promise<{ server: number; grandchild: number }> {
+  marks.add(mark);
+  const granted = await grantTask({ url } as TestGateway, ['hostile:*']);
+  const { url: endpoint, token } = integrationOf(granted, 'hostile');
+  // A gateway process answers before its servers are up (state `starting`): retry until then.
+  const result = await eventually(async () => {
+    const res = await post(endpoint, token, toolCall(1, 'double_fork'));
+    const [answer] = messagesOf(res.headers.get('content-type'), await res.text());
+    const done = answer?.result as { content: Array<{ text: string }> } | undefined;
+    if (!done) throw new Error(`double_fork failed: ${JSON.stringify(answer)}`);
+    return done;
+  }, 30_000);
+  const pids = JSON.parse(result.content[0]!.text) as { server: number; grandchild: number };
+  expect(marked(mark).length).toBeGreaterThanOrEqual(2);
+  return pids;
+}
+
+/** The pids, and every process of the copy marked `mark`, exit within the generous wait. */
+async function gone(mark: string, ...pids: number[]): Promise<void> {
+  await eventually(() => {
+    for (const pid of pids) expect(alive(pid), `pid ${pid} is still running`).toBe(false);
+    expect(marked(mark)).toEqual([]);
+  }, GONE_WITHIN_MS);
+}
+
+describe('a reload of an integration', () => {
+  const options = hostile();
+  const gw = useHostileGateway(options);
+
+  it('ends the server that ignores SIGTERM and the grandchild that left its process group', async () => {
+    const mark = options.settings.HOSTILE_MARK;
+    const { server, grandchild } = await doubleFork(gw().url, mark);
+    expect(marked(mark)).toEqual(expect.arrayContaining([server, grandchild]));
+    const reloaded = await gw().registry.reload('hostile');
+    expect(reloaded?.state).toBe('ready');
+    await eventually(() => {
+      for (const pid of [server, grandchild]) expect(alive(pid), `pid ${pid}`).toBe(false);
+    }, GONE_WITHIN_MS);
+  });
+});
+
+describe('the gateway as a process', () => {
+  const roots: string[] = [];
+  afterAll(() => {
+    for (const root of roots) fs.rmSync(root, { recursive: true, force: true });
+  });
+  /** A fresh copy of the hostile integration, with its own mark; the gateway's env for it. */
+  const copy = () => {
+    const options = hostile();
+    const { dirs, policy, root } = hostileIntegrations(options);
+    roots.push(root);
+    return {
+      mark: options.settings.HOSTILE_MARK,
+      env: { INTEGRATION_DIRS: dirs, SWITCHBOARD_POLICY: policy },
+    };
+  };
+
+  it('says its containment, and shut down (SIGTERM) leaves no process of the integration behind', async () => {
+    const { mark, env } = copy();
+    const gw = await startGatewayProcess(env);
+    try {
+      // One line at start says which containment is in effect (on this machine: cgroup).
+      const said = gw.logs.filter((l) =>
+        String(l.msg).startsWith('integration processes contained by'),
+      );
+      expect(said).toHaveLength(1);
+      expect(['cgroup', 'pid-namespace', 'process-group']).toContain(said[0]!.containment);
+      const { server, grandchild } = await doubleFork(gw.url, mark);
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+      await gone(mark, server, grandchild);
+    } finally {
+      await gw.cleanup();
+    }
+  });
+
+  for (const mode of ['auto', 'pid-namespace'] as const) {
+    it(`killed by SIGKILL leaves no process of the integration behind (containment ${mode})`, async () => {
+      const { mark, env } = copy();
+      const gw = await startGatewayProcess({ ...env, SWITCHBOARD_CONTAINMENT: mode });
+      try {
+        await doubleFork(gw.url, mark);
+        gw.child.kill('SIGKILL');
+        await gw.exited;
+        await gone(mark);
+      } finally {
+        await gw.cleanup();
+      }
+    });
+  }
+
+  it('with only a process group, a SIGKILL of the gateway still ends the server (pdeathsig)', async () => {
+    const { mark, env } = copy();
+    const gw = await startGatewayProcess({ ...env, SWITCHBOARD_CONTAINMENT: 'process-group' });
+    try {
+      const { server } = await doubleFork(gw.url, mark);
+      gw.child.kill('SIGKILL');
+      await gw.exited;
+      await eventually(() => expect(alive(server)).toBe(false), GONE_WITHIN_MS);
+      // Its setsid grandchild is beyond a process group's reach: it is ended here, by hand.
+      expect(marked(mark)).toHaveLength(1);
+    } finally {
+      await gw.cleanup();
+    }
+  });
+});
+
+describe('spawnContained', () => {
+  it('gives the program exactly the environment it is given (the wrappers add nothing)', async () => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ONLY_THIS: 'yes' };
+    const child = spawnContained({ label: 'env-check', command: 'env', args: [], env });
+    child.stdin.end();
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+    });
+    await new Promise((resolve) => child.once('close', resolve));
+    const seen = Object.fromEntries(
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    expect(seen).toEqual(env);
+  });
+});
