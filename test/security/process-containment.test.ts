@@ -139,16 +139,16 @@ describe('the gateway as a process', () => {
     const { mark, env } = copy();
     const gw = await startGatewayProcess(env);
     try {
-      // One line at start says which containment is in effect (on this machine: cgroup).
+      const { server, grandchild } = await doubleFork(gw.url, mark);
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+      await gone(mark, server, grandchild);
+      // One line at start said which containment is in effect (on this machine: cgroup).
       const said = gw.logs.filter((l) =>
         String(l.msg).startsWith('integration processes contained by'),
       );
       expect(said).toHaveLength(1);
       expect(['cgroup', 'pid-namespace', 'process-group']).toContain(said[0]!.containment);
-      const { server, grandchild } = await doubleFork(gw.url, mark);
-      gw.child.kill('SIGTERM');
-      await gw.exited;
-      await gone(mark, server, grandchild);
     } finally {
       await gw.cleanup();
     }
