@@ -112,7 +112,7 @@ export async function startGateway(
     step();
     const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     // Found once per process (a probe of a few ms): servers and agents started later use it.
-    logContainment(log);
+    logContainment(log, config.containment);
     const integrations = new IntegrationRegistry({
       sql: db.sql,
       log,

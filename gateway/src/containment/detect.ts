@@ -20,11 +20,14 @@ import type { Logger } from '../log.ts';
  *
  * In every mode the spawned program also gets a parent-death signal (`setpriv --pdeathsig KILL`)
  * when util-linux has `setpriv`. Nothing here ever fails a spawn: what is missing is logged and
- * the next weaker mode is used. `SWITCHBOARD_CONTAINMENT` (auto, cgroup, pid-namespace,
- * process-group) caps the mode, for tests of the weaker ones and for operators who must.
+ * the next weaker mode is used. `SWITCHBOARD_CONTAINMENT` (config.ts: auto, cgroup,
+ * pid-namespace, process-group) caps the mode, for tests of the weaker ones and for operators who
+ * must; it is per process (the first gateway started in it decides).
  */
 export const CONTAINMENT_MODES = ['cgroup', 'pid-namespace', 'process-group'] as const;
 export type ContainmentMode = (typeof CONTAINMENT_MODES)[number];
+export const CONTAINMENT_SETTINGS = ['auto', ...CONTAINMENT_MODES] as const;
+export type ContainmentSetting = (typeof CONTAINMENT_SETTINGS)[number];
 
 export interface Containment {
   mode: ContainmentMode;
@@ -182,11 +185,10 @@ function tryCgroup(sh: string, notes: string[]): string | undefined {
   return dir;
 }
 
-function detect(): Containment {
+function detect(wanted: ContainmentSetting): Containment {
   const notes: string[] = [];
-  const wanted = process.env.SWITCHBOARD_CONTAINMENT ?? 'auto';
   const cap = (CONTAINMENT_MODES as readonly string[]).indexOf(wanted);
-  if (wanted !== 'auto' && cap === -1) notes.push(`SWITCHBOARD_CONTAINMENT=${wanted} is unknown`);
+  if (cap > 0) notes.push(`SWITCHBOARD_CONTAINMENT=${wanted}`);
   const allows = (mode: ContainmentMode) => cap === -1 || CONTAINMENT_MODES.indexOf(mode) >= cap;
   if (process.platform !== 'linux') {
     return { mode: 'process-group', sh: '/bin/sh', notes: ['not Linux'] };
@@ -214,15 +216,15 @@ function detect(): Containment {
 
 let found: Containment | undefined;
 
-/** The containment of this process, found on first use. */
-export function containment(): Containment {
-  found ??= detect();
+/** The containment of this process, found on first use (`wanted` counts only then). */
+export function containment(wanted: ContainmentSetting = 'auto'): Containment {
+  found ??= detect(wanted);
   return found;
 }
 
 /** Logs once per gateway which containment is in effect and why not a stronger one. */
-export function logContainment(log: Logger): Containment {
-  const c = containment();
+export function logContainment(log: Logger, wanted: ContainmentSetting): Containment {
+  const c = containment(wanted);
   log.info(
     {
       containment: c.mode,

@@ -64,9 +64,10 @@ function executable(command: string, env: Record<string, string>, cwd?: string):
 
 /**
  * dash exports PWD at start-up; the script unsets it again unless the program was given one.
- * `$1` is the cgroup's procs file (cgroup mode), the program and its args follow.
+ * `$1` is the cgroup's procs file (cgroup mode), the program and its args follow. A failed move
+ * (the cgroup went away) still runs the program, in its process group: never a failed spawn.
  */
-const ENTER_CGROUP = 'echo $$ > "$1" || exit 126; shift; exec "$@"';
+const ENTER_CGROUP = '{ echo $$ > "$1"; } 2>/dev/null; shift; exec "$@"';
 const KEEP_PWD = 'export PWD="$1"; shift; ';
 
 function wrap(c: Containment, spec: ContainedSpec, cgroup: string | undefined) {
