@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnContained } from '../../gateway/src/containment/spawn.ts';
+import { runChild } from '../../gateway/src/runners/child.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { startGatewayProcess } from '../helpers/gateway-process.ts';
 import { hostileIntegrations, useHostileGateway } from '../helpers/hostile.ts';
@@ -211,6 +212,23 @@ describe('the gateway as a process', () => {
     } finally {
       await gw.cleanup();
     }
+  });
+});
+
+describe('an agent run (process driver)', () => {
+  it('leaves nothing behind once the agent exits, not even a setsid grandchild', async () => {
+    const mark = randomUUID();
+    marks.add(mark);
+    const result = await runChild({
+      command: 'sh',
+      args: ['-c', "setsid sh -c 'sleep 300 </dev/null >/dev/null 2>&1 &'; echo forked"],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOSTILE_MARK: mark },
+      timeoutMs: 60_000,
+      onLine: () => {},
+      graceMs: 500,
+    });
+    expect(result).toMatchObject({ reason: 'exited', exitCode: 0, stdoutTail: 'forked' });
+    await gone(mark);
   });
 });
 
