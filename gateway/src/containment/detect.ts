@@ -79,25 +79,7 @@ function ownCgroupV2(): string | undefined {
   return path.join(mount, own.slice(3).replace(/ \(deleted\)$/, ''));
 }
 
-/**
- * The directory of earlier gateway processes on this machine that died with their keeper:
- * killed and removed, so a crash loop leaves nothing running. Best effort.
- */
-function sweepStale(base: string): void {
-  for (const entry of fs.readdirSync(base)) {
-    const match = /^switchboard-(\d+)-[0-9a-f]+$/.exec(entry);
-    if (!match) continue;
-    try {
-      process.kill(Number(match[1]), 0);
-      continue; // its gateway still runs
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EPERM') continue;
-    }
-    removeCgroupTree(path.join(base, entry));
-  }
-}
-
-/** `cgroup.kill` then rmdir, leaves first; whatever is still exiting is left for a later sweep. */
+/** `cgroup.kill` then rmdir, leaves first; false while killed processes are still exiting. */
 export function removeCgroupTree(dir: string): boolean {
   try {
     fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1');
@@ -179,9 +161,8 @@ function tryCgroup(sh: string, notes: string[]): string | undefined {
     return fail(`cannot move a process into ${probe}`);
   if (!startKeeper(sh, dir)) return fail('cannot start the keeper');
   removeCgroupTree(probe);
-  try {
-    sweepStale(base);
-  } catch {}
+  // Directories of earlier gateways are not swept: their pid, read in this PID namespace, says
+  // nothing of a gateway in another one sharing this cgroup. Their keepers removed them.
   return dir;
 }
 

@@ -78,7 +78,7 @@ function wrap(c: Containment, spec: ContainedSpec, cgroup: string | undefined) {
     const pwd = spec.env.PWD === undefined ? [] : [spec.env.PWD];
     argv = [c.sh, '-c', script, 'sh', ...pwd, path.join(cgroup, 'cgroup.procs'), ...argv];
   } else if (c.mode === 'pid-namespace' && c.unshare) {
-    argv = [c.unshare, '--pid', '--fork', '--kill-child=KILL', '--', ...argv];
+    argv = [c.unshare, '--pid', '--fork', '--kill-child', '--', ...argv];
   }
   if (c.setpriv) argv = [c.setpriv, '--pdeathsig', 'KILL', '--', ...argv];
   return { command: argv[0] as string, args: argv.slice(1) };
