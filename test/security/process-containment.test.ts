@@ -108,6 +108,14 @@ async function gone(mark: string, ...pids: number[]): Promise<void> {
   }, GONE_WITHIN_MS);
 }
 
+/** In cgroup mode, the gateway's cgroup directory (from its log) is removed once it is gone. */
+async function noCgroupLeft(logs: Array<Record<string, unknown>>): Promise<void> {
+  const line = logs.find((l) => String(l.msg).startsWith('integration processes contained by'));
+  if (typeof line?.cgroup !== 'string') return;
+  const dir = line.cgroup;
+  await eventually(() => expect(fs.existsSync(dir), dir).toBe(false), GONE_WITHIN_MS);
+}
+
 describe('a reload of an integration', () => {
   const options = {
     ...hostile(),
@@ -171,6 +179,7 @@ describe('the gateway as a process', () => {
       );
       expect(said).toHaveLength(1);
       expect(['cgroup', 'pid-namespace', 'process-group']).toContain(said[0]!.containment);
+      await noCgroupLeft(gw.logs);
     } finally {
       await gw.cleanup();
     }
@@ -185,6 +194,7 @@ describe('the gateway as a process', () => {
         gw.child.kill('SIGKILL');
         await gw.exited;
         await gone(mark);
+        await noCgroupLeft(gw.logs);
       } finally {
         await gw.cleanup();
       }
