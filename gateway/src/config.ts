@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { SETTING_ENV_PREFIX } from '@switchboard/sdk';
 import { z } from 'zod';
+import { CONTAINMENT_SETTINGS, type ContainmentSetting } from './containment/detect.ts';
 import { ConfigError } from './errors.ts';
 import { LOG_FORMATS, type LogFormat } from './log.ts';
 import { maskSecret, maskUrl } from './redact.ts';
@@ -90,6 +91,12 @@ const envSchema = z.object({
     })
     .default('auto'),
   SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: durationMs.default(10_000),
+  // The strongest containment of integration processes to use (containment/detect.ts).
+  SWITCHBOARD_CONTAINMENT: z
+    .enum(CONTAINMENT_SETTINGS, {
+      error: `expected one of ${CONTAINMENT_SETTINGS.join(', ')}`,
+    })
+    .default('auto'),
   // How long a claimed task is the worker's without a renewal (renewed every third of it): a
   // gateway killed outright holds its tasks this long. Tests shorten it to see recovery.
   SWITCHBOARD_TASK_LEASE_MS: durationMs
@@ -118,6 +125,7 @@ export interface Config {
   taskLeaseMs: number;
   /** SWITCHBOARD_TEST_FAULTS=1 (with NODE_ENV=test): the test-only fault routes are mounted. */
   testFaults: boolean;
+  containment: ContainmentSetting;
 }
 
 export function decodeMasterKey(value: string): Buffer | undefined {
@@ -182,6 +190,7 @@ export function loadConfig(
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
     taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
     testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',
+    containment: e.SWITCHBOARD_CONTAINMENT,
   };
 }
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { OpenStreams } from './api/streams.ts';
 import { type Config, publicUrlFor } from './config.ts';
+import { logContainment } from './containment/detect.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { createPostWebhook } from './dispatch/post-webhook.ts';
@@ -113,6 +114,8 @@ export async function startGateway(
     shutdown.add('tokens', () => tokens.close());
     step();
     const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    // Found once per process (a probe of a few ms): servers and agents started later use it.
+    logContainment(log, config.containment);
     const integrations = new IntegrationRegistry({
       sql: db.sql,
       log,

@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnContained, whenReleased } from '../containment/spawn.ts';
 import type { Logger } from '../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
 import type { FloodMeter } from './upstream/flood-meter.ts';
@@ -98,10 +99,12 @@ export class BackgroundProcess {
     if (!child) return;
     child.stdin?.end();
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      if (this.child !== child) return;
+      if (this.child !== child) break;
       killProcessGroup(child, signal);
       await Promise.race([this.exited, delay(STOP_STEP_MS)]);
     }
+    // What it left behind (double-forked children) is cleared once it exited: bounded.
+    await Promise.race([whenReleased(child), delay(2 * STOP_STEP_MS)]);
   }
 
   /** beforeSpawn, then spawn; a refusal leaves the process stopped with the reason as lastExit. */
@@ -142,14 +145,14 @@ export class BackgroundProcess {
     this.startedAt = Date.now();
     this.state = 'running';
     const stderr = new StderrTail();
-    const child = spawn(spec.command, spec.args, {
+    // stdin is a pipe we never write and close only when stopping: a process can watch it
+    // for EOF to learn that the gateway died without stopping it (SIGKILL, OOM).
+    const child = spawnContained({
+      label: `${spec.integration}.${spec.name}`,
+      command: spec.command,
+      args: spec.args,
       cwd: spec.cwd,
       env: spec.env,
-      detached: true,
-      shell: false,
-      // stdin is a pipe we never write and close only when stopping: a process can watch it
-      // for EOF to learn that the gateway died without stopping it (SIGKILL, OOM).
-      stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
     child.stdin?.on('error', () => {}); // EPIPE once it exited: the exit is handled below

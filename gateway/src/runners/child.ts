@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnContained } from '../containment/spawn.ts';
 import { forEachLine } from '../integrations/upstream/line-log.ts';
 import { killProcessGroup } from '../integrations/upstream/process-group.ts';
 import { type OutputLine, type RunReason, type RunResult, Tail } from './runner.ts';
@@ -46,12 +46,14 @@ export function runChild(spec: ChildSpec): Promise<RunResult> {
       resolve({ reason: 'cancelled', exitCode: null, signal: null, stdoutTail: '' });
       return;
     }
-    const child = spawn(spec.command, spec.args, {
-      cwd: spec.cwd,
+    // Contained like an integration's server (containment/spawn.ts): its own process group and,
+    // where the machine allows, its own cgroup and a parent-death signal.
+    const child = spawnContained({
+      label: 'agent',
+      command: spec.command,
+      args: spec.args,
+      ...(spec.cwd ? { cwd: spec.cwd } : {}),
       env: spec.env,
-      detached: true,
-      shell: false,
-      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stopping: RunReason | undefined;
     let killTimer: NodeJS.Timeout | undefined;

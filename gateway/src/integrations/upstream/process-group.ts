@@ -1,16 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
+import { signalTree } from '../../containment/spawn.ts';
 
 /**
- * Signal a child spawned with `detached: true` and everything it started (its process group),
- * so a server's own children do not outlive it. Falls back to the child alone if the group is
- * already gone.
+ * Signal a child spawned with `detached: true` and everything it started: its process group,
+ * and for a child from spawnContained its cgroup too (containment/spawn.ts), so a server's own
+ * children do not outlive it. Falls back to the child alone if the group is already gone.
  */
 export function killProcessGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, signal);
-  } catch {
-    child.kill(signal);
-  }
+  signalTree(child, signal);
 }
 
 /** Whether a process exists: signal 0 only checks (EPERM means it exists under another user). */

@@ -1,5 +1,6 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/client';
+import { spawnContained, whenReleased } from '../../containment/spawn.ts';
 import { SwitchboardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './backoff.ts';
@@ -153,12 +154,12 @@ export class StdioUpstream implements Upstream {
     }
     let child: ChildProcessWithoutNullStreams;
     try {
-      child = spawn(spec.command, spec.args, {
+      child = spawnContained({
+        label: spec.integration,
+        command: spec.command,
+        args: spec.args,
         cwd: spec.cwd,
         env: spec.env,
-        detached: true,
-        shell: false,
-        stdio: ['pipe', 'pipe', 'pipe'],
       });
     } catch (error) {
       throw this.startFailed(`could not start ${spec.command}: ${(error as Error).message}`, error);
@@ -258,10 +259,12 @@ export class StdioUpstream implements Upstream {
     const exited = () => running.exitReason !== undefined;
     await running.client.close().catch(() => {});
     child.stdin.end();
+    // Once it exited, what it left behind (double-forked children) is cleared too: bounded.
+    const released = () => Promise.race([whenReleased(child), delay(2 * STOP_STEP_MS)]);
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      if (exited()) return;
+      if (exited()) return released();
       await Promise.race([running.exit, delay(STOP_STEP_MS)]);
-      if (exited()) return;
+      if (exited()) return released();
       this.log.warn(
         { integration: this.spec.integration, pid: child.pid, signal },
         'stopping upstream',
@@ -269,6 +272,7 @@ export class StdioUpstream implements Upstream {
       killProcessGroup(child, signal);
     }
     await Promise.race([running.exit, delay(STOP_STEP_MS)]);
+    await released();
   }
 
   /**
