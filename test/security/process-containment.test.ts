@@ -6,9 +6,12 @@
  * after a reload, a shutdown and a SIGKILL of the gateway, nothing it started is left.
  * The hostile server (test/fixtures/hostile, behaviours/forks.ts) ignores SIGTERM here.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { containment, sweepEmptyCgroups } from '../../gateway/src/containment/detect.ts';
 import { spawnContained } from '../../gateway/src/containment/spawn.ts';
 import { runChild } from '../../gateway/src/runners/child.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
@@ -259,5 +262,37 @@ describe('spawnContained', () => {
         .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
     );
     expect(seen).toEqual(env);
+  });
+});
+
+describe('cgroups of gateways that died with their keeper', () => {
+  it('are removed at the next start when empty; one still holding a process is left whole', async () => {
+    const c = containment();
+    // This machine (and CI, on it) has a writable cgroup v2 with cgroup.kill.
+    expect(c.mode, `containment notes: ${c.notes.join('; ')}`).toBe('cgroup');
+    const base = path.dirname(c.cgroupDir!);
+    // A pid that is no process now: one that has exited.
+    const gone = spawnSync('true').pid!;
+    const empty = path.join(base, `switchboard-${gone}-0e0e0e0e`);
+    const populated = path.join(base, `switchboard-${gone}-0f0f0f0f`);
+    fs.mkdirSync(path.join(empty, 'leaf'), { recursive: true });
+    fs.mkdirSync(path.join(populated, 'leaf'), { recursive: true });
+    const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(path.join(populated, 'leaf', 'cgroup.procs'), String(sleeper.pid));
+      expect(sweepEmptyCgroups(base, c.cgroupDir!)).toBeGreaterThanOrEqual(1);
+      expect(fs.existsSync(empty)).toBe(false);
+      expect(fs.existsSync(path.join(populated, 'leaf'))).toBe(true);
+      expect(sleeper.exitCode).toBeNull(); // nothing was killed
+      expect(fs.existsSync(c.cgroupDir!)).toBe(true); // nor our own taken
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((resolve) => sleeper.once('close', resolve));
+      // rmdir succeeds once the killed sleeper has left the cgroup.
+      await eventually(() => {
+        if (fs.existsSync(path.join(populated, 'leaf'))) fs.rmdirSync(path.join(populated, 'leaf'));
+        fs.rmdirSync(populated);
+      }, 5_000);
+    }
   });
 });

@@ -92,7 +92,9 @@ function makeCgroup(c: Containment, label: string): string | undefined {
     `${label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${sequence}`,
   );
   try {
-    fs.mkdirSync(dir);
+    // recursive: another gateway's start may have swept our directory while it was empty
+    // (detect.ts sweepEmptyCgroups); it comes back with the first program it holds.
+    fs.mkdirSync(dir, { recursive: true });
     return dir;
   } catch {
     return undefined; // the process group still holds it; the keeper still guards the rest
