@@ -1,14 +1,16 @@
 import { decide, loadPolicy, type Policy } from '@switchboard/policy';
-import { formatManifestErrors, loadManifest, type Manifest } from '@switchboard/sdk';
-import type { Config } from '../config.ts';
-import type { Pool } from '../db/connect.ts';
-import type { Logger } from '../log.ts';
+import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
 import { fillAutoPorts } from '../settings/auto-port.ts';
-import { type ResolvedSetting, resolveSettings } from '../settings/resolve.ts';
+import { resolveSettings } from '../settings/resolve.ts';
 import { listSettings } from '../settings/store.ts';
-import type { BackgroundProcess } from './background-process.ts';
 import { type Candidate, discoverCandidates } from './discover.ts';
 import { judgeFolder } from './folder-pin.ts';
+import {
+  type Integration,
+  listToolsWithRetry,
+  type RegistryDeps,
+  stopItem,
+} from './integration.ts';
 import { missingHandlers, type Reason, unusableSigningSecrets } from './judge.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
 import {
@@ -17,58 +19,18 @@ import {
   retireProcessKeysOf,
   retireUnknownProcessKeys,
 } from './process-key.ts';
-import { CatalogTooLarge, readToolCatalog, toolPages } from './tool-catalog.ts';
-import type { ToolSummary } from './tools.ts';
-import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
+import { CatalogTooLarge } from './tool-catalog.ts';
 import { FloodMeter } from './upstream/flood-meter.ts';
-import type { UpstreamPool } from './upstream/pool.ts';
-import { delay } from './upstream/stdio.ts';
 
-export type IntegrationState = 'ready' | 'starting' | 'refused' | 'failed' | 'stopped';
-
-export interface Integration {
-  name: string;
-  dir: string;
-  manifest: Manifest | undefined;
-  state: IntegrationState;
-  reasons: Reason[];
-  lastError: string | undefined;
-  tools: ToolSummary[];
-  settings: ResolvedSetting[];
-  upstream: UpstreamPool | undefined;
-  /** The manifest's background processes (started only when granted). */
-  processes: BackgroundProcess[];
-  /** Folders of same-named integrations in earlier roots that this one overrides. */
-  overrides: string[];
-}
+// The registry's users import an integration's types from here, as before integration.ts.
+export type { Integration, IntegrationState, RegistryDeps } from './integration.ts';
+export { PROCESS_STARTUP_MS } from './integration.ts';
 
 interface Found {
   candidate: Candidate;
   manifest: Awaited<ReturnType<typeof loadManifest>>;
   overrides: string[];
 }
-
-export interface RegistryDeps {
-  sql: Pool;
-  log: Logger;
-  config: Pick<Config, 'integrationDirs' | 'policyPath'>;
-  masterKey: Buffer;
-  /** The gateway's environment, read for settings by their declared names only. */
-  env: NodeJS.ProcessEnv;
-  /** Passed to background processes as SWITCHBOARD_URL (known once the gateway listens). */
-  gatewayUrl: () => string;
-  /** Mints the gateway's own token for an HTTP integration (its requests outside any task). */
-  gatewayToken?: (integration: string) => Promise<string>;
-  /** This gateway instance: its processes' API keys are its own (keys/integration-key.ts). */
-  instance?: string;
-}
-
-/**
- * How long an HTTP server started by the integration's own process may take to answer: a Node
- * server run through tsx takes 1–1.5 s alone on 2 cores and ~3 s when every example starts at
- * once, so 15 s leaves room for a slow machine without hiding one that never comes up.
- */
-export const PROCESS_STARTUP_MS = 15_000;
 
 /**
  * Every integration found in INTEGRATION_DIRS with its manifest, policy decision, settings,
@@ -333,7 +295,12 @@ export class IntegrationRegistry {
     const manifest = item.manifest!;
     const hidden = new Set(manifest.tools.hidden);
     try {
-      const tools = await this.listWithRetry(item, upstream);
+      const tools = await listToolsWithRetry(
+        item,
+        upstream,
+        this.deps.log,
+        () => this.items.get(item.name) === item,
+      );
       if (this.items.get(item.name) !== item) return; // reloaded meanwhile
       const missing = missingHandlers(
         manifest,
@@ -392,33 +359,6 @@ export class IntegrationRegistry {
     }
   }
 
-  /**
-   * An HTTP server run by the integration's own process is not up yet when the process has just
-   * been spawned: until PROCESS_STARTUP_MS has passed, "cannot reach" is retried with the restart
-   * backoff (100 ms × 1.5) while the integration stays `starting`.
-   */
-  private async listWithRetry(item: Integration, upstream: UpstreamPool) {
-    const list = async () =>
-      (
-        await upstream.request((client, timeout) =>
-          readToolCatalog(item.name, toolPages(client, timeout), this.deps.log),
-        )
-      ).tools;
-    const ownServer = item.manifest?.server.transport === 'http' && item.processes.length > 0;
-    if (!ownServer) return list();
-    const deadline = Date.now() + PROCESS_STARTUP_MS;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await list();
-      } catch (error) {
-        const unavailable = (error as { code?: unknown }).code === 'upstream_unavailable';
-        const current = this.items.get(item.name) === item;
-        if (!unavailable || !current || Date.now() >= deadline) throw error;
-        await delay(restartDelay(DEFAULT_BACKOFF, attempt));
-      }
-    }
-  }
-
   private fail(item: Integration, error: unknown): Integration {
     // An HTTP server of its own that is not reachable: how its process ended says why
     // (`… (stderr: … EADDRINUSE …)`).
@@ -451,25 +391,16 @@ export class IntegrationRegistry {
    */
   private flooding(item: Integration, message: string): void {
     if (this.items.get(item.name) !== item || item.state === 'refused') return;
-    this.refuse(item, { granted: false, reasons: [{ code: 'upstream_flooding', message }] });
-    stopItem(item)
-      .catch((error: unknown) =>
-        this.deps.log.warn(
-          { integration: item.name, err: error },
-          'stopping flooding upstream failed',
-        ),
-      )
-      .finally(() => {
-        item.upstream = undefined;
-        item.processes = [];
-      });
+    // As any refusal after start: stopped, and its processes' API key retired with them.
+    this.refuseStarted(item, [{ code: 'upstream_flooding', message }]).catch((error: unknown) =>
+      this.deps.log.warn(
+        { integration: item.name, err: error },
+        'stopping flooding upstream failed',
+      ),
+    );
   }
 
   private policyOrEmpty(): Policy {
     return this.policy ?? ({ integrations: {} } as unknown as Policy);
   }
-}
-
-async function stopItem(item: Integration): Promise<void> {
-  await Promise.all([item.upstream?.stop(), ...item.processes.map((p) => p.stop())]);
 }

@@ -1,0 +1,93 @@
+/**
+ * An integration as the registry holds it (registry.ts builds, reloads and refuses them), what
+ * the registry needs, and what it does to one integration's server and processes.
+ */
+import type { Manifest } from '@switchboard/sdk';
+import type { Config } from '../config.ts';
+import type { Pool } from '../db/connect.ts';
+import type { Logger } from '../log.ts';
+import type { ResolvedSetting } from '../settings/resolve.ts';
+import type { BackgroundProcess } from './background-process.ts';
+import type { Reason } from './judge.ts';
+import { readToolCatalog, toolPages } from './tool-catalog.ts';
+import type { ToolSummary } from './tools.ts';
+import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
+import type { UpstreamPool } from './upstream/pool.ts';
+import { delay } from './upstream/stdio.ts';
+
+export type IntegrationState = 'ready' | 'starting' | 'refused' | 'failed' | 'stopped';
+
+export interface Integration {
+  name: string;
+  dir: string;
+  manifest: Manifest | undefined;
+  state: IntegrationState;
+  reasons: Reason[];
+  lastError: string | undefined;
+  tools: ToolSummary[];
+  settings: ResolvedSetting[];
+  upstream: UpstreamPool | undefined;
+  /** The manifest's background processes (started only when granted). */
+  processes: BackgroundProcess[];
+  /** Folders of same-named integrations in earlier roots that this one overrides. */
+  overrides: string[];
+}
+
+export interface RegistryDeps {
+  sql: Pool;
+  log: Logger;
+  config: Pick<Config, 'integrationDirs' | 'policyPath'>;
+  masterKey: Buffer;
+  /** The gateway's environment, read for settings by their declared names only. */
+  env: NodeJS.ProcessEnv;
+  /** Passed to background processes as SWITCHBOARD_URL (known once the gateway listens). */
+  gatewayUrl: () => string;
+  /** Mints the gateway's own token for an HTTP integration (its requests outside any task). */
+  gatewayToken?: (integration: string) => Promise<string>;
+  /** This gateway instance: its processes' API keys are its own (keys/integration-key.ts). */
+  instance?: string;
+}
+
+/**
+ * How long an HTTP server started by the integration's own process may take to answer: a Node
+ * server run through tsx takes 1–1.5 s alone on 2 cores and ~3 s when every example starts at
+ * once, so 15 s leaves room for a slow machine without hiding one that never comes up.
+ */
+export const PROCESS_STARTUP_MS = 15_000;
+
+/**
+ * An HTTP server run by the integration's own process is not up yet when the process has just
+ * been spawned: until PROCESS_STARTUP_MS has passed, "cannot reach" is retried with the restart
+ * backoff (100 ms × 1.5) while the integration stays `starting`.
+ */
+export async function listToolsWithRetry(
+  item: Integration,
+  upstream: UpstreamPool,
+  log: Logger,
+  isCurrent: () => boolean,
+) {
+  const list = async () =>
+    (
+      await upstream.request((client, timeout) =>
+        readToolCatalog(item.name, toolPages(client, timeout), log),
+      )
+    ).tools;
+  const ownServer = item.manifest?.server.transport === 'http' && item.processes.length > 0;
+  if (!ownServer) return list();
+  const deadline = Date.now() + PROCESS_STARTUP_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await list();
+    } catch (error) {
+      const unavailable = (error as { code?: unknown }).code === 'upstream_unavailable';
+      const current = isCurrent();
+      if (!unavailable || !current || Date.now() >= deadline) throw error;
+      await delay(restartDelay(DEFAULT_BACKOFF, attempt));
+    }
+  }
+}
+
+/** Stops its server instances and background processes. */
+export async function stopItem(item: Integration): Promise<void> {
+  await Promise.all([item.upstream?.stop(), ...item.processes.map((p) => p.stop())]);
+}
