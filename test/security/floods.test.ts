@@ -182,8 +182,9 @@ describe('an integration process writing stderr without end', () => {
   const writer = `const l = 'y'.repeat(99) + '\\n'; (function w() { process.stderr.write(l.repeat(1000), w); })();`;
   // No quiet copy here: the helper gives every copy the same manifest lines.
   const gw = useHostileGateway({
-    manifest: `capabilities: [processes]\nprocesses:\n  - name: noisy\n    command: node\n    args: ["-e", ${JSON.stringify(writer)}]\n`,
-    policy: '    grants: [processes]\n',
+    // sessions.write: the process gets an API key of its own, which must not outlive it.
+    manifest: `capabilities: [processes, sessions.write]\nprocesses:\n  - name: noisy\n    command: node\n    args: ["-e", ${JSON.stringify(writer)}]\n`,
+    policy: '    grants: [processes, sessions.write]\n',
   });
 
   it('is logged within the budget, its drops counted, and refused as upstream_flooding', async () => {
@@ -203,6 +204,13 @@ describe('an integration process writing stderr without end', () => {
     const dropped = lines.filter((l) => /^dropped \d+ bytes of stderr/.test(String(l.msg)));
     expect(dropped.length).toBeGreaterThan(0);
     expect(Number(dropped[0]?.droppedBytes)).toBeGreaterThan(0);
+    // Its processes stopped, their API key goes with them (as any refusal after start): it
+    // stayed valid until a reload before.
+    const keys = () => gw().sql<{ revoked: boolean }[]>`
+      select revoked_at is not null as revoked from api_keys
+       where source = 'integration' and integration = 'hostile'`;
+    expect(await keys()).not.toHaveLength(0); // it had one
+    await eventually(async () => expect((await keys()).every((k) => k.revoked)).toBe(true), 15_000);
     // The gateway itself is fine.
     expect((await fetch(`${gw().url}/readyz`)).status).toBe(200);
   }, 90_000);
