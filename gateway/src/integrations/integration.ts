@@ -2,12 +2,13 @@
  * An integration as the registry holds it (registry.ts builds, reloads and refuses them), what
  * the registry needs, and what it does to one integration's server and processes.
  */
-import type { Manifest } from '@switchboard/sdk';
+import type { loadManifest, Manifest } from '@switchboard/sdk';
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
 import type { BackgroundProcess } from './background-process.ts';
+import type { Candidate } from './discover.ts';
 import type { Reason } from './judge.ts';
 import { readToolCatalog, toolPages } from './tool-catalog.ts';
 import type { ToolSummary } from './tools.ts';
@@ -30,6 +31,13 @@ export interface Integration {
   /** The manifest's background processes (started only when granted). */
   processes: BackgroundProcess[];
   /** Folders of same-named integrations in earlier roots that this one overrides. */
+  overrides: string[];
+}
+
+/** A folder found in INTEGRATION_DIRS with its manifest read, before it is built. */
+export interface Found {
+  candidate: Candidate;
+  manifest: Awaited<ReturnType<typeof loadManifest>>;
   overrides: string[];
 }
 

@@ -3,9 +3,10 @@ import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
 import { fillAutoPorts } from '../settings/auto-port.ts';
 import { resolveSettings } from '../settings/resolve.ts';
 import { listSettings } from '../settings/store.ts';
-import { type Candidate, discoverCandidates } from './discover.ts';
+import { discoverCandidates } from './discover.ts';
 import { judgeFolder } from './folder-pin.ts';
 import {
+  type Found,
   type Integration,
   listToolsWithRetry,
   type RegistryDeps,
@@ -22,15 +23,8 @@ import {
 import { CatalogTooLarge } from './tool-catalog.ts';
 import { FloodMeter } from './upstream/flood-meter.ts';
 
-// The registry's users import an integration's types from here, as before integration.ts.
 export type { Integration, IntegrationState, RegistryDeps } from './integration.ts';
 export { PROCESS_STARTUP_MS } from './integration.ts';
-
-interface Found {
-  candidate: Candidate;
-  manifest: Awaited<ReturnType<typeof loadManifest>>;
-  overrides: string[];
-}
 
 /**
  * Every integration found in INTEGRATION_DIRS with its manifest, policy decision, settings,
