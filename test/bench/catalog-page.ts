@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../gateway/src/config.ts';
 import { startGateway } from '../../gateway/src/gateway.ts';
 import { createLogger } from '../../gateway/src/log.ts';
+import { copyHostileFixture } from '../helpers/hostile-copy.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789abcdef0123456789abcdef';
@@ -38,20 +39,8 @@ function integrations(): { dirs: string; policy: string; root: string } {
     ...BIG.map((name): [string, Record<string, string>] => [name, BIG_SETTINGS]),
     ['quiet', {}],
   ];
-  for (const [name, settings] of all) {
-    const dir = path.join(root, 'integrations', name);
-    fs.cpSync(path.join(ROOT, 'test/fixtures/hostile'), dir, { recursive: true });
-    const declared = Object.keys(settings)
-      .map((key) => `  - { key: ${key} }`)
-      .join('\n');
-    const manifest = fs
-      .readFileSync(path.join(dir, 'switchboard.yaml'), 'utf8')
-      .replace('name: hostile', `name: ${name}`);
-    fs.writeFileSync(
-      path.join(dir, 'switchboard.yaml'),
-      `${manifest}${declared ? `settings:\n${declared}\n` : ''}`,
-    );
-  }
+  for (const [name, settings] of all)
+    copyHostileFixture(path.join(root, 'integrations'), name, settings);
   const policy = path.join(root, 'policy.yaml');
   fs.writeFileSync(
     policy,

@@ -22,10 +22,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { copyHostileFixture } from '../helpers/hostile-copy.ts';
 import { descendants, freePort } from '../helpers/processes.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const HOSTILE = path.join(REPO, 'test/fixtures/hostile');
 const ADMIN_KEY = `bench-admin-key-${'0123456789abcdef'.repeat(3)}`;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -57,15 +57,7 @@ let gateway: ChildProcess | undefined;
 
 function writeIntegrations(): { dirs: string; policy: string } {
   const dirs = path.join(root, 'integrations');
-  for (const name of ['hostile', 'quiet']) {
-    const dir = path.join(dirs, name);
-    fs.cpSync(HOSTILE, dir, { recursive: true });
-    const manifest = path.join(dir, 'switchboard.yaml');
-    fs.writeFileSync(
-      manifest,
-      fs.readFileSync(manifest, 'utf8').replace('name: hostile', `name: ${name}`),
-    );
-  }
+  for (const name of ['hostile', 'quiet']) copyHostileFixture(dirs, name);
   const policy = path.join(root, 'policy.yaml');
   fs.writeFileSync(
     policy,

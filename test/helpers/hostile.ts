@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { REPO_ROOT, type TestGateway, useTestGateway } from './gateway.ts';
+import { copyHostileFixture } from './hostile-copy.ts';
 
-export const HOSTILE_FIXTURE = path.join(REPO_ROOT, 'test/fixtures/hostile');
+export { HOSTILE_FIXTURE } from './hostile-copy.ts';
 
 export interface HostileOptions {
   /** `HOSTILE_*` settings for the hostile server (declared in its manifest, set in the policy). */
@@ -32,20 +33,9 @@ export function hostileIntegrations(options: HostileOptions = {}): {
 } {
   const root = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-hostile-'));
   const settings = options.settings ?? {};
-  const copy = (name: string, withSettings: Record<string, string>) => {
-    const dir = path.join(root, 'integrations', name);
-    fs.cpSync(HOSTILE_FIXTURE, dir, { recursive: true });
-    const declared = Object.keys(withSettings)
-      .map((key) => `  - { key: ${key} }`)
-      .join('\n');
-    const manifest = fs
-      .readFileSync(path.join(dir, 'switchboard.yaml'), 'utf8')
-      .replace('name: hostile', `name: ${name}`);
-    fs.writeFileSync(
-      path.join(dir, 'switchboard.yaml'),
-      `${manifest}${declared ? `settings:\n${declared}\n` : ''}${options.manifest ?? ''}`,
-    );
-  };
+  const integrations = path.join(root, 'integrations');
+  const copy = (name: string, withSettings: Record<string, string>) =>
+    copyHostileFixture(integrations, name, withSettings, options.manifest ?? '');
   copy('hostile', settings);
   if (options.quiet) copy('quiet', {});
   const settingLines = Object.entries(settings)
