@@ -15,19 +15,22 @@
  *   npx tsx test/bench/flood-bench.ts [--duration 6] [--victims 8] [--listeners 4]
  *       [--database-url postgres://…] [--json out.json]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { copyHostileFixture } from '../helpers/hostile-copy.ts';
-import { descendants, freePort } from '../helpers/processes.ts';
-
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const ADMIN_KEY = `bench-admin-key-${'0123456789abcdef'.repeat(3)}`;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+import { descendants } from '../helpers/processes.ts';
+import { type Kind, type Leg, report } from './flood-report.ts';
+import {
+  type BenchGateway,
+  type Granted,
+  grantExternalTask,
+  startBenchGateway,
+} from './gateway.ts';
+import { CLK_TCK, cpuTicks, quantile } from './measure.ts';
+import { Processes, REPO } from './processes.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -43,7 +46,6 @@ const LEG_MS = Math.min(Number(opts.duration), 8) * 1000;
 const VICTIMS = Number(opts.victims);
 const LISTENERS = Number(opts.listeners);
 
-type Kind = 'list_changed' | 'progress' | 'stderr';
 const KINDS: Kind[] = ['list_changed', 'progress', 'stderr'];
 
 // ---------------------------------------------------------------------------------------------
@@ -52,8 +54,7 @@ const KINDS: Kind[] = ['list_changed', 'progress', 'stderr'];
 /** Inside the repository, so the fixture's server finds tsx and the SDK (as test/helpers/hostile.ts). */
 const root = fs.mkdtempSync(path.join(REPO, 'test/fixtures/.generated-flood-bench-'));
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-flood-bench-'));
-const logFile = path.join(dataDir, 'gateway.log');
-let gateway: ChildProcess | undefined;
+const processes = new Processes(dataDir);
 
 function writeIntegrations(): { dirs: string; policy: string } {
   const dirs = path.join(root, 'integrations');
@@ -71,68 +72,14 @@ tokens: { defaultTtl: 2h, maxTtl: 2h }
   return { dirs, policy };
 }
 
-async function startGateway(): Promise<{ url: string; pid: number }> {
-  const { dirs, policy } = writeIntegrations();
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    SWITCHBOARD_DATA_DIR: path.join(dataDir, 'data'),
-    SWITCHBOARD_MASTER_KEY: '5a'.repeat(32),
-    SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
-    INTEGRATION_DIRS: dirs,
-    SWITCHBOARD_POLICY: policy,
-    ...(opts['database-url'] && { DATABASE_URL: opts['database-url'] }),
-  };
-  const cli = path.join(REPO, 'gateway/bin/switchboard.js');
-  execFileSync(process.execPath, [cli, 'migrate'], { cwd: REPO, env, stdio: 'ignore' });
-  const log = fs.openSync(logFile, 'a');
-  gateway = spawn(process.execPath, [cli, 'start'], {
-    cwd: REPO,
-    env,
-    stdio: ['ignore', log, log],
-    detached: true,
+function startGateway(): Promise<BenchGateway> {
+  return startBenchGateway(processes, {
+    dataDir: path.join(dataDir, 'data'),
+    integrations: writeIntegrations(),
+    databaseUrl: opts['database-url'],
+    env: { LOG_LEVEL: 'info' },
+    ready: ['hostile', 'quiet'],
   });
-  fs.closeSync(log);
-  const url = `http://127.0.0.1:${port}`;
-  for (let tries = 0; ; tries++) {
-    if (gateway.exitCode !== null) throw new Error(`gateway exited: ${tail()}`);
-    try {
-      const res = await admin(url, '/integrations');
-      const body = (await res.json()) as { integrations: Array<{ state: string }> };
-      if (body.integrations.length === 2 && body.integrations.every((i) => i.state === 'ready')) {
-        return { url, pid: gateway.pid as number };
-      }
-    } catch {}
-    if (tries > 600) throw new Error(`gateway not ready: ${tail()}`);
-    await sleep(100);
-  }
-}
-
-function tail(): string {
-  return fs.readFileSync(logFile, 'utf8').slice(-2000);
-}
-
-function admin(url: string, route: string, body?: unknown): Promise<Response> {
-  return fetch(`${url}/api/v1${route}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-}
-
-interface Granted {
-  mcp: { url: string; token: string };
-  integrations: Array<{ name: string; url: string; token: string }>;
-}
-
-async function grant(url: string): Promise<Granted> {
-  const res = await admin(url, '/tasks', { external: true, scope: ['hostile:*', 'quiet:*'] });
-  if (res.status !== 201) throw new Error(`grant: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as Granted;
 }
 
 const endpointOf = (g: Granted, name: string) => {
@@ -243,48 +190,19 @@ async function flood(
   return { progress, calls, failed };
 }
 
-function cpuTicks(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0; // exited meanwhile
-  }
-}
-
 /** The machine's 1-minute load average: on a shared machine, what the legs competed with. */
 const loadAverage = () => Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-interface Leg {
-  calls: number;
-  errors: number;
-  p50: number;
-  p95: number;
-  cpuPct: number;
-  /** The integrations' servers (hostile and quiet), together. */
-  serversCpuPct: number;
-  /** This process: the victims' and listeners' clients and the flooder's. */
-  benchCpuPct: number;
-  load: number;
-  logBytes: number;
-  heard: number;
-  progress: number;
-  floodCalls: number;
-  floodFailed: number;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
-  const { url, pid } = await startGateway();
+  const gateway = await startGateway();
+  const pid = gateway.proc.pid;
+  const logFile = gateway.proc.logFile;
   const grants = await Promise.all(
-    Array.from({ length: VICTIMS + LISTENERS + 1 }, () => grant(url)),
+    Array.from({ length: VICTIMS + LISTENERS + 1 }, () =>
+      grantExternalTask(gateway, ['hostile:*', 'quiet:*']),
+    ),
   );
   const flooderGrant = grants[0] as Granted;
   const victimEndpoints = grants.slice(1, 1 + VICTIMS).map((g) => endpointOf(g, 'quiet'));
@@ -330,8 +248,8 @@ async function main(): Promise<void> {
     return {
       calls: sorted.length,
       errors: load.errors,
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
+      p50: quantile(sorted, 0.5),
+      p95: quantile(sorted, 0.95),
       cpuPct: ((cpuTicks(pid) - cpu0) / CLK_TCK / seconds) * 100,
       serversCpuPct:
         ((servers.reduce((sum, p) => sum + cpuTicks(p), 0) - servers0) / CLK_TCK / seconds) * 100,
@@ -356,50 +274,22 @@ async function main(): Promise<void> {
     // Quiet between flood legs: the flood meter's run of over-limit seconds starts again.
     await sleep(3_000);
   }
-  const states = (await (await admin(url, '/integrations')).json()) as {
+  const states = (await (await gateway.admin('/integrations')).json()) as {
     integrations: Array<{ name: string; state: string }>;
   };
 
-  const f = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1));
-  const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
-  const lines = [
-    `flood benchmark: ${VICTIMS} victim tasks calling quiet/echo in a closed loop, ${LISTENERS} other tasks holding change streams on /mcp, one task flooding through hostile; legs of ${LEG_MS / 1000} s, ${opts['database-url'] ? 'PostgreSQL' : 'embedded PGlite'}, ${os.cpus().length} cores`,
-    '',
-    '| flood | leg | calls | errors | p50 ms | p95 ms | p50 ratio | p95 ratio | gateway CPU | servers CPU | bench CPU | load avg | log written | flood calls (failed) | list_changed heard by streams | progress to the flooder |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  for (const { kind, quiet, flood: flooded } of rows) {
-    for (const [name, l] of [
-      ['quiet', quiet],
-      ['flood', flooded],
-    ] as const) {
-      const ratio = (a: number, b: number) => (name === 'flood' ? `${(a / b).toFixed(2)}×` : '');
-      lines.push(
-        `| ${kind} | ${name} | ${l.calls} | ${l.errors} | ${f(l.p50)} | ${f(l.p95)} | ${ratio(l.p50, quiet.p50)} | ${ratio(l.p95, quiet.p95)} | ${l.cpuPct.toFixed(0)} % | ${l.serversCpuPct.toFixed(0)} % | ${l.benchCpuPct.toFixed(0)} % | ${l.load.toFixed(1)} | ${mb(l.logBytes)} | ${name === 'flood' ? `${l.floodCalls} (${l.floodFailed})` : ''} | ${l.heard} | ${name === 'flood' && kind === 'progress' ? l.progress : ''} |`,
-      );
-    }
-  }
-  lines.push(
-    '',
-    `integrations afterwards: ${states.integrations.map((i) => `${i.name} ${i.state}`).join(', ')}`,
+  process.stdout.write(
+    `${report(rows, {
+      header: `flood benchmark: ${VICTIMS} victim tasks calling quiet/echo in a closed loop, ${LISTENERS} other tasks holding change streams on /mcp, one task flooding through hostile; legs of ${LEG_MS / 1000} s, ${opts['database-url'] ? 'PostgreSQL' : 'embedded PGlite'}, ${os.cpus().length} cores`,
+      integrations: states.integrations,
+    })}\n`,
   );
-  process.stdout.write(`${lines.join('\n')}\n`);
   if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(rows, null, 2));
   await Promise.all([...listeners, flooder].map((c) => c.close().catch(() => {})));
 }
 
 async function cleanup(): Promise<void> {
-  if (gateway && gateway.exitCode === null) {
-    const exited = new Promise((resolve) => gateway?.once('exit', resolve));
-    gateway.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-(gateway?.pid as number), 'SIGKILL');
-      } catch {}
-    }, 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await processes.stopAll();
   fs.rmSync(root, { recursive: true, force: true });
   fs.rmSync(dataDir, { recursive: true, force: true });
 }

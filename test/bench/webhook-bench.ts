@@ -10,7 +10,6 @@
  *
  * A fresh database is created on that server for the run and dropped after it.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,24 +17,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
+import { descendants } from '../helpers/processes.ts';
+import { startBenchGateway } from './gateway.ts';
 import {
-  closedLoop,
   cpuTicks,
   loadavg,
   machineBusyTicks,
-  paced,
+  postgresTicks,
   quantile,
-  type Signed,
-  signDeliveries,
   TICK_US,
-} from './webhook-load.ts';
+} from './measure.ts';
+import { logTail, Processes, REPO, TSX_LOADER, until } from './processes.ts';
+import { closedLoop, paced, type Signed, signDeliveries } from './webhook-load.ts';
+import { type Drain, type Leg, report, type Target } from './webhook-report.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = path.join(REPO, 'gateway/bin/switchboard.js');
-const TSX_LOADER = path.join(REPO, 'node_modules/tsx/dist/loader.mjs');
 const FIXTURES = path.join(REPO, 'test/fixtures/webhooks');
 const SECRET = 'test-github-secret';
-const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789abcdef0123456789abcdef';
 /** Pre-signed deliveries per second of a leg: above anything 2 cores can acknowledge. */
 const PRESIGN_PER_S = 6_000;
 
@@ -64,52 +61,7 @@ const rounds = Number(opts.rounds);
 const levels = opts.concurrency.split(',').map(Number);
 const run = randomBytes(4).toString('hex');
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-webhook-bench-'));
-const children: ChildProcess[] = [];
-
-function launch(name: string, args: string[], env: NodeJS.ProcessEnv, pipeStdout = false) {
-  const log = fs.openSync(path.join(workDir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, args, {
-    cwd: REPO,
-    env,
-    stdio: ['ignore', pipeStdout ? 'pipe' : log, log],
-    detached: true,
-  });
-  fs.closeSync(log);
-  children.push(child);
-  return child;
-}
-const logTail = (name: string) =>
-  fs.readFileSync(path.join(workDir, `${name}.log`), 'utf8').slice(-2000);
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not ready in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** CPU ticks of every process called `postgres` (the server's backends; shared machine). */
-function postgresTicks(): number {
-  let sum = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.includes('(postgres)')) sum += cpuTicks(Number(entry));
-    } catch {}
-  }
-  return sum;
-}
-
-import { descendants, freePort } from '../helpers/processes.ts';
-import { type Drain, type Leg, report, type Target } from './webhook-report.ts';
+const processes = new Processes(workDir);
 
 async function main() {
   const base = opts['database-url'];
@@ -121,59 +73,38 @@ async function main() {
   let sql: postgres.Sql | undefined;
   try {
     const loadBefore = loadavg();
-    const port = await freePort();
-    const env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: dbUrl.toString(),
-      SWITCHBOARD_DATA_DIR: path.join(workDir, 'data'),
-      SWITCHBOARD_MASTER_KEY: '5a'.repeat(32),
-      SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
-      INTEGRATION_DIRS: FIXTURES,
-      SWITCHBOARD_POLICY: path.join(FIXTURES, 'policy.yaml'),
-    };
-    execFileSync(process.execPath, [CLI, 'migrate'], { cwd: REPO, env, stdio: 'ignore' });
     const profileDir = path.join(workDir, 'profiles');
-    const gw = launch(
-      'gateway',
-      [...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), CLI, 'start'],
-      env,
-    );
-    const gwUrl = `http://127.0.0.1:${port}`;
-    await until('the gateway', 60_000, async () => {
-      if (gw.exitCode !== null) throw new Error(`gateway exited: ${logTail('gateway')}`);
-      const res = await fetch(`${gwUrl}/api/v1/integrations`, {
-        headers: { authorization: `Bearer ${ADMIN_KEY}` },
-      });
-      const body = (await res.json()) as { integrations: Array<{ name: string; state: string }> };
-      return body.integrations.find((i) => i.name === 'hooks')?.state === 'ready'
-        ? true
-        : undefined;
+    const gateway = await startBenchGateway(processes, {
+      dataDir: path.join(workDir, 'data'),
+      integrations: { dirs: FIXTURES, policy: path.join(FIXTURES, 'policy.yaml') },
+      databaseUrl: dbUrl.toString(),
+      profileDir: opts.profile ? profileDir : undefined,
+      ready: ['hooks'],
     });
+    const gw = gateway.proc;
+    const gwUrl = gateway.url;
     sql = postgres(dbUrl.toString(), { max: 2, onnotice: () => {} });
     await sql`create table direct_deliveries (like webhook_deliveries including all)`;
-    const direct = launch(
+    const direct = processes.launch(
       'direct',
       ['--import', TSX_LOADER, path.join(REPO, 'test/bench/fixtures/webhook-direct.ts')],
       { PATH: process.env.PATH, DATABASE_URL: dbUrl.toString(), WEBHOOK_SECRET: SECRET },
-      true,
+      { pipeStdout: true },
     );
     const directPort = await new Promise<number>((resolve, reject) => {
-      direct.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-      direct.once('exit', () => reject(new Error(`direct exited: ${logTail('direct')}`)));
+      direct.child.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+      direct.child.once('exit', () => reject(new Error(`direct exited: ${logTail(direct)}`)));
     });
     const targets: Record<Target['key'], Target> = {
-      gateway: { key: 'gateway', url: new URL(`${gwUrl}/hooks/hooks/github`), pid: gw.pid! },
-      duplicate: { key: 'duplicate', url: new URL(`${gwUrl}/hooks/hooks/github`), pid: gw.pid! },
+      gateway: { key: 'gateway', url: new URL(`${gwUrl}/hooks/hooks/github`), pid: gw.pid },
+      duplicate: { key: 'duplicate', url: new URL(`${gwUrl}/hooks/hooks/github`), pid: gw.pid },
       direct: {
         key: 'direct',
         url: new URL(`http://127.0.0.1:${directPort}/`),
-        pid: direct.pid!,
+        pid: direct.pid,
       },
     };
-    const handlerPid = () => descendants(gw.pid!).find((p) => p !== gw.pid) ?? 0;
+    const handlerPid = () => descendants(gw.pid).find((p) => p !== gw.pid) ?? 0;
     const pending = async () =>
       (
         await sql!<{ n: number }[]>`
@@ -183,14 +114,14 @@ async function main() {
       const t0 = Date.now();
       const start = await pending();
       // With no load, the gateway's CPU is the worker's: claim, handler call, trigger transaction.
-      const cpu0 = [cpuTicks(gw.pid!), cpuTicks(handlerPid()), postgresTicks()];
+      const cpu0 = [cpuTicks(gw.pid), cpuTicks(handlerPid()), postgresTicks()];
       let left = start;
       while (left > 0 && Date.now() - t0 < Number(opts['drain-timeout']) * 1000) {
         await new Promise((r) => setTimeout(r, 500));
         left = await pending();
       }
       const s = (Date.now() - t0) / 1000;
-      const cpu = [cpuTicks(gw.pid!), cpuTicks(handlerPid()), postgresTicks()].map(
+      const cpu = [cpuTicks(gw.pid), cpuTicks(handlerPid()), postgresTicks()].map(
         (t, i) => ((t - cpu0[i]!) * TICK_US) / Math.max(1, start - left),
       );
       if (start > 0) {
@@ -217,7 +148,7 @@ async function main() {
         target.key === 'duplicate'
           ? Array.from({ length: count }, (_, n) => stored[n % stored.length]!)
           : signDeliveries(SECRET, `${target.key}-c${c}-r${round}-${run}`, count);
-      const ours = () => [gw.pid!, handlerPid(), direct.pid!, process.pid];
+      const ours = () => [gw.pid, handlerPid(), direct.pid, process.pid];
       const snap = () => ({
         target: cpuTicks(target.pid),
         handler: target.key === 'gateway' ? cpuTicks(handlerPid()) : 0,
@@ -297,8 +228,8 @@ async function main() {
     const loadAfter = loadavg();
 
     if (opts.profile) {
-      gw.kill('SIGTERM');
-      await new Promise((r) => gw.once('exit', r));
+      gw.child.kill('SIGTERM');
+      await gw.exited;
       const kept = path.join(REPO, '.cache/bench/profiles');
       fs.mkdirSync(kept, { recursive: true });
       for (const f of fs.existsSync(profileDir) ? fs.readdirSync(profileDir) : []) {
@@ -342,19 +273,7 @@ async function main() {
     }
   } finally {
     await sql?.end();
-    for (const child of children.reverse()) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      child.kill('SIGTERM');
-      await Promise.race([
-        new Promise((r) => child.once('exit', r)),
-        new Promise((r) => setTimeout(r, 15_000)),
-      ]);
-      for (const pid of child.pid ? [child.pid, ...descendants(child.pid)] : []) {
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {}
-      }
-    }
+    await processes.stopAll();
     await admin.unsafe(`drop database if exists ${dbName} with (force)`);
     await admin.end();
     fs.rmSync(workDir, { recursive: true, force: true });

@@ -1,11 +1,10 @@
 /**
- * webhook-bench.ts's load generator and /proc accounting. Senders are raw node:http requests on
- * keep-alive connections (one per sender); every body and its X-Hub-Signature-256 are computed
- * before the timed window, so the generator's HMAC (~10 µs each) is not in the loop, and every
- * answer's status is checked (only 202 counts as acknowledged).
+ * webhook-bench.ts's load generator. Senders are raw node:http requests on keep-alive
+ * connections (one per sender); every body and its X-Hub-Signature-256 are computed before the
+ * timed window, so the generator's HMAC (~10 µs each) is not in the loop, and every answer's
+ * status is checked (only 202 counts as acknowledged). What a leg cost is read by measure.ts.
  */
 
-import fs from 'node:fs';
 import http from 'node:http';
 import { githubHeaders } from '../helpers/webhooks.ts';
 
@@ -150,33 +149,3 @@ export async function paced(url: URL, deliveries: Signed[], rate: number): Promi
     exhausted: false,
   };
 }
-
-export const quantile = (sorted: ArrayLike<number>, q: number): number =>
-  sorted.length === 0
-    ? Number.NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-
-// /proc accounting (clock ticks: 100 per second on Linux)
-
-export const TICK_US = 10_000;
-
-/** utime + stime of one process (all its threads), in clock ticks; 0 once it is gone. */
-export function cpuTicks(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** Busy ticks of the whole machine (all cores), from /proc/stat. */
-export function machineBusyTicks(): number {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  return user! + nice! + system! + irq! + softirq! + steal!;
-}
-
-export const loadavg = () =>
-  fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

@@ -5,7 +5,9 @@
  * targets.
  */
 import os from 'node:os';
-import { type LegResult, quantile, TICK_US } from './webhook-load.ts';
+import { tableHead, tableRow } from './markdown.ts';
+import { quantile, TICK_US } from './measure.ts';
+import type { LegResult } from './webhook-load.ts';
 
 export interface Target {
   /** duplicate: the gateway sent deliveries it has stored (200, nothing for the worker). */
@@ -77,34 +79,64 @@ export function report(r: {
     `- Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}; load ${r.loadBefore} before, ${r.loadAfter} after`,
     `- ${rounds} round(s) × ${seconds} s per leg; C = concurrent senders (one keep-alive connection each)`,
     '',
-    '| target | C | acked/s (rounds min–max) | p50 ms | p99 ms | max ms | target CPU µs/ack | handler CPU µs/ack | postgres CPU µs/ack | generator CPU µs/ack | other (cores) | errors | backlog after leg |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...tableHead(
+      'target',
+      'C',
+      'acked/s (rounds min–max)',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'target CPU µs/ack',
+      'handler CPU µs/ack',
+      'postgres CPU µs/ack',
+      'generator CPU µs/ack',
+      'other (cores)',
+      'errors',
+      'backlog after leg',
+    ),
   );
   for (const c of levels) {
     for (const target of ['gateway', 'duplicate', 'direct'] as const) {
       if (!r.legs.some((l) => l.target === target && l.concurrency === c)) continue;
       const s = stats(target, c);
       out.push(
-        `| ${target === 'duplicate' ? 'gateway, duplicates (200, worker idle)' : target} | ${c} | ${f(s.rate, 0)} (${f(s.min, 0)}–${f(s.max, 0)})${s.exhausted ? ' ⚠ ran out of pre-signed' : ''} | ${f(s.p50)} | ${f(s.p99)} | ${f(s.top, 1)} | ${f(s.cpu, 0)} | ${target === 'gateway' ? f(s.handler, 0) : '–'} | ${f(s.postgres, 0)} | ${f(s.generator, 0)} | ${f(s.other)} | ${s.errors} | ${target === 'gateway' ? s.backlog : '–'} |`,
+        tableRow(
+          target === 'duplicate' ? 'gateway, duplicates (200, worker idle)' : target,
+          c,
+          `${f(s.rate, 0)} (${f(s.min, 0)}–${f(s.max, 0)})${s.exhausted ? ' ⚠ ran out of pre-signed' : ''}`,
+          f(s.p50),
+          f(s.p99),
+          f(s.top, 1),
+          f(s.cpu, 0),
+          target === 'gateway' ? f(s.handler, 0) : '–',
+          f(s.postgres, 0),
+          f(s.generator, 0),
+          f(s.other),
+          s.errors,
+          target === 'gateway' ? s.backlog : '–',
+        ),
       );
     }
   }
   out.push(
     '',
-    '| C | acked/s gateway/direct | p50 ratio | p99 ratio | CPU/ack ratio |',
-    '|---|---|---|---|---|',
+    ...tableHead('C', 'acked/s gateway/direct', 'p50 ratio', 'p99 ratio', 'CPU/ack ratio'),
   );
   for (const c of levels) {
     const g = stats('gateway', c);
     const d = stats('direct', c);
-    out.push(
-      `| ${c} | ${f(g.rate / d.rate)} | ${f(g.p50 / d.p50)} | ${f(g.p99 / d.p99)} | ${f(g.cpu / d.cpu)} |`,
-    );
+    out.push(tableRow(c, f(g.rate / d.rate), f(g.p50 / d.p50), f(g.p99 / d.p99), f(g.cpu / d.cpu)));
   }
   const dup = stats('duplicate', levels[0]!);
   const floor = stats('direct', levels[0]!);
   out.push(
-    `| ${levels[0]} (duplicates, worker idle) | ${f(dup.rate / floor.rate)} | ${f(dup.p50 / floor.p50)} | ${f(dup.p99 / floor.p99)} | ${f(dup.cpu / floor.cpu)} |`,
+    tableRow(
+      `${levels[0]} (duplicates, worker idle)`,
+      f(dup.rate / floor.rate),
+      f(dup.p50 / floor.p50),
+      f(dup.p99 / floor.p99),
+      f(dup.cpu / floor.cpu),
+    ),
   );
   const e2eP50 = quantile(r.e2e, 0.5);
   out.push(
