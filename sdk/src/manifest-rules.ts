@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { SETTING_KEY } from './fields.ts';
-import type { Capability, manifestObject } from './manifest.ts';
+import type { Capability, manifestObject } from './manifest-shape.ts';
 import { placeholdersOf } from './url-template.ts';
 
 /**
