@@ -1,4 +1,5 @@
 import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
+import { emitToolCall, type ToolCallEvent } from '../events/tool-calls.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { scopeAllows } from '../tokens/scope.ts';
@@ -7,7 +8,6 @@ import type { PublishedTools } from './catalog.ts';
 import { paginateLists, type SizedList } from './cursors.ts';
 import { callResultForEra, type Era } from './era-results.ts';
 import { argumentsTooDeep, resultTooDeep, toolNotFound, upstreamFailure } from './errors.ts';
-import { emitToolCall, type ToolCallEvent } from './events.ts';
 import { agentMeta, type ForwardDeps, forward } from './forward.ts';
 import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
