@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
+import { InProcessBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
-import { InProcessBus } from '../events/bus.ts';
 import {
   type PublishTaskEvents,
   TaskEventWaker,
