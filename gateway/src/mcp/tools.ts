@@ -1,5 +1,6 @@
 import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
 import { emitToolCall, type ToolCallEvent } from '../events/tool-calls.ts';
+import { splitNamespaced } from '../integrations/names.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { scopeAllows } from '../tokens/scope.ts';
@@ -13,7 +14,6 @@ import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
 import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import type { LegacyClients } from './legacy-clients.ts';
-import { splitNamespaced } from './names.ts';
 import {
   integrationWide,
   isAggregate,
