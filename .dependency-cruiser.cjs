@@ -121,6 +121,15 @@ module.exports = {
       from: { path: '^gateway/src/', pathNot: GATEWAY_LAYERS.flat().map(gatewayPath) },
       to: {},
     },
+    {
+      name: 'GATEWAY_LAYERS: imports a module not placed',
+      comment:
+        'The imported module of gateway/src is in no layer: add its folder (or top-level file) ' +
+        'to GATEWAY_LAYERS in .dependency-cruiser.cjs where it belongs.',
+      severity: 'error',
+      from: { path: '^gateway/src/' },
+      to: { path: '^gateway/src/', pathNot: GATEWAY_LAYERS.flat().map(gatewayPath) },
+    },
   ],
   options: {
     parser: 'swc',
