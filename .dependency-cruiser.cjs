@@ -12,8 +12,8 @@
 const PACKAGES = ['gateway', 'servers', 'policy', 'sdk'];
 
 /**
- * gateway/src, top to bottom: folders by name, top-level files by file name. Names on one line
- * are one layer (they may import each other, without cycles).
+ * gateway/src, top to bottom: folders by name, top-level files by file name. Each inner list is
+ * one layer, whose members may import each other (without cycles).
  */
 const GATEWAY_LAYERS = [
   ['cli'],
@@ -23,7 +23,8 @@ const GATEWAY_LAYERS = [
   ['http'],
   ['api', 'retention'],
   ['webhooks', 'schedules', 'mcp'],
-  // Dispatch enqueues tasks (dispatch/internal.ts); tasks never import dispatch/.
+  // Dispatch enqueues tasks (dispatch/internal.ts); tasks/ imports nothing of dispatch/ (but for
+  // the one known violation below).
   ['dispatch'],
   ['tasks', 'agent'],
   ['runners'],
