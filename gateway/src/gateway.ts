@@ -5,12 +5,12 @@ import os from 'node:os';
 import { OpenStreams } from './api/streams.ts';
 import { type Config, publicUrlFor } from './config.ts';
 import { logContainment } from './containment/detect.ts';
+import { InProcessBus, PostgresBus } from './db/bus.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { createPostWebhook } from './dispatch/post-webhook.ts';
 import { OutboxWorker } from './dispatch/worker.ts';
 import { SwitchboardError } from './errors.ts';
-import { InProcessBus, PostgresBus } from './events/bus.ts';
 import {
   type PublishTaskEvents,
   TaskEventWaker,

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { Lifecycle } from './http/health.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './log.ts';
 
 /**

@@ -63,14 +63,6 @@ export {
 export { manifestJsonSchema, renderManifestJsonSchema } from './json-schema.ts';
 export { loadManifest, type ManifestResult, parseManifest } from './load.ts';
 export {
-  BUILT_IN_DISPATCH_TYPES,
-  CAPABILITIES,
-  type Capability,
-  capabilitySchema,
-  DEFAULT_TIMEOUT_MS,
-  MANIFEST_API_VERSION,
-  MANIFEST_FILE,
-  MAX_WEBHOOK_BODY_BYTES,
   type Manifest,
   type ManifestDispatcher,
   type ManifestInput,
@@ -80,11 +72,21 @@ export {
   type ManifestSetting,
   type ManifestWebhook,
   manifestSchema,
+} from './manifest.ts';
+export type { RuleViolation } from './manifest-rules.ts';
+export {
+  BUILT_IN_DISPATCH_TYPES,
+  CAPABILITIES,
+  type Capability,
+  capabilitySchema,
+  DEFAULT_TIMEOUT_MS,
+  MANIFEST_API_VERSION,
+  MANIFEST_FILE,
+  MAX_WEBHOOK_BODY_BYTES,
   SETTING_AUTO_VALUES,
   SIGNATURE_SCHEMES,
   type SignatureScheme,
-} from './manifest.ts';
-export type { RuleViolation } from './manifest-rules.ts';
+} from './manifest-shape.ts';
 export { SETTING_ENV_PREFIX, settingEnvName } from './setting-env.ts';
 export {
   fillPlaceholders,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { ManifestError } from './errors.ts';
-import { MANIFEST_API_VERSION, MANIFEST_FILE, type Manifest, manifestSchema } from './manifest.ts';
+import { type Manifest, manifestSchema } from './manifest.ts';
+import { MANIFEST_API_VERSION, MANIFEST_FILE } from './manifest-shape.ts';
 import { readYamlFile, validateYaml } from './yaml.ts';
 
 /** Loading a manifest never throws for a bad file: the caller refuses that one integration. */

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { SETTING_KEY } from './fields.ts';
-import type { Capability, manifestObject } from './manifest.ts';
+import type { Capability, manifestObject } from './manifest-shape.ts';
 import { placeholdersOf } from './url-template.ts';
 
 /**
@@ -118,7 +118,7 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
 
   if (manifest.server.transport === 'http') {
     // A URL is logged and shown in lists, and must have a value whenever the integration runs.
-    // Malformed placeholders are the field's own error (manifest.ts serverUrl).
+    // Malformed placeholders are the field's own error (manifest-shape.ts serverUrl).
     for (const key of placeholdersOf(manifest.server.url).filter((k) => SETTING_KEY.test(k))) {
       const setting = manifest.settings.find((s) => s.key === key);
       const path = ['server', 'url'];

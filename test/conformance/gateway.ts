@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { isProcessAlive } from '../../gateway/src/integrations/upstream/process-group.ts';
+import { isProcessAlive } from '../../gateway/src/containment/process-group.ts';
 import {
   assertRunning,
   exitCode,

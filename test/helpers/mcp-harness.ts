@@ -15,13 +15,10 @@ import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextproto
 import express from 'express';
 import { parse, stringify } from 'yaml';
 import type { Database } from '../../gateway/src/db/connect.ts';
+import type { ToolCallEvent } from '../../gateway/src/events/tool-calls.ts';
 import { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { createLogger } from '../../gateway/src/log.ts';
-import {
-  createMcpEndpoint,
-  type McpEndpoint,
-  type ToolCallEvent,
-} from '../../gateway/src/mcp/endpoint.ts';
+import { createMcpEndpoint, type McpEndpoint } from '../../gateway/src/mcp/endpoint.ts';
 import type { Grant } from '../../gateway/src/tokens/grant.ts';
 import { type Recorder, startRecorder } from '../fixtures/mcp-servers/recorder.ts';
 import { REPO_ROOT } from './gateway.ts';

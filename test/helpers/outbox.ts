@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InProcessBus } from '../../gateway/src/db/bus.ts';
 import type { Pool } from '../../gateway/src/db/connect.ts';
 import { createPostWebhook } from '../../gateway/src/dispatch/post-webhook.ts';
 import { OutboxWorker } from '../../gateway/src/dispatch/worker.ts';
-import { InProcessBus } from '../../gateway/src/events/bus.ts';
 import { taskEventPublisher } from '../../gateway/src/events/task-events.ts';
 import type { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { createLogger } from '../../gateway/src/log.ts';

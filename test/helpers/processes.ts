@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 
 /** Whether a process exists (a zombie still counts). */
-export { isProcessAlive as alive } from '../../gateway/src/integrations/upstream/process-group.ts';
+export { isProcessAlive as alive } from '../../gateway/src/containment/process-group.ts';
 
 /**
  * Whether a process still runs: a zombie (exited, not yet reaped by whoever adopted it) does not.

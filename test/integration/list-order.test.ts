@@ -6,8 +6,8 @@
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { InProcessBus } from '../../gateway/src/db/bus.ts';
 import { findMessageOfOutboxRow } from '../../gateway/src/dispatch/store.ts';
-import { InProcessBus } from '../../gateway/src/events/bus.ts';
 import { listTaskEvents } from '../../gateway/src/events/store.ts';
 import { followTaskEvents, TaskEventWaker } from '../../gateway/src/events/task-events.ts';
 import { createLogger } from '../../gateway/src/log.ts';

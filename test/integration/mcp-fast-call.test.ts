@@ -6,7 +6,7 @@
  * normalising is needed), with their status, content type and the task:tool_use event recorded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ToolCallEvent } from '../../gateway/src/mcp/endpoint.ts';
+import type { ToolCallEvent } from '../../gateway/src/events/tool-calls.ts';
 import { fastCallSwitch } from '../../gateway/src/mcp/fast-call.ts';
 import { useMigratedDatabase } from '../helpers/database.ts';
 import {

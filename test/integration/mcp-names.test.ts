@@ -3,9 +3,9 @@
  * pass upstream. (In the integration project only because test/unit belongs to other work.)
  */
 import { describe, expect, it } from 'vitest';
+import { isSpecName, namespaced, splitNamespaced } from '../../gateway/src/integrations/names.ts';
 import { decodeCursor, encodeCursor, paginate } from '../../gateway/src/mcp/cursors.ts';
 import { agentMeta, TASK_META_KEY } from '../../gateway/src/mcp/forward.ts';
-import { isSpecName, namespaced, splitNamespaced } from '../../gateway/src/mcp/names.ts';
 
 describe('aggregate names (<integration>__<tool>)', () => {
   it('splits on the first double underscore, so tool names may contain one', () => {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InProcessBus } from '../../gateway/src/events/bus.ts';
+import { InProcessBus } from '../../gateway/src/db/bus.ts';
 import { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { TokenService } from '../../gateway/src/tokens/service.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InProcessBus, PostgresBus } from '../../gateway/src/events/bus.ts';
+import { InProcessBus, PostgresBus } from '../../gateway/src/db/bus.ts';
 import type { TaskEvent } from '../../gateway/src/events/store.ts';
 import {
   followTaskEvents,

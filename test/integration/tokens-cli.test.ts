@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { InProcessBus } from '../../gateway/src/db/bus.ts';
 import { openDatabase } from '../../gateway/src/db/connect.ts';
 import { migrate } from '../../gateway/src/db/migrate.ts';
-import { InProcessBus } from '../../gateway/src/events/bus.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { insertExternalTask } from '../../gateway/src/tasks/store.ts';
 import { TokenService } from '../../gateway/src/tokens/service.ts';

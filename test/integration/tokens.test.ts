@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { base64url, SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { InProcessBus, PostgresBus } from '../../gateway/src/events/bus.ts';
+import { InProcessBus, PostgresBus } from '../../gateway/src/db/bus.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { finishTask } from '../../gateway/src/tasks/external.ts';
 import { insertExternalTask } from '../../gateway/src/tasks/store.ts';

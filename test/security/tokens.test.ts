@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type EventBus, InProcessBus, PostgresBus } from '../../gateway/src/events/bus.ts';
+import { type EventBus, InProcessBus, PostgresBus } from '../../gateway/src/db/bus.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { claimTasks, enqueueTask } from '../../gateway/src/tasks/queue.ts';
 import { retireSigningKey } from '../../gateway/src/tokens/retire.ts';

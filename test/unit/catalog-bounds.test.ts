@@ -6,6 +6,7 @@
  */
 import type { Tool } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
+import { toolNameProblem } from '../../gateway/src/integrations/names.ts';
 import {
   CATALOG_LIMITS,
   CatalogTooLarge,
@@ -14,7 +15,6 @@ import {
 import { createLogger } from '../../gateway/src/log.ts';
 import { decodeCursor, paginateLists } from '../../gateway/src/mcp/cursors.ts';
 import { nestsDeeperThan } from '../../gateway/src/mcp/json-depth.ts';
-import { toolNameProblem } from '../../gateway/src/mcp/names.ts';
 
 const log = createLogger('silent');
 const tool = (name: string): Tool => ({ name, inputSchema: { type: 'object' } });

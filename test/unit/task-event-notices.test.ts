@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_NOTIFY_BYTES } from '../../gateway/src/events/bus.ts';
+import { MAX_NOTIFY_BYTES } from '../../gateway/src/db/bus.ts';
 import { decodeNotices, encodeNotices } from '../../gateway/src/events/task-events.ts';
 
 const id = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;

@@ -2,8 +2,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { listAudit } from '../audit/store.ts';
 import type { Sql } from '../db/connect.ts';
-import { requireScope } from '../http/auth.ts';
 import { parseInput } from '../validate.ts';
+import { requireScope } from './auth.ts';
 
 const query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),

@@ -3,7 +3,6 @@ import * as z from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { notFound, SwitchboardError } from '../errors.ts';
-import { actorOf, requireScope } from '../http/auth.ts';
 import { parseInput } from '../validate.ts';
 import {
   type DeliveryRow,
@@ -12,6 +11,7 @@ import {
   listDeliveries,
   listDeliveryTasks,
 } from '../webhooks/store.ts';
+import { actorOf, requireScope } from './auth.ts';
 
 /**
  * /api/v1/deliveries: what came in through webhooks (and manifest schedule fires), what each

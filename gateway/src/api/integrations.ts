@@ -3,11 +3,11 @@ import { z } from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { notFound } from '../errors.ts';
-import { actorOf, requireScope } from '../http/auth.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import { maskedSettings } from '../settings/resolve.ts';
 import { setSetting } from '../settings/service.ts';
 import { parseInput } from '../validate.ts';
+import { actorOf, requireScope } from './auth.ts';
 
 /** The list view: what an operator needs to see at a glance. Secrets never leave as values. */
 export function summary(item: Integration) {

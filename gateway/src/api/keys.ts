@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Pool } from '../db/connect.ts';
-import { actorOf, requireScope } from '../http/auth.ts';
 import { createKey, listKeys, revokeKey } from '../keys/service.ts';
+import { actorOf, requireScope } from './auth.ts';
 
 export function keysRoutes(sql: Pool): Router {
   const router = Router();

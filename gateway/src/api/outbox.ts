@@ -2,8 +2,8 @@ import { Router } from 'express';
 import type { Pool } from '../db/connect.ts';
 import { getOutboxRow, redriveAllDead, redriveOutboxRow } from '../dispatch/outbox.ts';
 import { listOutboxRows } from '../dispatch/store.ts';
-import { actorOf, requireScope } from '../http/auth.ts';
 import { parseInput } from '../validate.ts';
+import { actorOf, requireScope } from './auth.ts';
 import { ListOutboxQuery, outboxView } from './schemas.ts';
 
 /**

@@ -1,18 +1,17 @@
 import express, { Router } from 'express';
+import { InProcessBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
-import { InProcessBus } from '../events/bus.ts';
 import {
   type PublishTaskEvents,
   TaskEventWaker,
   taskEventPublisher,
 } from '../events/task-events.ts';
-import { authenticateApiKey } from '../http/auth.ts';
-import type { Lifecycle } from '../http/health.ts';
-import { rememberMountPath } from '../http/request-context.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../log.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { auditRoutes } from './audit.ts';
+import { authenticateApiKey } from './auth.ts';
 import { deliveriesRoutes } from './deliveries.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
@@ -73,7 +72,6 @@ export function apiRouter(deps: ApiDeps): Router {
   const streams = deps.streams ?? new OpenStreams(deps.lifecycle);
   const document = openApiDocument();
   const router = Router();
-  router.use(rememberMountPath);
   router.use(authenticateApiKey(sql, log));
   router.use(express.json({ limit: API_BODY_LIMIT, strict: true }));
   router.get('/openapi.json', (_req, res) => void res.json(document));

@@ -3,7 +3,6 @@ import * as z from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { insertTaskEvent } from '../events/store.ts';
-import { actorOf, requireScope } from '../http/auth.ts';
 import { requireOwnSession } from '../keys/integration-key.ts';
 import {
   createOrGetSession,
@@ -16,6 +15,7 @@ import {
 } from '../sessions/store.ts';
 import { listQueueTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
+import { actorOf, requireScope } from './auth.ts';
 import { requireIntegrationRole, requireIntegrationSetup } from './integration-key-bounds.ts';
 import {
   CreateSessionBody,

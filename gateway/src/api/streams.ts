@@ -1,4 +1,4 @@
-import type { Lifecycle } from '../http/health.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 
 /**
  * The API's long-lived answers (SSE), ended when the gateway shuts down: otherwise they would

@@ -6,8 +6,8 @@ import {
   listSubscriptions,
   SubscriptionInput,
 } from '../dispatch/subscriptions.ts';
-import { actorOf, requireScope } from '../http/auth.ts';
 import { parseInput } from '../validate.ts';
+import { actorOf, requireScope } from './auth.ts';
 import { subscriptionView } from './schemas.ts';
 
 /** /api/v1/subscriptions: signed webhooks of task events for operators (issue 6). */

@@ -1,10 +1,11 @@
 import type { Profile } from '@switchboard/policy';
 import type * as z from 'zod';
+import type { AuditActor } from '../audit/store.ts';
 import { appendAudit } from '../audit/store.ts';
 import { SwitchboardError } from '../errors.ts';
 import { buildBundle } from '../runners/bundle.ts';
 import { BUNDLE_FILES, type ConfigFormat, renderConfig } from '../runners/files.ts';
-import type { Actor, TaskDeps } from '../tasks/external.ts';
+import type { TaskDeps } from '../tasks/external.ts';
 import { bundleInput, grantTask, requirePolicy, taskDeadline } from '../tasks/grant.ts';
 import { getQueueTask } from '../tasks/queue.ts';
 import type { ConfigAnswer } from './schemas.ts';
@@ -22,7 +23,7 @@ export async function taskConfig(
   deps: TaskDeps,
   taskId: string,
   format: ConfigFormat,
-  actor: Actor,
+  actor: AuditActor,
 ): Promise<z.output<typeof ConfigAnswer>> {
   const task = await getQueueTask(deps.sql, taskId);
   if (task.status !== 'running') {

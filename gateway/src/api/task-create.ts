@@ -1,12 +1,12 @@
 import { formatDuration, type Policy, type Profile, parseDuration } from '@switchboard/policy';
 import * as z from 'zod';
+import type { AuditActor } from '../audit/store.ts';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { notFound, SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import { createOrGetSession, findSession, type SessionRow } from '../sessions/store.ts';
-import type { Actor } from '../tasks/external.ts';
 import { enqueueTask } from '../tasks/queue.ts';
 import type { QueueTaskRow } from '../tasks/store.ts';
 import { narrowScope } from '../tasks/task-scope.ts';
@@ -75,7 +75,7 @@ async function resolveSession(
 export async function createQueuedTask(
   deps: EnqueueDeps,
   body: CreateTaskBody,
-  actor: Actor,
+  actor: AuditActor,
   options: { messageId?: string } = {},
 ): Promise<{ task: QueueTaskRow; created: boolean }> {
   const policy = currentPolicy(deps.registry);

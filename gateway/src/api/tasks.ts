@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { appendAudit } from '../audit/store.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
-import { actorOf, requireScope } from '../http/auth.ts';
 import {
   EndTaskInput,
   ExternalTaskInput,
@@ -13,6 +12,7 @@ import {
 import { cancelTask, getQueueTask } from '../tasks/queue.ts';
 import { listQueueTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
+import { actorOf, requireScope } from './auth.ts';
 import { ConfigBody, CreateTaskBody, ListTasksQuery, type TaskView, taskView } from './schemas.ts';
 import { taskConfig } from './task-config.ts';
 import { createQueuedTask } from './task-create.ts';

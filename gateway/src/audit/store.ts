@@ -9,7 +9,10 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-/** Who made a change: an audit entry without the what. */
+/**
+ * Who made a change (an API key, the CLI, the gateway): an audit entry without the what. Every
+ * audited write takes this one type (api/, keys/, tasks/, dispatch/, tokens/).
+ */
 export type AuditActor = Pick<AuditEntry, 'actor' | 'apiKeyId' | 'requestId'>;
 
 export interface AuditRow {

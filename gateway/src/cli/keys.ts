@@ -1,8 +1,8 @@
 import { DURATION_EXPECTED, loadPolicy, parseDuration } from '@switchboard/policy';
 import { formatManifestErrors } from '@switchboard/sdk';
 import { loadConfig } from '../config.ts';
+import { InProcessBus, PostgresBus } from '../db/bus.ts';
 import { SwitchboardError, UsageError } from '../errors.ts';
-import { InProcessBus, PostgresBus } from '../events/bus.ts';
 import { grantDescription } from '../keys/scopes.ts';
 import { createKey, listKeys, newKeySchema, revokeKey } from '../keys/service.ts';
 import type { ApiKeyRow } from '../keys/store.ts';

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { isProcessAlive } from '../containment/process-group.ts';
 import { SwitchboardError } from '../errors.ts';
-import { isProcessAlive } from '../integrations/upstream/process-group.ts';
 import type { Logger } from '../log.ts';
 
 /**

@@ -1,10 +1,9 @@
 import * as z from 'zod';
-import { appendAudit } from '../audit/store.ts';
+import { type AuditActor, appendAudit } from '../audit/store.ts';
 import type { Pool, Sql } from '../db/connect.ts';
 import { notFound, SwitchboardError } from '../errors.ts';
 import { insertTaskEvents, type NewTaskEvent, type TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
-import type { Actor } from '../tasks/external.ts';
 import {
   claimDueRows,
   findOutboxRow,
@@ -123,7 +122,11 @@ export type { OutboxFilter, OutboxRow };
  * A dead letter back to pending, due now, with its attempts reset to 0 (a fresh budget of
  * max_attempts); its attempt log is kept. 409 outbox_not_dead for any other status.
  */
-export async function redriveOutboxRow(sql: Pool, id: string, actor: Actor): Promise<OutboxRow> {
+export async function redriveOutboxRow(
+  sql: Pool,
+  id: string,
+  actor: AuditActor,
+): Promise<OutboxRow> {
   if (!OutboxId.safeParse(id).success) throw notFound(`no outbox entry ${JSON.stringify(id)}`);
   return sql.begin(async (tx) => {
     const row = await redriveDeadRow(tx, id);
@@ -142,7 +145,7 @@ export async function redriveOutboxRow(sql: Pool, id: string, actor: Actor): Pro
 }
 
 /** Every dead letter at once; answers how many. */
-export async function redriveAllDead(sql: Pool, actor: Actor): Promise<number> {
+export async function redriveAllDead(sql: Pool, actor: AuditActor): Promise<number> {
   return sql.begin(async (tx) => {
     const count = await redriveAllDeadRows(tx);
     await appendAudit(tx, { ...actor, action: 'outbox.redrive_all', details: { count } });

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { appendAudit } from '../audit/store.ts';
+import { type AuditActor, appendAudit } from '../audit/store.ts';
 import type { Pool, Sql } from '../db/connect.ts';
 import { notFound } from '../errors.ts';
 import { decryptSecret, encryptSecret } from '../secrets/cipher.ts';
-import type { Actor } from '../tasks/external.ts';
 import { generateWebhookSecret } from './sign.ts';
 import {
   findActiveSubscriptionSecret,
@@ -50,7 +49,7 @@ export async function createSubscription(
   sql: Pool,
   masterKey: Buffer,
   input: SubscriptionInput,
-  actor: Actor,
+  actor: AuditActor,
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
   const id = randomUUID();
   // 24 bytes: 32 characters after whsec_, short enough to paste into a receiver's config.
@@ -83,7 +82,7 @@ export function listSubscriptions(sql: Sql): Promise<SubscriptionRow[]> {
 export async function deleteSubscription(
   sql: Pool,
   id: string,
-  actor: Actor,
+  actor: AuditActor,
 ): Promise<SubscriptionRow> {
   const missing = () => notFound(`no subscription ${JSON.stringify(id)}`);
   if (!z.uuid().safeParse(id).success) throw missing();

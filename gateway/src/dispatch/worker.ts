@@ -1,9 +1,9 @@
 import { dispatcherInputSchema } from '@switchboard/sdk';
 import * as z from 'zod';
 import { CoalescedRun } from '../coalesced-run.ts';
+import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
-import type { EventBus } from '../events/bus.ts';
 import { type PublishTaskEvents, TASK_EVENTS_CHANNEL } from '../events/task-events.ts';
 import { callHandler } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';

@@ -1,6 +1,6 @@
+import { type EventBus, MAX_NOTIFY_BYTES } from '../db/bus.ts';
 import type { Sql } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
-import { type EventBus, MAX_NOTIFY_BYTES } from './bus.ts';
 import { listTaskEvents, type TaskEvent } from './store.ts';
 
 /**

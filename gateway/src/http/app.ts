@@ -5,14 +5,15 @@ import type { Pool } from '../db/connect.ts';
 import type { Migration } from '../db/migrate.ts';
 import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../log.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { webhookRoutes } from '../webhooks/mount.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
-import { healthRoutes, type Lifecycle } from './health.ts';
+import { healthRoutes } from './health.ts';
 import { type McpHandler, mcpRoutes } from './mcp-routes.ts';
 import { type Metrics, observeRequests } from './metrics.ts';
-import { requestId } from './request-context.ts';
+import { rememberMountPath, requestId } from './request-context.ts';
 import { testFaultRoutes } from './test-faults.ts';
 import { wellKnownRoutes } from './well-known.ts';
 
@@ -79,7 +80,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(healthRoutes({ ...deps, policy: () => deps.registry.currentPolicy() }));
   app.use(wellKnownRoutes(deps));
-  app.use('/api/v1', apiRouter(deps));
+  app.use('/api/v1', rememberMountPath, apiRouter(deps));
   if (deps.testFaults) app.use(testFaultRoutes());
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

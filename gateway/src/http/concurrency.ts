@@ -7,7 +7,7 @@ import type { Grant } from '../tokens/grant.ts';
  * In-flight MCP requests per task, across every token of the task (one for /mcp, one per
  * /mcp/<integration>, one for /mcp/switchboard): counted per token, a task given a token per
  * integration would multiply the cap by its number of endpoints. In memory, per process, like the
- * rate limiter (rate-limit.ts): with N replicas a task may hold N times the cap at worst.
+ * rate limiter (../rate-limit.ts): with N replicas a task may hold N times the cap at worst.
  *
  * The rate limiter bounds requests a minute; this bounds what one agent holds at once (an
  * upstream slot, an SSE answer, a database poll each): 1,000 concurrent calls from one token

@@ -1,15 +1,11 @@
 import type { Policy } from '@switchboard/policy';
 import { Router } from 'express';
+import { authenticateApiKey, requireScope } from '../api/auth.ts';
 import type { Sql } from '../db/connect.ts';
 import { type Migration, migrationStatus } from '../db/migrate.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../log.ts';
-import { authenticateApiKey, requireScope } from './auth.ts';
 import type { Metrics } from './metrics.ts';
-
-export interface Lifecycle {
-  /** Set by shutdown: /readyz answers 503 so load balancers stop sending traffic. */
-  readonly shuttingDown: boolean;
-}
 
 /** Kubernetes' default probe timeout is 1 s; answer within it even when the database hangs. */
 const READY_TIMEOUT_MS = 900;

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response, Router } from 
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { BATCH_REFUSED } from '../mcp/http-bridge.ts';
+import { RateLimiter } from '../rate-limit.ts';
 import type { Grant, TokenVerifier } from '../tokens/grant.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
 import { ConcurrencyLimiter, inFlightCap } from './concurrency.ts';
@@ -16,7 +17,6 @@ import {
   NO_TOKEN,
   sendUnauthorized,
 } from './mcp-auth.ts';
-import { RateLimiter } from './rate-limit.ts';
 import { TokenExchanges } from './token-exchanges.ts';
 
 /** What serves an authenticated MCP request (gateway/src/mcp/endpoint.ts). */

@@ -1,21 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
-export interface AuthenticatedKey {
-  id: string;
-  prefix: string;
-  name: string;
-  scopes: string[];
-  /** Set for a key provisioned for an integration's processes: it may touch only its sessions. */
-  integration: string | null;
-}
-
 declare module 'express-serve-static-core' {
   interface Request {
     /** From a sane incoming X-Request-Id, else generated; echoed in the response. */
     id: string;
-    /** Set by the API key middleware on /api/v1. */
-    apiKey?: AuthenticatedKey;
   }
 }
 

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
+import { forEachLine } from '../containment/line-log.ts';
+import { killProcessGroup } from '../containment/process-group.ts';
 import { spawnContained, whenReleased } from '../containment/spawn.ts';
 import type { Logger } from '../log.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
 import type { FloodMeter } from './upstream/flood-meter.ts';
-import { forEachLine } from './upstream/line-log.ts';
-import { killProcessGroup } from './upstream/process-group.ts';
 import { StderrTail } from './upstream/stderr-tail.ts';
 import { delay } from './upstream/stdio.ts';
 

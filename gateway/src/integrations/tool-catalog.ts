@@ -1,7 +1,7 @@
 import type { Client, Tool } from '@modelcontextprotocol/client';
 import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { toolNameProblem } from '../mcp/names.ts';
+import { toolNameProblem } from './names.ts';
 
 /**
  * An upstream's tools/list, read page by page under bounds (issue 13 item 3): before them, two
@@ -148,7 +148,7 @@ function checkTool(
 /**
  * Every page of the upstream's tools/list, checked as it arrives: reading stops (and the whole
  * catalog is refused with CatalogTooLarge) the moment a total bound is passed, so nothing past
- * it is requested or kept. Tools breaking the name rule (mcp/names.ts toolNameProblem), later
+ * it is requested or kept. Tools breaking the name rule (names.ts toolNameProblem), later
  * duplicates of a name, and tools with an oversized schema are left out and logged once.
  */
 export async function readToolCatalog(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendAudit } from '../audit/store.ts';
+import { type AuditActor, appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { notFound, SwitchboardError } from '../errors.ts';
 import { parseInput } from '../validate.ts';
@@ -26,12 +26,6 @@ export const newKeySchema = z.strictObject({
     .min(1, 'expected at least one scope'),
 });
 
-export interface Actor {
-  actor: string;
-  apiKeyId?: string | undefined;
-  requestId?: string | undefined;
-}
-
 /**
  * A key made through the API holds at most what the key that made it holds: otherwise
  * `keys:write` alone would be `*`. The CLI has no creating key (it holds the database itself).
@@ -50,7 +44,7 @@ export async function createKey(
   sql: Pool,
   input: unknown,
   source: 'cli' | 'api',
-  by: Actor & { scopes?: readonly string[] | undefined },
+  by: AuditActor & { scopes?: readonly string[] | undefined },
 ): Promise<{ key: string; apiKey: ApiKeyRow }> {
   const { name, scopes } = parseInput(newKeySchema, input, 'API key');
   if (source === 'api') requireWithin(scopes, by.scopes ?? []);
@@ -77,7 +71,7 @@ export async function createKey(
   return { key: generated.key, apiKey };
 }
 
-export async function revokeKey(sql: Pool, idOrPrefix: string, by: Actor): Promise<ApiKeyRow> {
+export async function revokeKey(sql: Pool, idOrPrefix: string, by: AuditActor): Promise<ApiKeyRow> {
   return sql.begin(async (tx) => {
     const row = await revokeApiKey(tx, idOrPrefix);
     if (!row) throw notFound(`no API key with id or prefix ${JSON.stringify(idOrPrefix)}`);

@@ -7,6 +7,7 @@ import type {
   ServerCapabilities,
   Tool,
 } from '@modelcontextprotocol/client';
+import { namespaced } from '../integrations/names.ts';
 import type { Integration } from '../integrations/registry.ts';
 import {
   CatalogTooLarge,
@@ -17,7 +18,6 @@ import {
 import { drainPages } from '../integrations/tools.ts';
 import type { Logger } from '../log.ts';
 import { Throttle } from '../throttle.ts';
-import { namespaced } from './names.ts';
 import { hiddenTools } from './view.ts';
 
 export type LogListener = (params: LoggingMessageNotificationParams) => void;

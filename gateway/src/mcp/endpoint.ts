@@ -1,5 +1,6 @@
 import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
+import type { ToolCallEvent } from '../events/tool-calls.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { Grant } from '../tokens/grant.ts';
@@ -7,7 +8,6 @@ import { Catalog } from './catalog.ts';
 import { ClientReplies } from './client-replies.ts';
 import { PAGE_SIZE } from './cursors.ts';
 import { notReady } from './errors.ts';
-import type { ToolCallEvent } from './events.ts';
 import { fastCallEligible, serveFastCall } from './fast-call.ts';
 import {
   BATCH_REFUSED,
@@ -31,8 +31,6 @@ import { ResourceSubscriptions } from './subscriptions.ts';
 import { visibleTool } from './tools.ts';
 import { reuseUpstreamTokens } from './upstream-tokens.ts';
 import type { View } from './view.ts';
-
-export type { ToolCallEvent } from './events.ts';
 
 export interface McpEndpointDeps {
   registry: IntegrationRegistry;

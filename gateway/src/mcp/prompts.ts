@@ -4,13 +4,13 @@ import {
   ProtocolErrorCode,
   type Server,
 } from '@modelcontextprotocol/server';
+import { isSpecName, namespaced, splitNamespaced } from '../integrations/names.ts';
 import type { Integration } from '../integrations/registry.ts';
 import { paginate } from './cursors.ts';
 import { type Era, forEra } from './era-results.ts';
 import { promptNotFound, upstreamFailure } from './errors.ts';
 import { agentMeta, forward } from './forward.ts';
 import { agentInput } from './input-required.ts';
-import { isSpecName, namespaced, splitNamespaced } from './names.ts';
 import type { HandlerDeps } from './tools.ts';
 import { isAggregate, type View } from './view.ts';
 

@@ -1,4 +1,6 @@
 import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
+import { emitToolCall, type ToolCallEvent } from '../events/tool-calls.ts';
+import { splitNamespaced } from '../integrations/names.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { scopeAllows } from '../tokens/scope.ts';
@@ -7,13 +9,11 @@ import type { PublishedTools } from './catalog.ts';
 import { paginateLists, type SizedList } from './cursors.ts';
 import { callResultForEra, type Era } from './era-results.ts';
 import { argumentsTooDeep, resultTooDeep, toolNotFound, upstreamFailure } from './errors.ts';
-import { emitToolCall, type ToolCallEvent } from './events.ts';
 import { agentMeta, type ForwardDeps, forward } from './forward.ts';
 import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
 import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import type { LegacyClients } from './legacy-clients.ts';
-import { splitNamespaced } from './names.ts';
 import {
   integrationWide,
   isAggregate,

@@ -1,6 +1,6 @@
+import { forEachLine } from '../containment/line-log.ts';
+import { killProcessGroup } from '../containment/process-group.ts';
 import { spawnContained } from '../containment/spawn.ts';
-import { forEachLine } from '../integrations/upstream/line-log.ts';
-import { killProcessGroup } from '../integrations/upstream/process-group.ts';
 import { type OutputLine, type RunReason, type RunResult, Tail } from './runner.ts';
 
 /**

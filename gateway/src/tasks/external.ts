@@ -1,6 +1,6 @@
 import { formatDuration, parseDuration } from '@switchboard/policy';
 import * as z from 'zod';
-import { appendAudit } from '../audit/store.ts';
+import { type AuditActor, appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { insertDispatch } from '../dispatch/outbox.ts';
 import { badRequest, notFound, SwitchboardError } from '../errors.ts';
@@ -33,12 +33,6 @@ export const EndTaskInput = z.strictObject({
   reason: z.string().max(10_000, 'expected at most 10000 characters').optional(),
 });
 
-export interface Actor {
-  actor: string;
-  apiKeyId?: string | undefined;
-  requestId?: string | undefined;
-}
-
 export interface TaskDeps {
   sql: Pool;
   tokens: TokenService;
@@ -68,7 +62,7 @@ export interface GrantedTask {
 export async function grantExternalTask(
   deps: TaskDeps,
   input: ExternalTaskInput,
-  actor: Actor,
+  actor: AuditActor,
 ): Promise<GrantedTask> {
   const limits = requirePolicy(deps.registry).tokens;
   const ttlMs = input.ttl === undefined ? limits.defaultTtlMs : parseDuration(input.ttl);
@@ -137,7 +131,7 @@ export async function finishTask(
     result?: string | undefined;
     reason?: string | undefined;
   },
-  actor: Actor,
+  actor: AuditActor,
 ): Promise<TaskRow> {
   if (!z.uuid().safeParse(id).success) throw notFound(`no task ${JSON.stringify(id)}`);
   const { task, revoked, event } = await deps.sql.begin(async (tx) => {

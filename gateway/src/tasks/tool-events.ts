@@ -1,8 +1,8 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Pool } from '../db/connect.ts';
 import { insertToolUseEvents } from '../events/store.ts';
+import type { ToolCallEvent } from '../events/tool-calls.ts';
 import type { Logger } from '../log.ts';
-import type { ToolCallEvent } from '../mcp/events.ts';
 
 /** Events wait at most this long before they are written: a crash loses at most 200 ms of them. */
 const FLUSH_MS = 200;

@@ -1,7 +1,7 @@
 import type { Policy, Profile } from '@switchboard/policy';
 import { CoalescedRun } from '../coalesced-run.ts';
+import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
-import type { EventBus } from '../events/bus.ts';
 import {
   decodeNotices,
   type PublishTaskEvents,

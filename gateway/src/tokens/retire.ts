@@ -1,7 +1,7 @@
 import { type AuditActor, appendAudit } from '../audit/store.ts';
+import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
 import { notFound } from '../errors.ts';
-import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../log.ts';
 import { REVOCATION_CHANNEL } from './service.ts';
 import { retireKeyNow } from './signing-keys.ts';

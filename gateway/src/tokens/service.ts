@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, errors, type JWK, jwtVerify, SignJWT } from 'jose';
 import * as z from 'zod';
+import type { EventBus } from '../db/bus.ts';
 import type { Pool, Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
-import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../log.ts';
 import { VerifiedTokenCache } from './cache.ts';
 import type { Grant, RevocationListener, TokenVerifier } from './grant.ts';

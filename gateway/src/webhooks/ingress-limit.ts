@@ -1,5 +1,5 @@
 import type { Policy } from '@switchboard/policy';
-import { RateLimiter } from '../http/rate-limit.ts';
+import { RateLimiter } from '../rate-limit.ts';
 import type { SignatureScheme } from './signatures.ts';
 
 /**

@@ -5,11 +5,11 @@ import {
   serializeMessage,
   type Transport,
 } from '@modelcontextprotocol/client';
+import { killProcessGroup } from '../../containment/process-group.ts';
 import type { Logger } from '../../log.ts';
 import { MAX_MESSAGE_BYTES } from './limits.ts';
 import { LineSplitter, type SkippedLine } from './line-splitter.ts';
 import { answeredId, type RequestId, tooLargeAnswer } from './oversized.ts';
-import { killProcessGroup } from './process-group.ts';
 
 /**
  * A server that sends this many oversized lines within OVERSIZED_WINDOW_MS is stopped (and

@@ -3,8 +3,8 @@ import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotoco
 import type { Logger } from '../../log.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
 import { type BoundsContext, boundResponse, requestIdOf } from './http-bounds.ts';
-import { type UpstreamState, type UpstreamStatus, upstreamError } from './stdio.ts';
-import type { Upstream } from './upstream.ts';
+import { upstreamError } from './stdio.ts';
+import type { Upstream, UpstreamState, UpstreamStatus } from './upstream.ts';
 
 /**
  * The bearer token of the request being made to an HTTP upstream. The MCP endpoint runs each

@@ -2,8 +2,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { SwitchboardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { FloodMeter } from './flood-meter.ts';
-import type { UpstreamStatus } from './stdio.ts';
-import type { Upstream } from './upstream.ts';
+import type { Upstream, UpstreamStatus } from './upstream.ts';
 
 export type InstanceMode = 'shared' | 'session' | 'task';
 

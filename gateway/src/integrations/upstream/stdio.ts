@@ -1,5 +1,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/client';
+import { forEachLine } from '../../containment/line-log.ts';
+import { killProcessGroup } from '../../containment/process-group.ts';
 import { spawnContained, whenReleased } from '../../containment/spawn.ts';
 import { SwitchboardError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -7,11 +9,9 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, restartDelay } from './backoff.ts'
 import { ChildProcessTransport } from './child-transport.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
 import type { FloodMeter } from './flood-meter.ts';
-import { forEachLine } from './line-log.ts';
 import { paceNotifications } from './paced-reading.ts';
-import { killProcessGroup } from './process-group.ts';
 import { StderrTail } from './stderr-tail.ts';
-import type { Upstream } from './upstream.ts';
+import type { Upstream, UpstreamState, UpstreamStatus } from './upstream.ts';
 
 /**
  * A supervised stdio MCP server. Started on first use, in its own process group, with exactly
@@ -31,15 +31,6 @@ export interface StdioServerSpec {
   beforeSpawn?: () => Promise<void>;
   /** The integration's flood meter (shared by its instances): stderr past its budget is dropped. */
   meter?: FloodMeter;
-}
-
-export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'stopped';
-
-export interface UpstreamStatus {
-  state: UpstreamState;
-  pid: number | undefined;
-  restarts: number;
-  lastError: string | undefined;
 }
 
 interface Running {

@@ -6,6 +6,22 @@ import { hasScope, type Scope } from '../keys/scopes.ts';
 import { findActiveApiKey, touchApiKey } from '../keys/store.ts';
 import type { Logger } from '../log.ts';
 
+export interface AuthenticatedKey {
+  id: string;
+  prefix: string;
+  name: string;
+  scopes: string[];
+  /** Set for a key provisioned for an integration's processes: it may touch only its sessions. */
+  integration: string | null;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by the API key middleware on /api/v1 (and on /metrics when the policy asks for a key). */
+    apiKey?: AuthenticatedKey;
+  }
+}
+
 const unauthorized = (message: string) =>
   new SwitchboardError('unauthorized', message, { status: 401 });
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Pool } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
+import type { Pool } from './connect.ts';
 
 /**
  * Messages between gateway processes on one database (revocations, task events). On a real

@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { signalTree } from '../../containment/spawn.ts';
+import { signalTree } from './spawn.ts';
 
 /**
  * Signal a child spawned with `detached: true` and everything it started: its process group,
- * and for a child from spawnContained its cgroup too (containment/spawn.ts), so a server's own
+ * and for a child from spawnContained its cgroup too (spawn.ts), so a server's own
  * children do not outlive it. Falls back to the child alone if the group is already gone.
  */
 export function killProcessGroup(child: ChildProcess, signal: NodeJS.Signals): void {

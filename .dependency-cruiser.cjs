@@ -1,0 +1,145 @@
+// The dependency rule, checked by `npm run check:deps` (in .ci/run after the typecheck).
+// The allowed direction is written once, as two ordered lists below (top to bottom): a module
+// may import its own layer and the layers under it, never one above. The rules are made from the
+// lists, plus "no import cycles" everywhere. A new folder or top-level file of gateway/src must be
+// placed in GATEWAY_LAYERS before it may import anything.
+//
+// Parsed by swc (@swc/core): dependency-cruiser reads TypeScript through the `typescript`
+// package's JS API, which TypeScript 7 no longer has. swc sees `import type` too, so a type-only
+// import counts as an import here, as it does for a reader.
+
+/** The npm workspaces, top to bottom: the sdk knows no other, no server knows the gateway. */
+const PACKAGES = ['gateway', 'servers', 'policy', 'sdk'];
+
+/**
+ * gateway/src, top to bottom: folders by name, top-level files by file name. Each inner list is
+ * one layer, whose members may import each other (without cycles).
+ */
+const GATEWAY_LAYERS = [
+  ['cli'],
+  ['main.ts'],
+  ['gateway.ts', 'shutdown.ts'],
+  // The express app: it mounts the API, the webhooks and the MCP routes.
+  ['http'],
+  ['api', 'retention'],
+  ['webhooks', 'schedules', 'mcp'],
+  // Dispatch enqueues tasks (dispatch/internal.ts); tasks/ imports nothing of dispatch/ (but for
+  // the one known violation below).
+  ['dispatch'],
+  ['tasks', 'agent'],
+  ['runners'],
+  ['events'],
+  ['integrations'],
+  ['tokens', 'keys', 'settings'],
+  ['audit', 'sessions', 'secrets', 'config.ts', 'process-errors.ts', 'production-mode.ts'],
+  // The database (and its notification bus) and the process utility (spawn, signal, lines).
+  ['db', 'containment'],
+  ['log.ts', 'validate.ts'],
+  [
+    'errors.ts',
+    'redact.ts',
+    'log-pretty.ts',
+    'lifecycle.ts',
+    'rate-limit.ts',
+    'throttle.ts',
+    'coalesced-run.ts',
+    'group-commit.ts',
+  ],
+];
+
+/**
+ * Imports that break the rule today and are being removed: each is let through by name (from the
+ * files of `from`, in the layer holding `layer`, to the files of `to`), and only it. Delete an
+ * entry with the change that removes its import.
+ */
+const KNOWN_VIOLATIONS = [
+  {
+    layer: 'tasks',
+    from: '^gateway/src/tasks/(queue|external)[.]ts$',
+    to: '^gateway/src/dispatch/outbox[.]ts$',
+    // Removed when the outbox insert moves below tasks/ (issue 14, helper A).
+    why: 'tasks/ inserts outbox rows through dispatch/outbox.ts until that insert moves below tasks/',
+  },
+];
+
+const literal = (text) => text.replace(/[.]/g, '[.]');
+const gatewayPath = (name) =>
+  name.endsWith('.ts') ? `^gateway/src/${literal(name)}$` : `^gateway/src/${name}/`;
+const packagePath = (name) => `^${name}/`;
+
+/** One rule per layer: nothing in it imports a layer above it (known violations aside). */
+function layerRules(prefix, list, pathOf) {
+  const layers = list.map((layer) => [layer].flat());
+  const rules = [];
+  layers.forEach((layer, index) => {
+    if (index === 0) return;
+    const from = layer.map(pathOf);
+    const above = layers.slice(0, index).flat();
+    const to = above.map(pathOf);
+    const comment =
+      `${layer.join(', ')} may not import ${above.join(', ')}: imports point down the layers ` +
+      `(${prefix} in .dependency-cruiser.cjs, top to bottom). Move the shared piece down instead.`;
+    const name = `${prefix}: ${layer.join(', ')} import upward`;
+    const known = KNOWN_VIOLATIONS.filter((k) => layer.includes(k.layer));
+    rules.push({
+      name,
+      comment,
+      severity: 'error',
+      from: { path: from, pathNot: known.map((k) => k.from) },
+      to: { path: to },
+    });
+    for (const k of known) {
+      rules.push({
+        name,
+        comment: `${comment} (known: ${k.why})`,
+        severity: 'error',
+        from: { path: k.from },
+        to: { path: to, pathNot: k.to },
+      });
+    }
+  });
+  return rules;
+}
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'Modules that import each other in a loop: move what both need into a lower module.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    ...layerRules('PACKAGES', PACKAGES, packagePath),
+    ...layerRules('GATEWAY_LAYERS', GATEWAY_LAYERS, gatewayPath),
+    {
+      name: 'GATEWAY_LAYERS: not placed',
+      comment:
+        'This module of gateway/src is in no layer: add its folder (or top-level file) to ' +
+        'GATEWAY_LAYERS in .dependency-cruiser.cjs where it belongs.',
+      severity: 'error',
+      from: { path: '^gateway/src/', pathNot: GATEWAY_LAYERS.flat().map(gatewayPath) },
+      to: {},
+    },
+    {
+      name: 'GATEWAY_LAYERS: imports a module not placed',
+      comment:
+        'The imported module of gateway/src is in no layer: add its folder (or top-level file) ' +
+        'to GATEWAY_LAYERS in .dependency-cruiser.cjs where it belongs.',
+      severity: 'error',
+      from: { path: '^gateway/src/' },
+      to: { path: '^gateway/src/', pathNot: GATEWAY_LAYERS.flat().map(gatewayPath) },
+    },
+  ],
+  options: {
+    parser: 'swc',
+    includeOnly: `^(${PACKAGES.join('|')})/`,
+    exclude: { path: '(^|/)node_modules/' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js'],
+    },
+  },
+};

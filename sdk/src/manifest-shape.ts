@@ -1,0 +1,224 @@
+import { z } from 'zod';
+import {
+  args,
+  command,
+  cron,
+  HTTP_URL_EXPECTED,
+  hostPort,
+  integrationName,
+  isHttpUrl,
+  isNotObject,
+  localName,
+  relativePath,
+  settingKey,
+  strictObject,
+  text,
+  toolName,
+} from './fields.ts';
+import { placeholderProblem, placeholdersOf, templateCanBe } from './url-template.ts';
+
+/**
+ * The sidecar manifest, `servers/<name>/switchboard.yaml` (ARCHITECTURE §4): what an MCP
+ * server offers the gateway besides its tools. Every object is strict, because a misspelt key
+ * (`webhook:` for `webhooks:`) that is silently ignored is a feature that silently never runs.
+ * This is each section and field checked alone; the rules across fields are manifest-rules.ts,
+ * and manifest.ts joins the two.
+ */
+
+export const MANIFEST_API_VERSION = 'switchboard/v1';
+export const MANIFEST_FILE = 'switchboard.yaml';
+
+export const CAPABILITIES = [
+  'webhooks',
+  'dispatch',
+  'schedules',
+  'processes',
+  'sessions.write',
+  'http.outbound',
+] as const;
+export const capabilitySchema = z.enum(CAPABILITIES);
+export type Capability = z.output<typeof capabilitySchema>;
+
+export const SIGNATURE_SCHEMES = ['standard', 'github', 'slack', 'none'] as const;
+
+/** Values a setting's `auto` may take: what the gateway fills in when nothing else sets it. */
+export const SETTING_AUTO_VALUES = ['port'] as const;
+export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
+
+/** Dispatch types the gateway implements itself; an integration cannot take them over. */
+export const BUILT_IN_DISPATCH_TYPES = ['webhook', 'internal', 'none'] as const;
+
+/** 25 MiB: above GitHub's own 25 MB payload cap, so no real delivery is refused. */
+export const MAX_WEBHOOK_BODY_BYTES = 25 * 1024 * 1024;
+
+/** 30 s per upstream MCP request unless the manifest says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+// semver.org's recommended expression (2.0.0), anchored.
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+const instances = z
+  .enum(['shared', 'session', 'task'])
+  .default('shared')
+  .describe(
+    'shared: one process for everyone; session: one per session; task: one per task (stdio)',
+  );
+
+const timeoutMs = z
+  .int({ error: 'expected a whole number of milliseconds ≥ 1' })
+  .min(1, 'expected a whole number of milliseconds ≥ 1')
+  .default(DEFAULT_TIMEOUT_MS)
+  .describe('upper bound of one MCP request to this server, in milliseconds');
+
+const stdioServer = strictObject({
+  transport: z.literal('stdio'),
+  command: command.describe('program to start: a name on PATH or a path in the folder'),
+  args: args.default([]),
+  cwd: relativePath.optional().describe('working directory, relative to the folder'),
+  instances,
+  timeoutMs,
+});
+
+/** An http(s) URL that may take settings: `http://127.0.0.1:${CHAT_PORT}/mcp` (url-template.ts). */
+const serverUrl = z
+  .string({ error: 'expected an http:// or https:// URL, e.g. http://127.0.0.1:7001/mcp' })
+  .superRefine((value, ctx) => {
+    const problem = placeholderProblem(value);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: problem });
+    } else if (placeholdersOf(value).length === 0 && !isHttpUrl(value)) {
+      ctx.addIssue({ code: 'custom', message: `expected ${HTTP_URL_EXPECTED}` });
+    } else if (!templateCanBe(value, isHttpUrl)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected ${HTTP_URL_EXPECTED}, with settings as \${KEY} (e.g. http://127.0.0.1:\${PORT}/mcp)`,
+      });
+    }
+  });
+
+const httpServer = strictObject({
+  transport: z.literal('http'),
+  url: serverUrl.describe(
+    `Streamable HTTP endpoint of the MCP server; \${KEY} is replaced by the value of setting KEY`,
+  ),
+  instances,
+  timeoutMs,
+});
+
+const server = z.discriminatedUnion('transport', [stdioServer, httpServer], {
+  error: (issue) =>
+    isNotObject(issue.input)
+      ? 'expected a mapping with transport: stdio (and command) or transport: http (and url)'
+      : undefined,
+});
+
+const setting = strictObject({
+  key: settingKey,
+  secret: z
+    .boolean({ error: 'expected true or false' })
+    .default(false)
+    .describe('stored encrypted, never logged'),
+  required: z
+    .boolean({ error: 'expected true or false' })
+    .default(false)
+    .describe('the integration is refused until it resolves to a value'),
+  description: text('a description').optional(),
+  default: z
+    .string({ error: 'expected a string (quote numbers and booleans, e.g. "8080")' })
+    .optional()
+    .describe('used when neither the database nor the environment sets it'),
+  auto: z
+    .enum(SETTING_AUTO_VALUES)
+    .optional()
+    .describe(
+      'port: when nothing else sets it, the gateway picks a free TCP port on 127.0.0.1 each time it starts the integration',
+    ),
+});
+
+const webhook = strictObject({
+  name: localName.describe('mounted at /hooks/<integration>/<name>'),
+  verify: strictObject({
+    scheme: z.enum(SIGNATURE_SCHEMES),
+    secret: settingKey.optional().describe('key of the setting holding the signing secret'),
+  }),
+  handler: toolName.describe('hidden MCP tool that turns a delivery into triggers'),
+  mode: z
+    .enum(['async', 'sync'])
+    .default('async')
+    .describe('async: acknowledge 202 first; sync: the handler answers the HTTP call'),
+  maxBodyBytes: z
+    .int({ error: `expected a whole number of bytes from 1 to ${MAX_WEBHOOK_BODY_BYTES} (25 MiB)` })
+    .min(1, `expected a whole number of bytes from 1 to ${MAX_WEBHOOK_BODY_BYTES} (25 MiB)`)
+    .max(
+      MAX_WEBHOOK_BODY_BYTES,
+      `expected a whole number of bytes from 1 to ${MAX_WEBHOOK_BODY_BYTES} (25 MiB)`,
+    )
+    .optional(),
+});
+
+const dispatcher = strictObject({
+  type: localName
+    .refine(
+      (type) => !(BUILT_IN_DISPATCH_TYPES as readonly string[]).includes(type),
+      `expected a dispatch type other than the built-in ${BUILT_IN_DISPATCH_TYPES.join(', ')}`,
+    )
+    .describe('tasks whose session has dispatch.type equal to this are delivered by handler'),
+  handler: toolName,
+});
+
+const schedule = strictObject({
+  name: localName,
+  cron: cron.describe('5 fields, or 6 with seconds first; UTC'),
+  handler: toolName,
+});
+
+const backgroundProcess = strictObject({
+  name: localName,
+  command,
+  args: args.default([]),
+  requires: z
+    .array(settingKey, { error: 'expected a list of setting keys' })
+    .default([])
+    .describe(
+      'settings the process needs: it starts once all resolve and receives exactly these in its environment',
+    ),
+});
+
+const tools = strictObject({
+  hidden: z
+    .array(toolName, { error: 'expected a list of tool names' })
+    .default([])
+    .describe('tools only the gateway may call; absent from agents’ tools/list'),
+});
+
+export const manifestObject = strictObject(
+  {
+    apiVersion: z.literal(MANIFEST_API_VERSION),
+    name: integrationName
+      // /mcp/switchboard and the `switchboard:*` scope are the gateway's built-in task tools.
+      .refine(
+        (name) => name !== 'switchboard',
+        'expected a name other than "switchboard" (the gateway\'s built-in task tools)',
+      )
+      .describe('the namespace of its tools'),
+    version: text('a semantic version such as 1.2.0', SEMVER),
+    description: text('a one-line description of the integration'),
+    server,
+    settings: z.array(setting, { error: 'expected a list of settings' }).default([]),
+    webhooks: z.array(webhook, { error: 'expected a list of webhooks' }).default([]),
+    dispatchers: z.array(dispatcher, { error: 'expected a list of dispatchers' }).default([]),
+    schedules: z.array(schedule, { error: 'expected a list of schedules' }).default([]),
+    processes: z.array(backgroundProcess, { error: 'expected a list of processes' }).default([]),
+    skills: relativePath.optional().describe('folder of *.md served to agents as MCP resources'),
+    tools: tools.default({ hidden: [] }),
+    capabilities: z
+      .array(capabilitySchema, { error: 'expected a list of capabilities' })
+      .default([]),
+    outboundHosts: z
+      .array(hostPort, { error: 'expected a list of host names' })
+      .default([])
+      .describe('hosts the server may call; needs capability http.outbound'),
+  },
+  `a manifest (a mapping starting with apiVersion: ${MANIFEST_API_VERSION})`,
+);
