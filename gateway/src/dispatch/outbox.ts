@@ -133,7 +133,6 @@ export async function redriveOutboxRow(sql: Pool, id: string, actor: Actor): Pro
       throw new SwitchboardError(
         'outbox_not_dead',
         `outbox entry ${id} is ${existing.status}; only a dead entry can be redriven`,
-        { status: 409 },
       );
     }
     await appendAudit(tx, { ...actor, action: 'outbox.redrive', target: id });

@@ -17,7 +17,7 @@ export function sendError(res: Response, error: SwitchboardError, requestId?: st
 export function notFoundHandler(req: Request, res: Response): void {
   sendError(
     res,
-    new SwitchboardError('not_found', `no route for ${req.method} ${req.path}`, { status: 404 }),
+    new SwitchboardError('not_found', `no route for ${req.method} ${req.path}`),
     req.id,
   );
 }
@@ -29,25 +29,15 @@ function fromBodyParser(error: { type?: unknown; limit?: unknown }): Switchboard
       return new SwitchboardError(
         'payload_too_large',
         `request body is larger than the limit of ${error.limit} bytes`,
-        { status: 413, details: { limit: error.limit } },
+        { details: { limit: error.limit } },
       );
     case 'entity.parse.failed':
-      return new SwitchboardError('invalid_json', 'request body is not valid JSON', {
-        status: 400,
-      });
+      return new SwitchboardError('invalid_json', 'request body is not valid JSON');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new SwitchboardError(
-        'unsupported_encoding',
-        'request body encoding is not supported',
-        {
-          status: 415,
-        },
-      );
+      return new SwitchboardError('unsupported_encoding', 'request body encoding is not supported');
     case 'request.aborted':
-      return new SwitchboardError('request_aborted', 'the client aborted the request', {
-        status: 400,
-      });
+      return new SwitchboardError('request_aborted', 'the client aborted the request');
     default:
       return undefined;
   }
@@ -58,7 +48,6 @@ function databaseDown(error: unknown): SwitchboardError | undefined {
   return new SwitchboardError(
     'database_unavailable',
     'the database is unreachable; try again shortly',
-    { status: 503 },
   );
 }
 
@@ -79,8 +68,7 @@ export function errorHandler(log: Logger) {
     log.error({ err: error, reqId: req.id }, 'request failed');
     sendError(
       res,
-      known ??
-        new SwitchboardError('internal', `internal error (request id ${req.id})`, { status: 500 }),
+      known ?? new SwitchboardError('internal', `internal error (request id ${req.id})`),
       req.id,
     );
   };
