@@ -55,6 +55,17 @@ export class UsageError extends SwitchboardError {
   }
 }
 
+/**
+ * The `error` member of a JSON-RPC answer the gateway writes itself (the SDK writes its own from
+ * a thrown ProtocolError: mcp/errors.ts protocolError): the code's JSON-RPC number, the code
+ * first in `data`.
+ */
+export const jsonRpcErrorOf = (
+  code: ErrorCode,
+  message: string,
+  data: Record<string, unknown> = {},
+) => ({ code: ERRORS[code].jsonRpc, message, data: { code, ...data } });
+
 export const notFound = (message: string) => new SwitchboardError('not_found', message);
 
 export const badRequest = (message: string, details?: Record<string, unknown>) =>

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isDatabaseUnreachable } from '../db/connect.ts';
-import { SwitchboardError } from '../errors.ts';
+import { ERRORS, type ErrorCode, SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 /** The one shape of every error answer: `{ "error": { "code", "message", ...details } }`. */
@@ -12,6 +12,19 @@ export function sendError(res: Response, error: SwitchboardError, requestId?: st
   res.status(error.status).json({
     error: { code: error.code, message: error.message, ...error.details, requestId },
   });
+}
+
+/**
+ * The same shape from a route that answers without throwing (the MCP routes' auth guard): the
+ * status from the code, `extra` after the message, and no requestId (those routes never had one).
+ */
+export function sendErrorBody(
+  res: Response,
+  code: ErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): void {
+  res.status(ERRORS[code].status).json({ error: { code, message, ...extra } });
 }
 
 export function notFoundHandler(req: Request, res: Response): void {
