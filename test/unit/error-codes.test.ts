@@ -11,6 +11,8 @@ import {
   SwitchboardError,
   UsageError,
 } from '../../gateway/src/errors.ts';
+import { callHandler } from '../../gateway/src/integrations/handler-call.ts';
+import type { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { protocolError, upstreamFailure } from '../../gateway/src/mcp/errors.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
 
@@ -115,5 +117,31 @@ describe('error codes', () => {
     expect(JSON.stringify(jsonRpcErrorOf('too_many_in_flight', 'm', { limit: 4 }))).toBe(
       '{"code":-32000,"message":"m","data":{"code":"too_many_in_flight","limit":4}}',
     );
+  });
+
+  it('a handler of no integration is final, of one not ready is retried (two codes, one rule each)', async () => {
+    const registry = (item: unknown) => ({ get: () => item }) as unknown as IntegrationRegistry;
+    const outcome = (item: unknown) =>
+      callHandler(registry(item), 'ghost', 'on_webhook', {}).then(
+        () => undefined,
+        (e: SwitchboardError) => ({
+          code: e.code,
+          status: e.status,
+          retryable: e.retryable,
+          message: e.message,
+        }),
+      );
+    expect(await outcome(undefined)).toEqual({
+      code: 'integration_unknown',
+      status: 502,
+      retryable: false,
+      message: 'ghost:on_webhook: no such integration',
+    });
+    expect(await outcome({ state: 'refused' })).toEqual({
+      code: 'handler_unavailable',
+      status: 502,
+      retryable: true,
+      message: 'ghost:on_webhook: it is refused',
+    });
   });
 });
