@@ -1,5 +1,3 @@
-import { ProtocolErrorCode } from '@modelcontextprotocol/server';
-
 /**
  * Every error code the gateway answers, logs or exits with, and the facts that follow from the
  * code alone (the model is the MCP SDK's SdkErrorCode: one closed set of stable strings, with the
@@ -16,24 +14,36 @@ import { ProtocolErrorCode } from '@modelcontextprotocol/server';
  * - retryable: whether a background job that failed with it (a webhook delivery, an outbox
  *   entry) is tried again later. Defaults to "not a 4xx": a refusal does not get better by
  *   waiting, an outage may.
+ * - exit: the exit code of the CLI (and of boot, the reference agent) that stops on it: 2 when
+ *   the input is wrong (running it again as it is will not help), else 1 (EXIT in errors.ts).
  */
 interface ErrorFacts {
   status: number;
   jsonRpc: number;
   retryable: boolean;
+  exit: 1 | 2;
 }
 
-const { InvalidParams, InternalError } = ProtocolErrorCode;
-/** JSON-RPC's range for implementation-defined server errors; MCP defines no "busy" code. */
-const SERVER_ERROR = -32000;
+/**
+ * The JSON-RPC numbers, as the SDK's ProtocolErrorCode has them (the unit test compares): not
+ * imported from it, so that every CLI command, which loads this table, does not load the SDK.
+ */
+export const JSON_RPC = {
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** JSON-RPC's range for implementation-defined server errors; MCP defines no "busy" code. */
+  ServerError: -32000,
+} as const;
+const { InvalidParams, InternalError, ServerError } = JSON_RPC;
 
 const facts = (
   status: number,
-  options: { jsonRpc?: number; retryable?: boolean } = {},
+  options: { jsonRpc?: number; retryable?: boolean; exit?: 1 | 2 } = {},
 ): ErrorFacts => ({
   status,
   jsonRpc: options.jsonRpc ?? InternalError,
   retryable: options.retryable ?? !(status >= 400 && status < 500),
+  exit: options.exit ?? 1,
 });
 
 export const ERRORS = {
@@ -98,7 +108,7 @@ export const ERRORS = {
   subscription_deleted: facts(400),
   // Upstream MCP servers, as the MCP endpoint answers them.
   arguments_too_deep: facts(400, { jsonRpc: InvalidParams }),
-  too_many_in_flight: facts(429, { jsonRpc: SERVER_ERROR }),
+  too_many_in_flight: facts(429, { jsonRpc: ServerError }),
   upstream_unavailable: facts(502),
   upstream_busy: facts(503),
   upstream_error: facts(502),
@@ -108,8 +118,8 @@ export const ERRORS = {
   hash_mismatch: facts(502),
   catalog_too_large: facts(500),
   // Boot, the CLI and runners: shown as a message and an exit code, never answered over HTTP.
-  config_invalid: facts(500),
-  usage: facts(400),
+  config_invalid: facts(500, { exit: 2 }),
+  usage: facts(400, { exit: 2 }),
   master_key_invalid: facts(500),
   secret_undecryptable: facts(500),
   migration_failed: facts(503),
@@ -118,6 +128,10 @@ export const ERRORS = {
   api_error: facts(500),
   bundle_invalid: facts(500),
   profile_invalid: facts(500),
+  // The reference agent (switchboard agent): its bundle or plan is wrong, or a step failed.
+  agent_bundle_invalid: facts(500, { exit: 2 }),
+  agent_plan_invalid: facts(500, { exit: 2 }),
+  agent_step_failed: facts(500),
 } as const satisfies Record<string, ErrorFacts>;
 
 export type ErrorCode = keyof typeof ERRORS;

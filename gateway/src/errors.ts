@@ -1,6 +1,6 @@
 import { ERRORS, type ErrorCode } from './error-codes.ts';
 
-export { ERROR_CODES, ERRORS, type ErrorCode, isErrorCode } from './error-codes.ts';
+export { ERROR_CODES, ERRORS, type ErrorCode, isErrorCode, JSON_RPC } from './error-codes.ts';
 
 /**
  * The one error class. `code` is stable (clients and tests match on it) and decides the rest:
@@ -15,6 +15,8 @@ export class SwitchboardError extends Error {
   readonly jsonRpc: number;
   /** false: trying the same job again cannot help (a refusal, an invalid answer). */
   readonly retryable: boolean;
+  /** What the CLI exits with when it stops on this error (EXIT.usage or EXIT.failure). */
+  readonly exitCode: 1 | 2;
   /** Extra machine-readable facts for the JSON body (validation issues, limits). */
   readonly details: Record<string, unknown> | undefined;
 
@@ -30,6 +32,7 @@ export class SwitchboardError extends Error {
     this.status = facts.status;
     this.jsonRpc = facts.jsonRpc;
     this.retryable = facts.retryable;
+    this.exitCode = facts.exit;
     this.details = options.details;
   }
 }

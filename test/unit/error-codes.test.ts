@@ -6,7 +6,9 @@ import {
   ERROR_CODES,
   ERRORS,
   type ErrorCode,
+  EXIT,
   isErrorCode,
+  JSON_RPC,
   jsonRpcErrorOf,
   SwitchboardError,
   UsageError,
@@ -58,11 +60,9 @@ describe('error codes', () => {
   it('every code of the union has one row of facts, with a real status and JSON-RPC code', () => {
     expect(ERROR_CODES.length).toBeGreaterThan(60);
     expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
-    const jsonRpcCodes = new Set<number>([
-      ProtocolErrorCode.InvalidParams,
-      ProtocolErrorCode.InternalError,
-      -32000,
-    ]);
+    expect(JSON_RPC.InvalidParams).toBe(ProtocolErrorCode.InvalidParams);
+    expect(JSON_RPC.InternalError).toBe(ProtocolErrorCode.InternalError);
+    const jsonRpcCodes = new Set<number>(Object.values(JSON_RPC));
     for (const code of ERROR_CODES) {
       const facts = ERRORS[code];
       expect(code).toMatch(/^[a-z]+(_[a-z]+)*$/);
@@ -91,6 +91,18 @@ describe('error codes', () => {
       });
       expect(row.when.length, `${row.code} says when it happens`).toBeGreaterThan(10);
     }
+    // The exit codes are prose, not a column: the sentence names every code that exits 2.
+    const exitsTwo = ERROR_CODES.filter((code) => ERRORS[code].exit === EXIT.usage);
+    expect(exitsTwo.sort()).toEqual(
+      ['agent_bundle_invalid', 'agent_plan_invalid', 'config_invalid', 'usage'].sort(),
+    );
+    const sentence = fs.readFileSync(GUIDE, 'utf8').match(/The CLI exits 2 on ([^(]*)\(/)?.[1];
+    expect(
+      sentence
+        ?.match(/`[a-z_]+`/g)
+        ?.map((c) => c.slice(1, -1))
+        .sort(),
+    ).toEqual(exitsTwo);
   });
 
   it('an error takes its status, JSON-RPC code and retryability from its code', () => {
