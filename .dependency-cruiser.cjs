@@ -37,6 +37,7 @@ const GATEWAY_LAYERS = [
   ['log.ts', 'validate.ts'],
   [
     'errors.ts',
+    'error-codes.ts',
     'redact.ts',
     'log-pretty.ts',
     'lifecycle.ts',

@@ -73,13 +73,7 @@ export async function startGateway(
   );
   const step = () => {
     if (shutdown.started) {
-      throw new SwitchboardError(
-        'shutting_down',
-        'start-up stopped: the gateway is shutting down',
-        {
-          status: 503,
-        },
-      );
+      throw new SwitchboardError('shutting_down', 'start-up stopped: the gateway is shutting down');
     }
   };
   try {

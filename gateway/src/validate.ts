@@ -28,6 +28,6 @@ export function parseInput<S extends z.ZodType>(
   throw new SwitchboardError(
     'invalid_request',
     `invalid ${what}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
-    { status: 400, details: { issues } },
+    { details: { issues } },
   );
 }

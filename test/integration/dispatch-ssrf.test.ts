@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DispatchError } from '../../gateway/src/dispatch/errors.ts';
+import { isPostFailure } from '../../gateway/src/dispatch/errors.ts';
 import {
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_MAX_RESPONSE_BYTES,
@@ -19,6 +19,7 @@ import {
   isForbiddenAddress,
   parseTarget,
 } from '../../gateway/src/dispatch/ssrf.ts';
+import type { SwitchboardError } from '../../gateway/src/errors.ts';
 
 /**
  * Issue 6: the outbound client of built-in webhook dispatches and event subscriptions refuses
@@ -87,13 +88,13 @@ function fakeDns(table: Record<string, string[]>) {
   return { lookup, asked };
 }
 
-async function refusal(options: PostOptions): Promise<DispatchError> {
+async function refusal(options: PostOptions): Promise<SwitchboardError> {
   const error = await postJson(options).then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(error).toBeInstanceOf(DispatchError);
-  return error as DispatchError;
+  expect(isPostFailure(error)).toBe(true);
+  return error as SwitchboardError;
 }
 
 const body = JSON.stringify({ event: 'task:done', task: 't-1' });
@@ -593,7 +594,7 @@ describe('postJson with its defaults (no limits given): 3 redirects, 1 MiB, 10 s
       });
       const answer = await postJson({ url: server.url, body, allowHosts: ['127.0.0.1'] }).then(
         (r) => ({ outcome: 'delivered', length: r.body.length }),
-        (e: DispatchError) => ({ outcome: e.code, length: 0 }),
+        (e: SwitchboardError) => ({ outcome: e.code, length: 0 }),
       );
       expect({ chunked, ...answer }).toEqual({
         chunked,
@@ -619,8 +620,8 @@ describe('postJson with its defaults (no limits given): 3 redirects, 1 MiB, 10 s
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
       expect(settled).toBe(false);
       vi.advanceTimersByTime(1);
-      const error = (await pending.catch((e: unknown) => e)) as DispatchError;
-      expect(error).toBeInstanceOf(DispatchError);
+      const error = (await pending.catch((e: unknown) => e)) as SwitchboardError;
+      expect(isPostFailure(error)).toBe(true);
       expect(error.code).toBe('timeout');
       expect(error.retryable).toBe(true);
       expect(error.message).toBe(`http://127.0.0.1:${silent.port}/: no answer within 10000 ms`);

@@ -11,8 +11,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Trigger } from '@switchboard/sdk';
 import { describe, expect, it } from 'vitest';
+import { SwitchboardError } from '../../gateway/src/errors.ts';
 import type { TaskEvent } from '../../gateway/src/events/store.ts';
-import { HandlerError } from '../../gateway/src/integrations/handler-call.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { DeliveryInserter } from '../../gateway/src/webhooks/ingest-batch.ts';
 import { insertDelivery } from '../../gateway/src/webhooks/store.ts';
@@ -111,7 +111,8 @@ describe('delivery results stored in batches (issue 6)', () => {
     );
     expect(stored.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
     const errors = stored.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
-    for (const e of errors) expect(e).toBeInstanceOf(HandlerError);
+    for (const e of errors) expect(e).toBeInstanceOf(SwitchboardError);
+    for (const e of errors) expect(e.code).toBe('handler_result_invalid');
     expect(String(errors[0])).toContain('no profile "nope"');
     expect(String(errors[1])).toContain('must start with "hooks:"');
     // Row by row after the failed batch: each good row in a transaction of its own.

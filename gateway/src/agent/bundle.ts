@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { SwitchboardError } from '../errors.ts';
 import { SWITCHBOARD_SERVER } from '../runners/bundle.ts';
 import { BUNDLE_FILES } from '../runners/files.ts';
-import { AgentError } from './errors.ts';
 
 /**
  * What an agent reads from its injection bundle (ARCHITECTURE §4): `switchboard.json` in the
@@ -51,27 +51,41 @@ export async function readAgentBundle(dir: string, env: NodeJS.ProcessEnv): Prom
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (error) {
-    throw new AgentError('bundle', `cannot read ${file}: ${(error as Error).message}`);
+    throw new SwitchboardError(
+      'agent_bundle_invalid',
+      `cannot read ${file}: ${(error as Error).message}`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new AgentError('bundle', `${file} is not JSON: ${(error as Error).message}`);
+    throw new SwitchboardError(
+      'agent_bundle_invalid',
+      `${file} is not JSON: ${(error as Error).message}`,
+    );
   }
   const parsed = switchboardJsonSchema.safeParse(json);
   if (!parsed.success) {
     const where = parsed.error.issues
       .map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`)
       .join('; ');
-    throw new AgentError('bundle', `${file}: ${where}`);
+    throw new SwitchboardError('agent_bundle_invalid', `${file}: ${where}`);
   }
   const doc = parsed.data;
   const builtIn = doc.servers[SWITCHBOARD_SERVER];
-  if (!builtIn) throw new AgentError('bundle', `${file}: servers.${SWITCHBOARD_SERVER}: missing`);
+  if (!builtIn)
+    throw new SwitchboardError(
+      'agent_bundle_invalid',
+      `${file}: servers.${SWITCHBOARD_SERVER}: missing`,
+    );
   const resolve = (e: z.infer<typeof endpoint>, what: string): Endpoint => {
     const token = env[e.tokenEnv];
-    if (!token) throw new AgentError('bundle', `${e.tokenEnv} (the token for ${what}) is not set`);
+    if (!token)
+      throw new SwitchboardError(
+        'agent_bundle_invalid',
+        `${e.tokenEnv} (the token for ${what}) is not set`,
+      );
     return { url: e.url, token };
   };
   return {

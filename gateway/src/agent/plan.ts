@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentError } from './errors.ts';
+import { SwitchboardError } from '../errors.ts';
 
 /**
  * The reference agent's plan: the task prompt, when it is JSON of this form (issue 5):
@@ -39,7 +39,7 @@ export function parsePlan(prompt: string): Plan | undefined {
     const where = parsed.error.issues
       .map((i) => `${i.path.join('.') || '(plan)'}: ${i.message}`)
       .join('; ');
-    throw new AgentError('plan', `invalid plan: ${where}`);
+    throw new SwitchboardError('agent_plan_invalid', `invalid plan: ${where}`);
   }
   return parsed.data;
 }

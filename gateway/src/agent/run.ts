@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { z } from 'zod';
+import { SwitchboardError } from '../errors.ts';
 import type { AgentBundle } from './bundle.ts';
-import { AgentError } from './errors.ts';
 import { connectEndpoint, describeError, textOf } from './mcp.ts';
 import { type Plan, parsePlan } from './plan.ts';
 
@@ -49,7 +49,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     try {
       return await go();
     } catch (error) {
-      throw new AgentError('step', `cannot connect to ${name} at ${url}: ${describeError(error)}`);
+      throw new SwitchboardError(
+        'agent_step_failed',
+        `cannot connect to ${name} at ${url}: ${describeError(error)}`,
+      );
     }
   }
 }
@@ -68,10 +71,13 @@ async function perform(plan: Plan, tools: Client, task: Client, log: (line: stri
     try {
       result = await tools.callTool({ name: call.tool, arguments: call.arguments });
     } catch (error) {
-      throw new AgentError('step', `${step} failed: ${describeError(error)}`);
+      throw new SwitchboardError('agent_step_failed', `${step} failed: ${describeError(error)}`);
     }
     if (result.isError)
-      throw new AgentError('step', `${step} returned an error: ${textOf(result) || '(no text)'}`);
+      throw new SwitchboardError(
+        'agent_step_failed',
+        `${step} returned an error: ${textOf(result) || '(no text)'}`,
+      );
     last = textOf(result);
     log(`${step} ok`);
   }
@@ -85,7 +91,7 @@ async function summarize(tools: Client, log: (line: string) => void): Promise<st
     // With no cursor the SDK follows every page, so this is the whole list.
     names = (await tools.listTools()).tools.map((t) => t.name);
   } catch (error) {
-    throw new AgentError('step', `tools/list failed: ${describeError(error)}`);
+    throw new SwitchboardError('agent_step_failed', `tools/list failed: ${describeError(error)}`);
   }
   log(`${names.length} tools`);
   return `${names.length} tool${names.length === 1 ? '' : 's'} available: ${names.join(', ')}`;
@@ -97,10 +103,16 @@ async function builtIn(task: Client, name: string, args: Record<string, unknown>
   try {
     result = await task.callTool({ name, arguments: args });
   } catch (error) {
-    throw new AgentError('step', `switchboard ${name} failed: ${describeError(error)}`);
+    throw new SwitchboardError(
+      'agent_step_failed',
+      `switchboard ${name} failed: ${describeError(error)}`,
+    );
   }
   if (result.isError)
-    throw new AgentError('step', `switchboard ${name} returned an error: ${textOf(result)}`);
+    throw new SwitchboardError(
+      'agent_step_failed',
+      `switchboard ${name} returned an error: ${textOf(result)}`,
+    );
   return result;
 }
 
@@ -122,6 +134,9 @@ async function promptFromContext(task: Client): Promise<string> {
   }
   const parsed = contextSchema.safeParse(fromText);
   if (!parsed.success)
-    throw new AgentError('step', 'switchboard task_context answered without a string `prompt`');
+    throw new SwitchboardError(
+      'agent_step_failed',
+      'switchboard task_context answered without a string `prompt`',
+    );
   return parsed.data.prompt;
 }

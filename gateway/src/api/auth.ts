@@ -22,8 +22,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-const unauthorized = (message: string) =>
-  new SwitchboardError('unauthorized', message, { status: 401 });
+const unauthorized = (message: string) => new SwitchboardError('unauthorized', message);
 
 /** Every /api/v1 request carries `Authorization: Bearer sbk_…`; unknown and revoked keys look alike. */
 export function authenticateApiKey(sql: Sql, log: Logger) {
@@ -59,7 +58,6 @@ export function requireScope(scope: Scope) {
     if (!req.apiKey) throw unauthorized('missing API key: send Authorization: Bearer sbk_…');
     if (!hasScope(req.apiKey.scopes, scope)) {
       throw new SwitchboardError('forbidden', `this API key lacks the scope ${scope}`, {
-        status: 403,
         details: { requiredScope: scope },
       });
     }

@@ -127,7 +127,6 @@ export function deliveriesRoutes(deps: { sql: Pool; wakeDeliveries?: () => void 
         throw new SwitchboardError(
           'replay_ids_taken',
           `every replay id of ${original.id} this gateway tried (${original.deliveryId}:replay:<n>) is held by another delivery of ${original.integration}`,
-          { status: 409 },
         );
       }
       await appendAudit(tx, {

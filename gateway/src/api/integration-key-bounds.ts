@@ -25,7 +25,7 @@ const forbidden = (integration: string, message: string) =>
   new SwitchboardError(
     'forbidden',
     `this API key belongs to integration ${integration}: ${message}`,
-    { status: 403, details: { integration } },
+    { details: { integration } },
   );
 
 /** A session's dispatch and profile (as asked at creation, or as stored when an agent runs). */

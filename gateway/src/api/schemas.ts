@@ -272,7 +272,9 @@ export const MessageListAnswer = z.object({
 
 export const ErrorAnswer = z.object({
   error: z.object({
-    code: z.string(),
+    code: z
+      .string()
+      .describe('Stable: one of the codes in docs/operator-guide.md "Error codes" (ERROR_CODES)'),
     message: z.string(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     requestId: z.string().optional(),

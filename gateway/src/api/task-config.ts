@@ -30,7 +30,6 @@ export async function taskConfig(
     throw new SwitchboardError(
       'task_not_running',
       `task ${task.id} is ${task.status}: a config (with tokens) is only issued to a running task`,
-      { status: 409 },
     );
   }
   const policy = requirePolicy(deps.registry);
@@ -43,7 +42,6 @@ export async function taskConfig(
       throw new SwitchboardError(
         'profile_missing',
         `task ${task.id} runs with profile ${task.profile}, which the policy no longer defines: no tokens are issued for it`,
-        { status: 409 },
       );
     }
     profile = found;
@@ -54,7 +52,6 @@ export async function taskConfig(
     throw new SwitchboardError(
       'task_expired',
       `task ${task.id}'s time was up at ${deadline.toISOString()}: no more tokens are issued for it`,
-      { status: 409 },
     );
   }
   const grant = await grantTask(deps, {

@@ -29,16 +29,13 @@ export interface EnqueueDeps {
 
 const invalid = (field: string, message: string) =>
   new SwitchboardError('invalid_request', `invalid task: ${field}: ${message}`, {
-    status: 400,
     details: { issues: [{ path: field, message }] },
   });
 
 export function currentPolicy(registry: IntegrationRegistry): Policy {
   const policy = registry.currentPolicy();
   if (!policy) {
-    throw new SwitchboardError('policy_invalid', 'the policy file is invalid: no task can run', {
-      status: 503,
-    });
+    throw new SwitchboardError('policy_invalid', 'the policy file is invalid: no task can run');
   }
   return policy;
 }

@@ -73,7 +73,6 @@ export function tasksRoutes(deps: TasksDeps): Router {
     throw new SwitchboardError(
       'method_not_allowed',
       `${req.method} is not allowed: a task config mints tokens, so it is POST /api/v1/tasks/${req.params.id}/config with {"format": "claude|codex|cursor|goose|json"}`,
-      { status: 405 },
     );
   });
 
@@ -111,7 +110,6 @@ export function tasksRoutes(deps: TasksDeps): Router {
       throw new SwitchboardError(
         'task_ended',
         `task ${id} has already ended (${result.task.status})`,
-        { status: 409 },
       );
     }
     await deps.tokens.revoked([id], result.revokedTokens);

@@ -1,5 +1,5 @@
 import { readAgentBundle } from '../agent/bundle.ts';
-import { AgentError } from '../agent/errors.ts';
+import { isAgentError } from '../agent/errors.ts';
 import { runAgent } from '../agent/run.ts';
 import { UsageError } from '../errors.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
@@ -34,7 +34,7 @@ export const agent: Command = {
       await runAgent({ bundle, prompt: values.prompt, log });
       return 0;
     } catch (error) {
-      if (!(error instanceof AgentError)) throw error;
+      if (!isAgentError(error)) throw error;
       log(`failed: ${error.message}`);
       return error.exitCode;
     }

@@ -1,4 +1,4 @@
-import { ConfigError, EXIT, SwitchboardError, UsageError } from '../errors.ts';
+import { EXIT, SwitchboardError, UsageError } from '../errors.ts';
 import { agent } from './agent.ts';
 import type { CliContext, Command } from './command.ts';
 import { connect } from './connect.ts';
@@ -77,15 +77,12 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       ctx.err(`switchboard: ${error.message}\n\n${error.usage}`);
-      return EXIT.usage;
+      return error.exitCode;
     }
-    if (error instanceof ConfigError) {
-      ctx.err(`switchboard: ${error.message}`);
-      return EXIT.usage;
-    }
+    // config_invalid exits 2 (EXIT.usage), other codes 1: the code's row says (error-codes.ts).
     if (error instanceof SwitchboardError) {
       ctx.err(`switchboard: ${error.message}`);
-      return EXIT.failure;
+      return error.exitCode;
     }
     ctx.err(`switchboard: unexpected error: ${(error as Error).stack ?? String(error)}`);
     return EXIT.failure;

@@ -62,7 +62,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     throw new SwitchboardError(
       'database_unavailable',
       `cannot use the database (${database.description}): ${(error as Error).message}`,
-      { status: 503, cause: error },
+      { cause: error },
     );
   }
   options.log.info({ database: database.description }, 'database connected');

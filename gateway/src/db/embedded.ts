@@ -72,11 +72,10 @@ function acquireLock(file: string): () => void {
           `the embedded database in ${path.dirname(file)} is in use by process ${holder} ` +
             '(a running gateway?). Stop it first, use the HTTP API of the running gateway, ' +
             'or set DATABASE_URL to a Postgres server that several processes can share.',
-          { status: 503 },
         );
       }
       fs.rmSync(file, { force: true });
     }
   }
-  throw new SwitchboardError('database_in_use', `could not take the lock ${file}`, { status: 503 });
+  throw new SwitchboardError('database_in_use', `could not take the lock ${file}`);
 }

@@ -28,7 +28,7 @@ export interface Migration {
 }
 
 export function migrationError(message: string, cause?: unknown): SwitchboardError {
-  return new SwitchboardError('migration_failed', message, { status: 503, cause });
+  return new SwitchboardError('migration_failed', message, { cause });
 }
 
 export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {

@@ -1,40 +1,31 @@
-import { SwitchboardError } from '../errors.ts';
+import { type ErrorCode, SwitchboardError } from '../errors.ts';
 
 /**
- * Why an outbound webhook POST failed. `retryable` tells the outbox whether to try again later
- * (a network blip, a timeout) or to dead-letter now (a refused or invalid URL cannot get better
- * by waiting). Messages name the URL's origin only, never its path or query (a Slack or Discord
- * webhook URL carries its secret in the path) and never a request header (the signature).
+ * Why an outbound webhook POST failed: a SwitchboardError with one of these codes. Its
+ * `retryable` (error-codes.ts) tells the outbox whether to try again later (a network blip, a
+ * timeout) or to dead-letter now (a refused or invalid URL cannot get better by waiting).
+ * Messages name the URL's origin only, never its path or query (a Slack or Discord webhook URL
+ * carries its secret in the path) and never a request header (the signature).
  */
-export type DispatchErrorCode =
-  | 'ssrf_refused'
-  | 'url_invalid'
-  | 'timeout'
-  | 'response_too_large'
-  | 'too_many_redirects'
-  | 'network';
+export const POST_FAILURE_CODES = [
+  'ssrf_refused',
+  'url_invalid',
+  'timeout',
+  'response_too_large',
+  'too_many_redirects',
+  'network',
+] as const satisfies readonly ErrorCode[];
 
-const STATUS: Record<DispatchErrorCode, number> = {
-  ssrf_refused: 400,
-  url_invalid: 400,
-  timeout: 504,
-  response_too_large: 502,
-  too_many_redirects: 502,
-  network: 502,
-};
+export type PostFailureCode = (typeof POST_FAILURE_CODES)[number];
 
-export class DispatchError extends SwitchboardError {
-  declare readonly code: DispatchErrorCode;
-  readonly retryable: boolean;
-  constructor(
-    code: DispatchErrorCode,
-    message: string,
-    retryable: boolean,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
-    super(code, message, { status: STATUS[code], ...options });
-    this.retryable = retryable;
-  }
+/** A failure of the HTTP client itself (http-post.ts, ssrf.ts), not of what it was given. */
+export function isPostFailure(
+  error: unknown,
+): error is SwitchboardError & { readonly code: PostFailureCode } {
+  return (
+    error instanceof SwitchboardError &&
+    (POST_FAILURE_CODES as readonly string[]).includes(error.code)
+  );
 }
 
 /** "connect ECONNREFUSED 127.0.0.1:7301": the code and the syscall, not the stack. */

@@ -1,7 +1,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { DispatchError, rootCause } from './errors.ts';
+import { SwitchboardError } from '../errors.ts';
+import { isPostFailure, rootCause } from './errors.ts';
 import {
   bareHost,
   checkedAddresses,
@@ -84,10 +85,9 @@ export async function postJson(options: PostOptions): Promise<PostResult> {
       // outbox records the 3xx instead of a delivery that silently dropped its body.
       if ((response.status === 307 || response.status === 308) && location) {
         if (redirects >= maxRedirects) {
-          throw new DispatchError(
+          throw new SwitchboardError(
             'too_many_redirects',
             `${originOf(url)}: more than ${maxRedirects} redirects`,
-            false,
           );
         }
         const next = parseTarget(new URL(location, url).href, url);
@@ -109,15 +109,8 @@ export async function postJson(options: PostOptions): Promise<PostResult> {
     }
   } catch (error) {
     // Past the deadline a failure is the deadline's doing (an aborted socket, a cut body).
-    if (
-      controller.signal.aborted &&
-      !(error instanceof DispatchError && error.code !== 'network')
-    ) {
-      throw new DispatchError(
-        'timeout',
-        `${originOf(url)}: no answer within ${timeoutMs} ms`,
-        true,
-      );
+    if (controller.signal.aborted && !(isPostFailure(error) && error.code !== 'network')) {
+      throw new SwitchboardError('timeout', `${originOf(url)}: no answer within ${timeoutMs} ms`);
     }
     throw error;
   } finally {
@@ -188,7 +181,7 @@ function send(
       if (isAbort(error)) reject(error);
       else {
         reject(
-          new DispatchError('network', `${originOf(url)}: ${rootCause(error)}`, true, {
+          new SwitchboardError('network', `${originOf(url)}: ${rootCause(error)}`, {
             cause: error,
           }),
         );
@@ -213,10 +206,9 @@ function readAnswer(
   // Not retryable: the receiver would answer the same way, and it probably took the delivery
   // already (the status is in details), so sending it again would only duplicate it.
   const tooLarge = () =>
-    new DispatchError(
+    new SwitchboardError(
       'response_too_large',
       `${originOf(url)}: the response (status ${status}) is over ${limit} bytes`,
-      false,
       { details: { status } },
     );
   return new Promise<Answer>((resolve, reject) => {
@@ -242,10 +234,9 @@ function readAnswer(
     );
     const cut = (error?: Error) =>
       reject(
-        new DispatchError(
+        new SwitchboardError(
           'network',
           `${originOf(url)}: the connection closed before the response ended`,
-          true,
           { cause: error },
         ),
       );

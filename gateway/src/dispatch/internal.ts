@@ -42,7 +42,6 @@ export async function deliverInternal(
     throw new SwitchboardError(
       'dispatch_config_invalid',
       `internal dispatch: config: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-      { status: 400 },
     );
   }
   const config = parsed.data;
@@ -51,7 +50,6 @@ export async function deliverInternal(
     throw new SwitchboardError(
       'dispatch_loop',
       `internal dispatch: task ${task.id} is the end of ${depth - 1} internal dispatches in a row (at most ${MAX_INTERNAL_DEPTH} may start tasks): a loop between sessions?`,
-      { status: 400 },
     );
   }
   const { session } = await createOrGetSession(deps.sql, {

@@ -136,7 +136,6 @@ export async function redriveOutboxRow(
       throw new SwitchboardError(
         'outbox_not_dead',
         `outbox entry ${id} is ${existing.status}; only a dead entry can be redriven`,
-        { status: 409 },
       );
     }
     await appendAudit(tx, { ...actor, action: 'outbox.redrive', target: id });

@@ -1,6 +1,7 @@
 import dns from 'node:dns';
 import { isIP, isIPv4, isIPv6, type LookupFunction } from 'node:net';
-import { DispatchError, rootCause } from './errors.ts';
+import { SwitchboardError } from '../errors.ts';
+import { rootCause } from './errors.ts';
 
 /**
  * Which addresses an outbound webhook POST may reach. Built-in `webhook` dispatches and event
@@ -166,17 +167,17 @@ export function parseTarget(text: string, from?: URL): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new DispatchError('url_invalid', 'not a URL', false);
+    throw new SwitchboardError('url_invalid', 'not a URL');
   }
   const where = from ? `redirect from ${originOf(from)} to ${originOf(url)}` : originOf(url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new DispatchError('url_invalid', `${where}: only http and https URLs`, false);
+    throw new SwitchboardError('url_invalid', `${where}: only http and https URLs`);
   }
   if (url.username || url.password) {
-    throw new DispatchError('url_invalid', `${where}: credentials in the URL`, false);
+    throw new SwitchboardError('url_invalid', `${where}: credentials in the URL`);
   }
   if (from?.protocol === 'https:' && url.protocol === 'http:') {
-    throw new DispatchError('url_invalid', `${where}: https to http is refused`, false);
+    throw new SwitchboardError('url_invalid', `${where}: https to http is refused`);
   }
   return url;
 }
@@ -200,12 +201,12 @@ export async function checkedAddresses(
     try {
       addresses = await lookup(host);
     } catch (error) {
-      throw new DispatchError('network', `cannot resolve ${host}: ${rootCause(error)}`, true, {
+      throw new SwitchboardError('network', `cannot resolve ${host}: ${rootCause(error)}`, {
         cause: error,
       });
     }
     if (addresses.length === 0) {
-      throw new DispatchError('network', `cannot resolve ${host}: no address`, true);
+      throw new SwitchboardError('network', `cannot resolve ${host}: no address`);
     }
   }
   if (hostAllowed(url, allowHosts)) return addresses;
@@ -213,10 +214,9 @@ export async function checkedAddresses(
     const kind = addressClass(address);
     if (kind === undefined) continue;
     const what = family !== 0 ? address : `${host} resolves to ${address}, which`;
-    throw new DispatchError(
+    throw new SwitchboardError(
       'ssrf_refused',
       `refused ${originOf(url)}: ${what} is ${describeClass(kind)} (allow the host in policy dispatch.allowHosts)`,
-      false,
       { details: { host, address, class: kind } },
     );
   }

@@ -9,7 +9,7 @@ import { callHandler } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { retryDelayMs } from './backoff.ts';
-import { DispatchError } from './errors.ts';
+import { isPostFailure } from './errors.ts';
 import { type DispatchedTask, deliverInternal } from './internal.ts';
 import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './outbox.ts';
 import type { LeasedOutboxRow, Settlement } from './store.ts';
@@ -84,24 +84,19 @@ const WebhookConfig = z.looseObject({
   secret: z.string().min(1).optional(),
 });
 
-/** A failure that retrying cannot fix (bad config, 4xx, a non-retryable handler error). */
-const permanent = (code: string, message: string) =>
-  new SwitchboardError(code, message, { status: 400, details: { retryable: false } });
+/** A failure that retrying cannot fix: these codes are 400s, not retryable (error-codes.ts). */
+const permanent = (
+  code: 'subscription_deleted' | 'dispatch_config_invalid' | 'dispatch_input_invalid',
+  message: string,
+) => new SwitchboardError(code, message);
 
-/** A thrown `retryable: boolean` is respected; a 4xx SwitchboardError is final; else retry. */
+/** A SwitchboardError retries as its code says (error-codes.ts); anything else is retried. */
 function classify(error: unknown): Attempt {
   // The HTTP client's refusals carry their reason code (ssrf_refused, timeout, …) into the
   // attempt log and the dead letter: the code is what an operator greps for.
   const text = error instanceof Error ? error.message : String(error);
-  const message = error instanceof DispatchError ? `${error.code}: ${text}` : text;
-  const flag = (error as { retryable?: unknown } | null)?.retryable;
-  const details = error instanceof SwitchboardError ? error.details : undefined;
-  const retryable =
-    typeof flag === 'boolean'
-      ? flag
-      : details?.retryable === false
-        ? false
-        : !(error instanceof SwitchboardError && error.status >= 400 && error.status < 500);
+  const message = isPostFailure(error) ? `${error.code}: ${text}` : text;
+  const retryable = error instanceof SwitchboardError ? error.retryable : true;
   return { ok: false, retryable, error: message.slice(0, 2_000) };
 }
 

@@ -1,5 +1,6 @@
 import type { RequestId } from '@modelcontextprotocol/server';
 import type { NextFunction, Request, Response } from 'express';
+import { jsonRpcErrorOf } from '../errors.ts';
 import { requestId } from '../mcp/inflight.ts';
 import type { Grant } from '../tokens/grant.ts';
 
@@ -82,11 +83,10 @@ export function tooManyInFlight(id: RequestId, limit: number) {
   return {
     jsonrpc: '2.0',
     id,
-    error: {
-      // The JSON-RPC range for implementation-defined server errors; MCP defines no code for it.
-      code: -32000,
-      message: `too many requests in flight for this task (limit ${limit}); retry in ${IN_FLIGHT_RETRY_AFTER_S} s`,
-      data: { code: 'too_many_in_flight', limit, retryAfter: IN_FLIGHT_RETRY_AFTER_S },
-    },
+    error: jsonRpcErrorOf(
+      'too_many_in_flight',
+      `too many requests in flight for this task (limit ${limit}); retry in ${IN_FLIGHT_RETRY_AFTER_S} s`,
+      { limit, retryAfter: IN_FLIGHT_RETRY_AFTER_S },
+    ),
   };
 }

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isDatabaseUnreachable } from '../db/connect.ts';
-import { SwitchboardError } from '../errors.ts';
+import { ERRORS, type ErrorCode, SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 /** The one shape of every error answer: `{ "error": { "code", "message", ...details } }`. */
@@ -14,10 +14,23 @@ export function sendError(res: Response, error: SwitchboardError, requestId?: st
   });
 }
 
+/**
+ * The same shape from a route that answers without throwing (the MCP routes' auth guard): the
+ * status from the code, `extra` after the message, and no requestId (those routes never had one).
+ */
+export function sendErrorBody(
+  res: Response,
+  code: ErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): void {
+  res.status(ERRORS[code].status).json({ error: { code, message, ...extra } });
+}
+
 export function notFoundHandler(req: Request, res: Response): void {
   sendError(
     res,
-    new SwitchboardError('not_found', `no route for ${req.method} ${req.path}`, { status: 404 }),
+    new SwitchboardError('not_found', `no route for ${req.method} ${req.path}`),
     req.id,
   );
 }
@@ -29,25 +42,15 @@ function fromBodyParser(error: { type?: unknown; limit?: unknown }): Switchboard
       return new SwitchboardError(
         'payload_too_large',
         `request body is larger than the limit of ${error.limit} bytes`,
-        { status: 413, details: { limit: error.limit } },
+        { details: { limit: error.limit } },
       );
     case 'entity.parse.failed':
-      return new SwitchboardError('invalid_json', 'request body is not valid JSON', {
-        status: 400,
-      });
+      return new SwitchboardError('invalid_json', 'request body is not valid JSON');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new SwitchboardError(
-        'unsupported_encoding',
-        'request body encoding is not supported',
-        {
-          status: 415,
-        },
-      );
+      return new SwitchboardError('unsupported_encoding', 'request body encoding is not supported');
     case 'request.aborted':
-      return new SwitchboardError('request_aborted', 'the client aborted the request', {
-        status: 400,
-      });
+      return new SwitchboardError('request_aborted', 'the client aborted the request');
     default:
       return undefined;
   }
@@ -58,7 +61,6 @@ function databaseDown(error: unknown): SwitchboardError | undefined {
   return new SwitchboardError(
     'database_unavailable',
     'the database is unreachable; try again shortly',
-    { status: 503 },
   );
 }
 
@@ -79,8 +81,7 @@ export function errorHandler(log: Logger) {
     log.error({ err: error, reqId: req.id }, 'request failed');
     sendError(
       res,
-      known ??
-        new SwitchboardError('internal', `internal error (request id ${req.id})`, { status: 500 }),
+      known ?? new SwitchboardError('internal', `internal error (request id ${req.id})`),
       req.id,
     );
   };

@@ -2,6 +2,7 @@ import { INTEGRATION_NAME } from '@switchboard/sdk';
 import { type Response, Router } from 'express';
 import { decodeJwt } from 'jose';
 import type { TokenVerifier } from '../tokens/grant.ts';
+import { sendErrorBody } from './errors.ts';
 
 /**
  * What an MCP client without a usable token is told, and where. The gateway is an OAuth
@@ -53,12 +54,8 @@ export function invalidToken(reason: string): Refusal {
 /** Answers 401 with the challenge and a JSON body that states the cause. */
 export function sendUnauthorized(res: Response, refusal: Refusal, resourceMetadata?: string) {
   res.set('www-authenticate', challenge(refusal, resourceMetadata));
-  res.status(401).json({
-    error: {
-      code: refusal.error ?? 'unauthorized',
-      message: refusal.description,
-      hint: HOW_TO_GET_ONE,
-    },
+  sendErrorBody(res, refusal.error ?? 'unauthorized', refusal.description, {
+    hint: HOW_TO_GET_ONE,
   });
 }
 
@@ -93,7 +90,7 @@ export function mcpAuthRoutes(deps: { tokens: TokenVerifier; publicUrl: () => st
   router.get('/.well-known/oauth-protected-resource/mcp/:name', (req, res) => {
     const name = req.params.name as string;
     if (!isEndpointName(name)) {
-      res.status(404).json({ error: { code: 'not_found', message: 'no such protected resource' } });
+      sendErrorBody(res, 'not_found', 'no such protected resource');
       return;
     }
     res.json(metadata(name));

@@ -7,6 +7,7 @@ import { RateLimiter } from '../rate-limit.ts';
 import type { Grant, TokenVerifier } from '../tokens/grant.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
 import { ConcurrencyLimiter, inFlightCap } from './concurrency.ts';
+import { sendErrorBody } from './errors.ts';
 import { leanJson } from './json-body.ts';
 import {
   BUILTIN,
@@ -83,7 +84,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     const integration = named ?? (res.locals.builtin as string | undefined);
     const refusal = hostOrOriginRefusal(req, allowedHosts(deps.publicUrl()));
     if (refusal) {
-      res.status(403).json({ error: { code: 'forbidden', message: refusal } });
+      sendErrorBody(res, 'forbidden', refusal);
       return;
     }
     // /mcp's challenge names its metadata; a /mcp/<name> one does not (it would differ per
@@ -105,7 +106,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
               !isEndpointName(integration) ||
               (integration !== res.locals.builtin && !deps.registry.get(integration))
             ) {
-              res.status(404).json(notFoundBody(integration));
+              sendErrorBody(res, 'not_found', noIntegration(integration));
               return;
             }
             if (!scopeCoversIntegration(grant.scope, integration)) {
@@ -113,12 +114,11 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
                 'www-authenticate',
                 `Bearer realm="switchboard", error="insufficient_scope", scope="${integration}:*"`,
               );
-              res.status(403).json({
-                error: {
-                  code: 'insufficient_scope',
-                  message: `the token grants no tool of ${integration}`,
-                },
-              });
+              sendErrorBody(
+                res,
+                'insufficient_scope',
+                `the token grants no tool of ${integration}`,
+              );
               return;
             }
           }
@@ -146,12 +146,11 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
       const wait = limiter.take(`${grant.tokenId}/${integration}`, perMinute);
       if (wait > 0) {
         res.set('retry-after', String(wait));
-        res.status(429).json({
-          error: {
-            code: 'rate_limited',
-            message: `over ${perMinute} requests a minute to ${integration} for this token; retry in ${wait} s`,
-          },
-        });
+        sendErrorBody(
+          res,
+          'rate_limited',
+          `over ${perMinute} requests a minute to ${integration} for this token; retry in ${wait} s`,
+        );
         return;
       }
     }
@@ -224,9 +223,9 @@ function jsonRpcParseErrors(error: unknown, _req: Request, res: Response, next: 
   next(error);
 }
 
-function notFoundBody(name: string) {
+function noIntegration(name: string): string {
   const named = isEndpointName(name) ? ` named ${JSON.stringify(name)}` : ' by that name';
-  return { error: { code: 'not_found', message: `no integration${named}` } };
+  return `no integration${named}`;
 }
 
 /**

@@ -49,7 +49,7 @@ export function testFaultRoutes(): Router {
         await new Promise((resolve) => setImmediate(resolve));
         throw fault;
       default:
-        throw new SwitchboardError('not_found', `no test fault named ${kind}`, { status: 404 });
+        throw new SwitchboardError('not_found', `no test fault named ${kind}`);
     }
     res.status(202).json({ scheduled: kind });
   });

@@ -117,7 +117,6 @@ export class FolderPin {
     throw new SwitchboardError(
       'hash_mismatch',
       `integration ${this.integration}: its folder changed since it was judged (pinned sha256 ${this.expected}, now ${actual}); ${what} not started, reload it after reviewing the change`,
-      { status: 502 },
     );
   }
 }

@@ -5,17 +5,9 @@ import type { IntegrationRegistry } from './registry.ts';
  * The gateway calling an integration's hidden handler tool (on_webhook, on_schedule, deliver)
  * on its own behalf: no task, no agent token, the gateway's own upstream instance. The answer
  * is the tool's structuredContent (or its text parsed as JSON); an `isError` result, a server
- * that is not ready or a timeout throw a HandlerError naming the integration and the tool.
+ * that is not ready or a timeout throw a SwitchboardError (handler_* codes) naming the
+ * integration and the tool; its `retryable` tells the job whether to try again.
  */
-
-export class HandlerError extends SwitchboardError {
-  /** false: calling again cannot help (the integration is refused, the tool does not exist). */
-  readonly retryable: boolean;
-  constructor(code: string, message: string, retryable: boolean, cause?: unknown) {
-    super(code, message, { status: 502, ...(cause === undefined ? {} : { cause }) });
-    this.retryable = retryable;
-  }
-}
 
 /** Slack gives 3 s; a handler doing real work gets 30 s unless the caller says less. */
 export const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
@@ -45,7 +37,10 @@ export async function callHandler(
   if (!item?.upstream || item.state === 'refused' || item.state === 'stopped') {
     const why = item ? `it is ${item.state}` : 'no such integration';
     // A refused integration may become ready after a reload: the job stays retryable.
-    throw new HandlerError('handler_unavailable', `${at}: ${why}`, item !== undefined);
+    throw new SwitchboardError(
+      item ? 'handler_unavailable' : 'integration_unknown',
+      `${at}: ${why}`,
+    );
   }
   const limit = options.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
   let result: { isError?: boolean; structuredContent?: unknown; content?: unknown };
@@ -61,7 +56,7 @@ export async function callHandler(
     )) as typeof result;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new HandlerError('handler_failed', `${at}: ${message}`, true, error);
+    throw new SwitchboardError('handler_failed', `${at}: ${message}`, { cause: error });
   }
   const content = Array.isArray(result.content) ? (result.content as ToolContent[]) : [];
   const text = content
@@ -69,23 +64,18 @@ export async function callHandler(
     .map((c) => c.text)
     .join('\n');
   if (result.isError) {
-    throw new HandlerError(
-      'handler_error',
-      `${at} answered an error: ${text || '(no text)'}`,
-      true,
-    );
+    throw new SwitchboardError('handler_error', `${at} answered an error: ${text || '(no text)'}`);
   }
   if (result.structuredContent !== undefined) return result.structuredContent;
   if (text.length > MAX_TEXT_ANSWER_CHARS) {
-    throw new HandlerError('handler_result_invalid', `${at}: answer over 1 MiB`, false);
+    throw new SwitchboardError('handler_result_invalid', `${at}: answer over 1 MiB`);
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new HandlerError(
+    throw new SwitchboardError(
       'handler_result_invalid',
       `${at}: expected structuredContent or JSON text, found ${JSON.stringify(text.slice(0, 200))}`,
-      false,
     );
   }
 }

@@ -107,6 +107,6 @@ export function requireOwnSession(
     'forbidden',
     `this API key belongs to integration ${integration}: it may only post into sessions whose key starts with "${integration}:"`,
     // Not the session's key: it would tell the integration about another one's sessions.
-    { status: 403, details: { integration } },
+    { details: { integration } },
   );
 }

@@ -36,7 +36,7 @@ function requireWithin(scopes: readonly string[], held: readonly string[]): void
   throw new SwitchboardError(
     'forbidden',
     `this API key may only grant scopes it holds itself (${held.join(', ')}): ${wider.map((g) => JSON.stringify(g)).join(', ')} ${wider.length === 1 ? 'is' : 'are'} wider`,
-    { status: 403, details: { scopes: wider } },
+    { details: { scopes: wider } },
   );
 }
 

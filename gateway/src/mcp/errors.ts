@@ -4,7 +4,7 @@ import {
   SdkError,
   SdkErrorCode,
 } from '@modelcontextprotocol/server';
-import { SwitchboardError } from '../errors.ts';
+import { ERRORS, type ErrorCode, SwitchboardError } from '../errors.ts';
 import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH } from './json-depth.ts';
 
 /**
@@ -13,6 +13,19 @@ import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH } from './json-depth.ts';
  * exited with code 1 during the request"), so an agent of the aggregate knows which one broke.
  */
 
+/**
+ * A gateway failure as a JSON-RPC error: the number from the code's row in ERRORS, the code
+ * itself in `data.code` (first, then the other facts), so agents match on the same string as
+ * HTTP clients.
+ */
+export function protocolError(
+  code: ErrorCode,
+  message: string,
+  data: Record<string, unknown> = {},
+): ProtocolError {
+  return new ProtocolError(ERRORS[code].jsonRpc, message, { code, ...data });
+}
+
 /** Answered for unknown, hidden and out-of-scope tools alike, in the SDK's own words (McpServer). */
 export function toolNotFound(name: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
@@ -20,19 +33,18 @@ export function toolNotFound(name: string): ProtocolError {
 
 /** Arguments nested past MAX_ARGUMENT_DEPTH (json-depth.ts): the request's fault, not the upstream's. */
 export function argumentsTooDeep(name: string): ProtocolError {
-  return new ProtocolError(
-    ProtocolErrorCode.InvalidParams,
+  return protocolError(
+    'arguments_too_deep',
     `Arguments of tool ${name} nest deeper than ${MAX_ARGUMENT_DEPTH} levels`,
-    { code: 'arguments_too_deep' },
   );
 }
 
 /** A result nested past MAX_RESULT_DEPTH: it came so from the upstream, so it is the upstream's. */
 export function resultTooDeep(integration: string): ProtocolError {
-  return new ProtocolError(
-    ProtocolErrorCode.InternalError,
+  return protocolError(
+    'upstream_error',
     `integration ${integration}: the result nests deeper than ${MAX_RESULT_DEPTH} levels`,
-    { code: 'upstream_error', integration },
+    { integration },
   );
 }
 
@@ -42,10 +54,10 @@ export function promptNotFound(name: string): ProtocolError {
 
 export function notReady(integration: string, state: string, detail?: string): ProtocolError {
   const why = detail ? `: ${detail}` : '';
-  return new ProtocolError(
-    ProtocolErrorCode.InternalError,
+  return protocolError(
+    'integration_unavailable',
     `integration ${integration} is not available (${state})${why}`,
-    { code: 'integration_unavailable', integration },
+    { integration },
   );
 }
 
@@ -68,27 +80,17 @@ export function upstreamFailure(
     const named = error.message.startsWith(`integration ${integration}`)
       ? error.message
       : `integration ${integration}: ${error.message}`;
-    return new ProtocolError(ProtocolErrorCode.InternalError, named, {
-      code: error.code,
-      integration,
-    });
+    return protocolError(error.code, named, { integration });
   }
   if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) {
-    return new ProtocolError(
-      ProtocolErrorCode.InternalError,
+    return protocolError(
+      'upstream_timeout',
       `integration ${integration}: the server did not answer in time`,
-      { code: 'upstream_timeout', integration },
+      { integration },
     );
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new ProtocolError(
-    ProtocolErrorCode.InternalError,
-    `integration ${integration}: ${message}`,
-    {
-      code: 'upstream_error',
-      integration,
-    },
-  );
+  return protocolError('upstream_error', `integration ${integration}: ${message}`, { integration });
 }
 
 /**
@@ -96,10 +98,10 @@ export function upstreamFailure(
  * gateway cancelled it upstream. A timeout like any other to the agent, saying which bound.
  */
 export function deadlineExceeded(integration: string, ms: number, cause?: unknown): ProtocolError {
-  const error = new ProtocolError(
-    ProtocolErrorCode.InternalError,
+  const error = protocolError(
+    'upstream_timeout',
     `integration ${integration}: the call ran past its deadline (${ms / 1000} s, policy maxCallDuration)`,
-    { code: 'upstream_timeout', integration },
+    { integration },
   );
   if (cause !== undefined) error.cause = cause;
   return error;
@@ -107,9 +109,7 @@ export function deadlineExceeded(integration: string, ms: number, cause?: unknow
 
 /** What a cancelled request's failure says (recorded in events and logs; the client is gone). */
 export function requestCancelled(integration: string): ProtocolError {
-  return new ProtocolError(
-    ProtocolErrorCode.InternalError,
-    `integration ${integration}: the request was cancelled`,
-    { code: 'cancelled', integration },
-  );
+  return protocolError('cancelled', `integration ${integration}: the request was cancelled`, {
+    integration,
+  });
 }

@@ -37,7 +37,7 @@ export function decryptSecret(key: Buffer, stored: Buffer, associatedData: strin
     throw new SwitchboardError(
       'secret_undecryptable',
       `the stored secret ${associatedData} cannot be decrypted: SWITCHBOARD_MASTER_KEY is not the key it was written with`,
-      { status: 500, cause: error },
+      { cause: error },
     );
   }
 }

@@ -27,7 +27,6 @@ export async function setSetting(
     throw new SwitchboardError(
       'setting_unknown',
       `integration ${input.integration} declares no setting ${input.key}; declared: ${input.declared.map((d) => d.key).join(', ') || 'none'}`,
-      { status: 400 },
     );
   }
   const secret = declaration.secret;

@@ -143,13 +143,7 @@ export async function finishTask(
     if (!task) {
       const existing = await findTask(tx, id);
       if (!existing) throw notFound(`no task ${JSON.stringify(id)}`);
-      throw new SwitchboardError(
-        'task_ended',
-        `task ${id} has already ended (${existing.status})`,
-        {
-          status: 409,
-        },
-      );
+      throw new SwitchboardError('task_ended', `task ${id} has already ended (${existing.status})`);
     }
     const revoked = await revokeTaskTokens(tx, id);
     // A completed external task is delivered like a queued one; a cancelled one is not.

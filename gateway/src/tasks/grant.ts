@@ -69,7 +69,6 @@ export function requirePolicy(registry: IntegrationRegistry): Policy {
   throw new SwitchboardError(
     'policy_invalid',
     'the policy file is invalid: no token can be minted',
-    { status: 503 },
   );
 }
 

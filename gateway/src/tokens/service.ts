@@ -46,7 +46,7 @@ export const RevocationMessage = z.object({
 });
 
 export function invalidToken(message: string, cause?: unknown): SwitchboardError {
-  return new SwitchboardError('invalid_token', message, { status: 401, cause });
+  return new SwitchboardError('invalid_token', message, { cause });
 }
 
 export interface MintRequest {
@@ -268,9 +268,7 @@ export class TokenService implements TokenVerifier {
       key = currentSigningKey(this.keys, new Date());
     }
     if (!key) {
-      throw new SwitchboardError('no_signing_key', 'no token signing key is active', {
-        status: 503,
-      });
+      throw new SwitchboardError('no_signing_key', 'no token signing key is active');
     }
     return key;
   }

@@ -58,14 +58,13 @@ async function whenLoaded(loaded: Promise<void> | undefined): Promise<void> {
   ]).finally(() => clearTimeout(timer));
   if (outcome === 'late') {
     throw new SwitchboardError('starting', 'the gateway is starting; retry in a few seconds', {
-      status: 503,
       details: { retryAfterSeconds: 5 },
     });
   }
 }
 
 const notMounted = (path: string) =>
-  new SwitchboardError('webhook_unknown', `no webhook is mounted at ${path}`, { status: 404 });
+  new SwitchboardError('webhook_unknown', `no webhook is mounted at ${path}`);
 
 function findWebhook(
   registry: IntegrationRegistry,
@@ -82,7 +81,6 @@ function findWebhook(
     throw new SwitchboardError(
       'integration_unavailable',
       `integration ${integration} is ${item.state}, so its webhooks refuse every request (operators: switchboard integrations list)`,
-      { status: 503 },
     );
   }
   const key = webhook.verify.secret;
@@ -100,7 +98,6 @@ function checkJson(req: Request, body: Buffer): void {
     throw new SwitchboardError(
       'invalid_json',
       `webhook body is not valid JSON: ${(error as Error).message}`,
-      { status: 400 },
     );
   }
 }
@@ -154,7 +151,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       throw new SwitchboardError(
         'rate_limited',
         `over ${perMinute} requests a minute to /hooks/${integration}/${endpoint}; retry in ${retryAfterS} s`,
-        { status: 429, details: { retryAfterSeconds: retryAfterS } },
+        { details: { retryAfterSeconds: retryAfterS } },
       );
     };
     // Unsigned: before the body is even read. Signed: once the signature holds (below).
@@ -211,9 +208,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
     answer(res, 202, { accepted: true, id, deliveryId });
   });
   router.all('/hooks/:integration/:endpoint', (req: Request) => {
-    throw new SwitchboardError('method_not_allowed', `${req.method} is not allowed: POST only`, {
-      status: 405,
-    });
+    throw new SwitchboardError('method_not_allowed', `${req.method} is not allowed: POST only`);
   });
   return router;
 }

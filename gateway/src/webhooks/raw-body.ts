@@ -11,7 +11,6 @@ export const DEFAULT_WEBHOOK_BODY_BYTES = 1024 * 1024;
 
 const tooLarge = (limit: number) =>
   new SwitchboardError('payload_too_large', `webhook body is larger than ${limit} bytes`, {
-    status: 413,
     details: { limit },
   });
 
@@ -22,9 +21,7 @@ export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer
   ) {
     // The signature covers the bytes as sent; decompressing first would sign-check other bytes.
     return Promise.reject(
-      new SwitchboardError('unsupported_encoding', 'webhook bodies must not be compressed', {
-        status: 415,
-      }),
+      new SwitchboardError('unsupported_encoding', 'webhook bodies must not be compressed'),
     );
   }
   const declared = Number(req.headers['content-length']);
@@ -53,9 +50,7 @@ export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer
       chunks.push(chunk);
     });
     req.once('error', fail);
-    req.once('aborted', () =>
-      fail(new SwitchboardError('aborted', 'request aborted', { status: 400 })),
-    );
+    req.once('aborted', () => fail(new SwitchboardError('aborted', 'request aborted')));
     req.once('end', () => {
       if (done) return;
       done = true;

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { SwitchboardError } from '../errors.ts';
+import { type ErrorCode, SwitchboardError } from '../errors.ts';
 
 /**
  * Signature schemes of manifest webhooks, checked on the raw request bytes before anything
@@ -23,9 +23,7 @@ export type SignatureScheme = 'standard' | 'github' | 'slack' | 'none';
 /** ±5 minutes, as Standard Webhooks and Slack both recommend. */
 export const TIMESTAMP_TOLERANCE_S = 5 * 60;
 
-export class WebhookError extends SwitchboardError {}
-
-const refused = (code: string, message: string) => new WebhookError(code, message, { status: 401 });
+const refused = (code: ErrorCode, message: string) => new SwitchboardError(code, message);
 
 export interface VerifyInput {
   scheme: SignatureScheme;
@@ -107,9 +105,7 @@ function verifyGithub(input: VerifyInput, secret: string): string {
   const id = one(input.headers, 'x-github-delivery');
   // GitHub always sends one; a request without it is not GitHub's, and nothing would dedupe it.
   if (!id) {
-    throw new WebhookError('delivery_id_missing', 'missing X-GitHub-Delivery header', {
-      status: 400,
-    });
+    throw new SwitchboardError('delivery_id_missing', 'missing X-GitHub-Delivery header');
   }
   return id;
 }
@@ -151,10 +147,9 @@ export function verifyWebhook(input: VerifyInput): VerifiedDelivery {
     id = one(input.headers, 'idempotency-key') ?? randomUUID();
   } else {
     if (!input.secret) {
-      throw new WebhookError(
+      throw new SwitchboardError(
         'secret_missing',
         'this webhook has no signing secret configured, so it refuses every request',
-        { status: 503 },
       );
     }
     if (input.scheme === 'standard') id = verifyStandard(input, input.secret, nowS);

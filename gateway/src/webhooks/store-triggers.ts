@@ -1,10 +1,10 @@
 import type { Policy } from '@switchboard/policy';
 import type { Trigger } from '@switchboard/sdk';
 import type { Pool, Sql } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
 import type { TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import { GroupCommit } from '../group-commit.ts';
-import { HandlerError } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { finishDeliveries, type LeasedDelivery } from './store.ts';
@@ -41,7 +41,7 @@ class LeaseLost extends Error {}
 function policyOf(registry: IntegrationRegistry): Policy {
   const policy = registry.currentPolicy();
   if (!policy) {
-    throw new HandlerError('policy_invalid', 'the policy file is invalid: no task can run', true);
+    throw new SwitchboardError('policy_invalid', 'the policy file is invalid: no task can run');
   }
   return policy;
 }

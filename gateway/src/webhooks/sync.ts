@@ -1,8 +1,8 @@
 import type { WebhookResponse } from '@switchboard/sdk';
 import type { Response } from 'express';
 import type { Pool } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
-import { HandlerError } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { retryOrFailDelivery } from './store.ts';
@@ -91,7 +91,7 @@ export async function answerSync(
       );
     send(res, response);
   } catch (error) {
-    const retryable = !(error instanceof HandlerError) || error.retryable;
+    const retryable = !(error instanceof SwitchboardError) || error.retryable;
     const message = error instanceof Error ? error.message : String(error);
     log.warn(
       { err: error, retryable },

@@ -2,8 +2,8 @@ import { type Policy, profileRefusal } from '@switchboard/policy';
 import type { HandlerResult, Trigger } from '@switchboard/sdk';
 import { handlerResultSchema } from '@switchboard/sdk';
 import type { Sql } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
 import type { TaskEvent } from '../events/store.ts';
-import { HandlerError } from '../integrations/handler-call.ts';
 import { setTaskScope } from '../tasks/store.ts';
 import { narrowScope } from '../tasks/task-scope.ts';
 import { insertTrigger } from './store.ts';
@@ -25,7 +25,7 @@ export interface TriggerOutcome {
 
 /** A result that no retry can fix: the delivery fails at once with this message. */
 const invalid = (integration: string, message: string) =>
-  new HandlerError('handler_result_invalid', `${integration}: ${message}`, false);
+  new SwitchboardError('handler_result_invalid', `${integration}: ${message}`);
 
 /** Validates a handler's structured answer; the error names the field and what was expected. */
 export function parseHandlerResult(integration: string, value: unknown): HandlerResult {

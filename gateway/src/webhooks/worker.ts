@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { HandlerResult, Manifest } from '@switchboard/sdk';
 import { CoalescedRun } from '../coalesced-run.ts';
 import type { Pool } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
-import { callHandler, HandlerError } from '../integrations/handler-call.ts';
+import { callHandler } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import {
@@ -60,7 +61,7 @@ export interface DeliveryWorkerDeps {
   leaseMs?: number;
 }
 
-type Job = { tool: string; args: Record<string, unknown> } | { error: HandlerError };
+type Job = { tool: string; args: Record<string, unknown> } | { error: SwitchboardError };
 
 /** What processing a row needs of it (a claimed row, or a sync request's own). */
 export type DeliveryJob = Pick<
@@ -72,20 +73,20 @@ export type DeliveryJob = Pick<
 export function jobFor(manifest: Manifest | undefined, row: DeliveryJob): Job {
   const where = `${row.integration}/${row.endpoint}`;
   if (!manifest) {
-    return { error: new HandlerError('handler_unavailable', `${where}: no manifest`, true) };
+    return { error: new SwitchboardError('handler_unavailable', `${where}: no manifest`) };
   }
   if (row.kind === 'schedule') {
     const schedule = manifest.schedules.find((s) => s.name === row.endpoint);
     if (!schedule) {
       return {
-        error: new HandlerError('endpoint_unknown', `${where}: no such schedule now`, false),
+        error: new SwitchboardError('endpoint_unknown', `${where}: no such schedule now`),
       };
     }
     return { tool: schedule.handler, args: JSON.parse(row.body.toString('utf8')) };
   }
   const webhook = manifest.webhooks.find((w) => w.name === row.endpoint);
   if (!webhook) {
-    return { error: new HandlerError('endpoint_unknown', `${where}: no such webhook now`, false) };
+    return { error: new SwitchboardError('endpoint_unknown', `${where}: no such webhook now`) };
   }
   return {
     tool: webhook.handler,
@@ -235,7 +236,7 @@ export class DeliveryWorker {
   }
 
   private async failed(row: LeasedDelivery, error: unknown, log: Logger): Promise<void> {
-    const retryable = !(error instanceof HandlerError) || error.retryable;
+    const retryable = !(error instanceof SwitchboardError) || error.retryable;
     const message = error instanceof Error ? error.message : String(error);
     const wait = this.backoffMs[Math.min(row.attempts - 1, this.backoffMs.length - 1)] ?? 0;
     try {

@@ -98,7 +98,7 @@ function tooLargeError(context: BoundsContext, limit: number): SwitchboardError 
   return new SwitchboardError(
     'upstream_too_large',
     `integration ${context.integration}: the server's answer exceeded ${limit} bytes`,
-    { status: 502, details: { limit } },
+    { details: { limit } },
   );
 }
 

@@ -1,4 +1,5 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/client';
+import { jsonRpcErrorOf } from '../../errors.ts';
 
 /**
  * An upstream answer past MAX_MESSAGE_BYTES is never parsed, so the request it answered would
@@ -51,10 +52,10 @@ export function tooLargeAnswer(integration: string, id: RequestId, limit: number
   return {
     jsonrpc: '2.0',
     id,
-    error: {
-      code: -32603,
-      message: `integration ${integration}: the server's answer exceeded ${limit} bytes`,
-      data: { code: 'upstream_too_large', integration, limit },
-    },
+    error: jsonRpcErrorOf(
+      'upstream_too_large',
+      `integration ${integration}: the server's answer exceeded ${limit} bytes`,
+      { integration, limit },
+    ),
   };
 }

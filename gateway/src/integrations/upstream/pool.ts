@@ -156,7 +156,6 @@ export class UpstreamPool {
         throw new SwitchboardError(
           'upstream_unavailable',
           `integration ${this.options.integration}: the integration is stopped`,
-          { status: 502 },
         );
       }
       const found = this.entries.get(key);
@@ -170,7 +169,6 @@ export class UpstreamPool {
         throw new SwitchboardError(
           'upstream_busy',
           `integration ${this.options.integration}: all ${this.maxInstances} ${this.options.mode} instances are busy; try again later`,
-          { status: 503 },
         );
       }
       await this.close(idlest);

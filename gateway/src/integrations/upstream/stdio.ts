@@ -47,7 +47,6 @@ const STOP_STEP_MS = 2_000;
 
 export function upstreamError(integration: string, message: string, cause?: unknown) {
   return new SwitchboardError('upstream_unavailable', `integration ${integration}: ${message}`, {
-    status: 502,
     cause,
   });
 }
