@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import type { RunResult } from '../runners/runner.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { completeTask, failTask, type LeaseResult } from './queue.ts';
-import { requeueForShutdown } from './requeue.ts';
+import { requeueForRetry, requeueForShutdown } from './requeue.ts';
 import { runOutcome } from './run-outcome.ts';
 import { readAgentResult } from './sql/worker.ts';
 import type { LeasedTaskRow } from './store.ts';
@@ -12,7 +12,8 @@ import type { LeasedTaskRow } from './store.ts';
 /**
  * How the task worker (worker.ts) ends a task once its agent has stopped: completed with the
  * agent's result, given back at shutdown, left alone when the lease or the task is gone, or —
- * a failed run — handed to the queue's fail (queue/worker.ts) as an AgentFailed.
+ * a failed run — handed to the queue's fail (queue/worker.ts) as an AgentFailed, which retries
+ * it with the backoff of its profile's `retry:` or fails it.
  */
 
 export type Stop = 'lease_lost' | 'cancelled' | 'completing' | 'shutdown';
@@ -93,14 +94,34 @@ export async function completeWith(
   await settle(deps, log, await completeTask(deps.sql, leaseOf(job), { result }, deps.publish));
 }
 
-/** A failed run ends the task (failTask is final). */
+/**
+ * A failed run: pending again in `retryInMs` while the task has run fewer than `attempts`
+ * times (its profile's `retry:`), else failed for good (failTask is final).
+ */
 export async function endFailedRun(
   deps: EndDeps,
   job: EndingJob,
   failure: AgentFailed,
+  retry: { attempts: number; retryInMs: number | null },
   log: Logger,
 ): Promise<void> {
   const reason = { reason: failure.reason, error: failure.detail };
+  if (retry.retryInMs !== null && job.task.attempts < retry.attempts) {
+    const retryInMs = retry.retryInMs;
+    const result = await requeueForRetry(deps.sql, job.task, {
+      ...reason,
+      retryInMs,
+      owner: deps.owner,
+    });
+    if (!result) {
+      log.warn('task lease lost before its retry could be scheduled');
+      return;
+    }
+    log.warn({ ...reason, attempt: job.task.attempts, retryInMs }, 'task run failed; retrying');
+    await deps.publish([result.event]);
+    await deps.tokens.revoked([job.task.id], result.revoked);
+    return;
+  }
   await settle(deps, log, await failTask(deps.sql, leaseOf(job), reason, deps.publish));
 }
 

@@ -171,11 +171,18 @@ export class TaskWorker {
         }
         if (failure) throw failure;
       },
-      fail: (job, error) => endFailedRun(deps, job, error as AgentFailed, this.logFor(job)),
+      fail: (job, error, retryInMs) =>
+        endFailedRun(
+          deps,
+          job,
+          error as AgentFailed,
+          { attempts: job.config.retry?.attempts ?? 1, retryInMs },
+          this.logFor(job),
+        ),
+      // A profile's `retry:` (policy); without one a failed run is final (attempts 1).
       retry: {
-        schedule: () => [],
+        schedule: (job) => job.config.retry?.backoffMs ?? [],
         attempt: (job) => job.task.attempts,
-        classify: () => ({ retryable: false }),
       },
       renew: {
         everyMs: Math.max(100, Math.floor(this.leaseMs / 3)),
