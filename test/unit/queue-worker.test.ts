@@ -166,4 +166,20 @@ describe('QueueWorker', () => {
     expect(told.sort()).toEqual(['0', '1']);
     expect(seen.done).toEqual([]);
   });
+
+  it('counts a job claimed again while its first run still runs here (an expired lease) twice', async () => {
+    const first: Job = { id: 'x', key: '', attempts: 0 };
+    const jobs = [first];
+    const { queue, seen } = memoryQueue(jobs, { holdMs: 150, limits: { '': 4 } });
+    const worker = await QueueWorker.start(queue);
+    await until(() => worker.running === 1);
+    jobs.push({ ...first, attempts: 1 });
+    worker.wake();
+    await until(() => worker.running === 2);
+    expect(worker.get('x')?.attempts).toBe(2);
+    await until(() => seen.done.length === 2);
+    expect(worker.running).toBe(0);
+    expect(worker.get('x')).toBeUndefined();
+    await worker.close();
+  });
 });

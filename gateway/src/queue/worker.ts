@@ -72,12 +72,16 @@ export interface LeasedQueue<J, S extends Slot = Slot> {
 
 interface Running<J> {
   job: J;
-  key: string;
   done: Promise<void>;
 }
 
 export class QueueWorker<J, S extends Slot = Slot> {
-  private readonly inFlight = new Map<string, Running<J>>();
+  private readonly inFlight = new Set<Running<J>>();
+  /**
+   * The newest run of each id. A job whose lease expired while it still ran here (a database
+   * outage longer than the lease) may be claimed again, here too: both runs are in flight.
+   */
+  private readonly byId = new Map<string, Running<J>>();
   private readonly perKey = new Map<string, number>();
   /** Keys whose last claim of several found as many due rows as it asked for. */
   private readonly backlog = new Set<string>();
@@ -124,7 +128,7 @@ export class QueueWorker<J, S extends Slot = Slot> {
 
   /** The job in flight with this id. */
   get(id: string): J | undefined {
-    return this.inFlight.get(id)?.job;
+    return this.byId.get(id)?.job;
   }
 
   /** Claim now, or right after the pass that is running (wakes are coalesced). */
@@ -146,7 +150,7 @@ export class QueueWorker<J, S extends Slot = Slot> {
     this.claims.stop();
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.noticeTimer);
-    const running = [...this.inFlight.values()];
+    const running = [...this.inFlight];
     if (this.queue.stopJob) for (const r of running) this.queue.stopJob(r.job);
     await this.unsubscribe?.();
     const all = Promise.allSettled(running.map((r) => r.done));
@@ -236,13 +240,16 @@ export class QueueWorker<J, S extends Slot = Slot> {
         renew.everyMs,
       );
     this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
-    const done = this.execute(job, id).finally(() => {
+    const running: Running<J> = { job, done: Promise.resolve() };
+    running.done = this.execute(job, id).finally(() => {
       clearInterval(beat);
-      this.inFlight.delete(id);
+      this.inFlight.delete(running);
+      if (this.byId.get(id) === running) this.byId.delete(id);
       this.perKey.set(key, (this.perKey.get(key) ?? 1) - 1);
       this.wake();
     });
-    this.inFlight.set(id, { job, key, done });
+    this.inFlight.add(running);
+    this.byId.set(id, running);
   }
 
   private async execute(job: J, id: string): Promise<void> {
