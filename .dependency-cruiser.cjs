@@ -32,6 +32,8 @@ const GATEWAY_LAYERS = [
   ['integrations'],
   ['tokens', 'keys', 'settings'],
   ['audit', 'sessions', 'secrets', 'config.ts', 'process-errors.ts', 'production-mode.ts'],
+  // The one leased-queue worker loop that deliveries, tasks and the outbox run on.
+  ['queue'],
   // The database (and its notification bus) and the process utility (spawn, signal, lines).
   ['db', 'containment'],
   ['log.ts', 'validate.ts'],
@@ -43,7 +45,6 @@ const GATEWAY_LAYERS = [
     'lifecycle.ts',
     'rate-limit.ts',
     'throttle.ts',
-    'coalesced-run.ts',
     'group-commit.ts',
   ],
 ];

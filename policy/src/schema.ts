@@ -241,6 +241,25 @@ const runner = z.discriminatedUnion(
   },
 );
 
+/** Waits after failed runs 1, 2, … when `retry.backoff` is not given (the last one repeats). */
+export const DEFAULT_TASK_RETRY_BACKOFF = ['30s', '2m', '10m'] as const;
+
+/**
+ * A task whose agent fails (exits non-zero, times out, cannot start) runs again after a wait,
+ * until it has run `attempts` times. Absent: `attempts: 1`, a failed run is final.
+ */
+const retry = strictObject({
+  attempts: z
+    .int({ error: 'expected a whole number of runs from 1 to 100' })
+    .min(1, 'expected a whole number of runs from 1 to 100')
+    .max(100, 'expected a whole number of runs from 1 to 100'),
+  backoff: z
+    .array(duration, { error: `expected a list of durations such as [30s, 2m, 10m]` })
+    .min(1, 'expected at least one duration')
+    .max(100, 'expected at most 100 durations')
+    .prefault([...DEFAULT_TASK_RETRY_BACKOFF]),
+}).transform(({ backoff, ...rest }) => ({ ...rest, backoffMs: backoff }));
+
 const profile = strictObject({
   runner,
   tools: z.array(toolPattern, { error: 'expected a list of tool patterns' }).default([]),
@@ -249,6 +268,7 @@ const profile = strictObject({
     .int({ error: 'expected a whole number of tasks ≥ 1' })
     .min(1, 'expected a whole number of tasks ≥ 1')
     .optional(),
+  retry: retry.optional(),
 }).transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
 
 const schedule = strictObject({

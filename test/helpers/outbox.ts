@@ -74,7 +74,7 @@ export function startWorker(
     publish: taskEventPublisher(bus, log),
     masterKey: MASTER_KEY,
     postWebhook: loopbackPostWebhook,
-    backoff: [0, 20, 20, 20],
+    retryScheduleMs: [20, 20, 20],
     pollMs: 50,
     ...extra,
   });

@@ -140,4 +140,84 @@ describe('the task worker', () => {
     expect(most).toBeLessThanOrEqual(2);
     expect(most).toBeGreaterThanOrEqual(1);
   });
+
+  const endings = (taskId: string) =>
+    gw().sql<{ type: string; data: Record<string, unknown> }[]>`
+      select type, data from task_events
+       where task_id = ${taskId}
+         and type in ('task:started', 'task:requeued', 'task:done', 'task:failed')
+       order by seq`;
+
+  it('a profile with retry: runs a failed agent again after its backoff; the second run completes', async () => {
+    const file = out('flaky-once.log');
+    const { task } = await enqueueTask(gw().sql, {
+      profile: 'retrying',
+      prompt: JSON.stringify({ mode: 'flaky', fails: 1, out: file }),
+    });
+    const done = await ended(task.id);
+    expect(done).toMatchObject({
+      status: 'complete',
+      result: 'ran 2 times',
+      attempts: 2,
+      reason: null,
+      error: null,
+    });
+    expect(fs.readFileSync(file, 'utf8')).toBe('run\nrun\n');
+    const events = await endings(task.id);
+    expect(events.map((e) => e.type)).toEqual([
+      'task:started',
+      'task:requeued',
+      'task:started',
+      'task:done',
+    ]);
+    const requeued = events[1]!.data;
+    expect(requeued).toMatchObject({
+      reason: 'agent_exit',
+      error: 'the agent exited with code 2',
+      attempt: 1,
+    });
+    // backoff: [1s], ±20 % jitter.
+    expect(requeued.retryInMs).toBeGreaterThanOrEqual(800);
+    expect(requeued.retryInMs).toBeLessThanOrEqual(1_200);
+    // The failed run's tokens died with it; the second run got its own.
+    const tokens = await gw().sql<{ revoked: boolean }[]>`
+      select revoked_at is not null as revoked from tokens where task_id = ${task.id}`;
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    expect(tokens.every((t) => t.revoked)).toBe(true);
+  });
+
+  it('a failed run is final without retry, and after the last of retry.attempts', async () => {
+    const once = await enqueueTask(gw().sql, {
+      profile: 'agent',
+      prompt: JSON.stringify({ mode: 'flaky', fails: 1, out: out('flaky-final.log') }),
+    });
+    expect(await ended(once.task.id)).toMatchObject({
+      status: 'failed',
+      reason: 'agent_exit',
+      attempts: 1,
+    });
+    expect((await endings(once.task.id)).map((e) => e.type)).toEqual([
+      'task:started',
+      'task:failed',
+    ]);
+
+    const always = await enqueueTask(gw().sql, {
+      profile: 'retrying',
+      prompt: JSON.stringify({ mode: 'flaky', fails: 10, out: out('flaky-always.log') }),
+    });
+    expect(await ended(always.task.id)).toMatchObject({
+      status: 'failed',
+      reason: 'agent_exit',
+      error: 'the agent exited with code 2',
+      attempts: 3,
+    });
+    expect((await endings(always.task.id)).map((e) => e.type)).toEqual([
+      'task:started',
+      'task:requeued',
+      'task:started',
+      'task:requeued',
+      'task:started',
+      'task:failed',
+    ]);
+  });
 });

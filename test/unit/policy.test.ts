@@ -493,6 +493,20 @@ schedules:
     expect(result.policy.schedules).toHaveLength(1);
   });
 
+  it('a profile’s retry: attempts with its backoff in ms, 30s/2m/10m by default; absent by default', () => {
+    const policy = policyOf(`${HEAD}profiles:
+  a: { runner: { driver: process, command: x } }
+  b: { runner: { driver: process, command: x }, retry: { attempts: 3 } }
+  c: { runner: { driver: process, command: x }, retry: { attempts: 2, backoff: [10s, 1m30s] } }
+`);
+    expect(policy.profiles.a?.retry).toBeUndefined();
+    expect(policy.profiles.b?.retry).toEqual({
+      attempts: 3,
+      backoffMs: [30_000, 120_000, 600_000],
+    });
+    expect(policy.profiles.c?.retry).toEqual({ attempts: 2, backoffMs: [10_000, 90_000] });
+  });
+
   it('defaults: nothing enabled, 15m/2h tokens, no profiles', () => {
     expect(policyOf(`${HEAD}integrations: { github: {} }\n`)).toEqual({
       apiVersion: 'switchboard/policy/v1',
@@ -732,6 +746,17 @@ schedules:
           'found "github", expected a tool pattern integration:tool, where either side may be * (e.g. github:get_pr, github:*)',
         ],
         ['profiles.p.concurrency', 'found 0, expected a whole number of tasks ≥ 1'],
+      ],
+    ],
+    [
+      'a bad retry',
+      `${HEAD}profiles: { p: { runner: { driver: docker, image: x }, retry: { attempts: 0, backoff: [5 seconds] } } }\n`,
+      [
+        ['profiles.p.retry.attempts', 'found 0, expected a whole number of runs from 1 to 100'],
+        [
+          'profiles.p.retry.backoff[0]',
+          'found "5 seconds", expected a duration such as 30s, 15m, 2h or 1h30m',
+        ],
       ],
     ],
     [

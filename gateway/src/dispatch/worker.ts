@@ -1,6 +1,5 @@
 import { dispatcherInputSchema } from '@switchboard/sdk';
 import * as z from 'zod';
-import { CoalescedRun } from '../coalesced-run.ts';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
@@ -8,7 +7,8 @@ import { type PublishTaskEvents, TASK_EVENTS_CHANNEL } from '../events/task-even
 import { callHandler } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
-import { retryDelayMs } from './backoff.ts';
+import type { RetrySchedule } from '../queue/backoff.ts';
+import { type LeasedQueue, QueueWorker } from '../queue/worker.ts';
 import { isPostFailure } from './errors.ts';
 import { type DispatchedTask, deliverInternal } from './internal.ts';
 import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './outbox.ts';
@@ -43,8 +43,8 @@ export interface OutboxWorkerDeps {
   /** Decrypts the subscriptions' signing secrets. */
   masterKey: Buffer;
   postWebhook: PostWebhook;
-  /** Waits before attempts 1, 2, …, in ms (dispatch/backoff.ts); tests shorten it. */
-  backoff?: readonly number[];
+  /** Waits after failed attempts 1, 2, …, in ms (OUTBOX_RETRY_SCHEDULE_MS); tests shorten it. */
+  retryScheduleMs?: RetrySchedule;
   leaseMs?: number;
   /** Deliveries in flight at once on this gateway. */
   concurrency?: number;
@@ -57,6 +57,16 @@ export interface OutboxWorkerDeps {
  * heartbeat, while a dead gateway's rows come back within ~2 min.
  */
 export const OUTBOX_LEASE_MS = 120_000;
+/**
+ * Waits after failed attempts 1…9, jittered ±20 % (queue/backoff.ts): the first attempt is
+ * immediate, then 5 s, 30 s, 2 m, 10 m, 30 m, 1 h, 2 h, 4 h, 8 h — about 16 h from the first
+ * failure to the 10th attempt, in the spirit of the Standard Webhooks producer schedule
+ * (REFERENCES §E, ~75 h over 10 attempts) but shorter, because a task result that arrives a day
+ * late is rarely still wanted.
+ */
+export const OUTBOX_RETRY_SCHEDULE_MS: RetrySchedule = [
+  5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000,
+];
 const HANDLER_TIMEOUT_MS = 30_000;
 /** Due retries are looked for this often (new rows also wake the worker through the bus). */
 const POLL_MS = 1_000;
@@ -90,8 +100,10 @@ const permanent = (
   message: string,
 ) => new SwitchboardError(code, message);
 
+type Failed = Extract<Attempt, { ok: false }>;
+
 /** A SwitchboardError retries as its code says (error-codes.ts); anything else is retried. */
-function classify(error: unknown): Attempt {
+function classify(error: unknown): Failed {
   // The HTTP client's refusals carry their reason code (ssrf_refused, timeout, …) into the
   // attempt log and the dead letter: the code is what an operator greps for.
   const text = error instanceof Error ? error.message : String(error);
@@ -115,137 +127,112 @@ function fromHttp(res: Awaited<ReturnType<PostWebhook>>): Attempt {
   };
 }
 
-export class OutboxWorker {
-  private readonly inflight = new Map<string, Promise<void>>();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private unsubscribe: (() => Promise<void>) | undefined;
-  private noticeTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private closing: Promise<void> | undefined;
+/** An attempt that did not deliver, thrown to the queue's fail (the backoff reads it). */
+class AttemptFailed extends Error {
+  constructor(readonly attempt: Failed) {
+    super(attempt.error);
+  }
+}
 
-  private readonly claims = new CoalescedRun(
-    () => this.claim(),
-    (error) => this.deps.log.warn({ err: error }, 'outbox claim failed (retried in 1 s)'),
-  );
+const failureOf = (error: unknown): Failed =>
+  error instanceof AttemptFailed ? error.attempt : classify(error);
+
+export class OutboxWorker {
+  private worker!: QueueWorker<LeasedOutboxRow>;
+
   private constructor(private readonly deps: OutboxWorkerDeps) {}
 
   static async start(deps: OutboxWorkerDeps): Promise<OutboxWorker> {
     const worker = new OutboxWorker(deps);
-    // Rows are written with task events (a task's end, a subscribed event): any notice may
-    // mean new rows. Wakes are coalesced into one claim pass at a time.
-    worker.unsubscribe = await deps.bus.subscribe(TASK_EVENTS_CHANNEL, () => worker.wakeSoon());
-    await worker.recover();
-    worker.timers.push(
-      setInterval(() => worker.wake(), deps.pollMs ?? POLL_MS),
-      setInterval(() => void worker.recover(), RECOVER_MS),
-    );
-    for (const t of worker.timers) t.unref();
-    worker.wake();
+    worker.worker = await QueueWorker.start(worker.queue());
     return worker;
   }
 
   /** Deliveries in flight on this gateway. */
   get running(): number {
-    return this.inflight.size;
-  }
-
-  /**
-   * A task event may mean a new row, but most (task:tool_use, task:created, …) do not: at 600
-   * events/s a claim per notice was a query per event. Notices wake at most one claim per
-   * NOTICE_COALESCE_MS, which is all the delay a result gets from it.
-   */
-  private wakeSoon(): void {
-    if (this.noticeTimer || this.stopped) return;
-    this.noticeTimer = setTimeout(() => {
-      this.noticeTimer = undefined;
-      this.wake();
-    }, NOTICE_COALESCE_MS);
+    return this.worker.running;
   }
 
   /** Claim now, or right after the claim pass that is running. */
   wake(): void {
-    if (!this.stopped) this.claims.kick();
+    this.worker.wake();
   }
 
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
+    return this.worker.close();
   }
 
-  private async shutdown(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    clearTimeout(this.noticeTimer);
-    await this.unsubscribe?.();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inflight.values()]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, CLOSE_GRACE_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-  }
-
-  private async recover(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const rows = await recoverOutboxLeases(this.deps.sql, {}, this.deps.publish);
-      if (rows.length === 0) return;
-      this.deps.log.warn({ rows: rows.length }, 'expired outbox leases recovered');
-      this.wake();
-    } catch (error) {
-      this.deps.log.warn({ err: error }, 'outbox lease recovery failed (retried in 5 s)');
-    }
-  }
-
-  private async claim(): Promise<void> {
-    const room = (this.deps.concurrency ?? DEFAULT_CONCURRENCY) - this.inflight.size;
-    if (this.stopped || room <= 0) return;
-    const rows = await claimOutboxRows(this.deps.sql, {
-      leaseMs: this.deps.leaseMs ?? OUTBOX_LEASE_MS,
-      limit: room,
-    });
-    for (const row of rows) {
-      const job = this.deliver(row)
-        .catch((error) =>
-          this.deps.log.error({ err: error, outboxId: row.id }, 'outbox delivery failed'),
-        )
-        .finally(() => {
-          this.inflight.delete(row.id);
-          this.wake();
-        });
-      this.inflight.set(row.id, job);
-    }
-  }
-
-  private async deliver(row: LeasedOutboxRow): Promise<void> {
-    const log = this.deps.log.child({ outboxId: row.id, kind: row.kind, taskId: row.taskId });
-    let attempt: Attempt;
-    try {
-      attempt = await this.attempt(row);
-    } catch (error) {
-      attempt = classify(error);
-    }
-    const settlement: Settlement = attempt.ok
-      ? {
+  /** What the outbox supplies to the shared worker loop (queue/worker.ts). */
+  private queue(): LeasedQueue<LeasedOutboxRow> {
+    const { deps } = this;
+    const slot = { key: '', limit: deps.concurrency ?? DEFAULT_CONCURRENCY };
+    const schedule = deps.retryScheduleMs ?? OUTBOX_RETRY_SCHEDULE_MS;
+    return {
+      name: 'outbox',
+      log: deps.log,
+      idField: 'outboxId',
+      id: (row) => row.id,
+      pollMs: deps.pollMs ?? POLL_MS,
+      recoverMs: RECOVER_MS,
+      slots: () => [slot],
+      claim: (_slot, limit) =>
+        claimOutboxRows(deps.sql, { leaseMs: deps.leaseMs ?? OUTBOX_LEASE_MS, limit }),
+      handle: async (row) => {
+        let attempt: Attempt;
+        try {
+          attempt = await this.attempt(row);
+        } catch (error) {
+          attempt = classify(error);
+        }
+        if (!attempt.ok) throw new AttemptFailed(attempt);
+        const delivered: Settlement = {
           delivered: true,
           retryable: false,
           delayMs: 0,
           httpStatus: attempt.httpStatus ?? null,
           error: null,
-        }
-      : {
+        };
+        // Not a failed attempt: the row stays leased until recovery takes it back.
+        await this.settle(row, delivered).catch((error) =>
+          deps.log.error({ err: error, outboxId: row.id }, 'outbox delivery failed'),
+        );
+      },
+      fail: async (row, error, retryInMs) => {
+        const attempt = failureOf(error);
+        await this.settle(row, {
           delivered: false,
-          retryable: attempt.retryable,
-          // The row's next attempt is attempts + 1; its wait is that attempt's schedule entry.
-          delayMs: retryDelayMs(row.attempts + 1, {
-            ...(this.deps.backoff ? { schedule: this.deps.backoff } : {}),
-            ...(attempt.retryAfterMs === undefined ? {} : { retryAfterMs: attempt.retryAfterMs }),
-          }),
+          retryable: retryInMs !== null,
+          delayMs: retryInMs ?? 0,
           httpStatus: attempt.httpStatus ?? null,
           error: attempt.error,
-        };
+        });
+      },
+      retry: {
+        schedule: () => schedule,
+        attempt: (row) => row.attempts,
+        classify: (error) => {
+          const attempt = failureOf(error);
+          return { retryable: attempt.retryable, retryAfterMs: attempt.retryAfterMs };
+        },
+      },
+      recover: async () => {
+        const rows = await recoverOutboxLeases(deps.sql, {}, deps.publish);
+        if (rows.length > 0)
+          deps.log.warn({ rows: rows.length }, 'expired outbox leases recovered');
+        return rows.length;
+      },
+      // Rows are written with task events (a task's end, a subscribed event): any notice may
+      // mean new rows, but most (task:tool_use, task:created, …) do not: at 600 events/s a
+      // claim per notice was a query per event. Notices wake at most one claim per
+      // NOTICE_COALESCE_MS, which is all the delay a result gets from it.
+      wakeOn: { bus: deps.bus, channel: TASK_EVENTS_CHANNEL, coalesceMs: NOTICE_COALESCE_MS },
+      drainMs: CLOSE_GRACE_MS,
+    };
+  }
+
+  /** Records the attempt under the row's lease (an error here: the lease expires, recovery). */
+  private async settle(row: LeasedOutboxRow, settlement: Settlement): Promise<void> {
+    const log = this.deps.log.child({ outboxId: row.id, kind: row.kind, taskId: row.taskId });
     const result = await settleAttempt(
       this.deps.sql,
       { id: row.id, token: row.leaseToken },

@@ -1,5 +1,4 @@
 import type { Policy, Profile } from '@switchboard/policy';
-import { CoalescedRun } from '../coalesced-run.ts';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
 import {
@@ -10,24 +9,17 @@ import {
 } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { type LeasedQueue, QueueWorker, type Slot } from '../queue/worker.ts';
 import { buildBundle } from '../runners/bundle.ts';
 import { createRunner } from '../runners/drivers.ts';
 import { removeWorkdir, writeBundle } from '../runners/files.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.ts';
-import {
-  claimTasks,
-  completeTask,
-  extendLease,
-  failTask,
-  type LeaseResult,
-  recoverExpiredLeases,
-} from './queue.ts';
-import { requeueForShutdown } from './requeue.ts';
-import { runOutcome } from './run-outcome.ts';
+import { claimTasks, extendLease, recoverExpiredLeases } from './queue.ts';
 import { readAgentResult } from './sql/worker.ts';
 import type { LeasedTaskRow } from './store.ts';
+import { type AgentFailed, completeWith, endFailedRun, endRun, type Stop } from './worker-end.ts';
 import { OutputSink } from './worker-output.ts';
 
 /**
@@ -71,35 +63,34 @@ export interface WorkerDeps {
   flushToolEvents?: () => Promise<void>;
 }
 
-type Stop = 'lease_lost' | 'cancelled' | 'completing' | 'shutdown';
-
 interface Job {
   task: LeasedTaskRow;
   profile: string;
+  config: Profile;
+  policy: Policy;
+  runner: Runner;
   abort: AbortController;
   stop?: Stop;
   completing?: NodeJS.Timeout;
   ownSeqs: Set<string>;
-  done: Promise<void>;
+}
+
+/** One profile of the policy: its concurrency is the limit of its key. */
+interface ProfileSlot extends Slot {
+  profile: Profile;
+  policy: Policy;
 }
 
 export class TaskWorker {
-  private readonly jobs = new Map<string, Job>();
   private readonly runners = new Map<
     string,
     { config: Profile['runner']; runner: Runner | undefined }
   >();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private worker: QueueWorker<Job, ProfileSlot> | undefined;
   private waker: TaskEventWaker | undefined;
-  private unsubscribe: (() => Promise<void>) | undefined;
-  private stopped = false;
   private closing: Promise<void> | undefined;
   private readonly leaseMs: number;
 
-  private readonly claims = new CoalescedRun(
-    () => this.claimAll(),
-    (error) => this.deps.log.warn({ err: error }, 'task claim failed (retried in 1 s)'),
-  );
   private constructor(private readonly deps: WorkerDeps) {
     this.leaseMs = deps.leaseMs ?? LEASE_MS;
   }
@@ -107,68 +98,125 @@ export class TaskWorker {
   static async start(deps: WorkerDeps): Promise<TaskWorker> {
     const worker = new TaskWorker(deps);
     worker.waker = await TaskEventWaker.start(deps.bus, deps.log);
-    // Any committed task event may be a task:created (or an end that frees a slot): claim.
-    worker.unsubscribe = await deps.bus.subscribe(TASK_EVENTS_CHANNEL, (payload) => {
-      if (decodeNotices(payload).some((n) => !worker.isOwn(n.taskId, n.seq))) worker.kick();
-    });
-    await worker.recover();
-    worker.timers.push(
-      setInterval(() => worker.kick(), POLL_MS),
-      setInterval(() => void worker.recover(), RECOVER_MS),
-    );
-    for (const t of worker.timers) t.unref();
-    worker.kick();
+    worker.worker = await QueueWorker.start(worker.queue());
     return worker;
   }
 
   /** Number of agents this gateway runs now. */
   get running(): number {
-    return this.jobs.size;
+    return this.worker?.running ?? 0;
   }
 
   /** Stop claiming and stop every agent (their tasks go back to pending); see the class comment. */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.closing ??= (async () => {
+      await this.worker?.close();
+      await this.waker?.close();
+    })();
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    for (const job of this.jobs.values()) this.stopJob(job, 'shutdown');
-    await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
-    await this.unsubscribe?.();
-    await this.waker?.close();
+  /** What the task queue supplies to the shared worker loop (queue/worker.ts). */
+  private queue(): LeasedQueue<Job, ProfileSlot> {
+    const { deps } = this;
+    return {
+      name: 'task',
+      log: deps.log,
+      idField: 'taskId',
+      id: (job) => job.task.id,
+      pollMs: POLL_MS,
+      recoverMs: RECOVER_MS,
+      slots: () => {
+        const policy = deps.registry.currentPolicy();
+        if (!policy) return [];
+        return Object.entries(policy.profiles).map(([key, profile]) => ({
+          key,
+          limit: profile.concurrency ?? DEFAULT_CONCURRENCY,
+          profile,
+          policy,
+        }));
+      },
+      claim: async (slot, limit) => {
+        const runner = this.runnerFor(slot.key, slot.profile);
+        if (!runner) return [];
+        const tasks = await claimTasks(
+          deps.sql,
+          {
+            profile: slot.key,
+            owner: deps.owner,
+            leaseMs: this.leaseMs,
+            concurrency: slot.limit,
+            limit,
+          },
+          deps.publish,
+        );
+        return tasks.map((task) => ({
+          task,
+          profile: slot.key,
+          config: slot.profile,
+          policy: slot.policy,
+          runner,
+          abort: new AbortController(),
+          ownSeqs: new Set<string>(),
+        }));
+      },
+      handle: async (job) => {
+        let failure: AgentFailed | undefined;
+        try {
+          failure = await this.runJob(job);
+        } catch (error) {
+          deps.log.error({ err: error, taskId: job.task.id }, 'task run failed');
+        } finally {
+          clearTimeout(job.completing);
+        }
+        if (failure) throw failure;
+      },
+      fail: (job, error, retryInMs) =>
+        endFailedRun(
+          deps,
+          job,
+          error as AgentFailed,
+          { attempts: job.config.retry?.attempts ?? 1, retryInMs },
+          this.logFor(job),
+        ),
+      // A profile's `retry:` (policy); without one a failed run is final (attempts 1).
+      retry: {
+        schedule: (job) => job.config.retry?.backoffMs ?? [],
+        attempt: (job) => job.task.attempts,
+      },
+      renew: {
+        everyMs: Math.max(100, Math.floor(this.leaseMs / 3)),
+        lease: (job) => this.heartbeat(job),
+      },
+      recover: () => this.recover(),
+      // Any committed task event may be a task:created (or an end that frees a slot): claim.
+      wakeOn: {
+        bus: deps.bus,
+        channel: TASK_EVENTS_CHANNEL,
+        accept: (payload) => decodeNotices(payload).some((n) => !this.isOwn(n.taskId, n.seq)),
+      },
+      stopJob: (job) => this.stopJob(job, 'shutdown'),
+    };
   }
 
   private isOwn(taskId: string, seq: string): boolean {
-    return this.jobs.get(taskId)?.ownSeqs.has(seq) ?? false;
+    return this.worker?.get(taskId)?.ownSeqs.has(seq) ?? false;
   }
 
-  private async recover(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const { requeued, failed, revokedTokens } = await recoverExpiredLeases(
-        this.deps.sql,
-        {},
-        this.deps.publish,
-      );
-      const ids = [...requeued, ...failed].map((t) => t.id);
-      if (ids.length === 0) return;
-      this.deps.log.warn(
-        { requeued: requeued.length, failed: failed.length },
-        'expired task leases recovered',
-      );
-      await this.deps.tokens.revoked(ids, revokedTokens);
-      this.kick();
-    } catch (error) {
-      this.deps.log.warn({ err: error }, 'lease recovery failed (retried in 5 s)');
-    }
-  }
-
-  /** Claim now, or right after the claim pass that is running (wakes are coalesced). */
-  private kick(): void {
-    if (!this.stopped) this.claims.kick();
+  private async recover(): Promise<number> {
+    const { requeued, failed, revokedTokens } = await recoverExpiredLeases(
+      this.deps.sql,
+      {},
+      this.deps.publish,
+    );
+    const ids = [...requeued, ...failed].map((t) => t.id);
+    if (ids.length === 0) return 0;
+    this.deps.log.warn(
+      { requeued: requeued.length, failed: failed.length },
+      'expired task leases recovered',
+    );
+    await this.deps.tokens.revoked(ids, revokedTokens);
+    return ids.length;
   }
 
   private runnerFor(name: string, profile: Profile): Runner | undefined {
@@ -186,54 +234,8 @@ export class TaskWorker {
     }
   }
 
-  private async claimAll(): Promise<void> {
-    const policy = this.deps.registry.currentPolicy();
-    if (!policy) return;
-    for (const [name, profile] of Object.entries(policy.profiles)) {
-      if (this.stopped) return;
-      const concurrency = profile.concurrency ?? DEFAULT_CONCURRENCY;
-      const local = [...this.jobs.values()].filter((j) => j.profile === name).length;
-      // No query when this gateway is full: notices arrive for every event of every task.
-      if (local >= concurrency) continue;
-      const runner = this.runnerFor(name, profile);
-      if (!runner) continue;
-      const tasks = await claimTasks(
-        this.deps.sql,
-        {
-          profile: name,
-          owner: this.deps.owner,
-          leaseMs: this.leaseMs,
-          concurrency,
-          limit: concurrency - local,
-        },
-        this.deps.publish,
-      );
-      for (const task of tasks) this.startJob(task, name, profile, policy, runner);
-    }
-  }
-
-  private startJob(
-    task: LeasedTaskRow,
-    name: string,
-    profile: Profile,
-    policy: Policy,
-    runner: Runner,
-  ): void {
-    const job: Job = {
-      task,
-      profile: name,
-      abort: new AbortController(),
-      ownSeqs: new Set(),
-      done: Promise.resolve(),
-    };
-    this.jobs.set(task.id, job);
-    job.done = this.runJob(job, profile, policy, runner)
-      .catch((error) => this.deps.log.error({ err: error, taskId: task.id }, 'task run failed'))
-      .finally(() => {
-        clearTimeout(job.completing);
-        this.jobs.delete(task.id);
-        this.kick();
-      });
+  private logFor(job: Job): Logger {
+    return this.deps.log.child({ taskId: job.task.id, profile: job.profile });
   }
 
   private stopJob(job: Job, why: Stop): void {
@@ -259,21 +261,17 @@ export class TaskWorker {
     }
   }
 
-  private async runJob(job: Job, profile: Profile, policy: Policy, runner: Runner): Promise<void> {
-    const { task } = job;
-    const log = this.deps.log.child({ taskId: task.id, profile: job.profile });
-    const lease = { taskId: task.id, token: task.leaseToken };
+  private async runJob(job: Job): Promise<AgentFailed | undefined> {
+    const { task, config: profile, policy, runner } = job;
+    const log = this.logFor(job);
     // A result the agent of an earlier attempt handed in before its gateway died stands.
     const prior = await readAgentResult(this.deps.sql, task.id);
     if (prior?.agentResult != null) {
-      return this.settle(
-        log,
-        await completeTask(this.deps.sql, lease, { result: prior.agentResult }, this.deps.publish),
-      );
+      await completeWith(this.deps, job, prior.agentResult, log);
+      return undefined;
     }
     const timeoutMs = taskTimeoutMs(task, profile, policy);
     let workdir: string | undefined;
-    const timers: NodeJS.Timeout[] = [];
     let unwatch: (() => void) | undefined;
     let run: RunResult;
     let output: OutputSink | undefined;
@@ -288,11 +286,6 @@ export class TaskWorker {
       });
       const bundle = buildBundle(bundleInput(grant, task, this.deps.publicUrl()));
       workdir = await writeBundle(bundle);
-      const beat = setInterval(
-        () => void this.heartbeat(job).catch((e) => log.warn({ err: e }, 'lease extension failed')),
-        Math.max(100, Math.floor(this.leaseMs / 3)),
-      );
-      timers.push(beat);
       unwatch = this.waker?.watch(task.id, (seq) => {
         if (!job.ownSeqs.has(seq)) void this.check(job).catch(() => {});
       });
@@ -325,7 +318,6 @@ export class TaskWorker {
         error: `the agent could not be prepared: ${(error as Error).message}`,
       };
     } finally {
-      for (const t of timers) clearInterval(t);
       unwatch?.();
     }
     try {
@@ -334,54 +326,9 @@ export class TaskWorker {
         { reason: run.reason, exitCode: run.exitCode, stop: job.stop, ...stats },
         'agent ended',
       );
-      await this.finish(job, run, timeoutMs, log);
+      return await endRun(this.deps, job, run, timeoutMs, log);
     } finally {
       if (workdir) await removeWorkdir(workdir).catch(() => {});
     }
-  }
-
-  /** Ends the task from how its agent ended; nothing when the lease is not ours any more. */
-  private async finish(job: Job, run: RunResult, timeoutMs: number, log: Logger): Promise<void> {
-    const { sql, publish } = this.deps;
-    const lease = { taskId: job.task.id, token: job.task.leaseToken };
-    if (job.stop === 'lease_lost') return;
-    // The agent's last calls may still sit in the 200 ms batch: written first, a stream that
-    // ends at the terminal event has seen them all.
-    await this.deps.flushToolEvents?.().catch(() => {});
-    if (job.stop === 'cancelled') {
-      // The canceller revoked the tokens; forget them here too (another process may have cancelled).
-      await this.deps.tokens.revoked([job.task.id], []);
-      return;
-    }
-    const state = await readAgentResult(sql, job.task.id);
-    if (state?.agentResult != null) {
-      return this.settle(
-        log,
-        await completeTask(sql, lease, { result: state.agentResult }, publish),
-      );
-    }
-    if (job.stop === 'shutdown') return this.giveBack(job, log);
-    const outcome = runOutcome(run, timeoutMs);
-    const result =
-      outcome.kind === 'complete'
-        ? await completeTask(sql, lease, { result: outcome.result }, publish)
-        : await failTask(sql, lease, { reason: outcome.reason, error: outcome.error }, publish);
-    return this.settle(log, result);
-  }
-
-  private async settle(log: Logger, result: LeaseResult): Promise<void> {
-    if (result.outcome === 'lease_lost') {
-      log.warn({ status: result.task.status }, 'task lease lost before it could be ended');
-      return;
-    }
-    await this.deps.tokens.revoked([result.task.id], result.revokedTokens);
-  }
-
-  /** Shutdown: back to pending for another gateway (the tokens of this attempt are revoked). */
-  private async giveBack(job: Job, log: Logger): Promise<void> {
-    const result = await requeueForShutdown(this.deps.sql, job.task, this.deps.owner);
-    if (!result) return log.warn('task lease lost before it could be given back');
-    await this.deps.publish([result.event]);
-    await this.deps.tokens.revoked([job.task.id], result.revoked);
   }
 }

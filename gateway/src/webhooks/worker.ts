@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { HandlerResult, Manifest } from '@switchboard/sdk';
-import { CoalescedRun } from '../coalesced-run.ts';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import { callHandler } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import type { RetrySchedule } from '../queue/backoff.ts';
+import { type LeasedQueue, QueueWorker } from '../queue/worker.ts';
 import {
   claimDeliveries,
   type LeasedDelivery,
@@ -28,8 +29,11 @@ import { parseHandlerResult, type TriggerOutcome } from './triggers.ts';
 /** Handlers get 30 s (DEFAULT_HANDLER_TIMEOUT_MS); the lease outlives one call with room. */
 export const DELIVERY_LEASE_MS = 60_000;
 
-/** Waits before attempts 2…5 (max_attempts defaults to 5): a restarting server gets ~2.5 min. */
-export const DELIVERY_BACKOFF_MS = [1_000, 5_000, 30_000, 120_000];
+/**
+ * Waits after failed attempts 1…4 (max_attempts defaults to 5): a restarting server gets
+ * ~2.5 min. Jittered ±20 % by the queues' one backoff (queue/backoff.ts).
+ */
+export const DELIVERY_RETRY_SCHEDULE_MS: RetrySchedule = [1_000, 5_000, 30_000, 120_000];
 
 /** Handlers called at once by one gateway: a shared stdio server answers them in turn anyway. */
 const CONCURRENCY = 16;
@@ -57,7 +61,7 @@ export interface DeliveryWorkerDeps {
   log: Logger;
   registry: IntegrationRegistry;
   publish: PublishTaskEvents;
-  backoffMs?: readonly number[];
+  retryScheduleMs?: RetrySchedule;
   leaseMs?: number;
 }
 
@@ -99,46 +103,15 @@ export function jobFor(manifest: Manifest | undefined, row: DeliveryJob): Job {
   };
 }
 
-export class DeliveryWorker {
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
-  private stopped = false;
-  private readonly leaseMs: number;
-  private readonly backoffMs: readonly number[];
+/** The burst rule above: arrivals counted per BURST_WINDOW_MS decide the concurrency. */
+class BurstRule {
   private windowStart = 0;
   private arrivals = 0;
   private previousArrivals = 0;
-  /** The last claim found as many due rows as it asked for. */
-  private backlog = false;
 
-  private readonly batcher: TriggerBatcher;
-  private readonly claims = new CoalescedRun(
-    () => this.claimAll(),
-    (error) => this.deps.log.warn({ err: error }, 'delivery claim failed (retried)'),
-  );
-  private constructor(private readonly deps: DeliveryWorkerDeps) {
-    this.leaseMs = deps.leaseMs ?? DELIVERY_LEASE_MS;
-    this.backoffMs = deps.backoffMs ?? DELIVERY_BACKOFF_MS;
-    this.batcher = new TriggerBatcher(deps, deps.log);
-  }
-
-  static async start(deps: DeliveryWorkerDeps): Promise<DeliveryWorker> {
-    const worker = new DeliveryWorker(deps);
-    await worker.recover();
-    worker.timers.push(
-      setInterval(() => worker.wake(), POLL_MS),
-      setInterval(() => void worker.recover(), RECOVER_MS),
-    );
-    for (const t of worker.timers) t.unref();
-    worker.wake();
-    return worker;
-  }
-
-  /** A webhook delivery was just stored: counted for the burst rule, then a wake. */
-  accepted(): void {
+  arrived(): void {
     this.tick(Date.now());
     this.arrivals += 1;
-    this.wake();
   }
 
   private tick(now: number): void {
@@ -150,78 +123,74 @@ export class DeliveryWorker {
   }
 
   /** How many handler calls may be in flight now. */
-  private concurrency(): number {
+  concurrency(): number {
     this.tick(Date.now());
     const burst = Math.max(this.arrivals, this.previousArrivals) > BURST_ARRIVALS;
     return burst ? BURST_CONCURRENCY : CONCURRENCY;
   }
+}
+
+export class DeliveryWorker {
+  private constructor(
+    private readonly worker: QueueWorker<LeasedDelivery>,
+    private readonly burst: BurstRule,
+  ) {}
+
+  static async start(deps: DeliveryWorkerDeps): Promise<DeliveryWorker> {
+    const burst = new BurstRule();
+    return new DeliveryWorker(await QueueWorker.start(deliveryQueue(deps, burst)), burst);
+  }
+
+  /** A webhook delivery was just stored: counted for the burst rule, then a wake. */
+  accepted(): void {
+    this.burst.arrived();
+    this.wake();
+  }
 
   /** Claim now, or right after the pass that is running (wakes are coalesced). */
   wake(): void {
-    if (!this.stopped) this.claims.kick();
+    this.worker.wake();
   }
 
   /** Stops claiming and waits for the handlers in flight (their rows finish or stay leased). */
-  async close(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    await Promise.allSettled([...this.inFlight]);
+  close(): Promise<void> {
+    return this.worker.close();
   }
+}
 
-  private async recover(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const n = await recoverExpiredDeliveries(this.deps.sql, 500);
-      if (n > 0) {
-        this.deps.log.warn({ deliveries: n }, 'expired delivery leases recovered');
-        this.wake();
-      }
-    } catch (error) {
-      this.deps.log.warn({ err: error }, 'delivery lease recovery failed (retried in 5 s)');
-    }
-  }
-
-  private async claimAll(): Promise<void> {
-    while (!this.stopped) {
-      const concurrency = this.concurrency();
-      const free = concurrency - this.inFlight.size;
-      // Behind a backlog it claims in chunks: a claim walks the due index past the rows
-      // processed since the last vacuum, so one claim of 8 costs about what one of 1 does.
-      // Without one, a free slot is taken at once (a slow handler must not delay the next).
-      const chunk = this.backlog && this.inFlight.size > 0 ? Math.min(CLAIM_CHUNK, concurrency) : 1;
-      if (free < chunk) return;
-      const rows = await claimDeliveries(this.deps.sql, {
-        token: randomUUID(),
-        leaseMs: this.leaseMs,
-        limit: free,
-      });
-      for (const row of rows) {
-        const done: Promise<void> = this.process(row).finally(() => {
-          this.inFlight.delete(done);
-          this.wake();
-        });
-        this.inFlight.add(done);
-      }
-      // A claim of several that got all it asked for says more are waiting; one that got
-      // fewer, that none are (a claim of 1 that got it says nothing either way).
-      if (rows.length < free) {
-        this.backlog = false;
-        return;
-      }
-      if (free > 1) this.backlog = true;
-    }
-  }
-
-  private async process(row: LeasedDelivery): Promise<void> {
-    const log = this.deps.log.child({
+/** What the delivery queue supplies to the shared worker loop (queue/worker.ts). */
+function deliveryQueue(deps: DeliveryWorkerDeps, burst: BurstRule): LeasedQueue<LeasedDelivery> {
+  const { sql } = deps;
+  const leaseMs = deps.leaseMs ?? DELIVERY_LEASE_MS;
+  const schedule = deps.retryScheduleMs ?? DELIVERY_RETRY_SCHEDULE_MS;
+  const batcher = new TriggerBatcher(deps, deps.log);
+  const logFor = (row: LeasedDelivery) =>
+    deps.log.child({
       integration: row.integration,
       endpoint: row.endpoint,
       delivery: row.id,
       kind: row.kind,
     });
-    try {
-      const { triggers } = await handle(this.deps, row, {});
-      const { outcome, batch } = await this.batcher.store({ row, triggers });
+  const slot = {
+    key: '',
+    get limit() {
+      return burst.concurrency();
+    },
+  };
+  return {
+    name: 'delivery',
+    log: deps.log,
+    idField: 'delivery',
+    id: (row) => row.id,
+    pollMs: POLL_MS,
+    recoverMs: RECOVER_MS,
+    claimChunk: CLAIM_CHUNK,
+    slots: () => [slot],
+    claim: (_slot, limit) => claimDeliveries(sql, { token: randomUUID(), leaseMs, limit }),
+    async handle(row) {
+      const log = logFor(row);
+      const { triggers } = await handle(deps, row, {});
+      const { outcome, batch } = await batcher.store({ row, triggers });
       if (outcome === undefined) {
         log.warn('delivery lease lost before its result was stored; another worker has it');
         return;
@@ -230,28 +199,29 @@ export class DeliveryWorker {
         { triggers: outcome.triggers, tasks: outcome.tasks.length, attempt: row.attempts, batch },
         'delivery processed',
       );
-    } catch (error) {
-      await this.failed(row, error, log);
-    }
-  }
-
-  private async failed(row: LeasedDelivery, error: unknown, log: Logger): Promise<void> {
-    const retryable = !(error instanceof SwitchboardError) || error.retryable;
-    const message = error instanceof Error ? error.message : String(error);
-    const wait = this.backoffMs[Math.min(row.attempts - 1, this.backoffMs.length - 1)] ?? 0;
-    try {
-      const status = await retryOrFailDelivery(this.deps.sql, row.id, row.leaseToken, {
+    },
+    async fail(row, error, retryInMs) {
+      const message = error instanceof Error ? error.message : String(error);
+      const status = await retryOrFailDelivery(sql, row.id, row.leaseToken, {
         error: message.slice(0, 10_000),
-        retryInMs: retryable ? wait : null,
+        retryInMs,
       });
       const fields = { err: error, attempt: row.attempts, status };
+      const log = logFor(row);
       if (status === 'failed') log.error(fields, 'delivery failed');
-      else log.warn({ ...fields, retryInMs: wait }, 'delivery attempt failed; retrying');
-    } catch (storeError) {
-      // The lease expires and recovery retries it: nothing is lost, only delayed.
-      log.error({ err: storeError, cause: message }, 'could not record a delivery failure');
-    }
-  }
+      else log.warn({ ...fields, retryInMs }, 'delivery attempt failed; retrying');
+    },
+    retry: {
+      schedule: () => schedule,
+      attempt: (row) => row.attempts,
+      classify: (error) => ({ retryable: !(error instanceof SwitchboardError) || error.retryable }),
+    },
+    async recover() {
+      const n = await recoverExpiredDeliveries(sql, 500);
+      if (n > 0) deps.log.warn({ deliveries: n }, 'expired delivery leases recovered');
+      return n;
+    },
+  };
 }
 
 /** The handler's answer for a row: its validated triggers and (sync mode) its response. */
