@@ -7,6 +7,8 @@ import type { Grant } from '../tokens/grant.ts';
 import { Catalog } from './catalog.ts';
 import { ClientReplies } from './client-replies.ts';
 import { PAGE_SIZE } from './cursors.ts';
+import { serveEra2025 } from './era-2025.ts';
+import { Era2025Clients } from './era-2025-clients.ts';
 import { notReady } from './errors.ts';
 import { fastCallEligible, serveFastCall } from './fast-call.ts';
 import {
@@ -20,8 +22,6 @@ import {
 } from './http-bridge.ts';
 import { InFlight, requestId } from './inflight.ts';
 import { acceptsInput } from './input-required.ts';
-import { serveLegacy } from './legacy.ts';
-import { LegacyClients } from './legacy-clients.ts';
 import { NotificationHub } from './notifications.ts';
 import { declarations, HEADER_MISMATCH, paramHeaderMismatch } from './param-headers.ts';
 import { requestScope } from './request-scope.ts';
@@ -60,13 +60,13 @@ export interface McpEndpoint {
 /**
  * The agent-facing MCP endpoints, stateless on the SDK v2 for both protocol eras:
  * 2026-07-28 requests (with the per-request `_meta` envelope) go to createMcpHandler in
- * `legacy: 'reject'` mode, 2025-era requests to our own legacy leg (JSON answers, GET streams).
+ * `legacy: 'reject'` mode, 2025-era requests to our own 2025-era leg (era-2025.ts: JSON answers, GET streams).
  * `isLegacyRequest` is the SDK's own routing predicate, so the split never disagrees with it.
  */
 export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
   const { registry, log } = deps;
   const inflight = new InFlight();
-  const legacyClients = new LegacyClients();
+  const era2025Clients = new Era2025Clients();
   // Upstream changes go to the hub (declared below; only called once requests are served).
   const catalog = new Catalog(
     log,
@@ -83,7 +83,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     log,
     catalog,
     inflight,
-    clients: legacyClients,
+    clients: era2025Clients,
     subscriptions,
     pageSize: deps.pageSize ?? PAGE_SIZE,
     upstreamToken: reuseUpstreamTokens(deps.upstreamToken),
@@ -102,7 +102,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     hub: notifications,
     inflight,
     log,
-    clients: legacyClients,
+    clients: era2025Clients,
     replies: new ClientReplies(),
   };
 
@@ -190,8 +190,8 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     if (
       post &&
       fastCallEligible(body, view, req.headers) &&
-      !acceptsInput(legacyClients.capabilities(grant)) &&
-      legacyClients.logLevel(grant) === undefined
+      !acceptsInput(era2025Clients.capabilities(grant)) &&
+      era2025Clients.logLevel(grant) === undefined
     ) {
       if (await serveFastCall(handlerDeps, res, body, view)) return;
     }
@@ -200,7 +200,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     try {
       response = await requestScope.run({ view, body }, async () => {
         if (await isLegacyRequest(request, body)) {
-          return serveLegacy(legacyDeps, request, body, view, clientGone(res));
+          return serveEra2025(legacyDeps, request, body, view, clientGone(res));
         }
         const mismatch = await paramHeaderCheck(body, view, req.headers);
         if (mismatch) return mismatch;

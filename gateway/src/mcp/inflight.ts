@@ -30,7 +30,7 @@ export function cancelledResponse(): Response {
  * that notification arrives in an HTTP request of its own, on a server instance that never saw
  * the request it names; this map (key: token id + JSON-RPC id, since request ids are only unique
  * per client) is what links the two. Every 2025-era POST request is tracked for as long as its
- * HTTP exchange lasts (legacy.ts, fast-call.ts), whatever its method. 2026-07-28 clients cancel
+ * HTTP exchange lasts (era-2025.ts, fast-call.ts), whatever its method. 2026-07-28 clients cancel
  * by closing the request's stream, which the SDK turns into the handler's abort signal directly.
  */
 export class InFlight {

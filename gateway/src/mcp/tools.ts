@@ -7,13 +7,13 @@ import { scopeAllows } from '../tokens/scope.ts';
 import { callBounds, DEFAULT_MAX_CALL_MS } from './call-bounds.ts';
 import type { PublishedTools } from './catalog.ts';
 import { paginateLists, type SizedList } from './cursors.ts';
+import type { Era2025Clients } from './era-2025-clients.ts';
 import { callResultForEra, type Era } from './era-results.ts';
 import { argumentsTooDeep, resultTooDeep, toolNotFound, upstreamFailure } from './errors.ts';
 import { agentMeta, type ForwardDeps, forward } from './forward.ts';
 import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
 import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH, nestsDeeperThan } from './json-depth.ts';
-import type { LegacyClients } from './legacy-clients.ts';
 import {
   integrationWide,
   isAggregate,
@@ -28,7 +28,7 @@ export interface HandlerDeps extends ForwardDeps {
   pageSize: number;
   inflight: InFlight;
   /** What 2025-era clients declared in requests of their own (handshake, log level). */
-  clients: LegacyClients;
+  clients: Era2025Clients;
   onToolCall(event: ToolCallEvent): void;
   includeArguments?: (integration: string) => boolean;
 }

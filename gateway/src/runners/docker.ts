@@ -1,5 +1,6 @@
 import type { Runner as RunnerConfig } from '@switchboard/policy';
 import { runChild } from './child.ts';
+import { cliEnv, isCliEnvName, runCli, taskResourceName } from './cli.ts';
 import { containerEnv } from './env.ts';
 import { writePromptFile } from './files.ts';
 import {
@@ -11,7 +12,6 @@ import {
   type RunRequest,
   type RunResult,
 } from './runner.ts';
-import { cliEnv, isCliEnvName, runTool, taskResourceName } from './tool.ts';
 
 /**
  * The docker driver: `docker run` in the foreground through the `docker` binary on PATH, its
@@ -119,7 +119,7 @@ export class DockerRunner implements Runner {
       graceMs: this.options.graceMs,
       // The CLI in the foreground forwards signals, but a stuck CLI must not keep the container.
       onStop: async () => {
-        await runTool('docker', ['kill', name], { env: cliEnv(env) });
+        await runCli('docker', ['kill', name], { env: cliEnv(env) });
       },
     });
   }

@@ -1,8 +1,8 @@
 import type { Runner as RunnerConfig } from '@switchboard/policy';
+import { taskResourceName } from './cli.ts';
 import { containerEnv } from './env.ts';
 import { type BundleFileSpec, bundleFiles, PROMPT_FILE } from './files.ts';
 import { expandArgs, placeholderValues, type RunRequest } from './runner.ts';
-import { taskResourceName } from './tool.ts';
 
 /**
  * The objects one task becomes on a cluster, applied together as a `v1 List`: a Secret (the

@@ -1,5 +1,6 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
+import { cliEnv, runCli } from './cli.ts';
 import { jobManifest, type KubernetesRunnerConfig } from './kubernetes-manifest.ts';
 import {
   checkArgs,
@@ -9,7 +10,6 @@ import {
   type RunResult,
   Tail,
 } from './runner.ts';
-import { cliEnv, runTool } from './tool.ts';
 
 /**
  * The kubernetes driver: one Job per task through the `kubectl` on PATH (and its usual
@@ -93,7 +93,7 @@ export class KubernetesRunner implements Runner {
   private kubectl(args: string[], input?: string) {
     const ns = this.config.namespace ? ['--namespace', this.config.namespace] : [];
     const env = cliEnv(this.options.hostEnv ?? process.env);
-    return runTool('kubectl', [...args, ...ns], { env, input });
+    return runCli('kubectl', [...args, ...ns], { env, input });
   }
 
   async run(request: RunRequest): Promise<RunResult> {

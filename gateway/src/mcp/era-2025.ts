@@ -6,9 +6,9 @@ import {
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { type ClientReplies, isReply } from './client-replies.ts';
+import type { Era2025Clients } from './era-2025-clients.ts';
 import { cancelledResponse, type InFlight, requestId } from './inflight.ts';
 import { acceptsInput } from './input-required.ts';
-import type { LegacyClients } from './legacy-clients.ts';
 import type { NotificationHub } from './notifications.ts';
 import type { View } from './view.ts';
 
@@ -20,12 +20,12 @@ import type { View } from './view.ts';
  * resources/updated travel on (transports "Listening for Messages from the Server"). There is
  * no session (no Mcp-Session-Id), so DELETE has nothing to end.
  */
-export interface LegacyDeps {
+export interface Era2025Deps {
   buildServer(view: View): Promise<Server>;
   hub: NotificationHub;
   inflight: InFlight;
   log: Logger;
-  clients: LegacyClients;
+  clients: Era2025Clients;
   replies: ClientReplies;
 }
 
@@ -132,8 +132,8 @@ function whenBodyEnds(response: Response, onEnd: () => void): Response {
 }
 
 /** `gone`: resolves if the client disconnects before its answer is complete. */
-export async function serveLegacy(
-  deps: LegacyDeps,
+export async function serveEra2025(
+  deps: Era2025Deps,
   request: Request,
   body: unknown,
   view: View,

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
  * whose answer the driver parses, not for the agent itself (child.ts). Never rejects: a
  * missing binary is `code: null` with the reason in `stderr`.
  */
-export interface ToolResult {
+export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
@@ -14,11 +14,11 @@ export interface ToolResult {
 /** Enough for `kubectl get job -o json` and a task's logs; more is cut from the front. */
 const OUTPUT_MAX = 16 * 1024 * 1024;
 
-export function runTool(
+export function runCli(
   command: string,
   args: string[],
   options: { env: Record<string, string>; input?: string },
-): Promise<ToolResult> {
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { env: options.env, shell: false });
     let stdout = '';

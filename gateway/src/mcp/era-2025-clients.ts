@@ -33,7 +33,7 @@ interface Remembered {
  * In memory, per process: a 2025 client answering a server→client request must reach the process
  * holding that request anyway (mcp/client-replies.ts). A client that reconnects re-declares.
  */
-export class LegacyClients {
+export class Era2025Clients {
   private readonly byToken = new Map<string, Remembered>();
 
   rememberInitialize(grant: Grant, declared: ClientCapabilities): void {
