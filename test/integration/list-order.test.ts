@@ -11,9 +11,13 @@ import { findMessageOfOutboxRow } from '../../gateway/src/dispatch/store.ts';
 import { listTaskEvents } from '../../gateway/src/events/store.ts';
 import { followTaskEvents, TaskEventWaker } from '../../gateway/src/events/task-events.ts';
 import { createLogger } from '../../gateway/src/log.ts';
-import { createOrGetSession, insertMessage } from '../../gateway/src/sessions/store.ts';
+import {
+  createOrGetSession,
+  insertMessage,
+  lastMessageId,
+  newestMessages,
+} from '../../gateway/src/sessions/store.ts';
 import { claimTasks } from '../../gateway/src/tasks/queue.ts';
-import { lastMessageId, newestMessages } from '../../gateway/src/tasks/sql/worker.ts';
 import { insertDeliveries } from '../../gateway/src/webhooks/store.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 import { collect, openSse, type SseEvent } from '../helpers/sse.ts';

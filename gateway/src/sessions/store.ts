@@ -154,3 +154,24 @@ export async function listMessages(
      where m.session_id = ${sessionId} and m.id > ${options.afterId ?? '0'}::bigint
      order by m.id limit ${options.limit}`;
 }
+
+/** The newest message id of a session ('0' for none): ask_user waits for one after it. */
+export async function lastMessageId(sql: Sql, sessionId: string): Promise<string> {
+  const [row] = await sql<{ id: string }[]>`
+    select coalesce(max(id), 0)::text as id from messages where session_id = ${sessionId}`;
+  return row!.id;
+}
+
+/** The `limit` newest messages of a session, oldest first (task_context's history). */
+export async function newestMessages(
+  sql: Sql,
+  sessionId: string,
+  limit: number,
+): Promise<MessageRow[]> {
+  const rows = await sql<MessageRow[]>`
+    select id::text, session_id::text as "sessionId", role, content, source,
+           created_at as "createdAt"
+      from messages m where m.session_id = ${sessionId}
+     order by m.id desc limit ${limit}`;
+  return rows.reverse();
+}

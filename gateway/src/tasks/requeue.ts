@@ -1,7 +1,7 @@
 import type { Pool } from '../db/connect.ts';
 import { insertTaskEvent, type TaskEvent } from '../events/store.ts';
 import { revokeTaskTokens } from '../tokens/store.ts';
-import { requeueLeasedTask } from './sql/worker.ts';
+import { requeueLeasedTask } from './sql/requeue.ts';
 
 /**
  * Gives a leased task back to the queue: pending again, this attempt's tokens revoked and a

@@ -6,7 +6,7 @@ import type { TokenService } from '../tokens/service.ts';
 import { completeTask, failTask, type LeaseResult } from './queue.ts';
 import { requeueForRetry, requeueForShutdown } from './requeue.ts';
 import { runOutcome } from './run-outcome.ts';
-import { readAgentResult } from './sql/worker.ts';
+import { readAgentResult } from './sql/agent-result.ts';
 import type { LeasedTaskRow } from './store.ts';
 
 /**

@@ -17,7 +17,7 @@ import type { Runner, RunResult } from '../runners/runner.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.ts';
 import { claimTasks, extendLease, recoverExpiredLeases } from './queue.ts';
-import { readAgentResult } from './sql/worker.ts';
+import { readAgentResult } from './sql/agent-result.ts';
 import type { LeasedTaskRow } from './store.ts';
 import { type AgentFailed, completeWith, endFailedRun, endRun, type Stop } from './worker-end.ts';
 import { OutputSink } from './worker-output.ts';
