@@ -4,14 +4,9 @@ import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { notFound, SwitchboardError } from '../errors.ts';
 import { actorOf, requireScope } from '../http/auth.ts';
+import { listDeliveryTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
-import {
-  type DeliveryRow,
-  findDelivery,
-  insertReplay,
-  listDeliveries,
-  listDeliveryTasks,
-} from '../webhooks/store.ts';
+import { type DeliveryRow, findDelivery, insertReplay, listDeliveries } from '../webhooks/store.ts';
 
 /**
  * /api/v1/deliveries: what came in through webhooks (and manifest schedule fires), what each

@@ -4,9 +4,9 @@ import { handlerResultSchema } from '@switchboard/sdk';
 import type { Sql } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
 import { HandlerError } from '../integrations/handler-call.ts';
+import { createTask } from '../tasks/create.ts';
 import { setTaskScope } from '../tasks/store.ts';
 import { narrowScope } from '../tasks/task-scope.ts';
-import { insertTrigger } from './store.ts';
 
 /**
  * A handler's answer (ARCHITECTURE §4 "Handler results") → sessions, messages and tasks, in the
@@ -134,44 +134,56 @@ export async function applyTriggers(
       const refusal = profileRefusal(policy, integration, execution.profile, at);
       if (refusal) throw invalid(integration, refusal);
     }
-    const stored = await insertTrigger(tx, {
-      integration,
-      deliveryRowId,
-      index,
-      key: trigger.session.key,
-      sessionDispatch: dispatch,
-      message: trigger.message,
-      run: trigger.run,
-      profile,
-      scope: execution.tools ?? [],
-      execution: {
-        ...(execution.preamble !== undefined && { preamble: execution.preamble }),
-        ...(execution.skills !== undefined && { skills: execution.skills }),
-        ...(execution.model !== undefined && { model: execution.model }),
+    const stored = await createTask(tx, {
+      session: { key: trigger.session.key, profile: null, dispatch },
+      message: {
+        role: 'integration',
+        content: trigger.message,
+        source: { integration, delivery: deliveryRowId, trigger: index },
       },
-      // The trigger's own target wins over the session's (a chat thread in a channel session).
-      taskDispatch: dispatch,
+      task: trigger.run
+        ? {
+            external: false,
+            profile,
+            prompt: trigger.message,
+            scope: execution.tools ?? [],
+            execution: {
+              ...(execution.preamble !== undefined && { preamble: execution.preamble }),
+              ...(execution.skills !== undefined && { skills: execution.skills }),
+              ...(execution.model !== undefined && { model: execution.model }),
+            },
+            // The trigger's own target wins over the session's (a chat thread in a channel).
+            dispatch,
+            timeoutMs: null,
+            maxAttempts: 3,
+            idempotencyKey: `delivery:${deliveryRowId}:${index}`,
+            deliveryId: deliveryRowId,
+            event: { type: 'task:created', data: { delivery: deliveryRowId, integration } },
+          }
+        : null,
     });
-    outcome.sessions.push(stored.sessionId);
-    outcome.messages.push(stored.messageId);
-    if (!stored.taskId || !stored.event) continue; // run: false, or the task exists already
+    outcome.sessions.push(stored.sessionId!);
+    outcome.messages.push(stored.messageId!);
+    // run: false, or the task exists already (a delivery processed twice)
+    if (!stored.created || !stored.task || !stored.event) continue;
+    const task = stored.task;
     // A profile taken from the session is checked now; throwing rolls the statement back.
-    requireProfile(integration, stored.profile, trigger.session.key, policy);
+    requireProfile(integration, task.profile, trigger.session.key, policy);
     if (execution.tools !== undefined) {
       // The one scope rule (tasks/task-scope.ts): cut to the profile's tools, known only now
       // when the profile is the session's. Nothing in common is refused, never widened.
-      const tools = policy.profiles[stored.profile!]!.tools;
+      const tools = policy.profiles[task.profile!]!.tools;
       const narrowed = narrowScope(execution.tools, tools);
       if (narrowed.empty) {
         throw invalid(
           integration,
-          `triggers[${index}].execution.tools ${JSON.stringify(execution.tools)} has nothing in common with the tools of profile ${stored.profile} (${tools.join(', ') || 'none'})`,
+          `triggers[${index}].execution.tools ${JSON.stringify(execution.tools)} has nothing in common with the tools of profile ${task.profile} (${tools.join(', ') || 'none'})`,
         );
       }
-      await setTaskScope(tx, stored.taskId, narrowed.scope);
+      await setTaskScope(tx, task.id, narrowed.scope);
     }
-    outcome.tasks.push(stored.taskId);
-    events.push({ taskId: stored.taskId, type: 'task:created', ...stored.event });
+    outcome.tasks.push(task.id);
+    events.push(stored.event);
   }
   return { outcome, events };
 }
