@@ -56,21 +56,32 @@ function requireProfile(integration: string, name: string | null, key: string, p
 /**
  * Where an integration may send a task's result: its own dispatchers, `none`, the SSRF-guarded
  * `webhook`, or `internal` into one of its own sessions. Anything else would let one
- * integration act in another's name (github starting tasks in chat's channel). The one rule for
- * its triggers (below) and its process key (api/sessions.ts); the reason names the field `at`.
+ * integration act in another's name (github starting tasks in chat's channel). An `internal`
+ * target that runs a task there with a `profile` names a profile as `execution.profile` does,
+ * so only one the policy gives the integration (profileRefusal): otherwise a handler could not
+ * pick the operator's widest profile for its trigger's task, but could for the task its result
+ * starts. The one rule for its triggers (below) and its process key (api/sessions.ts); the
+ * reason names the field `at`.
  */
 export function dispatchRefusal(
   integration: string,
   dispatch: { type: string; config?: Record<string, unknown> | undefined } | null | undefined,
   own: readonly string[],
   at: string,
+  policy: Policy | undefined,
 ): string | undefined {
   if (!dispatch || dispatch.type === 'none' || dispatch.type === 'webhook') return undefined;
   if (own.includes(dispatch.type)) return undefined;
   if (dispatch.type === 'internal') {
     const target = dispatch.config?.session;
-    if (typeof target === 'string' && target.startsWith(`${integration}:`)) return undefined;
-    return `${at}.config.session must be a session key starting with "${integration}:"`;
+    if (typeof target !== 'string' || !target.startsWith(`${integration}:`)) {
+      return `${at}.config.session must be a session key starting with "${integration}:"`;
+    }
+    const profile = dispatch.config?.profile;
+    if (profile === undefined) return undefined;
+    if (typeof profile !== 'string') return `${at}.config.profile must be a profile name`;
+    if (!policy) return `${at}.config.profile: the policy is not loaded`;
+    return profileRefusal(policy, integration, profile, `${at}.config.profile`);
   }
   return `${at}.type ${JSON.stringify(dispatch.type)} is neither a dispatcher of ${integration} (${own.join(', ') || 'it declares none'}) nor none, webhook or internal`;
 }
@@ -80,12 +91,14 @@ function checkDispatch(
   index: number,
   dispatch: Trigger['session']['dispatch'],
   own: readonly string[],
+  policy: Policy,
 ): void {
   const refusal = dispatchRefusal(
     integration,
     dispatch,
     own,
     `triggers[${index}].session.dispatch`,
+    policy,
   );
   if (refusal) throw invalid(integration, refusal);
 }
@@ -118,7 +131,7 @@ export async function applyTriggers(
         `triggers[${index}].session.key ${JSON.stringify(trigger.session.key)} must start with "${integration}:"`,
       );
     }
-    checkDispatch(integration, index, trigger.session.dispatch, input.dispatchers);
+    checkDispatch(integration, index, trigger.session.dispatch, input.dispatchers, policy);
     const dispatch = trigger.session.dispatch
       ? { type: trigger.session.dispatch.type, config: trigger.session.dispatch.config ?? {} }
       : null;
