@@ -1,20 +1,20 @@
 import type { Sql } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
 import { type InsertedTask, insertTask, type NewTask } from './sql/create.ts';
-import { findTaskByIdempotencyKey, type QueueTaskRow, type TaskRow } from './store.ts';
+import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
 
 /**
  * Where a task is born, whoever asks: a webhook delivery's triggers (webhooks/triggers.ts), a
- * policy schedule (schedules/fire.ts), the API's POST /tasks and a session's message with
- * `run` (api/task-create.ts → queue.ts:enqueueTask), an `internal` dispatch
- * (dispatch/internal.ts → enqueueTask) and an external task's grant (external.ts). Each path
+ * policy schedule (schedules/fire.ts), the API's POST /tasks and a session message with `run`
+ * (api/tasks.ts, api/sessions.ts → api/task-create.ts → queue.ts:enqueueTask), an `internal`
+ * dispatch (dispatch/internal.ts → enqueueTask) and an external task's grant (external.ts). Each path
  * decides its own rules first (which profile, which scope, which idempotency key: see the
  * callers) and then calls createTask in its transaction, which writes the session, the message,
  * the task and its first event (fanned out to event subscriptions) in one statement
  * (sql/create.ts).
  */
 
-export type { NewTask, TaskFields, TaskMessage, TaskSession } from './sql/create.ts';
+export type { NewTask, NewTaskRow, TaskFields, TaskMessage, TaskSession } from './sql/create.ts';
 
 export interface CreatedTask extends InsertedTask {
   /**
@@ -35,25 +35,6 @@ export async function createTask(tx: Sql, input: NewTask): Promise<CreatedTask> 
   const existing = await findTaskByIdempotencyKey(tx, key);
   if (!existing) throw new Error(`idempotency key ${key} conflicted but is gone`);
   return { ...inserted, task: existing, event: undefined, created: false };
-}
-
-/** What the API shows of a task outside the queue (an external task's grant). */
-export function taskRowOf(task: QueueTaskRow): TaskRow {
-  const { id, sessionId, external, status, prompt, scope, result, error } = task;
-  const { createdAt, startedAt, finishedAt } = task;
-  return {
-    id,
-    sessionId,
-    external,
-    status,
-    prompt,
-    scope,
-    result,
-    error,
-    createdAt,
-    startedAt,
-    finishedAt,
-  };
 }
 
 /**
@@ -89,7 +70,8 @@ export async function createExternalTask(
       event: task.event ?? null,
     },
   });
-  return { task: taskRowOf(created.task!), event: created.event };
+  const row = await findTask(tx, created.task!.id);
+  return { task: row!, event: created.event };
 }
 
 /** An external task without an event (the tests' and the token bench's fixture). */

@@ -119,12 +119,14 @@ export async function enqueueTask(
       }
       throw error;
     }
-    const task = created.task!;
-    if (!created.created) return { task, created: false, events: [] };
-    if (task.profile === null) {
+    if (created.created && created.task!.profile === null) {
       throw badRequest('invalid task: profile: expected a profile (the session has no default)');
     }
-    return { task, created: true, events: [created.event!] };
+    // The whole row, as the API shows it (the insert answers only what its callers need).
+    const task = (await findQueueTask(tx, created.task!.id))!;
+    return created.created
+      ? { task, created: true, events: [created.event!] }
+      : { task, created: false, events: [] };
   });
   await publishing(publish, result.events);
   return result;

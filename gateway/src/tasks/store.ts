@@ -44,8 +44,8 @@ export async function endTask(
   return row;
 }
 
-// ── The queue (issue 5). Every query aliases tasks as `t` so that queueTaskColumns is unambiguous
-// in UPDATE … FROM. Transactions, events and validation are in queue.ts; creating a task is in
+// ── The queue (issue 5). Every query aliases tasks as `t` so that queueColumns is unambiguous in
+// UPDATE … FROM. Transactions, events and validation are in queue.ts; creating a task is in
 // create.ts (its statement in sql/create.ts).
 
 export interface QueueTaskRow extends TaskRow {
@@ -69,8 +69,7 @@ export interface LeasedTaskRow extends QueueTaskRow {
   leaseToken: string;
 }
 
-/** Every column of QueueTaskRow, of `tasks` aliased `t` (also the insert's, sql/create.ts). */
-export const queueTaskColumns = (sql: Sql) =>
+const queueColumns = (sql: Sql) =>
   sql`t.id::text, t.session_id::text as "sessionId", t.external, t.status, t.prompt, t.scope,
       t.result, t.error, t.created_at as "createdAt", t.started_at as "startedAt",
       t.finished_at as "finishedAt", t.seq::text, t.message_id::text as "messageId", t.profile,
@@ -88,7 +87,7 @@ export async function findTaskByIdempotencyKey(
   key: string,
 ): Promise<QueueTaskRow | undefined> {
   const [row] = await sql<QueueTaskRow[]>`
-    select ${queueTaskColumns(sql)} from tasks t where t.idempotency_key = ${key}`;
+    select ${queueColumns(sql)} from tasks t where t.idempotency_key = ${key}`;
   return row;
 }
 
@@ -99,7 +98,7 @@ export async function findQueueTask(
   options: { lock?: boolean } = {},
 ): Promise<QueueTaskRow | undefined> {
   const [row] = await sql<QueueTaskRow[]>`
-    select ${queueTaskColumns(sql)} from tasks t where t.id = ${id}
+    select ${queueColumns(sql)} from tasks t where t.id = ${id}
     ${options.lock ? sql`for update` : sql``}`;
   return row;
 }
@@ -146,7 +145,7 @@ export async function claimPendingTasks(
            started_at = now(), updated_at = now()
       from next
      where t.id = next.id
-    returning ${queueTaskColumns(sql)}, t.lease_token::text as "leaseToken"`;
+    returning ${queueColumns(sql)}, t.lease_token::text as "leaseToken"`;
 }
 
 /** Moves the lease's expiry to now + leaseMs; undefined unless `token` is the current lease. */
@@ -160,7 +159,7 @@ export async function extendTaskLease(
     update tasks t
        set lease_expires_at = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
      where t.id = ${id} and t.status = 'running' and t.lease_token = ${token}::uuid
-    returning ${queueTaskColumns(sql)}`;
+    returning ${queueColumns(sql)}`;
   return row;
 }
 
@@ -185,7 +184,7 @@ export async function endLeasedTask(
            error = ${outcome.status === 'failed' ? outcome.error : null},
            finished_at = now(), updated_at = now(), lease_token = null, lease_expires_at = null
      where t.id = ${id} and t.status = 'running' and t.lease_token = ${token}::uuid
-    returning ${queueTaskColumns(sql)}`;
+    returning ${queueColumns(sql)}`;
   return row;
 }
 
@@ -200,7 +199,7 @@ export async function cancelUnfinishedTask(
        set status = 'cancelled', reason = ${outcome.reason}, error = ${outcome.error},
            finished_at = now(), updated_at = now(), lease_token = null, lease_expires_at = null
      where t.id = ${id} and t.status in ('pending', 'running')
-    returning ${queueTaskColumns(sql)}`;
+    returning ${queueColumns(sql)}`;
   return row;
 }
 
@@ -233,7 +232,7 @@ export async function recoverExpiredTasks(sql: Sql, limit: number): Promise<Reco
            run_at = now(), updated_at = now(), lease_token = null, lease_expires_at = null
       from expired
      where t.id = expired.id
-    returning ${queueTaskColumns(sql)}, expired.lease_owner as "expiredOwner"`;
+    returning ${queueColumns(sql)}, expired.lease_owner as "expiredOwner"`;
 }
 
 export interface TaskListFilter {
@@ -252,7 +251,7 @@ export interface TaskListFilter {
 export async function listQueueTasks(sql: Sql, filter: TaskListFilter): Promise<QueueTaskRow[]> {
   const statuses = filter.statuses && filter.statuses.length > 0 ? [...filter.statuses] : null;
   return sql<QueueTaskRow[]>`
-    select ${queueTaskColumns(sql)} from tasks t
+    select ${queueColumns(sql)} from tasks t
      where (${statuses}::text[] is null or t.status = any(${statuses}::text[]))
        and (${filter.profile ?? null}::text is null or t.profile = ${filter.profile ?? null}::text)
        and (${filter.sessionId ?? null}::uuid is null or t.session_id = ${filter.sessionId ?? null}::uuid)

@@ -1,7 +1,6 @@
 import type { Sql } from '../../db/connect.ts';
 import { fanOut, type TaskEvent } from '../../events/store.ts';
 import type { MessageRow } from '../../sessions/store.ts';
-import { type QueueTaskRow, queueTaskColumns } from '../store.ts';
 
 /**
  * The one statement that creates a task (tasks/create.ts says who calls it): the session
@@ -52,11 +51,23 @@ export interface NewTask {
   task: TaskFields | null;
 }
 
+/**
+ * What the statement answers of the new task: the rest of its row (findQueueTask) would cost
+ * every trigger ~45 µs of the gateway's CPU to parse (25 columns, 5 dates; issue 14 in
+ * test/bench/RESULTS.md), and only the API shows it.
+ */
+export interface NewTaskRow {
+  id: string;
+  seq: string;
+  profile: string | null;
+  sessionId: string | null;
+}
+
 export interface InsertedTask {
   sessionId: string | null;
   messageId: string | null;
   /** undefined: no task was asked for, or its idempotency key is taken. */
-  task: QueueTaskRow | undefined;
+  task: NewTaskRow | undefined;
   event: TaskEvent | undefined;
 }
 
@@ -75,7 +86,7 @@ const NO_TASK: TaskFields = {
   event: null,
 };
 
-type Row = QueueTaskRow & {
+type Row = NewTaskRow & {
   _sessionId: string | null;
   _messageId: string | null;
   _eventSeq: string | null;
@@ -84,83 +95,83 @@ type Row = QueueTaskRow & {
   _eventCreatedAt: Date | null;
 };
 
-function sessionQuery(sql: Sql, session: TaskSession | null, touch: boolean) {
-  const json = (value: Record<string, unknown> | null) =>
-    value === null ? null : sql.json(value as never);
-  if (session !== null && 'key' in session) {
-    // `do update` returns an existing session's row as well, and takes its row lock for the
-    // rest of the transaction: a session's triggers are serial.
-    return sql`
-      insert into sessions as x (key, profile, dispatch)
-      values (${session.key}, ${session.profile}::text, ${json(session.dispatch)}::jsonb)
-      on conflict (key) do update set updated_at = now()
-      returning x.id, x.profile, x.dispatch`;
-  }
-  const id = session?.id ?? null;
-  if (touch) {
-    return sql`
-      update sessions x set updated_at = now() where x.id = ${id}::uuid
-      returning x.id, x.profile, x.dispatch`;
-  }
-  return sql`select x.id, x.profile, x.dispatch from sessions x where x.id = ${id}::uuid`;
-}
-
-function messageQuery(sql: Sql, message: TaskMessage | null) {
-  if (message === null) return sql`select null::bigint as id`;
-  if ('id' in message) return sql`select ${message.id}::bigint as id`;
-  return sql`
-    insert into messages (session_id, role, content, source)
-    select s.id, ${message.role}, ${message.content},
-           ${message.source === null ? null : sql.json(message.source as never)}::jsonb
-      from s
-    returning id`;
-}
+const json = (value: Record<string, unknown> | null) => (value === null ? null : (value as never));
 
 export async function insertTask(sql: Sql, t: NewTask): Promise<InsertedTask> {
   const task = t.task ?? NO_TASK;
-  const newMessage = t.message !== null && !('id' in t.message);
+  const byKey = t.session !== null && 'key' in t.session ? t.session : null;
   const byId = t.session !== null && 'id' in t.session ? t.session.id : null;
-  const created = task.event?.type === 'task:created';
-  // An external task takes nothing from its session: no profile runs it, it dispatches nothing.
-  const inherit = (column: 'profile' | 'dispatch') =>
-    task.external ? sql`null` : sql`s.${sql(column)}`;
+  const newMessage = t.message !== null && !('id' in t.message) ? t.message : null;
+  const messageId = t.message !== null && 'id' in t.message ? t.message.id : null;
+  const status = t.task === null ? null : task.external ? 'running' : 'pending';
+  const asJson = (value: Record<string, unknown> | null) =>
+    value === null ? null : sql.json(value as never);
+  // Every variant is this one text, steered by the parameters in k (each sent once): a nested
+  // sql`` fragment cost the gateway ~12 µs of CPU per statement and a parameter ~1 µs, and this
+  // statement runs for every trigger of every delivery.
   const [row] = await sql<Row[]>`
-    with s as (${sessionQuery(sql, t.session, newMessage)}),
-    m as (${messageQuery(sql, t.message)}),
+    with k as (
+      select ${status}::text as status, ${task.event?.type ?? null}::text as event,
+             ${byKey?.key ?? null}::text as key, ${byKey?.profile ?? null}::text as profile,
+             ${asJson(byKey?.dispatch ?? null)}::jsonb as dispatch, ${byId}::uuid as session_id,
+             ${newMessage?.role ?? null}::text as role, ${newMessage?.content ?? null}::text as content,
+             ${asJson(newMessage?.source ?? null)}::jsonb as source,
+             ${messageId}::bigint as message_id),
+    -- Get-or-create by key: 'do update' returns an existing session's row as well, and takes
+    -- its row lock for the rest of the transaction (a session's triggers are serial).
+    by_key as (
+      insert into sessions as x (key, profile, dispatch)
+      select k.key, k.profile, k.dispatch from k where k.key is not null
+      on conflict (key) do update set updated_at = now()
+      returning x.id, x.profile, x.dispatch),
+    -- By id, touched as a new message touches it (sessions/store.ts insertMessage).
+    touched as (
+      update sessions x set updated_at = now() from k
+       where x.id = k.session_id and k.role is not null
+      returning x.id, x.profile, x.dispatch),
+    s as (
+      select * from by_key union all select * from touched
+      union all select x.id, x.profile, x.dispatch from sessions x join k on x.id = k.session_id
+       where k.role is null),
+    new_message as (
+      insert into messages (session_id, role, content, source)
+      select s.id, k.role, k.content, k.source from s cross join k where k.role is not null
+      returning id),
+    m as (
+      select id from new_message
+      union all select k.message_id from k where k.message_id is not null),
     task as (
       insert into tasks as t (session_id, message_id, external, status, started_at, profile,
                               prompt, scope, execution, dispatch, timeout_ms, max_attempts,
                               idempotency_key, delivery_id)
-      select coalesce(s.id, ${byId}::uuid), m.id, ${task.external},
-             ${task.external ? 'running' : 'pending'},
-             case when ${task.external} then now() end,
-             coalesce(${task.profile}::text, ${inherit('profile')}), ${task.prompt},
-             ${task.scope}::text[], ${sql.json(task.execution as never)},
-             coalesce(${task.dispatch === null ? null : sql.json(task.dispatch as never)}::jsonb,
-                      ${inherit('dispatch')}),
+      select coalesce(s.id, k.session_id), m.id, k.status = 'running', k.status,
+             case when k.status = 'running' then now() end,
+             -- An external task takes nothing from its session: no profile runs it.
+             coalesce(${task.profile}::text, case when k.status = 'pending' then s.profile end),
+             ${task.prompt}, ${task.scope}::text[], ${sql.json(task.execution as never)},
+             coalesce(${asJson(task.dispatch)}::jsonb,
+                      case when k.status = 'pending' then s.dispatch end),
              ${task.timeoutMs}::integer, ${task.maxAttempts}::integer, ${task.idempotencyKey}::text,
              ${task.deliveryId}::uuid
-        from (select 1) one left join s on true left join m on true
-       where ${t.task !== null}
+        from k left join s on true left join m on true
+       where k.status is not null
       on conflict (idempotency_key) do nothing
-      returning ${queueTaskColumns(sql)}),
+      returning t.id::text, t.seq::text, t.profile, t.session_id::text as "sessionId"),
     inserted as (
       insert into task_events (task_id, type, data)
-      select task.id::uuid, ${task.event?.type ?? ''},
-             ${
-               created
-                 ? sql`jsonb_build_object('profile', task.profile, 'sessionId', task."sessionId",
-                                          'seq', task.seq) || `
-                 : sql``
-             }${sql.json((task.event?.data ?? {}) as never)}::jsonb
-        from task
-       where ${task.event !== null}
+      select task.id::uuid, k.event,
+             case when k.event = 'task:created'
+                  then jsonb_build_object('profile', task.profile, 'sessionId', task."sessionId",
+                                          'seq', task.seq)
+                  else '{}'::jsonb end || ${sql.json((task.event?.data ?? {}) as never)}::jsonb
+        from task cross join k
+       where k.event is not null
       returning *),
     ${fanOut(sql)}
     select s.id::text as "_sessionId", m.id::text as "_messageId", task.*,
            inserted.seq::text as "_eventSeq", inserted.type as "_eventType",
            inserted.data as "_eventData", inserted.created_at as "_eventCreatedAt"
-      from (select 1) one left join s on true left join m on true left join task on true
+      from k left join s on true left join m on true left join task on true
       left join inserted on true`;
   const { _sessionId, _messageId, _eventSeq, _eventType, _eventData, _eventCreatedAt, ...stored } =
     row!;
