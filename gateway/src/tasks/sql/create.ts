@@ -71,7 +71,7 @@ export interface InsertedTask {
   event: TaskEvent | undefined;
 }
 
-/** Stands in for the task of a statement that creates none (`where false` inserts nothing). */
+/** Stands in for the task of a statement that creates none (k.status null inserts nothing). */
 const NO_TASK: TaskFields = {
   external: false,
   profile: null,
@@ -94,8 +94,6 @@ type Row = NewTaskRow & {
   _eventData: Record<string, unknown> | null;
   _eventCreatedAt: Date | null;
 };
-
-const json = (value: Record<string, unknown> | null) => (value === null ? null : (value as never));
 
 export async function insertTask(sql: Sql, t: NewTask): Promise<InsertedTask> {
   const task = t.task ?? NO_TASK;
