@@ -1,6 +1,6 @@
 import type { Sql } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
-import { type InsertedTask, insertTask, type NewTask } from './sql/create.ts';
+import { type InsertedTask, insertSessionTask, insertTask, type NewTask } from './sql/create.ts';
 import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
 
 /**
@@ -25,7 +25,12 @@ export interface CreatedTask extends InsertedTask {
 }
 
 export async function createTask(tx: Sql, input: NewTask): Promise<CreatedTask> {
-  const inserted = await insertTask(tx, input);
+  const { session, message, task } = input;
+  // A trigger's shape (session by key, a new message, a queued task) has its own leaner plan.
+  const inserted =
+    session !== null && 'key' in session && message !== null && 'role' in message && !task?.external
+      ? await insertSessionTask(tx, session, message, task)
+      : await insertTask(tx, input);
   const key = input.task?.idempotencyKey ?? null;
   if (inserted.task !== undefined || key === null) {
     return { ...inserted, created: inserted.task !== undefined };

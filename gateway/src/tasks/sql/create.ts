@@ -3,10 +3,11 @@ import { fanOut, type TaskEvent } from '../../events/store.ts';
 import type { MessageRow } from '../../sessions/store.ts';
 
 /**
- * The one statement that creates a task (tasks/create.ts says who calls it): the session
+ * The statements that create a task (tasks/create.ts says who calls them): the session
  * (get-or-create by key, or an existing one by id), a message in it, the task and its first
- * event fanned out to the event subscriptions (an 'event' outbox row each). One round trip: the
- * ~5 it replaced were most of a webhook delivery's cost (test/bench/RESULTS.md, issue 6).
+ * event fanned out to the event subscriptions (an 'event' outbox row each), in one round trip:
+ * the ~5 it replaced were most of a webhook delivery's cost (test/bench/RESULTS.md, issue 6).
+ * insertTask takes every shape; insertSessionTask only a trigger's, with a leaner plan.
  */
 
 export type TaskSession =
@@ -171,8 +172,12 @@ export async function insertTask(sql: Sql, t: NewTask): Promise<InsertedTask> {
            inserted.data as "_eventData", inserted.created_at as "_eventCreatedAt"
       from k left join s on true left join m on true left join task on true
       left join inserted on true`;
+  return answer(row!);
+}
+
+function answer(row: Row): InsertedTask {
   const { _sessionId, _messageId, _eventSeq, _eventType, _eventData, _eventCreatedAt, ...stored } =
-    row!;
+    row;
   const taskRow = stored.id === null ? undefined : stored;
   return {
     sessionId: _sessionId ?? taskRow?.sessionId ?? null,
@@ -189,4 +194,59 @@ export async function insertTask(sql: Sql, t: NewTask): Promise<InsertedTask> {
             createdAt: _eventCreatedAt!,
           },
   };
+}
+
+/**
+ * The shape of every trigger (a webhook delivery's, a policy schedule's): a session by key, a
+ * new message in it and a queued task, without insertTask's steering. Its plan is that of
+ * webhooks/store.ts:insertTrigger before issue 14; insertTask's CTEs for the other shapes cost
+ * PostgreSQL ~50 µs more per trigger (370 vs 320 µs of backend CPU, issue 14 in
+ * test/bench/RESULTS.md), and this statement runs for every trigger of every delivery.
+ */
+export async function insertSessionTask(
+  sql: Sql,
+  session: Extract<TaskSession, { key: string }>,
+  message: Extract<TaskMessage, { role: string }>,
+  task: TaskFields | null,
+): Promise<InsertedTask> {
+  const t = task ?? NO_TASK;
+  const asJson = (value: Record<string, unknown> | null) =>
+    value === null ? null : sql.json(value as never);
+  const [row] = await sql<Row[]>`
+    with s as (
+      insert into sessions as x (key, profile, dispatch)
+      values (${session.key}, ${session.profile}::text, ${asJson(session.dispatch)}::jsonb)
+      on conflict (key) do update set updated_at = now()
+      returning x.id, x.profile, x.dispatch),
+    m as (
+      insert into messages (session_id, role, content, source)
+      select s.id, ${message.role}, ${message.content}, ${asJson(message.source)}::jsonb from s
+      returning id, session_id),
+    task as (
+      insert into tasks as t (session_id, message_id, profile, prompt, scope, execution, dispatch,
+                              timeout_ms, max_attempts, idempotency_key, delivery_id)
+      select m.session_id, m.id, coalesce(${t.profile}::text, s.profile), ${t.prompt},
+             ${t.scope}::text[], ${sql.json(t.execution as never)},
+             coalesce(${asJson(t.dispatch)}::jsonb, s.dispatch), ${t.timeoutMs}::integer,
+             ${t.maxAttempts}::integer, ${t.idempotencyKey}::text, ${t.deliveryId}::uuid
+        from m cross join s
+       where ${task !== null}
+      on conflict (idempotency_key) do nothing
+      returning t.id::text, t.seq::text, t.profile, t.session_id::text as "sessionId"),
+    inserted as (
+      insert into task_events (task_id, type, data)
+      select task.id::uuid, e.type,
+             case when e.type = 'task:created'
+                  then jsonb_build_object('profile', task.profile, 'sessionId', task."sessionId",
+                                          'seq', task.seq)
+                  else '{}'::jsonb end || ${sql.json((t.event?.data ?? {}) as never)}::jsonb
+        from task cross join (select ${t.event?.type ?? null}::text as type) e
+       where e.type is not null
+      returning *),
+    ${fanOut(sql)}
+    select m.session_id::text as "_sessionId", m.id::text as "_messageId", task.*,
+           inserted.seq::text as "_eventSeq", inserted.type as "_eventType",
+           inserted.data as "_eventData", inserted.created_at as "_eventCreatedAt"
+      from m left join task on true left join inserted on true`;
+  return answer(row!);
 }
