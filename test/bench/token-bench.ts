@@ -15,7 +15,7 @@ import { InProcessBus } from '../../gateway/src/db/bus.ts';
 import { openDatabase } from '../../gateway/src/db/connect.ts';
 import { migrate } from '../../gateway/src/db/migrate.ts';
 import { createLogger } from '../../gateway/src/log.ts';
-import { insertExternalTask } from '../../gateway/src/tasks/store.ts';
+import { insertExternalTask } from '../../gateway/src/tasks/create.ts';
 import { TokenService } from '../../gateway/src/tokens/service.ts';
 import { loadSigningKeys } from '../../gateway/src/tokens/signing-keys.ts';
 import { tokenState } from '../../gateway/src/tokens/store.ts';

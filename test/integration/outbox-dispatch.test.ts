@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { deliverInternal, MAX_INTERNAL_DEPTH } from '../../gateway/src/dispatch/internal.ts';
 import { getOutboxRow } from '../../gateway/src/dispatch/outbox.ts';
 import { createOrGetSession, findSessionByKey } from '../../gateway/src/sessions/store.ts';
+import { insertExternalTask } from '../../gateway/src/tasks/create.ts';
 import { finishTask } from '../../gateway/src/tasks/external.ts';
 import {
   cancelTask,
@@ -11,7 +12,6 @@ import {
   failTask,
   recoverExpiredLeases,
 } from '../../gateway/src/tasks/queue.ts';
-import { insertExternalTask } from '../../gateway/src/tasks/store.ts';
 import type { TokenService } from '../../gateway/src/tokens/service.ts';
 import { useMigratedDatabase } from '../helpers/database.ts';
 import { startWorker } from '../helpers/outbox.ts';

@@ -4,7 +4,7 @@ import { InProcessBus } from '../../gateway/src/db/bus.ts';
 import { openDatabase } from '../../gateway/src/db/connect.ts';
 import { migrate } from '../../gateway/src/db/migrate.ts';
 import { createLogger } from '../../gateway/src/log.ts';
-import { insertExternalTask } from '../../gateway/src/tasks/store.ts';
+import { insertExternalTask } from '../../gateway/src/tasks/create.ts';
 import { TokenService } from '../../gateway/src/tokens/service.ts';
 import { type TestDatabase, testDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';

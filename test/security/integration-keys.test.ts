@@ -92,6 +92,15 @@ describe('an integration’s process key stays inside what the policy gives that
     for (const [n, dispatch, message] of [
       [1, { type: 'victim', config: { repo: 'victim/repo' } }, '"victim" is neither'],
       [2, { type: 'internal', config: { session: 'victim:inbox' } }, 'starting with "hostile:"'],
+      // Issue 14: the task an internal dispatch starts runs with the profile its config names.
+      [
+        3,
+        {
+          type: 'internal',
+          config: { session: 'hostile:inbox', run: true, profile: 'operator-agent' },
+        },
+        'dispatch.config.profile "operator-agent" is not a profile the policy gives hostile',
+      ],
     ] as const) {
       const res = await call(key, 'POST', '/sessions', {
         key: `hostile:foreign-${n}`,

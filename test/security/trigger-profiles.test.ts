@@ -50,11 +50,15 @@ describe('a trigger naming a profile', () => {
   const gw = useTestGateway({ INTEGRATION_DIRS: FIXTURES, SWITCHBOARD_POLICY: POLICY });
 
   /** Sends one trigger that starts a task with `profile` (or none); the delivery's final row. */
-  const deliver = async (key: string, profile?: string) => {
+  const deliver = async (
+    key: string,
+    profile?: string,
+    dispatch: Record<string, unknown> = { type: 'none' },
+  ) => {
     const body = JSON.stringify({
       triggers: [
         {
-          session: { key, dispatch: { type: 'none' } },
+          session: { key, dispatch },
           message: 'go',
           run: true,
           ...(profile !== undefined && { execution: { profile } }),
@@ -107,5 +111,28 @@ describe('a trigger naming a profile', () => {
       expect(row).toEqual({ status: 'done', error: null });
     }
     expect(await profilesOfTasksIn(key)).toEqual(['second', 'held', 'held']);
+  });
+
+  // Issue 14: the task an `internal` dispatch starts names its profile in the target's config;
+  // the trigger's dispatch was checked for its session key only, so the handler got the
+  // operator's widest profile for that task although execution.profile refuses it.
+  it('an internal dispatch target that starts a task takes only a profile the policy gives it', async () => {
+    const internal = (profile: string) => ({
+      type: 'internal',
+      config: { session: `hooks:next-${randomUUID()}`, run: true, profile },
+    });
+    const key = `hooks:escalate-internal-${randomUUID()}`;
+    const row = await deliver(key, undefined, internal('admin'));
+    expect(row.status).toBe('failed');
+    expect(row.error).toContain(
+      'triggers[0].session.dispatch.config.profile "admin" is not a profile',
+    );
+    expect(await profilesOfTasksIn(key)).toEqual([]);
+    const allowed = `hooks:internal-allowed-${randomUUID()}`;
+    expect(await deliver(allowed, undefined, internal('second'))).toEqual({
+      status: 'done',
+      error: null,
+    });
+    expect(await profilesOfTasksIn(allowed)).toEqual(['held']);
   });
 });

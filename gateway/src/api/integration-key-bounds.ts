@@ -38,11 +38,17 @@ export function requireIntegrationSetup(
   const integration = apiKey?.integration;
   if (!integration) return;
   const own = registry.get(integration)?.manifest?.dispatchers.map((d) => d.type) ?? [];
-  const dispatchRefused = dispatchRefusal(integration, setup.dispatch, own, `${at}dispatch`);
+  const policy = registry.currentPolicy();
+  const dispatchRefused = dispatchRefusal(
+    integration,
+    setup.dispatch,
+    own,
+    `${at}dispatch`,
+    policy,
+  );
   if (dispatchRefused) throw forbidden(integration, dispatchRefused);
   const profile = setup.profile ?? undefined;
   if (profile === undefined) return;
-  const policy = registry.currentPolicy();
   const profileRefused = policy
     ? profileRefusal(policy, integration, profile, `${at}profile`)
     : `${at}profile: the policy is not loaded`;

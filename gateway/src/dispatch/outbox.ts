@@ -7,7 +7,6 @@ import type { PublishTaskEvents } from '../events/task-events.ts';
 import {
   claimDueRows,
   findOutboxRow,
-  insertDispatchRows,
   type LeasedOutboxRow,
   type OutboxFilter,
   type OutboxRow,
@@ -24,20 +23,8 @@ import {
  * at least once by the OutboxWorker with backoff until delivered or dead-lettered. Each
  * function here is one transaction; dispatch rows record their attempts as task events
  * (dispatch:delivered, dispatch:retry, dispatch:dead), handed to `publish` after the commit.
+ * A task's dispatch row is inserted by tasks/sql/outbox-row.ts, in the transaction that ends it.
  */
-
-/**
- * In the caller's transaction: the dispatch row of a task that just ended complete or failed,
- * if its target (task.dispatch ?? session.dispatch) is not `none`. One statement.
- */
-export async function insertDispatch(tx: Sql, taskId: string): Promise<string | undefined> {
-  return (await insertDispatchRows(tx, [taskId]))[0];
-}
-
-/** The same for several tasks (lease recovery fails many at once), still one statement. */
-export function insertDispatches(tx: Sql, taskIds: readonly string[]): Promise<string[]> {
-  return insertDispatchRows(tx, taskIds);
-}
 
 export function claimOutboxRows(
   sql: Sql,

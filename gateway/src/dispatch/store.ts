@@ -2,7 +2,8 @@ import type { Sql } from '../db/connect.ts';
 
 /**
  * The outbox (0001, attempt_log from 0004) and event_subscriptions: one function per query.
- * Transactions, events and validation are in outbox.ts and subscriptions.ts. Every query that
+ * Transactions, events and validation are in outbox.ts and subscriptions.ts. A task's dispatch
+ * row is written where the task ends, by tasks/sql/outbox-row.ts (tasks/ is below dispatch/). Every query that
  * may run in UPDATE … FROM aliases outbox as `o`.
  */
 
@@ -45,35 +46,6 @@ const columns = (sql: Sql) =>
       o.lease_expires_at as "leaseExpiresAt", o.last_error as "lastError",
       o.attempt_log as "attemptLog", o.created_at as "createdAt",
       o.delivered_at as "deliveredAt", o.dead_at as "deadAt"`;
-
-/**
- * One 'dispatch' row per task of `taskIds` that ended complete or failed and has a dispatch
- * target (the task's own, else its session's) other than `none`. One statement, so a task end
- * costs one more round trip whatever the number of tasks. A failed task carries its error text
- * (or, without one, its reason code); a complete one its result.
- */
-export async function insertDispatchRows(sql: Sql, taskIds: readonly string[]): Promise<string[]> {
-  if (taskIds.length === 0) return [];
-  const rows = await sql<{ id: string }[]>`
-    insert into outbox (kind, task_id, target, payload)
-    select 'dispatch', t.id,
-           jsonb_build_object('type', d.target->>'type',
-                              'config', coalesce(d.target->'config', '{}'::jsonb),
-                              'sessionId', s.id::text, 'sessionKey', s.key),
-           jsonb_build_object('task', case when t.status = 'complete'
-             then jsonb_build_object('id', t.id::text, 'status', t.status,
-                                     'result', coalesce(t.result, ''))
-             else jsonb_build_object('id', t.id::text, 'status', t.status,
-                                     'error', coalesce(t.error, t.reason, 'failed')) end)
-      from tasks t
-      left join sessions s on s.id = t.session_id
-      cross join lateral (select coalesce(t.dispatch, s.dispatch) as target) d
-     where t.id = any(${taskIds as string[]}::uuid[])
-       and t.status in ('complete', 'failed')
-       and d.target is not null and d.target->>'type' <> 'none'
-    returning id::text`;
-  return rows.map((r) => r.id);
-}
 
 /** Leases up to `limit` due pending rows, oldest due first; rows locked elsewhere are skipped. */
 export async function claimDueRows(

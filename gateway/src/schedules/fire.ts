@@ -1,11 +1,10 @@
 import type { Policy } from '@switchboard/policy';
 import type { Pool } from '../db/connect.ts';
-import { insertTaskEvent, type TaskEvent } from '../events/store.ts';
+import type { TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { Integration } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
-import { createOrGetSession, insertMessage } from '../sessions/store.ts';
-import { findTaskByIdempotencyKey, insertQueuedTask } from '../tasks/store.ts';
+import { createTask } from '../tasks/create.ts';
 import {
   insertScheduleDelivery,
   insertScheduleRun,
@@ -164,48 +163,36 @@ async function firePolicy(
       claimedBy: deps.owner,
     });
     if (!run) return { outcome: 'taken' as const, events: [] as TaskEvent[] };
-    const { session } = await createOrGetSession(tx, {
-      key: schedule.session,
-      profile: schedule.profile,
-    });
-    const message = await insertMessage(tx, session.id, {
-      role: 'system',
-      content: schedule.prompt,
-      source: { schedule: schedule.id, fireTime: iso },
-    });
-    const task = await insertQueuedTask(tx, {
-      sessionId: session.id,
-      messageId: message?.id ?? null,
-      profile: schedule.profile,
-      prompt: schedule.prompt,
-      scope: schedule.scope,
-      execution: {},
-      dispatch: null,
-      timeoutMs: schedule.timeoutMs ?? null,
-      // 3 as enqueueTask's default (0001's column default).
-      maxAttempts: 3,
-      idempotencyKey,
-    });
-    if (!task) {
-      // Only if the schedule_runs row was deleted by hand: the task of this fire exists.
-      const existing = await findTaskByIdempotencyKey(tx, idempotencyKey);
-      if (!existing) throw new Error(`idempotency key ${idempotencyKey} conflicted but is gone`);
-      await setScheduleRunTask(tx, { schedule: schedule.id, fireTime, taskId: existing.id });
-      return { outcome: 'fired' as const, taskId: existing.id, events: [] as TaskEvent[] };
-    }
-    const event = await insertTaskEvent(tx, {
-      taskId: task.id,
-      type: 'task:created',
-      data: {
-        profile: task.profile,
-        sessionId: task.sessionId,
-        seq: task.seq,
-        schedule: schedule.id,
-        fireTime: iso,
+    const created = await createTask(tx, {
+      session: { key: schedule.session, profile: schedule.profile, dispatch: null },
+      message: {
+        role: 'system',
+        content: schedule.prompt,
+        source: { schedule: schedule.id, fireTime: iso },
+      },
+      task: {
+        external: false,
+        profile: schedule.profile,
+        prompt: schedule.prompt,
+        scope: schedule.scope,
+        execution: {},
+        dispatch: null,
+        timeoutMs: schedule.timeoutMs ?? null,
+        // 3 as enqueueTask's default (0001's column default).
+        maxAttempts: 3,
+        idempotencyKey,
+        deliveryId: null,
+        event: { type: 'task:created', data: { schedule: schedule.id, fireTime: iso } },
       },
     });
+    const task = created.task!;
     await setScheduleRunTask(tx, { schedule: schedule.id, fireTime, taskId: task.id });
-    return { outcome: 'fired' as const, taskId: task.id, events: [event] };
+    // Not created only if the schedule_runs row was deleted by hand: the task of this fire exists.
+    return {
+      outcome: 'fired' as const,
+      taskId: task.id,
+      events: created.event ? [created.event] : ([] as TaskEvent[]),
+    };
   });
   if (result.events.length > 0) await deps.publish(result.events);
   if (result.outcome === 'taken') return { outcome: 'taken' };

@@ -2,7 +2,6 @@ import { formatDuration, parseDuration } from '@switchboard/policy';
 import * as z from 'zod';
 import { type AuditActor, appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
-import { insertDispatch } from '../dispatch/outbox.ts';
 import { badRequest, notFound, SwitchboardError } from '../errors.ts';
 import { insertTaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
@@ -10,8 +9,10 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import { SCOPE_EXPECTED, SCOPE_PATTERN } from '../tokens/scope.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { revokeTaskTokens } from '../tokens/store.ts';
+import { createExternalTask } from './create.ts';
 import { grantTask, requirePolicy } from './grant.ts';
-import { endTask, findTask, insertExternalTask, type TaskRow } from './store.ts';
+import { insertDispatchRow } from './sql/outbox-row.ts';
+import { endTask, findTask, type TaskRow } from './store.ts';
 
 export const ExternalTaskInput = z.strictObject({
   external: z.literal(true, {
@@ -77,11 +78,15 @@ export async function grantExternalTask(
     );
   }
   const granted = await deps.sql.begin(async (tx) => {
-    const task = await insertExternalTask(tx, {
+    const { task, event } = await createExternalTask(tx, {
       scope: input.scope,
       prompt: input.prompt,
       sessionId: null,
       timeoutMs: ttlMs,
+      event: {
+        type: 'task:running',
+        data: { external: true, scope: input.scope, grantedBy: actor.actor },
+      },
     });
     // No profile: the operator's key grants this scope as asked. No built-in server token
     // either: the operator's agent reports through the API (POST /tasks/:id/config has one).
@@ -98,11 +103,6 @@ export async function grantExternalTask(
       tx,
     );
     const names = grant.integrations.map((i) => i.name);
-    const event = await insertTaskEvent(tx, {
-      taskId: task.id,
-      type: 'task:running',
-      data: { external: true, scope: input.scope, grantedBy: actor.actor },
-    });
     await appendAudit(tx, {
       ...actor,
       action: 'tasks.grant',
@@ -110,7 +110,7 @@ export async function grantExternalTask(
       details: { scope: input.scope, ttlMs, integrations: names },
     });
     return {
-      event,
+      event: event!,
       task,
       expiresAt: grant.expiresAt.toISOString(),
       mcp: grant.mcp,
@@ -147,7 +147,7 @@ export async function finishTask(
     }
     const revoked = await revokeTaskTokens(tx, id);
     // A completed external task is delivered like a queued one; a cancelled one is not.
-    if (outcome.status === 'complete') await insertDispatch(tx, id);
+    if (outcome.status === 'complete') await insertDispatchRow(tx, id);
     const event = await insertTaskEvent(tx, {
       taskId: id,
       type: `task:${outcome.status}`,

@@ -1,12 +1,13 @@
 import * as z from 'zod';
 import type { Pool, Sql } from '../db/connect.ts';
-import { insertDispatch, insertDispatches } from '../dispatch/outbox.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { insertTaskEvent, insertTaskEvents, type TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import { Dispatch } from '../sessions/store.ts';
 import { SCOPE_EXPECTED, SCOPE_PATTERN } from '../tokens/scope.ts';
 import { revokeTaskTokens } from '../tokens/store.ts';
+import { type CreatedTask, createTask } from './create.ts';
+import { insertDispatchRow, insertDispatchRows } from './sql/outbox-row.ts';
 import {
   cancelUnfinishedTask,
   claimPendingTasks,
@@ -14,8 +15,6 @@ import {
   endLeasedTask,
   extendTaskLease,
   findQueueTask,
-  findTaskByIdempotencyKey,
-  insertQueuedTask,
   type LeasedTaskRow,
   lockProfileClaims,
   type QueueTaskRow,
@@ -94,19 +93,24 @@ export async function enqueueTask(
 ): Promise<{ task: QueueTaskRow; created: boolean; events: TaskEvent[] }> {
   const t = EnqueueInput.parse(input);
   const result = await sql.begin(async (tx) => {
-    let task: QueueTaskRow | undefined;
+    let created: CreatedTask;
     try {
-      task = await insertQueuedTask(tx, {
-        sessionId: t.sessionId ?? null,
-        messageId: t.messageId ?? null,
-        profile: t.profile ?? null,
-        prompt: t.prompt,
-        scope: t.scope,
-        execution: t.execution,
-        dispatch: t.dispatch ?? null,
-        timeoutMs: t.timeoutMs ?? null,
-        maxAttempts: t.maxAttempts,
-        idempotencyKey: t.idempotencyKey ?? null,
+      created = await createTask(tx, {
+        session: t.sessionId === undefined ? null : { id: t.sessionId },
+        message: t.messageId === undefined ? null : { id: t.messageId },
+        task: {
+          external: false,
+          profile: t.profile ?? null,
+          prompt: t.prompt,
+          scope: t.scope,
+          execution: t.execution,
+          dispatch: t.dispatch ?? null,
+          timeoutMs: t.timeoutMs ?? null,
+          maxAttempts: t.maxAttempts,
+          idempotencyKey: t.idempotencyKey ?? null,
+          deliveryId: null,
+          event: { type: 'task:created', data: {} },
+        },
       });
     } catch (error) {
       // 23503 foreign_key_violation: the session (or message) does not exist.
@@ -115,22 +119,14 @@ export async function enqueueTask(
       }
       throw error;
     }
-    if (!task) {
-      // The key was taken (maybe by a transaction that committed a moment ago): this new
-      // statement sees its row.
-      const existing = await findTaskByIdempotencyKey(tx, t.idempotencyKey!);
-      if (!existing) throw new Error(`idempotency key ${t.idempotencyKey} conflicted but is gone`);
-      return { task: existing, created: false, events: [] };
-    }
-    if (task.profile === null) {
+    if (created.created && created.task!.profile === null) {
       throw badRequest('invalid task: profile: expected a profile (the session has no default)');
     }
-    const event = await insertTaskEvent(tx, {
-      taskId: task.id,
-      type: 'task:created',
-      data: { profile: task.profile, sessionId: task.sessionId, seq: task.seq },
-    });
-    return { task, created: true, events: [event] };
+    // The whole row, as the API shows it (the insert answers only what its callers need).
+    const task = (await findQueueTask(tx, created.task!.id))!;
+    return created.created
+      ? { task, created: true, events: [created.event!] }
+      : { task, created: false, events: [] };
   });
   await publishing(publish, result.events);
   return result;
@@ -233,7 +229,7 @@ async function endWithLease(
     if (!task) return lost(tx, l.taskId);
     const revokedTokens = await revokeTaskTokens(tx, task.id);
     // Its result goes out through the outbox, committed with the end (ARCHITECTURE §1).
-    await insertDispatch(tx, task.id);
+    await insertDispatchRow(tx, task.id);
     const data =
       outcome.status === 'complete'
         ? { attempt: task.attempts, resultBytes: Buffer.byteLength(outcome.result) }
@@ -340,7 +336,7 @@ export async function recoverExpiredLeases(
     const rows = orderBySeq(await recoverExpiredTasks(tx, limit));
     const revokedTokens: string[] = [];
     for (const row of rows) revokedTokens.push(...(await revokeTaskTokens(tx, row.id)));
-    await insertDispatches(
+    await insertDispatchRows(
       tx,
       rows.filter((r) => r.status === 'failed').map((r) => r.id),
     );

@@ -20,23 +20,6 @@ const columns = (sql: Sql) =>
   sql`id::text, session_id::text as "sessionId", external, status, prompt, scope, result, error,
       created_at as "createdAt", started_at as "startedAt", finished_at as "finishedAt"`;
 
-/**
- * An external task: an agent the operator runs themselves. It is running from the start (there
- * is nothing to queue) and lives until it is completed or cancelled; its tokens expire on their
- * own schedule meanwhile, `timeoutMs` (the TTL it was granted) after its start.
- */
-export async function insertExternalTask(
-  sql: Sql,
-  task: { scope: string[]; prompt: string; sessionId: string | null; timeoutMs?: number | null },
-): Promise<TaskRow> {
-  const [row] = await sql<TaskRow[]>`
-    insert into tasks (external, status, scope, prompt, session_id, started_at, timeout_ms)
-    values (true, 'running', ${task.scope}, ${task.prompt}, ${task.sessionId}, now(),
-            ${task.timeoutMs ?? null})
-    returning ${columns(sql)}`;
-  return row!;
-}
-
 export async function findTask(sql: Sql, id: string): Promise<TaskRow | undefined> {
   const [row] = await sql<TaskRow[]>`select ${columns(sql)} from tasks where id = ${id}`;
   return row;
@@ -61,8 +44,9 @@ export async function endTask(
   return row;
 }
 
-// ── The queue (issue 5). Every query aliases tasks as `t` so that queueColumns is unambiguous
-// in UPDATE … FROM. Transactions, events and validation are in queue.ts.
+// ── The queue (issue 5). Every query aliases tasks as `t` so that queueColumns is unambiguous in
+// UPDATE … FROM. Transactions, events and validation are in queue.ts; creating a task is in
+// create.ts (its statement in sql/create.ts).
 
 export interface QueueTaskRow extends TaskRow {
   seq: string;
@@ -92,48 +76,6 @@ const queueColumns = (sql: Sql) =>
       t.execution, t.dispatch, t.reason, t.idempotency_key as "idempotencyKey",
       t.timeout_ms as "timeoutMs", t.attempts, t.max_attempts as "maxAttempts", t.run_at as "runAt",
       t.lease_owner as "leaseOwner", t.lease_expires_at as "leaseExpiresAt"`;
-
-export interface NewQueuedTask {
-  sessionId: string | null;
-  messageId: string | null;
-  /** null: the session's default profile (the insert fails on neither, see queue.ts). */
-  profile: string | null;
-  prompt: string;
-  scope: string[];
-  execution: Record<string, unknown>;
-  /** null: the session's default dispatch target. */
-  dispatch: Record<string, unknown> | null;
-  timeoutMs: number | null;
-  maxAttempts: number;
-  idempotencyKey: string | null;
-  /** The webhook delivery (or schedule job) whose trigger this task answers. */
-  deliveryId?: string | null;
-}
-
-/**
- * Inserts a pending task; undefined when the idempotency key is taken. A concurrent insert with
- * the same key waits on the unique index until the first commits, then does nothing.
- */
-export async function insertQueuedTask(
-  sql: Sql,
-  task: NewQueuedTask,
-): Promise<QueueTaskRow | undefined> {
-  const [row] = await sql<QueueTaskRow[]>`
-    insert into tasks as t (session_id, message_id, profile, prompt, scope, execution, dispatch,
-                            timeout_ms, max_attempts, idempotency_key, delivery_id)
-    select ${task.sessionId}::uuid, ${task.messageId}::bigint,
-           coalesce(${task.profile}::text, s.profile), ${task.prompt}, ${task.scope}::text[],
-           ${sql.json(task.execution as never)},
-           coalesce(${task.dispatch === null ? null : sql.json(task.dispatch as never)}::jsonb,
-                    s.dispatch),
-           ${task.timeoutMs}::integer, ${task.maxAttempts}, ${task.idempotencyKey}::text,
-           ${task.deliveryId ?? null}::uuid
-      from (select 1) one
-      left join sessions s on s.id = ${task.sessionId}::uuid
-    on conflict (idempotency_key) do nothing
-    returning ${queueColumns(sql)}`;
-  return row;
-}
 
 /** A pending task's scope, narrowed after its insert (a trigger's tools against its profile). */
 export async function setTaskScope(sql: Sql, id: string, scope: string[]): Promise<void> {
@@ -316,4 +258,17 @@ export async function listQueueTasks(sql: Sql, filter: TaskListFilter): Promise<
        and (${filter.beforeSeq ?? null}::bigint is null or t.seq < ${filter.beforeSeq ?? null}::bigint)
      order by t.seq desc
      limit ${filter.limit}`;
+}
+
+export interface DeliveryTask {
+  id: string;
+  status: string;
+  sessionId: string | null;
+}
+
+/** The tasks a webhook delivery (or schedule job) created, in creation order. */
+export async function listDeliveryTasks(sql: Sql, deliveryId: string): Promise<DeliveryTask[]> {
+  return sql<DeliveryTask[]>`
+    select t.id::text, t.status, t.session_id::text as "sessionId" from tasks t
+     where t.delivery_id = ${deliveryId} order by t.seq`;
 }

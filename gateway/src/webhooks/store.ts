@@ -1,10 +1,10 @@
 import type { Sql } from '../db/connect.ts';
-import { fanOut } from '../events/store.ts';
 
 /**
  * webhook_deliveries: every accepted webhook request (kind 'webhook') and every schedule fire of
  * a manifest schedule (kind 'schedule'), queued for the integration's handler. Claims take
  * `FOR UPDATE SKIP LOCKED` and a lease; every transition out of `processing` checks the lease.
+ * What a delivery's triggers create (sessions, messages, tasks) is written by tasks/create.ts.
  */
 
 export type DeliveryStatus = 'pending' | 'processing' | 'done' | 'ignored' | 'failed';
@@ -288,111 +288,4 @@ export async function insertReplay(
     from = Number(free.n) + 1;
   }
   return undefined;
-}
-
-export interface DeliveryTask {
-  id: string;
-  status: string;
-  sessionId: string | null;
-}
-
-export async function listDeliveryTasks(sql: Sql, deliveryId: string): Promise<DeliveryTask[]> {
-  return sql<DeliveryTask[]>`
-    select t.id::text, t.status, t.session_id::text as "sessionId" from tasks t
-     where t.delivery_id = ${deliveryId} order by t.seq`;
-}
-
-export interface NewTrigger {
-  integration: string;
-  /** webhook_deliveries.id */
-  deliveryRowId: string;
-  index: number;
-  key: string;
-  /** Set on a session this trigger creates; an existing session keeps its own. */
-  sessionDispatch: Record<string, unknown> | null;
-  message: string;
-  run: boolean;
-  /** null: the session's profile. */
-  profile: string | null;
-  scope: string[];
-  execution: Record<string, unknown>;
-  /** null: the session's dispatch at dispatch time. */
-  taskDispatch: Record<string, unknown> | null;
-}
-
-export interface StoredTrigger {
-  sessionId: string;
-  messageId: string;
-  /** null: run was false, or this trigger's task exists already (its idempotency key). */
-  taskId: string | null;
-  profile: string | null;
-  /** The task:created event, when a task was created. */
-  event: { seq: string; data: Record<string, unknown>; createdAt: Date } | null;
-}
-
-/**
- * One trigger in one statement: the session (get-or-create by key), its message, the task
- * (idempotency key `delivery:<row>:<index>`) and its task:created event fanned out to event
- * subscriptions. The ~5 round trips this replaces were most of a delivery's cost
- * (test/bench/RESULTS.md). `on conflict … do update` returns an existing session's row as well
- * (and takes its row lock for the rest of the transaction: a session's triggers are serial).
- */
-export async function insertTrigger(sql: Sql, t: NewTrigger): Promise<StoredTrigger> {
-  const json = (value: Record<string, unknown> | null) =>
-    value === null ? null : sql.json(value as never);
-  const source = { integration: t.integration, delivery: t.deliveryRowId, trigger: t.index };
-  const [row] = await sql<
-    {
-      sessionId: string;
-      messageId: string;
-      taskId: string | null;
-      profile: string | null;
-      eventSeq: string | null;
-      eventData: Record<string, unknown> | null;
-      eventCreatedAt: Date | null;
-    }[]
-  >`
-    with s as (
-      insert into sessions as x (key, dispatch) values (${t.key}, ${json(t.sessionDispatch)}::jsonb)
-      on conflict (key) do update set updated_at = now()
-      returning x.id, x.profile, x.dispatch),
-    m as (
-      insert into messages (session_id, role, content, source)
-      select s.id, 'integration', ${t.message}, ${sql.json(source)} from s
-      returning id, session_id),
-    task as (
-      insert into tasks (session_id, message_id, profile, prompt, scope, execution, dispatch,
-                         max_attempts, idempotency_key, delivery_id)
-      select m.session_id, m.id, coalesce(${t.profile}::text, s.profile), ${t.message},
-             ${t.scope}::text[], ${sql.json(t.execution as never)},
-             coalesce(${json(t.taskDispatch)}::jsonb, s.dispatch), 3,
-             ${`delivery:${t.deliveryRowId}:${t.index}`}, ${t.deliveryRowId}::uuid
-        from m cross join s
-       where ${t.run}
-      on conflict (idempotency_key) do nothing
-      returning id, seq, profile, session_id),
-    inserted as (
-      insert into task_events (task_id, type, data)
-      select task.id, 'task:created',
-             jsonb_build_object('profile', task.profile, 'sessionId', task.session_id::text,
-                                'seq', task.seq::text, 'delivery', ${t.deliveryRowId}::text,
-                                'integration', ${t.integration}::text)
-        from task
-      returning *),
-    ${fanOut(sql)}
-    select m.session_id::text as "sessionId", m.id::text as "messageId",
-           task.id::text as "taskId", task.profile, inserted.seq::text as "eventSeq",
-           inserted.data as "eventData", inserted.created_at as "eventCreatedAt"
-      from m left join task on true left join inserted on true`;
-  const r = row!;
-  return {
-    sessionId: r.sessionId,
-    messageId: r.messageId,
-    taskId: r.taskId,
-    profile: r.profile,
-    event:
-      r.eventSeq === null
-        ? null
-        : { seq: r.eventSeq, data: r.eventData ?? {}, createdAt: r.eventCreatedAt! },
-  };
 }

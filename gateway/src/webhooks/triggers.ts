@@ -4,9 +4,9 @@ import { handlerResultSchema } from '@switchboard/sdk';
 import type { Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { TaskEvent } from '../events/store.ts';
+import { createTask } from '../tasks/create.ts';
 import { setTaskScope } from '../tasks/store.ts';
 import { narrowScope } from '../tasks/task-scope.ts';
-import { insertTrigger } from './store.ts';
 
 /**
  * A handler's answer (ARCHITECTURE §4 "Handler results") → sessions, messages and tasks, in the
@@ -56,21 +56,32 @@ function requireProfile(integration: string, name: string | null, key: string, p
 /**
  * Where an integration may send a task's result: its own dispatchers, `none`, the SSRF-guarded
  * `webhook`, or `internal` into one of its own sessions. Anything else would let one
- * integration act in another's name (github starting tasks in chat's channel). The one rule for
- * its triggers (below) and its process key (api/sessions.ts); the reason names the field `at`.
+ * integration act in another's name (github starting tasks in chat's channel). An `internal`
+ * target that runs a task there with a `profile` names a profile as `execution.profile` does,
+ * so only one the policy gives the integration (profileRefusal): otherwise a handler could not
+ * pick the operator's widest profile for its trigger's task, but could for the task its result
+ * starts. The one rule for its triggers (below) and its process key (api/sessions.ts); the
+ * reason names the field `at`.
  */
 export function dispatchRefusal(
   integration: string,
   dispatch: { type: string; config?: Record<string, unknown> | undefined } | null | undefined,
   own: readonly string[],
   at: string,
+  policy: Policy | undefined,
 ): string | undefined {
   if (!dispatch || dispatch.type === 'none' || dispatch.type === 'webhook') return undefined;
   if (own.includes(dispatch.type)) return undefined;
   if (dispatch.type === 'internal') {
     const target = dispatch.config?.session;
-    if (typeof target === 'string' && target.startsWith(`${integration}:`)) return undefined;
-    return `${at}.config.session must be a session key starting with "${integration}:"`;
+    if (typeof target !== 'string' || !target.startsWith(`${integration}:`)) {
+      return `${at}.config.session must be a session key starting with "${integration}:"`;
+    }
+    const profile = dispatch.config?.profile;
+    if (profile === undefined) return undefined;
+    if (typeof profile !== 'string') return `${at}.config.profile must be a profile name`;
+    if (!policy) return `${at}.config.profile: the policy is not loaded`;
+    return profileRefusal(policy, integration, profile, `${at}.config.profile`);
   }
   return `${at}.type ${JSON.stringify(dispatch.type)} is neither a dispatcher of ${integration} (${own.join(', ') || 'it declares none'}) nor none, webhook or internal`;
 }
@@ -80,12 +91,14 @@ function checkDispatch(
   index: number,
   dispatch: Trigger['session']['dispatch'],
   own: readonly string[],
+  policy: Policy,
 ): void {
   const refusal = dispatchRefusal(
     integration,
     dispatch,
     own,
     `triggers[${index}].session.dispatch`,
+    policy,
   );
   if (refusal) throw invalid(integration, refusal);
 }
@@ -118,7 +131,7 @@ export async function applyTriggers(
         `triggers[${index}].session.key ${JSON.stringify(trigger.session.key)} must start with "${integration}:"`,
       );
     }
-    checkDispatch(integration, index, trigger.session.dispatch, input.dispatchers);
+    checkDispatch(integration, index, trigger.session.dispatch, input.dispatchers, policy);
     const dispatch = trigger.session.dispatch
       ? { type: trigger.session.dispatch.type, config: trigger.session.dispatch.config ?? {} }
       : null;
@@ -134,44 +147,56 @@ export async function applyTriggers(
       const refusal = profileRefusal(policy, integration, execution.profile, at);
       if (refusal) throw invalid(integration, refusal);
     }
-    const stored = await insertTrigger(tx, {
-      integration,
-      deliveryRowId,
-      index,
-      key: trigger.session.key,
-      sessionDispatch: dispatch,
-      message: trigger.message,
-      run: trigger.run,
-      profile,
-      scope: execution.tools ?? [],
-      execution: {
-        ...(execution.preamble !== undefined && { preamble: execution.preamble }),
-        ...(execution.skills !== undefined && { skills: execution.skills }),
-        ...(execution.model !== undefined && { model: execution.model }),
+    const stored = await createTask(tx, {
+      session: { key: trigger.session.key, profile: null, dispatch },
+      message: {
+        role: 'integration',
+        content: trigger.message,
+        source: { integration, delivery: deliveryRowId, trigger: index },
       },
-      // The trigger's own target wins over the session's (a chat thread in a channel session).
-      taskDispatch: dispatch,
+      task: trigger.run
+        ? {
+            external: false,
+            profile,
+            prompt: trigger.message,
+            scope: execution.tools ?? [],
+            execution: {
+              ...(execution.preamble !== undefined && { preamble: execution.preamble }),
+              ...(execution.skills !== undefined && { skills: execution.skills }),
+              ...(execution.model !== undefined && { model: execution.model }),
+            },
+            // The trigger's own target wins over the session's (a chat thread in a channel).
+            dispatch,
+            timeoutMs: null,
+            maxAttempts: 3,
+            idempotencyKey: `delivery:${deliveryRowId}:${index}`,
+            deliveryId: deliveryRowId,
+            event: { type: 'task:created', data: { delivery: deliveryRowId, integration } },
+          }
+        : null,
     });
-    outcome.sessions.push(stored.sessionId);
-    outcome.messages.push(stored.messageId);
-    if (!stored.taskId || !stored.event) continue; // run: false, or the task exists already
+    outcome.sessions.push(stored.sessionId!);
+    outcome.messages.push(stored.messageId!);
+    // run: false, or the task exists already (a delivery processed twice)
+    if (!stored.created || !stored.task || !stored.event) continue;
+    const task = stored.task;
     // A profile taken from the session is checked now; throwing rolls the statement back.
-    requireProfile(integration, stored.profile, trigger.session.key, policy);
+    requireProfile(integration, task.profile, trigger.session.key, policy);
     if (execution.tools !== undefined) {
       // The one scope rule (tasks/task-scope.ts): cut to the profile's tools, known only now
       // when the profile is the session's. Nothing in common is refused, never widened.
-      const tools = policy.profiles[stored.profile!]!.tools;
+      const tools = policy.profiles[task.profile!]!.tools;
       const narrowed = narrowScope(execution.tools, tools);
       if (narrowed.empty) {
         throw invalid(
           integration,
-          `triggers[${index}].execution.tools ${JSON.stringify(execution.tools)} has nothing in common with the tools of profile ${stored.profile} (${tools.join(', ') || 'none'})`,
+          `triggers[${index}].execution.tools ${JSON.stringify(execution.tools)} has nothing in common with the tools of profile ${task.profile} (${tools.join(', ') || 'none'})`,
         );
       }
-      await setTaskScope(tx, stored.taskId, narrowed.scope);
+      await setTaskScope(tx, task.id, narrowed.scope);
     }
-    outcome.tasks.push(stored.taskId);
-    events.push({ taskId: stored.taskId, type: 'task:created', ...stored.event });
+    outcome.tasks.push(task.id);
+    events.push(stored.event);
   }
   return { outcome, events };
 }

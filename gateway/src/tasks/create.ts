@@ -1,0 +1,88 @@
+import type { Sql } from '../db/connect.ts';
+import type { TaskEvent } from '../events/store.ts';
+import { type InsertedTask, insertSessionTask, insertTask, type NewTask } from './sql/create.ts';
+import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
+
+/**
+ * Where a task is born, whoever asks: a webhook delivery's triggers (webhooks/triggers.ts), a
+ * policy schedule (schedules/fire.ts), the API's POST /tasks and a session message with `run`
+ * (api/tasks.ts, api/sessions.ts → api/task-create.ts → queue.ts:enqueueTask), an `internal`
+ * dispatch (dispatch/internal.ts → enqueueTask) and an external task's grant (external.ts). Each path
+ * decides its own rules first (which profile, which scope, which idempotency key: see the
+ * callers) and then calls createTask in its transaction, which writes the session, the message,
+ * the task and its first event (fanned out to event subscriptions) in one statement
+ * (sql/create.ts).
+ */
+
+export type { NewTask, NewTaskRow, TaskFields, TaskMessage, TaskSession } from './sql/create.ts';
+
+export interface CreatedTask extends InsertedTask {
+  /**
+   * false: the idempotency key was taken and `task` is the task that holds it (the new one's
+   * fields ignored, no event), or no task was asked for (`task` undefined).
+   */
+  created: boolean;
+}
+
+export async function createTask(tx: Sql, input: NewTask): Promise<CreatedTask> {
+  const { session, message, task } = input;
+  // A trigger's shape (session by key, a new message, a queued task) has its own leaner plan.
+  const inserted =
+    session !== null && 'key' in session && message !== null && 'role' in message && !task?.external
+      ? await insertSessionTask(tx, session, message, task)
+      : await insertTask(tx, input);
+  const key = input.task?.idempotencyKey ?? null;
+  if (inserted.task !== undefined || key === null) {
+    return { ...inserted, created: inserted.task !== undefined };
+  }
+  // The key was taken (maybe by a transaction that committed a moment ago): this new statement
+  // sees its row.
+  const existing = await findTaskByIdempotencyKey(tx, key);
+  if (!existing) throw new Error(`idempotency key ${key} conflicted but is gone`);
+  return { ...inserted, task: existing, event: undefined, created: false };
+}
+
+/**
+ * An external task (an agent the operator runs themselves), running from the start, with its
+ * first event unless `event` is null: tokens expire on their own schedule meanwhile,
+ * `timeoutMs` (the TTL it was granted) after its start.
+ */
+export async function createExternalTask(
+  tx: Sql,
+  task: {
+    scope: string[];
+    prompt: string;
+    sessionId: string | null;
+    timeoutMs?: number | null;
+    event?: { type: string; data: Record<string, unknown> } | null;
+  },
+): Promise<{ task: TaskRow; event: TaskEvent | undefined }> {
+  const created = await createTask(tx, {
+    session: task.sessionId === null ? null : { id: task.sessionId },
+    message: null,
+    task: {
+      external: true,
+      profile: null,
+      prompt: task.prompt,
+      scope: task.scope,
+      execution: {},
+      dispatch: null,
+      timeoutMs: task.timeoutMs ?? null,
+      // 0001's column default; an external task is never claimed, so never retried.
+      maxAttempts: 3,
+      idempotencyKey: null,
+      deliveryId: null,
+      event: task.event ?? null,
+    },
+  });
+  const row = await findTask(tx, created.task!.id);
+  return { task: row!, event: created.event };
+}
+
+/** An external task without an event (the tests' and the token bench's fixture). */
+export async function insertExternalTask(
+  tx: Sql,
+  task: { scope: string[]; prompt: string; sessionId: string | null; timeoutMs?: number | null },
+): Promise<TaskRow> {
+  return (await createExternalTask(tx, { ...task, event: null })).task;
+}

@@ -1,0 +1,41 @@
+import type { Sql } from '../../db/connect.ts';
+
+/**
+ * The outbox row of a task that just ended: written by tasks/ in the transaction of the end
+ * (queue.ts, external.ts), delivered by dispatch/ (dispatch/worker.ts). It lives here, below
+ * dispatch/, so that tasks/ never imports dispatch/ (issue 14: that import made a cycle).
+ */
+
+/**
+ * One 'dispatch' row per task of `taskIds` that ended complete or failed and has a dispatch
+ * target (the task's own, else its session's) other than `none`. One statement, so a task end
+ * costs one more round trip whatever the number of tasks. A failed task carries its error text
+ * (or, without one, its reason code); a complete one its result.
+ */
+export async function insertDispatchRows(sql: Sql, taskIds: readonly string[]): Promise<string[]> {
+  if (taskIds.length === 0) return [];
+  const rows = await sql<{ id: string }[]>`
+    insert into outbox (kind, task_id, target, payload)
+    select 'dispatch', t.id,
+           jsonb_build_object('type', d.target->>'type',
+                              'config', coalesce(d.target->'config', '{}'::jsonb),
+                              'sessionId', s.id::text, 'sessionKey', s.key),
+           jsonb_build_object('task', case when t.status = 'complete'
+             then jsonb_build_object('id', t.id::text, 'status', t.status,
+                                     'result', coalesce(t.result, ''))
+             else jsonb_build_object('id', t.id::text, 'status', t.status,
+                                     'error', coalesce(t.error, t.reason, 'failed')) end)
+      from tasks t
+      left join sessions s on s.id = t.session_id
+      cross join lateral (select coalesce(t.dispatch, s.dispatch) as target) d
+     where t.id = any(${taskIds as string[]}::uuid[])
+       and t.status in ('complete', 'failed')
+       and d.target is not null and d.target->>'type' <> 'none'
+    returning id::text`;
+  return rows.map((r) => r.id);
+}
+
+/** The same for one task: its row's id, or undefined when its target is `none` (or unset). */
+export async function insertDispatchRow(sql: Sql, taskId: string): Promise<string | undefined> {
+  return (await insertDispatchRows(sql, [taskId]))[0];
+}
