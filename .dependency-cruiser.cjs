@@ -23,6 +23,8 @@ const GATEWAY_LAYERS = [
   ['http'],
   ['api', 'retention'],
   ['webhooks', 'schedules', 'mcp'],
+  // The webhook_deliveries queue: webhook requests and schedule fires, through the handler to tasks.
+  ['deliveries'],
   // Dispatch enqueues tasks (dispatch/internal.ts); tasks/ imports nothing of dispatch/.
   ['dispatch'],
   ['tasks', 'agent'],

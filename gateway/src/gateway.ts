@@ -8,6 +8,7 @@ import { logContainment } from './containment/detect.ts';
 import { InProcessBus, PostgresBus } from './db/bus.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
+import { DeliveryWorker } from './deliveries/worker.ts';
 import { createPostWebhook } from './dispatch/post-webhook.ts';
 import { OutboxWorker } from './dispatch/worker.ts';
 import { SwitchboardError } from './errors.ts';
@@ -33,7 +34,6 @@ import { createShutdown, type Shutdown } from './shutdown.ts';
 import { ToolEventSink } from './tasks/tool-events.ts';
 import { TaskWorker } from './tasks/worker.ts';
 import { TokenService } from './tokens/service.ts';
-import { DeliveryWorker } from './webhooks/worker.ts';
 
 export interface Gateway {
   /** The public base URL (SWITCHBOARD_PUBLIC_URL, or http://HOST:<bound port>). */

@@ -18,7 +18,7 @@ import {
   newestMessages,
 } from '../../gateway/src/sessions/store.ts';
 import { claimTasks } from '../../gateway/src/tasks/queue.ts';
-import { insertDeliveries } from '../../gateway/src/webhooks/store.ts';
+import { insertDeliveries } from '../../gateway/src/deliveries/store.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 import { collect, openSse, type SseEvent } from '../helpers/sse.ts';
 

@@ -15,8 +15,8 @@ import { SwitchboardError } from '../../gateway/src/errors.ts';
 import type { TaskEvent } from '../../gateway/src/events/store.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { DeliveryInserter } from '../../gateway/src/webhooks/ingest-batch.ts';
-import { insertDelivery } from '../../gateway/src/webhooks/store.ts';
-import { TriggerBatcher } from '../../gateway/src/webhooks/store-triggers.ts';
+import { insertDelivery } from '../../gateway/src/deliveries/store.ts';
+import { TriggerBatcher } from '../../gateway/src/deliveries/store-triggers.ts';
 import { REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/webhooks');

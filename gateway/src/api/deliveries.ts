@@ -2,10 +2,15 @@ import { Router } from 'express';
 import * as z from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
+import {
+  type DeliveryRow,
+  findDelivery,
+  insertReplay,
+  listDeliveries,
+} from '../deliveries/store.ts';
 import { notFound, SwitchboardError } from '../errors.ts';
 import { listDeliveryTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
-import { type DeliveryRow, findDelivery, insertReplay, listDeliveries } from '../webhooks/store.ts';
 import { actorOf, requireScope } from './auth.ts';
 
 /**

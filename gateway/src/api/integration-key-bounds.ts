@@ -1,8 +1,8 @@
 import { profileRefusal } from '@switchboard/policy';
+import { dispatchRefusal } from '../deliveries/triggers.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Dispatch } from '../sessions/store.ts';
-import { dispatchRefusal } from '../webhooks/triggers.ts';
 
 /**
  * What an integration's process key (source 'integration', SWITCHBOARD_API_KEY) may do in the

@@ -1,9 +1,9 @@
 import type { Policy, Retention } from '@switchboard/policy';
 import { deleteOldAudit } from '../audit/store.ts';
 import type { Sql } from '../db/connect.ts';
+import { deleteSettledDeliveries } from '../deliveries/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
 import type { Logger } from '../log.ts';
-import { deleteSettledDeliveries } from '../webhooks/store.ts';
 
 /**
  * The retention job (issue 12, L4): settled webhook deliveries, the events of ended tasks and

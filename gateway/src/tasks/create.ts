@@ -4,7 +4,7 @@ import { type InsertedTask, insertSessionTask, insertTask, type NewTask } from '
 import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
 
 /**
- * Where a task is born, whoever asks: a webhook delivery's triggers (webhooks/triggers.ts), a
+ * Where a task is born, whoever asks: a webhook delivery's triggers (deliveries/triggers.ts), a
  * policy schedule (schedules/fire.ts), the API's POST /tasks and a session message with `run`
  * (api/tasks.ts, api/sessions.ts → api/task-create.ts → queue.ts:enqueueTask), an `internal`
  * dispatch (dispatch/internal.ts → enqueueTask) and an external task's grant (external.ts). Each path

@@ -1,6 +1,6 @@
 import type { Pool } from '../db/connect.ts';
+import { insertDeliveries, insertDelivery, type NewDelivery } from '../deliveries/store.ts';
 import { GroupCommit } from '../group-commit.ts';
-import { insertDeliveries, insertDelivery, type NewDelivery } from './store.ts';
 
 /**
  * The ingest path's group commit: async deliveries that arrive while earlier inserts are in

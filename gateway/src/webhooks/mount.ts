@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ManifestWebhook } from '@switchboard/sdk';
 import { type Request, type Response, Router } from 'express';
 import type { Pool } from '../db/connect.ts';
+import { insertDelivery } from '../deliveries/store.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
@@ -10,7 +11,6 @@ import { DeliveryInserter } from './ingest-batch.ts';
 import { IngressLimit } from './ingress-limit.ts';
 import { DEFAULT_WEBHOOK_BODY_BYTES, readRawBody } from './raw-body.ts';
 import { storableHeaders, verifyWebhook } from './signatures.ts';
-import { insertDelivery } from './store.ts';
 import { answerSync } from './sync.ts';
 
 /**

@@ -1,12 +1,12 @@
 import type { WebhookResponse } from '@switchboard/sdk';
 import type { Response } from 'express';
 import type { Pool } from '../db/connect.ts';
+import { retryOrFailDelivery } from '../deliveries/store.ts';
+import { type DeliveryJob, processDelivery } from '../deliveries/worker.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
-import { retryOrFailDelivery } from './store.ts';
-import { type DeliveryJob, processDelivery } from './worker.ts';
 
 /**
  * `mode: sync`: the handler answers the HTTP request itself (Slack's url_verification must echo

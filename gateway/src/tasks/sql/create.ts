@@ -199,7 +199,7 @@ function answer(row: Row): InsertedTask {
 /**
  * The shape of every trigger (a webhook delivery's, a policy schedule's): a session by key, a
  * new message in it and a queued task, without insertTask's steering. Its plan is that of
- * webhooks/store.ts:insertTrigger before issue 14; insertTask's CTEs for the other shapes cost
+ * deliveries/store.ts:insertTrigger before issue 14; insertTask's CTEs for the other shapes cost
  * PostgreSQL ~50 µs more per trigger (370 vs 320 µs of backend CPU, issue 14 in
  * test/bench/RESULTS.md), and this statement runs for every trigger of every delivery.
  */
