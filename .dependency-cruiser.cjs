@@ -25,8 +25,10 @@ const GATEWAY_LAYERS = [
   ['webhooks', 'schedules', 'mcp'],
   // The webhook_deliveries queue: webhook requests and schedule fires, through the handler to tasks.
   ['deliveries'],
-  // Dispatch enqueues tasks (dispatch/internal.ts); tasks/ imports nothing of dispatch/.
-  ['dispatch'],
+  // The outbox: a task's result to its dispatcher (kind dispatch) and task events to
+  // subscriptions (kind event). Its internal dispatcher enqueues tasks (outbox/internal.ts);
+  // tasks/ imports nothing of outbox/ (tasks/sql/outbox-row.ts writes the row).
+  ['outbox'],
   ['tasks', 'agent'],
   ['runners'],
   ['events'],

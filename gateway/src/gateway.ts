@@ -9,8 +9,6 @@ import { InProcessBus, PostgresBus } from './db/bus.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { DeliveryWorker } from './deliveries/worker.ts';
-import { createPostWebhook } from './dispatch/post-webhook.ts';
-import { OutboxWorker } from './dispatch/worker.ts';
 import { SwitchboardError } from './errors.ts';
 import {
   type PublishTaskEvents,
@@ -26,6 +24,8 @@ import { syncEnvAdminKey } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { createMcpEndpoint } from './mcp/endpoint.ts';
 import { createTaskToolsEndpoint } from './mcp/task-tools.ts';
+import { createPostWebhook } from './outbox/post-webhook.ts';
+import { OutboxWorker } from './outbox/worker.ts';
 import { refuseDevelopmentDefaults } from './production-mode.ts';
 import { RetentionJob } from './retention/job.ts';
 import { Scheduler } from './schedules/scheduler.ts';

@@ -2,11 +2,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InProcessBus } from '../../gateway/src/db/bus.ts';
 import type { Pool } from '../../gateway/src/db/connect.ts';
-import { createPostWebhook } from '../../gateway/src/dispatch/post-webhook.ts';
-import { OutboxWorker } from '../../gateway/src/dispatch/worker.ts';
 import { taskEventPublisher } from '../../gateway/src/events/task-events.ts';
 import type { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { createLogger } from '../../gateway/src/log.ts';
+import { createPostWebhook } from '../../gateway/src/outbox/post-webhook.ts';
+import { OutboxWorker } from '../../gateway/src/outbox/worker.ts';
 
 /**
  * A local receiver for outbox tests: each path answers the statuses queued for it in turn (the
@@ -47,7 +47,7 @@ export async function startReceiver() {
 }
 
 /**
- * The production poster (dispatch/post-webhook.ts: the SSRF-guarded client, Standard Webhooks
+ * The production poster (outbox/post-webhook.ts: the SSRF-guarded client, Standard Webhooks
  * signing) with the receivers' loopback address allowed, as policy dispatch.allowHosts would.
  */
 export const loopbackPostWebhook = createPostWebhook(() => ['127.0.0.1']);

@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isPostFailure } from '../../gateway/src/dispatch/errors.ts';
+import type { SwitchboardError } from '../../gateway/src/errors.ts';
+import { isPostFailure } from '../../gateway/src/outbox/errors.ts';
 import {
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_MAX_RESPONSE_BYTES,
@@ -11,15 +12,14 @@ import {
   parseRetryAfter,
   postJson,
   type ResolvedAddress,
-} from '../../gateway/src/dispatch/http-post.ts';
-import { generateWebhookSecret, signedHeaders } from '../../gateway/src/dispatch/sign.ts';
+} from '../../gateway/src/outbox/http-post.ts';
+import { generateWebhookSecret, signedHeaders } from '../../gateway/src/outbox/sign.ts';
 import {
   addressClass,
   hostAllowed,
   isForbiddenAddress,
   parseTarget,
-} from '../../gateway/src/dispatch/ssrf.ts';
-import type { SwitchboardError } from '../../gateway/src/errors.ts';
+} from '../../gateway/src/outbox/ssrf.ts';
 
 /**
  * Issue 6: the outbound client of built-in webhook dispatches and event subscriptions refuses

@@ -7,10 +7,11 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '../../gateway/src/db/bus.ts';
-import { findMessageOfOutboxRow } from '../../gateway/src/dispatch/store.ts';
+import { insertDeliveries } from '../../gateway/src/deliveries/store.ts';
 import { listTaskEvents } from '../../gateway/src/events/store.ts';
 import { followTaskEvents, TaskEventWaker } from '../../gateway/src/events/task-events.ts';
 import { createLogger } from '../../gateway/src/log.ts';
+import { findMessageOfOutboxRow } from '../../gateway/src/outbox/store.ts';
 import {
   createOrGetSession,
   insertMessage,
@@ -18,7 +19,6 @@ import {
   newestMessages,
 } from '../../gateway/src/sessions/store.ts';
 import { claimTasks } from '../../gateway/src/tasks/queue.ts';
-import { insertDeliveries } from '../../gateway/src/deliveries/store.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 import { collect, openSse, type SseEvent } from '../helpers/sse.ts';
 

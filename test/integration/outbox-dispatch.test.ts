@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deliverInternal, MAX_INTERNAL_DEPTH } from '../../gateway/src/dispatch/internal.ts';
-import { getOutboxRow } from '../../gateway/src/dispatch/outbox.ts';
+import { getOutboxRow } from '../../gateway/src/outbox/entries.ts';
+import { deliverInternal, MAX_INTERNAL_DEPTH } from '../../gateway/src/outbox/internal.ts';
 import { createOrGetSession, findSessionByKey } from '../../gateway/src/sessions/store.ts';
 import { insertExternalTask } from '../../gateway/src/tasks/create.ts';
 import { finishTask } from '../../gateway/src/tasks/external.ts';

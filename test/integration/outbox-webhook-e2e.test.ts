@@ -2,7 +2,7 @@
  * The production outbound webhook path end to end (issue 12, "Tests that can fail"): the other
  * outbox tests inject a fetch stand-in for the poster; here nothing is injected. A real gateway
  * runs a task with the reference agent, the task's end writes the dispatch row, the gateway's
- * own outbox worker posts it through dispatch/post-webhook.ts (Standard Webhooks signing, the
+ * own outbox worker posts it through outbox/post-webhook.ts (Standard Webhooks signing, the
  * SSRF-guarded client, policy dispatch.allowHosts read from the running policy).
  *
  * Loopback is refused by the SSRF guard unless the policy lists it: the receiver's
@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateWebhookSecret } from '../../gateway/src/dispatch/sign.ts';
+import { generateWebhookSecret } from '../../gateway/src/outbox/sign.ts';
 import { ADMIN_KEY, REFERENCE_AGENT_RUNNER, useTestGateway } from '../helpers/gateway.ts';
 
 interface Received {

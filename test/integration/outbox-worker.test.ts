@@ -5,7 +5,7 @@ import {
   recoverOutboxLeases,
   redriveOutboxRow,
   settleAttempt,
-} from '../../gateway/src/dispatch/outbox.ts';
+} from '../../gateway/src/outbox/entries.ts';
 import { claimTasks, completeTask, enqueueTask } from '../../gateway/src/tasks/queue.ts';
 import { useMigratedDatabase } from '../helpers/database.ts';
 import { startReceiver, startWorker } from '../helpers/outbox.ts';

@@ -1,11 +1,8 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getOutboxRow } from '../../gateway/src/dispatch/outbox.ts';
-import {
-  createSubscription,
-  deleteSubscription,
-} from '../../gateway/src/dispatch/subscriptions.ts';
 import { insertTaskEvent } from '../../gateway/src/events/store.ts';
+import { getOutboxRow } from '../../gateway/src/outbox/entries.ts';
+import { createSubscription, deleteSubscription } from '../../gateway/src/outbox/subscriptions.ts';
 import { enqueueTask } from '../../gateway/src/tasks/queue.ts';
 import { useMigratedDatabase } from '../helpers/database.ts';
 import { MASTER_KEY, startReceiver, startWorker } from '../helpers/outbox.ts';

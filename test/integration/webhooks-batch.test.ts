@@ -11,12 +11,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Trigger } from '@switchboard/sdk';
 import { describe, expect, it } from 'vitest';
+import { insertDelivery } from '../../gateway/src/deliveries/store.ts';
+import { TriggerBatcher } from '../../gateway/src/deliveries/store-triggers.ts';
 import { SwitchboardError } from '../../gateway/src/errors.ts';
 import type { TaskEvent } from '../../gateway/src/events/store.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { DeliveryInserter } from '../../gateway/src/webhooks/ingest-batch.ts';
-import { insertDelivery } from '../../gateway/src/deliveries/store.ts';
-import { TriggerBatcher } from '../../gateway/src/deliveries/store-triggers.ts';
 import { REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/webhooks');

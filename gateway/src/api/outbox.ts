@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Pool } from '../db/connect.ts';
-import { getOutboxRow, redriveAllDead, redriveOutboxRow } from '../dispatch/outbox.ts';
-import { listOutboxRows } from '../dispatch/store.ts';
+import { getOutboxRow, redriveAllDead, redriveOutboxRow } from '../outbox/entries.ts';
+import { listOutboxRows } from '../outbox/store.ts';
 import { parseInput } from '../validate.ts';
 import { actorOf, requireScope } from './auth.ts';
 import { ListOutboxQuery, outboxView } from './schemas.ts';

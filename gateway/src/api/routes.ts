@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { SubscriptionInput } from '../dispatch/subscriptions.ts';
 import type { Scope } from '../keys/scopes.ts';
+import { SubscriptionInput } from '../outbox/subscriptions.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import {

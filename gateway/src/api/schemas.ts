@@ -1,6 +1,6 @@
 import { DURATION_EXPECTED } from '@switchboard/policy';
 import * as z from 'zod';
-import type { OutboxRow, SubscriptionRow } from '../dispatch/store.ts';
+import type { OutboxRow, SubscriptionRow } from '../outbox/store.ts';
 import { CONFIG_FORMATS } from '../runners/files.ts';
 import { Dispatch, SessionKey } from '../sessions/store.ts';
 import { Execution } from '../tasks/queue.ts';

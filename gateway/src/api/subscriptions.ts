@@ -5,7 +5,7 @@ import {
   deleteSubscription,
   listSubscriptions,
   SubscriptionInput,
-} from '../dispatch/subscriptions.ts';
+} from '../outbox/subscriptions.ts';
 import { parseInput } from '../validate.ts';
 import { actorOf, requireScope } from './auth.ts';
 import { subscriptionView } from './schemas.ts';

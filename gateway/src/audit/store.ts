@@ -11,7 +11,7 @@ export interface AuditEntry {
 
 /**
  * Who made a change (an API key, the CLI, the gateway): an audit entry without the what. Every
- * audited write takes this one type (api/, keys/, tasks/, dispatch/, tokens/).
+ * audited write takes this one type (api/, keys/, tasks/, outbox/, tokens/).
  */
 export type AuditActor = Pick<AuditEntry, 'actor' | 'apiKeyId' | 'requestId'>;
 

@@ -7,7 +7,7 @@ import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
  * Where a task is born, whoever asks: a webhook delivery's triggers (deliveries/triggers.ts), a
  * policy schedule (schedules/fire.ts), the API's POST /tasks and a session message with `run`
  * (api/tasks.ts, api/sessions.ts → api/task-create.ts → queue.ts:enqueueTask), an `internal`
- * dispatch (dispatch/internal.ts → enqueueTask) and an external task's grant (external.ts). Each path
+ * dispatch (outbox/internal.ts → enqueueTask) and an external task's grant (external.ts). Each path
  * decides its own rules first (which profile, which scope, which idempotency key: see the
  * callers) and then calls createTask in its transaction, which writes the session, the message,
  * the task and its first event (fanned out to event subscriptions) in one statement

@@ -2,8 +2,8 @@ import type { Sql } from '../../db/connect.ts';
 
 /**
  * The outbox row of a task that just ended: written by tasks/ in the transaction of the end
- * (queue.ts, external.ts), delivered by dispatch/ (dispatch/worker.ts). It lives here, below
- * dispatch/, so that tasks/ never imports dispatch/ (issue 14: that import made a cycle).
+ * (queue.ts, external.ts), delivered by outbox/worker.ts. It lives here, below
+ * outbox/, so that tasks/ never imports outbox/ (issue 14: that import made a cycle).
  */
 
 /**

@@ -9,9 +9,9 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { RetrySchedule } from '../queue/backoff.ts';
 import { type LeasedQueue, QueueWorker } from '../queue/worker.ts';
+import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './entries.ts';
 import { isPostFailure } from './errors.ts';
 import { type DispatchedTask, deliverInternal } from './internal.ts';
-import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './outbox.ts';
 import type { LeasedOutboxRow, Settlement } from './store.ts';
 import { subscriptionEndpoint } from './subscriptions.ts';
 
@@ -24,7 +24,7 @@ import { subscriptionEndpoint } from './subscriptions.ts';
  * webhook-id, `outbox_<id>`, or the dispatcher on the task id).
  */
 
-/** What the gateway's SSRF-guarded HTTP client does (dispatch/http-post.ts); tests inject one. */
+/** What the gateway's SSRF-guarded HTTP client does (outbox/http-post.ts); tests inject one. */
 export type PostWebhook = (input: {
   url: string;
   body: string;

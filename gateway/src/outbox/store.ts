@@ -3,7 +3,7 @@ import type { Sql } from '../db/connect.ts';
 /**
  * The outbox (0001, attempt_log from 0004) and event_subscriptions: one function per query.
  * Transactions, events and validation are in outbox.ts and subscriptions.ts. A task's dispatch
- * row is written where the task ends, by tasks/sql/outbox-row.ts (tasks/ is below dispatch/). Every query that
+ * row is written where the task ends, by tasks/sql/outbox-row.ts (tasks/ is below outbox/). Every query that
  * may run in UPDATE … FROM aliases outbox as `o`.
  */
 
