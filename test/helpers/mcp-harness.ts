@@ -1,7 +1,7 @@
 /**
  * A gateway MCP core for tests: an IntegrationRegistry over test/fixtures/mcp-integrations
  * (plus the HTTP `recorder`, whose URL is known only once it listens), and a small express app
- * that authenticates each request by a TEST-ONLY header naming a Grant and calls the endpoint's
+ * that authenticates each request by a TEST-ONLY header naming a TokenClaims and calls the endpoint's
  * handle(). The product has no such bypass: this only exercises the core before the auth layer
  * (tokens, 401/403, Origin) is wired around it.
  */
@@ -19,7 +19,7 @@ import type { ToolCallEvent } from '../../gateway/src/events/tool-calls.ts';
 import { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { createMcpEndpoint, type McpEndpoint } from '../../gateway/src/mcp/endpoint.ts';
-import type { Grant } from '../../gateway/src/tokens/grant.ts';
+import type { TokenClaims } from '../../gateway/src/tokens/claims.ts';
 import { type Recorder, startRecorder } from '../fixtures/mcp-servers/recorder.ts';
 import { REPO_ROOT } from './gateway.ts';
 
@@ -32,7 +32,7 @@ export const TEST_PAGE_SIZE = 3;
 /** The agent's own bearer token for a grant name: sent on every request, never to go upstream. */
 export const agentToken = (name: string) => `agent-secret-${name}`;
 
-export function grant(name: string, scope: string[], sessionId: string | null = null): Grant {
+export function grant(name: string, scope: string[], sessionId: string | null = null): TokenClaims {
   return {
     tokenId: `jti-${name}`,
     taskId: `task-${name}`,
@@ -49,7 +49,7 @@ export interface Harness {
   endpoint: McpEndpoint;
   recorder: Recorder;
   events: ToolCallEvent[];
-  grants: Map<string, Grant>;
+  grants: Map<string, TokenClaims>;
   close(): Promise<void>;
 }
 
@@ -97,7 +97,7 @@ export async function startHarness(
   await registry.whenSettled();
 
   const events: ToolCallEvent[] = [];
-  const grants = new Map<string, Grant>();
+  const grants = new Map<string, TokenClaims>();
   const endpoint = createMcpEndpoint({
     registry,
     log,

@@ -6,7 +6,7 @@ import { InProcessBus, PostgresBus } from '../../gateway/src/db/bus.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { insertExternalTask } from '../../gateway/src/tasks/create.ts';
 import { finishTask } from '../../gateway/src/tasks/external.ts';
-import type { Grant } from '../../gateway/src/tokens/grant.ts';
+import type { TokenClaims } from '../../gateway/src/tokens/claims.ts';
 import { retireSigningKey } from '../../gateway/src/tokens/retire.ts';
 import { TokenService } from '../../gateway/src/tokens/service.ts';
 import { loadSigningKeys, rotateSigningKey } from '../../gateway/src/tokens/signing-keys.ts';
@@ -83,7 +83,7 @@ describe('per-task tokens', () => {
     expect(granted.integrations.map((i) => [i.name, i.url, i.scope])).toEqual([
       ['echo', `${gw().url}/mcp/echo`, ['echo:report_env']],
     ]);
-    const g: Grant = await verify(granted.mcp.token);
+    const g: TokenClaims = await verify(granted.mcp.token);
     expect(g).toMatchObject({
       taskId: granted.task.id,
       sessionId: null,

@@ -1,8 +1,8 @@
 import type { Logger } from '../log.ts';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 
 export interface ToolCallEvent {
-  grant: Grant;
+  claims: TokenClaims;
   integration: string;
   tool: string;
   durationMs: number;
@@ -12,7 +12,7 @@ export interface ToolCallEvent {
   cancelled?: boolean;
   /**
    * Whether `integration` is one the request could reach and `tool` one of its catalog the
-   * grant may call. Both names come from the agent; metrics label only known ones (a random
+   * token may call. Both names come from the agent; metrics label only known ones (a random
    * name must not become a time series).
    */
   known: { integration: boolean; tool: boolean };

@@ -2,7 +2,7 @@ import type { RequestId } from '@modelcontextprotocol/server';
 import type { NextFunction, Request, Response } from 'express';
 import { jsonRpcErrorOf } from '../errors.ts';
 import { requestId } from '../mcp/inflight.ts';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 
 /**
  * In-flight MCP requests per task, across every token of the task (one for /mcp, one per
@@ -65,9 +65,9 @@ export function inFlightCap(limiter: ConcurrencyLimiter, max: () => number) {
       next();
       return;
     }
-    const grant = res.locals.grant as Grant;
+    const claims = res.locals.claims as TokenClaims;
     const limit = max();
-    const release = limiter.enter(grant.taskId, limit);
+    const release = limiter.enter(claims.taskId, limit);
     if (!release) {
       res.set('retry-after', String(IN_FLIGHT_RETRY_AFTER_S));
       res.status(429).json(tooManyInFlight(id, limit));

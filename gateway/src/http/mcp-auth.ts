@@ -1,7 +1,7 @@
 import { INTEGRATION_NAME } from '@switchboard/sdk';
 import { type Response, Router } from 'express';
 import { decodeJwt } from 'jose';
-import type { TokenVerifier } from '../tokens/grant.ts';
+import type { TokenVerifier } from '../tokens/claims.ts';
 import { sendErrorBody } from './errors.ts';
 
 /**

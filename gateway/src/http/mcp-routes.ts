@@ -4,7 +4,7 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { BATCH_REFUSED } from '../mcp/http-bridge.ts';
 import { RateLimiter } from '../rate-limit.ts';
-import type { Grant, TokenVerifier } from '../tokens/grant.ts';
+import type { TokenClaims, TokenVerifier } from '../tokens/claims.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
 import { ConcurrencyLimiter, inFlightCap } from './concurrency.ts';
 import { sendErrorBody } from './errors.ts';
@@ -25,7 +25,7 @@ export interface McpHandler {
   handle(
     req: Request,
     res: Response,
-    grant: Grant,
+    claims: TokenClaims,
     integration: string | undefined,
     parsedBody?: unknown,
   ): Promise<void>;
@@ -100,7 +100,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     deps.tokens
       .verify(token, audience)
       .then(
-        (grant) => {
+        (claims) => {
           if (integration !== undefined) {
             if (
               !isEndpointName(integration) ||
@@ -109,7 +109,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
               sendErrorBody(res, 'not_found', noIntegration(integration));
               return;
             }
-            if (!scopeCoversIntegration(grant.scope, integration)) {
+            if (!scopeCoversIntegration(claims.scope, integration)) {
               res.set(
                 'www-authenticate',
                 `Bearer realm="switchboard", error="insufficient_scope", scope="${integration}:*"`,
@@ -122,8 +122,8 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
               return;
             }
           }
-          res.locals.grant = grant;
-          exchanges.track(grant, res);
+          res.locals.claims = claims;
+          exchanges.track(claims, res);
           next();
         },
         (error: Error & { code?: string }) => {
@@ -135,7 +135,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
   };
 
   const limit = (req: Request, res: Response, next: NextFunction) => {
-    const grant = res.locals.grant as Grant;
+    const claims = res.locals.claims as TokenClaims;
     const integration =
       (req.params.integration as string | undefined) ?? aggregateCallTarget(req.body);
     const perMinute =
@@ -143,7 +143,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
         ? undefined
         : deps.registry.currentPolicy()?.integrations[integration]?.rateLimit?.requestsPerMinute;
     if (perMinute !== undefined) {
-      const wait = limiter.take(`${grant.tokenId}/${integration}`, perMinute);
+      const wait = limiter.take(`${claims.tokenId}/${integration}`, perMinute);
       if (wait > 0) {
         res.set('retry-after', String(wait));
         sendErrorBody(
@@ -159,7 +159,9 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
 
   const serve = (req: Request, res: Response, next: NextFunction) => {
     const integration = req.params.integration as string | undefined;
-    deps.endpoint.handle(req, res, res.locals.grant as Grant, integration, req.body).catch(next);
+    deps.endpoint
+      .handle(req, res, res.locals.claims as TokenClaims, integration, req.body)
+      .catch(next);
   };
 
   const json = leanJson(
@@ -173,7 +175,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
       next();
     };
     const serveBuiltin = (req: Request, res: Response, next: NextFunction) => {
-      tools.handle(req, res, res.locals.grant as Grant, BUILTIN, req.body).catch(next);
+      tools.handle(req, res, res.locals.claims as TokenClaims, BUILTIN, req.body).catch(next);
     };
     router.all(
       `/mcp/${BUILTIN}`,

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 
 /**
  * Expired tokens' exchanges are looked for this often: a token outlives its `exp` by at most a
@@ -8,7 +8,7 @@ import type { Grant } from '../tokens/grant.ts';
 const EXPIRY_SWEEP_MS = 1_000;
 
 interface Entry {
-  grant: Grant;
+  claims: TokenClaims;
   responses: Set<Response>;
 }
 
@@ -25,18 +25,18 @@ export class TokenExchanges {
   private timer: NodeJS.Timeout | undefined;
 
   /** Follows `res` until it closes. */
-  track(grant: Grant, res: Response): void {
-    let entry = this.byToken.get(grant.tokenId);
+  track(claims: TokenClaims, res: Response): void {
+    let entry = this.byToken.get(claims.tokenId);
     if (!entry) {
-      entry = { grant, responses: new Set() };
-      this.byToken.set(grant.tokenId, entry);
+      entry = { claims, responses: new Set() };
+      this.byToken.set(claims.tokenId, entry);
     }
     const responses = entry.responses;
     responses.add(res);
     res.once('close', () => {
       responses.delete(res);
-      if (responses.size === 0 && this.byToken.get(grant.tokenId)?.responses === responses) {
-        this.byToken.delete(grant.tokenId);
+      if (responses.size === 0 && this.byToken.get(claims.tokenId)?.responses === responses) {
+        this.byToken.delete(claims.tokenId);
       }
     });
     if (!this.timer) {
@@ -55,7 +55,7 @@ export class TokenExchanges {
     const tokens = new Set(tokenIds);
     const keys = new Set(kids);
     for (const entry of [...this.byToken.values()]) {
-      const { taskId, tokenId, kid } = entry.grant;
+      const { taskId, tokenId, kid } = entry.claims;
       if (tasks.has(taskId) || tokens.has(tokenId) || (kid !== undefined && keys.has(kid))) {
         this.cut(entry);
       }
@@ -71,7 +71,7 @@ export class TokenExchanges {
 
   private sweep(now: number): void {
     for (const entry of [...this.byToken.values()]) {
-      if (entry.grant.expiresAt * 1000 <= now) this.cut(entry);
+      if (entry.claims.expiresAt * 1000 <= now) this.cut(entry);
     }
     // Stopped here, not when the last exchange closes: one-call-at-a-time agents would
     // otherwise start and stop a timer per request.
@@ -82,7 +82,7 @@ export class TokenExchanges {
   }
 
   private cut(entry: Entry): void {
-    this.byToken.delete(entry.grant.tokenId);
+    this.byToken.delete(entry.claims.tokenId);
     for (const res of [...entry.responses]) res.destroy();
     entry.responses.clear();
   }

@@ -1,5 +1,5 @@
 import type { JSONRPCMessage, RequestId, Transport } from '@modelcontextprotocol/server';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 
 interface Waiting {
   transport: Transport;
@@ -22,7 +22,7 @@ export class ClientReplies {
   private readonly waiting = new Map<string, Waiting>();
 
   /** Renames the requests `transport` sends; the returned function forgets what it still waits for. */
-  attach(grant: Grant, transport: Transport): () => void {
+  attach(claims: TokenClaims, transport: Transport): () => void {
     const mine = new Set<string>();
     const renamed = new Map<RequestId, string>();
     const send = transport.send.bind(transport);
@@ -30,7 +30,7 @@ export class ClientReplies {
       if (isRequest(message)) {
         this.next += 1;
         const id = `switchboard-${this.next}`;
-        const key = keyOf(grant, id);
+        const key = keyOf(claims, id);
         this.waiting.set(key, { transport, originalId: message.id });
         mine.add(key);
         renamed.set(message.id, id);
@@ -51,10 +51,10 @@ export class ClientReplies {
   }
 
   /** Hands a client's reply to the request it answers; false when none of this token waits for it. */
-  deliver(grant: Grant, reply: JSONRPCMessage): boolean {
+  deliver(claims: TokenClaims, reply: JSONRPCMessage): boolean {
     const id = (reply as { id?: unknown }).id;
     if (typeof id !== 'string' && typeof id !== 'number') return false;
-    const key = keyOf(grant, id);
+    const key = keyOf(claims, id);
     const found = this.waiting.get(key);
     if (!found) return false;
     this.waiting.delete(key);
@@ -84,6 +84,6 @@ function isCancellation(
   return m.method === 'notifications/cancelled' && m.params?.requestId !== undefined;
 }
 
-function keyOf(grant: Grant, id: RequestId): string {
-  return `${grant.tokenId}\n${typeof id}:${String(id)}`;
+function keyOf(claims: TokenClaims, id: RequestId): string {
+  return `${claims.tokenId}\n${typeof id}:${String(id)}`;
 }

@@ -3,7 +3,7 @@ import type { Request as ExpressRequest, Response as ExpressResponse } from 'exp
 import type { ToolCallEvent } from '../events/tool-calls.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 import { Catalog } from './catalog.ts';
 import { ClientReplies } from './client-replies.ts';
 import { PAGE_SIZE } from './cursors.ts';
@@ -36,7 +36,7 @@ export interface McpEndpointDeps {
   registry: IntegrationRegistry;
   log: Logger;
   /** Short-lived token an HTTP upstream receives instead of the agent's (aud = integration, sub = task, scope = the tools being called). */
-  upstreamToken(integration: string, grant: Grant, tools: string[]): Promise<string>;
+  upstreamToken(integration: string, claims: TokenClaims, tools: string[]): Promise<string>;
   /** Called after each tools/call ends, fire-and-forget: never awaited on the call's critical path. */
   onToolCall(event: ToolCallEvent): void;
   /** Whether tool-call arguments are included in events (policy decides; default false). */
@@ -46,11 +46,11 @@ export interface McpEndpointDeps {
 }
 
 export interface McpEndpoint {
-  /** Serve one MCP HTTP request (POST, GET or DELETE) for an authenticated grant. integration undefined = the aggregate /mcp. The request body may already be parsed by the caller: accept `parsedBody?: unknown`. */
+  /** Serve one MCP HTTP request (POST, GET or DELETE) for an authenticated claims. integration undefined = the aggregate /mcp. The request body may already be parsed by the caller: accept `parsedBody?: unknown`. */
   handle(
     req: ExpressRequest,
     res: ExpressResponse,
-    grant: Grant,
+    claims: TokenClaims,
     integration: string | undefined,
     parsedBody?: unknown,
   ): Promise<void>;
@@ -145,12 +145,12 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
   async function handle(
     req: ExpressRequest,
     res: ExpressResponse,
-    grant: Grant,
+    claims: TokenClaims,
     integration: string | undefined,
     parsedBody?: unknown,
   ): Promise<void> {
     notifications.start();
-    const view: View = { grant, integration };
+    const view: View = { claims, integration };
     const post = req.method === 'POST';
     let body = post ? parsedBody : undefined;
     let raw: string | undefined;
@@ -190,8 +190,8 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     if (
       post &&
       fastCallEligible(body, view, req.headers) &&
-      !acceptsInput(era2025Clients.capabilities(grant)) &&
-      era2025Clients.logLevel(grant) === undefined
+      !acceptsInput(era2025Clients.capabilities(claims)) &&
+      era2025Clients.logLevel(claims) === undefined
     ) {
       if (await serveFastCall(handlerDeps, res, body, view)) return;
     }
@@ -213,7 +213,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
       log.error({ err: error, integration }, 'mcp request failed');
       response = jsonRpcError(500, -32603, 'Internal error', requestId(body) ?? null);
     }
-    await sendResponse(res, response, grant.expiresAt * 1000);
+    await sendResponse(res, response, claims.expiresAt * 1000);
   }
 
   return {

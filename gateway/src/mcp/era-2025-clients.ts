@@ -1,5 +1,5 @@
 import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/server';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 import { inputCapabilities } from './input-required.ts';
 
 /** Clients remembered at once; past it the oldest is forgotten (it falls back to no input). */
@@ -36,40 +36,40 @@ interface Remembered {
 export class Era2025Clients {
   private readonly byToken = new Map<string, Remembered>();
 
-  rememberInitialize(grant: Grant, declared: ClientCapabilities): void {
-    this.set(grant, { capabilities: bounded(declared), expiresAt: grant.expiresAt });
+  rememberInitialize(claims: TokenClaims, declared: ClientCapabilities): void {
+    this.set(claims, { capabilities: bounded(declared), expiresAt: claims.expiresAt });
   }
 
-  rememberLogLevel(grant: Grant, level: LoggingLevel): void {
-    const found = this.get(grant);
-    this.set(grant, {
+  rememberLogLevel(claims: TokenClaims, level: LoggingLevel): void {
+    const found = this.get(claims);
+    this.set(claims, {
       capabilities: found?.capabilities ?? {},
       logLevel: level,
-      expiresAt: grant.expiresAt,
+      expiresAt: claims.expiresAt,
     });
   }
 
-  capabilities(grant: Grant): ClientCapabilities | undefined {
-    return this.get(grant)?.capabilities;
+  capabilities(claims: TokenClaims): ClientCapabilities | undefined {
+    return this.get(claims)?.capabilities;
   }
 
-  logLevel(grant: Grant): LoggingLevel | undefined {
-    return this.get(grant)?.logLevel;
+  logLevel(claims: TokenClaims): LoggingLevel | undefined {
+    return this.get(claims)?.logLevel;
   }
 
-  private get(grant: Grant): Remembered | undefined {
-    const found = this.byToken.get(grant.tokenId);
+  private get(claims: TokenClaims): Remembered | undefined {
+    const found = this.byToken.get(claims.tokenId);
     if (found && found.expiresAt * 1000 <= Date.now()) {
-      this.byToken.delete(grant.tokenId);
+      this.byToken.delete(claims.tokenId);
       return undefined;
     }
     return found;
   }
 
-  private set(grant: Grant, value: Remembered): void {
+  private set(claims: TokenClaims, value: Remembered): void {
     // Re-inserted so Map order is recency order: the first key is the one to forget.
-    this.byToken.delete(grant.tokenId);
-    this.byToken.set(grant.tokenId, value);
+    this.byToken.delete(claims.tokenId);
+    this.byToken.set(claims.tokenId, value);
     if (this.byToken.size > MAX_REMEMBERED_CLIENTS) {
       const oldest = this.byToken.keys().next().value;
       if (oldest !== undefined) this.byToken.delete(oldest);

@@ -150,7 +150,7 @@ export async function serveEra2025(
     const all = messages(body);
     if (all.length > 0 && all.every(isReply)) {
       // Answers to the gateway's own requests (client input): nothing for a server to serve.
-      const delivered = all.filter((reply) => deps.replies.deliver(view.grant, reply)).length;
+      const delivered = all.filter((reply) => deps.replies.deliver(view.claims, reply)).length;
       return delivered > 0
         ? new Response(null, { status: 202 })
         : Response.json(
@@ -167,33 +167,33 @@ export async function serveEra2025(
       const hello = isInitialize(message) ? initialize.safeParse(message) : undefined;
       if (hello?.success) {
         deps.clients.rememberInitialize(
-          view.grant,
+          view.claims,
           hello.data.params.capabilities as ClientCapabilities,
         );
       }
       if (!isCancellation(message)) continue;
       const cancel = cancelled.safeParse(message);
       if (cancel.success) {
-        deps.inflight.cancel(view.grant, cancel.data.params.requestId, cancel.data.params.reason);
+        deps.inflight.cancel(view.claims, cancel.data.params.requestId, cancel.data.params.reason);
       }
     }
   }
   const server = await deps.buildServer(view);
-  const declared = deps.clients.capabilities(view.grant);
+  const declared = deps.clients.capabilities(view.claims);
   if (declared !== undefined) seedClientCapabilities(server, declared);
   // A call that may ask the client for input, or log to it, answers on a stream (the question
   // or the log travels there first); JSON otherwise, the fast common case.
-  const streamsMore = acceptsInput(declared) || deps.clients.logLevel(view.grant) !== undefined;
+  const streamsMore = acceptsInput(declared) || deps.clients.logLevel(view.claims) !== undefined;
   const stream = wantsStream(body) || (streamsMore && mayAskForInput(body));
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
     enableJsonResponse: method === 'POST' && !stream,
   });
   await server.connect(transport);
-  const detach = deps.replies.attach(view.grant, transport);
+  const detach = deps.replies.attach(view.claims, transport);
   // A notifications/cancelled in another POST (above) reaches this exchange through InFlight.
   const id = method === 'POST' ? requestId(body) : undefined;
-  const tracked = id === undefined ? undefined : deps.inflight.track(view.grant, id);
+  const tracked = id === undefined ? undefined : deps.inflight.track(view.claims, id);
   let removeStream: (() => void) | undefined;
   let closed = false;
   let left = false;

@@ -148,7 +148,7 @@ export async function serveFastCall(
     if (!res.writableFinished) controller.abort('the client disconnected');
   };
   res.once('close', onClose);
-  const tracked = deps.inflight.track(view.grant, call.id, controller.signal);
+  const tracked = deps.inflight.track(view.claims, call.id, controller.signal);
   const ctx: ToolCallContext = {
     mcpReq: {
       id: call.id,
@@ -162,7 +162,7 @@ export async function serveFastCall(
   let answer: string;
   try {
     // The caller checked that this client declared no input kinds and asked for no logs.
-    const input = { capabilities: deps.clients.capabilities(view.grant) };
+    const input = { capabilities: deps.clients.capabilities(view.claims) };
     const result = await callTool(deps, view, items, call.params, ctx, input);
     answer = JSON.stringify({ result: answerable(result), jsonrpc: '2.0', id: call.id });
   } catch (error) {

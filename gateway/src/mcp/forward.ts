@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import type { Integration } from '../integrations/registry.ts';
 import { withUpstreamToken } from '../integrations/upstream/http.ts';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 import type { Catalog } from './catalog.ts';
 import { notReady, upstreamFailure } from './errors.ts';
 import { type AgentInput, type RetryMaterial, upstreamInput } from './input-required.ts';
@@ -11,7 +11,7 @@ export const TASK_META_KEY = 'io.switchboard/task';
 
 export interface ForwardDeps {
   catalog: Catalog;
-  upstreamToken(integration: string, grant: Grant, tools: string[]): Promise<string>;
+  upstreamToken(integration: string, claims: TokenClaims, tools: string[]): Promise<string>;
 }
 
 /** What an upstream request is sent with besides its own parameters. */
@@ -41,7 +41,7 @@ export interface ForwardOptions {
 export async function forward<T>(
   deps: ForwardDeps,
   item: Integration,
-  grant: Grant,
+  claims: TokenClaims,
   tools: string[],
   fn: (forwarding: Forwarding) => Promise<T>,
   options: ForwardOptions = {},
@@ -50,7 +50,7 @@ export async function forward<T>(
   const upstream = item.upstream;
   if (!upstream) throw notReady(item.name, item.state);
   const http = item.manifest?.server.transport === 'http';
-  const task: Record<string, unknown> = http ? {} : { [TASK_META_KEY]: taskContext(grant) };
+  const task: Record<string, unknown> = http ? {} : { [TASK_META_KEY]: taskContext(claims) };
   const run = () =>
     upstream.request(
       async (client, timeoutMs, instance) => {
@@ -67,11 +67,11 @@ export async function forward<T>(
           unfollow?.();
         }
       },
-      { sessionId: grant.sessionId ?? undefined, taskId: grant.taskId },
+      { sessionId: claims.sessionId ?? undefined, taskId: claims.taskId },
     );
   try {
     if (!http) return await run();
-    const token = await deps.upstreamToken(item.name, grant, tools);
+    const token = await deps.upstreamToken(item.name, claims, tools);
     return await withUpstreamToken(token, run);
   } catch (error) {
     throw upstreamFailure(item.name, error, signal);
@@ -79,10 +79,10 @@ export async function forward<T>(
 }
 
 /** Task and session only: the token id is a credential reference and stays in the gateway. */
-function taskContext(grant: Grant): Record<string, string> {
-  return grant.sessionId === null
-    ? { taskId: grant.taskId }
-    : { taskId: grant.taskId, sessionId: grant.sessionId };
+function taskContext(claims: TokenClaims): Record<string, string> {
+  return claims.sessionId === null
+    ? { taskId: claims.taskId }
+    : { taskId: claims.taskId, sessionId: claims.sessionId };
 }
 
 /** Ours, and the protocol's per-request envelope (the upstream connection has its own). */

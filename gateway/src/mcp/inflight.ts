@@ -1,5 +1,5 @@
 import type { RequestId } from '@modelcontextprotocol/server';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 
 /** The abort reason of a request its client cancelled (2025 `notifications/cancelled`). */
 export class RequestCancelled extends Error {
@@ -40,8 +40,12 @@ export class InFlight {
    * A signal that aborts with `parent` (when given) or on a matching cancellation, with a
    * RequestCancelled reason; call done() when the exchange is over.
    */
-  track(grant: Grant, id: RequestId, parent?: AbortSignal): { signal: AbortSignal; done(): void } {
-    const key = keyOf(grant, id);
+  track(
+    claims: TokenClaims,
+    id: RequestId,
+    parent?: AbortSignal,
+  ): { signal: AbortSignal; done(): void } {
+    const key = keyOf(claims, id);
     // One controller that follows the parent, rather than AbortSignal.any([parent, own]): the
     // same signal (aborted by either, with the first reason), one signal fewer per call.
     const controller = new AbortController();
@@ -58,9 +62,9 @@ export class InFlight {
     };
   }
 
-  /** Aborts the named request of this grant; false when there is none (already finished). */
-  cancel(grant: Grant, id: RequestId, reason: string | undefined): boolean {
-    const controller = this.calls.get(keyOf(grant, id));
+  /** Aborts the named request of this claims; false when there is none (already finished). */
+  cancel(claims: TokenClaims, id: RequestId, reason: string | undefined): boolean {
+    const controller = this.calls.get(keyOf(claims, id));
     if (!controller) return false;
     controller.abort(new RequestCancelled(reason ?? 'cancelled by the client'));
     return true;
@@ -80,7 +84,7 @@ export function requestId(body: unknown): RequestId | undefined {
   return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
-function keyOf(grant: Grant, id: RequestId): string {
+function keyOf(claims: TokenClaims, id: RequestId): string {
   // typeof keeps the number 1 and the string "1" apart, as JSON-RPC does.
-  return `${grant.tokenId}\n${typeof id}:${String(id)}`;
+  return `${claims.tokenId}\n${typeof id}:${String(id)}`;
 }

@@ -128,7 +128,7 @@ export class NotificationHub {
       case 'resources_list_changed':
         return capabilities.resources ? server.sendResourceListChanged() : Promise.resolve();
       case 'resource_updated':
-        return this.deps.subscriptions.followsLegacy(stream.view.grant, event.uri)
+        return this.deps.subscriptions.followsLegacy(stream.view.claims, event.uri)
           ? server.sendResourceUpdated({ uri: event.uri })
           : Promise.resolve();
     }

@@ -68,7 +68,7 @@ export function registerPrompts(
     const result = await forward(
       deps,
       route.item,
-      view.grant,
+      view.claims,
       [],
       ({ client, timeoutMs, meta, retry }) =>
         client.getPrompt(
@@ -81,7 +81,7 @@ export function registerPrompts(
           { timeout: timeoutMs, signal: ctx.mcpReq.signal, allowInputRequired: true },
         ),
       {
-        input: agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+        input: agentInput(server, ctx, deps.clients.logLevel(view.claims)),
         signal: ctx.mcpReq.signal,
       },
     );
@@ -127,7 +127,7 @@ export function registerCompletion(
     const result = await forward(
       deps,
       item,
-      view.grant,
+      view.claims,
       [],
       ({ client, timeoutMs, meta }) =>
         client.complete(

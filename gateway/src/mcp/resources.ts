@@ -119,7 +119,7 @@ export function registerResources(
     const result = await forward(
       deps,
       item,
-      view.grant,
+      view.claims,
       [],
       ({ client, timeoutMs, meta, retry }) =>
         client.readResource(
@@ -132,7 +132,7 @@ export function registerResources(
           },
         ),
       {
-        input: agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+        input: agentInput(server, ctx, deps.clients.logLevel(view.claims)),
         signal: ctx.mcpReq.signal,
       },
     );
@@ -144,7 +144,7 @@ export function registerResources(
     const item = await routeUri(deps, view, items, uri);
     if (!item) throw new ResourceNotFoundError(uri);
     try {
-      await deps.subscriptions.subscribeLegacy(view.grant, item, uri);
+      await deps.subscriptions.subscribeLegacy(view.claims, item, uri);
     } catch (error) {
       if (error instanceof RangeError) {
         throw new ProtocolError(ProtocolErrorCode.InvalidRequest, error.message);
@@ -155,7 +155,7 @@ export function registerResources(
   });
 
   server.setRequestHandler('resources/unsubscribe', async (request) => {
-    deps.subscriptions.unsubscribeLegacy(view.grant, request.params.uri);
+    deps.subscriptions.unsubscribeLegacy(view.claims, request.params.uri);
     return {};
   });
 }

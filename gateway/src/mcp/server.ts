@@ -67,7 +67,7 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
     // 2025 era: the level holds for the token's later calls (each is a request of its own). It
     // reaches only upstreams whose connection is the task's own (see mcp/forward.ts).
     server.setRequestHandler('logging/setLevel', (request) => {
-      deps.clients.rememberLogLevel(view.grant, request.params.level);
+      deps.clients.rememberLogLevel(view.claims, request.params.level);
       return {};
     });
   }

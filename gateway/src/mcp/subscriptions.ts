@@ -1,7 +1,7 @@
 import type { Client, McpSubscription } from '@modelcontextprotocol/client';
 import type { Integration } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 import type { Catalog } from './catalog.ts';
 
 /** Resources one token may follow at once (legacy resources/subscribe): bounds memory per agent. */
@@ -88,11 +88,11 @@ export class ResourceSubscriptions {
       );
   }
 
-  async subscribeLegacy(grant: Grant, item: Integration, uri: string): Promise<void> {
-    let entry = this.byToken.get(grant.tokenId);
+  async subscribeLegacy(claims: TokenClaims, item: Integration, uri: string): Promise<void> {
+    let entry = this.byToken.get(claims.tokenId);
     if (!entry) {
-      entry = { expiresAt: grant.expiresAt, uris: new Map() };
-      this.byToken.set(grant.tokenId, entry);
+      entry = { expiresAt: claims.expiresAt, uris: new Map() };
+      this.byToken.set(claims.tokenId, entry);
     }
     if (entry.uris.has(uri)) return;
     if (entry.uris.size >= MAX_SUBSCRIPTIONS_PER_TOKEN) {
@@ -104,18 +104,18 @@ export class ResourceSubscriptions {
     await this.acquire(item, uri);
   }
 
-  unsubscribeLegacy(grant: Grant, uri: string): void {
-    const entry = this.byToken.get(grant.tokenId);
+  unsubscribeLegacy(claims: TokenClaims, uri: string): void {
+    const entry = this.byToken.get(claims.tokenId);
     const item = entry?.uris.get(uri);
     if (!entry || !item) return;
     entry.uris.delete(uri);
-    if (entry.uris.size === 0) this.byToken.delete(grant.tokenId);
+    if (entry.uris.size === 0) this.byToken.delete(claims.tokenId);
     this.release(item, uri);
   }
 
   /** Whether a 2025-era client holding this token subscribed to `uri`. */
-  followsLegacy(grant: Grant, uri: string): boolean {
-    return this.byToken.get(grant.tokenId)?.uris.has(uri) ?? false;
+  followsLegacy(claims: TokenClaims, uri: string): boolean {
+    return this.byToken.get(claims.tokenId)?.uris.has(uri) ?? false;
   }
 
   /** Drops the subscriptions of tokens that expired (their tasks cannot use them any more). */

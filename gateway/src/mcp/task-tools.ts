@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import { lastMessageId, listMessages, type MessageRow, newestMessages } from '../sessions/store.ts';
 import { recordAgentResult } from '../tasks/sql/agent-result.ts';
 import { findQueueTask, type QueueTaskRow } from '../tasks/store.ts';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 import type { McpEndpoint } from './endpoint.ts';
 import { BATCH_REFUSED, goneSignal, readBody, sendResponse, toWebRequest } from './http-bridge.ts';
 
@@ -68,7 +68,7 @@ const toolError = (message: string): CallToolResult => ({
 });
 
 export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint {
-  const scope = new AsyncLocalStorage<Grant>();
+  const scope = new AsyncLocalStorage<TokenClaims>();
   const pollMs = deps.pollMs ?? ASK_USER_POLL_MS;
   /**
    * Tasks with an ask_user waiting, in this process: one question at a time per task (an agent
@@ -77,11 +77,11 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
    */
   const asking = new Set<string>();
 
-  /** The grant's task while it runs; a tool error otherwise (ended since the guard checked). */
-  async function runningTask(grant: Grant): Promise<QueueTaskRow | string> {
-    const task = await findQueueTask(deps.sql, grant.taskId);
-    if (!task) return `task ${grant.taskId} does not exist`;
-    if (task.status !== 'running') return `task ${grant.taskId} has ended (${task.status})`;
+  /** The claims's task while it runs; a tool error otherwise (ended since the guard checked). */
+  async function runningTask(claims: TokenClaims): Promise<QueueTaskRow | string> {
+    const task = await findQueueTask(deps.sql, claims.taskId);
+    if (!task) return `task ${claims.taskId} does not exist`;
+    if (task.status !== 'running') return `task ${claims.taskId} has ended (${task.status})`;
     return task;
   }
 
@@ -92,7 +92,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
   }
 
   async function askAndWait(
-    grant: Grant,
+    claims: TokenClaims,
     task: { id: string; sessionId: string },
     question: string,
     options: string[] | undefined,
@@ -103,7 +103,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
     // Never past the token's expiry: the answer could not be acted on.
     const waitMs = Math.min(
       (timeoutSeconds ?? ASK_USER_DEFAULT_MS / 1000) * 1000,
-      Math.max(0, grant.expiresAt * 1000 - Date.now()),
+      Math.max(0, claims.expiresAt * 1000 - Date.now()),
     );
     // Watch before the question goes out: a reply committed between a read and the wait is
     // not missed (the wake is remembered until the next wait).
@@ -155,7 +155,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
     }
   }
 
-  function build(grant: Grant): McpServer {
+  function build(claims: TokenClaims): McpServer {
     const server = new McpServer({ name: 'switchboard', version: '1.0.0' });
 
     server.registerTool(
@@ -167,9 +167,9 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
       },
       async ({ result }) => {
         // Only recorded: the worker that holds the lease ends the task with it (worker.ts).
-        const recorded = await recordAgentResult(deps.sql, grant.taskId, result);
-        if (!recorded) return toolError(`task ${grant.taskId} is not running`);
-        await event(grant.taskId, 'task:completing', { resultBytes: Buffer.byteLength(result) });
+        const recorded = await recordAgentResult(deps.sql, claims.taskId, result);
+        if (!recorded) return toolError(`task ${claims.taskId} is not running`);
+        await event(claims.taskId, 'task:completing', { resultBytes: Buffer.byteLength(result) });
         return text('recorded; the task completes when you exit', { ok: true });
       },
     );
@@ -185,7 +185,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         }),
       },
       async ({ message, progress, total }) => {
-        const task = await runningTask(grant);
+        const task = await runningTask(claims);
         if (typeof task === 'string') return toolError(task);
         await event(task.id, 'task:progress', {
           message,
@@ -208,7 +208,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         }),
       },
       async ({ question, options, timeoutSeconds }, ctx) => {
-        const task = await runningTask(grant);
+        const task = await runningTask(claims);
         if (typeof task === 'string') return toolError(task);
         if (task.sessionId === null) return toolError('the task has no session to ask');
         if (asking.has(task.id)) {
@@ -219,7 +219,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         asking.add(task.id);
         try {
           return await askAndWait(
-            grant,
+            claims,
             { id: task.id, sessionId: task.sessionId },
             question,
             options,
@@ -240,7 +240,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         inputSchema: z.object({}),
       },
       async () => {
-        const task = await runningTask(grant);
+        const task = await runningTask(claims);
         if (typeof task === 'string') return toolError(task);
         const history: MessageRow[] = [];
         if (task.sessionId !== null) {
@@ -269,15 +269,15 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
   // The default `legacy: 'stateless'`: 2026-07-28 requests and 2025-era ones through one factory.
   const handler = createMcpHandler(
     () => {
-      const grant = scope.getStore();
-      if (!grant) throw new SwitchboardError('internal', 'task tools called outside a request');
-      return build(grant);
+      const claims = scope.getStore();
+      if (!claims) throw new SwitchboardError('internal', 'task tools called outside a request');
+      return build(claims);
     },
     { onerror: (error) => deps.log.debug({ err: error }, 'task tools request rejected') },
   );
 
   return {
-    async handle(req, res, grant, _integration, parsedBody) {
+    async handle(req, res, claims, _integration, parsedBody) {
       let body = parsedBody;
       let raw: string | undefined;
       if (req.method === 'POST' && body === undefined) {
@@ -291,10 +291,10 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         else if (read.kind === 'raw') raw = read.text;
       }
       const request = toWebRequest(req, raw, goneSignal(res));
-      const response = await scope.run(grant, () =>
+      const response = await scope.run(claims, () =>
         handler.fetch(request, body === undefined ? undefined : { parsedBody: body }),
       );
-      await sendResponse(res, response, grant.expiresAt * 1000);
+      await sendResponse(res, response, claims.expiresAt * 1000);
     },
     close: () => handler.close(),
   };

@@ -64,7 +64,7 @@ function toolsOf(view: View, item: Integration, published: PublishedTools): Size
   const items: Tool[] = [];
   const sizes: number[] = [];
   for (const [index, tool] of published.tools.entries()) {
-    if (!scopeAllows(view.grant.scope, item.name, tool.name)) continue;
+    if (!scopeAllows(view.claims.scope, item.name, tool.name)) continue;
     items.push(named[index] as Tool);
     sizes.push(published.sizes[index] ?? 0);
   }
@@ -138,7 +138,7 @@ export function registerTools(
       items,
       request.params,
       { mcpReq: ctx.mcpReq, era },
-      agentInput(server, ctx, deps.clients.logLevel(view.grant)),
+      agentInput(server, ctx, deps.clients.logLevel(view.claims)),
     ),
   );
 }
@@ -170,7 +170,7 @@ export async function callTool(
   const tooDeep = args !== undefined && nestsDeeperThan(args, MAX_ARGUMENT_DEPTH);
   const report = (integration: string, tool: string, ok: boolean, error?: string) => {
     const event: ToolCallEvent = {
-      grant: view.grant,
+      claims: view.claims,
       integration,
       tool,
       durationMs: Math.round(performance.now() - started),
@@ -245,7 +245,7 @@ async function callUpstream(
     return await forward(
       deps,
       found.item,
-      view.grant,
+      view.claims,
       [tool],
       ({ client, timeoutMs, meta, retry }) =>
         client

@@ -1,6 +1,6 @@
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 
-type Mint = (integration: string, grant: Grant, tools: string[]) => Promise<string>;
+type Mint = (integration: string, claims: TokenClaims, tools: string[]) => Promise<string>;
 
 /** Half of an upstream token's one-minute life, as TokenService.mintGateway reuses its own. */
 export const UPSTREAM_TOKEN_REUSE_MS = 30_000;
@@ -16,8 +16,8 @@ const MAX_ENTRIES = 10_000;
  */
 export function reuseUpstreamTokens(mint: Mint, now: () => number = Date.now): Mint {
   const entries = new Map<string, { token: Promise<string>; until: number }>();
-  return (integration, grant, tools) => {
-    const key = `${integration}\n${grant.tokenId}\n${tools.join('\n')}`;
+  return (integration, claims, tools) => {
+    const key = `${integration}\n${claims.tokenId}\n${tools.join('\n')}`;
     const at = now();
     const hit = entries.get(key);
     if (hit && hit.until > at) return hit.token;
@@ -27,7 +27,7 @@ export function reuseUpstreamTokens(mint: Mint, now: () => number = Date.now): M
       const oldest = entries.keys().next().value;
       if (oldest !== undefined) entries.delete(oldest);
     }
-    const token = mint(integration, grant, tools);
+    const token = mint(integration, claims, tools);
     const entry = { token, until: at + UPSTREAM_TOKEN_REUSE_MS };
     entries.set(key, entry);
     // A failed mint is not remembered: the next call tries again.

@@ -1,15 +1,15 @@
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
-import type { Grant } from '../tokens/grant.ts';
+import type { TokenClaims } from '../tokens/claims.ts';
 import { scopeAllows, scopeCoversAllOf, scopeCoversIntegration } from '../tokens/scope.ts';
 
 /**
- * What one request can see: the grant, and either the aggregate endpoint (`integration`
+ * What one request can see: the claims, and either the aggregate endpoint (`integration`
  * undefined: every ready integration the scope covers, names prefixed) or one integration's own
  * endpoint (names unchanged). Everything the MCP handlers list or route goes through here, so
  * scope is applied in one place.
  */
 export interface View {
-  grant: Grant;
+  claims: TokenClaims;
   /** undefined = the aggregate /mcp. */
   integration: string | undefined;
 }
@@ -20,7 +20,7 @@ export function isAggregate(view: View): boolean {
 
 /**
  * The integrations a view serves, in name order. On /mcp/<integration> the caller has checked
- * that the grant covers it; here it must also be ready (the endpoint answers an error otherwise).
+ * that the token's scope covers it; here it must also be ready (the endpoint answers an error otherwise).
  */
 export function visibleIntegrations(registry: IntegrationRegistry, view: View): Integration[] {
   if (view.integration !== undefined) {
@@ -33,24 +33,24 @@ export function visibleIntegrations(registry: IntegrationRegistry, view: View): 
       (item) =>
         item.state === 'ready' &&
         item.upstream !== undefined &&
-        scopeCoversIntegration(view.grant.scope, item.name),
+        scopeCoversIntegration(view.claims.scope, item.name),
     );
 }
 
 /** Whether a change in `integration` concerns a client of this view (for list_changed). */
 export function viewIncludes(view: View, integration: string): boolean {
   return view.integration === undefined
-    ? scopeCoversIntegration(view.grant.scope, integration)
+    ? scopeCoversIntegration(view.claims.scope, integration)
     : view.integration === integration;
 }
 
 /**
  * Whether the view serves the resources, resource templates, prompts and completions of
- * `integration`: only to a grant of the whole integration (`<name>:*`, `*:*`; tokens/scope.ts
+ * `integration`: only to a token whose scope covers the whole integration (`<name>:*`, `*:*`; tokens/scope.ts
  * scopeCoversAllOf). A token scoped to some tools gets those tools alone.
  */
 export function integrationWide(view: View, integration: string): boolean {
-  return scopeCoversAllOf(view.grant.scope, integration);
+  return scopeCoversAllOf(view.claims.scope, integration);
 }
 
 /** Tools only the gateway may call: the manifest's tools.hidden and whatever the registry marked. */
@@ -60,12 +60,12 @@ export function hiddenTools(item: Integration): Set<string> {
   return hidden;
 }
 
-/** A tool an agent of this grant may list and call: in scope and not hidden. */
+/** A tool an agent of this claims may list and call: in scope and not hidden. */
 export function toolAllowed(
   view: View,
   item: Integration,
   tool: string,
   hidden: Set<string> = hiddenTools(item),
 ): boolean {
-  return !hidden.has(tool) && scopeAllows(view.grant.scope, item.name, tool);
+  return !hidden.has(tool) && scopeAllows(view.claims.scope, item.name, tool);
 }

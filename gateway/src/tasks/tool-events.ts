@@ -105,7 +105,7 @@ export class ToolEventSink {
   private async write(): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, BATCH);
-      const taskIds = batch.map((e) => e.grant.taskId);
+      const taskIds = batch.map((e) => e.claims.taskId);
       const data = batch.map((e) =>
         jsonbText({
           integration: e.integration,
@@ -115,7 +115,7 @@ export class ToolEventSink {
           ...(e.error === undefined ? {} : { error: e.error }),
           ...(e.cancelled ? { cancelled: true } : {}),
           ...(e.arguments === undefined ? {} : { arguments: e.arguments }),
-          tokenId: e.grant.tokenId,
+          tokenId: e.claims.tokenId,
         }),
       );
       try {

@@ -1,4 +1,4 @@
-import type { Grant } from './grant.ts';
+import type { TokenClaims } from './claims.ts';
 
 /**
  * Verified tokens, keyed by the token's SHA-256, so that a busy agent does not pay for a
@@ -9,7 +9,7 @@ import type { Grant } from './grant.ts';
  */
 export class VerifiedTokenCache {
   /** `kid`: the key that signed the token, so an emergency key retirement can drop its grants. */
-  private readonly entries = new Map<string, { grant: Grant; kid: string; until: number }>();
+  private readonly entries = new Map<string, { claims: TokenClaims; kid: string; until: number }>();
   /** Bumped by every revocation: a verification that started before one must not be cached. */
   private generation = 0;
 
@@ -18,14 +18,14 @@ export class VerifiedTokenCache {
     private readonly maxEntries = 10_000,
   ) {}
 
-  get(hash: string, now = Date.now()): Grant | undefined {
+  get(hash: string, now = Date.now()): TokenClaims | undefined {
     const entry = this.entries.get(hash);
     if (!entry) return undefined;
     if (entry.until <= now) {
       this.entries.delete(hash);
       return undefined;
     }
-    return entry.grant;
+    return entry.claims;
   }
 
   /** The generation to pass to `set`, read before the verification starts. */
@@ -33,7 +33,7 @@ export class VerifiedTokenCache {
     return this.generation;
   }
 
-  set(hash: string, grant: Grant, kid: string, generation: number, now = Date.now()): void {
+  set(hash: string, claims: TokenClaims, kid: string, generation: number, now = Date.now()): void {
     if (generation !== this.generation) return;
     if (this.entries.size >= this.maxEntries) {
       // Maps iterate in insertion order: drop the oldest entry.
@@ -41,9 +41,9 @@ export class VerifiedTokenCache {
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     this.entries.set(hash, {
-      grant,
+      claims,
       kid,
-      until: Math.min(now + this.ttlMs, grant.expiresAt * 1000),
+      until: Math.min(now + this.ttlMs, claims.expiresAt * 1000),
     });
   }
 
@@ -57,8 +57,8 @@ export class VerifiedTokenCache {
     const tasks = new Set(taskIds);
     const tokens = new Set(tokenIds);
     const keys = new Set(kids);
-    for (const [hash, { grant, kid }] of this.entries) {
-      if (tasks.has(grant.taskId) || tokens.has(grant.tokenId) || keys.has(kid))
+    for (const [hash, { claims, kid }] of this.entries) {
+      if (tasks.has(claims.taskId) || tokens.has(claims.tokenId) || keys.has(kid))
         this.entries.delete(hash);
     }
   }

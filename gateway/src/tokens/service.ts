@@ -6,7 +6,7 @@ import type { Pool, Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { VerifiedTokenCache } from './cache.ts';
-import type { Grant, RevocationListener, TokenVerifier } from './grant.ts';
+import type { RevocationListener, TokenClaims, TokenVerifier } from './claims.ts';
 import {
   currentSigningKey,
   ensureSigningKey,
@@ -137,17 +137,17 @@ export class TokenService implements TokenVerifier {
    * the same task as `sub`, scope = the tools being called, one minute of life. Not recorded:
    * it is checked by the integration against JWKS, and can never pass verify() (wrong audience).
    */
-  async mintUpstream(integration: string, grant: Grant, tools: string[]): Promise<string> {
+  async mintUpstream(integration: string, verified: TokenClaims, tools: string[]): Promise<string> {
     const key = await this.signingKey(this.options.sql);
     const issuedAt = Math.floor(Date.now() / 1000);
     return new SignJWT({
       scope: tools.map((tool) => `${integration}:${tool}`).join(' '),
-      ...(grant.sessionId ? { sid: grant.sessionId } : {}),
+      ...(verified.sessionId ? { sid: verified.sessionId } : {}),
     })
       .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid })
       .setIssuer(this.options.issuer())
       .setAudience(integration)
-      .setSubject(`task:${grant.taskId}`)
+      .setSubject(`task:${verified.taskId}`)
       .setIssuedAt(issuedAt)
       .setExpirationTime(issuedAt + UPSTREAM_TOKEN_TTL_MS / 1000)
       .setJti(randomUUID())
@@ -177,7 +177,7 @@ export class TokenService implements TokenVerifier {
     return token;
   }
 
-  async verify(token: string, audience: string): Promise<Grant> {
+  async verify(token: string, audience: string): Promise<TokenClaims> {
     const hash = createHash('sha256').update(token).digest('base64url');
     const cached = this.cache.get(hash);
     if (cached) {
@@ -186,9 +186,9 @@ export class TokenService implements TokenVerifier {
       return cached;
     }
     const generation = this.cache.currentGeneration();
-    const { grant, kid } = await this.verifyUncached(token, audience);
-    this.cache.set(hash, grant, kid, generation);
-    return grant;
+    const { verified, kid } = await this.verifyUncached(token, audience);
+    this.cache.set(hash, verified, kid, generation);
+    return verified;
   }
 
   /** After the transaction that revoked them has committed: forget them here and everywhere. */
@@ -289,7 +289,7 @@ export class TokenService implements TokenVerifier {
   private async verifyUncached(
     token: string,
     audience: string,
-  ): Promise<{ grant: Grant; kid: string }> {
+  ): Promise<{ verified: TokenClaims; kid: string }> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
@@ -330,7 +330,7 @@ export class TokenService implements TokenVerifier {
     if (state.taskStatus !== 'running') throw invalidToken('the task of this token has ended');
     return {
       kid: key.kid,
-      grant: {
+      verified: {
         tokenId: jti,
         taskId,
         sessionId: state.sessionId,

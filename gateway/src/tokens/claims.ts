@@ -1,9 +1,10 @@
 /**
- * What a verified per-task token grants: the contract between token verification (tokens/) and
- * the MCP endpoints (mcp/). The endpoints see only this, never the token itself, so nothing of
+ * The claims of a verified per-task token: the contract between token verification (tokens/)
+ * and the MCP endpoints (mcp/). (Not a "grant": that word names the token set a task is given,
+ * tasks/grant.ts.) The endpoints see only this, never the token itself, so nothing of
  * the agent's credential can be forwarded upstream.
  */
-export interface Grant {
+export interface TokenClaims {
   /** `jti` of the token: events and revocation refer to it. */
   tokenId: string;
   taskId: string;
@@ -20,7 +21,7 @@ export interface Grant {
 
 /** Verifies a bearer token for the endpoint that was called; throws SwitchboardError 401. */
 export interface TokenVerifier {
-  verify(token: string, audience: string): Promise<Grant>;
+  verify(token: string, audience: string): Promise<TokenClaims>;
   /**
    * Calls `listener` after each revocation, made here or announced by another process (task
    * ids: every token of those tasks; token ids: those tokens; kids: every token signed by those
