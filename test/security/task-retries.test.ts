@@ -72,7 +72,8 @@ describe('task retries against a failing agent', () => {
       expect(r.revokedAt!.getTime()).toBeLessThanOrEqual(started!.at.getTime());
     }
     // The same audiences and scopes, run after run.
-    const shape = (list: typeof rows) => list.map((r) => `${r.audience} ${r.scope}`).sort();
+    const shape = (list: { audience: string; scope: string }[]) =>
+      list.map((r) => `${r.audience} ${r.scope}`).sort();
     expect(shape(secondRun)).toEqual(shape(firstRun));
 
     // Neither run's token opens /mcp now.
