@@ -1,3 +1,4 @@
+import { parsePolicy } from '@switchboard/policy';
 import { describe, expect, it } from 'vitest';
 import { getOutboxRow } from '../../gateway/src/outbox/entries.ts';
 import { deliverInternal, MAX_INTERNAL_DEPTH } from '../../gateway/src/outbox/internal.ts';
@@ -160,5 +161,42 @@ describe('dispatch rows and the internal dispatcher', () => {
         { id: taskId, status: 'complete', result: 'one hop too many' },
       ),
     ).rejects.toMatchObject({ code: 'dispatch_loop' });
+  });
+  it('internal: a task it would start must name a profile of the policy, else dead-lettered, no task made (issue 14)', async () => {
+    const { sql } = db();
+    const parsed = parsePolicy(
+      'apiVersion: switchboard/policy/v1\nprofiles:\n  known: { runner: { driver: process, command: node }, tools: [] }\n',
+      'policy.yaml',
+    );
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const policy = parsed.policy;
+    const source = await running(undefined, 'd:profile-source');
+    // Named in the config, or the target session's own: neither exists in the policy.
+    await createOrGetSession(sql, { key: 'ops:stale-profile', profile: 'gone' });
+    const cases = [
+      { session: `ops:unknown-${++n}`, run: true, profile: 'admin' },
+      { session: 'ops:stale-profile', run: true },
+    ];
+    for (const [i, config] of cases.entries()) {
+      await expect(
+        deliverInternal(
+          { sql, policy },
+          { id: String(2_000_000 + i), taskId: source.id },
+          { config, sessionKey: 'd:profile-source' },
+          { id: source.id, status: 'complete', result: 'x' },
+        ),
+      ).rejects.toMatchObject({ code: 'dispatch_config_invalid', retryable: false });
+    }
+    const [made] = await sql<{ n: number }[]>`
+      select count(*)::int as n from tasks where idempotency_key in ('outbox:2000000', 'outbox:2000001')`;
+    expect(made!.n).toBe(0);
+    // A profile the policy has still starts its task.
+    const ok = await deliverInternal(
+      { sql, policy },
+      { id: '2000002', taskId: source.id },
+      { config: { session: `ops:known-${++n}`, run: true, profile: 'known' }, sessionKey: null },
+      { id: source.id, status: 'complete', result: 'x' },
+    );
+    expect(ok.taskId).not.toBeNull();
   });
 });

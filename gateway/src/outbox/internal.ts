@@ -1,8 +1,14 @@
+import type { Policy } from '@switchboard/policy';
 import * as z from 'zod';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
-import { createOrGetSession, insertMessage, SessionKey } from '../sessions/store.ts';
+import {
+  createOrGetSession,
+  findSessionByKey,
+  insertMessage,
+  SessionKey,
+} from '../sessions/store.ts';
 import { enqueueTask } from '../tasks/queue.ts';
 import { findMessageOfOutboxRow, internalDepthOf } from './store.ts';
 
@@ -32,7 +38,15 @@ export interface DispatchedTask {
 }
 
 export async function deliverInternal(
-  deps: { sql: Pool; publish?: PublishTaskEvents | undefined },
+  deps: {
+    sql: Pool;
+    publish?: PublishTaskEvents | undefined;
+    /**
+     * The current policy: a task started here must name one of its profiles, as POST /tasks,
+     * triggers and schedules must (otherwise no worker ever claims it and it waits for ever).
+     */
+    policy?: Policy | undefined;
+  },
   row: { id: string; taskId: string | null },
   target: { config: unknown; sessionKey: string | null },
   task: DispatchedTask,
@@ -51,6 +65,17 @@ export async function deliverInternal(
       'dispatch_loop',
       `internal dispatch: task ${task.id} is the end of ${depth - 1} internal dispatches in a row (at most ${MAX_INTERNAL_DEPTH} may start tasks): a loop between sessions?`,
     );
+  }
+  if (config.run && deps.policy) {
+    const profile =
+      config.profile ?? (await findSessionByKey(deps.sql, config.session))?.profile ?? null;
+    if (profile !== null && !deps.policy.profiles[profile]) {
+      const known = Object.keys(deps.policy.profiles);
+      throw new SwitchboardError(
+        'dispatch_config_invalid',
+        `internal dispatch: config.profile: no profile ${JSON.stringify(profile)} in the policy (${known.length > 0 ? `known: ${known.join(', ')}` : 'it defines none'}): the task it would start could never run`,
+      );
+    }
   }
   const { session } = await createOrGetSession(deps.sql, {
     key: config.session,

@@ -277,7 +277,12 @@ export class OutboxWorker {
         );
       }
       case 'internal':
-        await deliverInternal(this.deps, row, target, task);
+        await deliverInternal(
+          { ...this.deps, policy: this.deps.registry.currentPolicy?.() },
+          row,
+          target,
+          task,
+        );
         return { ok: true };
       default:
         return this.deliverToIntegration(target, task);
