@@ -210,7 +210,7 @@ describe('MCP proxy core (gateway/src/mcp)', () => {
         integration: 'fixture',
         tool: 'test_simple_text',
         ok: true,
-        grant: { taskId: 'task-all' },
+        claims: { taskId: 'task-all' },
       });
       expect(simple?.durationMs).toBeGreaterThanOrEqual(0);
       expect(simple).not.toHaveProperty('arguments');
