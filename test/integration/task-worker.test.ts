@@ -6,6 +6,7 @@ import { cancelTask, enqueueTask, getQueueTask } from '../../gateway/src/tasks/q
 import { writeAgentPolicy } from '../fixtures/agents/policy.ts';
 import { REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { alive, waitFor } from '../helpers/processes.ts';
+import { taskEnded } from '../helpers/tasks.ts';
 
 // The task worker in a real gateway (this process) on a real database: enqueue → claim → the
 // scripted agent (test/fixtures/agents/scripted.mjs, process driver) → tools through /mcp and
@@ -27,15 +28,7 @@ describe('the task worker', () => {
         select type, data from task_events where task_id = ${taskId} order by seq`
     ).map((e) => e.type);
 
-  const ended = async (taskId: string) => {
-    await expect
-      .poll(async () => (await getQueueTask(gw().sql, taskId)).status, {
-        timeout: 30_000,
-        interval: 50,
-      })
-      .toMatch(/^(complete|failed|cancelled)$/);
-    return getQueueTask(gw().sql, taskId);
-  };
+  const ended = (taskId: string) => taskEnded(gw().sql, taskId);
 
   it('runs the agent end to end: a tool through /mcp, progress, task_complete; the token dies with the task', async () => {
     const file = out('e2e.json');

@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { enqueueTask, getQueueTask } from '../../gateway/src/tasks/queue.ts';
+import { enqueueTask } from '../../gateway/src/tasks/queue.ts';
 import { writeAgentPolicy } from '../fixtures/agents/policy.ts';
 import { REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
+import { taskEnded } from '../helpers/tasks.ts';
 
 // A profile's `retry` runs a failed agent again (issue 14). A hostile model can fail on purpose:
 // the run it gave up must not leave it a live credential for the wait before the next run, the
@@ -27,15 +28,7 @@ describe('task retries against a failing agent', () => {
     SWITCHBOARD_POLICY: writeAgentPolicy(),
   });
 
-  const ended = async (taskId: string) => {
-    await expect
-      .poll(async () => (await getQueueTask(gw().sql, taskId)).status, {
-        timeout: 30_000,
-        interval: 50,
-      })
-      .toMatch(/^(complete|failed|cancelled)$/);
-    return getQueueTask(gw().sql, taskId);
-  };
+  const ended = (taskId: string) => taskEnded(gw().sql, taskId);
 
   it("a failed run's tokens are revoked before its retry starts, and the retry gets no wider scope", async () => {
     const runs = path.join(tmp, 'runs.log');
