@@ -55,6 +55,8 @@ export const loopbackPostWebhook = createPostWebhook(() => ['127.0.0.1']);
 export const noIntegrations = {
   list: () => [],
   get: () => undefined,
+  // No policy: internal dispatch then leaves the profile check to the tests that pass one.
+  currentPolicy: () => undefined,
 } as unknown as IntegrationRegistry;
 
 export const MASTER_KEY = Buffer.alloc(32, 7);

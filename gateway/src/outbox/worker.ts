@@ -278,7 +278,7 @@ export class OutboxWorker {
       }
       case 'internal':
         await deliverInternal(
-          { ...this.deps, policy: this.deps.registry.currentPolicy?.() },
+          { ...this.deps, policy: this.deps.registry.currentPolicy() },
           row,
           target,
           task,
