@@ -23,6 +23,8 @@ const GATEWAY_LAYERS = [
   ['http'],
   ['api', 'retention'],
   ['webhooks', 'schedules', 'mcp'],
+  // Guardrails on tool calls (argument rules, budgets, approvals): mcp/tools.ts runs them.
+  ['guards'],
   // The webhook_deliveries queue: webhook requests and schedule fires, through the handler to tasks.
   ['deliveries'],
   // The outbox: a task's result to its dispatcher (kind dispatch) and task events to

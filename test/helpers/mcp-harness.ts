@@ -16,6 +16,7 @@ import express from 'express';
 import { parse, stringify } from 'yaml';
 import type { Database } from '../../gateway/src/db/connect.ts';
 import type { ToolCallEvent } from '../../gateway/src/events/tool-calls.ts';
+import type { ToolCallGuard } from '../../gateway/src/guards/guard.ts';
 import { IntegrationRegistry } from '../../gateway/src/integrations/registry.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { createMcpEndpoint, type McpEndpoint } from '../../gateway/src/mcp/endpoint.ts';
@@ -32,11 +33,17 @@ export const TEST_PAGE_SIZE = 3;
 /** The agent's own bearer token for a grant name: sent on every request, never to go upstream. */
 export const agentToken = (name: string) => `agent-secret-${name}`;
 
-export function grant(name: string, scope: string[], sessionId: string | null = null): TokenClaims {
+export function grant(
+  name: string,
+  scope: string[],
+  sessionId: string | null = null,
+  profile: string | null = null,
+): TokenClaims {
   return {
     tokenId: `jti-${name}`,
     taskId: `task-${name}`,
     sessionId,
+    profile,
     scope,
     audience: 'http://127.0.0.1/mcp',
     expiresAt: Math.floor(Date.now() / 1000) + 3600,
@@ -59,6 +66,7 @@ export type ExtraIntegrations = Record<string, Record<string, unknown>>;
 export async function startHarness(
   database: () => Database,
   extra: ExtraIntegrations = {},
+  options: { guards?: readonly ToolCallGuard[] } = {},
 ): Promise<Harness> {
   const log = createLogger(process.env.MCP_TEST_LOG ?? 'silent');
   const recorder = await startRecorder();
@@ -106,6 +114,7 @@ export async function startHarness(
     onToolCall: (event) => events.push(event),
     includeArguments: (integration) => integration === 'probe',
     pageSize: TEST_PAGE_SIZE,
+    ...(options.guards && { guards: options.guards }),
   });
 
   const app = express();

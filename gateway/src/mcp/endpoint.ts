@@ -1,6 +1,7 @@
 import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import type { ToolCallEvent } from '../events/tool-calls.ts';
+import type { ToolCallGuard } from '../guards/guard.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { TokenClaims } from '../tokens/claims.ts';
@@ -43,6 +44,8 @@ export interface McpEndpointDeps {
   includeArguments?: (integration: string) => boolean;
   /** Items per page of our own list pagination (default PAGE_SIZE, 100); tests use fewer. */
   pageSize?: number;
+  /** Guardrails every tools/call passes after the scope check (guards/; default none). */
+  guards?: readonly ToolCallGuard[];
 }
 
 export interface McpEndpoint {
@@ -89,6 +92,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     upstreamToken: reuseUpstreamTokens(deps.upstreamToken),
     onToolCall: deps.onToolCall,
     ...(deps.includeArguments && { includeArguments: deps.includeArguments }),
+    ...(deps.guards && { guards: deps.guards }),
   };
   const notifications = new NotificationHub({
     registry,

@@ -1,5 +1,7 @@
 import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
 import { emitToolCall, type ToolCallEvent } from '../events/tool-calls.ts';
+import { checkGuards, reportToGuards } from '../guards/chain.ts';
+import type { GuardedCall, ToolCallGuard } from '../guards/guard.ts';
 import { splitNamespaced } from '../integrations/names.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
@@ -31,6 +33,8 @@ export interface HandlerDeps extends ForwardDeps {
   clients: Era2025Clients;
   onToolCall(event: ToolCallEvent): void;
   includeArguments?: (integration: string) => boolean;
+  /** The guardrails every call the scope allows passes before the upstream (guards/). */
+  guards?: readonly ToolCallGuard[];
 }
 
 /**
@@ -196,10 +200,34 @@ export async function callTool(
     // would throw RangeError, which was answered as the upstream's (upstream_error).
     if (tooDeep) throw argumentsTooDeep(requested);
     toolKnown = true;
-    const answered = await callUpstream(deps, view, found, tool, params, ctx, input);
-    // Nested too deeply to serialize for the agent: the upstream sent it so, so it is its fault.
-    if (nestsDeeperThan(answered, MAX_RESULT_DEPTH)) throw resultTooDeep(found.item.name);
-    const result = callResultForEra(answered, found.tool, ctx.era);
+    const guards = deps.guards ?? [];
+    if (guards.length === 0) {
+      const result = await answer(deps, view, found, tool, params, ctx, input);
+      report(
+        integration,
+        tool,
+        result.isError !== true,
+        result.isError ? 'isError result' : undefined,
+      );
+      return result;
+    }
+    const call = guardedCall(view, found, tool, args, ctx);
+    const refusal = await checkGuards(guards, call, deps.log);
+    if (refusal) {
+      report(integration, tool, false, `${refusal.code}: ${refusal.message}`);
+      return { isError: true, content: [{ type: 'text', text: refusal.message }] };
+    }
+    let result: CallToolResult | undefined;
+    try {
+      result = await answer(deps, view, found, tool, params, ctx, input);
+    } finally {
+      const outcome = {
+        ok: result !== undefined && result.isError !== true,
+        durationMs: Math.round(performance.now() - started),
+        ...(result && { result }),
+      };
+      await reportToGuards(guards, call, outcome, deps.log);
+    }
     report(
       integration,
       tool,
@@ -211,6 +239,49 @@ export async function callTool(
     report(integration, tool, false, (error as Error).message);
     throw error;
   }
+}
+
+/** The upstream's answer, as the agent's era gets it. */
+async function answer(
+  deps: HandlerDeps,
+  view: View,
+  found: { item: Integration; tool: Tool },
+  tool: string,
+  params: { arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
+  ctx: ToolCallContext,
+  input: AgentInput,
+): Promise<CallToolResult> {
+  const answered = await callUpstream(deps, view, found, tool, params, ctx, input);
+  // Nested too deeply to serialize for the agent: the upstream sent it so, so it is its fault.
+  if (nestsDeeperThan(answered, MAX_RESULT_DEPTH)) throw resultTooDeep(found.item.name);
+  return callResultForEra(answered, found.tool, ctx.era);
+}
+
+/** What the guards see of a call; progress goes to the agent only if it asked for progress. */
+function guardedCall(
+  view: View,
+  found: { item: Integration; tool: Tool },
+  tool: string,
+  args: Record<string, unknown> | undefined,
+  ctx: ToolCallContext,
+): GuardedCall {
+  const progressToken = ctx.mcpReq._meta?.progressToken;
+  let progress = 0;
+  return {
+    claims: view.claims,
+    integration: found.item.name,
+    tool,
+    definition: found.tool,
+    arguments: args,
+    signal: ctx.mcpReq.signal,
+    progress(message) {
+      if (progressToken === undefined) return;
+      progress += 1;
+      void ctx.mcpReq
+        .notify({ method: 'notifications/progress', params: { progressToken, progress, message } })
+        .catch(() => {});
+    },
+  };
 }
 
 /**
