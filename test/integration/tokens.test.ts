@@ -87,6 +87,8 @@ describe('per-task tokens', () => {
     expect(g).toMatchObject({
       taskId: granted.task.id,
       sessionId: null,
+      // An external task runs under no profile; a worker's task carries its own (guards read it).
+      profile: null,
       scope: ['echo:report_env', 'needs-setting:*'],
       audience: `${gw().url}/mcp`,
     });

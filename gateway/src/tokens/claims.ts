@@ -9,6 +9,8 @@ export interface TokenClaims {
   tokenId: string;
   taskId: string;
   sessionId: string | null;
+  /** The profile the task runs under (null for an external task without one): guards read it. */
+  profile: string | null;
   /** `integration:tool` patterns; `*` may stand for the whole of either side. */
   scope: string[];
   /** The endpoint the token was minted for: `<public>/mcp` or `<public>/mcp/<integration>`. */

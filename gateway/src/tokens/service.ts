@@ -334,6 +334,7 @@ export class TokenService implements TokenVerifier {
         tokenId: jti,
         taskId,
         sessionId: state.sessionId,
+        profile: state.profile,
         scope: state.scope.split(' ').filter((s) => s !== ''),
         audience,
         expiresAt: exp,

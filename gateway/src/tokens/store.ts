@@ -30,13 +30,15 @@ export interface TokenState {
   revoked: boolean;
   taskStatus: string;
   sessionId: string | null;
+  profile: string | null;
 }
 
 export async function tokenState(sql: Sql, jti: string): Promise<TokenState | undefined> {
   const [row] = await sql<TokenState[]>`
     select t.task_id::text as "taskId", t.kid, t.audience, t.scope,
            t.revoked_at is not null as revoked,
-           k.status as "taskStatus", k.session_id::text as "sessionId"
+           k.status as "taskStatus", k.session_id::text as "sessionId",
+           k.profile
       from tokens t join tasks k on k.id = t.task_id
      where t.jti = ${jti}`;
   return row;
