@@ -770,10 +770,7 @@ schedules:
           'profiles.p.runner.command',
           'missing, expected the program to start, e.g. switchboard (or name an agent: claude-code, codex, goose, generic)',
         ],
-        [
-          'profiles.q.agent',
-          'found "claude", expected one of claude-code, codex, goose, generic',
-        ],
+        ['profiles.q.agent', 'found "claude", expected one of claude-code, codex, goose, generic'],
       ],
     ],
     [
@@ -792,7 +789,10 @@ schedules:
           'profiles.g.runner.command',
           'missing, expected the program to start: agent generic is any MCP-capable CLI, so name it',
         ],
-        ['profiles.d.runner.image', 'missing, expected a container image, e.g. ghcr.io/acme/agent:1.4'],
+        [
+          'profiles.d.runner.image',
+          'missing, expected a container image, e.g. ghcr.io/acme/agent:1.4',
+        ],
       ],
     ],
     [
