@@ -6,8 +6,10 @@
  *    `mcp__github__get_pr` through the gateway with the task's token, then answers; the answer
  *    (no task_complete) is the task's result and the github dispatcher posts it on the PR;
  *  - a task through the API whose prompt starts with `--dangerously-skip-permissions` reaches
- *    the model as text (stdin, never argv) and ends with task_complete, whose result stands.
- * Both run at once on one gateway. The model is offered the granted tools only.
+ *    the model as text (stdin, never argv), reads a resource of the `fixture` integration
+ *    (ReadMcpResourceTool) through the gateway and ends with task_complete, whose result stands.
+ * Both run at once on one gateway. The model is offered the granted tools only: the webhook's
+ * task sees github's get_pr (not list_issues or comment) and no fixture tool at all.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -81,6 +83,7 @@ suite(title, () => {
       {
         match: DASHES,
         steps: [
+          { tool: 'ReadMcpResourceTool', input: { server: 'fixture', uri: 'test://static-text' } },
           { tool: 'mcp__switchboard__task_complete', input: { result: COMPLETE_RESULT } },
           { text: 'Reported.' },
         ],
@@ -101,6 +104,9 @@ integrations:
       GITHUB_TOKEN: ${GITHUB_TOKEN}
       GITHUB_WEBHOOK_SECRET: ${GITHUB_SECRET}
       GITHUB_API_URL: ${github.url}
+  fixture:
+    enabled: true
+    grants: []
 tokens: { defaultTtl: 15m, maxTtl: 2h }
 profiles:
   claude:
@@ -110,7 +116,7 @@ profiles:
       env:
         ANTHROPIC_BASE_URL: ${model.url}
         ANTHROPIC_API_KEY: sk-ant-fake-for-tests
-    tools: ["github:get_pr"]
+    tools: ["github:get_pr", "fixture:*"]
     timeout: 3m
 `,
     );
@@ -234,8 +240,12 @@ profiles:
       return row && ['complete', 'failed'].includes(row.status) ? row : undefined;
     });
     expect(dashes).toEqual({ status: 'complete', result: COMPLETE_RESULT });
-    const [first] = model.turns(DASHES);
-    expect(JSON.stringify(first!.body.messages)).toContain(`${DASHES} then report back.`);
+    const dashTurns = model.turns(DASHES);
+    expect(JSON.stringify(dashTurns[0]!.body.messages)).toContain(`${DASHES} then report back.`);
+    // Its resource read (ReadMcpResourceTool) went to the fixture through the gateway.
+    expect(JSON.stringify(dashTurns[1]!.body.messages)).toContain(
+      'This is the content of the static text resource.',
+    );
 
     // `switchboard task watch` renders the agent's steps readably.
     const watch = await runSwitchboard(['task', 'watch', review.id], {
