@@ -4,6 +4,7 @@
  * stream-json parser on lines of the shape 2.1.332 prints.
  */
 import { describe, expect, it } from 'vitest';
+import { describeEvent } from '../../gateway/src/cli/task-watch.ts';
 import { buildBundle } from '../../gateway/src/runners/bundle.ts';
 import { DockerRunner } from '../../gateway/src/runners/docker.ts';
 import { claudeCodePreset } from '../../gateway/src/runners/presets/claude-code.ts';
@@ -278,5 +279,33 @@ describe('Claude stream-json parser', () => {
     expect(p.line(line({ type: 'assistant', message: { content: blocks } }))).toHaveLength(64);
     p.line(line({ type: 'result', subtype: 'success', result: 'y'.repeat(ANSWER_MAX * 2) }));
     expect(p.finalAnswer()).toHaveLength(ANSWER_MAX + 1);
+  });
+});
+
+describe('task watch renders the agent events', () => {
+  const at = '2026-12-04T19:00:00.123Z';
+  const render = (type: string, data: Record<string, unknown>) =>
+    describeEvent({ seq: '12', type, data, createdAt: at });
+
+  it('assistant text on one line, cut at 200 characters; tool calls, results and usage', () => {
+    expect(render('task:assistant', { text: 'Line one.\n\n  Line two.' })).toBe(
+      '19:00:00.123 assistant: Line one. Line two.',
+    );
+    expect(render('task:assistant', { text: 'y'.repeat(500) })).toBe(
+      `19:00:00.123 assistant: ${'y'.repeat(200)}…`,
+    );
+    expect(
+      render('task:agent_tool', {
+        phase: 'call',
+        name: 'mcp__github__get_pr',
+        input: '{"number":42}',
+      }),
+    ).toBe('19:00:00.123 agent calls mcp__github__get_pr {"number":42}');
+    expect(render('task:agent_tool', { phase: 'result', isError: true, text: 'no such PR' })).toBe(
+      '19:00:00.123 agent tool result (error): no such PR',
+    );
+    expect(
+      render('task:usage', { inputTokens: 1200, outputTokens: 300, turns: 3, costUsd: 0.01234 }),
+    ).toBe('19:00:00.123 usage: 1200 in, 300 out, 3 turns, $0.0123');
   });
 });
