@@ -26,6 +26,8 @@ export {
 export { profileRefusal, profilesOfIntegration } from './integration-profiles.ts';
 export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
 export {
+  AGENT_NAMES,
+  type AgentName,
   DEFAULT_MAX_IN_FLIGHT,
   type IntegrationPolicy,
   POLICY_API_VERSION,

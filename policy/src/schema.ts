@@ -208,8 +208,9 @@ const runner = z.discriminatedUnion(
   [
     strictObject({
       driver: z.literal('process'),
-      command: text('the program to start, e.g. switchboard'),
-      args: runnerArgs.default([]),
+      /** Required unless the profile names an `agent:` (whose preset supplies it). */
+      command: text('the program to start, e.g. switchboard').optional(),
+      args: runnerArgs,
       env: envMap,
       cwd: text('a working directory').optional(),
       stdin: runnerStdin,
@@ -260,7 +261,16 @@ const retry = strictObject({
     .prefault([...DEFAULT_TASK_RETRY_BACKOFF]),
 }).transform(({ backoff, ...rest }) => ({ ...rest, backoffMs: backoff }));
 
+/**
+ * The agent CLIs the gateway has presets for (gateway/src/runners/presets): `agent: <name>`
+ * fills the runner's command, args and stdin; the profile's own `command`, `args` or `stdin`
+ * each replace the preset's (docs/policy.md "agent").
+ */
+export const AGENT_NAMES = ['claude-code', 'codex', 'goose', 'generic'] as const;
+export type AgentName = (typeof AGENT_NAMES)[number];
+
 const profile = strictObject({
+  agent: z.enum(AGENT_NAMES, { error: `expected one of ${AGENT_NAMES.join(', ')}` }).optional(),
   runner,
   tools: z.array(toolPattern, { error: 'expected a list of tool patterns' }).default([]),
   timeout: duration.optional(),
@@ -269,7 +279,33 @@ const profile = strictObject({
     .min(1, 'expected a whole number of tasks ≥ 1')
     .optional(),
   retry: retry.optional(),
-}).transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
+})
+  .superRefine((p, ctx) => {
+    if (p.agent === undefined) {
+      if (p.runner.driver === 'process' && p.runner.command === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['runner', 'command'],
+          message: `expected the program to start, e.g. switchboard (or name an agent: ${AGENT_NAMES.join(', ')})`,
+        });
+      return;
+    }
+    if (p.agent === 'generic' && p.runner.driver === 'process' && p.runner.command === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runner', 'command'],
+        message: 'expected the program to start: agent generic is any MCP-capable CLI, so name it',
+      });
+    // A pod has no stdin to hand the prompt to, which the presets rely on.
+    if (p.runner.driver === 'kubernetes')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['agent'],
+        message:
+          'expected a runner with driver process or docker: agent presets do not run under kubernetes (give runner.command and args there)',
+      });
+  })
+  .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
 
 const schedule = strictObject({
   name: localName,

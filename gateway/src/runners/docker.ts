@@ -116,6 +116,7 @@ export class DockerRunner implements Runner {
       timeoutMs: request.timeoutMs,
       signal: request.signal,
       onLine: request.onLine,
+      maxLineChars: request.maxLineChars,
       graceMs: this.options.graceMs,
       // The CLI in the foreground forwards signals, but a stuck CLI must not keep the container.
       onStop: async () => {

@@ -13,8 +13,10 @@ import { type LeasedQueue, QueueWorker, type Slot } from '../queue/worker.ts';
 import { buildBundle } from '../runners/bundle.ts';
 import { createRunner } from '../runners/drivers.ts';
 import { removeWorkdir, writeBundle } from '../runners/files.ts';
+import { resolveRunner } from '../runners/presets/index.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
 import type { TokenService } from '../tokens/service.ts';
+import { agentLines } from './agent-lines.ts';
 import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.ts';
 import { claimTasks, extendLease, recoverExpiredLeases } from './queue.ts';
 import { readAgentResult } from './sql/agent-result.ts';
@@ -223,7 +225,7 @@ export class TaskWorker {
     const known = this.runners.get(name);
     if (known?.config === profile.runner) return known.runner;
     try {
-      const runner = createRunner(profile.runner, this.deps.hostEnv);
+      const runner = createRunner(resolveRunner(profile).runner, this.deps.hostEnv);
       this.runners.set(name, { config: profile.runner, runner });
       return runner;
     } catch (error) {
@@ -294,7 +296,8 @@ export class TaskWorker {
       output = new OutputSink(this.deps.sql, this.deps.publish, log, task.id, (seqs) => {
         for (const s of seqs) job.ownSeqs.add(s);
       });
-      const sink = output;
+      // runnerFor resolved this profile already; a throw here would have stopped it there.
+      const lines = agentLines(output, resolveRunner(profile).preset, log);
       const preamble = (task.execution as { preamble?: unknown }).preamble;
       const prompt =
         typeof preamble === 'string' && preamble !== ''
@@ -307,8 +310,11 @@ export class TaskWorker {
         workdir,
         timeoutMs,
         signal: job.abort.signal,
-        onLine: (line) => sink.push(line),
+        onLine: (line) => lines.onLine(line),
+        maxLineChars: lines.maxLineChars,
       });
+      const answer = lines.answer();
+      if (answer !== undefined) run = { ...run, answer };
     } catch (error) {
       run = {
         reason: 'spawn_failed',
