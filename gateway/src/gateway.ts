@@ -200,6 +200,7 @@ export async function startGateway(
       bus,
       publish,
       publicUrl: () => url,
+      masterKey,
       owner,
       leaseMs: config.taskLeaseMs,
       hostEnv: env,

@@ -7,7 +7,7 @@ import type { OutputLine } from '../runners/runner.ts';
 /**
  * An agent's stdout/stderr as `task:token` events (one per line), written in batches: a chatty
  * agent prints thousands of lines a second, and one insert per line would make the database
- * its bottleneck. Bounded per task: past MAX_OUTPUT_BYTES nothing more is stored, and one
+ * its bottleneck. A profile's secret values never reach a row (the worker's redactor). Bounded per task: past MAX_OUTPUT_BYTES nothing more is stored, and one
  * `task:output_truncated` event says so (the stdout tail used as a result is kept by the runner).
  */
 
@@ -35,9 +35,12 @@ export class OutputSink {
     private readonly taskId: string,
     /** Called with the seqs this sink wrote, so the worker can ignore their notices. */
     private readonly wrote: (seqs: string[]) => void,
+    /** The profile's secret values out of each line (output-redaction.ts), before it is cut. */
+    private readonly redact: (line: string) => string = (line) => line,
   ) {}
 
-  push({ stream, line }: OutputLine): void {
+  push({ stream, line: raw }: OutputLine): void {
+    const line = this.redact(raw);
     const text = line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}…` : line;
     const size = Buffer.byteLength(text);
     if (this.truncated || this.bytes + size > MAX_OUTPUT_BYTES) {

@@ -8,18 +8,21 @@ import {
   TaskEventWaker,
 } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
+import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type LeasedQueue, QueueWorker, type Slot } from '../queue/worker.ts';
 import { buildBundle } from '../runners/bundle.ts';
 import { createRunner } from '../runners/drivers.ts';
 import { removeWorkdir, writeBundle } from '../runners/files.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
+import { loadProfileSecrets } from '../settings/profile-secrets.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.ts';
+import { NO_REDACTION, type OutputRedactor, outputRedactor } from './output-redaction.ts';
 import { claimTasks, extendLease, recoverExpiredLeases } from './queue.ts';
 import { readAgentResult } from './sql/agent-result.ts';
 import type { LeasedTaskRow } from './store.ts';
-import { type AgentFailed, completeWith, endFailedRun, endRun, type Stop } from './worker-end.ts';
+import { AgentFailed, completeWith, endFailedRun, endRun, type Stop } from './worker-end.ts';
 import { OutputSink } from './worker-output.ts';
 
 /**
@@ -54,6 +57,8 @@ export interface WorkerDeps {
   bus: EventBus;
   publish: PublishTaskEvents;
   publicUrl: () => string;
+  /** Decrypts the profiles' secrets (settings/profile-secrets.ts) for their agents. */
+  masterKey: Buffer;
   /** This gateway instance, as lease owner. */
   owner: string;
   leaseMs?: number;
@@ -261,6 +266,33 @@ export class TaskWorker {
     }
   }
 
+  /**
+   * The profile's declared secrets, decrypted; a secret that is not set (or was written with
+   * another master key) fails the run at once, with a reason code naming it.
+   */
+  private async profileSecrets(
+    job: Job,
+    log: Logger,
+  ): Promise<Record<string, string> | AgentFailed> {
+    try {
+      return await loadProfileSecrets(
+        this.deps.sql,
+        this.deps.masterKey,
+        job.profile,
+        job.config.secrets,
+      );
+    } catch (error) {
+      if (
+        error instanceof SwitchboardError &&
+        (error.code === 'profile_secret_missing' || error.code === 'secret_undecryptable')
+      ) {
+        log.error({ code: error.code, reason: error.message }, 'agent cannot start');
+        return new AgentFailed(error.code, error.message);
+      }
+      throw error;
+    }
+  }
+
   private async runJob(job: Job): Promise<AgentFailed | undefined> {
     const { task, config: profile, policy, runner } = job;
     const log = this.logFor(job);
@@ -271,6 +303,11 @@ export class TaskWorker {
       return undefined;
     }
     const timeoutMs = taskTimeoutMs(task, profile, policy);
+    // Before any token is minted: a profile whose secret is not set cannot run its agent.
+    const secrets = await this.profileSecrets(job, log);
+    if (secrets instanceof AgentFailed) return secrets;
+    const redactor: OutputRedactor =
+      Object.keys(secrets).length > 0 ? outputRedactor(secrets) : NO_REDACTION;
     let workdir: string | undefined;
     let unwatch: (() => void) | undefined;
     let run: RunResult;
@@ -291,9 +328,16 @@ export class TaskWorker {
       });
       // A cancel or task_complete committed between the claim and the watch.
       await this.check(job);
-      output = new OutputSink(this.deps.sql, this.deps.publish, log, task.id, (seqs) => {
-        for (const s of seqs) job.ownSeqs.add(s);
-      });
+      output = new OutputSink(
+        this.deps.sql,
+        this.deps.publish,
+        log,
+        task.id,
+        (seqs) => {
+          for (const s of seqs) job.ownSeqs.add(s);
+        },
+        redactor.line,
+      );
       const sink = output;
       const preamble = (task.execution as { preamble?: unknown }).preamble;
       const prompt =
@@ -306,6 +350,7 @@ export class TaskWorker {
         bundle,
         workdir,
         timeoutMs,
+        secrets,
         signal: job.abort.signal,
         onLine: (line) => sink.push(line),
       });
@@ -320,6 +365,12 @@ export class TaskWorker {
     } finally {
       unwatch?.();
     }
+    // The tail becomes the task's result: no secret value in it either (output-redaction.ts).
+    run = {
+      ...run,
+      stdoutTail: redactor.tail(run.stdoutTail),
+      ...(run.error === undefined ? {} : { error: redactor.line(run.error) }),
+    };
     try {
       const stats = await output?.close();
       log.info(
