@@ -297,7 +297,7 @@ const profileSecrets = z
 const profile = strictObject({
   runner,
   tools: z.array(toolPattern, { error: 'expected a list of tool patterns' }).default([]),
-  secrets: profileSecrets.default([]),
+  secrets: profileSecrets.optional(),
   timeout: duration.optional(),
   concurrency: z
     .int({ error: 'expected a whole number of tasks ≥ 1' })
@@ -306,7 +306,7 @@ const profile = strictObject({
   retry: retry.optional(),
 })
   .superRefine((p, ctx) => {
-    for (const [index, name] of p.secrets.entries()) {
+    for (const [index, name] of (p.secrets ?? []).entries()) {
       if (p.runner.env && Object.hasOwn(p.runner.env, name))
         ctx.addIssue({
           code: 'custom',

@@ -1,4 +1,4 @@
-import { appendAudit, type AuditActor } from '../audit/store.ts';
+import { type AuditActor, appendAudit } from '../audit/store.ts';
 import type { Pool, Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import { decryptSecret, encryptSecret } from '../secrets/cipher.ts';

@@ -1,6 +1,7 @@
 import type { Policy, Profile } from '@switchboard/policy';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
 import {
   decodeNotices,
   type PublishTaskEvents,
@@ -8,7 +9,6 @@ import {
   TaskEventWaker,
 } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
-import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type LeasedQueue, QueueWorker, type Slot } from '../queue/worker.ts';
 import { buildBundle } from '../runners/bundle.ts';
@@ -279,7 +279,7 @@ export class TaskWorker {
         this.deps.sql,
         this.deps.masterKey,
         job.profile,
-        job.config.secrets,
+        job.config.secrets ?? [],
       );
     } catch (error) {
       if (
