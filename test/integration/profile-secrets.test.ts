@@ -15,6 +15,13 @@ const sha = (value: string) => `sha256:${createHash('sha256').update(value).dige
 const ANTHROPIC = 'sk-ant-api03-integration-test-value-0001';
 const BASE_URL = 'https://models.internal.example/v1';
 
+/** The API's answers, as far as these tests read them. */
+interface Answer {
+  error: { code: string; message: string };
+  secrets: Array<{ name: string; set: boolean; updatedBy: string | null }>;
+  [field: string]: unknown;
+}
+
 describe('profile secrets', () => {
   const gw = useTestGateway({ SWITCHBOARD_POLICY: writeSecretsPolicy().file });
   const cliEnv = () => ({ SWITCHBOARD_URL: gw().url, SWITCHBOARD_ADMIN_KEY: ADMIN_KEY });
@@ -24,7 +31,7 @@ describe('profile secrets', () => {
       headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: res.status, json: (await res.json()) as Record<string, any> };
+    return { status: res.status, json: (await res.json()) as Answer };
   };
   const run = async (profile: string, names: string[]) => {
     const { task } = await enqueueTask(
@@ -94,13 +101,7 @@ describe('profile secrets', () => {
       ],
     });
     const listed = await api('GET', '/profiles/keyed/secrets');
-    expect(
-      listed.json.secrets.map((s: { name: string; set: boolean; updatedBy: string }) => [
-        s.name,
-        s.set,
-        s.updatedBy,
-      ]),
-    ).toEqual([
+    expect(listed.json.secrets.map((s) => [s.name, s.set, s.updatedBy])).toEqual([
       ['ANTHROPIC_API_KEY', true, expect.stringMatching(/^key:/)],
       ['OPENAI_BASE_URL', true, expect.stringMatching(/^key:/)],
     ]);
@@ -123,8 +124,8 @@ describe('profile secrets', () => {
     }
     const listed = await api('GET', '/profiles/many/secrets');
     expect(listed.json.secrets).toHaveLength(30);
-    expect(listed.json.secrets.every((s: { set: boolean }) => s.set)).toBe(true);
-    expect(listed.json.secrets.at(-1).name).toBe('SECRET_30');
+    expect(listed.json.secrets.every((s) => s.set)).toBe(true);
+    expect(listed.json.secrets.at(-1)?.name).toBe('SECRET_30');
     const done = await taskEnded(gw().sql, await run('many', MANY));
     expect(done.status).toBe('complete');
     expect(lines(done.result)).toEqual(
