@@ -22,6 +22,8 @@ import { actorOf, requireScope } from './auth.ts';
 
 /** A name as the policy writes it; anything else cannot be a declared secret. */
 const NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
+/** A profile name as the policy writes it (sdk LOCAL_NAME), bounded. */
+const PROFILE_NAME = /^[a-z][a-z0-9-]{0,127}$/;
 
 export const SecretBody = z.strictObject({
   // A JSON string of 16 KiB of characters may be up to 4 bytes each: bounded again by bytes.
@@ -115,7 +117,13 @@ export function profilesRoutes(deps: {
       refuseIntegrationKey(req.apiKey?.integration);
       const profile = req.params.name as string;
       const name = secretName(req.params.secret as string);
-      // A profile the policy no longer has may still hold rows: unset works for it too.
+      // A profile the policy no longer has may still hold rows: unset works for it too, for
+      // any name a profile could have had (the audit row names it).
+      if (!PROFILE_NAME.test(profile))
+        throw new SwitchboardError(
+          'invalid_request',
+          'invalid profile name: expected a lowercase letter, then lowercase letters, digits or - (at most 128)',
+        );
       const removed = await unsetProfileSecret(deps.sql, { profile, name, ...actorOf(req) });
       res.json({ profile, name, removed });
     },
