@@ -171,6 +171,30 @@ describe('profile secrets under attack', () => {
     expect(JSON.stringify(audit)).not.toContain(ANTHROPIC);
   });
 
+  it('an agent that hands its key in through task_progress or task_complete stores none of it', async () => {
+    await set('keyed', 'ANTHROPIC_API_KEY', ANTHROPIC);
+    await set('keyed', 'OPENAI_BASE_URL', BASE_URL);
+    const done = await run('keyed', {
+      names: ['ANTHROPIC_API_KEY', 'OPENAI_BASE_URL'],
+      complete: true,
+    });
+    expect(done).toMatchObject({
+      status: 'complete',
+      result:
+        'done with ANTHROPIC_API_KEY=[redacted ANTHROPIC_API_KEY] OPENAI_BASE_URL=[redacted OPENAI_BASE_URL]',
+    });
+    const [row] = await gw().sql<{ agentResult: string }[]>`
+      select agent_result as "agentResult" from tasks where id = ${done.id}`;
+    const events = await gw().sql`select data from task_events where task_id = ${done.id}`;
+    expect(JSON.stringify(events)).toContain(
+      'using ANTHROPIC_API_KEY=[redacted ANTHROPIC_API_KEY]',
+    );
+    for (const value of [ANTHROPIC, BASE_URL]) {
+      expect(row!.agentResult).not.toContain(value);
+      expect(JSON.stringify(events)).not.toContain(value);
+    }
+  });
+
   it('the bundle files on disk hold no value, nor does the policy file', async () => {
     await set('keyed', 'ANTHROPIC_API_KEY', ANTHROPIC);
     const done = await run('keyed', { names: ['ANTHROPIC_API_KEY'], scan: true });

@@ -145,6 +145,32 @@ export async function listProfileSecrets(
 }
 
 /**
+ * The declared secrets of a profile that are set, decrypted, and the names that are not set.
+ * Throws secret_undecryptable when the master key is not the one a value was written with.
+ */
+export async function readProfileSecrets(
+  sql: Sql,
+  masterKey: Buffer,
+  profile: string,
+  declared: readonly string[],
+): Promise<{ values: Record<string, string>; missing: string[] }> {
+  if (declared.length === 0) return { values: {}, missing: [] };
+  const rows = await sql<{ name: string; valueEncrypted: Uint8Array }[]>`
+    select name, value_encrypted as "valueEncrypted"
+    from profile_secrets
+    where profile = ${profile} and name = any(${declared as string[]}::text[])`;
+  const found = new Map(rows.map((r) => [r.name, Buffer.from(r.valueEncrypted)]));
+  const values: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const name of declared) {
+    const stored = found.get(name);
+    if (stored) values[name] = decryptSecret(masterKey, stored, aad(profile, name));
+    else missing.push(name);
+  }
+  return { values, missing };
+}
+
+/**
  * The declared secrets of a profile, decrypted, for one run of its agent. Throws
  * profile_secret_missing (naming the profile and every unset name) when one is not set, and
  * secret_undecryptable when the master key is not the one a value was written with.
@@ -155,23 +181,13 @@ export async function loadProfileSecrets(
   profile: string,
   declared: readonly string[],
 ): Promise<Record<string, string>> {
-  if (declared.length === 0) return {};
-  const rows = await sql<{ name: string; valueEncrypted: Uint8Array }[]>`
-    select name, value_encrypted as "valueEncrypted"
-    from profile_secrets
-    where profile = ${profile} and name = any(${declared as string[]}::text[])`;
-  const found = new Map(rows.map((r) => [r.name, Buffer.from(r.valueEncrypted)]));
-  const missing = declared.filter((name) => !found.has(name));
+  const { values, missing } = await readProfileSecrets(sql, masterKey, profile, declared);
   if (missing.length > 0) {
     throw new SwitchboardError(
       'profile_secret_missing',
       `profile ${profile} declares the secret${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not set: set ${missing.length === 1 ? 'it' : 'each'} with  switchboard profiles secrets set ${profile} ${missing[0]}  (the value on standard input)`,
       { details: { profile, missing } },
     );
-  }
-  const values: Record<string, string> = {};
-  for (const name of declared) {
-    values[name] = decryptSecret(masterKey, found.get(name)!, aad(profile, name));
   }
   return values;
 }

@@ -8,8 +8,14 @@
  * removed whole. A value of several lines (a PEM key) is also removed line by line, since the
  * runner splits output at newlines; lines of it under 8 characters (`-----`, blank) are left,
  * they say nothing. This is no defence against an agent that means to leak (it can encode the
- * value): it keeps the careless print out of the record.
+ * value): it keeps the careless print out of the record. The built-in task tools
+ * (mcp/task-tools.ts) run the same over what an agent hands in: task_complete's result,
+ * task_progress's message, ask_user's question (profileRedactor).
  */
+
+import type { Policy } from '@switchboard/policy';
+import type { Sql } from '../db/connect.ts';
+import { readProfileSecrets } from '../settings/profile-secrets.ts';
 
 /** Parts of a multi-line value shorter than this are ordinary text (SECRET_MIN_CHARS). */
 const MIN_PART_CHARS = 8;
@@ -62,4 +68,24 @@ export function outputRedactor(secrets: Record<string, string>): OutputRedactor 
       return out;
     },
   };
+}
+
+const identity = (text: string) => text;
+
+/**
+ * The line redactor of a task's profile, read now (any replica may serve the agent's task
+ * tools): the secrets that are set and decrypt. None for a task without a profile (an external
+ * task) or a profile without secrets, at the cost of no query.
+ */
+export async function profileRedactor(
+  sql: Sql,
+  masterKey: Buffer,
+  policy: Policy | undefined,
+  profile: string | null,
+): Promise<(text: string) => string> {
+  if (profile === null || !policy || !Object.hasOwn(policy.profiles, profile)) return identity;
+  const declared = policy.profiles[profile]?.secrets ?? [];
+  if (declared.length === 0) return identity;
+  const { values } = await readProfileSecrets(sql, masterKey, profile, declared);
+  return outputRedactor(values).line;
 }
