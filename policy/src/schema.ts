@@ -269,10 +269,45 @@ const retry = strictObject({
 export const AGENT_NAMES = ['claude-code', 'codex', 'goose', 'generic'] as const;
 export type AgentName = (typeof AGENT_NAMES)[number];
 
+/**
+ * Names the gateway sets itself or the docker/kubectl CLI reads (runners/cli.ts): a secret
+ * under one of them would be overridden, or change which daemon or cluster the CLI talks to.
+ */
+const RESERVED_SECRET =
+  /^(PATH|HOME|LANG|USER|TMPDIR|KUBECONFIG|DOCKER_[A-Z0-9_]*|XDG_[A-Z0-9_]*|(HTTPS?|NO|ALL)_PROXY|SWITCHBOARD_[A-Z0-9_]*)$/i;
+/** 32 model credentials and base URLs per profile is far more than one agent uses. */
+export const MAX_PROFILE_SECRETS = 32;
+const secretName = text(
+  'an environment variable name for a secret: an uppercase letter, then uppercase letters, digits or _ (e.g. ANTHROPIC_API_KEY), at most 128 characters',
+  /^[A-Z][A-Z0-9_]{0,127}$/,
+).refine(
+  (name) => !RESERVED_SECRET.test(name),
+  'expected a name the gateway does not set itself (not PATH, HOME, LANG, USER, TMPDIR, KUBECONFIG, DOCKER_*, XDG_*, *_PROXY or SWITCHBOARD_*)',
+);
+/**
+ * `secrets: [ANTHROPIC_API_KEY, …]`: names only. The values are set with `switchboard profiles
+ * secrets set` and stored encrypted (gateway settings/profile-secrets.ts), never in this file.
+ */
+const profileSecrets = z
+  .array(secretName, { error: 'expected a list of environment variable names' })
+  .max(MAX_PROFILE_SECRETS, `expected at most ${MAX_PROFILE_SECRETS} secrets`)
+  .superRefine((names, ctx) => {
+    names.forEach((name, index) => {
+      const first = names.indexOf(name);
+      if (first !== index)
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `expected a unique name (secrets[${first}] is already ${name})`,
+        });
+    });
+  });
+
 const profile = strictObject({
   agent: z.enum(AGENT_NAMES, { error: `expected one of ${AGENT_NAMES.join(', ')}` }).optional(),
   runner,
   tools: z.array(toolPattern, { error: 'expected a list of tool patterns' }).default([]),
+  secrets: profileSecrets.optional(),
   timeout: duration.optional(),
   concurrency: z
     .int({ error: 'expected a whole number of tasks ≥ 1' })
@@ -281,6 +316,14 @@ const profile = strictObject({
   retry: retry.optional(),
 })
   .superRefine((p, ctx) => {
+    for (const [index, name] of (p.secrets ?? []).entries()) {
+      if (p.runner.env && Object.hasOwn(p.runner.env, name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secrets', index],
+          message: `expected a name not also in runner.env (${name} is set there in plain text; remove it from runner.env and set it with: switchboard profiles secrets set <profile> ${name})`,
+        });
+    }
     if (p.agent === undefined) {
       if (p.runner.driver === 'process' && p.runner.command === undefined)
         ctx.addIssue({

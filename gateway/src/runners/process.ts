@@ -57,6 +57,7 @@ export class ProcessRunner implements Runner {
         host: this.options.hostEnv ?? process.env,
         home: request.workdir,
         profile: config.env,
+        secrets: request.secrets,
         bundle: request.bundle.env,
       }),
       ...(config.stdin === 'prompt' ? { input: request.prompt } : {}),

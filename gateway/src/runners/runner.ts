@@ -21,6 +21,11 @@ export interface RunRequest {
   /** The local folder `writeBundle` filled; the agent's working folder (and HOME). */
   workdir: string;
   timeoutMs: number;
+  /**
+   * The profile's secrets (policy `secrets:`), decrypted by the worker: into the agent's
+   * environment only, never onto a command line, into a file or a ConfigMap.
+   */
+  secrets?: Record<string, string>;
   signal?: AbortSignal;
   /** Called once per output line, in order, while the agent runs. */
   onLine: (line: OutputLine) => void;

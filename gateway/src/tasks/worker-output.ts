@@ -9,7 +9,7 @@ import type { OutputLine } from '../runners/runner.ts';
  * An agent's stdout/stderr as `task:token` events (one per line), or the events its preset's
  * parser makes of a structured line (`pushEvents`), written in batches: a chatty
  * agent prints thousands of lines a second, and one insert per line would make the database
- * its bottleneck. Bounded per task: past MAX_OUTPUT_BYTES nothing more is stored, and one
+ * its bottleneck. A profile's secret values never reach a row (the worker's redactor). Bounded per task: past MAX_OUTPUT_BYTES nothing more is stored, and one
  * `task:output_truncated` event says so (the stdout tail used as a result is kept by the runner).
  */
 
@@ -39,9 +39,12 @@ export class OutputSink {
     private readonly taskId: string,
     /** Called with the seqs this sink wrote, so the worker can ignore their notices. */
     private readonly wrote: (seqs: string[]) => void,
+    /** The profile's secret values out of each line (output-redaction.ts), before it is cut. */
+    private readonly redact: (line: string) => string = (line) => line,
   ) {}
 
-  push({ stream, line }: OutputLine): void {
+  push({ stream, line: raw }: OutputLine): void {
+    const line = this.redact(raw);
     const text = line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}…` : line;
     this.add('task:token', { stream, text }, Buffer.byteLength(text));
   }
@@ -52,7 +55,9 @@ export class OutputSink {
    * parser cuts every value; an event still above MAX_EVENT_BYTES is replaced by a marker.
    */
   pushEvents(events: readonly AgentEvent[]): void {
-    for (const { type, data } of events) {
+    for (const { type, data: parsed } of events) {
+      // The model's text and the tools' inputs and results may quote a secret value too.
+      const data = redactStrings(parsed, this.redact) as Record<string, unknown>;
       const size = Buffer.byteLength(JSON.stringify(data));
       if (size > MAX_EVENT_BYTES) this.add(type, { cut: true, bytes: size }, 32);
       else this.add(type, data, size);
@@ -107,4 +112,16 @@ export class OutputSink {
     await this.flush();
     return { droppedLines: this.dropped, storedBytes: this.bytes };
   }
+}
+
+/** Every string in a parsed event (keys too) through `redact`; the parser bounded its depth. */
+function redactStrings(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redact));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[redact(k)] = redactStrings(v, redact);
+    return out;
+  }
+  return value;
 }
