@@ -1,0 +1,5 @@
+import type { AgentOutputParser } from './preset.ts';
+
+export function codexJsonParser(): AgentOutputParser {
+  return { line: () => undefined, finalAnswer: () => undefined };
+}
