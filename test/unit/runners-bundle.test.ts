@@ -227,7 +227,7 @@ describe('escaping', () => {
     expect(urlLine).toBe(
       'url = "http://gw.test:8080/mcp/x?q=\\"a\\\\b\\"&t=\'s\'\\u0001ctl\\u007f#frag é🙂"',
     );
-    expect(toml.split('\n')).toHaveLength(14); // no newline leaked out of a string
+    expect(toml.split('\n')).toHaveLength(16); // 7 lines per server, a blank line, an end: no newline leaked
     expect(JSON.parse(renderConfig(b, 'claude')).mcpServers.github.url).toBe(tricky);
     expect(JSON.parse(renderConfig(b, 'cursor')).mcpServers.github.url).toBe(tricky);
     const goose = parseYaml(renderConfig(b, 'goose'));
