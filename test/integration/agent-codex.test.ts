@@ -251,6 +251,32 @@ profiles:
     // The tool result the model saw came from the gateway (the fake GitHub's PR).
     expect(JSON.stringify(turns[1]!.body.input)).toContain('Add dark mode');
 
+    // Codex's own account of the run, as its preset's parser reads it: the task's events once
+    // the profile says `agent: codex`, else its stdout lines (task:token) parsed here.
+    const agentEvents = seen.some((e) => e.type === 'task:agent_tool')
+      ? seen.filter((e) => ['task:agent_tool', 'task:assistant', 'task:usage'].includes(e.type))
+      : (() => {
+          const parser = codexPreset.output();
+          return seen
+            .filter((e) => e.type === 'task:token' && e.data.stream === 'stdout')
+            .flatMap((e) => parser.line(e.data.text as string) ?? [])
+            .map((e) => ({ type: e.type, data: e.data as Json }));
+        })();
+    expect(agentEvents.find((e) => e.data.phase === 'call')?.data).toMatchObject({
+      name: 'mcp__github__get_pr',
+      input: JSON.stringify({ repo: 'acme/api', number: 42 }),
+    });
+    const prResult = agentEvents.find(
+      (e) => e.data.phase === 'result' && e.data.name === 'mcp__github__get_pr',
+    );
+    expect(prResult?.data).toMatchObject({ isError: false });
+    expect(prResult?.data.text).toContain('Add dark mode');
+    expect(
+      agentEvents.find(
+        (e) => e.data.name === 'mcp__switchboard__task_complete' && e.data.phase === 'result',
+      )?.data,
+    ).toMatchObject({ isError: false });
+
     // Dispatched: the github dispatcher posted the review on the PR.
     const comments = await until('the PR comment', async () => github.comments.get('acme/api#42'));
     expect(comments).toHaveLength(1);
