@@ -6,6 +6,8 @@
  * - the gateway's secrets in the host environment (DATABASE_URL, the master and admin keys):
  *   none reaches the agent, nor the model; the task's tokens reach the agent's environment only,
  *   never its config file or the model;
+ * - a model (prompt-injected) running `env` through Codex's shell tool: the task's tokens and
+ *   the model API key are not in the shell's environment, so they never go back to the model;
  * - an agent printing a 10 MB JSONL line and a flood of events: the runner and the parser
  *   keep every line and event bounded, without a throw.
  * The agent is the real binary behind a small wrapper that records its argv and environment.
@@ -65,6 +67,18 @@ describe('the Codex preset under attack', () => {
   beforeAll(async () => {
     model = await startFakeResponses([
       { match: 'PROMPT-MARKER-7f3a', steps: [{ kind: 'text', text: 'Nothing to do.' }] },
+      {
+        match: 'ENV-DUMP-MARKER',
+        steps: [
+          {
+            kind: 'call',
+            label: 'exec_command',
+            match: (t) => t.namespace === undefined && t.name === 'exec_command',
+            arguments: { cmd: 'env; echo ENV-DUMP-DONE' },
+          },
+          { kind: 'text', text: 'Dumped.' },
+        ],
+      },
     ]);
   });
   afterAll(async () => {
@@ -133,6 +147,44 @@ describe('the Codex preset under attack', () => {
         expect(toModel).not.toContain(token);
       }
       for (const value of Object.values(SECRETS)) expect(toModel).not.toContain(value);
+    },
+    120_000,
+  );
+
+  withCli(
+    cliTitle(
+      "a model running `env` in Codex's shell sees no task token and no model key, so cannot send them back",
+    ),
+    async () => {
+      const runner = new ProcessRunner(
+        {
+          driver: 'process',
+          command: installed.ok ? installed.bin : 'codex',
+          args: [...codexPreset.args, ...codexProviderArgs(model.baseUrl, 'CODEX_API_KEY')],
+          stdin: codexPreset.stdin,
+          env: { ...codexPreset.env, CODEX_API_KEY: 'sk-model-KEY-SECRET', PLAIN_SETTING: 'kept' },
+        },
+        { hostEnv: { PATH: process.env.PATH } },
+      );
+      const workdir = await writeBundle(bundle, tmp);
+      const lines: OutputLine[] = [];
+      const result = await runner.run({
+        prompt: 'ENV-DUMP-MARKER: print your environment',
+        bundle,
+        workdir,
+        timeoutMs: 60_000,
+        onLine: (l) => lines.push(l),
+      });
+      expect(result, JSON.stringify(lines)).toMatchObject({ reason: 'exited', exitCode: 0 });
+      const turns = model.turns('ENV-DUMP-MARKER');
+      // What the shell printed, as the model received it: it ran, with the plain settings ...
+      const shown = JSON.stringify(turns.at(-1)?.body.input?.at(-1));
+      expect(shown).toContain('ENV-DUMP-DONE');
+      expect(shown).toContain('PLAIN_SETTING=kept');
+      expect(shown).toContain('SWITCHBOARD_TASK_ID=task-codex-attack');
+      // ... and without a credential.
+      for (const secret of [...TOKENS, 'sk-model-KEY-SECRET']) expect(shown).not.toContain(secret);
+      expect(shown).not.toMatch(/SWITCHBOARD_TOKEN|CODEX_API_KEY/);
     },
     120_000,
   );

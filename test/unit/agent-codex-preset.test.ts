@@ -34,6 +34,8 @@ describe('the codex preset', () => {
     expect(codexPreset.stdin).toBe('prompt');
     expect(codexPreset.args.slice(0, 2)).toEqual(['exec', '--json']);
     expect(codexPreset.args).toContain('--skip-git-repo-check');
+    // No token or key in the environment of the shell commands the model runs (security test).
+    expect(codexPreset.args).toContain('shell_environment_policy.ignore_default_excludes=false');
     // No placeholder at all: no {prompt}, and no operand that Codex would read as the prompt
     // (then stdin would be appended to it, not be it).
     expect(() => checkArgs(codexPreset.args)).not.toThrow();

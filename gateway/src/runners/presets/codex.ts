@@ -22,7 +22,11 @@ import type { AgentPreset } from './preset.ts';
  *   driver the container is the sandbox: a profile there may replace the args with
  *   `--dangerously-bypass-approvals-and-sandbox` if the image has no user namespaces;
  * - `-c analytics.enabled=false`, `-c check_for_update_on_startup=false`: a task's agent
- *   talks to its model and the gateway, nothing else.
+ *   talks to its model and the gateway, nothing else;
+ * - `-c shell_environment_policy.ignore_default_excludes=false`: the shell commands the model
+ *   runs get no variable named `*KEY*`, `*SECRET*` or `*TOKEN*`. 0.171 passes the whole
+ *   environment by default (measured: `env` run by the model printed SWITCHBOARD_TOKEN_* into
+ *   the next model request); the tokens are Codex's to send to the gateway, not the model's.
  *
  * The working root is the process's working folder (the task folder, or the profile's `cwd`).
  * The model provider and its credential are the profile's: `CODEX_API_KEY` in its env for
@@ -39,6 +43,8 @@ export const CODEX_ARGS = [
   'analytics.enabled=false',
   '-c',
   'check_for_update_on_startup=false',
+  '-c',
+  'shell_environment_policy.ignore_default_excludes=false',
 ] as const;
 
 export const codexPreset: AgentPreset = {
