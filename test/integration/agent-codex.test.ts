@@ -55,6 +55,8 @@ const title = installed.ok
   : `SKIPPED (Codex CLI not installed: ${installed.reason})`;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-codex-e2e-'));
+// At the top level: a skipped suite runs none of its own hooks.
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const policyFile = path.join(tmp, 'policy.yaml');
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers and events are read loosely here
@@ -162,7 +164,6 @@ profiles:
   afterAll(async () => {
     await github?.close();
     await model?.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
   });
   const gw = useTestGateway({
     INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'),
