@@ -120,7 +120,9 @@ describe('renderConfig', () => {
     expect(Object.keys(doc.mcpServers)).toEqual(['switchboard', 'github', 'home-api']);
   });
 
-  it('codex: [mcp_servers.<name>] with url and bearer_token_env_var, exactly', () => {
+  // default_tools_approval_mode: unattended `codex exec` refuses every unapproved MCP call
+  // (REFERENCES §J); the file holds the task's servers only, so this approves its scope.
+  it('codex: [mcp_servers.<name>] with url, bearer_token_env_var and approval, exactly', () => {
     const one = buildBundle({ ...input, integrations: [input.integrations[0]!] });
     expect(renderConfig(one, 'codex')).toBe(
       [
@@ -129,6 +131,7 @@ describe('renderConfig', () => {
         'bearer_token_env_var = "SWITCHBOARD_TOKEN_SWITCHBOARD"',
         'startup_timeout_sec = 20',
         'tool_timeout_sec = 300',
+        'default_tools_approval_mode = "approve"',
         'enabled = true',
         '',
         '[mcp_servers.github]',
@@ -136,6 +139,7 @@ describe('renderConfig', () => {
         'bearer_token_env_var = "SWITCHBOARD_TOKEN_GITHUB"',
         'startup_timeout_sec = 20',
         'tool_timeout_sec = 300',
+        'default_tools_approval_mode = "approve"',
         'enabled = true',
         '',
       ].join('\n'),
@@ -223,7 +227,7 @@ describe('escaping', () => {
     expect(urlLine).toBe(
       'url = "http://gw.test:8080/mcp/x?q=\\"a\\\\b\\"&t=\'s\'\\u0001ctl\\u007f#frag é🙂"',
     );
-    expect(toml.split('\n')).toHaveLength(14); // no newline leaked out of a string
+    expect(toml.split('\n')).toHaveLength(16); // 7 lines per server, a blank line, an end: no newline leaked
     expect(JSON.parse(renderConfig(b, 'claude')).mcpServers.github.url).toBe(tricky);
     expect(JSON.parse(renderConfig(b, 'cursor')).mcpServers.github.url).toBe(tricky);
     const goose = parseYaml(renderConfig(b, 'goose'));

@@ -4,6 +4,13 @@ import type { Bundle } from '../bundle.ts';
  * Codex `config.toml` (REFERENCES §D 6.2): `[mcp_servers.<name>]` with `url` and
  * `bearer_token_env_var`, so Codex sends `Authorization: Bearer $VAR` and the file holds no
  * token. Only the little TOML this needs is written, escaped per TOML 1.0 (basic strings).
+ *
+ * Every server has `default_tools_approval_mode = "approve"`: unattended `codex exec` (0.171)
+ * refuses any MCP call that is not read-only otherwise ("MCP tool call requires approval, but
+ * approval policy is never", REFERENCES §J), task_complete included. This approves exactly the
+ * task's scope: the file lists the task's servers only, and the gateway hides every tool out
+ * of the token's scope, so no other tool can be listed, let alone approved. Nothing else is
+ * set here (no model, provider or feature): those are the profile's (docs/agents.md "Codex").
  */
 
 /** A TOML basic string: `\` and `"` escaped, control characters as escapes. */
@@ -43,6 +50,7 @@ export function renderCodex(bundle: Bundle): string {
       `bearer_token_env_var = ${tomlString(s.tokenEnv)}`,
       `startup_timeout_sec = ${STARTUP_TIMEOUT_SEC}`,
       `tool_timeout_sec = ${TOOL_TIMEOUT_SEC}`,
+      'default_tools_approval_mode = "approve"',
       'enabled = true',
     ].join('\n'),
   );
