@@ -211,6 +211,8 @@ const runner = z.discriminatedUnion(
       /** Required unless the profile names an `agent:` (whose preset supplies it). */
       command: text('the program to start, e.g. switchboard').optional(),
       args: runnerArgs,
+      /** With `agent:`: added after the preset's args (a model provider's `-c` lines, say). */
+      extraArgs: runnerArgs,
       env: envMap,
       cwd: text('a working directory').optional(),
       stdin: runnerStdin,
@@ -220,6 +222,7 @@ const runner = z.discriminatedUnion(
       image: text('a container image, e.g. ghcr.io/acme/agent:1.4'),
       command: text('a command').optional(),
       args: runnerArgs,
+      extraArgs: runnerArgs,
       env: envMap,
       network: text('a docker network name').optional(),
       stdin: runnerStdin,
@@ -324,6 +327,20 @@ const profile = strictObject({
           message: `expected a name not also in runner.env (${name} is set there in plain text; remove it from runner.env and set it with: switchboard profiles secrets set <profile> ${name})`,
         });
     }
+    const extraArgs = 'extraArgs' in p.runner ? p.runner.extraArgs : undefined;
+    if (extraArgs !== undefined && p.agent === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runner', 'extraArgs'],
+        message: `expected args instead: extraArgs adds to an agent preset's args, and this profile names no agent (${AGENT_NAMES.join(', ')})`,
+      });
+    if (extraArgs !== undefined && p.runner.args !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runner', 'extraArgs'],
+        message:
+          "expected args or extraArgs, not both: args replaces the preset's list, extraArgs adds to it",
+      });
     if (p.agent === undefined) {
       if (p.runner.driver === 'process' && p.runner.command === undefined)
         ctx.addIssue({

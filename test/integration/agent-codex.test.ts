@@ -2,8 +2,9 @@
  * Issue 15 end to end with the real Codex CLI (pinned, installed by the test into
  * .cache/agent-clis) against a fake OpenAI Responses API
  * (test/fixtures/fake-models/openai-responses.ts). A GitHub-signed `pull_request` delivery
- * starts a task whose profile runs `codex exec` with the Codex preset's args (presets/codex.ts)
- * plus a provider pointing at the fake. Codex, scripted by the fake model:
+ * starts a task whose profile is `agent: codex` (presets/codex.ts) with `extraArgs` naming a
+ * provider that points at the fake, and the provider's key as the profile's secret (set through
+ * the API before the webhook, stored encrypted). Codex, scripted by the fake model:
  *  1. calls github get_pr through the gateway with the task's token (approved by the bundle's
  *     config.toml: `default_tools_approval_mode = "approve"`);
  *  2. reads a resource of the fixture integration (Codex's `read_mcp_resource`);
@@ -11,9 +12,6 @@
  * The review is the task's result and the github dispatcher posts it on the PR. The model is
  * never offered github's out-of-scope tools (list_issues, comment), although the webhook's
  * trigger asks for them.
- *
- * Until the merge gives profiles `agent: codex`, the profile names the runner itself; its args
- * are the preset's (one place), so switching it is `agent: codex` + the provider args.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -128,12 +126,11 @@ suite(title, () => {
         ],
       },
     ]);
-    const profile = {
+    const runner = {
       driver: 'process',
+      // The pinned install, not a `codex` on PATH (the preset's command).
       command: installed.ok ? installed.bin : 'codex',
-      args: [...codexPreset.args, ...codexProviderArgs(model.baseUrl, 'FAKE_MODEL_KEY')],
-      stdin: codexPreset.stdin,
-      env: { ...codexPreset.env, FAKE_MODEL_KEY: MODEL_KEY },
+      extraArgs: codexProviderArgs(model.baseUrl, 'FAKE_MODEL_KEY'),
     };
     // github:get_pr only of github, although the webhook's trigger asks for three tools; the
     // fixture whole (resources come only with the whole integration: docs/policy.md).
@@ -155,7 +152,9 @@ integrations:
 tokens: { defaultTtl: 15m, maxTtl: 2h }
 profiles:
   codex:
-    runner: ${JSON.stringify(profile)}
+    agent: codex
+    runner: ${JSON.stringify(runner)}
+    secrets: [FAKE_MODEL_KEY]
     tools: ["github:get_pr", "fixture:*"]
     timeout: 3m
 `,
@@ -181,6 +180,14 @@ profiles:
   };
 
   it('webhook → codex exec → get_pr and a resource through the gateway → task_complete → PR comment', async () => {
+    // The model key as the profile's secret: encrypted in the database, in this profile's
+    // agents' environment only (the fake model checks it arrives as the bearer).
+    const secret = await fetch(`${gw().url}/api/v1/profiles/codex/secrets/FAKE_MODEL_KEY`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ value: MODEL_KEY }),
+    });
+    expect(secret.status).toBe(200);
     const body = JSON.stringify({
       action: 'opened',
       number: 42,

@@ -16,7 +16,7 @@ import {
 } from '../../gateway/src/runners/presets/claude-stream.ts';
 import { AGENT_PRESETS, resolveRunner } from '../../gateway/src/runners/presets/index.ts';
 import { expandArgs, placeholderValues } from '../../gateway/src/runners/runner.ts';
-import type { Profile } from '../../policy/src/index.ts';
+import { AGENT_NAMES, type Profile } from '../../policy/src/index.ts';
 
 const bundle = buildBundle({
   publicUrl: 'http://gw.test:8080',
@@ -104,9 +104,20 @@ describe('resolveRunner', () => {
     );
   });
 
-  it('an agent without a preset here (codex, until its file lands) is a profile error, never half-run', () => {
-    if (AGENT_PRESETS.codex) return; // presets/codex.ts is registered: nothing to refuse
-    expect(() => resolveRunner(process_({}, 'codex'))).toThrow(/agent: codex has no preset/);
+  it('every agent the policy schema accepts has a preset, under its own name', () => {
+    for (const name of AGENT_NAMES) {
+      expect(AGENT_PRESETS[name]?.name).toBe(name);
+      const runner = name === 'generic' ? { command: 'x' } : {};
+      expect(resolveRunner(process_(runner, name)).preset).toBe(AGENT_PRESETS[name]);
+    }
+  });
+
+  it("extraArgs go after the preset's args (a model provider for codex), args replace them", () => {
+    const resolved = resolveRunner(
+      process_({ extraArgs: ['-c', 'model_provider="corp"'] }, 'codex'),
+    ).runner;
+    expect(resolved.args).toEqual([...AGENT_PRESETS.codex.args, '-c', 'model_provider="corp"']);
+    expect('extraArgs' in resolved).toBe(false);
   });
 
   it('the allowed tools are exactly the bundle servers, one argv word', () => {

@@ -733,7 +733,7 @@ schedules:
       [
         [
           'profiles.p.runner.image',
-          'found unknown key "image", expected one of driver, command, args, env, cwd, stdin',
+          'found unknown key "image", expected one of driver, command, args, extraArgs, env, cwd, stdin',
         ],
       ],
     ],
@@ -792,6 +792,23 @@ schedules:
         [
           'profiles.d.runner.image',
           'missing, expected a container image, e.g. ghcr.io/acme/agent:1.4',
+        ],
+      ],
+    ],
+    [
+      'extraArgs without an agent, and beside args',
+      `${HEAD}profiles:
+  n: { runner: { driver: process, command: x, extraArgs: [-v] } }
+  b: { agent: codex, runner: { driver: process, args: [exec], extraArgs: [-v] } }
+`,
+      [
+        [
+          'profiles.n.runner.extraArgs',
+          "found a list, expected args instead: extraArgs adds to an agent preset's args, and this profile names no agent (claude-code, codex, goose, generic)",
+        ],
+        [
+          'profiles.b.runner.extraArgs',
+          "found a list, expected args or extraArgs, not both: args replaces the preset's list, extraArgs adds to it",
         ],
       ],
     ],

@@ -1,29 +1,21 @@
 import type { AgentName, Profile, Runner as RunnerConfig } from '@switchboard/policy';
 import { SwitchboardError } from '../../errors.ts';
 import { claudeCodePreset } from './claude-code.ts';
+import { codexPreset } from './codex.ts';
 import { genericPreset } from './generic.ts';
 import { goosePreset } from './goose.ts';
 import type { AgentPreset } from './preset.ts';
 
-/**
- * The agent presets by `agent:` name. A name the policy schema knows but this map lacks is
- * refused when the profile's runner is made (profile_invalid), never run half-configured.
- */
-export const AGENT_PRESETS: Partial<Record<AgentName, AgentPreset>> = {
+/** The agent presets by `agent:` name: one for each name the policy schema knows. */
+export const AGENT_PRESETS: Record<AgentName, AgentPreset> = {
   'claude-code': claudeCodePreset,
   goose: goosePreset,
+  codex: codexPreset,
   generic: genericPreset,
-  // codex: codexPreset, (presets/codex.ts; the one line to add with its import)
 };
 
 export function agentPreset(name: AgentName): AgentPreset {
-  const preset = AGENT_PRESETS[name];
-  if (!preset)
-    throw new SwitchboardError(
-      'profile_invalid',
-      `agent: ${name} has no preset in this gateway (available: ${Object.keys(AGENT_PRESETS).join(', ')})`,
-    );
-  return preset;
+  return AGENT_PRESETS[name];
 }
 
 /**
@@ -31,7 +23,7 @@ export function agentPreset(name: AgentName): AgentPreset {
  * fills what the profile leaves out, field by field:
  * - `command`: the profile's if given, else the preset's (under docker: the image's program);
  * - `args`: the profile's list if given (even `[]`), replacing the preset's whole, else the
- *   preset's (placeholders expand in both);
+ *   preset's followed by the profile's `extraArgs` (placeholders expand in all);
  * - `stdin`: the profile's if given, else the preset's;
  * - `env`: the preset's variables, then the profile's on top (the bundle's still win: env.ts);
  * - everything else (driver, image, network, cwd) is the profile's only.
@@ -55,12 +47,13 @@ export function resolveRunner(profile: Pick<Profile, 'agent' | 'runner'>): {
       'profile_invalid',
       `runner.command: agent ${preset.name} names no program; expected the one to start`,
     );
+  const { extraArgs, ...own } = runner;
   return {
     preset,
     runner: {
-      ...runner,
+      ...own,
       ...(command === undefined ? {} : { command }),
-      args: runner.args ?? [...preset.args],
+      args: runner.args ?? [...preset.args, ...(extraArgs ?? [])],
       stdin: runner.stdin ?? preset.stdin,
       env: { ...preset.env, ...runner.env },
     },
