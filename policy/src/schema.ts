@@ -11,6 +11,7 @@ import {
   toolPattern,
 } from '@switchboard/sdk';
 import { z } from 'zod';
+import { budgetSchema } from './budget.ts';
 import {
   AGE_EXPECTED,
   DURATION_EXPECTED,
@@ -269,6 +270,8 @@ const profile = strictObject({
     .min(1, 'expected a whole number of tasks ≥ 1')
     .optional(),
   retry: retry.optional(),
+  /** Tool calls, per-tool calls, upstream bytes and wall time of each task (policy/src/budget.ts). */
+  budget: budgetSchema.optional(),
 }).transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
 
 const schedule = strictObject({
