@@ -1,7 +1,7 @@
 import { strictObject } from '@switchboard/sdk';
 import { z } from 'zod';
-import { DURATION_EXPECTED, formatDuration, parseDuration } from './duration.ts';
-import { formatSize, parseSize, SIZE_EXPECTED } from './size.ts';
+import { DURATION_EXPECTED, parseDuration } from './duration.ts';
+import { parseSize, SIZE_EXPECTED } from './size.ts';
 
 /**
  * A task's budget (issue 15): how many tool calls it may make in all and per tool, how many
@@ -125,30 +125,4 @@ export function combineBudgets(a: Budget | undefined, b: Budget | undefined): Bu
   if (upstreamBytes !== undefined) out.upstreamBytes = upstreamBytes;
   if (wallTimeMs !== undefined) out.wallTimeMs = wallTimeMs;
   return out;
-}
-
-/**
- * Where `grant` is wider than `ceiling` (a limit the ceiling sets that the grant leaves out or
- * raises), as `path: found …, expected at most …` lines; empty when it is within.
- */
-export function budgetWiderThan(grant: Budget, ceiling: Budget): string[] {
-  const issues: string[] = [];
-  const check = (
-    path: string,
-    found: number | undefined,
-    max: number | undefined,
-    show: (n: number) => string,
-  ) => {
-    if (max === undefined) return;
-    if (found === undefined) issues.push(`${path}: missing, expected at most ${show(max)}`);
-    else if (found > max)
-      issues.push(`${path}: found ${show(found)}, expected at most ${show(max)}`);
-  };
-  check('toolCalls', grant.toolCalls, ceiling.toolCalls, String);
-  for (const [pattern, max] of Object.entries(ceiling.perTool ?? {})) {
-    check(`perTool.${pattern}`, grant.perTool?.[pattern], max, String);
-  }
-  check('upstreamBytes', grant.upstreamBytes, ceiling.upstreamBytes, formatSize);
-  check('wallTime', grant.wallTimeMs, ceiling.wallTimeMs, formatDuration);
-  return issues;
 }

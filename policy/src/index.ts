@@ -10,7 +10,6 @@ export {
   type BudgetInput,
   budgetPatternMatches,
   budgetSchema,
-  budgetWiderThan,
   combineBudgets,
   MAX_BUDGET_CALLS,
   MAX_BUDGET_PATTERNS,
