@@ -59,6 +59,9 @@ describe('migrations', () => {
       '0005_drop_superseded_indexes.sql',
       '0006_webhook_body_hash.sql',
       '0007_retention.sql',
+      // Issue 15's other helper's 0008 replaces this placeholder at merge.
+      '0008_reserved_issue15.sql',
+      '0009_task_budgets.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -78,6 +81,7 @@ describe('migrations', () => {
       'settings',
       'signing_keys',
       'switchboard_migrations',
+      'task_budgets',
       'task_events',
       'tasks',
       'tokens',

@@ -219,16 +219,18 @@ describe('budgets in the database: two replicas, bounded rows', () => {
     const passed = outcomes.filter((o) => o === undefined);
     expect(passed).toHaveLength(10);
     const sql = database().sql;
-    const [row] =
-      await sql`select calls, per_tool, exceeded from task_budgets where task_id = ${taskId}`;
-    expect(row?.calls).toBe(10);
-    expect((row?.per_tool as Record<string, number>)['echo:sleep']).toBeLessThanOrEqual(4);
+    const [row] = await sql<
+      Array<{ calls: number; per_tool: Record<string, number>; exceeded: string[] }>
+    >`select calls, per_tool, exceeded from task_budgets where task_id = ${taskId}`;
+    if (!row) throw new Error('no task_budgets row');
+    expect(row.calls).toBe(10);
+    expect(row.per_tool['echo:sleep']).toBeLessThanOrEqual(4);
     const events = await sql`
       select data from task_events where task_id = ${taskId} and type = 'task:budget_exceeded'`;
     const limits = events.map((e) => (e.data as Json).limit).sort();
     expect(limits).toEqual([...new Set(limits)]);
     expect(limits).toContain('toolCalls');
-    expect(limits.length).toBe((row?.exceeded as string[]).length);
+    expect(limits.length).toBe(row.exceeded.length);
   });
 
   it('one row per task however many calls, removed with its task; tasks without a budget have none', async () => {
