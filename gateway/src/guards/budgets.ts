@@ -143,6 +143,8 @@ async function refuse(options: Deps, call: GuardedCall, budget: Budget): Promise
     // The task is gone (its token still cached) or the policy changed under the call.
     return { code: 'budget_exceeded', message: "budget: this task's budget is used up" };
   }
+  // Already marked (every refusal after the first): no write, the refusal costs one read.
+  if (use.exceeded.includes(over.limit)) return { code: 'budget_exceeded', message: over.message };
   const events: TaskEvent[] = await options.sql.begin(async (tx) => {
     if (!(await markBudgetExceeded(tx, taskId, over.limit))) return [];
     return [await insertTaskEvent(tx, { taskId, type: 'task:budget_exceeded', data: over.data })];
