@@ -228,6 +228,56 @@ describe('task budgets through a real gateway process', () => {
     expect(lines(watched.stdout, /budget exceeded: wallTime/)).toHaveLength(1);
   }, 120_000);
 
+  it('switchboard token grant --budget-* grants a budgeted task; a malformed option is a usage error', async () => {
+    const env = { SWITCHBOARD_URL: gw.url, SWITCHBOARD_API_KEY: ADMIN_KEY };
+    const granted = await runSwitchboard(
+      [
+        'token',
+        'grant',
+        '--scope',
+        'echo:*',
+        '--json',
+        '--budget-calls',
+        '2',
+        '--budget-tool',
+        'echo:sleep=1',
+        '--budget-bytes',
+        '64KiB',
+        '--budget-time',
+        '10m',
+      ],
+      env,
+    );
+    expect(granted.code, granted.stderr).toBe(0);
+    const { task, mcp } = JSON.parse(granted.stdout) as { task: { id: string }; mcp: Json };
+    const client = await open(mcp.token as string);
+    const first = await client.callTool({ name: 'echo__sleep', arguments: { ms: 0 } });
+    const second = await client.callTool({ name: 'echo__sleep', arguments: { ms: 0 } });
+    expect([first.isError === true, text(second)]).toEqual([
+      false,
+      "budget: 1 calls of echo:sleep used of 1 (the task's grant)",
+    ]);
+    const { budget } = (await api(gw, 'GET', `/tasks/${task.id}`)).json as { budget: Json };
+    expect(budget.limits).toEqual({
+      toolCalls: 2,
+      perTool: { 'echo:sleep': 1 },
+      upstreamBytes: 65_536,
+      wallTimeMs: 600_000,
+    });
+    const bad = await runSwitchboard(
+      ['token', 'grant', '--scope', 'echo:*', '--budget-tool', 'echo:sleep'],
+      env,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--budget-tool "echo:sleep": expected PATTERN=N');
+    const refused = await runSwitchboard(
+      ['token', 'grant', '--scope', 'echo:*', '--budget-bytes', '50M'],
+      env,
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('budget.upstreamBytes');
+  }, 120_000);
+
   it('a grant’s budget is validated at the boundary, with the field and what was expected', async () => {
     const bad = await api(gw, 'POST', '/tasks', {
       external: true,
