@@ -31,8 +31,11 @@ import type { GuardedCall, Refusal, ToolCallGuard } from './guard.ts';
  * costs nothing; an external task (no profile) costs one read per process for its grant's
  * budget, remembered (a grant's budget never changes).
  *
- * Where both set one, the smaller of each limit wins (policy combineBudgets); the profile's is
- * the policy's current one, so a reload that narrows it applies to running tasks at once.
+ * A task has one of the two: a queued task runs under its profile's (the API takes no budget
+ * for it), an external task under its grant's (it has no profile). The rule for both at once,
+ * should a task ever have both, is policy combineBudgets: the smaller of each limit wins, so a
+ * grant never widens its profile's. The profile's is the policy's current one, so a reload that
+ * narrows it applies to running tasks at once.
  */
 
 export interface BudgetGuardOptions {
