@@ -15,6 +15,7 @@ import {
   TaskEventWaker,
   taskEventPublisher,
 } from './events/task-events.ts';
+import { createBudgetGuard } from './guards/budgets.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
@@ -134,6 +135,7 @@ export async function startGateway(
       onToolCall: (event) => toolEvents.record(event),
       includeArguments: (name) =>
         integrations.currentPolicy()?.integrations[name]?.audit?.arguments ?? false,
+      guards: [createBudgetGuard({ sql: db.sql, log, registry: integrations, bus })],
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());

@@ -3,6 +3,17 @@
  * whether an integration may run. It imports @switchboard/sdk for the manifest types and the
  * shared error format, never the gateway.
  */
+
+export {
+  BUDGET_TOOL_PATTERN,
+  type Budget,
+  type BudgetInput,
+  budgetPatternMatches,
+  budgetSchema,
+  combineBudgets,
+  MAX_BUDGET_CALLS,
+  MAX_BUDGET_PATTERNS,
+} from './budget.ts';
 export {
   type Decision,
   type DecisionContext,
@@ -39,3 +50,4 @@ export {
   type Retention,
   type Runner,
 } from './schema.ts';
+export { formatSize, parseSize, SIZE_EXPECTED } from './size.ts';

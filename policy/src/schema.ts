@@ -11,6 +11,7 @@ import {
   toolPattern,
 } from '@switchboard/sdk';
 import { z } from 'zod';
+import { budgetSchema } from './budget.ts';
 import {
   AGE_EXPECTED,
   DURATION_EXPECTED,
@@ -317,6 +318,8 @@ const profile = strictObject({
     .min(1, 'expected a whole number of tasks ≥ 1')
     .optional(),
   retry: retry.optional(),
+  /** Tool calls, per-tool calls, upstream bytes and wall time of each task (policy/src/budget.ts). */
+  budget: budgetSchema.optional(),
 })
   .superRefine((p, ctx) => {
     for (const [index, name] of (p.secrets ?? []).entries()) {

@@ -60,6 +60,7 @@ describe('migrations', () => {
       '0006_webhook_body_hash.sql',
       '0007_retention.sql',
       '0008_profile_secrets.sql',
+      '0009_task_budgets.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -80,6 +81,7 @@ describe('migrations', () => {
       'settings',
       'signing_keys',
       'switchboard_migrations',
+      'task_budgets',
       'task_events',
       'tasks',
       'tokens',

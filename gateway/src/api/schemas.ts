@@ -6,6 +6,7 @@ import { Dispatch, SessionKey } from '../sessions/store.ts';
 import { Execution } from '../tasks/queue.ts';
 import type { QueueTaskRow } from '../tasks/store.ts';
 import { SCOPE_EXPECTED, SCOPE_PATTERN } from '../tokens/scope.ts';
+import { TaskBudgetView } from './task-budget.ts';
 
 /**
  * The zod schemas of the /api/v1 task and session bodies, queries and answers. Routes parse
@@ -132,7 +133,7 @@ export const ExternalTaskView = z.object({
   finishedAt: Timestamp.nullable(),
 });
 
-export const TaskAnswer = z.object({ task: TaskView });
+export const TaskAnswer = z.object({ task: TaskView, budget: TaskBudgetView.optional() });
 
 export const ListTasksQuery = z.strictObject({
   /** One status or several, comma-separated: status=pending,running. */

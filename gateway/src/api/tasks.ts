@@ -14,6 +14,7 @@ import { listQueueTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
 import { actorOf, requireScope } from './auth.ts';
 import { ConfigBody, CreateTaskBody, ListTasksQuery, type TaskView, taskView } from './schemas.ts';
+import { taskBudgetView } from './task-budget.ts';
 import { taskConfig } from './task-config.ts';
 import { createQueuedTask } from './task-create.ts';
 import { type EventStreamDeps, taskEventsHandler } from './task-events.ts';
@@ -58,7 +59,9 @@ export function tasksRoutes(deps: TasksDeps): Router {
   });
 
   router.get('/tasks/:id', requireScope('tasks:read'), async (req, res) => {
-    res.json({ task: taskView(await getQueueTask(deps.sql, req.params.id as string)) });
+    const task = await getQueueTask(deps.sql, req.params.id as string);
+    const policy = deps.registry.currentPolicy();
+    res.json({ task: taskView(task), budget: await taskBudgetView(deps.sql, policy, task) });
   });
 
   router.get('/tasks/:id/events', requireScope('tasks:read'), taskEventsHandler(deps));

@@ -1,3 +1,4 @@
+import { formatDuration } from '@switchboard/policy';
 import { loadConfig, publicUrlFor } from '../config.ts';
 import { SwitchboardError, UsageError } from '../errors.ts';
 import type { CliContext } from './command.ts';
@@ -68,9 +69,41 @@ export function describeEvent(e: StreamEvent): string {
       return `${at} failed: ${str(d.reason)}${d.error ? ` (${str(d.error)})` : ''}`;
     case 'task:cancelled':
       return `${at} cancelled${d.by ? ` by ${str(d.by)}` : ''}`;
+    case 'task:budget_exceeded':
+      return `${at} budget exceeded: ${str(d.limit)} (${str(d.used)} of ${str(d.max)}, ${str(d.source)}), refused ${str(d.integration)}__${str(d.tool)}`;
     default:
       return `${at} ${e.type} ${JSON.stringify(d)}`;
   }
+}
+
+interface BudgetView {
+  limits: {
+    toolCalls?: number;
+    perTool?: Record<string, number>;
+    upstreamBytes?: number;
+    wallTimeMs?: number;
+  };
+  calls: number;
+  perTool: Record<string, number>;
+  upstreamBytes: number;
+  exceeded: string[];
+}
+
+/** `budget: 20/20 tool calls, echo:sleep 3/3, 1834/2000 upstream bytes, wall time 30m (exceeded: toolCalls)`. */
+export function describeBudget(b: BudgetView): string {
+  const parts: string[] = [];
+  if (b.limits.toolCalls !== undefined) parts.push(`${b.calls}/${b.limits.toolCalls} tool calls`);
+  else parts.push(`${b.calls} tool calls`);
+  for (const [pattern, max] of Object.entries(b.limits.perTool ?? {})) {
+    parts.push(`${pattern} ${b.perTool[pattern] ?? 0}/${max}`);
+  }
+  if (b.limits.upstreamBytes !== undefined) {
+    parts.push(`${b.upstreamBytes}/${b.limits.upstreamBytes} upstream bytes`);
+  }
+  if (b.limits.wallTimeMs !== undefined)
+    parts.push(`wall time ${formatDuration(b.limits.wallTimeMs)}`);
+  const exceeded = b.exceeded.length > 0 ? ` (exceeded: ${b.exceeded.join(', ')})` : '';
+  return `budget: ${parts.join(', ')}${exceeded}`;
 }
 
 /** Parses `text/event-stream` blocks from a fetch body; yields each event's data. */
@@ -124,14 +157,16 @@ export async function watchTask(ctx: CliContext, usage: string, id: string): Pro
     last = event;
     if (TERMINAL.has(event.type)) break;
   }
-  const { task } = (await callGateway(
+  const { task, budget } = (await callGateway(
     ctx.env,
     usage,
     'GET',
     `/tasks/${encodeURIComponent(id)}`,
   )) as {
     task: { status: string; result: string | null; reason: string | null; error: string | null };
+    budget?: BudgetView | null;
   };
+  if (budget) ctx.out(describeBudget(budget));
   if (task.status === 'complete') {
     if (task.result) ctx.out(task.result);
     return 0;

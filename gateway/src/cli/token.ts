@@ -5,11 +5,15 @@ import { callGateway } from './gateway-api.ts';
 
 const usage = `Usage:
   switchboard token grant --scope PATTERN [--scope PATTERN…] [--ttl 15m] [--prompt TEXT] [--json]
+                          [--budget-calls N] [--budget-tool PATTERN=N…] [--budget-bytes 50MB]
+                          [--budget-time 30m]
 
 Creates an external task (an agent you run yourself) and prints its tokens: one for the
 aggregate endpoint /mcp and one per integration the scope covers (/mcp/<integration>).
 Scope patterns: ${SCOPE_EXPECTED}. The ttl defaults to the policy's tokens.defaultTtl and
-may not exceed its maxTtl. End the task with "switchboard task end ID", which revokes the tokens.
+may not exceed its maxTtl. The --budget-* options give the task a budget (docs/policy.md
+"budget"): tool calls in all, calls per tool pattern (e.g. --budget-tool "github:comment=5"),
+bytes of upstream results, wall time; a call past one is refused. End the task with "switchboard task end ID", which revokes the tokens.
 Asks the running gateway (SWITCHBOARD_URL) with SWITCHBOARD_API_KEY (scope tasks:write).`;
 
 interface Granted {
@@ -40,6 +44,10 @@ export const token: Command = {
         ttl: { type: 'string' },
         prompt: { type: 'string' },
         json: { type: 'boolean' },
+        'budget-calls': { type: 'string' },
+        'budget-tool': { type: 'string', multiple: true },
+        'budget-bytes': { type: 'string' },
+        'budget-time': { type: 'string' },
       },
       usage,
     );
@@ -54,6 +62,7 @@ export const token: Command = {
       scope,
       ...(values.ttl ? { ttl: values.ttl } : {}),
       ...(values.prompt ? { prompt: values.prompt } : {}),
+      ...budgetOption(values),
     })) as unknown as Granted;
     if (values.json) {
       ctx.out(JSON.stringify(granted, null, 2));
@@ -72,3 +81,33 @@ export const token: Command = {
     return 0;
   },
 };
+
+/** The --budget-* options as the API's `budget` (the gateway validates the values). */
+function budgetOption(values: {
+  'budget-calls'?: string | undefined;
+  'budget-tool'?: string[] | undefined;
+  'budget-bytes'?: string | undefined;
+  'budget-time'?: string | undefined;
+}): { budget?: Record<string, unknown> } {
+  const budget: Record<string, unknown> = {};
+  const count = (option: string, value: string) => {
+    if (!/^\d{1,7}$/.test(value))
+      throw new UsageError(`${option} ${JSON.stringify(value)}: expected a whole number`, usage);
+    return Number(value);
+  };
+  if (values['budget-calls'] !== undefined)
+    budget.toolCalls = count('--budget-calls', values['budget-calls']);
+  if (values['budget-tool'] !== undefined) {
+    const perTool: Record<string, number> = {};
+    for (const entry of values['budget-tool']) {
+      const at = entry.lastIndexOf('=');
+      if (at < 0)
+        throw new UsageError(`--budget-tool ${JSON.stringify(entry)}: expected PATTERN=N`, usage);
+      perTool[entry.slice(0, at)] = count('--budget-tool', entry.slice(at + 1));
+    }
+    budget.perTool = perTool;
+  }
+  if (values['budget-bytes'] !== undefined) budget.upstreamBytes = values['budget-bytes'];
+  if (values['budget-time'] !== undefined) budget.wallTime = values['budget-time'];
+  return Object.keys(budget).length > 0 ? { budget } : {};
+}

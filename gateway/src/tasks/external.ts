@@ -1,4 +1,4 @@
-import { formatDuration, parseDuration } from '@switchboard/policy';
+import { budgetSchema, formatDuration, parseDuration } from '@switchboard/policy';
 import * as z from 'zod';
 import { type AuditActor, appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
@@ -11,6 +11,7 @@ import type { TokenService } from '../tokens/service.ts';
 import { revokeTaskTokens } from '../tokens/store.ts';
 import { createExternalTask } from './create.ts';
 import { grantTask, requirePolicy } from './grant.ts';
+import { insertGrantBudget } from './sql/budgets.ts';
 import { insertDispatchRow } from './sql/outbox-row.ts';
 import { endTask, findTask, type TaskRow } from './store.ts';
 
@@ -26,6 +27,11 @@ export const ExternalTaskInput = z.strictObject({
     .min(1, 'expected at least one scope pattern, e.g. "github:*"'),
   ttl: z.string({ error: 'expected a duration such as 15m or 1h30m' }).optional(),
   prompt: z.string().max(100_000, 'expected at most 100000 characters').default(''),
+  /**
+   * The task's budget (policy/src/budget.ts): an external task has no profile, so the grant's
+   * is its only one; the agent's tokens reach no route that changes it (guards/budgets.ts).
+   */
+  budget: budgetSchema.optional(),
 });
 export type ExternalTaskInput = z.output<typeof ExternalTaskInput>;
 
@@ -85,9 +91,16 @@ export async function grantExternalTask(
       timeoutMs: ttlMs,
       event: {
         type: 'task:running',
-        data: { external: true, scope: input.scope, grantedBy: actor.actor },
+        data: {
+          external: true,
+          scope: input.scope,
+          grantedBy: actor.actor,
+          ...(input.budget && { budget: input.budget }),
+        },
       },
     });
+    // Before any token exists: no call of the task can run without its budget.
+    if (input.budget) await insertGrantBudget(tx, task.id, input.budget);
     // No profile: the operator's key grants this scope as asked. No built-in server token
     // either: the operator's agent reports through the API (POST /tasks/:id/config has one).
     const grant = await grantTask(
@@ -107,7 +120,12 @@ export async function grantExternalTask(
       ...actor,
       action: 'tasks.grant',
       target: task.id,
-      details: { scope: input.scope, ttlMs, integrations: names },
+      details: {
+        scope: input.scope,
+        ttlMs,
+        integrations: names,
+        ...(input.budget && { budget: input.budget }),
+      },
     });
     return {
       event: event!,
