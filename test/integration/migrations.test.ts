@@ -59,6 +59,8 @@ describe('migrations', () => {
       '0005_drop_superseded_indexes.sql',
       '0006_webhook_body_hash.sql',
       '0007_retention.sql',
+      // 0008 and 0009 come from the other issue-15 branches (this one leaves the numbers to them).
+      '0010_tool_pins.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -81,6 +83,7 @@ describe('migrations', () => {
       'task_events',
       'tasks',
       'tokens',
+      'tool_pins',
       'webhook_deliveries',
     ]);
   });
