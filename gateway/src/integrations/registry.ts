@@ -1,7 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/client';
 import { decide, loadPolicy, type Policy } from '@switchboard/policy';
 import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
-import { SwitchboardError } from '../errors.ts';
 import { fillAutoPorts } from '../settings/auto-port.ts';
 import { resolveSettings } from '../settings/resolve.ts';
 import { listSettings } from '../settings/store.ts';
@@ -22,15 +21,8 @@ import {
   retireProcessKeysOf,
   retireUnknownProcessKeys,
 } from './process-key.ts';
+import { RegistryPins } from './registry-pins.ts';
 import { CatalogTooLarge } from './tool-catalog.ts';
-import {
-  approvePending,
-  DEFAULT_TOOL_PINNING,
-  evaluatePins,
-  refreshPins,
-  samePending,
-  TOOL_PINS_CHANNEL,
-} from './tool-pinning.ts';
 import { FloodMeter } from './upstream/flood-meter.ts';
 
 export type { Integration, IntegrationState, RegistryDeps } from './integration.ts';
@@ -49,7 +41,15 @@ export class IntegrationRegistry {
   private policyError: string | undefined;
   private readonly changeListeners = new Set<(name: string) => void>();
 
-  constructor(private readonly deps: RegistryDeps) {}
+  private readonly pins: RegistryPins;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.pins = new RegistryPins(deps, {
+      get: (name) => this.items.get(name),
+      currentPolicy: () => this.policy,
+      changed: (name) => this.changed(name),
+    });
+  }
 
   list(): Integration[] {
     return [...this.items.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -339,66 +339,19 @@ export class IntegrationRegistry {
     }
   }
 
-  /**
-   * Holds `tools` (as just listed: at the probe, or when the MCP catalog re-read them) against
-   * their pins, under the integration's policy `toolPinning`; the ones awaiting approval are
-   * hidden from then on (mcp/view.ts hiddenTools). A database error is thrown: the listing
-   * fails rather than publish unchecked tools.
-   */
-  async pinTools(item: Integration, tools: readonly Tool[]): Promise<void> {
-    const mode = this.policy?.integrations[item.name]?.toolPinning ?? DEFAULT_TOOL_PINNING;
-    const notPinned = new Set(item.manifest?.tools.hidden ?? []);
-    item.toolPins = await evaluatePins(
-      this.deps.sql,
-      this.deps.log,
-      item.name,
-      tools,
-      mode,
-      notPinned,
-    );
+  /** Tool pinning (registry-pins.ts): `tools` as just listed, held against their pins. */
+  pinTools(item: Integration, tools: readonly Tool[]): Promise<void> {
+    return this.pins.pinTools(item, tools);
   }
 
-  /**
-   * An operator approves the current definitions of an integration's pending tools (all, or
-   * `tools`): pinned, shown again here at once and on every other gateway through the bus.
-   */
-  async approveTools(name: string, tools: string[] | undefined, approvedBy: string) {
-    const item = this.items.get(name);
-    const state = item?.toolPins;
-    if (!item || !state || item.state !== 'ready') {
-      throw new SwitchboardError(
-        'invalid_request',
-        `integration ${name} has no listed tools to approve (state ${item?.state ?? 'unknown'})`,
-      );
-    }
-    const approved = await approvePending(this.deps.sql, name, state, tools, approvedBy);
-    await this.toolPinsChanged(name);
-    await this.deps.bus?.publish(TOOL_PINS_CHANNEL, name);
-    return approved;
+  /** An operator's approval of pending tools (all, or `tools`), on every gateway. */
+  approveTools(name: string, tools: string[] | undefined, approvedBy: string) {
+    return this.pins.approveTools(name, tools, approvedBy);
   }
 
-  /**
-   * Follows approvals made by any gateway on this database (the bus); the returned function
-   * stops. Without a bus only this process's approvals apply (approveTools refreshes itself).
-   */
-  async followToolPins(): Promise<() => Promise<void>> {
-    if (!this.deps.bus) return async () => {};
-    return this.deps.bus.subscribe(TOOL_PINS_CHANNEL, (name) => {
-      this.toolPinsChanged(name).catch((error: unknown) =>
-        this.deps.log.warn({ integration: name, err: error }, 'tool pins not refreshed'),
-      );
-    });
-  }
-
-  /** Pins of `name` changed: its pending tools are read again, agents told if they differ. */
-  private async toolPinsChanged(name: string): Promise<void> {
-    const item = this.items.get(name);
-    const state = item?.toolPins;
-    if (!item || !state) return;
-    const next = await refreshPins(this.deps.sql, name, state);
-    if (item.toolPins !== state) return; // listed again meanwhile: that state is newer
-    item.toolPins = next;
-    if (!samePending(state, next)) this.changed(name);
+  /** Follows tool approvals made on any gateway; the returned function stops. */
+  followToolPins(): Promise<() => Promise<void>> {
+    return this.pins.follow();
   }
 
   /**
