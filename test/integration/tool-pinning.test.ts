@@ -56,12 +56,16 @@ describe('tool pinning (integrations/tool-pinning.ts)', () => {
     await Promise.all(agents.map((a) => a.close().catch(() => {})));
     fixture.cleanup();
   });
-  async function agent(): Promise<Client> {
+  /** An agent on /mcp: 2025-era by default, or negotiating 2026-07-28 (`modern`). */
+  async function agent(era: 'legacy' | 'modern' = 'legacy'): Promise<Client> {
     const { json } = await api('POST', '/tasks', {
       external: true,
       scope: ['pinned:*', 'strict:*'],
     });
-    const client = new Client({ name: 'pinning-test', version: '0.0.0' });
+    const client = new Client(
+      { name: 'pinning-test', version: '0.0.0' },
+      era === 'modern' ? { versionNegotiation: { mode: 'auto' } } : {},
+    );
     await client.connect(
       new StreamableHTTPClientTransport(new URL(json.mcp.url), {
         requestInit: { headers: { authorization: `Bearer ${json.mcp.token}` } },
@@ -142,8 +146,27 @@ describe('tool pinning (integrations/tool-pinning.ts)', () => {
     expect(diff.stdout).toContain(' description:');
     expect(diff.stdout).not.toContain('tool_16');
 
+    // A connected agent hears that the list changed when the tool comes back.
+    const listener = await agent('modern');
+    let heard!: () => void;
+    const listChanged = new Promise<void>((resolve) => {
+      heard = resolve;
+    });
+    listener.setNotificationHandler('notifications/tools/list_changed', () => heard());
+    const subscription = await listener.listen({ toolsListChanged: true });
+
     const approve = await cli('approve-tools', 'pinned');
     expect(approve.stderr).toBe('');
+    await Promise.race([
+      listChanged,
+      new Promise((_, reject) =>
+        setTimeout(
+          () => reject(new Error('no tools/list_changed within 10 s of approval')),
+          10_000,
+        ),
+      ),
+    ]);
+    await subscription.close();
     expect(approve.stdout).toContain('approved 1 tool of pinned: tool_17');
     expect(approve.stdout).toMatch(/pinned\s+0\.1\.0\s+stdio\s+ready\s+31/);
     expect(await listed(client)).toContain('pinned__tool_17');
