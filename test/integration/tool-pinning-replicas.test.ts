@@ -118,7 +118,9 @@ async function twoRegistries(fixture: ReturnType<typeof pinningRoot>, sql: Pool)
     }
     const changes: string[] = [];
     b.onChange((name) => changes.push(name));
-    expect(await a.approveTools('pinned', undefined, 'key:test')).toEqual(['tool_12']);
+    expect(await a.approveTools('pinned', undefined, 'key:test')).toEqual([
+      { tool: 'tool_12', hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
     await eventually(() => {
       expect(b.get('pinned')?.toolPins?.pending.size).toBe(0);
       // The second registry's change listeners fire: its MCP endpoint tells agents (list_changed).

@@ -177,7 +177,12 @@ describe('tool pinning (integrations/tool-pinning.ts)', () => {
     expect(row?.approved_by).toMatch(/^key:/);
     const [audit] = await gw().sql<{ target: string; details: { tools: string[] } }[]>`
       select target, details from audit_log where action = 'integrations.approve-tools'`;
-    expect(audit).toMatchObject({ target: 'pinned', details: { tools: ['tool_17'] } });
+    const [pin] = await gw().sql<{ hash: string }[]>`
+      select hash from tool_pins where integration = 'pinned' and tool = 'tool_17'`;
+    expect(audit).toMatchObject({
+      target: 'pinned',
+      details: { tools: ['tool_17'], sha256: [pin?.hash], count: 1 },
+    });
     fixture.write('pinned', changed.slice());
     tools.splice(0, tools.length, ...changed);
   });

@@ -123,13 +123,18 @@ export function integrationsRoutes(deps: {
       const { tools } = parseInput(ApproveToolsBody, req.body ?? {}, 'approval');
       const actor = actorOf(req);
       const approved = await deps.registry.approveTools(name, tools, actor.actor);
+      // The hashes say which definitions were approved (the first 100: ≤ 100 × ~150 bytes).
       await appendAudit(deps.sql, {
         ...actor,
         action: 'integrations.approve-tools',
         target: name,
-        details: { tools: approved.slice(0, 100), count: approved.length },
+        details: {
+          tools: approved.slice(0, 100).map((a) => a.tool),
+          sha256: approved.slice(0, 100).map((a) => a.hash),
+          count: approved.length,
+        },
       });
-      res.json({ approved, integration: summary(find(name)) });
+      res.json({ approved: approved.map((a) => a.tool), integration: summary(find(name)) });
     },
   );
 

@@ -162,7 +162,7 @@ export async function approvePending(
   state: ToolPinState,
   tools: string[] | undefined,
   approvedBy: string,
-): Promise<string[]> {
+): Promise<Array<{ tool: string; hash: string }>> {
   const names = tools ?? [...state.pending.keys()];
   const notPending = names.filter((t) => !state.pending.has(t));
   if (notPending.length > 0) {
@@ -183,7 +183,7 @@ export async function approvePending(
     return { tool: p.tool, hash: p.hash, definition: p.definition };
   });
   await recordApproval(sql, integration, pins, approvedBy);
-  return pins.map((p) => p.tool);
+  return pins.map((p) => ({ tool: p.tool, hash: p.hash }));
 }
 
 /** A pending tool for the API: which, why, and the unified diff of its definition. */
