@@ -121,8 +121,12 @@ export async function startGateway(
       gatewayUrl: () => url,
       gatewayToken: (integration) => tokens.mintGateway(integration),
       instance: owner,
+      bus,
     });
     shutdown.add('integrations', () => integrations.stopAll());
+    // A tool approval on any gateway shows the tool again here (integrations/tool-pinning.ts).
+    const stopFollowingPins = await integrations.followToolPins();
+    shutdown.add('tool pin approvals', stopFollowingPins);
     // A task's own upstream instances close when it ends, here or in another gateway process.
     tokens.onRevoked((taskIds) => releaseTaskInstances(integrations, taskIds, log));
     const metrics = createMetrics();

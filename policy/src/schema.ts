@@ -109,6 +109,17 @@ const integrationPolicy = strictObject({
    * any interactive call, short enough that a call stuck in progress frees its agent.
    */
   maxCallDuration: duration.optional(),
+  /**
+   * Tool pinning against rug pulls (gateway integrations/tool-pinning.ts): a tool whose
+   * definition changed since it was pinned is hidden until an operator approves it.
+   * `first-sight` (unset): new tools are pinned as first listed; `operator`: new tools are hidden
+   * until approved too; `off`: no pinning.
+   */
+  toolPinning: z
+    .enum(['first-sight', 'operator', 'off'], {
+      error: 'expected first-sight, operator or off',
+    })
+    .optional(),
 });
 
 /** 15 min: long enough for a review task, short enough that a leaked token soon dies. */

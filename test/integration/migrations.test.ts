@@ -61,6 +61,7 @@ describe('migrations', () => {
       '0007_retention.sql',
       '0008_profile_secrets.sql',
       '0009_task_budgets.sql',
+      '0010_tool_pins.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -85,6 +86,7 @@ describe('migrations', () => {
       'task_events',
       'tasks',
       'tokens',
+      'tool_pins',
       'webhook_deliveries',
     ]);
   });

@@ -635,7 +635,7 @@ schedules:
       [
         [
           'integrations.github.grant',
-          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, profile, profiles, audit, rateLimit, maxCallDuration',
+          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, profile, profiles, audit, rateLimit, maxCallDuration, toolPinning',
         ],
       ],
     ],
@@ -746,6 +746,16 @@ schedules:
           'found "github", expected a tool pattern integration:tool, where either side may be * (e.g. github:get_pr, github:*)',
         ],
         ['profiles.p.concurrency', 'found 0, expected a whole number of tasks ≥ 1'],
+      ],
+    ],
+    [
+      'a toolPinning that is not a mode',
+      `${HEAD}integrations: { github: { enabled: true, toolPinning: always } }\n`,
+      [
+        [
+          'integrations.github.toolPinning',
+          'found "always", expected first-sight, operator or off',
+        ],
       ],
     ],
     [

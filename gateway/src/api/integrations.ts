@@ -2,8 +2,10 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
-import { notFound } from '../errors.ts';
+import { notFound, SwitchboardError } from '../errors.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
+import { CATALOG_LIMITS } from '../integrations/tool-catalog.ts';
+import { describePending } from '../integrations/tool-pinning.ts';
 import { maskedSettings } from '../settings/resolve.ts';
 import { setSetting } from '../settings/service.ts';
 import { parseInput } from '../validate.ts';
@@ -11,6 +13,7 @@ import { actorOf, requireScope } from './auth.ts';
 
 /** The list view: what an operator needs to see at a glance. Secrets never leave as values. */
 export function summary(item: Integration) {
+  const pending = [...(item.toolPins?.pending.keys() ?? [])];
   return {
     name: item.name,
     version: item.manifest?.version ?? null,
@@ -19,13 +22,42 @@ export function summary(item: Integration) {
     state: item.state,
     reasons: item.reasons,
     lastError: item.lastError ?? null,
-    tools: item.tools.filter((t) => !t.hidden).map((t) => t.name),
+    tools: item.tools.filter((t) => !t.hidden && !pending.includes(t.name)).map((t) => t.name),
     hiddenTools: item.tools.filter((t) => t.hidden).map((t) => t.name),
+    /** Tools awaiting an operator's approval (integrations/tool-pinning.ts), hidden meanwhile. */
+    changed: pending.length > 0,
+    pendingTools: pending,
+    toolPinning: item.toolPins?.mode ?? null,
     upstream: item.upstream?.status() ?? null,
     processes: item.processes.map((p) => p.status()),
     overrides: item.overrides,
   };
 }
+
+/**
+ * Tools named in one approval: CATALOG_LIMITS.tools (1,000) is all an integration can list;
+ * a name is at most 128 characters (integrations/names.ts), 256 leaves room for a wrong one.
+ */
+export const ApproveToolsBody = z.strictObject({
+  tools: z
+    .array(z.string().min(1, 'expected a tool name').max(256, 'expected a tool name'), {
+      error: 'expected a list of tool names',
+    })
+    .min(1, 'expected at least one tool name (leave tools out to approve every pending tool)')
+    .max(CATALOG_LIMITS.tools, `expected at most ${CATALOG_LIMITS.tools} tool names`)
+    .optional(),
+});
+
+/** Pending tools with their diffs, a page at a time: 50 diffs of at most 32 KiB each. */
+export const ToolChangesQuery = z.strictObject({
+  after: z.string().max(256, 'expected a tool name').optional(),
+  limit: z.coerce
+    .number({ error: 'expected a whole number from 1 to 50' })
+    .int('expected a whole number from 1 to 50')
+    .min(1, 'expected a whole number from 1 to 50')
+    .max(50, 'expected a whole number from 1 to 50')
+    .default(50),
+});
 
 const settingBody = z.strictObject({
   value: z.string({ error: 'expected the value as a string' }),
@@ -58,6 +90,53 @@ export function integrationsRoutes(deps: {
       },
     });
   });
+
+  router.get('/integrations/:name/tool-changes', requireScope('integrations:read'), (req, res) => {
+    const item = find(req.params.name as string);
+    const q = parseInput(ToolChangesQuery, req.query, 'query');
+    const names = [...(item.toolPins?.pending.keys() ?? [])].sort();
+    const from = q.after === undefined ? 0 : names.findIndex((n) => n > q.after!);
+    const page = from < 0 ? [] : names.slice(from, from + q.limit);
+    const more = from >= 0 && from + q.limit < names.length;
+    res.json({
+      integration: item.name,
+      toolPinning: item.toolPins?.mode ?? null,
+      pending: names.length,
+      changes: page.map((n) => describePending(item.toolPins!.pending.get(n)!)),
+      next: more ? page.at(-1)! : null,
+    });
+  });
+
+  router.post(
+    '/integrations/:name/approve-tools',
+    requireScope('integrations:write'),
+    async (req, res) => {
+      // An integration's own processes hold keys too: none of them may approve its tools.
+      if (req.apiKey?.integration) {
+        throw new SwitchboardError(
+          'forbidden',
+          "an integration's process key cannot approve tool definitions",
+        );
+      }
+      const name = req.params.name as string;
+      find(name);
+      const { tools } = parseInput(ApproveToolsBody, req.body ?? {}, 'approval');
+      const actor = actorOf(req);
+      const approved = await deps.registry.approveTools(name, tools, actor.actor);
+      // The hashes say which definitions were approved (the first 100: ≤ 100 × ~150 bytes).
+      await appendAudit(deps.sql, {
+        ...actor,
+        action: 'integrations.approve-tools',
+        target: name,
+        details: {
+          tools: approved.slice(0, 100).map((a) => a.tool),
+          sha256: approved.slice(0, 100).map((a) => a.hash),
+          count: approved.length,
+        },
+      });
+      res.json({ approved: approved.map((a) => a.tool), integration: summary(find(name)) });
+    },
+  );
 
   router.post(
     '/integrations/:name/reload',

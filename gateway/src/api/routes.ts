@@ -3,6 +3,7 @@ import type { Scope } from '../keys/scopes.ts';
 import { SubscriptionInput } from '../outbox/subscriptions.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
+import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
 import { SecretBody, SecretStatusView } from './profiles.ts';
 import {
   ConfigAnswer,
@@ -100,6 +101,23 @@ export const API_ROUTES: RouteSpec[] = [
     path: '/integrations/:name',
     scope: 'integrations:read',
     summary: 'One integration',
+    responses: [ok()],
+  },
+  {
+    method: 'get',
+    path: '/integrations/:name/tool-changes',
+    scope: 'integrations:read',
+    summary: 'Tools hidden until approved (changed since pinned), with a unified diff each',
+    query: ToolChangesQuery,
+    responses: [ok()],
+  },
+  {
+    method: 'post',
+    path: '/integrations/:name/approve-tools',
+    scope: 'integrations:write',
+    summary:
+      "Approve pending tools' current definitions (all, or those named); not by process keys",
+    body: ApproveToolsBody,
     responses: [ok()],
   },
   {

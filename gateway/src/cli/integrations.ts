@@ -12,6 +12,8 @@ const usage = `Usage:
   switchboard integrations settings set NAME KEY=VALUE
   switchboard integrations settings set NAME KEY --stdin
   switchboard integrations reload NAME
+  switchboard integrations tools-diff NAME
+  switchboard integrations approve-tools NAME [--tool TOOL]...
 
 "validate" checks DIR/switchboard.yaml offline and exits 1 with every error.
 The others ask the running gateway (SWITCHBOARD_URL, default http://HOST:PORT) with the API key
@@ -19,7 +21,10 @@ in SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY): scopes integrations:read / in
 A setting takes effect at the next reload of the integration. For a secret, use --stdin: the
 value is read from standard input (one trailing newline dropped), so it is not in the process
 list or the shell history, e.g.  pass show weather | switchboard integrations settings set
-weather WEATHER_API_KEY --stdin`;
+weather WEATHER_API_KEY --stdin
+A tool whose definition changed since it was approved (policy toolPinning) is hidden from agents
+and its integration shows STATE "changed": "tools-diff" shows what changed (a unified diff per
+tool), "approve-tools" approves the current definitions (all pending tools, or each --tool).`;
 
 interface Summary {
   name: string;
@@ -29,6 +34,8 @@ interface Summary {
   reasons: Array<{ code: string; message: string }>;
   lastError: string | null;
   tools: string[];
+  changed?: boolean;
+  pendingTools?: string[];
   processes?: Array<{
     name: string;
     state: string;
@@ -52,15 +59,43 @@ function processNotes(item: Summary): string[] {
     );
 }
 
+/** Tools hidden until approved: how many, the first few, and the command to review them. */
+function pendingNote(item: Summary): string[] {
+  const pending = item.pendingTools ?? [];
+  if (pending.length === 0) return [];
+  const shown = pending.slice(0, 5).join(', ') + (pending.length > 5 ? ', …' : '');
+  return [
+    `${pending.length} tool${pending.length === 1 ? '' : 's'} await approval (${shown}): switchboard integrations tools-diff ${item.name}`,
+  ];
+}
+
+interface ToolChange {
+  tool: string;
+  reason: 'new' | 'changed';
+  hash: string;
+  approvedBy: string | null;
+  approvedAt: string | null;
+  diff: string;
+}
+
+function changeText(change: ToolChange): string {
+  const head =
+    change.reason === 'changed'
+      ? `tool ${change.tool}: changed since approved by ${change.approvedBy} at ${change.approvedAt} (sha256 ${change.hash})`
+      : `tool ${change.tool}: new, not approved yet (policy toolPinning: operator; sha256 ${change.hash})`;
+  return `${head}\n${change.diff}\n`;
+}
+
 function table(items: Summary[]): string {
   const header = ['NAME', 'VERSION', 'TRANSPORT', 'STATE', 'TOOLS', 'REASONS'];
   const rows = items.map((i) => [
     i.name,
     i.version ?? '-',
     i.transport ?? '-',
-    i.state,
+    i.changed ? 'changed' : i.state,
     String(i.tools.length),
     [
+      ...pendingNote(i),
       ...i.reasons.map((r) => `${r.code}: ${r.message}`),
       ...(i.lastError ? [i.lastError] : []),
       ...processNotes(i),
@@ -115,6 +150,55 @@ export const integrations: Command = {
           usage,
           'POST',
           `/integrations/${encodeURIComponent(positionals[0]!)}/reload`,
+        );
+        ctx.out(table([json.integration as Summary]));
+        return 0;
+      }
+      case 'tools-diff': {
+        const { values, positionals } = parseCommandArgs(rest, HELP_OPTION, usage, {
+          min: 1,
+          max: 1,
+        });
+        if (values.help) return showHelp(ctx, usage);
+        const name = encodeURIComponent(positionals[0]!);
+        let after: string | null = null;
+        let shown = 0;
+        do {
+          const query = after === null ? '' : `?after=${encodeURIComponent(after)}`;
+          const json = await callGateway(
+            ctx.env,
+            usage,
+            'GET',
+            `/integrations/${name}/tool-changes${query}`,
+          );
+          for (const change of json.changes as ToolChange[]) ctx.out(changeText(change));
+          shown += (json.changes as ToolChange[]).length;
+          after = json.next as string | null;
+        } while (after !== null);
+        if (shown === 0) ctx.out(`${positionals[0]}: no tool awaits approval`);
+        return 0;
+      }
+      case 'approve-tools': {
+        const { values, positionals } = parseCommandArgs(
+          rest,
+          { ...HELP_OPTION, tool: { type: 'string', multiple: true } },
+          usage,
+          { min: 1, max: 1 },
+        );
+        if (values.help) return showHelp(ctx, usage);
+        const tools = values.tool as string[] | undefined;
+        const json = await callGateway(
+          ctx.env,
+          usage,
+          'POST',
+          `/integrations/${encodeURIComponent(positionals[0]!)}/approve-tools`,
+          tools ? { tools } : {},
+        );
+        const approved = json.approved as string[];
+        ctx.out(
+          approved.length === 0
+            ? `${positionals[0]}: no tool awaited approval`
+            : `approved ${approved.length} tool${approved.length === 1 ? '' : 's'} of ${positionals[0]}: ${approved.join(', ')}`,
         );
         ctx.out(table([json.integration as Summary]));
         return 0;

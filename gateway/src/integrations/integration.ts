@@ -4,6 +4,7 @@
  */
 import type { loadManifest, Manifest } from '@switchboard/sdk';
 import type { Config } from '../config.ts';
+import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
@@ -11,6 +12,7 @@ import type { BackgroundProcess } from './background-process.ts';
 import type { Candidate } from './discover.ts';
 import type { Reason } from './judge.ts';
 import { readToolCatalog, toolPages } from './tool-catalog.ts';
+import type { ToolPinState } from './tool-pinning.ts';
 import type { ToolSummary } from './tools.ts';
 import { DEFAULT_BACKOFF, restartDelay } from './upstream/backoff.ts';
 import type { UpstreamPool } from './upstream/pool.ts';
@@ -32,6 +34,8 @@ export interface Integration {
   processes: BackgroundProcess[];
   /** Folders of same-named integrations in earlier roots that this one overrides. */
   overrides: string[];
+  /** Its tools against their pins (tool-pinning.ts); pending ones are hidden from agents. */
+  toolPins?: ToolPinState;
 }
 
 /** A folder found in INTEGRATION_DIRS with its manifest read, before it is built. */
@@ -54,6 +58,8 @@ export interface RegistryDeps {
   gatewayToken?: (integration: string) => Promise<string>;
   /** This gateway instance: its processes' API keys are its own (keys/integration-key.ts). */
   instance?: string;
+  /** Announces tool approvals to every gateway on the database (tool-pinning.ts). */
+  bus?: EventBus;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Tool } from '@modelcontextprotocol/client';
 import { decide, loadPolicy, type Policy } from '@switchboard/policy';
 import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
 import { fillAutoPorts } from '../settings/auto-port.ts';
@@ -20,6 +21,7 @@ import {
   retireProcessKeysOf,
   retireUnknownProcessKeys,
 } from './process-key.ts';
+import { RegistryPins } from './registry-pins.ts';
 import { CatalogTooLarge } from './tool-catalog.ts';
 import { FloodMeter } from './upstream/flood-meter.ts';
 
@@ -39,7 +41,15 @@ export class IntegrationRegistry {
   private policyError: string | undefined;
   private readonly changeListeners = new Set<(name: string) => void>();
 
-  constructor(private readonly deps: RegistryDeps) {}
+  private readonly pins: RegistryPins;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.pins = new RegistryPins(deps, {
+      get: (name) => this.items.get(name),
+      currentPolicy: () => this.policy,
+      changed: (name) => this.changed(name),
+    });
+  }
 
   list(): Integration[] {
     return [...this.items.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -301,6 +311,8 @@ export class IntegrationRegistry {
         tools.map((t) => t.name),
       );
       if (missing.length > 0) return await this.refuseStarted(item, missing);
+      await this.pinTools(item, tools);
+      if (this.items.get(item.name) !== item) return; // reloaded meanwhile
       item.tools = tools.map((t) => ({
         name: t.name,
         description: t.description,
@@ -325,6 +337,21 @@ export class IntegrationRegistry {
       }
       this.fail(item, error);
     }
+  }
+
+  /** Tool pinning (registry-pins.ts): `tools` as just listed, held against their pins. */
+  pinTools(item: Integration, tools: readonly Tool[]): Promise<void> {
+    return this.pins.pinTools(item, tools);
+  }
+
+  /** An operator's approval of pending tools (all, or `tools`), on every gateway. */
+  approveTools(name: string, tools: string[] | undefined, approvedBy: string) {
+    return this.pins.approveTools(name, tools, approvedBy);
+  }
+
+  /** Follows tool approvals made on any gateway; the returned function stops. */
+  followToolPins(): Promise<() => Promise<void>> {
+    return this.pins.follow();
   }
 
   /**

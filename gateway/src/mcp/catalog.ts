@@ -91,6 +91,14 @@ export class Catalog {
     private readonly log: Logger,
     private readonly onEvent: (integration: string, event: UpstreamEvent) => void,
     private readonly onTooLarge: (item: Integration, error: CatalogTooLarge) => void = () => {},
+    /**
+     * Called with every catalog read before it is published (the registry's pinTools: tools
+     * changed since approved are hidden from then on); a throw fails the listing.
+     */
+    private readonly onTools: (
+      item: Integration,
+      tools: readonly Tool[],
+    ) => Promise<void> = async () => {},
   ) {}
 
   capabilities(item: Integration): Promise<ServerCapabilities> {
@@ -113,10 +121,9 @@ export class Catalog {
   tools(item: Integration): Promise<PublishedTools> {
     return this.list(item, 'tools', async (client, timeout) => {
       try {
-        return publish(
-          item,
-          await readToolCatalog(item.name, toolPages(client, timeout), this.log),
-        );
+        const all = await readToolCatalog(item.name, toolPages(client, timeout), this.log);
+        await this.onTools(item, all.tools);
+        return publish(item, all);
       } catch (error) {
         if (error instanceof CatalogTooLarge) this.onTooLarge(item, error);
         throw error;

@@ -79,6 +79,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
         log.error({ integration: item.name, err }, 'refusing an oversized catalog failed');
       });
     },
+    (item, tools) => registry.pinTools(item, tools),
   );
   const subscriptions = new ResourceSubscriptions(catalog, log);
   const handlerDeps: ResourceDeps = {

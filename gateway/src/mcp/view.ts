@@ -53,10 +53,15 @@ export function integrationWide(view: View, integration: string): boolean {
   return scopeCoversAllOf(view.claims.scope, integration);
 }
 
-/** Tools only the gateway may call: the manifest's tools.hidden and whatever the registry marked. */
+/**
+ * Tools no agent may list or call: the manifest's tools.hidden and whatever the registry marked
+ * (the gateway calls those as handlers), and tools awaiting an operator's approval
+ * (integrations/tool-pinning.ts: changed since pinned, or new under `toolPinning: operator`).
+ */
 export function hiddenTools(item: Integration): Set<string> {
   const hidden = new Set(item.manifest?.tools.hidden ?? []);
   for (const tool of item.tools) if (tool.hidden) hidden.add(tool.name);
+  for (const tool of item.toolPins?.pending.keys() ?? []) hidden.add(tool);
   return hidden;
 }
 
