@@ -20,7 +20,7 @@ import { LOG_LINE_MAX } from '../../gateway/src/containment/line-log.ts';
 import { buildBundle } from '../../gateway/src/runners/bundle.ts';
 import { BUNDLE_FILES, writeBundle } from '../../gateway/src/runners/files.ts';
 import { codexPreset } from '../../gateway/src/runners/presets/codex.ts';
-import { EVENT_TEXT_MAX } from '../../gateway/src/runners/presets/codex-json.ts';
+import { EVENT_TEXT_MAX } from '../../gateway/src/runners/presets/output-bounds.ts';
 import type { AgentEvent } from '../../gateway/src/runners/presets/preset.ts';
 import { ProcessRunner } from '../../gateway/src/runners/process.ts';
 import type { OutputLine } from '../../gateway/src/runners/runner.ts';

@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { codexJsonParser } from '../../gateway/src/runners/presets/codex-json.ts';
 import {
   ANSWER_MAX,
-  codexJsonParser,
   EVENT_INPUT_MAX,
   EVENT_TEXT_MAX,
-} from '../../gateway/src/runners/presets/codex-json.ts';
+} from '../../gateway/src/runners/presets/output-bounds.ts';
 import type { AgentEvent } from '../../gateway/src/runners/presets/preset.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
 

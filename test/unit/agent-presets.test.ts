@@ -8,13 +8,13 @@ import { describeEvent } from '../../gateway/src/cli/task-watch.ts';
 import { buildBundle } from '../../gateway/src/runners/bundle.ts';
 import { DockerRunner } from '../../gateway/src/runners/docker.ts';
 import { claudeCodePreset } from '../../gateway/src/runners/presets/claude-code.ts';
+import { claudeStreamParser } from '../../gateway/src/runners/presets/claude-stream.ts';
+import { AGENT_PRESETS, resolveRunner } from '../../gateway/src/runners/presets/index.ts';
 import {
   ANSWER_MAX,
-  claudeStreamParser,
   EVENT_INPUT_MAX,
   EVENT_TEXT_MAX,
-} from '../../gateway/src/runners/presets/claude-stream.ts';
-import { AGENT_PRESETS, resolveRunner } from '../../gateway/src/runners/presets/index.ts';
+} from '../../gateway/src/runners/presets/output-bounds.ts';
 import { expandArgs, placeholderValues } from '../../gateway/src/runners/runner.ts';
 import { AGENT_NAMES, type Profile } from '../../policy/src/index.ts';
 

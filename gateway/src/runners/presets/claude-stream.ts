@@ -1,3 +1,13 @@
+import {
+  ANSWER_MAX,
+  BLOCKS_MAX,
+  cut,
+  EVENT_INPUT_MAX,
+  EVENT_TEXT_MAX,
+  isObject,
+  type Json,
+  num,
+} from './output-bounds.ts';
 import type { AgentEvent, AgentOutputParser } from './preset.ts';
 
 /**
@@ -16,27 +26,6 @@ import type { AgentEvent, AgentOutputParser } from './preset.ts';
  * Every value is cut here (the sink bounds the task's total): an agent is not trusted to keep
  * its lines short.
  */
-
-/** Longest assistant text, tool result or final answer kept in an event (8 KiB, a screen or two). */
-export const EVENT_TEXT_MAX = 8 * 1024;
-/** Longest tool input kept, as JSON text (2 KiB: enough to see what was asked). */
-export const EVENT_INPUT_MAX = 2 * 1024;
-/**
- * Longest final answer kept as the task's result: the stdout tail's size (runner.ts
- * STDOUT_TAIL_MAX), so `result` lines do not change how much a task may return.
- */
-export const ANSWER_MAX = 64 * 1024;
-/** Content blocks read per message: a message with more is an agent misbehaving. */
-const BLOCKS_MAX = 64;
-
-const cut = (text: string, max: number): string =>
-  text.length > max ? `${text.slice(0, max)}…` : text;
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 
 /** A tool result's content: a string or a list of text blocks. */
 function resultText(content: unknown): string {

@@ -1,3 +1,13 @@
+import {
+  ANSWER_MAX,
+  BLOCKS_MAX,
+  cut,
+  EVENT_INPUT_MAX,
+  EVENT_TEXT_MAX,
+  isObject,
+  type Json,
+  num,
+} from './output-bounds.ts';
 import type { AgentEvent, AgentOutputParser } from './preset.ts';
 
 /**
@@ -21,28 +31,11 @@ import type { AgentEvent, AgentOutputParser } from './preset.ts';
  * LINE_MAX is not parsed at all: an agent is not trusted to keep its lines short.
  */
 
-/** Longest assistant text or tool result kept in an event (8 KiB, a screen or two). */
-export const EVENT_TEXT_MAX = 8 * 1024;
-/** Longest tool input kept, as JSON text (2 KiB: enough to see what was asked). */
-export const EVENT_INPUT_MAX = 2 * 1024;
-/** Longest final answer kept as the task's result: the stdout tail's (runner.ts STDOUT_TAIL_MAX). */
-export const ANSWER_MAX = 64 * 1024;
 /**
  * Longest line parsed (1 MiB + 1 KiB of envelope): one event holds a whole message or tool
  * result, which Codex itself caps far lower. A longer line is not this format: kept as output.
  */
 export const LINE_MAX = 1024 * 1024 + 1024;
-/** Content blocks read per tool result: more is an agent misbehaving. */
-const BLOCKS_MAX = 64;
-
-const cut = (text: string, max: number): string =>
-  text.length > max ? `${text.slice(0, max)}…` : text;
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 const str = (v: unknown, max: number): string => cut(typeof v === 'string' ? v : '', max);
 
 /** JSON text of a value, cut; never throws (a cycle cannot come out of JSON.parse). */
