@@ -3,6 +3,17 @@
  * whether an integration may run. It imports @switchboard/sdk for the manifest types and the
  * shared error format, never the gateway.
  */
+
+export {
+  type CompiledRule,
+  type CompileResult,
+  compileArgumentRule,
+  evaluateArgumentRule,
+  MAX_RULE_LENGTH,
+  RULE_VARIABLES,
+  type RuleVariables,
+  type RuleVerdict,
+} from './argument-rules.ts';
 export {
   type Decision,
   type DecisionContext,
@@ -26,6 +37,7 @@ export {
 export { profileRefusal, profilesOfIntegration } from './integration-profiles.ts';
 export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
 export {
+  type ArgumentRule,
   DEFAULT_MAX_IN_FLIGHT,
   type IntegrationPolicy,
   POLICY_API_VERSION,
