@@ -15,6 +15,7 @@ import {
   TaskEventWaker,
   taskEventPublisher,
 } from './events/task-events.ts';
+import { argumentRulesGuard } from './guards/argument-rules.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
@@ -133,6 +134,7 @@ export async function startGateway(
       onToolCall: (event) => toolEvents.record(event),
       includeArguments: (name) =>
         integrations.currentPolicy()?.integrations[name]?.audit?.arguments ?? false,
+      guards: [argumentRulesGuard({ policy: () => integrations.currentPolicy() })],
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());
