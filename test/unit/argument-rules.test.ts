@@ -122,6 +122,26 @@ describe('evaluateArgumentRule', () => {
     }
   });
 
+  it('size() counts code points of strings (by the fast count), elements of lists and maps', () => {
+    const args = {
+      emoji: '😀a\u{1F600}\u{1F600}b',
+      lone: '\ud800x',
+      list: [1, 2, 3],
+      map: { a: 1, b: 2 },
+    };
+    for (const expression of [
+      'size(args.emoji) == 5 && args.emoji.size() == 5',
+      'size(args.lone) == 2',
+      'size(args.list) == 3 && args.list.size() == 3',
+      'size(args.map) == 2 && args.map.size() == 2',
+      'size("héllo") == 5',
+    ]) {
+      expect(verdict(expression, args), expression).toEqual({ allowed: true });
+    }
+    expect(compileError('size(1) == 1')).toBe("at 1:1: found no matching overload for 'size(int)'");
+    expect(compileError('fastSize(args.a) == 1')).toMatch(/fastSize\(\) is not allowed/);
+  });
+
   it('an error denies, and says why (fail closed)', () => {
     expect(verdict('args.repo.startsWith("acme/")', {})).toEqual({
       allowed: false,
