@@ -63,8 +63,8 @@ describe('argument rules through MCP (policy rules:)', () => {
     await h?.close();
   });
 
-  const text = (result: { content?: unknown }) =>
-    (result.content as Array<{ text?: string }> | undefined)?.[0]?.text;
+  const text = (result: unknown) =>
+    ((result as { content?: Array<{ text?: string }> }).content ?? [])[0]?.text;
 
   it('allows a call every matching rule holds for, on both eras and both endpoints', async () => {
     for (const era of ['modern', 'legacy'] as const) {

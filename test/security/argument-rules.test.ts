@@ -253,18 +253,18 @@ describe('the guard itself, behind the MCP layer (defence in depth)', () => {
 
   it('refuses arguments that are not an object, should the MCP layer ever pass one', () => {
     for (const args of ['acme/', ['acme/'], 42, true]) {
-      expect(guard.before?.(call(args)), JSON.stringify(args)).toEqual({
+      expect(guard.before(call(args)), JSON.stringify(args)).toEqual({
         code: 'argument_rule_denied',
         message:
           'rule acme-only: acme repositories only (the rule could not be evaluated on these arguments: the arguments are not an object)',
       });
     }
     // No arguments at all are {}: the rule's missing field refuses.
-    expect(guard.before?.(call(undefined))).toMatchObject({ code: 'argument_rule_denied' });
+    expect(guard.before(call(undefined))).toMatchObject({ code: 'argument_rule_denied' });
   });
 
   it('refuses everything while the policy is not loaded (an invalid file after a reload)', () => {
     const unloaded = argumentRulesGuard({ policy: () => undefined });
-    expect(unloaded.before?.(call({ repo: 'acme/r' }))).toMatchObject({ code: 'policy_invalid' });
+    expect(unloaded.before(call({ repo: 'acme/r' }))).toMatchObject({ code: 'policy_invalid' });
   });
 });

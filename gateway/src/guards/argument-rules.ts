@@ -59,7 +59,12 @@ function refusal(rule: CompiledArgumentRule, error?: string): Refusal {
   };
 }
 
-export function argumentRulesGuard(options: ArgumentRulesGuardOptions): ToolCallGuard {
+/** Synchronous: a verdict is microseconds of CPU, nothing to await (test/bench/cel-bench.ts). */
+export interface ArgumentRulesGuard extends ToolCallGuard {
+  before(call: GuardedCall): Refusal | undefined;
+}
+
+export function argumentRulesGuard(options: ArgumentRulesGuardOptions): ArgumentRulesGuard {
   if (typeof options?.policy !== 'function') {
     throw new TypeError(
       'argumentRulesGuard: options.policy must be a function returning the policy',
