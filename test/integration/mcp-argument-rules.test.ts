@@ -176,4 +176,26 @@ describe('argument rules through MCP (policy rules:)', () => {
     });
     expect(text(acme)).toBe('rule acme-repos-only: sleeps only on acme repositories');
   });
+
+  it('a policy whose rule does not compile does not load: file, rules[i].when and line:column', async () => {
+    const policy = parse(fs.readFileSync(policyFile, 'utf8'));
+    policy.rules = [{ ...RULES[0], when: 'args.repo.startsWith("acme/"' }];
+    fs.writeFileSync(policyFile, stringify(policy));
+    const probe = await h.registry.reload('probe');
+    expect(probe?.state).toBe('refused');
+    expect(probe?.reasons).toEqual([
+      {
+        code: 'policy_invalid',
+        message: expect.stringContaining(
+          `${policyFile}: rules[0].when: found "args.repo.startsWith(\\"acme/\\"", expected a valid CEL rule: at 1:29: Expected RPAREN, got EOF`,
+        ),
+      },
+    ]);
+    expect(h.registry.currentPolicy()).toBeUndefined();
+    // Nothing gets through meanwhile: the refused integration has no tools.
+    const client = clients.track(await connectV2(h.url(), 'build', 'modern'));
+    await expect(
+      client.callTool({ name: 'probe__sleep', arguments: { ms: 1, repo: 'acme/r' } }),
+    ).rejects.toThrow(/not found|Unknown tool/i);
+  });
 });
