@@ -272,6 +272,21 @@ export function compileArgumentRule(expression: string): CompileResult {
   }
 }
 
+/**
+ * An evaluation error as the agent and the task's events get it: the library's code and the
+ * part of the expression that failed, never its message, which may quote the arguments
+ * (`No such key: <an argument's value>`, `bool() conversion error: invalid string value "…"`,
+ * up to 4 MiB of it) into an event recorded even where `audit.arguments` is off.
+ */
+function describeFailure(error: unknown, expression: string): string {
+  const e = error as { code?: unknown; range?: { start: number; end: number } };
+  const code = typeof e.code === 'string' ? e.code.replaceAll('_', ' ') : 'evaluation error';
+  if (!e.range) return code;
+  const part = expression.slice(e.range.start, e.range.end);
+  const shown = part.length > 100 ? `${part.slice(0, 100)}…` : part;
+  return `at ${position(expression, e.range.start)}: ${code} (${shown})`;
+}
+
 /** What one rule says of one call. An error (missing field, wrong type, not a bool) denies. */
 export type RuleVerdict = { allowed: true } | { allowed: false; error?: string };
 
@@ -280,7 +295,7 @@ export function evaluateArgumentRule(rule: CompiledRule, variables: RuleVariable
   try {
     result = rule.evaluate(variables);
   } catch (error) {
-    return { allowed: false, error: describe(error, rule.expression) };
+    return { allowed: false, error: describeFailure(error, rule.expression) };
   }
   if (result === true) return { allowed: true };
   if (result === false) return { allowed: false };

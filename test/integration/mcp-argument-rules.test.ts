@@ -133,7 +133,7 @@ describe('argument rules through MCP (policy rules:)', () => {
     const client = clients.track(await connectV2(h.url(), 'build', 'legacy'));
     const missing = await client.callTool({ name: 'probe__sleep', arguments: { ms: 1 } });
     expect(text(missing)).toBe(
-      'rule acme-repos-only: sleeps only on acme repositories (the rule could not be evaluated on these arguments: at 1:6: No such key: repo)',
+      'rule acme-repos-only: sleeps only on acme repositories (the rule could not be evaluated on these arguments: at 1:6: no such key (repo))',
     );
     const wrongType = await client.callTool({
       name: 'probe__sleep',

@@ -43,6 +43,11 @@ const RULES = [
     when: '!has(args.items) || args.items.all(i, i < 1000000)',
   },
   {
+    name: 'keyed',
+    tools: ['probe:sleep'],
+    when: '!has(args.lookup) || args.table[args.lookup] == 1',
+  },
+  {
     name: 'deep-flag',
     tools: ['probe:sleep'],
     when: '!has(args.deep) || !has(args.deep.a) || args.deep.a.a.a.a.a != "stop"',
@@ -101,6 +106,27 @@ describe('argument rules against hostile calls (whole gateway, policy file)', ()
       return found;
     });
     expect(events.filter((e) => e.error === `argument_rule_denied: ${denied}`)).toHaveLength(2);
+  });
+
+  it('a failing rule’s message quotes no argument value (it is recorded in the task’s events)', async () => {
+    const granted = await grantTask(gw(), ['probe:*']);
+    const secret = `secret-${'s'.repeat(1000)}`;
+    const message = await answer(
+      await post(
+        granted.mcp.url,
+        granted.mcp.token,
+        toolCall(1, 'probe__sleep', { ms: 1, repo: 'acme/r', table: { a: 1 }, lookup: secret }),
+      ),
+    );
+    expect(textOf(message)).toBe(
+      'rule keyed: the call’s arguments do not satisfy it (the rule could not be evaluated on these arguments: at 1:22: no such key (args.table[args.lookup]))',
+    );
+    const [event] = await eventually(async () => {
+      const found = await toolEvents(gw(), granted.task.id);
+      expect(found).toHaveLength(1);
+      return found;
+    });
+    expect(String(event?.error)).not.toContain('secret-');
   });
 
   it('arguments that are not an object never reach the upstream unjudged', async () => {

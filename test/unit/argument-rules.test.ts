@@ -145,11 +145,11 @@ describe('evaluateArgumentRule', () => {
   it('an error denies, and says why (fail closed)', () => {
     expect(verdict('args.repo.startsWith("acme/")', {})).toEqual({
       allowed: false,
-      error: 'at 1:6: No such key: repo',
+      error: 'at 1:6: no such key (repo)',
     });
     expect(verdict('args.repo.startsWith("acme/")', { repo: 7 })).toEqual({
       allowed: false,
-      error: "at 1:1: found no matching overload for 'double.startsWith(string)'",
+      error: 'at 1:1: no matching overload (args.repo.startsWith("acme/"))',
     });
     expect(verdict('args.repo', { repo: 'acme/x' })).toEqual({
       allowed: false,
@@ -160,6 +160,19 @@ describe('evaluateArgumentRule', () => {
       allowed: true,
     });
     expect(verdict('args.nope == 1 || args.repo == "a"', { repo: 'b' }).allowed).toBe(false);
+  });
+
+  it('an error names the failing part of the expression, never an argument’s value', () => {
+    const args = { key: 'SECRET-KEY', value: 'SECRET-VALUE', map: { a: 1 } };
+    for (const [expression, error] of [
+      ['args.map[args.key] == 1', 'at 1:1: no such key (args.map[args.key])'],
+      ['bool(args.value)', 'at 1:1: bool conversion error (bool(args.value))'],
+      ['int(args.value) == 1', 'at 1:1: int conversion error (int(args.value))'],
+    ] as const) {
+      const result = verdict(expression, args);
+      expect(result, expression).toEqual({ allowed: false, error });
+      expect(JSON.stringify(result)).not.toContain('SECRET');
+    }
   });
 
   it('reads only own properties of the arguments', () => {
