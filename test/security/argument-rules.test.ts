@@ -187,25 +187,34 @@ describe('argument rules against hostile calls (whole gateway, policy file)', ()
     expect(tooDeep.error).toMatchObject({ code: -32602, data: { code: 'arguments_too_deep' } });
   });
 
-  it('huge arguments (3 MiB strings, 300,000-element lists) are judged whole, a small call beside them too', async () => {
+  it('huge arguments: 3 MiB strings judged whole, 10,000 values judged, more refused (fail closed)', async () => {
     const granted = await grantTask(gw(), ['probe:*']);
     const big = 'a'.repeat(3 * 1024 * 1024);
     const call = (id: number, args: Record<string, unknown>) =>
       post(granted.mcp.url, granted.mcp.token, toolCall(id, 'probe__sleep', args)).then(answer);
-    const items = Array.from({ length: 300_000 }, (_, i) => i);
-    const [hidden, clean, many, tooBig, small] = await Promise.all([
+    // 9,994 list elements + the 6 members of the arguments: exactly the bound.
+    const items = Array.from({ length: 9_994 }, (_, i) => i);
+    const [hidden, clean, many, tooBig, tooMany, small] = await Promise.all([
       // The forbidden word at the very end of 3 MiB: the whole string is read.
       call(1, { ms: 1, repo: 'acme/r', body: `${big}forbidden` }),
       call(2, { ms: 1, repo: 'acme/r', body: big }),
-      call(3, { ms: 1, repo: 'acme/r', items }),
-      call(4, { ms: 1, repo: 'acme/r', items: [...items.slice(0, 299_999), 1_000_000] }),
-      call(5, { ms: 1, repo: 'acme/r' }),
+      call(3, { ms: 1, repo: 'acme/r', items, a: 1, b: 2, c: 3 }),
+      call(4, { ms: 1, repo: 'acme/r', items: [...items.slice(0, 9_993), 1_000_000] }),
+      // 300,000 elements (1.5 MB of JSON): `all` over them would cost ~100 ms, on every call.
+      call(5, { ms: 1, repo: 'acme/r', items: Array.from({ length: 300_000 }, () => 1) }),
+      call(6, { ms: 1, repo: 'acme/r' }),
     ]);
     expect(textOf(hidden)).toBe('rule no-forbidden-body: the call’s arguments do not satisfy it');
     expect(clean.result).not.toMatchObject({ isError: true });
     expect(many.result).not.toMatchObject({ isError: true });
     expect(textOf(tooBig)).toBe('rule small-items: the call’s arguments do not satisfy it');
+    expect(textOf(tooMany)).toBe(
+      'rule acme-only: acme repositories only (the rule could not be evaluated on these arguments: the arguments hold more than 10000 values (elements and members), more than a rule judges)',
+    );
     expect(small.result).not.toMatchObject({ isError: true });
+    // One value more than the bound is refused too.
+    const over = await call(7, { ms: 1, repo: 'acme/r', items, a: 1, b: 2, c: 3, d: 4 });
+    expect(textOf(over)).toMatch(/more than 10000 values/);
     // Over the body bound (4 MiB) nothing is parsed, let alone judged.
     const res = await post(granted.mcp.url, granted.mcp.token, {
       ...toolCall(6, 'probe__sleep', { ms: 1, repo: 'acme/r', body: 'a'.repeat(5 * 1024 * 1024) }),
@@ -251,6 +260,7 @@ describe('argument rule expressions an operator (or a copied snippet) could get 
     expect(error('args.a.map(x, args.body).exists(y, y.size() > 0)')).toMatch(
       /map\(\) is not allowed/,
     );
+    expect(error('args.body.split("a").exists(y, y == "b")')).toMatch(/split\(\) is not allowed/);
     expect(error(`${'!'.repeat(300)}true`)).toMatch(/maxDepth|maxAstNodes/);
   });
 });

@@ -6,6 +6,7 @@ import { formatManifestErrors } from '@switchboard/sdk';
 import { describe, expect, it } from 'vitest';
 import {
   compileArgumentRule,
+  countValuesUpTo,
   evaluateArgumentRule,
   MAX_RULE_LENGTH,
   parsePolicy,
@@ -181,6 +182,20 @@ describe('evaluateArgumentRule', () => {
     }
     const inherited = Object.create({ repo: 'acme/x' }) as Record<string, unknown>;
     expect(verdict('args.repo == "acme/x"', inherited).allowed).toBe(false);
+  });
+});
+
+describe('countValuesUpTo', () => {
+  it('counts elements and members at every depth, and stops past the bound', () => {
+    expect(countValuesUpTo({}, 10)).toBe(0);
+    expect(countValuesUpTo({ a: 1, b: [1, 2, { c: 'x' }], d: { e: null } }, 100)).toBe(8);
+    const wide = Array.from({ length: 1_000_000 }, () => [1]);
+    // Stops at the first array that takes it past the bound, without walking that array.
+    expect(countValuesUpTo({ wide }, 10)).toBeLessThanOrEqual(11 + 1_000_000);
+    expect(countValuesUpTo({ wide }, 10)).toBeGreaterThan(10);
+    expect(countValuesUpTo({ list: Array.from({ length: 50 }, (_, i) => ({ i })) }, 1_000)).toBe(
+      101,
+    );
   });
 });
 

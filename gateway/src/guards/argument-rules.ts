@@ -2,7 +2,9 @@ import {
   type ArgumentRule,
   type CompiledRule,
   compileArgumentRule,
+  countValuesUpTo,
   evaluateArgumentRule,
+  MAX_RULE_ARGUMENT_VALUES,
   type Policy,
 } from '@switchboard/policy';
 import { scopeAllows } from '../tokens/scope.ts';
@@ -102,7 +104,16 @@ export function argumentRulesGuard(options: ArgumentRulesGuardOptions): Argument
         // MCP says arguments is an object; anything else cannot be judged, so it is refused.
         const args: unknown = call.arguments ?? {};
         if (!isPlainObject(args)) return refusal(rule, 'the arguments are not an object');
-        variables ??= { args, integration: call.integration, tool: call.tool, profile };
+        if (!variables) {
+          // Once per call, and only for a call a rule judges (policy/src/argument-rules.ts).
+          if (countValuesUpTo(args, MAX_RULE_ARGUMENT_VALUES) > MAX_RULE_ARGUMENT_VALUES) {
+            return refusal(
+              rule,
+              `the arguments hold more than ${MAX_RULE_ARGUMENT_VALUES} values (elements and members), more than a rule judges`,
+            );
+          }
+          variables = { args, integration: call.integration, tool: call.tool, profile };
+        }
         const verdict = evaluateArgumentRule(rule.program, variables);
         if (!verdict.allowed) return refusal(rule, verdict.error);
       }
