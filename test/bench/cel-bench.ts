@@ -7,7 +7,8 @@
  *
  * Prints a markdown table: µs per compile, µs per guard call with 0 / 1 / 10 / 50 matching rules
  * (every rule true, so every one is evaluated: the worst case that still allows the call), 50
- * rules none of which match the tool, and one rule over a 3 MiB argument (the body bound).
+ * rules none of which match the tool, one rule over a 3 MiB argument (the body bound) and one
+ * over 10,000 values (the bound on what a rule judges).
  */
 import { stringify } from 'yaml';
 import { argumentRulesGuard } from '../../gateway/src/guards/argument-rules.ts';
@@ -113,6 +114,11 @@ const huge = { ...ARGS, body: 'a'.repeat(3 * 1024 * 1024) };
 rows.push([
   'guard, 1 rule `!args.body.contains(…)` over a 3 MiB body',
   guardCost(policyOfOne(TEMPLATES[7] as string), huge, 20),
+]);
+const atBound = { ...ARGS, items: Array.from({ length: 9_980 }, (_, i) => i) };
+rows.push([
+  'guard, 1 rule `!(999999 in args.items)` over 10,000 values (the bound)',
+  guardCost(policyOfOne('!(999999 in args.items)'), atBound, 200),
 ]);
 rows.push([
   'guard, 1 rule `size(args.body) <= 4194304` over a 3 MiB body',
