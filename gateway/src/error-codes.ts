@@ -78,6 +78,8 @@ export const ERRORS = {
   replay_ids_taken: facts(409),
   outbox_not_dead: facts(409),
   setting_unknown: facts(400),
+  profile_secret_unknown: facts(400),
+  profile_secret_invalid: facts(400),
   // Inbound webhooks (/hooks/...).
   webhook_unknown: facts(404),
   integration_unavailable: facts(503),
@@ -131,6 +133,7 @@ export const ERRORS = {
   api_error: facts(500),
   bundle_invalid: facts(500),
   profile_invalid: facts(500),
+  profile_secret_missing: facts(500),
   // The reference agent (switchboard agent): its bundle or plan is wrong, or a step failed.
   agent_bundle_invalid: facts(500, { exit: 2 }),
   agent_plan_invalid: facts(500, { exit: 2 }),

@@ -32,6 +32,7 @@ import { RetentionJob } from './retention/job.ts';
 import { Scheduler } from './schedules/scheduler.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
+import { profileRedactor } from './tasks/output-redaction.ts';
 import { ToolEventSink } from './tasks/tool-events.ts';
 import { TaskWorker } from './tasks/worker.ts';
 import { TokenService } from './tokens/service.ts';
@@ -149,6 +150,8 @@ export async function startGateway(
       publish,
       waker,
       flushToolEvents: () => toolEvents.flush(),
+      redactFor: (claims) =>
+        profileRedactor(db.sql, masterKey, integrations.currentPolicy(), claims.profile),
     });
     shutdown.add('task tools', () => taskTools.close());
     step();
@@ -202,6 +205,7 @@ export async function startGateway(
       bus,
       publish,
       publicUrl: () => url,
+      masterKey,
       owner,
       leaseMs: config.taskLeaseMs,
       hostEnv: env,

@@ -39,6 +39,8 @@ export {
 export { profileRefusal, profilesOfIntegration } from './integration-profiles.ts';
 export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
 export {
+  AGENT_NAMES,
+  type AgentName,
   type ArgumentRule,
   DEFAULT_MAX_IN_FLIGHT,
   type IntegrationPolicy,

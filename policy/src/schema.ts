@@ -209,8 +209,9 @@ const runner = z.discriminatedUnion(
   [
     strictObject({
       driver: z.literal('process'),
-      command: text('the program to start, e.g. switchboard'),
-      args: runnerArgs.default([]),
+      /** Required unless the profile names an `agent:` (whose preset supplies it). */
+      command: text('the program to start, e.g. switchboard').optional(),
+      args: runnerArgs,
       env: envMap,
       cwd: text('a working directory').optional(),
       stdin: runnerStdin,
@@ -261,16 +262,94 @@ const retry = strictObject({
     .prefault([...DEFAULT_TASK_RETRY_BACKOFF]),
 }).transform(({ backoff, ...rest }) => ({ ...rest, backoffMs: backoff }));
 
+/**
+ * The agent CLIs the gateway has presets for (gateway/src/runners/presets): `agent: <name>`
+ * fills the runner's command, args and stdin; the profile's own `command`, `args` or `stdin`
+ * each replace the preset's (docs/policy.md "agent").
+ */
+export const AGENT_NAMES = ['claude-code', 'codex', 'goose', 'generic'] as const;
+export type AgentName = (typeof AGENT_NAMES)[number];
+
+/**
+ * Names the gateway sets itself or the docker/kubectl CLI reads (runners/cli.ts): a secret
+ * under one of them would be overridden, or change which daemon or cluster the CLI talks to.
+ */
+const RESERVED_SECRET =
+  /^(PATH|HOME|LANG|USER|TMPDIR|KUBECONFIG|DOCKER_[A-Z0-9_]*|XDG_[A-Z0-9_]*|(HTTPS?|NO|ALL)_PROXY|SWITCHBOARD_[A-Z0-9_]*)$/i;
+/** 32 model credentials and base URLs per profile is far more than one agent uses. */
+export const MAX_PROFILE_SECRETS = 32;
+const secretName = text(
+  'an environment variable name for a secret: an uppercase letter, then uppercase letters, digits or _ (e.g. ANTHROPIC_API_KEY), at most 128 characters',
+  /^[A-Z][A-Z0-9_]{0,127}$/,
+).refine(
+  (name) => !RESERVED_SECRET.test(name),
+  'expected a name the gateway does not set itself (not PATH, HOME, LANG, USER, TMPDIR, KUBECONFIG, DOCKER_*, XDG_*, *_PROXY or SWITCHBOARD_*)',
+);
+/**
+ * `secrets: [ANTHROPIC_API_KEY, …]`: names only. The values are set with `switchboard profiles
+ * secrets set` and stored encrypted (gateway settings/profile-secrets.ts), never in this file.
+ */
+const profileSecrets = z
+  .array(secretName, { error: 'expected a list of environment variable names' })
+  .max(MAX_PROFILE_SECRETS, `expected at most ${MAX_PROFILE_SECRETS} secrets`)
+  .superRefine((names, ctx) => {
+    names.forEach((name, index) => {
+      const first = names.indexOf(name);
+      if (first !== index)
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `expected a unique name (secrets[${first}] is already ${name})`,
+        });
+    });
+  });
+
 const profile = strictObject({
+  agent: z.enum(AGENT_NAMES, { error: `expected one of ${AGENT_NAMES.join(', ')}` }).optional(),
   runner,
   tools: z.array(toolPattern, { error: 'expected a list of tool patterns' }).default([]),
+  secrets: profileSecrets.optional(),
   timeout: duration.optional(),
   concurrency: z
     .int({ error: 'expected a whole number of tasks ≥ 1' })
     .min(1, 'expected a whole number of tasks ≥ 1')
     .optional(),
   retry: retry.optional(),
-}).transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
+})
+  .superRefine((p, ctx) => {
+    for (const [index, name] of (p.secrets ?? []).entries()) {
+      if (p.runner.env && Object.hasOwn(p.runner.env, name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secrets', index],
+          message: `expected a name not also in runner.env (${name} is set there in plain text; remove it from runner.env and set it with: switchboard profiles secrets set <profile> ${name})`,
+        });
+    }
+    if (p.agent === undefined) {
+      if (p.runner.driver === 'process' && p.runner.command === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['runner', 'command'],
+          message: `expected the program to start, e.g. switchboard (or name an agent: ${AGENT_NAMES.join(', ')})`,
+        });
+      return;
+    }
+    if (p.agent === 'generic' && p.runner.driver === 'process' && p.runner.command === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runner', 'command'],
+        message: 'expected the program to start: agent generic is any MCP-capable CLI, so name it',
+      });
+    // A pod has no stdin to hand the prompt to, which the presets rely on.
+    if (p.runner.driver === 'kubernetes')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['agent'],
+        message:
+          'expected a runner with driver process or docker: agent presets do not run under kubernetes (give runner.command and args there)',
+      });
+  })
+  .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
 
 const schedule = strictObject({
   name: localName,

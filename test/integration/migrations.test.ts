@@ -59,6 +59,7 @@ describe('migrations', () => {
       '0005_drop_superseded_indexes.sql',
       '0006_webhook_body_hash.sql',
       '0007_retention.sql',
+      '0008_profile_secrets.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -73,6 +74,7 @@ describe('migrations', () => {
       'kv',
       'messages',
       'outbox',
+      'profile_secrets',
       'schedule_runs',
       'sessions',
       'settings',

@@ -761,6 +761,42 @@ schedules:
       ],
     ],
     [
+      'a process runner without a command, and an unknown agent',
+      `${HEAD}profiles:
+  p: { runner: { driver: process } }
+  q: { agent: claude, runner: { driver: process } }
+`,
+      [
+        [
+          'profiles.p.runner.command',
+          'missing, expected the program to start, e.g. switchboard (or name an agent: claude-code, codex, goose, generic)',
+        ],
+        ['profiles.q.agent', 'found "claude", expected one of claude-code, codex, goose, generic'],
+      ],
+    ],
+    [
+      'an agent under kubernetes, a generic agent without its program, docker without an image',
+      `${HEAD}profiles:
+  k: { agent: claude-code, runner: { driver: kubernetes, image: x } }
+  g: { agent: generic, runner: { driver: process } }
+  d: { agent: claude-code, runner: { driver: docker } }
+`,
+      [
+        [
+          'profiles.k.agent',
+          'found "claude-code", expected a runner with driver process or docker: agent presets do not run under kubernetes (give runner.command and args there)',
+        ],
+        [
+          'profiles.g.runner.command',
+          'missing, expected the program to start: agent generic is any MCP-capable CLI, so name it',
+        ],
+        [
+          'profiles.d.runner.image',
+          'missing, expected a container image, e.g. ghcr.io/acme/agent:1.4',
+        ],
+      ],
+    ],
+    [
       'a schedule naming an undefined profile, twice',
       `${HEAD}profiles: { p: { runner: { driver: process, command: x } } }
 schedules:

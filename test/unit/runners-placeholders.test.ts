@@ -40,6 +40,7 @@ describe('placeholders', () => {
       cursor_json: '/tmp/w/.cursor/mcp.json',
       goose_yaml: '/tmp/w/.config/goose/config.yaml',
       switchboard_json: '/tmp/w/switchboard.json',
+      claude_allowed_tools: 'mcp__switchboard',
     });
     expect(Object.keys(values).sort()).toEqual([...PLACEHOLDERS].sort());
     expect(

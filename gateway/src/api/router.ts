@@ -17,6 +17,7 @@ import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
 import { openApiDocument } from './openapi.ts';
 import { outboxRoutes } from './outbox.ts';
+import { profilesRoutes } from './profiles.ts';
 import { sessionsRoutes } from './sessions.ts';
 import { OpenStreams } from './streams.ts';
 import { subscriptionsRoutes } from './subscriptions.ts';
@@ -84,5 +85,6 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(deliveriesRoutes(deps));
   router.use(outboxRoutes(sql));
   router.use(subscriptionsRoutes(deps));
+  router.use(profilesRoutes(deps));
   return router;
 }

@@ -3,6 +3,7 @@ import type { Scope } from '../keys/scopes.ts';
 import { SubscriptionInput } from '../outbox/subscriptions.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
+import { SecretBody, SecretStatusView } from './profiles.ts';
 import {
   ConfigAnswer,
   ConfigBody,
@@ -313,5 +314,44 @@ export const API_ROUTES: RouteSpec[] = [
     scope: 'subscriptions:write',
     summary: 'Delete a subscription; its pending deliveries go dead',
     responses: [ok(SubscriptionAnswer)],
+  },
+  // Profile secrets (issue 15): model API keys for a profile's agents. Values go in, never out.
+  {
+    method: 'get',
+    path: '/profiles/:name/secrets',
+    scope: 'profiles:read',
+    summary:
+      "A profile's secrets: each declared (or still stored) name, set or not, and when; never a value",
+    responses: [
+      ok(z.object({ profile: z.string(), secrets: z.array(SecretStatusView) })),
+      { status: 404, description: 'The policy defines no such profile' },
+    ],
+  },
+  {
+    method: 'put',
+    path: '/profiles/:name/secrets/:secret',
+    scope: 'profiles:write',
+    summary:
+      'Set (or replace) a secret the profile declares; stored encrypted, passed only to its agents',
+    body: SecretBody,
+    responses: [
+      ok(
+        z.object({
+          profile: z.string(),
+          name: z.string(),
+          set: z.literal(true),
+          replaced: z.boolean(),
+          updatedAt: z.string(),
+        }),
+      ),
+      { status: 400, description: 'Not declared by the profile, or a value out of bounds' },
+    ],
+  },
+  {
+    method: 'delete',
+    path: '/profiles/:name/secrets/:secret',
+    scope: 'profiles:write',
+    summary: "Remove a profile's secret (its tasks then fail at start while it is declared)",
+    responses: [ok(z.object({ profile: z.string(), name: z.string(), removed: z.boolean() }))],
   },
 ];

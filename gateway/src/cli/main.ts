@@ -8,6 +8,7 @@ import { keys } from './keys.ts';
 import { mcpConfig } from './mcp-config.ts';
 import { migrate } from './migrate.ts';
 import { outbox } from './outbox.ts';
+import { profiles } from './profiles.ts';
 import { start } from './start.ts';
 import { subscriptions } from './subscriptions.ts';
 import { task } from './task.ts';
@@ -24,6 +25,7 @@ export const COMMANDS: Command[] = [
   deliveries,
   outbox,
   subscriptions,
+  profiles,
   mcpConfig,
   agent,
   connect,

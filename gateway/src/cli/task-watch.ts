@@ -19,6 +19,11 @@ interface StreamEvent {
 const TERMINAL = new Set(['task:done', 'task:failed', 'task:cancelled', 'task:complete']);
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+/** An agent's text on one line, 200 characters at most: the event holds the rest. */
+const oneLine = (text: string): string => {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+};
 
 /** One human line per event; unknown types show their data as JSON. */
 export function describeEvent(e: StreamEvent): string {
@@ -42,6 +47,14 @@ export function describeEvent(e: StreamEvent): string {
     }
     case 'task:token':
       return `${at} ${str(d.stream ?? 'stdout')}: ${str(d.text ?? '')}`;
+    case 'task:assistant':
+      return `${at} assistant: ${oneLine(str(d.text ?? ''))}`;
+    case 'task:agent_tool':
+      return d.phase === 'result'
+        ? `${at} agent tool result${d.isError === true ? ' (error)' : ''}: ${oneLine(str(d.text ?? ''))}`
+        : `${at} agent calls ${str(d.name)} ${str(d.input ?? '{}')}`;
+    case 'task:usage':
+      return `${at} usage: ${str(d.inputTokens ?? '?')} in, ${str(d.outputTokens ?? '?')} out${d.turns === undefined ? '' : `, ${str(d.turns)} turns`}${d.costUsd === undefined ? '' : `, $${Number(d.costUsd).toFixed(4)}`}`;
     case 'task:completing':
       return `${at} the agent reported its result`;
     case 'task:ask_user':

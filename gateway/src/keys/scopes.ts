@@ -14,6 +14,8 @@ export const RESOURCES = [
   'outbox',
   'subscriptions',
   'metrics',
+  // Profile secrets (model API keys): api/profiles.ts. Never given to an integration's key.
+  'profiles',
 ] as const;
 
 export type Resource = (typeof RESOURCES)[number];

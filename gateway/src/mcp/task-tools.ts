@@ -50,6 +50,11 @@ export interface TaskToolsDeps {
   flushToolEvents?: () => Promise<void>;
   /** Wakes a waiting ask_user when an event of its task commits (events/task-events.ts). */
   waker: Pick<TaskEventWaker, 'watch'>;
+  /**
+   * The profile's secret values out of what the agent hands in (tasks/output-redaction.ts
+   * profileRedactor): an agent that puts its API key in a result does not store it.
+   */
+  redactFor?: (claims: TokenClaims) => Promise<(text: string) => string>;
   /** Default ASK_USER_POLL_MS; tests may go faster. */
   pollMs?: number;
 }
@@ -76,6 +81,8 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
    * process like the in-flight cap: behind N replicas a task may wait N times at worst.
    */
   const asking = new Set<string>();
+  const redactor = (claims: TokenClaims) =>
+    deps.redactFor ? deps.redactFor(claims) : Promise.resolve((t: string) => t);
 
   /** The claims's task while it runs; a tool error otherwise (ended since the guard checked). */
   async function runningTask(claims: TokenClaims): Promise<QueueTaskRow | string> {
@@ -165,7 +172,8 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
           'Finish your task with its result. Call it once, at the end; then exit. The task is complete once you exit (or a few seconds after this call).',
         inputSchema: z.object({ result: z.string().max(1_000_000) }),
       },
-      async ({ result }) => {
+      async ({ result: raw }) => {
+        const result = (await redactor(claims))(raw);
         // Only recorded: the worker that holds the lease ends the task with it (worker.ts).
         const recorded = await recordAgentResult(deps.sql, claims.taskId, result);
         if (!recorded) return toolError(`task ${claims.taskId} is not running`);
@@ -188,7 +196,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         const task = await runningTask(claims);
         if (typeof task === 'string') return toolError(task);
         await event(task.id, 'task:progress', {
-          message,
+          message: (await redactor(claims))(message),
           ...(progress !== undefined && { progress }),
           ...(total !== undefined && { total }),
         });
@@ -218,11 +226,12 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         }
         asking.add(task.id);
         try {
+          const clean = await redactor(claims);
           return await askAndWait(
             claims,
             { id: task.id, sessionId: task.sessionId },
-            question,
-            options,
+            clean(question),
+            options?.map(clean),
             timeoutSeconds,
             ctx.mcpReq.signal,
           );

@@ -24,6 +24,8 @@ export interface ChildSpec {
   timeoutMs: number;
   signal?: AbortSignal;
   onLine: (line: OutputLine) => void;
+  /** Longest stdout line passed whole (LOG_LINE_MAX by default): see RunRequest.maxLineChars. */
+  maxLineChars?: number;
   /** Called first when stopping (e.g. `docker kill`); the group signals follow regardless. */
   onStop?: () => Promise<void> | void;
   graceMs?: number;
@@ -102,10 +104,14 @@ export function runChild(spec: ChildSpec): Promise<RunResult> {
     });
     child.stdin.on('error', () => {}); // EPIPE when the program never reads: not our concern
     child.stdin.end(spec.input ?? '');
-    forEachLine(child.stdout, (line) => {
-      tail.push(line);
-      spec.onLine({ stream: 'stdout', line });
-    });
+    forEachLine(
+      child.stdout,
+      (line) => {
+        tail.push(line);
+        spec.onLine({ stream: 'stdout', line });
+      },
+      spec.maxLineChars,
+    );
     forEachLine(child.stderr, (line) => spec.onLine({ stream: 'stderr', line }));
     // 'exit' comes first; the pipes close only once every holder of them (children too) is gone.
     child.once('exit', () => clearGroup());

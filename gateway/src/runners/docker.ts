@@ -23,7 +23,8 @@ import {
  * is passed as `-e NAME`, which makes docker read the value from its own environment (and
  * leave the variable unset if it has none), and the CLI is started with those values. Only
  * names the CLI itself reads (HOME, LANG, DOCKER_*: tool.ts) are given inline, since the CLI's
- * own values for them must stay its own.
+ * own values for them must stay its own; a profile's secrets (model API keys) are always passed
+ * by name.
  *
  * Tests run it against a fake `docker` (test/fixtures/fake-bin): no engine exists there.
  */
@@ -60,7 +61,14 @@ export class DockerRunner implements Runner {
     const name = taskResourceName(request.bundle.taskId);
     const host = this.options.hostEnv ?? process.env;
     // The image keeps its own PATH; the rest as for a local agent (env.ts).
-    const container = containerEnv(CONTAINER_WORKDIR, config.env, request.bundle.env);
+    const container = containerEnv(
+      CONTAINER_WORKDIR,
+      config.env,
+      request.bundle.env,
+      request.secrets,
+    );
+    // A profile secret is always passed by name (the policy refuses the CLI's own names for one).
+    const secretNames = new Set(Object.keys(request.secrets ?? {}));
     const argv = [
       'run',
       '--rm',
@@ -88,7 +96,7 @@ export class DockerRunner implements Runner {
     ];
     const passed: Record<string, string> = {};
     for (const [key, value] of Object.entries(container)) {
-      if (isCliEnvName(key)) argv.push('--env', `${key}=${value}`);
+      if (isCliEnvName(key) && !secretNames.has(key)) argv.push('--env', `${key}=${value}`);
       else {
         argv.push('--env', key);
         passed[key] = value;
@@ -116,6 +124,7 @@ export class DockerRunner implements Runner {
       timeoutMs: request.timeoutMs,
       signal: request.signal,
       onLine: request.onLine,
+      maxLineChars: request.maxLineChars,
       graceMs: this.options.graceMs,
       // The CLI in the foreground forwards signals, but a stuck CLI must not keep the container.
       onStop: async () => {

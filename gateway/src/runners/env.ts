@@ -2,8 +2,9 @@
  * The environment an agent starts with. Never the gateway's own: it holds DATABASE_URL,
  * SWITCHBOARD_MASTER_KEY and the admin key, and an agent runs code the gateway does not trust.
  * Only what a program needs to run at all is taken from the host (REFERENCES §H: a minimal
- * inherited env), then the profile's variables, then the bundle's, which win so a profile
- * cannot point an agent at another token.
+ * inherited env), then the profile's variables, then its secrets (decrypted by the worker:
+ * model API keys), then the bundle's, which win so a profile cannot point an agent at another
+ * token.
  */
 
 /** UTF-8 output from tools that look at LANG; C.UTF-8 exists on every glibc and musl system. */
@@ -15,6 +16,7 @@ export function agentEnv(options: {
   host: NodeJS.ProcessEnv;
   home: string;
   profile: Record<string, string> | undefined;
+  secrets?: Record<string, string> | undefined;
   bundle: Record<string, string>;
 }): Record<string, string> {
   return {
@@ -22,6 +24,7 @@ export function agentEnv(options: {
     HOME: options.home,
     LANG: options.host.LANG ?? DEFAULT_LANG,
     ...options.profile,
+    ...options.secrets,
     ...options.bundle,
   };
 }
@@ -31,6 +34,7 @@ export function containerEnv(
   home: string,
   profile: Record<string, string> | undefined,
   bundle: Record<string, string>,
+  secrets: Record<string, string> = {},
 ): Record<string, string> {
-  return { HOME: home, LANG: DEFAULT_LANG, ...profile, ...bundle };
+  return { HOME: home, LANG: DEFAULT_LANG, ...profile, ...secrets, ...bundle };
 }

@@ -6,7 +6,7 @@ import { expandArgs, placeholderValues, type RunRequest } from './runner.ts';
 
 /**
  * The objects one task becomes on a cluster, applied together as a `v1 List`: a Secret (the
- * tokens and the profile's variables), a ConfigMap (the bundle files, which hold no token, and
+ * tokens, the profile's variables and its secrets, such as model API keys), a ConfigMap (the bundle files, which hold no token, and
  * the prompt) and the Job. All three share the task's name and labels so
  * `kubectl delete job,secret,configmap <name>` removes them.
  */
@@ -48,7 +48,7 @@ function labelValue(value: string): string {
 
 export function jobManifest(
   config: KubernetesRunnerConfig,
-  request: Pick<RunRequest, 'prompt' | 'bundle' | 'timeoutMs'>,
+  request: Pick<RunRequest, 'prompt' | 'bundle' | 'timeoutMs' | 'secrets'>,
 ): { name: string; list: { apiVersion: 'v1'; kind: 'List'; items: KubernetesObject[] } } {
   const { bundle } = request;
   const name = taskResourceName(bundle.taskId);
@@ -62,12 +62,13 @@ export function jobManifest(
     ...(config.namespace ? { namespace: config.namespace } : {}),
     labels,
   });
-  const env = containerEnv(POD_WORKDIR, config.env, bundle.env);
+  const env = containerEnv(POD_WORKDIR, config.env, bundle.env, request.secrets);
+  const secretNames = new Set(Object.keys(request.secrets ?? {}));
   const secretData: Record<string, string> = {};
   const configData: Record<string, string> = {};
   const podEnv: unknown[] = [];
   for (const [key, value] of Object.entries(env)) {
-    if (PUBLIC_ENV.has(key)) podEnv.push({ name: key, value });
+    if (PUBLIC_ENV.has(key) && !secretNames.has(key)) podEnv.push({ name: key, value });
     else {
       secretData[key] = value;
       podEnv.push({ name: key, valueFrom: { secretKeyRef: { name, key } } });

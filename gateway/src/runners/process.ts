@@ -1,4 +1,5 @@
 import type { Runner as RunnerConfig } from '@switchboard/policy';
+import { SwitchboardError } from '../errors.ts';
 import { runChild } from './child.ts';
 import { agentEnv } from './env.ts';
 import { writePromptFile } from './files.ts';
@@ -33,28 +34,37 @@ export class ProcessRunner implements Runner {
     private readonly config: ProcessRunnerConfig,
     private readonly options: ProcessRunnerOptions = {},
   ) {
+    // The schema asks for it unless the profile names an agent, whose preset fills it in.
+    if (config.command === undefined)
+      throw new SwitchboardError(
+        'profile_invalid',
+        'runner.command: expected the program to start',
+      );
     checkCommand(config.command, 'process');
-    checkArgs(config.args, 'runner.args');
+    checkArgs(config.args ?? [], 'runner.args');
   }
 
   async run(request: RunRequest): Promise<RunResult> {
     const { config } = this;
     await writePromptFile(request.workdir, request.prompt);
-    const { command, prefix } = resolveCommand(config.command);
+    const { command, prefix } = resolveCommand(config.command ?? '');
+    const values = placeholderValues(request, request.workdir);
     return runChild({
       command,
-      args: [...prefix, ...expandArgs(config.args, placeholderValues(request, request.workdir))],
+      args: [...prefix, ...expandArgs(config.args ?? [], values)],
       cwd: config.cwd ?? request.workdir,
       env: agentEnv({
         host: this.options.hostEnv ?? process.env,
         home: request.workdir,
         profile: config.env,
+        secrets: request.secrets,
         bundle: request.bundle.env,
       }),
       ...(config.stdin === 'prompt' ? { input: request.prompt } : {}),
       timeoutMs: request.timeoutMs,
       signal: request.signal,
       onLine: request.onLine,
+      maxLineChars: request.maxLineChars,
       graceMs: this.options.graceMs,
     });
   }

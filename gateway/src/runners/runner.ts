@@ -21,15 +21,31 @@ export interface RunRequest {
   /** The local folder `writeBundle` filled; the agent's working folder (and HOME). */
   workdir: string;
   timeoutMs: number;
+  /**
+   * The profile's secrets (policy `secrets:`), decrypted by the worker: into the agent's
+   * environment only, never onto a command line, into a file or a ConfigMap.
+   */
+  secrets?: Record<string, string>;
   signal?: AbortSignal;
   /** Called once per output line, in order, while the agent runs. */
   onLine: (line: OutputLine) => void;
+  /**
+   * Longest stdout line passed whole; longer ones arrive in pieces of this size. 8 KiB by
+   * default (line-log.ts); an agent preset's structured output (one JSON object per line, a
+   * long answer in one) gets AGENT_LINE_MAX.
+   */
+  maxLineChars?: number;
 }
 
 export type RunReason = 'exited' | 'timeout' | 'cancelled' | 'spawn_failed';
 
 export interface RunResult {
   reason: RunReason;
+  /**
+   * The agent's own final answer read from its structured output (an agent preset's parser):
+   * the result of a clean exit without task_complete, in place of the stdout tail.
+   */
+  answer?: string;
   /** null when killed by a signal or never started. */
   exitCode: number | null;
   signal: NodeJS.Signals | null;
@@ -120,6 +136,7 @@ export const PLACEHOLDERS = [
   'cursor_json',
   'goose_yaml',
   'switchboard_json',
+  'claude_allowed_tools',
 ] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 export type PlaceholderValues = Record<Placeholder, string>;
@@ -187,5 +204,8 @@ export function placeholderValues(
     cursor_json: join(root, BUNDLE_FILES.cursor.path),
     goose_yaml: join(root, BUNDLE_FILES.goose.path),
     switchboard_json: join(root, BUNDLE_FILES.json.path),
+    // Claude Code's `--allowedTools`: every server of the bundle, whole (`mcp__<server>`). The
+    // gateway already hides each server's out-of-scope tools, so this is exactly the task's.
+    claude_allowed_tools: bundle.servers.map((s) => `mcp__${s.name}`).join(','),
   };
 }

@@ -1,6 +1,7 @@
 import type { Policy, Profile } from '@switchboard/policy';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
+import { SwitchboardError } from '../errors.ts';
 import {
   decodeNotices,
   type PublishTaskEvents,
@@ -13,13 +14,17 @@ import { type LeasedQueue, QueueWorker, type Slot } from '../queue/worker.ts';
 import { buildBundle } from '../runners/bundle.ts';
 import { createRunner } from '../runners/drivers.ts';
 import { removeWorkdir, writeBundle } from '../runners/files.ts';
+import { resolveRunner } from '../runners/presets/index.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
+import { loadProfileSecrets } from '../settings/profile-secrets.ts';
 import type { TokenService } from '../tokens/service.ts';
+import { agentLines } from './agent-lines.ts';
 import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.ts';
+import { NO_REDACTION, type OutputRedactor, outputRedactor } from './output-redaction.ts';
 import { claimTasks, extendLease, recoverExpiredLeases } from './queue.ts';
 import { readAgentResult } from './sql/agent-result.ts';
 import type { LeasedTaskRow } from './store.ts';
-import { type AgentFailed, completeWith, endFailedRun, endRun, type Stop } from './worker-end.ts';
+import { AgentFailed, completeWith, endFailedRun, endRun, type Stop } from './worker-end.ts';
 import { OutputSink } from './worker-output.ts';
 
 /**
@@ -54,6 +59,8 @@ export interface WorkerDeps {
   bus: EventBus;
   publish: PublishTaskEvents;
   publicUrl: () => string;
+  /** Decrypts the profiles' secrets (settings/profile-secrets.ts) for their agents. */
+  masterKey: Buffer;
   /** This gateway instance, as lease owner. */
   owner: string;
   leaseMs?: number;
@@ -223,7 +230,7 @@ export class TaskWorker {
     const known = this.runners.get(name);
     if (known?.config === profile.runner) return known.runner;
     try {
-      const runner = createRunner(profile.runner, this.deps.hostEnv);
+      const runner = createRunner(resolveRunner(profile).runner, this.deps.hostEnv);
       this.runners.set(name, { config: profile.runner, runner });
       return runner;
     } catch (error) {
@@ -261,6 +268,33 @@ export class TaskWorker {
     }
   }
 
+  /**
+   * The profile's declared secrets, decrypted; a secret that is not set (or was written with
+   * another master key) fails the run at once, with a reason code naming it.
+   */
+  private async profileSecrets(
+    job: Job,
+    log: Logger,
+  ): Promise<Record<string, string> | AgentFailed> {
+    try {
+      return await loadProfileSecrets(
+        this.deps.sql,
+        this.deps.masterKey,
+        job.profile,
+        job.config.secrets ?? [],
+      );
+    } catch (error) {
+      if (
+        error instanceof SwitchboardError &&
+        (error.code === 'profile_secret_missing' || error.code === 'secret_undecryptable')
+      ) {
+        log.error({ code: error.code, reason: error.message }, 'agent cannot start');
+        return new AgentFailed(error.code, error.message);
+      }
+      throw error;
+    }
+  }
+
   private async runJob(job: Job): Promise<AgentFailed | undefined> {
     const { task, config: profile, policy, runner } = job;
     const log = this.logFor(job);
@@ -271,6 +305,11 @@ export class TaskWorker {
       return undefined;
     }
     const timeoutMs = taskTimeoutMs(task, profile, policy);
+    // Before any token is minted: a profile whose secret is not set cannot run its agent.
+    const secrets = await this.profileSecrets(job, log);
+    if (secrets instanceof AgentFailed) return secrets;
+    const redactor: OutputRedactor =
+      Object.keys(secrets).length > 0 ? outputRedactor(secrets) : NO_REDACTION;
     let workdir: string | undefined;
     let unwatch: (() => void) | undefined;
     let run: RunResult;
@@ -291,10 +330,18 @@ export class TaskWorker {
       });
       // A cancel or task_complete committed between the claim and the watch.
       await this.check(job);
-      output = new OutputSink(this.deps.sql, this.deps.publish, log, task.id, (seqs) => {
-        for (const s of seqs) job.ownSeqs.add(s);
-      });
-      const sink = output;
+      output = new OutputSink(
+        this.deps.sql,
+        this.deps.publish,
+        log,
+        task.id,
+        (seqs) => {
+          for (const s of seqs) job.ownSeqs.add(s);
+        },
+        redactor.line,
+      );
+      // runnerFor resolved this profile already; a throw here would have stopped it there.
+      const lines = agentLines(output, resolveRunner(profile).preset, log);
       const preamble = (task.execution as { preamble?: unknown }).preamble;
       const prompt =
         typeof preamble === 'string' && preamble !== ''
@@ -306,9 +353,13 @@ export class TaskWorker {
         bundle,
         workdir,
         timeoutMs,
+        secrets,
         signal: job.abort.signal,
-        onLine: (line) => sink.push(line),
+        onLine: (line) => lines.onLine(line),
+        maxLineChars: lines.maxLineChars,
       });
+      const answer = lines.answer();
+      if (answer !== undefined) run = { ...run, answer };
     } catch (error) {
       run = {
         reason: 'spawn_failed',
@@ -320,6 +371,13 @@ export class TaskWorker {
     } finally {
       unwatch?.();
     }
+    // The tail becomes the task's result: no secret value in it either (output-redaction.ts).
+    run = {
+      ...run,
+      stdoutTail: redactor.tail(run.stdoutTail),
+      ...(run.answer === undefined ? {} : { answer: redactor.line(run.answer) }),
+      ...(run.error === undefined ? {} : { error: redactor.line(run.error) }),
+    };
     try {
       const stats = await output?.close();
       log.info(

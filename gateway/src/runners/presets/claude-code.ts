@@ -1,0 +1,46 @@
+import { claudeStreamParser } from './claude-stream.ts';
+import type { AgentPreset } from './preset.ts';
+
+/**
+ * Claude Code (`@anthropic-ai/claude-code`, tried at 2.1.332, REFERENCES §J) in print mode:
+ * - the prompt on stdin, never an argv word (`ps` shows argv to every user, and a prompt
+ *   starting with `--` must not pass for an option);
+ * - exactly the bundle's servers: `--mcp-config {mcp_json}` (the `.mcp.json` the bundle
+ *   writes, tokens as `${SWITCHBOARD_TOKEN_X}`), `--strict-mcp-config` so no user or project
+ *   config adds any, and `--allowedTools {claude_allowed_tools}` (`mcp__<server>` for each,
+ *   comma-separated) so their tools run without a permission prompt nobody could answer;
+ *   the gateway hides each server's out-of-scope tools, so the model is never offered one;
+ * - `stream-json` output (one JSON object per line), which `claude-stream.ts` turns into task
+ *   events and the final answer. `--verbose` is required with stream-json in print mode.
+ *
+ * The model credentials (ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL for a proxy) are the
+ * profile's `env`, never the preset's.
+ */
+export const claudeCodePreset: AgentPreset = {
+  name: 'claude-code',
+  command: 'claude',
+  args: [
+    '-p',
+    '--output-format',
+    'stream-json',
+    '--verbose',
+    '--mcp-config',
+    '{mcp_json}',
+    '--strict-mcp-config',
+    '--allowedTools',
+    '{claude_allowed_tools}',
+  ],
+  stdin: 'prompt',
+  env: {
+    // MCP tools listed in `tools` rather than deferred behind a search tool (REFERENCES §J).
+    ENABLE_TOOL_SEARCH: 'false',
+    // No update checks, telemetry, error reports or feedback prompts: the four below in one.
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    // No model calls for flavour text: every call to the model is the task's.
+    DISABLE_NON_ESSENTIAL_MODEL_CALLS: '1',
+  },
+  output: claudeStreamParser,
+};
