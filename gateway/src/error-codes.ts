@@ -121,6 +121,7 @@ export const ERRORS = {
   catalog_too_large: facts(500),
   // Guardrails on tool calls (guards/): answered to the agent as a tool error (isError result).
   guard_failed: facts(500, { retryable: false }),
+  argument_rule_denied: facts(403),
   budget_exceeded: facts(429, { retryable: false }),
   // Boot, the CLI and runners: shown as a message and an exit code, never answered over HTTP.
   config_invalid: facts(500, { exit: 2 }),

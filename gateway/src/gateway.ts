@@ -15,6 +15,7 @@ import {
   TaskEventWaker,
   taskEventPublisher,
 } from './events/task-events.ts';
+import { argumentRulesGuard } from './guards/argument-rules.ts';
 import { createBudgetGuard } from './guards/budgets.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
@@ -139,7 +140,11 @@ export async function startGateway(
       onToolCall: (event) => toolEvents.record(event),
       includeArguments: (name) =>
         integrations.currentPolicy()?.integrations[name]?.audit?.arguments ?? false,
-      guards: [createBudgetGuard({ sql: db.sql, log, registry: integrations, bus })],
+      // Argument rules first: a call they refuse must not use up the task's budget.
+      guards: [
+        argumentRulesGuard({ policy: () => integrations.currentPolicy() }),
+        createBudgetGuard({ sql: db.sql, log, registry: integrations, bus }),
+      ],
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());

@@ -1,6 +1,7 @@
 import { strictObject } from '@switchboard/sdk';
 import { z } from 'zod';
 import { DURATION_EXPECTED, parseDuration } from './duration.ts';
+import { guardToolPattern } from './guard-patterns.ts';
 import { parseSize, SIZE_EXPECTED } from './size.ts';
 
 /**
@@ -10,14 +11,6 @@ import { parseSize, SIZE_EXPECTED } from './size.ts';
  * and `switchboard token grant`'s `budget`). Every limit is optional; a budget with none is an
  * error (it would look like a limit and be none). The gateway enforces it in guards/budgets.ts.
  */
-
-/**
- * `integration:tool` where either side is `*`, a name, or a prefix ending in `*`
- * (`*:delete_*`, `github:get_*`): a budget names families of tools that a scope never does.
- */
-export const BUDGET_TOOL_PATTERN = /^(\*|[a-z][a-z0-9-]{0,40}\*?):(\*|[A-Za-z0-9_.-]{1,128}\*?)$/;
-const BUDGET_TOOL_EXPECTED =
-  'a tool pattern integration:tool, either side a name, * or a prefix ending in * (e.g. github:comment, *:delete_*)';
 
 /** A million calls is far past any agent run (a busy one makes a few hundred). */
 export const MAX_BUDGET_CALLS = 1_000_000;
@@ -53,7 +46,7 @@ export const budgetSchema = strictObject(
   {
     toolCalls: calls.optional(),
     perTool: z
-      .record(z.string().regex(BUDGET_TOOL_PATTERN, `expected ${BUDGET_TOOL_EXPECTED}`), calls, {
+      .record(guardToolPattern, calls, {
         error: 'expected a mapping of tool patterns to numbers of calls',
       })
       .refine(
@@ -91,17 +84,6 @@ export interface Budget {
 export type BudgetInput = z.input<typeof budgetSchema>;
 
 /** Does a budget pattern (`*:delete_*`) name `tool` of `integration`? */
-export function budgetPatternMatches(pattern: string, integration: string, tool: string): boolean {
-  const at = pattern.indexOf(':');
-  if (at < 0) return false;
-  return side(pattern.slice(0, at), integration) && side(pattern.slice(at + 1), tool);
-}
-
-function side(pattern: string, value: string): boolean {
-  if (pattern === '*' || pattern === value) return true;
-  return pattern.endsWith('*') && value.startsWith(pattern.slice(0, -1));
-}
-
 const smaller = (a: number | undefined, b: number | undefined) =>
   a === undefined ? b : b === undefined ? a : Math.min(a, b);
 

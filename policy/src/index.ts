@@ -5,10 +5,20 @@
  */
 
 export {
-  BUDGET_TOOL_PATTERN,
+  type CompiledRule,
+  type CompileResult,
+  compileArgumentRule,
+  countValuesUpTo,
+  evaluateArgumentRule,
+  MAX_RULE_ARGUMENT_VALUES,
+  MAX_RULE_LENGTH,
+  RULE_VARIABLES,
+  type RuleVariables,
+  type RuleVerdict,
+} from './argument-rules.ts';
+export {
   type Budget,
   type BudgetInput,
-  budgetPatternMatches,
   budgetSchema,
   combineBudgets,
   MAX_BUDGET_CALLS,
@@ -34,11 +44,18 @@ export {
   parseAge,
   parseDuration,
 } from './duration.ts';
+export {
+  GUARD_TOOL_EXPECTED,
+  GUARD_TOOL_PATTERN,
+  guardPatternMatches,
+  guardToolPattern,
+} from './guard-patterns.ts';
 export { profileRefusal, profilesOfIntegration } from './integration-profiles.ts';
 export { loadPolicy, type PolicyError, type PolicyResult, parsePolicy } from './load.ts';
 export {
   AGENT_NAMES,
   type AgentName,
+  type ArgumentRule,
   DEFAULT_MAX_IN_FLIGHT,
   type IntegrationPolicy,
   POLICY_API_VERSION,

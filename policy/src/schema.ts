@@ -11,6 +11,7 @@ import {
   toolPattern,
 } from '@switchboard/sdk';
 import { z } from 'zod';
+import { compileArgumentRule } from './argument-rules.ts';
 import { budgetSchema } from './budget.ts';
 import {
   AGE_EXPECTED,
@@ -19,6 +20,7 @@ import {
   parseAge,
   parseDuration,
 } from './duration.ts';
+import { guardToolPattern } from './guard-patterns.ts';
 
 /**
  * The operator policy, `policy/default.yaml` (ARCHITECTURE §5): which integrations may run and
@@ -389,6 +391,32 @@ const schedule = strictObject({
   profile: localName,
 });
 
+/**
+ * An argument rule (docs/policy.md "rules"): calls of the matching tools (by tasks of the listed
+ * profiles, if any) are allowed only where `when` is true. The expression is compiled here, so a
+ * policy with a broken one fails to load with its path and the error's line:column.
+ */
+const argumentRule = strictObject({
+  name: localName,
+  tools: z
+    .array(guardToolPattern, { error: 'expected a list of tool patterns' })
+    .min(1, 'expected at least one tool pattern (e.g. github:comment)'),
+  profiles: z
+    .array(localName, { error: 'expected a list of profile names' })
+    .min(1, 'expected at least one profile name, or no profiles: key (every task)')
+    .optional(),
+  when: z.string({ error: 'expected a CEL expression in quotes' }).superRefine((when, ctx) => {
+    const compiled = compileArgumentRule(when);
+    if (!compiled.ok) {
+      ctx.addIssue({ code: 'custom', message: `expected a valid CEL rule: ${compiled.message}` });
+    }
+  }),
+  message: text('a message shown to the agent when the rule denies a call')
+    .max(500, 'expected at most 500 characters')
+    .optional(),
+});
+export type ArgumentRule = z.output<typeof argumentRule>;
+
 export const policySchema = strictObject(
   {
     apiVersion: z.literal(POLICY_API_VERSION),
@@ -419,6 +447,11 @@ export const policySchema = strictObject(
       requireKey: z.boolean({ error: 'expected true or false' }).default(false),
     }).prefault({}),
     retention: retention.prefault({}),
+    /** 100 rules: each call evaluates the ones matching its tool, microseconds each. */
+    rules: z
+      .array(argumentRule, { error: 'expected a list of argument rules' })
+      .max(100, 'expected at most 100 rules')
+      .default([]),
   },
   `a policy (a mapping starting with apiVersion: ${POLICY_API_VERSION})`,
 ).superRefine((policy, ctx) => {
@@ -438,6 +471,25 @@ export const policySchema = strictObject(
       ctx.addIssue({
         code: 'custom',
         path: ['schedules', index, 'profile'],
+        message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
+      });
+    }
+  }
+  const ruleNames = new Map<string, number>();
+  for (const [index, rule] of policy.rules.entries()) {
+    const first = ruleNames.get(rule.name);
+    if (first === undefined) ruleNames.set(rule.name, index);
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rules', index, 'name'],
+        message: `expected a unique rule name (rules[${first}].name is already ${JSON.stringify(rule.name)})`,
+      });
+    for (const [at, listed] of (rule.profiles ?? []).entries()) {
+      if (profiles.includes(listed)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rules', index, 'profiles', at],
         message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
       });
     }

@@ -57,6 +57,8 @@ export interface Harness {
   recorder: Recorder;
   events: ToolCallEvent[];
   grants: Map<string, TokenClaims>;
+  /** The policy file the registry reads (a test may rewrite it and reload). */
+  policyPath: string;
   close(): Promise<void>;
 }
 
@@ -66,7 +68,11 @@ export type ExtraIntegrations = Record<string, Record<string, unknown>>;
 export async function startHarness(
   database: () => Database,
   extra: ExtraIntegrations = {},
-  options: { guards?: readonly ToolCallGuard[] } = {},
+  options: {
+    guards?: readonly ToolCallGuard[];
+    /** Top-level policy fields added to the fixtures' policy (e.g. profiles, rules). */
+    policy?: Record<string, unknown>;
+  } = {},
 ): Promise<Harness> {
   const log = createLogger(process.env.MCP_TEST_LOG ?? 'silent');
   const recorder = await startRecorder();
@@ -90,6 +96,7 @@ export async function startHarness(
     fs.writeFileSync(path.join(root, name, 'switchboard.yaml'), stringify(manifest));
     policy.integrations[name] = { enabled: true };
   }
+  Object.assign(policy, options.policy);
   const policyPath = path.join(root, 'policy.yaml');
   fs.writeFileSync(policyPath, stringify(policy));
 
@@ -141,6 +148,7 @@ export async function startHarness(
     recorder,
     events,
     grants,
+    policyPath,
     async close() {
       await endpoint.close();
       http.closeAllConnections();

@@ -1,7 +1,7 @@
 import {
-  budgetPatternMatches,
   combineBudgets,
   formatSize,
+  guardPatternMatches,
   parsePolicy,
   parseSize,
 } from '@switchboard/policy';
@@ -88,10 +88,10 @@ describe('sizes', () => {
 
 describe('budget patterns and combining', () => {
   it('a pattern names tools by name, *, or a prefix ending in *', () => {
-    expect(budgetPatternMatches('*:delete_*', 'github', 'delete_branch')).toBe(true);
-    expect(budgetPatternMatches('*:delete_*', 'github', 'undelete_x')).toBe(false);
-    expect(budgetPatternMatches('git*:get_*', 'github', 'get_pr')).toBe(true);
-    expect(budgetPatternMatches('github:comment', 'github', 'comments')).toBe(false);
+    expect(guardPatternMatches('*:delete_*', 'github', 'delete_branch')).toBe(true);
+    expect(guardPatternMatches('*:delete_*', 'github', 'undelete_x')).toBe(false);
+    expect(guardPatternMatches('git*:get_*', 'github', 'get_pr')).toBe(true);
+    expect(guardPatternMatches('github:comment', 'github', 'comments')).toBe(false);
     expect(
       callLimits(
         { toolCalls: 9, perTool: { 'github:*': 4, '*:comment': 1, 'x:y': 2 } },

@@ -523,6 +523,7 @@ schedules:
         auditMs: 90 * 86_400_000,
         intervalMs: 3_600_000,
       },
+      rules: [],
     });
   });
 

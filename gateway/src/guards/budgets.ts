@@ -1,8 +1,8 @@
 import {
   type Budget,
-  budgetPatternMatches,
   formatDuration,
   formatSize,
+  guardPatternMatches,
   type Policy,
 } from '@switchboard/policy';
 import type { EventBus } from '../db/bus.ts';
@@ -118,7 +118,7 @@ export function callLimits(budget: Budget, call: Pick<GuardedCall, 'integration'
     wallTimeMs: budget.wallTimeMs ?? null,
   };
   for (const [pattern, max] of Object.entries(budget.perTool ?? {})) {
-    if (!budgetPatternMatches(pattern, call.integration, call.tool)) continue;
+    if (!guardPatternMatches(pattern, call.integration, call.tool)) continue;
     limits.patterns.push(pattern);
     limits.patternMaxes.push(max);
   }
