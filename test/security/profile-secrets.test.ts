@@ -171,6 +171,27 @@ describe('profile secrets under attack', () => {
     expect(JSON.stringify(audit)).not.toContain(ANTHROPIC);
   });
 
+  it("agent: claude-code — a key quoted in its stream-json reaches no event, not even cut in two at the parser's 8 KiB", async () => {
+    await set('streamed', 'ANTHROPIC_API_KEY', ANTHROPIC);
+    const { task } = await enqueueTask(
+      gw().sql,
+      { profile: 'streamed', prompt: 'quote your key' },
+      gw().publishTaskEvents,
+    );
+    const done = await taskEnded(gw().sql, task.id);
+    expect(done.status).toBe('complete');
+    expect(done.result).toBe('answer with [redacted ANTHROPIC_API_KEY]');
+    const events = await gw().sql<{ type: string; data: Record<string, unknown> }[]>`
+      select type, data from task_events where task_id = ${done.id} order by seq`;
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['task:assistant', 'task:agent_tool', 'task:usage']),
+    );
+    // The parser cuts the text 12 characters into the value: those 12 must not be stored.
+    const stored = JSON.stringify(events);
+    expect(stored).not.toContain(ANTHROPIC.slice(0, 12));
+    expect(stored).toContain('[redacted ANTHROPIC_API_KEY]');
+  });
+
   it('an agent that hands its key in through task_progress or task_complete stores none of it', async () => {
     await set('keyed', 'ANTHROPIC_API_KEY', ANTHROPIC);
     await set('keyed', 'OPENAI_BASE_URL', BASE_URL);
@@ -257,7 +278,7 @@ describe('profile secrets under attack', () => {
       select count(*)::int as n from profile_secrets where profile = 'keyed' and name = 'OPENAI_BASE_URL'`;
     expect(row!.n).toBe(1);
     const [all] = await gw().sql<{ n: number }[]>`select count(*)::int as n from profile_secrets`;
-    expect(all!.n).toBeLessThanOrEqual(33); // keyed 2, many 30, boxed 1: declared names only
+    expect(all!.n).toBeLessThanOrEqual(34); // keyed 2, many 30, streamed 1, boxed 1: declared names only
   });
 
   it("another row's ciphertext copied into a profile secret does not decrypt into an agent", async () => {

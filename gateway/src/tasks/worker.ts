@@ -355,7 +355,9 @@ export class TaskWorker {
         timeoutMs,
         secrets,
         signal: job.abort.signal,
-        onLine: (line) => lines.onLine(line),
+        // Redacted before a preset's parser reads it too: the parser cuts long texts, and a
+        // secret cut in two would no longer match (the sink redacts plain lines itself).
+        onLine: (line) => lines.onLine({ stream: line.stream, line: redactor.line(line.line) }),
         maxLineChars: lines.maxLineChars,
       });
       const answer = lines.answer();
