@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../gateway/src/cli/main.ts';
 import { enqueueTask } from '../../gateway/src/tasks/queue.ts';
 import { MANY, writeSecretsPolicy } from '../fixtures/agents/secrets-policy.ts';
@@ -23,7 +24,9 @@ interface Answer {
 }
 
 describe('profile secrets', () => {
-  const gw = useTestGateway({ SWITCHBOARD_POLICY: writeSecretsPolicy().file });
+  const policy = writeSecretsPolicy();
+  afterAll(() => fs.rmSync(policy.dir, { recursive: true, force: true }));
+  const gw = useTestGateway({ SWITCHBOARD_POLICY: policy.file });
   const cliEnv = () => ({ SWITCHBOARD_URL: gw().url, SWITCHBOARD_ADMIN_KEY: ADMIN_KEY });
   const api = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(`${gw().url}/api/v1${route}`, {
@@ -111,7 +114,7 @@ describe('profile secrets', () => {
     }
     expect((await api('GET', '/profiles/nope/secrets')).json.error).toMatchObject({
       code: 'not_found',
-      message: expect.stringContaining('defined: keyed, plain, missing, many, boxed'),
+      message: expect.stringContaining('defined: keyed, plain, missing, many, streamed, boxed'),
     });
   });
 
