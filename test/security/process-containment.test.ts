@@ -213,15 +213,19 @@ describe('the gateway as a process', () => {
       await gw.exited;
       await eventually(() => expect(alive(server)).toBe(false), GONE_WITHIN_MS);
       // Its setsid grandchild is beyond a process group's reach (ended by afterEach, by hand):
-      // it is all that is left of the copy.
-      const left = marked(mark).map((pid) => {
-        try {
-          return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-        } catch {
-          return 'gone';
-        }
-      });
-      expect(left.filter((comm) => comm !== 'gone')).toEqual(['sleep']);
+      // it is all that is left of the copy. The server's own esbuild (tsx's transform service,
+      // its child) ends when the server's end closes its stdin, a moment later: waited for.
+      const left = () =>
+        marked(mark)
+          .map((pid) => {
+            try {
+              return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+            } catch {
+              return 'gone';
+            }
+          })
+          .filter((comm) => comm !== 'gone');
+      await eventually(() => expect(left()).toEqual(['sleep']), GONE_WITHIN_MS);
     } finally {
       await gw.cleanup();
     }
