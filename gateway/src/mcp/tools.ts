@@ -287,7 +287,7 @@ function guardedCall(
 /**
  * tools/call on the upstream: progress re-stamped with the agent's own progressToken (the
  * upstream client assigns the upstream one) and rate-limited, cancellation passed on through the
- * signal (a 2025 notifications/cancelled aborts it through InFlight, see legacy.ts and
+ * signal (a 2025 notifications/cancelled aborts it through InFlight, see era-2025.ts and
  * fast-call.ts), the integration's timeout restarted by each progress notification (a tool that
  * reports progress may run past it; one that goes silent may not) and the whole call bounded by
  * the policy's maxCallDuration (call-bounds.ts).
