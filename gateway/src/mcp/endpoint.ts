@@ -191,7 +191,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
       }
     }
     // Not for a 2025 client that declared input or asked for logs: its call may need the
-    // stream the SDK path opens (legacy.ts).
+    // stream the SDK path opens (era-2025.ts).
     if (
       post &&
       fastCallEligible(body, view, req.headers) &&
