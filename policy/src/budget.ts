@@ -1,6 +1,6 @@
 import { strictObject } from '@switchboard/sdk';
 import { z } from 'zod';
-import { DURATION_EXPECTED, parseDuration } from './duration.ts';
+import { durationSchema } from './duration.ts';
 import { guardToolPattern } from './guard-patterns.ts';
 import { parseSize, SIZE_EXPECTED } from './size.ts';
 
@@ -33,15 +33,6 @@ const size = z
     return bytes;
   });
 
-const duration = z.string({ error: `expected ${DURATION_EXPECTED}` }).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected ${DURATION_EXPECTED}` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
 export const budgetSchema = strictObject(
   {
     toolCalls: calls.optional(),
@@ -55,7 +46,7 @@ export const budgetSchema = strictObject(
       )
       .optional(),
     upstreamBytes: size.optional(),
-    wallTime: duration.optional(),
+    wallTime: durationSchema.optional(),
   },
   'a budget: a mapping with toolCalls, perTool, upstreamBytes and/or wallTime',
 )

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Durations as operators write them: `30s`, `15m`, `2h`, `1h30m`. Units are fixed to h, m, s
  * in that order so `1m30h` or a bare `90` (seconds? minutes?) cannot be misread.
@@ -52,3 +54,15 @@ export function formatAge(ms: number): string {
   if (days === 0) return formatDuration(ms);
   return rest === 0 ? `${days}d` : `${days}d${formatDuration(rest)}`;
 }
+
+/** A duration in a policy file, milliseconds once parsed (the one zod schema for it). */
+export const durationSchema = z
+  .string({ error: `expected ${DURATION_EXPECTED}` })
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${DURATION_EXPECTED}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
