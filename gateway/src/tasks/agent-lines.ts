@@ -29,14 +29,21 @@ export function agentLines(
   sink: OutputSink,
   preset: AgentPreset | undefined,
   log: Logger,
+  /**
+   * The profile's secret values out of a line before the parser reads it: the parser cuts long
+   * texts, and a value cut in two would no longer match afterwards (the sink redacts the lines
+   * it is given itself).
+   */
+  redact: (text: string) => string = (text) => text,
 ): AgentLines {
   let parser = preset?.output();
   return {
     onLine(line) {
       if (parser === undefined || line.stream !== 'stdout') return sink.push(line);
+      const text = redact(line.line);
       let events: ReturnType<typeof parser.line>;
       try {
-        events = parser.line(line.line);
+        events = parser.line(text);
       } catch (error) {
         log.warn(
           { err: error, agent: preset?.name },
@@ -44,7 +51,7 @@ export function agentLines(
         );
         parser = undefined;
       }
-      if (events === undefined) sink.push(line);
+      if (events === undefined) sink.push({ stream: line.stream, line: text });
       else sink.pushEvents(events);
     },
     answer() {

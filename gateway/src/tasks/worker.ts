@@ -341,7 +341,7 @@ export class TaskWorker {
         redactor.line,
       );
       // runnerFor resolved this profile already; a throw here would have stopped it there.
-      const lines = agentLines(output, resolveRunner(profile).preset, log);
+      const lines = agentLines(output, resolveRunner(profile).preset, log, redactor.line);
       const preamble = (task.execution as { preamble?: unknown }).preamble;
       const prompt =
         typeof preamble === 'string' && preamble !== ''
@@ -355,9 +355,7 @@ export class TaskWorker {
         timeoutMs,
         secrets,
         signal: job.abort.signal,
-        // Redacted before a preset's parser reads it too: the parser cuts long texts, and a
-        // secret cut in two would no longer match (the sink redacts plain lines itself).
-        onLine: (line) => lines.onLine({ stream: line.stream, line: redactor.line(line.line) }),
+        onLine: (line) => lines.onLine(line),
         maxLineChars: lines.maxLineChars,
       });
       const answer = lines.answer();
