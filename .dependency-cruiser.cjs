@@ -25,6 +25,8 @@ const GATEWAY_LAYERS = [
   ['webhooks', 'schedules', 'mcp'],
   // Guardrails on tool calls (argument rules, budgets, approvals): mcp/tools.ts runs them.
   ['guards'],
+  // Approval requests of held tool calls: the guard, the API and the outbox's announcement.
+  ['approvals'],
   // The webhook_deliveries queue: webhook requests and schedule fires, through the handler to tasks.
   ['deliveries'],
   // The outbox: a task's result to its dispatcher (kind dispatch) and task events to

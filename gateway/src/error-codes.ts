@@ -123,6 +123,11 @@ export const ERRORS = {
   guard_failed: facts(500, { retryable: false }),
   argument_rule_denied: facts(403),
   budget_exceeded: facts(429, { retryable: false }),
+  approval_denied: facts(403),
+  approval_expired: facts(403),
+  approval_limit: facts(429, { retryable: false }),
+  // Deciding an approval request (API, CLI): it was decided already, expired, or its task ended.
+  approval_not_pending: facts(409),
   // Boot, the CLI and runners: shown as a message and an exit code, never answered over HTTP.
   config_invalid: facts(500, { exit: 2 }),
   usage: facts(400, { exit: 2 }),

@@ -15,6 +15,7 @@ import {
   TaskEventWaker,
   taskEventPublisher,
 } from './events/task-events.ts';
+import { createApprovalGuard } from './guards/approvals.ts';
 import { argumentRulesGuard } from './guards/argument-rules.ts';
 import { createBudgetGuard } from './guards/budgets.ts';
 import { createApp } from './http/app.ts';
@@ -133,6 +134,11 @@ export async function startGateway(
     const metrics = createMetrics();
     const toolEvents = new ToolEventSink(db.sql, log, metrics.registry);
     shutdown.add('tool events', () => toolEvents.flush());
+    const publish = taskEventPublisher(bus, log);
+    // One waker for the API's SSE streams, ask_user and held calls on the bus the worker publishes on:
+    // events of any process reach them at once, not by their fallback polls.
+    const waker = await TaskEventWaker.start(bus, log);
+    shutdown.add('task event streams', () => waker.close());
     const mcp = createMcpEndpoint({
       registry: integrations,
       log,
@@ -140,19 +146,16 @@ export async function startGateway(
       onToolCall: (event) => toolEvents.record(event),
       includeArguments: (name) =>
         integrations.currentPolicy()?.integrations[name]?.audit?.arguments ?? false,
-      // Argument rules first: a call they refuse must not use up the task's budget.
+      // Argument rules first: a call they refuse must not use up the task's budget nor ask a
+      // person; approvals before budgets: a denied call is not counted as made.
       guards: [
         argumentRulesGuard({ policy: () => integrations.currentPolicy() }),
+        createApprovalGuard({ sql: db.sql, log, publish, registry: integrations, waker }),
         createBudgetGuard({ sql: db.sql, log, registry: integrations, bus }),
       ],
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());
-    const publish = taskEventPublisher(bus, log);
-    // One waker for the API's SSE streams and ask_user on the bus the worker publishes on:
-    // events of any process reach them at once, not by their fallback polls.
-    const waker = await TaskEventWaker.start(bus, log);
-    shutdown.add('task event streams', () => waker.close());
     const taskTools = createTaskToolsEndpoint({
       sql: db.sql,
       log,

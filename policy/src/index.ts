@@ -5,6 +5,12 @@
  */
 
 export {
+  type ApprovalRule,
+  approvalRuleSchema,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+  MAX_APPROVAL_TIMEOUT_MS,
+} from './approval-rules.ts';
+export {
   type CompiledRule,
   type CompileResult,
   compileArgumentRule,

@@ -9,6 +9,7 @@ import {
   text,
 } from '@switchboard/sdk';
 import { z } from 'zod';
+import { approvalRuleSchema } from './approval-rules.ts';
 import { compileArgumentRule } from './argument-rules.ts';
 import { AGE_EXPECTED, durationSchema as duration, formatDuration, parseAge } from './duration.ts';
 import { guardToolPattern } from './guard-patterns.ts';
@@ -257,6 +258,11 @@ export const policySchema = strictObject(
       .array(argumentRule, { error: 'expected a list of argument rules' })
       .max(100, 'expected at most 100 rules')
       .default([]),
+    /** 100 approval rules, like `rules`: a held call is decided by an operator (API, CLI). */
+    approvals: z
+      .array(approvalRuleSchema, { error: 'expected a list of approval rules' })
+      .max(100, 'expected at most 100 approval rules')
+      .default([]),
   },
   `a policy (a mapping starting with apiVersion: ${POLICY_API_VERSION})`,
 ).superRefine((policy, ctx) => {
@@ -280,23 +286,25 @@ export const policySchema = strictObject(
       });
     }
   }
-  const ruleNames = new Map<string, number>();
-  for (const [index, rule] of policy.rules.entries()) {
-    const first = ruleNames.get(rule.name);
-    if (first === undefined) ruleNames.set(rule.name, index);
-    else
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rules', index, 'name'],
-        message: `expected a unique rule name (rules[${first}].name is already ${JSON.stringify(rule.name)})`,
-      });
-    for (const [at, listed] of (rule.profiles ?? []).entries()) {
-      if (profiles.includes(listed)) continue;
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rules', index, 'profiles', at],
-        message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
-      });
+  for (const list of ['rules', 'approvals'] as const) {
+    const names = new Map<string, number>();
+    for (const [index, rule] of policy[list].entries()) {
+      const first = names.get(rule.name);
+      if (first === undefined) names.set(rule.name, index);
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: [list, index, 'name'],
+          message: `expected a unique rule name (${list}[${first}].name is already ${JSON.stringify(rule.name)})`,
+        });
+      for (const [at, listed] of (rule.profiles ?? []).entries()) {
+        if (profiles.includes(listed)) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: [list, index, 'profiles', at],
+          message: `expected a profile defined under profiles (${profiles.length > 0 ? `defined: ${profiles.join(', ')}` : 'none is defined'})`,
+        });
+      }
     }
   }
   for (const [name, entry] of Object.entries(policy.integrations)) {

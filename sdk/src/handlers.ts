@@ -102,3 +102,26 @@ export const dispatcherInputSchema = z.object({
   dispatch: z.object({ type: localName, config: jsonObject.optional() }),
 });
 export type DispatcherInput = z.output<typeof dispatcherInputSchema>;
+
+/**
+ * Arguments of a dispatcher's `approvals` handler: a tool call of a task in the session waits
+ * for an operator (`switchboard approvals approve|deny <id>`, or the API). The handler tells
+ * the session (a chat asks "approve?"); it cannot decide: deciding takes an operator's key.
+ */
+export const approvalRequestInputSchema = z.object({
+  approval: z.object({
+    id: text('an approval id'),
+    taskId: text('a task id'),
+    rule: text('the approval rule'),
+    integration: text('the integration of the held tool'),
+    tool: text('the held tool'),
+    /** The call's arguments (over 16 KiB: `{truncated: true, preview}`). */
+    arguments: z.unknown(),
+    /** The rule's message, when it has one. */
+    message: z.string().optional(),
+    expiresAt: text('an ISO 8601 time'),
+  }),
+  session: z.object({ id: text('a session id'), key: text('a session key') }),
+  dispatch: z.object({ type: localName, config: jsonObject.optional() }),
+});
+export type ApprovalRequestInput = z.output<typeof approvalRequestInputSchema>;

@@ -41,6 +41,8 @@ export {
   gatewayTokenVerifier,
 } from './gateway-token.ts';
 export {
+  type ApprovalRequestInput,
+  approvalRequestInputSchema,
   type DispatcherInput,
   type DispatchTarget,
   dispatcherInputSchema,

@@ -184,6 +184,14 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
       }
     }
   }
+  for (const [index, entry] of manifest.dispatchers.entries()) {
+    if (entry.approvals !== undefined && !hidden.includes(entry.approvals)) {
+      out.push({
+        path: ['dispatchers', index, 'approvals'],
+        expected: `a tool listed in tools.hidden, since only the gateway may call handlers (${hiddenList})`,
+      });
+    }
+  }
 
   for (const { section, capability, one, many } of NEEDS) {
     const count = manifest[section].length;

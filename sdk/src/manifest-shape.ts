@@ -165,6 +165,10 @@ const dispatcher = strictObject({
     )
     .describe('tasks whose session has dispatch.type equal to this are delivered by handler'),
   handler: toolName,
+  /** Optional: a hidden tool that tells the session a held call waits for approval. */
+  approvals: toolName
+    .describe('called with each approval request of a task in such a session (issue 15)')
+    .optional(),
 });
 
 const schedule = strictObject({

@@ -62,6 +62,7 @@ describe('migrations', () => {
       '0008_profile_secrets.sql',
       '0009_task_budgets.sql',
       '0010_tool_pins.sql',
+      '0011_approvals.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;

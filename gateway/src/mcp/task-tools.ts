@@ -5,6 +5,7 @@ import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import { insertTaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
+import { watchTask } from '../events/task-wakeups.ts';
 import type { Logger } from '../log.ts';
 import { lastMessageId, listMessages, type MessageRow, newestMessages } from '../sessions/store.ts';
 import { recordAgentResult } from '../tasks/sql/agent-result.ts';
@@ -114,12 +115,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
     );
     // Watch before the question goes out: a reply committed between a read and the wait is
     // not missed (the wake is remembered until the next wait).
-    let woken = false;
-    let wake: (() => void) | undefined;
-    const unwatch = deps.waker.watch(task.id, () => {
-      woken = true;
-      wake?.();
-    });
+    const wakeups = watchTask(deps.waker, task.id);
     try {
       await event(task.id, 'task:ask_user', {
         question,
@@ -127,9 +123,8 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         timeoutMs: waitMs,
       });
       const until = Date.now() + waitMs;
+      let byBus = false;
       while (!signal?.aborted && Date.now() < until) {
-        const byBus = woken;
-        woken = false;
         deps.log.debug({ taskId: task.id, woken: byBus }, 'ask_user: reading the session');
         const [reply] = (
           await listMessages(deps.sql, task.sessionId, { afterId: after, limit: 50 })
@@ -143,22 +138,11 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         }
         const now = await findQueueTask(deps.sql, task.id);
         if (now?.status !== 'running') return toolError(`task ${task.id} has ended`);
-        if (woken) continue;
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            wake = undefined;
-            resolve();
-          };
-          const timer = setTimeout(done, Math.min(pollMs, Math.max(0, until - Date.now())));
-          signal?.addEventListener('abort', done, { once: true });
-          wake = done;
-        });
+        byBus = await wakeups.wait(Math.min(pollMs, Math.max(0, until - Date.now())), signal);
       }
       return text(`no reply within ${Math.round(waitMs / 1000)} s`, { answered: false });
     } finally {
-      unwatch();
+      wakeups.close();
     }
   }
 

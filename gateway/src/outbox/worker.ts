@@ -1,4 +1,4 @@
-import { dispatcherInputSchema } from '@switchboard/sdk';
+import { approvalRequestInputSchema, dispatcherInputSchema } from '@switchboard/sdk';
 import * as z from 'zod';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
@@ -258,6 +258,8 @@ export class OutboxWorker {
       return fromHttp(await this.deps.postWebhook({ ...endpoint, body, messageId }));
     }
     const target = DispatchTarget.parse(row.target);
+    const approval = (row.payload as { approval?: Record<string, unknown> }).approval;
+    if (approval !== undefined) return this.announceApproval(target, approval, messageId);
     const task = (row.payload as { task: DispatchedTask }).task;
     switch (target.type) {
       case 'webhook': {
@@ -287,6 +289,61 @@ export class OutboxWorker {
       default:
         return this.deliverToIntegration(target, task);
     }
+  }
+
+  /**
+   * An approval request told to the task's session (approvals/requests.ts writes the row only
+   * for the types that announce): a built-in webhook gets `{type: "approval:requested"}`, a
+   * manifest dispatcher its `approvals` handler. Deciding is not theirs: it takes an operator key.
+   */
+  private async announceApproval(
+    target: z.output<typeof DispatchTarget>,
+    approval: Record<string, unknown>,
+    messageId: string,
+  ): Promise<Attempt> {
+    const session =
+      target.sessionId === null ? null : { id: target.sessionId, key: target.sessionKey };
+    if (target.type === 'webhook') {
+      const config = WebhookConfig.safeParse(target.config);
+      if (!config.success) {
+        throw permanent(
+          'dispatch_config_invalid',
+          'webhook dispatch: config.url: expected an http(s) URL',
+        );
+      }
+      const body = JSON.stringify({ type: 'approval:requested', approval, session });
+      const { url, secret } = config.data;
+      return fromHttp(
+        await this.deps.postWebhook({ url, body, messageId, ...(secret ? { secret } : {}) }),
+      );
+    }
+    const owner = this.deps.registry
+      .list()
+      .find((i) => i.manifest?.dispatchers.some((d) => d.type === target.type));
+    const handler = owner?.manifest?.dispatchers.find((d) => d.type === target.type)?.approvals;
+    if (!owner || handler === undefined) {
+      // Retried: a reload may bring it back (the row was written while one declared it).
+      return {
+        ok: false,
+        retryable: true,
+        error: `no integration declares an approvals handler for dispatcher type ${target.type}`,
+      };
+    }
+    const input = approvalRequestInputSchema.safeParse({
+      approval,
+      session,
+      dispatch: { type: target.type, config: target.config },
+    });
+    if (!input.success) {
+      throw permanent(
+        'dispatch_input_invalid',
+        `approvals of ${target.type}: ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    }
+    await callHandler(this.deps.registry, owner.name, handler, input.data, {
+      timeoutMs: HANDLER_TIMEOUT_MS,
+    });
+    return { ok: true };
   }
 
   /** A manifest dispatcher: the integration that declares the type, its handler tool. */
