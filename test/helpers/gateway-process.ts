@@ -83,3 +83,16 @@ export async function startGatewayProcess(
     throw error;
   }
 }
+
+/** The address a gateway process listens on (its public URL may be a proxy's). */
+export function listenUrl(gw: GatewayProcess): string {
+  const line = gw.logs.find((l) => l.msg === 'switchboard gateway listening');
+  return `http://${String(line?.listen)}`;
+}
+
+/** The DATABASE_URL a gateway process was started with. */
+export function gatewayDatabase(gw: GatewayProcess): string {
+  const env = (gw as unknown as { env?: Record<string, string> }).env;
+  if (!env?.DATABASE_URL) throw new Error('the gateway process has no DATABASE_URL');
+  return env.DATABASE_URL;
+}

@@ -19,7 +19,12 @@ import {
   REPO_ROOT,
   runSwitchboard,
 } from '../helpers/gateway.ts';
-import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
+import {
+  type GatewayProcess,
+  gatewayDatabase,
+  listenUrl,
+  startGatewayProcess,
+} from '../helpers/gateway-process.ts';
 
 type Json = Record<string, unknown>;
 
@@ -365,12 +370,6 @@ async function startRoundRobin() {
   };
 }
 
-/** The address a gateway process listens on (its public URL may be a proxy's). */
-function listenUrl(gw: GatewayProcess): string {
-  const line = gw.logs.find((l) => l.msg === 'switchboard gateway listening');
-  return `http://${String(line?.listen)}`;
-}
-
 describe('two gateway processes on one PostgreSQL, behind one load balancer, share a task’s count', () => {
   let a: GatewayProcess | undefined;
   let b: GatewayProcess | undefined;
@@ -432,10 +431,3 @@ describe('two gateway processes on one PostgreSQL, behind one load balancer, sha
     expect(watched.stdout).toContain('budget: 10/10 tool calls (exceeded: toolCalls)');
   }, 120_000);
 });
-
-/** The DATABASE_URL a gateway process was started with. */
-function gatewayDatabase(gw: GatewayProcess): string {
-  const env = (gw as unknown as { env?: Record<string, string> }).env;
-  if (!env?.DATABASE_URL) throw new Error('the gateway process has no DATABASE_URL');
-  return env.DATABASE_URL;
-}

@@ -174,7 +174,9 @@ async function settle(
   outcome: RequestOutcome,
   timing: { pollMs: number; progressMs: number },
 ): Promise<Verdict> {
-  if (outcome.kind === 'limit') return { code: 'approval_limit', message: outcome.message };
+  if (outcome.kind === 'limit') {
+    return { code: 'approval_limit', message: `approvals: ${outcome.message}` };
+  }
   if (outcome.kind === 'approved') return undefined;
   const { id } = outcome.row;
   const hint = `approval ${id} (rule ${outcome.row.rule})`;

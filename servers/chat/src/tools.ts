@@ -21,6 +21,40 @@ const DeliverInput = z.object({
   }),
 });
 
+/**
+ * A held tool call of a task in a chat session (the gateway's approval request, sdk
+ * approvalRequestInputSchema): posted in the thread so the people there see it. Deciding is
+ * not the chat's: it takes an operator key (`switchboard approvals approve|deny <id>`).
+ */
+const AskApprovalInput = z.object({
+  approval: z.looseObject({
+    id: z.string(),
+    integration: z.string(),
+    tool: z.string(),
+    rule: z.string(),
+    arguments: z.unknown().optional(),
+    message: z.string().optional(),
+    expiresAt: z.string(),
+  }),
+  session: z.looseObject({ id: z.string().optional(), key: z.string().optional() }).optional(),
+  dispatch: DeliverInput.shape.dispatch,
+});
+
+/** The arguments as the thread shows them: 500 characters are enough to recognise a call. */
+const SHOWN_ARGUMENT_CHARS = 500;
+
+export function approvalText(approval: z.infer<typeof AskApprovalInput>['approval']): string {
+  const args = JSON.stringify(approval.arguments ?? {});
+  const shown =
+    args.length > SHOWN_ARGUMENT_CHARS ? `${args.slice(0, SHOWN_ARGUMENT_CHARS)}…` : args;
+  return [
+    `Approval needed: ${approval.integration}:${approval.tool} ${shown}`,
+    ...(approval.message ? [approval.message] : []),
+    `Approve: switchboard approvals approve ${approval.id}`,
+    `Deny: switchboard approvals deny ${approval.id} --reason "…" (expires ${approval.expiresAt})`,
+  ].join('\n');
+}
+
 function ok(text: string, structuredContent: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent };
 }
@@ -100,6 +134,25 @@ export function registerTools(server: McpServer, store: ChannelStore): void {
         channel,
         ts: message.ts,
       });
+    },
+  );
+
+  server.registerTool(
+    'ask_approval',
+    {
+      description: 'Gateway only: ask the thread about a tool call that waits for approval',
+      inputSchema: AskApprovalInput,
+    },
+    ({ approval, dispatch }) => {
+      const { channel, threadTs } = dispatch.config;
+      const message = store.post({
+        channel,
+        text: approvalText(approval),
+        user: BOT_USER,
+        bot: true,
+        ...(threadTs ? { threadTs } : {}),
+      });
+      return ok(`Asked in #${channel}`, { asked: true, channel, ts: message.ts });
     },
   );
 }
