@@ -130,7 +130,7 @@ describe('renderConfig', () => {
         'url = "http://gw.test:8080/mcp/switchboard"',
         'bearer_token_env_var = "SWITCHBOARD_TOKEN_SWITCHBOARD"',
         'startup_timeout_sec = 20',
-        'tool_timeout_sec = 300',
+        'tool_timeout_sec = 3600',
         'default_tools_approval_mode = "approve"',
         'enabled = true',
         '',
@@ -138,7 +138,7 @@ describe('renderConfig', () => {
         'url = "http://gw.test:8080/mcp/github"',
         'bearer_token_env_var = "SWITCHBOARD_TOKEN_GITHUB"',
         'startup_timeout_sec = 20',
-        'tool_timeout_sec = 300',
+        'tool_timeout_sec = 3600',
         'default_tools_approval_mode = "approve"',
         'enabled = true',
         '',
@@ -158,7 +158,7 @@ describe('renderConfig', () => {
       headers: { Authorization: 'Bearer ${SWITCHBOARD_TOKEN_GITHUB}' },
       envs: {},
       env_keys: ['SWITCHBOARD_TOKEN_GITHUB'],
-      timeout: 300,
+      timeout: 3600,
     });
     expect(doc.extensions['home-api'].env_keys).toEqual(['SWITCHBOARD_TOKEN_HOME_API']);
     expect(Object.keys(doc.extensions)).toEqual(['switchboard', 'github', 'home-api']);

@@ -69,7 +69,12 @@ async function perform(plan: Plan, tools: Client, task: Client, log: (line: stri
     log(`calling ${step}`);
     let result: Awaited<ReturnType<Client['callTool']>>;
     try {
-      result = await tools.callTool({ name: call.tool, arguments: call.arguments });
+      // A progress token, and the 60 s request timeout restarted by each notification: a call
+      // the gateway holds for approval (progress every 15 s) or a long tool lives on.
+      result = await tools.callTool(
+        { name: call.tool, arguments: call.arguments },
+        { onprogress: () => {}, resetTimeoutOnProgress: true },
+      );
     } catch (error) {
       throw new SwitchboardError('agent_step_failed', `${step} failed: ${describeError(error)}`);
     }

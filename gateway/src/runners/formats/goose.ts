@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import type { Bundle } from '../bundle.ts';
+import { TOOL_TIMEOUT_SEC } from './toml.ts';
 
 /**
  * goose `config.yaml` (REFERENCES §D 6.4, §J): `extensions` is a map keyed by name, `type:
@@ -10,8 +11,11 @@ import type { Bundle } from '../bundle.ts';
  * it. The `yaml` package quotes whatever needs quoting.
  */
 
-/** Seconds goose waits for a call; 300 is goose's own default for extensions. */
-const TIMEOUT_SEC = 300;
+/**
+ * Seconds goose waits for a call (goose's own default for extensions is 300): as long as
+ * Codex's (toml.ts), for ask_user and calls held for approval.
+ */
+const TIMEOUT_SEC = TOOL_TIMEOUT_SEC;
 
 export function renderGoose(bundle: Bundle): string {
   const extensions: Record<string, unknown> = {};

@@ -38,9 +38,11 @@ export function tomlKey(key: string): string {
 }
 
 // Codex defaults are 10 s to start and 60 s per call (REFERENCES §D 6.2); a gateway on a busy
-// machine can take longer to answer initialize, and ask_user waits for a human.
+// machine can take longer to answer initialize, and ask_user and a call held for approval wait
+// for a human (ask_user 10 min by default, an approval rule's `timeout` 10 min by default, up
+// to 1 h here). The gateway bounds every upstream call itself, so this is only a backstop.
 const STARTUP_TIMEOUT_SEC = 20;
-const TOOL_TIMEOUT_SEC = 300;
+export const TOOL_TIMEOUT_SEC = 3_600;
 
 export function renderCodex(bundle: Bundle): string {
   const tables = bundle.servers.map((s) =>
