@@ -72,6 +72,7 @@ describe('migrations', () => {
       where table_schema = current_schema() order by 1`;
     expect(tables.map((t) => t.name)).toEqual([
       'api_keys',
+      'approvals',
       'audit_log',
       'event_subscriptions',
       'kv',

@@ -114,8 +114,14 @@ describe('servers/chat over Streamable HTTP', () => {
     expect(fillPlaceholders(manifest.server.url, { CHAT_PORT: url.port })).toBe(url.href);
     expect(url.hostname).toBe('127.0.0.1');
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual(['deliver', 'list_messages', 'on_webhook', 'post_message']);
-    expect(manifest.tools.hidden.sort()).toEqual(['deliver', 'on_webhook']);
+    expect(tools).toEqual([
+      'ask_approval',
+      'deliver',
+      'list_messages',
+      'on_webhook',
+      'post_message',
+    ]);
+    expect(manifest.tools.hidden.sort()).toEqual(['ask_approval', 'deliver', 'on_webhook']);
     expect(manifest.processes[0]?.requires).toEqual(['CHAT_PORT']);
   });
 

@@ -524,6 +524,7 @@ schedules:
         intervalMs: 3_600_000,
       },
       rules: [],
+      approvals: [],
     });
   });
 
