@@ -5,6 +5,8 @@ import { ADMIN_KEY, EMPTY_DIR, spawnSwitchboard } from './gateway.ts';
 export interface GatewayProcess {
   child: ChildProcess;
   url: string;
+  /** The environment it was started with (its data dir, database, master key). */
+  env: Record<string, string>;
   logs: Array<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waitForLog(msg: string): Promise<Record<string, unknown>>;
@@ -14,8 +16,6 @@ export interface GatewayProcess {
 
 /** A `switchboard start` that may still be booting: no URL yet. */
 export type BootingGatewayProcess = Omit<GatewayProcess, 'url'> & {
-  /** The environment it was started with (its data dir, database). */
-  env: Record<string, string>;
   stderr(): string;
 };
 
@@ -92,7 +92,6 @@ export function listenUrl(gw: GatewayProcess): string {
 
 /** The DATABASE_URL a gateway process was started with. */
 export function gatewayDatabase(gw: GatewayProcess): string {
-  const env = (gw as unknown as { env?: Record<string, string> }).env;
-  if (!env?.DATABASE_URL) throw new Error('the gateway process has no DATABASE_URL');
-  return env.DATABASE_URL;
+  if (!gw.env.DATABASE_URL) throw new Error('the gateway process has no DATABASE_URL');
+  return gw.env.DATABASE_URL;
 }

@@ -308,3 +308,61 @@ describe('approvals across two gateway processes on one PostgreSQL', () => {
     );
   }, 120_000);
 });
+
+describe('approvals across a gateway restart (SIGKILL)', () => {
+  let first: GatewayProcess | undefined;
+  let second: GatewayProcess | undefined;
+  const clients: Client[] = [];
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await second?.cleanup();
+    await first?.cleanup();
+  });
+
+  it('the held call ends with the gateway, its request stays pending (never approved); the agent’s retry on the restarted gateway waits on it and proceeds once approved', async () => {
+    if (!fs.existsSync(POLICY)) writeFixtures();
+    // A fixed public URL: the task's token stays valid for the restarted gateway's audience.
+    const env = {
+      SWITCHBOARD_POLICY: POLICY,
+      INTEGRATION_DIRS: FIXTURES,
+      SWITCHBOARD_PUBLIC_URL: 'http://switchboard.test',
+    };
+    first = await startGatewayProcess(env);
+    const onFirst = apiOf(listenUrl(first));
+    await ready(onFirst, ['echo']);
+    const granted = await onFirst('POST', '/tasks', { external: true, scope: ['echo:*'] });
+    const taskId = (granted.json.task as { id: string }).id;
+    const token = (granted.json.mcp as { token: string }).token;
+    const client = await connect(listenUrl(first), token);
+    clients.push(client);
+    const held = client
+      .callTool({ name: 'echo__sleep', arguments: { ms: 5 } }, { timeout: 120_000 })
+      .then(
+        () => 'answered',
+        () => 'failed',
+      );
+    const approval = await pendingApproval(onFirst, taskId);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(await held).toBe('failed');
+
+    // The same database (and data dir, with its master key) under a new process.
+    second = await startGatewayProcess({ ...first.env });
+    const onSecond = apiOf(listenUrl(second));
+    await ready(onSecond, ['echo']);
+    const after = (await onSecond('GET', `/approvals/${approval.id}`)).json.approval as Json;
+    expect(after).toMatchObject({ status: 'pending', decidedBy: null, usedAt: null });
+    const retryClient = await connect(listenUrl(second), token);
+    clients.push(retryClient);
+    const retry = retryClient.callTool(
+      { name: 'echo__sleep', arguments: { ms: 5 } },
+      { timeout: 120_000 },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const approved = await onSecond('POST', `/approvals/${approval.id}/approve`, {});
+    expect(approved.status, JSON.stringify(approved.json)).toBe(200);
+    expect(text(await retry)).toBe('slept 5');
+    const listed = (await onSecond('GET', `/approvals?task=${taskId}`)).json.approvals as Json[];
+    expect(listed.map((a) => [a.id, a.status])).toEqual([[approval.id, 'approved']]);
+  }, 180_000);
+});

@@ -1,3 +1,4 @@
+import { TOOL_TIMEOUT_SEC } from '../formats/toml.ts';
 import { claudeStreamParser } from './claude-stream.ts';
 import type { AgentPreset } from './preset.ts';
 
@@ -41,6 +42,9 @@ export const claudeCodePreset: AgentPreset = {
     DISABLE_ERROR_REPORTING: '1',
     // No model calls for flavour text: every call to the model is the task's.
     DISABLE_NON_ESSENTIAL_MODEL_CALLS: '1',
+    // An MCP call may wait for a human (ask_user, a call held for approval): 1 h, as Codex and
+    // goose get (formats/toml.ts TOOL_TIMEOUT_SEC); the gateway bounds upstream calls itself.
+    MCP_TOOL_TIMEOUT: String(TOOL_TIMEOUT_SEC * 1000),
   },
   output: claudeStreamParser,
 };
