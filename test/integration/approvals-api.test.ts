@@ -128,6 +128,18 @@ describe('approvals API and CLI', () => {
     }
   });
 
+  it('OpenAPI lists the four routes with their scopes and shapes', async () => {
+    const doc = (await call('GET', '/openapi.json')).json;
+    expect(doc.paths['/approvals'].get['x-switchboard-scope']).toBe('approvals:read');
+    expect(doc.paths['/approvals/{id}'].get['x-switchboard-scope']).toBe('approvals:read');
+    for (const verb of ['approve', 'deny']) {
+      const op = doc.paths[`/approvals/{id}/${verb}`].post;
+      expect(op['x-switchboard-scope']).toBe('approvals:write');
+      expect(JSON.stringify(op.requestBody)).toContain('reason');
+      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '409']));
+    }
+  });
+
   it('approve: approved, decided by the key, audited, an event; deciding again is 409', async () => {
     const { id, taskId } = made[12]!;
     const approved = await call('POST', `/approvals/${id}/approve`, {}, operator.key);
