@@ -28,6 +28,15 @@ const forbidden = (integration: string, message: string) =>
     { details: { integration } },
   );
 
+/**
+ * Routes no integration's key may use whatever scopes its row holds (profile secrets,
+ * approvals): `what` says why, e.g. "approvals are decided with operator keys only".
+ */
+export function requireOperatorKey(apiKey: KeyOwner, what: string): void {
+  const integration = apiKey?.integration;
+  if (integration) throw forbidden(integration, what);
+}
+
 /** A session's dispatch and profile (as asked at creation, or as stored when an agent runs). */
 export function requireIntegrationSetup(
   apiKey: KeyOwner,

@@ -12,6 +12,7 @@ import {
 } from '../settings/profile-secrets.ts';
 import { parseInput } from '../validate.ts';
 import { actorOf, requireScope } from './auth.ts';
+import { requireOperatorKey } from './integration-key-bounds.ts';
 
 /**
  * A profile's secrets (settings/profile-secrets.ts): names and set/unset with profiles:read,
@@ -40,14 +41,8 @@ export const SecretStatusView = z.object({
   updatedBy: z.string().nullable(),
 });
 
-function refuseIntegrationKey(integration: string | null | undefined): void {
-  if (!integration) return;
-  throw new SwitchboardError(
-    'forbidden',
-    `this API key belongs to integration ${integration}: profile secrets are for operator keys only`,
-    { details: { integration } },
-  );
-}
+const refuseIntegrationKey = (apiKey: { integration: string | null } | undefined): void =>
+  requireOperatorKey(apiKey, 'profile secrets are for operator keys only');
 
 export function profilesRoutes(deps: {
   sql: Pool;
@@ -80,7 +75,7 @@ export function profilesRoutes(deps: {
   };
 
   router.get('/profiles/:name/secrets', requireScope('profiles:read'), async (req, res) => {
-    refuseIntegrationKey(req.apiKey?.integration);
+    refuseIntegrationKey(req.apiKey);
     const profile = req.params.name as string;
     const secrets = await listProfileSecrets(deps.sql, profile, declaredOf(profile));
     res.json({
@@ -93,7 +88,7 @@ export function profilesRoutes(deps: {
     '/profiles/:name/secrets/:secret',
     requireScope('profiles:write'),
     async (req, res) => {
-      refuseIntegrationKey(req.apiKey?.integration);
+      refuseIntegrationKey(req.apiKey);
       const profile = req.params.name as string;
       const name = secretName(req.params.secret as string);
       const declared = declaredOf(profile);
@@ -114,7 +109,7 @@ export function profilesRoutes(deps: {
     '/profiles/:name/secrets/:secret',
     requireScope('profiles:write'),
     async (req, res) => {
-      refuseIntegrationKey(req.apiKey?.integration);
+      refuseIntegrationKey(req.apiKey);
       const profile = req.params.name as string;
       const name = secretName(req.params.secret as string);
       // A profile the policy no longer has may still hold rows: unset works for it too, for

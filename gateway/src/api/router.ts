@@ -10,6 +10,7 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../log.ts';
 import type { TokenService } from '../tokens/service.ts';
+import { approvalsRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
 import { authenticateApiKey } from './auth.ts';
 import { deliveriesRoutes } from './deliveries.ts';
@@ -86,5 +87,6 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(outboxRoutes(sql));
   router.use(subscriptionsRoutes(deps));
   router.use(profilesRoutes(deps));
+  router.use(approvalsRoutes({ sql, publish: events.publish }));
   return router;
 }

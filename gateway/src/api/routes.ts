@@ -2,6 +2,13 @@ import * as z from 'zod';
 import type { Scope } from '../keys/scopes.ts';
 import { SubscriptionInput } from '../outbox/subscriptions.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
+import {
+  ApprovalAnswer,
+  ApprovalListAnswer,
+  ApproveBody,
+  DenyBody,
+  ListApprovalsQuery,
+} from './approvals.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
 import { SecretBody, SecretStatusView } from './profiles.ts';
@@ -372,4 +379,33 @@ export const API_ROUTES: RouteSpec[] = [
     summary: "Remove a profile's secret (its tasks then fail at start while it is declared)",
     responses: [ok(z.object({ profile: z.string(), name: z.string(), removed: z.boolean() }))],
   },
+  // Approvals (issue 15): calls held by policy `approvals` rules; operator keys only.
+  {
+    method: 'get',
+    path: '/approvals',
+    scope: 'approvals:read',
+    summary: 'Approval requests, newest first; ?status=&task=&limit=&cursor=',
+    query: ListApprovalsQuery,
+    responses: [ok(ApprovalListAnswer)],
+  },
+  {
+    method: 'get',
+    path: '/approvals/:id',
+    scope: 'approvals:read',
+    summary: 'One approval request',
+    responses: [ok(ApprovalAnswer), { status: 404, description: 'No such request' }],
+  },
+  ...(['approve', 'deny'] as const).map(
+    (verb): RouteSpec => ({
+      method: 'post',
+      path: `/approvals/:id/${verb}`,
+      scope: 'approvals:write',
+      summary: `${verb === 'approve' ? 'Approve (reason optional)' : 'Deny (reason required)'} a pending request; the held call learns of it at once`,
+      body: verb === 'approve' ? ApproveBody : DenyBody,
+      responses: [
+        ok(ApprovalAnswer),
+        { status: 409, description: 'approval_not_pending: decided, expired, or its task ended' },
+      ],
+    }),
+  ),
 ];

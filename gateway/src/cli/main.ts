@@ -1,5 +1,6 @@
 import { EXIT, SwitchboardError, UsageError } from '../errors.ts';
 import { agent } from './agent.ts';
+import { approvals } from './approvals.ts';
 import type { CliContext, Command } from './command.ts';
 import { connect } from './connect.ts';
 import { deliveries } from './deliveries.ts';
@@ -26,6 +27,7 @@ export const COMMANDS: Command[] = [
   outbox,
   subscriptions,
   profiles,
+  approvals,
   mcpConfig,
   agent,
   connect,

@@ -69,6 +69,13 @@ export function describeEvent(e: StreamEvent): string {
       return `${at} failed: ${str(d.reason)}${d.error ? ` (${str(d.error)})` : ''}`;
     case 'task:cancelled':
       return `${at} cancelled${d.by ? ` by ${str(d.by)}` : ''}`;
+    case 'task:approval_requested': {
+      const a = (d.approval ?? {}) as Record<string, unknown>;
+      const message = a.message === undefined ? '' : ` (${oneLine(str(a.message))})`;
+      return `${at} approval ${str(a.id)} requested for ${str(a.integration)}:${str(a.tool)}${message}, until ${str(a.expiresAt)}; approve with: switchboard approvals approve ${str(a.id)}`;
+    }
+    case 'task:approval_decided':
+      return `${at} approval ${str(d.approvalId)} ${str(d.status)} for ${str(d.integration)}:${str(d.tool)}${d.by ? ` by ${str(d.by)}` : ''}${d.reason ? `: ${oneLine(str(d.reason))}` : ''}`;
     case 'task:budget_exceeded':
       return `${at} budget exceeded: ${str(d.limit)} (${str(d.used)} of ${str(d.max)}, ${str(d.source)}), refused ${str(d.integration)}__${str(d.tool)}`;
     default:

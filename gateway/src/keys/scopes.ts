@@ -16,6 +16,8 @@ export const RESOURCES = [
   'metrics',
   // Profile secrets (model API keys): api/profiles.ts. Never given to an integration's key.
   'profiles',
+  // Approval requests of held tool calls: api/approvals.ts. Never given to an integration's key.
+  'approvals',
 ] as const;
 
 export type Resource = (typeof RESOURCES)[number];
