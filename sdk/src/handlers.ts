@@ -98,7 +98,8 @@ export const dispatcherInputSchema = z.object({
     /** Why the task failed. */
     error: z.string().optional(),
   }),
-  session: z.object({ id: text('a session id'), key: text('a session key') }),
+  /** Absent for a task without a session (its own `dispatch` named the target). */
+  session: z.object({ id: text('a session id'), key: text('a session key') }).optional(),
   dispatch: z.object({ type: localName, config: jsonObject.optional() }),
 });
 export type DispatcherInput = z.output<typeof dispatcherInputSchema>;
@@ -121,7 +122,8 @@ export const approvalRequestInputSchema = z.object({
     message: z.string().optional(),
     expiresAt: text('an ISO 8601 time'),
   }),
-  session: z.object({ id: text('a session id'), key: text('a session key') }),
+  /** Absent for a task without a session (its own `dispatch` named the target). */
+  session: z.object({ id: text('a session id'), key: text('a session key') }).optional(),
   dispatch: z.object({ type: localName, config: jsonObject.optional() }),
 });
 export type ApprovalRequestInput = z.output<typeof approvalRequestInputSchema>;

@@ -26,6 +26,7 @@ import {
   listenUrl,
   startGatewayProcess,
 } from '../helpers/gateway-process.ts';
+import { freePort } from '../helpers/processes.ts';
 
 type Json = Record<string, unknown>;
 
@@ -115,6 +116,9 @@ async function connect(url: string, token: string): Promise<Client> {
   return client;
 }
 
+beforeAll(writeFixtures);
+afterAll(() => fs.rmSync(ROOT, { recursive: true, force: true }));
+
 const text = (result: { content?: unknown }) =>
   ((result.content as Array<{ text?: string }> | undefined) ?? []).map((c) => c.text).join('');
 
@@ -126,7 +130,6 @@ describe('approvals: a queued task in a chat session, decided with the CLI', () 
     runSwitchboard(args, { SWITCHBOARD_URL: gw.url, SWITCHBOARD_API_KEY: ADMIN_KEY });
 
   beforeAll(async () => {
-    writeFixtures();
     gw = await startGatewayProcess({
       SWITCHBOARD_POLICY: POLICY,
       INTEGRATION_DIRS: `${FIXTURES}:${ROOT}`,
@@ -142,7 +145,6 @@ describe('approvals: a queued task in a chat session, decided with the CLI', () 
   afterAll(async () => {
     await reader?.close().catch(() => {});
     await gw?.cleanup();
-    fs.rmSync(ROOT, { recursive: true, force: true });
   });
 
   const thread = async (channel: string) => {
@@ -154,7 +156,7 @@ describe('approvals: a queued task in a chat session, decided with the CLI', () 
       .messages;
   };
 
-  const startTask = async (channel: string, ms: number) => {
+  const startTask = async (channel: string, ms: number, inSession = true) => {
     const plan = {
       calls: [{ tool: 'echo__sleep', arguments: { ms } }],
       result: `slept ${ms} ms after approval`,
@@ -162,7 +164,7 @@ describe('approvals: a queued task in a chat session, decided with the CLI', () 
     const created = await api('POST', '/tasks', {
       prompt: JSON.stringify(plan),
       profile: 'scripted',
-      session: `chat:${channel}`,
+      ...(inSession && { session: `chat:${channel}` }),
       dispatch: { type: 'chat', config: { channel } },
     });
     expect(created.status, JSON.stringify(created.json)).toBe(201);
@@ -215,6 +217,21 @@ describe('approvals: a queued task in a chat session, decided with the CLI', () 
     expect(watched.stdout).toMatch(/approv\w* .*fine/);
   }, 120_000);
 
+  // Regression: a dispatcher got `session: {id: null, key: null}` for a task without a session,
+  // which failed its input schema: the result (and the request) were dead-lettered.
+  it('a task without a session, sent to chat by its own dispatch: asked in the channel, its result delivered', async () => {
+    const id = await startTask('no-session', 9, false);
+    const approval = await pendingApproval(api, id);
+    await until('the question in the channel', async () =>
+      (await thread('no-session')).find((m) => m.text.includes(String(approval.id))),
+    );
+    expect((await api('POST', `/approvals/${approval.id}/approve`, {})).status).toBe(200);
+    expect(await ended(id)).toMatchObject({ status: 'complete' });
+    await until('the result in the channel', async () =>
+      (await thread('no-session')).find((m) => m.text === 'slept 9 ms after approval'),
+    );
+  }, 120_000);
+
   it('denied with a reason: the agent’s call fails with who denied it and why, and the task with it', async () => {
     const id = await startTask('ops-denied', 8);
     const approval = await pendingApproval(api, id);
@@ -228,33 +245,41 @@ describe('approvals: a queued task in a chat session, decided with the CLI', () 
     expect(denied.code, denied.stderr).toBe(0);
     const task = await ended(id);
     expect(task.status).toBe('failed');
-    expect(String(task.error)).toMatch(
+    // The agent saw the denial as its call's error (task watch shows the failed call and the
+    // decision; the reference agent stops at the first failed call).
+    const watched = await cli(['task', 'watch', id]);
+    expect(watched.stdout).toMatch(
       new RegExp(
         `approval ${approval.id} \\(rule reviewed-sleeps\\): denied by \\S+: not during the freeze`,
       ),
     );
+
     const again = await cli(['approvals', 'approve', String(approval.id)]);
     expect(again.code).not.toBe(0);
-    expect(again.stderr).toContain('approval_not_pending');
+    expect(again.stderr).toMatch(
+      new RegExp(`409 approval ${approval.id} is denied \\(by \\S+\\); only a pending one`),
+    );
   }, 120_000);
 });
 
 describe('approvals across two gateway processes on one PostgreSQL', () => {
+  // The agent reaches the first one: the public URL (the tokens' audience and the Host the MCP
+  // routes accept) is its address, so its port is chosen before it starts.
   let a: GatewayProcess | undefined;
   let b: GatewayProcess | undefined;
   const clients: Client[] = [];
 
   beforeAll(async () => {
     if (!usingPostgres) return;
-    if (!fs.existsSync(POLICY)) writeFixtures();
     // One master key and one public URL for both: a token minted by either verifies on both.
+    const port = await freePort();
     const env = {
       SWITCHBOARD_POLICY: POLICY,
       INTEGRATION_DIRS: FIXTURES,
       SWITCHBOARD_MASTER_KEY: '5b'.repeat(32),
-      SWITCHBOARD_PUBLIC_URL: 'http://switchboard.test',
+      SWITCHBOARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
     };
-    a = await startGatewayProcess(env);
+    a = await startGatewayProcess({ ...env, PORT: String(port) });
     b = await startGatewayProcess({ ...env, DATABASE_URL: gatewayDatabase(a) });
     await Promise.all([ready(apiOf(listenUrl(a)), ['echo']), ready(apiOf(listenUrl(b)), ['echo'])]);
   }, 180_000);
@@ -320,12 +345,14 @@ describe('approvals across a gateway restart (SIGKILL)', () => {
   });
 
   it('the held call ends with the gateway, its request stays pending (never approved); the agent’s retry on the restarted gateway waits on it and proceeds once approved', async () => {
-    if (!fs.existsSync(POLICY)) writeFixtures();
-    // A fixed public URL: the task's token stays valid for the restarted gateway's audience.
+    // The restarted gateway listens where the first did: the task's token (its audience) and
+    // the agent's URL stay valid.
+    const port = await freePort();
     const env = {
       SWITCHBOARD_POLICY: POLICY,
       INTEGRATION_DIRS: FIXTURES,
-      SWITCHBOARD_PUBLIC_URL: 'http://switchboard.test',
+      PORT: String(port),
+      SWITCHBOARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
     };
     first = await startGatewayProcess(env);
     const onFirst = apiOf(listenUrl(first));

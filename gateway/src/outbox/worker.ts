@@ -331,7 +331,7 @@ export class OutboxWorker {
     }
     const input = approvalRequestInputSchema.safeParse({
       approval,
-      session,
+      ...sessionOf(target),
       dispatch: { type: target.type, config: target.config },
     });
     if (!input.success) {
@@ -365,7 +365,7 @@ export class OutboxWorker {
     }
     const input = dispatcherInputSchema.safeParse({
       task,
-      session: { id: target.sessionId, key: target.sessionKey },
+      ...sessionOf(target),
       dispatch: { type: target.type, config: target.config },
     });
     if (!input.success) {
@@ -379,4 +379,14 @@ export class OutboxWorker {
     });
     return { ok: true };
   }
+}
+
+/**
+ * A dispatcher's `session` argument: left out for a task without a session (its own `dispatch`
+ * named the target). Sent as nulls, it failed the input schema and dead-lettered the result.
+ */
+function sessionOf(target: { sessionId: string | null; sessionKey: string | null }) {
+  return target.sessionId === null || target.sessionKey === null
+    ? {}
+    : { session: { id: target.sessionId, key: target.sessionKey } };
 }
