@@ -276,6 +276,7 @@ describe('servers/github over stdio against a fake GitHub API', () => {
         execution: {
           preamble: expect.stringContaining('#42'),
           tools: ['github:get_pr', 'github:list_issues', 'github:comment'],
+          skills: ['github/review'],
         },
       },
     ]);
