@@ -105,7 +105,11 @@ const Triggers = z.object({
       }),
       message: z.string(),
       run: z.boolean(),
-      execution: z.object({ preamble: z.string(), tools: z.array(z.string()) }),
+      execution: z.object({
+        preamble: z.string(),
+        tools: z.array(z.string()),
+        skills: z.array(z.string()).optional(),
+      }),
     }),
   ),
 });
