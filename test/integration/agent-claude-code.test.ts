@@ -10,6 +10,9 @@
  *    (ReadMcpResourceTool) through the gateway and ends with task_complete, whose result stands.
  * Both run at once on one gateway. The model is offered the granted tools only: the webhook's
  * task sees github's get_pr (not list_issues or comment) and no fixture tool at all.
+ * The task's context reaches the model where Claude Code reads it (tasks/agent-context.ts):
+ * the trigger's preamble and the session history from `~/.claude/CLAUDE.md`, once, the prompt
+ * itself untouched; the trigger's skill `github/review` as `github-review` among the skills.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -29,6 +32,7 @@ const REVIEW = 'Review pull request #42 in acme/api';
 const REVIEW_ANSWER = 'PR #42 "Add dark mode" looks good to me: a small, focused theme change.';
 const DASHES = '--dangerously-skip-permissions';
 const COMPLETE_RESULT = 'Closed the loop through task_complete.';
+const API_PREAMBLE = 'Operator note 7f3a: answer in one line.';
 
 const installed = await installAgentCli('claude');
 if (!installed.ok)
@@ -164,7 +168,12 @@ profiles:
     const created = await fetch(`${gw().url}/api/v1/tasks`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ profile: 'claude', prompt: `${DASHES} then report back.` }),
+      body: JSON.stringify({
+        profile: 'claude',
+        prompt: `${DASHES} then report back.`,
+        // fixture has no skills folder: refused by name in task:context, the task runs anyway.
+        execution: { preamble: API_PREAMBLE, skills: ['fixture/anything'] },
+      }),
     });
     expect(created.status).toBe(201);
     const dashesId = ((await created.json()) as Json).task.id as string;
@@ -224,7 +233,39 @@ profiles:
       ).toBe(true);
     }
     // The tool result the model saw came from the gateway.
-    expect(JSON.stringify(turns.at(-1)!.body.messages)).toContain('Add dark mode');
+    const toolResults = JSON.stringify(
+      turns
+        .at(-1)!
+        .body.messages.flatMap((m: Json) =>
+          Array.isArray(m.content) ? m.content.filter((b: Json) => b.type === 'tool_result') : [],
+        ),
+    );
+    expect(toolResults).toContain('Add dark mode');
+
+    // The context: the preamble and the session history from ~/.claude/CLAUDE.md, in the first
+    // user message, once; the prompt (the trigger's message) after it, without the preamble.
+    const first = turns[0]!.body.messages[0].content as Json[];
+    const texts = first.map((b) => (typeof b.text === 'string' ? b.text : ''));
+    const memory = texts.find((t) => t.includes('.claude/CLAUDE.md'));
+    expect(memory, JSON.stringify(texts).slice(0, 2_000)).toContain(`${REVIEW}. Read it with`);
+    expect(memory).toContain('## Session history');
+    expect(memory).toContain(
+      '"role":"integration","content":"PR #42 opened by @ada: Add dark mode',
+    );
+    expect(JSON.stringify(turns[0]!.body).split(REVIEW)).toHaveLength(2);
+    expect(texts.at(-1)).toMatch(/^PR #42 opened by @ada: Add dark mode/);
+    // The skill github/review (servers/github/skills/review.md) among the model's skills.
+    expect(JSON.stringify(turns[0]!.body)).toContain(
+      '- github-review: How to review a GitHub pull request',
+    );
+    const context = seen.find((e) => e.type === 'task:context');
+    expect(context?.data).toMatchObject({
+      into: 'files',
+      files: ['.claude/CLAUDE.md', '.claude/skills/github-review/SKILL.md'],
+      preamble: true,
+      skills: ['github/review'],
+      refused: [],
+    });
 
     // Dispatched: the github dispatcher posted the answer on the PR.
     const comments = await until('the PR comment', async () => github.comments.get('acme/api#42'));
@@ -240,6 +281,14 @@ profiles:
     expect(dashes).toEqual({ status: 'complete', result: COMPLETE_RESULT });
     const dashTurns = model.turns(DASHES);
     expect(JSON.stringify(dashTurns[0]!.body.messages)).toContain(`${DASHES} then report back.`);
+    expect(JSON.stringify(dashTurns[0]!.body.messages).split(API_PREAMBLE)).toHaveLength(2);
+    const dashEvents = await eventsOf(dashesId);
+    expect(dashEvents.find((e) => e.type === 'task:context')?.data).toMatchObject({
+      files: ['.claude/CLAUDE.md'],
+      historyMessages: 0,
+      skills: [],
+      refused: [{ skill: 'fixture/anything', reason: 'no_skills' }],
+    });
     // Its resource read (ReadMcpResourceTool) went to the fixture through the gateway.
     expect(JSON.stringify(dashTurns[1]!.body.messages)).toContain(
       'This is the content of the static text resource.',

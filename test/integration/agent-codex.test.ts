@@ -11,7 +11,9 @@
  *  3. calls switchboard task_complete with its review, then answers.
  * The review is the task's result and the github dispatcher posts it on the PR. The model is
  * never offered github's out-of-scope tools (list_issues, comment), although the webhook's
- * trigger asks for them.
+ * trigger asks for them. The task's context reaches the model where Codex reads it
+ * (tasks/agent-context.ts): the trigger's preamble and the session history from
+ * `$CODEX_HOME/AGENTS.md`, once, and the trigger's skill `github/review` as `github-review`.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -257,7 +259,27 @@ profiles:
       expect(mcp.every((n) => /^mcp__(github|switchboard)__/.test(n), mcp.join(' '))).toBe(true);
     }
     // The tool result the model saw came from the gateway (the fake GitHub's PR).
-    expect(JSON.stringify(turns[1]!.body.input)).toContain('Add dark mode');
+    const outputs = (turns[1]!.body.input ?? []).filter((i) => i.type === 'function_call_output');
+    expect(JSON.stringify(outputs)).toContain('Add dark mode');
+
+    // The context: preamble and session history from $CODEX_HOME/AGENTS.md, once, in a user
+    // message of Codex's own; the skill github/review among the skills Codex lists.
+    const userTexts = (turns[0]!.body.input ?? [])
+      .filter((i) => i.type === 'message' && i.role === 'user')
+      .flatMap((i) => (i.content as Json[]).map((c) => (typeof c.text === 'string' ? c.text : '')));
+    const instructions = userTexts.find((t) => t.includes(REVIEW_PROMPT));
+    expect(instructions, JSON.stringify(userTexts).slice(0, 2_000)).toContain('## Session history');
+    expect(instructions).toContain('"role":"integration","content":"PR #42 opened by @ada');
+    expect(JSON.stringify(turns[0]!.body.input).split(REVIEW_PROMPT)).toHaveLength(2);
+    expect(JSON.stringify(turns[0]!.body)).toContain(
+      '- github-review: How to review a GitHub pull request',
+    );
+    expect(seen.find((e) => e.type === 'task:context')?.data).toMatchObject({
+      into: 'files',
+      files: ['.codex/AGENTS.md', '.codex/skills/github-review/SKILL.md'],
+      skills: ['github/review'],
+      refused: [],
+    });
 
     // Codex's own account of the run, as its preset's parser reads it: the task's events once
     // the profile says `agent: codex`, else its stdout lines (task:token) parsed here.

@@ -208,7 +208,10 @@ describe('DockerRunner (fake docker on PATH)', () => {
       { ...config, args: ['--prompt-file', '{prompt_file}'], stdin: 'prompt' },
       { hostEnv: hostEnv(), user: '1000:1000' },
     );
-    expect((await runner.run(req)).reason).toBe('exited');
+    // An agent's context files (runners/context-files.ts) go into the mounted folder too.
+    const files = [{ path: '.claude/CLAUDE.md', key: 'context-0', content: 'PREAMBLE' }];
+    expect((await runner.run({ ...req, files })).reason).toBe('exited');
+    expect(fs.readFileSync(path.join(req.workdir, '.claude/CLAUDE.md'), 'utf8')).toBe('PREAMBLE');
     const [run] = calls();
     expect(run!.argv.slice(0, 3)).toEqual(['run', '--rm', '--interactive']);
     expect(run!.argv.slice(-3)).toEqual(['claude', '--prompt-file', '/workspace/prompt.txt']);

@@ -105,7 +105,11 @@ const Triggers = z.object({
       }),
       message: z.string(),
       run: z.boolean(),
-      execution: z.object({ preamble: z.string(), tools: z.array(z.string()) }),
+      execution: z.object({
+        preamble: z.string(),
+        tools: z.array(z.string()),
+        skills: z.array(z.string()).optional(),
+      }),
     }),
   ),
 });
@@ -276,6 +280,7 @@ describe('servers/github over stdio against a fake GitHub API', () => {
         execution: {
           preamble: expect.stringContaining('#42'),
           tools: ['github:get_pr', 'github:list_issues', 'github:comment'],
+          skills: ['github/review'],
         },
       },
     ]);

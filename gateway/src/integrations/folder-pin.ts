@@ -26,10 +26,19 @@ async function escapes(root: string, dir: string, rel: string): Promise<string |
   } catch {
     return undefined; // missing: the spawn fails and says so
   }
+  return outsideFolder(root, real) ? real : undefined;
+}
+
+/**
+ * A real path (symlinks resolved) that is not among the folder's files: outside `root` (also a
+ * real path), or inside an unhashed folder (`.data`, `.git`: folder-hash.ts), whose content
+ * is the integration's run-time data, never something the gateway reads as its code or skills.
+ */
+export function outsideFolder(root: string, real: string): boolean {
   const relative = path.relative(root, real);
   const first = relative.split(path.sep)[0] ?? '';
   const outside = relative.startsWith('..') || path.isAbsolute(relative);
-  return outside || UNHASHED.has(first) ? real : undefined;
+  return outside || UNHASHED.has(first);
 }
 
 function manifestPaths(manifest: Manifest): Array<[string, string]> {

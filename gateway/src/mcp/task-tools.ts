@@ -7,7 +7,8 @@ import { insertTaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
 import { watchTask } from '../events/task-wakeups.ts';
 import type { Logger } from '../log.ts';
-import { lastMessageId, listMessages, type MessageRow, newestMessages } from '../sessions/store.ts';
+import { contextHistory } from '../sessions/history.ts';
+import { lastMessageId, listMessages } from '../sessions/store.ts';
 import { recordAgentResult } from '../tasks/sql/agent-result.ts';
 import { findQueueTask, type QueueTaskRow } from '../tasks/store.ts';
 import type { TokenClaims } from '../tokens/claims.ts';
@@ -35,10 +36,6 @@ export const ASK_USER_DEFAULT_MS = 10 * 60_000;
  * waiting (the same fallback as the task-event stream's, events/task-events.ts).
  */
 export const ASK_USER_POLL_MS = 5_000;
-/** task_context summarises this many of the session's newest messages. */
-export const CONTEXT_MESSAGES = 20;
-/** …each cut to this many characters (the whole text is one API call away). */
-const CONTEXT_MESSAGE_CHARS = 2_000;
 
 export interface TaskToolsDeps {
   sql: Pool;
@@ -235,23 +232,14 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
       async () => {
         const task = await runningTask(claims);
         if (typeof task === 'string') return toolError(task);
-        const history: MessageRow[] = [];
-        if (task.sessionId !== null) {
-          history.push(...(await newestMessages(deps.sql, task.sessionId, CONTEXT_MESSAGES)));
-        }
+        // The session's newest messages, each cut (sessions/history.ts: CONTEXT_MESSAGES).
         const context = {
           taskId: task.id,
           sessionId: task.sessionId,
           profile: task.profile,
           prompt: task.prompt,
           execution: task.execution,
-          history: history.map((m) => ({
-            id: m.id,
-            role: m.role,
-            content: m.content.slice(0, CONTEXT_MESSAGE_CHARS),
-            truncated: m.content.length > CONTEXT_MESSAGE_CHARS,
-            createdAt: m.createdAt.toISOString(),
-          })),
+          history: await contextHistory(deps.sql, task.sessionId),
         };
         return text(JSON.stringify(context, null, 2), context);
       },

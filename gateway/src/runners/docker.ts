@@ -2,7 +2,7 @@ import type { Runner as RunnerConfig } from '@switchboard/policy';
 import { runChild } from './child.ts';
 import { cliEnv, isCliEnvName, runCli, taskResourceName } from './cli.ts';
 import { containerEnv } from './env.ts';
-import { writePromptFile } from './files.ts';
+import { writeAgentFiles, writePromptFile } from './files.ts';
 import {
   checkArgs,
   checkCommand,
@@ -116,6 +116,7 @@ export class DockerRunner implements Runner {
     const name = taskResourceName(request.bundle.taskId);
     // In the mounted working folder: /workspace/prompt.txt, which `{prompt_file}` names.
     await writePromptFile(request.workdir, request.prompt);
+    await writeAgentFiles(request.workdir, request.files ?? []);
     return runChild({
       command: 'docker',
       args: argv,

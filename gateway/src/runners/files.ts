@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Bundle } from './bundle.ts';
+import type { AgentFile } from './context-files.ts';
 import { renderGoose } from './formats/goose.ts';
 import { renderClaude, renderCursor, renderSwitchboardJson } from './formats/json.ts';
 import { renderCodex } from './formats/toml.ts';
@@ -94,6 +95,22 @@ export async function writePromptFile(workdir: string, prompt: string): Promise<
   const target = path.join(workdir, PROMPT_FILE);
   await fs.writeFile(target, prompt, { mode: 0o600, flag: 'wx' });
   return target;
+}
+
+/**
+ * The task's context files (context-files.ts: an agent's instructions file and skills) into the
+ * working folder, 0600 in 0700 folders like the bundle. Their paths come from the agent preset
+ * and validated skill names; one that is absolute or has a `..` segment is a bug, refused.
+ */
+export async function writeAgentFiles(workdir: string, files: readonly AgentFile[]): Promise<void> {
+  for (const file of files) {
+    const parts = file.path.split('/');
+    if (path.isAbsolute(file.path) || parts.some((p) => p === '' || p === '.' || p === '..'))
+      throw new Error(`context file path ${JSON.stringify(file.path)} is not inside the folder`);
+    const target = path.join(workdir, file.path);
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+    await fs.writeFile(target, file.content, { mode: 0o600, flag: 'wx' });
+  }
 }
 
 export async function removeWorkdir(dir: string): Promise<void> {

@@ -48,7 +48,7 @@ function labelValue(value: string): string {
 
 export function jobManifest(
   config: KubernetesRunnerConfig,
-  request: Pick<RunRequest, 'prompt' | 'bundle' | 'timeoutMs' | 'secrets'>,
+  request: Pick<RunRequest, 'prompt' | 'bundle' | 'timeoutMs' | 'secrets' | 'files'>,
 ): { name: string; list: { apiVersion: 'v1'; kind: 'List'; items: KubernetesObject[] } } {
   const { bundle } = request;
   const name = taskResourceName(bundle.taskId);
@@ -78,6 +78,8 @@ export function jobManifest(
   const files: Array<BundleFileSpec & { content: string }> = [
     ...bundleFiles(bundle),
     { path: PROMPT_FILE, key: PROMPT_FILE, secret: false, content: request.prompt },
+    // The context files (an agent's instructions and skills): no credential in them either.
+    ...(request.files ?? []).map((f) => ({ ...f, secret: false })),
   ];
   for (const file of files) (file.secret ? secretData : configData)[file.key] = file.content;
 

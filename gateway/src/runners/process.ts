@@ -2,7 +2,7 @@ import type { Runner as RunnerConfig } from '@switchboard/policy';
 import { SwitchboardError } from '../errors.ts';
 import { runChild } from './child.ts';
 import { agentEnv } from './env.ts';
-import { writePromptFile } from './files.ts';
+import { writeAgentFiles, writePromptFile } from './files.ts';
 import {
   checkArgs,
   checkCommand,
@@ -47,6 +47,7 @@ export class ProcessRunner implements Runner {
   async run(request: RunRequest): Promise<RunResult> {
     const { config } = this;
     await writePromptFile(request.workdir, request.prompt);
+    await writeAgentFiles(request.workdir, request.files ?? []);
     const { command, prefix } = resolveCommand(config.command ?? '');
     const values = placeholderValues(request, request.workdir);
     return runChild({

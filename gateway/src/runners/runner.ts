@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwitchboardError } from '../errors.ts';
 import type { Bundle } from './bundle.ts';
+import type { AgentFile } from './context-files.ts';
 import { BUNDLE_FILES, PROMPT_FILE } from './files.ts';
 
 /**
@@ -21,6 +22,11 @@ export interface RunRequest {
   /** The local folder `writeBundle` filled; the agent's working folder (and HOME). */
   workdir: string;
   timeoutMs: number;
+  /**
+   * The task's context files for its agent (context-files.ts placeContext), written into the
+   * working folder next to the prompt file (kubernetes: mounted from the ConfigMap).
+   */
+  files?: readonly AgentFile[];
   /**
    * The profile's secrets (policy `secrets:`), decrypted by the worker: into the agent's
    * environment only, never onto a command line, into a file or a ConfigMap.

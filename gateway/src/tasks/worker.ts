@@ -18,6 +18,7 @@ import { resolveRunner } from '../runners/presets/index.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
 import { loadProfileSecrets } from '../settings/profile-secrets.ts';
 import type { TokenService } from '../tokens/service.ts';
+import { prepareAgentContext } from './agent-context.ts';
 import { agentLines } from './agent-lines.ts';
 import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.ts';
 import { NO_REDACTION, type OutputRedactor, outputRedactor } from './output-redaction.ts';
@@ -341,15 +342,21 @@ export class TaskWorker {
         redactor.line,
       );
       // runnerFor resolved this profile already; a throw here would have stopped it there.
-      const lines = agentLines(output, resolveRunner(profile).preset, log, redactor.line);
-      const preamble = (task.execution as { preamble?: unknown }).preamble;
-      const prompt =
-        typeof preamble === 'string' && preamble !== ''
-          ? `${preamble}\n\n${task.prompt}`
-          : task.prompt;
+      const { preset } = resolveRunner(profile);
+      const lines = agentLines(output, preset, log, redactor.line);
+      // Preamble, session history and skills where the agent reads them (agent-context.ts).
+      const { prompt, files } = await prepareAgentContext(
+        this.deps,
+        task,
+        grant.integrations.map((i) => i.name),
+        preset?.context,
+        log,
+        (seq) => job.ownSeqs.add(seq),
+      );
       log.info({ timeoutMs, integrations: grant.integrations.length }, 'agent starting');
       run = await runner.run({
         prompt,
+        files,
         bundle,
         workdir,
         timeoutMs,

@@ -23,7 +23,7 @@ export type Trigger = {
   session: { key: string; dispatch: { type: 'github'; config: { repo: string; number: number } } };
   message: string;
   run: boolean;
-  execution: { preamble: string; tools: string[] };
+  execution: { preamble: string; tools: string[]; skills?: string[] };
 };
 export type HandlerResult = { triggers: Trigger[] };
 
@@ -66,7 +66,13 @@ function clip(text: string): string {
  * One session per issue or PR, so a comment lands in the conversation its PR started; the
  * dispatcher posts the result back to the same thread.
  */
-function trigger(repo: string, number: number, message: string, preamble: string): Trigger {
+function trigger(
+  repo: string,
+  number: number,
+  message: string,
+  preamble: string,
+  skills?: string[],
+): Trigger {
   return {
     session: {
       key: `github:${repo}#${number}`,
@@ -74,7 +80,12 @@ function trigger(repo: string, number: number, message: string, preamble: string
     },
     message,
     run: true,
-    execution: { preamble, tools: ['github:get_pr', 'github:list_issues', 'github:comment'] },
+    execution: {
+      preamble,
+      tools: ['github:get_pr', 'github:list_issues', 'github:comment'],
+      // skills/<name>.md of this folder, placed where the agent reads skills (docs/agents.md).
+      ...(skills ? { skills } : {}),
+    },
   };
 }
 
@@ -94,6 +105,7 @@ export function handleWebhook(input: WebhookInput): HandlerResult {
           pr.number,
           `PR #${pr.number} opened by @${sender.login}: ${pr.title}\n${pr.html_url}\n\n${clip(pr.body ?? '')}`,
           `Review pull request #${pr.number} in ${repository.full_name}. Read it with github:get_pr.`,
+          ['github/review'],
         ),
       ],
     };

@@ -14,6 +14,13 @@ import type { AgentPreset } from './preset.ts';
  * - `stream-json` output (one JSON object per line), which `claude-stream.ts` turns into task
  *   events and the final answer. `--verbose` is required with stream-json in print mode.
  *
+ * - the task's context in `~/.claude/CLAUDE.md` (preamble and session history: Claude Code puts
+ *   its user memory file in the first user message, in print mode too) and its skills in
+ *   `~/.claude/skills/<integration>-<skill>/SKILL.md` (listed to the model by name and
+ *   description; the body is read when the model uses the skill). HOME is the task's folder, so
+ *   these are the task's whatever the working directory; measured with 2.1.332 against the
+ *   fake model (test/integration/agent-claude-code.test.ts).
+ *
  * The model credentials (ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL for a proxy) are the
  * profile's `env`, never the preset's.
  */
@@ -46,5 +53,6 @@ export const claudeCodePreset: AgentPreset = {
     // goose get (formats/toml.ts TOOL_TIMEOUT_SEC); the gateway bounds upstream calls itself.
     MCP_TOOL_TIMEOUT: String(TOOL_TIMEOUT_SEC * 1000),
   },
+  context: { into: 'files', instructions: '.claude/CLAUDE.md', skills: '.claude/skills' },
   output: claudeStreamParser,
 };

@@ -27,6 +27,10 @@ import type { AgentPreset } from './preset.ts';
  *   runs get no variable named `*KEY*`, `*SECRET*` or `*TOKEN*`. 0.171 passes the whole
  *   environment by default (measured: `env` run by the model printed SWITCHBOARD_TOKEN_* into
  *   the next model request); the tokens are Codex's to send to the gateway, not the model's.
+ * - the task's context in `$CODEX_HOME/AGENTS.md` (Codex's global instructions, sent as a user
+ *   message; CODEX_HOME is the bundle's `.codex`, above) and its skills in
+ *   `$CODEX_HOME/skills/<integration>-<skill>/SKILL.md`, which 0.171 lists to the model by name
+ *   and description (measured against the fake model: test/integration/agent-codex.test.ts).
  *
  * The working root is the process's working folder (the task folder, or the profile's `cwd`).
  * The model provider and its credential are the profile's: `CODEX_API_KEY` in its env for
@@ -56,5 +60,6 @@ export const codexPreset: AgentPreset = {
     // Plain output in the (rare) human-readable lines: no escape codes in the task's events.
     NO_COLOR: '1',
   },
+  context: { into: 'files', instructions: '.codex/AGENTS.md', skills: '.codex/skills' },
   output: codexJsonParser,
 };

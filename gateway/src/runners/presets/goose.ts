@@ -6,6 +6,8 @@ import type { AgentPreset } from './preset.ts';
  * the agent), and its instructions from the prompt file (`-i`), so the prompt is never an argv
  * word. `--no-session` keeps no session file, `--quiet` prints the answer only. goose prints
  * plain text: every line stays a `task:token` and a clean exit's stdout is the result.
+ * The task's context (preamble, session history, skills inlined) is goose's global hints file,
+ * `~/.config/goose/.goosehints`, next to its config (goose adds hints to its system prompt).
  * The model provider and key (GOOSE_PROVIDER, GOOSE_MODEL, OPENAI_API_KEY, …) are the
  * profile's `env`.
  */
@@ -20,5 +22,6 @@ export const goosePreset: AgentPreset = {
     // Tool calls run without asking: nobody is there to answer (goose's `auto` mode).
     GOOSE_MODE: 'auto',
   },
+  context: { into: 'files', instructions: '.config/goose/.goosehints' },
   output: () => ({ line: () => undefined, finalAnswer: () => undefined }),
 };

@@ -7,8 +7,12 @@
  *   profile's secrets),
  * - a parser of its structured output (Claude `stream-json`, Codex `--json`): each stdout line
  *   becomes task events (assistant text, tool calls, usage), and its final answer becomes the
- *   result when the agent did not call task_complete.
+ *   result when the agent did not call task_complete;
+ * - where the task's context (preamble, session history, skills) goes: files the agent reads
+ *   by itself, or the prompt (`context`, rendered by runners/context-files.ts).
  */
+
+import type { ContextPlacement } from '../context-files.ts';
 
 export interface AgentPreset {
   /** The `agent:` value in a profile. */
@@ -20,6 +24,11 @@ export interface AgentPreset {
   readonly stdin: 'prompt' | 'none';
   /** Variables the agent needs whatever the profile says; the profile's own `env` wins. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * Where the task's context goes. Files are relative to the working folder, which is HOME:
+   * user-level locations the agent reads whatever its working directory (a profile's `cwd`).
+   */
+  readonly context: ContextPlacement;
   /** A fresh parser for one run (parsers keep state: the last answer, usage sums). */
   output(): AgentOutputParser;
 }
