@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { API_ROUTES, type RouteSpec } from './routes.ts';
+import type { RouteSpec } from './route-spec.ts';
+import { API_ROUTES } from './routes.ts';
 import { ErrorAnswer } from './schemas.ts';
 
 /**

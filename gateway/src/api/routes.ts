@@ -1,17 +1,10 @@
 import * as z from 'zod';
-import type { Scope } from '../keys/scopes.ts';
 import { SubscriptionInput } from '../outbox/subscriptions.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
-import {
-  ApprovalAnswer,
-  ApprovalListAnswer,
-  ApproveBody,
-  DenyBody,
-  ListApprovalsQuery,
-} from './approvals.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
-import { SecretBody, SecretStatusView } from './profiles.ts';
+import { Json, ok, type RouteSpec } from './route-spec.ts';
+import { PROFILE_AND_APPROVAL_ROUTES } from './routes-operator.ts';
 import {
   ConfigAnswer,
   ConfigBody,
@@ -39,31 +32,7 @@ import {
   TaskListAnswer,
 } from './schemas.ts';
 
-/**
- * Every /api/v1 route with its method, scope and shapes: the source of /api/v1/openapi.json.
- * A test compares this list with the routes the router registers, both ways.
- */
-export interface RouteSpec {
-  method: 'get' | 'post' | 'put' | 'delete';
-  /** Express form: /tasks/:id. */
-  path: string;
-  /** null: any valid API key. */
-  scope: Scope | null;
-  summary: string;
-  query?: z.ZodType;
-  body?: z.ZodType;
-  responses: Array<{
-    status: number;
-    description: string;
-    schema?: z.ZodType;
-    /** application/json unless said. */
-    contentType?: string;
-  }>;
-}
-
-const Json = z.record(z.string(), z.unknown());
-const ok = (schema: z.ZodType = Json, description = 'OK') => ({ status: 200, description, schema });
-
+/** Every /api/v1 route (route-spec.ts RouteSpec): the source of /api/v1/openapi.json. */
 export const API_ROUTES: RouteSpec[] = [
   {
     method: 'get',
@@ -340,72 +309,5 @@ export const API_ROUTES: RouteSpec[] = [
     summary: 'Delete a subscription; its pending deliveries go dead',
     responses: [ok(SubscriptionAnswer)],
   },
-  // Profile secrets (issue 15): model API keys for a profile's agents. Values go in, never out.
-  {
-    method: 'get',
-    path: '/profiles/:name/secrets',
-    scope: 'profiles:read',
-    summary:
-      "A profile's secrets: each declared (or still stored) name, set or not, and when; never a value",
-    responses: [
-      ok(z.object({ profile: z.string(), secrets: z.array(SecretStatusView) })),
-      { status: 404, description: 'The policy defines no such profile' },
-    ],
-  },
-  {
-    method: 'put',
-    path: '/profiles/:name/secrets/:secret',
-    scope: 'profiles:write',
-    summary:
-      'Set (or replace) a secret the profile declares; stored encrypted, passed only to its agents',
-    body: SecretBody,
-    responses: [
-      ok(
-        z.object({
-          profile: z.string(),
-          name: z.string(),
-          set: z.literal(true),
-          replaced: z.boolean(),
-          updatedAt: z.string(),
-        }),
-      ),
-      { status: 400, description: 'Not declared by the profile, or a value out of bounds' },
-    ],
-  },
-  {
-    method: 'delete',
-    path: '/profiles/:name/secrets/:secret',
-    scope: 'profiles:write',
-    summary: "Remove a profile's secret (its tasks then fail at start while it is declared)",
-    responses: [ok(z.object({ profile: z.string(), name: z.string(), removed: z.boolean() }))],
-  },
-  // Approvals (issue 15): calls held by policy `approvals` rules; operator keys only.
-  {
-    method: 'get',
-    path: '/approvals',
-    scope: 'approvals:read',
-    summary: 'Approval requests, newest first; ?status=&task=&limit=&cursor=',
-    query: ListApprovalsQuery,
-    responses: [ok(ApprovalListAnswer)],
-  },
-  {
-    method: 'get',
-    path: '/approvals/:id',
-    scope: 'approvals:read',
-    summary: 'One approval request',
-    responses: [ok(ApprovalAnswer), { status: 404, description: 'No such request' }],
-  },
-  ...(['approve', 'deny'] as const).map(
-    (verb): RouteSpec => ({
-      method: 'post',
-      path: `/approvals/:id/${verb}`,
-      scope: 'approvals:write',
-      summary: `${verb === 'approve' ? 'Approve (reason optional)' : 'Deny (reason required)'} a pending request; the held call learns of it at once`,
-      body: verb === 'approve' ? ApproveBody : DenyBody,
-      responses: [
-        ok(ApprovalAnswer),
-        { status: 409, description: 'approval_not_pending: decided, expired, or its task ended' },
-      ],
-    }),
-  ),
+  ...PROFILE_AND_APPROVAL_ROUTES,
 ];
