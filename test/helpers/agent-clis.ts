@@ -19,6 +19,9 @@ const run = promisify(execFile);
 export const AGENT_CLIS = {
   claude: { pkg: '@anthropic-ai/claude-code', version: '2.1.332', bin: 'claude' },
   codex: { pkg: '@openai/codex', version: '0.171.0', bin: 'codex' },
+  // goose's npm package (one per platform; the binary is static) names its bin after itself,
+  // not `goose`: agent-goose.test.ts puts a `goose` symlink on the gateway's PATH.
+  goose: { pkg: '@aaif/goose-binary-linux-x64', version: '1.52.0', bin: 'goose-binary-linux-x64' },
 } as const;
 export type AgentCliName = keyof typeof AGENT_CLIS;
 

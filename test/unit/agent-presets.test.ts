@@ -91,7 +91,15 @@ describe('resolveRunner', () => {
   it('goose and generic: their command lines; generic needs its program', () => {
     expect(resolveRunner(process_({}, 'goose')).runner).toMatchObject({
       command: 'goose',
-      args: ['run', '--no-session', '--quiet', '-i', '{prompt_file}'],
+      args: [
+        'run',
+        '--no-session',
+        '--quiet',
+        '--output-format',
+        'stream-json',
+        '-i',
+        '{prompt_file}',
+      ],
       stdin: 'none',
     });
     expect(resolveRunner(process_({ command: 'my-agent' }, 'generic')).runner).toMatchObject({
