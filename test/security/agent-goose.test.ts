@@ -154,7 +154,7 @@ describe('the goose preset under attack', () => {
       // ... and nowhere else: not in the config file, in no file goose left in its HOME (its
       // sessions.db and logs), not sent to the model.
       const yaml = fs.readFileSync(path.join(workdir, BUNDLE_FILES.goose.path), 'utf8');
-      expect(yaml).toContain('Authorization: Bearer ${SWITCHBOARD_TOKEN_GITHUB}');
+      expect(yaml).toContain(`Authorization: Bearer \${SWITCHBOARD_TOKEN_GITHUB}`);
       const files = allFiles(workdir);
       expect(files.some((f) => f.includes('/.local/'))).toBe(true);
       // The model key goes to the provider as its bearer header, never into a body.

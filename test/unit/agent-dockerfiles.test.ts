@@ -46,10 +46,18 @@ describe('agent images', () => {
     expect(steps.find((s) => s.op === 'ENV')?.args).toContain('ENABLE_TOOL_SEARCH=false');
   });
 
-  it('goose: a pinned release, no ENTRYPOINT, the preset environment', () => {
+  it('goose: the pinned npm package, a `goose` link, no ENTRYPOINT, the preset environment', () => {
     const steps = instructions('agents/goose/Dockerfile');
-    expect(steps.find((s) => s.op === 'ARG')?.args).toMatch(/^GOOSE_VERSION=v\d+\.\d+\.\d+$/);
-    expect(steps.some((s) => s.op === 'RUN' && s.args.includes('goose --version'))).toBe(true);
+    expect(steps.find((s) => s.op === 'ARG')?.args).toBe(
+      `GOOSE_VERSION=${AGENT_CLIS.goose.version}`,
+    );
+    const install = steps.find((s) => s.op === 'RUN' && s.args.includes('npm install -g'));
+    expect(install?.args).toContain(`${AGENT_CLIS.goose.pkg}@\${GOOSE_VERSION}`);
+    // The package's bin is not the preset's command: the link makes `goose`.
+    expect(install?.args).toContain(
+      `bin/${AGENT_CLIS.goose.bin}" /usr/local/bin/${goosePreset.command}`,
+    );
+    expect(install?.args).toContain('goose --version');
     expect(steps.some((s) => s.op === 'ENTRYPOINT')).toBe(false);
     const env = steps.find((s) => s.op === 'ENV')?.args ?? '';
     for (const [name, value] of Object.entries(goosePreset.env))
