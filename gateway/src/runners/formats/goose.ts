@@ -9,6 +9,14 @@ import { TOOL_TIMEOUT_SEC } from './toml.ts';
  * that name first) and substitutes `${NAME}` in the extension's headers, so like every other
  * format this file holds no token. `description` is there for older releases, which require
  * it. The `yaml` package quotes whatever needs quoting.
+ *
+ * Checked with goose 1.52.0 (REFERENCES §J; test/integration/agent-goose.test.ts): this file
+ * as written starts each server (`goose run` reads it from `~/.config/goose/config.yaml`
+ * with HOME the working folder); goose sends `Authorization: Bearer <the variable's value>`
+ * on every request, starting with an MCP `server/discover` (protocol 2026-07-28), and names
+ * the model's tools `<extension>__<tool>` (`github__get_pr`). A server it cannot start is
+ * skipped with a warning on stderr and the run goes on without it. The token is in no file
+ * goose leaves in HOME (test/security/agent-goose.test.ts).
  */
 
 /**
