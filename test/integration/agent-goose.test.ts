@@ -140,6 +140,17 @@ profiles:
     secrets: [OPENAI_API_KEY]
     tools: ["github:get_pr", "fixture:*"]
     timeout: 3m
+  goose-offline:
+    agent: goose
+    runner:
+      driver: process
+      env:
+        GOOSE_PROVIDER: openai
+        GOOSE_MODEL: ${model.model}
+        OPENAI_HOST: http://127.0.0.1:1
+        OPENAI_API_KEY: sk-unused
+    tools: ["fixture:*"]
+    timeout: 3m
 `,
     );
   });
@@ -252,13 +263,15 @@ profiles:
     // No raw stdout line is left: every line was goose's format.
     expect(seen.filter((e) => e.type === 'task:token' && e.data.stream === 'stdout')).toEqual([]);
 
-    // What the model was offered: the task's gateway tools, none out of its scope (goose's
-    // own built-in tools, shell and the like, are named without a gateway server's prefix).
+    // What the model was offered: the task's gateway tools, none out of its scope, and none of
+    // goose's own built-in tools (shell and the like, named without a server's prefix).
     const turns = model.turns(REVIEW);
     expect(turns.length).toBeGreaterThanOrEqual(2);
     for (const turn of turns) {
       const offered = offeredTools(turn.body);
       const gateway = offered.filter((n) => /^(github|fixture|switchboard)__/.test(n));
+      // Nothing of goose's own (shell, write, extensionmanager, …: formats/goose.ts).
+      expect(offered).toEqual(gateway);
       expect(gateway, offered.join(' ')).toContain('github__get_pr');
       expect(gateway).toContain('switchboard__task_complete');
       expect(gateway.filter((n) => n.startsWith('github__'))).toEqual(['github__get_pr']);
@@ -314,4 +327,23 @@ profiles:
     expect(JSON.stringify(apiTurns[0]!.body.messages)).toContain(API_PROMPT);
     expect(JSON.stringify(apiTurns[0]!.body.messages).split(API_PREAMBLE)).toHaveLength(2);
   }, 240_000);
+
+  // Regression: goose exits 0 when its model cannot be reached, and the task completed with
+  // goose's "Network error" notice as its result (and dispatched it).
+  it('a model goose cannot reach: the task fails with agent_failed and the notice, never completes with it', async () => {
+    const created = await fetch(`${gw().url}/api/v1/tasks`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ profile: 'goose-offline', prompt: 'Say hello.' }),
+    });
+    expect(created.status).toBe(201);
+    const id = ((await created.json()) as Json).task.id as string;
+    const task = await ended('the offline task', async () => {
+      const [row] = await gw().sql<Json[]>`
+        select status, reason, error, result from tasks where id = ${id}`;
+      return row && ['complete', 'failed'].includes(row.status as string) ? row : undefined;
+    });
+    expect(task).toMatchObject({ status: 'failed', reason: 'agent_failed', result: null });
+    expect(String(task.error)).toMatch(/^Network error: /);
+  }, 120_000);
 });

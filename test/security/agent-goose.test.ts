@@ -8,12 +8,11 @@
  *   none reaches the agent, nor the model; the task's tokens reach the agent's environment
  *   only, never its config file, the model, or a file goose leaves in its HOME (its
  *   sessions.db and request logs under ~/.local);
- * - a model (prompt-injected) running `env` through goose's shell tool. KNOWN GAP: goose 1.52's
- *   built-in shell (its Developer extension) passes its whole environment to the commands it
- *   runs (goose documents this, aaif-goose/goose#7361), so the model is shown the task's
- *   tokens and its own API key. Codex filters its shell's environment; goose has no such
- *   setting. The test pins the behaviour so a goose upgrade or a preset change that ends it
- *   is noticed (docs/agents.md says it to operators).
+ * - a model (prompt-injected) running `env` through goose's shell tool: goose 1.52's built-in
+ *   shell (its Developer extension) passes its whole environment to the commands it runs
+ *   (aaif-goose/goose#7361), which showed the model the task's tokens and its own API key.
+ *   The config turns every goose built-in off (formats/goose.ts GOOSE_BUILTIN_EXTENSIONS):
+ *   the model is offered no shell, and its call of one shows it nothing.
  * The agent is the real binary behind a small wrapper that records its argv and environment.
  */
 import fs from 'node:fs';
@@ -173,7 +172,7 @@ describe('the goose preset under attack', () => {
 
   withCli(
     cliTitle(
-      "KNOWN GAP: a model running `env` in goose's shell tool is shown the task's tokens and its key",
+      "a model asking goose's shell for `env` finds no shell: no token, no key, no setting goes back to it",
     ),
     async () => {
       await runGoose(
@@ -184,12 +183,14 @@ describe('the goose preset under attack', () => {
         },
       );
       const turns = model.turns('ENV-DUMP-MARKER');
-      const shown = JSON.stringify(turns.at(-1)?.body.messages.filter((m) => m.role === 'tool'));
-      expect(shown).toContain('ENV-DUMP-DONE');
-      expect(shown).toContain('PLAIN_SETTING=kept');
-      // The gap: the credentials go back to the model (the gateway's own secrets do not: the
-      // runner never gives them to the agent, first test).
-      for (const secret of [...TOKENS, MODEL_KEY]) expect(shown).toContain(secret);
+      expect(turns.length).toBeGreaterThan(0);
+      for (const turn of turns) {
+        const offered = (turn.body.tools ?? []).map((t) => t.function.name);
+        expect(offered.filter((n) => !/^(switchboard|github|home-api)__/.test(n))).toEqual([]);
+      }
+      const shown = JSON.stringify(turns.map((t) => t.body.messages));
+      expect(shown).not.toContain('PLAIN_SETTING=kept');
+      for (const secret of [...TOKENS, MODEL_KEY]) expect(shown).not.toContain(secret);
     },
     120_000,
   );

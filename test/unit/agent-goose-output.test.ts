@@ -4,6 +4,7 @@
  * captured from agent-goose.test.ts and a hand run against an unreachable provider), then on
  * what an agent could print instead.
  */
+
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import {
   EVENT_TEXT_MAX,
 } from '../../gateway/src/runners/presets/output-bounds.ts';
 import type { AgentEvent } from '../../gateway/src/runners/presets/preset.ts';
+import { runOutcome } from '../../gateway/src/tasks/run-outcome.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
 
 const sample = (name: string) =>
@@ -33,7 +35,7 @@ function parse(lines: string[]) {
     if (out === undefined) kept.push(line);
     else events.push(...out);
   }
-  return { events, kept, answer: parser.finalAnswer() };
+  return { events, kept, answer: parser.finalAnswer(), failure: parser.failure?.() };
 }
 
 const message = (id: string, role: string, content: unknown[], inference = true) =>
@@ -103,13 +105,26 @@ describe('goose stream-json output (real 1.52.0 lines)', () => {
     expect(answer).toBe('Reported.');
   });
 
-  it("an unreachable model: goose's own notice (no inference metadata) is the answer, usage not ok", () => {
-    const { events, answer } = parse(sample('goose-network-error.jsonl'));
-    expect(answer).toMatch(/^Network error: Could not connect to 127\.0\.0\.1:1/);
+  // Regression: goose exits 0 here, and its notice was the answer, so the task completed and
+  // dispatched "Network error: …" as its result.
+  it("an unreachable model: goose's own notice (no inference metadata) is the run's failure, not an answer; usage not ok", () => {
+    const { events, answer, failure } = parse(sample('goose-network-error.jsonl'));
+    expect(answer).toBeUndefined();
+    expect(failure).toMatch(/^Network error: Could not connect to 127\.0\.0\.1:1/);
     expect(events.at(-1)).toMatchObject({
       type: 'task:usage',
-      data: { ok: false, error: answer, inputTokens: 0, outputTokens: 0 },
+      data: { ok: false, error: failure, inputTokens: 0, outputTokens: 0 },
     });
+    const outcome = runOutcome(
+      { reason: 'exited', exitCode: 0, signal: null, stdoutTail: '', failure: failure! },
+      60_000,
+    );
+    expect(outcome).toEqual({ kind: 'fail', reason: 'agent_failed', error: failure });
+  });
+
+  it('a run that reached its model has no failure', () => {
+    expect(parse(sample('goose-review.jsonl')).failure).toBeUndefined();
+    expect(parse(sample('goose-complete.jsonl')).failure).toBeUndefined();
   });
 
   it('is the preset\'s parser, on the preset\'s "stream-json" command line', () => {

@@ -1,8 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} is the literal text Claude Code and Cursor expand
+
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { type BundleInput, buildBundle, tokenEnvName } from '../../gateway/src/runners/bundle.ts';
 import { BUNDLE_FILES, bundleFiles, renderConfig } from '../../gateway/src/runners/files.ts';
+import { GOOSE_BUILTIN_EXTENSIONS } from '../../gateway/src/runners/formats/goose.ts';
 import { tomlKey, tomlString } from '../../gateway/src/runners/formats/toml.ts';
 
 // The injection bundle (ARCHITECTURE §4, REFERENCES §D): exact files per agent format.
@@ -161,7 +163,19 @@ describe('renderConfig', () => {
       timeout: 3600,
     });
     expect(doc.extensions['home-api'].env_keys).toEqual(['SWITCHBOARD_TOKEN_HOME_API']);
-    expect(Object.keys(doc.extensions)).toEqual(['switchboard', 'github', 'home-api']);
+    // The task's servers are the only ones on: every goose built-in is listed, turned off.
+    const on = Object.entries(doc.extensions as Record<string, { enabled: boolean }>)
+      .filter(([, e]) => e.enabled)
+      .map(([name]) => name);
+    expect(on).toEqual(['switchboard', 'github', 'home-api']);
+    for (const name of GOOSE_BUILTIN_EXTENSIONS) {
+      expect(doc.extensions[name]).toEqual({
+        enabled: false,
+        type: 'platform',
+        name,
+        description: name,
+      });
+    }
   });
 
   it('json: where to connect and which variable holds each token', () => {

@@ -52,6 +52,8 @@ export interface RunResult {
    * the result of a clean exit without task_complete, in place of the stdout tail.
    */
   answer?: string;
+  /** The agent's own report that the run failed, though it exited 0 (AgentOutputParser.failure). */
+  failure?: string;
   /** null when killed by a signal or never started. */
   exitCode: number | null;
   signal: NodeJS.Signals | null;

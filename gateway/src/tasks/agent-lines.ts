@@ -15,6 +15,8 @@ export interface AgentLines {
   onLine(line: OutputLine): void;
   /** The agent's final answer, if its parser read one. */
   answer(): string | undefined;
+  /** The agent's own report that its run failed (AgentOutputParser.failure). */
+  failure(): string | undefined;
   /** For RunRequest.maxLineChars: longer lines whole only when a parser reads them. */
   maxLineChars: number | undefined;
 }
@@ -57,6 +59,13 @@ export function agentLines(
     answer() {
       try {
         return parser?.finalAnswer();
+      } catch {
+        return undefined;
+      }
+    },
+    failure() {
+      try {
+        return parser?.failure?.();
       } catch {
         return undefined;
       }

@@ -365,8 +365,8 @@ export class TaskWorker {
         onLine: (line) => lines.onLine(line),
         maxLineChars: lines.maxLineChars,
       });
-      const answer = lines.answer();
-      if (answer !== undefined) run = { ...run, answer };
+      const [answer, failure] = [lines.answer(), lines.failure()];
+      run = { ...run, ...(answer !== undefined && { answer }), ...(failure && { failure }) };
     } catch (error) {
       run = {
         reason: 'spawn_failed',
@@ -383,6 +383,7 @@ export class TaskWorker {
       ...run,
       stdoutTail: redactor.tail(run.stdoutTail),
       ...(run.answer === undefined ? {} : { answer: redactor.line(run.answer) }),
+      ...(run.failure === undefined ? {} : { failure: redactor.line(run.failure) }),
       ...(run.error === undefined ? {} : { error: redactor.line(run.error) }),
     };
     try {

@@ -25,6 +25,35 @@ import { TOOL_TIMEOUT_SEC } from './toml.ts';
  */
 const TIMEOUT_SEC = TOOL_TIMEOUT_SEC;
 
+/**
+ * goose's own extensions, turned off: the agent gets the task's servers and nothing else (issue
+ * 15). goose 1.52.0 enables six by default, which offered the model 20 tools of its own:
+ * developer (shell, write, edit, tree, read_image: its shell passes goose's whole environment
+ * to the commands it runs, aaif-goose/goose#7361, so `env` showed the model the task's tokens
+ * and its API key), apps, extensionmanager (which could turn the others back on), summon (load,
+ * delegate), analyze and skills (load_skill). The others are built-ins of earlier or later
+ * releases; an entry for one a release lacks is ignored (tried with 1.52.0).
+ * test/integration/agent-goose.test.ts checks the model is offered the gateway's tools only.
+ */
+export const GOOSE_BUILTIN_EXTENSIONS = [
+  'developer',
+  'apps',
+  'extensionmanager',
+  'summon',
+  'analyze',
+  'skills',
+  'orchestrator',
+  'summarize',
+  'todo',
+  'chatrecall',
+  'tom',
+  'code_execution',
+  'memory',
+  'computercontroller',
+  'autovisualiser',
+  'tutorial',
+] as const;
+
 export function renderGoose(bundle: Bundle): string {
   const extensions: Record<string, unknown> = {};
   for (const s of bundle.servers)
@@ -39,5 +68,9 @@ export function renderGoose(bundle: Bundle): string {
       env_keys: [s.tokenEnv],
       timeout: TIMEOUT_SEC,
     };
+  for (const name of GOOSE_BUILTIN_EXTENSIONS) {
+    // A granted integration of the same name keeps its entry (and stays on).
+    extensions[name] ??= { enabled: false, type: 'platform', name, description: name };
+  }
   return stringify({ extensions }, { lineWidth: 0 });
 }

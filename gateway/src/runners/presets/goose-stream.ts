@@ -37,9 +37,10 @@ import type { AgentEvent, AgentOutputParser } from './preset.ts';
  * goose 1.52 exits 0 when the model cannot be reached (or answers an error): it prints its own
  * notice ("Network error: Could not connect to …") as an assistant message, one without the
  * `metadata.inference` the model's messages carry, then `complete` with zero tokens. The
- * notice stays the answer (a clearer result than the raw lines), and the usage event says
- * `ok: false` with it as `error`, so the task's events show the run did not reach a model. Every value is cut here (the output sink
- * bounds the task's total): an agent is not trusted to keep its lines short.
+ * notice is then the run's failure (failure(): the task fails with agent_failed, is retried by
+ * its profile's `retry`, and never dispatches the notice as a result), and the usage event says
+ * `ok: false` with it as `error`. Every value is cut here (the output sink bounds the task's
+ * total): an agent is not trusted to keep its lines short.
  */
 
 const str = (v: unknown, max: number): string => cut(typeof v === 'string' ? v : '', max);
@@ -176,7 +177,11 @@ export function gooseStreamParser(): AgentOutputParser {
     },
     finalAnswer() {
       if (current !== undefined) endMessage();
-      return answer;
+      return notice ? undefined : answer;
+    },
+    failure() {
+      if (current !== undefined) endMessage();
+      return notice ? (answer ?? 'goose ended without reaching its model') : undefined;
     },
   };
 }

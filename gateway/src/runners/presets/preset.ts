@@ -42,6 +42,12 @@ export interface AgentOutputParser {
   line(text: string): AgentEvent[] | undefined;
   /** The agent's last answer: the task's result when it ended cleanly without task_complete. */
   finalAnswer(): string | undefined;
+  /**
+   * Why the run failed, when the agent said so in its output but exited 0 anyway (goose 1.52
+   * does when its model cannot be reached): the task then fails with `agent_failed` and this
+   * text, rather than completing with the agent's notice as its result.
+   */
+  failure?(): string | undefined;
 }
 
 /** A task event an agent's output makes (its data is bounded by the output sink). */
