@@ -14,11 +14,13 @@
  * the trigger's preamble and the session history from `~/.claude/CLAUDE.md`, once, the prompt
  * itself untouched; the trigger's skill `github/review` as `github-review` among the skills.
  */
+
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLAUDE_BUILT_IN_TOOLS } from '../../gateway/src/runners/presets/claude-code.ts';
 import { type FakeAnthropic, startFakeAnthropic } from '../fixtures/fake-models/anthropic.ts';
 import { installAgentCli } from '../helpers/agent-clis.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
@@ -221,9 +223,14 @@ profiles:
     const turns = model.turns(REVIEW);
     expect(turns.length).toBeGreaterThanOrEqual(2);
     for (const turn of turns) {
-      const mcp = (turn.body.tools as Array<{ name: string }>)
-        .map((t) => t.name)
-        .filter((n) => n.startsWith('mcp__'));
+      const offered = (turn.body.tools as Array<{ name: string }>).map((t) => t.name);
+      const mcp = offered.filter((n) => n.startsWith('mcp__'));
+      // Of Claude Code's built-in tools only Skill and the MCP resource readers (`--tools`;
+      // those two only when a server has resources): no Bash, Read, Write, WebFetch, nothing
+      // that runs code or reads a file.
+      const builtIn = offered.filter((n) => !n.startsWith('mcp__'));
+      expect(builtIn).toContain('Skill');
+      expect(builtIn.filter((n) => !CLAUDE_BUILT_IN_TOOLS.includes(n))).toEqual([]);
       expect(mcp).toContain('mcp__github__get_pr');
       expect(mcp).toContain('mcp__switchboard__task_complete');
       expect(mcp.filter((n) => n.startsWith('mcp__github__'))).toEqual(['mcp__github__get_pr']);

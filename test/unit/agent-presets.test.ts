@@ -58,6 +58,8 @@ describe('resolveRunner', () => {
         '--strict-mcp-config',
         '--allowedTools',
         '{claude_allowed_tools}',
+        '--tools',
+        'Skill,ListMcpResourcesTool,ReadMcpResourceTool',
       ],
       stdin: 'prompt',
       env: {
@@ -131,7 +133,10 @@ describe('resolveRunner', () => {
   it('the allowed tools are exactly the bundle servers, one argv word', () => {
     const values = placeholderValues({ prompt: '--help me', bundle }, '/w');
     const args = expandArgs(claudeCodePreset.args, values);
-    expect(args.at(-1)).toBe('mcp__switchboard,mcp__github,mcp__notes-app');
+    expect(args[args.indexOf('--allowedTools') + 1]).toBe(
+      'mcp__switchboard,mcp__github,mcp__notes-app',
+    );
+    expect(args.slice(-2)).toEqual(['--tools', 'Skill,ListMcpResourcesTool,ReadMcpResourceTool']);
     expect(args).toContain('/w/.mcp.json');
     // stdin carries the prompt: no arg holds it.
     expect(args.some((a) => a.includes('help me'))).toBe(false);
@@ -172,6 +177,8 @@ describe('the docker runner with agent: claude-code', () => {
       '--strict-mcp-config',
       '--allowedTools',
       'mcp__switchboard,mcp__github,mcp__notes-app',
+      '--tools',
+      'Skill,ListMcpResourcesTool,ReadMcpResourceTool',
     ]);
     expect(argv.join(' ')).not.toContain('sk-ant-secret');
     expect(argv.join(' ')).not.toContain('dangerously');

@@ -11,6 +11,10 @@ import type { AgentPreset } from './preset.ts';
  *   config adds any, and `--allowedTools {claude_allowed_tools}` (`mcp__<server>` for each,
  *   comma-separated) so their tools run without a permission prompt nobody could answer;
  *   the gateway hides each server's out-of-scope tools, so the model is never offered one;
+ * - `--tools Skill,ListMcpResourcesTool,ReadMcpResourceTool`: of Claude Code's built-in tools
+ *   only Skill (it reads the skills the gateway placed) and the MCP resource readers, so the
+ *   model is offered the task's MCP tools, resources and skills, and cannot run code or read a
+ *   file the gateway did not give it;
  * - `stream-json` output (one JSON object per line), which `claude-stream.ts` turns into task
  *   events and the final answer. `--verbose` is required with stream-json in print mode.
  *
@@ -24,6 +28,9 @@ import type { AgentPreset } from './preset.ts';
  * The model credentials (ANTHROPIC_API_KEY, or ANTHROPIC_BASE_URL for a proxy) are the
  * profile's `env`, never the preset's.
  */
+/** The built-in tools a claude-code task keeps (`--tools`); see the args below. */
+export const CLAUDE_BUILT_IN_TOOLS = ['Skill', 'ListMcpResourcesTool', 'ReadMcpResourceTool'];
+
 export const claudeCodePreset: AgentPreset = {
   name: 'claude-code',
   command: 'claude',
@@ -37,6 +44,13 @@ export const claudeCodePreset: AgentPreset = {
     '--strict-mcp-config',
     '--allowedTools',
     '{claude_allowed_tools}',
+    // Of Claude Code's built-in tools only Skill (the task's skills, placed by the gateway) and
+    // the two that read the servers' MCP resources: no Bash, Read, Write, WebFetch, …; the
+    // task's MCP servers are what its agent is given. Read needs no permission in print mode,
+    // so /proc/self/environ (the tokens, the model key) was one call away for a
+    // prompt-injected model.
+    '--tools',
+    CLAUDE_BUILT_IN_TOOLS.join(','),
   ],
   stdin: 'prompt',
   env: {
