@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { describe } from 'vitest';
 import { REPO_ROOT } from './gateway.ts';
 
 const run = promisify(execFile);
@@ -80,4 +81,22 @@ export async function installAgentCli(name: AgentCliName): Promise<InstalledCli>
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/**
+ * An end-to-end suite with a real agent CLI: the CLI installed (or the reason it could not be),
+ * `describe` (or `describe.skip`, loudly, with the reason in the title and a warning: never a
+ * silent pass) and the suite's title.
+ */
+export async function agentCliSuite(name: AgentCliName, label: string, file: string) {
+  const installed = await installAgentCli(name);
+  if (!installed.ok)
+    console.warn(`SKIPPED ${file}: the ${label} CLI is not installed: ${installed.reason}`);
+  const suite = installed.ok
+    ? describe
+    : (describe.skip.bind(describe) as unknown as typeof describe);
+  const title = installed.ok
+    ? `a task run by the real ${label} CLI ${installed.version} through the gateway (issue 15)`
+    : `SKIPPED (${label} CLI not installed: ${installed.reason})`;
+  return { installed, suite, title };
 }

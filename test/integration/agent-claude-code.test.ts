@@ -19,13 +19,14 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CLAUDE_BUILT_IN_TOOLS } from '../../gateway/src/runners/presets/claude-code.ts';
 import { type FakeAnthropic, startFakeAnthropic } from '../fixtures/fake-models/anthropic.ts';
-import { installAgentCli } from '../helpers/agent-clis.ts';
+import { agentCliSuite } from '../helpers/agent-clis.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 import { openSse } from '../helpers/sse.ts';
+import { until } from '../helpers/until.ts';
 import { githubHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_claude_e2e_0123456789';
@@ -36,35 +37,19 @@ const DASHES = '--dangerously-skip-permissions';
 const COMPLETE_RESULT = 'Closed the loop through task_complete.';
 const API_PREAMBLE = 'Operator note 7f3a: answer in one line.';
 
-const installed = await installAgentCli('claude');
-if (!installed.ok)
-  console.warn(
-    `SKIPPED agent-claude-code.test.ts: the Claude Code CLI is not installed: ${installed.reason}`,
-  );
-const suite = installed.ok ? describe : describe.skip;
-const title = installed.ok
-  ? `a task run by the real Claude Code CLI ${installed.version} through the gateway (issue 15)`
-  : `SKIPPED (Claude Code CLI not installed: ${installed.reason})`;
+const { installed, suite, title } = await agentCliSuite(
+  'claude',
+  'Claude Code',
+  'agent-claude-code.test.ts',
+);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-claude-e2e-'));
+// At the top level: a skipped suite runs none of its own hooks.
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const policyFile = path.join(tmp, 'policy.yaml');
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers and events are read loosely here
 type Json = Record<string, any>;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 suite(title, () => {
   let github: FakeGitHub;

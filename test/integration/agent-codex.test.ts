@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { codexPreset } from '../../gateway/src/runners/presets/codex.ts';
 import {
   codexProviderArgs,
@@ -29,10 +29,11 @@ import {
   startFakeResponses,
   toolLabel,
 } from '../fixtures/fake-models/openai-responses.ts';
-import { installAgentCli } from '../helpers/agent-clis.ts';
+import { agentCliSuite } from '../helpers/agent-clis.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { openSse } from '../helpers/sse.ts';
+import { until } from '../helpers/until.ts';
 import { githubHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_codex_e2e_0123456789';
@@ -44,15 +45,7 @@ const FINAL_TEXT = 'Review posted through task_complete.';
 const DASHES = '--dangerously-bypass-approvals-and-sandbox';
 const RESOURCE_RESULT = 'Read test://static-text through the gateway.';
 
-const installed = await installAgentCli('codex');
-if (!installed.ok)
-  console.warn(`SKIPPED agent-codex.test.ts: the Codex CLI is not installed: ${installed.reason}`);
-const suite = installed.ok
-  ? describe
-  : (describe.skip.bind(describe) as unknown as typeof describe);
-const title = installed.ok
-  ? `a task run by the real Codex CLI ${installed.version} through the gateway (issue 15)`
-  : `SKIPPED (Codex CLI not installed: ${installed.reason})`;
+const { installed, suite, title } = await agentCliSuite('codex', 'Codex', 'agent-codex.test.ts');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-codex-e2e-'));
 // At the top level: a skipped suite runs none of its own hooks.
@@ -61,20 +54,6 @@ const policyFile = path.join(tmp, 'policy.yaml');
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers and events are read loosely here
 type Json = Record<string, any>;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Codex 0.171 offers an MCP server's tools in a namespace `mcp__<server>`. */
 const mcpTool = (server: string, name: string) => (offered: OfferedTool) =>

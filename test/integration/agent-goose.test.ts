@@ -21,17 +21,18 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   type FakeOpenAiChat,
   messageText,
   offeredTools,
   startFakeOpenAiChat,
 } from '../fixtures/fake-models/openai-chat.ts';
-import { installAgentCli } from '../helpers/agent-clis.ts';
+import { agentCliSuite } from '../helpers/agent-clis.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { openSse } from '../helpers/sse.ts';
+import { until } from '../helpers/until.ts';
 import { githubHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_goose_e2e_0123456789';
@@ -44,15 +45,7 @@ const API_PROMPT = '--quiet report back through task_complete.';
 const API_PREAMBLE = 'Operator note 5c1e: answer in one line.';
 const COMPLETE_RESULT = 'Closed the loop through task_complete.';
 
-const installed = await installAgentCli('goose');
-if (!installed.ok)
-  console.warn(`SKIPPED agent-goose.test.ts: the goose CLI is not installed: ${installed.reason}`);
-const suite = installed.ok
-  ? describe
-  : (describe.skip.bind(describe) as unknown as typeof describe);
-const title = installed.ok
-  ? `a task run by the real goose CLI ${installed.version} through the gateway (issue 15)`
-  : `SKIPPED (goose CLI not installed: ${installed.reason})`;
+const { installed, suite, title } = await agentCliSuite('goose', 'goose', 'agent-goose.test.ts');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-goose-e2e-'));
 // At the top level: a skipped suite runs none of its own hooks.
@@ -68,20 +61,6 @@ if (installed.ok) {
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers and events are read loosely here
 type Json = Record<string, any>;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 suite(title, () => {
   let github: FakeGitHub;

@@ -27,6 +27,7 @@ import {
   startGatewayProcess,
 } from '../helpers/gateway-process.ts';
 import { freePort } from '../helpers/processes.ts';
+import { until } from '../helpers/until.ts';
 
 type Json = Record<string, unknown>;
 
@@ -79,16 +80,6 @@ const apiOf =
     });
     return { status: res.status, json: (await res.json()) as Json };
   };
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function ready(api: ReturnType<typeof apiOf>, names: string[]): Promise<void> {
   for (const name of names) {

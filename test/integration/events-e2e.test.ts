@@ -18,6 +18,7 @@ import {
   REPO_ROOT,
   useTestGateway,
 } from '../helpers/gateway.ts';
+import { until } from '../helpers/until.ts';
 import { githubHeaders, slackHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_events_e2e_0123456789';
@@ -34,20 +35,6 @@ function writeChat(): void {
     .replace('"src/server.ts"', JSON.stringify(path.join(REPO_ROOT, 'servers/chat/src/server.ts')));
   fs.mkdirSync(path.join(ROOT, 'chat'));
   fs.writeFileSync(path.join(ROOT, 'chat', 'switchboard.yaml'), manifest);
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('events in, results out (issue 6 end to end)', () => {
