@@ -105,3 +105,24 @@ export async function listToolsWithRetry(
 export async function stopItem(item: Integration): Promise<void> {
   await Promise.all([item.upstream?.stop(), ...item.processes.map((p) => p.stop())]);
 }
+
+/** A freshly found integration, before its manifest, policy and server are judged. */
+export function startingItem(
+  name: string,
+  dir: string,
+  overrides: Integration['overrides'],
+): Integration {
+  return {
+    name,
+    dir,
+    manifest: undefined,
+    state: 'starting',
+    reasons: [],
+    lastError: undefined,
+    tools: [],
+    settings: [],
+    upstream: undefined,
+    processes: [],
+    overrides,
+  };
+}

@@ -1,19 +1,17 @@
 import type { Tool } from '@modelcontextprotocol/client';
 import { decide, loadPolicy, type Policy } from '@switchboard/policy';
 import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
-import { fillAutoPorts } from '../settings/auto-port.ts';
-import { resolveSettings } from '../settings/resolve.ts';
-import { listSettings } from '../settings/store.ts';
+import { admitIntegration } from './admission.ts';
 import { discoverCandidates } from './discover.ts';
-import { judgeFolder } from './folder-pin.ts';
 import {
   type Found,
   type Integration,
   listToolsWithRetry,
   type RegistryDeps,
+  startingItem,
   stopItem,
 } from './integration.ts';
-import { missingHandlers, type Reason, unusableSigningSecrets } from './judge.ts';
+import { missingHandlers, type Reason } from './judge.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
 import {
   processApiKey,
@@ -180,19 +178,7 @@ export class IntegrationRegistry {
     const { candidate, overrides } = found;
     const previous = this.items.get(name);
     if (previous) await stopItem(previous);
-    const item: Integration = {
-      name,
-      dir: candidate.dir,
-      manifest: undefined,
-      state: 'starting',
-      reasons: [],
-      lastError: undefined,
-      tools: [],
-      settings: [],
-      upstream: undefined,
-      processes: [],
-      overrides,
-    };
+    const item = startingItem(name, candidate.dir, overrides);
     this.items.set(name, item);
     this.changed(name);
     try {
@@ -215,27 +201,14 @@ export class IntegrationRegistry {
           ],
         });
       }
-      item.settings = await fillAutoPorts(
-        manifest.settings,
-        resolveSettings(name, manifest.settings, {
-          rows: await listSettings(this.deps.sql, name),
-          env: this.deps.env,
-          policy: this.policy.integrations[name]?.settings,
-          masterKey: this.deps.masterKey,
-        }),
-      );
-      const folder = await judgeFolder(
+      const { settings, folder, decision } = await admitIntegration(
+        this.deps,
+        this.policy,
         name,
         candidate.dir,
         manifest,
-        this.policy.integrations[name]?.sha256,
-        this.deps.log,
       );
-      const decision = decide(manifest, this.policy, {
-        folderSha256: folder.sha256,
-        resolvedSettings: Object.fromEntries(item.settings.map((s) => [s.key, s.value])),
-        invalidSettings: unusableSigningSecrets(manifest, item.settings),
-      });
+      item.settings = settings;
       if (!decision.granted || folder.reasons.length > 0) {
         const refused = decision.granted ? [] : decision.reasons;
         return this.refuse(item, { granted: false, reasons: [...folder.reasons, ...refused] });
