@@ -21,10 +21,51 @@ export interface Proc {
   logFile: string;
 }
 
+/** Every Processes of this bench process, for the emergency stop below. */
+const live = new Set<Processes>();
+let hooked = false;
+
+/**
+ * A bench stopped from outside (Ctrl-C, a kill, `bench | head` closing its stdout) never
+ * reaches its `finally`: without this, its gateways and upstreams ran on, orphaned. Node
+ * ignores SIGPIPE and reports EPIPE on stdout instead, so that is heard too.
+ */
+function stopChildrenOnExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const emergency = (code: number) => {
+    for (const processes of live) processes.killAllNow();
+    process.exit(code);
+  };
+  process.once('SIGINT', () => emergency(130));
+  process.once('SIGTERM', () => emergency(143));
+  process.once('SIGHUP', () => emergency(129));
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') emergency(141);
+  });
+}
+
 export class Processes {
   readonly started: Proc[] = [];
 
-  constructor(private readonly logDir: string) {}
+  constructor(private readonly logDir: string) {
+    live.add(this);
+    stopChildrenOnExit();
+  }
+
+  /** SIGKILL to every started process's group and descendants, at once (an emergency stop). */
+  killAllNow(): void {
+    for (const proc of this.started) {
+      for (const pid of [proc.pid, ...descendants(proc.pid)]) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {}
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+  }
 
   /** `node <args>` from the repository root; stdout piped instead of logged with `pipeStdout`. */
   launch(
@@ -54,6 +95,7 @@ export class Processes {
    * servers run in groups of their own); then whatever it left in its group.
    */
   async stopAll(): Promise<void> {
+    live.delete(this);
     for (const proc of this.started.slice().reverse()) {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) continue;
       proc.child.kill('SIGTERM');
