@@ -94,6 +94,9 @@ describe('agent: claude-code against a hostile prompt and a hostile CLI', () => 
       '--strict-mcp-config',
       '--allowedTools',
       'mcp__switchboard,mcp__github',
+      // No built-in tool that runs code or reads a file (Read would show /proc/self/environ).
+      '--tools',
+      'Skill,ListMcpResourcesTool,ReadMcpResourceTool',
     ]);
   });
 
