@@ -328,6 +328,31 @@ describe('approvals: the guard on two replicas', () => {
     });
   });
 
+  // Regression: an approval made while nobody waited was used by a call of a task that had
+  // ended since (a token still cached), and a new request could be made for an ended task.
+  it('a task that has ended uses no approval and asks for none', async () => {
+    const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+    const taskId = await newTask();
+    const gone = new AbortController();
+    const first = a.guard.before!(
+      call(taskId, 'sleep', { ms: 4242 }, { signal: gone.signal }).guarded,
+    );
+    const [id] = await pendingOf(taskId);
+    gone.abort();
+    await first;
+    await decideApproval(b.deps, id!, { status: 'approved', reason: null }, OPERATOR);
+    const { sql } = database();
+    await sql`update tasks set status = 'complete', finished_at = now() where id = ${taskId}`;
+    for (const args of [{ ms: 4242 }, { ms: 4343 }]) {
+      expect(await a.guard.before!(call(taskId, 'sleep', args).guarded)).toEqual({
+        code: 'approval_denied',
+        message: `approvals: task ${taskId} has ended`,
+      });
+    }
+    expect((await findApproval(sql, id!))?.usedAt).toBeNull();
+    expect((await sql`select 1 from approvals where task_id = ${taskId}`).length).toBe(1);
+  });
+
   it('a model flooding requests: 5 waiting at once and 100 per task, then approval_limit; the table stays bounded', async () => {
     const [a] = replicas as [(typeof replicas)[0]];
     const taskId = await newTask();

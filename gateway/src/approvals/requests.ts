@@ -14,6 +14,7 @@ import {
   insertApproval,
   insertApprovalDispatchRow,
   lockTaskApprovals,
+  taskIsLive,
   useApproval,
 } from './store.ts';
 
@@ -52,7 +53,9 @@ export type RequestOutcome =
   | { kind: 'approved'; row: ApprovalRow }
   /** A request waits for a decision: made now, or this call's earlier one (a retry). */
   | { kind: 'waiting'; row: ApprovalRow; created: boolean }
-  | { kind: 'limit'; message: string };
+  | { kind: 'limit'; message: string }
+  /** The task has ended (its token may still be cached): nothing to ask for. */
+  | { kind: 'ended' };
 
 /** The approval as a task event's and an announcement's data (no token, no secret in it). */
 export function approvalSummary(row: ApprovalRow, message?: string): Record<string, unknown> {
@@ -75,6 +78,9 @@ export async function requestApproval(
   const { key, rule } = request;
   const result = await deps.sql.begin(async (tx) => {
     await lockTaskApprovals(tx, key.taskId);
+    if (!(await taskIsLive(tx, key.taskId))) {
+      return { outcome: { kind: 'ended' } as const, events: [] };
+    }
     const earlier = await findCallApproval(tx, key);
     if (earlier?.status === 'approved' && earlier.usedAt === null) {
       if (await useApproval(tx, earlier.id)) {

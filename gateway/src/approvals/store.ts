@@ -74,6 +74,13 @@ export async function lockTaskApprovals(sql: Sql, taskId: string): Promise<void>
   await sql`select pg_advisory_xact_lock(${0x617070}::int, hashtext(${taskId}::text))`;
 }
 
+/** Whether the task can still make calls (pending or running): no request for an ended one. */
+export async function taskIsLive(sql: Sql, taskId: string): Promise<boolean> {
+  const rows = await sql`
+    select 1 from tasks where id = ${taskId} and status in ('pending', 'running')`;
+  return rows.length === 1;
+}
+
 /** The newest request of this very call, as it stands (undefined when there is none). */
 export async function findCallApproval(
   sql: Sql,
@@ -122,12 +129,15 @@ export async function findApproval(sql: Sql, id: string): Promise<ApprovalRow | 
 /**
  * Lets one call through on an approval: the first to mark it used wins, so an approval never
  * covers two calls (two identical calls that waited on one request: the second asks again).
+ * Never for a task that has ended since the decision.
  */
 export async function useApproval(sql: Sql, id: string): Promise<boolean> {
   const rows = await sql`
-    update approvals set used_at = now()
-     where id = ${id} and status = 'approved' and used_at is null
-    returning id`;
+    update approvals a set used_at = now()
+      from tasks t
+     where a.id = ${id} and t.id = a.task_id and a.status = 'approved' and a.used_at is null
+       and t.status in ('pending', 'running')
+    returning a.id`;
   return rows.length === 1;
 }
 

@@ -47,6 +47,8 @@ export const PROGRESS_MS = 15_000;
  */
 export const MAX_STORED_ARGUMENTS_BYTES = 16 * 1024;
 const PREVIEW_CHARS = 4 * 1024;
+/** How often a request past its expiry by this process's clock is re-read (clock skew). */
+const EXPIRY_RECHECK_MS = 1_000;
 /** A call whose approval another identical call used asks again, at most this many times. */
 const MAX_ROUNDS = 3;
 
@@ -178,6 +180,9 @@ async function settle(
     return { code: 'approval_limit', message: `approvals: ${outcome.message}` };
   }
   if (outcome.kind === 'approved') return undefined;
+  if (outcome.kind === 'ended') {
+    return { code: 'approval_denied', message: `approvals: task ${call.claims.taskId} has ended` };
+  }
   const { id } = outcome.row;
   const hint = `approval ${id} (rule ${outcome.row.rule})`;
   const wakeups = watchTask(options.waker, call.claims.taskId);
@@ -199,8 +204,10 @@ async function settle(
         call.progress(`waiting for ${hint}: switchboard approvals approve ${id}`);
       }
       const untilExpiry = row.expiresAt.getTime() - Date.now();
-      // Past the expiry by this process's clock: one more poll lets the database's decide.
-      await wakeups.wait(Math.min(timing.pollMs, Math.max(untilExpiry, 0) + 50), call.signal);
+      // The database's clock decides expiry: past it by this process's clock, re-read once a
+      // second (not in a tight loop) until the database agrees.
+      const waitMs = untilExpiry > 0 ? untilExpiry + 50 : EXPIRY_RECHECK_MS;
+      await wakeups.wait(Math.min(timing.pollMs, waitMs), call.signal);
     }
   } finally {
     wakeups.close();
