@@ -293,6 +293,10 @@ describe('approvals API and CLI', () => {
       ]);
       const badStatus = await cli('approvals', 'list', '--status', 'waiting');
       expect(badStatus.code).toBe(2);
+      // Past the API's 500: refused by the CLI with the same bound (it let 999 through).
+      const badLimit = await cli('approvals', 'list', '--limit', '501');
+      expect(badLimit.code).toBe(2);
+      expect(badLimit.stderr).toContain('--limit "501": expected a whole number from 1 to 500');
 
       expect((await call('POST', `/tasks/${taskId}/complete`, {})).status).toBe(200);
       const watch = await runSwitchboard(['task', 'watch', taskId], {

@@ -80,7 +80,8 @@ export const approvals: Command = {
             usage,
           );
         }
-        if (values.limit !== undefined && !/^[1-9][0-9]{0,2}$/.test(values.limit)) {
+        const limit = values.limit;
+        if (limit !== undefined && (!/^[1-9][0-9]{0,2}$/.test(limit) || Number(limit) > 500)) {
           throw new UsageError(
             `--limit ${JSON.stringify(values.limit)}: expected a whole number from 1 to 500`,
             usage,
