@@ -94,7 +94,7 @@ describe('agent: claude-code against a hostile prompt and a hostile CLI', () => 
       '--strict-mcp-config',
       '--allowedTools',
       'mcp__switchboard,mcp__github',
-      // No built-in tool that runs code or reads a file (Read would show /proc/self/environ).
+      // No built-in tool that runs code or reads a file: the task's servers only.
       '--tools',
       'Skill,ListMcpResourcesTool,ReadMcpResourceTool',
     ]);

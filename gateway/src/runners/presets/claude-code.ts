@@ -46,9 +46,10 @@ export const claudeCodePreset: AgentPreset = {
     '{claude_allowed_tools}',
     // Of Claude Code's built-in tools only Skill (the task's skills, placed by the gateway) and
     // the two that read the servers' MCP resources: no Bash, Read, Write, WebFetch, …; the
-    // task's MCP servers are what its agent is given. Read needs no permission in print mode,
-    // so /proc/self/environ (the tokens, the model key) was one call away for a
-    // prompt-injected model.
+    // task's MCP servers are what its agent is given. Without it (2.1.332, tried against the
+    // fake model) the model was offered them all: print mode refused Bash and a Read outside
+    // the working folder for want of permission, and Read refused /proc files itself, but Read
+    // in the working folder ran without asking. Not offering them leaves nothing to get wrong.
     '--tools',
     CLAUDE_BUILT_IN_TOOLS.join(','),
   ],
