@@ -6,6 +6,7 @@ import {
   EVENT_TEXT_MAX,
   isObject,
   type Json,
+  mcpResultText,
   num,
 } from './output-bounds.ts';
 import type { AgentEvent, AgentOutputParser } from './preset.ts';
@@ -40,19 +41,6 @@ const str = (v: unknown, max: number): string => cut(typeof v === 'string' ? v :
 
 /** JSON text of a value, cut; never throws (a cycle cannot come out of JSON.parse). */
 const jsonText = (value: unknown, max: number): string => cut(JSON.stringify(value ?? {}), max);
-
-/** An MCP result's text blocks, joined (images and resources are named, not inlined). */
-function mcpResultText(result: unknown): string {
-  if (!isObject(result) || !Array.isArray(result.content)) return '';
-  return result.content
-    .slice(0, BLOCKS_MAX)
-    .map((b) => {
-      if (!isObject(b)) return '';
-      if (typeof b.text === 'string') return b.text;
-      return typeof b.type === 'string' ? `[${cut(b.type, 32)}]` : '';
-    })
-    .join('\n');
-}
 
 /** A tool item's name and input, or undefined for items that are not tool calls. */
 function toolCall(item: Json): { name: string; input: string } | undefined {

@@ -6,6 +6,7 @@ import {
   EVENT_TEXT_MAX,
   isObject,
   type Json,
+  mcpResultText,
   num,
 } from './output-bounds.ts';
 import type { AgentEvent, AgentOutputParser } from './preset.ts';
@@ -45,19 +46,6 @@ import type { AgentEvent, AgentOutputParser } from './preset.ts';
 
 const str = (v: unknown, max: number): string => cut(typeof v === 'string' ? v : '', max);
 
-/** An MCP result's text blocks, joined (images and resources are named, not inlined). */
-function resultText(value: unknown): string {
-  if (!isObject(value) || !Array.isArray(value.content)) return '';
-  return value.content
-    .slice(0, BLOCKS_MAX)
-    .map((b) => {
-      if (!isObject(b)) return '';
-      if (typeof b.text === 'string') return b.text;
-      return typeof b.type === 'string' ? `[${cut(b.type, 32)}]` : '';
-    })
-    .join('\n');
-}
-
 /** goose's `{status: "success", value}` or `{status: "error", error}` (its ToolResult). */
 function outcome(result: unknown): { ok: true; value: unknown } | { ok: false; error: string } {
   if (isObject(result) && result.status === 'success') return { ok: true, value: result.value };
@@ -91,7 +79,7 @@ function toolEvent(item: Json): AgentEvent | undefined {
   if (item.type === 'toolResponse') {
     const result = outcome(item.toolResult);
     const isError = !result.ok || (isObject(result.value) && result.value.isError === true);
-    const text = result.ok ? resultText(result.value) : result.error;
+    const text = result.ok ? mcpResultText(result.value) : result.error;
     return {
       type: 'task:agent_tool',
       data: { phase: 'result', id, isError, text: cut(text, EVENT_TEXT_MAX) },

@@ -1,5 +1,5 @@
 /**
- * The bounds every agent output parser (claude-stream.ts, codex-json.ts) cuts to, and the small
+ * The bounds every agent output parser (claude-stream.ts, codex-json.ts, goose-stream.ts) cuts to, and the small
  * readers they share. Every value is cut in the parser (the output sink bounds the task's
  * total): an agent is not trusted to keep its lines short.
  */
@@ -24,3 +24,16 @@ export const isObject = (v: unknown): v is Json =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 export const num = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+
+/** An MCP tool result's text blocks, joined (images and resources are named, not inlined). */
+export function mcpResultText(result: unknown): string {
+  if (!isObject(result) || !Array.isArray(result.content)) return '';
+  return result.content
+    .slice(0, BLOCKS_MAX)
+    .map((b) => {
+      if (!isObject(b)) return '';
+      if (typeof b.text === 'string') return b.text;
+      return typeof b.type === 'string' ? `[${cut(b.type, 32)}]` : '';
+    })
+    .join('\n');
+}
