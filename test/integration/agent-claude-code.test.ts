@@ -15,7 +15,6 @@
  * itself untouched; the trigger's skill `github/review` as `github-review` among the skills.
  */
 
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,11 +22,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CLAUDE_BUILT_IN_TOOLS } from '../../gateway/src/runners/presets/claude-code.ts';
 import { type FakeAnthropic, startFakeAnthropic } from '../fixtures/fake-models/anthropic.ts';
 import { agentCliSuite } from '../helpers/agent-clis.ts';
+import { sendPullRequestOpened, taskEvents } from '../helpers/agent-e2e.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
-import { openSse } from '../helpers/sse.ts';
 import { until } from '../helpers/until.ts';
-import { githubHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_claude_e2e_0123456789';
 const GITHUB_SECRET = 'claude-e2e-github-secret';
@@ -122,35 +120,10 @@ profiles:
   );
   const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
-  const eventsOf = async (taskId: string) => {
-    const stream = await openSse(`${gw().url}/api/v1/tasks/${taskId}/events`, auth);
-    expect(stream.contentType).toContain('text/event-stream');
-    const seen: Array<{ type: string; data: Json }> = [];
-    for await (const event of stream.events)
-      seen.push({ type: event.event ?? '', data: (JSON.parse(event.data) as Json).data });
-    return seen;
-  };
+  const eventsOf = (taskId: string) => taskEvents(gw().url, taskId);
 
   it('webhook → claude-code task → get_pr through the gateway → answer as result → PR comment; a `--` prompt with task_complete at once', async () => {
-    const body = JSON.stringify({
-      action: 'opened',
-      number: 42,
-      pull_request: {
-        number: 42,
-        title: 'Add dark mode',
-        body: 'A theme.',
-        html_url: 'https://github.com/acme/api/pull/42',
-      },
-      repository: { full_name: 'acme/api' },
-      sender: { login: 'ada', type: 'User' },
-    });
-    const hook = await fetch(`${gw().url}/hooks/github/events`, {
-      method: 'POST',
-      headers: githubHeaders(GITHUB_SECRET, body, randomUUID(), 'pull_request'),
-      body,
-    });
-    expect(hook.status).toBe(202);
-    const { id: deliveryId } = (await hook.json()) as { id: string };
+    const deliveryId = await sendPullRequestOpened(gw().url, GITHUB_SECRET);
     // The second task, started while the first one runs.
     const created = await fetch(`${gw().url}/api/v1/tasks`, {
       method: 'POST',

@@ -15,7 +15,6 @@
  * (tasks/agent-context.ts): the trigger's preamble and the session history from
  * `$CODEX_HOME/AGENTS.md`, once, and the trigger's skill `github/review` as `github-review`.
  */
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,11 +29,10 @@ import {
   toolLabel,
 } from '../fixtures/fake-models/openai-responses.ts';
 import { agentCliSuite } from '../helpers/agent-clis.ts';
+import { sendPullRequestOpened, setProfileSecret, taskEvents } from '../helpers/agent-e2e.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
-import { openSse } from '../helpers/sse.ts';
 import { until } from '../helpers/until.ts';
-import { githubHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_codex_e2e_0123456789';
 const GITHUB_SECRET = 'codex-e2e-github-secret';
@@ -151,43 +149,13 @@ profiles:
   });
   const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
-  const eventsOf = async (taskId: string) => {
-    const stream = await openSse(`${gw().url}/api/v1/tasks/${taskId}/events`, auth);
-    expect(stream.contentType).toContain('text/event-stream');
-    const seen: Array<{ type: string; data: Json }> = [];
-    for await (const event of stream.events)
-      seen.push({ type: event.event ?? '', data: (JSON.parse(event.data) as Json).data });
-    return seen;
-  };
+  const eventsOf = (taskId: string) => taskEvents(gw().url, taskId);
 
   it('webhook → codex exec → get_pr and a resource through the gateway → task_complete → PR comment', async () => {
     // The model key as the profile's secret: encrypted in the database, in this profile's
     // agents' environment only (the fake model checks it arrives as the bearer).
-    const secret = await fetch(`${gw().url}/api/v1/profiles/codex/secrets/FAKE_MODEL_KEY`, {
-      method: 'PUT',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ value: MODEL_KEY }),
-    });
-    expect(secret.status).toBe(200);
-    const body = JSON.stringify({
-      action: 'opened',
-      number: 42,
-      pull_request: {
-        number: 42,
-        title: 'Add dark mode',
-        body: 'A theme.',
-        html_url: 'https://github.com/acme/api/pull/42',
-      },
-      repository: { full_name: 'acme/api' },
-      sender: { login: 'ada', type: 'User' },
-    });
-    const hook = await fetch(`${gw().url}/hooks/github/events`, {
-      method: 'POST',
-      headers: githubHeaders(GITHUB_SECRET, body, randomUUID(), 'pull_request'),
-      body,
-    });
-    expect(hook.status).toBe(202);
-    const { id: deliveryId } = (await hook.json()) as { id: string };
+    await setProfileSecret(gw().url, 'codex', 'FAKE_MODEL_KEY', MODEL_KEY);
+    const deliveryId = await sendPullRequestOpened(gw().url, GITHUB_SECRET);
     // The second task, through the API while the first runs: its scope is the profile's, the
     // fixture included; its prompt starts with an option Codex knows, and must stay text.
     const created = await fetch(`${gw().url}/api/v1/tasks`, {

@@ -17,7 +17,6 @@
  * (tasks/agent-context.ts): the trigger's preamble, the session history and the skill inlined
  * from `~/.config/goose/.goosehints`, once, in goose's system message.
  */
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,11 +28,10 @@ import {
   startFakeOpenAiChat,
 } from '../fixtures/fake-models/openai-chat.ts';
 import { agentCliSuite } from '../helpers/agent-clis.ts';
+import { sendPullRequestOpened, setProfileSecret, taskEvents } from '../helpers/agent-e2e.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
-import { openSse } from '../helpers/sse.ts';
 import { until } from '../helpers/until.ts';
-import { githubHeaders } from '../helpers/webhooks.ts';
 
 const GITHUB_TOKEN = 'ghp_goose_e2e_0123456789';
 const GITHUB_SECRET = 'goose-e2e-github-secret';
@@ -143,14 +141,7 @@ profiles:
   );
   const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
-  const eventsOf = async (taskId: string) => {
-    const stream = await openSse(`${gw().url}/api/v1/tasks/${taskId}/events`, auth);
-    expect(stream.contentType).toContain('text/event-stream');
-    const seen: Array<{ type: string; data: Json }> = [];
-    for await (const event of stream.events)
-      seen.push({ type: event.event ?? '', data: (JSON.parse(event.data) as Json).data });
-    return seen;
-  };
+  const eventsOf = (taskId: string) => taskEvents(gw().url, taskId);
   const ended = (what: string, probe: () => Promise<Json | undefined>) =>
     until(what, probe).catch((error) => {
       const dump = JSON.stringify(model.requests.map((r) => r.body.messages.slice(-2)));
@@ -160,31 +151,8 @@ profiles:
   it('webhook → goose run → get_pr through the gateway → answer as result → PR comment; an API task ends with task_complete', async () => {
     // The model key as the profile's secret: encrypted in the database, in this profile's
     // agents' environment only (the fake checks it arrives as the bearer).
-    const secret = await fetch(`${gw().url}/api/v1/profiles/goose/secrets/OPENAI_API_KEY`, {
-      method: 'PUT',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ value: MODEL_KEY }),
-    });
-    expect(secret.status).toBe(200);
-    const body = JSON.stringify({
-      action: 'opened',
-      number: 42,
-      pull_request: {
-        number: 42,
-        title: 'Add dark mode',
-        body: 'A theme.',
-        html_url: 'https://github.com/acme/api/pull/42',
-      },
-      repository: { full_name: 'acme/api' },
-      sender: { login: 'ada', type: 'User' },
-    });
-    const hook = await fetch(`${gw().url}/hooks/github/events`, {
-      method: 'POST',
-      headers: githubHeaders(GITHUB_SECRET, body, randomUUID(), 'pull_request'),
-      body,
-    });
-    expect(hook.status).toBe(202);
-    const { id: deliveryId } = (await hook.json()) as { id: string };
+    await setProfileSecret(gw().url, 'goose', 'OPENAI_API_KEY', MODEL_KEY);
+    const deliveryId = await sendPullRequestOpened(gw().url, GITHUB_SECRET);
     // The second task, through the API while the first runs: its prompt starts with an option
     // goose knows and stays text (goose reads it from the prompt file, `-i`).
     const created = await fetch(`${gw().url}/api/v1/tasks`, {
