@@ -21,7 +21,8 @@ const GATEWAY_LAYERS = [
   ['gateway.ts', 'shutdown.ts'],
   // The express app: it mounts the API, the webhooks and the MCP routes.
   ['http'],
-  ['api', 'retention'],
+  // The API, the operator console (its sign-in and files; it calls the API) and the pruning job.
+  ['api', 'console', 'retention'],
   ['webhooks', 'schedules', 'mcp'],
   // Guardrails on tool calls (argument rules, budgets, approvals): mcp/tools.ts runs them.
   ['guards'],

@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three projects: `unit` (no database), `integration` and `security` (a real database: embedded
- * PGlite, or the Postgres in DATABASE_URL when it is set, e.g.
- * DATABASE_URL=postgres://postgres@127.0.0.1:5432/test).
+ * Four projects: `unit` (no database), `integration`, `security` and `console` (a real database:
+ * embedded PGlite, or the Postgres in DATABASE_URL when it is set, e.g.
+ * DATABASE_URL=postgres://postgres@127.0.0.1:5432/test); `console` drives the operator console
+ * in Chromium.
  * Integration files each get fresh databases, so they run in parallel without seeing each other.
  */
 export default defineConfig({
@@ -46,6 +47,18 @@ export default defineConfig({
           globalSetup: ['test/helpers/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // The operator console in a real browser (Debian's Chromium through playwright-core):
+        // the gateway process with the example integrations, one browser per file.
+        test: {
+          name: 'console',
+          sequence: { groupOrder: 4 },
+          include: ['test/console/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -1,6 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
+import {
+  CSRF_HEADER,
+  csrfTokenMatches,
+  hashSessionToken,
+  sessionTokenFrom,
+} from '../keys/console-cookie.ts';
+import { findLiveConsoleSession, touchConsoleSession } from '../keys/console-sessions.ts';
 import { hashApiKey } from '../keys/format.ts';
 import { hasScope, type Scope } from '../keys/scopes.ts';
 import { findActiveApiKey, touchApiKey } from '../keys/store.ts';
@@ -19,17 +26,34 @@ declare module 'express-serve-static-core' {
   interface Request {
     /** Set by the API key middleware on /api/v1 (and on /metrics when the policy asks for a key). */
     apiKey?: AuthenticatedKey;
+    /** Set when the request was authenticated by a console session cookie (console/session.ts). */
+    consoleSessionId?: string;
   }
 }
 
 const unauthorized = (message: string) => new SwitchboardError('unauthorized', message);
 
-/** Every /api/v1 request carries `Authorization: Bearer sbk_…`; unknown and revoked keys look alike. */
+/** Methods that change nothing: a console session needs no CSRF token for them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Every /api/v1 request carries `Authorization: Bearer sbk_…`, or the console's session cookie
+ * (issue 16); unknown and revoked keys look alike. A bearer key wins over a cookie.
+ */
 export function authenticateApiKey(sql: Sql, log: Logger) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader('WWW-Authenticate', 'Bearer realm="switchboard"');
     const header = req.get('authorization');
-    if (!header) throw unauthorized('missing API key: send Authorization: Bearer sbk_…');
+    if (!header) {
+      const token = sessionTokenFrom(req.get('cookie'));
+      if (token === undefined) {
+        throw unauthorized('missing API key: send Authorization: Bearer sbk_…');
+      }
+      await authenticateConsoleSession(sql, log, req, token);
+      res.removeHeader('WWW-Authenticate');
+      next();
+      return;
+    }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const key = match?.[1];
     // Generated keys look like sbk_…, but SWITCHBOARD_ADMIN_KEY may be any 32–256 characters.
@@ -51,6 +75,52 @@ export function authenticateApiKey(sql: Sql, log: Logger) {
     );
     next();
   };
+}
+
+/**
+ * The console's cookie in place of a key: the session must be live and its key active (a revoked
+ * key ends its sessions at once). A write must also come from this origin (Origin and
+ * Sec-Fetch-Site, where the browser sends them) and carry the session's CSRF token.
+ */
+async function authenticateConsoleSession(
+  sql: Sql,
+  log: Logger,
+  req: Request,
+  token: string,
+): Promise<void> {
+  const session = await findLiveConsoleSession(sql, hashSessionToken(token));
+  if (!session) {
+    throw unauthorized('the console session has expired or was signed out: sign in again');
+  }
+  if (!SAFE_METHODS.has(req.method)) {
+    if (!sameOrigin(req)) {
+      throw new SwitchboardError('forbidden', 'a console write must come from the console itself');
+    }
+    if (!csrfTokenMatches(token, req.get(CSRF_HEADER))) {
+      throw new SwitchboardError(
+        'forbidden',
+        `missing or wrong CSRF token: a console write carries the session's token in ${CSRF_HEADER}`,
+      );
+    }
+  }
+  req.apiKey = { ...session.key };
+  req.consoleSessionId = session.id;
+  touchConsoleSession(sql, session.id).catch((error: unknown) =>
+    log.warn({ err: error, key: session.key.prefix }, 'could not record console session use'),
+  );
+}
+
+/** Browsers send Origin on every cross-origin write and Sec-Fetch-Site on all of them. */
+export function sameOrigin(req: Request): boolean {
+  const site = req.get('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin') return false;
+  const origin = req.get('origin');
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.get('host');
+  } catch {
+    return false;
+  }
 }
 
 export function requireScope(scope: Scope) {

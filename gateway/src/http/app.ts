@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import { apiRouter } from '../api/router.ts';
 import type { OpenStreams } from '../api/streams.ts';
+import { consoleRoutes } from '../console/routes.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Migration } from '../db/migrate.ts';
 import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(healthRoutes({ ...deps, policy: () => deps.registry.currentPolicy() }));
   app.use(wellKnownRoutes(deps));
+  app.use(consoleRoutes(deps));
   app.use('/api/v1', rememberMountPath, apiRouter(deps));
   if (deps.testFaults) app.use(testFaultRoutes());
   app.use(notFoundHandler);

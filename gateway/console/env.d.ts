@@ -1,0 +1,2 @@
+// esbuild bundles the stylesheet main.tsx imports into app.<hash>.css (console/assets.ts).
+declare module '*.css';

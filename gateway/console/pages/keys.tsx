@@ -1,0 +1,7 @@
+import { PageHeader } from '../components/ui.tsx';
+import type { PageProps } from './routes.ts';
+
+// Placeholder until this page is built (issue 16): a helper replaces this file.
+export function KeysPage(_props: PageProps) {
+  return <PageHeader title="KeysPage" />;
+}
