@@ -24,6 +24,15 @@ export class RateLimiter {
     return 0;
   }
 
+  /** The seconds until `take` would allow one, without taking (0: it would now). */
+  wait(key: string, perMinute: number, now = Date.now()): number {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return 0;
+    const ratePerMs = perMinute / 60_000;
+    const tokens = Math.min(perMinute, bucket.tokens + (now - bucket.at) * ratePerMs);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000));
+  }
+
   /** Drops buckets old enough to have refilled (they carry no state worth keeping). */
   private evictFull(now: number): void {
     for (const [key, b] of this.buckets) {

@@ -136,7 +136,12 @@ describe('retention: what the job deletes and what it keeps', () => {
       values ('dispatch', ${ended[0]!}, '{}', '{}')`;
 
     const counts = await runRetention(sql, { ...OFF, taskEventsMs: 30 * DAY }, { log });
-    expect(counts).toEqual({ deliveries: 0, taskEvents: ended.length * 3, audit: 0 });
+    expect(counts).toEqual({
+      deliveries: 0,
+      taskEvents: ended.length * 3,
+      audit: 0,
+      consoleSessions: 0,
+    });
     const left = await sql<{ taskId: string; n: number }[]>`
       select task_id::text as "taskId", count(*)::int as n from task_events group by task_id`;
     expect(Object.fromEntries(left.map((r) => [r.taskId, r.n]))).toEqual({

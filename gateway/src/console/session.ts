@@ -33,8 +33,11 @@ import { parseInput } from '../validate.ts';
 
 /** A session lives 12 h from sign-in, however active: a lost laptop's cookie stops working. */
 export const CONSOLE_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
-/** Sign-in attempts per client address and minute (a failed one costs a database read). */
-const SIGN_IN_PER_MINUTE = 20;
+/**
+ * Failed sign-ins per client address and minute; past them every attempt is refused (429) until
+ * the bucket refills. Keys hold 256 random bits, so this guards the database, not the keys.
+ */
+const FAILED_SIGN_INS_PER_MINUTE = 20;
 
 const SignInBody = z.strictObject({
   key: z
@@ -52,7 +55,7 @@ export interface ConsoleSessionDeps {
 
 export function consoleSessionRoutes(deps: ConsoleSessionDeps): Router {
   const { sql } = deps;
-  const signIns = new RateLimiter(10_000);
+  const failedSignIns = new RateLimiter(10_000);
   const router = Router();
   const secure = (req: Request) => req.secure || deps.publicUrl().startsWith('https:');
 
@@ -60,14 +63,18 @@ export function consoleSessionRoutes(deps: ConsoleSessionDeps): Router {
     if (!sameOrigin(req)) {
       throw new SwitchboardError('forbidden', 'sign in from the console itself');
     }
-    const wait = signIns.take(req.ip ?? 'unknown', SIGN_IN_PER_MINUTE);
+    const client = req.ip ?? 'unknown';
+    const wait = failedSignIns.wait(client, FAILED_SIGN_INS_PER_MINUTE);
     if (wait > 0) {
       res.setHeader('Retry-After', String(wait));
-      throw new SwitchboardError('rate_limited', `too many sign-in attempts: retry in ${wait} s`);
+      throw new SwitchboardError('rate_limited', `too many failed sign-ins: retry in ${wait} s`);
     }
     const { key } = parseInput(SignInBody, req.body, 'sign-in');
     const apiKey = await findActiveApiKey(sql, hashApiKey(key));
-    if (!apiKey) throw new SwitchboardError('unauthorized', 'invalid or revoked API key');
+    if (!apiKey) {
+      failedSignIns.take(client, FAILED_SIGN_INS_PER_MINUTE);
+      throw new SwitchboardError('unauthorized', 'invalid or revoked API key');
+    }
     if (apiKey.integration) {
       throw new SwitchboardError(
         'forbidden',
