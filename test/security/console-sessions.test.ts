@@ -311,3 +311,26 @@ describe('console sessions', () => {
     expect((await signIn(ADMIN_KEY)).status).toBe(429);
   });
 });
+
+describe('console sessions behind HTTPS (SWITCHBOARD_PUBLIC_URL https://…)', () => {
+  const gw = useTestGateway({ SWITCHBOARD_PUBLIC_URL: 'https://gateway.example' });
+
+  it('the cookie is Secure and __Host- prefixed, and that name is the one read back', async () => {
+    // The public URL is a proxy's; the test talks to the listening port.
+    const local = `http://127.0.0.1:${gw().port}`;
+    const res = await fetch(`${local}/console/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: ADMIN_KEY }),
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const setCookie = res.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(
+      /^__Host-switchboard_console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/,
+    );
+    const cookie = setCookie.split(';')[0]!;
+    const read = await fetch(`${local}/api/v1/keys`, { headers: { cookie } });
+    expect(read.status).toBe(200);
+  });
+});

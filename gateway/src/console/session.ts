@@ -58,6 +58,11 @@ export function consoleSessionRoutes(deps: ConsoleSessionDeps): Router {
   const failedSignIns = new RateLimiter(10_000);
   const router = Router();
   const secure = (req: Request) => req.secure || deps.publicUrl().startsWith('https:');
+  // The answers carry the CSRF token: never stored by a cache on the way.
+  router.use('/session', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
 
   router.post('/session', express.json({ limit: 4096, strict: true }), async (req, res) => {
     if (!sameOrigin(req)) {
