@@ -56,7 +56,7 @@ export default defineConfig({
           name: 'console',
           sequence: { groupOrder: 4 },
           include: ['test/console/**/*.test.ts'],
-          globalSetup: ['test/helpers/global-setup.ts'],
+          globalSetup: ['test/helpers/global-setup.ts', 'test/helpers/chromium-setup.ts'],
           testTimeout: 90_000,
           hookTimeout: 120_000,
         },
