@@ -15,6 +15,9 @@ interface SessionAnswer {
   expiresAt: string;
 }
 
+/** GET /console/session: `{ key: null }` when not signed in. */
+type WhoAnswer = SessionAnswer | { key: null };
+
 /** undefined while loading, null when signed out. */
 export const session = signal<SessionKey | null | undefined>(undefined);
 /** Why the last session ended, shown on the sign-in page. */
@@ -33,7 +36,9 @@ function adopt(answer: SessionAnswer): void {
 
 export async function loadSession(): Promise<void> {
   try {
-    adopt(await request<SessionAnswer>('GET', '/console/session'));
+    const who = await request<WhoAnswer>('GET', '/console/session');
+    if (who.key === null) session.value = null;
+    else adopt(who as SessionAnswer);
   } catch {
     session.value = null;
   }

@@ -122,9 +122,12 @@ export function consoleSessionRoutes(deps: ConsoleSessionDeps): Router {
     );
   });
 
+  // Not signed in is an answer here, not an error: the page asks on every load, and a 401 would
+  // put a red line in every visitor's browser console.
   router.get('/session', async (req, res) => {
-    const { token, session } = await liveSession(sql, req);
-    res.json(sessionAnswer(token, session));
+    const token = sessionTokenFrom(req.get('cookie'));
+    const session = token && (await findLiveConsoleSession(sql, hashSessionToken(token)));
+    res.json(token && session ? sessionAnswer(token, session) : { key: null });
   });
 
   router.delete('/session', async (req, res) => {
