@@ -141,6 +141,15 @@ function tokenState(t: TaskTokenView): string {
   return new Date(t.expiresAt).getTime() <= Date.now() ? 'expired' : 'active';
 }
 
+/** The endpoint of a token without the gateway's origin (/mcp, /mcp/<integration>). */
+function audiencePath(audience: string): string {
+  try {
+    return new URL(audience).pathname;
+  } catch {
+    return audience;
+  }
+}
+
 function Tokens(props: { tokens: TaskTokenView[] | undefined }) {
   return (
     <Table
@@ -149,7 +158,10 @@ function Tokens(props: { tokens: TaskTokenView[] | undefined }) {
       rowKey={(t) => t.jti}
       empty="No tokens were minted for this task (yet)."
       columns={[
-        { title: 'Audience', cell: (t) => <code>{t.audience}</code> },
+        {
+          title: 'Audience',
+          cell: (t) => <code title={t.audience}>{audiencePath(t.audience)}</code>,
+        },
         { title: 'State', cell: (t) => <Badge value={tokenState(t)} /> },
         {
           title: 'Expires',
