@@ -30,6 +30,7 @@ import {
   TaskAnswer,
   TaskEventView,
   TaskListAnswer,
+  TaskTokensAnswer,
 } from './schemas.ts';
 
 /** Every /api/v1 route (route-spec.ts RouteSpec): the source of /api/v1/openapi.json. */
@@ -158,6 +159,14 @@ export const API_ROUTES: RouteSpec[] = [
         contentType: 'text/event-stream',
       },
     ],
+  },
+  {
+    method: 'get',
+    path: '/tasks/:id/tokens',
+    scope: 'tasks:read',
+    summary:
+      "The task's tokens as metadata (audience, scope, issued, expiry, revoked), oldest first; never a token's value",
+    responses: [ok(TaskTokensAnswer)],
   },
   {
     method: 'post',

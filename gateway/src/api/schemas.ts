@@ -6,6 +6,7 @@ import { Dispatch, SessionKey } from '../sessions/store.ts';
 import { Execution } from '../tasks/queue.ts';
 import type { QueueTaskRow } from '../tasks/store.ts';
 import { SCOPE_EXPECTED, SCOPE_PATTERN } from '../tokens/scope.ts';
+import type { TokenMetadata } from '../tokens/store.ts';
 import { TaskBudgetView } from './task-budget.ts';
 
 /**
@@ -134,6 +135,33 @@ export const ExternalTaskView = z.object({
 });
 
 export const TaskAnswer = z.object({ task: TaskView, budget: TaskBudgetView.optional() });
+
+/** GET /tasks/:id/tokens: a task's tokens as metadata; a token's value is shown once, at issue. */
+export const TaskTokenView = z.object({
+  jti: z.uuid(),
+  kid: z.string(),
+  /** The endpoint the token is for: /mcp, /mcp/<integration> or /mcp/switchboard. */
+  audience: z.string(),
+  scope: z.array(z.string()),
+  issuedAt: Timestamp,
+  expiresAt: Timestamp,
+  revokedAt: Timestamp.nullable(),
+});
+export type TaskTokenView = z.output<typeof TaskTokenView>;
+
+export const TaskTokensAnswer = z.object({ tokens: z.array(TaskTokenView) });
+
+export function taskTokenView(t: TokenMetadata): TaskTokenView {
+  return {
+    jti: t.jti,
+    kid: t.kid,
+    audience: t.audience,
+    scope: t.scope.split(' ').filter((s) => s !== ''),
+    issuedAt: t.issuedAt.toISOString(),
+    expiresAt: t.expiresAt.toISOString(),
+    revokedAt: iso(t.revokedAt),
+  };
+}
 
 export const ListTasksQuery = z.strictObject({
   /** One status or several, comma-separated: status=pending,running. */

@@ -11,9 +11,17 @@ import {
 } from '../tasks/external.ts';
 import { cancelTask, getQueueTask } from '../tasks/queue.ts';
 import { listQueueTasks } from '../tasks/store.ts';
+import { listTaskTokens } from '../tokens/store.ts';
 import { parseInput } from '../validate.ts';
 import { actorOf, requireScope } from './auth.ts';
-import { ConfigBody, CreateTaskBody, ListTasksQuery, type TaskView, taskView } from './schemas.ts';
+import {
+  ConfigBody,
+  CreateTaskBody,
+  ListTasksQuery,
+  type TaskView,
+  taskTokenView,
+  taskView,
+} from './schemas.ts';
 import { taskBudgetView } from './task-budget.ts';
 import { taskConfig } from './task-config.ts';
 import { createQueuedTask } from './task-create.ts';
@@ -65,6 +73,13 @@ export function tasksRoutes(deps: TasksDeps): Router {
   });
 
   router.get('/tasks/:id/events', requireScope('tasks:read'), taskEventsHandler(deps));
+
+  // Metadata only (audience, scope, expiry, revoked): a token's value is answered once, at issue.
+  router.get('/tasks/:id/tokens', requireScope('tasks:read'), async (req, res) => {
+    const task = await getQueueTask(deps.sql, req.params.id as string);
+    const tokens = await listTaskTokens(deps.sql, task.id);
+    res.json({ tokens: tokens.map(taskTokenView) });
+  });
 
   // A POST: it mints tokens (a GET could be repeated by a cache, a prefetch or a crawler).
   router.post('/tasks/:id/config', requireScope('tasks:write'), async (req, res) => {

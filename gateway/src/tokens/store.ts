@@ -69,3 +69,25 @@ export async function revokeToken(sql: Sql, jti: string): Promise<boolean> {
     update tokens set revoked_at = now() where jti = ${jti} and revoked_at is null returning 1`;
   return rows.length > 0;
 }
+
+/** What the operator may see of a task's tokens: who they are for and until when (no token). */
+export interface TokenMetadata {
+  jti: string;
+  kid: string;
+  audience: string;
+  /** Space-separated, as in the token's `scope` claim. */
+  scope: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+/** The tokens minted for a task, oldest first (the token values are never stored). */
+export async function listTaskTokens(sql: Sql, taskId: string): Promise<TokenMetadata[]> {
+  return sql<TokenMetadata[]>`
+    select t.jti::text, t.kid, t.audience, t.scope, t.issued_at as "issuedAt",
+           t.expires_at as "expiresAt", t.revoked_at as "revokedAt"
+      from tokens t
+     where t.task_id = ${taskId}
+     order by t.issued_at, t.jti`;
+}
