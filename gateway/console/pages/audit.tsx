@@ -159,7 +159,7 @@ export function AuditPage(props: PageProps) {
           rowKey={(e) => e.id}
           columns={[
             { title: 'Id', cell: (e) => e.id, wide: true },
-            { title: 'Time', cell: (e) => <span class="nowrap">{timestamp(e.at)}</span> },
+            { title: 'Time', cell: (e) => timestamp(e.at) },
             { title: 'Actor', cell: (e) => <code>{e.actor}</code> },
             { title: 'Action', cell: (e) => e.action },
             { title: 'Target', cell: (e) => <code class="audit-target">{e.target ?? '—'}</code> },

@@ -15,7 +15,7 @@ import {
 import { del, describeError, get, post } from '../lib/api.ts';
 import { ago, timestamp } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
-import { can, scopes } from '../lib/session.ts';
+import { can, scopes, session } from '../lib/session.ts';
 import type { PageProps } from './routes.ts';
 import './keys.css';
 
@@ -235,7 +235,7 @@ export function KeysPage(_props: PageProps) {
                         <ActionButton
                           label="Revoke"
                           tone="danger"
-                          confirm={`Revoke key ${k.name} (${k.prefix})? Whatever uses it is refused from now on, and its console sessions end.`}
+                          confirm={`Revoke key ${k.name} (${k.prefix})? Whatever uses it is refused from now on, and its console sessions end.${k.prefix === session.value?.prefix ? ' It is the key you are signed in with: this signs you out.' : ''}`}
                           run={() => del(`/keys/${k.id}`)}
                           done={keys.reload}
                         />
