@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
+import { isScopePattern } from '../../src/tokens/scope.ts';
 import {
   ActionButton,
-  Code,
   CopyButton,
   ErrorBox,
   Field,
@@ -16,6 +16,7 @@ import { ago, timestamp } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
+import { ConfigPanel } from './access-config.tsx';
 import type { PageProps } from './routes.ts';
 import './keys.css';
 import './access.css';
@@ -49,37 +50,6 @@ interface Granted {
   expiresAt: string;
   mcp: { url: string; token: string };
   integrations: Array<{ name: string; url: string; token: string; scope: string[] }>;
-}
-
-interface ConfigAnswer {
-  taskId: string;
-  format: string;
-  path: string;
-  content: string;
-  env: Record<string, string>;
-  expiresAt: string;
-}
-
-/** The agents the console offers a config for (the API's formats, less its own json). */
-const AGENTS = [
-  { format: 'claude', name: 'Claude Code', use: 'claude --mcp-config .mcp.json' },
-  { format: 'codex', name: 'Codex', use: 'codex (reads ~/.codex/config.toml)' },
-  { format: 'cursor', name: 'Cursor', use: 'Cursor reads .cursor/mcp.json in the project' },
-  { format: 'goose', name: 'goose', use: 'goose (reads ~/.config/goose/config.yaml)' },
-] as const;
-
-/** The same rule as the gateway's (tokens/scope.ts SCOPE_PATTERN), for typed patterns. */
-const SCOPE_PATTERN = /^(\*|[a-z][a-z0-9-]{0,40}):(\*|[A-Za-z0-9_.-]{1,128})$/;
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-/** A config answer's environment as shell exports (the file refers to these variables). */
-function exportsOf(env: Record<string, string>): string {
-  return Object.entries(env)
-    .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
-    .join('\n');
 }
 
 function ScopePicker(props: {
@@ -158,84 +128,6 @@ function ScopePicker(props: {
   );
 }
 
-/** One agent's config for a running task: a tab per agent, fetched (and minted) when chosen. */
-export function ConfigPanel(props: { taskId: string }) {
-  const [format, setFormat] = useState<string | null>(null);
-  const [configs, setConfigs] = useState<Record<string, ConfigAnswer>>({});
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const choose = async (next: string) => {
-    setFormat(next);
-    setError(null);
-    if (configs[next]) return;
-    setBusy(true);
-    try {
-      const answer = await post<ConfigAnswer>(`/tasks/${props.taskId}/config`, { format: next });
-      setConfigs((c) => ({ ...c, [next]: answer }));
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const agent = AGENTS.find((a) => a.format === format);
-  const config = format ? configs[format] : undefined;
-  const tabId = (f: string) => `config-tab-${props.taskId}-${f}`;
-  return (
-    <div class="config-panel">
-      <p class="access-note">
-        Pick the agent. Its config is issued with its own tokens for this task (in the environment
-        block, shown here once; the file names them by variable). They stop working when the task
-        ends.
-      </p>
-      <div role="tablist" aria-label="Agent config format" class="config-tabs">
-        {AGENTS.map((a) => (
-          <button
-            key={a.format}
-            type="button"
-            role="tab"
-            id={tabId(a.format)}
-            aria-selected={format === a.format}
-            aria-controls={`config-panel-${props.taskId}`}
-            class={format === a.format ? 'selected' : undefined}
-            onClick={() => void choose(a.format)}
-          >
-            {a.name}
-          </button>
-        ))}
-      </div>
-      {format && (
-        <div
-          role="tabpanel"
-          id={`config-panel-${props.taskId}`}
-          aria-labelledby={tabId(format)}
-          class="config-body"
-        >
-          {busy && !config && <span class="loading">Issuing the config…</span>}
-          <ErrorBox error={error} />
-          {config && agent && (
-            <>
-              <p>
-                Save as <code>{config.path}</code> · {agent.use} · tokens expire{' '}
-                {timestamp(config.expiresAt)}
-              </p>
-              <Code>{config.content}</Code>
-              <div class="button-row">
-                <CopyButton text={config.content} label={`Copy ${agent.name} config`} />
-              </div>
-              <h4>Environment (tokens: shown once)</h4>
-              <Code>{exportsOf(config.env)}</Code>
-              <div class="button-row">
-                <CopyButton text={exportsOf(config.env)} label="Copy environment" />
-              </div>
-            </>
-          )}
-        </div>
-      )}
-    </div>
-  );
-}
-
 function GrantForm(props: {
   integrations: IntegrationSummary[] | undefined;
   granted: (g: Granted) => void;
@@ -247,7 +139,7 @@ function GrantForm(props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const typed = more.split(/[\s,]+/).filter((p) => p !== '');
-  const badTyped = typed.filter((p) => !SCOPE_PATTERN.test(p));
+  const badTyped = typed.filter((p) => !isScopePattern(p));
   const scope = picked.has('*:*')
     ? ['*:*']
     : [...new Set([...picked, ...typed])].filter((p) => {
