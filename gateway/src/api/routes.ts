@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { SubscriptionInput } from '../outbox/subscriptions.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
+import { AuditQuery } from './audit.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
 import { Json, ok, type RouteSpec } from './route-spec.ts';
@@ -63,7 +64,9 @@ export const API_ROUTES: RouteSpec[] = [
     method: 'get',
     path: '/audit',
     scope: 'audit:read',
-    summary: 'Audit log, newest first',
+    summary:
+      'Audit log, newest first; filter by action, actor, target and time (since, until), page with before',
+    query: AuditQuery,
     responses: [ok()],
   },
   {

@@ -54,15 +54,32 @@ export async function deleteOldAudit(
   return result.count;
 }
 
-export async function listAudit(
-  sql: Sql,
-  options: { limit: number; beforeId?: string | undefined; action?: string | undefined },
-): Promise<AuditRow[]> {
+/** The filters of GET /api/v1/audit: each narrows, all together (and). */
+export interface AuditFilter {
+  limit: number;
+  /** Entries older than this id (the previous page's `next`), compared as numbers. */
+  beforeId?: string | undefined;
+  action?: string | undefined;
+  actor?: string | undefined;
+  target?: string | undefined;
+  /** At or after this time. */
+  since?: Date | undefined;
+  /** Before this time. */
+  until?: Date | undefined;
+}
+
+export async function listAudit(sql: Sql, options: AuditFilter): Promise<AuditRow[]> {
+  const since = options.since?.toISOString() ?? null;
+  const until = options.until?.toISOString() ?? null;
   return sql<AuditRow[]>`
     select id::text, at, actor, action, target, request_id as "requestId", details
     from audit_log a
     where (${options.beforeId ?? null}::bigint is null or a.id < ${options.beforeId ?? null}::bigint)
       and (${options.action ?? null}::text is null or a.action = ${options.action ?? null}::text)
+      and (${options.actor ?? null}::text is null or a.actor = ${options.actor ?? null}::text)
+      and (${options.target ?? null}::text is null or a.target = ${options.target ?? null}::text)
+      and (${since}::timestamptz is null or a.at >= ${since}::timestamptz)
+      and (${until}::timestamptz is null or a.at < ${until}::timestamptz)
     order by a.id desc
     limit ${options.limit}`;
 }
