@@ -22,6 +22,24 @@ describe('GET /api/v1/tasks/:id/tokens', () => {
     return { status: res.status, json: (await res.json()) as Json };
   };
 
+  it('GET /tasks?external=true lists external tasks only (the Access page), false the others', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const granted = await api('POST', '/tasks', { external: true, scope: ['echo:*'] });
+      expect(granted.status).toBe(201);
+      ids.push(granted.json.task.id);
+    }
+    const external = await api('GET', '/tasks?external=true&status=running&limit=500');
+    expect(external.status).toBe(200);
+    expect(external.json.tasks.every((t: Json) => t.external === true)).toBe(true);
+    for (const id of ids) expect(external.json.tasks.map((t: Json) => t.id)).toContain(id);
+    const queued = await api('GET', '/tasks?external=false&limit=500');
+    expect(queued.json.tasks.some((t: Json) => ids.includes(t.id))).toBe(false);
+    const bad = await api('GET', '/tasks?external=maybe');
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toContain('expected true or false');
+  });
+
   it('lists the tokens of an external task without their values; cancelling shows them revoked', async () => {
     const granted = await api('POST', '/tasks', { external: true, scope: ['echo:*'] });
     expect(granted.status, JSON.stringify(granted.json)).toBe(201);

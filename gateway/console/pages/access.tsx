@@ -274,8 +274,8 @@ export function AccessPage(_props: PageProps) {
   );
   const tasks = useLoad(
     () =>
-      get<{ tasks: TaskRow[] }>('/tasks', { status: 'running', limit: 500 }).then((a) =>
-        a.tasks.filter((t) => t.external),
+      get<{ tasks: TaskRow[] }>('/tasks', { status: 'running', external: true, limit: 500 }).then(
+        (a) => a.tasks,
       ),
     [],
     LIVE_MS,

@@ -235,7 +235,7 @@ export function KeysPage(_props: PageProps) {
                         <ActionButton
                           label="Revoke"
                           tone="danger"
-                          confirm={`Revoke key ${k.name} (${k.prefix})? Whatever uses it is refused from now on, and its console sessions end.${k.prefix === session.value?.prefix ? ' It is the key you are signed in with: this signs you out.' : ''}`}
+                          confirm={`Revoke key ${k.name} (${k.prefix})? Whatever uses it is refused from now on, and its console sessions end.${k.prefix === session.value?.prefix ? ' It is the key you are signed in with: this signs you out.' : ''}${k.source === 'env' ? ' It comes from SWITCHBOARD_ADMIN_KEY: the next start registers it again.' : ''}`}
                           run={() => del(`/keys/${k.id}`)}
                           done={keys.reload}
                         />

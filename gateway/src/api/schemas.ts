@@ -172,6 +172,11 @@ export const ListTasksQuery = z.strictObject({
     .optional(),
   profile: ProfileName.optional(),
   session: z.uuid({ error: 'expected a session id' }).optional(),
+  /** true: only external tasks (agents the operator runs); false: only queued ones. */
+  external: z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .transform((v) => v === 'true')
+    .optional(),
   limit: z.coerce
     .number({ error: 'expected a whole number from 1 to 500' })
     .int('expected a whole number from 1 to 500')

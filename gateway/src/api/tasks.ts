@@ -59,6 +59,7 @@ export function tasksRoutes(deps: TasksDeps): Router {
       statuses: q.status,
       profile: q.profile,
       sessionId: q.session,
+      external: q.external,
       beforeSeq: q.cursor,
       limit: q.limit,
     });

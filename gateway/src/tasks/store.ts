@@ -239,6 +239,7 @@ export interface TaskListFilter {
   statuses?: readonly TaskStatus[] | undefined;
   profile?: string | undefined;
   sessionId?: string | undefined;
+  external?: boolean | undefined;
   /** Keyset cursor: only tasks with a smaller seq (the `seq` of the previous page's last task). */
   beforeSeq?: string | undefined;
   limit: number;
@@ -255,6 +256,7 @@ export async function listQueueTasks(sql: Sql, filter: TaskListFilter): Promise<
      where (${statuses}::text[] is null or t.status = any(${statuses}::text[]))
        and (${filter.profile ?? null}::text is null or t.profile = ${filter.profile ?? null}::text)
        and (${filter.sessionId ?? null}::uuid is null or t.session_id = ${filter.sessionId ?? null}::uuid)
+       and (${filter.external ?? null}::boolean is null or t.external = ${filter.external ?? null}::boolean)
        and (${filter.beforeSeq ?? null}::bigint is null or t.seq < ${filter.beforeSeq ?? null}::bigint)
      order by t.seq desc
      limit ${filter.limit}`;
