@@ -78,8 +78,10 @@ describe('GET /api/v1/overview', () => {
                      ('timer', 'events', 'd-2', '{}', '\\x7b7d', 'pending', null,
                       now() + interval '1 hour')`;
     await sql`insert into outbox (kind, target, payload, status, attempts, dead_at, last_error)
-              values ('dispatch', '{"type":"webhook"}', '{}', 'dead', 10, now(), 'HTTP 500'),
-                     ('dispatch', '{"type":"webhook"}', '{}', 'pending', 0, null, null)`;
+              values ('dispatch', '{"type":"webhook"}', '{}', 'dead', 10, now(), 'HTTP 500')`;
+    // Not due for an hour, so no outbox worker tries (and buries) it while the test looks.
+    await sql`insert into outbox (kind, target, payload, status, next_attempt_at)
+              values ('dispatch', '{"type":"webhook"}', '{}', 'pending', now() + interval '1 hour')`;
 
     const { json } = await call('/overview');
     expect(json.integrations).toEqual({
@@ -103,6 +105,37 @@ describe('GET /api/v1/overview', () => {
     expect(json.deliveries.oldestPendingAt).toEqual(expect.any(String));
     expect(json.outbox).toMatchObject({ pending: 1, dead: 1 });
     expect(json.outbox.recentDead[0]).toMatchObject({ kind: 'dispatch', lastError: 'HTTP 500' });
+  });
+
+  it('lists only the five newest failures of a long queue, and still counts them all', async () => {
+    const { sql } = gw();
+    const before = (await call('/overview')).json;
+    await sql`insert into webhook_deliveries
+                (integration, endpoint, delivery_id, headers, body, status, error, received_at)
+              select 'timer', 'events', 'bulk-' || n, '{}', '\\x7b7d', 'failed', 'error ' || n,
+                     now() + make_interval(secs => n)
+                from generate_series(1, 30) as n`;
+    await sql`insert into outbox (kind, target, payload, status, attempts, dead_at, last_error)
+              select 'event', '{"type":"webhook"}', '{}', 'dead', 10,
+                     now() + make_interval(secs => n), 'HTTP ' || (500 + n)
+                from generate_series(1, 30) as n`;
+    const { json } = await call('/overview');
+    expect(json.deliveries.failed).toBe(before.deliveries.failed + 30);
+    expect(json.deliveries.recentFailures.map((d: Json) => d.error)).toEqual([
+      'error 30',
+      'error 29',
+      'error 28',
+      'error 27',
+      'error 26',
+    ]);
+    expect(json.outbox.dead).toBe(before.outbox.dead + 30);
+    expect(json.outbox.recentDead.map((o: Json) => o.lastError)).toEqual([
+      'HTTP 530',
+      'HTTP 529',
+      'HTTP 528',
+      'HTTP 527',
+      'HTTP 526',
+    ]);
   });
 
   it("answers only the sections the key's scopes allow", async () => {
