@@ -117,9 +117,14 @@ describe('console: overview and integrations', () => {
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'integration-weather-before');
 
+    // The refusal's fix leads to the settings form.
+    await page.getByRole('button', { name: 'Set WEATHER_API_KEY' }).click();
     const input = page.getByLabel('Set secret WEATHER_API_KEY');
+    await expect
+      .poll(() => input.evaluate((el) => el === el.ownerDocument.activeElement))
+      .toBe(true);
     expect(await input.getAttribute('type')).toBe('password');
-    await input.fill(WEATHER_SECRET);
+    await page.keyboard.type(WEATHER_SECRET);
     await page.getByRole('button', { name: 'Save WEATHER_API_KEY' }).click();
     await page.getByText('Saved WEATHER_API_KEY; reloaded').waitFor({ timeout: 30_000 });
     await expect.poll(() => headerState(page), { timeout: 30_000 }).toBe('ready');

@@ -79,10 +79,22 @@ export function IntegrationPage(props: PageProps) {
             {data.lastError && <ErrorBox error={data.lastError} />}
             {settingReason &&
               (writable ? (
-                <Notice>
+                <div class="notice" role="status">
                   To fix it: set the missing or invalid setting in Settings below; saving reloads
-                  the integration.
-                </Notice>
+                  the integration.{' '}
+                  {data.settings
+                    .filter((s) => s.required && s.source === null)
+                    .map((s) => (
+                      <button
+                        key={s.key}
+                        type="button"
+                        class="link"
+                        onClick={() => document.getElementById(`setting-${s.key}`)?.focus()}
+                      >
+                        Set {s.key}
+                      </button>
+                    ))}
+                </div>
               ) : (
                 <Notice>
                   To fix it, a key with integrations:write sets the setting (console, CLI or API).
