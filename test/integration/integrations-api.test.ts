@@ -39,7 +39,14 @@ describe('/api/v1/integrations and `switchboard integrations`', () => {
     const res = await call('/integrations/echo');
     const { integration } = (await res.json()) as { integration: { settings: unknown[] } };
     expect(integration.settings).toEqual([
-      { key: 'ECHO_MODE', secret: false, required: false, source: 'default', value: 'loud' },
+      {
+        key: 'ECHO_MODE',
+        secret: false,
+        required: false,
+        source: 'default',
+        value: 'loud',
+        description: null,
+      },
     ]);
     const unknown = await call('/integrations/nope');
     expect(unknown.status).toBe(404);
@@ -104,6 +111,7 @@ describe('/api/v1/integrations and `switchboard integrations`', () => {
         required: false,
         source: 'database',
         value: 'quiet = very',
+        description: null,
       },
     ]);
   });

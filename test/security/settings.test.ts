@@ -78,7 +78,8 @@ describe('settings never come from the gateway’s own environment', () => {
       source: null,
       value: null,
     });
-    expect(integration.settings).toEqual([
+    // The manifest's descriptions (issue 16) are beside the point here.
+    expect(integration.settings.map(({ description: _, ...s }) => s)).toEqual([
       unset('SWITCHBOARD_MASTER_KEY', true),
       unset('SWITCHBOARD_ADMIN_KEY', true),
       unset('DATABASE_URL'),

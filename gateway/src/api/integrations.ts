@@ -6,6 +6,7 @@ import { notFound, SwitchboardError } from '../errors.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import { CATALOG_LIMITS } from '../integrations/tool-catalog.ts';
 import { describePending } from '../integrations/tool-pinning.ts';
+import { nextFireOf } from '../schedules/scheduler.ts';
 import { maskedSettings } from '../settings/resolve.ts';
 import { setSetting } from '../settings/service.ts';
 import { parseInput } from '../validate.ts';
@@ -31,6 +32,42 @@ export function summary(item: Integration) {
     upstream: item.upstream?.status() ?? null,
     processes: item.processes.map((p) => p.status()),
     overrides: item.overrides,
+  };
+}
+
+/**
+ * One integration's page: the summary, its tools with descriptions, its settings (masked, with
+ * the manifest's descriptions), the full public URL of each webhook (what to configure at the
+ * sender) and each schedule with its next fire time (armed only while the integration is ready).
+ */
+export function detail(item: Integration, publicUrl: string) {
+  const declared = new Map((item.manifest?.settings ?? []).map((s) => [s.key, s]));
+  const ready = item.state === 'ready';
+  return {
+    ...summary(item),
+    description: item.manifest?.description ?? null,
+    toolDetails: item.tools,
+    settings: maskedSettings(item.settings).map((s) => ({
+      ...s,
+      description: declared.get(s.key)?.description ?? null,
+    })),
+    webhooks: (item.manifest?.webhooks ?? []).map((w) => ({
+      name: w.name,
+      url: `${publicUrl}/hooks/${encodeURIComponent(item.name)}/${encodeURIComponent(w.name)}`,
+      scheme: w.verify.scheme,
+      secretSetting: w.verify.secret ?? null,
+      mode: w.mode,
+    })),
+    schedules: (item.manifest?.schedules ?? []).map((s) => {
+      const next = ready ? nextFireOf(s.cron) : null;
+      return {
+        name: s.name,
+        cron: s.cron,
+        handler: s.handler,
+        armed: ready,
+        nextFireAt: next ? next.toISOString() : null,
+      };
+    }),
   };
 }
 
@@ -67,6 +104,7 @@ export function integrationsRoutes(deps: {
   sql: Pool;
   registry: IntegrationRegistry;
   masterKey: Buffer;
+  publicUrl: () => string;
 }): Router {
   const router = Router();
   const find = (name: string): Integration => {
@@ -81,14 +119,7 @@ export function integrationsRoutes(deps: {
 
   router.get('/integrations/:name', requireScope('integrations:read'), (req, res) => {
     const item = find(req.params.name as string);
-    res.json({
-      integration: {
-        ...summary(item),
-        description: item.manifest?.description ?? null,
-        toolDetails: item.tools,
-        settings: maskedSettings(item.settings),
-      },
-    });
+    res.json({ integration: detail(item, deps.publicUrl()) });
   });
 
   router.get('/integrations/:name/tool-changes', requireScope('integrations:read'), (req, res) => {

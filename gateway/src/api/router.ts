@@ -18,6 +18,7 @@ import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
 import { openApiDocument } from './openapi.ts';
 import { outboxRoutes } from './outbox.ts';
+import { overviewRoutes } from './overview.ts';
 import { profilesRoutes } from './profiles.ts';
 import { sessionsRoutes } from './sessions.ts';
 import { OpenStreams } from './streams.ts';
@@ -80,6 +81,7 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(keysRoutes(sql));
   router.use(auditRoutes(sql));
   router.use(integrationsRoutes(deps));
+  router.use(overviewRoutes(deps));
   const taskDeps = { ...deps, ...events, streams };
   router.use(tasksRoutes(taskDeps));
   router.use(sessionsRoutes(taskDeps));

@@ -4,6 +4,7 @@ import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
 import { AuditQuery } from './audit.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
+import { OverviewAnswer } from './overview.ts';
 import { Json, ok, type RouteSpec } from './route-spec.ts';
 import { PROFILE_AND_APPROVAL_ROUTES } from './routes-operator.ts';
 import {
@@ -82,6 +83,14 @@ export const API_ROUTES: RouteSpec[] = [
     scope: 'integrations:read',
     summary: 'One integration',
     responses: [ok()],
+  },
+  {
+    method: 'get',
+    path: '/overview',
+    scope: null,
+    summary:
+      "The console's overview: integration states, queue counts and ages, dead letters and recent failures; only the sections the key's read scopes allow",
+    responses: [ok(OverviewAnswer)],
   },
   {
     method: 'get',

@@ -289,3 +289,45 @@ export async function insertReplay(
   }
   return undefined;
 }
+
+/** The delivery queue at a glance (GET /api/v1/overview). */
+export interface DeliveryQueueCounts {
+  pending: number;
+  processing: number;
+  /** received_at of the oldest pending delivery, or null. */
+  oldestPendingAt: Date | null;
+  /** Deliveries that used up their attempts (status failed): the dead letters. */
+  failed: number;
+}
+
+export async function countQueueDeliveries(sql: Sql): Promise<DeliveryQueueCounts> {
+  const [row] = await sql<DeliveryQueueCounts[]>`
+    select count(*) filter (where d.status = 'pending')::int as pending,
+           count(*) filter (where d.status = 'processing')::int as processing,
+           min(d.received_at) filter (where d.status = 'pending') as "oldestPendingAt",
+           count(*) filter (where d.status = 'failed')::int as failed
+      from webhook_deliveries d
+     where d.status in ('pending', 'processing', 'failed')`;
+  return row!;
+}
+
+export interface FailedDeliveryRow {
+  id: string;
+  integration: string;
+  endpoint: string;
+  error: string | null;
+  receivedAt: Date;
+}
+
+/** The newest failed deliveries, newest first (the overview's "recent failures"). */
+export async function listRecentFailedDeliveries(
+  sql: Sql,
+  limit: number,
+): Promise<FailedDeliveryRow[]> {
+  return sql<FailedDeliveryRow[]>`
+    select d.id::text, d.integration, d.endpoint, d.error, d.received_at as "receivedAt"
+      from webhook_deliveries d
+     where d.status = 'failed'
+     order by d.received_at desc, d.id
+     limit ${limit}`;
+}

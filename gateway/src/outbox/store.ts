@@ -266,3 +266,41 @@ export async function findActiveSubscriptionSecret(
      where id = ${id} and deleted_at is null`;
   return row ? { url: row.url, secretEncrypted: Buffer.from(row.secretEncrypted) } : undefined;
 }
+
+/** The outbox at a glance (GET /api/v1/overview). */
+export interface OutboxCounts {
+  pending: number;
+  /** created_at of the oldest pending entry, or null. */
+  oldestPendingAt: Date | null;
+  /** Dead letters: entries that used up their attempts. */
+  dead: number;
+}
+
+export async function countOutboxRows(sql: Sql): Promise<OutboxCounts> {
+  const [row] = await sql<OutboxCounts[]>`
+    select count(*) filter (where o.status = 'pending')::int as pending,
+           min(o.created_at) filter (where o.status = 'pending') as "oldestPendingAt",
+           count(*) filter (where o.status = 'dead')::int as dead
+      from outbox o
+     where o.status in ('pending', 'dead')`;
+  return row!;
+}
+
+export interface DeadOutboxRow {
+  id: string;
+  kind: OutboxKind;
+  taskId: string | null;
+  lastError: string | null;
+  deadAt: Date | null;
+}
+
+/** The newest dead letters, newest first (the overview's "recent failures"). */
+export async function listRecentDeadRows(sql: Sql, limit: number): Promise<DeadOutboxRow[]> {
+  return sql<DeadOutboxRow[]>`
+    select o.id::text, o.kind, o.task_id::text as "taskId", o.last_error as "lastError",
+           o.dead_at as "deadAt"
+      from outbox o
+     where o.status = 'dead'
+     order by o.dead_at desc, o.id desc
+     limit ${limit}`;
+}

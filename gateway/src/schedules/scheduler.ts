@@ -164,3 +164,16 @@ export class Scheduler {
     }
   }
 }
+
+/**
+ * When `cron` fires next (UTC, as the Scheduler arms it), or null when it never does; for the
+ * API's integration page. node-schedule computes it the same way as for an armed job: the job
+ * is armed and cancelled at once, and never fires.
+ */
+export function nextFireOf(cron: string): Date | null {
+  const job = schedule.scheduleJob({ rule: cron, tz: SCHEDULE_TZ }, () => {});
+  if (!job) return null;
+  const next = job.nextInvocation();
+  job.cancel();
+  return next ? new Date(next.getTime()) : null;
+}

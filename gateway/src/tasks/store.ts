@@ -274,3 +274,41 @@ export async function listDeliveryTasks(sql: Sql, deliveryId: string): Promise<D
     select t.id::text, t.status, t.session_id::text as "sessionId" from tasks t
      where t.delivery_id = ${deliveryId} order by t.seq`;
 }
+
+/** The queue at a glance (GET /api/v1/overview): counts and the oldest pending task's age. */
+export interface TaskQueueCounts {
+  pending: number;
+  running: number;
+  /** created_at of the oldest pending task (waiting longest), or null. */
+  oldestPendingAt: Date | null;
+  /** Tasks that failed in the last 24 hours. */
+  failedLastDay: number;
+}
+
+export async function countQueueTasks(sql: Sql): Promise<TaskQueueCounts> {
+  const [row] = await sql<TaskQueueCounts[]>`
+    select count(*) filter (where t.status = 'pending')::int as pending,
+           count(*) filter (where t.status = 'running')::int as running,
+           min(t.created_at) filter (where t.status = 'pending') as "oldestPendingAt",
+           count(*) filter (where t.status = 'failed')::int as "failedLastDay"
+      from tasks t
+     where t.status in ('pending', 'running')
+        or (t.status = 'failed' and t.finished_at > now() - interval '24 hours')`;
+  return row!;
+}
+
+export interface FailedTaskRow {
+  id: string;
+  profile: string | null;
+  error: string | null;
+  finishedAt: Date | null;
+}
+
+/** The newest failed tasks, newest first (the overview's "recent failures"). */
+export async function listRecentFailedTasks(sql: Sql, limit: number): Promise<FailedTaskRow[]> {
+  return sql<FailedTaskRow[]>`
+    select t.id::text, t.profile, t.error, t.finished_at as "finishedAt" from tasks t
+     where t.status = 'failed'
+     order by t.finished_at desc nulls last, t.seq desc
+     limit ${limit}`;
+}
