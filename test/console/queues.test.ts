@@ -283,7 +283,10 @@ describe('console: deliveries, outbox and approvals', () => {
       .toBe('pending');
     await expect.poll(() => page.locator('.kv').first().textContent()).toContain('pending');
     await page.getByText('HTTP 503').first().waitFor({ timeout: 20_000 });
-    expect(await page.locator('.kv').first().textContent()).toMatch(/Next try.*in \d/);
+    // Pending: a next try is shown (a time, not "—"), and the budget starts again.
+    await expect
+      .poll(() => page.locator('.kv').first().textContent())
+      .toMatch(/Attempts\d+ of 10.*Next try\d{4}-\d\d-\d\d /);
 
     // Redrive all: every dead letter back to pending; the dead list is empty.
     const before = await adminApi<Json>(url, 'GET', '/outbox?status=dead&limit=500');
