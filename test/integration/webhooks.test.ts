@@ -418,6 +418,40 @@ describe('webhook ingest (issue 6)', () => {
     ]);
   });
 
+  it('GET /api/v1/deliveries/:id hides secret-looking header values a sender added (the row keeps them for the handler)', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({ triggers: [] });
+    const sent = {
+      ...githubHeaders(GITHUB_SECRET, body, id),
+      'x-gitlab-token': 'glpat-not-for-display',
+      'x-webhook-secret': 'shh-not-for-display',
+      'x-sender-auth': 'basic-not-for-display',
+      'x-request-id': 'req-visible',
+    };
+    const { id: rowId } = (await (await post('hooks/github', body, sent)).json()) as {
+      id: string;
+    };
+    const res = await fetch(`${gw().url}/api/v1/deliveries/${rowId}`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    expect(text).not.toContain('not-for-display');
+    const { headers } = (JSON.parse(text) as { delivery: { headers: Record<string, string> } })
+      .delivery;
+    expect(headers).toMatchObject({
+      'x-gitlab-token': '[hidden]',
+      'x-webhook-secret': '[hidden]',
+      'x-sender-auth': '[hidden]',
+      'x-request-id': 'req-visible',
+      'x-github-delivery': id,
+    });
+    expect(headers).not.toHaveProperty('x-hub-signature-256');
+    const [stored] = await gw().sql<{ headers: Record<string, string> }[]>`
+      select headers from webhook_deliveries where id = ${rowId}`;
+    expect(stored!.headers['x-gitlab-token']).toBe('glpat-not-for-display');
+  });
+
   it('GET /api/v1/deliveries filters; /:id shows status, headers, tasks; replay queues a copy processed anew', async () => {
     const id = randomUUID();
     const body = JSON.stringify({ triggers: [trigger(`hooks:api-${id}`)] });

@@ -8,7 +8,7 @@ import { DeliveryPage } from './delivery.tsx';
 import { IntegrationPage } from './integration.tsx';
 import { IntegrationsPage } from './integrations.tsx';
 import { KeysPage } from './keys.tsx';
-import { OutboxPage } from './outbox.tsx';
+import { OutboxEntryPage, OutboxPage } from './outbox.tsx';
 import { OverviewPage } from './overview.tsx';
 import { SessionPage } from './session.tsx';
 import { SessionsPage } from './sessions.tsx';
@@ -66,6 +66,7 @@ export const ROUTES: Route[] = [
   },
   { pattern: '/deliveries/:id', title: 'Delivery', page: DeliveryPage, scope: 'deliveries:read' },
   { pattern: '/outbox', title: 'Outbox', page: OutboxPage, nav: true, scope: 'outbox:read' },
+  { pattern: '/outbox/:id', title: 'Outbox entry', page: OutboxEntryPage, scope: 'outbox:read' },
   {
     pattern: '/approvals',
     title: 'Approvals',

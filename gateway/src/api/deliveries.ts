@@ -11,6 +11,7 @@ import {
 import { notFound, SwitchboardError } from '../errors.ts';
 import { listDeliveryTasks } from '../tasks/store.ts';
 import { parseInput } from '../validate.ts';
+import { SECRET_HEADERS } from '../webhooks/signatures.ts';
 import { actorOf, requireScope } from './auth.ts';
 
 /**
@@ -78,6 +79,26 @@ const view = (d: DeliveryRow): z.output<typeof DeliveryView> => ({
   processedAt: d.processedAt?.toISOString() ?? null,
 });
 
+/**
+ * Header names that look like they carry a secret. The webhook route never stores the ones it
+ * knows (SECRET_HEADERS); a sender's own (x-gitlab-token, x-webhook-secret, …) is stored, for
+ * the handler, but its value is not shown.
+ */
+const SECRET_LOOKING =
+  /secret|token|signature|passw|credential|cookie|authoriz|api-?key|private-?key|(^|-)auth(-|$)/i;
+
+/** The value a hidden header is shown with: it was sent, its value is not for display. */
+export const HIDDEN_HEADER = '[hidden]';
+
+/** Stored headers as shown by the API: secret-looking values replaced by HIDDEN_HEADER. */
+export function shownHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    out[name] = SECRET_HEADERS.has(name) || SECRET_LOOKING.test(name) ? HIDDEN_HEADER : value;
+  }
+  return out;
+}
+
 /** Bodies are shown as text up to 64 KiB; the rest is cut (the full bytes stay in the row). */
 const MAX_SHOWN_BODY = 64 * 1024;
 
@@ -110,7 +131,7 @@ export function deliveriesRoutes(deps: { sql: Pool; wakeDeliveries?: () => void 
     res.json({
       delivery: {
         ...view(row),
-        headers: row.headers,
+        headers: shownHeaders(row.headers),
         body: text.length > MAX_SHOWN_BODY ? `${text.slice(0, MAX_SHOWN_BODY)}…` : text,
         tasks: await listDeliveryTasks(deps.sql, row.id),
       },

@@ -267,7 +267,8 @@ export const API_ROUTES: RouteSpec[] = [
     method: 'get',
     path: '/deliveries/:id',
     scope: 'deliveries:read',
-    summary: 'One delivery: status, headers (secrets removed), body, errors, the tasks it created',
+    summary:
+      'One delivery: status, headers (secret-looking values shown as "[hidden]"), body, errors, the tasks it created',
     responses: [ok(DeliveryAnswer)],
   },
   {
