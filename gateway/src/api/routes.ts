@@ -5,6 +5,7 @@ import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliv
 import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
 import { Json, ok, type RouteSpec } from './route-spec.ts';
 import { PROFILE_AND_APPROVAL_ROUTES } from './routes-operator.ts';
+import { PANEL_ROUTES } from './routes-panels.ts';
 import {
   ConfigAnswer,
   ConfigBody,
@@ -310,4 +311,5 @@ export const API_ROUTES: RouteSpec[] = [
     responses: [ok(SubscriptionAnswer)],
   },
   ...PROFILE_AND_APPROVAL_ROUTES,
+  ...PANEL_ROUTES,
 ];
