@@ -24,6 +24,11 @@ import { requireScope } from './auth.ts';
 
 /** A panel answers within 10 s or not at all: a page waits on it. */
 export const PANEL_TIMEOUT_MS = 10_000;
+/**
+ * A panel's data is reused for 2 s: however many consoles are open on the page, its tool is
+ * called at most once per panel in that time (requests meanwhile share the call in flight).
+ */
+export const PANEL_REUSE_MS = 2_000;
 
 export const PanelView = z.object({
   name: z.string(),
@@ -40,6 +45,11 @@ export const PanelDataAnswer = z.object({
   data: z.record(z.string(), z.unknown()),
   fetchedAt: z.string(),
 });
+
+interface Loaded {
+  data: Record<string, unknown>;
+  fetchedAt: string;
+}
 
 function view(panel: ManifestPanel): z.output<typeof PanelView> {
   return {
@@ -84,8 +94,8 @@ export function integrationPanelsRoutes(deps: {
   log: Logger;
 }): Router {
   const router = Router();
-  /** Concurrent requests for one panel share one call of its tool. */
-  const inFlight = new Map<string, Promise<Record<string, unknown>>>();
+  /** Per panel: the call in flight or its answer of the last PANEL_REUSE_MS (errors are not kept). */
+  const recent = new Map<string, { at: number; answer: Promise<Loaded> }>();
 
   const find = (name: string): Integration => {
     const item = deps.registry.get(name);
@@ -93,7 +103,7 @@ export function integrationPanelsRoutes(deps: {
     return item;
   };
 
-  async function load(item: Integration, panel: ManifestPanel): Promise<Record<string, unknown>> {
+  async function load(item: Integration, panel: ManifestPanel): Promise<Loaded> {
     const at = `${item.name}:${panel.tool}`;
     // The manifest rules make it hidden; the server's own list says so too (judge.ts).
     const listed = item.tools.find((t) => t.name === panel.tool);
@@ -153,7 +163,7 @@ export function integrationPanelsRoutes(deps: {
         { details: { issues } },
       );
     }
-    return parsed.data as Record<string, unknown>;
+    return { data: parsed.data as Record<string, unknown>, fetchedAt: new Date().toISOString() };
   }
 
   router.get('/integrations/:name/panels', requireScope('integrations:read'), (req, res) => {
@@ -172,18 +182,20 @@ export function integrationPanelsRoutes(deps: {
         throw notFound(`${item.name} declares no panel named ${JSON.stringify(name.slice(0, 64))}`);
       }
       const key = `${item.name}\0${panel.name}`;
-      let pending = inFlight.get(key);
-      if (!pending) {
-        pending = load(item, panel).finally(() => inFlight.delete(key));
-        inFlight.set(key, pending);
+      const now = Date.now();
+      for (const [k, entry] of recent) if (now - entry.at > PANEL_REUSE_MS) recent.delete(k);
+      let entry = recent.get(key);
+      if (!entry) {
+        const answer = load(item, panel);
+        entry = { at: now, answer };
+        recent.set(key, entry);
+        const mine = entry;
+        answer.catch(() => {
+          if (recent.get(key) === mine) recent.delete(key);
+        });
       }
-      const data = await pending;
-      res.json({
-        integration: item.name,
-        panel: view(panel),
-        data,
-        fetchedAt: new Date().toISOString(),
-      });
+      const { data, fetchedAt } = await entry.answer;
+      res.json({ integration: item.name, panel: view(panel), data, fetchedAt });
     },
   );
 
