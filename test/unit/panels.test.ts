@@ -77,7 +77,9 @@ describe('manifest panels (issue 16)', () => {
     ).toContain('panels[1].name');
     expect(
       errors(manifest('  - { name: p, title: P, tool: panel_a, view: kv, script: x }'))[0],
-    ).toContain('panels[0].script: found unknown key "script", expected one of name, title, tool, view, refresh');
+    ).toContain(
+      'panels[0].script: found unknown key "script", expected one of name, title, tool, view, refresh',
+    );
   });
 
   it('refresh is 10 s to 24 h', () => {
