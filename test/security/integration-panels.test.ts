@@ -46,6 +46,7 @@ describe('integration panels: hostile answers and manifests', () => {
 
   it('a tool that never answers is cut at 10 s; other panels keep answering meanwhile', async () => {
     const slow = panel('slow');
+    const again = panel('slow'); // shares the call in flight
     const quick = await panel('kv');
     expect(quick.status).toBe(200);
     expect(quick.ms).toBeLessThan(5_000);
@@ -54,6 +55,7 @@ describe('integration panels: hostile answers and manifests', () => {
     expect(ms).toBeGreaterThan(9_000);
     expect(ms).toBeLessThan(14_000);
     expect(JSON.parse(text).error.message).toContain('took over 10 s');
+    expect((await again).status).toBe(502);
   }, 30_000);
 
   it('20 requests for one panel at once share one call of its tool', async () => {

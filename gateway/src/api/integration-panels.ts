@@ -95,7 +95,7 @@ export function integrationPanelsRoutes(deps: {
 }): Router {
   const router = Router();
   /** Per panel: the call in flight or its answer of the last PANEL_REUSE_MS (errors are not kept). */
-  const recent = new Map<string, { at: number; answer: Promise<Loaded> }>();
+  const recent = new Map<string, { at: number; answer: Promise<Loaded>; settled: boolean }>();
 
   const find = (name: string): Integration => {
     const item = deps.registry.get(name);
@@ -183,16 +183,24 @@ export function integrationPanelsRoutes(deps: {
       }
       const key = `${item.name}\0${panel.name}`;
       const now = Date.now();
-      for (const [k, entry] of recent) if (now - entry.at > PANEL_REUSE_MS) recent.delete(k);
+      // A call still in flight is always shared (a slow tool is never called twice at once).
+      for (const [k, entry] of recent) {
+        if (entry.settled && now - entry.at > PANEL_REUSE_MS) recent.delete(k);
+      }
       let entry = recent.get(key);
       if (!entry) {
-        const answer = load(item, panel);
-        entry = { at: now, answer };
-        recent.set(key, entry);
-        const mine = entry;
-        answer.catch(() => {
-          if (recent.get(key) === mine) recent.delete(key);
-        });
+        const mine = { at: now, answer: load(item, panel), settled: false };
+        entry = mine;
+        recent.set(key, mine);
+        mine.answer.then(
+          () => {
+            mine.settled = true;
+            mine.at = Date.now();
+          },
+          () => {
+            if (recent.get(key) === mine) recent.delete(key);
+          },
+        );
       }
       const { data, fetchedAt } = await entry.answer;
       res.json({ integration: item.name, panel: view(panel), data, fetchedAt });
