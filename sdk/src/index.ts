@@ -68,6 +68,7 @@ export {
   type Manifest,
   type ManifestDispatcher,
   type ManifestInput,
+  type ManifestPanel,
   type ManifestProcess,
   type ManifestSchedule,
   type ManifestServer,
@@ -89,6 +90,23 @@ export {
   SIGNATURE_SCHEMES,
   type SignatureScheme,
 } from './manifest-shape.ts';
+export {
+  type KvPanelData,
+  kvPanelDataSchema,
+  PANEL_DATA_SCHEMAS,
+  PANEL_LIMITS,
+  PANEL_REFRESH,
+  PANEL_VIEWS,
+  type PanelData,
+  type PanelInput,
+  type PanelView,
+  panelInputSchema,
+  panelRefreshMs,
+  type TablePanelData,
+  type TimeseriesPanelData,
+  tablePanelDataSchema,
+  timeseriesPanelDataSchema,
+} from './panels.ts';
 export { SETTING_ENV_PREFIX, settingEnvName } from './setting-env.ts';
 export {
   fillPlaceholders,

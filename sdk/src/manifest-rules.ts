@@ -79,6 +79,12 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
       'schedule name',
     ),
     ...duplicates(
+      'panels',
+      'name',
+      manifest.panels.map((p) => p.name),
+      'panel name',
+    ),
+    ...duplicates(
       'processes',
       'name',
       manifest.processes.map((p) => p.name),
@@ -189,6 +195,16 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
       out.push({
         path: ['dispatchers', index, 'approvals'],
         expected: `a tool listed in tools.hidden, since only the gateway may call handlers (${hiddenList})`,
+      });
+    }
+  }
+
+  // A panel's tool is called by the gateway alone, with the gateway's instance and no task.
+  for (const [index, entry] of manifest.panels.entries()) {
+    if (!hidden.includes(entry.tool)) {
+      out.push({
+        path: ['panels', index, 'tool'],
+        expected: `a tool of this integration listed in tools.hidden, since only the gateway may call panel tools (${hiddenList})`,
       });
     }
   }

@@ -12,9 +12,11 @@ import {
   relativePath,
   settingKey,
   strictObject,
+  TOOL_NAME,
   text,
   toolName,
 } from './fields.ts';
+import { PANEL_VIEWS, panelRefreshMs } from './panels.ts';
 import { placeholderProblem, placeholdersOf, templateCanBe } from './url-template.ts';
 
 /**
@@ -189,6 +191,45 @@ const backgroundProcess = strictObject({
     ),
 });
 
+/** A tool of this integration, by its own name: `other:tool` or `other__tool` cannot be one. */
+const panelTool = z
+  .string({ error: 'expected the name of a hidden tool of this integration' })
+  .superRefine((value, ctx) => {
+    if (value.includes(':') || value.includes('__')) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          "expected the name of a hidden tool of this integration, without an integration prefix (a panel cannot call another integration's tool)",
+      });
+    } else if (!TOOL_NAME.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected an MCP tool name: 1 to 128 of A-Z a-z 0-9 _ - .',
+      });
+    }
+  });
+
+const panel = strictObject({
+  name: localName.describe('GET /api/v1/integrations/<integration>/panels/<name>'),
+  title: z
+    .string({ error: 'expected a title of 1 to 80 characters' })
+    .min(1, 'expected a title of 1 to 80 characters')
+    .max(80, 'expected a title of 1 to 80 characters')
+    .describe('shown above the panel in the console'),
+  tool: panelTool.describe(
+    'hidden tool of this integration answering the panel data as structuredContent (sdk panel data schemas)',
+  ),
+  view: z.enum(PANEL_VIEWS).describe('table, kv (key-value) or timeseries'),
+  refresh: z
+    .string({ error: 'expected a duration from 10s to 24h, such as 30s, 5m or 1h' })
+    .refine(
+      (value) => panelRefreshMs(value) !== undefined,
+      'expected a duration from 10s to 24h, such as 30s, 5m or 1h',
+    )
+    .optional()
+    .describe('how often the console reloads it (absent: only when the page opens)'),
+});
+
 const tools = strictObject({
   hidden: z
     .array(toolName, { error: 'expected a list of tool names' })
@@ -214,6 +255,11 @@ export const manifestObject = strictObject(
     dispatchers: z.array(dispatcher, { error: 'expected a list of dispatchers' }).default([]),
     schedules: z.array(schedule, { error: 'expected a list of schedules' }).default([]),
     processes: z.array(backgroundProcess, { error: 'expected a list of processes' }).default([]),
+    panels: z
+      .array(panel, { error: 'expected a list of panels' })
+      .max(20, 'expected at most 20 panels')
+      .default([])
+      .describe("read-only views on the integration's console page, each filled by a hidden tool"),
     skills: relativePath.optional().describe('folder of *.md served to agents as MCP resources'),
     tools: tools.default({ hidden: [] }),
     capabilities: z

@@ -29,3 +29,4 @@ export type ManifestWebhook = Manifest['webhooks'][number];
 export type ManifestDispatcher = Manifest['dispatchers'][number];
 export type ManifestSchedule = Manifest['schedules'][number];
 export type ManifestProcess = Manifest['processes'][number];
+export type ManifestPanel = Manifest['panels'][number];

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
+import { tablePanelDataSchema } from '@switchboard/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import * as z from 'zod';
@@ -178,8 +179,14 @@ describe('servers/github over stdio against a fake GitHub API', () => {
       'list_issues',
       'on_schedule',
       'on_webhook',
+      'panel_open_prs',
     ]);
-    expect(manifest.tools.hidden.sort()).toEqual(['deliver', 'on_schedule', 'on_webhook']);
+    expect(manifest.tools.hidden.sort()).toEqual([
+      'deliver',
+      'on_schedule',
+      'on_webhook',
+      'panel_open_prs',
+    ]);
     expect(manifest.schedules).toEqual([
       { name: 'nightly-triage', cron: '0 6 * * *', handler: 'on_schedule' },
     ]);
@@ -320,6 +327,52 @@ describe('servers/github over stdio against a fake GitHub API', () => {
       arguments: delivery('pull_request', { ...pullRequestOpened, action: 'closed' }),
     });
     expect(closed.structuredContent).toEqual({ triggers: [] });
+  });
+
+  it('panel_open_prs lists PRs opened by webhook and drops them when closed (its own memory)', async () => {
+    const rows = async () => {
+      const result = await client.callTool({
+        name: 'panel_open_prs',
+        arguments: { panel: 'open-prs' },
+      });
+      expect(result.isError).toBeFalsy();
+      return tablePanelDataSchema.parse(result.structuredContent).rows;
+    };
+    const opened = (number: number, title: string) =>
+      client.callTool({
+        name: 'on_webhook',
+        arguments: delivery('pull_request', {
+          ...pullRequestOpened,
+          pull_request: { ...pullRequestOpened.pull_request, number, title },
+        }),
+      });
+    await client.callTool({
+      name: 'on_webhook',
+      arguments: delivery('pull_request', { ...pullRequestOpened, action: 'closed' }),
+    });
+    expect(await rows()).toEqual([]);
+    await opened(42, 'Add dark mode');
+    await opened(43, 'Fix the build');
+    expect(await rows()).toEqual([
+      expect.objectContaining({
+        repo: 'acme/api',
+        number: 43,
+        title: 'Fix the build',
+        author: 'octocat',
+      }),
+      expect.objectContaining({ repo: 'acme/api', number: 42, title: 'Add dark mode' }),
+    ]);
+    await client.callTool({
+      name: 'on_webhook',
+      arguments: delivery('pull_request', { ...pullRequestOpened, action: 'closed' }),
+    });
+    expect((await rows()).map((r) => r.number)).toEqual([43]);
+    // 250 opened: the table keeps the newest 200 (sdk PANEL_LIMITS.rows).
+    for (let n = 1000; n < 1250; n++) await opened(n, `PR ${n}`);
+    const many = await rows();
+    expect(many).toHaveLength(200);
+    expect(many[0]?.number).toBe(1249);
+    expect(many.at(-1)?.number).toBe(1050);
   });
 
   it('on_schedule nightly-triage: one trigger per repository with open issues, PRs left out', async () => {

@@ -25,7 +25,7 @@ const BROKEN: Array<[string, string, string]> = [
   [
     'unknown-key-root',
     'webhook',
-    'found unknown key "webhook", expected one of apiVersion, name, version, description, server, settings, webhooks, dispatchers, schedules, processes, skills, tools, capabilities, outboundHosts',
+    'found unknown key "webhook", expected one of apiVersion, name, version, description, server, settings, webhooks, dispatchers, schedules, processes, panels, skills, tools, capabilities, outboundHosts',
   ],
   [
     'unknown-key-nested',
@@ -167,6 +167,7 @@ describe('manifest: valid files (ARCHITECTURE §4)', () => {
             requires: ['GITHUB_TOKEN'],
           },
         ],
+        panels: [],
         skills: 'skills/',
         tools: { hidden: ['on_webhook', 'deliver', 'on_schedule'] },
         capabilities: [
@@ -200,6 +201,7 @@ describe('manifest: valid files (ARCHITECTURE §4)', () => {
       dispatchers: [],
       schedules: [],
       processes: [],
+      panels: [],
       tools: { hidden: [] },
       capabilities: [],
       outboundHosts: [],

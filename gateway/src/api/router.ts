@@ -14,6 +14,7 @@ import { approvalsRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
 import { authenticateApiKey } from './auth.ts';
 import { deliveriesRoutes } from './deliveries.ts';
+import { integrationPanelsRoutes } from './integration-panels.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
 import { openApiDocument } from './openapi.ts';
@@ -82,6 +83,7 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(auditRoutes(sql));
   router.use(integrationsRoutes(deps));
   router.use(overviewRoutes(deps));
+  router.use(integrationPanelsRoutes(deps));
   const taskDeps = { ...deps, ...events, streams };
   router.use(tasksRoutes(taskDeps));
   router.use(sessionsRoutes(taskDeps));

@@ -7,6 +7,7 @@ import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
 import { OverviewAnswer } from './overview.ts';
 import { Json, ok, type RouteSpec } from './route-spec.ts';
 import { PROFILE_AND_APPROVAL_ROUTES } from './routes-operator.ts';
+import { PANEL_ROUTES } from './routes-panels.ts';
 import {
   ConfigAnswer,
   ConfigBody,
@@ -332,4 +333,5 @@ export const API_ROUTES: RouteSpec[] = [
     responses: [ok(SubscriptionAnswer)],
   },
   ...PROFILE_AND_APPROVAL_ROUTES,
+  ...PANEL_ROUTES,
 ];

@@ -50,7 +50,8 @@ function joinAnd(items: string[]): string {
 }
 
 /**
- * One `handler_missing` per tool that a webhook, dispatcher or schedule `handler`, or a
+ * One `handler_missing` per tool that a webhook, dispatcher or schedule `handler`, a panel's
+ * `tool`, or a
  * `tools.hidden` entry, names and the server does not list: such a handler would fail only at
  * its next fire, and the tool the author meant would be shown to agents unhidden.
  */
@@ -66,6 +67,7 @@ export function missingHandlers(manifest: Manifest, listed: readonly string[]): 
       note(entry.handler, `${section}[${index}].handler`);
     }
   }
+  for (const [index, entry] of manifest.panels.entries()) note(entry.tool, `panels[${index}].tool`);
   for (const [index, tool] of manifest.tools.hidden.entries()) note(tool, `tools.hidden[${index}]`);
   if (fields.size === 0) return [];
   const sorted = [...listed].sort();

@@ -7,6 +7,7 @@ import { McpServer } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { loadSettings } from './config.ts';
 import { GitHubApi } from './github-api.ts';
+import { OpenPulls } from './panels.ts';
 import { registerTools } from './tools.ts';
 
 let settings: ReturnType<typeof loadSettings>;
@@ -17,11 +18,13 @@ try {
   process.exit(1);
 }
 const api = new GitHubApi(settings.GITHUB_API_URL, settings.GITHUB_TOKEN);
+/** One per process: every connection (the gateway's and agents') sees the same PRs. */
+const openPulls = new OpenPulls();
 
 serveStdio(
   () => {
     const server = new McpServer({ name: 'switchboard-github', version: '0.1.0' });
-    registerTools(server, api, settings.GITHUB_TRIAGE_REPOS);
+    registerTools(server, api, settings.GITHUB_TRIAGE_REPOS, openPulls);
     return server;
   },
   { onerror: (error) => console.error(`github: ${error.message}`) },

@@ -2,6 +2,7 @@ import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { DeliverInput, deliver } from './deliver.ts';
 import { type GitHubApi, RepoName } from './github-api.ts';
+import { OpenPulls } from './panels.ts';
 import { handleSchedule, ScheduleInput } from './schedule.ts';
 import { handleWebhook, SWITCHBOARD_MARKER, WebhookInput } from './webhook.ts';
 
@@ -20,11 +21,25 @@ async function guarded(run: () => Promise<CallToolResult>): Promise<CallToolResu
 
 const IssueNumber = z.number().int().positive();
 
+/** pull_request deliveries feed the open-prs panel; anything else (or unparsable) is skipped. */
+function notePullRequest(openPulls: OpenPulls, input: WebhookInput): void {
+  const event = Object.entries(input.headers).find(([k]) => k.toLowerCase() === 'x-github-event');
+  const name = Array.isArray(event?.[1]) ? event[1][0] : event?.[1];
+  if (name !== 'pull_request') return;
+  try {
+    openPulls.note(typeof input.body === 'string' ? JSON.parse(input.body) : input.body);
+  } catch {
+    // handleWebhook already parsed it; a body that does not parse has no PR to note.
+  }
+}
+
 export function registerTools(
   server: McpServer,
   api: GitHubApi,
   /** GITHUB_TRIAGE_REPOS: what on_schedule's nightly-triage looks at. */
   triageRepos: readonly string[] = [],
+  /** What the open-prs panel shows: shared by every connection of this process. */
+  openPulls: OpenPulls = new OpenPulls(),
 ): void {
   server.registerTool(
     'get_pr',
@@ -89,7 +104,23 @@ export function registerTools(
     (input) =>
       guarded(async () => {
         const result = handleWebhook(input);
+        notePullRequest(openPulls, input);
         return ok(`${result.triggers.length} trigger(s)`, result);
+      }),
+  );
+
+  server.registerTool(
+    'panel_open_prs',
+    {
+      description:
+        'Gateway only: the open-prs panel, pull requests opened (per webhook) and not closed since the server started',
+      inputSchema: z.object({ panel: z.string().optional() }),
+      annotations: { readOnlyHint: true },
+    },
+    () =>
+      guarded(async () => {
+        const table = openPulls.table();
+        return ok(`${table.rows.length} open pull request(s) under review`, table);
       }),
   );
 
