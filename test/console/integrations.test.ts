@@ -217,7 +217,7 @@ describe('console: overview and integrations', () => {
     await page.getByText('GITHUB_TOKEN').first().waitFor();
     expect(await page.locator('main form').count()).toBe(0);
     expect(await page.locator('main input').count()).toBe(0);
-    expect(await page.getByRole('button', { name: 'Reload' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Reload', exact: true }).count()).toBe(0);
 
     const cookie = (await tab.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
     const session = await fetch(`${url}/console/session`, { headers: { cookie } });

@@ -81,7 +81,7 @@ describe('console: integration panels', () => {
       'https://github.com/acme/api/pull/42',
     );
     expect(await table.getByRole('row').count()).toBe(27); // header + 26
-    expect(await page.getByRole('columnheader').allTextContents()).toEqual([
+    expect(await table.getByRole('columnheader').allTextContents()).toEqual([
       'Repository',
       'PR',
       'Title',

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { provisionIntegrationKey } from '../../gateway/src/keys/integration-key.ts';
 import { ADMIN_KEY, useTestGateway } from '../helpers/gateway.ts';
 import { panelsRoot } from '../helpers/panels.ts';
 
@@ -57,6 +58,18 @@ describe('integration panels: hostile answers and manifests', () => {
     expect(JSON.parse(text).error.message).toContain('took over 10 s');
     expect((await again).status).toBe(502);
   }, 30_000);
+
+  it("an integration's process key cannot read panels (which call hidden tools), even with * in its row", async () => {
+    const { key } = await provisionIntegrationKey(gw().sql, 'panels');
+    await gw().sql`update api_keys set scopes = ${['*']} where integration = 'panels'`;
+    const res = await fetch(`${gw().url}/api/v1/integrations/panels/panels/kv`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+      'this API key belongs to integration panels: panels are read with operator keys only',
+    );
+  });
 
   it('20 requests for one panel at once share one call of its tool', async () => {
     const before = JSON.parse((await panel('kv')).text).data.items[0].value as number;

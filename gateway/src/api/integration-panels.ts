@@ -12,6 +12,7 @@ import { callHandler } from '../integrations/handler-call.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { requireScope } from './auth.ts';
+import { requireOperatorKey } from './integration-key-bounds.ts';
 
 /**
  * Integration panels (manifest `panels`, issue 16): the console's read-only views of an
@@ -175,6 +176,9 @@ export function integrationPanelsRoutes(deps: {
     '/integrations/:name/panels/:panel',
     requireScope('integrations:read'),
     async (req, res) => {
+      // A panel calls an integration's hidden tool: never on behalf of another integration's
+      // process key, whatever its row holds.
+      requireOperatorKey(req.apiKey, 'panels are read with operator keys only');
       const item = find(req.params.name as string);
       const name = req.params.panel as string;
       const panel = item.manifest?.panels.find((p) => p.name === name);
