@@ -1,10 +1,44 @@
-import { Badge, ErrorBox, Loading, Notice, PageHeader, Table } from '../components/ui.tsx';
+import {
+  Badge,
+  type Column,
+  ErrorBox,
+  Loading,
+  Notice,
+  PageHeader,
+  Table,
+} from '../components/ui.tsx';
 import { get } from '../lib/api.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import type { IntegrationSummary } from './integration-types.ts';
 import type { PageProps } from './routes.ts';
 import './integrations.css';
+
+/** The name (linking to its page) and state columns, here and on the overview. */
+export function integrationColumns<
+  T extends { name: string; state: string; changed: boolean },
+>(): Column<T>[] {
+  return [
+    {
+      title: 'Name',
+      cell: (i) => <a href={href(`/integrations/${encodeURIComponent(i.name)}`)}>{i.name}</a>,
+    },
+    {
+      title: 'State',
+      cell: (i) => (
+        <>
+          <Badge value={i.state} />
+          {i.changed && (
+            <>
+              {' '}
+              <span class="badge warn">tools changed</span>
+            </>
+          )}
+        </>
+      ),
+    },
+  ];
+}
 
 /** Every integration with its state and, when it is not ready, why (issue 16). Live. */
 export function IntegrationsPage(_props: PageProps) {
@@ -34,26 +68,7 @@ export function IntegrationsPage(_props: PageProps) {
           rowKey={(i) => i.name}
           empty="No integrations found in INTEGRATION_DIRS."
           columns={[
-            {
-              title: 'Name',
-              cell: (i) => (
-                <a href={href(`/integrations/${encodeURIComponent(i.name)}`)}>{i.name}</a>
-              ),
-            },
-            {
-              title: 'State',
-              cell: (i) => (
-                <>
-                  <Badge value={i.state} />
-                  {i.changed && (
-                    <>
-                      {' '}
-                      <span class="badge warn">tools changed</span>
-                    </>
-                  )}
-                </>
-              ),
-            },
+            ...integrationColumns<IntegrationSummary>(),
             {
               title: 'Why',
               cell: (i) =>

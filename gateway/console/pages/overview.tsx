@@ -1,17 +1,25 @@
 import type { ComponentChildren } from 'preact';
-import { Badge, ErrorBox, Loading, Notice, PageHeader, Section, Table } from '../components/ui.tsx';
+import { ErrorBox, Loading, Notice, PageHeader, Section, Table } from '../components/ui.tsx';
 import { get } from '../lib/api.ts';
 import { ago } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
+import { integrationColumns } from './integrations.tsx';
 import type { PageProps } from './routes.ts';
 import './integrations.css';
+
+interface OverviewIntegration {
+  name: string;
+  state: string;
+  reasons: number;
+  changed: boolean;
+}
 
 /** GET /api/v1/overview: only the sections the key's read scopes allow. */
 interface Overview {
   integrations?: {
     counts: Record<string, number>;
-    items: Array<{ name: string; state: string; reasons: number; changed: boolean }>;
+    items: OverviewIntegration[];
   };
   tasks?: {
     pending: number;
@@ -89,29 +97,13 @@ export function OverviewPage(_props: PageProps) {
             rowKey={(i) => i.name}
             empty="No integrations."
             columns={[
-              {
-                title: 'Name',
-                cell: (i) => (
-                  <a href={href(`/integrations/${encodeURIComponent(i.name)}`)}>{i.name}</a>
-                ),
-              },
-              {
-                title: 'State',
-                cell: (i) => (
-                  <>
-                    <Badge value={i.state} />
-                    {i.changed && (
-                      <>
-                        {' '}
-                        <span class="badge warn">tools changed</span>
-                      </>
-                    )}
-                  </>
-                ),
-              },
+              ...integrationColumns<OverviewIntegration>(),
               {
                 title: 'Reasons',
-                cell: (i) => (i.reasons > 0 ? `${i.reasons} reason(s): open it to see` : ''),
+                cell: (i) =>
+                  i.reasons > 0
+                    ? `${i.reasons} ${i.reasons === 1 ? 'reason' : 'reasons'}: open it to see`
+                    : '',
                 wide: true,
               },
             ]}
