@@ -14,12 +14,15 @@ export interface Loaded<T> {
  * console's "live" lists: 5 s is fresh enough to watch, and one request per list is cheap).
  */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs = 0): Loaded<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
+  const [loaded, setLoaded] = useState<{ key: string; value: T } | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
+  // Each answer is kept with the deps it was loaded for (another id, other filters): a view
+  // never shows the answer of the view before it while its own loads.
+  const key = JSON.stringify(deps);
   useEffect(() => {
     let stale = false;
     setLoading(true);
@@ -27,7 +30,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs = 0)
       .current()
       .then((value) => {
         if (stale) return;
-        setData(value);
+        setLoaded({ key, value });
         setError(null);
       })
       .catch((e: unknown) => {
@@ -47,6 +50,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs = 0)
     }, everyMs);
     return () => clearInterval(timer);
   }, [everyMs]);
+  const data = loaded?.key === key ? loaded.value : undefined;
   return { data, error, loading, reload: () => setTick((t) => t + 1) };
 }
 

@@ -40,6 +40,12 @@ interface TaskAnswer {
 type StreamState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
 
 /**
+ * Events the page keeps: an agent streaming output writes thousands; the newest 1,000 stay
+ * (the API keeps them all), so a long task cannot slow the tab down without bound.
+ */
+const MAX_TIMELINE_EVENTS = 1_000;
+
+/**
  * The task's events over SSE (GET /api/v1/tasks/:id/events, the session cookie goes with the
  * same-origin EventSource): every event so far, then each as it commits. The browser reconnects
  * by itself with Last-Event-ID; the page closes the stream after the terminal event (the gateway
@@ -47,13 +53,15 @@ type StreamState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
  */
 function useTaskEvents(id: string, onEvent: (e: TaskEvent) => void) {
   const [events, setEvents] = useState<TaskEvent[]>([]);
+  const [received, setReceived] = useState(0);
   const [state, setState] = useState<StreamState>('connecting');
   const onEventRef = useRef(onEvent);
   onEventRef.current = onEvent;
   useEffect(() => {
     setEvents([]);
     setState('connecting');
-    const seen = new Set<string>();
+    setReceived(0);
+    let lastSeq = 0;
     const source = new EventSource(`/api/v1/tasks/${encodeURIComponent(id)}/events`, {
       withCredentials: true,
     });
@@ -65,9 +73,14 @@ function useTaskEvents(id: string, onEvent: (e: TaskEvent) => void) {
       } catch {
         return;
       }
-      if (seen.has(event.seq)) return;
-      seen.add(event.seq);
-      setEvents((list) => [...list, event]);
+      // The stream resends nothing it sent (resume by Last-Event-ID), but a reconnect racing an
+      // event may: seq is the event's identity, and increasing.
+      if (Number(event.seq) <= lastSeq) return;
+      lastSeq = Number(event.seq);
+      setReceived((n) => n + 1);
+      setEvents((list) =>
+        list.length < MAX_TIMELINE_EVENTS ? [...list, event] : [...list.slice(1), event],
+      );
       onEventRef.current(event);
       if (TERMINAL_EVENTS.has(event.type)) {
         ended = true;
@@ -87,7 +100,7 @@ function useTaskEvents(id: string, onEvent: (e: TaskEvent) => void) {
       source.close();
     };
   }, [id]);
-  return { events, state };
+  return { events, state, dropped: received - events.length };
 }
 
 const STREAM_WORDS: Record<StreamState, string> = {
@@ -289,6 +302,12 @@ export function TaskPage({ params }: PageProps) {
         <p class="live-state" role="status">
           {STREAM_WORDS[stream.state]}
         </p>
+        {stream.dropped > 0 && (
+          <p class="notice">
+            {stream.dropped} earlier {stream.dropped === 1 ? 'event is' : 'events are'} not shown
+            here (the page keeps the newest {MAX_TIMELINE_EVENTS}); the API has them all.
+          </p>
+        )}
         <Timeline events={stream.events} />
       </Section>
       <Section title="Tokens" id="task-tokens">
