@@ -17,7 +17,7 @@ import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
 import { ConfigPanel } from './access-config.tsx';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './keys.css';
 import './access.css';
 

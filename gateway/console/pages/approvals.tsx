@@ -6,7 +6,7 @@ import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href, replaceQuery } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
 import { FilterSelect, Pager, usePaging } from './queues-common.tsx';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './queues.css';
 
 /** GET /api/v1/approvals (api/approvals.ts ApprovalView). */

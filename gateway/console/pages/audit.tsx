@@ -4,7 +4,7 @@ import { get } from '../lib/api.ts';
 import { timestamp } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { replaceQuery } from '../lib/router.ts';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './audit.css';
 
 interface AuditEntry {

@@ -5,7 +5,7 @@ import { ago, timestamp } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href, replaceQuery } from '../lib/router.ts';
 import { FilterSelect, Pager, usePaging } from './queues-common.tsx';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './queues.css';
 
 /** GET /api/v1/deliveries (api/deliveries.ts DeliveryView). */

@@ -15,7 +15,7 @@ import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href, navigate } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
 import type { Delivery } from './deliveries.tsx';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './queues.css';
 
 /** GET /api/v1/deliveries/:id: the list's view plus what came in and what it became. */

@@ -19,7 +19,7 @@ import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
 import type { IntegrationDetail, IntegrationSummary, SettingView } from './integration-types.ts';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './integrations.css';
 
 const STATE_WORDS: Record<string, string> = {

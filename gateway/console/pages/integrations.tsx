@@ -11,7 +11,7 @@ import { get } from '../lib/api.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import type { IntegrationSummary } from './integration-types.ts';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './integrations.css';
 
 /** The name (linking to its page) and state columns, here and on the overview. */

@@ -16,7 +16,7 @@ import { del, describeError, get, post } from '../lib/api.ts';
 import { ago, timestamp } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { can, scopes, session } from '../lib/session.ts';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './keys.css';
 
 /** An operator API key as GET /api/v1/keys lists it (never the key itself). */

@@ -16,7 +16,7 @@ import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href, replaceQuery } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
 import { FilterSelect, Pager, usePaging } from './queues-common.tsx';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './queues.css';
 
 /** GET /api/v1/outbox (api/schemas.ts OutboxView); a webhook target's secret reads "***". */

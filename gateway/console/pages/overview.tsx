@@ -5,7 +5,7 @@ import { ago } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import { integrationColumns } from './integrations.tsx';
-import type { PageProps } from './routes.ts';
+import type { PageProps } from './types.ts';
 import './integrations.css';
 
 interface OverviewIntegration {

@@ -14,12 +14,7 @@ import { SessionPage } from './session.tsx';
 import { SessionsPage } from './sessions.tsx';
 import { TaskPage } from './task.tsx';
 import { TasksPage } from './tasks.tsx';
-
-/** A page gets its path's params (`:id`) and the hash's query. */
-export interface PageProps {
-  params: Record<string, string>;
-  query: URLSearchParams;
-}
+import type { PageProps } from './types.ts';
 
 export interface Route {
   pattern: string;

@@ -15,9 +15,9 @@ import { json, timestamp } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
-import type { PageProps } from './routes.ts';
 import type { MessageView, SessionView, TaskList, TaskView } from './task-types.ts';
 import { TaskTable } from './tasks.tsx';
+import type { PageProps } from './types.ts';
 import './tasks.css';
 
 /** Messages per read; a longer session shows a "later messages" link to the next read. */

@@ -3,8 +3,8 @@ import { get } from '../lib/api.ts';
 import { ago } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
-import type { PageProps } from './routes.ts';
 import type { SessionView } from './task-types.ts';
+import type { PageProps } from './types.ts';
 import './tasks.css';
 
 const PAGE = 25;

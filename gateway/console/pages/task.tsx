@@ -15,7 +15,6 @@ import { ago, duration, json, timestamp } from '../lib/format.ts';
 import { useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
-import type { PageProps } from './routes.ts';
 import {
   type Described,
   describeEvent,
@@ -25,6 +24,7 @@ import {
 } from './task-events.ts';
 import { isEnded, type TaskTokenView, type TaskView } from './task-types.ts';
 import { taskDuration } from './tasks.tsx';
+import type { PageProps } from './types.ts';
 import './tasks.css';
 
 interface TaskAnswer {

@@ -4,8 +4,8 @@ import { get } from '../lib/api.ts';
 import { ago, duration } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href, replaceQuery } from '../lib/router.ts';
-import type { PageProps } from './routes.ts';
 import type { TaskList, TaskView } from './task-types.ts';
+import type { PageProps } from './types.ts';
 import './tasks.css';
 
 const STATUSES = ['pending', 'running', 'complete', 'failed', 'cancelled'];
