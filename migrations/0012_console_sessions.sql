@@ -6,8 +6,9 @@
 -- leaked table signs nobody in. A session acts with its key's scopes and dies with it: every
 -- lookup joins api_keys and refuses a revoked key, an ended session (signed out, or pushed out
 -- by the per-key cap) and one past expires_at (an absolute lifetime, 12 h by default).
--- Bounded: a key keeps at most 20 live sessions (the oldest are ended on sign-in), and the
--- retention job deletes sessions a day after they ended or expired.
+-- Bounded: each sign-in ends the key's oldest live sessions past 20 and deletes its ended and
+-- expired ones, so a key holds at most 20 rows after any sign-in (the audit log keeps who signed
+-- in and out).
 create table console_sessions (
   id bigint generated always as identity primary key,
   token_hash bytea not null unique,
@@ -19,5 +20,4 @@ create table console_sessions (
   -- The browser's User-Agent at sign-in, cut to 200 characters: shown in the audit details.
   user_agent text
 );
-create index console_sessions_key on console_sessions (api_key_id) where ended_at is null;
-create index console_sessions_expires on console_sessions (expires_at);
+create index console_sessions_key on console_sessions (api_key_id);

@@ -63,6 +63,7 @@ describe('migrations', () => {
       '0009_task_budgets.sql',
       '0010_tool_pins.sql',
       '0011_approvals.sql',
+      '0012_console_sessions.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -74,6 +75,7 @@ describe('migrations', () => {
       'api_keys',
       'approvals',
       'audit_log',
+      'console_sessions',
       'event_subscriptions',
       'kv',
       'messages',

@@ -4,18 +4,8 @@
  * Plain HTTP against the gateway (no browser: an attacker's client need not be one); the browser
  * suite (test/console/) covers the same rules as a real user meets them.
  */
-import type { Retention } from '@switchboard/policy';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../gateway/src/log.ts';
-import { runRetention } from '../../gateway/src/retention/job.ts';
 import { ADMIN_KEY, useTestGateway } from '../helpers/gateway.ts';
-
-const RETENTION_OFF: Retention = {
-  deliveriesMs: null,
-  taskEventsMs: null,
-  auditMs: null,
-  intervalMs: 3_600_000,
-};
 
 interface Signed {
   status: number;
@@ -267,13 +257,15 @@ describe('console sessions', () => {
       insert into console_sessions (token_hash, api_key_id, expires_at)
       select sha256(('filler-' || g)::bytea), k.id, now() + interval '1 hour'
         from api_keys k, generate_series(1, 6) g where k.name = 'many-browsers'`;
-    // 25 live rows now; the next sign-in ends all but the newest 20 (19 + 6 + 1 = 26 → 20).
+    // 25 live rows now; the next sign-in ends all but the newest 20 (19 + 6 + 1 = 26 → 20) and
+    // deletes the ended ones.
     const last = await signIn(key);
     expect(last.status).toBe(201);
-    const live = await gw().sql<{ n: number }[]>`
-      select count(*)::int as n from console_sessions s join api_keys k on k.id = s.api_key_id
-      where k.name = 'many-browsers' and s.ended_at is null`;
-    expect(live[0]!.n).toBe(20);
+    const rows = await gw().sql<{ n: number; live: number }[]>`
+      select count(*)::int as n, count(*) filter (where s.ended_at is null)::int as live
+        from console_sessions s join api_keys k on k.id = s.api_key_id
+       where k.name = 'many-browsers'`;
+    expect(rows[0]).toEqual({ n: 20, live: 20 });
     // The six oldest (ids below the fillers') are the ended ones.
     const statuses = await Promise.all(sessions.map(works));
     expect(statuses.slice(0, 6)).toEqual(Array(6).fill(401));
@@ -281,21 +273,29 @@ describe('console sessions', () => {
     expect(await works(last)).toBe(200);
   });
 
-  it('retention deletes sessions a day after they ended or expired, and keeps live ones', async () => {
-    const before = await gw().sql<{ n: number }[]>`select count(*)::int as n from console_sessions`;
+  it('a key never holds more than 20 rows: each sign-in deletes its ended and expired sessions', async () => {
+    const key = await makeKey(['audit:read'], 'comes-and-goes');
+    const live = await signIn(key);
     await gw().sql`
       insert into console_sessions (token_hash, api_key_id, expires_at, ended_at)
-      select sha256(('old-' || g)::bytea), (select min(id) from api_keys),
-             now() - interval '3 days', case when g % 2 = 0 then now() - interval '3 days' end
-        from generate_series(1, 30) g`;
-    const counts = await runRetention(
-      gw().sql,
-      { ...RETENTION_OFF },
-      { log: createLogger('silent') },
-    );
-    expect(counts.consoleSessions).toBe(30);
-    const after = await gw().sql<{ n: number }[]>`select count(*)::int as n from console_sessions`;
-    expect(after[0]!.n).toBe(before[0]!.n);
+      select sha256(('dead-' || g)::bytea), k.id, now() - interval '1 hour' + g * interval '1 second',
+             case when g % 2 = 0 then now() end
+        from api_keys k, generate_series(1, 30) g where k.name = 'comes-and-goes'`;
+    const rows = async () =>
+      (
+        await gw().sql<{ n: number }[]>`
+          select count(*)::int as n from console_sessions s join api_keys k on k.id = s.api_key_id
+          where k.name = 'comes-and-goes'`
+      )[0]!.n;
+    expect(await rows()).toBe(31);
+    const next = await signIn(key);
+    expect(next.status).toBe(201);
+    expect(await rows()).toBe(2); // the two live sessions; the 30 dead ones are gone
+    for (const s of [live, next]) {
+      expect((await fetch(`${url()}/api/v1/audit`, { headers: { cookie: s.cookie } })).status).toBe(
+        200,
+      );
+    }
   });
 
   it('failed sign-ins write nothing and are limited to 20 a minute per address (then even a right key waits)', async () => {

@@ -15,6 +15,7 @@ import {
 } from '../keys/console-cookie.ts';
 import {
   type ConsoleSessionRow,
+  deleteDeadConsoleSessions,
   endConsoleSession,
   endExcessConsoleSessions,
   findLiveConsoleSession,
@@ -96,6 +97,7 @@ export function consoleSessionRoutes(deps: ConsoleSessionDeps): Router {
         userAgent,
       });
       const ended = await endExcessConsoleSessions(tx, apiKey.id);
+      await deleteDeadConsoleSessions(tx, apiKey.id);
       await appendAudit(tx, {
         actor: `key:${apiKey.prefix}`,
         apiKeyId: apiKey.id,

@@ -79,20 +79,14 @@ export async function endConsoleSession(sql: Sql, id: string): Promise<boolean> 
   return result.count > 0;
 }
 
-/** Retention: sessions that ended or expired over `olderThanMs` ago, oldest first, in batches. */
-export async function deleteOldConsoleSessions(
-  sql: Sql,
-  olderThanMs: number,
-  limit: number,
-): Promise<number> {
+/**
+ * Run at each sign-in, after endExcessConsoleSessions: the key's ended and expired sessions are
+ * deleted, so a key holds at most MAX_SESSIONS_PER_KEY rows after any sign-in (the audit log
+ * keeps who signed in and out). No background job: nothing else writes these rows.
+ */
+export async function deleteDeadConsoleSessions(sql: Sql, apiKeyId: string): Promise<number> {
   const result = await sql`
-    with doomed as (
-      select s.id from console_sessions s
-       where least(coalesce(s.ended_at, s.expires_at), s.expires_at)
-             < now() - ${olderThanMs}::float8 * interval '1 millisecond'
-       order by s.id
-       limit ${limit}
-       for update of s skip locked)
-    delete from console_sessions d using doomed where d.id = doomed.id`;
+    delete from console_sessions
+     where api_key_id = ${apiKeyId} and (ended_at is not null or expires_at <= now())`;
   return result.count;
 }

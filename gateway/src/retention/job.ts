@@ -3,7 +3,6 @@ import { deleteOldAudit } from '../audit/store.ts';
 import type { Sql } from '../db/connect.ts';
 import { deleteSettledDeliveries } from '../deliveries/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
-import { deleteOldConsoleSessions } from '../keys/console-sessions.ts';
 import type { Logger } from '../log.ts';
 
 /**
@@ -23,13 +22,9 @@ export interface RetentionCounts {
   deliveries: number;
   taskEvents: number;
   audit: number;
-  consoleSessions: number;
 }
 
 type Kind = keyof RetentionCounts;
-
-/** Ended or expired console sessions are kept a day (for a look at who was signed in). */
-const CONSOLE_SESSIONS_KEPT_MS = 24 * 60 * 60 * 1000;
 
 const KINDS: ReadonlyArray<{
   kind: Kind;
@@ -39,12 +34,6 @@ const KINDS: ReadonlyArray<{
   { kind: 'deliveries', ageMs: (r) => r.deliveriesMs, remove: deleteSettledDeliveries },
   { kind: 'taskEvents', ageMs: (r) => r.taskEventsMs, remove: deleteEndedTaskEvents },
   { kind: 'audit', ageMs: (r) => r.auditMs, remove: deleteOldAudit },
-  // Console sessions a day after they ended or expired (not an operator's choice: nothing reads them).
-  {
-    kind: 'consoleSessions',
-    ageMs: () => CONSOLE_SESSIONS_KEPT_MS,
-    remove: deleteOldConsoleSessions,
-  },
 ];
 
 export interface RetentionOptions {
@@ -64,7 +53,7 @@ export async function runRetention(
   retention: Retention,
   options: RetentionOptions,
 ): Promise<RetentionCounts> {
-  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0, consoleSessions: 0 };
+  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0 };
   const batch = options.batch ?? RETENTION_BATCH;
   const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;
   for (const { kind, ageMs, remove } of KINDS) {
