@@ -40,6 +40,22 @@ describe('GET /api/v1/tasks/:id/tokens', () => {
     expect(JSON.stringify(bad.json)).toContain('expected true or false');
   });
 
+  it('lists at most 1,000 tokens of a task, the oldest first', async () => {
+    const granted = await api('POST', '/tasks', { external: true, scope: ['echo:*'] });
+    const id = granted.json.task.id as string;
+    await gw().sql`
+      insert into tokens (jti, task_id, kid, audience, scope, issued_at, expires_at)
+      select gen_random_uuid(), ${id}, t.kid, t.audience, t.scope,
+             now() + g * interval '1 second', now() + interval '1 hour'
+        from generate_series(1, 1200) g,
+             (select kid, audience, scope from tokens where task_id = ${id} limit 1) t`;
+    const listed = await api('GET', `/tasks/${id}/tokens`);
+    expect(listed.status).toBe(200);
+    expect(listed.json.tokens).toHaveLength(1000);
+    const issued = listed.json.tokens.map((t: Json) => new Date(t.issuedAt).getTime());
+    expect(issued).toEqual([...issued].sort((a, b) => a - b));
+  });
+
   it('lists the tokens of an external task without their values; cancelling shows them revoked', async () => {
     const granted = await api('POST', '/tasks', { external: true, scope: ['echo:*'] });
     expect(granted.status, JSON.stringify(granted.json)).toBe(201);

@@ -178,7 +178,7 @@ export const API_ROUTES: RouteSpec[] = [
     path: '/tasks/:id/tokens',
     scope: 'tasks:read',
     summary:
-      "The task's tokens as metadata (audience, scope, issued, expiry, revoked), oldest first; never a token's value",
+      "The task's tokens as metadata (audience, scope, issued, expiry, revoked), oldest first (at most 1,000); never a token's value",
     responses: [ok(TaskTokensAnswer)],
   },
   {

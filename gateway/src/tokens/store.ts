@@ -82,12 +82,19 @@ export interface TokenMetadata {
   revokedAt: Date | null;
 }
 
-/** The tokens minted for a task, oldest first (the token values are never stored). */
+/**
+ * A task's tokens a list shows: a grant mints one per audience (≤ 1 + its integrations), and each
+ * config asked for mints a set more, so a long-lived external task may hold many.
+ */
+export const TASK_TOKENS_LISTED = 1_000;
+
+/** The tokens minted for a task, oldest first, at most TASK_TOKENS_LISTED (values are never stored). */
 export async function listTaskTokens(sql: Sql, taskId: string): Promise<TokenMetadata[]> {
   return sql<TokenMetadata[]>`
     select t.jti::text, t.kid, t.audience, t.scope, t.issued_at as "issuedAt",
            t.expires_at as "expiresAt", t.revoked_at as "revokedAt"
       from tokens t
      where t.task_id = ${taskId}
-     order by t.issued_at, t.jti`;
+     order by t.issued_at, t.jti
+     limit ${TASK_TOKENS_LISTED}`;
 }
