@@ -4,7 +4,7 @@ import { getOutboxRow, redriveAllDead, redriveOutboxRow } from '../outbox/entrie
 import { listOutboxRows } from '../outbox/store.ts';
 import { parseInput } from '../validate.ts';
 import { actorOf, requireScope } from './auth.ts';
-import { ListOutboxQuery, outboxView } from './schemas.ts';
+import { ListOutboxQuery, outboxView } from './schemas-outbox.ts';
 
 /**
  * /api/v1/outbox: task results and subscribed events on their way out (issue 6). Redrive puts

@@ -11,30 +11,32 @@ import { PANEL_ROUTES } from './routes-panels.ts';
 import {
   ConfigAnswer,
   ConfigBody,
-  CreatedSubscriptionAnswer,
   CreateSessionBody,
   CreateTaskBody,
   EventsQuery,
   ExternalTaskView,
   ListMessagesQuery,
-  ListOutboxQuery,
   ListSessionsQuery,
   ListTasksQuery,
   MessageAnswer,
   MessageListAnswer,
-  OutboxAnswer,
-  OutboxListAnswer,
   PostMessageBody,
-  RedriveAllAnswer,
   SessionAnswer,
   SessionListAnswer,
-  SubscriptionAnswer,
-  SubscriptionListAnswer,
   TaskAnswer,
   TaskEventView,
   TaskListAnswer,
   TaskTokensAnswer,
 } from './schemas.ts';
+import {
+  CreatedSubscriptionAnswer,
+  ListOutboxQuery,
+  OutboxAnswer,
+  OutboxListAnswer,
+  RedriveAllAnswer,
+  SubscriptionAnswer,
+  SubscriptionListAnswer,
+} from './schemas-outbox.ts';
 
 /** Every /api/v1 route (route-spec.ts RouteSpec): the source of /api/v1/openapi.json. */
 export const API_ROUTES: RouteSpec[] = [

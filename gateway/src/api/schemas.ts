@@ -1,6 +1,5 @@
 import { DURATION_EXPECTED } from '@switchboard/policy';
 import * as z from 'zod';
-import type { OutboxRow, SubscriptionRow } from '../outbox/store.ts';
 import { CONFIG_FORMATS } from '../runners/files.ts';
 import { Dispatch, SessionKey } from '../sessions/store.ts';
 import { Execution } from '../tasks/queue.ts';
@@ -60,8 +59,8 @@ export type CreateTaskBody = z.output<typeof CreateTaskBody>;
 /** The external form (issue 4), documented here; tasks/external.ts owns its parsing. */
 export { ExternalTaskInput as ExternalTaskBody } from '../tasks/external.ts';
 
-const Timestamp = z.iso.datetime({ offset: true });
-const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+export const Timestamp = z.iso.datetime({ offset: true });
+export const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
 export const TaskView = z.object({
   id: z.uuid(),
@@ -314,101 +313,3 @@ export const ErrorAnswer = z.object({
     requestId: z.string().optional(),
   }),
 });
-
-// ── Outbox and event subscriptions (issue 6)
-
-export const OUTBOX_STATUSES = ['pending', 'processing', 'delivered', 'dead'] as const;
-
-export const ListOutboxQuery = z.strictObject({
-  status: z
-    .enum(OUTBOX_STATUSES, { error: `expected one of ${OUTBOX_STATUSES.join(', ')}` })
-    .optional(),
-  kind: z.enum(['dispatch', 'event'], { error: 'expected dispatch or event' }).optional(),
-  taskId: z.uuid({ error: 'expected a task id' }).optional(),
-  limit: ListTasksQuery.shape.limit,
-  cursor: ListTasksQuery.shape.cursor,
-});
-
-export const OutboxView = z.object({
-  id: z.string(),
-  kind: z.enum(['dispatch', 'event']),
-  taskId: z.uuid().nullable(),
-  /** config.secret of a webhook target is shown as "***". */
-  target: z.record(z.string(), z.unknown()),
-  payload: z.record(z.string(), z.unknown()),
-  status: z.enum(OUTBOX_STATUSES),
-  attempts: z.int(),
-  maxAttempts: z.int(),
-  nextAttemptAt: Timestamp,
-  lastError: z.string().nullable(),
-  attemptLog: z.array(
-    z.object({
-      at: z.string(),
-      attempt: z.int(),
-      status: z.int().optional(),
-      error: z.string().optional(),
-    }),
-  ),
-  createdAt: Timestamp,
-  deliveredAt: Timestamp.nullable(),
-  deadAt: Timestamp.nullable(),
-});
-export type OutboxView = z.output<typeof OutboxView>;
-
-export function outboxView(row: OutboxRow): OutboxView {
-  const config = row.target.config as Record<string, unknown> | undefined;
-  const target =
-    config && typeof config.secret === 'string'
-      ? { ...row.target, config: { ...config, secret: '***' } }
-      : row.target;
-  return {
-    id: row.id,
-    kind: row.kind,
-    taskId: row.taskId,
-    target,
-    payload: row.payload,
-    status: row.status,
-    attempts: row.attempts,
-    maxAttempts: row.maxAttempts,
-    nextAttemptAt: row.nextAttemptAt.toISOString(),
-    lastError: row.lastError,
-    attemptLog: row.attemptLog,
-    createdAt: row.createdAt.toISOString(),
-    deliveredAt: iso(row.deliveredAt),
-    deadAt: iso(row.deadAt),
-  };
-}
-
-export const OutboxAnswer = z.object({ entry: OutboxView });
-export const OutboxListAnswer = z.object({
-  entries: z.array(OutboxView),
-  next: z.string().nullable(),
-});
-export const RedriveAllAnswer = z.object({ redriven: z.int() });
-
-export const SubscriptionView = z.object({
-  id: z.uuid(),
-  url: z.string(),
-  types: z.array(z.string()),
-  description: z.string().nullable(),
-  createdBy: z.string().nullable(),
-  createdAt: Timestamp,
-});
-export type SubscriptionView = z.output<typeof SubscriptionView>;
-
-export const subscriptionView = (s: SubscriptionRow): SubscriptionView => ({
-  id: s.id,
-  url: s.url,
-  types: s.types,
-  description: s.description,
-  createdBy: s.createdBy,
-  createdAt: s.createdAt.toISOString(),
-});
-
-export const SubscriptionAnswer = z.object({ subscription: SubscriptionView });
-/** The signing secret is in this answer and nowhere else. */
-export const CreatedSubscriptionAnswer = z.object({
-  subscription: SubscriptionView,
-  secret: z.string().startsWith('whsec_'),
-});
-export const SubscriptionListAnswer = z.object({ subscriptions: z.array(SubscriptionView) });

@@ -8,7 +8,7 @@ import {
 } from '../outbox/subscriptions.ts';
 import { parseInput } from '../validate.ts';
 import { actorOf, requireScope } from './auth.ts';
-import { subscriptionView } from './schemas.ts';
+import { subscriptionView } from './schemas-outbox.ts';
 
 /** /api/v1/subscriptions: signed webhooks of task events for operators (issue 6). */
 export function subscriptionsRoutes(deps: { sql: Pool; masterKey: Buffer }): Router {
