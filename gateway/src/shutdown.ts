@@ -77,6 +77,35 @@ export function createShutdown(options: {
       if (hurried) cut();
     });
 
+  /**
+   * One resource's close, bounded by the deadline: a close that never settles (a worker waiting
+   * on a query over a connection the database dropped mid-statement) is logged and left behind,
+   * so the ones after it (the database last) still close and the process still exits.
+   */
+  const closeWithin = async (
+    resource: { name: string; close: () => Promise<void> },
+    ms: number,
+  ): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ms);
+    });
+    try {
+      const outcome = await Promise.race([resource.close().then(() => 'closed' as const), late]);
+      if (outcome === 'closed') return true;
+      log.error(
+        { resource: resource.name, ms },
+        'closing did not finish by the deadline; going on',
+      );
+      return false;
+    } catch (error) {
+      log.error({ err: error, resource: resource.name }, 'closing failed');
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   const run = async (reason: string): Promise<{ ok: boolean }> => {
     const started = Date.now();
     log.info({ reason, deadlineMs: options.deadlineMs }, 'shutting down');
@@ -91,13 +120,9 @@ export function createShutdown(options: {
     // Boot's step in progress (opening the database, a migration) finishes before anything
     // closes; boot then sees `started` and starts nothing more.
     await hold.catch(() => {});
-    const ok = server?.listening ? await closeServer(server) : true;
+    let ok = server?.listening ? await closeServer(server) : true;
     for (const resource of resources) {
-      try {
-        await resource.close();
-      } catch (error) {
-        log.error({ err: error, resource: resource.name }, 'closing failed');
-      }
+      if (!(await closeWithin(resource, options.deadlineMs))) ok = false;
     }
     log.info({ ms: Date.now() - started, graceful: ok }, 'shut down');
     return { ok };

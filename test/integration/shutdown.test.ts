@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/src/log.ts';
 import { createShutdown } from '../../gateway/src/shutdown.ts';
 import { testDatabase } from '../helpers/database.ts';
-import { ADMIN_KEY, startTestGateway } from '../helpers/gateway.ts';
+import { ADMIN_KEY, captureLogs, startTestGateway } from '../helpers/gateway.ts';
 import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
 
 type Running = GatewayProcess;
@@ -105,6 +105,36 @@ describe('graceful shutdown', () => {
     // The stream ended cleanly rather than being cut at the 30 s deadline.
     let done = false;
     while (!done) done = (await reader.read()).done;
+  });
+
+  it('a resource whose close never settles is left behind at the deadline; the rest still close', async () => {
+    const closed: string[] = [];
+    const logs = captureLogs();
+    const shutdown = createShutdown({
+      log: createLogger('info', logs.stream),
+      deadlineMs: 300,
+      resources: [
+        { name: 'workers', close: () => new Promise<void>(() => {}) },
+        {
+          name: 'database',
+          close: async () => {
+            closed.push('database');
+          },
+        },
+      ],
+    });
+    const started = Date.now();
+    // Regression (issue 16): before, run() waited on the first close for ever, and a gateway
+    // whose database connection was cut mid-statement never exited.
+    expect(await shutdown.run('test')).toEqual({ ok: false });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(closed).toEqual(['database']);
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({
+        resource: 'workers',
+        msg: 'closing did not finish by the deadline; going on',
+      }),
+    );
   });
 
   it('/readyz answers 503 shutting_down from the moment shutdown begins', async () => {
