@@ -31,6 +31,9 @@ export interface Shutdown extends Lifecycle {
   readonly started: boolean;
 }
 
+/** The least time one resource's close is given (see closeTimeoutMs). */
+const MIN_CLOSE_MS = 10_000;
+
 export function createShutdown(options: {
   log: Logger;
   deadlineMs: number;
@@ -38,8 +41,13 @@ export function createShutdown(options: {
   server?: Server;
   /** Closed in this order after the HTTP server, after anything `add`ed. */
   resources?: Array<{ name: string; close: () => Promise<void> }>;
+  /** How long one resource's close may take (default: the deadline, and at least 10 s). */
+  closeTimeoutMs?: number;
 }): Shutdown {
   const { log } = options;
+  // At least 10 s even with a short request deadline: the embedded database's close flushes it,
+  // and cutting that short would leave it to crash recovery at the next start.
+  const closeTimeoutMs = options.closeTimeoutMs ?? Math.max(options.deadlineMs, MIN_CLOSE_MS);
   const starters = new Set<() => void>();
   const resources = [...(options.resources ?? [])];
   let server = options.server;
@@ -122,7 +130,7 @@ export function createShutdown(options: {
     await hold.catch(() => {});
     let ok = server?.listening ? await closeServer(server) : true;
     for (const resource of resources) {
-      if (!(await closeWithin(resource, options.deadlineMs))) ok = false;
+      if (!(await closeWithin(resource, closeTimeoutMs))) ok = false;
     }
     log.info({ ms: Date.now() - started, graceful: ok }, 'shut down');
     return { ok };

@@ -113,6 +113,7 @@ describe('graceful shutdown', () => {
     const shutdown = createShutdown({
       log: createLogger('info', logs.stream),
       deadlineMs: 300,
+      closeTimeoutMs: 300,
       resources: [
         { name: 'workers', close: () => new Promise<void>(() => {}) },
         {
