@@ -332,4 +332,31 @@ describe('console sessions behind HTTPS (SWITCHBOARD_PUBLIC_URL https://…)', (
     const read = await fetch(`${local}/api/v1/keys`, { headers: { cookie } });
     expect(read.status).toBe(200);
   });
+
+  it('behind a proxy that rewrites Host, a write from the public origin passes and another is refused', async () => {
+    const local = `http://127.0.0.1:${gw().port}`;
+    const signedIn = await fetch(`${local}/console/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://gateway.example' },
+      body: JSON.stringify({ key: ADMIN_KEY }),
+    });
+    expect(signedIn.status).toBe(201);
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const { csrfToken } = (await signedIn.json()) as { csrfToken: string };
+    const write = (origin: string) =>
+      fetch(`${local}/api/v1/keys`, {
+        method: 'POST',
+        headers: {
+          cookie,
+          origin,
+          'sec-fetch-site': 'same-origin',
+          'x-csrf-token': csrfToken,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ name: 'via-proxy', scopes: ['audit:read'] }),
+      });
+    expect((await write('https://gateway.example')).status).toBe(201);
+    expect((await write('https://evil.example')).status).toBe(403);
+    expect((await write('http://gateway.example')).status).toBe(403); // the scheme counts too
+  });
 });

@@ -40,7 +40,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * Every /api/v1 request carries `Authorization: Bearer sbk_…`, or the console's session cookie
  * (issue 16); unknown and revoked keys look alike. A bearer key wins over a cookie.
  */
-export function authenticateApiKey(sql: Sql, log: Logger) {
+export function authenticateApiKey(sql: Sql, log: Logger, publicUrl?: () => string) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.setHeader('WWW-Authenticate', 'Bearer realm="switchboard"');
     const header = req.get('authorization');
@@ -49,7 +49,7 @@ export function authenticateApiKey(sql: Sql, log: Logger) {
       if (token === undefined) {
         throw unauthorized('missing API key: send Authorization: Bearer sbk_…');
       }
-      await authenticateConsoleSession(sql, log, req, token);
+      await authenticateConsoleSession(sql, log, req, token, publicUrl?.());
       res.removeHeader('WWW-Authenticate');
       next();
       return;
@@ -87,13 +87,14 @@ async function authenticateConsoleSession(
   log: Logger,
   req: Request,
   token: string,
+  publicUrl: string | undefined,
 ): Promise<void> {
   const session = await findLiveConsoleSession(sql, hashSessionToken(token));
   if (!session) {
     throw unauthorized('the console session has expired or was signed out: sign in again');
   }
   if (!SAFE_METHODS.has(req.method)) {
-    if (!sameOrigin(req)) {
+    if (!sameOrigin(req, publicUrl)) {
       throw new SwitchboardError('forbidden', 'a console write must come from the console itself');
     }
     if (!csrfTokenMatches(token, req.get(CSRF_HEADER))) {
@@ -110,14 +111,19 @@ async function authenticateConsoleSession(
   );
 }
 
-/** Browsers send Origin on every cross-origin write and Sec-Fetch-Site on all of them. */
-export function sameOrigin(req: Request): boolean {
+/**
+ * Browsers send Origin on every cross-origin write and Sec-Fetch-Site on all of them. The origin
+ * is this request's Host, or the gateway's public URL (a reverse proxy may rewrite Host).
+ */
+export function sameOrigin(req: Request, publicUrl?: string): boolean {
   const site = req.get('sec-fetch-site');
   if (site !== undefined && site !== 'same-origin') return false;
   const origin = req.get('origin');
   if (origin === undefined) return true;
   try {
-    return new URL(origin).host === req.get('host');
+    const from = new URL(origin);
+    if (publicUrl !== undefined && from.origin === new URL(publicUrl).origin) return true;
+    return from.host === req.get('host');
   } catch {
     return false;
   }

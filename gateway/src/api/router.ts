@@ -76,7 +76,7 @@ export function apiRouter(deps: ApiDeps): Router {
   const streams = deps.streams ?? new OpenStreams(deps.lifecycle);
   const document = openApiDocument();
   const router = Router();
-  router.use(authenticateApiKey(sql, log));
+  router.use(authenticateApiKey(sql, log, deps.publicUrl));
   router.use(express.json({ limit: API_BODY_LIMIT, strict: true }));
   router.get('/openapi.json', (_req, res) => void res.json(document));
   router.use(keysRoutes(sql));

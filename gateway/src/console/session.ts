@@ -66,7 +66,7 @@ export function consoleSessionRoutes(deps: ConsoleSessionDeps): Router {
   });
 
   router.post('/session', express.json({ limit: 4096, strict: true }), async (req, res) => {
-    if (!sameOrigin(req)) {
+    if (!sameOrigin(req, deps.publicUrl())) {
       throw new SwitchboardError('forbidden', 'sign in from the console itself');
     }
     const client = req.ip ?? 'unknown';
@@ -134,7 +134,7 @@ export function consoleSessionRoutes(deps: ConsoleSessionDeps): Router {
 
   router.delete('/session', async (req, res) => {
     const { token, session } = await liveSession(sql, req);
-    if (!sameOrigin(req) || !csrfTokenMatches(token, req.get(CSRF_HEADER))) {
+    if (!sameOrigin(req, deps.publicUrl()) || !csrfTokenMatches(token, req.get(CSRF_HEADER))) {
       throw new SwitchboardError('forbidden', `sign out from the console (${CSRF_HEADER})`);
     }
     await sql.begin(async (tx) => {
