@@ -328,6 +328,6 @@ export async function listRecentFailedDeliveries(
     select d.id::text, d.integration, d.endpoint, d.error, d.received_at as "receivedAt"
       from webhook_deliveries d
      where d.status = 'failed'
-     order by d.received_at desc, d.id
+     order by d.received_at desc, d.id desc
      limit ${limit}`;
 }
