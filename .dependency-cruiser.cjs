@@ -44,6 +44,8 @@ const GATEWAY_LAYERS = [
   ['queue'],
   // The database (and its notification bus) and the process utility (spawn, signal, lines).
   ['db', 'containment'],
+  // OpenTelemetry: the SDK's start (tracing.ts) and the span helpers every layer above uses.
+  ['telemetry'],
   ['log.ts', 'validate.ts'],
   [
     'errors.ts',

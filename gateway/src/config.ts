@@ -5,6 +5,7 @@ import { CONTAINMENT_SETTINGS, type ContainmentSetting } from './containment/det
 import { ConfigError } from './errors.ts';
 import { LOG_FORMATS, type LogFormat } from './log.ts';
 import { maskSecret, maskUrl } from './redact.ts';
+import { readTracingConfig, type TracingConfig } from './telemetry/config.ts';
 
 /**
  * The gateway's whole environment (ARCHITECTURE §4), validated once at boot. A bad value stops
@@ -126,6 +127,8 @@ export interface Config {
   /** SWITCHBOARD_TEST_FAULTS=1 (with NODE_ENV=test): the test-only fault routes are mounted. */
   testFaults: boolean;
   containment: ContainmentSetting;
+  /** OpenTelemetry tracing (the standard OTEL_* variables, telemetry/config.ts); undefined: off. */
+  tracing: TracingConfig | undefined;
 }
 
 export function decodeMasterKey(value: string): Buffer | undefined {
@@ -159,12 +162,13 @@ export function loadConfig(
     raw[key] = value === undefined || value.trim() === '' ? undefined : value.trim();
   }
   const parsed = envSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+  const tracing = readTracingConfig(env);
+  if (!parsed.success || tracing.problems.length > 0) {
+    const problems = (parsed.error?.issues ?? []).map((issue) => {
       const name = String(issue.path[0]);
       return `${name}=${shown(name, raw[name])}: ${issue.message}`;
     });
-    throw new ConfigError(problems);
+    throw new ConfigError([...problems, ...tracing.problems]);
   }
   const e = parsed.data;
   if (e.SWITCHBOARD_TEST_FAULTS === '1' && env.NODE_ENV !== 'test') {
@@ -191,6 +195,7 @@ export function loadConfig(
     taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
     testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',
     containment: e.SWITCHBOARD_CONTAINMENT,
+    tracing: tracing.config,
   };
 }
 

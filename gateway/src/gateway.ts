@@ -37,6 +37,7 @@ import { createShutdown, type Shutdown } from './shutdown.ts';
 import { profileRedactor } from './tasks/output-redaction.ts';
 import { ToolEventSink } from './tasks/tool-events.ts';
 import { TaskWorker } from './tasks/worker.ts';
+import { startTracing } from './telemetry/tracing.ts';
 import { TokenService } from './tokens/service.ts';
 
 export interface Gateway {
@@ -82,6 +83,9 @@ export async function startGateway(
   };
   try {
     step();
+    // First, so it is closed last: the spans of the shutdown itself are exported too.
+    const tracing = await startTracing(config.tracing, log);
+    shutdown.add('tracing', () => tracing.shutdown());
     const migrations = readMigrations();
     const db: Database = await openDatabase({
       databaseUrl: config.databaseUrl,

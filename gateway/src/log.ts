@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { prettyDestination } from './log-pretty.ts';
 import { REDACT_PATHS } from './redact.ts';
@@ -36,9 +37,25 @@ export function createLogger(
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      mixin: traceFields,
     },
     format === 'pretty' ? prettyDestination(destination, { colors }) : destination,
   );
+}
+
+const NO_TRACE = Object.freeze({});
+
+/**
+ * A line logged inside a span carries its trace_id and span_id (the names of OpenTelemetry's
+ * log data model), so a log search finds the trace and a trace finds its lines. With tracing off
+ * no span is ever active: one context lookup per line.
+ */
+function traceFields(): object {
+  const span = trace.getActiveSpan();
+  if (!span) return NO_TRACE;
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  if (traceFlags === 0 && traceId === '00000000000000000000000000000000') return NO_TRACE;
+  return { trace_id: traceId, span_id: spanId };
 }
 
 /** The gateway's logger on stdout, in the configured format. */

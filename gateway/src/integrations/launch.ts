@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Manifest } from '@switchboard/sdk';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
+import { traceExportEnv } from '../telemetry/child-env.ts';
 import { BackgroundProcess } from './background-process.ts';
 import type { FloodMeter } from './upstream/flood-meter.ts';
 import { HttpUpstream } from './upstream/http.ts';
@@ -11,13 +12,15 @@ import { StdioUpstream } from './upstream/stdio.ts';
 /**
  * What an integration's programs run with: PATH and HOME from the gateway, then the
  * integration's resolved settings. Nothing else of the gateway's environment (DATABASE_URL,
- * SWITCHBOARD_MASTER_KEY, …) ever reaches them.
+ * SWITCHBOARD_MASTER_KEY, …) ever reaches them. With tracing on, the OTLP endpoint for their
+ * own spans too (telemetry/child-env.ts; never the exporter's headers), named after `name`.
  */
 export function integrationEnv(
   gatewayEnv: NodeJS.ProcessEnv,
   settings: ResolvedSetting[],
+  name?: string,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = name ? traceExportEnv(name) : {};
   if (gatewayEnv.PATH) env.PATH = gatewayEnv.PATH;
   if (gatewayEnv.HOME) env.HOME = gatewayEnv.HOME;
   for (const s of settings) if (s.value !== undefined) env[s.key] = s.value;
@@ -127,7 +130,7 @@ export function buildProcesses(
   const { beforeSpawn, meter } = spawn;
   const values = new Map(settings.map((s) => [s.key, s.value]));
   return manifest.processes.map((p) => {
-    const env = integrationEnv(gateway.env, []);
+    const env = integrationEnv(gateway.env, [], name);
     for (const key of p.requires) {
       const value = values.get(key);
       if (value !== undefined) env[key] = value;

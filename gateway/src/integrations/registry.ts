@@ -214,7 +214,7 @@ export class IntegrationRegistry {
         return this.refuse(item, { granted: false, reasons: [...folder.reasons, ...refused] });
       }
       const beforeSpawn = folder.pin?.verify.bind(folder.pin);
-      const env = integrationEnv(this.deps.env, item.settings);
+      const env = integrationEnv(this.deps.env, item.settings, name);
       const { log, gatewayUrl } = this.deps;
       const meter = new FloodMeter(name, log, (message) => this.flooding(item, message));
       item.upstream = buildUpstreamPool(

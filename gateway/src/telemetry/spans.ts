@@ -1,0 +1,188 @@
+import {
+  type Attributes,
+  type Context,
+  context,
+  type Link,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+
+/**
+ * The gateway's spans, through the OpenTelemetry API. With tracing off (tracing.ts never ran)
+ * every helper here returns after one boolean test: no span object, no context switch, so the
+ * hot path (a tools/call, ~300 µs of gateway CPU) pays nothing measurable (test/bench/RESULTS.md).
+ *
+ * Trace context crosses the queues as a W3C traceparent string stored on the row
+ * (webhook_deliveries, tasks, outbox: `trace_parent`): the worker that claims the row, on any
+ * replica, starts its span as a child of it, so one event is one trace.
+ */
+
+export type { Attributes, Context, Span };
+export { SpanKind };
+
+let enabled = false;
+
+/** Set by startTracing (tracing.ts) once a tracer provider is registered. */
+export function setTracingEnabled(on: boolean): void {
+  enabled = on;
+}
+
+export function tracingEnabled(): boolean {
+  return enabled;
+}
+
+const tracer = () => trace.getTracer('switchboard');
+
+/** A span that records nothing: what `fn` gets while tracing is off. */
+const NOOP_SPAN = trace.wrapSpanContext({
+  traceId: '0'.repeat(32),
+  spanId: '0'.repeat(16),
+  traceFlags: 0,
+});
+
+export interface SpanOptions {
+  attributes?: Attributes;
+  kind?: SpanKind;
+  /** The parent: a stored traceparent (a queued row's), a context, or (unset) the active span. */
+  parent?: string | null | Context;
+  links?: Link[];
+}
+
+/**
+ * Runs `fn` inside a new active span: a throw or rejection marks the span as an error (the
+ * error's name and message, never its details) and is rethrown; the span ends when `fn` settles.
+ */
+export function inSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => T): T {
+  if (!enabled) return fn(NOOP_SPAN);
+  const parent =
+    options.parent === undefined
+      ? context.active()
+      : typeof options.parent === 'string' || options.parent === null
+        ? contextOf(options.parent)
+        : options.parent;
+  return tracer().startActiveSpan(
+    name,
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      attributes: options.attributes,
+      links: options.links,
+    },
+    parent,
+    (span) => {
+      let result: T;
+      try {
+        result = fn(span);
+      } catch (error) {
+        failSpan(span, error);
+        span.end();
+        throw error;
+      }
+      if (result instanceof Promise) {
+        return result.then(
+          (value) => {
+            span.end();
+            return value;
+          },
+          (error: unknown) => {
+            failSpan(span, error);
+            span.end();
+            throw error;
+          },
+        ) as T;
+      }
+      span.end();
+      return result;
+    },
+  );
+}
+
+/** A span the caller ends (for work whose end is an event, not a promise: an HTTP response). */
+export function startSpan(name: string, options: SpanOptions = {}): Span {
+  if (!enabled) return NOOP_SPAN;
+  const parent =
+    options.parent === undefined
+      ? context.active()
+      : typeof options.parent === 'string' || options.parent === null
+        ? contextOf(options.parent)
+        : options.parent;
+  return tracer().startSpan(
+    name,
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      attributes: options.attributes,
+      links: options.links,
+    },
+    parent,
+  );
+}
+
+/** Runs `fn` with `span` as the active span (its children and the log lines inside see it). */
+export function withActiveSpan<T>(span: Span, fn: () => T): T {
+  if (!enabled) return fn();
+  return context.with(trace.setSpan(context.active(), span), fn);
+}
+
+/** Marks a span as failed with the error's class and message (no stack, no details: they may hold secrets). */
+export function failSpan(span: Span, error: unknown, message?: string): void {
+  if (!enabled) return;
+  const text = message ?? (error instanceof Error ? error.message : String(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: text.slice(0, 500) });
+  const code = (error as { code?: unknown } | undefined)?.code;
+  span.setAttribute(
+    'error.type',
+    typeof code === 'string' ? code : ((error as Error)?.name ?? 'Error'),
+  );
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** A syntactically valid W3C traceparent (version 00, ids not all zero), or undefined. */
+export function validTraceparent(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = TRACEPARENT.exec(value);
+  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return undefined;
+  return value;
+}
+
+/** The active span's traceparent, to store on a row that carries the work on; null when off. */
+export function currentTraceparent(): string | null {
+  if (!enabled) return null;
+  const span = trace.getActiveSpan();
+  if (!span) return null;
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  if (!trace.isSpanContextValid(span.spanContext())) return null;
+  return `00-${traceId}-${spanId}-${(traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/** A context whose parent is the remote span a stored traceparent names (ROOT when none or bad). */
+export function contextOf(traceparent: string | null | undefined): Context {
+  const valid = validTraceparent(traceparent);
+  if (!valid) return ROOT_CONTEXT;
+  return propagation.extract(ROOT_CONTEXT, { traceparent: valid });
+}
+
+/** Extracts W3C trace context from HTTP headers or MCP `_meta` (traceparent, tracestate). */
+export function contextFrom(carrier: Record<string, unknown> | undefined): Context {
+  if (!enabled || !carrier) return context.active();
+  const traceparent = validTraceparent(carrier.traceparent);
+  if (!traceparent) return context.active();
+  const tracestate =
+    typeof carrier.tracestate === 'string' ? carrier.tracestate.slice(0, 512) : undefined;
+  return propagation.extract(ROOT_CONTEXT, { traceparent, ...(tracestate ? { tracestate } : {}) });
+}
+
+/**
+ * The active context's traceparent (and tracestate) as carrier entries, for HTTP headers to an
+ * upstream server or an MCP request's `_meta` (SEP-414: the unprefixed keys traceparent and
+ * tracestate). Empty when tracing is off or no span is active.
+ */
+export function traceHeaders(): Record<string, string> {
+  if (!enabled) return {};
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
