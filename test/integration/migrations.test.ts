@@ -64,6 +64,7 @@ describe('migrations', () => {
       '0010_tool_pins.sql',
       '0011_approvals.sql',
       '0012_console_sessions.sql',
+      '0013_trace_context.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
