@@ -1,4 +1,5 @@
 import type { Sql } from '../db/connect.ts';
+import { currentTraceparent } from '../telemetry/spans.ts';
 
 /**
  * The approvals table (0011_approvals.sql), one statement per function. The transactions that
@@ -212,12 +213,14 @@ export async function insertApprovalDispatchRow(
   types: readonly string[],
 ): Promise<string | undefined> {
   const [row] = await sql<{ id: string }[]>`
-    insert into outbox (kind, task_id, target, payload)
+    insert into outbox (kind, task_id, target, payload, trace_parent)
     select 'dispatch', t.id,
            jsonb_build_object('type', d.target->>'type',
                               'config', coalesce(d.target->'config', '{}'::jsonb),
                               'sessionId', s.id::text, 'sessionKey', s.key),
-           ${sql.json(payload as never)}
+           ${sql.json(payload as never)},
+           -- The held tool call's span: the announcement joins the call's trace.
+           coalesce(${currentTraceparent()}::text, t.trace_parent)
       from approvals a
       join tasks t on t.id = a.task_id
       left join sessions s on s.id = t.session_id

@@ -31,6 +31,11 @@ export type StoredRow = Pick<LeasedDelivery, 'id' | 'integration' | 'leaseToken'
 export interface PendingStore {
   row: StoredRow;
   triggers: Trigger[];
+  /**
+   * The processing span's traceparent: a batch stores many rows in one transaction, outside
+   * their spans, so each row carries its own for the tasks it creates.
+   */
+  traceParent?: string | null;
 }
 
 /** Results stored in one transaction at most: a batch holds its sessions' row locks. */
@@ -87,6 +92,7 @@ function apply(tx: Sql, deps: StoreDeps, item: PendingStore, policy: Policy): Pr
     deliveryRowId: item.row.id,
     triggers: item.triggers,
     policy,
+    ...(item.traceParent !== undefined && { traceParent: item.traceParent }),
   });
 }
 

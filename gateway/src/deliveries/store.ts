@@ -30,6 +30,8 @@ export interface LeasedDelivery extends DeliveryRow {
   headers: Record<string, string>;
   body: Buffer;
   leaseToken: string;
+  /** The span that stored it (the webhook request's): processing continues its trace. */
+  traceParent: string | null;
 }
 
 const columns = (sql: Sql) => sql`
@@ -49,6 +51,8 @@ export interface NewDelivery {
   replayOf?: string | null;
   /** Sync webhooks insert their row already leased to the request that will process it. */
   lease?: { token: string; ms: number };
+  /** The W3C traceparent of the span that stored it (telemetry/spans.ts); null when off. */
+  traceParent?: string | null;
 }
 
 /**
@@ -61,11 +65,12 @@ export async function insertDelivery(sql: Sql, d: NewDelivery): Promise<string |
   const [row] = await sql<{ id: string }[]>`
     insert into webhook_deliveries
       (integration, endpoint, delivery_id, headers, body, body_sha256, kind, replay_of, status,
-       attempts, lease_token, lease_expires_at)
+       attempts, lease_token, lease_expires_at, trace_parent)
     values (${d.integration}, ${d.endpoint}, ${d.deliveryId}, ${sql.json(d.headers)}, ${d.body},
             ${d.bodySha256 ?? null}, ${d.kind ?? 'webhook'}, ${d.replayOf ?? null},
             ${leased ? 'processing' : 'pending'}, ${leased ? 1 : 0}, ${d.lease?.token ?? null},
-            ${leased ? sql`now() + ${d.lease!.ms} * interval '1 millisecond'` : null})
+            ${leased ? sql`now() + ${d.lease!.ms} * interval '1 millisecond'` : null},
+            ${d.traceParent ?? null})
     on conflict do nothing
     returning id::text`;
   return row?.id;
@@ -80,7 +85,7 @@ export async function insertDeliveries(
   sql: Sql,
   deliveries: readonly Pick<
     NewDelivery,
-    'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'bodySha256'
+    'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'bodySha256' | 'traceParent'
   >[],
 ): Promise<Map<string, string>> {
   const rows = deliveries.map((d) => ({
@@ -90,10 +95,11 @@ export async function insertDeliveries(
     headers: d.headers,
     body: d.body,
     body_sha256: d.bodySha256 ?? null,
+    trace_parent: d.traceParent ?? null,
   }));
   const stored = await sql<{ id: string; integration: string; deliveryId: string }[]>`
     insert into webhook_deliveries
-      ${sql(rows as never, 'integration', 'endpoint', 'delivery_id', 'headers', 'body', 'body_sha256')}
+      ${sql(rows as never, 'integration', 'endpoint', 'delivery_id', 'headers', 'body', 'body_sha256', 'trace_parent')}
     on conflict do nothing
     returning id::text, integration, delivery_id as "deliveryId"`;
   return new Map(stored.map((r) => [`${r.integration}\n${r.deliveryId}`, r.id]));
@@ -115,7 +121,8 @@ export async function claimDeliveries(
        set status = 'processing', attempts = attempts + 1, lease_token = ${options.token}::uuid,
            lease_expires_at = now() + ${options.leaseMs} * interval '1 millisecond'
      where id in (select id from due)
-    returning ${columns(sql)}, headers, body, lease_token::text as "leaseToken"`;
+    returning ${columns(sql)}, headers, body, lease_token::text as "leaseToken",
+              trace_parent as "traceParent"`;
 }
 
 export interface FinishedDelivery {

@@ -113,6 +113,8 @@ export async function applyTriggers(
     deliveryRowId: string;
     triggers: Trigger[];
     policy: Policy;
+    /** The delivery's processing span (telemetry/spans.ts): its tasks continue that trace. */
+    traceParent?: string | null;
   },
 ): Promise<{ outcome: TriggerOutcome; events: TaskEvent[] }> {
   const { integration, deliveryRowId, policy } = input;
@@ -172,6 +174,7 @@ export async function applyTriggers(
             idempotencyKey: `delivery:${deliveryRowId}:${index}`,
             deliveryId: deliveryRowId,
             event: { type: 'task:created', data: { delivery: deliveryRowId, integration } },
+            ...(input.traceParent !== undefined && { traceParent: input.traceParent }),
           }
         : null,
     });

@@ -8,6 +8,7 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { RetrySchedule } from '../queue/backoff.ts';
 import { type LeasedQueue, QueueWorker } from '../queue/worker.ts';
+import { currentTraceparent, inSpan, SpanKind } from '../telemetry/spans.ts';
 import {
   claimDeliveries,
   type LeasedDelivery,
@@ -187,19 +188,48 @@ function deliveryQueue(deps: DeliveryWorkerDeps, burst: BurstRule): LeasedQueue<
     claimChunk: CLAIM_CHUNK,
     slots: () => [slot],
     claim: (_slot, limit) => claimDeliveries(sql, { token: randomUUID(), leaseMs, limit }),
-    async handle(row) {
-      const log = logFor(row);
-      const { triggers } = await handle(deps, row, {});
-      const { outcome, batch } = await batcher.store({ row, triggers });
-      if (outcome === undefined) {
-        log.warn('delivery lease lost before its result was stored; another worker has it');
-        return;
-      }
-      log.info(
-        { triggers: outcome.triggers, tasks: outcome.tasks.length, attempt: row.attempts, batch },
-        'delivery processed',
-      );
-    },
+    handle: (row) =>
+      // One event is one trace: the span continues the request's that stored the row, here or
+      // on another replica, for every attempt.
+      inSpan(
+        'delivery process',
+        {
+          kind: SpanKind.CONSUMER,
+          parent: row.traceParent,
+          attributes: {
+            'switchboard.delivery.id': row.id,
+            'switchboard.delivery.kind': row.kind,
+            'switchboard.integration': row.integration,
+            'switchboard.webhook.endpoint': row.endpoint,
+            'switchboard.attempt': row.attempts,
+          },
+        },
+        async (span) => {
+          const log = logFor(row);
+          const { triggers } = await handle(deps, row, {});
+          const traceParent = currentTraceparent();
+          const { outcome, batch } = await inSpan(
+            'delivery store triggers',
+            { attributes: { 'switchboard.triggers': triggers.length } },
+            () => batcher.store({ row, triggers, traceParent }),
+          );
+          if (outcome === undefined) {
+            span.setAttribute('switchboard.lease_lost', true);
+            log.warn('delivery lease lost before its result was stored; another worker has it');
+            return;
+          }
+          span.setAttribute('switchboard.tasks', outcome.tasks.length);
+          log.info(
+            {
+              triggers: outcome.triggers,
+              tasks: outcome.tasks.length,
+              attempt: row.attempts,
+              batch,
+            },
+            'delivery processed',
+          );
+        },
+      ),
     async fail(row, error, retryInMs) {
       const message = error instanceof Error ? error.message : String(error);
       const status = await retryOrFailDelivery(sql, row.id, row.leaseToken, {

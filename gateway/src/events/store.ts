@@ -34,11 +34,13 @@ const columns = (sql: Sql) =>
  */
 export const fanOut = (sql: Sql, inserted = 'inserted') => sql`
   fanned as (
-    insert into outbox (kind, task_id, target, payload)
+    insert into outbox (kind, task_id, target, payload, trace_parent)
     select 'event', i.task_id,
            jsonb_build_object('type', 'subscription', 'subscriptionId', s.id::text, 'url', s.url),
            jsonb_build_object('type', i.type, 'seq', i.seq::text, 'taskId', i.task_id::text,
-                              'data', i.data, 'createdAt', i.created_at)
+                              'data', i.data, 'createdAt', i.created_at),
+           -- A subscription post joins its task's trace (read only for a matching event).
+           (select t.trace_parent from tasks t where t.id = i.task_id)
       from ${sql(inserted)} i
       join event_subscriptions s
         on s.deleted_at is null

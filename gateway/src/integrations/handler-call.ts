@@ -1,4 +1,5 @@
 import { SwitchboardError } from '../errors.ts';
+import { inSpan, SpanKind, traceHeaders } from '../telemetry/spans.ts';
 import type { IntegrationRegistry } from './registry.ts';
 
 /**
@@ -25,12 +26,35 @@ export interface CallHandlerOptions {
   signal?: AbortSignal;
 }
 
-export async function callHandler(
+/** A CLIENT span per handler call (OTel's MCP conventions: `tools/call <tool>`). */
+export function callHandler(
   registry: IntegrationRegistry,
   integration: string,
   tool: string,
   args: Record<string, unknown>,
   options: CallHandlerOptions = {},
+): Promise<unknown> {
+  return inSpan(
+    `tools/call ${tool}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'mcp.method.name': 'tools/call',
+        'gen_ai.tool.name': tool,
+        'switchboard.integration': integration,
+        'switchboard.handler': true,
+      },
+    },
+    () => callHandlerNow(registry, integration, tool, args, options),
+  );
+}
+
+async function callHandlerNow(
+  registry: IntegrationRegistry,
+  integration: string,
+  tool: string,
+  args: Record<string, unknown>,
+  options: CallHandlerOptions,
 ): Promise<unknown> {
   const at = `${integration}:${tool}`;
   const item = registry.get(integration);
@@ -44,10 +68,12 @@ export async function callHandler(
   }
   const limit = options.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
   let result: { isError?: boolean; structuredContent?: unknown; content?: unknown };
+  // SEP-414: the trace context in `_meta` (traceparent, tracestate), for the server to continue.
+  const meta = traceHeaders();
   try {
     result = (await item.upstream.request((client, timeoutMs) =>
       client.callTool(
-        { name: tool, arguments: args },
+        { name: tool, arguments: args, ...(meta.traceparent ? { _meta: meta } : {}) },
         {
           timeout: Math.min(limit, timeoutMs),
           ...(options.signal ? { signal: options.signal } : {}),

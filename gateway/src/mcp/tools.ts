@@ -5,6 +5,14 @@ import type { GuardedCall, ToolCallGuard } from '../guards/guard.ts';
 import { splitNamespaced } from '../integrations/names.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import {
+  contextFrom,
+  inSpan,
+  SpanKind,
+  SpanStatusCode,
+  traceHeaders,
+  tracingEnabled,
+} from '../telemetry/spans.ts';
 import { scopeAllows } from '../tokens/scope.ts';
 import { callBounds, DEFAULT_MAX_CALL_MS } from './call-bounds.ts';
 import type { PublishedTools } from './catalog.ts';
@@ -158,8 +166,46 @@ export interface ToolCallContext {
  * One tools/call, for both the SDK handler above and the direct 2025-era path (fast-call.ts),
  * so the two answer alike: the tool resolved in the view (unknown, hidden and out of scope are
  * one "not found"), called upstream, and a task:tool_use event reported either way.
+ *
+ * Traced as a SERVER span (OpenTelemetry's MCP conventions, `tools/call <tool>`), the child of
+ * the request's `_meta.traceparent` (SEP-414) when the agent sent one, else of the HTTP request.
  */
-export async function callTool(
+export function callTool(
+  deps: HandlerDeps,
+  view: View,
+  items: Integration[],
+  params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
+  ctx: ToolCallContext,
+  input: AgentInput,
+): Promise<CallToolResult> {
+  if (!tracingEnabled()) return callToolNow(deps, view, items, params, ctx, input);
+  const name = String(params.name).slice(0, 128);
+  return inSpan(
+    `tools/call ${name}`,
+    {
+      kind: SpanKind.SERVER,
+      parent: contextFrom(params._meta),
+      attributes: {
+        'mcp.method.name': 'tools/call',
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.tool.name': name,
+        'jsonrpc.request.id': String(ctx.mcpReq.id),
+        'switchboard.task.id': view.claims.taskId,
+        ...(view.integration !== undefined && { 'switchboard.integration': view.integration }),
+      },
+    },
+    async (span) => {
+      const result = await callToolNow(deps, view, items, params, ctx, input);
+      if (result.isError === true) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'isError result' });
+        span.setAttribute('error.type', 'tool_error');
+      }
+      return result;
+    },
+  );
+}
+
+async function callToolNow(
   deps: HandlerDeps,
   view: View,
   items: Integration[],
@@ -313,35 +359,52 @@ async function callUpstream(
     log: deps.log,
   });
   try {
-    return await forward(
-      deps,
-      found.item,
-      view.claims,
-      [tool],
-      ({ client, timeoutMs, meta, retry }) =>
-        client
-          .callTool(
-            {
-              name: tool,
-              ...(params.arguments !== undefined && { arguments: params.arguments }),
-              ...retry,
-              _meta: { ...agentMeta(params._meta), ...meta },
-            },
-            {
-              // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
-              allowInputRequired: true,
-              // The definition the agent was shown (the catalog's, checked): the MCP client
-              // validates structuredContent and mirrors x-mcp-header params by it on every
-              // instance, instead of re-listing the upstream's tools unbounded on a miss of its
-              // own cache.
-              toolDefinition: found.tool,
-              ...bounds.options(timeoutMs),
-            },
-          )
-          .catch((error: unknown) => {
-            throw bounds.failure(error);
-          }),
-      { input, signal },
+    return await inSpan(
+      `tools/call ${tool}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'mcp.method.name': 'tools/call',
+          'gen_ai.tool.name': tool,
+          'switchboard.integration': found.item.name,
+          'switchboard.upstream.transport': found.item.manifest?.server.transport ?? 'stdio',
+        },
+      },
+      // The upstream span's context replaces any the agent sent (SEP-414 keys in `_meta`);
+      // with tracing off the agent's own passes through untouched.
+      () => {
+        const trace = traceHeaders();
+        return forward(
+          deps,
+          found.item,
+          view.claims,
+          [tool],
+          ({ client, timeoutMs, meta, retry }) =>
+            client
+              .callTool(
+                {
+                  name: tool,
+                  ...(params.arguments !== undefined && { arguments: params.arguments }),
+                  ...retry,
+                  _meta: { ...agentMeta(params._meta), ...meta, ...trace },
+                },
+                {
+                  // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
+                  allowInputRequired: true,
+                  // The definition the agent was shown (the catalog's, checked): the MCP client
+                  // validates structuredContent and mirrors x-mcp-header params by it on every
+                  // instance, instead of re-listing the upstream's tools unbounded on a miss of its
+                  // own cache.
+                  toolDefinition: found.tool,
+                  ...bounds.options(timeoutMs),
+                },
+              )
+              .catch((error: unknown) => {
+                throw bounds.failure(error);
+              }),
+          { input, signal },
+        );
+      },
     );
   } finally {
     bounds.finish();

@@ -2,6 +2,13 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { SwitchboardError } from '../errors.ts';
+import {
+  inSpan,
+  SpanKind,
+  SpanStatusCode,
+  traceHeaders,
+  tracingEnabled,
+} from '../telemetry/spans.ts';
 import { isPostFailure, rootCause } from './errors.ts';
 import {
   bareHost,
@@ -64,7 +71,36 @@ const OWN_HEADERS = new Set([
 /** Dropped when a redirect leaves the origin, as fetch does (a bearer token is for one host). */
 const ORIGIN_BOUND_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
-export async function postJson(options: PostOptions): Promise<PostResult> {
+/**
+ * A CLIENT span per post (OpenTelemetry's HTTP client conventions) with the W3C trace context
+ * in its headers. The URL's path and query are not recorded: Slack-style incoming webhooks
+ * carry their secret there.
+ */
+export function postJson(options: PostOptions): Promise<PostResult> {
+  if (!tracingEnabled()) return postJsonNow(options);
+  let host = '';
+  try {
+    host = new URL(options.url).hostname;
+  } catch {}
+  return inSpan(
+    'POST',
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { 'http.request.method': 'POST', 'server.address': host.slice(0, 253) },
+    },
+    async (span) => {
+      const result = await postJsonNow({
+        ...options,
+        headers: { ...options.headers, ...traceHeaders() },
+      });
+      span.setAttribute('http.response.status_code', result.status);
+      if (result.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
+      return result;
+    },
+  );
+}
+
+async function postJsonNow(options: PostOptions): Promise<PostResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
   const controller = new AbortController();

@@ -38,6 +38,8 @@ export interface OutboxRow {
 /** A row as its claimer sees it: with the lease token every settle must present. */
 export interface LeasedOutboxRow extends OutboxRow {
   leaseToken: string;
+  /** The span that queued it (a task's end): the attempt continues that trace. */
+  traceParent: string | null;
 }
 
 const columns = (sql: Sql) =>
@@ -64,7 +66,8 @@ export async function claimDueRows(
            lease_expires_at = now() + ${options.leaseMs}::float8 * interval '1 millisecond'
       from due
      where o.id = due.id
-    returning ${columns(sql)}, o.lease_token::text as "leaseToken"`;
+    returning ${columns(sql)}, o.lease_token::text as "leaseToken",
+              o.trace_parent as "traceParent"`;
 }
 
 /**

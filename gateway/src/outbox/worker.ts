@@ -9,6 +9,7 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { RetrySchedule } from '../queue/backoff.ts';
 import { type LeasedQueue, QueueWorker } from '../queue/worker.ts';
+import { inSpan, SpanKind } from '../telemetry/spans.ts';
 import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './entries.ts';
 import { isPostFailure } from './errors.ts';
 import { type DispatchedTask, deliverInternal } from './internal.ts';
@@ -177,26 +178,26 @@ export class OutboxWorker {
       slots: () => [slot],
       claim: (_slot, limit) =>
         claimOutboxRows(deps.sql, { leaseMs: deps.leaseMs ?? OUTBOX_LEASE_MS, limit }),
-      handle: async (row) => {
-        let attempt: Attempt;
-        try {
-          attempt = await this.attempt(row);
-        } catch (error) {
-          attempt = classify(error);
-        }
-        if (!attempt.ok) throw new AttemptFailed(attempt);
-        const delivered: Settlement = {
-          delivered: true,
-          retryable: false,
-          delayMs: 0,
-          httpStatus: attempt.httpStatus ?? null,
-          error: null,
-        };
-        // Not a failed attempt: the row stays leased until recovery takes it back.
-        await this.settle(row, delivered).catch((error) =>
-          deps.log.error({ err: error, outboxId: row.id }, 'outbox delivery failed'),
-        );
-      },
+      // A span per attempt, continuing the trace that queued the row (a task's end), so a
+      // dispatch retried an hour later on another replica is still in the event's trace.
+      handle: (row) =>
+        inSpan(
+          row.kind === 'event' ? 'subscription post' : 'dispatch attempt',
+          {
+            kind: SpanKind.PRODUCER,
+            parent: row.traceParent,
+            attributes: {
+              'switchboard.outbox.id': row.id,
+              'switchboard.outbox.kind': row.kind,
+              'switchboard.attempt': row.attempts,
+              ...(typeof row.target.type === 'string' && {
+                'switchboard.dispatch.type': row.target.type.slice(0, 64),
+              }),
+              ...(row.taskId !== null && { 'switchboard.task.id': row.taskId }),
+            },
+          },
+          () => this.handle(row),
+        ),
       fail: async (row, error, retryInMs) => {
         const attempt = failureOf(error);
         await this.settle(row, {
@@ -228,6 +229,29 @@ export class OutboxWorker {
       wakeOn: { bus: deps.bus, channel: TASK_EVENTS_CHANNEL, coalesceMs: NOTICE_COALESCE_MS },
       drainMs: CLOSE_GRACE_MS,
     };
+  }
+
+  /** One attempt at a claimed row; a failed one throws AttemptFailed for the queue's retry. */
+  private async handle(row: LeasedOutboxRow): Promise<void> {
+    const { deps } = this;
+    let attempt: Attempt;
+    try {
+      attempt = await this.attempt(row);
+    } catch (error) {
+      attempt = classify(error);
+    }
+    if (!attempt.ok) throw new AttemptFailed(attempt);
+    const delivered: Settlement = {
+      delivered: true,
+      retryable: false,
+      delayMs: 0,
+      httpStatus: attempt.httpStatus ?? null,
+      error: null,
+    };
+    // Not a failed attempt: the row stays leased until recovery takes it back.
+    await this.settle(row, delivered).catch((error) =>
+      deps.log.error({ err: error, outboxId: row.id }, 'outbox delivery failed'),
+    );
   }
 
   /** Records the attempt under the row's lease (an error here: the lease expires, recovery). */

@@ -5,6 +5,7 @@ import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { Integration } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { createTask } from '../tasks/create.ts';
+import { currentTraceparent, inSpan, SpanKind } from '../telemetry/spans.ts';
 import {
   insertScheduleDelivery,
   insertScheduleRun,
@@ -117,8 +118,26 @@ export async function fireOnce(
   fireTime: Date,
 ): Promise<FireResult> {
   const at = fireTimeOf(fireTime);
-  if (schedule.kind === 'manifest') return fireManifest(deps, schedule, at);
-  return firePolicy(deps, schedule, at);
+  // A fire is the root of its own trace: the delivery or task it queues continues it.
+  return inSpan(
+    'schedule fire',
+    {
+      kind: SpanKind.PRODUCER,
+      parent: null,
+      attributes: {
+        'switchboard.schedule': schedule.id.slice(0, 200),
+        'switchboard.schedule.fire_time': at.toISOString(),
+      },
+    },
+    async (span) => {
+      const result =
+        schedule.kind === 'manifest'
+          ? await fireManifest(deps, schedule, at)
+          : await firePolicy(deps, schedule, at);
+      span.setAttribute('switchboard.schedule.outcome', result.outcome);
+      return result;
+    },
+  );
 }
 
 async function fireManifest(
@@ -140,6 +159,7 @@ async function fireManifest(
       deliveryId: `schedule:${schedule.name}:${iso}`,
       // The handler's input (sdk scheduleInputSchema): the local name, not `<integration>/…`.
       body: Buffer.from(JSON.stringify({ schedule: schedule.name, fireTime: iso }), 'utf8'),
+      traceParent: currentTraceparent(),
     });
     if (!deliveryId) return { outcome: 'taken' };
     await setScheduleRunDelivery(tx, { schedule: schedule.id, fireTime, deliveryId });

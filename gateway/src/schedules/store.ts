@@ -62,12 +62,19 @@ export async function setScheduleRunDelivery(
  */
 export async function insertScheduleDelivery(
   sql: Sql,
-  job: { integration: string; endpoint: string; deliveryId: string; body: Buffer },
+  job: {
+    integration: string;
+    endpoint: string;
+    deliveryId: string;
+    body: Buffer;
+    traceParent?: string | null;
+  },
 ): Promise<string | undefined> {
   const [row] = await sql<{ id: string }[]>`
-    insert into webhook_deliveries (kind, integration, endpoint, delivery_id, headers, body)
+    insert into webhook_deliveries (kind, integration, endpoint, delivery_id, headers, body,
+                                    trace_parent)
     values ('schedule', ${job.integration}, ${job.endpoint}, ${job.deliveryId},
-            ${sql.json({})}, ${job.body})
+            ${sql.json({})}, ${job.body}, ${job.traceParent ?? null})
     on conflict (integration, delivery_id) do nothing
     returning id::text`;
   return row?.id;

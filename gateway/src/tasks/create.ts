@@ -1,5 +1,6 @@
 import type { Sql } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
+import { currentTraceparent, tracingEnabled } from '../telemetry/spans.ts';
 import { type InsertedTask, insertSessionTask, insertTask, type NewTask } from './sql/create.ts';
 import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
 
@@ -25,12 +26,17 @@ export interface CreatedTask extends InsertedTask {
 }
 
 export async function createTask(tx: Sql, input: NewTask): Promise<CreatedTask> {
-  const { session, message, task } = input;
+  const { session, message } = input;
+  // The task continues the trace of whoever asked for it (a delivery's span, an API request's).
+  const task =
+    input.task && input.task.traceParent === undefined && tracingEnabled()
+      ? { ...input.task, traceParent: currentTraceparent() }
+      : input.task;
   // A trigger's shape (session by key, a new message, a queued task) has its own leaner plan.
   const inserted =
     session !== null && 'key' in session && message !== null && 'role' in message && !task?.external
       ? await insertSessionTask(tx, session, message, task)
-      : await insertTask(tx, input);
+      : await insertTask(tx, { session, message, task });
   const key = input.task?.idempotencyKey ?? null;
   if (inserted.task !== undefined || key === null) {
     return { ...inserted, created: inserted.task !== undefined };

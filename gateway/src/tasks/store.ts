@@ -67,6 +67,8 @@ export interface QueueTaskRow extends TaskRow {
 /** A task as its claimer sees it: with the token that every later call must present. */
 export interface LeasedTaskRow extends QueueTaskRow {
   leaseToken: string;
+  /** The span that created the task (telemetry/spans.ts): its run continues that trace. */
+  traceParent: string | null;
 }
 
 const queueColumns = (sql: Sql) =>
@@ -145,7 +147,8 @@ export async function claimPendingTasks(
            started_at = now(), updated_at = now()
       from next
      where t.id = next.id
-    returning ${queueColumns(sql)}, t.lease_token::text as "leaseToken"`;
+    returning ${queueColumns(sql)}, t.lease_token::text as "leaseToken",
+              t.trace_parent as "traceParent"`;
 }
 
 /** Moves the lease's expiry to now + leaseMs; undefined unless `token` is the current lease. */

@@ -17,6 +17,8 @@ import { removeWorkdir, writeBundle } from '../runners/files.ts';
 import { resolveRunner } from '../runners/presets/index.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
 import { loadProfileSecrets } from '../settings/profile-secrets.ts';
+import { traceparentEnv } from '../telemetry/child-env.ts';
+import { inSpan, SpanKind } from '../telemetry/spans.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { prepareAgentContext } from './agent-context.ts';
 import { agentLines } from './agent-lines.ts';
@@ -168,17 +170,34 @@ export class TaskWorker {
           ownSeqs: new Set<string>(),
         }));
       },
-      handle: async (job) => {
-        let failure: AgentFailed | undefined;
-        try {
-          failure = await this.runJob(job);
-        } catch (error) {
-          deps.log.error({ err: error, taskId: job.task.id }, 'task run failed');
-        } finally {
-          clearTimeout(job.completing);
-        }
-        if (failure) throw failure;
-      },
+      // One span per run, continuing the trace of whatever created the task (a delivery, an
+      // API request), on whichever replica claimed it.
+      handle: (job) =>
+        inSpan(
+          'task run',
+          {
+            kind: SpanKind.CONSUMER,
+            parent: job.task.traceParent,
+            attributes: {
+              'switchboard.task.id': job.task.id,
+              'switchboard.profile': job.profile,
+              'switchboard.attempt': job.task.attempts,
+              ...(job.task.sessionId !== null && { 'switchboard.session.id': job.task.sessionId }),
+            },
+          },
+          async (span) => {
+            let failure: AgentFailed | undefined;
+            try {
+              failure = await this.runJob(job);
+            } catch (error) {
+              deps.log.error({ err: error, taskId: job.task.id }, 'task run failed');
+            } finally {
+              clearTimeout(job.completing);
+            }
+            if (failure) throw failure;
+            span.setAttribute('switchboard.task.stop', job.stop ?? 'ended');
+          },
+        ),
       fail: (job, error, retryInMs) =>
         endFailedRun(
           deps,
@@ -325,6 +344,8 @@ export class TaskWorker {
         builtin: true,
       });
       const bundle = buildBundle(bundleInput(grant, task, this.deps.publicUrl()));
+      // TRACEPARENT: the agent's requests (its tools/call `_meta`) continue the run's span.
+      Object.assign(bundle.env, traceparentEnv());
       workdir = await writeBundle(bundle);
       unwatch = this.waker?.watch(task.id, (seq) => {
         if (!job.ownSeqs.has(seq)) void this.check(job).catch(() => {});

@@ -22,7 +22,7 @@ import {
  */
 
 export type { Attributes, Context, Span };
-export { SpanKind };
+export { SpanKind, SpanStatusCode };
 
 let enabled = false;
 
@@ -131,10 +131,12 @@ export function failSpan(span: Span, error: unknown, message?: string): void {
   if (!enabled) return;
   const text = message ?? (error instanceof Error ? error.message : String(error));
   span.setStatus({ code: SpanStatusCode.ERROR, message: text.slice(0, 500) });
-  const code = (error as { code?: unknown } | undefined)?.code;
+  // A stable code when the error has one (SwitchboardError.code, AgentFailed.reason).
+  const coded = error as { code?: unknown; reason?: unknown } | undefined;
+  const code = typeof coded?.code === 'string' ? coded.code : coded?.reason;
   span.setAttribute(
     'error.type',
-    typeof code === 'string' ? code : ((error as Error)?.name ?? 'Error'),
+    typeof code === 'string' ? code.slice(0, 64) : ((error as Error)?.name ?? 'Error'),
   );
 }
 
@@ -180,8 +182,10 @@ export function contextFrom(carrier: Record<string, unknown> | undefined): Conte
  * upstream server or an MCP request's `_meta` (SEP-414: the unprefixed keys traceparent and
  * tracestate). Empty when tracing is off or no span is active.
  */
-export function traceHeaders(): Record<string, string> {
-  if (!enabled) return {};
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+export function traceHeaders(): Readonly<Record<string, string>> {
+  if (!enabled) return NO_HEADERS;
   const carrier: Record<string, string> = {};
   propagation.inject(context.active(), carrier);
   return carrier;

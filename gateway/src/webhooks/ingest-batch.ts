@@ -12,7 +12,7 @@ import { GroupCommit } from '../group-commit.ts';
 
 export type NewAsyncDelivery = Pick<
   NewDelivery,
-  'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'bodySha256'
+  'integration' | 'endpoint' | 'deliveryId' | 'headers' | 'body' | 'bodySha256' | 'traceParent'
 >;
 
 export class DeliveryInserter {

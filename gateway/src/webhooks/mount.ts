@@ -7,6 +7,7 @@ import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { currentTraceparent, inSpan } from '../telemetry/spans.ts';
 import { DeliveryInserter } from './ingest-batch.ts';
 import { IngressLimit } from './ingress-limit.ts';
 import { DEFAULT_WEBHOOK_BODY_BYTES, readRawBody } from './raw-body.ts';
@@ -157,26 +158,43 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
     // Unsigned: before the body is even read. Signed: once the signature holds (below).
     if (scheme === 'none') limit();
     const body = await readRawBody(req, webhook.maxBodyBytes ?? DEFAULT_WEBHOOK_BODY_BYTES);
-    const { deliveryId, bodySha256 } = verifyWebhook({
-      scheme,
-      secret,
-      body,
-      headers: req.headers,
-    });
+    const { deliveryId, bodySha256 } = inSpan(
+      'webhook verify',
+      {
+        attributes: {
+          'switchboard.integration': integration,
+          'switchboard.webhook.endpoint': endpoint,
+          'switchboard.webhook.scheme': scheme,
+          'http.request.body.size': body.length,
+        },
+      },
+      () => verifyWebhook({ scheme, secret, body, headers: req.headers }),
+    );
     if (scheme !== 'none') limit();
     checkJson(req, body);
     const headers = storableHeaders(req.headers);
+    // The request's span: the delivery's processing, its tasks and their dispatch continue it.
+    const traceParent = currentTraceparent();
+    const commit = {
+      attributes: {
+        'switchboard.integration': integration,
+        'switchboard.webhook.delivery_id': deliveryId.slice(0, 200),
+      },
+    };
     if (webhook.mode === 'sync') {
       const lease = { token: randomUUID(), ms: 60_000 };
-      const id = await insertDelivery(deps.sql, {
-        integration,
-        endpoint,
-        deliveryId,
-        headers,
-        body,
-        bodySha256,
-        lease,
-      });
+      const id = await inSpan('webhook commit', commit, () =>
+        insertDelivery(deps.sql, {
+          integration,
+          endpoint,
+          deliveryId,
+          headers,
+          body,
+          bodySha256,
+          lease,
+          traceParent,
+        }),
+      );
       if (id === undefined) {
         answer(res, 200, { duplicate: true, deliveryId });
         return;
@@ -192,14 +210,17 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       });
       return;
     }
-    const id = await inserter.insert({
-      integration,
-      endpoint,
-      deliveryId,
-      headers,
-      body,
-      bodySha256,
-    });
+    const id = await inSpan('webhook commit', commit, () =>
+      inserter.insert({
+        integration,
+        endpoint,
+        deliveryId,
+        headers,
+        body,
+        bodySha256,
+        traceParent,
+      }),
+    );
     if (id === undefined) {
       answer(res, 200, { duplicate: true, deliveryId });
       return;

@@ -43,6 +43,11 @@ export interface TaskFields {
    * besides `data`; any other type carries `data` alone.
    */
   event: { type: string; data: Record<string, unknown> } | null;
+  /**
+   * The W3C traceparent of the span that asked for the task (telemetry/spans.ts), which the
+   * worker that runs it continues; unset: createTask takes the active span's.
+   */
+  traceParent?: string | null;
 }
 
 export interface NewTask {
@@ -142,7 +147,7 @@ export async function insertTask(sql: Sql, t: NewTask): Promise<InsertedTask> {
     task as (
       insert into tasks as t (session_id, message_id, external, status, started_at, profile,
                               prompt, scope, execution, dispatch, timeout_ms, max_attempts,
-                              idempotency_key, delivery_id)
+                              idempotency_key, delivery_id, trace_parent)
       select coalesce(s.id, k.session_id), m.id, k.status = 'running', k.status,
              case when k.status = 'running' then now() end,
              -- An external task takes nothing from its session: no profile runs it.
@@ -151,7 +156,7 @@ export async function insertTask(sql: Sql, t: NewTask): Promise<InsertedTask> {
              coalesce(${asJson(task.dispatch)}::jsonb,
                       case when k.status = 'pending' then s.dispatch end),
              ${task.timeoutMs}::integer, ${task.maxAttempts}::integer, ${task.idempotencyKey}::text,
-             ${task.deliveryId}::uuid
+             ${task.deliveryId}::uuid, ${task.traceParent ?? null}::text
         from k left join s on true left join m on true
        where k.status is not null
       on conflict (idempotency_key) do nothing
@@ -224,11 +229,12 @@ export async function insertSessionTask(
       returning id, session_id),
     task as (
       insert into tasks as t (session_id, message_id, profile, prompt, scope, execution, dispatch,
-                              timeout_ms, max_attempts, idempotency_key, delivery_id)
+                              timeout_ms, max_attempts, idempotency_key, delivery_id, trace_parent)
       select m.session_id, m.id, coalesce(${t.profile}::text, s.profile), ${t.prompt},
              ${t.scope}::text[], ${sql.json(t.execution as never)},
              coalesce(${asJson(t.dispatch)}::jsonb, s.dispatch), ${t.timeoutMs}::integer,
-             ${t.maxAttempts}::integer, ${t.idempotencyKey}::text, ${t.deliveryId}::uuid
+             ${t.maxAttempts}::integer, ${t.idempotencyKey}::text, ${t.deliveryId}::uuid,
+             ${t.traceParent ?? null}::text
         from m cross join s
        where ${task !== null}
       on conflict (idempotency_key) do nothing
