@@ -38,6 +38,10 @@ export function createLogger(
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       mixin: traceFields,
+      // pino's default merge writes into the mixin's object: the shared empty one must stay
+      // empty, and a line outside any span costs no allocation.
+      mixinMergeStrategy: (line: object, trace: object) =>
+        trace === NO_TRACE ? line : Object.assign(trace, line),
     },
     format === 'pretty' ? prettyDestination(destination, { colors }) : destination,
   );
