@@ -1,6 +1,6 @@
 /**
  * @switchboard/sdk/tracing — OpenTelemetry tracing for an integration's TypeScript MCP server
- * (docs/manifest.md#tracing-your-integration). A subpath of its own: `@switchboard/sdk` never
+ * (docs/manifest.md, "Tracing your integration"). A subpath of its own: `@switchboard/sdk` never
  * imports it, so an integration that does not trace loads none of OpenTelemetry.
  *
  *   const tracing = await startTracing('github');          // at start-up
