@@ -7,6 +7,8 @@ export type RecordedCall = {
   /** Path with query string, e.g. `/repos/acme/api/issues?state=closed&per_page=100`. */
   path: string;
   authorization: string | undefined;
+  /** The W3C trace context header, when the caller traces (undefined otherwise). */
+  traceparent: string | undefined;
   body: unknown;
 };
 
@@ -75,7 +77,14 @@ export async function startFakeGitHub(options: {
     } catch {
       // keep the raw text; the route below answers 400
     }
-    calls.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
+    calls.push({
+      method: req.method ?? '',
+      path,
+      authorization: req.headers.authorization,
+      traceparent:
+        typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined,
+      body,
+    });
 
     if (req.headers.authorization !== `Bearer ${options.token}`) {
       send(res, 401, {

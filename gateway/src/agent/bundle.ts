@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { SwitchboardError } from '../errors.ts';
 import { SWITCHBOARD_SERVER } from '../runners/bundle.ts';
 import { BUNDLE_FILES } from '../runners/files.ts';
+import { validTraceparent } from '../telemetry/spans.ts';
 
 /**
  * What an agent reads from its injection bundle (ARCHITECTURE §4): `switchboard.json` in the
@@ -42,6 +43,31 @@ export interface AgentBundle {
   mcp: Endpoint;
   /** The built-in server with task_context, task_progress, task_complete, ask_user. */
   switchboard: Endpoint;
+  /** The trace the task belongs to (TRACEPARENT, TRACESTATE), continued by every request. */
+  trace: TraceContext | undefined;
+}
+
+/** W3C trace context as an MCP request's `_meta` carries it (SEP-414: unprefixed keys). */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
+}
+
+/** W3C caps tracestate at 32 members; 512 characters is what the gateway keeps (telemetry/spans.ts). */
+const MAX_TRACESTATE = 512;
+
+/**
+ * TRACEPARENT and TRACESTATE, the OpenTelemetry environment carrier the runner sets for the
+ * task's span (telemetry/child-env.ts). A malformed TRACEPARENT is ignored, as the W3C spec asks
+ * of a receiver (a new trace, not a failed task); TRACESTATE means nothing without it.
+ */
+export function traceContextFrom(env: NodeJS.ProcessEnv): TraceContext | undefined {
+  const traceparent = validTraceparent(env.TRACEPARENT?.trim());
+  if (!traceparent) return undefined;
+  const tracestate = env.TRACESTATE?.trim();
+  return tracestate && tracestate.length <= MAX_TRACESTATE && /^[\x20-\x7e]+$/.test(tracestate)
+    ? { traceparent, tracestate }
+    : { traceparent };
 }
 
 /** Reads `<dir>/switchboard.json` and the tokens it names from `env`. */
@@ -92,5 +118,6 @@ export async function readAgentBundle(dir: string, env: NodeJS.ProcessEnv): Prom
     taskId: doc.taskId,
     mcp: resolve(doc.mcp, 'mcp'),
     switchboard: resolve(builtIn, `servers.${SWITCHBOARD_SERVER}`),
+    trace: traceContextFrom(env),
   };
 }

@@ -27,10 +27,12 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const { bundle, log } = options;
   const open: Client[] = [];
   try {
-    const tools = await connect('mcp', bundle.mcp.url, () => connectEndpoint(bundle.mcp));
+    const tools = await connect('mcp', bundle.mcp.url, () =>
+      connectEndpoint(bundle.mcp, bundle.trace),
+    );
     open.push(tools);
     const task = await connect('switchboard', bundle.switchboard.url, () =>
-      connectEndpoint(bundle.switchboard),
+      connectEndpoint(bundle.switchboard, bundle.trace),
     );
     open.push(task);
     log(`task ${bundle.taskId}: connected to ${bundle.mcp.url} and ${bundle.switchboard.url}`);

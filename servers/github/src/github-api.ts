@@ -1,3 +1,4 @@
+import { tracedFetch } from '@switchboard/sdk/tracing';
 import * as z from 'zod';
 
 /** GitHub asks webhook receivers to answer within 10 s; API calls get the same budget. */
@@ -121,7 +122,8 @@ export class GitHubApi {
   private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
+      // A CLIENT span under the tool's, with traceparent in the headers (the token is never recorded).
+      response = await tracedFetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
           accept: 'application/vnd.github+json',

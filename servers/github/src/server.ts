@@ -5,6 +5,7 @@
  */
 import { McpServer } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { startTracing } from '@switchboard/sdk/tracing';
 import { loadSettings } from './config.ts';
 import { GitHubApi } from './github-api.ts';
 import { OpenPulls } from './panels.ts';
@@ -17,6 +18,8 @@ try {
   console.error(`github: ${(error as Error).message}`);
   process.exit(1);
 }
+// Off (and nothing of OpenTelemetry loaded) unless the gateway passes an OTLP endpoint.
+await startTracing('github');
 const api = new GitHubApi(settings.GITHUB_API_URL, settings.GITHUB_TOKEN);
 /** One per process: every connection (the gateway's and agents') sees the same PRs. */
 const openPulls = new OpenPulls();

@@ -1,4 +1,5 @@
-import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import type { CallToolResult, McpServer, ServerContext } from '@modelcontextprotocol/server';
+import { inToolCallSpan } from '@switchboard/sdk/tracing';
 import * as z from 'zod';
 import { DeliverInput, deliver } from './deliver.ts';
 import { type GitHubApi, RepoName } from './github-api.ts';
@@ -10,13 +11,23 @@ function ok(text: string, structuredContent: Record<string, unknown>): CallToolR
   return { content: [{ type: 'text', text }], structuredContent };
 }
 
-/** API and parse failures become isError results: the caller (agent or gateway) reads why. */
-async function guarded(run: () => Promise<CallToolResult>): Promise<CallToolResult> {
-  try {
-    return await run();
-  } catch (error) {
-    return { content: [{ type: 'text', text: (error as Error).message }], isError: true };
-  }
+/**
+ * Runs one tool call: in a `tools/call <tool>` span continuing the caller's trace (the request's
+ * `_meta.traceparent`), its GitHub calls its children; API and parse failures become isError
+ * results, so the caller (agent or gateway) reads why, and the span is marked failed.
+ */
+function guarded(
+  tool: string,
+  ctx: Pick<ServerContext, 'mcpReq'>,
+  run: () => Promise<CallToolResult>,
+): Promise<CallToolResult> {
+  return inToolCallSpan(tool, ctx.mcpReq._meta, async () => {
+    try {
+      return await run();
+    } catch (error) {
+      return { content: [{ type: 'text', text: (error as Error).message }], isError: true };
+    }
+  });
 }
 
 const IssueNumber = z.number().int().positive();
@@ -48,8 +59,8 @@ export function registerTools(
       inputSchema: z.object({ repo: RepoName, number: IssueNumber }),
       annotations: { readOnlyHint: true },
     },
-    ({ repo, number }) =>
-      guarded(async () => {
+    ({ repo, number }, ctx) =>
+      guarded('get_pr', ctx, async () => {
         const pr = await api.getPull(repo, number);
         return ok(
           `#${pr.number} ${pr.title} [${pr.state}] by @${pr.author}\n${pr.url}\n\n${pr.body}`,
@@ -68,8 +79,8 @@ export function registerTools(
       }),
       annotations: { readOnlyHint: true },
     },
-    ({ repo, state }) =>
-      guarded(async () => {
+    ({ repo, state }, ctx) =>
+      guarded('list_issues', ctx, async () => {
         const issues = await api.listIssues(repo, state);
         const lines = issues.map((i) => `#${i.number} ${i.title} [${i.state}]`);
         return ok(lines.join('\n') || `No ${state} issues in ${repo}.`, { issues });
@@ -86,8 +97,8 @@ export function registerTools(
         body: z.string().min(1).max(65_000),
       }),
     },
-    ({ repo, number, body }) =>
-      guarded(async () => {
+    ({ repo, number, body }, ctx) =>
+      guarded('comment', ctx, async () => {
         // Marked like deliver's comments: the webhook ignores marked comments, so the agent's own
         // comment does not come back as a new issue_comment task (a token's author is a User).
         const comment = await api.createComment(repo, number, `${body}\n\n${SWITCHBOARD_MARKER}`);
@@ -101,8 +112,8 @@ export function registerTools(
       description: 'Gateway only: turn a verified GitHub delivery into triggers',
       inputSchema: WebhookInput,
     },
-    (input) =>
-      guarded(async () => {
+    (input, ctx) =>
+      guarded('on_webhook', ctx, async () => {
         const result = handleWebhook(input);
         notePullRequest(openPulls, input);
         return ok(`${result.triggers.length} trigger(s)`, result);
@@ -117,8 +128,8 @@ export function registerTools(
       inputSchema: z.object({ panel: z.string().optional() }),
       annotations: { readOnlyHint: true },
     },
-    () =>
-      guarded(async () => {
+    (_, ctx) =>
+      guarded('panel_open_prs', ctx, async () => {
         const table = openPulls.table();
         return ok(`${table.rows.length} open pull request(s) under review`, table);
       }),
@@ -130,8 +141,8 @@ export function registerTools(
       description: 'Gateway only: post a finished task result as a comment',
       inputSchema: DeliverInput,
     },
-    (input) =>
-      guarded(async () => {
+    (input, ctx) =>
+      guarded('deliver', ctx, async () => {
         const comment = await deliver(api, input);
         return ok(`Delivered: ${comment.url}`, { delivered: true, ...comment });
       }),
@@ -143,8 +154,8 @@ export function registerTools(
       description: 'Gateway only: turn a schedule fire (nightly-triage) into triggers',
       inputSchema: ScheduleInput,
     },
-    (input) =>
-      guarded(async () => {
+    (input, ctx) =>
+      guarded('on_schedule', ctx, async () => {
         const result = await handleSchedule(api, triageRepos, input);
         return ok(`${result.triggers.length} trigger(s)`, result);
       }),
