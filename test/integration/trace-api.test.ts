@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertToolUseEvents } from '../../gateway/src/events/store.ts';
+import { insertTaskEvents, insertToolUseEvents } from '../../gateway/src/events/store.ts';
 import { TRACE_LIMITS } from '../../gateway/src/trace/trace.ts';
 import {
   ADMIN_KEY,
@@ -310,12 +310,58 @@ profiles:
     });
   });
 
+  it('approvals held from request to decision, budget refusals and requeues, when present', async () => {
+    const granted = await fetch(`${gw().url}/api/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ external: true, scope: ['fixture:*'] }),
+    });
+    const taskId = ((await granted.json()) as Json).task.id as string;
+    const approval = {
+      id: 'ap-1',
+      integration: 'fixture',
+      tool: 'wipe',
+      rule: 'ask',
+      arguments: { q: 'kept-out' },
+    };
+    const [requested] = await insertTaskEvents(gw().sql, [
+      { taskId, type: 'task:approval_requested', data: { approval } },
+    ]);
+    await new Promise((r) => setTimeout(r, 20));
+    const [decided] = await insertTaskEvents(gw().sql, [
+      {
+        taskId,
+        type: 'task:approval_decided',
+        data: { approvalId: 'ap-1', status: 'denied', by: 'key:ops', reason: 'not today' },
+      },
+      {
+        taskId,
+        type: 'task:budget_exceeded',
+        data: { limit: 'toolCalls', max: 5, used: 5, message: 'budget: 5 tool calls used' },
+      },
+      { taskId, type: 'task:requeued', data: { attempt: 1, error: 'the runner stopped' } },
+    ]);
+    const { json } = await api(`/trace/tasks/${taskId}`);
+    const children = json.trace.root.children as Json[];
+    expect(children.map((c) => [c.kind, c.label, c.status])).toEqual([
+      ['approval', 'approval of fixture.wipe', 'denied'],
+      ['event', 'budget exceeded: toolCalls', 'budget_exceeded'],
+      ['event', 'attempt 1 requeued', 'requeued'],
+    ]);
+    expect(children[0]).toMatchObject({
+      durationMs: decided!.createdAt.getTime() - requested!.createdAt.getTime(),
+      details: { rule: 'ask', by: 'key:ops', reason: 'not today' },
+    });
+    expect(children[1]!.error).toBe('budget: 5 tool calls used');
+    expect(children[2]!.error).toBe('the runner stopped');
+    expect(JSON.stringify(json)).not.toContain('kept-out');
+  });
+
   it('the CLI: the same chain as an indented tree with offsets and durations; --json; ids of both kinds', async () => {
     const [a, b] = delivery.children as Json[];
     const shown = await cli(delivery.id);
     expect(shown.stderr).toBe('');
     expect(shown.code).toBe(0);
-    fs.writeFileSync(path.join(os.tmpdir(), 'switchboard-trace-cli.txt'), shown.stdout);
     const lines = shown.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(
       /^ +\+0\.000s +\d+ms {2}delivery hooks webhook open \(trace-1\) done attempts 1\/\d+, handler: 3 trigger\(s\), 3 task\(s\)$/,
