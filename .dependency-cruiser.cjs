@@ -28,6 +28,8 @@ const GATEWAY_LAYERS = [
   ['guards'],
   // Approval requests of held tool calls: the guard, the API and the outbox's announcement.
   ['approvals'],
+  // The trace of one event (issue 17): reads deliveries, tasks, events and the outbox; the API serves it.
+  ['trace'],
   // The webhook_deliveries queue: webhook requests and schedule fires, through the handler to tasks.
   ['deliveries'],
   // The outbox: a task's result to its dispatcher (kind dispatch) and task events to

@@ -47,7 +47,12 @@ export function createLogger(
   );
 }
 
-const NO_TRACE = Object.freeze({});
+/**
+ * pino merges a line's own fields INTO the mixin's object (Object.assign(mixin, fields)): a
+ * shared frozen object made every line with fields throw "object is not extensible", and a
+ * shared mutable one would carry one line's fields into the next. So a new empty object each.
+ */
+const noTrace = (): object => ({});
 
 /**
  * A line logged inside a span carries its trace_id and span_id (the names of OpenTelemetry's
@@ -56,9 +61,9 @@ const NO_TRACE = Object.freeze({});
  */
 function traceFields(): object {
   const span = trace.getActiveSpan();
-  if (!span) return NO_TRACE;
+  if (!span) return noTrace();
   const { traceId, spanId, traceFlags } = span.spanContext();
-  if (traceFlags === 0 && traceId === '00000000000000000000000000000000') return NO_TRACE;
+  if (traceFlags === 0 && traceId === '00000000000000000000000000000000') return noTrace();
   return { trace_id: traceId, span_id: spanId };
 }
 

@@ -66,6 +66,7 @@ describe('MCP through the gateway', () => {
             tool: 'shout',
             ok: true,
             durationMs: expect.any(Number),
+            startedAt: expect.any(String),
             tokenId: expect.any(String),
           },
         },

@@ -45,6 +45,7 @@ export function Loading(props: { loading: boolean }) {
 
 const TONES: Record<string, string> = {
   ready: 'ok',
+  ok: 'ok',
   complete: 'ok',
   completed: 'ok',
   delivered: 'ok',

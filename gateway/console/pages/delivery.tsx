@@ -15,6 +15,7 @@ import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href, navigate } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
 import type { Delivery } from './deliveries.tsx';
+import { canTrace, traceHref } from './trace.tsx';
 import type { PageProps } from './types.ts';
 import './queues.css';
 
@@ -64,6 +65,12 @@ export function DeliveryPage(props: PageProps) {
       </PageHeader>
       <p>
         <a href={href('/deliveries')}>All deliveries</a>
+        {canTrace() && (
+          <>
+            {' · '}
+            <a href={traceHref('deliveries', id)}>Trace: handler, tasks, tool calls, dispatches</a>
+          </>
+        )}
       </p>
       {replayed && (
         <Notice>

@@ -14,6 +14,7 @@ import { SessionPage } from './session.tsx';
 import { SessionsPage } from './sessions.tsx';
 import { TaskPage } from './task.tsx';
 import { TasksPage } from './tasks.tsx';
+import { TracePage } from './trace.tsx';
 import type { PageProps } from './types.ts';
 
 export interface Route {
@@ -60,6 +61,8 @@ export const ROUTES: Route[] = [
     scope: 'deliveries:read',
   },
   { pattern: '/deliveries/:id', title: 'Delivery', page: DeliveryPage, scope: 'deliveries:read' },
+  // The trace of a delivery or task (needs deliveries:read too: the page says so).
+  { pattern: '/trace/:kind/:id', title: 'Trace', page: TracePage, scope: 'tasks:read' },
   { pattern: '/outbox', title: 'Outbox', page: OutboxPage, nav: true, scope: 'outbox:read' },
   { pattern: '/outbox/:id', title: 'Outbox entry', page: OutboxEntryPage, scope: 'outbox:read' },
   {

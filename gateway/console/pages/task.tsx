@@ -24,6 +24,7 @@ import {
 } from './task-events.ts';
 import { isEnded, type TaskTokenView, type TaskView } from './task-types.ts';
 import { taskDuration } from './tasks.tsx';
+import { canTrace, traceHref } from './trace.tsx';
 import type { PageProps } from './types.ts';
 import './tasks.css';
 
@@ -228,6 +229,13 @@ export function TaskPage({ params }: PageProps) {
           />
         )}
       </PageHeader>
+      {canTrace() && (
+        <p>
+          <a href={traceHref('tasks', id)}>
+            Trace: the delivery that created it, tool calls and dispatches, with times
+          </a>
+        </p>
+      )}
       <ErrorBox error={task.error} />
       {t && (
         <div class="grid">

@@ -62,7 +62,8 @@ function operation(route: RouteSpec): Json {
   return {
     summary: route.summary,
     'x-switchboard-scope': route.scope,
-    security: [{ apiKey: route.scope ? [route.scope] : [] }],
+    ...(route.alsoScopes ? { 'x-switchboard-also-scopes': route.alsoScopes } : {}),
+    security: [{ apiKey: route.scope ? [route.scope, ...(route.alsoScopes ?? [])] : [] }],
     parameters: [...pathParams, ...queryParameters(route.query)],
     ...(route.body
       ? {

@@ -11,6 +11,8 @@ export interface RouteSpec {
   path: string;
   /** null: any valid API key. */
   scope: Scope | null;
+  /** Further scopes the route requires as well (a trace reads tasks and deliveries). */
+  alsoScopes?: Scope[];
   summary: string;
   query?: z.ZodType;
   body?: z.ZodType;

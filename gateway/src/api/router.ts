@@ -25,6 +25,7 @@ import { sessionsRoutes } from './sessions.ts';
 import { OpenStreams } from './streams.ts';
 import { subscriptionsRoutes } from './subscriptions.ts';
 import { tasksRoutes } from './tasks.ts';
+import { traceRoutes } from './trace.ts';
 
 /** JSON bodies on the API are small: 1 MiB is far above any request it takes. */
 export const API_BODY_LIMIT = 1024 * 1024;
@@ -92,5 +93,6 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(subscriptionsRoutes(deps));
   router.use(profilesRoutes(deps));
   router.use(approvalsRoutes({ sql, publish: events.publish }));
+  router.use(traceRoutes(sql));
   return router;
 }

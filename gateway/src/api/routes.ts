@@ -8,6 +8,7 @@ import { OverviewAnswer } from './overview.ts';
 import { Json, ok, type RouteSpec } from './route-spec.ts';
 import { PROFILE_AND_APPROVAL_ROUTES } from './routes-operator.ts';
 import { PANEL_ROUTES } from './routes-panels.ts';
+import { TRACE_ROUTES } from './routes-trace.ts';
 import {
   ConfigAnswer,
   ConfigBody,
@@ -336,4 +337,5 @@ export const API_ROUTES: RouteSpec[] = [
   },
   ...PROFILE_AND_APPROVAL_ROUTES,
   ...PANEL_ROUTES,
+  ...TRACE_ROUTES,
 ];

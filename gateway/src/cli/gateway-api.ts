@@ -40,6 +40,8 @@ export async function callGateway(
     throw new SwitchboardError(
       'api_error',
       `${method} ${route}: ${res.status} ${error?.message ?? ''}`.trim(),
+      // A command may act on the status (trace: a 404 as a task, then try a delivery).
+      { details: { status: res.status } },
     );
   }
   return json;

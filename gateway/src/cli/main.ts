@@ -14,6 +14,7 @@ import { start } from './start.ts';
 import { subscriptions } from './subscriptions.ts';
 import { task } from './task.ts';
 import { token } from './token.ts';
+import { trace } from './trace.ts';
 import { CLI_VERSION } from './version.ts';
 
 export const COMMANDS: Command[] = [
@@ -24,6 +25,7 @@ export const COMMANDS: Command[] = [
   token,
   task,
   deliveries,
+  trace,
   outbox,
   subscriptions,
   profiles,

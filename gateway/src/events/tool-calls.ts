@@ -17,6 +17,11 @@ export interface ToolCallEvent {
    */
   known: { integration: boolean; tool: boolean };
   arguments?: unknown;
+  /**
+   * When the call began (epoch ms). The sink sets it when the caller did not: its event is
+   * written up to 200 ms later, and `switchboard trace` places the call on a time line.
+   */
+  startedAt?: number;
 }
 
 /**

@@ -68,7 +68,13 @@ export class ToolEventSink {
       this.dropped.inc();
       return;
     }
-    this.pending.push(event);
+    // record() runs right after the call answered (emitToolCall): now less its duration is its
+    // start, within a millisecond.
+    this.pending.push(
+      event.startedAt === undefined
+        ? { ...event, startedAt: Date.now() - event.durationMs }
+        : event,
+    );
     if (this.pending.length >= BATCH) this.flushSoon(0);
     else this.flushSoon(FLUSH_MS);
   }
@@ -111,6 +117,9 @@ export class ToolEventSink {
           integration: e.integration,
           tool: e.tool,
           durationMs: Math.round(e.durationMs * 10) / 10,
+          ...(e.startedAt === undefined
+            ? {}
+            : { startedAt: new Date(Math.round(e.startedAt)).toISOString() }),
           ok: e.ok,
           ...(e.error === undefined ? {} : { error: e.error }),
           ...(e.cancelled ? { cancelled: true } : {}),
