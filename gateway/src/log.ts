@@ -38,6 +38,11 @@ export function createLogger(
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       mixin: traceFields,
+      // pino's default merge is Object.assign(mixinResult, fields): into the frozen NO_TRACE it
+      // threw on every line with fields ("object is not extensible"), so a line outside a span
+      // is its own fields unchanged.
+      mixinMergeStrategy: (fields, trace) =>
+        trace === NO_TRACE ? fields : Object.assign(trace, fields),
     },
     format === 'pretty' ? prettyDestination(destination, { colors }) : destination,
   );
