@@ -12,10 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
+import { testDatabaseServer } from '../helpers/database.ts';
+import { ADMIN_KEY, REPO_ROOT, startTestGateway, useTestGateway } from '../helpers/gateway.ts';
 import { eventually, grantTask, integrationOf, post, toolCall } from '../helpers/mcp-gateway.ts';
 import { familyNames, scrape, value } from '../helpers/metrics.ts';
 import { promqlMetricNames } from '../helpers/promql.ts';
+import { startTcpProxy, viaProxy } from '../helpers/tcp-proxy.ts';
 import { githubHeaders } from '../helpers/webhooks.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: answers are read loosely; the API validates them
@@ -321,5 +323,44 @@ describe('/metrics (issue 17)', () => {
     expect(used.size).toBeGreaterThanOrEqual(12);
     const missing = [...used].filter((name) => !exposed.has(name)).sort();
     expect(missing).toEqual([]);
+  });
+});
+
+describe('queue metrics while the database is unreachable', () => {
+  it('a scrape still answers, with the last values, switchboard_queue_stats_up 0 and the errors counted', async () => {
+    const server = await testDatabaseServer();
+    const target = new URL(server.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const gateway = await startTestGateway({
+      DATABASE_URL: viaProxy(server.url, proxy.port),
+      SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
+    });
+    try {
+      await gateway.sql`
+        insert into outbox (kind, target, payload, status, attempts, dead_at, last_error)
+        select 'dispatch', '{"type":"none"}', '{}', 'dead', 10, now(), 'HTTP 500'
+          from generate_series(1, 26) g`;
+      const up = await scrape(gateway.url);
+      expect(value(up, 'switchboard_dead_letters', { queue: 'outbox' })).toBe(26);
+      expect(value(up, 'switchboard_queue_stats_up')).toBe(1);
+      await proxy.cut();
+      // Past the 5 s cache, the next scrape tries the database, fails, and says so.
+      const down = await eventually(async () => {
+        const text = await scrape(gateway.url);
+        expect(value(text, 'switchboard_queue_stats_up')).toBe(0);
+        return text;
+      }, 30_000);
+      expect(value(down, 'switchboard_dead_letters', { queue: 'outbox' })).toBe(26);
+      expect(value(down, 'switchboard_queue_stats_errors_total')).toBeGreaterThanOrEqual(1);
+      expect(value(down, 'switchboard_queue_stats_age_seconds')).toBeGreaterThan(0);
+      await proxy.restore();
+      await eventually(async () => {
+        expect(value(await scrape(gateway.url), 'switchboard_queue_stats_up')).toBe(1);
+      }, 30_000);
+    } finally {
+      await gateway.stop();
+      await proxy.close();
+      await server.cleanup();
+    }
   });
 });

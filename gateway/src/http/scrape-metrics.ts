@@ -73,6 +73,8 @@ export class QueueStatsCache {
   private attemptedAt = Number.NEGATIVE_INFINITY;
   private inFlight: Promise<void> | undefined;
   private ok = false;
+  /** Whether the read in flight was already counted as failed (it outlived the bound). */
+  private counted = false;
 
   constructor(
     private readonly sql: Pool,
@@ -86,6 +88,7 @@ export class QueueStatsCache {
   async current(): Promise<{ stats: QueueStats | undefined; up: boolean }> {
     if (!this.inFlight && Date.now() - this.attemptedAt >= this.ttlMs) {
       this.attemptedAt = Date.now();
+      this.counted = false;
       this.inFlight = this.read().finally(() => {
         this.inFlight = undefined;
       });
@@ -95,8 +98,15 @@ export class QueueStatsCache {
       const late = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.timeoutMs);
       });
-      await Promise.race([this.inFlight, late]);
+      let done = false;
+      // read() catches its errors: inFlight never rejects.
+      await Promise.race([this.inFlight.then(() => (done = true)), late]);
       clearTimeout(timer);
+      if (!done && !this.counted) {
+        // Counted once, at the bound; its later failure (a connect timeout) is not counted again.
+        this.counted = true;
+        this.onError();
+      }
     }
     return { stats: this.last, up: this.ok && !this.inFlight };
   }
@@ -116,7 +126,8 @@ export class QueueStatsCache {
       this.ok = true;
     } catch (error) {
       this.ok = false;
-      this.onError();
+      if (!this.counted) this.onError();
+      this.counted = true;
       // At warn, not error: a lost database is logged by its sockets already (db/socket.ts).
       this.log.warn({ err: error }, 'queue metrics not read; /metrics shows the last values');
     }
@@ -127,12 +138,16 @@ export class QueueStatsCache {
 export const QUEUES = ['tasks', 'webhook_deliveries', 'outbox'] as const;
 
 export function registerQueueStats(registry: Registry, sql: Pool, log: Logger): QueueStatsCache {
-  const errors = new Counter({
+  const errors: Counter = new Counter({
     name: 'switchboard_queue_stats_errors_total',
     help: 'Reads of the queue metrics that failed or timed out (the last values were shown)',
     registers: [registry],
+    // Metrics are collected in parallel: waiting for the read counts this scrape's failure in it.
+    async collect() {
+      await cache.current();
+    },
   });
-  const cache = new QueueStatsCache(sql, log, () => errors.inc());
+  const cache: QueueStatsCache = new QueueStatsCache(sql, log, () => errors.inc());
   const secondsSince = (at: Date | null) =>
     at === null ? 0 : Math.max(0, (Date.now() - at.getTime()) / 1000);
   new Gauge({
