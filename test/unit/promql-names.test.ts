@@ -24,6 +24,7 @@ describe('promqlMetricNames', () => {
   it('takes no label name, label value, duration or Grafana variable for a metric', () => {
     expect(
       promqlMetricNames(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, not a template
         'sum by (reason) (rate(m_total{outcome="refused", reason!~"missing|other_metric"}[${__range}])) * 1e3',
       ),
     ).toEqual(['m_total']);
