@@ -18,8 +18,10 @@ import {
 import { createApprovalGuard } from './guards/approvals.ts';
 import { argumentRulesGuard } from './guards/argument-rules.ts';
 import { createBudgetGuard } from './guards/budgets.ts';
+import { countedGuard } from './guards/counted.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
+import { registerIntegrationStates, registerQueueStats } from './http/scrape-metrics.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
 import { releaseTaskInstances } from './integrations/task-instances.ts';
 import { envKeyPrefix, hashApiKey } from './keys/format.ts';
@@ -35,7 +37,7 @@ import { Scheduler } from './schedules/scheduler.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
 import { profileRedactor } from './tasks/output-redaction.ts';
-import { ToolEventSink } from './tasks/tool-events.ts';
+import { ToolEventSink, UNKNOWN_LABEL } from './tasks/tool-events.ts';
 import { TaskWorker } from './tasks/worker.ts';
 import { startTracing } from './telemetry/tracing.ts';
 import { TokenService } from './tokens/service.ts';
@@ -116,6 +118,7 @@ export async function startGateway(
     shutdown.add('tokens', () => tokens.close());
     step();
     const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const metrics = createMetrics();
     // Found once per process (a probe of a few ms): servers and agents started later use it.
     logContainment(log, config.containment);
     const integrations = new IntegrationRegistry({
@@ -128,6 +131,7 @@ export async function startGateway(
       gatewayToken: (integration) => tokens.mintGateway(integration),
       instance: owner,
       bus,
+      onUpstreamRestart: (integration) => metrics.upstreamRestarts.inc({ integration }),
     });
     shutdown.add('integrations', () => integrations.stopAll());
     // A tool approval on any gateway shows the tool again here (integrations/tool-pinning.ts).
@@ -135,7 +139,11 @@ export async function startGateway(
     shutdown.add('tool pin approvals', stopFollowingPins);
     // A task's own upstream instances close when it ends, here or in another gateway process.
     tokens.onRevoked((taskIds) => releaseTaskInstances(integrations, taskIds, log));
-    const metrics = createMetrics();
+    registerIntegrationStates(metrics.registry, integrations);
+    registerQueueStats(metrics.registry, db.sql, log);
+    // Metric labels name only integrations the registry holds (docs/metrics.md).
+    const known = (name: string) => integrations.get(name) !== undefined;
+    const label = (name: string) => (known(name) ? name : UNKNOWN_LABEL);
     const toolEvents = new ToolEventSink(db.sql, log, metrics.registry);
     shutdown.add('tool events', () => toolEvents.flush());
     const publish = taskEventPublisher(bus, log);
@@ -154,9 +162,18 @@ export async function startGateway(
       // person; approvals before budgets: a denied call is not counted as made.
       guards: [
         argumentRulesGuard({ policy: () => integrations.currentPolicy() }),
-        createApprovalGuard({ sql: db.sql, log, publish, registry: integrations, waker }),
+        createApprovalGuard({
+          sql: db.sql,
+          log,
+          publish,
+          registry: integrations,
+          waker,
+          onRequested: (name) => metrics.approvalRequests.inc({ integration: label(name) }),
+          onDecided: (name, decision) =>
+            metrics.approvalDecisions.inc({ integration: label(name), decision }),
+        }),
         createBudgetGuard({ sql: db.sql, log, registry: integrations, bus }),
-      ],
+      ].map((guard) => countedGuard(guard, metrics.guardRefusals, known)),
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());

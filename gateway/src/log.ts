@@ -47,12 +47,7 @@ export function createLogger(
   );
 }
 
-/**
- * pino merges a line's own fields INTO the mixin's object (Object.assign(mixin, fields)): a
- * shared frozen object made every line with fields throw "object is not extensible", and a
- * shared mutable one would carry one line's fields into the next. So a new empty object each.
- */
-const noTrace = (): object => ({});
+const NO_TRACE = Object.freeze({});
 
 /**
  * A line logged inside a span carries its trace_id and span_id (the names of OpenTelemetry's
@@ -61,9 +56,9 @@ const noTrace = (): object => ({});
  */
 function traceFields(): object {
   const span = trace.getActiveSpan();
-  if (!span) return noTrace();
+  if (!span) return NO_TRACE;
   const { traceId, spanId, traceFlags } = span.spanContext();
-  if (traceFlags === 0 && traceId === '00000000000000000000000000000000') return noTrace();
+  if (traceFlags === 0 && traceId === '00000000000000000000000000000000') return NO_TRACE;
   return { trace_id: traceId, span_id: spanId };
 }
 

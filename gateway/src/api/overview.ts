@@ -69,6 +69,7 @@ export const OverviewAnswer = z.object({
   outbox: z
     .object({
       pending: z.number(),
+      processing: z.number(),
       oldestPendingAt: when,
       dead: z.number(),
       recentDead: z.array(

@@ -62,6 +62,9 @@ export interface ApprovalGuardOptions extends ApprovalDeps {
     }[];
   };
   waker: Pick<TaskEventWaker, 'watch'>;
+  /** Told of each request created and each decision a call used (the approval metrics). */
+  onRequested?: (integration: string) => void;
+  onDecided?: (integration: string, decision: 'approved' | 'denied' | 'expired') => void;
   /** Tests shorten these; production uses the defaults. */
   pollMs?: number;
   progressMs?: number;
@@ -156,6 +159,8 @@ export function createApprovalGuard(options: ApprovalGuardOptions): ToolCallGuar
       };
       for (let round = 0; round < MAX_ROUNDS; round++) {
         const outcome = await requestApproval(options, request);
+        if (outcome.kind === 'waiting' && outcome.created) options.onRequested?.(call.integration);
+        if (outcome.kind === 'approved') options.onDecided?.(call.integration, 'approved');
         const verdict = await settle(options, call, outcome, { pollMs, progressMs });
         if (verdict !== 'used_by_another') return verdict;
       }
@@ -192,6 +197,9 @@ async function settle(
       const row = await findApproval(options.sql, id);
       if (!row) return { code: 'approval_denied', message: `${hint}: the request is gone` };
       const verdict = await verdictOf(options, row, hint);
+      if (verdict !== 'wait' && verdict !== 'used_by_another' && row.status !== 'cancelled') {
+        options.onDecided?.(call.integration, row.status as 'approved' | 'denied' | 'expired');
+      }
       if (verdict !== 'wait') return verdict;
       if (call.signal.aborted) {
         return {

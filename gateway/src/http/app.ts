@@ -65,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
       registry: deps.registry,
       publish: deps.taskEvents.publish,
       wakeDeliveries: deps.wakeDeliveries,
+      webhookRequests: deps.metrics.webhookRequests,
       ...(deps.integrationsLoaded && { loaded: deps.integrationsLoaded }),
     });
     app.use((req, res, next) => (HOOKS_PREFIX.test(req.url) ? hooks(req, res, next) : next()));
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps): Express {
       endpoint: deps.mcp,
       log: deps.log,
       publicUrl: deps.publicUrl,
+      metrics: deps.metrics,
       ...(deps.taskTools && { taskTools: deps.taskTools }),
     }),
   );

@@ -4,7 +4,12 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { BATCH_REFUSED } from '../mcp/http-bridge.ts';
 import { RateLimiter } from '../rate-limit.ts';
-import type { TokenClaims, TokenVerifier } from '../tokens/claims.ts';
+import {
+  type TokenClaims,
+  type TokenRefusalReason,
+  type TokenVerifier,
+  tokenRefusalReason,
+} from '../tokens/claims.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
 import { ConcurrencyLimiter, inFlightCap } from './concurrency.ts';
 import { sendErrorBody } from './errors.ts';
@@ -18,6 +23,7 @@ import {
   NO_TOKEN,
   sendUnauthorized,
 } from './mcp-auth.ts';
+import type { Metrics } from './metrics.ts';
 import { TokenExchanges } from './token-exchanges.ts';
 
 /** What serves an authenticated MCP request (gateway/src/mcp/endpoint.ts). */
@@ -43,6 +49,8 @@ export interface McpRoutesDeps {
    * route comes before /mcp/:integration, so no integration can take that path.
    */
   taskTools?: McpHandler;
+  /** switchboard_token_verifications_total (metrics.ts); absent in tests that build routes alone. */
+  metrics?: Pick<Metrics, 'tokenVerifications'>;
 }
 
 /**
@@ -78,6 +86,8 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
   const allowedHosts = allowedHostsFor();
 
   router.use(mcpAuthRoutes(deps));
+  const refused = (reason: TokenRefusalReason) =>
+    deps.metrics?.tokenVerifications.inc({ outcome: 'refused', reason });
 
   const guard = (req: Request, res: Response, next: NextFunction) => {
     const named = req.params.integration as string | undefined;
@@ -94,7 +104,10 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
         ? `${deps.publicUrl()}/.well-known/oauth-protected-resource/mcp`
         : undefined;
     const token = bearerToken(req.get('authorization'));
-    if (token === undefined) return sendUnauthorized(res, NO_TOKEN, metadata);
+    if (token === undefined) {
+      refused('missing');
+      return sendUnauthorized(res, NO_TOKEN, metadata);
+    }
     // Only compared with the token's audience: a name that is no name matches no token.
     const audience = `${deps.publicUrl()}/mcp${integration !== undefined ? `/${integration}` : ''}`;
     deps.tokens
@@ -110,6 +123,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
               return;
             }
             if (!scopeCoversIntegration(claims.scope, integration)) {
+              refused('insufficient_scope');
               res.set(
                 'www-authenticate',
                 `Bearer realm="switchboard", error="insufficient_scope", scope="${integration}:*"`,
@@ -122,12 +136,14 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
               return;
             }
           }
+          deps.metrics?.tokenVerifications.inc({ outcome: 'accepted', reason: 'none' });
           res.locals.claims = claims;
           exchanges.track(claims, res);
           next();
         },
         (error: Error & { code?: string }) => {
           if (error.code !== 'invalid_token') return next(error);
+          refused(tokenRefusalReason(error));
           sendUnauthorized(res, invalidToken(error.message), metadata);
         },
       )

@@ -8,6 +8,17 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   /** Errors nothing caught (process-errors.ts): each was logged, and the gateway kept serving. */
   unhandledErrors: Counter<'kind'>;
+  /**
+   * Every label value below is bounded (docs/metrics.md): an integration is a name the registry
+   * holds or `unknown` (tasks/tool-events.ts UNKNOWN_LABEL), a reason comes from a fixed list
+   * (error codes, tokens/claims.ts TOKEN_REFUSAL_REASONS): never a path segment or an id.
+   */
+  tokenVerifications: Counter<'outcome' | 'reason'>;
+  webhookRequests: Counter<'integration' | 'outcome' | 'reason'>;
+  upstreamRestarts: Counter<'integration'>;
+  guardRefusals: Counter<'guard' | 'integration' | 'code'>;
+  approvalRequests: Counter<'integration'>;
+  approvalDecisions: Counter<'integration' | 'decision'>;
 }
 
 /** A registry per gateway (not prom-client's global one), so tests can run several in a process. */
@@ -28,7 +39,43 @@ export function createMetrics(): Metrics {
     labelNames: ['kind'] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, unhandledErrors };
+  const counter = <T extends string>(name: string, help: string, labelNames: readonly T[]) =>
+    new Counter<T>({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    httpDuration,
+    unhandledErrors,
+    tokenVerifications: counter(
+      'switchboard_token_verifications_total',
+      'Bearer tokens checked on the MCP endpoints: outcome accepted (reason none) or refused, by reason',
+      ['outcome', 'reason'],
+    ),
+    webhookRequests: counter(
+      'switchboard_webhook_requests_total',
+      'POSTs to /hooks/<integration>/<endpoint>: accepted, duplicate or refused (reason: the error code)',
+      ['integration', 'outcome', 'reason'],
+    ),
+    upstreamRestarts: counter(
+      'switchboard_upstream_restarts_total',
+      "Starts of an integration's stdio server after its first (after an exit or a failed start)",
+      ['integration'],
+    ),
+    guardRefusals: counter(
+      'switchboard_guard_refusals_total',
+      'Tool calls refused by a guard (argument_rules, approvals, budgets), by the refusal code',
+      ['guard', 'integration', 'code'],
+    ),
+    approvalRequests: counter(
+      'switchboard_approval_requests_total',
+      'Approval requests created for held tool calls',
+      ['integration'],
+    ),
+    approvalDecisions: counter(
+      'switchboard_approval_decisions_total',
+      'Decisions on approval requests as the held call saw them: approved, denied, expired',
+      ['integration', 'decision'],
+    ),
+  };
 }
 
 /** Polled by probes, scrapers and every integration's key cache: logged at debug only. */

@@ -60,6 +60,8 @@ export interface RegistryDeps {
   instance?: string;
   /** Announces tool approvals to every gateway on the database (tool-pinning.ts). */
   bus?: EventBus;
+  /** Told each time a stdio server of `integration` is started again (the restarts metric). */
+  onUpstreamRestart?: (integration: string) => void;
 }
 
 /**

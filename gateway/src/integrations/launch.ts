@@ -45,6 +45,8 @@ export interface SpawnGuards {
   beforeSpawn?: BeforeSpawn | undefined;
   /** The integration's flood meter (upstream/flood-meter.ts), shared by all its programs. */
   meter?: FloodMeter | undefined;
+  /** Told each time one of its stdio servers is started again (the restarts metric). */
+  onRestart?: (() => void) | undefined;
 }
 
 /** A relative command (./bin/server) is the integration's own; a bare one is found on PATH. */
@@ -63,7 +65,7 @@ export function buildUpstreamPool(
   gatewayToken?: (integration: string) => Promise<string>,
   spawn: SpawnGuards = {},
 ): UpstreamPool {
-  const { beforeSpawn, meter } = spawn;
+  const { beforeSpawn, meter, onRestart } = spawn;
   const server = manifest.server;
   // decide() grants an http server only with every placeholder of its URL filled.
   const url = serverUrl;
@@ -93,6 +95,7 @@ export function buildUpstreamPool(
               requestTimeoutMs: server.timeoutMs,
               ...(beforeSpawn && { beforeSpawn: () => beforeSpawn('the server') }),
               ...(meter && { meter }),
+              ...(onRestart && { onRestart }),
             },
             log,
           );

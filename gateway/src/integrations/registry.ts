@@ -225,7 +225,7 @@ export class IntegrationRegistry {
         env,
         log,
         this.deps.gatewayToken,
-        { beforeSpawn, meter },
+        { beforeSpawn, meter, onRestart: () => this.deps.onUpstreamRestart?.(name) },
       );
       const apiKey = await processApiKey(
         this.deps.sql,

@@ -273,6 +273,8 @@ export async function findActiveSubscriptionSecret(
 /** The outbox at a glance (GET /api/v1/overview). */
 export interface OutboxCounts {
   pending: number;
+  /** Entries a worker holds the lease of (being delivered now). */
+  processing: number;
   /** created_at of the oldest pending entry, or null. */
   oldestPendingAt: Date | null;
   /** Dead letters: entries that used up their attempts. */
@@ -282,10 +284,11 @@ export interface OutboxCounts {
 export async function countOutboxRows(sql: Sql): Promise<OutboxCounts> {
   const [row] = await sql<OutboxCounts[]>`
     select count(*) filter (where o.status = 'pending')::int as pending,
+           count(*) filter (where o.status = 'processing')::int as processing,
            min(o.created_at) filter (where o.status = 'pending') as "oldestPendingAt",
            count(*) filter (where o.status = 'dead')::int as dead
       from outbox o
-     where o.status in ('pending', 'dead')`;
+     where o.status in ('pending', 'processing', 'dead')`;
   return row!;
 }
 

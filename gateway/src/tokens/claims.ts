@@ -37,3 +37,36 @@ export type RevocationListener = (
   tokenIds: readonly string[],
   kids: readonly string[],
 ) => void;
+
+/**
+ * Why a token was refused, as a fixed list (the `reason` label of
+ * switchboard_token_verifications_total): never the message, which may name an endpoint.
+ * `missing` (no bearer token) and `insufficient_scope` are the MCP routes' own.
+ */
+export const TOKEN_REFUSAL_REASONS = [
+  'missing',
+  'malformed',
+  'bad_algorithm',
+  'wrong_type',
+  'unknown_key',
+  'bad_signature',
+  'expired',
+  'not_yet_valid',
+  'wrong_issuer',
+  'wrong_audience',
+  'invalid_claim',
+  'unknown_token',
+  'record_mismatch',
+  'revoked',
+  'task_ended',
+  'insufficient_scope',
+] as const;
+export type TokenRefusalReason = (typeof TOKEN_REFUSAL_REASONS)[number];
+
+/** The reason a verify() refusal carries (in its details), `malformed` for any other error. */
+export function tokenRefusalReason(error: unknown): TokenRefusalReason {
+  const reason = (error as { details?: { reason?: unknown } } | undefined)?.details?.reason;
+  return (TOKEN_REFUSAL_REASONS as readonly unknown[]).includes(reason)
+    ? (reason as TokenRefusalReason)
+    : 'malformed';
+}

@@ -6,7 +6,12 @@ import type { Pool, Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { VerifiedTokenCache } from './cache.ts';
-import type { RevocationListener, TokenClaims, TokenVerifier } from './claims.ts';
+import type {
+  RevocationListener,
+  TokenClaims,
+  TokenRefusalReason,
+  TokenVerifier,
+} from './claims.ts';
 import {
   currentSigningKey,
   ensureSigningKey,
@@ -45,8 +50,13 @@ export const RevocationMessage = z.object({
   kids: z.array(z.string()).default([]),
 });
 
-export function invalidToken(message: string, cause?: unknown): SwitchboardError {
-  return new SwitchboardError('invalid_token', message, { cause });
+/** `reason` is the metric's label (claims.ts TOKEN_REFUSAL_REASONS), `message` the client's. */
+export function invalidToken(
+  reason: TokenRefusalReason,
+  message: string,
+  cause?: unknown,
+): SwitchboardError {
+  return new SwitchboardError('invalid_token', message, { cause, details: { reason } });
 }
 
 export interface MintRequest {
@@ -182,7 +192,7 @@ export class TokenService implements TokenVerifier {
     const cached = this.cache.get(hash);
     if (cached) {
       if (cached.audience !== audience)
-        throw invalidToken('the token was issued for another endpoint');
+        throw invalidToken('wrong_audience', 'the token was issued for another endpoint');
       return cached;
     }
     const generation = this.cache.currentGeneration();
@@ -274,7 +284,8 @@ export class TokenService implements TokenVerifier {
   }
 
   private async verificationKey(kid: unknown): Promise<SigningKey> {
-    if (typeof kid !== 'string') throw invalidToken('the token names no signing key');
+    if (typeof kid !== 'string')
+      throw invalidToken('unknown_key', 'the token names no signing key');
     if (Date.now() - this.loadedAt > KEY_REFRESH_MS) await this.refreshKeys();
     let key = this.keys.find((k) => k.kid === kid);
     if (!key && Date.now() - this.lastUnknownKidRefresh > UNKNOWN_KID_REFRESH_MS) {
@@ -282,7 +293,7 @@ export class TokenService implements TokenVerifier {
       await this.refreshKeys();
       key = this.keys.find((k) => k.kid === kid);
     }
-    if (!key) throw invalidToken('the token was signed by an unknown key');
+    if (!key) throw invalidToken('unknown_key', 'the token was signed by an unknown key');
     return key;
   }
 
@@ -294,11 +305,13 @@ export class TokenService implements TokenVerifier {
     try {
       header = decodeProtectedHeader(token);
     } catch (error) {
-      throw invalidToken('the token is not a JWT', error);
+      throw invalidToken('malformed', 'the token is not a JWT', error);
     }
     // Pinned before any key is looked up: alg none, HS256 with the public key, RS256… all fail here.
-    if (header.alg !== TOKEN_ALGORITHM) throw invalidToken('the token is not signed with EdDSA');
-    if (header.typ !== TOKEN_TYPE) throw invalidToken(`the token's type is not ${TOKEN_TYPE}`);
+    if (header.alg !== TOKEN_ALGORITHM)
+      throw invalidToken('bad_algorithm', 'the token is not signed with EdDSA');
+    if (header.typ !== TOKEN_TYPE)
+      throw invalidToken('wrong_type', `the token's type is not ${TOKEN_TYPE}`);
     const key = await this.verificationKey(header.kid);
     let payload: unknown;
     try {
@@ -316,18 +329,21 @@ export class TokenService implements TokenVerifier {
       throw describeJoseError(error);
     }
     const claims = Claims.safeParse(payload);
-    if (!claims.success) throw invalidToken('the token lacks the claims of a task token');
+    if (!claims.success)
+      throw invalidToken('invalid_claim', 'the token lacks the claims of a task token');
     const { sub, jti, scope, exp } = claims.data;
     const state = await tokenState(this.options.sql, jti);
     const taskId = sub.slice('task:'.length);
-    if (!state || state.taskId !== taskId) throw invalidToken('the token is not known');
+    if (!state || state.taskId !== taskId)
+      throw invalidToken('unknown_token', 'the token is not known');
     // The record is the authority: a token signed with a leaked key under a recorded jti
     // cannot claim more (scope), another endpoint (audience) or another key than was minted.
     if (state.scope !== scope || state.audience !== audience || state.kid !== key.kid) {
-      throw invalidToken('the token does not match its record');
+      throw invalidToken('record_mismatch', 'the token does not match its record');
     }
-    if (state.revoked) throw invalidToken('the token has been revoked');
-    if (state.taskStatus !== 'running') throw invalidToken('the task of this token has ended');
+    if (state.revoked) throw invalidToken('revoked', 'the token has been revoked');
+    if (state.taskStatus !== 'running')
+      throw invalidToken('task_ended', 'the task of this token has ended');
     return {
       kid: key.kid,
       verified: {
@@ -345,22 +361,25 @@ export class TokenService implements TokenVerifier {
 }
 
 function describeJoseError(error: unknown): SwitchboardError {
-  if (error instanceof errors.JWTExpired) return invalidToken('the token has expired', error);
+  if (error instanceof errors.JWTExpired) {
+    return invalidToken('expired', 'the token has expired', error);
+  }
   if (error instanceof errors.JWTClaimValidationFailed) {
-    const messages: Record<string, string> = {
-      aud: 'the token was issued for another endpoint',
-      iss: 'the token was issued by another issuer',
-      nbf: 'the token is not yet valid',
-      iat: 'the token is not yet valid',
-      typ: `the token's type is not ${TOKEN_TYPE}`,
+    const refusals: Record<string, [TokenRefusalReason, string]> = {
+      aud: ['wrong_audience', 'the token was issued for another endpoint'],
+      iss: ['wrong_issuer', 'the token was issued by another issuer'],
+      nbf: ['not_yet_valid', 'the token is not yet valid'],
+      iat: ['not_yet_valid', 'the token is not yet valid'],
+      typ: ['wrong_type', `the token's type is not ${TOKEN_TYPE}`],
     };
-    return invalidToken(
-      messages[error.claim] ?? `the token's ${error.claim} claim is invalid`,
-      error,
-    );
+    const [reason, message] = refusals[error.claim] ?? [
+      'invalid_claim',
+      `the token's ${error.claim} claim is invalid`,
+    ];
+    return invalidToken(reason, message, error);
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return invalidToken("the token's signature is invalid", error);
+    return invalidToken('bad_signature', "the token's signature is invalid", error);
   }
-  return invalidToken('the token is malformed', error);
+  return invalidToken('malformed', 'the token is malformed', error);
 }

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ManifestWebhook } from '@switchboard/sdk';
 import { type Request, type Response, Router } from 'express';
+import type { Counter } from 'prom-client';
 import type { Pool } from '../db/connect.ts';
 import { insertDelivery } from '../deliveries/store.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { UNKNOWN_LABEL } from '../tasks/tool-events.ts';
 import { currentTraceparent, inSpan } from '../telemetry/spans.ts';
 import { DeliveryInserter } from './ingest-batch.ts';
 import { IngressLimit } from './ingress-limit.ts';
@@ -36,6 +38,8 @@ export interface WebhookRoutesDeps {
    * find no webhook (404) or no secret (503): senders such as GitHub do not retry those.
    */
   loaded?: Promise<void>;
+  /** switchboard_webhook_requests_total (http/metrics.ts); absent in tests that mount alone. */
+  webhookRequests?: Pick<Counter<'integration' | 'outcome' | 'reason'>, 'inc'>;
 }
 
 /** A start that takes longer than this answers 503 with Retry-After instead of waiting on. */
@@ -134,7 +138,24 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
     for (const [name, value] of Object.entries(HOOK_ANSWER_HEADERS)) res.setHeader(name, value);
     next();
   });
+  // Counted once per request. The integration label is a name the registry holds, else
+  // `unknown`: a sender's made-up path adds no time series; a refusal's reason is its error code.
   router.post('/hooks/:integration/:endpoint', async (req: Request, res: Response) => {
+    const label = () => {
+      const name = req.params.integration as string;
+      return deps.registry.get(name) ? name : UNKNOWN_LABEL;
+    };
+    try {
+      const outcome = await receive(req, res);
+      deps.webhookRequests?.inc({ integration: label(), outcome, reason: 'none' });
+    } catch (error) {
+      const reason = error instanceof SwitchboardError ? error.code : 'internal';
+      deps.webhookRequests?.inc({ integration: label(), outcome: 'refused', reason });
+      throw error;
+    }
+  });
+
+  async function receive(req: Request, res: Response): Promise<'accepted' | 'duplicate'> {
     const integration = req.params.integration as string;
     const endpoint = req.params.endpoint as string;
     await whenLoaded(deps.loaded);
@@ -197,7 +218,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       );
       if (id === undefined) {
         answer(res, 200, { duplicate: true, deliveryId });
-        return;
+        return 'duplicate';
       }
       await answerSync(deps, res, {
         id,
@@ -208,7 +229,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
         body,
         leaseToken: lease.token,
       });
-      return;
+      return 'accepted';
     }
     const id = await inSpan('webhook commit', commit, () =>
       inserter.insert({
@@ -223,11 +244,12 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
     );
     if (id === undefined) {
       answer(res, 200, { duplicate: true, deliveryId });
-      return;
+      return 'duplicate';
     }
     deps.wakeDeliveries();
     answer(res, 202, { accepted: true, id, deliveryId });
-  });
+    return 'accepted';
+  }
   router.all('/hooks/:integration/:endpoint', (req: Request) => {
     throw new SwitchboardError('method_not_allowed', `${req.method} is not allowed: POST only`);
   });

@@ -31,6 +31,8 @@ export interface StdioServerSpec {
   beforeSpawn?: () => Promise<void>;
   /** The integration's flood meter (shared by its instances): stderr past its budget is dropped. */
   meter?: FloodMeter;
+  /** Told of each spawn after the first (a restart after an exit or a failed start): metrics. */
+  onRestart?: () => void;
 }
 
 interface Running {
@@ -127,7 +129,10 @@ export class StdioUpstream implements Upstream {
       throw upstreamError(this.spec.integration, 'the integration is stopped');
     }
     this.state = 'starting';
-    if (this.spawned > 0) this.restarts += 1;
+    if (this.spawned > 0) {
+      this.restarts += 1;
+      this.spec.onRestart?.();
+    }
     this.spawned += 1;
     const started = Date.now();
     const { spec, log } = this;
