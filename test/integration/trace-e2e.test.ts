@@ -13,7 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
-import { ADMIN_KEY, REFERENCE_AGENT_RUNNER, REPO_ROOT } from '../helpers/gateway.ts';
+import {
+  ADMIN_KEY,
+  REFERENCE_AGENT_RUNNER,
+  REPO_ROOT,
+  runSwitchboard,
+} from '../helpers/gateway.ts';
 import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
 import {
   type OtlpReceiver,
@@ -53,6 +58,8 @@ describe('one event is one trace (issue 17)', () => {
   let github: FakeGitHub;
   let results: Awaited<ReturnType<typeof startResultReceiver>>;
   let gw: GatewayProcess;
+  /** The flow's ids and trace, for the CLI and metrics checks after it. */
+  const flow = { deliveryId: '', taskId: '', traceId: '' };
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
@@ -255,9 +262,42 @@ profiles:
       expect(s.startNs >= parentOf(s)!.startNs, s.name).toBe(true);
     }
 
+    // github continues the trace (the sdk's inToolCallSpan) and its GitHub API call is a child.
+    const githubSpans = await receiver.waitFor(
+      (all) => all.some((x) => x.service === 'github' && x.name === 'HTTP GET'),
+      30_000,
+    );
+    const githubCall = githubSpans.find(
+      (x) => x.service === 'github' && x.name === 'tools/call get_pr',
+    );
+    expect(githubCall).toMatchObject({
+      kind: 'SERVER',
+      traceId: trace,
+      parentSpanId: upstreamCall.spanId,
+    });
+    const githubApi = githubSpans.find((x) => x.service === 'github' && x.name === 'HTTP GET');
+    expect(githubApi).toMatchObject({
+      kind: 'CLIENT',
+      traceId: trace,
+      parentSpanId: githubCall!.spanId,
+    });
+    expect(github.calls.some((c) => c.traceparent === `00-${trace}-${githubApi!.spanId}-01`)).toBe(
+      true,
+    );
+    // The agent sends its TRACEPARENT as an HTTP header too: its /mcp requests join the trace.
+    const mcpRequests = inTrace.filter((x) => x.name === 'POST /mcp');
+    expect(mcpRequests.length).toBeGreaterThan(0);
+    for (const request of mcpRequests) expect(parentOf(request)).toBe(run);
+    flow.deliveryId = deliveryId;
+    flow.taskId = taskId;
+    flow.traceId = trace;
+
     // No secret of the flow in any span: tokens, signing secrets, the dispatch secret, the
     // admin key, the task's bearer tokens (JWTs), Authorization values.
-    const text = JSON.stringify(inTrace, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+    const text = JSON.stringify(
+      receiver.spans.filter((x) => x.traceId === trace),
+      (_k, v) => (typeof v === 'bigint' ? String(v) : v),
+    );
     for (const secret of [
       GITHUB_TOKEN,
       HOOKS_SECRET,
@@ -271,4 +311,59 @@ profiles:
     expect(receiver.rejected).toEqual([]);
     expect(receiver.requests.every((r) => r.contentType === 'application/x-protobuf')).toBe(true);
   }, 180_000);
+  it('switchboard trace shows the same chain from the database, with the same trace id', async () => {
+    expect(flow.traceId, 'the first test ran').not.toBe('');
+    const shown = await runSwitchboard(['trace', flow.deliveryId], {
+      SWITCHBOARD_URL: gw.url,
+      SWITCHBOARD_API_KEY: ADMIN_KEY,
+    });
+    expect(shown.stderr).toBe('');
+    expect(shown.code).toBe(0);
+    const out = shown.stdout;
+    expect(out).toMatch(
+      /delivery hooks webhook github \(\S+\) done attempts 1\/\d+, handler: 1 trigger\(s\), 1 task\(s\)/,
+    );
+    expect(out).toContain(`trace ${flow.traceId}`);
+    expect(out).toContain(`task ${flow.taskId} (scripted) complete`);
+    expect(out).toMatch(/tool github\.get_pr ok/);
+    expect(out).toMatch(/dispatch webhook \(outbox \d+\) delivered attempts 1\/\d+/);
+    // Lines in time order, each at an offset from the delivery's arrival.
+    const offsets = out
+      .split('\n')
+      .map((line) => /^ +\+(\d+\.\d{3})s/.exec(line)?.[1])
+      .filter((o): o is string => o !== undefined)
+      .map(Number);
+    expect(offsets[0]).toBe(0);
+    expect(offsets.length).toBeGreaterThanOrEqual(4);
+    for (const secret of [GITHUB_TOKEN, HOOKS_SECRET, DISPATCH_SECRET])
+      expect(out).not.toContain(secret);
+  });
+
+  it('/metrics after the flow: the webhook, the verified token, the tool call, the queues', async () => {
+    expect(flow.traceId, 'the first test ran').not.toBe('');
+    const res = await fetch(`${gw.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const value = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    expect(
+      value(
+        'switchboard_webhook_requests_total{integration="hooks",outcome="accepted",reason="none"}',
+      ),
+    ).toBe(1);
+    expect(
+      value('switchboard_tool_calls_total{integration="github",tool="get_pr",outcome="ok"}'),
+    ).toBe(1);
+    expect(value('switchboard_tool_call_duration_seconds_count{integration="github"}')).toBe(1);
+    expect(
+      value('switchboard_token_verifications_total{outcome="accepted",reason="none"}'),
+    ).toBeGreaterThan(0);
+    expect(value('switchboard_integration_state{integration="github",state="ready"}')).toBe(1);
+    for (const queue of ['tasks', 'webhook_deliveries', 'outbox']) {
+      expect(value(`switchboard_queue_items{queue="${queue}",status="pending"}`), queue).toBe(0);
+    }
+    expect(value('switchboard_dead_letters{queue="outbox"}')).toBe(0);
+  });
 });
