@@ -43,5 +43,5 @@ export function traceRequests(req: Request, res: Response, next: NextFunction): 
     if (!res.writableFinished) span.setAttribute('switchboard.aborted', true);
     span.end();
   });
-  withActiveSpan(span, next);
+  withActiveSpan(span, next, [req, res]);
 }

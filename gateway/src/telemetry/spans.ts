@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import {
   type Attributes,
   type Context,
@@ -120,10 +121,18 @@ export function startSpan(name: string, options: SpanOptions = {}): Span {
   );
 }
 
-/** Runs `fn` with `span` as the active span (its children and the log lines inside see it). */
-export function withActiveSpan<T>(span: Span, fn: () => T): T {
+/**
+ * Runs `fn` with `span` as the active span (its children and the log lines inside see it).
+ * `emitters` (a request and its response) get their listeners bound to it as well: a body
+ * parser calls `next()` from the request stream's 'end' event, which otherwise runs in the
+ * context the server emitted the request in, without the span, and everything after it would
+ * start new traces.
+ */
+export function withActiveSpan<T>(span: Span, fn: () => T, emitters: EventEmitter[] = []): T {
   if (!enabled) return fn();
-  return context.with(trace.setSpan(context.active(), span), fn);
+  const active = trace.setSpan(context.active(), span);
+  for (const emitter of emitters) context.bind(active, emitter);
+  return context.with(active, fn);
 }
 
 /** Marks a span as failed with the error's class and message (no stack, no details: they may hold secrets). */
