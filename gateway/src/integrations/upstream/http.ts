@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../../log.ts';
-import { traceHeaders } from '../../telemetry/spans.ts';
+import { traceHeaders, tracingEnabled } from '../../telemetry/spans.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
 import { type BoundsContext, boundResponse, requestIdOf } from './http-bounds.ts';
 import { upstreamError } from './stdio.ts';
@@ -34,7 +34,9 @@ export function upstreamFetch(bounds: BoundsContext, gatewayToken?: () => Promis
     const token = upstreamToken.getStore() ?? (await gatewayToken?.());
     if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
     // W3C trace context of the call's span (the HTTP convention, besides `_meta`'s).
-    for (const [name, value] of Object.entries(traceHeaders())) headers.set(name, value);
+    if (tracingEnabled()) {
+      for (const [name, value] of Object.entries(traceHeaders())) headers.set(name, value);
+    }
     const response = await fetchWithOwnSignal(url, { ...init, headers });
     return boundResponse(response, requestIdOf(init?.body), bounds);
   };
