@@ -1,3 +1,4 @@
+import type { TraceNode } from '../../src/trace/nodes.ts';
 import { Badge, ErrorBox, Loading, Notice, PageHeader, Section } from '../components/ui.tsx';
 import { get } from '../lib/api.ts';
 import { duration, timestamp } from '../lib/format.ts';
@@ -6,21 +7,6 @@ import { href } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
 import type { PageProps } from './types.ts';
 import './trace.css';
-
-/** GET /api/v1/trace/…: one node of the tree (gateway/src/trace/nodes.ts). */
-export interface TraceNode {
-  kind: string;
-  id: string;
-  label: string;
-  status: string;
-  startedAt: string;
-  durationMs: number | null;
-  running: boolean;
-  error: string | null;
-  traceId: string | null;
-  details: Record<string, unknown>;
-  children: TraceNode[];
-}
 
 interface TraceAnswer {
   trace: { root: TraceNode; focus: { kind: string; id: string }; limits: Record<string, number> };

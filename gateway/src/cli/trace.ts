@@ -1,4 +1,5 @@
 import { SwitchboardError, UsageError } from '../errors.ts';
+import type { TraceNode } from '../trace/nodes.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
 import { callGateway } from './gateway-api.ts';
 
@@ -18,20 +19,6 @@ left out). At most 200 tasks per delivery and 1,000 tool calls per task are show
 how many more there were. --json prints the API's answer.
 Through the running gateway (SWITCHBOARD_URL) with SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY):
 scopes tasks:read and deliveries:read.`;
-
-export interface TraceNode {
-  kind: string;
-  id: string;
-  label: string;
-  status: string;
-  startedAt: string;
-  durationMs: number | null;
-  running: boolean;
-  error: string | null;
-  traceId: string | null;
-  details: Record<string, unknown>;
-  children: TraceNode[];
-}
 
 interface TraceAnswer {
   trace: { root: TraceNode; focus: { kind: string; id: string } };

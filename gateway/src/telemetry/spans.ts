@@ -53,18 +53,22 @@ export interface SpanOptions {
   links?: Link[];
 }
 
+/** The context a new span starts in: a stored traceparent's, a given one, or the active one. */
+function parentOf(options: SpanOptions): Context {
+  if (options.parent === undefined) return context.active();
+  if (typeof options.parent === 'string' || options.parent === null) {
+    return contextOf(options.parent);
+  }
+  return options.parent;
+}
+
 /**
  * Runs `fn` inside a new active span: a throw or rejection marks the span as an error (the
  * error's name and message, never its details) and is rethrown; the span ends when `fn` settles.
  */
 export function inSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => T): T {
   if (!enabled) return fn(NOOP_SPAN);
-  const parent =
-    options.parent === undefined
-      ? context.active()
-      : typeof options.parent === 'string' || options.parent === null
-        ? contextOf(options.parent)
-        : options.parent;
+  const parent = parentOf(options);
   return tracer().startActiveSpan(
     name,
     {
@@ -104,12 +108,7 @@ export function inSpan<T>(name: string, options: SpanOptions, fn: (span: Span) =
 /** A span the caller ends (for work whose end is an event, not a promise: an HTTP response). */
 export function startSpan(name: string, options: SpanOptions = {}): Span {
   if (!enabled) return NOOP_SPAN;
-  const parent =
-    options.parent === undefined
-      ? context.active()
-      : typeof options.parent === 'string' || options.parent === null
-        ? contextOf(options.parent)
-        : options.parent;
+  const parent = parentOf(options);
   return tracer().startSpan(
     name,
     {

@@ -1,3 +1,4 @@
+import { validTraceparent } from '../telemetry/spans.ts';
 import type { TraceDeliveryRow, TraceEventRow, TraceOutboxRow, TraceTaskRow } from './store.ts';
 
 /**
@@ -33,13 +34,9 @@ export interface TraceNode {
   children: TraceNode[];
 }
 
-/** `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`; anything else has no trace id. */
-const TRACE_PARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
+/** The OpenTelemetry trace id of a row's trace_parent (0013), or null when it has none. */
 export function traceIdOf(traceParent: string | null): string | null {
-  const id = traceParent ? TRACE_PARENT.exec(traceParent)?.[1] : undefined;
-  // An all-zero trace id is invalid (W3C Trace Context §3.2.2.3).
-  return id && !/^0+$/.test(id) ? id : null;
+  return validTraceparent(traceParent)?.slice(3, 35) ?? null;
 }
 
 const iso = (d: Date) => d.toISOString();
