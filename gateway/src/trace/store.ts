@@ -1,4 +1,5 @@
 import type { Sql } from '../db/connect.ts';
+import type { DeliveryRow } from '../deliveries/store.ts';
 
 /**
  * The reads of a trace (trace.ts): one delivery, its tasks, their events and outbox rows, with
@@ -7,22 +8,8 @@ import type { Sql } from '../db/connect.ts';
  * Every ORDER BY names the table's column (t.seq, e.seq, o.id: bigints, never their text).
  */
 
-export interface TraceDeliveryRow {
-  id: string;
-  kind: 'webhook' | 'schedule';
-  integration: string;
-  endpoint: string;
-  deliveryId: string;
-  status: string;
-  attempts: number;
-  maxAttempts: number;
-  runAt: Date;
-  error: string | null;
-  /** What the handler's triggers made (deliveries/triggers.ts TriggerOutcome), once processed. */
-  result: Record<string, unknown> | null;
-  replayOf: string | null;
-  receivedAt: Date;
-  processedAt: Date | null;
+/** A delivery as deliveries/store.ts reads it, with the trace it belongs to. */
+export interface TraceDeliveryRow extends DeliveryRow {
   traceParent: string | null;
 }
 
