@@ -1,4 +1,4 @@
-import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
+import type { CallToolResult, Server, Tool } from '@modelcontextprotocol/server';
 import { emitToolCall, type ToolCallEvent } from '../events/tool-calls.ts';
 import { checkGuards, reportToGuards } from '../guards/chain.ts';
 import type { GuardedCall, ToolCallGuard } from '../guards/guard.ts';
@@ -10,20 +10,19 @@ import {
   inSpan,
   SpanKind,
   SpanStatusCode,
-  traceHeaders,
   tracingEnabled,
 } from '../telemetry/spans.ts';
 import { scopeAllows } from '../tokens/scope.ts';
-import { callBounds, DEFAULT_MAX_CALL_MS } from './call-bounds.ts';
 import type { PublishedTools } from './catalog.ts';
 import { paginateLists, type SizedList } from './cursors.ts';
 import type { Era2025Clients } from './era-2025-clients.ts';
-import { callResultForEra, type Era } from './era-results.ts';
-import { argumentsTooDeep, resultTooDeep, toolNotFound, upstreamFailure } from './errors.ts';
-import { agentMeta, type ForwardDeps, forward } from './forward.ts';
+import type { Era } from './era-results.ts';
+import { argumentsTooDeep, toolNotFound, upstreamFailure } from './errors.ts';
+import type { ForwardDeps } from './forward.ts';
 import type { InFlight } from './inflight.ts';
 import { type AgentInput, agentInput } from './input-required.ts';
-import { MAX_ARGUMENT_DEPTH, MAX_RESULT_DEPTH, nestsDeeperThan } from './json-depth.ts';
+import { MAX_ARGUMENT_DEPTH, nestsDeeperThan } from './json-depth.ts';
+import { answer, type ToolCallContext } from './upstream-call.ts';
 import {
   integrationWide,
   isAggregate,
@@ -31,6 +30,8 @@ import {
   type View,
   visibleIntegrations,
 } from './view.ts';
+
+export type { ToolCallContext };
 
 export interface HandlerDeps extends ForwardDeps {
   registry: IntegrationRegistry;
@@ -153,13 +154,6 @@ export function registerTools(
       agentInput(server, ctx, deps.clients.logLevel(view.claims)),
     ),
   );
-}
-
-/** What a tools/call needs of its request context: the SDK's, or the fast path's (fast-call.ts). */
-export interface ToolCallContext {
-  mcpReq: Pick<ServerContext['mcpReq'], 'id' | '_meta' | 'signal' | 'notify'>;
-  /** The era the answer is for (what of the upstream's result it may carry: era-results.ts). */
-  era: Era;
 }
 
 /**
@@ -287,22 +281,6 @@ async function callToolNow(
   }
 }
 
-/** The upstream's answer, as the agent's era gets it. */
-async function answer(
-  deps: HandlerDeps,
-  view: View,
-  found: { item: Integration; tool: Tool },
-  tool: string,
-  params: { arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
-  ctx: ToolCallContext,
-  input: AgentInput,
-): Promise<CallToolResult> {
-  const answered = await callUpstream(deps, view, found, tool, params, ctx, input);
-  // Nested too deeply to serialize for the agent: the upstream sent it so, so it is its fault.
-  if (nestsDeeperThan(answered, MAX_RESULT_DEPTH)) throw resultTooDeep(found.item.name);
-  return callResultForEra(answered, found.tool, ctx.era);
-}
-
 /** What the guards see of a call; progress goes to the agent only if it asked for progress. */
 function guardedCall(
   view: View,
@@ -328,85 +306,4 @@ function guardedCall(
         .catch(() => {});
     },
   };
-}
-
-/**
- * tools/call on the upstream: progress re-stamped with the agent's own progressToken (the
- * upstream client assigns the upstream one) and rate-limited, cancellation passed on through the
- * signal (a 2025 notifications/cancelled aborts it through InFlight, see era-2025.ts and
- * fast-call.ts), the integration's timeout restarted by each progress notification (a tool that
- * reports progress may run past it; one that goes silent may not) and the whole call bounded by
- * the policy's maxCallDuration (call-bounds.ts).
- */
-async function callUpstream(
-  deps: HandlerDeps,
-  view: View,
-  found: { item: Integration; tool: Tool },
-  tool: string,
-  params: { arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
-  ctx: ToolCallContext,
-  input: AgentInput,
-): Promise<CallToolResult> {
-  const signal = ctx.mcpReq.signal;
-  const bounds = callBounds({
-    integration: found.item.name,
-    signal,
-    progressToken: ctx.mcpReq._meta?.progressToken,
-    notify: (params) => ctx.mcpReq.notify({ method: 'notifications/progress', params }),
-    maxCallMs:
-      deps.registry.currentPolicy()?.integrations[found.item.name]?.maxCallDuration ??
-      DEFAULT_MAX_CALL_MS,
-    log: deps.log,
-  });
-  try {
-    return await inSpan(
-      `tools/call ${tool}`,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'mcp.method.name': 'tools/call',
-          'gen_ai.tool.name': tool,
-          'switchboard.integration': found.item.name,
-          'switchboard.upstream.transport': found.item.manifest?.server.transport ?? 'stdio',
-        },
-      },
-      // The upstream span's context replaces any the agent sent (SEP-414 keys in `_meta`);
-      // with tracing off the agent's own passes through untouched.
-      () => {
-        const trace = traceHeaders();
-        return forward(
-          deps,
-          found.item,
-          view.claims,
-          [tool],
-          ({ client, timeoutMs, meta, retry }) =>
-            client
-              .callTool(
-                {
-                  name: tool,
-                  ...(params.arguments !== undefined && { arguments: params.arguments }),
-                  ...retry,
-                  _meta: { ...agentMeta(params._meta), ...meta, ...trace },
-                },
-                {
-                  // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
-                  allowInputRequired: true,
-                  // The definition the agent was shown (the catalog's, checked): the MCP client
-                  // validates structuredContent and mirrors x-mcp-header params by it on every
-                  // instance, instead of re-listing the upstream's tools unbounded on a miss of its
-                  // own cache.
-                  toolDefinition: found.tool,
-                  ...bounds.options(timeoutMs),
-                },
-              )
-              .catch((error: unknown) => {
-                throw bounds.failure(error);
-              }),
-          { input, signal },
-        );
-      },
-    );
-  } finally {
-    bounds.finish();
-  }
 }

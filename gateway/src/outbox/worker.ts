@@ -1,15 +1,20 @@
-import { approvalRequestInputSchema, dispatcherInputSchema } from '@switchboard/sdk';
 import * as z from 'zod';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import { type PublishTaskEvents, TASK_EVENTS_CHANNEL } from '../events/task-events.ts';
-import { callHandler } from '../integrations/handler-call.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import type { RetrySchedule } from '../queue/backoff.ts';
 import { type LeasedQueue, QueueWorker } from '../queue/worker.ts';
 import { inSpan, SpanKind } from '../telemetry/spans.ts';
+import {
+  type Attempt,
+  announceToIntegration,
+  DispatchTarget,
+  deliverToIntegration,
+  permanent,
+} from './dispatchers.ts';
 import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './entries.ts';
 import { isPostFailure } from './errors.ts';
 import { type DispatchedTask, deliverInternal } from './internal.ts';
@@ -68,7 +73,6 @@ export const OUTBOX_LEASE_MS = 120_000;
 export const OUTBOX_RETRY_SCHEDULE_MS: RetrySchedule = [
   5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000,
 ];
-const HANDLER_TIMEOUT_MS = 30_000;
 /** Due retries are looked for this often (new rows also wake the worker through the bus). */
 const POLL_MS = 1_000;
 /** See wakeSoon: a result waits at most this long for the claim its task's end wakes. */
@@ -80,26 +84,10 @@ const CLOSE_GRACE_MS = 5_000;
 /** Retry-After beyond a day is capped: the row would otherwise sit out its whole budget. */
 const MAX_RETRY_AFTER_MS = 86_400_000;
 
-type Attempt =
-  | { ok: true; httpStatus?: number }
-  | { ok: false; retryable: boolean; error: string; httpStatus?: number; retryAfterMs?: number };
-
-const DispatchTarget = z.object({
-  type: z.string(),
-  config: z.record(z.string(), z.unknown()).default({}),
-  sessionId: z.string().nullable().default(null),
-  sessionKey: z.string().nullable().default(null),
-});
 const WebhookConfig = z.looseObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
   secret: z.string().min(1).optional(),
 });
-
-/** A failure that retrying cannot fix: these codes are 400s, not retryable (error-codes.ts). */
-const permanent = (
-  code: 'subscription_deleted' | 'dispatch_config_invalid' | 'dispatch_input_invalid',
-  message: string,
-) => new SwitchboardError(code, message);
 
 type Failed = Extract<Attempt, { ok: false }>;
 
@@ -311,7 +299,7 @@ export class OutboxWorker {
         );
         return { ok: true };
       default:
-        return this.deliverToIntegration(target, task);
+        return deliverToIntegration(this.deps.registry, target, task);
     }
   }
 
@@ -321,7 +309,7 @@ export class OutboxWorker {
    * manifest dispatcher its `approvals` handler. Deciding is not theirs: it takes an operator key.
    */
   private async announceApproval(
-    target: z.output<typeof DispatchTarget>,
+    target: DispatchTarget,
     approval: Record<string, unknown>,
     messageId: string,
   ): Promise<Attempt> {
@@ -341,76 +329,6 @@ export class OutboxWorker {
         await this.deps.postWebhook({ url, body, messageId, ...(secret ? { secret } : {}) }),
       );
     }
-    const owner = this.deps.registry
-      .list()
-      .find((i) => i.manifest?.dispatchers.some((d) => d.type === target.type));
-    const handler = owner?.manifest?.dispatchers.find((d) => d.type === target.type)?.approvals;
-    if (!owner || handler === undefined) {
-      // Retried: a reload may bring it back (the row was written while one declared it).
-      return {
-        ok: false,
-        retryable: true,
-        error: `no integration declares an approvals handler for dispatcher type ${target.type}`,
-      };
-    }
-    const input = approvalRequestInputSchema.safeParse({
-      approval,
-      ...sessionOf(target),
-      dispatch: { type: target.type, config: target.config },
-    });
-    if (!input.success) {
-      throw permanent(
-        'dispatch_input_invalid',
-        `approvals of ${target.type}: ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
-    }
-    await callHandler(this.deps.registry, owner.name, handler, input.data, {
-      timeoutMs: HANDLER_TIMEOUT_MS,
-    });
-    return { ok: true };
+    return announceToIntegration(this.deps.registry, target, approval);
   }
-
-  /** A manifest dispatcher: the integration that declares the type, its handler tool. */
-  private async deliverToIntegration(
-    target: z.output<typeof DispatchTarget>,
-    task: DispatchedTask,
-  ): Promise<Attempt> {
-    const owner = this.deps.registry
-      .list()
-      .find((i) => i.manifest?.dispatchers.some((d) => d.type === target.type));
-    const dispatcher = owner?.manifest?.dispatchers.find((d) => d.type === target.type);
-    if (!owner || !dispatcher) {
-      // Retried: a reload may bring the integration that declares it.
-      return {
-        ok: false,
-        retryable: true,
-        error: `no integration declares dispatcher type ${target.type}`,
-      };
-    }
-    const input = dispatcherInputSchema.safeParse({
-      task,
-      ...sessionOf(target),
-      dispatch: { type: target.type, config: target.config },
-    });
-    if (!input.success) {
-      throw permanent(
-        'dispatch_input_invalid',
-        `dispatcher ${target.type}: ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
-    }
-    await callHandler(this.deps.registry, owner.name, dispatcher.handler, input.data, {
-      timeoutMs: HANDLER_TIMEOUT_MS,
-    });
-    return { ok: true };
-  }
-}
-
-/**
- * A dispatcher's `session` argument: left out for a task without a session (its own `dispatch`
- * named the target). Sent as nulls, it failed the input schema and dead-lettered the result.
- */
-function sessionOf(target: { sessionId: string | null; sessionKey: string | null }) {
-  return target.sessionId === null || target.sessionKey === null
-    ? {}
-    : { session: { id: target.sessionId, key: target.sessionKey } };
 }
