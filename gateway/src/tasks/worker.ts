@@ -1,7 +1,6 @@
 import type { Policy, Profile } from '@switchboard/policy';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
-import { SwitchboardError } from '../errors.ts';
 import {
   decodeNotices,
   type PublishTaskEvents,
@@ -16,7 +15,6 @@ import { createRunner } from '../runners/drivers.ts';
 import { removeWorkdir, writeBundle } from '../runners/files.ts';
 import { resolveRunner } from '../runners/presets/index.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
-import { loadProfileSecrets } from '../settings/profile-secrets.ts';
 import { traceparentEnv } from '../telemetry/child-env.ts';
 import { inSpan, SpanKind } from '../telemetry/spans.ts';
 import type { TokenService } from '../tokens/service.ts';
@@ -25,6 +23,7 @@ import { agentLines } from './agent-lines.ts';
 import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.ts';
 import { NO_REDACTION, type OutputRedactor, outputRedactor } from './output-redaction.ts';
 import { claimTasks, extendLease, recoverExpiredLeases } from './queue.ts';
+import { runSecrets } from './run-secrets.ts';
 import { readAgentResult } from './sql/agent-result.ts';
 import type { LeasedTaskRow } from './store.ts';
 import { AgentFailed, completeWith, endFailedRun, endRun, type Stop } from './worker-end.ts';
@@ -288,33 +287,6 @@ export class TaskWorker {
     }
   }
 
-  /**
-   * The profile's declared secrets, decrypted; a secret that is not set (or was written with
-   * another master key) fails the run at once, with a reason code naming it.
-   */
-  private async profileSecrets(
-    job: Job,
-    log: Logger,
-  ): Promise<Record<string, string> | AgentFailed> {
-    try {
-      return await loadProfileSecrets(
-        this.deps.sql,
-        this.deps.masterKey,
-        job.profile,
-        job.config.secrets ?? [],
-      );
-    } catch (error) {
-      if (
-        error instanceof SwitchboardError &&
-        (error.code === 'profile_secret_missing' || error.code === 'secret_undecryptable')
-      ) {
-        log.error({ code: error.code, reason: error.message }, 'agent cannot start');
-        return new AgentFailed(error.code, error.message);
-      }
-      throw error;
-    }
-  }
-
   private async runJob(job: Job): Promise<AgentFailed | undefined> {
     const { task, config: profile, policy, runner } = job;
     const log = this.logFor(job);
@@ -326,7 +298,12 @@ export class TaskWorker {
     }
     const timeoutMs = taskTimeoutMs(task, profile, policy);
     // Before any token is minted: a profile whose secret is not set cannot run its agent.
-    const secrets = await this.profileSecrets(job, log);
+    const secrets = await runSecrets(
+      this.deps.sql,
+      this.deps.masterKey,
+      { profile: job.profile, names: job.config.secrets ?? [] },
+      log,
+    );
     if (secrets instanceof AgentFailed) return secrets;
     const redactor: OutputRedactor =
       Object.keys(secrets).length > 0 ? outputRedactor(secrets) : NO_REDACTION;
