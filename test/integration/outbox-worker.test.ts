@@ -24,13 +24,16 @@ describe('outbox worker', () => {
   afterAll(() => receiver.close());
 
   /** A completed task with a webhook dispatch to `path`; answers its outbox row id. */
-  const completedTask = async (path: string, maxAttempts?: number) => {
+  const completedTask = async (path: string, maxAttempts?: number, secret?: string) => {
     const { sql } = db();
     const profile = `p${++n}`;
     await enqueueTask(sql, {
       prompt: 'x',
       profile,
-      dispatch: { type: 'webhook', config: { url: receiver.url(path) } },
+      dispatch: {
+        type: 'webhook',
+        config: { url: receiver.url(path), ...(secret !== undefined && { secret }) },
+      },
     });
     const [task] = await claimTasks(sql, { profile, owner: 't', leaseMs: 60_000, concurrency: 1 });
     await completeTask(sql, { taskId: task!.id, token: task!.leaseToken }, { result: 'done' });
@@ -105,6 +108,22 @@ describe('outbox worker', () => {
         code: 'outbox_not_dead',
         status: 409,
       });
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a signing secret the signer cannot decode is dead at once, naming config.secret (not retried ~16 h)', async () => {
+    // Regression: "plain-text-secret" failed every attempt with the base64 decoder's message.
+    const bad = await completedTask('/badsecret', undefined, 'plain-text-secret');
+    const worker = await startWorker(db().sql);
+    try {
+      const row = await settled(bad.id);
+      expect(row).toMatchObject({ status: 'dead', attempts: 1 });
+      expect(row.lastError).toMatch(
+        /^webhook dispatch: config\.secret: expected a Standard Webhooks secret: whsec_/,
+      );
+      expect(receiver.requests('/badsecret')).toHaveLength(0);
     } finally {
       await worker.close();
     }

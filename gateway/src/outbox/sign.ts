@@ -15,6 +15,19 @@ export function generateWebhookSecret(bytes = 32): string {
   return `whsec_${randomBytes(bytes).toString('base64')}`;
 }
 
+export const WEBHOOK_SECRET_EXPECTED =
+  'expected a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 random bytes (e.g. whsec_ and the output of openssl rand -base64 32)';
+
+/** Why the signer cannot use `secret` (it decodes the base64 after `whsec_`), or undefined. */
+export function webhookSecretProblem(secret: string): string | undefined {
+  try {
+    new Webhook(secret);
+    return undefined;
+  } catch {
+    return WEBHOOK_SECRET_EXPECTED;
+  }
+}
+
 export function signedHeaders(
   secret: string,
   messageId: string,

@@ -18,6 +18,7 @@ import {
 import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './entries.ts';
 import { isPostFailure } from './errors.ts';
 import { type DispatchedTask, deliverInternal } from './internal.ts';
+import { WEBHOOK_SECRET_EXPECTED, webhookSecretProblem } from './sign.ts';
 import type { LeasedOutboxRow, Settlement } from './store.ts';
 import { subscriptionEndpoint } from './subscriptions.ts';
 
@@ -86,8 +87,25 @@ const MAX_RETRY_AFTER_MS = 86_400_000;
 
 const WebhookConfig = z.looseObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
-  secret: z.string().min(1).optional(),
+  // Checked here, not by the first signature: a secret the signer cannot decode failed every
+  // attempt for ~16 h with "Base64Coder: incorrect characters for decoding".
+  secret: z
+    .string()
+    .min(1)
+    .refine((secret) => webhookSecretProblem(secret) === undefined, WEBHOOK_SECRET_EXPECTED)
+    .optional(),
 });
+
+/** A built-in webhook target's config, or the permanent failure naming its bad field. */
+function webhookConfig(config: Record<string, unknown>): z.output<typeof WebhookConfig> {
+  const parsed = WebhookConfig.safeParse(config);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw permanent(
+    'dispatch_config_invalid',
+    `webhook dispatch: config.${issue.path.join('.')}: ${issue.message}`,
+  );
+}
 
 type Failed = Extract<Attempt, { ok: false }>;
 
@@ -275,17 +293,10 @@ export class OutboxWorker {
     const task = (row.payload as { task: DispatchedTask }).task;
     switch (target.type) {
       case 'webhook': {
-        const config = WebhookConfig.safeParse(target.config);
-        if (!config.success) {
-          throw permanent(
-            'dispatch_config_invalid',
-            'webhook dispatch: config.url: expected an http(s) URL',
-          );
-        }
+        const { url, secret } = webhookConfig(target.config);
         const session =
           target.sessionId === null ? null : { id: target.sessionId, key: target.sessionKey };
         const body = JSON.stringify({ type: 'task:dispatch', task, session });
-        const { url, secret } = config.data;
         return fromHttp(
           await this.deps.postWebhook({ url, body, messageId, ...(secret ? { secret } : {}) }),
         );
@@ -316,15 +327,8 @@ export class OutboxWorker {
     const session =
       target.sessionId === null ? null : { id: target.sessionId, key: target.sessionKey };
     if (target.type === 'webhook') {
-      const config = WebhookConfig.safeParse(target.config);
-      if (!config.success) {
-        throw permanent(
-          'dispatch_config_invalid',
-          'webhook dispatch: config.url: expected an http(s) URL',
-        );
-      }
+      const { url, secret } = webhookConfig(target.config);
       const body = JSON.stringify({ type: 'approval:requested', approval, session });
-      const { url, secret } = config.data;
       return fromHttp(
         await this.deps.postWebhook({ url, body, messageId, ...(secret ? { secret } : {}) }),
       );
