@@ -233,7 +233,9 @@ profiles:
     expect(run.attributes).toMatchObject({
       'switchboard.task.id': taskId,
       'switchboard.profile': 'scripted',
+      'switchboard.attempt': 1,
     });
+    expect(run.attributes['switchboard.queue.wait_ms']).toBeGreaterThanOrEqual(0);
     // The agent got TRACEPARENT and sent it in the call's _meta: the gateway's span is its child.
     expect(parentOf(serverCall)).toBe(run);
     expect(serverCall).toMatchObject({ kind: 'SERVER' });

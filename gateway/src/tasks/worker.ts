@@ -16,7 +16,7 @@ import { removeWorkdir, writeBundle } from '../runners/files.ts';
 import { resolveRunner } from '../runners/presets/index.ts';
 import type { Runner, RunResult } from '../runners/runner.ts';
 import { traceparentEnv } from '../telemetry/child-env.ts';
-import { inSpan, SpanKind } from '../telemetry/spans.ts';
+import { inSpan } from '../telemetry/spans.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { prepareAgentContext } from './agent-context.ts';
 import { agentLines } from './agent-lines.ts';
@@ -24,6 +24,7 @@ import { bundleInput, grantTask, TOKEN_MARGIN_MS, taskTimeoutMs } from './grant.
 import { NO_REDACTION, type OutputRedactor, outputRedactor } from './output-redaction.ts';
 import { claimTasks, extendLease, recoverExpiredLeases } from './queue.ts';
 import { runSecrets } from './run-secrets.ts';
+import { taskRunSpan } from './run-span.ts';
 import { readAgentResult } from './sql/agent-result.ts';
 import type { LeasedTaskRow } from './store.ts';
 import { AgentFailed, completeWith, endFailedRun, endRun, type Stop } from './worker-end.ts';
@@ -169,34 +170,20 @@ export class TaskWorker {
           ownSeqs: new Set<string>(),
         }));
       },
-      // One span per run, continuing the trace of whatever created the task (a delivery, an
-      // API request), on whichever replica claimed it.
+      // One span per run, continuing the trace of whatever created the task (run-span.ts).
       handle: (job) =>
-        inSpan(
-          'task run',
-          {
-            kind: SpanKind.CONSUMER,
-            parent: job.task.traceParent,
-            attributes: {
-              'switchboard.task.id': job.task.id,
-              'switchboard.profile': job.profile,
-              'switchboard.attempt': job.task.attempts,
-              ...(job.task.sessionId !== null && { 'switchboard.session.id': job.task.sessionId }),
-            },
-          },
-          async (span) => {
-            let failure: AgentFailed | undefined;
-            try {
-              failure = await this.runJob(job);
-            } catch (error) {
-              deps.log.error({ err: error, taskId: job.task.id }, 'task run failed');
-            } finally {
-              clearTimeout(job.completing);
-            }
-            if (failure) throw failure;
-            span.setAttribute('switchboard.task.stop', job.stop ?? 'ended');
-          },
-        ),
+        inSpan('task run', taskRunSpan(job.task, job.profile), async (span) => {
+          let failure: AgentFailed | undefined;
+          try {
+            failure = await this.runJob(job);
+          } catch (error) {
+            deps.log.error({ err: error, taskId: job.task.id }, 'task run failed');
+          } finally {
+            clearTimeout(job.completing);
+          }
+          if (failure) throw failure;
+          span.setAttribute('switchboard.task.stop', job.stop ?? 'ended');
+        }),
       fail: (job, error, retryInMs) =>
         endFailedRun(
           deps,
