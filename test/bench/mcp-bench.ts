@@ -79,7 +79,7 @@ if (opts.base && opts['base-self']) throw new Error('--base DIR and --base-self:
 const BASE_REPO = opts['base-self'] ? REPO : opts.base ? path.resolve(opts.base) : undefined;
 /** What (c) compares, in the report: which gateway traces, and what the base is. */
 const BASE_LABEL = opts['base-self']
-  ? `this checkout${opts.tracing ? ' with tracing' : ''} vs this checkout without (--base-self)`
+  ? `this checkout${opts.tracing ? ' with tracing vs this checkout without' : ' vs this checkout'} (--base-self)`
   : `this checkout${opts.tracing ? ' with tracing' : ''} vs the --base checkout`;
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
