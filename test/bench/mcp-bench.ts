@@ -13,6 +13,8 @@
  *   npx tsx test/bench/mcp-bench.ts [--duration 5] [--rounds 3] [--warmup 3] [--concurrency 1,16,64]
  *       [--client raw|sdk] [--only stdio|http] [--profile] [--database-url postgres://…]
  *       [--base DIR (another checkout's gateway, measured alongside)]
+ *       [--tracing (this gateway traces every call, exported to a sink in this process)]
+ *       [--base-self (the base is this checkout, never traced: with --tracing, on vs off)]
  *       [--proxy-arg=--no-eventStore …] [--no-tokens] [--json out.json]
  *
  * See README.md beside this file; the last full run is RESULTS.md.
@@ -37,7 +39,8 @@ import {
   writeIntegrations,
 } from './mcp-upstreams.ts';
 import { loadavg } from './measure.ts';
-import { Processes } from './processes.ts';
+import { type OtlpSink, startOtlpSink } from './otlp-sink.ts';
+import { Processes, REPO } from './processes.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -53,6 +56,8 @@ const { values: opts } = parseArgs({
     tokens: { type: 'boolean', default: true },
     'no-tokens': { type: 'boolean', default: false },
     base: { type: 'string' },
+    'base-self': { type: 'boolean', default: false },
+    tracing: { type: 'boolean', default: false },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -70,9 +75,16 @@ const LEVELS = opts.concurrency.split(',').map(Number);
 const CLIENT = opts.client as ClientKind;
 if (CLIENT !== 'raw' && CLIENT !== 'sdk') throw new Error('--client is raw or sdk');
 const MAX_CLIENTS = Math.max(...LEVELS);
+if (opts.base && opts['base-self']) throw new Error('--base DIR and --base-self: one base only');
+const BASE_REPO = opts['base-self'] ? REPO : opts.base ? path.resolve(opts.base) : undefined;
+/** What (c) compares, in the report: which gateway traces, and what the base is. */
+const BASE_LABEL = opts['base-self']
+  ? `this checkout${opts.tracing ? ' with tracing vs this checkout without' : ' vs this checkout'} (--base-self)`
+  : `this checkout${opts.tracing ? ' with tracing' : ''} vs the --base checkout`;
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
 const processes = new Processes(workDir);
+let sink: OtlpSink | undefined;
 
 async function main(): Promise<void> {
   const startedAt = new Date();
@@ -91,10 +103,19 @@ async function main(): Promise<void> {
   const integrations = writeIntegrations(workDir, httpUpstream.url);
   const gatewayProfiles = path.join(workDir, 'profiles-gateway');
   const proxyProfiles = path.join(workDir, 'profiles-mcp-proxy');
+  // --tracing: the gateway under test (never the base) samples every trace and exports it over
+  // OTLP/HTTP (http/protobuf, the default) to a sink in this process, so the export's cost is in
+  // the measured gateway as it would be with a collector beside it.
+  sink = opts.tracing ? await startOtlpSink() : undefined;
+  const tracingEnv = (name: string): Record<string, string> | undefined =>
+    sink && name === 'gateway'
+      ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }
+      : undefined;
   const startGateway = (name: string, repo?: string) =>
     startBenchGateway(processes, {
       name,
       ...(repo && { repo }),
+      ...(tracingEnv(name) && { env: tracingEnv(name) }),
       dataDir: path.join(workDir, `data-${name}`),
       integrations,
       databaseUrl: opts['database-url'],
@@ -111,9 +132,8 @@ async function main(): Promise<void> {
   const grants = await grantTokens(gateway, MAX_CLIENTS);
   // --base DIR: a second gateway from another checkout (say, before a change), measured in the
   // same run and alternated with this one, so a change's effect is not lost in the noise.
-  const baseGateway = opts.base
-    ? await startGateway('gateway-base', path.resolve(opts.base))
-    : undefined;
+  // --base-self: the same with this checkout (with --tracing: tracing on vs off in one run).
+  const baseGateway = BASE_REPO ? await startGateway('gateway-base', BASE_REPO) : undefined;
   const base = baseGateway
     ? { gateway: baseGateway, grants: await grantTokens(baseGateway, MAX_CLIENTS) }
     : undefined;
@@ -156,10 +176,12 @@ async function main(): Promise<void> {
     `load average: before ${loadBefore}, after ${loadAfter}`,
     `client: ${CLIENT === 'raw' ? 'raw JSON-RPC over node:http, 2025-era handshake (2025-11-25), one keep-alive connection per client' : 'v2 SDK Client, StreamableHTTPClientTransport, 2025 handshake'}; ${DURATION_MS / 1000} s per leg, ${ROUNDS} rounds per level, targets alternated`,
     `gateway: switchboard start, LOG_LEVEL=info, ${opts['database-url'] ? 'PostgreSQL' : 'embedded PGlite'}${opts.profile ? ', --cpu-prof (slower!)' : ''}; one token per client (${MAX_CLIENTS} tasks)`,
+    ...(sink ? [tracingLine(sink)] : []),
     `mcp-proxy ${MCP_PROXY_VERSION}: --server stream ${(opts['proxy-arg'] ?? []).join(' ')}`.trim(),
     logStats(gateway.proc),
+    ...(baseGateway ? [logStats(baseGateway.proc)] : []),
     '',
-    report(results, targets, LEVELS),
+    report(results, targets, LEVELS, BASE_LABEL),
   ];
   if (tokenResult) lines.push(...tokenTable(tokenResult));
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -193,9 +215,19 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * What the sink heard, read when the legs are done: a zero means the gateway did not trace (the
+ * batch processor exports every 5 s or 512 spans, so a run of legs sends many requests).
+ */
+function tracingLine(sink: OtlpSink): string {
+  const c = sink.counts();
+  return `tracing (gateway only): OTEL_EXPORTER_OTLP_ENDPOINT=${sink.url} (http/protobuf), OTEL_TRACES_SAMPLER=always_on; the sink heard ${c.traceRequests} POST /v1/traces, ${(c.traceBytes / 2 ** 20).toFixed(1)} MiB${c.otherRequests ? `, ${c.otherRequests} other requests` : ''}`;
+}
+
 try {
   await main();
 } finally {
   await processes.stopAll();
+  await sink?.close();
   fs.rmSync(workDir, { recursive: true, force: true });
 }

@@ -52,7 +52,12 @@ const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
 const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
 
 /** The tables, for the levels measured. */
-export function report(results: LegResult[], targets: Target[], levels: number[]): string {
+export function report(
+  results: LegResult[],
+  targets: Target[],
+  levels: number[],
+  baseLabel = 'this checkout vs the --base checkout',
+): string {
   const lines: string[] = [];
   const get = (key: string, c: number) =>
     summarize(results.filter((r) => r.target === key && r.concurrency === c));
@@ -137,7 +142,7 @@ export function report(results: LegResult[], targets: Target[], levels: number[]
   if (has('gateway-stdio-base') || has('gateway-http-base')) {
     lines.push(
       '',
-      '(c) this checkout vs the --base checkout (ratio = this / base)',
+      `(c) ${baseLabel} (ratio = this / base)`,
       '',
       ...tableHead(
         'C',
