@@ -118,9 +118,13 @@ describe('tracing under hostile input (issue 17)', () => {
       (all) => all.filter((s) => s.name === 'tools/call whoami' && s.kind === 'SERVER').length >= 4,
     );
     for (const span of spans.filter((s) => s.name === 'tools/call whoami' && s.kind === 'SERVER')) {
-      // Parented by the gateway's own HTTP span, not by the garbage.
+      // The request's own span stands for the call (the garbage names no parent): a new trace.
       expect(span.traceId).not.toBe(TRACE);
-      expect(span.parentSpanId).toBeDefined();
+      expect(span.parentSpanId).toBeUndefined();
+      expect(span.attributes).toMatchObject({
+        'http.route': '/mcp/:integration',
+        'mcp.method.name': 'tools/call',
+      });
     }
   });
 
@@ -143,11 +147,15 @@ describe('tracing under hostile input (issue 17)', () => {
   it('a webhook sender cannot choose the trace: /hooks ignores its traceparent (see trace-e2e.test.ts); /mcp may continue a client’s', async () => {
     const client = await connect('probe', { traceparent: `00-${TRACE}-1111111111111111-01` });
     await whoami(client, {});
-    const spans = await receiver.waitFor((all) =>
-      all.some((s) => s.traceId === TRACE && s.parentSpanId === '1111111111111111'),
-    );
-    const http = spans.find((s) => s.traceId === TRACE && s.parentSpanId === '1111111111111111');
-    expect(http).toMatchObject({ kind: 'SERVER', name: 'POST /mcp/:integration' });
+    const call = (s: ReceivedSpan) =>
+      s.traceId === TRACE &&
+      s.parentSpanId === '1111111111111111' &&
+      s.name === 'tools/call whoami';
+    const spans = await receiver.waitFor((all) => all.some(call));
+    const http = spans.find(call);
+    // One span for the HTTP request and the tools/call it carried (no _meta of its own).
+    expect(http).toMatchObject({ kind: 'SERVER', name: 'tools/call whoami' });
+    expect(http?.attributes).toMatchObject({ 'http.route': '/mcp/:integration' });
   });
 
   it('an integration gets the OTLP endpoint for its own spans, never the exporter’s headers (a vendor key)', async () => {

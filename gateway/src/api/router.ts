@@ -9,6 +9,7 @@ import {
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../log.ts';
+import { resumeRequest } from '../telemetry/spans.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { approvalsRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
@@ -79,6 +80,8 @@ export function apiRouter(deps: ApiDeps): Router {
   const router = Router();
   router.use(authenticateApiKey(sql, log, deps.publicUrl));
   router.use(express.json({ limit: API_BODY_LIMIT, strict: true }));
+  // Back in the request's span: the parser's next() ran from the body stream's 'end' event.
+  router.use((_req, res, next) => resumeRequest(res, next));
   router.get('/openapi.json', (_req, res) => void res.json(document));
   router.use(keysRoutes(sql));
   router.use(auditRoutes(sql));

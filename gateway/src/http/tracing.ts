@@ -1,10 +1,14 @@
 import type { NextFunction, Request, Response } from 'express';
 import {
   contextFrom,
+  enterRequest,
+  requestSpanNamed,
+  resumeRequest,
   SpanKind,
+  SpanStatusCode,
   startSpan,
   tracingEnabled,
-  withActiveSpan,
+  validTraceparent,
 } from '../telemetry/spans.ts';
 import { routeLabel } from './request-context.ts';
 
@@ -22,26 +26,26 @@ export function traceRequests(req: Request, res: Response, next: NextFunction): 
     next();
     return;
   }
-  const parent = UNTRUSTED_PARENT.test(req.url)
-    ? null
-    : contextFrom(req.headers as Record<string, unknown>);
-  const span = startSpan(`${req.method}`, {
+  const untrusted = UNTRUSTED_PARENT.test(req.url);
+  const headers = req.headers as Record<string, unknown>;
+  const span = startSpan(req.method, {
     kind: SpanKind.SERVER,
-    parent,
-    attributes: {
-      'http.request.method': req.method,
-      'url.path': req.path.slice(0, 256),
-      'switchboard.request_id': req.id,
-    },
+    parent: untrusted ? null : contextFrom(headers),
+    attributes: { 'http.request.method': req.method },
   });
   res.on('close', () => {
     const route = routeLabel(req, res);
-    span.updateName(`${req.method} ${route}`);
+    if (!requestSpanNamed(span)) span.updateName(`${req.method} ${route}`);
     span.setAttribute('http.route', route);
     span.setAttribute('http.response.status_code', res.statusCode);
-    if (res.statusCode >= 500) span.setStatus({ code: 2 });
+    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     if (!res.writableFinished) span.setAttribute('switchboard.aborted', true);
     span.end();
   });
-  withActiveSpan(span, next, [req, res]);
+  enterRequest(res, span, untrusted ? undefined : validTraceparent(headers.traceparent), next);
+}
+
+/** Middleware after a body parser: the rest of the request in its span (see enterRequest). */
+export function resumeTrace(_req: Request, res: Response, next: NextFunction): void {
+  resumeRequest(res, next);
 }

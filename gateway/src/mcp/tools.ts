@@ -7,7 +7,11 @@ import type { Integration, IntegrationRegistry } from '../integrations/registry.
 import type { Logger } from '../log.ts';
 import {
   contextFrom,
+  failSpan,
   inSpan,
+  nameRequestSpan,
+  requestSpanFor,
+  type Span,
   SpanKind,
   SpanStatusCode,
   tracingEnabled,
@@ -161,8 +165,9 @@ export function registerTools(
  * so the two answer alike: the tool resolved in the view (unknown, hidden and out of scope are
  * one "not found"), called upstream, and a task:tool_use event reported either way.
  *
- * Traced as a SERVER span (OpenTelemetry's MCP conventions, `tools/call <tool>`), the child of
- * the request's `_meta.traceparent` (SEP-414) when the agent sent one, else of the HTTP request.
+ * Traced as a SERVER span (OpenTelemetry's MCP conventions, `tools/call <tool>`): the HTTP
+ * request's own span, renamed, when the agent's `_meta.traceparent` adds nothing to the request's
+ * (telemetry/spans.ts requestSpanFor), else a child of that `_meta.traceparent` (SEP-414).
  */
 export function callTool(
   deps: HandlerDeps,
@@ -174,28 +179,33 @@ export function callTool(
 ): Promise<CallToolResult> {
   if (!tracingEnabled()) return callToolNow(deps, view, items, params, ctx, input);
   const name = String(params.name).slice(0, 128);
+  const attributes = {
+    'mcp.method.name': 'tools/call',
+    'gen_ai.tool.name': name,
+    'jsonrpc.request.id': String(ctx.mcpReq.id),
+    'switchboard.task.id': view.claims.taskId,
+  };
+  const traced = async (span: Span) => {
+    const result = await callToolNow(deps, view, items, params, ctx, input);
+    if (result.isError === true) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'isError result' });
+      span.setAttribute('error.type', 'tool_error');
+    }
+    return result;
+  };
+  const request = requestSpanFor(params._meta);
+  if (request) {
+    nameRequestSpan(request, `tools/call ${name}`);
+    request.setAttributes(attributes);
+    return traced(request).catch((error: unknown) => {
+      failSpan(request, error);
+      throw error;
+    });
+  }
   return inSpan(
     `tools/call ${name}`,
-    {
-      kind: SpanKind.SERVER,
-      parent: contextFrom(params._meta),
-      attributes: {
-        'mcp.method.name': 'tools/call',
-        'gen_ai.operation.name': 'execute_tool',
-        'gen_ai.tool.name': name,
-        'jsonrpc.request.id': String(ctx.mcpReq.id),
-        'switchboard.task.id': view.claims.taskId,
-        ...(view.integration !== undefined && { 'switchboard.integration': view.integration }),
-      },
-    },
-    async (span) => {
-      const result = await callToolNow(deps, view, items, params, ctx, input);
-      if (result.isError === true) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: 'isError result' });
-        span.setAttribute('error.type', 'tool_error');
-      }
-      return result;
-    },
+    { kind: SpanKind.SERVER, parent: contextFrom(params._meta), attributes },
+    traced,
   );
 }
 

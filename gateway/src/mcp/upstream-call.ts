@@ -81,7 +81,6 @@ async function callUpstream(
           'mcp.method.name': 'tools/call',
           'gen_ai.tool.name': tool,
           'switchboard.integration': found.item.name,
-          'switchboard.upstream.transport': found.item.manifest?.server.transport ?? 'stdio',
         },
       },
       // The upstream span's context replaces any the agent sent (SEP-414 keys in `_meta`);
