@@ -14,6 +14,7 @@
  *       [--client raw|sdk] [--only stdio|http] [--profile] [--database-url postgres://…]
  *       [--base DIR (another checkout's gateway, measured alongside)]
  *       [--tracing (this gateway traces every call, exported to a sink in this process)]
+ *       [--sampler always_on|parentbased_traceidratio=0.1 (with --tracing; default always_on)]
  *       [--base-self (the base is this checkout, never traced: with --tracing, on vs off)]
  *       [--proxy-arg=--no-eventStore …] [--no-tokens] [--json out.json]
  *
@@ -58,6 +59,7 @@ const { values: opts } = parseArgs({
     base: { type: 'string' },
     'base-self': { type: 'boolean', default: false },
     tracing: { type: 'boolean', default: false },
+    sampler: { type: 'string', default: 'always_on' },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
   sink = opts.tracing ? await startOtlpSink() : undefined;
   const tracingEnv = (name: string): Record<string, string> | undefined =>
     sink && name === 'gateway'
-      ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }
+      ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, ...samplerEnv(opts.sampler) }
       : undefined;
   const startGateway = (name: string, repo?: string) =>
     startBenchGateway(processes, {
@@ -219,9 +221,18 @@ async function main(): Promise<void> {
  * What the sink heard, read when the legs are done: a zero means the gateway did not trace (the
  * batch processor exports every 5 s or 512 spans, so a run of legs sends many requests).
  */
+/** `always_on`, or `<sampler>=<ratio>` (e.g. parentbased_traceidratio=0.1): the OTEL_* pair. */
+function samplerEnv(sampler: string): Record<string, string> {
+  const [name, ratio] = sampler.split('=');
+  return {
+    OTEL_TRACES_SAMPLER: name!,
+    ...(ratio !== undefined && { OTEL_TRACES_SAMPLER_ARG: ratio }),
+  };
+}
+
 function tracingLine(sink: OtlpSink): string {
   const c = sink.counts();
-  return `tracing (gateway only): OTEL_EXPORTER_OTLP_ENDPOINT=${sink.url} (http/protobuf), OTEL_TRACES_SAMPLER=always_on; the sink heard ${c.traceRequests} POST /v1/traces, ${(c.traceBytes / 2 ** 20).toFixed(1)} MiB${c.otherRequests ? `, ${c.otherRequests} other requests` : ''}`;
+  return `tracing (gateway only): OTEL_EXPORTER_OTLP_ENDPOINT=${sink.url} (http/protobuf), sampler ${opts.sampler}; the sink heard ${c.traceRequests} POST /v1/traces, ${(c.traceBytes / 2 ** 20).toFixed(1)} MiB${c.otherRequests ? `, ${c.otherRequests} other requests` : ''}`;
 }
 
 try {

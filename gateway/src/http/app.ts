@@ -16,7 +16,6 @@ import { type McpHandler, mcpRoutes } from './mcp-routes.ts';
 import { type Metrics, observeRequests } from './metrics.ts';
 import { rememberMountPath, requestId } from './request-context.ts';
 import { testFaultRoutes } from './test-faults.ts';
-import { traceRequests } from './tracing.ts';
 import { wellKnownRoutes } from './well-known.ts';
 
 export interface AppDeps {
@@ -54,7 +53,6 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestId);
-  app.use(traceRequests);
   app.use(observeRequests(deps.metrics, deps.log));
   // Webhooks before MCP, behind one prefix test: a sender's burst (issue 6 asks ≥ 2,000/s)
   // skips the MCP router's matches, and an MCP request pays one regex test, not a router pass.

@@ -1,4 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { tracingEnabled } from '../telemetry/spans.ts';
+import { resumeTrace } from './tracing.ts';
 
 /**
  * The MCP routes' body reader (REFERENCES §A2.4). For the body every MCP client sends — a POST
@@ -11,7 +13,11 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
  * (`type: 'entity.parse.failed'`, status 400), which the route turns into JSON-RPC -32700.
  */
 export function leanJson(limit: number, fallback: RequestHandler): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, parsed: NextFunction) => {
+    // Called from the body stream's 'end' event: back in the request's span (tracing.ts).
+    const next = tracingEnabled()
+      ? (error?: unknown) => resumeTrace(res, () => parsed(error))
+      : parsed;
     const headers = req.headers;
     const length = headers['content-length'];
     const size = length === undefined ? Number.NaN : Number(length);

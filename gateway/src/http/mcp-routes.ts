@@ -25,7 +25,6 @@ import {
 } from './mcp-auth.ts';
 import type { Metrics } from './metrics.ts';
 import { TokenExchanges } from './token-exchanges.ts';
-import { resumeTrace } from './tracing.ts';
 
 /** What serves an authenticated MCP request (gateway/src/mcp/endpoint.ts). */
 export interface McpHandler {
@@ -199,7 +198,6 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
       builtin,
       guard,
       json,
-      resumeTrace,
       jsonRpcParseErrors,
       refuseBatches,
       inFlight,
@@ -207,17 +205,7 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     );
   }
   for (const path of ['/mcp', '/mcp/:integration']) {
-    router.all(
-      path,
-      guard,
-      json,
-      resumeTrace,
-      jsonRpcParseErrors,
-      refuseBatches,
-      limit,
-      inFlight,
-      serve,
-    );
+    router.all(path, guard, json, jsonRpcParseErrors, refuseBatches, limit, inFlight, serve);
   }
   return router;
 }

@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import { routeLabel } from './request-context.ts';
+import { endRequestSpan, runInRequestSpan, startRequestSpan } from './tracing.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -81,13 +82,20 @@ export function createMetrics(): Metrics {
 /** Polled by probes, scrapers and every integration's key cache: logged at debug only. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json']);
 
-/** Times every request, then logs one line for it and observes the histogram. */
+/**
+ * Times every request, then logs one line for it and observes the histogram; with tracing on,
+ * runs it in its ingress span (tracing.ts). One 'close' listener for both: it follows 'finish',
+ * and comes alone when the client left first (logged and measured only once finished, as before).
+ */
 export function observeRequests(metrics: Metrics, log: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const traced = startRequestSpan(req);
+    res.once('close', () => {
       const route = routeLabel(req, res);
+      if (traced) endRequestSpan(traced, req, res, route);
+      if (!res.writableFinished) return;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpDuration.observe(
         { method: req.method, route, status: String(res.statusCode) },
         seconds,
@@ -104,6 +112,7 @@ export function observeRequests(metrics: Metrics, log: Logger) {
       if (QUIET_ROUTES.has(route)) log.debug(line, 'request');
       else log.info(line, 'request');
     });
-    next();
+    if (traced) runInRequestSpan(res, traced, next);
+    else next();
   };
 }
