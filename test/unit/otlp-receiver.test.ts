@@ -30,13 +30,18 @@ describe.each([
       ],
     });
     const tracer = provider.getTracer('receiver-test');
+    // Explicit times (hrtime tuples): the decoded nanoseconds must be exactly these. The SDK's
+    // own clock put a first span's child past its parent's end by ~0.6 ms, 3 runs in 3.
+    const at = (ms: number): [number, number] => [1_800_000_000, 123_456_789 + ms * 1_000_000];
     const parent = tracer.startSpan('tools/call get_pr', {
+      startTime: at(0),
       kind: SpanKind.SERVER,
       attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'get_pr' },
     });
     const child = tracer.startSpan(
       'HTTP GET',
       {
+        startTime: at(1),
         kind: SpanKind.CLIENT,
         attributes: {
           'http.response.status_code': 404,
@@ -48,8 +53,8 @@ describe.each([
       trace.setSpan(ROOT_CONTEXT, parent),
     );
     child.setStatus({ code: SpanStatusCode.ERROR, message: 'not found' });
-    child.end();
-    parent.end();
+    child.end(at(2));
+    parent.end(at(3));
     // 26 more siblings: a batch of 28 spans, ids past 9 of them.
     for (let i = 0; i < 26; i++)
       tracer.startSpan(`sibling ${i}`, {}, trace.setSpan(ROOT_CONTEXT, parent)).end();
@@ -84,10 +89,10 @@ describe.each([
       status: { code: 'ERROR', message: 'not found' },
     });
     expect(gotChild!.spanId).not.toBe(gotParent!.spanId);
-    // Times are nanoseconds since the epoch: after 2020, and the child inside its parent.
-    expect(gotParent!.startNs).toBeGreaterThan(1_577_836_800_000_000_000n);
-    expect(gotChild!.startNs).toBeGreaterThanOrEqual(gotParent!.startNs);
-    expect(gotChild!.endNs).toBeLessThanOrEqual(gotParent!.endNs);
+    // Times are nanoseconds since the epoch, exactly as given (64-bit, no float rounding).
+    const ns = (ms: number) => 1_800_000_000_123_456_789n + BigInt(ms) * 1_000_000n;
+    expect([gotParent!.startNs, gotParent!.endNs]).toEqual([ns(0), ns(3)]);
+    expect([gotChild!.startNs, gotChild!.endNs]).toEqual([ns(1), ns(2)]);
     const siblings = spans.filter((s) => s.name.startsWith('sibling '));
     expect(siblings).toHaveLength(26);
     expect(new Set(siblings.map((s) => s.spanId)).size).toBe(26);
