@@ -52,6 +52,7 @@ const GATEWAY_LAYERS = [
   [
     'errors.ts',
     'error-codes.ts',
+    'version.ts',
     'redact.ts',
     'log-pretty.ts',
     'lifecycle.ts',

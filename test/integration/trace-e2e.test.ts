@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GATEWAY_VERSION } from '../../gateway/src/version.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import {
   ADMIN_KEY,
@@ -189,6 +190,7 @@ profiles:
       service: 'switchboard',
     });
     expect(ingress.traceId).not.toBe('11111111111111111111111111111111');
+    expect(ingress.resource['service.version']).toBe(GATEWAY_VERSION);
     const trace = ingress.traceId;
     const inTrace = spans.filter((s) => s.traceId === trace);
     const parentOf = (s: ReceivedSpan) => inTrace.find((p) => p.spanId === s.parentSpanId);

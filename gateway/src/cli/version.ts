@@ -1,8 +1,2 @@
-import fs from 'node:fs';
-
-/** The gateway package's version: what `switchboard --version` prints. */
-export const CLI_VERSION = (
-  JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  }
-).version;
+/** What `switchboard --version` prints: the gateway package's version (version.ts). */
+export { GATEWAY_VERSION as CLI_VERSION } from '../version.ts';

@@ -1,6 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { tracingEnabled } from '../telemetry/spans.ts';
-import { resumeTrace } from './tracing.ts';
+import { resumeRequest, tracingEnabled } from '../telemetry/spans.ts';
 
 /**
  * The MCP routes' body reader (REFERENCES §A2.4). For the body every MCP client sends — a POST
@@ -14,9 +13,9 @@ import { resumeTrace } from './tracing.ts';
  */
 export function leanJson(limit: number, fallback: RequestHandler): RequestHandler {
   return (req: Request, res: Response, parsed: NextFunction) => {
-    // Called from the body stream's 'end' event: back in the request's span (tracing.ts).
+    // Called from the body stream's 'end' event: back in the request's span (telemetry/spans.ts).
     const next = tracingEnabled()
-      ? (error?: unknown) => resumeTrace(res, () => parsed(error))
+      ? (error?: unknown) => resumeRequest(res, () => parsed(error))
       : parsed;
     const headers = req.headers;
     const length = headers['content-length'];

@@ -3,7 +3,6 @@ import {
   contextFrom,
   enterRequest,
   requestSpanNamed,
-  resumeRequest,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -55,9 +54,4 @@ export function endRequestSpan(request: RequestSpan, req: Request, res: Response
   if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
   if (!res.writableFinished) span.setAttribute('switchboard.aborted', true);
   span.end();
-}
-
-/** After a body parser: the rest of the request in its span (see enterRequest). */
-export function resumeTrace(res: Response, next: () => void): void {
-  resumeRequest(res, next);
 }

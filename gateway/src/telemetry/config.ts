@@ -102,7 +102,7 @@ const otelSchema = z.object({
   OTEL_BSP_EXPORT_TIMEOUT: count(30000),
 });
 
-/** The variables tracing reads (for `switchboard doctor`-style listings and the docs' table). */
+/** The variables tracing reads (each checked; the operator guide's table lists them). */
 export const OTEL_VARIABLES = Object.keys(otelSchema.shape);
 
 /**

@@ -120,12 +120,6 @@ export function startSpan(name: string, options: SpanOptions = {}): Span {
   );
 }
 
-/** Runs `fn` with `span` as the active span (its children and the log lines inside see it). */
-export function withActiveSpan<T>(span: Span, fn: () => T): T {
-  if (!enabled) return fn();
-  return context.with(trace.setSpan(context.active(), span), fn);
-}
-
 /** The request's own span and the traceparent header it continued (context values). */
 const REQUEST_SPAN = createContextKey('switchboard.request-span');
 const REQUEST_PARENT = createContextKey('switchboard.request-traceparent');

@@ -1,5 +1,6 @@
 import { context, DiagLogLevel, diag, propagation, trace } from '@opentelemetry/api';
 import type { Logger } from '../log.ts';
+import { GATEWAY_VERSION } from '../version.ts';
 import { setChildExport } from './child-env.ts';
 import type { TracingConfig } from './config.ts';
 import { setTracingEnabled } from './spans.ts';
@@ -12,9 +13,6 @@ export interface Tracing {
 }
 
 const OFF: Tracing = { flush: async () => {}, shutdown: async () => {} };
-
-/** The version in the resource (service.version): the gateway package's. */
-const SERVICE_VERSION = '0.1.0';
 
 /**
  * Registers the OpenTelemetry SDK globally (tracer provider, AsyncLocalStorage context manager,
@@ -85,7 +83,7 @@ export async function startTracing(
     sampler,
     resource: resourceFromAttributes({
       'service.name': config.serviceName,
-      'service.version': SERVICE_VERSION,
+      'service.version': GATEWAY_VERSION,
       ...config.resourceAttributes,
     }),
     // Bounds per span: a handler's error text or an argument list cannot grow one without limit.
