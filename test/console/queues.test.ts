@@ -281,7 +281,10 @@ describe('console: deliveries, outbox and approvals', () => {
         timeout: 20_000,
       })
       .toBe('pending');
-    await expect.poll(() => page.locator('.kv').first().textContent()).toContain('pending');
+    // The page refreshes on its own schedule and may first show the retry's claim (processing).
+    await expect
+      .poll(() => page.locator('.kv').first().textContent(), { timeout: 20_000 })
+      .toContain('pending');
     await page.getByText('HTTP 503').first().waitFor({ timeout: 20_000 });
     // Pending: a next try is shown (a time, not "—"), and the budget starts again.
     await expect
