@@ -40,6 +40,9 @@ const GATEWAY_LAYERS = [
   ['runners'],
   ['events'],
   ['integrations'],
+  // Issue 18: key-value storage and documents, each a store on the database the API, the MCP
+  // task tools and the integrations' launch use.
+  ['kv', 'documents'],
   ['tokens', 'keys', 'settings'],
   ['audit', 'sessions', 'secrets', 'config.ts', 'process-errors.ts', 'production-mode.ts'],
   // The one leased-queue worker loop that deliveries, tasks and the outbox run on.

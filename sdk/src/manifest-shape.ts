@@ -37,6 +37,12 @@ export const CAPABILITIES = [
   'processes',
   'sessions.write',
   'http.outbound',
+  // Issue 18: lifecycle hooks on the integration's own sessions (manifest `events:`), and on
+  // every session; key-value storage; documents (ingest and search).
+  'events',
+  'events.all',
+  'storage.kv',
+  'documents',
 ] as const;
 export const capabilitySchema = z.enum(CAPABILITIES);
 export type Capability = z.output<typeof capabilitySchema>;

@@ -667,7 +667,7 @@ schedules:
       [
         [
           'integrations.github.grants[1]',
-          'found "sessions.read", expected one of webhooks, dispatch, schedules, processes, sessions.write, http.outbound',
+          'found "sessions.read", expected one of webhooks, dispatch, schedules, processes, sessions.write, http.outbound, events, events.all, storage.kv, documents',
         ],
       ],
     ],

@@ -18,6 +18,10 @@ export const RESOURCES = [
   'profiles',
   // Approval requests of held tool calls: api/approvals.ts. Never given to an integration's key.
   'approvals',
+  // Key-value storage (api/kv.ts, issue 18): an integration's own namespace.
+  'kv',
+  // Documents, ingest and search (api/documents.ts, issue 18).
+  'documents',
 ] as const;
 
 export type Resource = (typeof RESOURCES)[number];
