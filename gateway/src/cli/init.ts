@@ -138,8 +138,11 @@ function nextSteps(name: string, lang: Lang, shown: string): string {
            enabled: true
            grants: [webhooks, dispatch, sessions.write]
            profile: <a profile of your policy>
-     and give it its webhook secret (a fresh one, shown only here):
-       echo '${newSecret()}' | switchboard integrations settings set ${name} ${SECRET_SETTING} --stdin
+     and its webhook secret, the same the sender signs with. A fresh one (shown only here):
+       ${newSecret()}
+     set it with the command below, pasting it when asked (--stdin keeps it out of the shell
+     history and the process list):
+       switchboard integrations settings set ${name} ${SECRET_SETTING} --stdin
   4. Reload or start the gateway, then send a signed test delivery:
        switchboard webhook send ${name} events
   5. Run its test: ${test}   (README.md says what each file does)`;
