@@ -69,13 +69,24 @@ const durationMs = z
   .regex(/^\d+$/, 'expected a whole number of milliseconds, e.g. 10000')
   .transform(Number);
 
+/** Where integrations are looked for when INTEGRATION_DIRS is unset (relative to the cwd). */
+export const DEFAULT_INTEGRATION_DIRS = 'servers';
+
+/** INTEGRATION_DIRS (`a:b`) as absolute folders, empty entries dropped. */
+export function integrationDirsOf(value: string, cwd: string): string[] {
+  return value
+    .split(':')
+    .filter((d) => d !== '')
+    .map((d) => path.resolve(cwd, d));
+}
+
 const envSchema = z.object({
   PORT: port.default(8080),
   HOST: nonEmpty.default('127.0.0.1'),
   SWITCHBOARD_PUBLIC_URL: httpUrl.optional(),
   DATABASE_URL: postgresUrl.optional(),
   SWITCHBOARD_DATA_DIR: nonEmpty.default('./.switchboard'),
-  INTEGRATION_DIRS: nonEmpty.default('servers'),
+  INTEGRATION_DIRS: nonEmpty.default(DEFAULT_INTEGRATION_DIRS),
   SWITCHBOARD_POLICY: nonEmpty.default('policy/default.yaml'),
   SWITCHBOARD_MASTER_KEY: masterKey.optional(),
   SWITCHBOARD_ADMIN_KEY: adminKey.optional(),
@@ -182,9 +193,7 @@ export function loadConfig(
     publicUrl: e.SWITCHBOARD_PUBLIC_URL,
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(cwd, e.SWITCHBOARD_DATA_DIR),
-    integrationDirs: e.INTEGRATION_DIRS.split(':')
-      .filter((d) => d !== '')
-      .map((d) => path.resolve(cwd, d)),
+    integrationDirs: integrationDirsOf(e.INTEGRATION_DIRS, cwd),
     policyPath: path.resolve(cwd, e.SWITCHBOARD_POLICY),
     masterKey: e.SWITCHBOARD_MASTER_KEY ? decodeMasterKey(e.SWITCHBOARD_MASTER_KEY) : undefined,
     adminKey: e.SWITCHBOARD_ADMIN_KEY,

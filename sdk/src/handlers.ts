@@ -8,6 +8,21 @@ import { localName, strictObject, text, toolPattern } from './fields.ts';
  * misspelt key in what a handler returns (`mesage`) is an error instead of a dropped message.
  */
 
+/**
+ * Request headers the gateway never stores nor passes a webhook handler: they authenticate the
+ * request, or they are credentials.
+ */
+export const SECRET_WEBHOOK_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-hub-signature',
+  'x-hub-signature-256',
+  'x-slack-signature',
+  'webhook-signature',
+  'x-api-key',
+]);
+
 /** Arguments of a webhook handler (`on_webhook`). */
 export const webhookInputSchema = z.object({
   /** The manifest webhook name: `events` for POST /hooks/github/events. */

@@ -53,6 +53,7 @@ export {
   type HandlerResultInput,
   handlerResultSchema,
   type ScheduleInput,
+  SECRET_WEBHOOK_HEADERS,
   scheduleInputSchema,
   type Trigger,
   type TriggerInput,
@@ -107,6 +108,15 @@ export {
   tablePanelDataSchema,
   timeseriesPanelDataSchema,
 } from './panels.ts';
+export {
+  HandlerResultError,
+  handlerResult,
+  parseHandlerResult,
+  readTaskContext,
+  TASK_META_KEY,
+  type TaskContext,
+  trigger,
+} from './results.ts';
 export { SETTING_ENV_PREFIX, settingEnvName } from './setting-env.ts';
 export {
   fillPlaceholders,

@@ -4,6 +4,7 @@ import { approvals } from './approvals.ts';
 import type { CliContext, Command } from './command.ts';
 import { connect } from './connect.ts';
 import { deliveries } from './deliveries.ts';
+import { init } from './init.ts';
 import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
 import { mcpConfig } from './mcp-config.ts';
@@ -21,6 +22,7 @@ export const COMMANDS: Command[] = [
   start,
   migrate,
   keys,
+  init,
   integrations,
   token,
   task,

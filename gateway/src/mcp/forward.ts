@@ -1,4 +1,5 @@
 import type { Client } from '@modelcontextprotocol/client';
+import { TASK_META_KEY } from '@switchboard/sdk';
 import type { Integration } from '../integrations/registry.ts';
 import { withUpstreamToken } from '../integrations/upstream/http.ts';
 import type { TokenClaims } from '../tokens/claims.ts';
@@ -6,8 +7,8 @@ import type { Catalog } from './catalog.ts';
 import { notReady, upstreamFailure } from './errors.ts';
 import { type AgentInput, type RetryMaterial, upstreamInput } from './input-required.ts';
 
-/** The `_meta` key under which stdio upstreams receive the task a request belongs to. */
-export const TASK_META_KEY = 'io.switchboard/task';
+/** The `_meta` key under which stdio upstreams receive the task a request belongs to (sdk's). */
+export { TASK_META_KEY };
 
 export interface ForwardDeps {
   catalog: Catalog;

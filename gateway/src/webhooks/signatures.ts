@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { SECRET_WEBHOOK_HEADERS } from '@switchboard/sdk';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { type ErrorCode, SwitchboardError } from '../errors.ts';
 
@@ -166,16 +167,7 @@ export function verifyWebhook(input: VerifyInput): VerifiedDelivery {
 }
 
 /** Header names never stored or shown to the handler: they authenticate, or they are secrets. */
-export const SECRET_HEADERS = new Set([
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'x-hub-signature',
-  'x-hub-signature-256',
-  'x-slack-signature',
-  'webhook-signature',
-  'x-api-key',
-]);
+export const SECRET_HEADERS = SECRET_WEBHOOK_HEADERS;
 
 /** Lowercased names, repeated headers joined with ", ", secrets dropped (sdk webhookInputSchema). */
 export function storableHeaders(

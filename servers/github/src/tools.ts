@@ -1,11 +1,13 @@
 import type { CallToolResult, McpServer, ServerContext } from '@modelcontextprotocol/server';
+import type { WebhookInput } from '@switchboard/sdk';
+import { registerWebhookHandler } from '@switchboard/sdk/server';
 import { inToolCallSpan } from '@switchboard/sdk/tracing';
 import * as z from 'zod';
 import { DeliverInput, deliver } from './deliver.ts';
 import { type GitHubApi, RepoName } from './github-api.ts';
 import { OpenPulls } from './panels.ts';
 import { handleSchedule, ScheduleInput } from './schedule.ts';
-import { handleWebhook, SWITCHBOARD_MARKER, WebhookInput } from './webhook.ts';
+import { handleWebhook, SWITCHBOARD_MARKER } from './webhook.ts';
 
 function ok(text: string, structuredContent: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent };
@@ -34,11 +36,9 @@ const IssueNumber = z.number().int().positive();
 
 /** pull_request deliveries feed the open-prs panel; anything else (or unparsable) is skipped. */
 function notePullRequest(openPulls: OpenPulls, input: WebhookInput): void {
-  const event = Object.entries(input.headers).find(([k]) => k.toLowerCase() === 'x-github-event');
-  const name = Array.isArray(event?.[1]) ? event[1][0] : event?.[1];
-  if (name !== 'pull_request') return;
+  if (input.headers['x-github-event'] !== 'pull_request') return;
   try {
-    openPulls.note(typeof input.body === 'string' ? JSON.parse(input.body) : input.body);
+    openPulls.note(JSON.parse(input.body));
   } catch {
     // handleWebhook already parsed it; a body that does not parse has no PR to note.
   }
@@ -106,18 +106,15 @@ export function registerTools(
       }),
   );
 
-  server.registerTool(
+  registerWebhookHandler(
+    server,
     'on_webhook',
-    {
-      description: 'Gateway only: turn a verified GitHub delivery into triggers',
-      inputSchema: WebhookInput,
+    (input) => {
+      const result = handleWebhook(input);
+      notePullRequest(openPulls, input);
+      return result;
     },
-    (input, ctx) =>
-      guarded('on_webhook', ctx, async () => {
-        const result = handleWebhook(input);
-        notePullRequest(openPulls, input);
-        return ok(`${result.triggers.length} trigger(s)`, result);
-      }),
+    { description: 'Gateway only: turn a verified GitHub delivery into triggers' },
   );
 
   server.registerTool(

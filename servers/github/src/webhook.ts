@@ -1,14 +1,10 @@
+import {
+  trigger as checkedTrigger,
+  type HandlerResult,
+  type Trigger,
+  type WebhookInput,
+} from '@switchboard/sdk';
 import * as z from 'zod';
-
-/** What the gateway sends on_webhook after it has verified the signature. */
-export const WebhookInput = z.object({
-  endpoint: z.string(),
-  headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
-  /** The raw request body as text (what was signed), or the gateway's parsed JSON. */
-  body: z.union([z.string(), z.record(z.string(), z.unknown())]),
-  deliveryId: z.string().optional(),
-});
-export type WebhookInput = z.infer<typeof WebhookInput>;
 
 /**
  * Marker appended to every comment this integration posts. GitHub sends `issue_comment` for our
@@ -18,14 +14,6 @@ export const SWITCHBOARD_MARKER = '<!-- switchboard -->';
 
 /** PR bodies and comments can be 65,536 chars; the message keeps the first 4,000 for the agent. */
 const MAX_MESSAGE_BODY_CHARS = 4_000;
-
-export type Trigger = {
-  session: { key: string; dispatch: { type: 'github'; config: { repo: string; number: number } } };
-  message: string;
-  run: boolean;
-  execution: { preamble: string; tools: string[]; skills?: string[] };
-};
-export type HandlerResult = { triggers: Trigger[] };
 
 const Repository = z.object({ full_name: z.string() });
 const Sender = z.object({ login: z.string(), type: z.string().optional() });
@@ -50,14 +38,6 @@ const IssueCommentCreated = z.object({
   comment: z.object({ body: z.string(), html_url: z.string(), user: Sender }),
 });
 
-function header(headers: WebhookInput['headers'], name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === wanted) return Array.isArray(value) ? value[0] : value;
-  }
-  return undefined;
-}
-
 function clip(text: string): string {
   return text.length > MAX_MESSAGE_BODY_CHARS ? `${text.slice(0, MAX_MESSAGE_BODY_CHARS)}…` : text;
 }
@@ -73,7 +53,7 @@ function trigger(
   preamble: string,
   skills?: string[],
 ): Trigger {
-  return {
+  return checkedTrigger({
     session: {
       key: `github:${repo}#${number}`,
       dispatch: { type: 'github', config: { repo, number } },
@@ -86,13 +66,14 @@ function trigger(
       // skills/<name>.md of this folder, placed where the agent reads skills (docs/agents.md).
       ...(skills ? { skills } : {}),
     },
-  };
+  });
 }
 
 /** Turns a verified GitHub delivery into triggers: PR opened and comment created; others ignored. */
 export function handleWebhook(input: WebhookInput): HandlerResult {
-  const event = header(input.headers, 'x-github-event');
-  const payload = typeof input.body === 'string' ? JSON.parse(input.body) : input.body;
+  // The gateway passes header names lowercased and the body as the raw (verified) text.
+  const event = input.headers['x-github-event'];
+  const payload: unknown = JSON.parse(input.body);
 
   if (event === 'pull_request') {
     const parsed = PullRequestOpened.safeParse(payload);
