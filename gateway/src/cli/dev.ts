@@ -42,12 +42,19 @@ interface Reloaded {
   reasons: Array<{ code: string; message: string }>;
   lastError: string | null;
   tools: string[];
+  /** Tools hidden until an operator approves them (policy toolPinning). */
+  pendingTools?: string[];
 }
 
 function outcome(item: Reloaded): string {
   switch (item.state) {
-    case 'ready':
-      return `ready (${item.tools.length} tool${item.tools.length === 1 ? '' : 's'})`;
+    case 'ready': {
+      const tools = `${item.tools.length} tool${item.tools.length === 1 ? '' : 's'}`;
+      const pending = item.pendingTools ?? [];
+      return pending.length === 0
+        ? `ready (${tools})`
+        : `ready (${tools}; changed, awaiting approval: ${pending.join(', ')}; review: switchboard integrations tools-diff ${item.name})`;
+    }
     case 'refused':
       return `refused: ${item.reasons.map((r) => `${r.code}: ${r.message}`).join('; ')} (switchboard doctor says how to fix each)`;
     case 'failed':
