@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReloadQueue } from '../../gateway/src/cli/dev/watch.ts';
+import type { DoctorState } from '../../gateway/src/cli/doctor/finding.ts';
+import { checkPort } from '../../gateway/src/cli/doctor/port.ts';
+import { loadConfig } from '../../gateway/src/config.ts';
 import { ADMIN_KEY, REPO_ROOT, spawnSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 
 // `switchboard dev` against a real gateway: editing a tool's description in an integration folder
@@ -51,9 +54,12 @@ describe('switchboard dev', () => {
     try {
       await expect.poll(() => stdout, { timeout: 20_000 }).toMatch(/^watching /m);
 
-      // A change under an ignored folder reloads nothing.
+      // A change under an ignored folder reloads nothing: after more than the 300 ms quiet
+      // period, no reload was printed (this can only miss a bug on a slow run, never fail).
       fs.mkdirSync(path.join(DIR, 'node_modules'));
       fs.writeFileSync(path.join(DIR, 'node_modules', 'noise.js'), '');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(stdout).not.toMatch(/greeter:/);
 
       const server = path.join(DIR, 'server.ts');
       fs.writeFileSync(
@@ -80,6 +86,24 @@ describe('switchboard dev', () => {
     expect(stdout).toMatch(/stopped watching/);
     expect(stderr).toBe('');
   }, 60_000);
+
+  it('doctor: a port held by a running Switchboard is fine', async () => {
+    const state: DoctorState = {
+      env: {},
+      config: loadConfig({ PORT: new URL(gateway().url).port }),
+      sql: undefined,
+      masterKey: undefined,
+      policy: undefined,
+      integrationNames: new Set(),
+    };
+    expect(await checkPort(state)).toEqual([
+      {
+        severity: 'ok',
+        check: 'port',
+        found: `127.0.0.1:${new URL(gateway().url).port} is held by a running Switchboard (GET /healthz answers)`,
+      },
+    ]);
+  });
 
   it('runs at most one reload per key, plus one queued, whatever the storm', async () => {
     const started: string[] = [];

@@ -52,7 +52,7 @@ function fixFor(reason: Refusal, name: string, manifest: Manifest, policyFile: s
         ? `${setIt.replace(/\bVALUE\b/, 'whsec_…')}, with the secret the sender shows (whsec_ and base64; generate one: echo whsec_$(openssl rand -base64 32))`
         : setIt;
     default:
-      return `see the message; the manifest is ${path.join(manifest.name, 'switchboard.yaml')}`;
+      return `change what the message names, in the manifest or in ${policyFile}`;
   }
 }
 
