@@ -95,6 +95,7 @@ describe('switchboard dev', () => {
       masterKey: undefined,
       policy: undefined,
       integrationNames: new Set(),
+      probe: false,
     };
     expect(await checkPort(state)).toEqual([
       {

@@ -20,6 +20,7 @@ const ROOT = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-docto
 const GREETER = path.join(REPO_ROOT, 'test/fixtures/doctor/greeter');
 const HEALTHY = path.join(ROOT, 'healthy');
 const BROKEN = path.join(ROOT, 'broken');
+const PROBED = path.join(ROOT, 'probed');
 const MASTER_KEY = '5a'.repeat(32);
 
 /** A copy of the greeter with `name` and the manifest lines in `extra` appended. */
@@ -43,6 +44,14 @@ function policy(file: string, integrations: string): string {
 
 integration(HEALTHY, 'greeter');
 const HEALTHY_POLICY = policy('healthy.yaml', '  greeter: { enabled: true }\n');
+
+// For --probe: a healthy server, and one whose manifest hides a tool the server does not list.
+integration(PROBED, 'greeter');
+integration(PROBED, 'ghost', 'tools: { hidden: [greet, no_such_tool] }\n');
+const PROBED_POLICY = policy(
+  'probed.yaml',
+  '  greeter: { enabled: true }\n  ghost: { enabled: true }\n',
+);
 
 // Broken, one way each.
 integration(
@@ -77,10 +86,10 @@ const BROKEN_POLICY = policy(
 `,
 );
 
-async function doctor(env: Record<string, string | undefined>) {
+async function doctor(env: Record<string, string | undefined>, ...flags: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['doctor', '--json'], {
+  const code = await runCli(['doctor', '--json', ...flags], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     out: (t) => out.push(t),
     err: (t) => err.push(t),
@@ -196,6 +205,35 @@ describe('switchboard doctor', () => {
       await new Promise((resolve) => squatter.close(resolve));
     }
   });
+
+  it('--probe starts each granted server and finds a tool the manifest names but it lacks', async () => {
+    const report = await doctor(
+      {
+        ...db.env,
+        PORT: String(await freePort()),
+        INTEGRATION_DIRS: PROBED,
+        SWITCHBOARD_POLICY: PROBED_POLICY,
+        SWITCHBOARD_MASTER_KEY: MASTER_KEY,
+        SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
+      },
+      '--probe',
+    );
+    expect(report.code).toBe(1);
+    expect(report.findings).toContainEqual({
+      severity: 'ok',
+      check: 'integration greeter',
+      found: 'server started and listed 1 tool (--probe)',
+    });
+    expect(errorsOf(report.findings)).toEqual([
+      {
+        severity: 'error',
+        check: 'integration ghost',
+        found:
+          'handler_missing: tools.hidden[1] names the tool no_such_tool, which the server does not list (it lists: greet)',
+        fix: `add the tool to the server, or correct the name in ${path.join(PROBED, 'ghost')}/switchboard.yaml`,
+      },
+    ]);
+  }, 30_000);
 
   it('reports an unreachable database (a closed port) as an error, within the bound', async () => {
     const closed = await freePort();

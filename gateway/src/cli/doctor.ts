@@ -8,7 +8,7 @@ import { checkPolicyReferences, loadPolicyFinding } from './doctor/policy.ts';
 import { checkPort } from './doctor/port.ts';
 import { formatTable } from './table.ts';
 
-const usage = `Usage: switchboard doctor [--json]
+const usage = `Usage: switchboard doctor [--json] [--probe]
 
 Checks what stops a gateway from starting or an integration from running, with the
 environment "switchboard start" would use, and prints each finding: its severity (error,
@@ -26,18 +26,21 @@ warning, ok), what was found and the fix (a command, or the file and field to ch
                 on PATH or in the folder, settings, webhook signing secrets, and the policy's
                 decision (grants, hosts, settings) as start would make it
 
-Nothing is started, changed or created. With the embedded database a running gateway holds
+Nothing is started, changed or created, unless --probe. With the embedded database a running gateway holds
 it: the database is then reported as in use and stored settings are not read.
 
 Options:
   --json   one JSON object: {"ok": bool, "findings": [{severity, check, found, fix?}]}
+  --probe  also start each granted stdio server as the gateway would (same environment and
+           containment, at most 10 s, stopped after) and check that it lists every tool its
+           webhooks, dispatchers, schedules, panels and tools.hidden name (handler_missing)
 
 Exit status: 0 no errors (warnings allowed), 1 at least one error, 2 a bad command line.`;
 
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, ok: 2 };
 
 /** Runs every check in order; each later one uses what the earlier ones established. */
-export async function runDoctor(env: NodeJS.ProcessEnv): Promise<Finding[]> {
+export async function runDoctor(env: NodeJS.ProcessEnv, probe = false): Promise<Finding[]> {
   const state: DoctorState = {
     env,
     config: undefined,
@@ -45,6 +48,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv): Promise<Finding[]> {
     masterKey: undefined,
     policy: undefined,
     integrationNames: new Set(),
+    probe,
   };
   const findings: Finding[] = [...checkConfig(state)];
   const { findings: database, database: open } = await checkDatabase(state);
@@ -84,9 +88,13 @@ export const doctor: Command = {
   summary: 'check the configuration, database, port, policy and integrations',
   usage,
   async run(args, ctx) {
-    const { values } = parseCommandArgs(args, { ...HELP_OPTION, json: { type: 'boolean' } }, usage);
+    const { values } = parseCommandArgs(
+      args,
+      { ...HELP_OPTION, json: { type: 'boolean' }, probe: { type: 'boolean' } },
+      usage,
+    );
     if (values.help) return showHelp(ctx, usage);
-    const findings = await runDoctor(ctx.env);
+    const findings = await runDoctor(ctx.env, values.probe === true);
     const failed = findings.some((f) => f.severity === 'error');
     ctx.out(values.json ? JSON.stringify({ ok: !failed, findings }, null, 2) : table(findings));
     return failed ? EXIT.failure : EXIT.ok;

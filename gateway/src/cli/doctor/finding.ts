@@ -31,6 +31,8 @@ export interface DoctorState {
   policy: Policy | undefined;
   /** Manifest names of the integration folders found (for the policy's checks). */
   integrationNames: Set<string>;
+  /** --probe: start each granted stdio server (bounded, contained) and check its tools. */
+  probe: boolean;
 }
 
 export const error = (check: string, found: string, fix: string): Finding => ({

@@ -15,6 +15,7 @@ import { type ResolvedSetting, resolveSettings } from '../../settings/resolve.ts
 import { listSettings, type SettingRow } from '../../settings/store.ts';
 import { findCommand } from './commands.ts';
 import { type DoctorState, error, type Finding, ok, warning } from './finding.ts';
+import { probeServer } from './probe.ts';
 
 const silent = createLogger('silent');
 
@@ -191,6 +192,9 @@ export async function checkIntegrations(state: DoctorState): Promise<Finding[]> 
         resolvedSettings: Object.fromEntries(settings.map((s) => [s.key, s.value])),
         invalidSettings: unusableSigningSecrets(manifest, settings),
       });
+      if (decision.granted && state.probe && own.length === 0) {
+        own.push(...(await probeServer(state, check, name, candidate.dir, manifest, settings)));
+      }
       if (!decision.granted) {
         for (const reason of decision.reasons) {
           own.push(
@@ -203,10 +207,14 @@ export async function checkIntegrations(state: DoctorState): Promise<Finding[]> 
         }
       }
     }
+    // Only a probe's success is an `ok` of its own: then both lines show.
     findings.push(
-      ...(own.length > 0
+      ...(own.some((f) => f.severity !== 'ok')
         ? own
-        : [ok(check, `${manifest.version}: manifest valid, commands found, the policy grants it`)]),
+        : [
+            ok(check, `${manifest.version}: manifest valid, commands found, the policy grants it`),
+            ...own,
+          ]),
     );
   }
   return findings;
