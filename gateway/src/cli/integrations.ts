@@ -2,6 +2,7 @@ import path from 'node:path';
 import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
 import { UsageError } from '../errors.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
+import { watchAndReload } from './dev.ts';
 import { callGateway } from './gateway-api.ts';
 import { readStdinValue } from './stdin-value.ts';
 import { formatTable } from './table.ts';
@@ -12,6 +13,7 @@ const usage = `Usage:
   switchboard integrations settings set NAME KEY=VALUE
   switchboard integrations settings set NAME KEY --stdin
   switchboard integrations reload NAME
+  switchboard integrations reload --watch      (the same as: switchboard dev)
   switchboard integrations tools-diff NAME
   switchboard integrations approve-tools NAME [--tool TOOL]...
 
@@ -140,11 +142,19 @@ export const integrations: Command = {
         return 0;
       }
       case 'reload': {
-        const { values, positionals } = parseCommandArgs(rest, HELP_OPTION, usage, {
-          min: 1,
-          max: 1,
-        });
+        const { values, positionals } = parseCommandArgs(
+          rest,
+          { ...HELP_OPTION, watch: { type: 'boolean' } },
+          usage,
+          { min: 0, max: 1 },
+        );
         if (values.help) return showHelp(ctx, usage);
+        if (values.watch) {
+          if (positionals.length > 0)
+            throw new UsageError('--watch watches every folder: give no NAME', usage);
+          return watchAndReload(ctx);
+        }
+        if (positionals.length === 0) throw new UsageError('missing argument', usage);
         const json = await callGateway(
           ctx.env,
           usage,

@@ -4,6 +4,8 @@ import { approvals } from './approvals.ts';
 import type { CliContext, Command } from './command.ts';
 import { connect } from './connect.ts';
 import { deliveries } from './deliveries.ts';
+import { dev } from './dev.ts';
+import { doctor } from './doctor.ts';
 import { init } from './init.ts';
 import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
@@ -21,6 +23,8 @@ import { CLI_VERSION } from './version.ts';
 export const COMMANDS: Command[] = [
   start,
   migrate,
+  doctor,
+  dev,
   keys,
   init,
   integrations,
