@@ -152,5 +152,10 @@ export const taskEventHookInputSchema = z.object({
   session: z.object({ id: text('a session id'), key: text('a session key') }),
   /** The integration the hook belongs to (this one). */
   integration: text('an integration name'),
+  /**
+   * Where the task's result goes (what this integration's trigger set: a chat's channel and
+   * thread): only for a session this integration owns, never another's.
+   */
+  dispatch: z.object({ type: localName, config: jsonObject.optional() }).optional(),
 });
 export type TaskEventHookInput = z.output<typeof taskEventHookInputSchema>;

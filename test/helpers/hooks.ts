@@ -22,6 +22,8 @@ export function useHooksGateway(): {
   gw: () => TestGateway;
   calls: (integration: string) => HookCall[];
   post: (integration: string, triggers: unknown[]) => Promise<string>;
+  /** The generated policy file (a test may rewrite it and reload an integration). */
+  policy: string;
 } {
   const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-hooks-'));
   const policy = path.join(reports, 'policy.yaml');
@@ -48,6 +50,7 @@ profiles:
   const gw = useTestGateway({ INTEGRATION_DIRS: HOOKS_DIR, SWITCHBOARD_POLICY: policy });
   return {
     gw,
+    policy,
     calls: (name) => {
       const file = report(name);
       if (!fs.existsSync(file)) return [];

@@ -37,7 +37,8 @@ const columns = (sql: Sql) =>
  *   integrations/event-hooks.ts) whose types name the event's type, for a task of a session the
  *   hook's integration owns (key `<integration>:…`) or of any session when the hook has
  *   all_sessions (granted `events.all`) (target type `hook`: its hidden tool, outbox/hooks.ts).
- *   The payload is the tool's arguments (sdk taskEventHookInputSchema), the data capped at
+ *   The payload is the tool's arguments (sdk taskEventHookInputSchema: with the task's dispatch
+ *   target only for the hook's own sessions), the data capped at
  *   MAX_HOOK_EVENT_DATA_BYTES. Only HOOK_EVENT_TYPES can match: a few per task attempt, never a
  *   task:tool_use flood. An event of a task without a session matches no hook.
  */
@@ -69,7 +70,12 @@ export const fanOut = (sql: Sql, inserted = 'inserted') => sql`
                             else jsonb_build_object('truncated', true,
                                                     'bytes', octet_length(i.data::text)) end),
              'session', jsonb_build_object('id', hs.id::text, 'key', hs.key),
-             'integration', h.integration),
+             'integration', h.integration)
+           -- The task's dispatch target only to its own session's integration (which set it):
+           -- a webhook target's config may hold a signing secret.
+           || case when left(hs.key, length(h.integration) + 1) = h.integration || ':'
+                        and ht.dispatch is not null
+                   then jsonb_build_object('dispatch', ht.dispatch) else '{}'::jsonb end,
            ht.trace_parent
       from ${sql(inserted)} i
       join tasks ht on ht.id = i.task_id
