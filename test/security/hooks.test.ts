@@ -131,9 +131,9 @@ describe('lifecycle hooks under attack', () => {
   it('a flood of task events: tool calls write no hook row; lifecycle events one per matching hook', async () => {
     const taskId = await runTask('alpha', 'alpha:flood');
     await expect.poll(async () => (await hookRows(taskId, 'alpha')).length).toBe(2);
-    const before = async () =>
+    const outboxCount = async () =>
       (await gw().sql<{ n: number }[]>`select count(*)::int as n from outbox`)[0]!.n;
-    const start = await before();
+    const start = await outboxCount();
     // 2,000 tool calls and 500 progress events: not hook types, no row at all.
     await insertToolUseEvents(
       gw().sql,
@@ -144,7 +144,7 @@ describe('lifecycle hooks under attack', () => {
       gw().sql,
       Array.from({ length: 500 }, (_, n) => ({ taskId, type: 'task:progress', data: { n } })),
     );
-    expect(await before()).toBe(start);
+    expect(await outboxCount()).toBe(start);
     // 40 task:started (as 40 attempts would write): one row each for alpha (own) and delta
     // (all), none for beta: rows = events × matching hooks, never more.
     await insertTaskEvents(
@@ -155,7 +155,7 @@ describe('lifecycle hooks under attack', () => {
         data: { attempt: n },
       })),
     );
-    expect(await before()).toBe(start + 80);
+    expect(await outboxCount()).toBe(start + 80);
     expect(await hookRows(taskId, 'alpha')).toHaveLength(42);
     expect(await hookRows(taskId, 'delta')).toHaveLength(41);
     expect(await hookRows(taskId, 'beta')).toHaveLength(0);
