@@ -128,6 +128,10 @@ describe('lifecycle hooks under attack', () => {
     expect(calls('alpha').filter((c) => c.event.seq === '999999001')).toEqual([]);
   });
 
+  // What bounds a hook's rows: only HOOK_EVENT_TYPES match (a few per task attempt, attempts
+  // bounded by the profile's retry), one row per matching hook (≤ 10 per integration, one
+  // event_hooks row each). The outbox itself is not pruned by retention, as before hooks: the
+  // same holds for dispatch and subscription rows.
   it('a flood of task events: tool calls write no hook row; lifecycle events one per matching hook', async () => {
     const taskId = await runTask('alpha', 'alpha:flood');
     await expect.poll(async () => (await hookRows(taskId, 'alpha')).length).toBe(2);
