@@ -156,6 +156,7 @@ export const taskEventHookInputSchema = z.object({
    * Where the task's result goes (what this integration's trigger set: a chat's channel and
    * thread): only for a session this integration owns, never another's.
    */
-  dispatch: z.object({ type: localName, config: jsonObject.optional() }).optional(),
+  // Any type a task may carry (the API's sessions take any name), so no event is refused here.
+  dispatch: z.object({ type: z.string(), config: jsonObject.optional() }).optional(),
 });
 export type TaskEventHookInput = z.output<typeof taskEventHookInputSchema>;
