@@ -22,6 +22,7 @@ import { countedGuard } from './guards/counted.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { registerIntegrationStates, registerQueueStats } from './http/scrape-metrics.ts';
+import { followEventHooks } from './integrations/event-hooks.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
 import { releaseTaskInstances } from './integrations/task-instances.ts';
 import { envKeyPrefix, hashApiKey } from './keys/format.ts';
@@ -134,6 +135,13 @@ export async function startGateway(
       onUpstreamRestart: (integration) => metrics.upstreamRestarts.inc({ integration }),
     });
     shutdown.add('integrations', () => integrations.stopAll());
+    // Lifecycle hooks (manifest `events:`) into event_hooks as integrations become ready or are
+    // refused or removed; events/store.ts fanOut reads them.
+    const eventHooks = followEventHooks(integrations, db.sql, log);
+    shutdown.add('event hooks', async () => {
+      eventHooks.stop();
+      await eventHooks.idle();
+    });
     // A tool approval on any gateway shows the tool again here (integrations/tool-pinning.ts).
     const stopFollowingPins = await integrations.followToolPins();
     shutdown.add('tool pin approvals', stopFollowingPins);
@@ -228,6 +236,7 @@ export async function startGateway(
     // After listen: background processes are told the gateway's URL, and with PORT=0 it is
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
+    await eventHooks.prune();
     integrationsLoaded();
     step();
     const taskWorker = await TaskWorker.start({

@@ -142,3 +142,36 @@ export const approvalRequestInputSchema = z.object({
   dispatch: z.object({ type: localName, config: jsonObject.optional() }),
 });
 export type ApprovalRequestInput = z.output<typeof approvalRequestInputSchema>;
+
+/** A hook's `data` over this many bytes of JSON is replaced by `{truncated: true, bytes}`. */
+export const MAX_HOOK_EVENT_DATA_BYTES = 8_192;
+
+/**
+ * Arguments of a lifecycle hook (manifest `events:`, e.g. `on_task_event`): one task event of a
+ * session the integration owns (or of any session, with `sessions: all`). Delivered at least
+ * once through the outbox, retried with its backoff: dedupe on `seq`; order by `seq` (a retry
+ * can arrive after a later event).
+ */
+export const taskEventHookInputSchema = z.object({
+  event: z.object({
+    /** task:started, task:done, … (manifest HOOK_EVENT_TYPES). */
+    type: text('a task event type'),
+    /** The event's sequence number (a bigint as decimal text), increasing across all tasks. */
+    seq: text('an event sequence number'),
+    taskId: text('a task id'),
+    /** ISO 8601 time the event was written. */
+    createdAt: text('an ISO 8601 time'),
+    /** The event's own data, or `{truncated: true, bytes}` over MAX_HOOK_EVENT_DATA_BYTES. */
+    data: jsonObject,
+  }),
+  session: z.object({ id: text('a session id'), key: text('a session key') }),
+  /** The integration the hook belongs to (this one). */
+  integration: text('an integration name'),
+  /**
+   * Where the task's result goes (what this integration's trigger set: a chat's channel and
+   * thread): only for a session this integration owns, never another's.
+   */
+  // Any type a task may carry (the API's sessions take any name), so no event is refused here.
+  dispatch: z.object({ type: z.string(), config: jsonObject.optional() }).optional(),
+});
+export type TaskEventHookInput = z.output<typeof taskEventHookInputSchema>;

@@ -85,6 +85,12 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
       'panel name',
     ),
     ...duplicates(
+      'events',
+      'tool',
+      manifest.events.map((e) => e.tool),
+      'hook tool',
+    ),
+    ...duplicates(
       'processes',
       'name',
       manifest.processes.map((p) => p.name),
@@ -195,6 +201,33 @@ export function manifestRuleViolations(manifest: ManifestShape): RuleViolation[]
       out.push({
         path: ['dispatchers', index, 'approvals'],
         expected: `a tool listed in tools.hidden, since only the gateway may call handlers (${hiddenList})`,
+      });
+    }
+  }
+
+  // A hook tool is called by the gateway alone, with task events of sessions it may not own.
+  for (const [index, entry] of manifest.events.entries()) {
+    if (!hidden.includes(entry.tool)) {
+      out.push({
+        path: ['events', index, 'tool'],
+        expected: `a tool of this integration listed in tools.hidden, since only the gateway may call hook tools (${hiddenList})`,
+      });
+    }
+  }
+  if (manifest.events.length > 0 && !manifest.capabilities.includes('events')) {
+    const count = manifest.events.length;
+    out.push({
+      path: ['capabilities'],
+      found: 'no "events"',
+      expected: `"events" because the manifest declares ${count} event hook${count === 1 ? '' : 's'}`,
+    });
+  }
+  for (const [index, entry] of manifest.events.entries()) {
+    if (entry.sessions === 'all' && !manifest.capabilities.includes('events.all')) {
+      out.push({
+        path: ['capabilities'],
+        found: 'no "events.all"',
+        expected: `"events.all" because events[${index}] has sessions: all (the tasks of every session, not only this integration's own)`,
       });
     }
   }

@@ -236,6 +236,51 @@ const panel = strictObject({
     .describe('how often the console reloads it (absent: only when the page opens)'),
 });
 
+/**
+ * The task events a lifecycle hook may subscribe to (manifest `events:`): a task's start and
+ * end, a few per attempt, so a hook's outbox rows are bounded by its tasks' attempts. Not
+ * task:tool_use and the like (one per tool call: a flood), nor task:created (written in the
+ * statement that creates the task and its session, before either can be matched to an owner).
+ * `task:*` stands for all of these.
+ */
+export const HOOK_EVENT_TYPES = [
+  'task:started',
+  'task:running',
+  'task:requeued',
+  'task:done',
+  'task:failed',
+  'task:cancelled',
+  'task:complete',
+] as const;
+export const HOOK_EVENT_WILDCARD = 'task:*';
+
+/** A hook's `types` with `task:*` expanded: the exact types the gateway matches. */
+export function hookEventTypes(types: readonly string[]): string[] {
+  return types.includes(HOOK_EVENT_WILDCARD)
+    ? [...HOOK_EVENT_TYPES]
+    : HOOK_EVENT_TYPES.filter((t) => types.includes(t));
+}
+
+/** Entries of `events:`: each is one hidden tool; 10 are plenty for start, end and a spare. */
+export const MAX_EVENT_HOOKS = 10;
+
+const eventHook = strictObject({
+  tool: toolName.describe('hidden tool of this integration the gateway calls with each event'),
+  types: z
+    .array(z.enum([...HOOK_EVENT_TYPES, HOOK_EVENT_WILDCARD]), {
+      error: `expected a list of task event types: ${[...HOOK_EVENT_TYPES, HOOK_EVENT_WILDCARD].join(', ')}`,
+    })
+    .min(1, 'expected at least one event type')
+    .max(HOOK_EVENT_TYPES.length + 1, `expected at most ${HOOK_EVENT_TYPES.length + 1} event types`)
+    .describe('task events to receive; task:* is all of them'),
+  sessions: z
+    .enum(['own', 'all'])
+    .default('own')
+    .describe(
+      'own: tasks of sessions whose key starts with "<integration>:" (capability events); all: every session (capability events.all)',
+    ),
+});
+
 const tools = strictObject({
   hidden: z
     .array(toolName, { error: 'expected a list of tool names' })
@@ -266,6 +311,11 @@ export const manifestObject = strictObject(
       .max(20, 'expected at most 20 panels')
       .default([])
       .describe("read-only views on the integration's console page, each filled by a hidden tool"),
+    events: z
+      .array(eventHook, { error: 'expected a list of event hooks' })
+      .max(MAX_EVENT_HOOKS, `expected at most ${MAX_EVENT_HOOKS} event hooks`)
+      .default([])
+      .describe('lifecycle hooks: task events delivered to a hidden tool through the outbox'),
     skills: relativePath.optional().describe('folder of *.md served to agents as MCP resources'),
     tools: tools.default({ hidden: [] }),
     capabilities: z

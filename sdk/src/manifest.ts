@@ -30,3 +30,4 @@ export type ManifestDispatcher = Manifest['dispatchers'][number];
 export type ManifestSchedule = Manifest['schedules'][number];
 export type ManifestProcess = Manifest['processes'][number];
 export type ManifestPanel = Manifest['panels'][number];
+export type ManifestEventHook = Manifest['events'][number];

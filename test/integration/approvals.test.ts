@@ -49,7 +49,7 @@ integrations:
   echo: { enabled: true }
   chat:
     enabled: true
-    grants: [webhooks, dispatch, processes, sessions.write]
+    grants: [webhooks, dispatch, processes, sessions.write, events]
     allowUrls: ["http://127.0.0.1:\${CHAT_PORT}"]
     settings: { CHAT_SIGNING_SECRET: approvals-e2e-chat-secret }
 tokens: { defaultTtl: 15m, maxTtl: 2h }

@@ -62,7 +62,7 @@ integrations:
       GITHUB_API_URL: ${github.url}
   chat:
     enabled: true
-    grants: [webhooks, dispatch, processes, sessions.write]
+    grants: [webhooks, dispatch, processes, sessions.write, events]
     allowUrls: ["http://127.0.0.1:\${CHAT_PORT}"]
     profile: scripted
     settings:
@@ -166,6 +166,13 @@ profiles:
     await until('the dispatch', async () =>
       (await outboxOf(task.id))[0]?.status === 'delivered' ? true : undefined,
     );
+    // chat's lifecycle hook (manifest events:) got the task's start and end.
+    await until('the hook calls', async () => {
+      const rows = await gw().sql<{ type: string; status: string }[]>`
+        select payload->'event'->>'type' as type, status from outbox
+         where task_id = ${task.id} and target->>'type' = 'hook' order by id`;
+      return rows.length === 2 && rows.every((r) => r.status === 'delivered') ? rows : undefined;
+    });
 
     // Read the thread back through the gateway, as an agent would.
     const granted = (await (
@@ -188,7 +195,12 @@ profiles:
       });
       const messages = (listed.structuredContent as { messages: Array<Record<string, unknown>> })
         .messages;
-      expect(messages.find((m) => m.ts === ts)).toMatchObject({ user: 'U123', bot: false });
+      // 👀 while the task ran, replaced by ✅ when it ended (chat's on_task_event).
+      expect(messages.find((m) => m.ts === ts)).toMatchObject({
+        user: 'U123',
+        bot: false,
+        reactions: ['white_check_mark'],
+      });
       const reply = messages.find((m) => m.bot === true && m.threadTs === ts);
       const [done] = await gw().sql<{ result: string }[]>`
         select result from tasks where id = ${task.id}`;

@@ -55,6 +55,7 @@ const Messages = z.object({
       user: z.string(),
       text: z.string(),
       threadTs: z.string().optional(),
+      reactions: z.array(z.string()).optional(),
     }),
   ),
 });
@@ -118,10 +119,16 @@ describe('servers/chat over Streamable HTTP', () => {
       'ask_approval',
       'deliver',
       'list_messages',
+      'on_task_event',
       'on_webhook',
       'post_message',
     ]);
-    expect(manifest.tools.hidden.sort()).toEqual(['ask_approval', 'deliver', 'on_webhook']);
+    expect(manifest.tools.hidden.sort()).toEqual([
+      'ask_approval',
+      'deliver',
+      'on_task_event',
+      'on_webhook',
+    ]);
     expect(manifest.processes[0]?.requires).toEqual(['CHAT_PORT']);
   });
 
@@ -269,6 +276,54 @@ describe('servers/chat over Streamable HTTP', () => {
         threadTs: '1700000000.000100',
       }),
     ]);
+  });
+
+  it('on_task_event reacts on the thread: 👀 when its task starts, ✅ or ❌ when it ends', async () => {
+    const thread = { type: 'chat', config: { channel: 'general', threadTs: '1700000000.000100' } };
+    const hook = (type: string, seq: string, taskId = 't_10', dispatch: unknown = thread) =>
+      client.callTool({
+        name: 'on_task_event',
+        arguments: {
+          event: { type, seq, taskId, createdAt: '2026-01-05T06:00:00Z', data: {} },
+          session: { id: 's_10', key: 'chat:general' },
+          integration: 'chat',
+          ...(dispatch ? { dispatch } : {}),
+        },
+      });
+    const reactions = async () => {
+      const listed = await client.callTool({
+        name: 'list_messages',
+        arguments: { channel: 'general', limit: 200 },
+      });
+      return Messages.parse(listed.structuredContent).messages.find(
+        (m) => m.ts === '1700000000.000100',
+      )?.reactions;
+    };
+    expect((await hook('task:started', '41')).structuredContent).toEqual({
+      reacted: true,
+      reaction: 'eyes',
+    });
+    expect(await reactions()).toEqual(['eyes']);
+    // Delivered again (at least once): nothing changes.
+    await hook('task:started', '41');
+    expect(await reactions()).toEqual(['eyes']);
+    await hook('task:done', '45');
+    expect(await reactions()).toEqual(['white_check_mark']);
+    // A retried start arriving after the end does not put 👀 back.
+    expect((await hook('task:started', '41')).structuredContent).toMatchObject({
+      reacted: false,
+      reason: 'an older event',
+    });
+    expect(await reactions()).toEqual(['white_check_mark']);
+    // A second task in the same thread that fails.
+    await hook('task:started', '50', 't_11');
+    expect(await reactions()).toEqual(['white_check_mark', 'eyes']);
+    await hook('task:failed', '52', 't_11');
+    expect(await reactions()).toEqual(['white_check_mark', 'x']);
+    // A task without a chat thread (no dispatch) is left alone.
+    expect((await hook('task:started', '60', 't_12', null)).structuredContent).toMatchObject({
+      reacted: false,
+    });
   });
 
   it('also serves a client that negotiates the 2026-07-28 era', async () => {

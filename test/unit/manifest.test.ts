@@ -25,7 +25,7 @@ const BROKEN: Array<[string, string, string]> = [
   [
     'unknown-key-root',
     'webhook',
-    'found unknown key "webhook", expected one of apiVersion, name, version, description, server, settings, webhooks, dispatchers, schedules, processes, panels, skills, tools, capabilities, outboundHosts',
+    'found unknown key "webhook", expected one of apiVersion, name, version, description, server, settings, webhooks, dispatchers, schedules, processes, panels, events, skills, tools, capabilities, outboundHosts',
   ],
   [
     'unknown-key-nested',
@@ -168,6 +168,7 @@ describe('manifest: valid files (ARCHITECTURE §4)', () => {
           },
         ],
         panels: [],
+        events: [],
         skills: 'skills/',
         tools: { hidden: ['on_webhook', 'deliver', 'on_schedule'] },
         capabilities: [
@@ -202,6 +203,7 @@ describe('manifest: valid files (ARCHITECTURE §4)', () => {
       schedules: [],
       processes: [],
       panels: [],
+      events: [],
       tools: { hidden: [] },
       capabilities: [],
       outboundHosts: [],
@@ -328,6 +330,55 @@ describe('manifest: inline cases', () => {
         ],
       ]);
     }
+  });
+
+  it('takes event hooks: a hidden tool, lifecycle types only, capability events (and events.all for all)', () => {
+    const hooks = (events: string, capabilities: string, hidden = '[on_task_event]') =>
+      inline(
+        `${HEAD}${STDIO}events: ${events}\ntools: { hidden: ${hidden} }\ncapabilities: ${capabilities}\n`,
+      );
+    expect(
+      hooks('[{ tool: on_task_event, types: [task:started, task:done] }]', '[events]'),
+    ).toEqual([]);
+    expect(
+      hooks('[{ tool: on_task_event, types: ["task:*"], sessions: all }]', '[events, events.all]'),
+    ).toEqual([]);
+    expect(hooks('[{ tool: on_task_event, types: [task:started] }]', '[]')).toEqual([
+      [
+        'capabilities',
+        'found no "events", expected "events" because the manifest declares 1 event hook',
+      ],
+    ]);
+    expect(
+      hooks('[{ tool: on_task_event, types: [task:started], sessions: all }]', '[events]'),
+    ).toEqual([
+      [
+        'capabilities',
+        'found no "events.all", expected "events.all" because events[0] has sessions: all (the tasks of every session, not only this integration\'s own)',
+      ],
+    ]);
+    expect(hooks('[{ tool: on_task_event, types: [task:started] }]', '[events]', '[]')).toEqual([
+      [
+        'events[0].tool',
+        'found "on_task_event", expected a tool of this integration listed in tools.hidden, since only the gateway may call hook tools (tools.hidden is empty)',
+      ],
+    ]);
+    // task:tool_use (one per tool call) and task:created are not hook types.
+    const [[where, message]] = hooks(
+      '[{ tool: on_task_event, types: [task:tool_use] }]',
+      '[events]',
+    ) as [[string, string]];
+    expect(where).toBe('events[0].types[0]');
+    expect(message).toContain('task:started');
+    expect(
+      hooks(
+        '[{ tool: on_task_event, types: [task:started] }, { tool: on_task_event, types: [task:done] }]',
+        '[events]',
+      )[0]?.[0],
+    ).toBe('events[1].tool');
+    expect(
+      hooks('[{ tool: on_task_event, types: [task:started], session: own }]', '[events]')[0]?.[0],
+    ).toBe('events[0].session');
   });
 
   it(`takes settings in server.url as \${KEY}: declared, not secret, always with a value`, () => {

@@ -40,9 +40,11 @@ export interface OutboxEntry {
 const OUTBOX_STATUSES = ['pending', 'processing', 'delivered', 'dead'] as const;
 const PAGE_SIZE = 25;
 
-/** Where an entry goes, in a few words: a dispatch's type (and URL's origin), a subscription. */
+/** Where an entry goes, in a few words: a dispatch's type (and URL's origin), a subscription, a hook. */
 export function targetOf(e: OutboxEntry): string {
   const t = e.target;
+  if (e.kind === 'event' && t.type === 'hook')
+    return `hook ${String(t.integration)}:${String(t.tool)}`;
   if (e.kind === 'event') return `subscription ${String(t.subscriptionId ?? '?').slice(0, 8)}`;
   const config = (t.config ?? {}) as Record<string, unknown>;
   if (t.type === 'webhook' && typeof config.url === 'string') {

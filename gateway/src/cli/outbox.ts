@@ -17,7 +17,7 @@ interface Entry {
   id: string;
   kind: string;
   taskId: string | null;
-  target: { type?: string; url?: string };
+  target: { type?: string; url?: string; integration?: string; tool?: string };
   status: string;
   attempts: number;
   maxAttempts: number;
@@ -31,7 +31,11 @@ const table = (entries: Entry[]) =>
     entries.map((e) => [
       e.id,
       e.kind,
-      e.target.type === 'subscription' ? (e.target.url ?? '-') : (e.target.type ?? '-'),
+      e.target.type === 'subscription'
+        ? (e.target.url ?? '-')
+        : e.target.type === 'hook'
+          ? `hook ${e.target.integration}:${e.target.tool}`
+          : (e.target.type ?? '-'),
       e.status,
       `${e.attempts}/${e.maxAttempts}`,
       e.taskId ?? '-',

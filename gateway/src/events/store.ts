@@ -1,3 +1,4 @@
+import { HOOK_EVENT_TYPES, MAX_HOOK_EVENT_DATA_BYTES } from '@switchboard/sdk';
 import type { Sql } from '../db/connect.ts';
 
 /**
@@ -27,10 +28,19 @@ const columns = (sql: Sql) =>
   sql`seq::text, task_id::text as "taskId", type, data, created_at as "createdAt"`;
 
 /**
- * Fans the inserted events out to the operators' event subscriptions, in the statement that
- * writes them (a data-modifying CTE runs whether or not the outer query reads it), so an event
- * and its deliveries commit together without another round trip: one 'event' outbox row per
- * active subscription whose types name the event's type, its `<prefix>:*` or `*`.
+ * THE place that decides who gets a task event (ARCHITECTURE §1): fans the inserted events out
+ * in the statement that writes them (a data-modifying CTE runs whether or not the outer query
+ * reads it), so an event and its deliveries commit together without another round trip:
+ * - one 'event' outbox row per active operator subscription whose types name the event's
+ *   type, its `<prefix>:*` or `*` (target type `subscription`: a signed POST);
+ * - one 'event' outbox row per lifecycle hook (manifest `events:`, table event_hooks, kept by
+ *   integrations/event-hooks.ts) whose types name the event's type, for a task of a session the
+ *   hook's integration owns (key `<integration>:…`) or of any session when the hook has
+ *   all_sessions (granted `events.all`) (target type `hook`: its hidden tool, outbox/hooks.ts).
+ *   The payload is the tool's arguments (sdk taskEventHookInputSchema: with the task's dispatch
+ *   target only for the hook's own sessions), the data capped at
+ *   MAX_HOOK_EVENT_DATA_BYTES. Only HOOK_EVENT_TYPES can match: a few per task attempt, never a
+ *   task:tool_use flood. An event of a task without a session matches no hook.
  */
 export const fanOut = (sql: Sql, inserted = 'inserted') => sql`
   fanned as (
@@ -45,7 +55,35 @@ export const fanOut = (sql: Sql, inserted = 'inserted') => sql`
       join event_subscriptions s
         on s.deleted_at is null
        and (i.type = any(s.types) or '*' = any(s.types)
-            or split_part(i.type, ':', 1) || ':*' = any(s.types)))`;
+            or split_part(i.type, ':', 1) || ':*' = any(s.types))),
+  hooked as (
+    insert into outbox (kind, task_id, target, payload, trace_parent)
+    select 'event', i.task_id,
+           jsonb_build_object('type', 'hook', 'integration', h.integration, 'tool', h.tool,
+                              'sessions', case when h.all_sessions then 'all' else 'own' end),
+           jsonb_build_object(
+             'event', jsonb_build_object(
+               'type', i.type, 'seq', i.seq::text, 'taskId', i.task_id::text,
+               'createdAt', i.created_at,
+               'data', case when octet_length(i.data::text) <= ${MAX_HOOK_EVENT_DATA_BYTES}
+                            then i.data
+                            else jsonb_build_object('truncated', true,
+                                                    'bytes', octet_length(i.data::text)) end),
+             'session', jsonb_build_object('id', hs.id::text, 'key', hs.key),
+             'integration', h.integration)
+           -- The task's dispatch target only to its own session's integration (which set it):
+           -- a webhook target's config may hold a signing secret.
+           || case when left(hs.key, length(h.integration) + 1) = h.integration || ':'
+                        and ht.dispatch is not null
+                   then jsonb_build_object('dispatch', ht.dispatch) else '{}'::jsonb end,
+           ht.trace_parent
+      from ${sql(inserted)} i
+      join tasks ht on ht.id = i.task_id
+      join sessions hs on hs.id = ht.session_id
+      join event_hooks h
+        on i.type = any(h.types)
+       and (h.all_sessions or left(hs.key, length(h.integration) + 1) = h.integration || ':')
+     where i.type = any(${HOOK_EVENT_TYPES as unknown as string[]}::text[]))`;
 
 export async function insertTaskEvent(sql: Sql, event: NewTaskEvent): Promise<TaskEvent> {
   const [row] = await sql<TaskEvent[]>`

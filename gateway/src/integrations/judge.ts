@@ -51,7 +51,7 @@ function joinAnd(items: string[]): string {
 
 /**
  * One `handler_missing` per tool that a webhook, dispatcher or schedule `handler`, a panel's
- * `tool`, or a
+ * or an event hook's `tool`, or a
  * `tools.hidden` entry, names and the server does not list: such a handler would fail only at
  * its next fire, and the tool the author meant would be shown to agents unhidden.
  */
@@ -68,6 +68,7 @@ export function missingHandlers(manifest: Manifest, listed: readonly string[]): 
     }
   }
   for (const [index, entry] of manifest.panels.entries()) note(entry.tool, `panels[${index}].tool`);
+  for (const [index, entry] of manifest.events.entries()) note(entry.tool, `events[${index}].tool`);
   for (const [index, tool] of manifest.tools.hidden.entries()) note(tool, `tools.hidden[${index}]`);
   if (fields.size === 0) return [];
   const sorted = [...listed].sort();

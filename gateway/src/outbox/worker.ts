@@ -17,6 +17,7 @@ import {
 } from './dispatchers.ts';
 import { claimOutboxRows, recoverOutboxLeases, settleAttempt } from './entries.ts';
 import { isPostFailure } from './errors.ts';
+import { deliverToHook } from './hooks.ts';
 import { type DispatchedTask, deliverInternal } from './internal.ts';
 import { WEBHOOK_SECRET_EXPECTED, webhookSecretProblem } from './sign.ts';
 import type { LeasedOutboxRow, Settlement } from './store.ts';
@@ -188,7 +189,11 @@ export class OutboxWorker {
       // dispatch retried an hour later on another replica is still in the event's trace.
       handle: (row) =>
         inSpan(
-          row.kind === 'event' ? 'subscription post' : 'dispatch attempt',
+          row.kind === 'dispatch'
+            ? 'dispatch attempt'
+            : row.target.type === 'hook'
+              ? 'hook call'
+              : 'subscription post',
           {
             kind: SpanKind.PRODUCER,
             parent: row.traceParent,
@@ -280,6 +285,9 @@ export class OutboxWorker {
 
   private async attempt(row: LeasedOutboxRow): Promise<Attempt> {
     const messageId = `outbox_${row.id}`;
+    if (row.kind === 'event' && row.target.type === 'hook') {
+      return deliverToHook(this.deps.registry, row.target, row.payload);
+    }
     if (row.kind === 'event') {
       const id = String(row.target.subscriptionId ?? '');
       const endpoint = await subscriptionEndpoint(this.deps.sql, this.deps.masterKey, id);

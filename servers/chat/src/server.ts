@@ -11,6 +11,7 @@ import { GatewayTokenError, gatewayTokenVerifier } from '@switchboard/sdk';
 import { loadSettings } from './config.ts';
 import { nodeListener } from './node-http.ts';
 import { ChannelStore } from './store.ts';
+import { TaskReactions } from './task-events.ts';
 import { registerTools } from './tools.ts';
 
 const MCP_PATH = '/mcp';
@@ -26,10 +27,11 @@ try {
 }
 
 const store = new ChannelStore();
+const reactions = new TaskReactions(store);
 const mcp = createMcpHandler(
   () => {
     const server = new McpServer({ name: 'switchboard-chat', version: '0.1.0' });
-    registerTools(server, store);
+    registerTools(server, store, reactions);
     return server;
   },
   { onerror: (error) => console.error(`chat: ${error.message}`) },

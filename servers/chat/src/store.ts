@@ -18,7 +18,12 @@ export type ChatMessage = {
   text: string;
   threadTs?: string;
   bot: boolean;
+  /** Slack-style reactions (`eyes`, `white_check_mark`, …), each name once, in the order added. */
+  reactions?: string[];
 };
+
+/** Reactions kept per message: Slack's own limit of distinct reactions is 50. */
+const MAX_REACTIONS = 50;
 
 /** An in-memory Slack-like workspace: channels of messages, oldest first. */
 export class ChannelStore {
@@ -35,6 +40,25 @@ export class ChannelStore {
   record(message: ChatMessage): ChatMessage {
     const existing = this.channels.get(message.channel)?.find((m) => m.ts === message.ts);
     return existing ?? this.insert(message);
+  }
+
+  /**
+   * Slack's reactions.add / reactions.remove on one message (idempotent: adding a reaction twice
+   * or removing one that is not there changes nothing). Undefined when the message is not kept.
+   */
+  react(
+    channel: string,
+    ts: string,
+    change: { add?: string; remove?: readonly string[] },
+  ): ChatMessage | undefined {
+    const message = this.channels.get(channel)?.find((m) => m.ts === ts);
+    if (!message) return undefined;
+    const kept = (message.reactions ?? []).filter((r) => !change.remove?.includes(r));
+    if (change.add && !kept.includes(change.add) && kept.length < MAX_REACTIONS) {
+      kept.push(change.add);
+    }
+    message.reactions = kept;
+    return message;
   }
 
   /** The newest `limit` messages of a channel, oldest first. */

@@ -1,6 +1,7 @@
 import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { ChannelName, type ChannelStore, MessageText } from './store.ts';
+import { TaskEventInput, type TaskReactions } from './task-events.ts';
 import { handleWebhook, WebhookInput } from './webhook.ts';
 
 /** list_messages answers at most 200 messages, Slack's conversations.history page limit. */
@@ -65,7 +66,11 @@ function resultText(task: z.infer<typeof DeliverInput>['task']): string {
   return task.error === undefined || task.error === null ? text : `Task ${task.id} failed: ${text}`;
 }
 
-export function registerTools(server: McpServer, store: ChannelStore): void {
+export function registerTools(
+  server: McpServer,
+  store: ChannelStore,
+  reactions: TaskReactions,
+): void {
   server.registerTool(
     'post_message',
     {
@@ -153,6 +158,21 @@ export function registerTools(server: McpServer, store: ChannelStore): void {
         ...(threadTs ? { threadTs } : {}),
       });
       return ok(`Asked in #${channel}`, { asked: true, channel, ts: message.ts });
+    },
+  );
+
+  server.registerTool(
+    'on_task_event',
+    {
+      description: "Gateway only: react in a task's thread when it starts and ends",
+      inputSchema: TaskEventInput,
+    },
+    (input) => {
+      const result = reactions.apply(input);
+      return ok(
+        result.reacted ? `Reacted :${result.reaction}:` : `No reaction: ${result.reason}`,
+        result,
+      );
     },
   );
 }
