@@ -9,6 +9,7 @@ import { InProcessBus, PostgresBus } from './db/bus.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { DeliveryWorker } from './deliveries/worker.ts';
+import { DocumentService } from './documents/service.ts';
 import { SwitchboardError } from './errors.ts';
 import {
   type PublishTaskEvents,
@@ -93,6 +94,8 @@ export async function startGateway(
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
       log,
+      // PGlite's pgvector bundle only for embeddings (documents/service.ts).
+      vector: config.embeddings !== undefined,
     });
     shutdown.add('database', () => db.close());
     step();
@@ -105,6 +108,8 @@ export async function startGateway(
       });
     }
     const masterKey = loadMasterKey(config.masterKey, config.dataDir, log);
+    const documents = new DocumentService(db.sql, log, config.embeddings);
+    await documents.start();
     let url = '';
     const bus = db.embedded ? new InProcessBus() : new PostgresBus(db.sql, log);
     step();
@@ -185,6 +190,7 @@ export async function startGateway(
       flushToolEvents: () => toolEvents.flush(),
       redactFor: (claims) =>
         profileRedactor(db.sql, masterKey, integrations.currentPolicy(), claims.profile),
+      documents,
     });
     shutdown.add('task tools', () => taskTools.close());
     step();
@@ -212,6 +218,7 @@ export async function startGateway(
       wakeDeliveries: () => deliveries?.accepted(),
       integrationsLoaded: loaded,
       testFaults: config.testFaults,
+      documents,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {

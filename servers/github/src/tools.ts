@@ -2,6 +2,7 @@ import type { CallToolResult, McpServer, ServerContext } from '@modelcontextprot
 import { inToolCallSpan } from '@switchboard/sdk/tracing';
 import * as z from 'zod';
 import { DeliverInput, deliver } from './deliver.ts';
+import type { PullRequestDocuments } from './documents.ts';
 import { type GitHubApi, RepoName } from './github-api.ts';
 import { OpenPulls } from './panels.ts';
 import { handleSchedule, ScheduleInput } from './schedule.ts';
@@ -33,12 +34,19 @@ function guarded(
 const IssueNumber = z.number().int().positive();
 
 /** pull_request deliveries feed the open-prs panel; anything else (or unparsable) is skipped. */
-function notePullRequest(openPulls: OpenPulls, input: WebhookInput): void {
+function notePullRequest(
+  openPulls: OpenPulls,
+  documents: PullRequestDocuments | undefined,
+  input: WebhookInput,
+): void {
   const event = Object.entries(input.headers).find(([k]) => k.toLowerCase() === 'x-github-event');
   const name = Array.isArray(event?.[1]) ? event[1][0] : event?.[1];
   if (name !== 'pull_request') return;
   try {
-    openPulls.note(typeof input.body === 'string' ? JSON.parse(input.body) : input.body);
+    const payload = typeof input.body === 'string' ? JSON.parse(input.body) : input.body;
+    openPulls.note(payload);
+    // Its description into the gateway's documents (documents.ts), after this handler answers.
+    documents?.note(payload);
   } catch {
     // handleWebhook already parsed it; a body that does not parse has no PR to note.
   }
@@ -51,6 +59,8 @@ export function registerTools(
   triageRepos: readonly string[] = [],
   /** What the open-prs panel shows: shared by every connection of this process. */
   openPulls: OpenPulls = new OpenPulls(),
+  /** PR descriptions to the gateway's documents (when it gave this process an API key). */
+  documents?: PullRequestDocuments,
 ): void {
   server.registerTool(
     'get_pr',
@@ -115,7 +125,7 @@ export function registerTools(
     (input, ctx) =>
       guarded('on_webhook', ctx, async () => {
         const result = handleWebhook(input);
-        notePullRequest(openPulls, input);
+        notePullRequest(openPulls, documents, input);
         return ok(`${result.triggers.length} trigger(s)`, result);
       }),
   );
