@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import { Counter } from 'prom-client';
 import { OpenStreams } from './api/streams.ts';
 import { type Config, publicUrlFor } from './config.ts';
 import { logContainment } from './containment/detect.ts';
@@ -108,8 +109,6 @@ export async function startGateway(
       });
     }
     const masterKey = loadMasterKey(config.masterKey, config.dataDir, log);
-    const documents = new DocumentService(db.sql, log, config.embeddings);
-    await documents.start();
     let url = '';
     const bus = db.embedded ? new InProcessBus() : new PostgresBus(db.sql, log);
     step();
@@ -124,6 +123,16 @@ export async function startGateway(
     step();
     const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const metrics = createMetrics();
+    // Documents (issue 18): full text, or hybrid once the vector store exists (never fails boot).
+    const embeddingFailures = new Counter({
+      name: 'switchboard_document_embedding_failures_total',
+      help: 'Document ingests whose embedding failed: stored without one, found by full text only',
+      registers: [metrics.registry],
+    });
+    const documents = new DocumentService(db.sql, log, config.embeddings, {
+      onEmbeddingFailure: () => embeddingFailures.inc(),
+    });
+    await documents.start();
     // Found once per process (a probe of a few ms): servers and agents started later use it.
     logContainment(log, config.containment);
     const integrations = new IntegrationRegistry({

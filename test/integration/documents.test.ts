@@ -275,6 +275,10 @@ describe('documents: vector search with an embeddings endpoint', () => {
       expect(ids(search.body.results)).toEqual([id]);
       if (vectorInstalled) {
         expect(get().logs.text()).toMatch(/embedding failed; the document is stored/);
+        const counted = await get().metrics.registry.getSingleMetricAsString(
+          'switchboard_document_embedding_failures_total',
+        );
+        expect(counted).toMatch(/switchboard_document_embedding_failures_total 1$/m);
       }
     } finally {
       fake!.state.down = false;

@@ -53,9 +53,9 @@ export class DocumentService {
     private readonly sql: Pool,
     private readonly log: Logger,
     private readonly embeddings: EmbeddingsConfig | undefined,
-    embed?: Embed,
+    private readonly hooks: { onEmbeddingFailure?: () => void; embed?: Embed } = {},
   ) {
-    this.embed = embeddings ? (embed ?? embeddingsClient(embeddings)) : undefined;
+    this.embed = embeddings ? (hooks.embed ?? embeddingsClient(embeddings)) : undefined;
   }
 
   /** Full text, or hybrid with the vector store made: never fails the gateway's start. */
@@ -135,6 +135,7 @@ export class DocumentService {
       return true;
     } catch (error) {
       this.embeddingFailures++;
+      this.hooks.onEmbeddingFailure?.();
       this.log.warn(
         { err: error, documentId: document.id, failures: this.embeddingFailures },
         'documents: embedding failed; the document is stored and found by full text only',
