@@ -17,7 +17,11 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const MODES = ['development', 'production'] as const;
 
 /** Variables whose values are never printed, even when they are wrong. */
-const SECRET_VARS = new Set(['SWITCHBOARD_MASTER_KEY', 'SWITCHBOARD_ADMIN_KEY']);
+const SECRET_VARS = new Set([
+  'SWITCHBOARD_MASTER_KEY',
+  'SWITCHBOARD_ADMIN_KEY',
+  'EMBEDDINGS_API_KEY',
+]);
 const URL_VARS = new Set(['DATABASE_URL']);
 
 const port = z
@@ -117,7 +121,38 @@ const envSchema = z.object({
   // Test only: mounts /__test/faults (http/test-faults.ts), routes that throw on purpose. Taken
   // only with NODE_ENV=test and refused with SWITCHBOARD_MODE=production (production-mode.ts).
   SWITCHBOARD_TEST_FAULTS: z.enum(['0', '1'], { error: 'expected 0 or 1' }).default('0'),
+  // Documents (issue 18, documents/embeddings.ts): an OpenAI-compatible embeddings endpoint
+  // (the full URL, e.g. http://127.0.0.1:11434/v1/embeddings). Unset: search is full text only.
+  EMBEDDINGS_URL: z
+    .string()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, 'expected an absolute http(s) URL of an embeddings endpoint, e.g. https://api.openai.com/v1/embeddings')
+    .optional(),
+  EMBEDDINGS_MODEL: nonEmpty.max(200, 'expected at most 200 characters').optional(),
+  EMBEDDINGS_API_KEY: nonEmpty.optional(),
+  // Optional: sent as `dimensions` and checked against every answer (1 to 4096).
+  EMBEDDINGS_DIMENSIONS: z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number from 1 to 4096')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 4096, 'expected a whole number from 1 to 4096')
+    .optional(),
 });
+
+/** An OpenAI-compatible embeddings endpoint for documents (documents/embeddings.ts). */
+export interface EmbeddingsConfig {
+  url: string;
+  model: string;
+  apiKey: string | undefined;
+  /** Sent as `dimensions` and checked against the answer when set. */
+  dimensions: number | undefined;
+}
 
 export interface Config {
   port: number;
@@ -140,6 +175,8 @@ export interface Config {
   containment: ContainmentSetting;
   /** OpenTelemetry tracing (the standard OTEL_* variables, telemetry/config.ts); undefined: off. */
   tracing: TracingConfig | undefined;
+  /** EMBEDDINGS_*: the documents' embeddings endpoint; undefined: full-text search only. */
+  embeddings: EmbeddingsConfig | undefined;
 }
 
 export function decodeMasterKey(value: string): Buffer | undefined {
@@ -182,6 +219,11 @@ export function loadConfig(
     throw new ConfigError([...problems, ...tracing.problems]);
   }
   const e = parsed.data;
+  if (e.EMBEDDINGS_URL && !e.EMBEDDINGS_MODEL) {
+    throw new ConfigError([
+      'EMBEDDINGS_MODEL=(unset): expected the model to ask EMBEDDINGS_URL for (e.g. text-embedding-3-small) when EMBEDDINGS_URL is set',
+    ]);
+  }
   if (e.SWITCHBOARD_TEST_FAULTS === '1' && env.NODE_ENV !== 'test') {
     throw new ConfigError([
       `SWITCHBOARD_TEST_FAULTS="1": only for the gateway's own tests (NODE_ENV=test); it mounts routes that throw on purpose`,
@@ -205,6 +247,15 @@ export function loadConfig(
     testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',
     containment: e.SWITCHBOARD_CONTAINMENT,
     tracing: tracing.config,
+    embeddings:
+      e.EMBEDDINGS_URL && e.EMBEDDINGS_MODEL
+        ? {
+            url: e.EMBEDDINGS_URL,
+            model: e.EMBEDDINGS_MODEL,
+            apiKey: e.EMBEDDINGS_API_KEY,
+            dimensions: e.EMBEDDINGS_DIMENSIONS,
+          }
+        : undefined,
   };
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import { Counter } from 'prom-client';
 import { OpenStreams } from './api/streams.ts';
 import { type Config, publicUrlFor } from './config.ts';
 import { logContainment } from './containment/detect.ts';
@@ -9,6 +10,7 @@ import { InProcessBus, PostgresBus } from './db/bus.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
 import { DeliveryWorker } from './deliveries/worker.ts';
+import { DocumentService } from './documents/service.ts';
 import { SwitchboardError } from './errors.ts';
 import {
   type PublishTaskEvents,
@@ -94,6 +96,8 @@ export async function startGateway(
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
       log,
+      // PGlite's pgvector bundle only for embeddings (documents/service.ts).
+      vector: config.embeddings !== undefined,
     });
     shutdown.add('database', () => db.close());
     step();
@@ -120,6 +124,16 @@ export async function startGateway(
     step();
     const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const metrics = createMetrics();
+    // Documents (issue 18): full text, or hybrid once the vector store exists (never fails boot).
+    const embeddingFailures = new Counter({
+      name: 'switchboard_document_embedding_failures_total',
+      help: 'Document ingests whose embedding failed: stored without one, found by full text only',
+      registers: [metrics.registry],
+    });
+    const documents = new DocumentService(db.sql, log, config.embeddings, {
+      onEmbeddingFailure: () => embeddingFailures.inc(),
+    });
+    await documents.start();
     // Found once per process (a probe of a few ms): servers and agents started later use it.
     logContainment(log, config.containment);
     const integrations = new IntegrationRegistry({
@@ -193,6 +207,7 @@ export async function startGateway(
       flushToolEvents: () => toolEvents.flush(),
       redactFor: (claims) =>
         profileRedactor(db.sql, masterKey, integrations.currentPolicy(), claims.profile),
+      documents,
     });
     shutdown.add('task tools', () => taskTools.close());
     step();
@@ -220,6 +235,7 @@ export async function startGateway(
       wakeDeliveries: () => deliveries?.accepted(),
       integrationsLoaded: loaded,
       testFaults: config.testFaults,
+      documents,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {

@@ -86,7 +86,7 @@ export function panelsRoot() {
 integrations:
   github:
     enabled: true
-    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound]
+    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
     settings:
       GITHUB_TOKEN: ghp_panels_test_token

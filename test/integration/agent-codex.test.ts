@@ -119,7 +119,7 @@ suite(title, () => {
 integrations:
   github:
     enabled: true
-    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound]
+    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
     profile: codex
     settings:

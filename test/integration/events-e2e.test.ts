@@ -53,7 +53,7 @@ describe('events in, results out (issue 6 end to end)', () => {
 integrations:
   github:
     enabled: true
-    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound]
+    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
     profile: scripted
     settings:

@@ -65,7 +65,7 @@ describe('migrations', () => {
       '0011_approvals.sql',
       '0012_console_sessions.sql',
       '0013_trace_context.sql',
-      // 0014 and 0015 are other issue 18 branches' (merged beside this one).
+      '0015_documents.sql',
       '0016_event_hooks.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
@@ -79,6 +79,7 @@ describe('migrations', () => {
       'approvals',
       'audit_log',
       'console_sessions',
+      'documents',
       'event_hooks',
       'event_subscriptions',
       'kv',

@@ -39,7 +39,7 @@ describe('a task through the API, run by the reference agent (issue 5 end to end
 integrations:
   github:
     enabled: true
-    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound]
+    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
     settings:
       GITHUB_TOKEN: ${GITHUB_TOKEN}

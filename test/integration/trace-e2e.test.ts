@@ -86,7 +86,7 @@ integrations:
       SLACK_SECRET: unused-slack-secret
   github:
     enabled: true
-    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound]
+    grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
     settings:
       GITHUB_TOKEN: ${GITHUB_TOKEN}

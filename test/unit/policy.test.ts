@@ -428,7 +428,7 @@ describe('loadPolicy', () => {
     ]);
     expect(policy.integrations.github).toMatchObject({
       enabled: true,
-      grants: ['webhooks', 'dispatch', 'schedules', 'sessions.write', 'http.outbound'],
+      grants: ['webhooks', 'dispatch', 'schedules', 'sessions.write', 'http.outbound', 'documents'],
       profile: 'scripted',
       outboundHosts: ['api.github.com'],
       settings: {

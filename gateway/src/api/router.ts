@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { InProcessBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
+import { DocumentService } from '../documents/service.ts';
 import {
   type PublishTaskEvents,
   TaskEventWaker,
@@ -15,6 +16,7 @@ import { approvalsRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
 import { authenticateApiKey } from './auth.ts';
 import { deliveriesRoutes } from './deliveries.ts';
+import { documentsRoutes } from './documents.ts';
 import { integrationPanelsRoutes } from './integration-panels.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
@@ -57,6 +59,8 @@ export interface ApiDeps {
   streams?: OpenStreams;
   /** Tells the delivery worker a replayed delivery is waiting. */
   wakeDeliveries?: () => void;
+  /** Documents (issue 18): the gateway's service (with its embeddings, when configured). */
+  documents?: DocumentService;
 }
 
 /** /api/v1: authenticated with an operator API key; each route requires its own scope. */
@@ -97,5 +101,8 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(profilesRoutes(deps));
   router.use(approvalsRoutes({ sql, publish: events.publish }));
   router.use(traceRoutes(sql));
+  // Without the gateway's service (a test building the router alone): full text only.
+  const documents = deps.documents ?? new DocumentService(sql, log, undefined);
+  router.use(documentsRoutes({ registry: deps.registry, documents }));
   return router;
 }

@@ -29,6 +29,11 @@ export interface DatabaseOptions {
   log: Logger;
   /** Pool size for a real server; the embedded database always uses one connection. */
   max?: number;
+  /**
+   * Load PGlite's pgvector bundle (embedded only): asked for only when embeddings are
+   * configured (documents/), so a gateway without them starts exactly as before.
+   */
+  vector?: boolean;
 }
 
 /** postgres.js and socket codes that mean "the database is not there", not "we have a bug". */
@@ -81,7 +86,7 @@ async function open(options: DatabaseOptions): Promise<Database> {
       close: () => sql.end({ timeout: 5 }),
     };
   }
-  const embedded = await startEmbedded(options.dataDir, log);
+  const embedded = await startEmbedded(options.dataDir, log, { vector: options.vector ?? false });
   const description = `embedded PGlite in ${options.dataDir}`;
   const sql = connect(embedded.url, 1, log, description);
   return {

@@ -18,7 +18,11 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
-export async function startEmbedded(dataDir: string, log: Logger): Promise<EmbeddedServer> {
+export async function startEmbedded(
+  dataDir: string,
+  log: Logger,
+  options: { vector?: boolean } = {},
+): Promise<EmbeddedServer> {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const releaseLock = acquireLock(path.join(dataDir, 'pglite.lock'));
   try {
@@ -29,7 +33,12 @@ export async function startEmbedded(dataDir: string, log: Logger): Promise<Embed
       log.info({ pgdata }, 'creating the embedded database (first start takes a few seconds)');
     }
     const started = Date.now();
-    const db = await PGlite.create(pgdata);
+    // pgvector is a separate 52 KB bundle, imported and unpacked only when asked for (embeddings
+    // configured): `create extension vector` then works, and nothing changes for anyone else.
+    const extensions = options.vector
+      ? { vector: (await import('@electric-sql/pglite-pgvector')).vector }
+      : undefined;
+    const db = await PGlite.create(pgdata, extensions ? { extensions } : {});
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
     await server.start();
     log.info(

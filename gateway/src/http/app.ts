@@ -4,6 +4,7 @@ import type { OpenStreams } from '../api/streams.ts';
 import { consoleRoutes } from '../console/routes.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Migration } from '../db/migrate.ts';
+import type { DocumentService } from '../documents/service.ts';
 import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Lifecycle } from '../lifecycle.ts';
@@ -42,6 +43,8 @@ export interface AppDeps {
   integrationsLoaded?: Promise<void>;
   /** SWITCHBOARD_TEST_FAULTS=1 in a test: mounts the routes that throw on purpose. */
   testFaults?: boolean;
+  /** Documents (issue 18): /api/v1/documents. */
+  documents?: DocumentService;
 }
 
 /** Express matches paths case-insensitively by default; so does this shortcut to /hooks. */

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { type CallToolResult, createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { Pool } from '../db/connect.ts';
+import type { DocumentService } from '../documents/service.ts';
 import { SwitchboardError } from '../errors.ts';
 import { insertTaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
@@ -12,6 +13,7 @@ import { lastMessageId, listMessages } from '../sessions/store.ts';
 import { recordAgentResult } from '../tasks/sql/agent-result.ts';
 import { findQueueTask, type QueueTaskRow } from '../tasks/store.ts';
 import type { TokenClaims } from '../tokens/claims.ts';
+import { registerDocumentTools } from './document-tools.ts';
 import type { McpEndpoint } from './endpoint.ts';
 import { BATCH_REFUSED, goneSignal, readBody, sendResponse, toWebRequest } from './http-bridge.ts';
 
@@ -55,6 +57,8 @@ export interface TaskToolsDeps {
   redactFor?: (claims: TokenClaims) => Promise<(text: string) => string>;
   /** Default ASK_USER_POLL_MS; tests may go faster. */
   pollMs?: number;
+  /** Documents (issue 18): `search_documents` is offered only with it (document-tools.ts). */
+  documents?: DocumentService;
 }
 
 /** Served like the MCP endpoints (same handle/close), behind the same token guard. */
@@ -244,6 +248,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
         return text(JSON.stringify(context, null, 2), context);
       },
     );
+    registerDocumentTools(server, claims, deps);
     return server;
   }
 

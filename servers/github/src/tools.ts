@@ -4,6 +4,7 @@ import { registerWebhookHandler } from '@switchboard/sdk/server';
 import { inToolCallSpan } from '@switchboard/sdk/tracing';
 import * as z from 'zod';
 import { DeliverInput, deliver } from './deliver.ts';
+import type { PullRequestDocuments } from './documents.ts';
 import { type GitHubApi, RepoName } from './github-api.ts';
 import { OpenPulls } from './panels.ts';
 import { handleSchedule, ScheduleInput } from './schedule.ts';
@@ -35,10 +36,17 @@ function guarded(
 const IssueNumber = z.number().int().positive();
 
 /** pull_request deliveries feed the open-prs panel; anything else (or unparsable) is skipped. */
-function notePullRequest(openPulls: OpenPulls, input: WebhookInput): void {
+function notePullRequest(
+  openPulls: OpenPulls,
+  documents: PullRequestDocuments | undefined,
+  input: WebhookInput,
+): void {
   if (input.headers['x-github-event'] !== 'pull_request') return;
   try {
-    openPulls.note(JSON.parse(input.body));
+    const payload = JSON.parse(input.body);
+    openPulls.note(payload);
+    // Its description into the gateway's documents (documents.ts), after this handler answers.
+    documents?.note(payload);
   } catch {
     // handleWebhook already parsed it; a body that does not parse has no PR to note.
   }
@@ -51,6 +59,8 @@ export function registerTools(
   triageRepos: readonly string[] = [],
   /** What the open-prs panel shows: shared by every connection of this process. */
   openPulls: OpenPulls = new OpenPulls(),
+  /** PR descriptions to the gateway's documents (when it gave this process an API key). */
+  documents?: PullRequestDocuments,
 ): void {
   server.registerTool(
     'get_pr',
@@ -111,7 +121,7 @@ export function registerTools(
     'on_webhook',
     (input) => {
       const result = handleWebhook(input);
-      notePullRequest(openPulls, input);
+      notePullRequest(openPulls, documents, input);
       return result;
     },
     { description: 'Gateway only: turn a verified GitHub delivery into triggers' },
