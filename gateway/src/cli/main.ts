@@ -16,6 +16,7 @@ import { task } from './task.ts';
 import { token } from './token.ts';
 import { trace } from './trace.ts';
 import { CLI_VERSION } from './version.ts';
+import { webhook } from './webhook.ts';
 
 export const COMMANDS: Command[] = [
   start,
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   token,
   task,
   deliveries,
+  webhook,
   trace,
   outbox,
   subscriptions,
