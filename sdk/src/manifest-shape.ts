@@ -266,7 +266,11 @@ export const manifestObject = strictObject(
       .max(20, 'expected at most 20 panels')
       .default([])
       .describe("read-only views on the integration's console page, each filled by a hidden tool"),
-    skills: relativePath.optional().describe('folder of *.md served to agents as MCP resources'),
+    skills: relativePath
+      .optional()
+      .describe(
+        'folder of *.md served to agents as MCP resources (skill://<name>-<file>/SKILL.md)',
+      ),
     tools: tools.default({ hidden: [] }),
     capabilities: z
       .array(capabilitySchema, { error: 'expected a list of capabilities' })

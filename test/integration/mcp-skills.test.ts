@@ -13,32 +13,12 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, describe, expect, it } from 'vitest';
 import { getQueueTask } from '../../gateway/src/tasks/queue.ts';
 import { AGENT } from '../fixtures/agents/policy.ts';
-import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
+import { writeSkillsIntegration, writeSkillsPolicy } from '../fixtures/skills/integrations.ts';
+import { ADMIN_KEY, useTestGateway } from '../helpers/gateway.ts';
 import { grantTask, integrationOf } from '../helpers/mcp-gateway.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-mcp-skills-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const SERVER = path.join(REPO_ROOT, 'test/fixtures/upstreams/stdio-server.ts');
-
-function integration(name: string, skills: Record<string, string>) {
-  fs.mkdirSync(path.join(tmp, name, 'skills'), { recursive: true });
-  fs.writeFileSync(
-    path.join(tmp, name, 'switchboard.yaml'),
-    `apiVersion: switchboard/v1
-name: ${name}
-version: 1.0.0
-description: skills over MCP
-server:
-  transport: stdio
-  command: node
-  args: ["--import", ${JSON.stringify(import.meta.resolve('tsx'))}, ${JSON.stringify(SERVER)}]
-skills: skills/
-`,
-  );
-  for (const [file, content] of Object.entries(skills))
-    fs.writeFileSync(path.join(tmp, name, 'skills', file), content);
-}
-
 // 30 numbered skills (names past 9), one with front matter of its own, one with `_`, one whose
 // name is no Agent Skills name (`--`), and a symlink out of the folder.
 const docs: Record<string, string> = {};
@@ -47,24 +27,12 @@ docs['review.md'] =
   '---\ndescription: Review a pull request\nallowed-tools: [Bash]\n---\n\nRead it, then answer.\n';
 docs['snake_case.md'] = 'Snake case.\n';
 docs['double--dash.md'] = 'Not an Agent Skills name.\n';
-integration('docs', docs);
+writeSkillsIntegration(tmp, 'docs', docs);
 fs.symlinkSync('/etc/hostname', path.join(tmp, 'docs', 'skills', 'escape.md'));
-integration('other', { 'secret.md': 'Only for tokens covering other.\n' });
+writeSkillsIntegration(tmp, 'other', { 'secret.md': 'Only for tokens covering other.\n' });
 
 const runner = `{ driver: process, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(AGENT)}, "{prompt}"] }`;
-fs.writeFileSync(
-  path.join(tmp, 'policy.yaml'),
-  `apiVersion: switchboard/policy/v1
-integrations:
-  docs: { enabled: true }
-  other: { enabled: true }
-tokens: { defaultTtl: 15m, maxTtl: 2h }
-profiles:
-  agent:
-    runner: ${runner}
-    tools: ["docs:shout"]
-`,
-);
+const POLICY = writeSkillsPolicy(tmp, ['docs', 'other'], { runner, tools: ['docs:shout'] });
 
 const DOCS_NAMES = [
   ...Array.from({ length: 30 }, (_, i) => `docs-step-${i + 1}`),
@@ -75,7 +43,7 @@ const DOCS_NAMES = [
 describe('skills as MCP resources (SEP-2640)', () => {
   const gw = useTestGateway({
     INTEGRATION_DIRS: tmp,
-    SWITCHBOARD_POLICY: path.join(tmp, 'policy.yaml'),
+    SWITCHBOARD_POLICY: POLICY,
   });
   const clients: Client[] = [];
   afterAll(async () => {
