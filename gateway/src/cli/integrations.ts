@@ -165,7 +165,7 @@ function details(item: Detail): string {
 
 export const integrations: Command = {
   name: 'integrations',
-  summary: 'validate manifests; list, configure and reload integrations',
+  summary: 'validate manifests; list, show, configure and reload integrations',
   usage,
   async run(args, ctx) {
     const [sub, ...rest] = args;
