@@ -202,6 +202,7 @@ export async function startGateway(
     const taskTools = createTaskToolsEndpoint({
       sql: db.sql,
       log,
+      registry: integrations,
       publish,
       waker,
       flushToolEvents: () => toolEvents.flush(),

@@ -316,7 +316,11 @@ export const manifestObject = strictObject(
       .max(MAX_EVENT_HOOKS, `expected at most ${MAX_EVENT_HOOKS} event hooks`)
       .default([])
       .describe('lifecycle hooks: task events delivered to a hidden tool through the outbox'),
-    skills: relativePath.optional().describe('folder of *.md served to agents as MCP resources'),
+    skills: relativePath
+      .optional()
+      .describe(
+        'folder of *.md served to agents as MCP resources (skill://<name>-<file>/SKILL.md)',
+      ),
     tools: tools.default({ hidden: [] }),
     capabilities: z
       .array(capabilitySchema, { error: 'expected a list of capabilities' })

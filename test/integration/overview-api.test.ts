@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../gateway/src/cli/main.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 
 // GET /api/v1/overview (issue 16): counts, queue ages, dead letters and recent failures, each
@@ -179,5 +180,38 @@ describe('GET /api/v1/overview', () => {
       },
     ]);
     expect(JSON.stringify(json)).not.toContain('hook-secret-value');
+  });
+
+  it('the list and `integrations list`/`show` carry the webhook URLs, schemes and next fires', async () => {
+    const { json } = await call('/integrations');
+    const timer = json.integrations.find((i: Json) => i.name === 'timer');
+    expect(timer.webhooks).toEqual([
+      {
+        name: 'events',
+        url: `${gw().url}/hooks/timer/events`,
+        scheme: 'github',
+        secretSetting: 'HOOK_SECRET',
+        mode: 'async',
+      },
+    ]);
+    expect(timer.schedules[0].nextFireAt).toMatch(/T04:30:00\.000Z$/);
+    for (const args of [['list'], ['show', 'timer']]) {
+      const out: string[] = [];
+      const code = await runCli(['integrations', ...args], {
+        env: { SWITCHBOARD_URL: gw().url, SWITCHBOARD_API_KEY: ADMIN_KEY },
+        out: (text) => out.push(text),
+        err: (text) => out.push(text),
+      });
+      const text = out.join('\n');
+      expect(code, text).toBe(0);
+      expect(text).toMatch(
+        new RegExp(
+          `timer +events +github \\(HOOK_SECRET\\) +async +${gw().url}/hooks/timer/events`,
+        ),
+      );
+      expect(text).toMatch(/timer +nightly +30 4 \* \* \* +\d{4}-\d\d-\d\dT04:30:00\.000Z/);
+      if (args[0] === 'show') expect(text).toMatch(/HOOK_SECRET +\*{6} +environment +yes/);
+      expect(text).not.toContain('hook-secret-value');
+    }
   });
 });

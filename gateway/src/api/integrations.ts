@@ -12,8 +12,36 @@ import { setSetting } from '../settings/service.ts';
 import { parseInput } from '../validate.ts';
 import { actorOf, requireScope } from './auth.ts';
 
+/**
+ * What to configure at each sender and when each schedule runs: the full public URL of each
+ * webhook with its signature scheme, and each schedule with its next fire time (armed only
+ * while the integration is ready; computed by the scheduler's own nextFireOf, UTC).
+ */
+function endpoints(item: Integration, publicUrl: string) {
+  const ready = item.state === 'ready';
+  return {
+    webhooks: (item.manifest?.webhooks ?? []).map((w) => ({
+      name: w.name,
+      url: `${publicUrl}/hooks/${encodeURIComponent(item.name)}/${encodeURIComponent(w.name)}`,
+      scheme: w.verify.scheme,
+      secretSetting: w.verify.secret ?? null,
+      mode: w.mode,
+    })),
+    schedules: (item.manifest?.schedules ?? []).map((s) => {
+      const next = ready ? nextFireOf(s.cron) : null;
+      return {
+        name: s.name,
+        cron: s.cron,
+        handler: s.handler,
+        armed: ready,
+        nextFireAt: next ? next.toISOString() : null,
+      };
+    }),
+  };
+}
+
 /** The list view: what an operator needs to see at a glance. Secrets never leave as values. */
-export function summary(item: Integration) {
+export function summary(item: Integration, publicUrl: string) {
   const pending = [...(item.toolPins?.pending.keys() ?? [])];
   return {
     name: item.name,
@@ -32,42 +60,24 @@ export function summary(item: Integration) {
     upstream: item.upstream?.status() ?? null,
     processes: item.processes.map((p) => p.status()),
     overrides: item.overrides,
+    ...endpoints(item, publicUrl),
   };
 }
 
 /**
- * One integration's page: the summary, its tools with descriptions, its settings (masked, with
- * the manifest's descriptions), the full public URL of each webhook (what to configure at the
- * sender) and each schedule with its next fire time (armed only while the integration is ready).
+ * One integration's page: the summary (with its webhooks and schedules), its tools with
+ * descriptions, its settings (masked, with the manifest's descriptions).
  */
 export function detail(item: Integration, publicUrl: string) {
   const declared = new Map((item.manifest?.settings ?? []).map((s) => [s.key, s]));
-  const ready = item.state === 'ready';
   return {
-    ...summary(item),
+    ...summary(item, publicUrl),
     description: item.manifest?.description ?? null,
     toolDetails: item.tools,
     settings: maskedSettings(item.settings).map((s) => ({
       ...s,
       description: declared.get(s.key)?.description ?? null,
     })),
-    webhooks: (item.manifest?.webhooks ?? []).map((w) => ({
-      name: w.name,
-      url: `${publicUrl}/hooks/${encodeURIComponent(item.name)}/${encodeURIComponent(w.name)}`,
-      scheme: w.verify.scheme,
-      secretSetting: w.verify.secret ?? null,
-      mode: w.mode,
-    })),
-    schedules: (item.manifest?.schedules ?? []).map((s) => {
-      const next = ready ? nextFireOf(s.cron) : null;
-      return {
-        name: s.name,
-        cron: s.cron,
-        handler: s.handler,
-        armed: ready,
-        nextFireAt: next ? next.toISOString() : null,
-      };
-    }),
   };
 }
 
@@ -114,7 +124,8 @@ export function integrationsRoutes(deps: {
   };
 
   router.get('/integrations', requireScope('integrations:read'), (_req, res) => {
-    res.json({ integrations: deps.registry.list().map(summary) });
+    const url = deps.publicUrl();
+    res.json({ integrations: deps.registry.list().map((item) => summary(item, url)) });
   });
 
   router.get('/integrations/:name', requireScope('integrations:read'), (req, res) => {
@@ -165,7 +176,10 @@ export function integrationsRoutes(deps: {
           count: approved.length,
         },
       });
-      res.json({ approved: approved.map((a) => a.tool), integration: summary(find(name)) });
+      res.json({
+        approved: approved.map((a) => a.tool),
+        integration: summary(find(name), deps.publicUrl()),
+      });
     },
   );
 
@@ -177,7 +191,7 @@ export function integrationsRoutes(deps: {
       const item = await deps.registry.reload(name);
       await appendAudit(deps.sql, { ...actorOf(req), action: 'integrations.reload', target: name });
       if (!item) throw notFound(`no integration named ${JSON.stringify(name)} after reload`);
-      res.json({ integration: summary(item) });
+      res.json({ integration: summary(item, deps.publicUrl()) });
     },
   );
 

@@ -29,6 +29,7 @@ import { OpenStreams } from './streams.ts';
 import { subscriptionsRoutes } from './subscriptions.ts';
 import { tasksRoutes } from './tasks.ts';
 import { traceRoutes } from './trace.ts';
+import { webhookSignRoutes } from './webhook-sign.ts';
 
 /** JSON bodies on the API are small: 1 MiB is far above any request it takes. */
 export const API_BODY_LIMIT = 1024 * 1024;
@@ -90,6 +91,7 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(keysRoutes(sql));
   router.use(auditRoutes(sql));
   router.use(integrationsRoutes(deps));
+  router.use(webhookSignRoutes(deps));
   router.use(overviewRoutes(deps));
   router.use(integrationPanelsRoutes(deps));
   const taskDeps = { ...deps, ...events, streams };

@@ -39,6 +39,7 @@ import {
   SubscriptionAnswer,
   SubscriptionListAnswer,
 } from './schemas-outbox.ts';
+import { SignWebhookAnswer, SignWebhookBody } from './webhook-sign.ts';
 
 /** Every /api/v1 route (route-spec.ts RouteSpec): the source of /api/v1/openapi.json. */
 export const API_ROUTES: RouteSpec[] = [
@@ -120,6 +121,15 @@ export const API_ROUTES: RouteSpec[] = [
     scope: 'integrations:write',
     summary: 'Reload an integration',
     responses: [ok()],
+  },
+  {
+    method: 'post',
+    path: '/integrations/:name/webhooks/:endpoint/sign',
+    scope: 'integrations:write',
+    summary:
+      'Sign a request body for one webhook endpoint with its configured secret (switchboard webhook send); audited, not by process keys',
+    body: SignWebhookBody,
+    responses: [ok(SignWebhookAnswer)],
   },
   {
     method: 'put',

@@ -1,6 +1,18 @@
 import { loadConfig, publicUrlFor } from '../config.ts';
 import { SwitchboardError, UsageError } from '../errors.ts';
 
+/** The running gateway's base URL: SWITCHBOARD_URL, else its public URL from the configuration. */
+export function gatewayBase(env: NodeJS.ProcessEnv): string {
+  const config = loadConfig(env);
+  return (env.SWITCHBOARD_URL ?? publicUrlFor(config, config.port)).replace(/\/+$/, '');
+}
+
+export const unreachable = (base: string, error: unknown) =>
+  new SwitchboardError(
+    'gateway_unreachable',
+    `cannot reach the gateway at ${base}: ${(error as Error).message}. Is it running? Set SWITCHBOARD_URL if it listens elsewhere.`,
+  );
+
 /**
  * Calls the running gateway's /api/v1 for commands that must go through it (the embedded
  * database admits one process, and the gateway holds state such as the integration registry).
@@ -13,8 +25,7 @@ export async function callGateway(
   route: string,
   body?: unknown,
 ): Promise<Record<string, unknown>> {
-  const config = loadConfig(env);
-  const base = (env.SWITCHBOARD_URL ?? publicUrlFor(config, config.port)).replace(/\/+$/, '');
+  const base = gatewayBase(env);
   const key = env.SWITCHBOARD_API_KEY ?? env.SWITCHBOARD_ADMIN_KEY;
   if (!key) {
     throw new UsageError('set SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY) to an API key', usage);
@@ -29,10 +40,7 @@ export async function callGateway(
       signal: AbortSignal.timeout(45_000),
     });
   } catch (error) {
-    throw new SwitchboardError(
-      'gateway_unreachable',
-      `cannot reach the gateway at ${base}: ${(error as Error).message}. Is it running? Set SWITCHBOARD_URL if it listens elsewhere.`,
-    );
+    throw unreachable(base, error);
   }
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok) {

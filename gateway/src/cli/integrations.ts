@@ -10,6 +10,7 @@ import { formatTable } from './table.ts';
 const usage = `Usage:
   switchboard integrations validate DIR
   switchboard integrations list [--json]
+  switchboard integrations show NAME [--json]
   switchboard integrations settings set NAME KEY=VALUE
   switchboard integrations settings set NAME KEY --stdin
   switchboard integrations reload NAME
@@ -18,6 +19,9 @@ const usage = `Usage:
   switchboard integrations approve-tools NAME [--tool TOOL]...
 
 "validate" checks DIR/switchboard.yaml offline and exits 1 with every error.
+"list" adds each webhook's full URL (what to configure at the sender) with its signature scheme,
+and each schedule's next fire time (UTC; "-" while the integration is not ready); "show" adds
+the settings (secrets masked) and the tools; "switchboard webhook send" tests a webhook.
 The others ask the running gateway (SWITCHBOARD_URL, default http://HOST:PORT) with the API key
 in SWITCHBOARD_API_KEY (or SWITCHBOARD_ADMIN_KEY): scopes integrations:read / integrations:write.
 A setting takes effect at the next reload of the integration. For a secret, use --stdin: the
@@ -38,6 +42,14 @@ interface Summary {
   tools: string[];
   changed?: boolean;
   pendingTools?: string[];
+  webhooks?: Array<{
+    name: string;
+    url: string;
+    scheme: string;
+    secretSetting: string | null;
+    mode: string;
+  }>;
+  schedules?: Array<{ name: string; cron: string; nextFireAt: string | null }>;
   processes?: Array<{
     name: string;
     state: string;
@@ -106,9 +118,56 @@ function table(items: Summary[]): string {
   return formatTable(header, rows);
 }
 
+/** The webhooks and schedules of `items`, one table each (empty when there are none). */
+function endpointTables(items: Summary[]): string[] {
+  const hooks = items.flatMap((i) =>
+    (i.webhooks ?? []).map((w) => [
+      i.name,
+      w.name,
+      w.secretSetting ? `${w.scheme} (${w.secretSetting})` : w.scheme,
+      w.mode,
+      w.url,
+    ]),
+  );
+  const schedules = items.flatMap((i) =>
+    (i.schedules ?? []).map((s) => [i.name, s.name, s.cron, s.nextFireAt ?? '-']),
+  );
+  return [
+    ...(hooks.length > 0
+      ? ['', formatTable(['INTEGRATION', 'WEBHOOK', 'SCHEME', 'MODE', 'URL'], hooks)]
+      : []),
+    ...(schedules.length > 0
+      ? ['', formatTable(['INTEGRATION', 'SCHEDULE', 'CRON', 'NEXT FIRE (UTC)'], schedules)]
+      : []),
+  ];
+}
+
+interface Detail extends Summary {
+  description: string | null;
+  settings: Array<{ key: string; secret: boolean; source: string | null; value: string | null }>;
+}
+
+function details(item: Detail): string {
+  const settings = item.settings.map((s) => [
+    s.key,
+    s.value ?? '(not set)',
+    s.source ?? '-',
+    s.secret ? 'yes' : 'no',
+  ]);
+  return [
+    table([item]),
+    ...(item.description ? ['', item.description] : []),
+    ...(settings.length > 0
+      ? ['', formatTable(['SETTING', 'VALUE', 'SOURCE', 'SECRET'], settings)]
+      : []),
+    ...endpointTables([item]),
+    ...(item.tools.length > 0 ? ['', `tools: ${item.tools.join(', ')}`] : []),
+  ].join('\n');
+}
+
 export const integrations: Command = {
   name: 'integrations',
-  summary: 'validate manifests; list, configure and reload integrations',
+  summary: 'validate manifests; list, show, configure and reload integrations',
   usage,
   async run(args, ctx) {
     const [sub, ...rest] = args;
@@ -138,7 +197,28 @@ export const integrations: Command = {
         if (values.help) return showHelp(ctx, usage);
         const json = await callGateway(ctx.env, usage, 'GET', '/integrations');
         const items = json.integrations as Summary[];
-        ctx.out(values.json ? JSON.stringify(json, null, 2) : table(items));
+        ctx.out(
+          values.json
+            ? JSON.stringify(json, null, 2)
+            : [table(items), ...endpointTables(items)].join('\n'),
+        );
+        return 0;
+      }
+      case 'show': {
+        const { values, positionals } = parseCommandArgs(
+          rest,
+          { ...HELP_OPTION, json: { type: 'boolean' } },
+          usage,
+          { min: 1, max: 1 },
+        );
+        if (values.help) return showHelp(ctx, usage);
+        const json = await callGateway(
+          ctx.env,
+          usage,
+          'GET',
+          `/integrations/${encodeURIComponent(positionals[0]!)}`,
+        );
+        ctx.out(values.json ? JSON.stringify(json, null, 2) : details(json.integration as Detail));
         return 0;
       }
       case 'reload': {

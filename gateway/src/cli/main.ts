@@ -19,6 +19,7 @@ import { task } from './task.ts';
 import { token } from './token.ts';
 import { trace } from './trace.ts';
 import { CLI_VERSION } from './version.ts';
+import { webhook } from './webhook.ts';
 
 export const COMMANDS: Command[] = [
   start,
@@ -31,6 +32,7 @@ export const COMMANDS: Command[] = [
   token,
   task,
   deliveries,
+  webhook,
   trace,
   outbox,
   subscriptions,

@@ -138,3 +138,38 @@ export async function readSkill(
     await handle.close();
   }
 }
+
+/**
+ * Skills listed per integration at most (50): a listing reads each file for its description, so
+ * one resources/list reads at most 50 × SKILL_MAX_BYTES (3.2 MiB) per integration; a folder of
+ * more is cut at the first 50 by name (they still work by name in a task's execution.skills).
+ */
+export const SKILLS_LISTED_MAX = 50;
+
+/**
+ * The skill names (`<skill>` of `<integration>/<skill>`) of an integration's skills folder: its
+ * `*.md` files whose name is a valid skill name, by name, at most `max`. Only names: whether
+ * each can be read (a symlink out of the folder, a FIFO, too large) is readSkill's to say.
+ */
+export async function listSkillNames(
+  integration: { name: string; dir: string; manifest: Pick<Manifest, 'skills'> | undefined },
+  max: number = SKILLS_LISTED_MAX,
+): Promise<string[]> {
+  const folder = integration.manifest?.skills;
+  if (folder === undefined) return [];
+  let entries: string[];
+  try {
+    entries = await fs.readdir(path.resolve(integration.dir, folder));
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((file) => file.endsWith('.md'))
+    .map((file) => file.slice(0, -3))
+    .filter((skill) => {
+      const parsed = parseSkillName(`${integration.name}/${skill}`);
+      return !('error' in parsed);
+    })
+    .sort()
+    .slice(0, max);
+}

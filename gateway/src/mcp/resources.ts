@@ -13,6 +13,7 @@ import { type Era, forEra } from './era-results.ts';
 import { upstreamFailure } from './errors.ts';
 import { agentMeta, forward } from './forward.ts';
 import { agentInput } from './input-required.ts';
+import { readSkillResource, servedSkills, skillResource } from './skills.ts';
 import type { ResourceSubscriptions } from './subscriptions.ts';
 import type { HandlerDeps } from './tools.ts';
 import { integrationWide, isAggregate, type View, visibleIntegrations } from './view.ts';
@@ -95,9 +96,13 @@ export function registerResources(
   view: View,
   items: Integration[],
   era: Era,
+  /** Integrations whose skills the view serves (mcp/skills.ts), listed after the upstreams'. */
+  skillItems: Integration[] = [],
 ): void {
   server.setRequestHandler('resources/list', async (request) => {
-    const all = await merged<Resource>(view, items, (item) => deps.catalog.resources(item));
+    const upstream = await merged<Resource>(view, items, (item) => deps.catalog.resources(item));
+    const skills = (await servedSkills(skillItems)).map(skillResource);
+    const all = [...upstream, ...skills];
     const { page, nextCursor } = paginate('resources', all, request.params?.cursor, deps.pageSize);
     return nextCursor === undefined ? { resources: page } : { resources: page, nextCursor };
   });
@@ -114,6 +119,8 @@ export function registerResources(
 
   server.setRequestHandler('resources/read', async (request, ctx) => {
     const { uri } = request.params;
+    const skill = await readSkillResource(skillItems, uri);
+    if (skill) return skill;
     const item = await routeUri(deps, view, items, uri);
     if (!item) throw new ResourceNotFoundError(uri);
     const result = await forward(

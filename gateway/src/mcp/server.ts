@@ -50,7 +50,12 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   const capabilities: ServerCapabilities = {};
   // The aggregate always offers tools: integrations granted later announce themselves there.
   if (withTools.length > 0 || isAggregate(view)) capabilities.tools = { listChanged: true };
-  if (withResources.length > 0) {
+  // Skills (mcp/skills.ts) are resources the gateway serves itself, to any view covering the
+  // integration (not only whole grants): how to use the tools the token may call.
+  const withSkills = available
+    .filter((o) => o.item.manifest?.skills !== undefined)
+    .map((o) => o.item);
+  if (withResources.length > 0 || withSkills.length > 0) {
     const subscribe = whole.some((o) => o.capabilities.resources?.subscribe === true);
     capabilities.resources = { listChanged: true, ...(subscribe && { subscribe: true }) };
   }
@@ -60,7 +65,7 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
 
   const server = new Server(SERVER_INFO, { capabilities });
   if (capabilities.tools) registerTools(server, deps, view, withTools, era);
-  if (capabilities.resources) registerResources(server, deps, view, withResources, era);
+  if (capabilities.resources) registerResources(server, deps, view, withResources, era, withSkills);
   if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts, era);
   if (capabilities.completions) registerCompletion(server, deps, view, withCompletions, era);
   if (capabilities.logging) {

@@ -7,15 +7,19 @@ import { SwitchboardError } from '../errors.ts';
 import { insertTaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts';
 import { watchTask } from '../events/task-wakeups.ts';
+import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { contextHistory } from '../sessions/history.ts';
 import { lastMessageId, listMessages } from '../sessions/store.ts';
 import { recordAgentResult } from '../tasks/sql/agent-result.ts';
 import { findQueueTask, type QueueTaskRow } from '../tasks/store.ts';
 import type { TokenClaims } from '../tokens/claims.ts';
+import { scopeCoversIntegration } from '../tokens/scope.ts';
+import { listTaskTokens } from '../tokens/store.ts';
 import { registerDocumentTools } from './document-tools.ts';
 import type { McpEndpoint } from './endpoint.ts';
 import { BATCH_REFUSED, goneSignal, readBody, sendResponse, toWebRequest } from './http-bridge.ts';
+import { servedSkills } from './skills.ts';
 
 /**
  * The built-in `switchboard` MCP server at /mcp/switchboard (ARCHITECTURE §4 "Built-in task
@@ -42,6 +46,11 @@ export const ASK_USER_POLL_MS = 5_000;
 export interface TaskToolsDeps {
   sql: Pool;
   log: Logger;
+  /**
+   * For task_context's `skills`: the skills the task's token can read as MCP resources
+   * (mcp/skills.ts). Absent in tests that build the endpoint alone: no skills listed.
+   */
+  registry?: Pick<IntegrationRegistry, 'list'>;
   publish: PublishTaskEvents;
   /**
    * Writes this process's queued task:tool_use events (tasks/tool-events.ts batches them for
@@ -59,6 +68,32 @@ export interface TaskToolsDeps {
   pollMs?: number;
   /** Documents (issue 18): `search_documents` is offered only with it (document-tools.ts). */
   documents?: DocumentService;
+}
+
+/**
+ * The skills a task can read with resources/read (mcp/skills.ts): those of the ready
+ * integrations its tokens' scope covers any tool of — the same rule the MCP endpoints apply
+ * (mcp/view.ts visibleIntegrations). The scope is that of the task's live tokens (the grant's,
+ * scope ∩ profile), not of this /mcp/switchboard token, whose scope is the task tools alone.
+ * At most SKILLS_LISTED_MAX per integration.
+ */
+async function skillsFor(
+  deps: Pick<TaskToolsDeps, 'sql' | 'registry'>,
+  taskId: string,
+): Promise<Array<{ name: string; description: string; uri: string }>> {
+  if (!deps.registry) return [];
+  const now = Date.now();
+  const scope = (await listTaskTokens(deps.sql, taskId))
+    .filter((t) => t.revokedAt === null && t.expiresAt.getTime() > now)
+    .flatMap((t) => t.scope.split(' ').filter((part) => part !== ''));
+  const items = deps.registry
+    .list()
+    .filter((item) => item.state === 'ready' && scopeCoversIntegration(scope, item.name));
+  return (await servedSkills(items)).map((s) => ({
+    name: s.name,
+    description: s.description,
+    uri: s.uri,
+  }));
 }
 
 /** Served like the MCP endpoints (same handle/close), behind the same token guard. */
@@ -230,7 +265,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
       'task_context',
       {
         description:
-          'Your task: its prompt, the session history (newest messages), execution settings (preamble, skills, model) and ids.',
+          'Your task: its prompt, the session history (newest messages), execution settings (preamble, skills, model), ids, and the skills you can read (name, description, and the skill:// URI to read with resources/read on /mcp).',
         inputSchema: z.object({}),
       },
       async () => {
@@ -244,6 +279,7 @@ export function createTaskToolsEndpoint(deps: TaskToolsDeps): TaskToolsEndpoint 
           prompt: task.prompt,
           execution: task.execution,
           history: await contextHistory(deps.sql, task.sessionId),
+          skills: await skillsFor(deps, task.id),
         };
         return text(JSON.stringify(context, null, 2), context);
       },

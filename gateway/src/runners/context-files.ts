@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { agentSkillName, skillDocument, splitFrontMatter } from '../integrations/skill-document.ts';
 import {
   CONTEXT_MESSAGE_CHARS,
   CONTEXT_MESSAGES,
@@ -53,51 +53,9 @@ export interface AgentFile {
   content: string;
 }
 
-/** Claude Code's limit for a skill's description (characters). */
-const DESCRIPTION_MAX = 1024;
-
-/** `<integration>-<skill>` with `_` as `-`: Claude Code's skill names are [a-z0-9-]. */
-export function agentSkillName(skill: Pick<ContextSkill, 'integration' | 'skill'>): string {
-  return `${skill.integration}-${skill.skill.replaceAll('_', '-')}`;
-}
-
-/** A skill file's own front matter (`---` lines) split off its body; a broken one stays body. */
-function splitFrontMatter(content: string): { description?: string; body: string } {
-  const match = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(content);
-  if (!match) return { body: content };
-  try {
-    const meta = parseYaml(match[1]!) as unknown;
-    const description =
-      meta !== null && typeof meta === 'object' && 'description' in meta
-        ? (meta as { description: unknown }).description
-        : undefined;
-    return {
-      ...(typeof description === 'string' ? { description } : {}),
-      body: content.slice(match[0].length),
-    };
-  } catch {
-    return { body: content };
-  }
-}
-
-/** One line, no control characters, at most DESCRIPTION_MAX characters. */
-function oneLine(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what goes
-  const flat = text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
-  return flat.length > DESCRIPTION_MAX ? `${flat.slice(0, DESCRIPTION_MAX - 1)}…` : flat;
-}
-
-/** A SKILL.md: front matter made here (the description JSON-quoted, valid YAML), then the body. */
+/** A SKILL.md (integrations/skill-document.ts: the same text agents read as MCP resources). */
 function skillFile(skill: ContextSkill): string {
-  const { description, body } = splitFrontMatter(skill.content);
-  const firstLine = body
-    .split('\n')
-    .map((l) => l.replace(/^#+\s*/, '').trim())
-    .find((l) => l !== '');
-  const text = oneLine(
-    description ?? firstLine ?? `Skill ${skill.skill} of the ${skill.integration} integration`,
-  );
-  return `---\nname: ${agentSkillName(skill)}\ndescription: ${JSON.stringify(text)}\n---\n\n${body.replace(/^(\s*\n)+/, '')}`;
+  return skillDocument(skill).text;
 }
 
 function historySection(history: readonly ContextMessage[]): string {

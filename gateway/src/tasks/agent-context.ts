@@ -1,12 +1,12 @@
 import type { Sql } from '../db/connect.ts';
 import { insertTaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
+import { agentSkillName } from '../integrations/skill-document.ts';
 import { parseSkillName, readSkill, type SkillRefusal } from '../integrations/skills.ts';
 import type { Logger } from '../log.ts';
 import {
   type AgentContext,
   type AgentFile,
-  agentSkillName,
   type ContextPlacement,
   type ContextSkill,
   placeContext,
