@@ -65,6 +65,7 @@ describe('migrations', () => {
       '0011_approvals.sql',
       '0012_console_sessions.sql',
       '0013_trace_context.sql',
+      '0014_kv.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -78,7 +79,7 @@ describe('migrations', () => {
       'audit_log',
       'console_sessions',
       'event_subscriptions',
-      'kv',
+      'kv_entries',
       'messages',
       'outbox',
       'profile_secrets',

@@ -172,6 +172,7 @@ describe('retention: what the job deletes and what it keeps', () => {
       deliveries: 0,
       taskEvents: 0,
       audit: 0,
+      kv: 0,
     });
     expect(await count(sql<{ n: number }[]>`select count(*)::int as n from audit_log`)).toBe(55);
 

@@ -18,6 +18,7 @@ import { deliveriesRoutes } from './deliveries.ts';
 import { integrationPanelsRoutes } from './integration-panels.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
+import { kvRoutes } from './kv.ts';
 import { openApiDocument } from './openapi.ts';
 import { outboxRoutes } from './outbox.ts';
 import { overviewRoutes } from './overview.ts';
@@ -97,5 +98,6 @@ export function apiRouter(deps: ApiDeps): Router {
   router.use(profilesRoutes(deps));
   router.use(approvalsRoutes({ sql, publish: events.publish }));
   router.use(traceRoutes(sql));
+  router.use(kvRoutes(deps));
   return router;
 }

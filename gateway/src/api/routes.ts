@@ -6,6 +6,7 @@ import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliv
 import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
 import { OverviewAnswer } from './overview.ts';
 import { Json, ok, type RouteSpec } from './route-spec.ts';
+import { KV_ROUTES } from './routes-kv.ts';
 import { PROFILE_AND_APPROVAL_ROUTES } from './routes-operator.ts';
 import { PANEL_ROUTES } from './routes-panels.ts';
 import { TRACE_ROUTES } from './routes-trace.ts';
@@ -338,4 +339,5 @@ export const API_ROUTES: RouteSpec[] = [
   ...PROFILE_AND_APPROVAL_ROUTES,
   ...PANEL_ROUTES,
   ...TRACE_ROUTES,
+  ...KV_ROUTES,
 ];
