@@ -65,8 +65,9 @@ export async function retireProcessKey(
 
 /**
  * At shutdown, once the processes are stopped. A gateway killed without a shutdown leaves its
- * keys valid (the scopes of its grants, in its own sessions and namespace only) until an operator revokes
- * them (`switchboard keys list` shows them with source integration); see docs/operator-guide.md.
+ * keys valid (the scopes of its grants, in its own sessions and namespace only) until an
+ * operator revokes them (`switchboard keys list` shows them with source integration); see
+ * docs/operator-guide.md.
  */
 export async function retireProcessKeysOf(
   sql: Pool,

@@ -12,19 +12,6 @@ import {
   revokeOtherIntegrationKeys,
 } from './store.ts';
 
-/**
- * The API key an integration's programs receive as SWITCHBOARD_API_KEY: source 'integration',
- * named `integration:<name>`, with the scopes its granted capabilities call for and no more
- * (integrationKeyScopes). With sessions:write, on top of the scope, only sessions whose key starts
- * with `<name>:` (a chat listener posts into `chat:room-1`, never into `github:…`); with kv:* and
- * documents:*, only its own namespace (api/namespace-access.ts).
- * One active key per integration and gateway instance: each build revokes that instance's
- * previous ones in the same transaction, so a reload leaves no older key valid. Keys are owned
- * by the instance that made them (created_by `gateway:<instance>`): with two replicas on one
- * database each runs its own processes, and one replica's start must not revoke the keys the
- * other's processes hold. A clean shutdown revokes its instance's keys (retireInstanceKeys).
- */
-
 /** What each capability lets the key do through the API; a capability not listed adds nothing. */
 const CAPABILITY_SCOPES: Partial<Record<Capability, readonly Scope[]>> = {
   'sessions.write': ['sessions:write'],
@@ -34,7 +21,8 @@ const CAPABILITY_SCOPES: Partial<Record<Capability, readonly Scope[]>> = {
 
 /**
  * The scopes of an integration's key: those of its capabilities (all of them granted, or it
- * would not run: policy decide()), in the order of the capabilities; empty when none calls for one.
+ * would not run: policy decide()), in the order of the capabilities; empty when none calls for
+ * one.
  */
 export function integrationKeyScopes(capabilities: readonly Capability[]): Scope[] {
   const scopes = new Set(capabilities.flatMap((c) => CAPABILITY_SCOPES[c] ?? []));
@@ -53,7 +41,20 @@ export function serverNeedsKey(capabilities: readonly Capability[]): boolean {
 
 const SYSTEM = { actor: 'system' } as const;
 
-/** `scopes`: integrationKeyScopes of its capabilities (the registry's call); tests pass their own. */
+/**
+ * The API key an integration's programs receive as SWITCHBOARD_API_KEY: source 'integration',
+ * named `integration:<name>`, with the scopes its granted capabilities call for and no more
+ * (integrationKeyScopes). With sessions:write, on top of the scope, only sessions whose key starts
+ * with `<name>:` (a chat listener posts into `chat:room-1`, never into `github:…`); with kv:* and
+ * documents:*, only its own namespace (api/namespace-access.ts).
+ * One active key per integration and gateway instance: each build revokes that instance's
+ * previous ones in the same transaction, so a reload leaves no older key valid. Keys are owned
+ * by the instance that made them (created_by `gateway:<instance>`): with two replicas on one
+ * database each runs its own processes, and one replica's start must not revoke the keys the
+ * other's processes hold. A clean shutdown revokes its instance's keys (retireInstanceKeys).
+ *
+ * `scopes`: integrationKeyScopes of its capabilities (the registry's call); tests pass their own.
+ */
 export async function provisionIntegrationKey(
   sql: Pool,
   integration: string,

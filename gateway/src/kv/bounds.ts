@@ -30,7 +30,10 @@ export const KV_MAX_KEYS = 10_000;
  */
 export const KV_MAX_TOTAL_BYTES = 16 * 1024 * 1024;
 
-/** A TTL of 1 s to 366 days: a year-long expiry is still an expiry; none at all is `ttlSeconds` unset. */
+/**
+ * A TTL of 1 s to 366 days: a year-long expiry is still an expiry; none at all is `ttlSeconds`
+ * unset.
+ */
 export const KV_TTL_MAX_SECONDS = 366 * 24 * 3600;
 
 /** A listing page: 100 keys by default, 1,000 at most. */
