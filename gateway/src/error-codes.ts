@@ -128,6 +128,10 @@ export const ERRORS = {
   approval_limit: facts(429, { retryable: false }),
   // Deciding an approval request (API, CLI): it was decided already, expired, or its task ended.
   approval_not_pending: facts(409),
+  // Key-value storage (/api/v1/kv): a compare-and-set that lost, a namespace at its bounds
+  // (507 Insufficient Storage: the request is fine, the namespace has no room for it).
+  kv_version_conflict: facts(409),
+  kv_quota_exceeded: facts(507, { retryable: false }),
   // Boot, the CLI and runners: shown as a message and an exit code, never answered over HTTP.
   config_invalid: facts(500, { exit: 2 }),
   usage: facts(400, { exit: 2 }),

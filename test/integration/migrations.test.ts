@@ -65,6 +65,7 @@ describe('migrations', () => {
       '0011_approvals.sql',
       '0012_console_sessions.sql',
       '0013_trace_context.sql',
+      '0014_kv.sql',
       '0015_documents.sql',
       '0016_event_hooks.sql',
     ]);
@@ -82,7 +83,7 @@ describe('migrations', () => {
       'documents',
       'event_hooks',
       'event_subscriptions',
-      'kv',
+      'kv_entries',
       'messages',
       'outbox',
       'profile_secrets',

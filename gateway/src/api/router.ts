@@ -20,6 +20,7 @@ import { documentsRoutes } from './documents.ts';
 import { integrationPanelsRoutes } from './integration-panels.ts';
 import { integrationsRoutes } from './integrations.ts';
 import { keysRoutes } from './keys.ts';
+import { kvRoutes } from './kv.ts';
 import { openApiDocument } from './openapi.ts';
 import { outboxRoutes } from './outbox.ts';
 import { overviewRoutes } from './overview.ts';
@@ -106,5 +107,6 @@ export function apiRouter(deps: ApiDeps): Router {
   // Without the gateway's service (a test building the router alone): full text only.
   const documents = deps.documents ?? new DocumentService(sql, log, undefined);
   router.use(documentsRoutes({ registry: deps.registry, documents }));
+  router.use(kvRoutes(deps));
   return router;
 }

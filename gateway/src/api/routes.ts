@@ -7,6 +7,7 @@ import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
 import { OverviewAnswer } from './overview.ts';
 import { Json, ok, type RouteSpec } from './route-spec.ts';
 import { DOCUMENT_ROUTES } from './routes-documents.ts';
+import { KV_ROUTES } from './routes-kv.ts';
 import { PROFILE_AND_APPROVAL_ROUTES } from './routes-operator.ts';
 import { PANEL_ROUTES } from './routes-panels.ts';
 import { TRACE_ROUTES } from './routes-trace.ts';
@@ -350,4 +351,5 @@ export const API_ROUTES: RouteSpec[] = [
   ...PANEL_ROUTES,
   ...TRACE_ROUTES,
   ...DOCUMENT_ROUTES,
+  ...KV_ROUTES,
 ];

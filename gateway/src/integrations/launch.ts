@@ -28,6 +28,29 @@ export function integrationEnv(
 }
 
 /**
+ * What the gateway adds to an integration's environment so that a program of it can call the
+ * API: SWITCHBOARD_URL, SWITCHBOARD_INTEGRATION and, when it was given one, SWITCHBOARD_API_KEY
+ * (keys/integration-key.ts). Set after the settings: a setting of the same name never replaces
+ * them. Processes always get them; the stdio server only when it uses storage.kv or documents
+ * (integrations/process-key.ts), in every instance the pool starts (shared, per session, per
+ * task), all with the one key.
+ */
+export function withGatewayEnv(
+  env: Record<string, string>,
+  name: string,
+  gateway: { url: string; apiKey?: string | undefined },
+): Record<string, string> {
+  const out: Record<string, string> = {
+    ...env,
+    SWITCHBOARD_URL: gateway.url,
+    SWITCHBOARD_INTEGRATION: name,
+  };
+  if (gateway.apiKey !== undefined) out.SWITCHBOARD_API_KEY = gateway.apiKey;
+  else delete out.SWITCHBOARD_API_KEY;
+  return out;
+}
+
+/**
  * A pinned folder is re-hashed before each spawn (folder-pin.ts), so its programs must not
  * write code into it: Python would add `__pycache__/*.pyc` on the first run (hashed, since the
  * interpreter runs them) and refuse every later spawn.
@@ -138,9 +161,7 @@ export function buildProcesses(
       const value = values.get(key);
       if (value !== undefined) env[key] = value;
     }
-    env.SWITCHBOARD_URL = gateway.url;
-    env.SWITCHBOARD_INTEGRATION = name;
-    if (gateway.apiKey !== undefined) env.SWITCHBOARD_API_KEY = gateway.apiKey;
+    const full = withGatewayEnv(env, name, gateway);
     return new BackgroundProcess(
       {
         integration: name,
@@ -148,7 +169,7 @@ export function buildProcesses(
         command: resolveCommand(dir, p.command),
         args: p.args,
         cwd: dir,
-        env: beforeSpawn ? pinnedEnv(env) : env,
+        env: beforeSpawn ? pinnedEnv(full) : full,
         missing: missingSettings(p, settings),
         ...(beforeSpawn && { beforeSpawn: () => beforeSpawn(`process ${p.name}`) }),
         meter,

@@ -1,40 +1,48 @@
 import type { Manifest } from '@switchboard/sdk';
 import type { Pool } from '../db/connect.ts';
 import {
+  integrationKeyScopes,
   provisionIntegrationKey,
   retireInstanceKeys,
   retireIntegrationKeys,
   retireKeysExcept,
+  serverNeedsKey,
 } from '../keys/integration-key.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
 import { missingSettings } from './launch.ts';
 
 /**
- * The SWITCHBOARD_API_KEY of an integration's processes, provisioned each time the registry
- * (re)builds the integration. Only an integration that declares (and so was granted)
- * `sessions.write` gets one, since posting into sessions is what the key is for, and only when
- * at least one of its processes will start: a key nobody holds is one more to leak. Otherwise
- * its earlier keys are revoked, so a build that runs no process leaves none valid.
+ * The SWITCHBOARD_API_KEY of an integration's programs, provisioned each time the registry
+ * (re)builds the integration, with the scopes of its granted capabilities and no more
+ * (keys/integration-key.ts integrationKeyScopes: sessions.write, storage.kv, documents). Its
+ * processes receive it when at least one of them will start; its stdio server receives it when
+ * it uses storage.kv or documents (serverNeedsKey). A key nobody would hold is one more to leak:
+ * then none is provisioned, and its earlier keys are revoked, so a build that runs no holder
+ * leaves none valid.
  */
-export async function processApiKey(
+export async function integrationApiKey(
   sql: Pool,
   log: Logger,
   name: string,
   manifest: Manifest,
   settings: ResolvedSetting[],
   instance?: string,
-): Promise<string | undefined> {
-  const wanted =
-    manifest.capabilities.includes('sessions.write') &&
-    manifest.processes.some((p) => missingSettings(p, settings).length === 0);
-  if (!wanted) {
+): Promise<{ key: string; forServer: boolean; forProcesses: boolean } | undefined> {
+  const scopes = integrationKeyScopes(manifest.capabilities);
+  const forProcesses = manifest.processes.some((p) => missingSettings(p, settings).length === 0);
+  // An http server is not spawned by the gateway: it has no environment to put the key in.
+  const forServer = manifest.server.transport === 'stdio' && serverNeedsKey(manifest.capabilities);
+  if (scopes.length === 0 || !(forProcesses || forServer)) {
     await retireIntegrationKeys(sql, name, instance);
     return undefined;
   }
-  const { key, prefix } = await provisionIntegrationKey(sql, name, instance);
-  log.info({ integration: name, keyPrefix: prefix }, 'provisioned the API key of its processes');
-  return key;
+  const { key, prefix } = await provisionIntegrationKey(sql, name, instance, scopes);
+  log.info(
+    { integration: name, keyPrefix: prefix, scopes },
+    'provisioned the API key of its programs',
+  );
+  return { key, forServer, forProcesses };
 }
 
 /**
@@ -57,8 +65,9 @@ export async function retireProcessKey(
 
 /**
  * At shutdown, once the processes are stopped. A gateway killed without a shutdown leaves its
- * keys valid (scope: posting into its integrations' own sessions) until an operator revokes
- * them (`switchboard keys list` shows them with source integration); see docs/operator-guide.md.
+ * keys valid (the scopes of its grants, in its own sessions and namespace only) until an
+ * operator revokes them (`switchboard keys list` shows them with source integration); see
+ * docs/operator-guide.md.
  */
 export async function retireProcessKeysOf(
   sql: Pool,

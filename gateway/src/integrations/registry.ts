@@ -12,9 +12,9 @@ import {
   stopItem,
 } from './integration.ts';
 import { missingHandlers, type Reason } from './judge.ts';
-import { buildProcesses, buildUpstreamPool, integrationEnv } from './launch.ts';
+import { buildProcesses, buildUpstreamPool, integrationEnv, withGatewayEnv } from './launch.ts';
 import {
-  processApiKey,
+  integrationApiKey,
   retireProcessKey,
   retireProcessKeysOf,
   retireUnknownProcessKeys,
@@ -214,8 +214,20 @@ export class IntegrationRegistry {
         return this.refuse(item, { granted: false, reasons: [...folder.reasons, ...refused] });
       }
       const beforeSpawn = folder.pin?.verify.bind(folder.pin);
-      const env = integrationEnv(this.deps.env, item.settings, name);
       const { log, gatewayUrl } = this.deps;
+      const apiKey = await integrationApiKey(
+        this.deps.sql,
+        log,
+        name,
+        manifest,
+        item.settings,
+        this.deps.instance,
+      );
+      const settingsEnv = integrationEnv(this.deps.env, item.settings, name);
+      // The stdio server calls the API (storage.kv, documents): it gets the URL and its key.
+      const env = apiKey?.forServer
+        ? withGatewayEnv(settingsEnv, name, { url: gatewayUrl(), apiKey: apiKey.key })
+        : settingsEnv;
       const meter = new FloodMeter(name, log, (message) => this.flooding(item, message));
       item.upstream = buildUpstreamPool(
         name,
@@ -227,20 +239,12 @@ export class IntegrationRegistry {
         this.deps.gatewayToken,
         { beforeSpawn, meter, onRestart: () => this.deps.onUpstreamRestart?.(name) },
       );
-      const apiKey = await processApiKey(
-        this.deps.sql,
-        log,
-        name,
-        manifest,
-        item.settings,
-        this.deps.instance,
-      );
       item.processes = buildProcesses(
         name,
         candidate.dir,
         manifest,
         item.settings,
-        { env: this.deps.env, url: gatewayUrl(), apiKey },
+        { env: this.deps.env, url: gatewayUrl(), apiKey: apiKey?.key },
         log,
         { beforeSpawn, meter },
       );

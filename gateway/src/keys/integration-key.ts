@@ -1,3 +1,4 @@
+import type { Capability } from '@switchboard/sdk';
 import { appendAudit } from '../audit/store.ts';
 import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
@@ -11,24 +12,54 @@ import {
   revokeOtherIntegrationKeys,
 } from './store.ts';
 
+/** What each capability lets the key do through the API; a capability not listed adds nothing. */
+const CAPABILITY_SCOPES: Partial<Record<Capability, readonly Scope[]>> = {
+  'sessions.write': ['sessions:write'],
+  'storage.kv': ['kv:read', 'kv:write'],
+  documents: ['documents:read', 'documents:write'],
+};
+
 /**
- * The API key an integration's processes receive as SWITCHBOARD_API_KEY: source 'integration',
- * named `integration:<name>`, scope sessions:write and, on top of the scope, only sessions whose
- * key starts with `<name>:` (a chat listener posts into `chat:room-1`, never into `github:…`).
+ * The scopes of an integration's key: those of its capabilities (all of them granted, or it
+ * would not run: policy decide()), in the order of the capabilities; empty when none calls for
+ * one.
+ */
+export function integrationKeyScopes(capabilities: readonly Capability[]): Scope[] {
+  const scopes = new Set(capabilities.flatMap((c) => CAPABILITY_SCOPES[c] ?? []));
+  return [...scopes];
+}
+
+/**
+ * Capabilities its MCP server uses through the API (its stdio server then receives
+ * SWITCHBOARD_URL, SWITCHBOARD_INTEGRATION and SWITCHBOARD_API_KEY; integrations/launch.ts).
+ */
+export const SERVER_KEY_CAPABILITIES: readonly Capability[] = ['storage.kv', 'documents'];
+
+export function serverNeedsKey(capabilities: readonly Capability[]): boolean {
+  return capabilities.some((c) => SERVER_KEY_CAPABILITIES.includes(c));
+}
+
+const SYSTEM = { actor: 'system' } as const;
+
+/**
+ * The API key an integration's programs receive as SWITCHBOARD_API_KEY: source 'integration',
+ * named `integration:<name>`, with the scopes its granted capabilities call for and no more
+ * (integrationKeyScopes). With sessions:write, on top of the scope, only sessions whose key starts
+ * with `<name>:` (a chat listener posts into `chat:room-1`, never into `github:…`); with kv:* and
+ * documents:*, only its own namespace (api/namespace-access.ts).
  * One active key per integration and gateway instance: each build revokes that instance's
  * previous ones in the same transaction, so a reload leaves no older key valid. Keys are owned
  * by the instance that made them (created_by `gateway:<instance>`): with two replicas on one
  * database each runs its own processes, and one replica's start must not revoke the keys the
  * other's processes hold. A clean shutdown revokes its instance's keys (retireInstanceKeys).
+ *
+ * `scopes`: integrationKeyScopes of its capabilities (the registry's call); tests pass their own.
  */
-export const INTEGRATION_KEY_SCOPES: Scope[] = ['sessions:write'];
-
-const SYSTEM = { actor: 'system' } as const;
-
 export async function provisionIntegrationKey(
   sql: Pool,
   integration: string,
   instance = 'gateway',
+  scopes: readonly Scope[] = ['sessions:write'],
 ): Promise<{ key: string; prefix: string }> {
   const generated = generateApiKey(integration);
   const createdBy = `gateway:${instance}`;
@@ -38,7 +69,7 @@ export async function provisionIntegrationKey(
       prefix: generated.prefix,
       hash: generated.hash,
       name: `integration:${integration}`,
-      scopes: INTEGRATION_KEY_SCOPES,
+      scopes: [...scopes],
       source: 'integration',
       integration,
       createdBy,

@@ -3,12 +3,15 @@ import { deleteOldAudit } from '../audit/store.ts';
 import type { Sql } from '../db/connect.ts';
 import { deleteSettledDeliveries } from '../deliveries/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
+import { deleteExpiredEntries } from '../kv/store.ts';
 import type { Logger } from '../log.ts';
 
 /**
  * The retention job (issue 12, L4): settled webhook deliveries, the events of ended tasks and
  * audit entries older than the policy's `retention:` ages are deleted, at start and then every
  * `retention.interval` (1h by default), so these tables stop growing with the gateway's age.
+ * Expired key-value entries (issue 18, kv/) are deleted at every run whatever the ages say:
+ * they are invisible from their expiry on, so keeping them serves nobody.
  * Every replica runs it; the deletes skip rows another replica is deleting (SKIP LOCKED), so
  * two runs at once share the work and neither fails.
  */
@@ -22,6 +25,7 @@ export interface RetentionCounts {
   deliveries: number;
   taskEvents: number;
   audit: number;
+  kv: number;
 }
 
 type Kind = keyof RetentionCounts;
@@ -34,6 +38,7 @@ const KINDS: ReadonlyArray<{
   { kind: 'deliveries', ageMs: (r) => r.deliveriesMs, remove: deleteSettledDeliveries },
   { kind: 'taskEvents', ageMs: (r) => r.taskEventsMs, remove: deleteEndedTaskEvents },
   { kind: 'audit', ageMs: (r) => r.auditMs, remove: deleteOldAudit },
+  { kind: 'kv', ageMs: () => 0, remove: deleteExpiredEntries },
 ];
 
 export interface RetentionOptions {
@@ -53,7 +58,7 @@ export async function runRetention(
   retention: Retention,
   options: RetentionOptions,
 ): Promise<RetentionCounts> {
-  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0 };
+  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0, kv: 0 };
   const batch = options.batch ?? RETENTION_BATCH;
   const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;
   for (const { kind, ageMs, remove } of KINDS) {
@@ -121,7 +126,7 @@ export class RetentionJob {
       log: this.deps.log,
       stopped: () => this.closed,
     });
-    const total = counts.deliveries + counts.taskEvents + counts.audit;
+    const total = counts.deliveries + counts.taskEvents + counts.audit + counts.kv;
     this.deps.log[total > 0 ? 'info' : 'debug'](counts, 'retention: old rows deleted');
   }
 }
