@@ -7,6 +7,7 @@ import { notFound, SwitchboardError } from '../errors.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import { parseInput } from '../validate.ts';
 import { requireScope } from './auth.ts';
+import { requireNamespaceAccess } from './namespace-access.ts';
 
 /**
  * /api/v1/documents (issue 18): ingest (an upsert by integration and external key), read,
@@ -78,37 +79,15 @@ export function hitView(hit: SearchHit): z.output<typeof SearchHitView> {
   return { ...rest, session: sessionKey, updatedAt: updatedAt.toISOString() };
 }
 
-/** Is `integration` granted `documents` by the policy as the registry holds it now? */
-export function documentsGranted(registry: IntegrationRegistry, integration: string): boolean {
-  const item = registry.get(integration);
-  return (
-    item !== undefined &&
-    (item.state === 'ready' || item.state === 'starting') &&
-    (item.manifest?.capabilities.includes('documents') ?? false)
-  );
-}
-
 /**
  * The integration a request is bound to: its key's own (refused without the grant, or when it
- * names another), or null for an operator key (every integration).
+ * names another: api/namespace-access.ts, the rule key-value storage uses too), or null for an
+ * operator key (every integration).
  */
 function boundIntegration(req: Request, registry: IntegrationRegistry, named?: string) {
   const own = req.apiKey?.integration ?? null;
   if (own === null) return null;
-  if (!documentsGranted(registry, own)) {
-    throw new SwitchboardError(
-      'forbidden',
-      `this API key belongs to integration ${own}, which the policy does not grant "documents" (integrations.${own}.grants)`,
-      { details: { integration: own } },
-    );
-  }
-  if (named !== undefined && named !== own) {
-    throw new SwitchboardError(
-      'forbidden',
-      `this API key belongs to integration ${own}: it reaches only its own documents`,
-      { details: { integration: own } },
-    );
-  }
+  requireNamespaceAccess(req.apiKey, registry, named ?? own, 'documents');
   return own;
 }
 

@@ -4,7 +4,7 @@ import type { IntegrationRegistry } from '../integrations/registry.ts';
 
 /**
  * Who may reach an integration's namespace in a per-integration store (key-value storage,
- * `storage.kv`; documents may use the same rule). Operator keys (integration null) with the
+ * `storage.kv`; documents, `documents`). Operator keys (integration null) with the
  * route's scope reach every namespace. An integration's key (keys/integration-key.ts) reaches
  * only its own, and only while the live registry holds the integration admitted with the
  * capability: its manifest asks for it and the policy as last read grants it. The check runs on

@@ -4,11 +4,10 @@ import type { Pool } from '../db/connect.ts';
 import { QUERY_MAX_CHARS } from '../documents/bounds.ts';
 import type { DocumentService } from '../documents/service.ts';
 import type { DocumentScope } from '../documents/store.ts';
-import { SWITCHBOARD_SERVER } from '../runners/bundle.ts';
 import { findSession } from '../sessions/store.ts';
 import type { TokenClaims } from '../tokens/claims.ts';
 import { scopeCoversAllOf } from '../tokens/scope.ts';
-import { listTaskTokens } from '../tokens/store.ts';
+import { liveTaskScope } from './task-scope.ts';
 
 /**
  * `search_documents` on the built-in `switchboard` server (issue 18). What a task's token may
@@ -35,23 +34,6 @@ export function documentScopeOf(
   return { integrations: all ? null : names, alsoSession: sessionKey };
 }
 
-/**
- * The scope of the task's integration tokens: the built-in server's own token names only
- * `switchboard:*`, so the task's grant is read from its live tokens (tokens table, the same
- * patterns its /mcp and /mcp/<integration> tokens carry), minus the built-in server's.
- */
-async function taskScope(sql: Pool, taskId: string): Promise<string[]> {
-  const now = Date.now();
-  const patterns = new Set<string>();
-  for (const token of await listTaskTokens(sql, taskId)) {
-    if (token.revokedAt !== null || token.expiresAt.getTime() <= now) continue;
-    for (const pattern of token.scope.split(' ')) {
-      if (pattern !== '' && !pattern.startsWith(`${SWITCHBOARD_SERVER}:`)) patterns.add(pattern);
-    }
-  }
-  return [...patterns];
-}
-
 export function registerDocumentTools(
   server: McpServer,
   claims: TokenClaims,
@@ -73,7 +55,7 @@ export function registerDocumentTools(
     },
     async ({ query, integration, limit, offset }): Promise<CallToolResult> => {
       const session = claims.sessionId ? await findSession(deps.sql, claims.sessionId) : undefined;
-      const granted = await taskScope(deps.sql, claims.taskId);
+      const granted = await liveTaskScope(deps.sql, claims.taskId);
       let scope = documentScopeOf(granted, session?.key);
       if (integration !== undefined) {
         // Narrows, never widens.

@@ -15,11 +15,11 @@ import { recordAgentResult } from '../tasks/sql/agent-result.ts';
 import { findQueueTask, type QueueTaskRow } from '../tasks/store.ts';
 import type { TokenClaims } from '../tokens/claims.ts';
 import { scopeCoversIntegration } from '../tokens/scope.ts';
-import { listTaskTokens } from '../tokens/store.ts';
 import { registerDocumentTools } from './document-tools.ts';
 import type { McpEndpoint } from './endpoint.ts';
 import { BATCH_REFUSED, goneSignal, readBody, sendResponse, toWebRequest } from './http-bridge.ts';
 import { servedSkills } from './skills.ts';
+import { liveTaskScope } from './task-scope.ts';
 
 /**
  * The built-in `switchboard` MCP server at /mcp/switchboard (ARCHITECTURE §4 "Built-in task
@@ -82,10 +82,7 @@ async function skillsFor(
   taskId: string,
 ): Promise<Array<{ name: string; description: string; uri: string }>> {
   if (!deps.registry) return [];
-  const now = Date.now();
-  const scope = (await listTaskTokens(deps.sql, taskId))
-    .filter((t) => t.revokedAt === null && t.expiresAt.getTime() > now)
-    .flatMap((t) => t.scope.split(' ').filter((part) => part !== ''));
+  const scope = await liveTaskScope(deps.sql, taskId);
   const items = deps.registry
     .list()
     .filter((item) => item.state === 'ready' && scopeCoversIntegration(scope, item.name));
