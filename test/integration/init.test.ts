@@ -1,9 +1,10 @@
 /**
  * Issue 18: `switchboard init <name>` scaffolds an integration that works as it is. Per
  * language: init into a folder inside the repository (tsx refuses folders under /tmp), the
- * manifest validates, a gateway over that folder shows the integration ready, a webhook signed
- * with the sdk's signWebhook becomes a delivery and a task, and an agent's tool call through
- * /mcp/<name> with the task's token reaches the server with the task in `_meta`. The rendered
+ * manifest validates, a gateway over that folder shows the integration ready, a webhook sent
+ * with `switchboard webhook send` (the gateway signs it) becomes a delivery and a task, and an
+ * agent's tool call through /mcp/<name> with the task's token reaches the server with the task
+ * in `_meta`. The rendered
  * folder's own test (real stdio client, sdk testing utilities) passes too. Refusals: a bad
  * name, a non-empty folder, an unknown --lang.
  */
@@ -13,7 +14,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { signWebhook } from '@switchboard/sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../gateway/src/cli/main.ts';
 import { testDatabase } from '../helpers/database.ts';
@@ -169,22 +169,24 @@ describe('switchboard init (issue 18)', () => {
       expect(integration.tools).not.toContain('on_webhook');
     });
 
-    it('a webhook signed with signWebhook becomes a delivery, a session message and a task', async () => {
+    it('switchboard webhook send: signed by the gateway, a delivery, a session message and a task', async () => {
       const thread = `t-${randomUUID().slice(0, 8)}`;
       const body = JSON.stringify({ text: 'Deploy 42 finished', thread });
-      const id = `msg_${randomUUID()}`;
-      const res = await fetch(`${gateway().url}/hooks/${row.name}/events`, {
-        method: 'POST',
-        headers: signWebhook('standard', SECRET, body, { id }),
-        body,
+      const sent = await runSwitchboard(['webhook', 'send', row.name, 'events', '--data', body], {
+        SWITCHBOARD_URL: gateway().url,
+        SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
       });
-      expect(res.status).toBe(202);
+      expect(sent.stderr).toBe('');
+      expect(sent.code).toBe(0);
+      expect(sent.stdout).toContain('HTTP 202');
+      const id = /^delivery (\S+) done/m.exec(sent.stdout)?.[1];
+      expect(id, sent.stdout).toBeDefined();
       await expect
         .poll(
           async () =>
             (
               await gateway().sql<{ status: string; error: string | null }[]>`
-                  select status, error from webhook_deliveries where delivery_id = ${id}`
+                  select status, error from webhook_deliveries where id = ${id!}`
             )[0],
           { timeout: 20_000 },
         )

@@ -127,8 +127,8 @@ function nextSteps(name: string, lang: Lang, shown: string): string {
   const install =
     lang === 'typescript'
       ? `npm install          (inside this repository: npm install at its root)`
-      : `set up its Python environment as its README.md says`;
-  const test = lang === 'typescript' ? 'npm test' : 'see README.md, "Test"';
+      : `python3 --version     (3.9 or newer; nothing to install: standard library only)`;
+  const test = lang === 'typescript' ? 'npm test' : 'python3 -B -m unittest';
   return `Next steps:
   1. cd ${shown} && ${install}
   2. switchboard integrations validate ${shown}
