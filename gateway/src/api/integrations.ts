@@ -40,6 +40,9 @@ function endpoints(item: Integration, publicUrl: string) {
   };
 }
 
+/** An integration's webhooks and schedules as the API answers them (the CLI reads this shape). */
+export type IntegrationEndpoints = ReturnType<typeof endpoints>;
+
 /** The list view: what an operator needs to see at a glance. Secrets never leave as values. */
 export function summary(item: Integration, publicUrl: string) {
   const pending = [...(item.toolPins?.pending.keys() ?? [])];

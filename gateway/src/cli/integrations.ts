@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
+import type { IntegrationEndpoints } from '../api/integrations.ts';
 import { UsageError } from '../errors.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
 import { watchAndReload } from './dev.ts';
@@ -42,14 +43,8 @@ interface Summary {
   tools: string[];
   changed?: boolean;
   pendingTools?: string[];
-  webhooks?: Array<{
-    name: string;
-    url: string;
-    scheme: string;
-    secretSetting: string | null;
-    mode: string;
-  }>;
-  schedules?: Array<{ name: string; cron: string; nextFireAt: string | null }>;
+  webhooks?: IntegrationEndpoints['webhooks'];
+  schedules?: IntegrationEndpoints['schedules'];
   processes?: Array<{
     name: string;
     state: string;

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { SignatureScheme } from '@switchboard/sdk';
+import type { IntegrationEndpoints } from '../api/integrations.ts';
 import { SwitchboardError, UsageError } from '../errors.ts';
 import { DEFAULT_EVENT, webhookEventHeaders } from '../webhooks/sign.ts';
 import { type Command, HELP_OPTION, parseCommandArgs, showHelp } from './command.ts';
@@ -44,13 +45,7 @@ const SYNC_LOOKUP = 50;
 /** Headers given with --header: each at most this many, so the request stays a test request. */
 const MAX_HEADERS = 50;
 
-interface WebhookView {
-  name: string;
-  url: string;
-  scheme: SignatureScheme;
-  secretSetting: string | null;
-  mode: 'async' | 'sync';
-}
+type WebhookView = IntegrationEndpoints['webhooks'][number];
 
 interface DeliveryView {
   id: string;
