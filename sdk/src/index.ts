@@ -133,4 +133,5 @@ export {
   templateCanBe,
 } from './url-template.ts';
 export { type Validated, validate } from './validate.ts';
+export { type SignedScheme, type SignOptions, signWebhook } from './webhook-signing.ts';
 export { parseYaml, readYamlFile, readYamlFileSync, validateYaml } from './yaml.ts';

@@ -191,7 +191,7 @@ describe('webhook ingest (issue 6)', () => {
       [
         'missing secret: the integration is refused, its webhook fails closed',
         'refused/events',
-        () => githubHeaders('', '{}', randomUUID()),
+        () => githubHeaders('any-secret', '{}', randomUUID()),
         '{}',
         503,
         'integration_unavailable',

@@ -1,5 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
-import { Webhook } from 'standardwebhooks';
+import { signWebhook as signSent } from '@switchboard/sdk';
 import type { SignatureScheme } from './signatures.ts';
 
 /**
@@ -8,7 +7,8 @@ import type { SignatureScheme } from './signatures.ts';
  * api/webhook-sign.ts), never by the ingest path. Each branch mirrors its verifier:
  *
  * - standard: webhook-id `msg_<uuid>`, webhook-timestamp (now), webhook-signature `v1,<base64>`
- *   computed by the same `standardwebhooks` package the verifier uses;
+ *   (HMAC-SHA256 of `<id>.<timestamp>.<body>` with the secret's base64 key, as the
+ *   `standardwebhooks` package the verifier uses);
  * - github: X-GitHub-Delivery `<uuid>` (required by the verifier), X-Hub-Signature-256
  *   `sha256=<hex HMAC-SHA256(body)>`;
  * - slack: X-Slack-Request-Timestamp (now), X-Slack-Signature `v0=<hex HMAC("v0:<ts>:<body>")>`;
@@ -26,12 +26,6 @@ export interface SignInput {
   nowS?: number;
 }
 
-const hmacHex = (secret: string, ...parts: Array<string | Buffer>): string => {
-  const mac = createHmac('sha256', secret);
-  for (const part of parts) mac.update(part);
-  return mac.digest('hex');
-};
-
 export function signWebhook(input: SignInput): Record<string, string> {
   const nowS = Math.floor(input.nowS ?? Date.now() / 1000);
   if (input.scheme === 'none') return {};
@@ -39,26 +33,14 @@ export function signWebhook(input: SignInput): Record<string, string> {
   if (secret === undefined || secret === '') {
     throw new Error(`scheme ${input.scheme} needs a signing secret`);
   }
-  switch (input.scheme) {
-    case 'standard': {
-      const id = `msg_${randomUUID()}`;
-      return {
-        'webhook-id': id,
-        'webhook-timestamp': String(nowS),
-        'webhook-signature': new Webhook(secret).sign(id, new Date(nowS * 1000), input.body),
-      };
-    }
-    case 'github':
-      return {
-        'x-github-delivery': randomUUID(),
-        'x-hub-signature-256': `sha256=${hmacHex(secret, input.body)}`,
-      };
-    case 'slack':
-      return {
-        'x-slack-request-timestamp': String(nowS),
-        'x-slack-signature': `v0=${hmacHex(secret, `v0:${nowS}:`, input.body)}`,
-      };
-  }
+  // The sdk's signer is the one owner (sdk/src/webhook-signing.ts); only the signature headers
+  // are this function's: the caller sets the event (webhookEventHeaders) and the content type.
+  const {
+    'content-type': _type,
+    'x-github-event': _event,
+    ...signature
+  } = signSent(input.scheme, secret, input.body, { at: new Date(nowS * 1000) });
+  return signature;
 }
 
 /**
