@@ -24,7 +24,7 @@ describe('docs/manifest.md examples', () => {
     ['## A complete example', 'github'],
     ['The smallest manifest is', 'tickets'],
   ])('%s parses (%s)', (heading, name) => {
-    const result = parseManifest(yamlAfter(heading));
+    const result = parseManifest(yamlAfter(heading), 'docs/manifest.md');
     expect(result.ok ? [] : result.errors).toEqual([]);
     expect(result.ok && result.manifest.name).toBe(name);
   });
