@@ -18,30 +18,25 @@ export function baselineFile(endpoint: string, era: string): string {
   return path.join(HERE, 'baselines', `${endpoint}-${era}.yml`);
 }
 
-export async function runEra(options: {
-  tools: Tools;
-  endpoint: EndpointName;
-  era: Era;
-  url: string;
-  proxy: AuthProxy;
-  scenario: string | undefined;
-  /** The run's results folder; this era writes into <results>/<endpoint>/<era>/. */
-  results: string;
-}): Promise<EraReport> {
-  const { tools, endpoint, era, url, proxy, scenario } = options;
-  const outDir = path.join(options.results, endpoint, era);
-  fs.rmSync(outDir, { recursive: true, force: true });
-  fs.mkdirSync(outDir, { recursive: true });
-  const baseline = baselineFile(endpoint, era);
+/**
+ * Extension scenarios scored like required ones (the requirement sets list none: extensions are
+ * optional). SEP-2640 skills (gateway/src/mcp/skills.ts): enumeration (skills/list, skills/get,
+ * the entries, the SKILL.md read back) and manifest (the SKILL.md resource). Not
+ * `sep-2640-skills-directory`: the gateway does not declare `directoryRead`, so every check of
+ * it is SKIPPED and a pass would say nothing.
+ */
+export const EXTENSION_SCENARIOS = ['sep-2640-skills-enumeration', 'sep-2640-skills-manifest'];
+
+/** One suite process against `url`, its output to the console and `log`; its exit code. */
+async function runSuite(
+  tools: Tools,
+  url: string,
+  outDir: string,
+  log: fs.WriteStream,
+  selection: string[],
+): Promise<number | null> {
   const args = [tools.suite, 'server', '--url', url, '-o', path.join(outDir, 'scenarios')];
-  if (scenario) args.push('--scenario', scenario, '--spec-version', era);
-  else args.push('--requirements', era, '--expected-failures', baseline);
-  console.log(
-    `\n=== conformance ${endpoint} ${era}: ${scenario ?? `requirements ${era}`} at ${url}`,
-  );
-  const started = Date.now();
-  proxy.take();
-  const log = fs.createWriteStream(path.join(outDir, 'suite.log'));
+  args.push(...selection);
   assertRunning();
   const child = spawn(tools.node, args, {
     cwd: outDir,
@@ -59,6 +54,73 @@ export async function runEra(options: {
   const code = await done;
   dropCleanup(stop);
   assertRunning();
+  return code;
+}
+
+export async function runEra(options: {
+  tools: Tools;
+  endpoint: EndpointName;
+  era: Era;
+  url: string;
+  proxy: AuthProxy;
+  scenario: string | undefined;
+  /** The run's results folder; this era writes into <results>/<endpoint>/<era>/. */
+  results: string;
+}): Promise<EraReport> {
+  const { tools, endpoint, era, url, proxy, scenario } = options;
+  const outDir = path.join(options.results, endpoint, era);
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
+  const baseline = baselineFile(endpoint, era);
+  const log = fs.createWriteStream(path.join(outDir, 'suite.log'));
+  const started = Date.now();
+  proxy.take();
+  let code: number | null;
+  console.log(
+    `\n=== conformance ${endpoint} ${era}: ${scenario ?? `requirements ${era}`} at ${url}`,
+  );
+  if (scenario) {
+    // An extension scenario is on no spec timeline: the suite runs it at an era only if forced.
+    const force = EXTENSION_SCENARIOS.includes(scenario) ? ['--force'] : [];
+    code = await runSuite(tools, url, outDir, log, [
+      '--scenario',
+      scenario,
+      '--spec-version',
+      era,
+      ...force,
+    ]);
+  } else {
+    // Each suite run gets the baseline lines of what it runs (a line of a scenario it does not
+    // run would be reported stale): the requirement set, then each extension scenario alone (the
+    // suite selects extension scenarios only by name).
+    const lines = readBaseline(baseline);
+    const own = (name: string, keep: (scenario: string) => boolean) => {
+      const file = path.join(outDir, `baseline-${name}.yml`);
+      const kept = lines.filter((b) => keep(b.scenario)).map((b) => `  - ${b.entry}\n`);
+      fs.writeFileSync(file, kept.length === 0 ? 'server: []\n' : `server:\n${kept.join('')}`);
+      return file;
+    };
+    const required = own('required', (s) => !EXTENSION_SCENARIOS.includes(s));
+    code = await runSuite(tools, url, outDir, log, [
+      '--requirements',
+      era,
+      '--expected-failures',
+      required,
+    ]);
+    for (const name of EXTENSION_SCENARIOS) {
+      console.log(`\n=== conformance ${endpoint} ${era}: extension scenario ${name}`);
+      const one = await runSuite(tools, url, outDir, log, [
+        '--scenario',
+        name,
+        '--spec-version',
+        era,
+        '--force',
+        '--expected-failures',
+        own(name, (s) => s === name),
+      ]);
+      if (code === 0) code = one;
+    }
+  }
   await new Promise((resolve) => log.end(resolve));
   const exchanges = proxy.take();
   fs.writeFileSync(
@@ -72,7 +134,10 @@ export async function runEra(options: {
     seconds: Math.round((Date.now() - started) / 1000),
     scenarios: readScenarios(
       path.join(outDir, 'scenarios'),
-      scoredScenarios(path.dirname(path.dirname(tools.suite)), era),
+      new Set([
+        ...scoredScenarios(path.dirname(path.dirname(tools.suite)), era),
+        ...(scenario ? [] : EXTENSION_SCENARIOS),
+      ]),
       exchanges,
     ),
     baseline: scenario ? [] : readBaseline(baseline),

@@ -8,6 +8,7 @@ import { isProcessAlive } from '../../gateway/src/containment/process-group.ts';
 import {
   assertRunning,
   exitCode,
+  HERE,
   onCleanup,
   REPO_ROOT,
   RunError,
@@ -45,7 +46,8 @@ export type EndpointName = (typeof ENDPOINTS)[number];
 
 /**
  * An integrations root holding a fresh copy of servers/fixture and nothing else. A copy because
- * discover.ts does not follow symlinks (it checks Dirent.isDirectory()); inside the repository
+ * discover.ts does not follow symlinks (it checks Dirent.isDirectory()) and the copy's manifest
+ * is changed (below); inside the repository
  * (.cache/, gitignored) because the fixture starts with `node --import tsx` and imports
  * @modelcontextprotocol/server, both resolved from the nearest node_modules walking up.
  */
@@ -70,7 +72,15 @@ function fixtureOnlyRoot(): string {
   const text = fs.readFileSync(manifest, 'utf8');
   if (!text.includes('instances: shared'))
     throw new Error(`${manifest}: expected instances: shared`);
-  fs.writeFileSync(manifest, text.replace('instances: shared', 'instances: task'));
+  // The copy's skills (docs/manifest.md `skills`): test/conformance/skills/, so the SEP-2640
+  // scenarios (sep-2640-skills-*) have one to list, get and read. Not in servers/fixture itself:
+  // the tests that run that folder through a gateway expect an integration without skills.
+  if (text.includes('\nskills:')) throw new Error(`${manifest}: expected no skills folder`);
+  fs.cpSync(path.join(HERE, 'skills'), path.join(root, INTEGRATION, 'skills'), { recursive: true });
+  fs.writeFileSync(
+    manifest,
+    `${text.replace('instances: shared', 'instances: task').trimEnd()}\nskills: skills/\n`,
+  );
   return root;
 }
 

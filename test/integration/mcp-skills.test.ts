@@ -6,10 +6,17 @@
  * task can read. A real gateway, real stdio upstreams (which serve no resources of their own:
  * the capability comes from the skills), real MCP clients, both databases.
  */
+
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { SKILLS_EXTENSION_ID, SkillsClient } from '@modelcontextprotocol/client/ext/skills';
+import {
+  GetSkillResultSchema,
+  ListSkillsResultSchema,
+} from '@modelcontextprotocol/core/ext/skills';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getQueueTask } from '../../gateway/src/tasks/queue.ts';
 import { AGENT } from '../fixtures/agents/policy.ts';
@@ -30,9 +37,23 @@ docs['double--dash.md'] = 'Not an Agent Skills name.\n';
 writeSkillsIntegration(tmp, 'docs', docs);
 fs.symlinkSync('/etc/hostname', path.join(tmp, 'docs', 'skills', 'escape.md'));
 writeSkillsIntegration(tmp, 'other', { 'secret.md': 'Only for tokens covering other.\n' });
+// Two more, so a token covering all four has 32 + 1 + 50 + 30 = 113 skills: skills/list pages
+// past the first (100 a page, mcp/cursors.ts PAGE_SIZE). Bytes beyond ASCII for the digests.
+const numbered = (prefix: string, n: number) =>
+  Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [
+      `${prefix}${i + 1}.md`,
+      `Use ${prefix}${i + 1} — naïve ✓.\n`,
+    ]),
+  );
+writeSkillsIntegration(tmp, 'more', numbered('m', 50));
+writeSkillsIntegration(tmp, 'extra', numbered('x', 30));
 
 const runner = `{ driver: process, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(AGENT)}, "{prompt}"] }`;
-const POLICY = writeSkillsPolicy(tmp, ['docs', 'other'], { runner, tools: ['docs:shout'] });
+const POLICY = writeSkillsPolicy(tmp, ['docs', 'other', 'more', 'extra'], {
+  runner,
+  tools: ['docs:shout'],
+});
 
 const DOCS_NAMES = [
   ...Array.from({ length: 30 }, (_, i) => `docs-step-${i + 1}`),
@@ -49,8 +70,16 @@ describe('skills as MCP resources (SEP-2640)', () => {
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
   });
-  async function connect(url: string, token: string): Promise<Client> {
-    const client = new Client({ name: 'skills-test', version: '1.0.0' });
+  /** `legacy`: the 2025 handshake (the client's default); `modern`: 2026-07-28. */
+  async function connect(
+    url: string,
+    token: string,
+    era: 'legacy' | 'modern' = 'legacy',
+  ): Promise<Client> {
+    const client = new Client(
+      { name: 'skills-test', version: '1.0.0' },
+      era === 'modern' ? { versionNegotiation: { mode: 'auto' } } : {},
+    );
     await client.connect(
       new StreamableHTTPClientTransport(new URL(url), {
         requestInit: { headers: { authorization: `Bearer ${token}` } },
@@ -151,5 +180,111 @@ describe('skills as MCP resources (SEP-2640)', () => {
       uri: 'skill://docs-review/SKILL.md',
     });
     await api('POST', `/tasks/${task.id}/cancel`, {});
+  });
+
+  /** The SDK's result schemas; a 2025-era answer has no ttlMs / cacheScope (2026-07-28 only). */
+  const listSchema = (era: 'legacy' | 'modern') =>
+    era === 'modern'
+      ? ListSkillsResultSchema
+      : ListSkillsResultSchema.omit({ ttlMs: true, cacheScope: true });
+  const getSchema = (era: 'legacy' | 'modern') =>
+    era === 'modern'
+      ? GetSkillResultSchema
+      : GetSkillResultSchema.omit({ ttlMs: true, cacheScope: true });
+  const sha256 = (text: string) =>
+    `sha256:${createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex')}`;
+
+  for (const era of ['legacy', 'modern'] as const) {
+    it(`${era}: skills/list and skills/get (the extension) serve the same skills, digests of the bytes`, async () => {
+      const granted = await grantTask(gw(), ['docs:shout']);
+      for (const [label, url, token] of [
+        ['/mcp', granted.mcp.url, granted.mcp.token],
+        ['/mcp/docs', integrationOf(granted, 'docs').url, integrationOf(granted, 'docs').token],
+      ] as const) {
+        const client = await connect(url, token, era);
+        expect(client.getProtocolEra(), label).toBe(era);
+        expect(client.getServerCapabilities()?.extensions, label).toEqual({
+          [SKILLS_EXTENSION_ID]: {},
+        });
+        const raw = await client.request({ method: 'skills/list', params: {} }, listSchema(era));
+        expect(raw.nextCursor, label).toBeUndefined();
+        if (era === 'modern') expect(raw).toMatchObject({ ttlMs: 0, cacheScope: 'private' });
+        else expect(raw).not.toHaveProperty('ttlMs');
+        expect(raw.skills.map((s) => s.frontmatter.name).sort(), label).toEqual(DOCS_NAMES);
+        // The same skills as resources/list, by URI.
+        const resources = (await client.listResources()).resources.map((r) => r.uri).sort();
+        expect(raw.skills.map((s) => s.uri).sort(), label).toEqual(resources);
+        const review = raw.skills.find((s) => s.uri === 'skill://docs-review/SKILL.md')!;
+        expect(review.frontmatter).toEqual({
+          name: 'docs-review',
+          description: 'Review a pull request',
+        });
+        const text = (
+          (await client.readResource({ uri: review.uri })).contents[0] as { text: string }
+        ).text;
+        expect(review.resources).toEqual([
+          { uri: review.uri, digest: sha256(text), size: Buffer.byteLength(text) },
+        ]);
+        // The SDK's host side verifies every entry and file (digest, size, frontmatter).
+        const skills = new SkillsClient(client);
+        expect(skills.supported).toBe(true);
+        expect(skills.directoryRead).toBe(false);
+        const listing = await skills.list();
+        expect(listing.skills).toHaveLength(DOCS_NAMES.length);
+        for (const entry of listing.skills.slice(0, 12)) {
+          const file = await skills.read(entry);
+          expect(file.verified, entry.uri).toBe(true);
+          expect(file.frontmatter).toEqual(entry.frontmatter);
+        }
+        const got = await client.request(
+          { method: 'skills/get', params: { uri: 'skill://docs-step-17/SKILL.md' } },
+          getSchema(era),
+        );
+        expect(got.skill).toEqual(raw.skills.find((s) => s.frontmatter.name === 'docs-step-17'));
+        if (era === 'modern') expect(got).toMatchObject({ ttlMs: 0, cacheScope: 'private' });
+        // Another integration's skill answers as a URI no server serves: -32602, same words.
+        for (const uri of [
+          'skill://other-secret/SKILL.md',
+          'skill://docs-escape/SKILL.md',
+          'skill://no-such-skill/SKILL.md',
+        ]) {
+          await expect(
+            client.request({ method: 'skills/get', params: { uri } }, getSchema(era)),
+            `${label} ${uri}`,
+          ).rejects.toMatchObject({ code: -32602, message: `No skill is served at ${uri}` });
+        }
+      }
+    });
+  }
+
+  it('skills/list pages 113 skills of four integrations (100, then 13), none split or repeated', async () => {
+    const [url, token] = await tokenOf(['docs:shout', 'other:*', 'more:*', 'extra:shout']);
+    for (const era of ['legacy', 'modern'] as const) {
+      const client = await connect(url, token, era);
+      const first = await client.request({ method: 'skills/list', params: {} }, listSchema(era));
+      expect(first.skills).toHaveLength(100);
+      expect(first.nextCursor).toEqual(expect.any(String));
+      const second = await client.request(
+        { method: 'skills/list', params: { cursor: first.nextCursor } },
+        listSchema(era),
+      );
+      expect(second.skills).toHaveLength(13);
+      expect(second.nextCursor).toBeUndefined();
+      const uris = [...first.skills, ...second.skills].map((s) => s.uri);
+      expect(new Set(uris).size).toBe(113);
+      expect(uris).toContain('skill://more-m50/SKILL.md');
+      expect(uris).toContain('skill://extra-x30/SKILL.md');
+      expect(uris).toContain('skill://other-secret/SKILL.md');
+      // The SDK's client walks the pages and checks every entry; digests are of UTF-8 bytes.
+      const listing = await new SkillsClient(client).list();
+      expect(listing.skills.map((s) => s.uri)).toEqual(uris);
+      const m10 = listing.skills.find((s) => s.frontmatter.name === 'more-m10')!;
+      const text = ((await client.readResource({ uri: m10.uri })).contents[0] as { text: string })
+        .text;
+      expect(text).toContain('naïve ✓');
+      expect(m10.resources).toEqual([
+        { uri: m10.uri, digest: sha256(text), size: Buffer.byteLength(text) },
+      ]);
+    }
   });
 });

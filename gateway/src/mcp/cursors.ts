@@ -13,10 +13,10 @@ import { z } from 'zod';
 /** 100 items: a few KB of tool definitions per page, well under any client's message limit. */
 export const PAGE_SIZE = 100;
 
-export type ListKind = 'tools' | 'resources' | 'templates' | 'prompts';
+export type ListKind = 'tools' | 'resources' | 'templates' | 'prompts' | 'skills';
 
 const cursorSchema = z.object({
-  k: z.enum(['tools', 'resources', 'templates', 'prompts']),
+  k: z.enum(['tools', 'resources', 'templates', 'prompts', 'skills']),
   o: z.int().min(0),
 });
 

@@ -3,6 +3,7 @@ import type { Integration } from '../integrations/registry.ts';
 import type { Era } from './era-results.ts';
 import { registerCompletion, registerPrompts } from './prompts.ts';
 import { type ResourceDeps, registerResources } from './resources.ts';
+import { registerSkills, SKILLS_CAPABILITY } from './skills.ts';
 import { registerTools } from './tools.ts';
 import { integrationWide, isAggregate, type View, visibleIntegrations } from './view.ts';
 
@@ -19,7 +20,8 @@ interface Offer {
  * holds its protocol era, so none is pooled); `era`: what upstream results may carry to the
  * agent (era-results.ts). It advertises only what the upstreams it fronts
  * can do: tools, resources (subscribe when one of them supports it), prompts, completions; the
- * last three only of integrations the grant covers whole (`<name>:*`, view.ts integrationWide).
+ * last three only of integrations the grant covers whole (`<name>:*`, view.ts integrationWide);
+ * the skills extension (skills.ts) when a visible integration has skills.
  * Logging when an upstream logs. Never `tasks` (not proxied end to end); client input
  * (elicitation, sampling, roots) is a capability of the client, passed through per request.
  * listChanged is always on: the gateway itself changes the lists (integrations come and go).
@@ -59,6 +61,8 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
     const subscribe = whole.some((o) => o.capabilities.resources?.subscribe === true);
     capabilities.resources = { listChanged: true, ...(subscribe && { subscribe: true }) };
   }
+  // The skills extension (SEP-2640) over the same skills; when to declare it: skills.ts.
+  if (withSkills.length > 0) capabilities.extensions = { ...SKILLS_CAPABILITY };
   if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
   if (withCompletions.length > 0) capabilities.completions = {};
   if (having('logging').length > 0) capabilities.logging = {};
@@ -66,6 +70,7 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   const server = new Server(SERVER_INFO, { capabilities });
   if (capabilities.tools) registerTools(server, deps, view, withTools, era);
   if (capabilities.resources) registerResources(server, deps, view, withResources, era, withSkills);
+  if (capabilities.extensions) registerSkills(server, withSkills, era, deps.pageSize);
   if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts, era);
   if (capabilities.completions) registerCompletion(server, deps, view, withCompletions, era);
   if (capabilities.logging) {
