@@ -122,14 +122,23 @@ describe('lifecycle hooks', () => {
     await expect
       .poll(() => callsOfTask(calls('alpha'), task!.id).length, { timeout: 30_000 })
       .toBe(2);
-    const rows = await gw().sql<{ status: string; attempts: number; log: { error?: string }[] }[]>`
+    const hookRows = () => gw().sql<
+      { status: string; attempts: number; log: { error?: string }[] }[]
+    >`
       select status, attempts, attempt_log as log from outbox
        where task_id = ${task!.id} and target->>'type' = 'hook' and target->>'integration' = 'alpha'
        order by id`;
-    expect(rows.map((r) => [r.status, r.attempts])).toEqual([
-      ['delivered', 2],
-      ['delivered', 2],
-    ]);
+    // The tool records the call before it answers; the outbox marks the row delivered after the
+    // answer, in its own transaction: poll (it failed once in CI reading between the two).
+    await expect
+      .poll(async () => (await hookRows()).map((r) => [r.status, r.attempts]), {
+        timeout: 20_000,
+      })
+      .toEqual([
+        ['delivered', 2],
+        ['delivered', 2],
+      ]);
+    const rows = await hookRows();
     expect(rows[0]!.log[0]!.error).toMatch(
       /alpha:on_task_event answered an error: failing on purpose once/,
     );
