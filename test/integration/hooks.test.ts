@@ -97,11 +97,12 @@ describe('lifecycle hooks', () => {
     });
     expect(new Date(got[0]!.event.createdAt).getTime()).toBe(stored!.createdAt.getTime());
     // One outbox row per event, kind event, target the hook, delivered on the first attempt.
-    const rows = await gw().sql<{ target: unknown; status: string; attempts: number }[]>`
+    // Polled: the tool records the call before the outbox commits the row as delivered.
+    const rows = () => gw().sql<{ target: unknown; status: string; attempts: number }[]>`
       select target, status, attempts from outbox
        where task_id = ${task!.id} and kind = 'event' and target->>'integration' = 'alpha'
        order by id`;
-    expect(rows).toEqual([
+    await expect.poll(rows, { timeout: 20_000 }).toEqual([
       {
         target: { type: 'hook', integration: 'alpha', tool: 'on_task_event', sessions: 'own' },
         status: 'delivered',
