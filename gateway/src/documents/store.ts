@@ -136,6 +136,18 @@ const scopeFilter = (sql: Sql, scope: DocumentScope) => sql`
      or d.session_key = ${scope.alsoSession ?? null}::text)
   and (${scope.session ?? null}::text is null or d.session_key = ${scope.session ?? null}::text)`;
 
+/**
+ * A hit as both searches answer it: `h` is the ranked page (doc_id, score), `q` the query. The
+ * headline is computed only for the page, from the first HEADLINE_SOURCE_CHARS of each hit.
+ */
+const hitColumns = (sql: Sql) => sql`
+  d.id::text as id, d.integration, d.session_key as "sessionKey",
+  d.external_key as "externalKey", d.title, d.uri, d.metadata,
+  d.updated_at as "updatedAt", h.score::float8 as score,
+  ts_headline('english', left(d.content, ${HEADLINE_SOURCE_CHARS}), q.query,
+              'MaxWords=30, MinWords=10, MaxFragments=2') as snippet,
+  left(d.content, ${EXCERPT_CHARS}) as excerpt`;
+
 /** Full text: websearch_to_tsquery (never a syntax error), ts_rank_cd, then the page's headlines. */
 export async function searchFullText(
   sql: Sql,
@@ -152,12 +164,7 @@ export async function searchFullText(
        where d.tsv @@ q.query and ${scopeFilter(sql, scope)}
        order by score desc, d.id
        limit ${limit} offset ${offset})
-    select d.id::text as id, d.integration, d.session_key as "sessionKey",
-           d.external_key as "externalKey", d.title, d.uri, d.metadata,
-           d.updated_at as "updatedAt", h.score::float8 as score,
-           ts_headline('english', left(d.content, ${HEADLINE_SOURCE_CHARS}), q.query,
-                       'MaxWords=30, MinWords=10, MaxFragments=2') as snippet,
-           left(d.content, ${EXCERPT_CHARS}) as excerpt
+    select ${hitColumns(sql)}
       from hits h join documents d on d.id = h.doc_id, q
      order by h.score desc, d.id`;
 }
@@ -196,12 +203,7 @@ export async function searchHybrid(
         from fts f full join vec v on v.doc_id = f.doc_id
        order by score desc, doc_id
        limit ${limit} offset ${offset})
-    select d.id::text as id, d.integration, d.session_key as "sessionKey",
-           d.external_key as "externalKey", d.title, d.uri, d.metadata,
-           d.updated_at as "updatedAt", h.score::float8 as score,
-           ts_headline('english', left(d.content, ${HEADLINE_SOURCE_CHARS}), q.query,
-                       'MaxWords=30, MinWords=10, MaxFragments=2') as snippet,
-           left(d.content, ${EXCERPT_CHARS}) as excerpt
+    select ${hitColumns(sql)}
       from fused h join documents d on d.id = h.doc_id, q
      order by h.score desc, d.id`;
 }
