@@ -188,19 +188,26 @@ describe('an integration process writing stderr without end', () => {
   });
 
   it('is logged within the budget, its drops counted, and refused as upstream_flooding', async () => {
-    const started = Date.now();
     const item = await eventually(() => {
       const found = gw().registry.get('hostile');
       expect(found?.state).toBe('refused');
       return found!;
     }, 40_000);
-    const seconds = Math.ceil((Date.now() - started) / 1000);
     expect(item.reasons.map((r) => r.code)).toEqual(['upstream_flooding']);
     const lines = gw().logs.lines.filter((l) => l.integration === 'hostile');
     const logged = lines.filter((l) => l.msg === 'process output');
-    const bytes = logged.reduce((sum, l) => sum + String(l.stderr).length + 1, 0);
-    // Its budget for every second since the gateway started it (+5: start-up before `started`).
-    expect(bytes).toBeLessThanOrEqual(STDERR_BYTES_PER_S * (seconds + 5));
+    // The budget is per wall-clock second (flood-meter.ts): the bytes logged in each second, by
+    // the lines' own log times, stay within it. Not measured against the test's clock: under a
+    // loaded CI the process started more than 5 s before the test's first look and a bound of
+    // (seconds + 5) budgets failed by 1 % (727,100 > 720,896 bytes). Slack of one KiB: a line
+    // counted in one second can be stamped by the logger a millisecond into the next.
+    const perSecond = new Map<number, number>();
+    for (const l of logged) {
+      const second = Math.floor(Date.parse(String(l.time)) / 1000);
+      perSecond.set(second, (perSecond.get(second) ?? 0) + String(l.stderr).length + 1);
+    }
+    expect(perSecond.size).toBeGreaterThan(0);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(STDERR_BYTES_PER_S + 1024);
     const dropped = lines.filter((l) => /^dropped \d+ bytes of stderr/.test(String(l.msg)));
     expect(dropped.length).toBeGreaterThan(0);
     expect(Number(dropped[0]?.droppedBytes)).toBeGreaterThan(0);
