@@ -43,19 +43,17 @@ export const IngestAnswer = z.object({
   created: z.boolean(),
   embedded: z.boolean(),
 });
-export const SearchHitView = z.object({
-  id: z.string(),
-  integration: z.string(),
-  session: z.string().nullable(),
-  externalKey: z.string(),
-  title: z.string(),
-  uri: z.string().nullable(),
-  metadata: z.record(z.string(), z.unknown()),
-  score: z.number(),
-  snippet: z.string(),
-  excerpt: z.string(),
-  updatedAt: Timestamp,
-});
+/** A search hit: the document's identity without its content, its rank and where it matched. */
+export const SearchHitView = DocumentView.pick({
+  id: true,
+  integration: true,
+  session: true,
+  externalKey: true,
+  title: true,
+  uri: true,
+  metadata: true,
+  updatedAt: true,
+}).extend({ score: z.number(), snippet: z.string(), excerpt: z.string() });
 export const SearchAnswer = z.object({
   mode: z.enum(['hybrid', 'fulltext']),
   fallback: z.string().optional(),
