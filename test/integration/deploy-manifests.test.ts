@@ -1,75 +1,21 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { developmentMarkers, loadPolicy } from '@switchboard/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { CONFIG_VARIABLES, decodeMasterKey, loadConfig } from '../../gateway/src/config.ts';
 import { ConfigError } from '../../gateway/src/errors.ts';
-import { buildBundle } from '../../gateway/src/runners/bundle.ts';
-import { KubernetesRunner } from '../../gateway/src/runners/kubernetes.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
+import { find, type K8sObject, kubectlVersion, render, validate } from '../helpers/kustomize.ts';
 
 // deploy/kubernetes (issue 19 item 4): every base/overlay/component combination rendered with
 // the real `kubectl kustomize`, every object validated against the Kubernetes API schemas
 // (kubernetes-models: ajv validators generated from the API's OpenAPI document), then the facts
-// that matter checked. Spawns kubectl and the fake kubectl, hence an integration test; it uses
-// no database, so it runs the same on PGlite and PostgreSQL.
+// that matter checked. Spawns kubectl, hence an integration test; it uses no
+// database, so it runs the same on PGlite and PostgreSQL.
 
 const K8S = path.join(REPO_ROOT, 'deploy/kubernetes');
-const FAKE_BIN = path.join(REPO_ROOT, 'test/fixtures/fake-bin');
 const GENERATED = path.join(REPO_ROOT, `test/fixtures/.generated-deploy-${process.pid}`);
-
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests, read field by field below
-  [field: string]: any;
-}
-
-function kubectlVersion(): string {
-  try {
-    return execFileSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
-  } catch (error) {
-    throw new Error(
-      `kubectl is required to render deploy/kubernetes (kubectl kustomize) and was not found or failed: ${(error as Error).message}. Install it (https://kubernetes.io/docs/tasks/tools/) — this test does not skip.`,
-    );
-  }
-}
-
-function render(dir: string): K8sObject[] {
-  const text = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
-  const objects = parseAllDocuments(text).map((d) => d.toJS() as K8sObject);
-  // kustomize writes long base64 values as literal blocks of 70-column lines; the API server's
-  // decoder skips the line breaks (Go's base64 ignores \n), the schema's `byte` pattern not.
-  for (const o of objects)
-    if (o.kind === 'Secret' && o.data)
-      for (const key of Object.keys(o.data)) o.data[key] = String(o.data[key]).replace(/\n/g, '');
-  return objects;
-}
-
-/** kubernetes-models' module for an apiVersion/kind: `v1/Service`, `apps/v1/Deployment`. */
-async function validate(object: K8sObject): Promise<void> {
-  const mod = (await import(`kubernetes-models/${object.apiVersion}/${object.kind}`)) as Record<
-    string,
-    new (
-      data: unknown,
-    ) => { validate(): void }
-  >;
-  const Model = mod[object.kind];
-  if (!Model) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`);
-  new Model(object).validate();
-}
-
-const find = (objects: K8sObject[], kind: string, name?: string): K8sObject => {
-  const found = objects.find(
-    (o) => o.kind === kind && (name === undefined || o.metadata.name === name),
-  );
-  if (!found) throw new Error(`no ${kind}${name ? ` ${name}` : ''} in the render`);
-  return found;
-};
 
 /** The combinations an operator can render; the generated ones are written in beforeAll. */
 const RENDERS: Record<string, string> = {
@@ -281,6 +227,29 @@ describe('what the renders say', () => {
     expect(objects.some((o) => o.kind === 'HorizontalPodAutoscaler')).toBe(true);
   });
 
+  it('an overlay that deletes the generated Secret leaves the Deployment on the plain name', () => {
+    // README.md "Secrets", way 2: a Secret made outside the render (External Secrets, …).
+    const dir = path.join(GENERATED, 'external-secret');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'kustomization.yaml'),
+      [
+        `resources: [${path.relative(dir, path.join(K8S, 'overlays/example'))}]`,
+        'patches:',
+        '  - patch: |-',
+        '      $patch: delete',
+        '      apiVersion: v1',
+        '      kind: Secret',
+        '      metadata: { name: switchboard-keys }',
+        '',
+      ].join('\n'),
+    );
+    const objects = render(dir);
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    const [gateway] = find(objects, 'Deployment', 'switchboard').spec.template.spec.containers;
+    expect(gateway.envFrom).toContainEqual({ secretRef: { name: 'switchboard-keys' } });
+  });
+
   it('the HPA component replaces the fixed replica count and targets the Deployment', () => {
     const objects = rendered['base + components/hpa']!;
     expect(find(objects, 'Deployment', 'switchboard').spec.replicas).toBeUndefined();
@@ -301,104 +270,5 @@ describe('what the renders say', () => {
     const loaded = loadPolicy(file);
     expect(loaded.ok, JSON.stringify(loaded)).toBe(true);
     if (loaded.ok) expect(developmentMarkers(loaded.policy)).toEqual([]);
-  });
-});
-
-// The runner's Role (base/runner-rbac.yaml) must be exactly what the kubernetes runner's kubectl
-// calls need. The runner is run against the fake kubectl (test/fixtures/fake-bin), which
-// records each call; each call is turned into the API requests real kubectl makes for it, and
-// their union must equal the Role's rules: a new kubectl call in the runner fails here until it
-// is mapped (and the Role follows), and a wider Role fails too.
-const RESOURCE_OF_KIND: Record<string, string> = {
-  Job: 'jobs.batch',
-  Secret: 'secrets',
-  ConfigMap: 'configmaps',
-};
-const RESOURCE_OF_ARG: Record<string, string> = {
-  job: 'jobs.batch',
-  secret: 'secrets',
-  configmap: 'configmaps',
-  pods: 'pods',
-};
-
-/** `verb resource` pairs real kubectl sends to the API server for one command line. */
-function apiRequests(argv: string[], stdin: string): string[] {
-  const [command, what] = argv;
-  if (command === 'apply' && what === '-f') {
-    // Client-side apply: GET the object, then POST it, or PATCH it when it exists.
-    const list = JSON.parse(stdin) as { items: Array<{ kind: string }> };
-    return list.items.flatMap((i) => {
-      const resource = RESOURCE_OF_KIND[i.kind];
-      if (!resource) throw new Error(`the runner applies a ${i.kind}: map it and widen the Role`);
-      return [`get ${resource}`, `create ${resource}`, `patch ${resource}`];
-    });
-  }
-  if (command === 'get' && what === 'job') return ['get jobs.batch'];
-  if (command === 'get' && what === 'pods' && argv.includes('--selector')) return ['list pods'];
-  // logs job/NAME: GET the Job for its selector, LIST its pods, GET the first pod's log.
-  if (command === 'logs' && what?.startsWith('job/'))
-    return ['get jobs.batch', 'list pods', 'get pods/log'];
-  // delete a,b,c NAME: GET each (with --ignore-not-found a 404 is fine), then DELETE it.
-  if (command === 'delete' && what)
-    return what.split(',').flatMap((arg) => {
-      const resource = RESOURCE_OF_ARG[arg];
-      if (!resource) throw new Error(`the runner deletes ${arg}: map it and widen the Role`);
-      return [`get ${resource}`, `delete ${resource}`];
-    });
-  throw new Error(`kubectl ${argv.join(' ')}: an unmapped call; map it here and in the Role`);
-}
-
-describe('the kubernetes runner’s Role', () => {
-  it('equals the API requests of the kubectl calls the runner makes, nothing more', async () => {
-    const state = path.join(GENERATED, 'fake-kubectl');
-    const needed = new Set<string>();
-    // A task that completes, one that fails (the exit code is read from its pod), one whose
-    // apply fails (the clean-up still runs).
-    for (const knobs of [
-      {},
-      { FAIL_REASON: 'BackoffLimitExceeded', EXIT: 3 },
-      { APPLY_ERROR: 'denied' },
-    ]) {
-      fs.rmSync(state, { recursive: true, force: true });
-      fs.mkdirSync(state, { recursive: true });
-      fs.writeFileSync(path.join(state, 'fake.json'), JSON.stringify(knobs));
-      const runner = new KubernetesRunner(
-        { driver: 'kubernetes', image: 'agent:1', namespace: 'switchboard' },
-        { hostEnv: { PATH: `${FAKE_BIN}:${process.env.PATH}`, HOME: state }, pollMs: 10 },
-      );
-      const bundle = buildBundle({
-        publicUrl: 'http://switchboard',
-        taskId: 'task-role',
-        sessionId: 'session-role',
-        token: 'tok-mcp',
-        integrations: [],
-        switchboardServer: { url: 'http://switchboard/mcp/switchboard', token: 'tok-sb' },
-      });
-      await runner.run({
-        prompt: 'p',
-        bundle,
-        workdir: state,
-        timeoutMs: 30_000,
-        onLine: () => {},
-      });
-      const lines = fs.readFileSync(path.join(state, 'calls.jsonl'), 'utf8').trim().split('\n');
-      for (const line of lines) {
-        const call = JSON.parse(line) as { argv: string[]; stdin: string };
-        for (const request of apiRequests(call.argv, call.stdin)) needed.add(request);
-      }
-    }
-    const role = find(rendered.base!, 'Role', 'switchboard-runner');
-    const granted = new Set<string>();
-    for (const rule of role.rules as Array<Record<string, string[]>>) {
-      expect(rule.resourceNames, 'names are new per task').toBeUndefined();
-      for (const group of rule.apiGroups!)
-        for (const resource of rule.resources!)
-          for (const verb of rule.verbs!)
-            granted.add(`${verb} ${resource}${group === '' ? '' : `.${group}`}`);
-    }
-    expect([...granted].sort()).toEqual([...needed].sort());
-    // No ClusterRole or ClusterRoleBinding anywhere: the runner's rights end at its namespace.
-    for (const objects of Object.values(rendered))
-      expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
   });
 });
