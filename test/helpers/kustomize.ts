@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 
-/** Rendering deploy/kubernetes with the real `kubectl kustomize` (deploy-*.test.ts). */
+/** Rendering deploy/kubernetes with the real `kubectl kustomize` (test/integration/deploy-manifests.test.ts, test/security/deploy-runner-role.test.ts). */
 
 export interface K8sObject {
   apiVersion: string;
