@@ -1,0 +1,109 @@
+/**
+ * Three real gateway processes (`switchboard start`) on one fresh PostgreSQL database behind one
+ * round-robin TCP balancer (test/helpers/balancer.ts): the replica suite's cluster (issue 19).
+ * SWITCHBOARD_PUBLIC_URL is the balancer's, so a token minted by one replica names the audience
+ * every replica expects. Each replica listens on a port of its own, fixed for its life, so a
+ * replica restarted (`restart(i)`) comes back at the address the balancer already has.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { type Balancer, fetchFresh, startBalancer } from '../helpers/balancer.ts';
+import { type TestDatabase, testDatabase } from '../helpers/database.ts';
+import { ADMIN_KEY, REPO_ROOT } from '../helpers/gateway.ts';
+import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
+
+export const REPLICAS = 3;
+
+const WEBHOOK_FIXTURES = path.join(REPO_ROOT, 'test/fixtures/webhooks');
+/** The webhook tests' integration (hooks) and policy: tasks go to a held profile, stay pending. */
+export const WEBHOOK_ENV = {
+  INTEGRATION_DIRS: WEBHOOK_FIXTURES,
+  SWITCHBOARD_POLICY: path.join(WEBHOOK_FIXTURES, 'policy.yaml'),
+};
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+export interface Cluster {
+  balancer: Balancer;
+  /** The balancer's URL: the public URL every replica was given. */
+  url: string;
+  /** The replicas, by index; `restart(i)` replaces an entry. */
+  replicas: GatewayProcess[];
+  /** Each replica's own address (not through the balancer). */
+  direct(i: number): string;
+  /** A connection to the cluster's database (one, for counting rows). */
+  sql: postgres.Sql;
+  /** An admin API call through the balancer (a new connection each time). */
+  api(method: string, route: string, body?: unknown, base?: string): Promise<Response>;
+  /** Starts replica i again (after it exited) on its own port. */
+  restart(i: number): Promise<GatewayProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(env: Record<string, string>): Promise<Cluster> {
+  const database: TestDatabase = await testDatabase();
+  const ports = await Promise.all(Array.from({ length: REPLICAS }, freePort));
+  const balancer = await startBalancer(ports.map((port) => ({ host: '127.0.0.1', port })));
+  const dataDirs = ports.map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-replica-')));
+  const replicaEnv = (i: number) => ({
+    ...env,
+    // Info at least: startGatewayProcess waits for the 'listening' line.
+    LOG_LEVEL: 'info',
+    PORT: String(ports[i]),
+    HOST: '127.0.0.1',
+    SWITCHBOARD_DATA_DIR: dataDirs[i]!,
+    SWITCHBOARD_PUBLIC_URL: balancer.url,
+    // One master key for all three: the signing keys in the database are sealed with it.
+    SWITCHBOARD_MASTER_KEY: '5a'.repeat(32),
+    SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
+  });
+  const start = (i: number) => startGatewayProcess(replicaEnv(i), database);
+  const replicas: GatewayProcess[] = [];
+  const sql = postgres(database.env.DATABASE_URL!, { max: 2, onnotice: () => {} });
+  const stop = async () => {
+    await Promise.all(replicas.map((r) => r.cleanup()));
+    await balancer.close();
+    await sql.end();
+    await database.cleanup();
+    for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // Together: migrations take an advisory lock (gateway/src/db/migrate.ts), so racing is safe.
+    replicas.push(...(await Promise.all(ports.map((_, i) => start(i)))));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const direct = (i: number) => `http://127.0.0.1:${ports[i]}`;
+  return {
+    balancer,
+    url: balancer.url,
+    replicas,
+    direct,
+    sql,
+    api: (method, route, body, base = balancer.url) =>
+      fetchFresh(`${base}/api/v1${route}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+    async restart(i) {
+      const replica = await start(i);
+      replicas[i] = replica;
+      return replica;
+    },
+    stop,
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
