@@ -6,6 +6,7 @@
  * replica restarted (`restart(i)`) comes back at the address the balancer already has.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,17 @@ export interface Cluster {
   replicas: GatewayProcess[];
   /** Each replica's own address (not through the balancer). */
   direct(i: number): string;
+  /**
+   * A request to replica i itself, bypassing the balancer but naming the public host (the
+   * balancer's): /mcp refuses any other Host (DNS rebinding), as it would behind a real one.
+   */
+  directRequest(
+    i: number,
+    method: string,
+    route: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<{ status: number; text: string }>;
   /** A connection to the cluster's database (one, for counting rows). */
   sql: postgres.Sql;
   /** An admin API call through the balancer (a new connection each time). */
@@ -56,9 +68,9 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
   const balancer = await startBalancer(ports.map((port) => ({ host: '127.0.0.1', port })));
   const dataDirs = ports.map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-replica-')));
   const replicaEnv = (i: number) => ({
-    ...env,
     // Info at least: startGatewayProcess waits for the 'listening' line.
     LOG_LEVEL: 'info',
+    ...env,
     PORT: String(ports[i]),
     HOST: '127.0.0.1',
     SWITCHBOARD_DATA_DIR: dataDirs[i]!,
@@ -90,6 +102,24 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
     url: balancer.url,
     replicas,
     direct,
+    directRequest: (i, method, route, headers, body) =>
+      new Promise((resolve, reject) => {
+        const req = http.request(
+          `${direct(i)}${route}`,
+          { method, headers: { ...headers, host: new URL(balancer.url).host }, agent: false },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => {
+              text += d;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      }),
     sql,
     api: (method, route, body, base = balancer.url) =>
       fetchFresh(`${base}/api/v1${route}`, {
