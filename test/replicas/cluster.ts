@@ -57,6 +57,11 @@ export interface Cluster {
   sql: postgres.Sql;
   /** An admin API call through the balancer (a new connection each time). */
   api(method: string, route: string, body?: unknown, base?: string): Promise<Response>;
+  /**
+   * Until replica i's /readyz answers 200 (its database and its integrations' servers are up),
+   * as a balancer's health check waits before sending it traffic.
+   */
+  waitReady(i: number): Promise<void>;
   /** Starts replica i again (after it exited) on its own port. */
   restart(i: number): Promise<GatewayProcess>;
   stop(): Promise<void>;
@@ -97,6 +102,24 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
     throw error;
   }
   const direct = (i: number) => `http://127.0.0.1:${ports[i]}`;
+  const waitReady = async (i: number) => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const status = await fetch(`${direct(i)}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200) return;
+      if (Date.now() > deadline) throw new Error(`replica ${i} not ready after 60 s (${status})`);
+      await sleep(50);
+    }
+  };
+  try {
+    await Promise.all(ports.map((_, i) => waitReady(i)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     balancer,
     url: balancer.url,
@@ -127,6 +150,7 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
         headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       }),
+    waitReady,
     async restart(i) {
       const replica = await start(i);
       replicas[i] = replica;

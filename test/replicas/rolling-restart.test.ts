@@ -108,14 +108,7 @@ describe('a rolling restart of three replicas under webhook load', () => {
       cluster.balancer.drain(i);
       const began = Date.now();
       await cluster.restart(i);
-      for (;;) {
-        const ready = await fetch(`${cluster.direct(i)}/readyz`).then(
-          (r) => r.status,
-          () => 0,
-        );
-        if (ready === 200) break;
-        await sleep(50);
-      }
+      await cluster.waitReady(i);
       cluster.balancer.restore(i);
       restarts.push(Date.now() - began);
     }
