@@ -14,7 +14,7 @@ import postgres from 'postgres';
 import { type Balancer, fetchFresh, startBalancer } from '../helpers/balancer.ts';
 import { type TestDatabase, testDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY, REPO_ROOT } from '../helpers/gateway.ts';
-import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
+import { type GatewayProcess, spawnGatewayProcess } from '../helpers/gateway-process.ts';
 
 export const REPLICAS = 3;
 
@@ -33,6 +33,15 @@ export const freePort = () =>
       server.close(() => resolve(port));
     });
   });
+
+/**
+ * Every replica process started here, killed when the test worker exits: a beforeAll that times
+ * out while a replica boots never gets a cluster to stop, and its processes would outlive the run.
+ */
+const started = new Set<{ child: GatewayProcess['child'] }>();
+process.once('exit', () => {
+  for (const r of started) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+});
 
 export interface Cluster {
   balancer: Balancer;
@@ -84,7 +93,17 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
     SWITCHBOARD_MASTER_KEY: '5a'.repeat(32),
     SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
   });
-  const start = (i: number) => startGatewayProcess(replicaEnv(i), database);
+  const start = async (i: number): Promise<GatewayProcess> => {
+    const booting = await spawnGatewayProcess(replicaEnv(i), database);
+    started.add(booting);
+    try {
+      const listening = await booting.waitForLog('switchboard gateway listening');
+      return { ...booting, url: listening.url as string };
+    } catch (error) {
+      await booting.cleanup();
+      throw error;
+    }
+  };
   const replicas: GatewayProcess[] = [];
   const sql = postgres(database.env.DATABASE_URL!, { max: 2, onnotice: () => {} });
   const stop = async () => {
