@@ -218,6 +218,10 @@ export async function startGateway(
     const loaded = new Promise<void>((resolve) => {
       integrationsLoaded = resolve;
     });
+    let integrationsSettled: () => void = () => {};
+    const settled = new Promise<void>((resolve) => {
+      integrationsSettled = resolve;
+    });
     let deliveries: DeliveryWorker | undefined;
     const app = createApp({
       sql: db.sql,
@@ -235,6 +239,7 @@ export async function startGateway(
       streams,
       wakeDeliveries: () => deliveries?.accepted(),
       integrationsLoaded: loaded,
+      integrationsSettled: settled,
       testFaults: config.testFaults,
       documents,
     });
@@ -255,6 +260,11 @@ export async function startGateway(
     await integrations.loadAll();
     await eventHooks.prune();
     integrationsLoaded();
+    // In the background: whenSettled waits for each server's start (up to its timeout).
+    integrations.whenSettled().then(integrationsSettled, (error: unknown) => {
+      log.error({ err: error }, 'waiting for the integrations to start failed');
+      integrationsSettled();
+    });
     step();
     const taskWorker = await TaskWorker.start({
       sql: db.sql,

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { testDatabase } from './database.ts';
+import { type TestDatabase, testDatabase } from './database.ts';
 import { ADMIN_KEY, EMPTY_DIR, spawnSwitchboard } from './gateway.ts';
 
 export interface GatewayProcess {
@@ -21,12 +21,14 @@ export type BootingGatewayProcess = Omit<GatewayProcess, 'url'> & {
 
 /**
  * `switchboard start` as a real process on a fresh database, with the admin key set and no
- * integrations unless `env` says otherwise; returns at once, while it boots.
+ * integrations unless `env` says otherwise; returns at once, while it boots. With `shared`, on
+ * that database instead (replicas of one cluster, test/replicas/cluster.ts): cleanup leaves it.
  */
 export async function spawnGatewayProcess(
   env: Record<string, string> = {},
+  shared?: TestDatabase,
 ): Promise<BootingGatewayProcess> {
-  const db = await testDatabase();
+  const db = shared ?? (await testDatabase());
   const fullEnv: Record<string, string> = {
     ...db.env,
     PORT: '0',
@@ -41,7 +43,7 @@ export async function spawnGatewayProcess(
   const cleanup = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
-    await db.cleanup();
+    if (!shared) await db.cleanup();
   };
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{ msg: string; resolve: (l: Record<string, unknown>) => void }> = [];
@@ -73,8 +75,9 @@ export async function spawnGatewayProcess(
 /** `switchboard start` as a real process (see spawnGatewayProcess); resolves once it listens. */
 export async function startGatewayProcess(
   env: Record<string, string> = {},
+  shared?: TestDatabase,
 ): Promise<GatewayProcess> {
-  const gw = await spawnGatewayProcess(env);
+  const gw = await spawnGatewayProcess(env, shared);
   try {
     const listening = await gw.waitForLog('switchboard gateway listening');
     return { ...gw, url: listening.url as string };

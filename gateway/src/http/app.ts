@@ -41,6 +41,12 @@ export interface AppDeps {
   wakeDeliveries?: () => void;
   /** Settles once every integration has been judged (webhooks wait for it; see mount.ts). */
   integrationsLoaded?: Promise<void>;
+  /**
+   * Settles once every integration's first start is over (ready or failed): until then /readyz
+   * answers 503 `starting` (health.ts), so a balancer does not send MCP calls to a replica whose
+   * servers still start.
+   */
+  integrationsSettled?: Promise<void>;
   /** SWITCHBOARD_TEST_FAULTS=1 in a test: mounts the routes that throw on purpose. */
   testFaults?: boolean;
   /** Documents (issue 18): /api/v1/documents. */

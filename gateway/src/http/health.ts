@@ -20,8 +20,23 @@ export function healthRoutes(deps: {
   lifecycle: Lifecycle;
   /** The policy's `metrics.requireKey`, read per scrape (a reload takes effect at once). */
   policy: () => Policy | undefined;
+  /** Settles when the integrations' first start is over; not ready until then (app.ts). */
+  integrationsSettled?: Promise<void>;
 }): Router {
   const router = Router();
+  // A replica restarted behind a balancer is put back when /readyz answers 200: before its
+  // integrations' servers have started, an MCP call there fails "not available (starting)"
+  // (test/replicas/client-input.test.ts found it). Bounded: a server that does not start within
+  // its timeout (30 s by default) is `failed`, and that settles it too.
+  let settled = deps.integrationsSettled === undefined;
+  deps.integrationsSettled?.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
   // One probe at a time: if the database hangs, later probes share the pending one instead of
   // queueing more queries behind it.
   let inFlight: Promise<Readiness> | undefined;
@@ -51,6 +66,12 @@ export function healthRoutes(deps: {
   router.get('/readyz', async (_req, res) => {
     if (deps.lifecycle.shuttingDown) {
       res.status(503).json({ status: 'shutting_down' });
+      return;
+    }
+    if (!settled) {
+      res
+        .status(503)
+        .json({ status: 'starting', message: "the integrations' servers are starting" });
       return;
     }
     inFlight ??= probe().finally(() => {
