@@ -25,7 +25,21 @@ export function baselineFile(endpoint: string, era: string): string {
  * `sep-2640-skills-directory`: the gateway does not declare `directoryRead`, so every check of
  * it is SKIPPED and a pass would say nothing.
  */
-export const EXTENSION_SCENARIOS = ['sep-2640-skills-enumeration', 'sep-2640-skills-manifest'];
+export const EXTENSION_SCENARIOS = [
+  'sep-2640-skills-enumeration',
+  'sep-2640-skills-manifest',
+  // The MCP tasks extension (SEP-2663, gateway/src/mcp-tasks/).
+  'tasks-lifecycle',
+  'tasks-capability-negotiation',
+  'tasks-wire-fields',
+  'tasks-request-state-removal',
+  'tasks-mrtr-input',
+  'tasks-request-headers',
+  'tasks-dispatch-and-envelope',
+  'tasks-status-notifications',
+  'tasks-required-task-error',
+  'tasks-mrtr-composition',
+];
 
 /** One suite process against `url`, its output to the console and `log`; its exit code. */
 async function runSuite(
