@@ -43,8 +43,9 @@ import type { View } from './view.ts';
  */
 
 const taskIdParams = z.object({ taskId: z.string().min(1).max(200) });
+// The SDK lifts a request's top-level `inputResponses` (SEP-2322) into ctx.mcpReq.inputResponses.
 const updateParams = taskIdParams.extend({
-  inputResponses: z.record(z.string().max(200), z.unknown()),
+  inputResponses: z.record(z.string().max(200), z.unknown()).optional(),
 });
 
 /** Whether this request negotiated the extension (SEP-2575 per-request client capabilities). */
@@ -110,12 +111,13 @@ export function registerMcpTaskMethods(server: Server, deps: McpTaskMethodDeps, 
     async (params: z.infer<typeof updateParams>, ctx) => {
       if (!negotiated(server, ctx)) throw missingCapability('tasks/update');
       const row = await visibleRow(deps, view, params.taskId);
-      if (row.status === 'input_required') {
+      const responses = params.inputResponses ?? ctx.mcpReq.inputResponses ?? {};
+      if (row.status === 'input_required' && Object.keys(responses).length > 0) {
         const queued = await answerMcpTaskInput(
           deps.runtime.deps.sql,
           row.id,
           view.claims.taskId,
-          params.inputResponses,
+          responses as Record<string, unknown>,
         );
         if (queued) deps.runtime.queued();
       }
