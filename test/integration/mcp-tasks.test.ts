@@ -35,7 +35,7 @@ const env = {
 /** The database of `gw`, for a second process on it (PostgreSQL URL, or the PGlite data dir). */
 function sameDatabase(gw: GatewayProcess): Record<string, string> {
   // The same public URL too: a token names its issuer (the URL it was minted for).
-  const db = usingPostgres
+  const db: Record<string, string> = usingPostgres
     ? { DATABASE_URL: gatewayDatabase(gw) }
     : { SWITCHBOARD_DATA_DIR: gw.env.SWITCHBOARD_DATA_DIR as string };
   return { ...db, SWITCHBOARD_PUBLIC_URL: gw.url };
@@ -160,7 +160,7 @@ describe('MCP tasks across gateway processes', () => {
   const start = async (extra: Record<string, string> = {}) => {
     const gw = await startGatewayProcess({ ...env, ...extra });
     started.push(gw);
-    await fixtureReady(gw.url);
+    await fixtureReady(listenUrl(gw));
     return gw;
   };
 
@@ -174,15 +174,15 @@ describe('MCP tasks across gateway processes', () => {
     await stop(a, 'SIGTERM');
 
     const b = await start(sameDatabase(a));
-    expect((await getTask(b.url, token, done)).result).toEqual(before);
-    const stillParked = (await getTask(b.url, token, parked)).result ?? {};
+    expect((await getTask(listenUrl(b), token, done)).result).toEqual(before);
+    const stillParked = (await getTask(listenUrl(b), token, parked)).result ?? {};
     expect(stillParked.status).toBe('input_required');
     const key = Object.keys(stillParked.inputRequests as object)[0] as string;
-    await rpc(b.url, token, 'tasks/update', {
+    await rpc(listenUrl(b), token, 'tasks/update', {
       taskId: parked,
       inputResponses: { [key]: { action: 'accept', content: { confirm: true } } },
     });
-    const resumed = await settle(b.url, token, parked);
+    const resumed = await settle(listenUrl(b), token, parked);
     expect((resumed.result as { content: Array<{ text: string }> }).content[0]?.text).toBe(
       'deleted x.txt',
     );
@@ -199,12 +199,12 @@ describe('MCP tasks across gateway processes', () => {
 
     // The lease (30 s) must expire before the next process takes the rows back.
     const b = await start(sameDatabase(a));
-    const failed = await settle(b.url, token, write, undefined, 90_000);
+    const failed = await settle(listenUrl(b), token, write, undefined, 90_000);
     expect(failed.status).toBe('failed');
     expect((failed.error as { message: string }).message).toMatch(
       /gateway stopped during the call/,
     );
-    const redone = await settle(b.url, token, compute, undefined, 90_000);
+    const redone = await settle(listenUrl(b), token, compute, undefined, 90_000);
     expect(redone.status).toBe('completed');
     expect((redone.result as { content: Array<{ text: string }> }).content[0]?.text).toBe(
       'computed again after 2s',
@@ -224,10 +224,10 @@ describe('MCP tasks across gateway processes', () => {
     const b = await start({ DATABASE_URL: gatewayDatabase(a), SWITCHBOARD_PUBLIC_URL: a.url });
     const { id: agentTask, token } = await grantTask(a.url);
     const id = await createTask(a.url, token, 'slow_compute', { seconds: 60 });
-    await settle(b.url, token, id, ['working']);
-    expect((await rpc(b.url, token, 'tasks/cancel', { taskId: id })).result?.resultType).toBe(
-      'complete',
-    );
+    await settle(listenUrl(b), token, id, ['working']);
+    expect(
+      (await rpc(listenUrl(b), token, 'tasks/cancel', { taskId: id })).result?.resultType,
+    ).toBe('complete');
     expect((await settle(a.url, token, id)).status).toBe('cancelled');
     // The replica running it heard the cancel on the bus and aborted its upstream call: the
     // call's task:tool_use event says cancelled (long before the tool's 60 s).
