@@ -34,6 +34,6 @@ CREATE TABLE mcp_tasks (
 
 CREATE INDEX mcp_tasks_queued ON mcp_tasks (created_at) WHERE queued;
 CREATE INDEX mcp_tasks_leased ON mcp_tasks (lease_until) WHERE lease_until IS NOT NULL;
-CREATE INDEX mcp_tasks_open_by_agent_task ON mcp_tasks (agent_task_id)
-  WHERE status IN ('working', 'input_required');
+-- The caps of one agent task (100 open, 1000 unexpired) and every read by (id, agent task).
+CREATE INDEX mcp_tasks_agent_task ON mcp_tasks (agent_task_id, expires_at);
 CREATE INDEX mcp_tasks_expires ON mcp_tasks (expires_at);

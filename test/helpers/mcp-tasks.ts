@@ -7,6 +7,8 @@
  * being no core method of that era.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ADMIN_KEY, REPO_ROOT } from './gateway.ts';
@@ -42,10 +44,54 @@ export function fixtureRoot(name: string): { root: string; policy: string; remov
   };
 }
 
+/**
+ * One public URL in front of several gateway processes (their tokens name it as issuer and
+ * audience, and a loopback public URL admits only its own Host): each request goes to the backend
+ * its URL names after `#` (front.via), so a test picks the replica it talks to.
+ */
+export async function startFront() {
+  const server = http.createServer((req, res) => {
+    const target = new URL(String(req.headers['x-test-backend']));
+    const upstream = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    via: (backend: string) => `${url}#${backend}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The URL to fetch and the headers that pick its backend (see startFront). */
+function target(url: string): { base: string; headers: Record<string, string> } {
+  const [base, backend] = url.split('#') as [string, string | undefined];
+  return { base, headers: backend ? { 'x-test-backend': backend } : {} };
+}
+
 export async function api(url: string, method: string, route: string, body?: unknown) {
-  const res = await fetch(`${url}/api/v1${route}`, {
+  const { base, headers } = target(url);
+  const res = await fetch(`${base}/api/v1${route}`, {
     method,
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${ADMIN_KEY}`,
+      'content-type': 'application/json',
+      ...headers,
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as Json };
@@ -89,9 +135,11 @@ export async function rpc(
 ): Promise<RpcAnswer> {
   const capabilities = options.tasks === false ? {} : { extensions: { [TASKS_EXTENSION]: {} } };
   const name = method === 'tools/call' ? params.name : params.taskId;
-  const res = await fetch(`${url}/mcp`, {
+  const { base, headers } = target(url);
+  const res = await fetch(`${base}/mcp`, {
     method: 'POST',
     headers: {
+      ...headers,
       authorization: `Bearer ${token}`,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',

@@ -23,6 +23,7 @@ import {
   MASTER_KEY,
   rpc,
   settle,
+  startFront,
 } from '../helpers/mcp-tasks.ts';
 
 const setup = fixtureRoot('integration');
@@ -34,11 +35,9 @@ const env = {
 
 /** The database of `gw`, for a second process on it (PostgreSQL URL, or the PGlite data dir). */
 function sameDatabase(gw: GatewayProcess): Record<string, string> {
-  // The same public URL too: a token names its issuer (the URL it was minted for).
-  const db: Record<string, string> = usingPostgres
+  return usingPostgres
     ? { DATABASE_URL: gatewayDatabase(gw) }
     : { SWITCHBOARD_DATA_DIR: gw.env.SWITCHBOARD_DATA_DIR as string };
-  return { ...db, SWITCHBOARD_PUBLIC_URL: gw.url };
 }
 
 async function stop(gw: GatewayProcess, signal: NodeJS.Signals): Promise<void> {
@@ -154,35 +153,42 @@ describe('MCP tasks on one gateway', () => {
 
 describe('MCP tasks across gateway processes', () => {
   const started: GatewayProcess[] = [];
+  let front: Awaited<ReturnType<typeof startFront>>;
+  beforeAll(async () => {
+    front = await startFront();
+  });
   afterAll(async () => {
     for (const gw of started.reverse()) await gw.cleanup();
+    await front?.close();
   });
+  /** A gateway process behind the one public URL (tokens name it); `at(gw)` addresses it. */
   const start = async (extra: Record<string, string> = {}) => {
-    const gw = await startGatewayProcess({ ...env, ...extra });
+    const gw = await startGatewayProcess({ ...env, SWITCHBOARD_PUBLIC_URL: front.url, ...extra });
     started.push(gw);
-    await fixtureReady(listenUrl(gw));
+    await fixtureReady(at(gw));
     return gw;
   };
+  const at = (gw: GatewayProcess) => front.via(listenUrl(gw));
 
   it('a task survives a restart: another process on the same database answers the same, and resumes it', async () => {
     const a = await start();
-    const { token } = await grantTask(a.url);
-    const done = await createTask(a.url, token, 'slow_compute', { seconds: 0, label: 'kept' });
-    const before = await settle(a.url, token, done);
-    const parked = await createTask(a.url, token, 'confirm_delete', { filename: 'x.txt' });
-    await settle(a.url, token, parked, ['input_required']);
+    const { token } = await grantTask(at(a));
+    const done = await createTask(at(a), token, 'slow_compute', { seconds: 0, label: 'kept' });
+    const before = await settle(at(a), token, done);
+    const parked = await createTask(at(a), token, 'confirm_delete', { filename: 'x.txt' });
+    await settle(at(a), token, parked, ['input_required']);
     await stop(a, 'SIGTERM');
 
     const b = await start(sameDatabase(a));
-    expect((await getTask(listenUrl(b), token, done)).result).toEqual(before);
-    const stillParked = (await getTask(listenUrl(b), token, parked)).result ?? {};
+    expect((await getTask(at(b), token, done)).result).toEqual(before);
+    const stillParked = (await getTask(at(b), token, parked)).result ?? {};
     expect(stillParked.status).toBe('input_required');
     const key = Object.keys(stillParked.inputRequests as object)[0] as string;
-    await rpc(listenUrl(b), token, 'tasks/update', {
+    await rpc(at(b), token, 'tasks/update', {
       taskId: parked,
       inputResponses: { [key]: { action: 'accept', content: { confirm: true } } },
     });
-    const resumed = await settle(listenUrl(b), token, parked);
+    const resumed = await settle(at(b), token, parked);
     expect((resumed.result as { content: Array<{ text: string }> }).content[0]?.text).toBe(
       'deleted x.txt',
     );
@@ -191,20 +197,20 @@ describe('MCP tasks across gateway processes', () => {
 
   it('a SIGKILLed gateway: its non-idempotent call ends failed, its idempotent one completes after recovery', async () => {
     const a = await start();
-    const { token } = await grantTask(a.url);
-    const write = await createTask(a.url, token, 'slow_write', { seconds: 30 });
-    const compute = await createTask(a.url, token, 'slow_compute', { seconds: 2, label: 'again' });
-    await settle(a.url, token, write, ['working']);
+    const { token } = await grantTask(at(a));
+    const write = await createTask(at(a), token, 'slow_write', { seconds: 30 });
+    const compute = await createTask(at(a), token, 'slow_compute', { seconds: 2, label: 'again' });
+    await settle(at(a), token, write, ['working']);
     await stop(a, 'SIGKILL');
 
     // The lease (30 s) must expire before the next process takes the rows back.
     const b = await start(sameDatabase(a));
-    const failed = await settle(listenUrl(b), token, write, undefined, 90_000);
+    const failed = await settle(at(b), token, write, undefined, 90_000);
     expect(failed.status).toBe('failed');
     expect((failed.error as { message: string }).message).toMatch(
       /gateway stopped during the call/,
     );
-    const redone = await settle(listenUrl(b), token, compute, undefined, 90_000);
+    const redone = await settle(at(b), token, compute, undefined, 90_000);
     expect(redone.status).toBe('completed');
     expect((redone.result as { content: Array<{ text: string }> }).content[0]?.text).toBe(
       'computed again after 2s',
@@ -221,14 +227,14 @@ describe('MCP tasks across gateway processes', () => {
       return;
     }
     const a = await start();
-    const b = await start({ DATABASE_URL: gatewayDatabase(a), SWITCHBOARD_PUBLIC_URL: a.url });
-    const { id: agentTask, token } = await grantTask(a.url);
-    const id = await createTask(a.url, token, 'slow_compute', { seconds: 60 });
-    await settle(listenUrl(b), token, id, ['working']);
-    expect(
-      (await rpc(listenUrl(b), token, 'tasks/cancel', { taskId: id })).result?.resultType,
-    ).toBe('complete');
-    expect((await settle(a.url, token, id)).status).toBe('cancelled');
+    const b = await start({ DATABASE_URL: gatewayDatabase(a) });
+    const { id: agentTask, token } = await grantTask(at(a));
+    const id = await createTask(at(a), token, 'slow_compute', { seconds: 60 });
+    await settle(at(b), token, id, ['working']);
+    expect((await rpc(at(b), token, 'tasks/cancel', { taskId: id })).result?.resultType).toBe(
+      'complete',
+    );
+    expect((await settle(at(a), token, id)).status).toBe('cancelled');
     // The replica running it heard the cancel on the bus and aborted its upstream call: the
     // call's task:tool_use event says cancelled (long before the tool's 60 s).
     const sql = postgres(gatewayDatabase(a), { max: 1, onnotice: () => {} });

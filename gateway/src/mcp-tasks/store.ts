@@ -60,14 +60,15 @@ export interface NewMcpTask {
 }
 
 /**
- * Inserts a queued row unless the agent task already has `maxOpen` open ones; undefined then.
+ * Inserts a queued row unless the agent task already has `limits.open` open ones or
+ * `limits.rows` unexpired ones (ended ones too, until their ttl); undefined then.
  * The count and the insert are one statement, so a burst can pass the cap by the requests in
  * flight at once (bounded by the per-token rate limit), never without bound.
  */
 export async function insertMcpTask(
   sql: Sql,
   t: NewMcpTask,
-  maxOpen: number,
+  limits: { open: number; rows: number },
 ): Promise<McpTaskRow | undefined> {
   const json = (v: unknown) => (v === undefined || v === null ? null : sql.json(v as never));
   const rows = await sql.unsafe<McpTaskRow[]>(
@@ -75,9 +76,10 @@ export async function insertMcpTask(
        requested_name, arguments, input_capabilities, idempotent, ttl_ms, poll_interval_ms, expires_at)
      select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::boolean, $12::integer, $13::integer,
             now() + $12::integer * interval '1 millisecond'
-      where (select count(*) from mcp_tasks o
-              where o.agent_task_id = $2 and o.status in ('working', 'input_required')
-                and o.expires_at > now()) < $14::integer
+      where (select count(*) filter (where o.status in ('working', 'input_required')) < $14::integer
+                    and count(*) < $15::integer
+               from mcp_tasks o
+              where o.agent_task_id = $2 and o.expires_at > now())
      returning ${COLUMNS}`,
     [
       t.id,
@@ -93,7 +95,8 @@ export async function insertMcpTask(
       t.idempotent,
       t.ttlMs,
       t.pollIntervalMs,
-      maxOpen,
+      limits.open,
+      limits.rows,
     ] as never[],
   );
   return rows[0];

@@ -11,6 +11,8 @@ export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
 /** Open MCP tasks one agent task may hold at once; the next tools/call is refused. */
 export const MAX_OPEN_MCP_TASKS = 100;
+/** Unexpired MCP tasks (ended ones too) of one agent task: rows one token can keep stored. */
+export const MAX_MCP_TASK_ROWS = 1000;
 /** How long a row answers tasks/get after it was created (then the retention job deletes it). */
 export const MCP_TASK_TTL_MS = 60 * 60 * 1000;
 /** What the agent is told to wait between polls. */

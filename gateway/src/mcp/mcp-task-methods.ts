@@ -18,6 +18,7 @@ import {
   createTaskResult,
   declaresTasks,
   detailedTask,
+  MAX_MCP_TASK_ROWS,
   MAX_OPEN_MCP_TASKS,
   MCP_TASK_POLL_MS,
   MCP_TASK_TTL_MS,
@@ -183,13 +184,13 @@ export async function createMcpTaskFor(
       ttlMs: MCP_TASK_TTL_MS,
       pollIntervalMs: MCP_TASK_POLL_MS,
     },
-    MAX_OPEN_MCP_TASKS,
+    { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
   );
   if (!row) {
     throw protocolError(
       'mcp_task_limit',
-      `this agent task already has ${MAX_OPEN_MCP_TASKS} open MCP tasks; wait for one to end or cancel one`,
-      { limit: MAX_OPEN_MCP_TASKS },
+      `this agent task already has ${MAX_OPEN_MCP_TASKS} open MCP tasks (or ${MAX_MCP_TASK_ROWS} within their ttl); wait for one to end or cancel one`,
+      { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
     );
   }
   deps.runtime.queued();
