@@ -1,6 +1,6 @@
 import { Server, type ServerCapabilities } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
-import { TASKS_EXTENSION } from '../mcp-tasks/wire.ts';
+import { TASKS_EXTENSION, taskSupportOf } from '../mcp-tasks/wire.ts';
 import type { Era } from './era-results.ts';
 import { registerCompletion, registerPrompts } from './prompts.ts';
 import { type ResourceDeps, registerResources } from './resources.ts';
@@ -65,11 +65,13 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   }
   // The skills extension (SEP-2640) over the same skills; when to declare it: skills.ts.
   if (withSkills.length > 0) capabilities.extensions = { ...SKILLS_CAPABILITY };
-  // The tasks extension (SEP-2663, mcp/mcp-task-methods.ts): 2026-07-28 only, with a database.
-  const mcpTasks = era === 'modern' ? deps.mcpTaskMethods : undefined;
-  if (mcpTasks && capabilities.tools) {
-    capabilities.extensions = { ...capabilities.extensions, [TASKS_EXTENSION]: {} };
-  }
+  // The tasks extension (SEP-2663, mcp/mcp-task-methods.ts): 2026-07-28 only, with a database,
+  // when a visible integration has a tool that declares task support.
+  const mcpTasks =
+    era === 'modern' && deps.mcpTaskMethods && (await offersTaskTools(deps, withTools))
+      ? deps.mcpTaskMethods
+      : undefined;
+  if (mcpTasks) capabilities.extensions = { ...capabilities.extensions, [TASKS_EXTENSION]: {} };
   if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
   if (withCompletions.length > 0) capabilities.completions = {};
   if (having('logging').length > 0) capabilities.logging = {};
@@ -78,7 +80,7 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   if (capabilities.tools) registerTools(server, deps, view, withTools, era);
   if (capabilities.resources) registerResources(server, deps, view, withResources, era, withSkills);
   if (withSkills.length > 0) registerSkills(server, withSkills, era, deps.pageSize);
-  if (mcpTasks && capabilities.tools) mcpTasks(server, view);
+  if (mcpTasks) mcpTasks(server, view);
   if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts, era);
   if (capabilities.completions) registerCompletion(server, deps, view, withCompletions, era);
   if (capabilities.logging) {
@@ -90,4 +92,17 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
     });
   }
   return server;
+}
+
+/** Whether any of `items` has a tool that declares task support (the catalog's, cached). */
+async function offersTaskTools(deps: ResourceDeps, items: Integration[]): Promise<boolean> {
+  const found = await Promise.all(
+    items.map((item) =>
+      deps.catalog
+        .tools(item)
+        .then((published) => published.tools.some((t) => taskSupportOf(t) !== 'forbidden'))
+        .catch(() => false),
+    ),
+  );
+  return found.includes(true);
 }
