@@ -4,12 +4,17 @@
  * another agent task's token reading, updating or cancelling a task by its id; a revoked token;
  * ids that can be guessed; one token creating rows without bound; rows past their ttl kept.
  */
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '../../gateway/src/db/connect.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { runRetention } from '../../gateway/src/retention/job.ts';
-import { useMigratedDatabase } from '../helpers/database.ts';
-import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
+import { useMigratedDatabase, usingPostgres } from '../helpers/database.ts';
+import {
+  type GatewayProcess,
+  gatewayDatabase,
+  startGatewayProcess,
+} from '../helpers/gateway-process.ts';
 import {
   api,
   createTask,
@@ -69,13 +74,37 @@ describe('MCP tasks: who may see and act on one', () => {
     await rpc(url, owner.token, 'tasks/cancel', { taskId: id });
   }, 60_000);
 
-  it('a revoked token can do nothing with its tasks, and its queued call does not run', async () => {
+  it('a revoked token can do nothing with its tasks, and its running call stops failed', async () => {
     const owner = await grantTask(url);
     const id = await createTask(url, owner.token, 'slow_compute', { seconds: 0 });
     await settle(url, owner.token, id);
+    const running = await createTask(url, owner.token, 'slow_compute', { seconds: 120 });
+    await settle(url, owner.token, running, ['working']);
     expect((await api(url, 'POST', `/tasks/${owner.id}/complete`, {})).status).toBeLessThan(300);
     for (const method of ['tasks/get', 'tasks/cancel']) {
       expect((await rpc(url, owner.token, method, { taskId: id })).status).toBe(401);
+    }
+    if (!usingPostgres) {
+      console.log(
+        'not checked on PGlite: the row of the stopped call (the embedded database admits the gateway process only)',
+      );
+      return;
+    }
+    // Nobody can ask any more, so the row is read from the database: the call was stopped.
+    const sql = postgres(gatewayDatabase(gw), { max: 1, onnotice: () => {} });
+    try {
+      await expect
+        .poll(
+          async () =>
+            (
+              await sql<{ status: string; message: string | null }[]>`
+              select status, error->>'message' as message from mcp_tasks where id = ${running}`
+            )[0],
+          { timeout: 20_000 },
+        )
+        .toEqual({ status: 'failed', message: expect.stringMatching(/revoked or expired/) });
+    } finally {
+      await sql.end();
     }
   }, 60_000);
 

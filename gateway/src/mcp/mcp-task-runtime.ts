@@ -12,6 +12,7 @@ import {
 } from '../mcp-tasks/store.ts';
 import { fitsResultCap, MAX_MCP_TASK_RESULT_BYTES, MCP_TASK_LEASE_MS } from '../mcp-tasks/wire.ts';
 import { QueueWorker } from '../queue/worker.ts';
+import type { RevocationListener } from '../tokens/claims.ts';
 import { tokenState } from '../tokens/store.ts';
 import type { AgentInput } from './input-required.ts';
 import { callTool, type HandlerDeps } from './tools.ts';
@@ -37,12 +38,22 @@ export interface McpTaskRuntimeDeps {
   bus: EventBus;
   /** This process's lease owner name (gateway.ts's `owner`). */
   owner: string;
+  /** Revocations made here or announced by another process (tokens/service.ts onRevoked). */
+  onRevoked?: (listener: RevocationListener) => () => void;
+}
+
+/** A call running here: its abort, and whether its token's revocation was the cause. */
+interface Running {
+  row: McpTaskRow;
+  controller: AbortController;
+  revoked: boolean;
 }
 
 export class McpTaskRuntime {
   private worker: QueueWorker<McpTaskRow, { key: string; limit: number }> | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, Running>();
+  private stopRevocations: (() => void) | undefined;
 
   constructor(
     readonly deps: McpTaskRuntimeDeps,
@@ -53,7 +64,21 @@ export class McpTaskRuntime {
     const { sql, bus, owner } = this.deps;
     const log = this.handler.log;
     this.unsubscribe = await bus.subscribe(MCP_TASK_CANCEL, (id) => {
-      this.running.get(id)?.abort(new Error('MCP task cancelled'));
+      this.running.get(id)?.controller.abort(new Error('MCP task cancelled'));
+    });
+    // A revoked token's calls stop like its open exchanges do (http/token-exchanges.ts).
+    this.stopRevocations = this.deps.onRevoked?.((taskIds, tokenIds, kids) => {
+      for (const run of this.running.values()) {
+        const { claims } = run.row;
+        if (
+          taskIds.includes(claims.taskId) ||
+          tokenIds.includes(claims.tokenId) ||
+          (claims.kid !== undefined && kids.includes(claims.kid))
+        ) {
+          run.revoked = true;
+          run.controller.abort(new Error('token revoked'));
+        }
+      }
     });
     this.worker = await QueueWorker.start<McpTaskRow, { key: string; limit: number }>({
       name: 'mcp-task',
@@ -91,7 +116,7 @@ export class McpTaskRuntime {
         lease: (row) => renewMcpTaskLease(sql, row.id, owner, MCP_TASK_LEASE_MS),
       },
       wakeOn: { bus, channel: MCP_TASK_WAKE },
-      stopJob: (row) => this.running.get(row.id)?.abort(new Error('gateway stopping')),
+      stopJob: (row) => this.running.get(row.id)?.controller.abort(new Error('gateway stopping')),
       drainMs: 2_000,
     });
   }
@@ -106,25 +131,30 @@ export class McpTaskRuntime {
 
   /** Tells the replica running `id` to abort its upstream call. */
   cancelled(id: string): void {
-    this.running.get(id)?.abort(new Error('MCP task cancelled'));
+    this.running.get(id)?.controller.abort(new Error('MCP task cancelled'));
     this.deps.bus.publish(MCP_TASK_CANCEL, id).catch((error: unknown) => {
       this.handler.log.warn({ err: error }, 'mcp task cancel not published');
     });
   }
 
   async close(): Promise<void> {
+    this.stopRevocations?.();
     await this.worker?.close();
     await this.unsubscribe?.();
   }
 
   private async run(row: McpTaskRow): Promise<void> {
     const { sql, owner } = this.deps;
-    const controller = new AbortController();
-    this.running.set(row.id, controller);
+    const run: Running = { row, controller: new AbortController(), revoked: false };
+    this.running.set(row.id, run);
     try {
-      const outcome = await this.outcome(row, controller.signal);
+      const outcome = await this.outcome(row, run.controller.signal);
+      if (run.revoked) {
+        await finishMcpTaskRun(sql, row.id, owner, TOKEN_GONE);
+        return;
+      }
       // Aborted: cancelled (the row says so already) or the gateway is stopping (lease expiry).
-      if (controller.signal.aborted) return;
+      if (run.controller.signal.aborted) return;
       await finishMcpTaskRun(sql, row.id, owner, outcome);
     } finally {
       this.running.delete(row.id);
@@ -134,16 +164,7 @@ export class McpTaskRuntime {
   private async outcome(row: McpTaskRow, signal: AbortSignal): Promise<McpTaskOutcome> {
     // A revoked or expired token can do nothing, not even a call it queued earlier.
     const token = await tokenState(this.deps.sql, row.tokenId);
-    if (!token || token.revoked || row.claims.expiresAt * 1000 <= Date.now()) {
-      return {
-        status: 'failed',
-        error: {
-          code: ERRORS.mcp_task_interrupted.jsonRpc,
-          message:
-            'mcp_task_interrupted: the token that created this MCP task is revoked or expired',
-        },
-      };
-    }
+    if (!token || token.revoked || row.claims.expiresAt * 1000 <= Date.now()) return TOKEN_GONE;
     const view: View = { claims: row.claims, integration: row.viewIntegration ?? undefined };
     const input: AgentInput = { capabilities: row.inputCapabilities };
     if (Object.keys(row.inputResponses).length > 0) input.inputResponses = row.inputResponses;
@@ -174,6 +195,15 @@ export class McpTaskRuntime {
     }
   }
 }
+
+/** The end of a call whose token was revoked or expired before or while it ran. */
+const TOKEN_GONE: McpTaskOutcome = {
+  status: 'failed',
+  error: {
+    code: ERRORS.mcp_task_interrupted.jsonRpc,
+    message: 'mcp_task_interrupted: the token that created this MCP task is revoked or expired',
+  },
+};
 
 /** A tool's answer as the row stores it: input_required parks, anything else completes. */
 export function outcomeOf(result: CallToolResult): McpTaskOutcome {
