@@ -131,14 +131,19 @@ describe('MCP tasks: who may see and act on one', () => {
     });
     expect(refused.error?.code).toBe(-32000);
     expect((refused.error?.data as { code?: string } | undefined)?.code).toBe('mcp_task_limit');
-    // Another agent task is not held back by this one's.
+    // Another agent task is not held back by this one's: neither its cap nor the worker's slots
+    // (10 running per agent task; the others wait queued). Without that bound its call waited
+    // for the 60 s upstream timeout of one of the 50 calls holding every slot.
     const other = await grantTask(url);
     const theirs = await createTask(url, other.token, 'slow_compute', { seconds: 0 });
-    await settle(url, other.token, theirs);
+    const started = performance.now();
+    await settle(url, other.token, theirs, undefined, 30_000);
+    console.log(
+      `another agent task's call beside 100 open ones: ${Math.round(performance.now() - started)} ms`,
+    );
     // A cancelled one frees its place.
     await rpc(url, token, 'tasks/cancel', { taskId: open[0] as string });
-    const again = await createTask(url, token, 'slow_compute', { seconds: 0 });
-    await settle(url, token, again);
+    open.push(await createTask(url, token, 'slow_compute', { seconds: 0 }));
     for (const id of open) await rpc(url, token, 'tasks/cancel', { taskId: id });
   }, 240_000);
 });

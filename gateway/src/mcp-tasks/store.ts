@@ -160,12 +160,18 @@ export async function answerMcpTaskInput(
   return rows[0]?.queued === true;
 }
 
-/** Leases up to `limit` queued rows for `owner` (SKIP LOCKED); each claim counts an attempt. */
+/**
+ * Leases up to `limit` queued rows for `owner` (SKIP LOCKED); each claim counts an attempt. A row
+ * whose agent task already has `perAgentTask` calls running waits, so one agent task's calls
+ * cannot take every worker slot from the others (checked per claim, so concurrent claims of
+ * several replicas may pass it by their claim sizes, never without bound).
+ */
 export async function claimMcpTasks(
   sql: Sql,
   owner: string,
   leaseMs: number,
   limit: number,
+  perAgentTask: number,
 ): Promise<McpTaskRow[]> {
   return sql.unsafe<McpTaskRow[]>(
     `update mcp_tasks m
@@ -174,9 +180,12 @@ export async function claimMcpTasks(
             attempts = m.attempts + 1, updated_at = now()
       where m.id in (select q.id from mcp_tasks q
                       where q.queued and q.status = 'working' and q.expires_at > now()
+                        and (select count(*) from mcp_tasks r
+                              where r.agent_task_id = q.agent_task_id and r.status = 'working'
+                                and r.lease_owner is not null) < $4::integer
                       order by q.created_at limit $3::integer for update skip locked)
       returning ${COLUMNS}`,
-    [owner, leaseMs, limit] as never[],
+    [owner, leaseMs, limit, perAgentTask] as never[],
   );
 }
 

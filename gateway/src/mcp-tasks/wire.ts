@@ -19,6 +19,10 @@ export const MCP_TASK_TTL_MS = 60 * 60 * 1000;
 export const MCP_TASK_POLL_MS = 500;
 /** A stored result or error over this many bytes (JSON) is replaced by a failed error. */
 export const MAX_MCP_TASK_RESULT_BYTES = 1024 * 1024;
+/** Calls of one agent task running at once (all replicas); the rest wait queued. */
+export const MAX_RUNNING_PER_AGENT_TASK = 10;
+/** Calls one replica runs at once. */
+export const MCP_TASK_SLOTS = 50;
 /** A running call's lease; renewed every third of it, taken back by another replica after it. */
 export const MCP_TASK_LEASE_MS = 30_000;
 

@@ -10,7 +10,13 @@ import {
   recoverMcpTasks,
   renewMcpTaskLease,
 } from '../mcp-tasks/store.ts';
-import { fitsResultCap, MAX_MCP_TASK_RESULT_BYTES, MCP_TASK_LEASE_MS } from '../mcp-tasks/wire.ts';
+import {
+  fitsResultCap,
+  MAX_MCP_TASK_RESULT_BYTES,
+  MAX_RUNNING_PER_AGENT_TASK,
+  MCP_TASK_LEASE_MS,
+  MCP_TASK_SLOTS,
+} from '../mcp-tasks/wire.ts';
 import { QueueWorker } from '../queue/worker.ts';
 import type { RevocationListener } from '../tokens/claims.ts';
 import { tokenState } from '../tokens/store.ts';
@@ -87,8 +93,9 @@ export class McpTaskRuntime {
       id: (row) => row.id,
       pollMs: 2_000,
       recoverMs: 10_000,
-      slots: () => [{ key: '', limit: 50 }],
-      claim: (_slot, limit) => claimMcpTasks(sql, owner, MCP_TASK_LEASE_MS, limit),
+      slots: () => [{ key: '', limit: MCP_TASK_SLOTS }],
+      claim: (_slot, limit) =>
+        claimMcpTasks(sql, owner, MCP_TASK_LEASE_MS, limit, MAX_RUNNING_PER_AGENT_TASK),
       handle: (row) => this.run(row),
       fail: async (row, error) => {
         await finishMcpTaskRun(sql, row.id, owner, {
