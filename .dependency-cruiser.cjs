@@ -42,7 +42,9 @@ const GATEWAY_LAYERS = [
   ['integrations'],
   // Issue 18: key-value storage and documents, each a store on the database the API, the MCP
   // task tools and the integrations' launch use.
-  ['kv', 'documents'],
+  // Issue 19: MCP tasks (the tasks extension's durable tools/call rows), their SQL and wire:
+  // mcp/ runs them, the retention job prunes them.
+  ['kv', 'documents', 'mcp-tasks'],
   ['tokens', 'keys', 'settings'],
   ['audit', 'sessions', 'secrets', 'config.ts', 'process-errors.ts', 'production-mode.ts'],
   // The one leased-queue worker loop that deliveries, tasks and the outbox run on.

@@ -132,6 +132,9 @@ export const ERRORS = {
   // (507 Insufficient Storage: the request is fine, the namespace has no room for it).
   kv_version_conflict: facts(409),
   kv_quota_exceeded: facts(507, { retryable: false }),
+  // MCP tasks (mcp-tasks/): too many open ones for the agent task; a run the gateway lost.
+  mcp_task_limit: facts(429, { jsonRpc: ServerError, retryable: false }),
+  mcp_task_interrupted: facts(500),
   // Boot, the CLI and runners: shown as a message and an exit code, never answered over HTTP.
   config_invalid: facts(500, { exit: 2 }),
   usage: facts(400, { exit: 2 }),

@@ -196,6 +196,7 @@ export async function startGateway(
         }),
         createBudgetGuard({ sql: db.sql, log, registry: integrations, bus }),
       ].map((guard) => countedGuard(guard, metrics.guardRefusals, known)),
+      mcpTasks: { sql: db.sql, bus, owner, onRevoked: (listener) => tokens.onRevoked(listener) },
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());
@@ -266,6 +267,8 @@ export async function startGateway(
       integrationsSettled();
     });
     step();
+    // MCP tasks (durable tools/calls of the tasks extension) re-run calls: after loadAll.
+    await mcp.startMcpTasks?.();
     const taskWorker = await TaskWorker.start({
       sql: db.sql,
       log,

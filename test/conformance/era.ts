@@ -19,13 +19,41 @@ export function baselineFile(endpoint: string, era: string): string {
 }
 
 /**
+ * The MCP tasks extension (SEP-2663, gateway/src/mcp-tasks/): a 2026-07-28 extension (the 2025
+ * era's v1 tasks are not served), so scored on that era only.
+ */
+const MCP_TASKS_SCENARIOS = [
+  'tasks-lifecycle',
+  'tasks-capability-negotiation',
+  'tasks-wire-fields',
+  'tasks-request-state-removal',
+  'tasks-mrtr-input',
+  'tasks-request-headers',
+  'tasks-dispatch-and-envelope',
+  'tasks-status-notifications',
+  'tasks-required-task-error',
+  'tasks-mrtr-composition',
+];
+
+/**
  * Extension scenarios scored like required ones (the requirement sets list none: extensions are
  * optional). SEP-2640 skills (gateway/src/mcp/skills.ts): enumeration (skills/list, skills/get,
  * the entries, the SKILL.md read back) and manifest (the SKILL.md resource). Not
  * `sep-2640-skills-directory`: the gateway does not declare `directoryRead`, so every check of
  * it is SKIPPED and a pass would say nothing.
  */
-export const EXTENSION_SCENARIOS = ['sep-2640-skills-enumeration', 'sep-2640-skills-manifest'];
+export const EXTENSION_SCENARIOS = [
+  'sep-2640-skills-enumeration',
+  'sep-2640-skills-manifest',
+  ...MCP_TASKS_SCENARIOS,
+];
+
+/** The scored extension scenarios of one era: the tasks ones speak the 2026-07-28 wire only. */
+export function extensionScenarios(era: string): string[] {
+  return era === '2026-07-28'
+    ? EXTENSION_SCENARIOS
+    : EXTENSION_SCENARIOS.filter((s) => !MCP_TASKS_SCENARIOS.includes(s));
+}
 
 /** One suite process against `url`, its output to the console and `log`; its exit code. */
 async function runSuite(
@@ -101,13 +129,14 @@ export async function runEra(options: {
       return file;
     };
     const required = own('required', (s) => !EXTENSION_SCENARIOS.includes(s));
+    const extensions = extensionScenarios(era);
     code = await runSuite(tools, url, outDir, log, [
       '--requirements',
       era,
       '--expected-failures',
       required,
     ]);
-    for (const name of EXTENSION_SCENARIOS) {
+    for (const name of extensions) {
       console.log(`\n=== conformance ${endpoint} ${era}: extension scenario ${name}`);
       const one = await runSuite(tools, url, outDir, log, [
         '--scenario',
@@ -136,7 +165,7 @@ export async function runEra(options: {
       path.join(outDir, 'scenarios'),
       new Set([
         ...scoredScenarios(path.dirname(path.dirname(tools.suite)), era),
-        ...(scenario ? [] : EXTENSION_SCENARIOS),
+        ...(scenario ? [] : extensionScenarios(era)),
       ]),
       exchanges,
     ),

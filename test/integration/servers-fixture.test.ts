@@ -111,6 +111,15 @@ describe('servers/fixture over stdio', () => {
         'test_streaming_elicitation',
         'test_trigger_prompt_change',
         'test_trigger_tool_change',
+        // The MCP tasks scenarios (mcp-task-tools.ts, SEP-2663).
+        'confirm_delete',
+        'failing_job',
+        'greet',
+        'multi_input',
+        'protocol_error_job',
+        'slow_compute',
+        'slow_write',
+        'test_tool_with_task',
       ].sort(),
     );
     const resources = (await client.listResources()).resources.map((r) => r.uri).sort();

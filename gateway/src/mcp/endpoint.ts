@@ -23,6 +23,8 @@ import {
 } from './http-bridge.ts';
 import { InFlight, requestId } from './inflight.ts';
 import { acceptsInput } from './input-required.ts';
+import { createMcpTaskFor, registerMcpTaskMethods } from './mcp-task-methods.ts';
+import { McpTaskRuntime, type McpTaskRuntimeDeps } from './mcp-task-runtime.ts';
 import { NotificationHub } from './notifications.ts';
 import { declarations, HEADER_MISMATCH, paramHeaderMismatch } from './param-headers.ts';
 import { requestScope } from './request-scope.ts';
@@ -46,6 +48,8 @@ export interface McpEndpointDeps {
   pageSize?: number;
   /** Guardrails every tools/call passes after the scope check (guards/; default none). */
   guards?: readonly ToolCallGuard[];
+  /** MCP tasks (the tasks extension, durable in the database); off without. */
+  mcpTasks?: McpTaskRuntimeDeps;
 }
 
 export interface McpEndpoint {
@@ -57,6 +61,8 @@ export interface McpEndpoint {
     integration: string | undefined,
     parsedBody?: unknown,
   ): Promise<void>;
+  /** Starts the MCP task worker (after the integrations are loaded: it re-runs calls). */
+  startMcpTasks?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,6 +101,13 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     ...(deps.includeArguments && { includeArguments: deps.includeArguments }),
     ...(deps.guards && { guards: deps.guards }),
   };
+  const runtime = deps.mcpTasks && new McpTaskRuntime(deps.mcpTasks, handlerDeps);
+  if (runtime) {
+    const methodDeps = { handler: handlerDeps, runtime };
+    handlerDeps.mcpTaskCall = (server, view, params, ctx) =>
+      createMcpTaskFor(methodDeps, server, view, params, ctx);
+    handlerDeps.mcpTaskMethods = (server, view) => registerMcpTaskMethods(server, methodDeps, view);
+  }
   const notifications = new NotificationHub({
     registry,
     catalog,
@@ -223,9 +236,10 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
 
   return {
     handle,
+    startMcpTasks: async () => runtime?.start(),
     async close() {
       inflight.abortAll();
-      await Promise.all([modern.close(), notifications.close()]);
+      await Promise.all([modern.close(), notifications.close(), runtime?.close()]);
     },
   };
 }

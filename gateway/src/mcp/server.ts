@@ -1,5 +1,6 @@
 import { Server, type ServerCapabilities } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
+import { TASKS_EXTENSION, taskSupportOf } from '../mcp-tasks/wire.ts';
 import type { Era } from './era-results.ts';
 import { registerCompletion, registerPrompts } from './prompts.ts';
 import { type ResourceDeps, registerResources } from './resources.ts';
@@ -22,7 +23,8 @@ interface Offer {
  * can do: tools, resources (subscribe when one of them supports it), prompts, completions; the
  * last three only of integrations the grant covers whole (`<name>:*`, view.ts integrationWide);
  * the skills extension (skills.ts) when a visible integration has skills.
- * Logging when an upstream logs. Never `tasks` (not proxied end to end); client input
+ * The tasks extension (SEP-2663, not the 2025 `capabilities.tasks`) on 2026-07-28 when MCP tasks
+ * are on. Logging when an upstream logs. Client input
  * (elicitation, sampling, roots) is a capability of the client, passed through per request.
  * listChanged is always on: the gateway itself changes the lists (integrations come and go).
  */
@@ -63,6 +65,13 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   }
   // The skills extension (SEP-2640) over the same skills; when to declare it: skills.ts.
   if (withSkills.length > 0) capabilities.extensions = { ...SKILLS_CAPABILITY };
+  // The tasks extension (SEP-2663, mcp/mcp-task-methods.ts): 2026-07-28 only, with a database,
+  // when a visible integration has a tool that declares task support.
+  const mcpTasks =
+    era === 'modern' && deps.mcpTaskMethods && (await offersTaskTools(deps, withTools))
+      ? deps.mcpTaskMethods
+      : undefined;
+  if (mcpTasks) capabilities.extensions = { ...capabilities.extensions, [TASKS_EXTENSION]: {} };
   if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
   if (withCompletions.length > 0) capabilities.completions = {};
   if (having('logging').length > 0) capabilities.logging = {};
@@ -70,7 +79,8 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   const server = new Server(SERVER_INFO, { capabilities });
   if (capabilities.tools) registerTools(server, deps, view, withTools, era);
   if (capabilities.resources) registerResources(server, deps, view, withResources, era, withSkills);
-  if (capabilities.extensions) registerSkills(server, withSkills, era, deps.pageSize);
+  if (withSkills.length > 0) registerSkills(server, withSkills, era, deps.pageSize);
+  if (mcpTasks) mcpTasks(server, view);
   if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts, era);
   if (capabilities.completions) registerCompletion(server, deps, view, withCompletions, era);
   if (capabilities.logging) {
@@ -82,4 +92,17 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
     });
   }
   return server;
+}
+
+/** Whether any of `items` has a tool that declares task support (the catalog's, cached). */
+async function offersTaskTools(deps: ResourceDeps, items: Integration[]): Promise<boolean> {
+  const found = await Promise.all(
+    items.map((item) =>
+      deps.catalog
+        .tools(item)
+        .then((published) => published.tools.some((t) => taskSupportOf(t) !== 'forbidden'))
+        .catch(() => false),
+    ),
+  );
+  return found.includes(true);
 }

@@ -1,4 +1,4 @@
-import type { CallToolResult, Server, Tool } from '@modelcontextprotocol/server';
+import type { CallToolResult, Server, ServerContext, Tool } from '@modelcontextprotocol/server';
 import { emitToolCall, type ToolCallEvent } from '../events/tool-calls.ts';
 import { checkGuards, reportToGuards } from '../guards/chain.ts';
 import type { GuardedCall, ToolCallGuard } from '../guards/guard.ts';
@@ -48,6 +48,18 @@ export interface HandlerDeps extends ForwardDeps {
   includeArguments?: (integration: string) => boolean;
   /** The guardrails every call the scope allows passes before the upstream (guards/). */
   guards?: readonly ToolCallGuard[];
+  /**
+   * A tools/call as an MCP task (mcp/mcp-task-methods.ts), when it becomes one: its
+   * CreateTaskResult; undefined runs it as a sync call. Absent without a database.
+   */
+  mcpTaskCall?: (
+    server: Server,
+    view: View,
+    params: { name: string; arguments?: Record<string, unknown> },
+    ctx: ServerContext,
+  ) => Promise<Record<string, unknown> | undefined>;
+  /** Registers tasks/get, tasks/update, tasks/cancel on a 2026-07-28 server (with mcpTaskCall). */
+  mcpTaskMethods?: (server: Server, view: View) => void;
 }
 
 /**
@@ -148,16 +160,21 @@ export function registerTools(
     return nextCursor === undefined ? { tools: page } : { tools: page, nextCursor };
   });
 
-  server.setRequestHandler('tools/call', (request, ctx) =>
-    callTool(
+  server.setRequestHandler('tools/call', async (request, ctx) => {
+    // 2026-07-28 only: the tasks extension does not exist on the 2025 wire.
+    if (era === 'modern' && deps.mcpTaskCall) {
+      const created = await deps.mcpTaskCall(server, view, request.params, ctx);
+      if (created) return created as unknown as CallToolResult;
+    }
+    return callTool(
       deps,
       view,
       items,
       request.params,
       { mcpReq: ctx.mcpReq, era },
       agentInput(server, ctx, deps.clients.logLevel(view.claims)),
-    ),
-  );
+    );
+  });
 }
 
 /**

@@ -5,13 +5,15 @@ import { deleteSettledDeliveries } from '../deliveries/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
 import { deleteExpiredEntries } from '../kv/store.ts';
 import type { Logger } from '../log.ts';
+import { deleteExpiredMcpTasks } from '../mcp-tasks/store.ts';
 
 /**
  * The retention job (issue 12, L4): settled webhook deliveries, the events of ended tasks and
  * audit entries older than the policy's `retention:` ages are deleted, at start and then every
  * `retention.interval` (1h by default), so these tables stop growing with the gateway's age.
  * Expired key-value entries (issue 18, kv/) are deleted at every run whatever the ages say:
- * they are invisible from their expiry on, so keeping them serves nobody.
+ * they are invisible from their expiry on, so keeping them serves nobody. So are MCP tasks past
+ * their ttl (mcp-tasks/, issue 19).
  * Every replica runs it; the deletes skip rows another replica is deleting (SKIP LOCKED), so
  * two runs at once share the work and neither fails.
  */
@@ -26,6 +28,7 @@ export interface RetentionCounts {
   taskEvents: number;
   audit: number;
   kv: number;
+  mcpTasks: number;
 }
 
 type Kind = keyof RetentionCounts;
@@ -39,6 +42,12 @@ const KINDS: ReadonlyArray<{
   { kind: 'taskEvents', ageMs: (r) => r.taskEventsMs, remove: deleteEndedTaskEvents },
   { kind: 'audit', ageMs: (r) => r.auditMs, remove: deleteOldAudit },
   { kind: 'kv', ageMs: () => 0, remove: deleteExpiredEntries },
+  // MCP tasks past their ttl (issue 19, mcp-tasks/): absent to every read from then on.
+  {
+    kind: 'mcpTasks',
+    ageMs: () => 0,
+    remove: (sql, _age, limit) => deleteExpiredMcpTasks(sql, limit),
+  },
 ];
 
 export interface RetentionOptions {
@@ -58,7 +67,7 @@ export async function runRetention(
   retention: Retention,
   options: RetentionOptions,
 ): Promise<RetentionCounts> {
-  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0, kv: 0 };
+  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0, kv: 0, mcpTasks: 0 };
   const batch = options.batch ?? RETENTION_BATCH;
   const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;
   for (const { kind, ageMs, remove } of KINDS) {
@@ -126,7 +135,8 @@ export class RetentionJob {
       log: this.deps.log,
       stopped: () => this.closed,
     });
-    const total = counts.deliveries + counts.taskEvents + counts.audit + counts.kv;
+    const total =
+      counts.deliveries + counts.taskEvents + counts.audit + counts.kv + counts.mcpTasks;
     this.deps.log[total > 0 ? 'info' : 'debug'](counts, 'retention: old rows deleted');
   }
 }

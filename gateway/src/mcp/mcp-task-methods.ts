@@ -1,0 +1,198 @@
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  ProtocolError,
+  ProtocolErrorCode,
+  type Server,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { splitNamespaced } from '../integrations/names.ts';
+import {
+  answerMcpTaskInput,
+  cancelMcpTask,
+  findMcpTask,
+  insertMcpTask,
+  type McpTaskRow,
+} from '../mcp-tasks/store.ts';
+import {
+  createTaskResult,
+  declaresTasks,
+  detailedTask,
+  MAX_MCP_TASK_ROWS,
+  MAX_OPEN_MCP_TASKS,
+  MCP_TASK_POLL_MS,
+  MCP_TASK_TTL_MS,
+  MISSING_CLIENT_CAPABILITY,
+  newMcpTaskId,
+  TASKS_EXTENSION,
+  taskSupportOf,
+} from '../mcp-tasks/wire.ts';
+import { scopeAllows } from '../tokens/scope.ts';
+import { protocolError } from './errors.ts';
+import { inputCapabilities } from './input-required.ts';
+import type { McpTaskRuntime } from './mcp-task-runtime.ts';
+import { type HandlerDeps, visibleTool } from './tools.ts';
+import type { View } from './view.ts';
+
+/**
+ * The agent's side of MCP tasks (SEP-2663): which tools/call becomes one, and tasks/get,
+ * tasks/update, tasks/cancel (tasks/result and tasks/list do not exist in the extension: the
+ * SDK answers them -32601). Every method is gated on the request having negotiated the
+ * extension (its envelope's client capabilities; -32021 otherwise). A row is found by its id AND
+ * the token's agent task, and the token's scope must still cover the row's tool and the endpoint
+ * its integration: any miss is the same -32602 "unknown task" as an id that never existed.
+ */
+
+const taskIdParams = z.object({ taskId: z.string().min(1).max(200) });
+// The SDK lifts a request's top-level `inputResponses` (SEP-2322) into ctx.mcpReq.inputResponses.
+const updateParams = taskIdParams.extend({
+  inputResponses: z.record(z.string().max(200), z.unknown()).optional(),
+});
+
+/** Whether this request negotiated the extension (SEP-2575 per-request client capabilities). */
+function negotiated(server: Server, ctx: ServerContext): boolean {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  return (
+    declaresTasks(envelope?.[CLIENT_CAPABILITIES_META_KEY]) ||
+    declaresTasks(server.getClientCapabilities())
+  );
+}
+
+function missingCapability(what: string): ProtocolError {
+  return new ProtocolError(
+    MISSING_CLIENT_CAPABILITY,
+    `${what} needs the ${TASKS_EXTENSION} extension, which this request did not declare`,
+    { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+  );
+}
+
+const unknownTask = () => new ProtocolError(ProtocolErrorCode.InvalidParams, 'unknown task');
+
+/** The row, if this view may see it (same agent task, scope still covers the tool, endpoint). */
+async function visibleRow(
+  deps: McpTaskMethodDeps,
+  view: View,
+  taskId: string,
+): Promise<McpTaskRow> {
+  const row = await findMcpTask(deps.runtime.deps.sql, taskId, view.claims.taskId);
+  if (
+    !row ||
+    !scopeAllows(view.claims.scope, row.integration, row.tool) ||
+    (view.integration !== undefined && view.integration !== row.integration)
+  ) {
+    throw unknownTask();
+  }
+  return row;
+}
+
+export interface McpTaskMethodDeps {
+  handler: HandlerDeps;
+  runtime: McpTaskRuntime;
+}
+
+export function registerMcpTaskMethods(server: Server, deps: McpTaskMethodDeps, view: View): void {
+  const register = server.setRequestHandler.bind(server) as unknown as (
+    method: string,
+    schemas: { params: z.ZodType },
+    handler: (params: never, ctx: ServerContext) => Promise<Record<string, unknown>>,
+  ) => void;
+
+  register(
+    'tasks/get',
+    { params: taskIdParams },
+    async (params: z.infer<typeof taskIdParams>, ctx) => {
+      if (!negotiated(server, ctx)) throw missingCapability('tasks/get');
+      return detailedTask(await visibleRow(deps, view, params.taskId));
+    },
+  );
+
+  register(
+    'tasks/update',
+    { params: updateParams },
+    async (params: z.infer<typeof updateParams>, ctx) => {
+      if (!negotiated(server, ctx)) throw missingCapability('tasks/update');
+      const row = await visibleRow(deps, view, params.taskId);
+      const responses = params.inputResponses ?? ctx.mcpReq.inputResponses ?? {};
+      if (row.status === 'input_required' && Object.keys(responses).length > 0) {
+        const queued = await answerMcpTaskInput(
+          deps.runtime.deps.sql,
+          row.id,
+          view.claims.taskId,
+          responses as Record<string, unknown>,
+        );
+        if (queued) deps.runtime.queued();
+      }
+      return { resultType: 'complete' };
+    },
+  );
+
+  register(
+    'tasks/cancel',
+    { params: taskIdParams },
+    async (params: z.infer<typeof taskIdParams>, ctx) => {
+      if (!negotiated(server, ctx)) throw missingCapability('tasks/cancel');
+      const row = await visibleRow(deps, view, params.taskId);
+      if (await cancelMcpTask(deps.runtime.deps.sql, row.id, view.claims.taskId)) {
+        deps.runtime.cancelled(row.id);
+      }
+      return { resultType: 'complete' };
+    },
+  );
+}
+
+/**
+ * A tools/call as an MCP task, when it is one: the tool declares task support and the request
+ * negotiated the extension. Not negotiated: a `required` tool is -32021, an `optional` one runs
+ * as a plain sync call (undefined). The row is committed before the CreateTaskResult is answered.
+ */
+export async function createMcpTaskFor(
+  deps: McpTaskMethodDeps,
+  server: Server,
+  view: View,
+  params: { name: string; arguments?: Record<string, unknown> },
+  ctx: ServerContext,
+): Promise<Record<string, unknown> | undefined> {
+  const tool = await visibleTool(deps.handler, view, params.name);
+  if (!tool) return undefined;
+  const support = taskSupportOf(tool);
+  if (support === 'forbidden') return undefined;
+  if (!negotiated(server, ctx)) {
+    if (support === 'required') throw missingCapability(`the tool ${params.name.slice(0, 128)}`);
+    return undefined;
+  }
+  const claim =
+    view.integration === undefined
+      ? splitNamespaced(params.name)
+      : { integration: view.integration, name: params.name };
+  if (!claim) return undefined;
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const declared = (envelope?.[CLIENT_CAPABILITIES_META_KEY] ??
+    server.getClientCapabilities() ??
+    {}) as never;
+  const row = await insertMcpTask(
+    deps.runtime.deps.sql,
+    {
+      id: newMcpTaskId(),
+      claims: view.claims,
+      integration: claim.integration,
+      tool: claim.name,
+      viewIntegration: view.integration ?? null,
+      requestedName: params.name,
+      arguments: params.arguments,
+      inputCapabilities: inputCapabilities(declared) as Record<string, unknown>,
+      idempotent: tool.annotations?.idempotentHint === true,
+      ttlMs: MCP_TASK_TTL_MS,
+      pollIntervalMs: MCP_TASK_POLL_MS,
+    },
+    { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
+  );
+  if (!row) {
+    throw protocolError(
+      'mcp_task_limit',
+      `this agent task already has ${MAX_OPEN_MCP_TASKS} open MCP tasks (or ${MAX_MCP_TASK_ROWS} within their ttl); wait for one to end or cancel one`,
+      { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
+    );
+  }
+  deps.runtime.queued();
+  return createTaskResult(row);
+}

@@ -1,0 +1,240 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { EventBus } from '../db/bus.ts';
+import type { Sql } from '../db/connect.ts';
+import { ERRORS } from '../errors.ts';
+import {
+  claimMcpTasks,
+  finishMcpTaskRun,
+  type McpTaskOutcome,
+  type McpTaskRow,
+  recoverMcpTasks,
+  renewMcpTaskLease,
+} from '../mcp-tasks/store.ts';
+import {
+  fitsResultCap,
+  MAX_MCP_TASK_RESULT_BYTES,
+  MAX_RUNNING_PER_AGENT_TASK,
+  MCP_TASK_LEASE_MS,
+  MCP_TASK_SLOTS,
+} from '../mcp-tasks/wire.ts';
+import { QueueWorker } from '../queue/worker.ts';
+import type { RevocationListener } from '../tokens/claims.ts';
+import { tokenState } from '../tokens/store.ts';
+import type { AgentInput } from './input-required.ts';
+import { callTool, type HandlerDeps } from './tools.ts';
+import { type View, visibleIntegrations } from './view.ts';
+
+/**
+ * Runs MCP tasks (mcp-tasks/, the tasks extension) as durable calls on the one leased-queue loop
+ * (queue/worker.ts): a created row is queued, claimed here with a lease (SKIP LOCKED) and run
+ * through the same check-and-forward as a sync call (tools.ts callTool: scope, guards, budgets,
+ * events, traces); its end is written under the lease. The creating replica wakes its own worker
+ * at once, so a call normally runs where it was accepted; another replica's poll may take it.
+ * A dead replica's rows come back by `recover` after the lease (30 s): an idempotent tool's is
+ * queued again, any other ends failed (`mcp_task_interrupted`). A cancel on any replica is
+ * written to the row and published on the bus (`mcp_task_cancel`, the id only); the replica
+ * running it aborts the upstream call.
+ */
+
+export const MCP_TASK_WAKE = 'mcp_task_queued';
+export const MCP_TASK_CANCEL = 'mcp_task_cancel';
+
+export interface McpTaskRuntimeDeps {
+  sql: Sql;
+  bus: EventBus;
+  /** This process's lease owner name (gateway.ts's `owner`). */
+  owner: string;
+  /** Revocations made here or announced by another process (tokens/service.ts onRevoked). */
+  onRevoked?: (listener: RevocationListener) => () => void;
+}
+
+/** A call running here: its abort, and whether its token's revocation was the cause. */
+interface Running {
+  row: McpTaskRow;
+  controller: AbortController;
+  revoked: boolean;
+}
+
+export class McpTaskRuntime {
+  private worker: QueueWorker<McpTaskRow, { key: string; limit: number }> | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private readonly running = new Map<string, Running>();
+  private stopRevocations: (() => void) | undefined;
+
+  constructor(
+    readonly deps: McpTaskRuntimeDeps,
+    private readonly handler: HandlerDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    const { sql, bus, owner } = this.deps;
+    const log = this.handler.log;
+    this.unsubscribe = await bus.subscribe(MCP_TASK_CANCEL, (id) => {
+      this.running.get(id)?.controller.abort(new Error('MCP task cancelled'));
+    });
+    // A revoked token's calls stop like its open exchanges do (http/token-exchanges.ts).
+    this.stopRevocations = this.deps.onRevoked?.((taskIds, tokenIds, kids) => {
+      for (const run of this.running.values()) {
+        const { claims } = run.row;
+        if (
+          taskIds.includes(claims.taskId) ||
+          tokenIds.includes(claims.tokenId) ||
+          (claims.kid !== undefined && kids.includes(claims.kid))
+        ) {
+          run.revoked = true;
+          run.controller.abort(new Error('token revoked'));
+        }
+      }
+    });
+    this.worker = await QueueWorker.start<McpTaskRow, { key: string; limit: number }>({
+      name: 'mcp-task',
+      log,
+      idField: 'mcpTaskId',
+      id: (row) => row.id,
+      pollMs: 2_000,
+      recoverMs: 10_000,
+      slots: () => [{ key: '', limit: MCP_TASK_SLOTS }],
+      claim: (_slot, limit) =>
+        claimMcpTasks(sql, owner, MCP_TASK_LEASE_MS, limit, MAX_RUNNING_PER_AGENT_TASK),
+      handle: (row) => this.run(row),
+      fail: async (row, error) => {
+        await finishMcpTaskRun(sql, row.id, owner, {
+          status: 'failed',
+          error: {
+            code: -32603,
+            message: `the gateway failed the call: ${(error as Error).message}`,
+          },
+        });
+      },
+      // A throw of the handler is final: the row ends failed (a re-run is recovery's decision).
+      retry: {
+        schedule: () => [],
+        attempt: (row) => row.attempts,
+        classify: () => ({ retryable: false }),
+      },
+      recover: () =>
+        recoverMcpTasks(sql, {
+          code: ERRORS.mcp_task_interrupted.jsonRpc,
+          message:
+            'mcp_task_interrupted: the gateway stopped during the call; it is not idempotent, so it was not run again',
+        }),
+      renew: {
+        everyMs: MCP_TASK_LEASE_MS / 3,
+        lease: (row) => renewMcpTaskLease(sql, row.id, owner, MCP_TASK_LEASE_MS),
+      },
+      wakeOn: { bus, channel: MCP_TASK_WAKE },
+      stopJob: (row) => this.running.get(row.id)?.controller.abort(new Error('gateway stopping')),
+      drainMs: 2_000,
+    });
+  }
+
+  /** A row was queued (created, or its input completed): run it soon, here or elsewhere. */
+  queued(): void {
+    this.deps.bus.publish(MCP_TASK_WAKE, '').catch((error: unknown) => {
+      this.handler.log.warn({ err: error }, 'mcp task wake-up not published');
+    });
+    this.worker?.wake();
+  }
+
+  /** Tells the replica running `id` to abort its upstream call. */
+  cancelled(id: string): void {
+    this.running.get(id)?.controller.abort(new Error('MCP task cancelled'));
+    this.deps.bus.publish(MCP_TASK_CANCEL, id).catch((error: unknown) => {
+      this.handler.log.warn({ err: error }, 'mcp task cancel not published');
+    });
+  }
+
+  async close(): Promise<void> {
+    this.stopRevocations?.();
+    await this.worker?.close();
+    await this.unsubscribe?.();
+  }
+
+  private async run(row: McpTaskRow): Promise<void> {
+    const { sql, owner } = this.deps;
+    const run: Running = { row, controller: new AbortController(), revoked: false };
+    this.running.set(row.id, run);
+    try {
+      const outcome = await this.outcome(row, run.controller.signal);
+      if (run.revoked) {
+        await finishMcpTaskRun(sql, row.id, owner, TOKEN_GONE);
+        return;
+      }
+      // Aborted: cancelled (the row says so already) or the gateway is stopping (lease expiry).
+      if (run.controller.signal.aborted) return;
+      await finishMcpTaskRun(sql, row.id, owner, outcome);
+    } finally {
+      this.running.delete(row.id);
+    }
+  }
+
+  private async outcome(row: McpTaskRow, signal: AbortSignal): Promise<McpTaskOutcome> {
+    // A revoked or expired token can do nothing, not even a call it queued earlier.
+    const token = await tokenState(this.deps.sql, row.tokenId);
+    if (!token || token.revoked || row.claims.expiresAt * 1000 <= Date.now()) return TOKEN_GONE;
+    const view: View = { claims: row.claims, integration: row.viewIntegration ?? undefined };
+    const input: AgentInput = { capabilities: row.inputCapabilities };
+    if (Object.keys(row.inputResponses).length > 0) input.inputResponses = row.inputResponses;
+    if (row.requestState !== null) input.requestState = row.requestState;
+    try {
+      const result = await callTool(
+        this.handler,
+        view,
+        visibleIntegrations(this.handler.registry, view),
+        { name: row.requestedName, ...(row.arguments && { arguments: row.arguments }) },
+        {
+          mcpReq: { id: `mcp-task:${row.id}`, _meta: undefined, signal, notify: async () => {} },
+          era: 'modern',
+        },
+        input,
+      );
+      return outcomeOf(result);
+    } catch (error) {
+      const e = error as { code?: unknown; message?: unknown; data?: unknown };
+      return {
+        status: 'failed',
+        error: {
+          code: typeof e.code === 'number' ? e.code : -32603,
+          message: String(e.message ?? 'the call failed').slice(0, 2000),
+          ...(e.data !== undefined && fitsResultCap(e.data) && { data: e.data }),
+        },
+      };
+    }
+  }
+}
+
+/** The end of a call whose token was revoked or expired before or while it ran. */
+const TOKEN_GONE: McpTaskOutcome = {
+  status: 'failed',
+  error: {
+    code: ERRORS.mcp_task_interrupted.jsonRpc,
+    message: 'mcp_task_interrupted: the token that created this MCP task is revoked or expired',
+  },
+};
+
+/** A tool's answer as the row stores it: input_required parks, anything else completes. */
+export function outcomeOf(result: CallToolResult): McpTaskOutcome {
+  const r = result as CallToolResult & {
+    resultType?: string;
+    inputRequests?: Record<string, unknown>;
+    requestState?: string;
+  };
+  if (r.resultType === 'input_required' && r.inputRequests) {
+    return {
+      status: 'input_required',
+      inputRequests: r.inputRequests,
+      requestState: typeof r.requestState === 'string' ? r.requestState : null,
+    };
+  }
+  const { resultType: _, ...stored } = r;
+  if (!fitsResultCap(stored)) {
+    return {
+      status: 'failed',
+      error: {
+        code: -32603,
+        message: `the tool's result is over ${MAX_MCP_TASK_RESULT_BYTES} bytes, the bound of a stored MCP task result`,
+      },
+    };
+  }
+  return { status: 'completed', result: { ...stored, content: stored.content ?? [] } };
+}
