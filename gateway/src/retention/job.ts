@@ -5,13 +5,16 @@ import { deleteSettledDeliveries } from '../deliveries/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
 import { deleteExpiredEntries } from '../kv/store.ts';
 import type { Logger } from '../log.ts';
+import { deleteExpiredWaits } from '../mcp/client-reply-store.ts';
+import { deleteExpiredHandshakes } from '../mcp/era-2025-store.ts';
 
 /**
  * The retention job (issue 12, L4): settled webhook deliveries, the events of ended tasks and
  * audit entries older than the policy's `retention:` ages are deleted, at start and then every
  * `retention.interval` (1h by default), so these tables stop growing with the gateway's age.
  * Expired key-value entries (issue 18, kv/) are deleted at every run whatever the ages say:
- * they are invisible from their expiry on, so keeping them serves nobody.
+ * they are invisible from their expiry on, so keeping them serves nobody. So are 2025-era
+ * clients' handshakes and reply waits (migration 0018) past their token's expiry.
  * Every replica runs it; the deletes skip rows another replica is deleting (SKIP LOCKED), so
  * two runs at once share the work and neither fails.
  */
@@ -26,6 +29,8 @@ export interface RetentionCounts {
   taskEvents: number;
   audit: number;
   kv: number;
+  handshakes: number;
+  replyWaits: number;
 }
 
 type Kind = keyof RetentionCounts;
@@ -39,6 +44,8 @@ const KINDS: ReadonlyArray<{
   { kind: 'taskEvents', ageMs: (r) => r.taskEventsMs, remove: deleteEndedTaskEvents },
   { kind: 'audit', ageMs: (r) => r.auditMs, remove: deleteOldAudit },
   { kind: 'kv', ageMs: () => 0, remove: deleteExpiredEntries },
+  { kind: 'handshakes', ageMs: () => 0, remove: deleteExpiredHandshakes },
+  { kind: 'replyWaits', ageMs: () => 0, remove: deleteExpiredWaits },
 ];
 
 export interface RetentionOptions {
@@ -58,7 +65,14 @@ export async function runRetention(
   retention: Retention,
   options: RetentionOptions,
 ): Promise<RetentionCounts> {
-  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0, kv: 0 };
+  const counts: RetentionCounts = {
+    deliveries: 0,
+    taskEvents: 0,
+    audit: 0,
+    kv: 0,
+    handshakes: 0,
+    replyWaits: 0,
+  };
   const batch = options.batch ?? RETENTION_BATCH;
   const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;
   for (const { kind, ageMs, remove } of KINDS) {
@@ -126,7 +140,7 @@ export class RetentionJob {
       log: this.deps.log,
       stopped: () => this.closed,
     });
-    const total = counts.deliveries + counts.taskEvents + counts.audit + counts.kv;
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
     this.deps.log[total > 0 ? 'info' : 'debug'](counts, 'retention: old rows deleted');
   }
 }
