@@ -29,8 +29,10 @@ create index era2025_handshakes_expires_at on era2025_handshakes (expires_at);
 --   token_id   only this token's replies are taken for it.
 --   instance   the replica holding the call (gateway.ts `owner`), for operators: the holder
 --              is told by NOTIFY and finds the request in its own memory.
---   reply      null while waiting; the client's reply (≤ 4 MiB, the MCP body limit) when it
---              reached another replica, until the holder takes it (it deletes the row).
+--   reply      null while waiting; the client's reply as JSON text (≤ 4 MiB, the MCP body
+--              limit) when it reached another replica, until the holder takes it (it deletes
+--              the row). Text, not jsonb: the reply reaches the server as the client wrote it
+--              (jsonb would reorder its object keys).
 --   expires_at the token's expiry; the holder deletes its rows when the call ends, the
 --              retention job those of a replica that died.
 -- Bounded: ≤ 100 waiting rows per token (MAX_WAITS_PER_TOKEN), and a reply is written only
@@ -39,7 +41,7 @@ create table client_reply_waits (
   id bigint generated always as identity primary key,
   token_id text not null,
   instance text not null,
-  reply jsonb,
+  reply text check (octet_length(reply) <= 4194304),
   expires_at timestamptz not null,
   created_at timestamptz not null default now()
 );

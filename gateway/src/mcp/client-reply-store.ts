@@ -45,7 +45,7 @@ export async function handOverReply(
   reply: JSONRPCMessage,
 ): Promise<boolean> {
   const rows = await sql`
-    update client_reply_waits set reply = ${sql.json(reply as never)}
+    update client_reply_waits set reply = ${JSON.stringify(reply)}
      where id = ${id}::bigint and token_id = ${tokenId} and reply is null and expires_at > now()
     returning id`;
   return rows.length > 0;
@@ -57,11 +57,13 @@ export async function takeReply(
   id: string,
   instance: string,
 ): Promise<{ tokenId: string; reply: JSONRPCMessage } | undefined> {
-  const [row] = await sql<Array<{ token_id: string; reply: JSONRPCMessage }>>`
+  const [row] = await sql<Array<{ token_id: string; reply: string }>>`
     delete from client_reply_waits
      where id = ${id}::bigint and instance = ${instance} and reply is not null
     returning token_id, reply`;
-  return row ? { tokenId: row.token_id, reply: row.reply } : undefined;
+  return row
+    ? { tokenId: row.token_id, reply: JSON.parse(row.reply) as JSONRPCMessage }
+    : undefined;
 }
 
 /** The retention job's sweep (retention/job.ts): waits of calls a dead replica held. */
