@@ -115,6 +115,26 @@ describe('2025-era client replies across replicas', () => {
     await close();
   });
 
+  it('a request the server gives up on is cancelled by the id the client saw, not its own', async () => {
+    const { a, close } = await replicas();
+    const t = transport();
+    const detach = a.attach(claims('cancel'), t);
+    await t.send(elicit(0));
+    const asked = t.sent[0] as { id: string };
+    await t.send({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: 0, reason: 'timeout' },
+    } as JSONRPCMessage);
+    expect(t.sent[1]).toEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: asked.id, reason: 'timeout' },
+    });
+    detach();
+    await close();
+  });
+
   it('a flood of replies to ids nobody asked creates no row and is refused', async () => {
     const { a, b, close } = await replicas();
     const x = claims('flood-x');
