@@ -176,6 +176,9 @@ export async function startGateway(
     const mcp = createMcpEndpoint({
       registry: integrations,
       log,
+      sql: db.sql,
+      bus,
+      instance: owner,
       upstreamToken: (integration, grant, tools) => tokens.mintUpstream(integration, grant, tools),
       onToolCall: (event) => toolEvents.record(event),
       includeArguments: (name) =>

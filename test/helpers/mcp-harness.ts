@@ -14,6 +14,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import express from 'express';
 import { parse, stringify } from 'yaml';
+import { InProcessBus } from '../../gateway/src/db/bus.ts';
 import type { Database } from '../../gateway/src/db/connect.ts';
 import type { ToolCallEvent } from '../../gateway/src/events/tool-calls.ts';
 import type { ToolCallGuard } from '../../gateway/src/guards/guard.ts';
@@ -116,6 +117,9 @@ export async function startHarness(
   const endpoint = createMcpEndpoint({
     registry,
     log,
+    sql: database().sql,
+    bus: new InProcessBus(),
+    instance: 'mcp-harness',
     upstreamToken: async (integration, g, tools) =>
       `upstream.${integration}.${g.taskId}.${tools.join(',')}`,
     onToolCall: (event) => events.push(event),

@@ -68,6 +68,7 @@ describe('migrations', () => {
       '0014_kv.sql',
       '0015_documents.sql',
       '0016_event_hooks.sql',
+      '0018_era2025_clients.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -79,8 +80,10 @@ describe('migrations', () => {
       'api_keys',
       'approvals',
       'audit_log',
+      'client_reply_waits',
       'console_sessions',
       'documents',
+      'era2025_handshakes',
       'event_hooks',
       'event_subscriptions',
       'kv_entries',

@@ -95,7 +95,15 @@ describe('retention: what the job deletes and what it keeps', () => {
       values ('x/nightly', now() - interval '40 days', 'test', ${old[1]!})`;
 
     const counts = await runRetention(sql, { ...OFF, deliveriesMs: 30 * DAY }, { log });
-    expect(counts).toEqual({ deliveries: old.length, taskEvents: 0, audit: 0, kv: 0, mcpTasks: 0 });
+    expect(counts).toEqual({
+      deliveries: old.length,
+      taskEvents: 0,
+      audit: 0,
+      kv: 0,
+      handshakes: 0,
+      replyWaits: 0,
+      mcpTasks: 0,
+    });
     const left = await sql<{ id: string }[]>`select id::text from webhook_deliveries`;
     expect(new Set(left.map((r) => r.id))).toEqual(new Set([...kept, replayed!, replay!]));
     expect(
@@ -141,6 +149,8 @@ describe('retention: what the job deletes and what it keeps', () => {
       taskEvents: ended.length * 3,
       audit: 0,
       kv: 0,
+      handshakes: 0,
+      replyWaits: 0,
       mcpTasks: 0,
     });
     const left = await sql<{ taskId: string; n: number }[]>`
@@ -179,6 +189,8 @@ describe('retention: what the job deletes and what it keeps', () => {
       taskEvents: 0,
       audit: 0,
       kv: 0,
+      handshakes: 0,
+      replyWaits: 0,
       mcpTasks: 0,
     });
     expect(await count(sql<{ n: number }[]>`select count(*)::int as n from audit_log`)).toBe(55);

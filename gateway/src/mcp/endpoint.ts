@@ -1,5 +1,7 @@
 import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
+import type { EventBus } from '../db/bus.ts';
+import type { Sql } from '../db/connect.ts';
 import type { ToolCallEvent } from '../events/tool-calls.ts';
 import type { ToolCallGuard } from '../guards/guard.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
@@ -38,6 +40,12 @@ import type { View } from './view.ts';
 export interface McpEndpointDeps {
   registry: IntegrationRegistry;
   log: Logger;
+  /** 2025-era clients' handshakes and replies, shared by every replica (migration 0018). */
+  sql: Sql;
+  /** Tells the replica holding a call that a reply to its request arrived elsewhere. */
+  bus: EventBus;
+  /** This replica (gateway.ts `owner`). */
+  instance: string;
   /** Short-lived token an HTTP upstream receives instead of the agent's (aud = integration, sub = task, scope = the tools being called). */
   upstreamToken(integration: string, claims: TokenClaims, tools: string[]): Promise<string>;
   /** Called after each tools/call ends, fire-and-forget: never awaited on the call's critical path. */
@@ -75,7 +83,8 @@ export interface McpEndpoint {
 export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
   const { registry, log } = deps;
   const inflight = new InFlight();
-  const era2025Clients = new Era2025Clients();
+  const era2025Clients = new Era2025Clients(deps.sql, log);
+  const replies = new ClientReplies({ sql: deps.sql, bus: deps.bus, log, instance: deps.instance });
   // Upstream changes go to the hub (declared below; only called once requests are served).
   const catalog = new Catalog(
     log,
@@ -121,7 +130,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     inflight,
     log,
     clients: era2025Clients,
-    replies: new ClientReplies(),
+    replies,
   };
 
   const modern = createMcpHandler(
@@ -205,13 +214,15 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     }
     // Not for a 2025 client that declared input or asked for logs: its call may need the
     // stream the SDK path opens (era-2025.ts).
-    if (
-      post &&
-      fastCallEligible(body, view, req.headers) &&
-      !acceptsInput(era2025Clients.capabilities(claims)) &&
-      era2025Clients.logLevel(claims) === undefined
-    ) {
-      if (await serveFastCall(handlerDeps, res, body, view)) return;
+    if (post && fastCallEligible(body, view, req.headers)) {
+      await era2025Clients.load(claims);
+      if (
+        !acceptsInput(era2025Clients.capabilities(claims)) &&
+        era2025Clients.logLevel(claims) === undefined &&
+        (await serveFastCall(handlerDeps, res, body, view))
+      ) {
+        return;
+      }
     }
     const request = toWebRequest(req, raw);
     let response: Response;
@@ -239,7 +250,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     startMcpTasks: async () => runtime?.start(),
     async close() {
       inflight.abortAll();
-      await Promise.all([modern.close(), notifications.close(), runtime?.close()]);
+      await Promise.all([modern.close(), notifications.close(), runtime?.close(), replies.close()]);
     },
   };
 }

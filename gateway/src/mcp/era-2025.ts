@@ -150,7 +150,9 @@ export async function serveEra2025(
     const all = messages(body);
     if (all.length > 0 && all.every(isReply)) {
       // Answers to the gateway's own requests (client input): nothing for a server to serve.
-      const delivered = all.filter((reply) => deps.replies.deliver(view.claims, reply)).length;
+      // Batches are refused before this (http/mcp-routes.ts), so `all` holds one reply.
+      let delivered = 0;
+      for (const reply of all) if (await deps.replies.deliver(view.claims, reply)) delivered += 1;
       return delivered > 0
         ? new Response(null, { status: 202 })
         : Response.json(
@@ -166,7 +168,7 @@ export async function serveEra2025(
       // The method look-up first: a failing safeParse costs tens of µs (see wantsStream).
       const hello = isInitialize(message) ? initialize.safeParse(message) : undefined;
       if (hello?.success) {
-        deps.clients.rememberInitialize(
+        await deps.clients.rememberInitialize(
           view.claims,
           hello.data.params.capabilities as ClientCapabilities,
         );
@@ -178,6 +180,8 @@ export async function serveEra2025(
       }
     }
   }
+  // The handshake may have been made on another replica (era-2025-clients.ts: ≤ 1 s stale).
+  await deps.clients.load(view.claims);
   const server = await deps.buildServer(view);
   const declared = deps.clients.capabilities(view.claims);
   if (declared !== undefined) seedClientCapabilities(server, declared);

@@ -86,8 +86,9 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   if (capabilities.logging) {
     // 2025 era: the level holds for the token's later calls (each is a request of its own). It
     // reaches only upstreams whose connection is the task's own (see mcp/forward.ts).
-    server.setRequestHandler('logging/setLevel', (request) => {
-      deps.clients.rememberLogLevel(view.claims, request.params.level);
+    server.setRequestHandler('logging/setLevel', async (request) => {
+      // Stored before it is answered: the client's next call may reach another replica.
+      await deps.clients.rememberLogLevel(view.claims, request.params.level);
       return {};
     });
   }

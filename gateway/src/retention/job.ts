@@ -5,6 +5,8 @@ import { deleteSettledDeliveries } from '../deliveries/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
 import { deleteExpiredEntries } from '../kv/store.ts';
 import type { Logger } from '../log.ts';
+import { deleteExpiredWaits } from '../mcp/client-reply-store.ts';
+import { deleteExpiredHandshakes } from '../mcp/era-2025-store.ts';
 import { deleteExpiredMcpTasks } from '../mcp-tasks/store.ts';
 
 /**
@@ -13,7 +15,8 @@ import { deleteExpiredMcpTasks } from '../mcp-tasks/store.ts';
  * `retention.interval` (1h by default), so these tables stop growing with the gateway's age.
  * Expired key-value entries (issue 18, kv/) are deleted at every run whatever the ages say:
  * they are invisible from their expiry on, so keeping them serves nobody. So are MCP tasks past
- * their ttl (mcp-tasks/, issue 19).
+ * their ttl (mcp-tasks/, issue 19), and 2025-era clients' handshakes and reply waits (migration
+ * 0018) past their token's expiry.
  * Every replica runs it; the deletes skip rows another replica is deleting (SKIP LOCKED), so
  * two runs at once share the work and neither fails.
  */
@@ -29,6 +32,8 @@ export interface RetentionCounts {
   audit: number;
   kv: number;
   mcpTasks: number;
+  handshakes: number;
+  replyWaits: number;
 }
 
 type Kind = keyof RetentionCounts;
@@ -48,6 +53,8 @@ const KINDS: ReadonlyArray<{
     ageMs: () => 0,
     remove: (sql, _age, limit) => deleteExpiredMcpTasks(sql, limit),
   },
+  { kind: 'handshakes', ageMs: () => 0, remove: deleteExpiredHandshakes },
+  { kind: 'replyWaits', ageMs: () => 0, remove: deleteExpiredWaits },
 ];
 
 export interface RetentionOptions {
@@ -67,7 +74,9 @@ export async function runRetention(
   retention: Retention,
   options: RetentionOptions,
 ): Promise<RetentionCounts> {
-  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0, kv: 0, mcpTasks: 0 };
+  // One zero per kind, from KINDS itself: a kind added there is counted without a second list.
+  const counts = {} as RetentionCounts;
+  for (const { kind } of KINDS) counts[kind] = 0;
   const batch = options.batch ?? RETENTION_BATCH;
   const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;
   for (const { kind, ageMs, remove } of KINDS) {
@@ -135,8 +144,7 @@ export class RetentionJob {
       log: this.deps.log,
       stopped: () => this.closed,
     });
-    const total =
-      counts.deliveries + counts.taskEvents + counts.audit + counts.kv + counts.mcpTasks;
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
     this.deps.log[total > 0 ? 'info' : 'debug'](counts, 'retention: old rows deleted');
   }
 }
