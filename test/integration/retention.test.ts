@@ -95,7 +95,13 @@ describe('retention: what the job deletes and what it keeps', () => {
       values ('x/nightly', now() - interval '40 days', 'test', ${old[1]!})`;
 
     const counts = await runRetention(sql, { ...OFF, deliveriesMs: 30 * DAY }, { log });
-    expect(counts).toEqual({ deliveries: old.length, taskEvents: 0, audit: 0, kv: 0 });
+    expect(counts).toEqual({
+      deliveries: old.length,
+      taskEvents: 0,
+      audit: 0,
+      kv: 0,
+      rateBuckets: 0,
+    });
     const left = await sql<{ id: string }[]>`select id::text from webhook_deliveries`;
     expect(new Set(left.map((r) => r.id))).toEqual(new Set([...kept, replayed!, replay!]));
     expect(
@@ -136,7 +142,13 @@ describe('retention: what the job deletes and what it keeps', () => {
       values ('dispatch', ${ended[0]!}, '{}', '{}')`;
 
     const counts = await runRetention(sql, { ...OFF, taskEventsMs: 30 * DAY }, { log });
-    expect(counts).toEqual({ deliveries: 0, taskEvents: ended.length * 3, audit: 0, kv: 0 });
+    expect(counts).toEqual({
+      deliveries: 0,
+      taskEvents: ended.length * 3,
+      audit: 0,
+      kv: 0,
+      rateBuckets: 0,
+    });
     const left = await sql<{ taskId: string; n: number }[]>`
       select task_id::text as "taskId", count(*)::int as n from task_events group by task_id`;
     expect(Object.fromEntries(left.map((r) => [r.taskId, r.n]))).toEqual({
@@ -173,6 +185,7 @@ describe('retention: what the job deletes and what it keeps', () => {
       taskEvents: 0,
       audit: 0,
       kv: 0,
+      rateBuckets: 0,
     });
     expect(await count(sql<{ n: number }[]>`select count(*)::int as n from audit_log`)).toBe(55);
 

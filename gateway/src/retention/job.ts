@@ -1,6 +1,7 @@
 import type { Policy, Retention } from '@switchboard/policy';
 import { deleteOldAudit } from '../audit/store.ts';
 import type { Sql } from '../db/connect.ts';
+import { deleteRefilledBuckets, RATE_BUCKET_REFILL_MS } from '../db/rate-buckets.ts';
 import { deleteSettledDeliveries } from '../deliveries/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
 import { deleteExpiredEntries } from '../kv/store.ts';
@@ -11,7 +12,9 @@ import type { Logger } from '../log.ts';
  * audit entries older than the policy's `retention:` ages are deleted, at start and then every
  * `retention.interval` (1h by default), so these tables stop growing with the gateway's age.
  * Expired key-value entries (issue 18, kv/) are deleted at every run whatever the ages say:
- * they are invisible from their expiry on, so keeping them serves nobody.
+ * they are invisible from their expiry on, so keeping them serves nobody. So are the per-token
+ * rate-limit buckets (issue 19, db/rate-buckets.ts) untouched for a minute: refilled by then,
+ * a missing row means the same.
  * Every replica runs it; the deletes skip rows another replica is deleting (SKIP LOCKED), so
  * two runs at once share the work and neither fails.
  */
@@ -26,6 +29,7 @@ export interface RetentionCounts {
   taskEvents: number;
   audit: number;
   kv: number;
+  rateBuckets: number;
 }
 
 type Kind = keyof RetentionCounts;
@@ -39,6 +43,7 @@ const KINDS: ReadonlyArray<{
   { kind: 'taskEvents', ageMs: (r) => r.taskEventsMs, remove: deleteEndedTaskEvents },
   { kind: 'audit', ageMs: (r) => r.auditMs, remove: deleteOldAudit },
   { kind: 'kv', ageMs: () => 0, remove: deleteExpiredEntries },
+  { kind: 'rateBuckets', ageMs: () => RATE_BUCKET_REFILL_MS, remove: deleteRefilledBuckets },
 ];
 
 export interface RetentionOptions {
@@ -58,7 +63,13 @@ export async function runRetention(
   retention: Retention,
   options: RetentionOptions,
 ): Promise<RetentionCounts> {
-  const counts: RetentionCounts = { deliveries: 0, taskEvents: 0, audit: 0, kv: 0 };
+  const counts: RetentionCounts = {
+    deliveries: 0,
+    taskEvents: 0,
+    audit: 0,
+    kv: 0,
+    rateBuckets: 0,
+  };
   const batch = options.batch ?? RETENTION_BATCH;
   const maxBatches = options.maxBatches ?? RETENTION_MAX_BATCHES;
   for (const { kind, ageMs, remove } of KINDS) {
@@ -126,7 +137,7 @@ export class RetentionJob {
       log: this.deps.log,
       stopped: () => this.closed,
     });
-    const total = counts.deliveries + counts.taskEvents + counts.audit + counts.kv;
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
     this.deps.log[total > 0 ? 'info' : 'debug'](counts, 'retention: old rows deleted');
   }
 }
