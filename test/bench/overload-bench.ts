@@ -14,7 +14,8 @@
  * - unshed: the same 4 × L against a second gateway with shedding off, for contrast.
  *
  * It prints p50/p99 of accepted calls in each leg, the 503 share and latency, and the ratios.
- * No assertions. `npx tsx test/bench/overload-bench.ts [--limit 32] [--seconds 10]
+ * The legs run interleaved on both gateways, `--rounds` times. No assertions.
+ * `npx tsx test/bench/overload-bench.ts [--limit 32] [--seconds 10] [--rounds 2]
  * [--database-url postgres://…]` (npm run bench:overload).
  */
 import fs from 'node:fs';
@@ -32,11 +33,13 @@ const { values: args } = parseArgs({
   options: {
     limit: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
     'database-url': { type: 'string' },
   },
 });
 const LIMIT = Number(args.limit);
 const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
 const DATABASE_URL = args['database-url'] ?? process.env.DATABASE_URL;
 const SHED_PAUSE_MS = 50;
 const ECHO_STDIO = path.join(REPO, 'test/bench/fixtures/echo-stdio.ts');
@@ -177,9 +180,54 @@ async function shedServerTime(gw: BenchGateway): Promise<string> {
   return `${all} 503s: ${pct(bucket('0.001'))} within 1 ms, ${pct(bucket('0.005'))} within 5 ms of the gateway's own time`;
 }
 
+/** Cumulative counts of the answered tools/calls (status 200) by `le` bucket, in seconds. */
+type Buckets = Map<number, number>;
+
+async function okBuckets(gw: BenchGateway): Promise<Buckets> {
+  const text = await (
+    await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+  ).text();
+  const out: Buckets = new Map();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('http_request_duration_seconds_bucket{')) continue;
+    if (!line.includes('method="POST"') || !line.includes('status="200"')) continue;
+    if (!line.includes('route="/mcp/:integration"')) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (!le) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    out.set(bound, (out.get(bound) ?? 0) + Number(line.split(' ').pop()));
+  }
+  return out;
+}
+
+const diff = (after: Buckets, before: Buckets): Buckets =>
+  new Map([...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)]));
+const sum = (a: Buckets, b: Buckets): Buckets =>
+  new Map([...a].map(([le, n]) => [le, n + (b.get(le) ?? 0)]));
+
+/** The upper bound (ms) of the bucket holding quantile `q`: the gateway's own time, coarsely. */
+function bucketQuantile(buckets: Buckets, q: number): string {
+  const all = buckets.get(Number.POSITIVE_INFINITY) ?? 0;
+  if (all === 0) return '–';
+  for (const [le, n] of [...buckets].sort((a, b) => a[0] - b[0])) {
+    if (n >= q * all) return le === Number.POSITIVE_INFINITY ? '>30000' : String(le * 1000);
+  }
+  return '–';
+}
+
+function merge(legs: Leg[]): Leg {
+  const leg: Leg = {
+    okMs: legs.flatMap((l) => l.okMs).sort((a, b) => a - b),
+    shedMs: legs.flatMap((l) => l.shedMs).sort((a, b) => a - b),
+    errors: legs.reduce((n, l) => n + l.errors, 0),
+    seconds: legs.reduce((n, l) => n + l.seconds, 0),
+  };
+  return leg;
+}
+
 const ms = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(1));
 
-function row(name: string, clients: number, leg: Leg): string {
+function row(name: string, clients: number, leg: Leg, own: string): string {
   const total = leg.okMs.length + leg.shedMs.length + leg.errors;
   return tableRow(
     name,
@@ -187,6 +235,7 @@ function row(name: string, clients: number, leg: Leg): string {
     Math.round(leg.okMs.length / leg.seconds),
     ms(quantile(leg.okMs, 0.5)),
     ms(quantile(leg.okMs, 0.99)),
+    own,
     total === 0 ? '–' : `${((100 * leg.shedMs.length) / total).toFixed(1)} %`,
     ms(quantile(leg.shedMs, 0.5)),
     ms(quantile(leg.shedMs, 0.99)),
@@ -195,11 +244,12 @@ function row(name: string, clients: number, leg: Leg): string {
 }
 
 async function gatewayWith(
+  procs: Processes,
   name: string,
   limit: number,
   integrations: ReturnType<typeof writeIntegrations>,
 ) {
-  return startBenchGateway(processes, {
+  return startBenchGateway(procs, {
     name,
     dataDir: path.join(workDir, `${name}-data`),
     integrations,
@@ -223,36 +273,43 @@ try {
   const integrations = writeIntegrations();
   const started = new Date().toISOString();
   const load0 = loadavg();
-  const shedding = await gatewayWith('gateway', LIMIT, integrations);
+  // Both up at once and the legs interleaved, round after round: a busy machine's drift falls on
+  // every leg alike (the idle gateway costs nothing meanwhile).
+  const shedding = await gatewayWith(processes, 'gateway', LIMIT, integrations);
+  const unshedding = await gatewayWith(processes2, 'gateway-unshed', 0, integrations);
   const e = await endpoints(shedding);
+  const u = await endpoints(unshedding);
   // Warm-up: the upstreams, the JIT, the pool.
-  await drive(e.echo.url, e.echo.token, 4, 2);
-  await drive(e.limited.url, e.limited.token, 4, 2);
+  for (const x of [e, u]) {
+    await drive(x.echo.url, x.echo.token, 4, 2);
+    await drive(x.limited.url, x.limited.token, 4, 2);
+  }
   const unlimited1 = await drive(e.echo.url, e.echo.token, 1, Math.max(3, SECONDS / 2));
   const limited1 = await drive(e.limited.url, e.limited.token, 1, Math.max(3, SECONDS / 2));
-  const baseline = await drive(e.echo.url, e.echo.token, LIMIT, SECONDS);
-  const overload = await drive(e.echo.url, e.echo.token, 4 * LIMIT, SECONDS);
+  const legs = { baseline: [] as Leg[], overload: [] as Leg[], unshed: [] as Leg[] };
+  const own = { baseline: [] as Buckets[], overload: [] as Buckets[], unshed: [] as Buckets[] };
+  const measured = async (gw: BenchGateway, run: () => Promise<Leg>, into: keyof typeof legs) => {
+    const before = await okBuckets(gw);
+    legs[into].push(await run());
+    own[into].push(diff(await okBuckets(gw), before));
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    await measured(shedding, () => drive(e.echo.url, e.echo.token, LIMIT, SECONDS), 'baseline');
+    await measured(shedding, () => drive(e.echo.url, e.echo.token, 4 * LIMIT, SECONDS), 'overload');
+    await measured(unshedding, () => drive(u.echo.url, u.echo.token, 4 * LIMIT, SECONDS), 'unshed');
+  }
   const shedTime = await shedServerTime(shedding);
-  await processes.stopAll();
-
-  const unshedGw = await startBenchGateway(processes2, {
-    name: 'gateway-unshed',
-    dataDir: path.join(workDir, 'unshed-data'),
-    integrations,
-    databaseUrl: DATABASE_URL,
-    env: { LOG_LEVEL: 'warn', SWITCHBOARD_MAX_CONCURRENT_REQUESTS: '0' },
-    ready: ['echo', 'limited'],
-  });
-  const u = await endpoints(unshedGw);
-  await drive(u.echo.url, u.echo.token, 4, 2);
-  const unshedBaseline = await drive(u.echo.url, u.echo.token, LIMIT, SECONDS);
-  const unshed = await drive(u.echo.url, u.echo.token, 4 * LIMIT, SECONDS);
-  await processes2.stopAll();
+  const baseline = merge(legs.baseline);
+  const overload = merge(legs.overload);
+  const unshed = merge(legs.unshed);
+  const ownP99 = (k: keyof typeof own) => bucketQuantile(own[k].reduce(sum), 0.99);
+  const ownP50 = (k: keyof typeof own) => bucketQuantile(own[k].reduce(sum), 0.5);
 
   const db = DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite';
+  const p99 = (leg: Leg) => quantile(leg.okMs, 0.99);
   const lines = [
     `Overload bench, ${started}, ${db}, Node ${process.version}, ${os.cpus().length} CPUs, load ${load0} → ${loadavg()}`,
-    `admission limit L = ${LIMIT}, ${SECONDS} s a leg, shed clients pause ${SHED_PAUSE_MS} ms`,
+    `admission limit L = ${LIMIT}, ${ROUNDS} rounds of ${SECONDS} s legs, shed clients pause ${SHED_PAUSE_MS} ms`,
     '',
     ...tableHead(
       'leg',
@@ -260,18 +317,33 @@ try {
       'calls/s',
       'p50 ms',
       'p99 ms',
+      "gateway's own p50 / p99 ≤ ms",
       '503',
       '503 p50 ms',
       '503 p99 ms',
       'errors',
     ),
-    row('baseline (L, shedding on)', LIMIT, baseline),
-    row('overload (4L, shedding on)', 4 * LIMIT, overload),
-    row('baseline (L, shedding off)', LIMIT, unshedBaseline),
-    row('overload (4L, shedding off)', 4 * LIMIT, unshed),
+    row(
+      'baseline (L, shedding on)',
+      LIMIT,
+      baseline,
+      `${ownP50('baseline')} / ${ownP99('baseline')}`,
+    ),
+    row(
+      'overload (4L, shedding on)',
+      4 * LIMIT,
+      overload,
+      `${ownP50('overload')} / ${ownP99('overload')}`,
+    ),
+    row(
+      'overload (4L, shedding off)',
+      4 * LIMIT,
+      unshed,
+      `${ownP50('unshed')} / ${ownP99('unshed')}`,
+    ),
     '',
-    `accepted p99, overload / baseline: ${(quantile(overload.okMs, 0.99) / quantile(baseline.okMs, 0.99)).toFixed(2)} with shedding, ` +
-      `${(quantile(unshed.okMs, 0.99) / quantile(unshedBaseline.okMs, 0.99)).toFixed(2)} without`,
+    `accepted p99 / baseline p99: ${(p99(overload) / p99(baseline)).toFixed(2)} with shedding, ` +
+      `${(p99(unshed) / p99(baseline)).toFixed(2)} without`,
     `shed requests, server side: ${shedTime}`,
     `rate limit (C = 1): p50 ${ms(quantile(unlimited1.okMs, 0.5))} ms without, ${ms(quantile(limited1.okMs, 0.5))} ms with ` +
       `(+${ms(quantile(limited1.okMs, 0.5) - quantile(unlimited1.okMs, 0.5))} ms); ` +
