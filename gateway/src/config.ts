@@ -118,6 +118,31 @@ const envSchema = z.object({
   SWITCHBOARD_TASK_LEASE_MS: durationMs
     .pipe(z.number().min(1_000, 'expected at least 1000 ms'))
     .default(30_000),
+  // Load shedding (http/admission.ts): requests that do work (not GET) held at once by this
+  // process past which new ones get 503 `overloaded` with Retry-After; 0 turns it off. 512: a
+  // process serves ~1,000 tool calls a second (test/bench/RESULTS.md), so a full queue of 512
+  // is half a second of work, while calls held for minutes (approvals, ask_user, slow tools) of
+  // 16 tasks at their default 32 in flight still fit.
+  SWITCHBOARD_MAX_CONCURRENT_REQUESTS: z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number of requests (0: no limit), e.g. 512')
+    .transform(Number)
+    .pipe(z.number().max(1_000_000, 'expected at most 1000000'))
+    .default(512),
+  // And when the event loop stays late past this (two samples 50 ms apart), every request to
+  // the MCP endpoints, the API and the webhooks is shed; 0 turns it off. 500 ms: a GC pause or a
+  // policy load stays far under it, a loop that runs half a second late is already failing its
+  // callers.
+  SWITCHBOARD_SHED_EVENT_LOOP_DELAY_MS: durationMs
+    .pipe(
+      z
+        .number()
+        .refine(
+          (n) => n === 0 || n >= 50,
+          'expected 0 (off) or at least 50 ms (the sample period)',
+        ),
+    )
+    .default(500),
   // Test only: mounts /__test/faults (http/test-faults.ts), routes that throw on purpose. Taken
   // only with NODE_ENV=test and refused with SWITCHBOARD_MODE=production (production-mode.ts).
   SWITCHBOARD_TEST_FAULTS: z.enum(['0', '1'], { error: 'expected 0 or 1' }).default('0'),
@@ -170,6 +195,9 @@ export interface Config {
   logFormat: LogFormat;
   shutdownTimeoutMs: number;
   taskLeaseMs: number;
+  /** Load shedding (http/admission.ts); 0: off. */
+  maxConcurrentRequests: number;
+  shedEventLoopDelayMs: number;
   /** SWITCHBOARD_TEST_FAULTS=1 (with NODE_ENV=test): the test-only fault routes are mounted. */
   testFaults: boolean;
   containment: ContainmentSetting;
@@ -244,6 +272,8 @@ export function loadConfig(
     logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
     taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
+    maxConcurrentRequests: e.SWITCHBOARD_MAX_CONCURRENT_REQUESTS,
+    shedEventLoopDelayMs: e.SWITCHBOARD_SHED_EVENT_LOOP_DELAY_MS,
     testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',
     containment: e.SWITCHBOARD_CONTAINMENT,
     tracing: tracing.config,

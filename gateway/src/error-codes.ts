@@ -67,6 +67,8 @@ export const ERRORS = {
   internal: facts(500),
   starting: facts(503),
   shutting_down: facts(503),
+  // Load shedding (http/admission.ts): retried, by a webhook's sender or an agent, after Retry-After.
+  overloaded: facts(503, { jsonRpc: ServerError }),
   database_unavailable: facts(503),
   policy_invalid: facts(503),
   no_signing_key: facts(503),

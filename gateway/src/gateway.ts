@@ -9,6 +9,7 @@ import { logContainment } from './containment/detect.ts';
 import { InProcessBus, PostgresBus } from './db/bus.ts';
 import { type Database, openDatabase, type Pool } from './db/connect.ts';
 import { migrate, readMigrations } from './db/migrate.ts';
+import { DatabaseRateLimits } from './db/rate-buckets.ts';
 import { DeliveryWorker } from './deliveries/worker.ts';
 import { DocumentService } from './documents/service.ts';
 import { SwitchboardError } from './errors.ts';
@@ -21,6 +22,7 @@ import { createApprovalGuard } from './guards/approvals.ts';
 import { argumentRulesGuard } from './guards/argument-rules.ts';
 import { createBudgetGuard } from './guards/budgets.ts';
 import { countedGuard } from './guards/counted.ts';
+import { Admission, registerAdmissionMetrics } from './http/admission.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { registerIntegrationStates, registerQueueStats } from './http/scrape-metrics.ts';
@@ -35,6 +37,7 @@ import { createTaskToolsEndpoint } from './mcp/task-tools.ts';
 import { createPostWebhook } from './outbox/post-webhook.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { refuseDevelopmentDefaults } from './production-mode.ts';
+import { LocalRateLimits } from './rate-limit.ts';
 import { RetentionJob } from './retention/job.ts';
 import { Scheduler } from './schedules/scheduler.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
@@ -227,6 +230,22 @@ export async function startGateway(
       integrationsSettled = resolve;
     });
     let deliveries: DeliveryWorker | undefined;
+    // Load shedding (issue 19): a process past its capacity answers 503 at once, not late.
+    const admission = new Admission({
+      maxConcurrent: config.maxConcurrentRequests,
+      maxEventLoopDelayMs: config.shedEventLoopDelayMs,
+      onShed: (reason) => metrics.requestsShed.inc({ reason }),
+    });
+    shutdown.add('load shedding', async () => admission.close());
+    registerAdmissionMetrics(metrics.registry, admission);
+    // The per-token rate limit: exact across replicas on PostgreSQL (one statement a limited
+    // request), in memory on the embedded database (one process: exact there too).
+    const rateLimits = db.embedded
+      ? new LocalRateLimits()
+      : new DatabaseRateLimits(db.sql, {
+          log,
+          onFallback: (reason) => metrics.rateLimitFallbacks.inc({ reason }),
+        });
     const app = createApp({
       sql: db.sql,
       log,
@@ -246,6 +265,8 @@ export async function startGateway(
       integrationsSettled: settled,
       testFaults: config.testFaults,
       documents,
+      admission,
+      rateLimits,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {

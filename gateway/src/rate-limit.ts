@@ -1,7 +1,8 @@
 /**
- * Token buckets keyed by (token, integration): `perMinute` requests a minute on average, bursts
- * up to the same number. In memory, per process: with N replicas a token may make N times the
- * limit in the worst case; the limit guards an upstream against one runaway agent, not billing.
+ * Token buckets keyed by a string: `perMinute` requests a minute on average, bursts up to the
+ * same number. In memory, per process: with N replicas a key may be taken N times the limit in
+ * the worst case. The webhook ingress and the console's sign-in use it as is; the MCP routes'
+ * per-task limit goes through RequestRateLimits (below), exact across replicas on PostgreSQL.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -43,5 +44,30 @@ export class RateLimiter {
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
+  }
+}
+
+/**
+ * The policy's `rateLimit.requestsPerMinute` per (task, integration), as the MCP routes take it:
+ * per task, across every token of the task (one for /mcp, one per /mcp/<name>), so that tokens
+ * for more endpoints are not more requests. Two implementations chosen the way the event bus is (db/bus.ts): on the embedded
+ * PGlite (one process) the in-memory buckets below are exact and cost no statement; on
+ * PostgreSQL the buckets live in the database (db/rate-buckets.ts), so N replicas give a task
+ * the same limit as one.
+ */
+export interface RequestRateLimits {
+  /** Takes one request; 0 if allowed, else the seconds until one would be (Retry-After). */
+  take(taskId: string, integration: string, perMinute: number): number | Promise<number>;
+}
+
+/**
+ * The process's own buckets (the one replica of the embedded database). 50,000 pairs at most:
+ * past it, buckets that have refilled are dropped first (RateLimiter.evictFull).
+ */
+export class LocalRateLimits implements RequestRateLimits {
+  private readonly buckets = new RateLimiter();
+
+  take(taskId: string, integration: string, perMinute: number): number {
+    return this.buckets.take(`${taskId}/${integration}`, perMinute);
   }
 }

@@ -26,7 +26,7 @@ export interface GrantedTask {
 
 /** An external task with this scope (and token lifetime): its tokens for /mcp and each /mcp/<integration>. */
 export async function grantTask(
-  gw: TestGateway,
+  gw: Pick<TestGateway, 'url'>,
   scope: string[],
   ttl?: string,
 ): Promise<GrantedTask> {

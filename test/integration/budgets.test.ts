@@ -6,8 +6,6 @@
  * gateway processes on one PostgreSQL sharing the count.
  */
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -25,6 +23,7 @@ import {
   listenUrl,
   startGatewayProcess,
 } from '../helpers/gateway-process.ts';
+import { startRoundRobin } from '../helpers/round-robin.ts';
 
 type Json = Record<string, unknown>;
 
@@ -332,43 +331,6 @@ describe('task budgets through a real gateway process', () => {
     );
   }, 180_000);
 });
-
-/**
- * A load balancer in front of two replicas: each HTTP request goes to the next backend in turn
- * (Host passed as is, so both gateways, whose public URL is this proxy's, accept it).
- */
-async function startRoundRobin() {
-  const backends: string[] = [];
-  const served = new Map<string, number>();
-  let next = 0;
-  const server = http.createServer((req, res) => {
-    const target = new URL(backends[next++ % backends.length] as string);
-    served.set(target.host, (served.get(target.host) ?? 0) + 1);
-    const upstream = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    backends,
-    served,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 describe('two gateway processes on one PostgreSQL, behind one load balancer, share a task’s count', () => {
   let a: GatewayProcess | undefined;

@@ -68,7 +68,9 @@ describe('migrations', () => {
       '0014_kv.sql',
       '0015_documents.sql',
       '0016_event_hooks.sql',
+      '0017_mcp_tasks.sql',
       '0018_era2025_clients.sql',
+      '0019_rate_buckets.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -90,6 +92,7 @@ describe('migrations', () => {
       'messages',
       'outbox',
       'profile_secrets',
+      'rate_buckets',
       'schedule_runs',
       'sessions',
       'settings',

@@ -103,6 +103,7 @@ describe('retention: what the job deletes and what it keeps', () => {
       handshakes: 0,
       replyWaits: 0,
       mcpTasks: 0,
+      rateBuckets: 0,
     });
     const left = await sql<{ id: string }[]>`select id::text from webhook_deliveries`;
     expect(new Set(left.map((r) => r.id))).toEqual(new Set([...kept, replayed!, replay!]));
@@ -152,6 +153,7 @@ describe('retention: what the job deletes and what it keeps', () => {
       handshakes: 0,
       replyWaits: 0,
       mcpTasks: 0,
+      rateBuckets: 0,
     });
     const left = await sql<{ taskId: string; n: number }[]>`
       select task_id::text as "taskId", count(*)::int as n from task_events group by task_id`;
@@ -192,6 +194,7 @@ describe('retention: what the job deletes and what it keeps', () => {
       handshakes: 0,
       replyWaits: 0,
       mcpTasks: 0,
+      rateBuckets: 0,
     });
     expect(await count(sql<{ n: number }[]>`select count(*)::int as n from audit_log`)).toBe(55);
 

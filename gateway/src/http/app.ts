@@ -9,8 +9,10 @@ import type { PublishTaskEvents, TaskEventWaker } from '../events/task-events.ts
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../log.ts';
+import type { RequestRateLimits } from '../rate-limit.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { webhookRoutes } from '../webhooks/mount.ts';
+import type { Admission } from './admission.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { type McpHandler, mcpRoutes } from './mcp-routes.ts';
@@ -51,6 +53,10 @@ export interface AppDeps {
   testFaults?: boolean;
   /** Documents (issue 18): /api/v1/documents. */
   documents?: DocumentService;
+  /** Load shedding (admission.ts): absent, every request is admitted. */
+  admission?: Admission;
+  /** The per-token rate limit's buckets (mcp-routes.ts); absent, this process's own. */
+  rateLimits?: RequestRateLimits;
 }
 
 /** Express matches paths case-insensitively by default; so does this shortcut to /hooks. */
@@ -63,6 +69,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requestId);
   app.use(observeRequests(deps.metrics, deps.log));
+  // Before anything reads a body or verifies a token: a shed request costs a few µs.
+  if (deps.admission) app.use(deps.admission.middleware());
   // Webhooks before MCP, behind one prefix test: a sender's burst (issue 6 asks ≥ 2,000/s)
   // skips the MCP router's matches, and an MCP request pays one regex test, not a router pass.
   if (deps.wakeDeliveries && deps.taskEvents) {
@@ -88,6 +96,7 @@ export function createApp(deps: AppDeps): Express {
       publicUrl: deps.publicUrl,
       metrics: deps.metrics,
       ...(deps.taskTools && { taskTools: deps.taskTools }),
+      ...(deps.rateLimits && { rateLimits: deps.rateLimits }),
     }),
   );
   app.use(healthRoutes({ ...deps, policy: () => deps.registry.currentPolicy() }));

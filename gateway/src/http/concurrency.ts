@@ -3,12 +3,16 @@ import type { NextFunction, Request, Response } from 'express';
 import { jsonRpcErrorOf } from '../errors.ts';
 import { requestId } from '../mcp/inflight.ts';
 import type { TokenClaims } from '../tokens/claims.ts';
+import { releaseAdmission } from './admission.ts';
 
 /**
  * In-flight MCP requests per task, across every token of the task (one for /mcp, one per
  * /mcp/<integration>, one for /mcp/switchboard): counted per token, a task given a token per
- * integration would multiply the cap by its number of endpoints. In memory, per process, like the
- * rate limiter (../rate-limit.ts): with N replicas a task may hold N times the cap at worst.
+ * integration would multiply the cap by its number of endpoints. In memory, per process: with N
+ * replicas a task may hold N times the cap at worst. Kept so (issue 19) because a shared count
+ * would cost two statements a call (take, give back) and leak slots of a replica that dies
+ * mid-call until some lease ran out; the cap bounds what one agent holds of one process, which
+ * is what it protects, and the per-token rate limit, exact across replicas, bounds its rate.
  *
  * The rate limiter bounds requests a minute; this bounds what one agent holds at once (an
  * upstream slot, an SSE answer, a database poll each): 1,000 concurrent calls from one token
@@ -62,6 +66,8 @@ export function inFlightCap(limiter: ConcurrencyLimiter, max: () => number) {
     const id = req.method === 'POST' ? requestId(req.body) : undefined;
     const method = (req.body as { method?: unknown } | undefined)?.method;
     if (id === undefined || STREAMING_METHODS.has(method as string)) {
+      // A stream holds no slot of the process's admission limit either (admission.ts).
+      if (id !== undefined) releaseAdmission(res);
       next();
       return;
     }

@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response, Router } from 
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { BATCH_REFUSED } from '../mcp/http-bridge.ts';
-import { RateLimiter } from '../rate-limit.ts';
+import { LocalRateLimits, type RequestRateLimits } from '../rate-limit.ts';
 import {
   type TokenClaims,
   type TokenRefusalReason,
@@ -51,6 +51,11 @@ export interface McpRoutesDeps {
   taskTools?: McpHandler;
   /** switchboard_token_verifications_total (metrics.ts); absent in tests that build routes alone. */
   metrics?: Pick<Metrics, 'tokenVerifications'>;
+  /**
+   * The per-task `rateLimit.requestsPerMinute` buckets: in the database on PostgreSQL (exact
+   * across replicas, db/rate-buckets.ts), in this process otherwise (and by default).
+   */
+  rateLimits?: RequestRateLimits;
 }
 
 /**
@@ -66,7 +71,7 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
  * Host and Origin validated (403, against DNS rebinding), a bearer token whose audience is the
  * endpoint called (401 otherwise, saying why: mcp-auth.ts), 403 `insufficient_scope` for an
  * integration outside the token's scope, RFC 9728 metadata, and the policy's per-integration
- * rate limit per token (429 with Retry-After).
+ * rate limit per task (429 with Retry-After; every token of the task counts together).
  *
  * Before a token is accepted, /mcp/<name> answers the same for every name (L6): whether an
  * integration exists, is refused or could not exist is only told to a caller whose token is
@@ -74,7 +79,7 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
  */
 export function mcpRoutes(deps: McpRoutesDeps): Router {
   const router = Router();
-  const limiter = new RateLimiter();
+  const limiter = deps.rateLimits ?? new LocalRateLimits();
   // Before the policy loads (or when it does not), the schema's default.
   const inFlight = inFlightCap(
     new ConcurrencyLimiter(),
@@ -158,19 +163,26 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
       integration === undefined
         ? undefined
         : deps.registry.currentPolicy()?.integrations[integration]?.rateLimit?.requestsPerMinute;
-    if (perMinute !== undefined) {
-      const wait = limiter.take(`${claims.tokenId}/${integration}`, perMinute);
-      if (wait > 0) {
-        res.set('retry-after', String(wait));
-        sendErrorBody(
-          res,
-          'rate_limited',
-          `over ${perMinute} requests a minute to ${integration} for this token; retry in ${wait} s`,
-        );
+    if (perMinute === undefined || integration === undefined) {
+      next();
+      return;
+    }
+    const answer = (wait: number) => {
+      if (wait === 0) {
+        next();
         return;
       }
-    }
-    next();
+      res.set('retry-after', String(wait));
+      sendErrorBody(
+        res,
+        'rate_limited',
+        `over ${perMinute} requests a minute to ${integration} for this task; retry in ${wait} s`,
+      );
+    };
+    // The local buckets answer at once; the database's (never rejecting: it fails open) later.
+    const wait = limiter.take(claims.taskId, integration, perMinute);
+    if (typeof wait === 'number') answer(wait);
+    else wait.then(answer).catch(next);
   };
 
   const serve = (req: Request, res: Response, next: NextFunction) => {

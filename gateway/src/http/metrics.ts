@@ -20,6 +20,10 @@ export interface Metrics {
   guardRefusals: Counter<'guard' | 'integration' | 'code'>;
   approvalRequests: Counter<'integration'>;
   approvalDecisions: Counter<'integration' | 'decision'>;
+  /** Requests refused by load shedding (admission.ts), by reason: concurrency or event_loop. */
+  requestsShed: Counter<'reason'>;
+  /** Rate-limit takes the database did not answer (db/rate-buckets.ts): timeout or error. */
+  rateLimitFallbacks: Counter<'reason'>;
 }
 
 /** A registry per gateway (not prom-client's global one), so tests can run several in a process. */
@@ -75,6 +79,16 @@ export function createMetrics(): Metrics {
       'switchboard_approval_decisions_total',
       'Decisions on approval requests as the held call saw them: approved, denied, expired',
       ['integration', 'decision'],
+    ),
+    requestsShed: counter(
+      'switchboard_requests_shed_total',
+      'Requests answered 503 overloaded before any work: at the concurrency limit or with the event loop late',
+      ['reason'],
+    ),
+    rateLimitFallbacks: counter(
+      'switchboard_rate_limit_fallbacks_total',
+      "Per-token rate-limit takes the database did not answer in 200 ms (timeout) or failed (error): decided by the process's own bucket",
+      ['reason'],
     ),
   };
 }

@@ -1,6 +1,7 @@
 import type { Policy, Retention } from '@switchboard/policy';
 import { deleteOldAudit } from '../audit/store.ts';
 import type { Sql } from '../db/connect.ts';
+import { deleteRefilledBuckets, RATE_BUCKET_REFILL_MS } from '../db/rate-buckets.ts';
 import { deleteSettledDeliveries } from '../deliveries/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
 import { deleteExpiredEntries } from '../kv/store.ts';
@@ -16,7 +17,8 @@ import { deleteExpiredMcpTasks } from '../mcp-tasks/store.ts';
  * Expired key-value entries (issue 18, kv/) are deleted at every run whatever the ages say:
  * they are invisible from their expiry on, so keeping them serves nobody. So are MCP tasks past
  * their ttl (mcp-tasks/, issue 19), and 2025-era clients' handshakes and reply waits (migration
- * 0018) past their token's expiry.
+ * 0018) past their token's expiry, and the per-task rate-limit buckets (db/rate-buckets.ts)
+ * untouched for a minute: refilled by then, a missing row means the same.
  * Every replica runs it; the deletes skip rows another replica is deleting (SKIP LOCKED), so
  * two runs at once share the work and neither fails.
  */
@@ -34,6 +36,7 @@ export interface RetentionCounts {
   mcpTasks: number;
   handshakes: number;
   replyWaits: number;
+  rateBuckets: number;
 }
 
 type Kind = keyof RetentionCounts;
@@ -55,6 +58,7 @@ const KINDS: ReadonlyArray<{
   },
   { kind: 'handshakes', ageMs: () => 0, remove: deleteExpiredHandshakes },
   { kind: 'replyWaits', ageMs: () => 0, remove: deleteExpiredWaits },
+  { kind: 'rateBuckets', ageMs: () => RATE_BUCKET_REFILL_MS, remove: deleteRefilledBuckets },
 ];
 
 export interface RetentionOptions {
