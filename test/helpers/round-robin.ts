@@ -1,4 +1,9 @@
-/** A round-robin load balancer for tests of gateway replicas (budgets, rate limits). */
+/**
+ * A round-robin load balancer for tests of gateway replicas (budgets, rate limits), per HTTP
+ * request: a keep-alive client (the SDK's) is spread over the replicas without changing it.
+ * test/helpers/balancer.ts is the per-connection TCP one, as a real L4 balancer, that the
+ * replica suite (test/replicas) puts in front of three gateways.
+ */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 

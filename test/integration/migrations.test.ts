@@ -89,6 +89,7 @@ describe('migrations', () => {
       'event_hooks',
       'event_subscriptions',
       'kv_entries',
+      'mcp_tasks',
       'messages',
       'outbox',
       'profile_secrets',
