@@ -123,6 +123,33 @@ describe('MCP tasks on one gateway', () => {
     );
   }, 60_000);
 
+  it('MRTR before the task: round 1 of a required tool is answered input_required with no row left; round 2 creates the task with the answer (SEP-2663 + SEP-2322)', async () => {
+    const name = 'fixture__test_tool_with_task';
+    const started = performance.now();
+    const round1 = await rpc(url, token, 'tools/call', { name, arguments: {} });
+    console.log(`round 1 answered input_required in ${Math.round(performance.now() - started)} ms`);
+    expect(round1.result?.resultType, JSON.stringify(round1)).toBe('input_required');
+    expect('taskId' in (round1.result ?? {})).toBe(false);
+    expect(Object.keys(round1.result?.inputRequests as object)).toEqual(['user_name']);
+    const state = round1.result?.requestState;
+    const round2 = await rpc(url, token, 'tools/call', {
+      name,
+      arguments: {},
+      inputResponses: { user_name: { action: 'accept', content: { name: 'Alice' } } },
+      ...(state !== undefined && { requestState: state }),
+    });
+    expect(round2.result?.resultType, JSON.stringify(round2)).toBe('task');
+    expect('requestState' in (round2.result ?? {})).toBe(false);
+    const done = await settle(url, token, round2.result?.taskId as string);
+    expect(done.status).toBe('completed');
+    expect((done.result as { content: Array<{ text: string }> }).content[0]?.text).toBe(
+      'Hello, Alice!',
+    );
+    // A required tool still running after the window is a task, as before (failing_job ~1 s).
+    const slow = await createTask(url, token, 'failing_job');
+    expect((await settle(url, token, slow)).status).toBe('completed');
+  }, 60_000);
+
   it('without the extension negotiated: task methods -32021, optional tools run sync, required ones -32021', async () => {
     const sync = await rpc(
       url,
@@ -216,6 +243,62 @@ describe('MCP tasks across gateway processes', () => {
       'computed again after 2s',
     );
     await stop(b, 'SIGTERM');
+  }, 240_000);
+
+  it('two gateways on one PostgreSQL: round 1 accepted on A whose slots are all busy runs on B, and A answers it input_required', async (ctx) => {
+    if (!usingPostgres) {
+      console.log(
+        'skipped: two gateway processes need a shared PostgreSQL (DATABASE_URL); on PGlite the one-gateway round-1 case above runs',
+      );
+      ctx.skip();
+      return;
+    }
+    const a = await start();
+    // Fill A's 50 slots (MCP_TASK_SLOTS) with 5 agent tasks × 10 running (the per-agent-task cap)
+    // before B exists, so A's worker cannot claim the round-1 row: only B can run it.
+    const busy: Array<{ token: string; id: string }> = [];
+    for (let g = 0; g < 5; g++) {
+      const { token } = await grantTask(at(a));
+      for (let i = 0; i < 10; i++) {
+        busy.push({ token, id: await createTask(at(a), token, 'slow_compute', { seconds: 600 }) });
+      }
+    }
+    const sql = postgres(gatewayDatabase(a), { max: 1, onnotice: () => {} });
+    try {
+      await expect
+        .poll(
+          async () =>
+            (
+              await sql<{ n: number }[]>`
+                select count(*)::int as n from mcp_tasks where lease_owner is not null`
+            )[0]?.n,
+          { timeout: 30_000 },
+        )
+        .toBe(50);
+      const b = await start({ DATABASE_URL: gatewayDatabase(a) });
+      const { token } = await grantTask(at(a));
+      const started = performance.now();
+      const round1 = await rpc(at(a), token, 'tools/call', {
+        name: 'fixture__test_tool_with_task',
+        arguments: {},
+      });
+      // Under the 500 ms window when B's end reached A by the bus (the final read catches it else).
+      console.log(
+        `round 1 run on B, answered by A in ${Math.round(performance.now() - started)} ms`,
+      );
+      expect(round1.result?.resultType, JSON.stringify(round1)).toBe('input_required');
+      expect('taskId' in (round1.result ?? {})).toBe(false);
+      // A's 50 leases are the same 50 slow calls: the round-1 row was never A's.
+      const owners = await sql<{ owner: string; n: number }[]>`
+        select lease_owner as owner, count(*)::int as n from mcp_tasks
+         where lease_owner is not null group by lease_owner`;
+      expect(owners.map((o) => o.n)).toEqual([50]);
+      expect((await sql<{ n: number }[]>`select count(*)::int as n from mcp_tasks`)[0]?.n).toBe(50);
+      expect(listenUrl(b)).not.toBe(listenUrl(a));
+    } finally {
+      await sql.end();
+    }
+    for (const t of busy) await rpc(at(a), t.token, 'tasks/cancel', { taskId: t.id });
   }, 240_000);
 
   it('two gateways on one PostgreSQL: created on A, read and cancelled on B, A stops the call', async (ctx) => {

@@ -119,6 +119,21 @@ describe('MCP tasks: who may see and act on one', () => {
     expect(ids.size).toBe(30);
   }, 120_000);
 
+  it('105 round-1 calls (MRTR before the task) leave no row behind: all pass the open cap of 100, none is a task', async () => {
+    const { token } = await grantTask(url);
+    for (let i = 0; i < 105; i++) {
+      const round1 = await rpc(url, token, 'tools/call', {
+        name: 'fixture__test_tool_with_task',
+        arguments: {},
+      });
+      expect(round1.result?.resultType, JSON.stringify(round1)).toBe('input_required');
+      expect('taskId' in (round1.result ?? {})).toBe(false);
+    }
+    // Still room: a real task is accepted after them.
+    const id = await createTask(url, token, 'slow_compute', { seconds: 0 });
+    expect((await settle(url, token, id)).status).toBe('completed');
+  }, 120_000);
+
   it('one agent task holds at most 100 open MCP tasks: the 101st is refused (mcp_task_limit)', async () => {
     const { token } = await grantTask(url);
     const open: string[] = [];
@@ -131,6 +146,12 @@ describe('MCP tasks: who may see and act on one', () => {
     });
     expect(refused.error?.code).toBe(-32000);
     expect((refused.error?.data as { code?: string } | undefined)?.code).toBe('mcp_task_limit');
+    // A round-1 call (MRTR before the task) is a row while it waits: the cap counts it too.
+    const round1 = await rpc(url, token, 'tools/call', {
+      name: 'fixture__test_tool_with_task',
+      arguments: {},
+    });
+    expect((round1.error?.data as { code?: string } | undefined)?.code).toBe('mcp_task_limit');
     // Another agent task is not held back by this one's: neither its cap nor the worker's slots
     // (10 running per agent task; the others wait queued). Without that bound its call waited
     // for the 60 s upstream timeout of one of the 50 calls holding every slot.

@@ -57,6 +57,9 @@ export interface NewMcpTask {
   idempotent: boolean;
   ttlMs: number;
   pollIntervalMs: number;
+  /** A later MRTR round's answers and the upstream's state (SEP-2322), sent on its first run. */
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
 }
 
 /**
@@ -73,9 +76,10 @@ export async function insertMcpTask(
   const json = (v: unknown) => (v === undefined || v === null ? null : sql.json(v as never));
   const rows = await sql.unsafe<McpTaskRow[]>(
     `insert into mcp_tasks (id, agent_task_id, token_id, claims, integration, tool, view_integration,
-       requested_name, arguments, input_capabilities, idempotent, ttl_ms, poll_interval_ms, expires_at)
+       requested_name, arguments, input_capabilities, idempotent, ttl_ms, poll_interval_ms, expires_at,
+       input_responses, request_state)
      select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::boolean, $12::integer, $13::integer,
-            now() + $12::integer * interval '1 millisecond'
+            now() + $12::integer * interval '1 millisecond', $16::jsonb, $17
       where (select count(*) filter (where o.status in ('working', 'input_required')) < $14::integer
                     and count(*) < $15::integer
                from mcp_tasks o
@@ -97,6 +101,8 @@ export async function insertMcpTask(
       t.pollIntervalMs,
       limits.open,
       limits.rows,
+      json(t.inputResponses ?? {}),
+      t.requestState ?? null,
     ] as never[],
   );
   return rows[0];
@@ -113,6 +119,24 @@ export async function findMcpTask(
       where id = $1 and agent_task_id = $2 and expires_at > now()`,
     [id, agentTaskId],
   );
+  return rows[0];
+}
+
+/**
+ * Deletes a row whose FIRST run ended input_required (attempts = 1), before its id was ever
+ * answered to the agent: the gateway answers that round synchronously instead (SEP-2663 MRTR
+ * before task creation). Returns what the upstream asked, or undefined (the row stays a task).
+ */
+export async function takeFirstRoundInput(
+  sql: Sql,
+  id: string,
+  agentTaskId: string,
+): Promise<{ inputRequests: Record<string, unknown>; requestState: string | null } | undefined> {
+  const rows = await sql<{ inputRequests: Record<string, unknown>; requestState: string | null }[]>`
+    delete from mcp_tasks
+     where id = ${id} and agent_task_id = ${agentTaskId} and status = 'input_required'
+       and attempts = 1 and input_requests is not null
+    returning input_requests as "inputRequests", request_state as "requestState"`;
   return rows[0];
 }
 

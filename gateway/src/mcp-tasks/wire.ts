@@ -26,6 +26,17 @@ export const MCP_TASK_SLOTS = 50;
 /** A running call's lease; renewed every third of it, taken back by another replica after it. */
 export const MCP_TASK_LEASE_MS = 30_000;
 
+/**
+ * How long a first-round call of a `required` tool waits for its first run to end before the
+ * CreateTaskResult is answered. A run that ends `input_required` within it is answered as the
+ * round-1 InputRequiredResult and its row deleted (SEP-2663: the MRTR loop comes before the
+ * task). A local run (claim, upstream answer, finish: 3 statements + one upstream round trip)
+ * measured ~15-40 ms idle; on another replica add 2 NOTIFY hops (tens of ms each). 500 ms leaves
+ * slack for a loaded machine while delaying a slow call's CreateTaskResult by at most half a
+ * second (the agent polls every MCP_TASK_POLL_MS anyway).
+ */
+export const MCP_TASK_FIRST_ROUND_WAIT_MS = 500;
+
 /** -32021: the client did not negotiate a capability the request needs (SEP-2575). */
 export const MISSING_CLIENT_CAPABILITY = -32021;
 

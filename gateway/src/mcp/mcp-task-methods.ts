@@ -13,6 +13,7 @@ import {
   findMcpTask,
   insertMcpTask,
   type McpTaskRow,
+  takeFirstRoundInput,
 } from '../mcp-tasks/store.ts';
 import {
   createTaskResult,
@@ -20,6 +21,7 @@ import {
   detailedTask,
   MAX_MCP_TASK_ROWS,
   MAX_OPEN_MCP_TASKS,
+  MCP_TASK_FIRST_ROUND_WAIT_MS,
   MCP_TASK_POLL_MS,
   MCP_TASK_TTL_MS,
   MISSING_CLIENT_CAPABILITY,
@@ -144,6 +146,16 @@ export function registerMcpTaskMethods(server: Server, deps: McpTaskMethodDeps, 
  * A tools/call as an MCP task, when it is one: the tool declares task support and the request
  * negotiated the extension. Not negotiated: a `required` tool is -32021, an `optional` one runs
  * as a plain sync call (undefined). The row is committed before the CreateTaskResult is answered.
+ *
+ * MRTR before the task (SEP-2663 + SEP-2322): a `required` tool's first round (no
+ * inputResponses) waits up to MCP_TASK_FIRST_ROUND_WAIT_MS for its first run to end (the bus,
+ * any replica); if that run asked for input, the row is deleted and the upstream's
+ * InputRequiredResult is the answer, so no task exists yet. A later round (inputResponses, the
+ * upstream's requestState) creates the task with them, so its first run sends them upstream.
+ * An `optional` tool's input parks in its task (tasks/update), as the extension's
+ * `input_required` status is for: an upstream without the extension says nothing that tells
+ * "ask before the task" from "ask inside it", and `required` tools (no sync path) are the ones
+ * whose input can only come first this way.
  */
 export async function createMcpTaskFor(
   deps: McpTaskMethodDeps,
@@ -169,6 +181,10 @@ export async function createMcpTaskFor(
   const declared = (envelope?.[CLIENT_CAPABILITIES_META_KEY] ??
     server.getClientCapabilities() ??
     {}) as never;
+  // Untrusted retry material, passed upstream unchanged (the upstream validates it), as sync.
+  const responses = ctx.mcpReq.inputResponses;
+  const laterRound = responses !== undefined && Object.keys(responses).length > 0;
+  const state = ctx.mcpReq.requestState<unknown>();
   const row = await insertMcpTask(
     deps.runtime.deps.sql,
     {
@@ -183,6 +199,8 @@ export async function createMcpTaskFor(
       idempotent: tool.annotations?.idempotentHint === true,
       ttlMs: MCP_TASK_TTL_MS,
       pollIntervalMs: MCP_TASK_POLL_MS,
+      ...(laterRound && { inputResponses: responses as Record<string, unknown> }),
+      ...(typeof state === 'string' && { requestState: state }),
     },
     { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
   );
@@ -194,5 +212,16 @@ export async function createMcpTaskFor(
     );
   }
   deps.runtime.queued();
+  if (support === 'required' && !laterRound) {
+    await deps.runtime.runEnded(row.id, MCP_TASK_FIRST_ROUND_WAIT_MS);
+    const asked = await takeFirstRoundInput(deps.runtime.deps.sql, row.id, view.claims.taskId);
+    if (asked) {
+      return {
+        resultType: 'input_required',
+        inputRequests: asked.inputRequests,
+        ...(asked.requestState !== null && { requestState: asked.requestState }),
+      };
+    }
+  }
   return createTaskResult(row);
 }

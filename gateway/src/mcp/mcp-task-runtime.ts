@@ -38,6 +38,8 @@ import { type View, visibleIntegrations } from './view.ts';
 
 export const MCP_TASK_WAKE = 'mcp_task_queued';
 export const MCP_TASK_CANCEL = 'mcp_task_cancel';
+/** A run's end was written (payload: the row id), for a first-round wait on any replica. */
+export const MCP_TASK_ENDED = 'mcp_task_ended';
 
 export interface McpTaskRuntimeDeps {
   sql: Sql;
@@ -58,6 +60,9 @@ interface Running {
 export class McpTaskRuntime {
   private worker: QueueWorker<McpTaskRow, { key: string; limit: number }> | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
+  private unsubscribeEnded: (() => Promise<void>) | undefined;
+  /** First-round waits of this replica's requests, by row id (each bounded by its timer). */
+  private readonly endWaiters = new Map<string, () => void>();
   private readonly running = new Map<string, Running>();
   private stopRevocations: (() => void) | undefined;
 
@@ -71,6 +76,9 @@ export class McpTaskRuntime {
     const log = this.handler.log;
     this.unsubscribe = await bus.subscribe(MCP_TASK_CANCEL, (id) => {
       this.running.get(id)?.controller.abort(new Error('MCP task cancelled'));
+    });
+    this.unsubscribeEnded = await bus.subscribe(MCP_TASK_ENDED, (id) => {
+      this.endWaiters.get(id)?.();
     });
     // A revoked token's calls stop like its open exchanges do (http/token-exchanges.ts).
     this.stopRevocations = this.deps.onRevoked?.((taskIds, tokenIds, kids) => {
@@ -98,13 +106,14 @@ export class McpTaskRuntime {
         claimMcpTasks(sql, owner, MCP_TASK_LEASE_MS, limit, MAX_RUNNING_PER_AGENT_TASK),
       handle: (row) => this.run(row),
       fail: async (row, error) => {
-        await finishMcpTaskRun(sql, row.id, owner, {
+        const ended = await finishMcpTaskRun(sql, row.id, owner, {
           status: 'failed',
           error: {
             code: -32603,
             message: `the gateway failed the call: ${(error as Error).message}`,
           },
         });
+        if (ended) this.ended(row);
       },
       // A throw of the handler is final: the row ends failed (a re-run is recovery's decision).
       retry: {
@@ -144,10 +153,41 @@ export class McpTaskRuntime {
     });
   }
 
+  /**
+   * Resolves when a run of `id` ends (on any replica: the bus) or after `ms`, whichever is first.
+   * No polling: the caller reads the row once afterwards. Bounded by its timer, so a lost
+   * message costs at most `ms`.
+   */
+  runEnded(id: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.endWaiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.endWaiters.set(id, done);
+    });
+  }
+
+  /**
+   * Tells the waiters of every replica that a row's run ended (after the write committed). Only
+   * a first run can have a waiter (runEnded), so later runs send nothing.
+   */
+  private ended(row: McpTaskRow): void {
+    if (row.attempts !== 1) return;
+    this.endWaiters.get(row.id)?.();
+    this.deps.bus.publish(MCP_TASK_ENDED, row.id).catch((error: unknown) => {
+      this.handler.log.warn({ err: error }, 'mcp task end not published');
+    });
+  }
+
   async close(): Promise<void> {
     this.stopRevocations?.();
     await this.worker?.close();
     await this.unsubscribe?.();
+    await this.unsubscribeEnded?.();
+    for (const done of [...this.endWaiters.values()]) done();
   }
 
   private async run(row: McpTaskRow): Promise<void> {
@@ -157,12 +197,12 @@ export class McpTaskRuntime {
     try {
       const outcome = await this.outcome(row, run.controller.signal);
       if (run.revoked) {
-        await finishMcpTaskRun(sql, row.id, owner, TOKEN_GONE);
+        if (await finishMcpTaskRun(sql, row.id, owner, TOKEN_GONE)) this.ended(row);
         return;
       }
       // Aborted: cancelled (the row says so already) or the gateway is stopping (lease expiry).
       if (run.controller.signal.aborted) return;
-      await finishMcpTaskRun(sql, row.id, owner, outcome);
+      if (await finishMcpTaskRun(sql, row.id, owner, outcome)) this.ended(row);
     } finally {
       this.running.delete(row.id);
     }
