@@ -7,11 +7,10 @@
  * being no core method of that era.
  */
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ADMIN_KEY, REPO_ROOT } from './gateway.ts';
+import { startHttpFront } from './round-robin.ts';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 export const MASTER_KEY = '6b'.repeat(32);
@@ -50,31 +49,8 @@ export function fixtureRoot(name: string): { root: string; policy: string; remov
  * its URL names after `#` (front.via), so a test picks the replica it talks to.
  */
 export async function startFront() {
-  const server = http.createServer((req, res) => {
-    const target = new URL(String(req.headers['x-test-backend']));
-    const upstream = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    via: (backend: string) => `${url}#${backend}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  const front = await startHttpFront((req) => String(req.headers['x-test-backend']));
+  return { ...front, via: (backend: string) => `${front.url}#${backend}` };
 }
 
 /** The URL to fetch and the headers that pick its backend (see startFront). */

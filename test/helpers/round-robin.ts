@@ -1,23 +1,17 @@
-/**
- * A round-robin load balancer for tests of gateway replicas (budgets, rate limits), per HTTP
- * request: a keep-alive client (the SDK's) is spread over the replicas without changing it.
- * test/helpers/balancer.ts is the per-connection TCP one, as a real L4 balancer, that the
- * replica suite (test/replicas) puts in front of three gateways.
- */
+/** HTTP fronts for tests of gateway replicas: one public URL, the backend chosen per request. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A load balancer in front of two replicas: each HTTP request goes to the next backend in turn
- * (Host passed as is, so both gateways, whose public URL is this proxy's, accept it).
+ * One public URL in front of gateway processes (their tokens name it as issuer and audience, and
+ * a loopback public URL admits only its own Host): each HTTP request goes to the backend `pick`
+ * names, Host passed as is. Per request, so a keep-alive client (the SDK's) is spread too;
+ * test/helpers/balancer.ts is the per-connection TCP one, as a real L4 balancer, that the replica
+ * suite (test/replicas) puts in front of three gateways.
  */
-export async function startRoundRobin() {
-  const backends: string[] = [];
-  const served = new Map<string, number>();
-  let next = 0;
+export async function startHttpFront(pick: (req: http.IncomingMessage) => string) {
   const server = http.createServer((req, res) => {
-    const target = new URL(backends[next++ % backends.length] as string);
-    served.set(target.host, (served.get(target.host) ?? 0) + 1);
+    const target = new URL(pick(req));
     const upstream = http.request(
       {
         host: target.hostname,
@@ -38,8 +32,23 @@ export async function startRoundRobin() {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    backends,
-    served,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
+}
+
+/** Round robin over `backends` (budgets, rate limits): each request to the next in turn. */
+export async function startRoundRobin() {
+  const backends: string[] = [];
+  const served = new Map<string, number>();
+  let next = 0;
+  const front = await startHttpFront(() => {
+    const backend = backends[next++ % backends.length] as string;
+    const host = new URL(backend).host;
+    served.set(host, (served.get(host) ?? 0) + 1);
+    return backend;
+  });
+  return { ...front, backends, served };
 }

@@ -15,8 +15,6 @@
  * every reply delivered in that process's memory.
  */
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -34,6 +32,7 @@ import {
   listenUrl,
   startGatewayProcess,
 } from '../helpers/gateway-process.ts';
+import { startHttpFront } from '../helpers/round-robin.ts';
 
 type Replica = 'a' | 'b';
 type Json = Record<string, unknown>;
@@ -77,34 +76,10 @@ tokens: { defaultTtl: 15m, maxTtl: 2h }
 /** Forwards each request to the replica its `x-replica` header names (Host kept as is). */
 async function startRoutingProxy() {
   const backends: Record<Replica, string> = { a: '', b: '' };
-  const server = http.createServer((req, res) => {
-    const target = new URL(backends[req.headers['x-replica'] === 'a' ? 'a' : 'b']);
-    const upstream = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    backends,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  const front = await startHttpFront(
+    (req) => backends[req.headers['x-replica'] === 'a' ? 'a' : 'b'],
+  );
+  return { ...front, backends };
 }
 
 interface Sent {

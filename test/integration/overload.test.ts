@@ -27,6 +27,12 @@ describe('a gateway at its admission limit sheds new requests with 503 and Retry
       ...MCP_GATEWAY_ENV,
       SWITCHBOARD_MAX_CONCURRENT_REQUESTS: '2',
     });
+    // Ready first: /readyz is 503 `starting` until every integration's server has started
+    // (http/health.ts), which on a loaded machine can outlast the probe server's start (CI, once).
+    await eventually(
+      async () => expect((await fetch(`${gw!.url}/readyz`)).status).toBe(200),
+      45_000,
+    );
   }, 60_000);
   afterAll(async () => {
     await gw?.cleanup();
@@ -51,6 +57,8 @@ describe('a gateway at its admission limit sheds new requests with 503 and Retry
         messages: messagesOf(res.headers.get('content-type'), await res.text()),
       })),
     );
+    // Awaited below; a failure before that must not leave them rejecting unhandled.
+    for (const call of slow) call.catch(() => {});
     await eventually(async () => {
       const text = await scrape(gw!.url, ADMIN_KEY);
       expect(value(text, 'switchboard_requests_in_flight')).toBe(2);
