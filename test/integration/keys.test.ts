@@ -176,4 +176,25 @@ describe('operator API keys', () => {
       error: { code: 'unauthorized', message: 'invalid or revoked API key' },
     });
   });
+
+  it('replicas booting at once sync a new SWITCHBOARD_ADMIN_KEY together: one row, none fails', async () => {
+    // Regression (issue 19, the replica suite in CI): three replicas on a fresh database inserted
+    // the same key at once and one failed to start on the `prefix` index. On PostgreSQL these
+    // run on separate pool connections; on PGlite (one connection) they queue.
+    // 20 fresh keys, each synced by 8 at once: the race window is one insert wide.
+    let fresh = '';
+    for (let round = 0; round < 20; round += 1) {
+      fresh = `replicas-admin-key-${round}-0123456789abcdef0123456789abcdef`;
+      const key = { prefix: envKeyPrefix(fresh), hash: hashApiKey(fresh) };
+      await Promise.all(Array.from({ length: 8 }, () => syncEnvAdminKey(gw().sql, key)));
+    }
+    const rows = await gw().sql<{ n: number }[]>`
+      select count(*)::int as n from api_keys where source = 'env' and revoked_at is null`;
+    expect(rows[0]?.n).toBe(1);
+    expect((await call('/keys', fresh)).status).toBe(200);
+    await syncEnvAdminKey(gw().sql, {
+      prefix: envKeyPrefix(ADMIN_KEY),
+      hash: hashApiKey(ADMIN_KEY),
+    });
+  });
 });

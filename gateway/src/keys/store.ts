@@ -1,4 +1,4 @@
-import type { Sql } from '../db/connect.ts';
+import type { Pool, Sql } from '../db/connect.ts';
 
 export interface ApiKeyRow {
   id: string;
@@ -106,16 +106,22 @@ export async function revokeOtherIntegrationKeys(
 /**
  * The key given by SWITCHBOARD_ADMIN_KEY: one row (source 'env') that follows the variable. A
  * changed value revokes the old row and inserts the new one, so the old key stops working.
+ * Replicas booting at once on a fresh database run this together: without the lock, two inserts
+ * of the same key met on the `prefix` index (not the `on conflict` arbiter) and one replica
+ * failed to start (the replica suite, in CI: duplicate key "api_keys_prefix_key").
  */
 export async function syncEnvAdminKey(
-  sql: Sql,
+  sql: Pool,
   key: { prefix: string; hash: Buffer },
 ): Promise<void> {
-  await sql`
-    update api_keys set revoked_at = now()
-    where source = 'env' and revoked_at is null and hash <> ${key.hash}`;
-  await sql`
-    insert into api_keys (prefix, hash, name, scopes, source, created_by)
-    values (${key.prefix}, ${key.hash}, 'SWITCHBOARD_ADMIN_KEY', ${['*']}, 'env', 'env')
-    on conflict (hash) do update set revoked_at = null where api_keys.source = 'env'`;
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtextextended('switchboard:env-admin-key', 0))`;
+    await tx`
+      update api_keys set revoked_at = now()
+      where source = 'env' and revoked_at is null and hash <> ${key.hash}`;
+    await tx`
+      insert into api_keys (prefix, hash, name, scopes, source, created_by)
+      values (${key.prefix}, ${key.hash}, 'SWITCHBOARD_ADMIN_KEY', ${['*']}, 'env', 'env')
+      on conflict (hash) do update set revoked_at = null where api_keys.source = 'env'`;
+  });
 }
