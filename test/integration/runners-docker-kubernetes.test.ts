@@ -343,6 +343,13 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
           spec: {
             restartPolicy: 'Never',
             serviceAccountName: 'switchboard-agent',
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 1000,
+              runAsGroup: 1000,
+              fsGroup: 1000,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             containers: [
               {
                 name: 'agent',
@@ -365,6 +372,10 @@ describe('KubernetesRunner (fake kubectl on PATH)', () => {
                 resources: {
                   requests: { cpu: '250m', memory: '512Mi' },
                   limits: { cpu: '1', memory: '2Gi' },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ['ALL'] },
                 },
                 volumeMounts: [
                   { name: 'workspace', mountPath: '/workspace' },

@@ -9,6 +9,7 @@ import { jobManifest } from '../../gateway/src/runners/kubernetes-manifest.ts';
 import { ProcessRunner } from '../../gateway/src/runners/process.ts';
 import type { RunRequest } from '../../gateway/src/runners/runner.ts';
 import { REPO_ROOT } from '../helpers/gateway.ts';
+import { type K8sObject, validate } from '../helpers/kustomize.ts';
 
 // Attack: the task prompt comes from whoever can start a task (a webhook's issue text, a chat
 // message). Placed in an agent's argv by `{prompt}`, a prompt that starts with `-` would be
@@ -128,5 +129,36 @@ describe('a hostile prompt on the agent command line', () => {
     const args = job.spec.template.spec.containers[0]!.args;
     expect(args.map((a) => a.trim())).toEqual([HOSTILE]);
     expect(args.some((a) => a.startsWith('-'))).toBe(false);
+  });
+});
+
+describe('kubernetes runner: the agent pod runs restricted', () => {
+  // Attack: an agent driven by a hostile model runs code in its pod. As root, with the
+  // container's default capabilities, it could use setuid binaries of the image or the kernel's
+  // capability-gated calls; the docker runner already runs it as a non-root --user.
+  it('runs as non-root with no privilege escalation and no capabilities, and validates against the API schemas', async () => {
+    const { list } = jobManifest(
+      { driver: 'kubernetes', image: 'agent:1', args: ['{prompt}'] },
+      { prompt: 'p', bundle, timeoutMs: 60_000 },
+    );
+    const job = list.items.find((i) => i.kind === 'Job') as unknown as K8sObject & {
+      spec: {
+        template: {
+          spec: {
+            securityContext: Record<string, unknown>;
+            containers: Array<{ securityContext: Record<string, unknown> }>;
+          };
+        };
+      };
+    };
+    const pod = job.spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(pod.securityContext.runAsUser).not.toBe(0);
+    expect(pod.containers[0]!.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    // Every object of the List is one the API server accepts (kubernetes-models' schemas).
+    for (const item of list.items) await validate(item as unknown as K8sObject);
   });
 });

@@ -21,6 +21,26 @@ export const POD_RESOURCES = {
   limits: { cpu: '1', memory: '2Gi' },
 } as const;
 
+/**
+ * The pod security standard's `restricted` profile for the agent's pod, as the docker runner's
+ * `--user` keeps its container off root: uid/gid 1000 (the `node` user of the official Node
+ * images the agent CLIs ship on); fsGroup makes the emptyDir and the projected bundle files that
+ * user's. No privilege escalation, no capabilities, the runtime's default seccomp profile. An
+ * image that needs root does not start (the Job fails with CreateContainerConfigError), which the
+ * operator sees at once rather than an agent that runs as root unnoticed.
+ */
+export const POD_SECURITY_CONTEXT = {
+  runAsNonRoot: true,
+  runAsUser: 1000,
+  runAsGroup: 1000,
+  fsGroup: 1000,
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+export const CONTAINER_SECURITY_CONTEXT = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+} as const;
+
 /** Public values go in the pod spec; anything else is read from the Secret. */
 const PUBLIC_ENV = new Set([
   'HOME',
@@ -93,6 +113,7 @@ export function jobManifest(
     workingDir: POD_WORKDIR,
     env: podEnv,
     resources: POD_RESOURCES,
+    securityContext: CONTAINER_SECURITY_CONTEXT,
     // The folder is a writable emptyDir (HOME must be writable); the bundle files are mounted
     // into it one by one, read-only, from the projected ConfigMap + Secret volume.
     volumeMounts: [
@@ -122,6 +143,7 @@ export function jobManifest(
           ...(config.serviceAccount
             ? { serviceAccountName: config.serviceAccount }
             : { automountServiceAccountToken: false }), // no cluster API for an agent by default
+          securityContext: POD_SECURITY_CONTEXT,
           containers: [container],
           volumes: [
             { name: 'workspace', emptyDir: {} },
