@@ -1,6 +1,7 @@
 import { Server, type ServerCapabilities } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
 import { TASKS_EXTENSION, taskSupportOf } from '../mcp-tasks/wire.ts';
+import { TASKS_CAPABILITY_2025 } from '../mcp-tasks/wire-2025.ts';
 import type { Era } from './era-results.ts';
 import { registerCompletion, registerPrompts } from './prompts.ts';
 import { type ResourceDeps, registerResources } from './resources.ts';
@@ -23,8 +24,8 @@ interface Offer {
  * can do: tools, resources (subscribe when one of them supports it), prompts, completions; the
  * last three only of integrations the grant covers whole (`<name>:*`, view.ts integrationWide);
  * the skills extension (skills.ts) when a visible integration has skills.
- * The tasks extension (SEP-2663, not the 2025 `capabilities.tasks`) on 2026-07-28 when MCP tasks
- * are on. Logging when an upstream logs. Client input
+ * The tasks extension (SEP-2663) on 2026-07-28, the 2025-11-25 `capabilities.tasks` on the
+ * 2025 era, when MCP tasks are on and a visible tool declares task support. Logging when an upstream logs. Client input
  * (elicitation, sampling, roots) is a capability of the client, passed through per request.
  * listChanged is always on: the gateway itself changes the lists (integrations come and go).
  */
@@ -72,6 +73,12 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
       ? deps.mcpTaskMethods
       : undefined;
   if (mcpTasks) capabilities.extensions = { ...capabilities.extensions, [TASKS_EXTENSION]: {} };
+  // The 2025-11-25 `capabilities.tasks` (mcp/mcp-task-methods-2025.ts) by the same rule.
+  const mcpTasks2025 =
+    era === 'legacy' && deps.mcpTasks2025 && (await offersTaskTools(deps, withTools))
+      ? deps.mcpTasks2025
+      : undefined;
+  if (mcpTasks2025) capabilities.tasks = structuredClone(TASKS_CAPABILITY_2025);
   if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
   if (withCompletions.length > 0) capabilities.completions = {};
   if (having('logging').length > 0) capabilities.logging = {};
@@ -81,6 +88,7 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   if (capabilities.resources) registerResources(server, deps, view, withResources, era, withSkills);
   if (withSkills.length > 0) registerSkills(server, withSkills, era, deps.pageSize);
   if (mcpTasks) mcpTasks(server, view);
+  if (mcpTasks2025) mcpTasks2025.methods(server, view);
   if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts, era);
   if (capabilities.completions) registerCompletion(server, deps, view, withCompletions, era);
   if (capabilities.logging) {
