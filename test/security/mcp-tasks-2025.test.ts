@@ -93,11 +93,12 @@ describe('2025-11-25 MCP tasks: who may see and act on one', () => {
   it("a token of the same agent task whose scope does not cover the row's tool cannot see it, on the 2025 and the 2026-07-28 methods", async () => {
     const owner = await grantBoth(url);
     const { aud, sub } = claimsOf(owner.token);
-    // A second token of the same agent task, granted only the sync tool `greet`.
+    // A second token of the same agent task, granted `greet` and `failing_job` (a task tool, so
+    // its servers still offer the task methods) but not `slow_compute`, the rows' tool.
     const narrow = await gateway().tokens.mint({
       taskId: sub.replace(/^task:/, ''),
       sessionId: null,
-      scope: ['fixture:greet'],
+      scope: ['fixture:greet', 'fixture:failing_job'],
       audience: aud,
       ttlMs: 60 * 60_000,
     });
@@ -124,6 +125,7 @@ describe('2025-11-25 MCP tasks: who may see and act on one', () => {
           expect(answer.error?.code, `${method} ${JSON.stringify(answer)}`).toBe(-32602);
         }
       }
+      expect(limited.getServerCapabilities()?.tasks).toBeDefined();
       const listed = await limited.request(
         { method: 'tasks/list', params: {} },
         ListTasksResultSchema,
@@ -147,6 +149,22 @@ describe('2025-11-25 MCP tasks: who may see and act on one', () => {
       await full.close();
       await limited.close();
     }
+    // A token granted only sync tools is offered no tasks at all (2025 and 2026 alike).
+    const syncOnly = await gateway().tokens.mint({
+      taskId: sub.replace(/^task:/, ''),
+      sessionId: null,
+      scope: ['fixture:greet'],
+      audience: aud,
+      ttlMs: 60 * 60_000,
+    });
+    const plain = await connect2025(`${url}/mcp`, syncOnly.token);
+    try {
+      expect(plain.getServerCapabilities()?.tasks).toBeUndefined();
+      expect(await errorCode(plain.experimental.tasks.getTask('x'))).toBe(-32601);
+    } finally {
+      await plain.close();
+    }
+    expect((await rpc(url, syncOnly.token, 'tasks/get', { taskId: 'x' })).error?.code).toBe(-32601);
   }, 60_000);
 
   it('a ttl out of range is clamped into [1 min, 1 h]', async () => {

@@ -2,6 +2,7 @@ import { Server, type ServerCapabilities } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
 import { TASKS_EXTENSION, taskSupportOf } from '../mcp-tasks/wire.ts';
 import { TASKS_CAPABILITY_2025 } from '../mcp-tasks/wire-2025.ts';
+import { scopeAllows } from '../tokens/scope.ts';
 import type { Era } from './era-results.ts';
 import { registerCompletion, registerPrompts } from './prompts.ts';
 import { type ResourceDeps, registerResources } from './resources.ts';
@@ -69,13 +70,13 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   // The tasks extension (SEP-2663, mcp/mcp-task-methods.ts): 2026-07-28 only, with a database,
   // when a visible integration has a tool that declares task support.
   const mcpTasks =
-    era === 'modern' && deps.mcpTaskMethods && (await offersTaskTools(deps, withTools))
+    era === 'modern' && deps.mcpTaskMethods && (await offersTaskTools(deps, view, withTools))
       ? deps.mcpTaskMethods
       : undefined;
   if (mcpTasks) capabilities.extensions = { ...capabilities.extensions, [TASKS_EXTENSION]: {} };
   // The 2025-11-25 `capabilities.tasks` (mcp/mcp-task-methods-2025.ts) by the same rule.
   const mcpTasks2025 =
-    era === 'legacy' && deps.mcpTasks2025 && (await offersTaskTools(deps, withTools))
+    era === 'legacy' && deps.mcpTasks2025 && (await offersTaskTools(deps, view, withTools))
       ? deps.mcpTasks2025
       : undefined;
   if (mcpTasks2025) capabilities.tasks = structuredClone(TASKS_CAPABILITY_2025);
@@ -103,13 +104,25 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   return server;
 }
 
-/** Whether any of `items` has a tool that declares task support (the catalog's, cached). */
-async function offersTaskTools(deps: ResourceDeps, items: Integration[]): Promise<boolean> {
+/**
+ * Whether any of `items` has a tool the view may call that declares task support (the catalog's,
+ * cached): a token granted only sync tools is offered no tasks.
+ */
+async function offersTaskTools(
+  deps: ResourceDeps,
+  view: View,
+  items: Integration[],
+): Promise<boolean> {
   const found = await Promise.all(
     items.map((item) =>
       deps.catalog
         .tools(item)
-        .then((published) => published.tools.some((t) => taskSupportOf(t) !== 'forbidden'))
+        .then((published) =>
+          published.tools.some(
+            (t) =>
+              taskSupportOf(t) !== 'forbidden' && scopeAllows(view.claims.scope, item.name, t.name),
+          ),
+        )
         .catch(() => false),
     ),
   );
