@@ -33,11 +33,12 @@ export async function connect2025(
   endpoint: string,
   token: string,
   capabilities: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): Promise<Client> {
   const client = new Client({ name: 'tasks-2025', version: '1.0.0' }, { capabilities });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(endpoint), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
+      requestInit: { headers: { ...headers, authorization: `Bearer ${token}` } },
     }),
   );
   return client;

@@ -3,13 +3,20 @@
  * `switchboard start` process, the real servers/fixture over stdio and the real 1.x SDK client
  * (`client.experimental.tasks`): capabilities.tasks, optional and required tools as tasks on
  * /mcp and /mcp/fixture, tasks/result blocking on a slow task, cancel, 45 tasks listed over
- * pages, and input_required left visible on tasks/get.
+ * pages, input_required left visible on tasks/get, and (PostgreSQL) a task created on one
+ * gateway process read and awaited on another.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, ListTasksResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GatewayProcess, startGatewayProcess } from '../helpers/gateway-process.ts';
-import { fixtureReady, fixtureRoot, MASTER_KEY } from '../helpers/mcp-tasks.ts';
+import { usingPostgres } from '../helpers/database.ts';
+import {
+  type GatewayProcess,
+  gatewayDatabase,
+  listenUrl,
+  startGatewayProcess,
+} from '../helpers/gateway-process.ts';
+import { fixtureReady, fixtureRoot, MASTER_KEY, startFront } from '../helpers/mcp-tasks.ts';
 import {
   connect2025,
   createTask2025,
@@ -245,4 +252,68 @@ describe('2025-11-25 MCP tasks on one gateway', () => {
       await asking.close();
     }
   }, 30_000);
+});
+
+describe('2025-11-25 MCP tasks across gateway processes', () => {
+  const started: GatewayProcess[] = [];
+  let front: Awaited<ReturnType<typeof startFront>>;
+  beforeAll(async () => {
+    front = await startFront();
+  });
+  afterAll(async () => {
+    for (const gw of started.reverse()) await gw.cleanup();
+    await front?.close();
+  });
+
+  it('two gateways on one PostgreSQL: created on A, tasks/get, tasks/result and tasks/list on B', async (ctx) => {
+    if (!usingPostgres) {
+      console.log(
+        'skipped: two gateway processes need a shared PostgreSQL (DATABASE_URL); embedded PGlite is one process',
+      );
+      ctx.skip();
+      return;
+    }
+    const env = {
+      INTEGRATION_DIRS: setup.root,
+      SWITCHBOARD_POLICY: setup.policy,
+      SWITCHBOARD_MASTER_KEY: MASTER_KEY,
+      SWITCHBOARD_PUBLIC_URL: front.url,
+    };
+    const a = await startGatewayProcess(env);
+    started.push(a);
+    const b = await startGatewayProcess({ ...env, DATABASE_URL: gatewayDatabase(a) });
+    started.push(b);
+    await fixtureReady(front.via(listenUrl(a)));
+    await fixtureReady(front.via(listenUrl(b)));
+    const grant = await grantBoth(front.via(listenUrl(a)));
+    const onA = await connect2025(
+      `${front.url}/mcp`,
+      grant.token,
+      {},
+      {
+        'x-test-backend': listenUrl(a),
+      },
+    );
+    const onB = await connect2025(
+      `${front.url}/mcp`,
+      grant.token,
+      {},
+      {
+        'x-test-backend': listenUrl(b),
+      },
+    );
+    try {
+      const task = await createTask2025(onA, 'fixture__slow_compute', { seconds: 2, label: 'x' });
+      const id = task.taskId as string;
+      expect((await onB.experimental.tasks.getTask(id)).taskId).toBe(id);
+      const result = await onB.experimental.tasks.getTaskResult(id, CallToolResultSchema);
+      expect(textOf(result)).toBe('computed x after 2s');
+      expect(result._meta?.[RELATED]).toEqual({ taskId: id });
+      const listed = await onB.request({ method: 'tasks/list', params: {} }, ListTasksResultSchema);
+      expect(listed.tasks.map((t) => [t.taskId, t.status])).toEqual([[id, 'completed']]);
+    } finally {
+      await onA.close();
+      await onB.close();
+    }
+  }, 180_000);
 });
