@@ -137,6 +137,8 @@ export const ERRORS = {
   // MCP tasks (mcp-tasks/): too many open ones for the agent task; a run the gateway lost.
   mcp_task_limit: facts(429, { jsonRpc: ServerError, retryable: false }),
   mcp_task_interrupted: facts(500),
+  // A 2025-era tasks/result whose task did not end within the call's bound (maxCallDuration).
+  mcp_task_wait_timeout: facts(504, { jsonRpc: ServerError }),
   // Boot, the CLI and runners: shown as a message and an exit code, never answered over HTTP.
   config_invalid: facts(500, { exit: 2 }),
   usage: facts(400, { exit: 2 }),

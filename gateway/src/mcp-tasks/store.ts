@@ -122,6 +122,39 @@ export async function findMcpTask(
   return rows[0];
 }
 
+/** Where a page of an agent task's rows starts: after this row (created_at in µs since epoch, id). */
+export interface McpTaskListKey {
+  micros: string;
+  id: string;
+}
+
+/**
+ * Up to `limit` unexpired rows of the agent task (of one integration when `integration` is set),
+ * oldest first by (created_at, id) after `after`: a keyset page (2025-11-25 tasks/list). Each row
+ * carries its key; created_at goes out as whole microseconds (PostgreSQL's precision) so a page
+ * boundary never falls between rows a millisecond Date could not tell apart.
+ */
+export async function listMcpTasks(
+  sql: Sql,
+  agentTaskId: string,
+  integration: string | null,
+  after: McpTaskListKey | undefined,
+  limit: number,
+): Promise<(McpTaskRow & { micros: string })[]> {
+  return sql.unsafe<(McpTaskRow & { micros: string })[]>(
+    `select ${COLUMNS},
+            (extract(epoch from t.created_at) * 1000000)::bigint::text as micros
+       from mcp_tasks t
+      where t.agent_task_id = $1 and t.expires_at > now()
+        and ($2::text is null or t.integration = $2::text)
+        and ($3::bigint is null
+             or (t.created_at, t.id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text))
+      order by t.created_at, t.id
+      limit $5::integer`,
+    [agentTaskId, integration, after?.micros ?? null, after?.id ?? null, limit] as never[],
+  );
+}
+
 /**
  * Deletes a row whose FIRST run ended input_required (attempts = 1), before its id was ever
  * answered to the agent: the gateway answers that round synchronously instead (SEP-2663 MRTR

@@ -26,6 +26,11 @@ import {
 import { InFlight, requestId } from './inflight.ts';
 import { acceptsInput } from './input-required.ts';
 import { createMcpTaskFor, registerMcpTaskMethods } from './mcp-task-methods.ts';
+import {
+  createMcpTaskFor2025,
+  registerMcpTaskMethods2025,
+  requiresTask,
+} from './mcp-task-methods-2025.ts';
 import { McpTaskRuntime, type McpTaskRuntimeDeps } from './mcp-task-runtime.ts';
 import { NotificationHub } from './notifications.ts';
 import { declarations, HEADER_MISMATCH, paramHeaderMismatch } from './param-headers.ts';
@@ -116,6 +121,11 @@ export function createMcpEndpoint(deps: McpEndpointDeps): McpEndpoint {
     handlerDeps.mcpTaskCall = (server, view, params, ctx) =>
       createMcpTaskFor(methodDeps, server, view, params, ctx);
     handlerDeps.mcpTaskMethods = (server, view) => registerMcpTaskMethods(server, methodDeps, view);
+    handlerDeps.mcpTasks2025 = {
+      call: (server, view, params) => createMcpTaskFor2025(methodDeps, server, view, params),
+      methods: (server, view) => registerMcpTaskMethods2025(server, methodDeps, view),
+      requiresTask: (view, name) => requiresTask(methodDeps, view, name),
+    };
   }
   const notifications = new NotificationHub({
     registry,

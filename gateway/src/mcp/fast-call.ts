@@ -142,6 +142,11 @@ export async function serveFastCall(
 ): Promise<boolean> {
   const items = await toolIntegrations(deps, view);
   if (!items) return false;
+  // A `required` tool called without `params.task` is the SDK path's -32601 (2025-11-25 tasks);
+  // a call WITH `params.task` is never eligible (fastCallEligible: no other params key).
+  if (deps.mcpTasks2025 && (await deps.mcpTasks2025.requiresTask(view, call.params.name))) {
+    return false;
+  }
   fastCallSwitch.served++;
   const controller = new AbortController();
   const onClose = () => {

@@ -38,7 +38,7 @@ import { type View, visibleIntegrations } from './view.ts';
 
 export const MCP_TASK_WAKE = 'mcp_task_queued';
 export const MCP_TASK_CANCEL = 'mcp_task_cancel';
-/** A run's end was written (payload: the row id), for a first-round wait on any replica. */
+/** A run's end was written (payload: the row id), for waits on any replica (runEnded). */
 export const MCP_TASK_ENDED = 'mcp_task_ended';
 
 export interface McpTaskRuntimeDeps {
@@ -61,8 +61,8 @@ export class McpTaskRuntime {
   private worker: QueueWorker<McpTaskRow, { key: string; limit: number }> | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
   private unsubscribeEnded: (() => Promise<void>) | undefined;
-  /** First-round waits of this replica's requests, by row id (each bounded by its timer). */
-  private readonly endWaiters = new Map<string, () => void>();
+  /** Waits of this replica's requests (first round, tasks/result), by row id (each timed). */
+  private readonly endWaiters = new Map<string, Set<() => void>>();
   private readonly running = new Map<string, Running>();
   private stopRevocations: (() => void) | undefined;
 
@@ -76,10 +76,9 @@ export class McpTaskRuntime {
     const log = this.handler.log;
     this.unsubscribe = await bus.subscribe(MCP_TASK_CANCEL, (id) => {
       this.running.get(id)?.controller.abort(new Error('MCP task cancelled'));
+      this.wake(id);
     });
-    this.unsubscribeEnded = await bus.subscribe(MCP_TASK_ENDED, (id) => {
-      this.endWaiters.get(id)?.();
-    });
+    this.unsubscribeEnded = await bus.subscribe(MCP_TASK_ENDED, (id) => this.wake(id));
     // A revoked token's calls stop like its open exchanges do (http/token-exchanges.ts).
     this.stopRevocations = this.deps.onRevoked?.((taskIds, tokenIds, kids) => {
       for (const run of this.running.values()) {
@@ -148,35 +147,43 @@ export class McpTaskRuntime {
   /** Tells the replica running `id` to abort its upstream call. */
   cancelled(id: string): void {
     this.running.get(id)?.controller.abort(new Error('MCP task cancelled'));
+    this.wake(id);
     this.deps.bus.publish(MCP_TASK_CANCEL, id).catch((error: unknown) => {
       this.handler.log.warn({ err: error }, 'mcp task cancel not published');
     });
   }
 
   /**
-   * Resolves when a run of `id` ends (on any replica: the bus) or after `ms`, whichever is first.
+   * Resolves when a run of `id` ends or it is cancelled (on any replica: the bus) or after `ms`,
+   * whichever is first.
    * No polling: the caller reads the row once afterwards. Bounded by its timer, so a lost
    * message costs at most `ms`.
    */
   runEnded(id: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
+      const waiters = this.endWaiters.get(id) ?? new Set<() => void>();
       const done = () => {
         clearTimeout(timer);
-        this.endWaiters.delete(id);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.endWaiters.get(id) === waiters) this.endWaiters.delete(id);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.endWaiters.set(id, done);
+      waiters.add(done);
+      this.endWaiters.set(id, waiters);
     });
   }
 
+  private wake(id: string): void {
+    for (const done of [...(this.endWaiters.get(id) ?? [])]) done();
+  }
+
   /**
-   * Tells the waiters of every replica that a row's run ended (after the write committed). Only
-   * a first run can have a waiter (runEnded), so later runs send nothing.
+   * Tells the waiters of every replica that a row's run ended (after the write committed): a
+   * first-round wait, or a 2025-era tasks/result (mcp-task-methods-2025.ts) of any run.
    */
   private ended(row: McpTaskRow): void {
-    if (row.attempts !== 1) return;
-    this.endWaiters.get(row.id)?.();
+    this.wake(row.id);
     this.deps.bus.publish(MCP_TASK_ENDED, row.id).catch((error: unknown) => {
       this.handler.log.warn({ err: error }, 'mcp task end not published');
     });
@@ -187,7 +194,7 @@ export class McpTaskRuntime {
     await this.worker?.close();
     await this.unsubscribe?.();
     await this.unsubscribeEnded?.();
-    for (const done of [...this.endWaiters.values()]) done();
+    for (const id of [...this.endWaiters.keys()]) this.wake(id);
   }
 
   private async run(row: McpTaskRow): Promise<void> {

@@ -1,6 +1,8 @@
 import { Server, type ServerCapabilities } from '@modelcontextprotocol/server';
 import type { Integration } from '../integrations/registry.ts';
 import { TASKS_EXTENSION, taskSupportOf } from '../mcp-tasks/wire.ts';
+import { TASKS_CAPABILITY_2025 } from '../mcp-tasks/wire-2025.ts';
+import { scopeAllows } from '../tokens/scope.ts';
 import type { Era } from './era-results.ts';
 import { registerCompletion, registerPrompts } from './prompts.ts';
 import { type ResourceDeps, registerResources } from './resources.ts';
@@ -23,8 +25,8 @@ interface Offer {
  * can do: tools, resources (subscribe when one of them supports it), prompts, completions; the
  * last three only of integrations the grant covers whole (`<name>:*`, view.ts integrationWide);
  * the skills extension (skills.ts) when a visible integration has skills.
- * The tasks extension (SEP-2663, not the 2025 `capabilities.tasks`) on 2026-07-28 when MCP tasks
- * are on. Logging when an upstream logs. Client input
+ * The tasks extension (SEP-2663) on 2026-07-28, the 2025-11-25 `capabilities.tasks` on the
+ * 2025 era, when MCP tasks are on and a visible tool declares task support. Logging when an upstream logs. Client input
  * (elicitation, sampling, roots) is a capability of the client, passed through per request.
  * listChanged is always on: the gateway itself changes the lists (integrations come and go).
  */
@@ -68,10 +70,16 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   // The tasks extension (SEP-2663, mcp/mcp-task-methods.ts): 2026-07-28 only, with a database,
   // when a visible integration has a tool that declares task support.
   const mcpTasks =
-    era === 'modern' && deps.mcpTaskMethods && (await offersTaskTools(deps, withTools))
+    era === 'modern' && deps.mcpTaskMethods && (await offersTaskTools(deps, view, withTools))
       ? deps.mcpTaskMethods
       : undefined;
   if (mcpTasks) capabilities.extensions = { ...capabilities.extensions, [TASKS_EXTENSION]: {} };
+  // The 2025-11-25 `capabilities.tasks` (mcp/mcp-task-methods-2025.ts) by the same rule.
+  const mcpTasks2025 =
+    era === 'legacy' && deps.mcpTasks2025 && (await offersTaskTools(deps, view, withTools))
+      ? deps.mcpTasks2025
+      : undefined;
+  if (mcpTasks2025) capabilities.tasks = structuredClone(TASKS_CAPABILITY_2025);
   if (withPrompts.length > 0) capabilities.prompts = { listChanged: true };
   if (withCompletions.length > 0) capabilities.completions = {};
   if (having('logging').length > 0) capabilities.logging = {};
@@ -81,6 +89,7 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   if (capabilities.resources) registerResources(server, deps, view, withResources, era, withSkills);
   if (withSkills.length > 0) registerSkills(server, withSkills, era, deps.pageSize);
   if (mcpTasks) mcpTasks(server, view);
+  if (mcpTasks2025) mcpTasks2025.methods(server, view);
   if (capabilities.prompts) registerPrompts(server, deps, view, withPrompts, era);
   if (capabilities.completions) registerCompletion(server, deps, view, withCompletions, era);
   if (capabilities.logging) {
@@ -95,13 +104,25 @@ export async function buildServer(deps: ResourceDeps, view: View, era: Era): Pro
   return server;
 }
 
-/** Whether any of `items` has a tool that declares task support (the catalog's, cached). */
-async function offersTaskTools(deps: ResourceDeps, items: Integration[]): Promise<boolean> {
+/**
+ * Whether any of `items` has a tool the view may call that declares task support (the catalog's,
+ * cached): a token granted only sync tools is offered no tasks.
+ */
+async function offersTaskTools(
+  deps: ResourceDeps,
+  view: View,
+  items: Integration[],
+): Promise<boolean> {
   const found = await Promise.all(
     items.map((item) =>
       deps.catalog
         .tools(item)
-        .then((published) => published.tools.some((t) => taskSupportOf(t) !== 'forbidden'))
+        .then((published) =>
+          published.tools.some(
+            (t) =>
+              taskSupportOf(t) !== 'forbidden' && scopeAllows(view.claims.scope, item.name, t.name),
+          ),
+        )
         .catch(() => false),
     ),
   );

@@ -5,6 +5,7 @@ import type { GuardedCall, ToolCallGuard } from '../guards/guard.ts';
 import { splitNamespaced } from '../integrations/names.ts';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
+import { withExecutionTaskSupport } from '../mcp-tasks/wire-2025.ts';
 import {
   contextFrom,
   failSpan,
@@ -60,6 +61,21 @@ export interface HandlerDeps extends ForwardDeps {
   ) => Promise<Record<string, unknown> | undefined>;
   /** Registers tasks/get, tasks/update, tasks/cancel on a 2026-07-28 server (with mcpTaskCall). */
   mcpTaskMethods?: (server: Server, view: View) => void;
+  /**
+   * The 2025-11-25 task wire (mcp/mcp-task-methods-2025.ts) on the same rows: a 2025-era
+   * tools/call's CreateTaskResult (undefined: sync), and tasks/get, tasks/result, tasks/list,
+   * tasks/cancel. Absent without a database.
+   */
+  mcpTasks2025?: {
+    call: (
+      server: Server,
+      view: View,
+      params: { name: string; arguments?: Record<string, unknown>; task?: unknown },
+    ) => Promise<Record<string, unknown> | undefined>;
+    methods: (server: Server, view: View) => void;
+    /** Whether a call of `name` must be a task (a `required` tool): not for the fast path. */
+    requiresTask: (view: View, name: string) => Promise<boolean>;
+  };
 }
 
 /**
@@ -156,14 +172,24 @@ export function registerTools(
   server.setRequestHandler('tools/list', async (request) => {
     const lists = await visibleTools(deps, view, items);
     const { cursor } = request.params ?? {};
-    const { page, nextCursor } = paginateLists('tools', lists, cursor, deps.pageSize);
+    const { page: listed, nextCursor } = paginateLists('tools', lists, cursor, deps.pageSize);
+    // 2025-11-25 tasks (server.ts declared `capabilities.tasks`): each tool's taskSupport.
+    const page =
+      era === 'legacy' && server.getCapabilities().tasks !== undefined
+        ? listed.map(withExecutionTaskSupport)
+        : listed;
     return nextCursor === undefined ? { tools: page } : { tools: page, nextCursor };
   });
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
-    // 2026-07-28 only: the tasks extension does not exist on the 2025 wire.
+    // The tasks extension on 2026-07-28; the 2025-11-25 task wire where this server declared
+    // `capabilities.tasks` (server.ts).
     if (era === 'modern' && deps.mcpTaskCall) {
       const created = await deps.mcpTaskCall(server, view, request.params, ctx);
+      if (created) return created as unknown as CallToolResult;
+    }
+    if (era === 'legacy' && deps.mcpTasks2025 && server.getCapabilities().tasks !== undefined) {
+      const created = await deps.mcpTasks2025.call(server, view, request.params);
       if (created) return created as unknown as CallToolResult;
     }
     return callTool(
