@@ -5,21 +5,8 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { splitNamespaced } from '../integrations/names.ts';
-import {
-  cancelMcpTask,
-  findMcpTask,
-  insertMcpTask,
-  listMcpTasks,
-  type McpTaskRow,
-} from '../mcp-tasks/store.ts';
-import {
-  MAX_MCP_TASK_ROWS,
-  MAX_OPEN_MCP_TASKS,
-  MCP_TASK_POLL_MS,
-  newMcpTaskId,
-  taskSupportOf,
-} from '../mcp-tasks/wire.ts';
+import { cancelMcpTask, listMcpTasks, type McpTaskRow } from '../mcp-tasks/store.ts';
+import { taskSupportOf } from '../mcp-tasks/wire.ts';
 import {
   cancelRejected,
   clampTtl,
@@ -32,11 +19,15 @@ import {
   taskPayload2025,
   unknownTask2025,
 } from '../mcp-tasks/wire-2025.ts';
-import { scopeAllows } from '../tokens/scope.ts';
 import { DEFAULT_MAX_CALL_MS } from './call-bounds.ts';
 import { protocolError } from './errors.ts';
 import { inputCapabilities } from './input-required.ts';
-import type { McpTaskMethodDeps } from './mcp-task-methods.ts';
+import {
+  createAgentMcpTask,
+  type McpTaskMethodDeps,
+  visibleRow as visibleRowFor,
+  visibleToView,
+} from './mcp-task-methods.ts';
 import { visibleTool } from './tools.ts';
 import type { View } from './view.ts';
 
@@ -66,19 +57,9 @@ const listParams = z.object({ cursor: z.string().max(1024).optional() }).loose()
  */
 export const RESULT_RECHECK_MS = 2_000;
 
-/** The row, if this view may see it (same rule as mcp-task-methods.ts visibleRow). */
-function visible(row: McpTaskRow | undefined, view: View): row is McpTaskRow {
-  return (
-    row !== undefined &&
-    scopeAllows(view.claims.scope, row.integration, row.tool) &&
-    (view.integration === undefined || view.integration === row.integration)
-  );
-}
-
-async function visibleRow(deps: McpTaskMethodDeps, view: View, id: string): Promise<McpTaskRow> {
-  const row = await findMcpTask(deps.runtime.deps.sql, id, view.claims.taskId);
-  if (!visible(row, view)) throw unknownTask2025();
-  return row;
+/** The row, if this view may see it (mcp-task-methods.ts's one rule), in the 2025 words. */
+function visibleRow(deps: McpTaskMethodDeps, view: View, id: string): Promise<McpTaskRow> {
+  return visibleRowFor(deps, view, id, unknownTask2025);
 }
 
 /**
@@ -152,7 +133,7 @@ export function registerMcpTaskMethods2025(
       size + 1,
     );
     const page = rows.slice(0, size);
-    const tasks = page.filter((row) => visible(row, view)).map(task2025);
+    const tasks = page.filter((row) => visibleToView(row, view)).map(task2025);
     const last = page[page.length - 1];
     return rows.length > size && last
       ? { tasks, nextCursor: encodeTaskCursor({ micros: last.micros, id: last.id }) }
@@ -212,40 +193,15 @@ export async function createMcpTaskFor2025(
       `The tool ${name} does not support task augmentation (execution.taskSupport "forbidden")`,
     );
   }
-  const claim =
-    view.integration === undefined
-      ? splitNamespaced(params.name)
-      : { integration: view.integration, name: params.name };
-  if (!claim) return undefined;
-  const row = await insertMcpTask(
-    deps.runtime.deps.sql,
-    {
-      id: newMcpTaskId(),
-      claims: view.claims,
-      integration: claim.integration,
-      tool: claim.name,
-      viewIntegration: view.integration ?? null,
-      requestedName: params.name,
-      arguments: params.arguments,
-      // The 2025 handshake, remembered per token and seeded into this server (era-2025.ts).
-      inputCapabilities: inputCapabilities(server.getClientCapabilities() ?? {}) as Record<
-        string,
-        unknown
-      >,
-      idempotent: tool.annotations?.idempotentHint === true,
-      ttlMs: clampTtl((params.task as { ttl?: unknown }).ttl),
-      pollIntervalMs: MCP_TASK_POLL_MS,
-    },
-    { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
-  );
-  if (!row) {
-    throw protocolError(
-      'mcp_task_limit',
-      `this agent task already has ${MAX_OPEN_MCP_TASKS} open MCP tasks (or ${MAX_MCP_TASK_ROWS} within their ttl); wait for one to end or cancel one`,
-      { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
-    );
-  }
-  deps.runtime.queued();
+  const row = await createAgentMcpTask(deps, view, tool, params, {
+    // The 2025 handshake, remembered per token and seeded into this server (era-2025.ts).
+    inputCapabilities: inputCapabilities(server.getClientCapabilities() ?? {}) as Record<
+      string,
+      unknown
+    >,
+    ttlMs: clampTtl((params.task as { ttl?: unknown }).ttl),
+  });
+  if (!row) return undefined;
   // The SDK's 2025 codec validates every tools/call answer as a CallToolResult, which refuses
   // a body carrying `task` without `content`: an empty `content` goes along (a Result may carry
   // more members; the 1.x client's CreateTaskResultSchema reads `task` and ignores it).

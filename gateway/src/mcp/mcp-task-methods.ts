@@ -4,6 +4,7 @@ import {
   ProtocolErrorCode,
   type Server,
   type ServerContext,
+  type Tool,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { splitNamespaced } from '../integrations/names.ts';
@@ -70,20 +71,28 @@ function missingCapability(what: string): ProtocolError {
 
 const unknownTask = () => new ProtocolError(ProtocolErrorCode.InvalidParams, 'unknown task');
 
-/** The row, if this view may see it (same agent task, scope still covers the tool, endpoint). */
-async function visibleRow(
+/**
+ * Whether this view may see a row found by (id, agent task): the token's scope still covers the
+ * row's tool, and a single-integration endpoint (/mcp/<name>) sees only its integration's rows.
+ * The one rule for both eras (mcp-task-methods-2025.ts reads it too, tasks/list included).
+ */
+export function visibleToView(row: McpTaskRow | undefined, view: View): row is McpTaskRow {
+  return (
+    row !== undefined &&
+    scopeAllows(view.claims.scope, row.integration, row.tool) &&
+    (view.integration === undefined || view.integration === row.integration)
+  );
+}
+
+/** The row, if this view may see it (visibleToView); `unknown()` otherwise, era's own words. */
+export async function visibleRow(
   deps: McpTaskMethodDeps,
   view: View,
   taskId: string,
+  unknown: () => ProtocolError = unknownTask,
 ): Promise<McpTaskRow> {
   const row = await findMcpTask(deps.runtime.deps.sql, taskId, view.claims.taskId);
-  if (
-    !row ||
-    !scopeAllows(view.claims.scope, row.integration, row.tool) ||
-    (view.integration !== undefined && view.integration !== row.integration)
-  ) {
-    throw unknownTask();
-  }
+  if (!visibleToView(row, view)) throw unknown();
   return row;
 }
 
@@ -172,11 +181,6 @@ export async function createMcpTaskFor(
     if (support === 'required') throw missingCapability(`the tool ${params.name.slice(0, 128)}`);
     return undefined;
   }
-  const claim =
-    view.integration === undefined
-      ? splitNamespaced(params.name)
-      : { integration: view.integration, name: params.name };
-  if (!claim) return undefined;
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
   const declared = (envelope?.[CLIENT_CAPABILITIES_META_KEY] ??
     server.getClientCapabilities() ??
@@ -185,33 +189,13 @@ export async function createMcpTaskFor(
   const responses = ctx.mcpReq.inputResponses;
   const laterRound = responses !== undefined && Object.keys(responses).length > 0;
   const state = ctx.mcpReq.requestState<unknown>();
-  const row = await insertMcpTask(
-    deps.runtime.deps.sql,
-    {
-      id: newMcpTaskId(),
-      claims: view.claims,
-      integration: claim.integration,
-      tool: claim.name,
-      viewIntegration: view.integration ?? null,
-      requestedName: params.name,
-      arguments: params.arguments,
-      inputCapabilities: inputCapabilities(declared) as Record<string, unknown>,
-      idempotent: tool.annotations?.idempotentHint === true,
-      ttlMs: MCP_TASK_TTL_MS,
-      pollIntervalMs: MCP_TASK_POLL_MS,
-      ...(laterRound && { inputResponses: responses as Record<string, unknown> }),
-      ...(typeof state === 'string' && { requestState: state }),
-    },
-    { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
-  );
-  if (!row) {
-    throw protocolError(
-      'mcp_task_limit',
-      `this agent task already has ${MAX_OPEN_MCP_TASKS} open MCP tasks (or ${MAX_MCP_TASK_ROWS} within their ttl); wait for one to end or cancel one`,
-      { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
-    );
-  }
-  deps.runtime.queued();
+  const row = await createAgentMcpTask(deps, view, tool, params, {
+    inputCapabilities: inputCapabilities(declared) as Record<string, unknown>,
+    ttlMs: MCP_TASK_TTL_MS,
+    ...(laterRound && { inputResponses: responses as Record<string, unknown> }),
+    ...(typeof state === 'string' && { requestState: state }),
+  });
+  if (!row) return undefined;
   if (support === 'required' && !laterRound) {
     await deps.runtime.runEnded(row.id, MCP_TASK_FIRST_ROUND_WAIT_MS);
     const asked = await takeFirstRoundInput(deps.runtime.deps.sql, row.id, view.claims.taskId);
@@ -224,4 +208,58 @@ export async function createMcpTaskFor(
     }
   }
   return createTaskResult(row);
+}
+
+/** What differs between the eras when an agent's call becomes a row. */
+export interface AgentMcpTaskExtras {
+  /** The input kinds the agent declared (2026 envelope, or its 2025 handshake). */
+  inputCapabilities: Record<string, unknown>;
+  ttlMs: number;
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
+}
+
+/**
+ * One agent's tools/call of `tool` (visible to `view`) as a queued row, both eras: the claim
+ * (namespaced on /mcp, the endpoint's integration on /mcp/<name>; undefined if the name does not
+ * resolve), insertMcpTask under the per-agent-task limits (`mcp_task_limit` past them), and the
+ * runtime told there is work.
+ */
+export async function createAgentMcpTask(
+  deps: McpTaskMethodDeps,
+  view: View,
+  tool: Tool,
+  params: { name: string; arguments?: Record<string, unknown> },
+  extras: AgentMcpTaskExtras,
+): Promise<McpTaskRow | undefined> {
+  const claim =
+    view.integration === undefined
+      ? splitNamespaced(params.name)
+      : { integration: view.integration, name: params.name };
+  if (!claim) return undefined;
+  const row = await insertMcpTask(
+    deps.runtime.deps.sql,
+    {
+      id: newMcpTaskId(),
+      claims: view.claims,
+      integration: claim.integration,
+      tool: claim.name,
+      viewIntegration: view.integration ?? null,
+      requestedName: params.name,
+      arguments: params.arguments,
+      idempotent: tool.annotations?.idempotentHint === true,
+      pollIntervalMs: MCP_TASK_POLL_MS,
+      ...extras,
+    },
+    { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
+  );
+  if (!row) {
+    throw protocolError(
+      'mcp_task_limit',
+      `this agent task already has ${MAX_OPEN_MCP_TASKS} open MCP tasks (or ${MAX_MCP_TASK_ROWS} within their ttl); wait for one to end or cancel one`,
+      { open: MAX_OPEN_MCP_TASKS, rows: MAX_MCP_TASK_ROWS },
+    );
+  }
+  deps.runtime.queued();
+  return row;
 }
