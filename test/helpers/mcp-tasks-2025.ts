@@ -34,11 +34,13 @@ export async function connect2025(
   token: string,
   capabilities: Record<string, unknown> = {},
   headers: Record<string, string> = {},
+  fetchFn?: typeof fetch,
 ): Promise<Client> {
   const client = new Client({ name: 'tasks-2025', version: '1.0.0' }, { capabilities });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(endpoint), {
       requestInit: { headers: { ...headers, authorization: `Bearer ${token}` } },
+      ...(fetchFn && { fetch: fetchFn }),
     }),
   );
   return client;

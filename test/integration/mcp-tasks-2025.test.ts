@@ -3,11 +3,15 @@
  * `switchboard start` process, the real servers/fixture over stdio and the real 1.x SDK client
  * (`client.experimental.tasks`): capabilities.tasks, optional and required tools as tasks on
  * /mcp and /mcp/fixture, tasks/result blocking on a slow task, cancel, 45 tasks listed over
- * pages, input_required left visible on tasks/get, and (PostgreSQL) a task created on one
- * gateway process read and awaited on another.
+ * pages, client input asked on tasks/result and answered, and (PostgreSQL) a task created on
+ * one gateway process read and awaited on another, its question answered through the other.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, ListTasksResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  ElicitRequestSchema,
+  ListTasksResultSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../helpers/database.ts';
 import {
@@ -227,17 +231,38 @@ describe('2025-11-25 MCP tasks on one gateway', () => {
     }
   }, 120_000);
 
-  it('a tool asking for input parks its task input_required, shown by tasks/get (not delivered to a 2025 client)', async () => {
+  it('a tool asking for input: tasks/result sends the question to the client (related-task _meta) and the answer completes the task (callToolStream and getTaskResult)', async () => {
     const asking = await connect2025(`${url}/mcp`, grant.token, { elicitation: {} });
+    const asked: Json[] = [];
+    asking.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params as Json);
+      return { action: 'accept', content: { confirm: asked.length === 1 } };
+    });
     try {
-      const task = await createTask2025(asking, 'fixture__confirm_delete', { filename: 'x' });
+      // callToolStream: tasks/get polls see input_required, then it calls tasks/result (1.x SDK).
+      let streamed: unknown;
+      let taskId = '';
+      for await (const message of asking.experimental.tasks.callToolStream(
+        { name: 'fixture__confirm_delete', arguments: { filename: 'x' } },
+        CallToolResultSchema,
+        { task: { ttl: 60_000 } },
+      )) {
+        if (message.type === 'taskCreated') taskId = message.task.taskId;
+        if (message.type === 'result') streamed = message.result;
+        if (message.type === 'error') throw message.error;
+      }
+      expect(textOf(streamed)).toBe('deleted x');
+      expect(taskId).not.toBe('');
+      // getTaskResult at once: it waits through the run, asks, then waits for the next run.
+      const task = await createTask2025(asking, 'fixture__confirm_delete', { filename: 'y' });
       const id = task.taskId as string;
-      const parked = await settle2025(asking, id, ['input_required', 'completed', 'failed']);
-      expect([parked.status, parked.statusMessage]).toEqual([
-        'input_required',
-        expect.stringMatching(/client input/),
+      const result = await asking.experimental.tasks.getTaskResult(id, CallToolResultSchema);
+      expect(textOf(result)).toBe('kept y');
+      expect((await asking.experimental.tasks.getTask(id)).status).toBe('completed');
+      expect(asked.map((p) => [p.message, (p._meta as Json | undefined)?.[RELATED]])).toEqual([
+        ['Delete x?', { taskId }],
+        ['Delete y?', { taskId: id }],
       ]);
-      expect((await asking.experimental.tasks.cancelTask(id)).status).toBe('cancelled');
       // A client that declared no input kinds (its own token: the handshake is remembered per
       // token): the upstream may not ask it, and the task fails instead of parking.
       const other = await grantBoth(url);
@@ -251,7 +276,7 @@ describe('2025-11-25 MCP tasks on one gateway', () => {
     } finally {
       await asking.close();
     }
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('2025-11-25 MCP tasks across gateway processes', () => {

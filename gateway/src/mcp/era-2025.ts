@@ -34,8 +34,11 @@ const initialize = z.object({
   params: z.object({ capabilities: z.record(z.string(), z.unknown()) }),
 });
 
-/** The requests whose answer may need client input first (SEP-2322's multi-round-trip methods). */
-const MAY_ASK_FOR_INPUT = new Set(['tools/call', 'prompts/get', 'resources/read']);
+/**
+ * The requests whose answer may need client input first: SEP-2322's multi-round-trip methods,
+ * and tasks/result, which asks for a task's pending input (mcp-task-input-2025.ts).
+ */
+const MAY_ASK_FOR_INPUT = new Set(['tools/call', 'prompts/get', 'resources/read', 'tasks/result']);
 
 function mayAskForInput(body: unknown): boolean {
   return messages(body).some((m) =>

@@ -22,6 +22,7 @@ import {
 import { DEFAULT_MAX_CALL_MS } from './call-bounds.ts';
 import { protocolError } from './errors.ts';
 import { inputCapabilities } from './input-required.ts';
+import { askTaskInput } from './mcp-task-input-2025.ts';
 import {
   createAgentMcpTask,
   type McpTaskMethodDeps,
@@ -41,10 +42,9 @@ import type { View } from './view.ts';
  * on /mcp/<name>) is the same -32602 as an id that never existed.
  *
  * Client input: a run that asks for input parks its row `input_required` (tasks/get shows it).
- * It is not delivered: the SDK's legacy shim turns an input_required RETURN into real
- * elicitation/create requests only for tools/call, prompts/get and resources/read (its
- * INPUT_REQUIRED_CAPABLE_METHODS); a tasks/result handler returning one is an internal error.
- * tasks/result then waits like for any open row, up to its bound.
+ * A tasks/result waiting on it sends the pending requests to the client on its own stream and
+ * files the answers (mcp-task-input-2025.ts), then keeps waiting; the SDK's legacy shim cannot
+ * do this (it fulfils an input_required RETURN only for tools/call, prompts/get, resources/read).
  */
 
 const taskIdParams = z.object({ taskId: z.string().min(1).max(200) });
@@ -65,7 +65,7 @@ function visibleRow(deps: McpTaskMethodDeps, view: View, id: string): Promise<Mc
 /**
  * How long tasks/result waits for a row to end: the bound of the call itself (policy
  * `maxCallDuration`, 10 min by default, call-bounds.ts), which a run cannot outlast once it
- * started; a row that waits for input it cannot get here (see above) or sits queued is answered
+ * started; a row that waits for input the client does not give (see above) or sits queued is answered
  * `mcp_task_wait_timeout` then, and tasks/result may be called again.
  */
 function waitBound(deps: McpTaskMethodDeps, row: McpTaskRow): number {
@@ -96,6 +96,8 @@ export function registerMcpTaskMethods2025(
       let row = await visibleRow(deps, view, params.taskId);
       const deadline = Date.now() + waitBound(deps, row);
       const signal = ctx.mcpReq.signal;
+      // Once the client failed to answer a round, it is not asked again in this wait.
+      let mayAsk = true;
       while (!isTerminal(row)) {
         const left = deadline - Date.now();
         if (left <= 0) {
@@ -106,6 +108,12 @@ export function registerMcpTaskMethods2025(
           );
         }
         if (signal.aborted) throw new ProtocolError(ProtocolErrorCode.InternalError, 'cancelled');
+        if (row.status === 'input_required' && mayAsk) {
+          const declared = server.getClientCapabilities();
+          mayAsk = await askTaskInput(deps, row, view.claims.taskId, declared, ctx, left);
+          row = await visibleRow(deps, view, params.taskId);
+          continue;
+        }
         await Promise.race([
           deps.runtime.runEnded(row.id, Math.min(RESULT_RECHECK_MS, left)),
           abortedPromise(signal),
