@@ -36,6 +36,21 @@ afterAll(() => setup.remove());
 
 const RELATED = 'io.modelcontextprotocol/related-task';
 
+/** A fetch for the 1.x client: its replies to the gateway's requests go to `replies`, all else to `rest`. */
+function repliesTo(replies: string, rest: string, count: { replies: number }): typeof fetch {
+  return (input, init) => {
+    let reply = false;
+    try {
+      const body = JSON.parse(typeof init?.body === 'string' ? init.body : 'null') as Json | null;
+      reply = body !== null && body.method === undefined && ('result' in body || 'error' in body);
+    } catch {}
+    if (reply) count.replies += 1;
+    const headers = new Headers(init?.headers);
+    headers.set('x-test-backend', reply ? replies : rest);
+    return fetch(input, { ...init, headers });
+  };
+}
+
 describe('2025-11-25 MCP tasks on one gateway', () => {
   let gw: GatewayProcess;
   let url: string;
@@ -336,6 +351,34 @@ describe('2025-11-25 MCP tasks across gateway processes', () => {
       expect(result._meta?.[RELATED]).toEqual({ taskId: id });
       const listed = await onB.request({ method: 'tasks/list', params: {} }, ListTasksResultSchema);
       expect(listed.tasks.map((t) => [t.taskId, t.status])).toEqual([[id, 'completed']]);
+
+      // Client input across replicas: tasks/result waits on A, the client's answer to A's
+      // question is POSTed to B, which hands it over (client-replies.ts) and the task completes.
+      const toB = { replies: 0 };
+      const split = await connect2025(
+        `${front.url}/mcp`,
+        grant.token,
+        { elicitation: {} },
+        {},
+        repliesTo(listenUrl(b), listenUrl(a), toB),
+      );
+      split.setRequestHandler(ElicitRequestSchema, async () => ({
+        action: 'accept',
+        content: { confirm: true },
+      }));
+      try {
+        const asking = await createTask2025(split, 'fixture__confirm_delete', { filename: 'ab' });
+        const askingId = asking.taskId as string;
+        await settle2025(split, askingId, ['input_required']);
+        const answered = await split.experimental.tasks.getTaskResult(
+          askingId,
+          CallToolResultSchema,
+        );
+        expect(textOf(answered)).toBe('deleted ab');
+        expect(toB.replies).toBe(1);
+      } finally {
+        await split.close();
+      }
     } finally {
       await onA.close();
       await onB.close();

@@ -4,10 +4,15 @@
  * task, which the API cannot), the real servers/fixture and the real 1.x SDK client: another
  * agent task's id; a token of the SAME agent task whose scope does not cover the row's tool, on
  * the 2025 methods and the 2026-07-28 ones alike; a ttl out of range; tasks/list pages that
- * cannot be made larger; a tasks/result wait that cannot outlast the call's bound.
+ * cannot be made larger; a tasks/result wait that cannot outlast the call's bound, even while it
+ * asks a client that refuses or never answers; another token answering a task's question.
  */
 import fs from 'node:fs';
-import { CallToolResultSchema, ListTasksResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  ElicitRequestSchema,
+  ListTasksResultSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TASK_LIST_PAGE, MIN_MCP_TASK_TTL_MS } from '../../gateway/src/mcp-tasks/wire-2025.ts';
 import { useTestGateway } from '../helpers/gateway.ts';
@@ -26,6 +31,7 @@ import {
   errorCode,
   grantBoth,
   settle2025,
+  textOf,
 } from '../helpers/mcp-tasks-2025.ts';
 
 const setup = fixtureRoot('security-2025');
@@ -230,31 +236,94 @@ describe('2025-11-25 MCP tasks: who may see and act on one', () => {
     }
   }, 60_000);
 
-  it("a tasks/result wait ends at the call's bound (maxCallDuration 3 s) for a task that cannot end", async () => {
+  it("a tasks/result wait ends at the call's bound (maxCallDuration 3 s) and the task stays input_required, whether the client refuses the question or never answers it", async () => {
     const owner = await grantBoth(url);
-    // Declares elicitation: the fixture's question parks the task input_required, which a 2025
-    // client cannot answer here.
-    const client = await connect2025(`${url}/mcp`, owner.token, { elicitation: {} });
+    // Declares elicitation, so the fixture's question parks the task input_required and
+    // tasks/result asks it; `refusing` has no handler (the 1.x client answers -32601),
+    // `mute` never answers.
+    const refusing = await connect2025(`${url}/mcp`, owner.token, { elicitation: {} });
+    const mute = await connect2025(`${url}/mcp`, owner.token, { elicitation: {} });
+    let asked = 0;
+    mute.setRequestHandler(ElicitRequestSchema, () => {
+      asked += 1;
+      return new Promise<never>(() => {});
+    });
     try {
-      const task = await createTask2025(client, 'fixture__confirm_delete', { filename: 'z' });
-      const id = task.taskId as string;
-      await settle2025(client, id, ['input_required']);
-      const started = performance.now();
-      let error: { code?: number; data?: { code?: string } } | undefined;
-      try {
-        await client.experimental.tasks.getTaskResult(id, CallToolResultSchema, {
-          timeout: 30_000,
-        });
-      } catch (e) {
-        error = e as typeof error;
+      for (const [client, label] of [
+        [refusing, 'refusing'],
+        [mute, 'mute'],
+      ] as const) {
+        const task = await createTask2025(client, 'fixture__confirm_delete', { filename: label });
+        const id = task.taskId as string;
+        await settle2025(client, id, ['input_required']);
+        const started = performance.now();
+        let error: { code?: number; data?: { code?: string } } | undefined;
+        try {
+          await client.experimental.tasks.getTaskResult(id, CallToolResultSchema, {
+            timeout: 30_000,
+          });
+        } catch (e) {
+          error = e as typeof error;
+        }
+        const waited = performance.now() - started;
+        console.log(`${label}: tasks/result gave up after ${Math.round(waited)} ms (bound 3 s)`);
+        expect(error?.code).toBe(-32000);
+        expect(error?.data?.code).toBe('mcp_task_wait_timeout');
+        expect(waited).toBeGreaterThan(2_500);
+        expect(waited).toBeLessThan(8_000);
+        expect((await client.experimental.tasks.getTask(id)).status).toBe('input_required');
       }
-      const waited = performance.now() - started;
-      console.log(`tasks/result gave up after ${Math.round(waited)} ms (bound 3 s)`);
-      expect(error?.code).toBe(-32000);
-      expect(error?.data?.code).toBe('mcp_task_wait_timeout');
-      expect(waited).toBeGreaterThan(2_500);
-      expect(waited).toBeLessThan(8_000);
+      expect(asked).toBe(1);
+    } finally {
+      await refusing.close();
+      await mute.close();
+    }
+  }, 60_000);
+
+  it("another agent task's token cannot answer a task's question, nor can the owner replay its answer", async () => {
+    const owner = await grantBoth(url);
+    const intruder = await grantBoth(url);
+    const client = await connect2025(`${url}/mcp`, owner.token, { elicitation: {} });
+    let requestId: string | number | undefined;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    client.setRequestHandler(ElicitRequestSchema, async (_request, extra) => {
+      requestId = extra.requestId;
+      await released;
+      return { action: 'accept', content: { confirm: false } };
+    });
+    const reply = (token: string, confirm: boolean) =>
+      fetch(`${url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: requestId,
+          result: { action: 'accept', content: { confirm } },
+        }),
+      });
+    try {
+      const task = await createTask2025(client, 'fixture__confirm_delete', { filename: 'mine' });
+      const id = task.taskId as string;
+      const result = client.experimental.tasks.getTaskResult(id, CallToolResultSchema);
+      await expect.poll(() => requestId, { timeout: 10_000 }).toBeDefined();
+      expect(String(requestId)).toMatch(/^switchboard-\d+$/);
+      // The intruder's answer to the owner's question: refused, and the task still waits.
+      const stolen = await reply(intruder.token, true);
+      expect(stolen.status).toBe(400);
       expect((await client.experimental.tasks.getTask(id)).status).toBe('input_required');
+      release();
+      expect(textOf(await result)).toBe('kept mine');
+      // The owner's answer again, once it was taken: nothing waits for it any more.
+      expect((await reply(owner.token, true)).status).toBe(400);
+      expect((await client.experimental.tasks.getTask(id)).status).toBe('completed');
     } finally {
       await client.close();
     }
