@@ -11,6 +11,9 @@ import type { TokenClaims } from '../tokens/claims.ts';
 
 export type McpTaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
 
+/** The wires an upstream task can be created on (passthrough). */
+export type UpstreamWire = '2026-07-28' | '2025-11-25';
+
 export const OPEN_STATUSES: readonly McpTaskStatus[] = ['working', 'input_required'];
 
 export interface McpTaskRow {
@@ -34,6 +37,10 @@ export interface McpTaskRow {
   ttlMs: number;
   pollIntervalMs: number;
   attempts: number;
+  /** The upstream's own task id (passthrough, mcp/mcp-task-upstream.ts); never shown to the agent. */
+  upstreamTaskId: string | null;
+  /** The wire the upstream task was created on. */
+  upstreamWire: UpstreamWire | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -42,7 +49,8 @@ const COLUMNS = `id, agent_task_id as "agentTaskId", token_id as "tokenId", clai
   view_integration as "viewIntegration", requested_name as "requestedName", arguments,
   input_capabilities as "inputCapabilities", idempotent, status, input_requests as "inputRequests",
   input_responses as "inputResponses", request_state as "requestState", result, error,
-  ttl_ms as "ttlMs", poll_interval_ms as "pollIntervalMs", attempts, created_at as "createdAt",
+  ttl_ms as "ttlMs", poll_interval_ms as "pollIntervalMs", attempts, upstream_task_id as "upstreamTaskId",
+  upstream_wire as "upstreamWire", created_at as "createdAt",
   updated_at as "updatedAt"`;
 
 export interface NewMcpTask {
@@ -135,7 +143,7 @@ export async function takeFirstRoundInput(
   const rows = await sql<{ inputRequests: Record<string, unknown>; requestState: string | null }[]>`
     delete from mcp_tasks
      where id = ${id} and agent_task_id = ${agentTaskId} and status = 'input_required'
-       and attempts = 1 and input_requests is not null
+       and attempts = 1 and input_requests is not null and upstream_task_id is null
     returning input_requests as "inputRequests", request_state as "requestState"`;
   return rows[0];
 }
@@ -225,6 +233,23 @@ export async function renewMcpTaskLease(
      where id = ${id} and lease_owner = ${owner} and status = 'working'`;
 }
 
+/**
+ * Records the upstream's task id of a running row (passthrough), under its lease: whether it was
+ * written (false: cancelled, or another replica took the row back; the caller cancels upstream).
+ */
+export async function setMcpTaskUpstream(
+  sql: Sql,
+  id: string,
+  owner: string,
+  upstream: { taskId: string; wire: UpstreamWire },
+): Promise<boolean> {
+  const result = await sql`
+    update mcp_tasks set upstream_task_id = ${upstream.taskId}, upstream_wire = ${upstream.wire},
+           updated_at = now()
+     where id = ${id} and lease_owner = ${owner} and status = 'working'`;
+  return result.count > 0;
+}
+
 /** How a run ended, as stored. */
 export type McpTaskOutcome =
   | { status: 'completed'; result: Record<string, unknown> }
@@ -258,7 +283,9 @@ export async function finishMcpTaskRun(
 
 /**
  * Takes back the rows of dead runs (lease expired): an idempotent tool's row is queued to run
- * again, any other ends `failed` (a non-idempotent call must not run twice). How many it took.
+ * again, and so is a row whose upstream task was created (its next run only resumes polling it,
+ * no second tools/call); any other ends `failed` (a non-idempotent call must not run twice).
+ * How many it took.
  */
 export async function recoverMcpTasks(
   sql: Sql,
@@ -266,9 +293,10 @@ export async function recoverMcpTasks(
 ): Promise<number> {
   const result = await sql`
     update mcp_tasks
-       set queued = idempotent,
-           status = case when idempotent then status else 'failed' end,
-           error = case when idempotent then null else ${sql.json(error as never)} end,
+       set queued = idempotent or upstream_task_id is not null,
+           status = case when idempotent or upstream_task_id is not null then status else 'failed' end,
+           error = case when idempotent or upstream_task_id is not null then null
+                        else ${sql.json(error as never)} end,
            lease_owner = null, lease_until = null, updated_at = now()
      where id in (select id from mcp_tasks
                    where status = 'working' and not queued and lease_until < now()
