@@ -76,7 +76,13 @@ describe('MCP task wire (SEP-2663)', () => {
 
   it('passthrough: the upstream task id and wire appear in no CreateTaskResult or DetailedTask', () => {
     const upstream = { upstreamTaskId: 'UPSTREAM-SECRET-ID', upstreamWire: '2026-07-28' as const };
-    for (const status of ['working', 'input_required', 'completed', 'failed', 'cancelled'] as const) {
+    for (const status of [
+      'working',
+      'input_required',
+      'completed',
+      'failed',
+      'cancelled',
+    ] as const) {
       const r = row({ ...upstream, status, result: { content: [] }, inputRequests: {} });
       for (const shown of [createTaskResult(r), detailedTask(r)]) {
         expect(JSON.stringify(shown)).not.toContain('UPSTREAM-SECRET-ID');
