@@ -142,6 +142,32 @@ describe('MCP task passthrough on one gateway', () => {
     expect(done.map(textOf)).toEqual(ids.map((_, i) => `done c${i}`));
     expect((await upstream.stats()).toolCalls.required_job).toBe(before + 30);
   }, 120_000);
+
+  it('30 long passthrough tasks of one agent task are all created upstream within 30 s, though 10 run at once: a followed row gives its slot back between polls', async () => {
+    const before = (await upstream.stats()).toolCalls.never_ends ?? 0;
+    const started = Date.now();
+    // One at a time, so each is claimed alone and the per-agent-task cap (10 running) applies.
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      ids.push(await createTaskOf(gw.url, token, 'tasks26__never_ends'));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Without parking, the 11th would wait for one of the first 10 to end: never.
+    await expect
+      .poll(async () => (await upstream.stats()).toolCalls.never_ends, {
+        timeout: 30_000,
+        interval: 500,
+      })
+      .toBe(before + 30);
+    console.log(`30 upstream tasks created in ${Date.now() - started} ms`);
+    const cancelsBefore = (await upstream.stats()).cancels.length;
+    for (const id of ids) await rpc(gw.url, token, 'tasks/cancel', { taskId: id });
+    for (const id of ids)
+      expect((await getTask(gw.url, token, id)).result?.status).toBe('cancelled');
+    await expect
+      .poll(async () => (await upstream.stats()).cancels.length, { timeout: 10_000 })
+      .toBe(cancelsBefore + 30);
+  }, 90_000);
 });
 
 describe('MCP task passthrough across a restart', () => {

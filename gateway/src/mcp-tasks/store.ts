@@ -193,7 +193,9 @@ export async function answerMcpTaskInput(
 }
 
 /**
- * Leases up to `limit` queued rows for `owner` (SKIP LOCKED); each claim counts an attempt. A row
+ * Leases up to `limit` queued rows for `owner` (SKIP LOCKED), due first (a parked passthrough row
+ * at its next poll, any other at its creation, so rows taking turns cannot starve a new one);
+ * each claim counts an attempt. A row
  * whose agent task already has `perAgentTask` calls running waits, so one agent task's calls
  * cannot take every worker slot from the others (checked per claim, so concurrent claims of
  * several replicas may pass it by their claim sizes, never without bound).
@@ -212,10 +214,12 @@ export async function claimMcpTasks(
             attempts = m.attempts + 1, updated_at = now()
       where m.id in (select q.id from mcp_tasks q
                       where q.queued and q.status = 'working' and q.expires_at > now()
+                        and (q.next_poll_at is null or q.next_poll_at <= now())
                         and (select count(*) from mcp_tasks r
                               where r.agent_task_id = q.agent_task_id and r.status = 'working'
                                 and r.lease_owner is not null) < $4::integer
-                      order by q.created_at limit $3::integer for update skip locked)
+                      order by coalesce(q.next_poll_at, q.created_at), q.created_at
+                      limit $3::integer for update skip locked)
       returning ${COLUMNS}`,
     [owner, leaseMs, limit, perAgentTask] as never[],
   );
@@ -246,6 +250,25 @@ export async function setMcpTaskUpstream(
   const result = await sql`
     update mcp_tasks set upstream_task_id = ${upstream.taskId}, upstream_wire = ${upstream.wire},
            updated_at = now()
+     where id = ${id} and lease_owner = ${owner} and status = 'working'`;
+  return result.count > 0;
+}
+
+/**
+ * Gives a followed row's worker slot back until its next poll (passthrough): queued again, due
+ * in `delayMs`, lease dropped; only while this owner holds it. `updated_at` is left alone (the
+ * agent's `lastUpdatedAt` is about the task, not the polling). Whether it was parked.
+ */
+export async function parkMcpTaskRun(
+  sql: Sql,
+  id: string,
+  owner: string,
+  delayMs: number,
+): Promise<boolean> {
+  const result = await sql`
+    update mcp_tasks
+       set queued = true, next_poll_at = now() + ${delayMs}::float8 * interval '1 millisecond',
+           lease_owner = null, lease_until = null
      where id = ${id} and lease_owner = ${owner} and status = 'working'`;
   return result.count > 0;
 }

@@ -7,6 +7,7 @@ import {
   finishMcpTaskRun,
   type McpTaskOutcome,
   type McpTaskRow,
+  parkMcpTaskRun,
   recoverMcpTasks,
   renewMcpTaskLease,
   setMcpTaskUpstream,
@@ -26,6 +27,7 @@ import {
   cancelUpstreamTask,
   type FollowDeps,
   followUpstreamTask,
+  type Parked,
   type UpstreamTask,
   upstreamTaskStarter,
 } from './mcp-task-upstream.ts';
@@ -233,13 +235,20 @@ export class McpTaskRuntime {
       }
       // Aborted: cancelled (the row says so already) or the gateway is stopping (lease expiry).
       if (run.controller.signal.aborted) return;
+      if ('park' in outcome) {
+        // Due again after `park` ms: this replica looks then (others poll every 2 s).
+        if (await parkMcpTaskRun(sql, row.id, owner, outcome.park)) {
+          setTimeout(() => this.worker?.wake(), outcome.park).unref();
+        }
+        return;
+      }
       if (await finishMcpTaskRun(sql, row.id, owner, outcome)) this.ended(row);
     } finally {
       this.running.delete(row.id);
     }
   }
 
-  private async outcome(run: Running): Promise<McpTaskOutcome> {
+  private async outcome(run: Running): Promise<McpTaskOutcome | Parked> {
     const { row } = run;
     const signal = run.controller.signal;
     // A revoked or expired token can do nothing, not even a call it queued earlier.

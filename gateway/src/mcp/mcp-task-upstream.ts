@@ -40,6 +40,13 @@ export const MAX_UPSTREAM_STATUS_BYTES = 64 * 1024;
 export const MAX_POLL_FAILURES = 5;
 /** The row ends this long before its ttl at the latest, so the agent can still read why: 5 min. */
 export const TTL_MARGIN_MS = 5 * 60_000;
+/**
+ * How long one run follows its upstream task before it parks the row until the next poll and
+ * gives its worker slot back (mcp-tasks/store.ts parkMcpTaskRun): 10 s keeps a short task in one
+ * run (no extra statements: ~20 polls), while a long one costs 2 statements per 10 s and holds
+ * no slot of the per-replica (50) and per-agent-task (10) running caps between its turns.
+ */
+export const FOLLOW_SLICE_MS = 10_000;
 /** A best-effort upstream tasks/cancel waits at most 5 s. */
 export const UPSTREAM_CANCEL_MS = 5_000;
 
@@ -211,8 +218,13 @@ const failed = (message: string, data?: unknown): McpTaskOutcome => ({
   error: { code: -32603, message: message.slice(0, 2000), ...(data !== undefined && { data }) },
 });
 
+/** The run gives its slot back: the row is queued again, due in `park` ms (FOLLOW_SLICE_MS). */
+export interface Parked {
+  park: number;
+}
+
 /**
- * Follows a row's upstream task to its end: first its pending input answers as tasks/update
+ * Follows a row's upstream task for up to FOLLOW_SLICE_MS (then Parked): first its pending input answers as tasks/update
  * (2026), then tasks/get every clamped pollInterval until terminal, an input_required (parks the
  * row), the row's bound (createdAt + min(maxMs, ttl - 5 min): the upstream task is cancelled
  * and the row fails) or MAX_POLL_FAILURES failed polls in a row. The signal aborts it (cancel,
@@ -224,7 +236,8 @@ export async function followUpstreamTask(
   task: UpstreamTask,
   signal: AbortSignal,
   store: (result: CallToolResult) => McpTaskOutcome,
-): Promise<McpTaskOutcome> {
+): Promise<McpTaskOutcome | Parked> {
+  const sliceEnd = Date.now() + FOLLOW_SLICE_MS;
   const boundMs = Math.min(deps.maxMs, row.ttlMs - TTL_MARGIN_MS);
   const deadline = row.createdAt.getTime() + boundMs;
   const request = <T>(method: string, schema: z.ZodType<T>, params?: Record<string, unknown>) =>
@@ -272,6 +285,7 @@ export async function followUpstreamTask(
         ? (raw as { pollIntervalMs?: unknown }).pollIntervalMs
         : (raw as { pollInterval?: unknown }).pollInterval;
     const wait = Math.min(clampPollMs(upstreamMs), Math.max(0, deadline - Date.now()));
+    if (Date.now() + wait >= sliceEnd) return { park: wait };
     await sleep(wait, undefined, { signal });
   }
 }
