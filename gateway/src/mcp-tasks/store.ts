@@ -256,7 +256,8 @@ export async function setMcpTaskUpstream(
 
 /**
  * Gives a followed row's worker slot back until its next poll (passthrough): queued again, due
- * in `delayMs`, lease dropped; only while this owner holds it. `updated_at` is left alone (the
+ * in `delayMs`, lease dropped, answers already sent upstream (tasks/update) cleared so the next
+ * turn does not send them again; only while this owner holds it. `updated_at` is left alone (the
  * agent's `lastUpdatedAt` is about the task, not the polling). Whether it was parked.
  */
 export async function parkMcpTaskRun(
@@ -268,7 +269,7 @@ export async function parkMcpTaskRun(
   const result = await sql`
     update mcp_tasks
        set queued = true, next_poll_at = now() + ${delayMs}::float8 * interval '1 millisecond',
-           lease_owner = null, lease_until = null
+           input_responses = '{}'::jsonb, lease_owner = null, lease_until = null
      where id = ${id} and lease_owner = ${owner} and status = 'working'`;
   return result.count > 0;
 }
