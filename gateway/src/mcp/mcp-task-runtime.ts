@@ -43,7 +43,10 @@ import { type View, visibleIntegrations } from './view.ts';
  * A dead replica's rows come back by `recover` after the lease (30 s): an idempotent tool's is
  * queued again, any other ends failed (`mcp_task_interrupted`). A cancel on any replica is
  * written to the row and published on the bus (`mcp_task_cancel`, the id only); the replica
- * running it aborts the upstream call.
+ * running it aborts the upstream call. Passthrough (mcp-task-upstream.ts): where the upstream
+ * runs tasks itself, the same callTool creates the task upstream, its id is committed to the row,
+ * and runs follow it (polling in 10 s turns, parked in between); recovery queues such a row again
+ * whatever its idempotency, since its next run only polls.
  */
 
 export const MCP_TASK_WAKE = 'mcp_task_queued';
