@@ -118,6 +118,12 @@ const envSchema = z.object({
   SWITCHBOARD_TASK_LEASE_MS: durationMs
     .pipe(z.number().min(1_000, 'expected at least 1000 ms'))
     .default(30_000),
+  // The longest an MCP task passed through to an upstream that runs tasks itself is followed
+  // (mcp/mcp-task-upstream.ts) before it is cancelled upstream and fails; capped by the task's
+  // 1 h ttl less 5 min (the agent can still read why). Tests shorten it to see the bound.
+  SWITCHBOARD_MCP_TASK_UPSTREAM_MAX_MS: durationMs
+    .pipe(z.number().min(1_000, 'expected at least 1000 ms'))
+    .default(55 * 60_000),
   // Load shedding (http/admission.ts): requests that do work (not GET) held at once by this
   // process past which new ones get 503 `overloaded` with Retry-After; 0 turns it off. 512: a
   // process serves ~1,000 tool calls a second (test/bench/RESULTS.md), so a full queue of 512
@@ -195,6 +201,7 @@ export interface Config {
   logFormat: LogFormat;
   shutdownTimeoutMs: number;
   taskLeaseMs: number;
+  mcpTaskUpstreamMaxMs: number;
   /** Load shedding (http/admission.ts); 0: off. */
   maxConcurrentRequests: number;
   shedEventLoopDelayMs: number;
@@ -272,6 +279,7 @@ export function loadConfig(
     logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
     taskLeaseMs: e.SWITCHBOARD_TASK_LEASE_MS,
+    mcpTaskUpstreamMaxMs: e.SWITCHBOARD_MCP_TASK_UPSTREAM_MAX_MS,
     maxConcurrentRequests: e.SWITCHBOARD_MAX_CONCURRENT_REQUESTS,
     shedEventLoopDelayMs: e.SWITCHBOARD_SHED_EVENT_LOOP_DELAY_MS,
     testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',

@@ -202,7 +202,13 @@ export async function startGateway(
         }),
         createBudgetGuard({ sql: db.sql, log, registry: integrations, bus }),
       ].map((guard) => countedGuard(guard, metrics.guardRefusals, known)),
-      mcpTasks: { sql: db.sql, bus, owner, onRevoked: (listener) => tokens.onRevoked(listener) },
+      mcpTasks: {
+        sql: db.sql,
+        bus,
+        owner,
+        onRevoked: (listener) => tokens.onRevoked(listener),
+        upstreamTaskMaxMs: config.mcpTaskUpstreamMaxMs,
+      },
     });
     // MCP GET streams (list_changed) stay open for as long as a client likes: end them first.
     shutdown.onStart(() => void mcp.close());

@@ -71,6 +71,7 @@ describe('migrations', () => {
       '0017_mcp_tasks.sql',
       '0018_era2025_clients.sql',
       '0019_rate_buckets.sql',
+      '0020_mcp_task_upstream.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;

@@ -31,6 +31,7 @@ describe('config (ARCHITECTURE §4 environment)', () => {
       logFormat: 'auto',
       shutdownTimeoutMs: 10_000,
       taskLeaseMs: 30_000,
+      mcpTaskUpstreamMaxMs: 3_300_000,
       containment: 'auto',
     });
     expect(publicUrlFor(config, 8080)).toBe('http://127.0.0.1:8080');

@@ -60,6 +60,8 @@ function row(over: Partial<McpTaskRow> = {}): McpTaskRow {
     ttlMs: 120_000,
     pollIntervalMs: 500,
     attempts: 1,
+    upstreamTaskId: null,
+    upstreamWire: null,
     createdAt: at,
     updatedAt: new Date(at.getTime() + 1000),
     ...over,
@@ -133,6 +135,17 @@ describe('2025-11-25 task shapes', () => {
         row({ status: 'failed', error: { code: -32602, message: 'bad', data: { a: 1 } } }),
       ),
     ).toThrow(expect.objectContaining({ code: -32602, message: expect.stringContaining('bad') }));
+  });
+
+  it("a passthrough row's upstream id is in no 2025 answer (Task, CreateTaskResult, tasks/result)", () => {
+    const secret = 'UPSTREAM-TASK-ID-7f3a';
+    const followed = { upstreamTaskId: secret, upstreamWire: '2025-11-25' as const };
+    const shown = [
+      task2025(row(followed)),
+      createTaskResult2025(row(followed)),
+      taskPayload2025(row({ ...followed, status: 'completed', result: { content: [] } })),
+    ];
+    for (const answer of shown) expect(JSON.stringify(answer)).not.toContain(secret);
   });
 
   it("tasks/cancel of a terminal task: -32602 naming the status (the spec's example)", () => {

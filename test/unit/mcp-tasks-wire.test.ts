@@ -38,6 +38,8 @@ function row(over: Partial<McpTaskRow> = {}): McpTaskRow {
     ttlMs: 3_600_000,
     pollIntervalMs: 500,
     attempts: 1,
+    upstreamTaskId: null,
+    upstreamWire: null,
     createdAt: at,
     updatedAt: at,
     ...over,
@@ -70,6 +72,23 @@ describe('MCP task wire (SEP-2663)', () => {
     );
     expect(Object.keys(parked.inputRequests as object)).toEqual(['a']);
     for (const d of [done, failed, parked]) expect('requestState' in d).toBe(false);
+  });
+
+  it('passthrough: the upstream task id and wire appear in no CreateTaskResult or DetailedTask', () => {
+    const upstream = { upstreamTaskId: 'UPSTREAM-SECRET-ID', upstreamWire: '2026-07-28' as const };
+    for (const status of [
+      'working',
+      'input_required',
+      'completed',
+      'failed',
+      'cancelled',
+    ] as const) {
+      const r = row({ ...upstream, status, result: { content: [] }, inputRequests: {} });
+      for (const shown of [createTaskResult(r), detailedTask(r)]) {
+        expect(JSON.stringify(shown)).not.toContain('UPSTREAM-SECRET-ID');
+        expect(JSON.stringify(shown)).not.toContain('upstream');
+      }
+    }
   });
 
   it('the v1 related-task _meta key is not repeated on an inlined result', () => {

@@ -11,6 +11,9 @@ import type { TokenClaims } from '../tokens/claims.ts';
 
 export type McpTaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
 
+/** The wires an upstream task can be created on (passthrough). */
+export type UpstreamWire = '2026-07-28' | '2025-11-25';
+
 export const OPEN_STATUSES: readonly McpTaskStatus[] = ['working', 'input_required'];
 
 export interface McpTaskRow {
@@ -34,6 +37,10 @@ export interface McpTaskRow {
   ttlMs: number;
   pollIntervalMs: number;
   attempts: number;
+  /** The upstream's own task id (passthrough, mcp/mcp-task-upstream.ts); never shown to the agent. */
+  upstreamTaskId: string | null;
+  /** The wire the upstream task was created on. */
+  upstreamWire: UpstreamWire | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -42,7 +49,8 @@ const COLUMNS = `id, agent_task_id as "agentTaskId", token_id as "tokenId", clai
   view_integration as "viewIntegration", requested_name as "requestedName", arguments,
   input_capabilities as "inputCapabilities", idempotent, status, input_requests as "inputRequests",
   input_responses as "inputResponses", request_state as "requestState", result, error,
-  ttl_ms as "ttlMs", poll_interval_ms as "pollIntervalMs", attempts, created_at as "createdAt",
+  ttl_ms as "ttlMs", poll_interval_ms as "pollIntervalMs", attempts, upstream_task_id as "upstreamTaskId",
+  upstream_wire as "upstreamWire", created_at as "createdAt",
   updated_at as "updatedAt"`;
 
 export interface NewMcpTask {
@@ -168,7 +176,7 @@ export async function takeFirstRoundInput(
   const rows = await sql<{ inputRequests: Record<string, unknown>; requestState: string | null }[]>`
     delete from mcp_tasks
      where id = ${id} and agent_task_id = ${agentTaskId} and status = 'input_required'
-       and attempts = 1 and input_requests is not null
+       and attempts = 1 and input_requests is not null and upstream_task_id is null
     returning input_requests as "inputRequests", request_state as "requestState"`;
   return rows[0];
 }
@@ -218,7 +226,9 @@ export async function answerMcpTaskInput(
 }
 
 /**
- * Leases up to `limit` queued rows for `owner` (SKIP LOCKED); each claim counts an attempt. A row
+ * Leases up to `limit` queued rows for `owner` (SKIP LOCKED), due first (a parked passthrough row
+ * at its next poll, any other at its creation, so rows taking turns cannot starve a new one);
+ * each claim counts an attempt. A row
  * whose agent task already has `perAgentTask` calls running waits, so one agent task's calls
  * cannot take every worker slot from the others (checked per claim, so concurrent claims of
  * several replicas may pass it by their claim sizes, never without bound).
@@ -237,10 +247,12 @@ export async function claimMcpTasks(
             attempts = m.attempts + 1, updated_at = now()
       where m.id in (select q.id from mcp_tasks q
                       where q.queued and q.status = 'working' and q.expires_at > now()
+                        and (q.next_poll_at is null or q.next_poll_at <= now())
                         and (select count(*) from mcp_tasks r
                               where r.agent_task_id = q.agent_task_id and r.status = 'working'
                                 and r.lease_owner is not null) < $4::integer
-                      order by q.created_at limit $3::integer for update skip locked)
+                      order by coalesce(q.next_poll_at, q.created_at), q.created_at
+                      limit $3::integer for update skip locked)
       returning ${COLUMNS}`,
     [owner, leaseMs, limit, perAgentTask] as never[],
   );
@@ -256,6 +268,43 @@ export async function renewMcpTaskLease(
   await sql`
     update mcp_tasks set lease_until = now() + ${leaseMs}::float8 * interval '1 millisecond'
      where id = ${id} and lease_owner = ${owner} and status = 'working'`;
+}
+
+/**
+ * Records the upstream's task id of a running row (passthrough), under its lease: whether it was
+ * written (false: cancelled, or another replica took the row back; the caller cancels upstream).
+ */
+export async function setMcpTaskUpstream(
+  sql: Sql,
+  id: string,
+  owner: string,
+  upstream: { taskId: string; wire: UpstreamWire },
+): Promise<boolean> {
+  const result = await sql`
+    update mcp_tasks set upstream_task_id = ${upstream.taskId}, upstream_wire = ${upstream.wire},
+           updated_at = now()
+     where id = ${id} and lease_owner = ${owner} and status = 'working'`;
+  return result.count > 0;
+}
+
+/**
+ * Gives a followed row's worker slot back until its next poll (passthrough): queued again, due
+ * in `delayMs`, lease dropped, answers already sent upstream (tasks/update) cleared so the next
+ * turn does not send them again; only while this owner holds it. `updated_at` is left alone (the
+ * agent's `lastUpdatedAt` is about the task, not the polling). Whether it was parked.
+ */
+export async function parkMcpTaskRun(
+  sql: Sql,
+  id: string,
+  owner: string,
+  delayMs: number,
+): Promise<boolean> {
+  const result = await sql`
+    update mcp_tasks
+       set queued = true, next_poll_at = now() + ${delayMs}::float8 * interval '1 millisecond',
+           input_responses = '{}'::jsonb, lease_owner = null, lease_until = null
+     where id = ${id} and lease_owner = ${owner} and status = 'working'`;
+  return result.count > 0;
 }
 
 /** How a run ended, as stored. */
@@ -291,7 +340,9 @@ export async function finishMcpTaskRun(
 
 /**
  * Takes back the rows of dead runs (lease expired): an idempotent tool's row is queued to run
- * again, any other ends `failed` (a non-idempotent call must not run twice). How many it took.
+ * again, and so is a row whose upstream task was created (its next run only resumes polling it,
+ * no second tools/call); any other ends `failed` (a non-idempotent call must not run twice).
+ * How many it took.
  */
 export async function recoverMcpTasks(
   sql: Sql,
@@ -299,9 +350,10 @@ export async function recoverMcpTasks(
 ): Promise<number> {
   const result = await sql`
     update mcp_tasks
-       set queued = idempotent,
-           status = case when idempotent then status else 'failed' end,
-           error = case when idempotent then null else ${sql.json(error as never)} end,
+       set queued = idempotent or upstream_task_id is not null,
+           status = case when idempotent or upstream_task_id is not null then status else 'failed' end,
+           error = case when idempotent or upstream_task_id is not null then null
+                        else ${sql.json(error as never)} end,
            lease_owner = null, lease_until = null, updated_at = now()
      where id in (select id from mcp_tasks
                    where status = 'working' and not queued and lease_until < now()

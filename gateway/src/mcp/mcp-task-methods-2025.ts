@@ -157,7 +157,7 @@ export function registerMcpTaskMethods2025(
         // Ended between the read and the update: read again for the status it ended with.
         throw cancelRejected(isTerminal(row) ? row : await visibleRow(deps, view, params.taskId));
       }
-      deps.runtime.cancelled(row.id);
+      deps.runtime.cancelled(row);
       return task2025(await visibleRow(deps, view, params.taskId));
     },
   );

@@ -144,7 +144,7 @@ export function registerMcpTaskMethods(server: Server, deps: McpTaskMethodDeps, 
       if (!negotiated(server, ctx)) throw missingCapability('tasks/cancel');
       const row = await visibleRow(deps, view, params.taskId);
       if (await cancelMcpTask(deps.runtime.deps.sql, row.id, view.claims.taskId)) {
-        deps.runtime.cancelled(row.id);
+        deps.runtime.cancelled(row);
       }
       return { resultType: 'complete' };
     },

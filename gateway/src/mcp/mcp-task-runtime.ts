@@ -7,8 +7,10 @@ import {
   finishMcpTaskRun,
   type McpTaskOutcome,
   type McpTaskRow,
+  parkMcpTaskRun,
   recoverMcpTasks,
   renewMcpTaskLease,
+  setMcpTaskUpstream,
 } from '../mcp-tasks/store.ts';
 import {
   fitsResultCap,
@@ -21,6 +23,14 @@ import { QueueWorker } from '../queue/worker.ts';
 import type { RevocationListener } from '../tokens/claims.ts';
 import { tokenState } from '../tokens/store.ts';
 import type { AgentInput } from './input-required.ts';
+import {
+  cancelUpstreamTask,
+  type FollowDeps,
+  followUpstreamTask,
+  type Parked,
+  type UpstreamTask,
+  upstreamTaskStarter,
+} from './mcp-task-upstream.ts';
 import { callTool, type HandlerDeps } from './tools.ts';
 import { type View, visibleIntegrations } from './view.ts';
 
@@ -33,7 +43,10 @@ import { type View, visibleIntegrations } from './view.ts';
  * A dead replica's rows come back by `recover` after the lease (30 s): an idempotent tool's is
  * queued again, any other ends failed (`mcp_task_interrupted`). A cancel on any replica is
  * written to the row and published on the bus (`mcp_task_cancel`, the id only); the replica
- * running it aborts the upstream call.
+ * running it aborts the upstream call. Passthrough (mcp-task-upstream.ts): where the upstream
+ * runs tasks itself, the same callTool creates the task upstream, its id is committed to the row,
+ * and runs follow it (polling in 10 s turns, parked in between); recovery queues such a row again
+ * whatever its idempotency, since its next run only polls.
  */
 
 export const MCP_TASK_WAKE = 'mcp_task_queued';
@@ -48,6 +61,12 @@ export interface McpTaskRuntimeDeps {
   owner: string;
   /** Revocations made here or announced by another process (tokens/service.ts onRevoked). */
   onRevoked?: (listener: RevocationListener) => () => void;
+  /**
+   * The longest a passthrough row (an upstream task the gateway follows: mcp-task-upstream.ts)
+   * runs from its creation before it is cancelled upstream and fails; capped by its ttl less
+   * 5 min. Config SWITCHBOARD_MCP_TASK_UPSTREAM_MAX_MS (default 55 min).
+   */
+  upstreamTaskMaxMs?: number;
 }
 
 /** A call running here: its abort, and whether its token's revocation was the cause. */
@@ -55,6 +74,8 @@ interface Running {
   row: McpTaskRow;
   controller: AbortController;
   revoked: boolean;
+  /** The upstream task this run follows (passthrough), once known. */
+  upstream?: UpstreamTask;
 }
 
 export class McpTaskRuntime {
@@ -144,13 +165,27 @@ export class McpTaskRuntime {
     this.worker?.wake();
   }
 
-  /** Tells the replica running `id` to abort its upstream call. */
-  cancelled(id: string): void {
-    this.running.get(id)?.controller.abort(new Error('MCP task cancelled'));
-    this.wake(id);
-    this.deps.bus.publish(MCP_TASK_CANCEL, id).catch((error: unknown) => {
+  /**
+   * Tells the replica running `row` to abort its upstream call, and cancels its upstream task
+   * (passthrough) if it has one (best effort, bounded). A task created upstream while this cancel
+   * was written is cancelled by its run, whose commit of the id then fails.
+   */
+  cancelled(row: McpTaskRow): void {
+    this.running.get(row.id)?.controller.abort(new Error('MCP task cancelled'));
+    this.wake(row.id);
+    this.deps.bus.publish(MCP_TASK_CANCEL, row.id).catch((error: unknown) => {
       this.handler.log.warn({ err: error }, 'mcp task cancel not published');
     });
+    if (row.upstreamTaskId !== null && row.upstreamWire !== null) {
+      void cancelUpstreamTask(this.followDeps(), row, {
+        taskId: row.upstreamTaskId,
+        wire: row.upstreamWire,
+      });
+    }
+  }
+
+  private followDeps(): FollowDeps {
+    return { ...this.handler, maxMs: this.deps.upstreamTaskMaxMs ?? DEFAULT_UPSTREAM_TASK_MAX_MS };
   }
 
   /**
@@ -202,28 +237,47 @@ export class McpTaskRuntime {
     const run: Running = { row, controller: new AbortController(), revoked: false };
     this.running.set(row.id, run);
     try {
-      const outcome = await this.outcome(row, run.controller.signal);
+      const outcome = await this.outcome(run);
       if (run.revoked) {
+        if (run.upstream) void cancelUpstreamTask(this.followDeps(), row, run.upstream);
         if (await finishMcpTaskRun(sql, row.id, owner, TOKEN_GONE)) this.ended(row);
         return;
       }
       // Aborted: cancelled (the row says so already) or the gateway is stopping (lease expiry).
       if (run.controller.signal.aborted) return;
+      if ('park' in outcome) {
+        // Due again after `park` ms: this replica looks then (others poll every 2 s).
+        if (await parkMcpTaskRun(sql, row.id, owner, outcome.park)) {
+          setTimeout(() => this.worker?.wake(), outcome.park).unref();
+        }
+        return;
+      }
       if (await finishMcpTaskRun(sql, row.id, owner, outcome)) this.ended(row);
     } finally {
       this.running.delete(row.id);
     }
   }
 
-  private async outcome(row: McpTaskRow, signal: AbortSignal): Promise<McpTaskOutcome> {
+  private async outcome(run: Running): Promise<McpTaskOutcome | Parked> {
+    const { row } = run;
+    const signal = run.controller.signal;
     // A revoked or expired token can do nothing, not even a call it queued earlier.
     const token = await tokenState(this.deps.sql, row.tokenId);
     if (!token || token.revoked || row.claims.expiresAt * 1000 <= Date.now()) return TOKEN_GONE;
+    // Passthrough: the upstream task exists (a restart, or input answered): follow it, no call.
+    const follow = (task: UpstreamTask, pending: McpTaskRow) => {
+      run.upstream = task;
+      return followUpstreamTask(this.followDeps(), pending, task, signal, outcomeOf);
+    };
     const view: View = { claims: row.claims, integration: row.viewIntegration ?? undefined };
     const input: AgentInput = { capabilities: row.inputCapabilities };
     if (Object.keys(row.inputResponses).length > 0) input.inputResponses = row.inputResponses;
     if (row.requestState !== null) input.requestState = row.requestState;
     try {
+      if (row.upstreamTaskId !== null && row.upstreamWire !== null) {
+        return await follow({ taskId: row.upstreamTaskId, wire: row.upstreamWire }, row);
+      }
+      let created: UpstreamTask | undefined;
       const result = await callTool(
         this.handler,
         view,
@@ -232,9 +286,19 @@ export class McpTaskRuntime {
         {
           mcpReq: { id: `mcp-task:${row.id}`, _meta: undefined, signal, notify: async () => {} },
           era: 'modern',
+          upstreamTask: upstreamTaskStarter({
+            ttlMs: row.ttlMs,
+            commit: (task) => setMcpTaskUpstream(this.deps.sql, row.id, this.deps.owner, task),
+            created: (task) => {
+              created = task;
+            },
+            abandon: (task) => void cancelUpstreamTask(this.followDeps(), row, task),
+          }),
         },
         input,
       );
+      // The answers this call sent went with the tools/call: nothing is left to send upstream.
+      if (created) return await follow(created, { ...row, inputResponses: {} });
       return outcomeOf(result);
     } catch (error) {
       const e = error as { code?: unknown; message?: unknown; data?: unknown };
@@ -249,6 +313,9 @@ export class McpTaskRuntime {
     }
   }
 }
+
+/** SWITCHBOARD_MCP_TASK_UPSTREAM_MAX_MS's default: the 1 h ttl less its 5 min margin. */
+export const DEFAULT_UPSTREAM_TASK_MAX_MS = 55 * 60_000;
 
 /** The end of a call whose token was revoked or expired before or while it ran. */
 const TOKEN_GONE: McpTaskOutcome = {

@@ -1,3 +1,4 @@
+import type { Client } from '@modelcontextprotocol/client';
 import type { CallToolResult, ServerContext, Tool } from '@modelcontextprotocol/server';
 import type { Integration, IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
@@ -20,6 +21,32 @@ export interface ToolCallContext {
   mcpReq: Pick<ServerContext['mcpReq'], 'id' | '_meta' | 'signal' | 'notify'>;
   /** The era the answer is for (what of the upstream's result it may carry: era-results.ts). */
   era: Era;
+  /**
+   * MCP task passthrough (mcp-task-upstream.ts): given the connection the call goes on, sends it
+   * as an upstream task where that upstream runs tasks itself, else undefined (a plain call).
+   * The seam is here so a passthrough call passes every check a sync call does (tools.ts).
+   */
+  upstreamTask?: UpstreamTaskStarter;
+}
+
+/** One tools/call as an upstream task, if `client`'s server runs tasks; undefined otherwise. */
+export type UpstreamTaskStarter = (
+  client: Client,
+  tool: Tool,
+  request: UpstreamToolCall,
+  /** Sends a tools/call exactly as a plain call is sent (bounds, definition, input_required). */
+  send: (request: UpstreamToolCall) => Promise<CallToolResult>,
+) => Promise<CallToolResult> | undefined;
+
+/** The tools/call params the gateway sends upstream. */
+export interface UpstreamToolCall {
+  name: string;
+  /** 2025-11-25 task augmentation (passthrough). */
+  task?: { ttl: number };
+  arguments?: Record<string, unknown>;
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
+  _meta: Record<string, unknown>;
 }
 
 /** What the upstream leg needs of the endpoint's dependencies. */
@@ -92,29 +119,30 @@ async function callUpstream(
           found.item,
           view.claims,
           [tool],
-          ({ client, timeoutMs, meta, retry }) =>
-            client
-              .callTool(
-                {
-                  name: tool,
-                  ...(params.arguments !== undefined && { arguments: params.arguments }),
-                  ...retry,
-                  _meta: { ...agentMeta(params._meta), ...meta, ...trace },
-                },
-                {
-                  // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
-                  allowInputRequired: true,
-                  // The definition the agent was shown (the catalog's, checked): the MCP client
-                  // validates structuredContent and mirrors x-mcp-header params by it on every
-                  // instance, instead of re-listing the upstream's tools unbounded on a miss of its
-                  // own cache.
-                  toolDefinition: found.tool,
-                  ...bounds.options(timeoutMs),
-                },
-              )
-              .catch((error: unknown) => {
+          ({ client, timeoutMs, meta, retry }) => {
+            const request: UpstreamToolCall = {
+              name: tool,
+              ...(params.arguments !== undefined && { arguments: params.arguments }),
+              ...retry,
+              _meta: { ...agentMeta(params._meta), ...meta, ...trace },
+            };
+            const send = (sent: UpstreamToolCall) =>
+              client.callTool(sent, {
+                // An input_required answer goes back to the agent as it is (mcp/input-required.ts).
+                allowInputRequired: true,
+                // The definition the agent was shown (the catalog's, checked): the MCP client
+                // validates structuredContent and mirrors x-mcp-header params by it on every
+                // instance, instead of re-listing the upstream's tools unbounded on a miss of its
+                // own cache.
+                toolDefinition: found.tool,
+                ...bounds.options(timeoutMs),
+              });
+            return (ctx.upstreamTask?.(client, found.tool, request, send) ?? send(request)).catch(
+              (error: unknown) => {
                 throw bounds.failure(error);
-              }),
+              },
+            );
+          },
           { input, signal },
         );
       },

@@ -1,4 +1,52 @@
-import { Client } from '@modelcontextprotocol/client';
+import {
+  Client,
+  type JSONRPCErrorResponse,
+  type JSONRPCResponse,
+} from '@modelcontextprotocol/client';
+
+/** The `data` key under which an upstream's CreateTaskResult reaches its caller (see below). */
+export const UPSTREAM_TASK_CREATED = 'io.switchboard/upstream-task-created';
+
+/**
+ * The SDK client decodes a `resultType: "task"` answer (the tasks extension, 2026-07-28) as an
+ * unsupported result, and a 2025-11-25 CreateTaskResult (`{ task }`) fails its tools/call schema;
+ * either way its content is lost. This client turns both into an error response whose data holds
+ * the raw result under UPSTREAM_TASK_CREATED, so the caller that asked for a task reads it back
+ * (mcp/mcp-task-upstream.ts) and any other caller fails as before (a task nobody asked for).
+ */
+class UpstreamClient extends Client {
+  protected override _onresponse(response: JSONRPCResponse | JSONRPCErrorResponse): void {
+    const result = (response as { result?: unknown }).result as Record<string, unknown> | undefined;
+    const isTask =
+      result !== null &&
+      typeof result === 'object' &&
+      (result.resultType === 'task' ||
+        (result.resultType === undefined &&
+          typeof result.task === 'object' &&
+          result.task !== null &&
+          !('content' in result)));
+    if (!isTask) {
+      super._onresponse(response);
+      return;
+    }
+    super._onresponse({
+      jsonrpc: '2.0',
+      id: response.id,
+      error: {
+        code: -32603,
+        message: 'the upstream answered with a task',
+        data: { [UPSTREAM_TASK_CREATED]: result },
+      },
+    } as JSONRPCErrorResponse);
+  }
+}
+
+/** The raw CreateTaskResult an upstream answered, if `error` is the one UpstreamClient made. */
+export function upstreamTaskCreated(error: unknown): Record<string, unknown> | undefined {
+  const data = (error as { data?: Record<string, unknown> } | undefined)?.data;
+  const raw = data?.[UPSTREAM_TASK_CREATED];
+  return raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : undefined;
+}
 
 /**
  * The gateway's MCP client towards one upstream, the same for stdio and HTTP.
@@ -15,7 +63,7 @@ import { Client } from '@modelcontextprotocol/client';
  * user or model to answer with; it passes the request on instead.
  */
 export function createUpstreamClient(): Client {
-  return new Client(
+  return new UpstreamClient(
     { name: 'switchboard-gateway', version: '0.1.0' },
     {
       capabilities: {},
