@@ -4,6 +4,7 @@
  * `switchboard start` processes, a real 2026-07-28 HTTP upstream (its own process, so it outlives
  * a killed gateway) and a real 2025-11-25 stdio upstream (SDK 1.x tasks), real HTTP agents.
  */
+import { CallToolResultSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../helpers/database.ts';
 import {
@@ -13,6 +14,7 @@ import {
   startGatewayProcess,
 } from '../helpers/gateway-process.ts';
 import { getTask, grantTask, MASTER_KEY, rpc, settle, startFront } from '../helpers/mcp-tasks.ts';
+import { connect2025, createTask2025 } from '../helpers/mcp-tasks-2025.ts';
 import {
   createTaskOf,
   integrationsReady,
@@ -93,10 +95,11 @@ describe('MCP task passthrough on one gateway', () => {
   });
 
   it('tasks/cancel by the agent reaches the upstream task (tasks/cancel upstream)', async () => {
+    // Read before the call: the run may create and poll the upstream task at once.
+    const upstreamBefore = Object.keys((await upstream.stats()).pollTimes);
     const id = await createTaskOf(gw.url, token, 'tasks26__never_ends');
     await settle(gw.url, token, id, ['working']);
     // Wait until the upstream task exists (the row has its id): the upstream has been polled.
-    const upstreamBefore = Object.keys((await upstream.stats()).pollTimes);
     await expect
       .poll(async () => Object.keys((await upstream.stats()).pollTimes).length, { timeout: 10_000 })
       .toBeGreaterThan(upstreamBefore.length);
@@ -130,6 +133,52 @@ describe('MCP task passthrough on one gateway', () => {
     expect(stats.updates.slice(updatesBefore)).toEqual([
       { user_name: { action: 'accept', content: { name: 'Ada' } } },
     ]);
+  }, 60_000);
+
+  it("a 2025-era agent (SDK 1.x client, params.task): passthrough on both upstream wires, and the 2026 upstream's question asked over tasks/result, answered, sent upstream", async () => {
+    const asked: unknown[] = [];
+    const client = await connect2025(`${gw.url}/mcp`, token, { elicitation: { form: {} } });
+    client.setRequestHandler(ElicitRequestSchema, (request) => {
+      asked.push(request.params);
+      return { action: 'accept', content: { name: 'Grace' } };
+    });
+    try {
+      const before = await upstream.stats();
+      const modern = await createTask2025(client, 'tasks26__required_job', { ms: 200, label: 'a' });
+      const legacy = await createTask2025(client, 'tasks25__required_job', { ms: 200, label: 'b' });
+      const results = await Promise.all(
+        [modern, legacy].map((t) =>
+          client.experimental.tasks.getTaskResult(t.taskId as string, CallToolResultSchema),
+        ),
+      );
+      expect(results.map((r) => textOf({ result: r }))).toEqual(['done a', 'done b']);
+      expect(
+        ((await upstream.stats()).toolCalls.required_job ?? 0) -
+          (before.toolCalls.required_job ?? 0),
+      ).toBe(1);
+
+      const updatesBefore = (await upstream.stats()).updates.length;
+      const ask = await createTask2025(client, 'tasks26__ask_name', { ms: 200 });
+      const id = ask.taskId as string;
+      const answered = await client.experimental.tasks.getTaskResult(id, CallToolResultSchema);
+      expect(textOf({ result: answered })).toBe('Hello, Grace!');
+      expect(asked).toEqual([
+        expect.objectContaining({
+          message: 'Your name?',
+          _meta: { 'io.modelcontextprotocol/related-task': { taskId: id } },
+        }),
+      ]);
+      expect((await upstream.stats()).updates.slice(updatesBefore)).toEqual([
+        { user_name: { action: 'accept', content: { name: 'Grace' } } },
+      ]);
+      // The gateway's ids only: no upstream id in anything this client was answered.
+      const listed = await client.experimental.tasks.listTasks();
+      const shown = JSON.stringify([modern, legacy, ask, results, answered, listed]);
+      for (const upstreamId of Object.keys((await upstream.stats()).pollTimes))
+        expect(shown).not.toContain(upstreamId);
+    } finally {
+      await client.close();
+    }
   }, 60_000);
 
   it('30 concurrent passthrough tasks of one agent task all complete, each with its own result', async () => {
