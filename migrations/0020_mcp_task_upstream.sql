@@ -9,3 +9,9 @@ ALTER TABLE mcp_tasks
   ADD COLUMN upstream_task_id text,
   ADD COLUMN upstream_wire text CHECK (upstream_wire IN ('2026-07-28', '2025-11-25')),
   ADD COLUMN next_poll_at timestamptz;
+
+-- Claims take queued rows by due time (coalesce(next_poll_at, created_at), store.ts
+-- claimMcpTasks); parked passthrough rows stay queued between polls, so the queued set can hold
+-- every long upstream task (up to 100 open per agent task), read by every replica every 2 s.
+DROP INDEX mcp_tasks_queued;
+CREATE INDEX mcp_tasks_due ON mcp_tasks ((coalesce(next_poll_at, created_at)), created_at) WHERE queued;

@@ -247,7 +247,7 @@ export async function claimMcpTasks(
             attempts = m.attempts + 1, updated_at = now()
       where m.id in (select q.id from mcp_tasks q
                       where q.queued and q.status = 'working' and q.expires_at > now()
-                        and (q.next_poll_at is null or q.next_poll_at <= now())
+                        and coalesce(q.next_poll_at, q.created_at) <= now()
                         and (select count(*) from mcp_tasks r
                               where r.agent_task_id = q.agent_task_id and r.status = 'working'
                                 and r.lease_owner is not null) < $4::integer
