@@ -8,8 +8,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { ADMIN_KEY, REPO_ROOT } from './gateway.ts';
+import { type GatewayProcess, listenUrl, startGatewayProcess } from './gateway-process.ts';
 import { startHttpFront } from './round-robin.ts';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
@@ -51,6 +52,40 @@ export function fixtureRoot(name: string): { root: string; policy: string; remov
 export async function startFront() {
   const front = await startHttpFront((req) => String(req.headers['x-test-backend']));
   return { ...front, via: (backend: string) => `${front.url}#${backend}` };
+}
+
+/**
+ * The gateway processes of one describe block behind one public URL (startFront): every token
+ * names that URL, so each process honours the others'. `start(extra)` adds `extra` to `env()`;
+ * `at(gw)` is the URL that reaches `gw` through the front. All stopped after the block.
+ */
+export function frontedGateways(env: () => Record<string, string>) {
+  const started: GatewayProcess[] = [];
+  let front: Awaited<ReturnType<typeof startFront>> | undefined;
+  beforeAll(async () => {
+    front = await startFront();
+  });
+  afterAll(async () => {
+    for (const gw of started.reverse()) await gw.cleanup();
+    await front?.close();
+  });
+  const opened = () => {
+    if (!front) throw new Error('frontedGateways: used outside its describe block');
+    return front;
+  };
+  return {
+    front: opened,
+    at: (gw: GatewayProcess) => opened().via(listenUrl(gw)),
+    start: async (extra: Record<string, string> = {}) => {
+      const gw = await startGatewayProcess({
+        ...env(),
+        SWITCHBOARD_PUBLIC_URL: opened().url,
+        ...extra,
+      });
+      started.push(gw);
+      return gw;
+    },
+  };
 }
 
 /** The URL to fetch and the headers that pick its backend (see startFront). */

@@ -10,10 +10,16 @@ import { usingPostgres } from '../helpers/database.ts';
 import {
   type GatewayProcess,
   gatewayDatabase,
-  listenUrl,
   startGatewayProcess,
 } from '../helpers/gateway-process.ts';
-import { getTask, grantTask, MASTER_KEY, rpc, settle, startFront } from '../helpers/mcp-tasks.ts';
+import {
+  frontedGateways,
+  getTask,
+  grantTask,
+  MASTER_KEY,
+  rpc,
+  settle,
+} from '../helpers/mcp-tasks.ts';
 import { connect2025, createTask2025 } from '../helpers/mcp-tasks-2025.ts';
 import {
   createTaskOf,
@@ -223,30 +229,17 @@ describe('MCP task passthrough on one gateway', () => {
 });
 
 describe('MCP task passthrough across a restart', () => {
-  const started: GatewayProcess[] = [];
-  let front: Awaited<ReturnType<typeof startFront>>;
-  beforeAll(async () => {
-    front = await startFront();
-  });
-  afterAll(async () => {
-    for (const gw of started.reverse()) await gw.cleanup();
-    await front?.close();
-  });
+  const gateways = frontedGateways(envOf);
   /** A gateway process behind one public URL (its tokens name it), so B honours A's tokens. */
   const start = async (extra: Record<string, string> = {}) => {
-    const gw = await startGatewayProcess({
-      ...envOf(),
-      SWITCHBOARD_PUBLIC_URL: front.url,
-      ...extra,
-    });
-    started.push(gw);
-    await integrationsReady(front.via(listenUrl(gw)), ['tasks26']);
-    return front.via(listenUrl(gw));
+    const gw = await gateways.start(extra);
+    await integrationsReady(gateways.at(gw), ['tasks26']);
+    return gw;
   };
 
   it('a SIGKILLed gateway: the next one on the same database resumes polling the upstream task; exactly one upstream tools/call, though the tool is not idempotent', async () => {
-    const a = await start();
-    const gwA = started[0] as GatewayProcess;
+    const gwA = await start();
+    const a = gateways.at(gwA);
     const { token } = await grantTask(a, ['tasks26:*']);
     const before = (await upstream.stats()).toolCalls.slow_write ?? 0;
     const id = await createTaskOf(a, token, 'tasks26__slow_write', { ms: 8_000, label: 'once' });
@@ -259,7 +252,7 @@ describe('MCP task passthrough across a restart', () => {
     const same: Record<string, string> = usingPostgres
       ? { DATABASE_URL: gatewayDatabase(gwA) }
       : { SWITCHBOARD_DATA_DIR: gwA.env.SWITCHBOARD_DATA_DIR as string };
-    const b = await start(same);
+    const b = gateways.at(await start(same));
     // Recovery takes the row back after its 30 s lease (recover runs every 10 s).
     const done = await settle(b, token, id, undefined, 90_000);
     expect(done.status, JSON.stringify(done)).toBe('completed');

@@ -20,7 +20,7 @@ import {
   listenUrl,
   startGatewayProcess,
 } from '../helpers/gateway-process.ts';
-import { fixtureReady, fixtureRoot, MASTER_KEY, startFront } from '../helpers/mcp-tasks.ts';
+import { fixtureReady, fixtureRoot, frontedGateways, MASTER_KEY } from '../helpers/mcp-tasks.ts';
 import {
   connect2025,
   createTask2025,
@@ -295,15 +295,11 @@ describe('2025-11-25 MCP tasks on one gateway', () => {
 });
 
 describe('2025-11-25 MCP tasks across gateway processes', () => {
-  const started: GatewayProcess[] = [];
-  let front: Awaited<ReturnType<typeof startFront>>;
-  beforeAll(async () => {
-    front = await startFront();
-  });
-  afterAll(async () => {
-    for (const gw of started.reverse()) await gw.cleanup();
-    await front?.close();
-  });
+  const gateways = frontedGateways(() => ({
+    INTEGRATION_DIRS: setup.root,
+    SWITCHBOARD_POLICY: setup.policy,
+    SWITCHBOARD_MASTER_KEY: MASTER_KEY,
+  }));
 
   it('two gateways on one PostgreSQL: created on A, tasks/get, tasks/result and tasks/list on B', async (ctx) => {
     if (!usingPostgres) {
@@ -313,16 +309,9 @@ describe('2025-11-25 MCP tasks across gateway processes', () => {
       ctx.skip();
       return;
     }
-    const env = {
-      INTEGRATION_DIRS: setup.root,
-      SWITCHBOARD_POLICY: setup.policy,
-      SWITCHBOARD_MASTER_KEY: MASTER_KEY,
-      SWITCHBOARD_PUBLIC_URL: front.url,
-    };
-    const a = await startGatewayProcess(env);
-    started.push(a);
-    const b = await startGatewayProcess({ ...env, DATABASE_URL: gatewayDatabase(a) });
-    started.push(b);
+    const front = gateways.front();
+    const a = await gateways.start();
+    const b = await gateways.start({ DATABASE_URL: gatewayDatabase(a) });
     await fixtureReady(front.via(listenUrl(a)));
     await fixtureReady(front.via(listenUrl(b)));
     const grant = await grantBoth(front.via(listenUrl(a)));

@@ -18,12 +18,12 @@ import {
   createTask,
   fixtureReady,
   fixtureRoot,
+  frontedGateways,
   getTask,
   grantTask,
   MASTER_KEY,
   rpc,
   settle,
-  startFront,
 } from '../helpers/mcp-tasks.ts';
 
 const setup = fixtureRoot('integration');
@@ -179,23 +179,13 @@ describe('MCP tasks on one gateway', () => {
 });
 
 describe('MCP tasks across gateway processes', () => {
-  const started: GatewayProcess[] = [];
-  let front: Awaited<ReturnType<typeof startFront>>;
-  beforeAll(async () => {
-    front = await startFront();
-  });
-  afterAll(async () => {
-    for (const gw of started.reverse()) await gw.cleanup();
-    await front?.close();
-  });
-  /** A gateway process behind the one public URL (tokens name it); `at(gw)` addresses it. */
+  const gateways = frontedGateways(() => env);
+  const { at } = gateways;
   const start = async (extra: Record<string, string> = {}) => {
-    const gw = await startGatewayProcess({ ...env, SWITCHBOARD_PUBLIC_URL: front.url, ...extra });
-    started.push(gw);
+    const gw = await gateways.start(extra);
     await fixtureReady(at(gw));
     return gw;
   };
-  const at = (gw: GatewayProcess) => front.via(listenUrl(gw));
 
   it('a task survives a restart: another process on the same database answers the same, and resumes it', async () => {
     const a = await start();
@@ -238,7 +228,7 @@ describe('MCP tasks across gateway processes', () => {
       /gateway stopped during the call/,
     );
     const redone = await settle(at(b), token, compute, undefined, 90_000);
-    expect(redone.status).toBe('completed');
+    expect(redone.status, JSON.stringify(redone)).toBe('completed');
     expect((redone.result as { content: Array<{ text: string }> }).content[0]?.text).toBe(
       'computed again after 2s',
     );
