@@ -297,8 +297,12 @@ export async function startGateway(
       integrationsSettled();
     });
     step();
-    // MCP tasks (durable tools/calls of the tasks extension) re-run calls: after loadAll.
-    await mcp.startMcpTasks?.();
+    // MCP tasks (durable tools/calls of the tasks extension) run calls once the integrations'
+    // servers have started: a call claimed before ran against tools not yet known and failed.
+    // In the background, like `settled` itself (up to each server's start timeout, 30 s).
+    void settled
+      .then(() => mcp.startMcpTasks?.())
+      .catch((error: unknown) => log.error({ err: error }, 'MCP tasks did not start'));
     const taskWorker = await TaskWorker.start({
       sql: db.sql,
       log,

@@ -19,13 +19,29 @@ export const MASTER_KEY = '6b'.repeat(32);
 type Json = Record<string, unknown>;
 
 /** An integrations root holding a copy of servers/fixture, and a policy enabling it. */
-export function fixtureRoot(name: string): { root: string; policy: string; remove(): void } {
+export function fixtureRoot(
+  name: string,
+  options: { startDelaySec?: number } = {},
+): { root: string; policy: string; remove(): void } {
   const root = path.join(REPO_ROOT, 'test/fixtures', `.generated-mcp-tasks-${name}-${process.pid}`);
   fs.rmSync(root, { recursive: true, force: true });
-  fs.cpSync(path.join(REPO_ROOT, 'servers/fixture'), path.join(root, 'integrations/fixture'), {
+  const dir = path.join(root, 'integrations/fixture');
+  fs.cpSync(path.join(REPO_ROOT, 'servers/fixture'), dir, {
     recursive: true,
     filter: (source) => path.basename(source) !== 'node_modules',
   });
+  if (options.startDelaySec !== undefined) {
+    // A server that takes this long to start: the gateway's integration stays `starting` so long.
+    const manifest = path.join(dir, 'switchboard.yaml');
+    const text = fs.readFileSync(manifest, 'utf8');
+    const slow = text.replace(
+      /command: node\n\s*args: \["--import", "tsx", "src\/server.ts"\]/,
+      `command: sh\n  args: ["-c", "sleep ${options.startDelaySec} && exec node --import tsx src/server.ts"]`,
+    );
+    if (slow === text)
+      throw new Error('fixtureRoot: the fixture manifest changed; update startDelaySec');
+    fs.writeFileSync(manifest, slow);
+  }
   const policy = path.join(root, 'policy.yaml');
   fs.writeFileSync(
     policy,

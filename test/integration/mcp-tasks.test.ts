@@ -45,7 +45,13 @@ async function stop(gw: GatewayProcess, signal: NodeJS.Signals): Promise<void> {
   await gw.exited;
 }
 
-afterAll(() => setup.remove());
+/** The same fixture, slow to start (4 s): its integration stays `starting` meanwhile. */
+const slowSetup = fixtureRoot('integration-slow', { startDelaySec: 4 });
+
+afterAll(() => {
+  setup.remove();
+  slowSetup.remove();
+});
 
 describe('MCP tasks on one gateway', () => {
   let gw: GatewayProcess;
@@ -233,6 +239,39 @@ describe('MCP tasks across gateway processes', () => {
       'computed again after 2s',
     );
     await stop(b, 'SIGTERM');
+  }, 240_000);
+
+  it('a gateway claims no MCP task before its integrations have started: a call left queued by the last one runs once the next one is ready', async () => {
+    // Regression: the runtime claimed at boot, so a queued call ran against an integration still
+    // `starting` and ended failed (seen once in 8 runs of the SIGKILL case above on PostgreSQL).
+    const a = await start();
+    // Fill A's 50 slots (MCP_TASK_SLOTS) with 5 agent tasks × 10 (the per-agent-task cap); claims
+    // take the oldest due rows first, so the call created after them stays queued.
+    const busy: Array<{ token: string; id: string }> = [];
+    for (let g = 0; g < 5; g++) {
+      const { token } = await grantTask(at(a));
+      for (let i = 0; i < 10; i++) {
+        busy.push({ token, id: await createTask(at(a), token, 'slow_compute', { seconds: 600 }) });
+      }
+    }
+    const { token } = await grantTask(at(a));
+    const queued = await createTask(at(a), token, 'slow_compute', { seconds: 0, label: 'late' });
+    await stop(a, 'SIGTERM');
+
+    // B's fixture server takes 4 s to start; its /readyz says `starting` meanwhile.
+    const b = await gateways.start({
+      ...sameDatabase(a),
+      INTEGRATION_DIRS: slowSetup.root,
+      SWITCHBOARD_POLICY: slowSetup.policy,
+    });
+    // tasks/get is offered once the fixture's tools are known, like the agent's other methods.
+    await fixtureReady(at(b));
+    const done = await settle(at(b), token, queued, undefined, 60_000);
+    expect(done.status, JSON.stringify(done)).toBe('completed');
+    expect((done.result as { content: Array<{ text: string }> }).content[0]?.text).toBe(
+      'computed late after 0s',
+    );
+    for (const t of busy) await rpc(at(b), t.token, 'tasks/cancel', { taskId: t.id });
   }, 240_000);
 
   it('two gateways on one PostgreSQL: round 1 accepted on A whose slots are all busy runs on B, and A answers it input_required', async (ctx) => {

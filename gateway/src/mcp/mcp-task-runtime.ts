@@ -86,13 +86,27 @@ export class McpTaskRuntime {
   private readonly endWaiters = new Map<string, Set<() => void>>();
   private readonly running = new Map<string, Running>();
   private stopRevocations: (() => void) | undefined;
+  private starting: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     readonly deps: McpTaskRuntimeDeps,
     private readonly handler: HandlerDeps,
   ) {}
 
-  async start(): Promise<void> {
+  /**
+   * Starts claiming. The gateway calls it once its integrations' servers have started (the
+   * `starting` of /readyz): a row claimed earlier ran against an integration whose tools were not
+   * known yet and ended failed "Tool … not found". Once closed, it starts nothing; close waits
+   * for a start in progress, so no worker outlives the runtime.
+   */
+  start(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.starting ??= this.startNow();
+    return this.starting;
+  }
+
+  private async startNow(): Promise<void> {
     const { sql, bus, owner } = this.deps;
     const log = this.handler.log;
     this.unsubscribe = await bus.subscribe(MCP_TASK_CANCEL, (id) => {
@@ -225,6 +239,8 @@ export class McpTaskRuntime {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.starting?.catch(() => {});
     this.stopRevocations?.();
     await this.worker?.close();
     await this.unsubscribe?.();
