@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 /**
  * The 2025-11-25 task wire (gateway/src/mcp-tasks/wire-2025.ts): every shape parsed by the
  * SDK's own 2025 zod schemas (SDK v2 core, and the 1.x SDK whose client speaks it), and each
@@ -20,6 +21,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { RELATED_TASK_META_KEY as V2_RELATED_TASK_META_KEY } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
+import { abortedPromise } from '../../gateway/src/mcp/mcp-task-methods-2025.ts';
 import type { McpTaskRow } from '../../gateway/src/mcp-tasks/store.ts';
 import { MCP_TASK_TTL_MS } from '../../gateway/src/mcp-tasks/wire.ts';
 import {
@@ -203,5 +205,18 @@ describe('2025-11-25 task shapes', () => {
     });
     const both = { name: 'x', execution: { taskSupport: 'optional' } };
     expect(withExecutionTaskSupport(both)).toBe(both);
+  });
+});
+
+describe('tasks/result wait', () => {
+  it('adds one abort listener to the request signal however many loop turns it waits, and still resolves on abort', async () => {
+    const controller = new AbortController();
+    const turns = Array.from({ length: 30 }, () =>
+      Promise.race([abortedPromise(controller.signal), Promise.resolve('turn')]),
+    );
+    expect(await Promise.all(turns)).toEqual(turns.map(() => 'turn'));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    await expect(abortedPromise(controller.signal)).resolves.toBeUndefined();
   });
 });

@@ -163,11 +163,22 @@ export function registerMcpTaskMethods2025(
   );
 }
 
-function abortedPromise(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) =>
-    signal.addEventListener('abort', () => resolve(), { once: true }),
-  );
+const abortions = new WeakMap<AbortSignal, Promise<void>>();
+
+/**
+ * Resolves when `signal` aborts; one listener per signal however often it is asked. tasks/result
+ * asks once a loop turn (every 2 s for up to 10 min: 300 turns), and a listener a turn leaked
+ * until the request ended, with Node's MaxListenersExceededWarning past 10.
+ */
+export function abortedPromise(signal: AbortSignal): Promise<void> {
+  let aborted = abortions.get(signal);
+  if (!aborted) {
+    aborted = signal.aborted
+      ? Promise.resolve()
+      : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    abortions.set(signal, aborted);
+  }
+  return aborted;
 }
 
 /**
