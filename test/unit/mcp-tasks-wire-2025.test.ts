@@ -111,6 +111,10 @@ describe('2025-11-25 task shapes', () => {
     expect(V1ListTasksResultSchema.parse(list).nextCursor).toBe('c');
   });
 
+  it('an input_required task says where its question is answered (tasks/result)', () => {
+    expect(task2025(row({ status: 'input_required' })).statusMessage).toMatch(/tasks\/result/);
+  });
+
   it('a completed row whose result is a tool error is a failed task (the spec: isError → failed), still terminal', () => {
     const r = row({ status: 'completed', result: { content: [], isError: true } });
     expect(task2025(r).status).toBe('failed');

@@ -93,7 +93,7 @@ function statusMessage(row: McpTaskRow): string | undefined {
   if (toolError(row)) return 'The tool answered with a tool error (isError); tasks/result has it';
   if (row.status === 'cancelled') return 'The task was cancelled by request';
   if (row.status === 'input_required') {
-    return 'The tool asked for client input, which a 2025-11-25 task cannot deliver on this gateway';
+    return 'The tool asks for client input: tasks/result puts the question to this client';
   }
   return undefined;
 }
