@@ -37,38 +37,17 @@ import {
   taskPayload2025,
   withExecutionTaskSupport,
 } from '../../gateway/src/mcp-tasks/wire-2025.ts';
+import { mcpTaskRow } from '../helpers/mcp-task-row.ts';
 
 const at = new Date('2025-11-25T10:00:00.000Z');
 
-function row(over: Partial<McpTaskRow> = {}): McpTaskRow {
-  return {
-    id: 'id-1',
-    agentTaskId: 'agent',
-    tokenId: 'jti',
-    claims: {} as never,
-    integration: 'fixture',
-    tool: 'slow_compute',
-    viewIntegration: null,
-    requestedName: 'fixture__slow_compute',
-    arguments: null,
-    inputCapabilities: {},
-    idempotent: true,
-    status: 'working',
-    inputRequests: null,
-    inputResponses: {},
-    requestState: 'secret-state',
-    result: null,
-    error: null,
+const row = (over: Partial<McpTaskRow> = {}): McpTaskRow =>
+  mcpTaskRow({
     ttlMs: 120_000,
-    pollIntervalMs: 500,
-    attempts: 1,
-    upstreamTaskId: null,
-    upstreamWire: null,
     createdAt: at,
     updatedAt: new Date(at.getTime() + 1000),
     ...over,
-  };
-}
+  });
 
 const statuses: McpTaskRow['status'][] = [
   'working',

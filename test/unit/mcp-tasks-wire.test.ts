@@ -13,38 +13,12 @@ import {
   newMcpTaskId,
   taskSupportOf,
 } from '../../gateway/src/mcp-tasks/wire.ts';
+import { mcpTaskRow } from '../helpers/mcp-task-row.ts';
 
 const at = new Date('2026-07-28T10:00:00.000Z');
 
-function row(over: Partial<McpTaskRow> = {}): McpTaskRow {
-  return {
-    id: 'id-1',
-    agentTaskId: 'agent',
-    tokenId: 'jti',
-    claims: {} as never,
-    integration: 'fixture',
-    tool: 'slow_compute',
-    viewIntegration: null,
-    requestedName: 'fixture__slow_compute',
-    arguments: null,
-    inputCapabilities: {},
-    idempotent: true,
-    status: 'working',
-    inputRequests: null,
-    inputResponses: {},
-    requestState: 'secret-state',
-    result: null,
-    error: null,
-    ttlMs: 3_600_000,
-    pollIntervalMs: 500,
-    attempts: 1,
-    upstreamTaskId: null,
-    upstreamWire: null,
-    createdAt: at,
-    updatedAt: at,
-    ...over,
-  };
-}
+const row = (over: Partial<McpTaskRow> = {}): McpTaskRow =>
+  mcpTaskRow({ createdAt: at, updatedAt: at, ...over });
 
 describe('MCP task wire (SEP-2663)', () => {
   it('CreateTaskResult is flat: resultType task, taskId, status, ISO times, integer ttlMs/pollIntervalMs; no task wrapper, result, error, inputRequests, requestState or v1 ttl', () => {
