@@ -83,7 +83,9 @@ export async function bundleConsole(): Promise<Map<string, Buffer>> {
 }
 
 /** The prebuilt bundle in `dir`, or undefined when there is none. */
-export async function readConsoleBundle(dir = CONSOLE_BUNDLE): Promise<Map<string, Buffer> | undefined> {
+export async function readConsoleBundle(
+  dir = CONSOLE_BUNDLE,
+): Promise<Map<string, Buffer> | undefined> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -113,7 +115,9 @@ export async function writeConsoleBundle(dir = CONSOLE_BUNDLE): Promise<boolean>
     old.size === files.size && [...files].every(([name, body]) => old.get(name)?.equals(body));
   if (same) return false;
   await mkdir(dir, { recursive: true });
-  const order = [...files.keys()].sort((a, b) => Number(a === 'index.html') - Number(b === 'index.html'));
+  const order = [...files.keys()].sort(
+    (a, b) => Number(a === 'index.html') - Number(b === 'index.html'),
+  );
   for (const name of order) {
     const temporary = `${dir}.${name}.${process.pid}.tmp`;
     await writeFile(temporary, files.get(name) as Buffer);
@@ -126,7 +130,8 @@ export async function writeConsoleBundle(dir = CONSOLE_BUNDLE): Promise<boolean>
 async function load(): Promise<ConsoleAssets> {
   const files = (await readConsoleBundle()) ?? (await bundleConsole());
   const assets = new Map<string, ConsoleAsset>();
-  for (const [name, body] of files) assets.set(name === 'index.html' ? '' : name, asset(name, body));
+  for (const [name, body] of files)
+    assets.set(name === 'index.html' ? '' : name, asset(name, body));
   return { files: assets };
 }
 
