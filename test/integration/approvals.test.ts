@@ -39,7 +39,10 @@ const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/integrations');
 function writeFixtures(): void {
   const manifest = fs
     .readFileSync(path.join(REPO_ROOT, 'servers/chat/switchboard.yaml'), 'utf8')
-    .replace('"dist/server.js"', JSON.stringify(path.join(REPO_ROOT, 'servers/chat/dist/server.js')));
+    .replace(
+      '"dist/server.js"',
+      JSON.stringify(path.join(REPO_ROOT, 'servers/chat/dist/server.js')),
+    );
   fs.mkdirSync(path.join(ROOT, 'chat'));
   fs.writeFileSync(path.join(ROOT, 'chat', 'switchboard.yaml'), manifest);
   fs.writeFileSync(

@@ -16,7 +16,10 @@ const LISTENER = path.join(REPO_ROOT, 'test/fixtures/processes/listener.mjs');
 function writeChat(): void {
   const manifest = fs
     .readFileSync(path.join(REPO_ROOT, 'servers/chat/switchboard.yaml'), 'utf8')
-    .replace('"dist/server.js"', JSON.stringify(path.join(REPO_ROOT, 'servers/chat/dist/server.js')));
+    .replace(
+      '"dist/server.js"',
+      JSON.stringify(path.join(REPO_ROOT, 'servers/chat/dist/server.js')),
+    );
   fs.mkdirSync(path.join(ROOT, 'chat'));
   fs.writeFileSync(path.join(ROOT, 'chat', 'switchboard.yaml'), manifest);
 }
