@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -128,5 +129,20 @@ describe('compiled for production: no TypeScript loader at run time', () => {
     expectNoTypeScript(what);
     expect(entry?.args).toContain('dist/server.js');
     expect(what.files).toContain(path.join(REPO_ROOT, 'servers/chat/dist/server.js'));
+  });
+
+  it('the build has source maps: a stack trace from dist/ names the .ts line', () => {
+    // What the bin turns on (process.setSourceMapsEnabled) and the manifests pass
+    // (--enable-source-maps), on a function of gateway/dist that throws.
+    const script = `const { loadConfig } = await import(${JSON.stringify(
+      path.join(REPO_ROOT, 'gateway/dist/config.js'),
+    )});
+try { loadConfig({ PORT: 'x' }); } catch (error) { console.log(error.stack); }`;
+    const stack = execFileSync(
+      process.execPath,
+      ['--enable-source-maps', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    );
+    expect(stack).toMatch(/at loadConfig \(.*\/gateway\/src\/config\.ts:\d+:\d+\)/);
   });
 });
