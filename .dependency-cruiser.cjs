@@ -147,10 +147,12 @@ module.exports = {
   options: {
     parser: 'swc',
     includeOnly: `^(${PACKAGES.join('|')})/`,
-    exclude: { path: '(^|/)node_modules/' },
+    // dist/: the build's output (npm run build), checked through its sources.
+    exclude: { path: '(^|/)(node_modules|dist)/' },
     enhancedResolveOptions: {
       exportsFields: ['exports'],
-      conditionNames: ['import', 'require', 'node', 'default'],
+      // switchboard-source: a workspace package's sources, as the tests and tsc see them.
+      conditionNames: ['switchboard-source', 'import', 'require', 'node', 'default'],
       extensions: ['.ts', '.js'],
     },
   },

@@ -1,16 +1,13 @@
-# The gateway image used by compose.yaml. TypeScript runs through tsx, so there is no build step.
+# The gateway image used by compose.yaml, in two stages: `build` compiles the TypeScript
+# (`npm run build`: sdk, policy, gateway and the example servers to dist/*.js, and the console
+# bundle) with the dev dependencies; the runtime stage has the production dependencies only and
+# the built dist/ folders, and runs JavaScript: no TypeScript loader, no compiler.
 # Checked by test/unit/packaging.test.ts (there is no Docker engine in CI).
-FROM node:20-bookworm-slim
-
-# python3: the notes example is a Python MCP server (standard library only).
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 \
- && rm -rf /var/lib/apt/lists/*
-
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
-
 # The package manifests and the lockfile first, so the `npm ci` layer stays cached until one of
 # them changes. Every workspace (root package.json "workspaces") needs its package.json here.
+# --ignore-scripts: the root's `prepare` builds, and the source is not here yet.
 COPY package.json package-lock.json ./
 COPY sdk/package.json sdk/
 COPY policy/package.json policy/
@@ -20,10 +17,43 @@ COPY servers/fixture/package.json servers/fixture/
 COPY servers/github/package.json servers/github/
 COPY servers/notes/package.json servers/notes/
 COPY servers/weather/package.json servers/weather/
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-
-# The source (.dockerignore keeps out tests, local data, node_modules and .git).
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
+RUN npm run build
+
+FROM node:24-bookworm-slim
+
+# python3: the notes example is a Python MCP server (standard library only).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+
+# The same manifests, for the production dependencies alone (tsx, typescript and the test tools
+# are dev dependencies). --ignore-scripts: `prepare` would build, and the build is copied below.
+COPY package.json package-lock.json ./
+COPY sdk/package.json sdk/
+COPY policy/package.json policy/
+COPY gateway/package.json gateway/
+COPY servers/chat/package.json servers/chat/
+COPY servers/fixture/package.json servers/fixture/
+COPY servers/github/package.json servers/github/
+COPY servers/notes/package.json servers/notes/
+COPY servers/weather/package.json servers/weather/
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# The source (.dockerignore keeps out tests, local data, node_modules, dist and .git): the
+# migrations, policy, manifests, templates and console files the gateway reads, and the .ts
+# files the source maps point stack traces at. Then each package's build from the build stage.
+COPY . .
+COPY --from=build /app/sdk/dist sdk/dist
+COPY --from=build /app/policy/dist policy/dist
+COPY --from=build /app/gateway/dist gateway/dist
+COPY --from=build /app/servers/chat/dist servers/chat/dist
+COPY --from=build /app/servers/fixture/dist servers/fixture/dist
+COPY --from=build /app/servers/github/dist servers/github/dist
+COPY --from=build /app/servers/weather/dist servers/weather/dist
 
 # - `switchboard` on PATH, for operators (docker exec … switchboard keys list) and for the
 #   policy's `scripted` profile. npm links workspace bins only when the file exists, and it did

@@ -2,8 +2,10 @@
  * Writes docs/manifest.schema.json from the sdk's zod schema, so editors validate
  * switchboard.yaml as the gateway does (except the cross-field rules).
  *
- *   npx tsx scripts/manifest-schema.ts            write the file
- *   npx tsx scripts/manifest-schema.ts --check    exit 1 if the file is missing or stale
+ *   npx tsx --conditions=switchboard-source scripts/manifest-schema.ts            write the file
+ *   npx tsx --conditions=switchboard-source scripts/manifest-schema.ts --check    exit 1 if stale
+ *
+ * The condition makes @switchboard/sdk its sources (src/), not its last build (dist/).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -50,7 +52,7 @@ function main(argv: string[]): number {
       return 0;
     }
     console.error(
-      `${relative} is stale (${check.problem}); run: npx tsx scripts/manifest-schema.ts`,
+      `${relative} is stale (${check.problem}); run: npx tsx --conditions=switchboard-source scripts/manifest-schema.ts`,
     );
     return 1;
   }

@@ -48,8 +48,8 @@ export type EndpointName = (typeof ENDPOINTS)[number];
  * An integrations root holding a fresh copy of servers/fixture and nothing else. A copy because
  * discover.ts does not follow symlinks (it checks Dirent.isDirectory()) and the copy's manifest
  * is changed (below); inside the repository
- * (.cache/, gitignored) because the fixture starts with `node --import tsx` and imports
- * @modelcontextprotocol/server, both resolved from the nearest node_modules walking up.
+ * (.cache/, gitignored) because the fixture (its built dist/server.js, copied along) imports
+ * @modelcontextprotocol/server, resolved from the nearest node_modules walking up.
  */
 function fixtureOnlyRoot(): string {
   fs.mkdirSync(TOOLS_DIR, { recursive: true });

@@ -6,7 +6,7 @@ import { REPO_ROOT } from './gateway.ts';
 
 export const CHAT_DIR = path.join(REPO_ROOT, 'servers/chat');
 
-/** The process may take this long to print its URL on a cold 2-core machine (tsx compile ≈ 0.7 s). */
+/** The process may take this long to print its URL on a cold, busy 2-core machine. */
 const LISTEN_TIMEOUT_MS = 15_000;
 
 /**

@@ -1,7 +1,7 @@
 /**
  * MCP tasks (SEP-2663) over real HTTP against real gateway processes: the servers/fixture
- * integration copied alone into an integrations root (under test/fixtures/.generated-*: tsx
- * refuses folders under /tmp), a policy enabling it, external tasks granted by the API, and a
+ * integration copied alone (its built dist/ with it) into an integrations root under
+ * test/fixtures/.generated-*, where it finds the repository's node_modules, a policy enabling it, external tasks granted by the API, and a
  * raw 2026-07-28 JSON-RPC client. Raw on purpose: the SDK v2 client refuses to send tasks/get
  * toward a 2026-07-28 peer (MethodNotSupportedByProtocolVersion), the extension's methods
  * being no core method of that era.
@@ -35,8 +35,8 @@ export function fixtureRoot(
     const manifest = path.join(dir, 'switchboard.yaml');
     const text = fs.readFileSync(manifest, 'utf8');
     const slow = text.replace(
-      /command: node\n\s*args: \["--import", "tsx", "src\/server.ts"\]/,
-      `command: sh\n  args: ["-c", "sleep ${options.startDelaySec} && exec node --import tsx src/server.ts"]`,
+      /command: node\n\s*args: \["--enable-source-maps", "dist\/server.js"\]/,
+      `command: sh\n  args: ["-c", "sleep ${options.startDelaySec} && exec node dist/server.js"]`,
     );
     if (slow === text)
       throw new Error('fixtureRoot: the fixture manifest changed; update startDelaySec');

@@ -31,7 +31,7 @@ import { until } from '../helpers/until.ts';
 
 type Json = Record<string, unknown>;
 
-// Inside the repo, so the chat process's `--import tsx` resolves from node_modules.
+// Inside the repo, so the processes started there resolve packages from its node_modules.
 const ROOT = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-approvals-'));
 const POLICY = path.join(ROOT, 'policy.yaml');
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/integrations');
@@ -39,7 +39,10 @@ const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/integrations');
 function writeFixtures(): void {
   const manifest = fs
     .readFileSync(path.join(REPO_ROOT, 'servers/chat/switchboard.yaml'), 'utf8')
-    .replace('"src/server.ts"', JSON.stringify(path.join(REPO_ROOT, 'servers/chat/src/server.ts')));
+    .replace(
+      '"dist/server.js"',
+      JSON.stringify(path.join(REPO_ROOT, 'servers/chat/dist/server.js')),
+    );
   fs.mkdirSync(path.join(ROOT, 'chat'));
   fs.writeFileSync(path.join(ROOT, 'chat', 'switchboard.yaml'), manifest);
   fs.writeFileSync(

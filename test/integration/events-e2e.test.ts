@@ -24,7 +24,7 @@ import { githubHeaders, slackHeaders } from '../helpers/webhooks.ts';
 const GITHUB_TOKEN = 'ghp_events_e2e_0123456789';
 const GITHUB_SECRET = 'events-e2e-github-secret';
 const CHAT_SECRET = 'events-e2e-chat-secret';
-// Inside the repo, so the chat process's `--import tsx` resolves from node_modules.
+// Inside the repo, so the processes started there resolve packages from its node_modules.
 const ROOT = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-events-'));
 const POLICY = path.join(ROOT, 'policy.yaml');
 
@@ -32,7 +32,10 @@ const POLICY = path.join(ROOT, 'policy.yaml');
 function writeChat(): void {
   const manifest = fs
     .readFileSync(path.join(REPO_ROOT, 'servers/chat/switchboard.yaml'), 'utf8')
-    .replace('"src/server.ts"', JSON.stringify(path.join(REPO_ROOT, 'servers/chat/src/server.ts')));
+    .replace(
+      '"dist/server.js"',
+      JSON.stringify(path.join(REPO_ROOT, 'servers/chat/dist/server.js')),
+    );
   fs.mkdirSync(path.join(ROOT, 'chat'));
   fs.writeFileSync(path.join(ROOT, 'chat', 'switchboard.yaml'), manifest);
 }

@@ -12,11 +12,14 @@ import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers
 const ROOT = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-ports-'));
 const LISTENER = path.join(REPO_ROOT, 'test/fixtures/processes/listener.mjs');
 
-/** servers/chat as shipped, its server started from servers/chat (a copy cannot find tsx's files). */
+/** servers/chat as shipped, its built server run from servers/chat (the copy is its manifest alone). */
 function writeChat(): void {
   const manifest = fs
     .readFileSync(path.join(REPO_ROOT, 'servers/chat/switchboard.yaml'), 'utf8')
-    .replace('"src/server.ts"', JSON.stringify(path.join(REPO_ROOT, 'servers/chat/src/server.ts')));
+    .replace(
+      '"dist/server.js"',
+      JSON.stringify(path.join(REPO_ROOT, 'servers/chat/dist/server.js')),
+    );
   fs.mkdirSync(path.join(ROOT, 'chat'));
   fs.writeFileSync(path.join(ROOT, 'chat', 'switchboard.yaml'), manifest);
 }

@@ -77,39 +77,85 @@ function interpolate(value: string, env: Record<string, string>): string {
   );
 }
 
+/** The workspace folders `npm run build` compiles: tsconfig.build.json's references. */
+function builtPackages(): string[] {
+  const solution = JSON.parse(read('tsconfig.build.json')) as { references: { path: string }[] };
+  return solution.references.map((r) => path.posix.dirname(r.path));
+}
+
+/** The workspace manifests a stage copies before the instruction at `end`. */
+function manifestsCopied(stage: Instruction[], end: number): string[] {
+  return stage
+    .slice(0, end)
+    .filter((i) => i.op === 'COPY')
+    .flatMap((i) => {
+      const words = i.args.split(/\s+/);
+      const dest = words.pop()!;
+      return words.map((src) =>
+        dest.endsWith('/') && dest !== './' ? `${dest}${path.basename(src)}` : src,
+      );
+    });
+}
+
 describe('Dockerfile', () => {
-  const steps = instructions(read('Dockerfile'));
+  const all = instructions(read('Dockerfile'));
+  const froms = all.flatMap((i, n) => (i.op === 'FROM' ? [n] : []));
+  // Two stages: `build` (dev dependencies, npm run build) and the runtime image, last.
+  const build = all.slice(froms[0], froms[1]);
+  const steps = all.slice(froms.at(-1));
   const index = (find: (i: Instruction) => boolean) => steps.findIndex(find);
   const runs = steps.filter((i) => i.op === 'RUN').map((i) => i.args);
+  const manifests = [
+    'package.json',
+    'package-lock.json',
+    ...workspaces().map((w) => `${w}/package.json`),
+  ];
 
-  it('parses into instructions (the checks below read a real list)', () => {
-    expect(steps.length).toBeGreaterThan(10);
-    expect(steps[0]).toEqual({ op: 'FROM', args: expect.stringMatching(/^node:20/) });
+  it('parses into two stages on the current Node LTS (the checks below read a real list)', () => {
+    expect(all.length).toBeGreaterThan(20);
+    expect(froms).toHaveLength(2);
+    expect(build[0]).toEqual({ op: 'FROM', args: 'node:24-bookworm-slim AS build' });
+    expect(steps[0]).toEqual({ op: 'FROM', args: 'node:24-bookworm-slim' });
   });
 
-  it('installs from the lockfile before the source is copied, with every workspace manifest', () => {
+  it('builds in the build stage: every dependency from the lockfile, then npm run build', () => {
+    const npmCi = build.findIndex((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
+    const source = build.findIndex((i) => i.op === 'COPY' && i.args === '. .');
+    const compile = build.findIndex((i) => i.op === 'RUN' && i.args === 'npm run build');
+    expect(npmCi).toBeGreaterThan(0);
+    expect(source).toBeGreaterThan(npmCi);
+    expect(compile).toBeGreaterThan(source);
+    // Dev dependencies included (tsc), and no `prepare` before the source is there.
+    expect(build[npmCi]!.args).not.toMatch(/--omit/);
+    expect(build[npmCi]!.args).toMatch(/--ignore-scripts/);
+    expect(manifestsCopied(build, npmCi).sort()).toEqual([...manifests].sort());
+  });
+
+  it('installs the production dependencies from the lockfile before the source is copied, with every workspace manifest', () => {
     const npmCi = index((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
     const source = index((i) => i.op === 'COPY' && i.args === '. .');
     expect(npmCi).toBeGreaterThan(0);
     expect(source).toBeGreaterThan(npmCi);
-    expect(steps[npmCi]!.args).toMatch(/npm ci --omit=dev/);
-    const copiedBefore = steps
-      .slice(0, npmCi)
-      .filter((i) => i.op === 'COPY')
-      .flatMap((i) => {
-        const words = i.args.split(/\s+/);
-        const dest = words.pop()!;
-        return words.map((src) =>
-          dest.endsWith('/') && dest !== './' ? `${dest}${path.basename(src)}` : src,
-        );
-      });
-    const manifests = [
-      'package.json',
-      'package-lock.json',
-      ...workspaces().map((w) => `${w}/package.json`),
-    ];
+    expect(steps[npmCi]!.args).toMatch(/npm ci --omit=dev --ignore-scripts/);
     expect(manifests.length).toBeGreaterThan(7);
-    expect(copiedBefore.sort()).toEqual(manifests.sort());
+    expect(manifestsCopied(steps, npmCi).sort()).toEqual([...manifests].sort());
+  });
+
+  it('copies every built package’s dist/ from the build stage, after the source', () => {
+    const packages = builtPackages();
+    expect(packages).toEqual(expect.arrayContaining(['sdk', 'policy', 'gateway', 'servers/chat']));
+    const source = index((i) => i.op === 'COPY' && i.args === '. .');
+    const copied = steps
+      .flatMap((i, n) => (i.op === 'COPY' && i.args.startsWith('--from=build ') ? [n] : []))
+      .map((n) => {
+        expect(n).toBeGreaterThan(source);
+        return steps[n]!.args;
+      });
+    expect(copied.sort()).toEqual(
+      packages.map((p) => `--from=build /app/${p}/dist ${p}/dist`).sort(),
+    );
+    // A local (maybe stale) build never reaches either stage through the context.
+    expect(read('.dockerignore').split('\n')).toContain('**/dist');
   });
 
   it('installs python3 (the notes example) and cleans the apt lists', () => {
@@ -248,5 +294,38 @@ describe('compose.yaml', () => {
     expect(gateway.init).toBe(true);
     expect(gateway.stop_grace_period).toBe('15s');
     expect(environment.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS ?? '10000').toBe('10000');
+  });
+});
+
+describe('no TypeScript loader at run time (issue 20 item 2)', () => {
+  it('tsx and typescript are dev dependencies only: `npm ci --omit=dev` installs neither', () => {
+    const lock = JSON.parse(read('package-lock.json')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    for (const name of ['tsx', 'typescript']) {
+      expect(lock.packages[`node_modules/${name}`]?.dev, name).toBe(true);
+    }
+    for (const workspace of workspaces()) {
+      const pkg = JSON.parse(read(`${workspace}/package.json`)) as {
+        dependencies?: Record<string, string>;
+      };
+      expect(Object.keys(pkg.dependencies ?? {}), workspace).not.toContain('tsx');
+      expect(Object.keys(pkg.dependencies ?? {}), workspace).not.toContain('typescript');
+    }
+  });
+
+  it('the bin imports the compiled CLI, and each built package exports its dist/ by default', () => {
+    const bin = read('gateway/bin/switchboard.js');
+    expect(bin).toContain("'../dist/cli/main.js'");
+    expect(bin).not.toMatch(/\btsx\b|\.ts['"]/);
+    for (const workspace of ['sdk', 'policy', 'gateway']) {
+      const { exports } = JSON.parse(read(`${workspace}/package.json`)) as {
+        exports: Record<string, Record<string, string>>;
+      };
+      for (const [subpath, conditions] of Object.entries(exports)) {
+        expect(conditions.default, `${workspace} ${subpath}`).toMatch(/^\.\/dist\/.*\.js$/);
+        expect(Object.keys(conditions).at(-1), `${workspace} ${subpath}`).toBe('default');
+      }
+    }
   });
 });
