@@ -4,8 +4,8 @@ import type { TokenClaims } from './claims.ts';
  * Verified tokens, keyed by the token's SHA-256, so that a busy agent does not pay for a
  * signature check and a database read on every call (REFERENCES §A2: +164 µs per call without
  * it). An entry lives at most `ttlMs` (30 s) and never past the token's own expiry; revocation
- * removes a task's entries at once, and the 30 s bound caps the damage should a revocation
- * message from another process be lost.
+ * removes a task's entries at once, and TokenService uses an entry only while the token's live
+ * record is held (live.ts), which the 5 s sync drops should a revocation message be lost.
  */
 export class VerifiedTokenCache {
   /** `kid`: the key that signed the token, so an emergency key retirement can drop its grants. */

@@ -13,8 +13,8 @@ import { revokeKeyTokens } from './store.ts';
  * signing and verifying now and every token it signed is revoked, in one audited transaction.
  * Then every gateway process hears of it on the revocation channel (as for a task's tokens):
  * they drop the key and its cached tokens at once, instead of within the 60 s key reload and
- * the 30 s token cache. Another key signs from now on (tokens of running tasks are not
- * re-issued: their agents need a new config, `switchboard mcp-config`).
+ * the 5 s sync of the live token records. Another key signs from now on (tokens of running
+ * tasks are not re-issued: their agents need a new config, `switchboard mcp-config`).
  */
 export interface RetireDeps {
   sql: Pool;
@@ -33,7 +33,7 @@ export interface Retirement {
   revokedTokens: number;
   /** The tasks whose tokens were revoked (running tasks lose their access). */
   tasks: number;
-  /** The other processes were told; false: they find out within 60 s (key reload), 30 s (cache). */
+  /** The other processes were told; false: they find out within 60 s (key reload), 5 s (sync). */
   announced: boolean;
 }
 

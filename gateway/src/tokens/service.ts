@@ -12,13 +12,15 @@ import type {
   TokenRefusalReason,
   TokenVerifier,
 } from './claims.ts';
+import type { LiveTokenLimits } from './live.ts';
+import { LiveTokenRecords, MINT_CHANNEL } from './live-sync.ts';
 import {
   currentSigningKey,
   ensureSigningKey,
   loadSigningKeys,
   type SigningKey,
 } from './signing-keys.ts';
-import { insertToken, tokenState } from './store.ts';
+import { insertToken } from './store.ts';
 
 /** RFC 9068 access-token type; a token of any other type is refused (RFC 8725 §3.11). */
 export const TOKEN_TYPE = 'at+jwt';
@@ -75,14 +77,18 @@ export interface TokenServiceOptions {
   log: Logger;
   /** The gateway's public URL: `iss` of every token (known once the gateway listens). */
   issuer: () => string;
+  /** The bounds of the live-token records (live.ts LIVE_TOKEN_LIMITS); tests make them small. */
+  liveTokens?: LiveTokenLimits;
 }
 
 /**
  * Mints and verifies per-task tokens (ARCHITECTURE §4): JWT, EdDSA, `typ: at+jwt`, the current
  * key's `kid`; claims iss, aud, sub = task:<id>, sid, scope, exp, iat, jti. Verification pins the
  * algorithm and type, requires exp iat jti, checks iss and aud, then that the token is recorded
- * with the same key, audience and scope, not revoked, and its task still running. Verified tokens are cached for up to 30 s; a
- * revocation clears them here at once and in other processes through the event bus.
+ * with the same key, audience and scope, not revoked, and its task still running. That record
+ * comes from memory when held (live-sync.ts: loaded at mint and start, re-read every 5 s), else
+ * from the database. Verified tokens are cached for up to 30 s while their record is held; a
+ * revocation clears both here at once and in other processes through the event bus.
  */
 export class TokenService implements TokenVerifier {
   private keys: SigningKey[] = [];
@@ -92,8 +98,11 @@ export class TokenService implements TokenVerifier {
   private readonly gatewayTokens = new Map<string, { token: string; renewAt: number }>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private readonly revocationListeners = new Set<RevocationListener>();
+  readonly records: LiveTokenRecords;
 
-  private constructor(private readonly options: TokenServiceOptions) {}
+  private constructor(private readonly options: TokenServiceOptions) {
+    this.records = new LiveTokenRecords(options.sql, options.log, options.liveTokens);
+  }
 
   static async start(options: TokenServiceOptions): Promise<TokenService> {
     const service = new TokenService(options);
@@ -102,14 +111,16 @@ export class TokenService implements TokenVerifier {
     service.unsubscribe = await options.bus.subscribe(REVOCATION_CHANNEL, (payload) =>
       service.applyRevocation(payload),
     );
+    await service.records.start(options.bus);
     return service;
   }
 
   async close(): Promise<void> {
     await this.unsubscribe?.();
+    await this.records.close();
   }
 
-  /** Mints a token and records it (in `sql`, which may be the caller's transaction). */
+  /** Mints and records a token (in `sql`: maybe the caller's transaction); its record loads at commit. */
   async mint(
     request: MintRequest,
     sql: Sql = this.options.sql,
@@ -131,14 +142,12 @@ export class TokenService implements TokenVerifier {
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
       .setJti(jti)
       .sign(key.privateKey);
-    await insertToken(sql, {
-      jti,
-      taskId: request.taskId,
-      kid: key.kid,
-      audience: request.audience,
-      scope,
-      expiresAt,
-    });
+    await insertToken(
+      sql,
+      { jti, taskId: request.taskId, kid: key.kid, audience: request.audience, scope, expiresAt },
+      MINT_CHANNEL,
+    );
+    this.records.minted(jti);
     return { token, jti, expiresAt };
   }
 
@@ -190,7 +199,9 @@ export class TokenService implements TokenVerifier {
   async verify(token: string, audience: string): Promise<TokenClaims> {
     const hash = createHash('sha256').update(token).digest('base64url');
     const cached = this.cache.get(hash);
-    if (cached) {
+    // Only while its record is held: a revocation whose message was lost drops the record at the
+    // next sync (≤ 5 s), and with it this shortcut.
+    if (cached && this.records.get(cached.tokenId)) {
       if (cached.audience !== audience)
         throw invalidToken('wrong_audience', 'the token was issued for another endpoint');
       return cached;
@@ -207,7 +218,7 @@ export class TokenService implements TokenVerifier {
     try {
       await this.options.bus.publish(REVOCATION_CHANNEL, JSON.stringify({ taskIds, tokenIds }));
     } catch (error) {
-      // The database holds the revocation; other processes' caches expire within 30 s anyway.
+      // The database holds the revocation; other processes' syncs drop the records within 5 s.
       this.options.log.error({ err: error, taskIds }, 'could not announce a token revocation');
     }
   }
@@ -260,6 +271,7 @@ export class TokenService implements TokenVerifier {
   /** A revocation in this process: the verified-token cache, then who holds open exchanges. */
   private forget(taskIds: string[], tokenIds: string[], kids: string[] = []): void {
     this.cache.revoke(taskIds, tokenIds, kids);
+    this.records.revoke(taskIds, tokenIds, kids);
     for (const listener of this.revocationListeners) {
       try {
         listener(taskIds, tokenIds, kids);
@@ -332,7 +344,11 @@ export class TokenService implements TokenVerifier {
     if (!claims.success)
       throw invalidToken('invalid_claim', 'the token lacks the claims of a task token');
     const { sub, jti, scope, exp } = claims.data;
-    const state = await tokenState(this.options.sql, jti);
+    // Held records are live (not revoked, task running) as of the last read, ≤ 30 s ago.
+    const held = this.records.get(jti);
+    const state = held
+      ? { ...held, revoked: false, taskStatus: 'running' }
+      : await this.records.read(jti);
     const taskId = sub.slice('task:'.length);
     if (!state || state.taskId !== taskId)
       throw invalidToken('unknown_token', 'the token is not known');

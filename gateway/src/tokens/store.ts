@@ -10,11 +10,19 @@ export interface TokenRecord {
   expiresAt: Date;
 }
 
-export async function insertToken(sql: Sql, token: TokenRecord): Promise<void> {
+/**
+ * Records a token and, in the same statement, announces its jti on `channel` (pg_notify is
+ * delivered when the transaction commits, never if it rolls back): every process then loads its
+ * record (live.ts) before the agent's first call instead of during it.
+ */
+export async function insertToken(sql: Sql, token: TokenRecord, channel: string): Promise<void> {
   await sql`
-    insert into tokens (jti, task_id, kid, audience, scope, expires_at)
-    values (${token.jti}, ${token.taskId}, ${token.kid}, ${token.audience}, ${token.scope},
-            ${token.expiresAt})`;
+    with t as (
+      insert into tokens (jti, task_id, kid, audience, scope, expires_at)
+      values (${token.jti}, ${token.taskId}, ${token.kid}, ${token.audience}, ${token.scope},
+              ${token.expiresAt})
+      returning jti)
+    select pg_notify(${channel}, t.jti::text) from t`;
 }
 
 /**
@@ -31,17 +39,40 @@ export interface TokenState {
   taskStatus: string;
   sessionId: string | null;
   profile: string | null;
+  expiresAt: Date;
 }
+
+/** The record of a token known live (not revoked, its task running): what live.ts holds. */
+export type LiveTokenState = Omit<TokenState, 'revoked' | 'taskStatus'> & { jti: string };
 
 export async function tokenState(sql: Sql, jti: string): Promise<TokenState | undefined> {
   const [row] = await sql<TokenState[]>`
     select t.task_id::text as "taskId", t.kid, t.audience, t.scope,
            t.revoked_at is not null as revoked,
            k.status as "taskStatus", k.session_id::text as "sessionId",
-           k.profile
+           k.profile, t.expires_at as "expiresAt"
       from tokens t join tasks k on k.id = t.task_id
      where t.jti = ${jti}`;
   return row;
+}
+
+/**
+ * The records of those of `jtis` that are live now (not revoked, not expired, task running):
+ * one read for many, by primary key. `limit`: without jtis, the newest live tokens instead
+ * (a process loads them when it starts).
+ */
+export async function liveTokenStates(
+  sql: Sql,
+  jtis: readonly string[] | null,
+  limit = 0,
+): Promise<LiveTokenState[]> {
+  return sql<LiveTokenState[]>`
+    select t.jti::text, t.task_id::text as "taskId", t.kid, t.audience, t.scope,
+           k.session_id::text as "sessionId", k.profile, t.expires_at as "expiresAt"
+      from tokens t join tasks k on k.id = t.task_id
+     where ${jtis === null ? sql`true` : sql`t.jti = any(${jtis as string[]}::uuid[])`}
+       and t.revoked_at is null and t.expires_at > now() and k.status = 'running'
+     ${jtis === null ? sql`order by t.issued_at desc limit ${limit}` : sql``}`;
 }
 
 /** Revokes every live token a signing key signed (an emergency retirement); their ids. */
