@@ -244,8 +244,8 @@ export async function startGateway(
     });
     shutdown.add('load shedding', async () => admission.close());
     registerAdmissionMetrics(metrics.registry, admission);
-    // The per-token rate limit: exact across replicas on PostgreSQL (one statement a limited
-    // request), in memory on the embedded database (one process: exact there too).
+    // The per-token rate limit: exact across replicas on PostgreSQL (a statement for the limited
+    // requests that arrive together), in memory on the embedded database (one process: exact).
     const rateLimits = db.embedded
       ? new LocalRateLimits()
       : new DatabaseRateLimits(db.sql, {

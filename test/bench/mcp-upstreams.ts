@@ -80,13 +80,16 @@ export function writeIntegrations(workDir: string, httpUrl: URL): { dirs: string
   manifest('benchstdio', { transport: 'stdio', command, args });
   manifest('benchhttp', { transport: 'http', url: httpUrl.toString() });
   const policy = path.join(workDir, 'policy.yaml');
+  // Every check a call passes is on: the per-task rate limit too (in the database on
+  // PostgreSQL), set far above what a client of the bench can send so that it never refuses.
+  const rateLimit = { requestsPerMinute: 10_000_000 };
   fs.writeFileSync(
     policy,
     stringify({
       apiVersion: 'switchboard/policy/v1',
       integrations: {
-        benchstdio: { enabled: true },
-        benchhttp: { enabled: true, allowUrls: [httpUrl.origin] },
+        benchstdio: { enabled: true, rateLimit },
+        benchhttp: { enabled: true, allowUrls: [httpUrl.origin], rateLimit },
       },
       tokens: { defaultTtl: '2h', maxTtl: '2h' },
     }),

@@ -85,6 +85,22 @@ describe('rate buckets in the database', () => {
     expect(row!.n).toBe(1);
   });
 
+  it('takes of many tasks at once (one statement for them) allow each task its own limit', async () => {
+    const { sql } = database();
+    const limiter = new DatabaseRateLimits(sql, { log, timeoutMs: 30_000 });
+    // 30 tasks × 3 takes, all submitted together: batched, the same bucket's takes in rounds.
+    const takes = Array.from({ length: 90 }, (_, i) => ({ task: `task-many-${i % 30}`, i }));
+    const waits = await Promise.all(takes.map(({ task }) => limiter.take(task, 'echo', 2)));
+    const allowed = new Map<string, number>();
+    for (const [i, wait] of waits.entries()) {
+      const task = takes[i]!.task;
+      if (wait === 0) allowed.set(task, (allowed.get(task) ?? 0) + 1);
+      else expect(wait).toBeGreaterThanOrEqual(1);
+    }
+    expect(allowed.size).toBe(30);
+    for (const count of allowed.values()) expect(count).toBe(2);
+  });
+
   it('a lowered limit applies at once to a full bucket (a policy reload)', async () => {
     const { sql } = database();
     const limiter = new DatabaseRateLimits(sql, { log });

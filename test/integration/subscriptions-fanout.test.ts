@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertTaskEvent } from '../../gateway/src/events/store.ts';
+import { insertTaskEvent, insertToolUseEvents } from '../../gateway/src/events/store.ts';
 import { getOutboxRow } from '../../gateway/src/outbox/entries.ts';
 import { createSubscription, deleteSubscription } from '../../gateway/src/outbox/subscriptions.ts';
 import { enqueueTask } from '../../gateway/src/tasks/queue.ts';
@@ -117,6 +117,27 @@ describe('event subscriptions', () => {
         'dispatch:delivered → /all',
         'dispatch:delivered → /x',
       ].sort(),
+    );
+  });
+  it('a batch of task:tool_use events fans out to the subscriptions that name it (its statement has no hook part)', async () => {
+    const { sql } = db();
+    const { task } = await enqueueTask(sql, { prompt: 'z', profile: 'nobody-runs-it' });
+    await createSubscription(
+      sql,
+      MASTER_KEY,
+      { url: receiver.url('/tools'), types: ['task:tool_use'] },
+      { actor: 't' },
+    );
+    const data = JSON.stringify({ integration: 'fixture', tool: 'echo', ok: true });
+    await insertToolUseEvents(sql, [task.id, task.id], [data, data]);
+    const byType = (await eventRows(task.id))
+      .filter((r) => r.payload.type === 'task:tool_use')
+      .map((r) => `${r.payload.type} → ${new URL(String(r.target.url)).pathname}`);
+    // The first test's task:*, the previous test's *, and this one's exact type; twice each.
+    expect(byType.sort()).toEqual(
+      ['/events', '/all', '/tools', '/events', '/all', '/tools']
+        .map((path) => `task:tool_use → ${path}`)
+        .sort(),
     );
   });
 });

@@ -41,8 +41,10 @@ const columns = (sql: Sql) =>
  *   target only for the hook's own sessions), the data capped at
  *   MAX_HOOK_EVENT_DATA_BYTES. Only HOOK_EVENT_TYPES can match: a few per task attempt, never a
  *   task:tool_use flood. An event of a task without a session matches no hook.
+ * `types`, when the caller knows every inserted event's type: the hook part is left out when
+ * none of them is a hook type (task:tool_use batches, tasks/tool-events.ts).
  */
-export const fanOut = (sql: Sql, inserted = 'inserted') => sql`
+export const fanOut = (sql: Sql, inserted = 'inserted', types?: readonly string[]) => sql`
   fanned as (
     insert into outbox (kind, task_id, target, payload, trace_parent)
     select 'event', i.task_id,
@@ -55,7 +57,17 @@ export const fanOut = (sql: Sql, inserted = 'inserted') => sql`
       join event_subscriptions s
         on s.deleted_at is null
        and (i.type = any(s.types) or '*' = any(s.types)
-            or split_part(i.type, ':', 1) || ':*' = any(s.types))),
+            or split_part(i.type, ':', 1) || ':*' = any(s.types)))${
+              types !== undefined && !types.some(isHookEventType) ? sql`` : hooked(sql, inserted)
+            }`;
+
+/**
+ * fanOut's lifecycle-hook part. Left out when the caller names the inserted events' types and
+ * none is a hook type: the CTE (four joins) matches nothing then, and planning and running it
+ * cost ~1.6 ms of the embedded database's CPU per statement, ~14 µs a task:tool_use row at
+ * 60-row batches (measured on this machine, loaded).
+ */
+const hooked = (sql: Sql, inserted: string) => sql`,
   hooked as (
     insert into outbox (kind, task_id, target, payload, trace_parent)
     select 'event', i.task_id,
@@ -84,6 +96,8 @@ export const fanOut = (sql: Sql, inserted = 'inserted') => sql`
         on i.type = any(h.types)
        and (h.all_sessions or left(hs.key, length(h.integration) + 1) = h.integration || ':')
      where i.type = any(${HOOK_EVENT_TYPES as unknown as string[]}::text[]))`;
+
+const isHookEventType = (type: string) => (HOOK_EVENT_TYPES as readonly string[]).includes(type);
 
 export async function insertTaskEvent(sql: Sql, event: NewTaskEvent): Promise<TaskEvent> {
   const [row] = await sql<TaskEvent[]>`
@@ -128,7 +142,7 @@ export async function insertToolUseEvents(
         from unnest(${taskIds as string[]}::uuid[], ${data as string[]}::text[]::jsonb[])
           as batch (task_id, data)
       returning *),
-    ${fanOut(sql)}
+    ${fanOut(sql, 'inserted', ['task:tool_use'])}
     select 1`;
 }
 
