@@ -48,9 +48,19 @@ describe('@switchboard/sdk without tracing', () => {
     expect([...seen].filter((f) => f.endsWith('tracing.ts'))).toEqual([]);
     expect(specifiers.filter((s) => s.includes('opentelemetry'))).toEqual([]);
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'sdk/package.json'), 'utf8'));
-    // The main entry stays ./src/index.ts; tracing (and server, which uses it) are entries of their own.
-    expect(pkg.exports['.']).toBe('./src/index.ts');
-    expect(pkg.exports['./tracing']).toBe('./src/tracing.ts');
+    // The main entry stays index (sources, and its build); tracing (and server, which uses it)
+    // are entries of their own.
+    const entry = {
+      'switchboard-source': './src/index.ts',
+      types: './src/index.ts',
+      default: './dist/index.js',
+    };
+    expect(pkg.exports['.']).toEqual(entry);
+    expect(pkg.exports['./tracing']).toEqual({
+      'switchboard-source': './src/tracing.ts',
+      types: './src/tracing.ts',
+      default: './dist/tracing.js',
+    });
   });
 
   it('with no endpoint, tracing is off: fn runs as is, tracedFetch adds no header', async () => {
