@@ -21,6 +21,10 @@
  *
  *   npx tsx test/bench/footprint-bench.ts [--database-url postgres://…/test] [--calls 5000]
  *       [--tokens 1000] [--streams 200] [--concurrency 16] [--settle 5] [--cold 3]
+ *       [--series 5] [--node-options '--max-old-space-size=64']
+ *
+ * `--node-options` is the gateway's NODE_OPTIONS (V8 flags, a `--require` that logs
+ * process.memoryUsage()); `--series` the seconds between two rows of the RSS-over-time table.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -47,6 +51,7 @@ const { values: opts } = parseArgs({
     settle: { type: 'string', default: '5' },
     cold: { type: 'string', default: '3' },
     series: { type: 'string', default: '5' },
+    'node-options': { type: 'string' },
   },
 });
 const CALLS = Number(opts.calls);
@@ -154,7 +159,10 @@ async function main(): Promise<void> {
       dataDir,
       integrations,
       databaseUrl: database?.url,
-      env: { LOG_LEVEL: 'warn' },
+      env: {
+        LOG_LEVEL: 'warn',
+        ...(opts['node-options'] && { NODE_OPTIONS: opts['node-options'] }),
+      },
       ready: ['benchstdio'],
     };
     const load0 = loadavg();

@@ -5,6 +5,11 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { isProcessAlive } from '../containment/process-group.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import {
+  EMBEDDED_MEMORY_DEFAULTS,
+  type EmbeddedMemory,
+  memoryStartParams,
+} from './embedded-memory.ts';
 
 /**
  * The embedded database: PGlite (Postgres 18 compiled to WASM) persisted in the data dir and
@@ -21,7 +26,7 @@ export interface EmbeddedServer {
 export async function startEmbedded(
   dataDir: string,
   log: Logger,
-  options: { vector?: boolean } = {},
+  options: { vector?: boolean; memory?: EmbeddedMemory } = {},
 ): Promise<EmbeddedServer> {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const releaseLock = acquireLock(path.join(dataDir, 'pglite.lock'));
@@ -38,7 +43,11 @@ export async function startEmbedded(
     const extensions = options.vector
       ? { vector: (await import('@electric-sql/pglite-pgvector')).vector }
       : undefined;
-    const db = await PGlite.create(pgdata, extensions ? { extensions } : {});
+    const startParams = [
+      ...PGlite.defaultStartParams,
+      ...memoryStartParams(options.memory ?? EMBEDDED_MEMORY_DEFAULTS),
+    ];
+    const db = await PGlite.create(pgdata, { startParams, ...(extensions && { extensions }) });
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
     await server.start();
     log.info(
