@@ -21,9 +21,9 @@
  *
  *   npx tsx test/bench/footprint-bench.ts [--database-url postgres://…/test] [--calls 5000]
  *       [--tokens 1000] [--streams 200] [--concurrency 16] [--settle 5] [--cold 3]
- *       [--series 5] [--node-options '--max-old-space-size=64']
+ *       [--series 5] [--node-options='--max-semi-space-size=4'] [--env MALLOC_ARENA_MAX=2]
  *
- * `--node-options` is the gateway's NODE_OPTIONS (V8 flags, a `--require` that logs
+ * `--node-options` is the gateway's NODE_OPTIONS and `--env NAME=VALUE` (repeatable) more of its environment (V8 flags, a `--require` that logs
  * process.memoryUsage()); `--series` the seconds between two rows of the RSS-over-time table.
  */
 import { randomBytes } from 'node:crypto';
@@ -52,6 +52,7 @@ const { values: opts } = parseArgs({
     cold: { type: 'string', default: '3' },
     series: { type: 'string', default: '5' },
     'node-options': { type: 'string' },
+    env: { type: 'string', multiple: true },
   },
 });
 const CALLS = Number(opts.calls);
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
       env: {
         LOG_LEVEL: 'warn',
         ...(opts['node-options'] && { NODE_OPTIONS: opts['node-options'] }),
+        ...Object.fromEntries((opts.env ?? []).map((e) => e.split(/=(.*)/s).slice(0, 2))),
       },
       ready: ['benchstdio'],
     };
