@@ -2,6 +2,7 @@ import path from 'node:path';
 import { SETTING_ENV_PREFIX } from '@switchboard/sdk';
 import { z } from 'zod';
 import { CONTAINMENT_SETTINGS, type ContainmentSetting } from './containment/detect.ts';
+import { type EmbeddedMemory, embeddedMemoryEnv } from './db/embedded-memory.ts';
 import { ConfigError } from './errors.ts';
 import { LOG_FORMATS, type LogFormat } from './log.ts';
 import { maskSecret, maskUrl } from './redact.ts';
@@ -152,6 +153,8 @@ const envSchema = z.object({
   // Test only: mounts /__test/faults (http/test-faults.ts), routes that throw on purpose. Taken
   // only with NODE_ENV=test and refused with SWITCHBOARD_MODE=production (production-mode.ts).
   SWITCHBOARD_TEST_FAULTS: z.enum(['0', '1'], { error: 'expected 0 or 1' }).default('0'),
+  // The embedded database's Postgres memory (db/embedded-memory.ts); unused with DATABASE_URL.
+  ...embeddedMemoryEnv,
   // Documents (issue 18, documents/embeddings.ts): an OpenAI-compatible embeddings endpoint
   // (the full URL, e.g. http://127.0.0.1:11434/v1/embeddings). Unset: search is full text only.
   EMBEDDINGS_URL: z
@@ -208,6 +211,8 @@ export interface Config {
   /** SWITCHBOARD_TEST_FAULTS=1 (with NODE_ENV=test): the test-only fault routes are mounted. */
   testFaults: boolean;
   containment: ContainmentSetting;
+  /** SWITCHBOARD_EMBEDDED_*: the embedded database's Postgres memory settings. */
+  embeddedMemory: EmbeddedMemory;
   /** OpenTelemetry tracing (the standard OTEL_* variables, telemetry/config.ts); undefined: off. */
   tracing: TracingConfig | undefined;
   /** EMBEDDINGS_*: the documents' embeddings endpoint; undefined: full-text search only. */
@@ -284,6 +289,11 @@ export function loadConfig(
     shedEventLoopDelayMs: e.SWITCHBOARD_SHED_EVENT_LOOP_DELAY_MS,
     testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',
     containment: e.SWITCHBOARD_CONTAINMENT,
+    embeddedMemory: {
+      sharedBuffersKb: e.SWITCHBOARD_EMBEDDED_SHARED_BUFFERS,
+      workMemKb: e.SWITCHBOARD_EMBEDDED_WORK_MEM,
+      maintenanceWorkMemKb: e.SWITCHBOARD_EMBEDDED_MAINTENANCE_WORK_MEM,
+    },
     tracing: tracing.config,
     embeddings:
       e.EMBEDDINGS_URL && e.EMBEDDINGS_MODEL

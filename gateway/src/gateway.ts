@@ -101,6 +101,7 @@ export async function startGateway(
       log,
       // PGlite's pgvector bundle only for embeddings (documents/service.ts).
       vector: config.embeddings !== undefined,
+      embeddedMemory: config.embeddedMemory,
     });
     shutdown.add('database', () => db.close());
     step();

@@ -14,6 +14,8 @@ export const ADMIN_KEY = `bench-admin-key-${'0123456789abcdef'.repeat(3)}`;
 export interface BenchGateway {
   proc: Proc;
   url: string;
+  /** From the launch to the first `/readyz` 200, polled every 20 ms. */
+  readyMs: number;
   /** The admin API (`/api/v1<route>`) with the admin key. */
   admin(route: string, init?: RequestInit): Promise<Response>;
 }
@@ -33,6 +35,8 @@ export interface BenchGatewayOptions {
   env?: Record<string, string>;
   /** The integrations that must be `ready` before it is measured. */
   ready: string[];
+  /** Run `switchboard migrate` first (default); false for a restart on an existing data dir. */
+  migrate?: boolean;
 }
 
 export async function startBenchGateway(
@@ -57,7 +61,10 @@ export async function startBenchGateway(
     ...(o.databaseUrl && { DATABASE_URL: o.databaseUrl }),
   };
   const cli = path.join(repo, 'gateway/bin/switchboard.js');
-  execFileSync(process.execPath, [cli, 'migrate'], { cwd: repo, env, stdio: 'ignore' });
+  if (o.migrate !== false) {
+    execFileSync(process.execPath, [cli, 'migrate'], { cwd: repo, env, stdio: 'ignore' });
+  }
+  const launched = performance.now();
   const proc = processes.launch(
     name,
     [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), cli, 'start'],
@@ -68,11 +75,16 @@ export async function startBenchGateway(
       ...init,
       headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
     });
-  await until(`the ${name}`, 60_000, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${logTail(proc)}`);
-    const res = await fetch(`${url}/readyz`);
-    return res.ok ? true : undefined;
-  });
+  const readyMs = await until(
+    `the ${name}`,
+    60_000,
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${logTail(proc)}`);
+      const res = await fetch(`${url}/readyz`);
+      return res.ok ? performance.now() - launched : undefined;
+    },
+    20,
+  );
   await until('the integrations', 60_000, async () => {
     if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${logTail(proc)}`);
     const body = (await (await admin('/integrations')).json()) as {
@@ -81,7 +93,7 @@ export async function startBenchGateway(
     const ready = new Set(body.integrations.filter((i) => i.state === 'ready').map((i) => i.name));
     return o.ready.every((n) => ready.has(n)) ? true : undefined;
   });
-  return { proc, url, admin };
+  return { proc, url, readyMs, admin };
 }
 
 export interface Granted {

@@ -121,11 +121,12 @@ export function logTail(proc: Proc): string {
   return fs.readFileSync(proc.logFile, 'utf8').slice(-2000);
 }
 
-/** Polls `fn` every 100 ms until it returns a value; throws (with its last error) after `ms`. */
+/** Polls `fn` every `pollMs` until it returns a value; throws (with its last error) after `ms`. */
 export async function until<T>(
   what: string,
   ms: number,
   fn: () => Promise<T | undefined>,
+  pollMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
@@ -136,7 +137,7 @@ export async function until<T>(
     } catch (error) {
       last = error;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   throw new Error(`${what} not ready in ${ms} ms${last ? `: ${(last as Error).message}` : ''}`);
 }

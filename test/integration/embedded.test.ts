@@ -74,4 +74,40 @@ describe('embedded database (PGlite in SWITCHBOARD_DATA_DIR)', () => {
     expect(r.code).toBe(0);
     expect(fs.existsSync(`${dataDir}/pglite.lock`)).toBe(false);
   });
+
+  it('runs Postgres with the memory settings it is given, and the small defaults without', async () => {
+    const log = createLogger('silent');
+    const show = async (db: Awaited<ReturnType<typeof openDatabase>>) =>
+      (
+        await db.sql<Array<{ name: string; value: string }>>`
+          select name, current_setting(name) as value from pg_settings
+          where name in ('shared_buffers', 'work_mem', 'maintenance_work_mem') order by name`
+      ).map((r) => `${r.name}=${r.value}`);
+    const defaults = await openDatabase({ databaseUrl: undefined, dataDir, log });
+    try {
+      // Postgres's own defaults are 64MB, 128MB and 4MB.
+      expect(await show(defaults)).toEqual([
+        'maintenance_work_mem=16MB',
+        'shared_buffers=16MB',
+        'work_mem=4MB',
+      ]);
+    } finally {
+      await defaults.close();
+    }
+    const given = await openDatabase({
+      databaseUrl: undefined,
+      dataDir,
+      log,
+      embeddedMemory: { sharedBuffersKb: 8192, workMemKb: 1024, maintenanceWorkMemKb: 2048 },
+    });
+    try {
+      expect(await show(given)).toEqual([
+        'maintenance_work_mem=2MB',
+        'shared_buffers=8MB',
+        'work_mem=1MB',
+      ]);
+    } finally {
+      await given.close();
+    }
+  });
 });

@@ -33,6 +33,7 @@ describe('config (ARCHITECTURE §4 environment)', () => {
       taskLeaseMs: 30_000,
       mcpTaskUpstreamMaxMs: 3_300_000,
       containment: 'auto',
+      embeddedMemory: { sharedBuffersKb: 16_384, workMemKb: 4096, maintenanceWorkMemKb: 16_384 },
     });
     expect(publicUrlFor(config, 8080)).toBe('http://127.0.0.1:8080');
   });
@@ -94,6 +95,21 @@ describe('config (ARCHITECTURE §4 environment)', () => {
       '500',
       'SWITCHBOARD_TASK_LEASE_MS="500": expected at least 1000 ms',
     ],
+    [
+      'SWITCHBOARD_EMBEDDED_SHARED_BUFFERS',
+      '16',
+      'SWITCHBOARD_EMBEDDED_SHARED_BUFFERS="16": expected a size in kB, MB or GB, e.g. 16MB',
+    ],
+    [
+      'SWITCHBOARD_EMBEDDED_SHARED_BUFFERS',
+      '512kB',
+      'SWITCHBOARD_EMBEDDED_SHARED_BUFFERS="512kB": expected at least 1MB',
+    ],
+    [
+      'SWITCHBOARD_EMBEDDED_WORK_MEM',
+      '2GB',
+      'SWITCHBOARD_EMBEDDED_WORK_MEM="2GB": expected at most 1024MB',
+    ],
   ])('names %s=%j and what was expected', (name, value, expected) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
@@ -114,6 +130,22 @@ describe('config (ARCHITECTURE §4 environment)', () => {
     const [problem] = problemsOf({ [name]: value });
     expect(problem).toContain(`${name}=****** (${value.length} characters): ${expected}`);
     expect(problem).not.toContain(value);
+  });
+
+  it('reads the embedded database memory settings in kB, MB or GB', () => {
+    const config = loadConfig(
+      {
+        SWITCHBOARD_EMBEDDED_SHARED_BUFFERS: '64MB',
+        SWITCHBOARD_EMBEDDED_WORK_MEM: '512kB',
+        SWITCHBOARD_EMBEDDED_MAINTENANCE_WORK_MEM: '1GB',
+      },
+      '/srv/app',
+    );
+    expect(config.embeddedMemory).toEqual({
+      sharedBuffersKb: 65_536,
+      workMemKb: 512,
+      maintenanceWorkMemKb: 1_048_576,
+    });
   });
 
   it('reports every bad variable at once', () => {

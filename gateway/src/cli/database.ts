@@ -16,7 +16,12 @@ export async function withDatabase<T>(
 ): Promise<T> {
   const config = loadConfig(ctx.env);
   const log = stderrLogger(ctx.env.LOG_LEVEL ? config.logLevel : 'warn', config.logFormat);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    log,
+    embeddedMemory: config.embeddedMemory,
+  });
   try {
     if (options.migrate) await migrate(db.sql, log);
     return await fn(db.sql, log);

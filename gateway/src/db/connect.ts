@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { maskUrl } from '../redact.ts';
-import { startEmbedded } from './embedded.ts';
+import type { EmbeddedMemory } from './embedded-memory.ts';
 import { guardedSockets, Reachability } from './socket.ts';
 
 /** A pool: runs queries and opens transactions (`begin`). */
@@ -34,6 +34,8 @@ export interface DatabaseOptions {
    * configured (documents/), so a gateway without them starts exactly as before.
    */
   vector?: boolean;
+  /** The embedded database's Postgres memory settings; EMBEDDED_MEMORY_DEFAULTS without. */
+  embeddedMemory?: EmbeddedMemory;
 }
 
 /** postgres.js and socket codes that mean "the database is not there", not "we have a bug". */
@@ -86,7 +88,12 @@ async function open(options: DatabaseOptions): Promise<Database> {
       close: () => sql.end({ timeout: 5 }),
     };
   }
-  const embedded = await startEmbedded(options.dataDir, log, { vector: options.vector ?? false });
+  // Imported here, not at the top: a gateway on PostgreSQL never loads PGlite (~4 MB resident).
+  const { startEmbedded } = await import('./embedded.ts');
+  const embedded = await startEmbedded(options.dataDir, log, {
+    vector: options.vector ?? false,
+    ...(options.embeddedMemory && { memory: options.embeddedMemory }),
+  });
   const description = `embedded PGlite in ${options.dataDir}`;
   const sql = connect(embedded.url, 1, log, description);
   return {

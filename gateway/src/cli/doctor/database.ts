@@ -62,6 +62,7 @@ export async function checkDatabase(state: DoctorState): Promise<{
     dataDir: config.dataDir,
     log: createLogger('silent'),
     max: 1,
+    embeddedMemory: config.embeddedMemory,
   });
   try {
     database = await withDeadline(opening, DATABASE_WAIT_MS, `opening ${where}`);
