@@ -127,7 +127,7 @@ const envSchema = z.object({
     .default(55 * 60_000),
   // Load shedding (http/admission.ts): requests that do work (not GET) held at once by this
   // process past which new ones get 503 `overloaded` with Retry-After; 0 turns it off. 512: a
-  // process serves ~1,000 tool calls a second (test/bench/RESULTS.md), so a full queue of 512
+  // process serves ~1,000 tool calls a second (test/bench/HISTORY.md), so a full queue of 512
   // is half a second of work, while calls held for minutes (approvals, ask_user, slow tools) of
   // 16 tasks at their default 32 in flight still fit.
   SWITCHBOARD_MAX_CONCURRENT_REQUESTS: z

@@ -97,7 +97,7 @@ export const LOG_FLUSH_MS = 100;
 /**
  * stdout with one write(2) per ~4 KiB instead of one per line: at about a line per MCP request
  * (the access log) a write each cost ~50 µs of the gateway's ~700 µs per tools/call in the bench
- * profile (test/bench/RESULTS.md). A line waits at most LOG_FLUSH_MS; every exit path flushes
+ * profile (test/bench/HISTORY.md). A line waits at most LOG_FLUSH_MS; every exit path flushes
  * first (main.ts), so only a SIGKILL can lose the last ≤ 100 ms of lines.
  */
 function bufferedStdout(): DestinationStream {

@@ -9,7 +9,7 @@
  * Needs a PostgreSQL with pg_stat_statements loaded (shared_preload_libraries, and
  * `create extension pg_stat_statements` in its `postgres` database; track_planning = on for
  * the plan columns); the machine's default cluster has none, so make a scratch one, e.g.
- * `pg_createcluster 15 probe -p 5433`. Used for issue 14 (test/bench/RESULTS.md).
+ * `pg_createcluster 15 probe -p 5433`. Used for issue 14 (test/bench/HISTORY.md).
  *
  *   npx tsx test/bench/drain-probe.ts [--repo /path/to/other/checkout] [--warm 20000]
  *       [--rows 30000] [--database-url postgres://postgres@127.0.0.1:5433/test]

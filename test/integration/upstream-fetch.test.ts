@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchWithOwnSignal } from '../../gateway/src/integrations/upstream/http.ts';
 
 // The HTTP upstream's fetch: the SDK hands every request the same long-lived abort signal, and
-// Node 20's fetch leaves a listener on it per request (hundreds under load: test/bench/RESULTS.md).
+// Node 20's fetch leaves a listener on it per request (hundreds under load: test/bench/HISTORY.md).
 describe('fetchWithOwnSignal', () => {
   let server: http.Server;
   let url = '';

@@ -13,7 +13,7 @@ import type { Pool, Sql } from './connect.ts';
 
 /**
  * A take runs on the request's path: bounded at 200 ms (it takes ~0.3 ms on an idle pool;
- * test/bench/RESULTS.md), past which it is cancelled and the process's own bucket decides.
+ * test/bench/HISTORY.md), past which it is cancelled and the process's own bucket decides.
  */
 export const RATE_LIMIT_STATEMENT_MS = 200;
 

@@ -6,7 +6,7 @@ import { resumeRequest, tracingEnabled } from '../telemetry/spans.ts';
  * with `Content-Type: application/json` (optionally `; charset=utf-8`), a Content-Length within
  * the limit and no Content-Encoding — it reads the bytes and runs JSON.parse, nothing else.
  * express.json (body-parser, raw-body, iconv-lite, type-is, content-type) did the same job for
- * ~40 µs more per call in the bench profile (RESULTS.md). Anything else (chunked, compressed,
+ * ~40 µs more per call in the bench profile (test/bench/HISTORY.md). Anything else (chunked, compressed,
  * another charset, empty, over the limit) goes to `fallback`, express.json itself, so
  * those answers do not change. A parse failure is reported as body-parser reports it
  * (`type: 'entity.parse.failed'`, status 400), which the route turns into JSON-RPC -32700.

@@ -15,7 +15,7 @@ import {
 /**
  * The gateway's spans, through the OpenTelemetry API. With tracing off (tracing.ts never ran)
  * every helper here returns after one boolean test: no span object, no context switch, so the
- * hot path (a tools/call, ~300 µs of gateway CPU) pays nothing measurable (test/bench/RESULTS.md).
+ * hot path (a tools/call, ~300 µs of gateway CPU) pays nothing measurable (test/bench/HISTORY.md).
  *
  * Trace context crosses the queues as a W3C traceparent string stored on the row
  * (webhook_deliveries, tasks, outbox: `trace_parent`): the worker that claims the row, on any
@@ -158,7 +158,7 @@ export function resumeRequest(holder: object, next: () => void): void {
  * The request's own span, to stand for an MCP request as well (renamed `tools/call <tool>`), when
  * the MCP request's `_meta.traceparent` says nothing the HTTP request did not (absent, or the
  * same as its traceparent header): one span per call instead of two, ~25 µs of ~70 µs of tracing
- * per tools/call (test/bench/RESULTS.md). undefined: start a child span instead.
+ * per tools/call (test/bench/HISTORY.md). undefined: start a child span instead.
  */
 export function requestSpanFor(meta: Record<string, unknown> | undefined): Span | undefined {
   if (!enabled) return undefined;

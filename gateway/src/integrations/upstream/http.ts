@@ -46,7 +46,7 @@ export function upstreamFetch(bounds: BoundsContext, gatewayToken?: () => Promis
  * The SDK's transport passes one long-lived abort signal to every fetch, and Node 20's fetch
  * adds a listener to it per request that only garbage collection removes: under load it held
  * 400–2200 listeners (MaxListenersExceededWarning, ~180 µs of bookkeeping per call; see
- * test/bench/RESULTS.md). Each request gets a signal of its own instead, tied to the long-lived
+ * test/bench/HISTORY.md). Each request gets a signal of its own instead, tied to the long-lived
  * one by a listener that is removed as soon as the response body has been read or the request
  * failed. An abort of the long-lived signal still aborts every request and stream in flight.
  */
