@@ -12,7 +12,8 @@
  * `pg_createcluster 15 probe -p 5433`. Used for issue 14 (test/bench/HISTORY.md).
  *
  *   npx tsx test/bench/drain-probe.ts [--repo /path/to/other/checkout] [--warm 20000]
- *       [--rows 30000] [--database-url postgres://postgres@127.0.0.1:5433/test]
+ *       [--rows 30000] [--database-url postgres://postgres@127.0.0.1:5433/test] [--no-statements]
+ *       [--profile]   (the gateway under node --cpu-prof, kept in .cache/bench/profiles)
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -32,7 +33,9 @@ const { values: opts } = parseArgs({
     repo: { type: 'string', default: REPO },
     rows: { type: 'string', default: '30000' },
     warm: { type: 'string', default: '0' },
-    statements: { type: 'boolean', default: true },
+    // Node 20's parseArgs has no --no-<flag>: the machine's default cluster lacks the extension.
+    'no-statements': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 const run = randomBytes(4).toString('hex');
@@ -58,6 +61,7 @@ async function main() {
       integrations: { dirs: FIXTURES, policy: path.join(FIXTURES, 'policy.yaml') },
       databaseUrl: dbUrl.toString(),
       ready: ['hooks'],
+      profileDir: opts.profile ? path.join(workDir, 'profiles') : undefined,
     });
     // One real delivery: the template row.
     const body = JSON.stringify({
@@ -97,10 +101,14 @@ async function main() {
     }
     const rows = Number(opts.rows);
     await insert('p-', rows);
-    if (opts.statements) await stmts`select pg_stat_statements_reset()`;
+    if (!opts['no-statements']) await stmts`select pg_stat_statements_reset()`;
     const db0 = await dbStats(sql, dbName);
-    const handlerPid = () => descendants(gw.proc.pid).find((p) => p !== gw.proc.pid) ?? 0;
-    const cpu0 = [cpuTicks(gw.proc.pid), cpuTicks(handlerPid()), postgresTicks()];
+    // Every process under the gateway (the integration's stdio server, and whatever it spawned).
+    const handlerTicks = () =>
+      descendants(gw.proc.pid)
+        .filter((p) => p !== gw.proc.pid)
+        .reduce((sum, p) => sum + cpuTicks(p), 0);
+    const cpu0 = [cpuTicks(gw.proc.pid), handlerTicks(), postgresTicks()];
     const t0 = Date.now();
     let left = rows;
     while (left > 0) {
@@ -108,7 +116,7 @@ async function main() {
       left = await pending();
     }
     const s = (Date.now() - t0) / 1000;
-    const cpu = [cpuTicks(gw.proc.pid), cpuTicks(handlerPid()), postgresTicks()].map(
+    const cpu = [cpuTicks(gw.proc.pid), handlerTicks(), postgresTicks()].map(
       (t, i) => ((t - cpu0[i]!) * TICK_US) / rows,
     );
     const db1 = await dbStats(sql, dbName);
@@ -118,7 +126,7 @@ async function main() {
     console.log(
       `  per delivery: xact_commit ${((db1.xact_commit - db0.xact_commit) / rows).toFixed(3)}, tup_returned ${((db1.tup_returned - db0.tup_returned) / rows).toFixed(1)}, tup_fetched ${((db1.tup_fetched - db0.tup_fetched) / rows).toFixed(1)}, blks_hit ${((db1.blks_hit - db0.blks_hit) / rows).toFixed(1)}`,
     );
-    if (opts.statements) {
+    if (!opts['no-statements']) {
       const st = await stmts<
         { calls: number; plans: number; pms: number; ms: number; rows: number; query: string }[]
       >`
@@ -129,6 +137,16 @@ async function main() {
         console.log(
           `  ${(r.calls / rows).toFixed(3).padStart(7)} calls/d ${((r.ms * 1000) / rows).toFixed(1).padStart(6)} µs/d ${(r.rows / Math.max(1, r.calls)).toFixed(1).padStart(6)} rows/call ${(r.plans / Math.max(1, r.calls)).toFixed(2)} plans/call ${((r.pms * 1000) / rows).toFixed(1)} plan-µs/d  ${r.query.slice(0, 90)}`,
         );
+      }
+    }
+    if (opts.profile) {
+      gw.proc.child.kill('SIGTERM');
+      await gw.proc.exited;
+      const kept = path.join(REPO, '.cache/bench/profiles');
+      fs.mkdirSync(kept, { recursive: true });
+      for (const f of fs.readdirSync(path.join(workDir, 'profiles'))) {
+        fs.copyFileSync(path.join(workDir, 'profiles', f), path.join(kept, `drain-${f}`));
+        console.log(`profile: ${path.join(kept, `drain-${f}`)}`);
       }
     }
   } finally {

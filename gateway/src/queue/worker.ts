@@ -206,7 +206,7 @@ export class QueueWorker<J, S extends Slot = Slot> {
       const running = this.perKey.get(slot.key) ?? 0;
       const free = limit - running;
       // Behind a backlog it claims in chunks: a claim walks the due index past the rows
-      // processed since the last vacuum, so one claim of 8 costs about what one of 1 does.
+      // processed since the last vacuum, so one claim of 8 (or 32) costs about what one of 1 does.
       // Without one, a free slot is taken at once (a slow job must not delay the next). No
       // query at all when the key is full: wakes arrive for every event of every task.
       const chunk =

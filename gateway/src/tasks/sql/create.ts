@@ -206,7 +206,9 @@ function answer(row: Row): InsertedTask {
  * new message in it and a queued task, without insertTask's steering. Its plan is that of
  * deliveries/store.ts:insertTrigger before issue 14; insertTask's CTEs for the other shapes cost
  * PostgreSQL ~50 µs more per trigger (370 vs 320 µs of backend CPU, issue 14 in
- * test/bench/RESULTS.md), and this statement runs for every trigger of every delivery.
+ * test/bench/RESULTS.md), and this statement runs for every trigger of every delivery. Its
+ * event's type is known (task:created, no hook type), so fanOut leaves out the hook CTE's four
+ * joins, which could match nothing.
  */
 export async function insertSessionTask(
   sql: Sql,
@@ -249,7 +251,7 @@ export async function insertSessionTask(
         from task cross join (select ${t.event?.type ?? null}::text as type) e
        where e.type is not null
       returning *),
-    ${fanOut(sql)}
+    ${fanOut(sql, 'inserted', t.event ? [t.event.type] : [])}
     select m.session_id::text as "_sessionId", m.id::text as "_messageId", task.*,
            inserted.seq::text as "_eventSeq", inserted.type as "_eventType",
            inserted.data as "_eventData", inserted.created_at as "_eventCreatedAt"
