@@ -5,7 +5,7 @@
  * fails only its own caller and a result never depends on its neighbours. Used by the webhook
  * ingest (one INSERT for the deliveries that arrived together) and the delivery worker (one
  * transaction for the handler results that finished together); at 16 concurrent senders each
- * statement saved is a ~50 µs socket write of the gateway's (test/bench/RESULTS.md).
+ * statement saved is a ~50 µs socket write of the gateway's (test/bench/HISTORY.md).
  */
 
 export interface GroupCommitOptions<I, O> {

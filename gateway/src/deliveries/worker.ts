@@ -49,7 +49,7 @@ const CONCURRENCY = 64;
 /**
  * Acknowledging comes first: Slack gives up after 3 s and GitHub after 10 s, while a stored
  * delivery can wait. Processing one costs ~0.75–1.3 ms of machine CPU (handler call and its
- * share of a batched transaction; test/bench/RESULTS.md, run of 2026-12-02 09:59) against ~0.3 ms to
+ * share of a batched transaction; test/bench/HISTORY.md, run of 2026-12-02 09:59) against ~0.3 ms to
  * acknowledge one, and before this rule a worker running 16 at once during a burst held
  * acknowledgements to ~1,100/s on 2 cores. While more than BURST_ARRIVALS
  * deliveries arrived in the last BURST_WINDOW_MS the worker keeps only BURST_CONCURRENCY in

@@ -6,7 +6,7 @@ import { GroupCommit } from '../group-commit.ts';
  * The ingest path's group commit: async deliveries that arrive while earlier inserts are in
  * flight are stored by one multi-row INSERT, and each request is answered once it committed.
  * At 16 concurrent senders the gateway's event loop is the bottleneck (86 % busy) and each
- * statement costs it a ~50 µs socket write (test/bench/RESULTS.md). Without load nothing
+ * statement costs it a ~50 µs socket write (test/bench/HISTORY.md). Without load nothing
  * waits: an insert starts at once while fewer than 4 are running.
  */
 

@@ -6,7 +6,7 @@ import type { MessageRow } from '../../sessions/store.ts';
  * The statements that create a task (tasks/create.ts says who calls them): the session
  * (get-or-create by key, or an existing one by id), a message in it, the task and its first
  * event fanned out to the event subscriptions (an 'event' outbox row each), in one round trip:
- * the ~5 it replaced were most of a webhook delivery's cost (test/bench/RESULTS.md, issue 6).
+ * the ~5 it replaced were most of a webhook delivery's cost (test/bench/HISTORY.md, issue 6).
  * insertTask takes every shape; insertSessionTask only a trigger's, with a leaner plan.
  */
 
@@ -60,7 +60,7 @@ export interface NewTask {
 /**
  * What the statement answers of the new task: the rest of its row (findQueueTask) would cost
  * every trigger ~45 µs of the gateway's CPU to parse (25 columns, 5 dates; issue 14 in
- * test/bench/RESULTS.md), and only the API shows it.
+ * test/bench/HISTORY.md), and only the API shows it.
  */
 export interface NewTaskRow {
   id: string;
@@ -206,7 +206,7 @@ function answer(row: Row): InsertedTask {
  * new message in it and a queued task, without insertTask's steering. Its plan is that of
  * deliveries/store.ts:insertTrigger before issue 14; insertTask's CTEs for the other shapes cost
  * PostgreSQL ~50 µs more per trigger (370 vs 320 µs of backend CPU, issue 14 in
- * test/bench/RESULTS.md), and this statement runs for every trigger of every delivery. Its
+ * test/bench/HISTORY.md), and this statement runs for every trigger of every delivery. Its
  * event's type is known (task:created, no hook type), so fanOut leaves out the hook CTE's four
  * joins, which could match nothing.
  */
