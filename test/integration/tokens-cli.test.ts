@@ -137,6 +137,12 @@ describe('switchboard keys retire-signing', () => {
       const unknown = await runSwitchboard(['keys', 'retire-signing', 'no-such-kid', '--yes'], env);
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toContain('no signing key "no-such-kid" that still verifies tokens');
+      // A kid is base64url, and 1 in 64 starts with '-' (this test failed so in CI once):
+      // still the KID, not options.
+      const dashed = `-cX${'A'.repeat(40)}`;
+      const dashedKid = await runSwitchboard(['keys', 'retire-signing', dashed, '--yes'], env);
+      expect(dashedKid.stderr).toContain(`no signing key "${dashed}" that still verifies tokens`);
+      expect(dashedKid.code).toBe(1);
       const retired = await runSwitchboard(['keys', 'retire-signing', kid, '--yes'], env);
       expect(retired.code, retired.stderr).toBe(0);
       const signing = /Key (\S+) signs from now on \(new\)\.$/m.exec(retired.stdout)?.[1];

@@ -162,7 +162,7 @@ export const keys: Command = {
       }
       case 'retire-signing': {
         const { values, positionals } = parseCommandArgs(
-          rest,
+          kidsAsPositionals(rest),
           { ...HELP_OPTION, yes: { type: 'boolean' } },
           usage,
           { min: 1, max: 1 },
@@ -203,3 +203,19 @@ export const keys: Command = {
     }
   },
 };
+
+/** A kid: an RFC 7638 thumbprint, the 43 base64url characters of a SHA-256. */
+const KID = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * One kid in 64 starts with '-', which parseArgs reads as short options ("Unknown option '-c'"):
+ * such an argument goes after a `--`, where it can only be the positional KID.
+ */
+function kidsAsPositionals(args: string[]): string[] {
+  const end = args.indexOf('--');
+  const before = end === -1 ? args : args.slice(0, end);
+  const dashed = before.filter((arg) => arg.startsWith('-') && KID.test(arg));
+  if (dashed.length === 0) return args;
+  const after = end === -1 ? [] : args.slice(end + 1);
+  return [...before.filter((arg) => !dashed.includes(arg)), '--', ...dashed, ...after];
+}
