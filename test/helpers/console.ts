@@ -5,6 +5,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll } from 'vitest';
 import { ADMIN_KEY, REPO_ROOT } from './gateway.ts';
 import { type GatewayProcess, startGatewayProcess } from './gateway-process.ts';
+import { until } from './until.ts';
 
 /**
  * The console's browser suite (test/console/): the real gateway process with the example
@@ -169,6 +170,13 @@ export function useConsoleSuite(env: Record<string, string> = {}): () => Console
       ...env,
     });
     browser = await launchBrowser();
+    // The pages list the integrations and grant their tools: wait until every server is ready or
+    // failed (/readyz 200). Started from dist/, the examples settle in ~1 s, and a test that asked
+    // at once found them all `starting` (CI, PostgreSQL pass).
+    const started = gateway;
+    await until('the integrations to settle (/readyz 200)', async () =>
+      (await fetch(`${started.url}/readyz`)).status === 200 ? true : undefined,
+    );
     suite = { gateway, browser, url: gateway.url };
   }, 120_000);
   afterAll(async () => {
