@@ -1,17 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { decodeProtectedHeader, errors, type JWK, jwtVerify, SignJWT } from 'jose';
+import type { JWK } from 'jose';
 import * as z from 'zod';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool, Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { VerifiedTokenCache } from './cache.ts';
-import type {
-  RevocationListener,
-  TokenClaims,
-  TokenRefusalReason,
-  TokenVerifier,
-} from './claims.ts';
+import type { RevocationListener, TokenClaims, TokenVerifier } from './claims.ts';
+import { checkClaims, decodeJwt, invalidToken, signJwt, verifySignature } from './jwt.ts';
 import type { LiveTokenLimits } from './live.ts';
 import { LiveTokenRecords, MINT_CHANNEL } from './live-sync.ts';
 import {
@@ -51,15 +47,6 @@ export const RevocationMessage = z.object({
   tokenIds: z.array(z.string()),
   kids: z.array(z.string()).default([]),
 });
-
-/** `reason` is the metric's label (claims.ts TOKEN_REFUSAL_REASONS), `message` the client's. */
-export function invalidToken(
-  reason: TokenRefusalReason,
-  message: string,
-  cause?: unknown,
-): SwitchboardError {
-  return new SwitchboardError('invalid_token', message, { cause, details: { reason } });
-}
 
 export interface MintRequest {
   taskId: string;
@@ -130,18 +117,15 @@ export class TokenService implements TokenVerifier {
     const issuedAt = Math.floor(Date.now() / 1000);
     const expiresAt = new Date((issuedAt + Math.ceil(request.ttlMs / 1000)) * 1000);
     const scope = request.scope.join(' ');
-    const token = await new SignJWT({
+    const token = await this.sign(key, {
       scope,
       ...(request.sessionId ? { sid: request.sessionId } : {}),
-    })
-      .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid })
-      .setIssuer(this.options.issuer())
-      .setAudience(request.audience)
-      .setSubject(`task:${request.taskId}`)
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
-      .setJti(jti)
-      .sign(key.privateKey);
+      aud: request.audience,
+      sub: `task:${request.taskId}`,
+      iat: issuedAt,
+      exp: Math.floor(expiresAt.getTime() / 1000),
+      jti,
+    });
     await insertToken(
       sql,
       { jti, taskId: request.taskId, kid: key.kid, audience: request.audience, scope, expiresAt },
@@ -159,18 +143,15 @@ export class TokenService implements TokenVerifier {
   async mintUpstream(integration: string, verified: TokenClaims, tools: string[]): Promise<string> {
     const key = await this.signingKey(this.options.sql);
     const issuedAt = Math.floor(Date.now() / 1000);
-    return new SignJWT({
+    return this.sign(key, {
       scope: tools.map((tool) => `${integration}:${tool}`).join(' '),
       ...(verified.sessionId ? { sid: verified.sessionId } : {}),
-    })
-      .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid })
-      .setIssuer(this.options.issuer())
-      .setAudience(integration)
-      .setSubject(`task:${verified.taskId}`)
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + UPSTREAM_TOKEN_TTL_MS / 1000)
-      .setJti(randomUUID())
-      .sign(key.privateKey);
+      aud: integration,
+      sub: `task:${verified.taskId}`,
+      iat: issuedAt,
+      exp: issuedAt + UPSTREAM_TOKEN_TTL_MS / 1000,
+      jti: randomUUID(),
+    });
   }
 
   /**
@@ -183,15 +164,14 @@ export class TokenService implements TokenVerifier {
     if (cached && cached.renewAt > Date.now()) return cached.token;
     const key = await this.signingKey(this.options.sql);
     const issuedAt = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ scope: `${integration}:*` })
-      .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid })
-      .setIssuer(this.options.issuer())
-      .setAudience(integration)
-      .setSubject('gateway')
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + UPSTREAM_TOKEN_TTL_MS / 1000)
-      .setJti(randomUUID())
-      .sign(key.privateKey);
+    const token = await this.sign(key, {
+      scope: `${integration}:*`,
+      aud: integration,
+      sub: 'gateway',
+      iat: issuedAt,
+      exp: issuedAt + UPSTREAM_TOKEN_TTL_MS / 1000,
+      jti: randomUUID(),
+    });
     this.gatewayTokens.set(integration, { token, renewAt: Date.now() + UPSTREAM_TOKEN_TTL_MS / 2 });
     return token;
   }
@@ -281,6 +261,15 @@ export class TokenService implements TokenVerifier {
     }
   }
 
+  /** The header and `iss` every token of this gateway carries, around `claims`. */
+  private sign(key: SigningKey, claims: Record<string, unknown>): Promise<string> {
+    return signJwt(
+      { alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, kid: key.kid },
+      { iss: this.options.issuer(), ...claims },
+      key.privateKey,
+    );
+  }
+
   private async signingKey(sql: Sql): Promise<SigningKey> {
     if (Date.now() - this.loadedAt > KEY_REFRESH_MS) await this.refreshKeys(sql);
     let key = currentSigningKey(this.keys, new Date());
@@ -313,33 +302,23 @@ export class TokenService implements TokenVerifier {
     token: string,
     audience: string,
   ): Promise<{ verified: TokenClaims; kid: string }> {
-    let header: ReturnType<typeof decodeProtectedHeader>;
-    try {
-      header = decodeProtectedHeader(token);
-    } catch (error) {
-      throw invalidToken('malformed', 'the token is not a JWT', error);
-    }
+    const parts = decodeJwt(token);
+    const { header, payload } = parts;
     // Pinned before any key is looked up: alg none, HS256 with the public key, RS256… all fail here.
     if (header.alg !== TOKEN_ALGORITHM)
       throw invalidToken('bad_algorithm', 'the token is not signed with EdDSA');
     if (header.typ !== TOKEN_TYPE)
       throw invalidToken('wrong_type', `the token's type is not ${TOKEN_TYPE}`);
     const key = await this.verificationKey(header.kid);
-    let payload: unknown;
-    try {
-      ({ payload } = await jwtVerify(token, key.publicKey, {
-        algorithms: [TOKEN_ALGORITHM],
-        typ: TOKEN_TYPE,
-        issuer: this.options.issuer(),
-        audience,
-        requiredClaims: ['exp', 'iat', 'jti', 'sub'],
-        clockTolerance: CLOCK_TOLERANCE_S,
-        // Also rejects an `iat` in the future; no token lives longer than a day (policy maxTtl ≤ it).
-        maxTokenAge: '24h',
-      }));
-    } catch (error) {
-      throw describeJoseError(error);
-    }
+    await verifySignature(parts, key.publicKey);
+    checkClaims(payload, {
+      issuer: this.options.issuer(),
+      audience,
+      required: ['exp', 'iat', 'jti', 'sub'],
+      clockToleranceS: CLOCK_TOLERANCE_S,
+      // Also refuses an `iat` in the future; no token lives longer than a day (policy maxTtl ≤ it).
+      maxAgeS: 24 * 60 * 60,
+    });
     const claims = Claims.safeParse(payload);
     if (!claims.success)
       throw invalidToken('invalid_claim', 'the token lacks the claims of a task token');
@@ -374,28 +353,4 @@ export class TokenService implements TokenVerifier {
       },
     };
   }
-}
-
-function describeJoseError(error: unknown): SwitchboardError {
-  if (error instanceof errors.JWTExpired) {
-    return invalidToken('expired', 'the token has expired', error);
-  }
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    const refusals: Record<string, [TokenRefusalReason, string]> = {
-      aud: ['wrong_audience', 'the token was issued for another endpoint'],
-      iss: ['wrong_issuer', 'the token was issued by another issuer'],
-      nbf: ['not_yet_valid', 'the token is not yet valid'],
-      iat: ['not_yet_valid', 'the token is not yet valid'],
-      typ: ['wrong_type', `the token's type is not ${TOKEN_TYPE}`],
-    };
-    const [reason, message] = refusals[error.claim] ?? [
-      'invalid_claim',
-      `the token's ${error.claim} claim is invalid`,
-    ];
-    return invalidToken(reason, message, error);
-  }
-  if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return invalidToken('bad_signature', "the token's signature is invalid", error);
-  }
-  return invalidToken('malformed', 'the token is malformed', error);
 }
