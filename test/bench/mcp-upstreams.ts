@@ -9,15 +9,15 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { descendants, freePort } from '../helpers/processes.ts';
 import { connectClient } from './load.ts';
-import { logTail, type Proc, type Processes, REPO, TSX_LOADER, until } from './processes.ts';
+import { logTail, type Proc, type Processes, REPO, until } from './processes.ts';
 
 export const CACHE = path.join(REPO, '.cache/bench');
 export const MCP_PROXY_VERSION = '6.7.19';
 const MCP_PROXY_BIN = path.join(CACHE, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
-const ECHO_STDIO = path.join(REPO, 'test/bench/fixtures/echo-stdio.ts');
-const ECHO_HTTP = path.join(REPO, 'test/bench/fixtures/echo-http.ts');
+const ECHO_STDIO = path.join(REPO, 'test/bench/fixtures/echo-stdio.mjs');
+const ECHO_HTTP = path.join(REPO, 'test/bench/fixtures/echo-http.mjs');
 /** The one stdio command both the gateway and mcp-proxy run. */
-const STDIO_COMMAND = ['node', '--import', TSX_LOADER, ECHO_STDIO];
+const STDIO_COMMAND = ['node', ECHO_STDIO];
 
 export function ensureMcpProxy(): void {
   if (fs.existsSync(MCP_PROXY_BIN)) return;
@@ -41,7 +41,7 @@ export function ensureMcpProxy(): void {
 export async function startHttpUpstream(processes: Processes): Promise<{ proc: Proc; url: URL }> {
   const proc = processes.launch(
     'echo-http',
-    ['--import', TSX_LOADER, ECHO_HTTP],
+    [ECHO_HTTP],
     { PATH: process.env.PATH },
     {
       pipeStdout: true,
@@ -134,7 +134,8 @@ export async function startMcpProxy(
 export function stdioChildOf(pid: number): number | undefined {
   for (const child of descendants(pid)) {
     try {
-      if (fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('echo-stdio.ts')) return child;
+      if (fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('echo-stdio.mjs'))
+        return child;
     } catch {}
   }
   return undefined;

@@ -27,7 +27,7 @@ import { stringify } from 'yaml';
 import { ADMIN_KEY, type BenchGateway, grantExternalTask, startBenchGateway } from './gateway.ts';
 import { tableHead, tableRow } from './markdown.ts';
 import { loadavg, quantile } from './measure.ts';
-import { Processes, REPO, TSX_LOADER } from './processes.ts';
+import { Processes, REPO } from './processes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const DATABASE_URL = args['database-url'] ?? process.env.DATABASE_URL;
 const SHED_PAUSE_MS = 50;
-const ECHO_STDIO = path.join(REPO, 'test/bench/fixtures/echo-stdio.ts');
+const ECHO_STDIO = path.join(REPO, 'test/bench/fixtures/echo-stdio.mjs');
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-overload-bench-'));
 const processes = new Processes(workDir);
@@ -60,7 +60,7 @@ function writeIntegrations(): { dirs: string; policy: string } {
         name,
         version: '1.0.0',
         description: 'Bench echo server (stdio)',
-        server: { transport: 'stdio', command: 'node', args: ['--import', TSX_LOADER, ECHO_STDIO] },
+        server: { transport: 'stdio', command: 'node', args: [ECHO_STDIO] },
       }),
     );
   }
