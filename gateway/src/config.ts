@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CONTAINMENT_SETTINGS, type ContainmentSetting } from './containment/detect.ts';
 import { type EmbeddedMemory, embeddedMemoryEnv } from './db/embedded-memory.ts';
 import { ConfigError } from './errors.ts';
+import { heapGrowthEnv } from './heap-growth.ts';
 import { LOG_FORMATS, type LogFormat } from './log.ts';
 import { maskSecret, maskUrl } from './redact.ts';
 import { readTracingConfig, type TracingConfig } from './telemetry/config.ts';
@@ -155,6 +156,8 @@ const envSchema = z.object({
   SWITCHBOARD_TEST_FAULTS: z.enum(['0', '1'], { error: 'expected 0 or 1' }).default('0'),
   // The embedded database's Postgres memory (db/embedded-memory.ts); unused with DATABASE_URL.
   ...embeddedMemoryEnv,
+  // The V8 old generation's growth past the live heap, in percent (heap-growth.ts); 0: V8's own.
+  ...heapGrowthEnv,
   // Documents (issue 18, documents/embeddings.ts): an OpenAI-compatible embeddings endpoint
   // (the full URL, e.g. http://127.0.0.1:11434/v1/embeddings). Unset: search is full text only.
   EMBEDDINGS_URL: z
@@ -213,6 +216,8 @@ export interface Config {
   containment: ContainmentSetting;
   /** SWITCHBOARD_EMBEDDED_*: the embedded database's Postgres memory settings. */
   embeddedMemory: EmbeddedMemory;
+  /** heap-growth.ts: the old generation's growth factor 1 + this/100; 0 leaves V8's. */
+  heapGrowthPercent: number;
   /** OpenTelemetry tracing (the standard OTEL_* variables, telemetry/config.ts); undefined: off. */
   tracing: TracingConfig | undefined;
   /** EMBEDDINGS_*: the documents' embeddings endpoint; undefined: full-text search only. */
@@ -289,6 +294,7 @@ export function loadConfig(
     shedEventLoopDelayMs: e.SWITCHBOARD_SHED_EVENT_LOOP_DELAY_MS,
     testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',
     containment: e.SWITCHBOARD_CONTAINMENT,
+    heapGrowthPercent: e.SWITCHBOARD_HEAP_GROWTH_PERCENT,
     embeddedMemory: {
       sharedBuffersKb: e.SWITCHBOARD_EMBEDDED_SHARED_BUFFERS,
       workMemKb: e.SWITCHBOARD_EMBEDDED_WORK_MEM,

@@ -1,6 +1,7 @@
 import { CONFIG_VARIABLES, loadConfig, unknownVariables } from './config.ts';
 import { ConfigError, EXIT, SwitchboardError } from './errors.ts';
 import { startGateway } from './gateway.ts';
+import { applyHeapGrowth } from './heap-growth.ts';
 import { type Logger, stdoutLogger } from './log.ts';
 import { ProcessErrors } from './process-errors.ts';
 import { createShutdown, type Shutdown } from './shutdown.ts';
@@ -64,6 +65,8 @@ export async function runGateway(env: NodeJS.ProcessEnv = process.env): Promise<
   errors.install();
   try {
     const config = loadConfig(env);
+    // Only here: the long-lived process. The CLI's other commands end before it would matter.
+    applyHeapGrowth(config.heapGrowthPercent);
     log = stdoutLogger(config.logLevel, config.logFormat);
     errors.setLogger(log);
     const unknown = unknownVariables(env);

@@ -106,6 +106,16 @@ describe('config (ARCHITECTURE §4 environment)', () => {
       'SWITCHBOARD_EMBEDDED_SHARED_BUFFERS="512kB": expected at least 1MB',
     ],
     [
+      'SWITCHBOARD_HEAP_GROWTH_PERCENT',
+      '1.5',
+      'SWITCHBOARD_HEAP_GROWTH_PERCENT="1.5": expected a whole number of percent, 0 (V8 decides) to 300',
+    ],
+    [
+      'SWITCHBOARD_HEAP_GROWTH_PERCENT',
+      '301',
+      'SWITCHBOARD_HEAP_GROWTH_PERCENT="301": expected at most 300',
+    ],
+    [
       'SWITCHBOARD_EMBEDDED_WORK_MEM',
       '2GB',
       'SWITCHBOARD_EMBEDDED_WORK_MEM="2GB": expected at most 1024MB',
@@ -130,6 +140,16 @@ describe('config (ARCHITECTURE §4 environment)', () => {
     const [problem] = problemsOf({ [name]: value });
     expect(problem).toContain(`${name}=****** (${value.length} characters): ${expected}`);
     expect(problem).not.toContain(value);
+  });
+
+  it('pins the heap growth at 50 % unless told, 0 leaving it to V8', () => {
+    expect(loadConfig({}, '/srv/app').heapGrowthPercent).toBe(50);
+    expect(loadConfig({ SWITCHBOARD_HEAP_GROWTH_PERCENT: '0' }, '/srv/app').heapGrowthPercent).toBe(
+      0,
+    );
+    expect(
+      loadConfig({ SWITCHBOARD_HEAP_GROWTH_PERCENT: '300' }, '/srv/app').heapGrowthPercent,
+    ).toBe(300);
   });
 
   it('reads the embedded database memory settings in kB, MB or GB', () => {
