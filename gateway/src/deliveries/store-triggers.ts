@@ -1,6 +1,6 @@
 import type { Policy } from '@switchboard/policy';
 import type { Trigger } from '@switchboard/sdk';
-import type { Pool, Sql } from '../db/connect.ts';
+import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
@@ -8,7 +8,7 @@ import { GroupCommit } from '../group-commit.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { finishDeliveries, type LeasedDelivery } from './store.ts';
-import { applyTriggers, type TriggerOutcome } from './triggers.ts';
+import { applyTriggerBatch, type TriggerInput, type TriggerOutcome } from './triggers.ts';
 
 /**
  * A handler's triggers → sessions, messages and tasks, and the delivery marked done under its
@@ -52,22 +52,19 @@ function policyOf(registry: IntegrationRegistry): Policy {
 }
 
 /**
- * Several rows' triggers, then all of them marked done, in one transaction. The rows' first
- * statements go out together (postgres.js pipelines a transaction's pending queries), a row's
- * later triggers after its earlier ones, so a row's messages keep their order. Throws, having
- * stored nothing, when any row fails or lost its lease: the caller then stores row by row.
+ * Several rows' triggers, then all of them marked done, in one transaction of two statements:
+ * every row's triggers in one (applyTriggerBatch; a row's messages keep their order), then
+ * finishDeliveries under the leases. Throws, having stored nothing, when any row fails or lost
+ * its lease: the caller then stores row by row.
  */
 async function storeAll(
   deps: StoreDeps,
   items: readonly PendingStore[],
 ): Promise<{ outcomes: TriggerOutcome[]; events: TaskEvent[] }> {
   const policy = policyOf(deps.registry);
+  const inputs = items.map((item) => triggerInput(deps, item, policy));
   return deps.sql.begin(async (tx) => {
-    // allSettled: every statement of the batch has answered before the rollback is sent.
-    const settled = await Promise.allSettled(items.map((item) => apply(tx, deps, item, policy)));
-    const failure = settled.find((s) => s.status === 'rejected');
-    if (failure) throw failure.reason;
-    const applied = settled.map((s) => (s as PromiseFulfilledResult<Applied>).value);
+    const applied = await applyTriggerBatch(tx, inputs);
     const finished = await finishDeliveries(
       tx,
       items.map((item, i) => ({
@@ -82,18 +79,16 @@ async function storeAll(
   });
 }
 
-type Applied = Awaited<ReturnType<typeof applyTriggers>>;
-
-function apply(tx: Sql, deps: StoreDeps, item: PendingStore, policy: Policy): Promise<Applied> {
+function triggerInput(deps: StoreDeps, item: PendingStore, policy: Policy): TriggerInput {
   const manifest = deps.registry.get(item.row.integration)?.manifest;
-  return applyTriggers(tx, {
+  return {
     integration: item.row.integration,
     dispatchers: manifest?.dispatchers.map((d) => d.type) ?? [],
     deliveryRowId: item.row.id,
     triggers: item.triggers,
     policy,
     ...(item.traceParent !== undefined && { traceParent: item.traceParent }),
-  });
+  };
 }
 
 /** One row's pass in its own transaction (sync webhooks; a batch that failed, row by row). */

@@ -4,7 +4,7 @@ import { handlerResultSchema } from '@switchboard/sdk';
 import type { Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { TaskEvent } from '../events/store.ts';
-import { createTask } from '../tasks/create.ts';
+import { createSessionTasks, type SessionTaskInput } from '../tasks/create.ts';
 import { setTaskScope } from '../tasks/store.ts';
 import { narrowScope } from '../tasks/task-scope.ts';
 
@@ -103,29 +103,22 @@ function checkDispatch(
   if (refusal) throw invalid(integration, refusal);
 }
 
-export async function applyTriggers(
-  tx: Sql,
-  input: {
-    integration: string;
-    /** The `type`s of the integration's manifest dispatchers. */
-    dispatchers: readonly string[];
-    /** webhook_deliveries.id */
-    deliveryRowId: string;
-    triggers: Trigger[];
-    policy: Policy;
-    /** The delivery's processing span (telemetry/spans.ts): its tasks continue that trace. */
-    traceParent?: string | null;
-  },
-): Promise<{ outcome: TriggerOutcome; events: TaskEvent[] }> {
+export interface TriggerInput {
+  integration: string;
+  /** The `type`s of the integration's manifest dispatchers. */
+  dispatchers: readonly string[];
+  /** webhook_deliveries.id */
+  deliveryRowId: string;
+  triggers: Trigger[];
+  policy: Policy;
+  /** The delivery's processing span (telemetry/spans.ts): its tasks continue that trace. */
+  traceParent?: string | null;
+}
+
+/** A delivery's triggers checked and turned into createTask's input; throws when invalid. */
+function planTriggers(input: TriggerInput): SessionTaskInput[] {
   const { integration, deliveryRowId, policy } = input;
-  const outcome: TriggerOutcome = {
-    triggers: input.triggers.length,
-    sessions: [],
-    messages: [],
-    tasks: [],
-  };
-  const events: TaskEvent[] = [];
-  for (const [index, trigger] of input.triggers.entries()) {
+  return input.triggers.map((trigger, index) => {
     // An integration writes only into its own sessions: github cannot post into chat's.
     if (!trigger.session.key.startsWith(`${integration}:`)) {
       throw invalid(
@@ -149,7 +142,7 @@ export async function applyTriggers(
       const refusal = profileRefusal(policy, integration, execution.profile, at);
       if (refusal) throw invalid(integration, refusal);
     }
-    const stored = await createTask(tx, {
+    return {
       session: { key: trigger.session.key, profile: null, dispatch },
       message: {
         role: 'integration',
@@ -177,29 +170,60 @@ export async function applyTriggers(
             ...(input.traceParent !== undefined && { traceParent: input.traceParent }),
           }
         : null,
-    });
-    outcome.sessions.push(stored.sessionId!);
-    outcome.messages.push(stored.messageId!);
-    // run: false, or the task exists already (a delivery processed twice)
-    if (!stored.created || !stored.task || !stored.event) continue;
-    const task = stored.task;
-    // A profile taken from the session is checked now; throwing rolls the statement back.
-    requireProfile(integration, task.profile, trigger.session.key, policy);
-    if (execution.tools !== undefined) {
-      // The one scope rule (tasks/task-scope.ts): cut to the profile's tools, known only now
-      // when the profile is the session's. Nothing in common is refused, never widened.
-      const tools = policy.profiles[task.profile!]!.tools;
-      const narrowed = narrowScope(execution.tools, tools);
-      if (narrowed.empty) {
-        throw invalid(
-          integration,
-          `triggers[${index}].execution.tools ${JSON.stringify(execution.tools)} has nothing in common with the tools of profile ${task.profile} (${tools.join(', ') || 'none'})`,
-        );
+    };
+  });
+}
+
+/**
+ * Several deliveries' triggers (a drained batch) in the caller's transaction, with ONE
+ * createSessionTasks statement for all of them: a statement per trigger cost each drained
+ * delivery a round trip and a plan. Answered per delivery, in order. Throws (the caller's
+ * transaction then stores nothing) when any delivery's triggers are invalid.
+ */
+export async function applyTriggerBatch(
+  tx: Sql,
+  inputs: readonly TriggerInput[],
+): Promise<{ outcome: TriggerOutcome; events: TaskEvent[] }[]> {
+  const plans = inputs.map(planTriggers);
+  const created = await createSessionTasks(tx, plans.flat());
+  let next = 0;
+  const answers: { outcome: TriggerOutcome; events: TaskEvent[] }[] = [];
+  for (const input of inputs) {
+    const { integration, policy } = input;
+    const outcome: TriggerOutcome = {
+      triggers: input.triggers.length,
+      sessions: [],
+      messages: [],
+      tasks: [],
+    };
+    const events: TaskEvent[] = [];
+    for (const [index, trigger] of input.triggers.entries()) {
+      const stored = created[next++]!;
+      outcome.sessions.push(stored.sessionId!);
+      outcome.messages.push(stored.messageId!);
+      // run: false, or the task exists already (a delivery processed twice)
+      if (!stored.created || !stored.task || !stored.event) continue;
+      const task = stored.task;
+      // A profile taken from the session is checked now; throwing rolls the statement back.
+      requireProfile(integration, task.profile, trigger.session.key, policy);
+      const tools = trigger.execution?.tools;
+      if (tools !== undefined) {
+        // The one scope rule (tasks/task-scope.ts): cut to the profile's tools, known only now
+        // when the profile is the session's. Nothing in common is refused, never widened.
+        const allowed = policy.profiles[task.profile!]!.tools;
+        const narrowed = narrowScope(tools, allowed);
+        if (narrowed.empty) {
+          throw invalid(
+            integration,
+            `triggers[${index}].execution.tools ${JSON.stringify(tools)} has nothing in common with the tools of profile ${task.profile} (${allowed.join(', ') || 'none'})`,
+          );
+        }
+        await setTaskScope(tx, task.id, narrowed.scope);
       }
-      await setTaskScope(tx, task.id, narrowed.scope);
+      outcome.tasks.push(task.id);
+      events.push(stored.event);
     }
-    outcome.tasks.push(task.id);
-    events.push(stored.event);
+    answers.push({ outcome, events });
   }
-  return { outcome, events };
+  return answers;
 }
