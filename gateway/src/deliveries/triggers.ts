@@ -115,10 +115,34 @@ export interface TriggerInput {
   traceParent?: string | null;
 }
 
-/** A delivery's triggers checked and turned into createTask's input; throws when invalid. */
-function planTriggers(input: TriggerInput): SessionTaskInput[] {
+/** A delivery's triggers, checked and turned into createSessionTasks' input. */
+export interface PlannedTriggers {
+  input: TriggerInput;
+  tasks: SessionTaskInput[];
+}
+
+/** A string PostgreSQL cannot store (text and jsonb refuse NUL), anywhere in a trigger. */
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
+  }
+  return false;
+}
+
+/**
+ * A delivery's triggers checked (everything knowable before the statement) and turned into
+ * createSessionTasks' input; throws handler_result_invalid. The worker calls it before a row
+ * joins a batch, so an invalid row fails alone at once and its batch stays a batch.
+ */
+export function planTriggers(input: TriggerInput): PlannedTriggers {
   const { integration, deliveryRowId, policy } = input;
-  return input.triggers.map((trigger, index) => {
+  const tasks = input.triggers.map((trigger, index) => {
+    // A NUL would fail the whole batch's statement, on every retry: refused here, for good.
+    if (hasNul(trigger)) {
+      throw invalid(integration, `triggers[${index}] holds a NUL character (\\u0000)`);
+    }
     // An integration writes only into its own sessions: github cannot post into chat's.
     if (!trigger.session.key.startsWith(`${integration}:`)) {
       throw invalid(
@@ -170,25 +194,29 @@ function planTriggers(input: TriggerInput): SessionTaskInput[] {
             ...(input.traceParent !== undefined && { traceParent: input.traceParent }),
           }
         : null,
-    };
+    } satisfies SessionTaskInput;
   });
+  return { input, tasks };
 }
 
 /**
- * Several deliveries' triggers (a drained batch) in the caller's transaction, with ONE
+ * Several deliveries' planned triggers (a drained batch) in the caller's transaction, with ONE
  * createSessionTasks statement for all of them: a statement per trigger cost each drained
  * delivery a round trip and a plan. Answered per delivery, in order. Throws (the caller's
- * transaction then stores nothing) when any delivery's triggers are invalid.
+ * transaction then stores nothing) when a check that needs the statement's answer fails (a
+ * profile taken from the session, a scope narrowed to nothing).
  */
 export async function applyTriggerBatch(
   tx: Sql,
-  inputs: readonly TriggerInput[],
+  plans: readonly PlannedTriggers[],
 ): Promise<{ outcome: TriggerOutcome; events: TaskEvent[] }[]> {
-  const plans = inputs.map(planTriggers);
-  const created = await createSessionTasks(tx, plans.flat());
+  const created = await createSessionTasks(
+    tx,
+    plans.flatMap((p) => p.tasks),
+  );
   let next = 0;
   const answers: { outcome: TriggerOutcome; events: TaskEvent[] }[] = [];
-  for (const input of inputs) {
+  for (const { input } of plans) {
     const { integration, policy } = input;
     const outcome: TriggerOutcome = {
       triggers: input.triggers.length,
