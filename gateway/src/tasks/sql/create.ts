@@ -309,7 +309,8 @@ export async function insertSessionTasks(
     run: task !== null,
     ...(task !== null && {
       profile: task.profile,
-      prompt: task.prompt,
+      // A trigger's prompt is its message: sent once (a 2 MB message would go twice).
+      ...(task.prompt !== message.content && { prompt: task.prompt }),
       scope: task.scope,
       execution: task.execution,
       dispatch: task.dispatch,
@@ -347,7 +348,8 @@ export async function insertSessionTasks(
       insert into tasks as t (id, session_id, message_id, profile, prompt, scope, execution,
                               dispatch, timeout_ms, max_attempts, idempotency_key, delivery_id,
                               trace_parent)
-      select ids.task_id, s.id, ids.message_id, coalesce(v.profile, s.profile), v.prompt,
+      select ids.task_id, s.id, ids.message_id, coalesce(v.profile, s.profile),
+             coalesce(v.prompt, v.content),
              array(select jsonb_array_elements_text(v.scope)), v.execution,
              coalesce(v.dispatch, s.dispatch), v.timeout, v.attempts, v.ikey, v.delivery, v.trace
         from v join ids on ids.i = v.i join s on s.key = v.key
