@@ -19,7 +19,9 @@ import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
  * decides its own rules first (which profile, which scope, which idempotency key: see the
  * callers) and then calls createTask in its transaction, which writes the session, the message,
  * the task and its first event (fanned out to event subscriptions) in one statement
- * (sql/create.ts).
+ * (sql/create.ts). A webhook delivery's triggers come in batches (the drain stores many rows'
+ * results in one transaction) and call createSessionTasks, the same for many triggers in one
+ * statement.
  */
 
 export type {
