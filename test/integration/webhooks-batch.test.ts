@@ -96,7 +96,7 @@ describe('delivery results stored in batches (issue 6)', () => {
     expect(published.map((e) => e.type)).toEqual(Array(5).fill('task:created'));
   });
 
-  it('a row that fails fails alone; the others are stored row by row', async () => {
+  it('a row that fails fails alone; the others are stored together', async () => {
     const { b } = batcher();
     const rows = await Promise.all(Array.from({ length: 4 }, leased));
     const keys = rows.map((r) => `hooks:bad-${r.id}`);
@@ -115,9 +115,9 @@ describe('delivery results stored in batches (issue 6)', () => {
     for (const e of errors) expect(e.code).toBe('handler_result_invalid');
     expect(String(errors[0])).toContain('no profile "nope"');
     expect(String(errors[1])).toContain('must start with "hooks:"');
-    // Row by row after the failed batch: each good row in a transaction of its own.
+    // The invalid rows are refused before they join a batch: the good ones still share one.
     expect(stored.flatMap((s) => (s.status === 'fulfilled' ? [s.value.batch] : []))).toEqual([
-      1, 1,
+      2, 2,
     ]);
     expect(await madeFor(keys[0]!)).toEqual({ messages: 1, tasks: 1 });
     expect(await madeFor(keys[3]!)).toEqual({ messages: 1, tasks: 1 });

@@ -1,6 +1,6 @@
 import type { Policy } from '@switchboard/policy';
 import type { Trigger } from '@switchboard/sdk';
-import type { Pool, Sql } from '../db/connect.ts';
+import type { Pool } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { TaskEvent } from '../events/store.ts';
 import type { PublishTaskEvents } from '../events/task-events.ts';
@@ -8,7 +8,12 @@ import { GroupCommit } from '../group-commit.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../log.ts';
 import { finishDeliveries, type LeasedDelivery } from './store.ts';
-import { applyTriggers, type TriggerOutcome } from './triggers.ts';
+import {
+  applyTriggerBatch,
+  type PlannedTriggers,
+  planTriggers,
+  type TriggerOutcome,
+} from './triggers.ts';
 
 /**
  * A handler's triggers → sessions, messages and tasks, and the delivery marked done under its
@@ -51,23 +56,38 @@ function policyOf(registry: IntegrationRegistry): Policy {
   return policy;
 }
 
+/** A row's triggers checked and planned (planTriggers) before they join a batch. */
+type PlannedStore = PendingStore & { plan: PlannedTriggers };
+
+/** Throws handler_result_invalid for the row alone, before any transaction. */
+function planStore(deps: StoreDeps, item: PendingStore): PlannedStore {
+  const manifest = deps.registry.get(item.row.integration)?.manifest;
+  const plan = planTriggers({
+    integration: item.row.integration,
+    dispatchers: manifest?.dispatchers.map((d) => d.type) ?? [],
+    deliveryRowId: item.row.id,
+    triggers: item.triggers,
+    policy: policyOf(deps.registry),
+    ...(item.traceParent !== undefined && { traceParent: item.traceParent }),
+  });
+  return { ...item, plan };
+}
+
 /**
- * Several rows' triggers, then all of them marked done, in one transaction. The rows' first
- * statements go out together (postgres.js pipelines a transaction's pending queries), a row's
- * later triggers after its earlier ones, so a row's messages keep their order. Throws, having
- * stored nothing, when any row fails or lost its lease: the caller then stores row by row.
+ * Several rows' triggers, then all of them marked done, in one transaction of two statements:
+ * every row's triggers in one (applyTriggerBatch; a row's messages keep their order), then
+ * finishDeliveries under the leases. Throws, having stored nothing, when any row fails or lost
+ * its lease: the caller then stores row by row.
  */
 async function storeAll(
   deps: StoreDeps,
-  items: readonly PendingStore[],
+  items: readonly PlannedStore[],
 ): Promise<{ outcomes: TriggerOutcome[]; events: TaskEvent[] }> {
-  const policy = policyOf(deps.registry);
   return deps.sql.begin(async (tx) => {
-    // allSettled: every statement of the batch has answered before the rollback is sent.
-    const settled = await Promise.allSettled(items.map((item) => apply(tx, deps, item, policy)));
-    const failure = settled.find((s) => s.status === 'rejected');
-    if (failure) throw failure.reason;
-    const applied = settled.map((s) => (s as PromiseFulfilledResult<Applied>).value);
+    const applied = await applyTriggerBatch(
+      tx,
+      items.map((item) => item.plan),
+    );
     const finished = await finishDeliveries(
       tx,
       items.map((item, i) => ({
@@ -82,24 +102,17 @@ async function storeAll(
   });
 }
 
-type Applied = Awaited<ReturnType<typeof applyTriggers>>;
-
-function apply(tx: Sql, deps: StoreDeps, item: PendingStore, policy: Policy): Promise<Applied> {
-  const manifest = deps.registry.get(item.row.integration)?.manifest;
-  return applyTriggers(tx, {
-    integration: item.row.integration,
-    dispatchers: manifest?.dispatchers.map((d) => d.type) ?? [],
-    deliveryRowId: item.row.id,
-    triggers: item.triggers,
-    policy,
-    ...(item.traceParent !== undefined && { traceParent: item.traceParent }),
-  });
-}
-
 /** One row's pass in its own transaction (sync webhooks; a batch that failed, row by row). */
 export async function storeTriggers(
   deps: StoreDeps,
   item: PendingStore,
+): Promise<TriggerOutcome | undefined> {
+  return storePlanned(deps, planStore(deps, item));
+}
+
+async function storePlanned(
+  deps: StoreDeps,
+  item: PlannedStore,
 ): Promise<TriggerOutcome | undefined> {
   let stored: { outcomes: TriggerOutcome[]; events: TaskEvent[] };
   try {
@@ -114,20 +127,23 @@ export async function storeTriggers(
 
 /**
  * The worker's group commit: `store()` queues a row's triggers; a transaction (two at a time)
- * takes everything queued (up to MAX_STORE_BATCH) and publishes its events after the commit. A batch
- * that fails is stored again row by row, so one row's invalid trigger or lost lease fails that
- * row alone, exactly as without batching. `batch` in the answer: the rows of its transaction.
+ * takes everything queued (up to MAX_STORE_BATCH) and publishes its events after the commit. A
+ * row's triggers are checked before it is queued (an invalid one fails that row at once); a
+ * batch that fails anyway (a lost lease, a profile read from a session, a deadlock) is stored
+ * again row by row, so it fails that row alone, exactly as without batching. `batch` in the answer: the rows of its transaction.
  */
 export class TriggerBatcher {
-  private readonly commits: GroupCommit<PendingStore, TriggerOutcome | undefined>;
+  private readonly commits: GroupCommit<PlannedStore, TriggerOutcome | undefined>;
+  private readonly deps: StoreDeps;
 
   constructor(deps: StoreDeps, log: Logger) {
+    this.deps = deps;
     this.commits = new GroupCommit({
       // Two transactions at once: while one waits on its COMMIT (the WAL flush) or the gateway
       // builds the next, the other runs. A 10,000-row backlog drained at 598 and 493/s vs 484
       // and 411/s with 1 (test/bench/drain-probe.ts, alternated, loaded 2-core machine). Two
-      // batches writing the same sessions in opposite orders can deadlock: PostgreSQL aborts
-      // one (40P01), which is then stored row by row like any failed batch, nothing lost.
+      // batches lock the sessions they share in key order (insertSessionTasks), so one waits
+      // for the other; a deadlock (40P01) would be stored row by row like any failed batch.
       maxInFlight: 2,
       maxBatch: MAX_STORE_BATCH,
       afterIo: true,
@@ -141,7 +157,7 @@ export class TriggerBatcher {
         }
         return stored.outcomes;
       },
-      one: (item) => storeTriggers(deps, item),
+      one: (item) => storePlanned(deps, item),
       onBatchError: (error, rows) => {
         if (!(error instanceof LeaseLost)) {
           log.debug({ err: error, rows }, 'batch store failed; row by row');
@@ -152,7 +168,8 @@ export class TriggerBatcher {
 
   /** The row's outcome (undefined: its lease was lost) and the rows of its transaction. */
   async store(item: PendingStore): Promise<{ outcome: TriggerOutcome | undefined; batch: number }> {
-    const { value, batch } = await this.commits.submit(item);
+    // Checked first: a row with an invalid trigger fails alone, not its whole batch.
+    const { value, batch } = await this.commits.submit(planStore(this.deps, item));
     return { outcome: value, batch };
   }
 }

