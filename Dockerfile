@@ -69,7 +69,12 @@ RUN ln -s /app/gateway/bin/switchboard.js /usr/local/bin/switchboard \
 # Production mode refuses the development policy and a generated master key: give the image
 # your own policy (SWITCHBOARD_POLICY) and SWITCHBOARD_MASTER_KEY. compose.yaml runs it in
 # development mode on 127.0.0.1 by default.
+# Node 24 keeps two 64 MB semi-spaces for V8's young generation, 128 MB resident under load;
+# 16 MB ones (Node 20's) hold the gateway on PostgreSQL near 190 MB (docs/operator-guide.md,
+# "Memory"). Only a start-up flag sets it. Integration servers do not inherit it: they get no
+# environment of the gateway's.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=16 \
     SWITCHBOARD_MODE=production \
     HOST=0.0.0.0 \
     PORT=8080 \

@@ -212,8 +212,11 @@ describe('Dockerfile', () => {
   it('defaults to production mode on every interface; sets only variables the gateway knows', () => {
     const env = envOf(steps);
     expect(env).toMatchObject({ SWITCHBOARD_MODE: 'production', HOST: '0.0.0.0', PORT: '8080' });
-    const known = new Set<string>([...CONFIG_VARIABLES, 'NODE_ENV']);
+    const known = new Set<string>([...CONFIG_VARIABLES, 'NODE_ENV', 'NODE_OPTIONS']);
     expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
+    // Only the young generation's size (docs/operator-guide.md, "Memory"): never a --require,
+    // an --import or a loader, which would run code before the gateway's own.
+    expect(env.NODE_OPTIONS).toBe('--max-semi-space-size=16');
   });
 });
 
