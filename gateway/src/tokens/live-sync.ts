@@ -3,7 +3,13 @@ import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
 import type { Logger } from '../log.ts';
 import { LIVE_TOKEN_LIMITS, type LiveTokenLimits, LiveTokens } from './live.ts';
-import { type LiveTokenState, liveTokenStates, type TokenState, tokenState } from './store.ts';
+import {
+  type LiveTokenState,
+  liveTokenStates,
+  newestLiveTokenStates,
+  type TokenState,
+  tokenState,
+} from './store.ts';
 
 /** Every minted token's jti, sent by pg_notify when its transaction commits (store.ts insertToken). */
 export const MINT_CHANNEL = 'switchboard_token_mints';
@@ -46,7 +52,7 @@ export class LiveTokenRecords {
     this.unsubscribe = await bus.subscribe(MINT_CHANNEL, (payload) => this.announced(payload));
     const generation = this.live.currentGeneration();
     const started = Date.now();
-    for (const state of await liveTokenStates(this.sql, null, this.limits.maxEntries)) {
+    for (const state of await newestLiveTokenStates(this.sql, this.limits.maxEntries)) {
       this.live.set(state, started, generation);
     }
     this.timer = setInterval(() => void this.sync(), LIVE_TOKEN_SYNC_MS);

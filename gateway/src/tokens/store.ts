@@ -56,23 +56,33 @@ export async function tokenState(sql: Sql, jti: string): Promise<TokenState | un
   return row;
 }
 
+const LIVE_TOKEN_COLUMNS = (sql: Sql) => sql`
+  t.jti::text, t.task_id::text as "taskId", t.kid, t.audience, t.scope,
+  k.session_id::text as "sessionId", k.profile, t.expires_at as "expiresAt"`;
+
 /**
  * The records of those of `jtis` that are live now (not revoked, not expired, task running):
- * one read for many, by primary key. `limit`: without jtis, the newest live tokens instead
- * (a process loads them when it starts).
+ * one read for many, by primary key.
  */
 export async function liveTokenStates(
   sql: Sql,
-  jtis: readonly string[] | null,
-  limit = 0,
+  jtis: readonly string[],
 ): Promise<LiveTokenState[]> {
   return sql<LiveTokenState[]>`
-    select t.jti::text, t.task_id::text as "taskId", t.kid, t.audience, t.scope,
-           k.session_id::text as "sessionId", k.profile, t.expires_at as "expiresAt"
+    select ${LIVE_TOKEN_COLUMNS(sql)}
       from tokens t join tasks k on k.id = t.task_id
-     where ${jtis === null ? sql`true` : sql`t.jti = any(${jtis as string[]}::uuid[])`}
-       and t.revoked_at is null and t.expires_at > now() and k.status = 'running'
-     ${jtis === null ? sql`order by t.issued_at desc limit ${limit}` : sql``}`;
+     where t.jti = any(${jtis as string[]}::uuid[])
+       and t.revoked_at is null and t.expires_at > now() and k.status = 'running'`;
+}
+
+/** The newest `limit` live tokens' records (a process loads them when it starts). */
+export async function newestLiveTokenStates(sql: Sql, limit: number): Promise<LiveTokenState[]> {
+  return sql<LiveTokenState[]>`
+    select ${LIVE_TOKEN_COLUMNS(sql)}
+      from tokens t join tasks k on k.id = t.task_id
+     where t.revoked_at is null and t.expires_at > now() and k.status = 'running'
+     order by t.issued_at desc
+     limit ${limit}`;
 }
 
 /** Revokes every live token a signing key signed (an emergency retirement); their ids. */
