@@ -24,6 +24,7 @@ import {
   sendUnauthorized,
 } from './mcp-auth.ts';
 import type { Metrics } from './metrics.ts';
+import { sequence } from './sequence.ts';
 import { TokenExchanges } from './token-exchanges.ts';
 
 /** What serves an authenticated MCP request (gateway/src/mcp/endpoint.ts). */
@@ -90,7 +91,6 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
   deps.tokens.onRevoked?.((taskIds, tokenIds, kids) => exchanges.revoke(taskIds, tokenIds, kids));
   const allowedHosts = allowedHostsFor();
 
-  router.use(mcpAuthRoutes(deps));
   const refused = (reason: TokenRefusalReason) =>
     deps.metrics?.tokenVerifications.inc({ outcome: 'refused', reason });
 
@@ -207,18 +207,13 @@ export function mcpRoutes(deps: McpRoutesDeps): Router {
     };
     router.all(
       `/mcp/${BUILTIN}`,
-      builtin,
-      guard,
-      json,
-      jsonRpcParseErrors,
-      refuseBatches,
-      inFlight,
-      serveBuiltin,
+      sequence(builtin, guard, json, jsonRpcParseErrors, refuseBatches, inFlight, serveBuiltin),
     );
   }
-  for (const path of ['/mcp', '/mcp/:integration']) {
-    router.all(path, guard, json, jsonRpcParseErrors, refuseBatches, limit, inFlight, serve);
-  }
+  const chain = sequence(guard, json, jsonRpcParseErrors, refuseBatches, limit, inFlight, serve);
+  for (const path of ['/mcp', '/mcp/:integration']) router.all(path, chain);
+  // After the MCP routes (no path in common): an MCP call no longer passes its router first.
+  router.use(mcpAuthRoutes(deps));
   return router;
 }
 

@@ -19,6 +19,13 @@ import { ProgressGate } from './progress-gate.ts';
 /** 10 min: longer than any interactive tool call, short enough that a stuck one frees its agent. */
 export const DEFAULT_MAX_CALL_MS = 10 * 60_000;
 
+/**
+ * The longest delay a Node timer keeps (2^31 - 1 ms, ~24.8 days): a longer one fires after
+ * 1 ms (so did AbortSignal.timeout's), which made a policy maxCallDuration of 597h or more
+ * fail every call at once with "ran past its deadline". Longer deadlines wait this long.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface CallBoundsOptions {
   integration: string;
   /** The agent's request signal (its cancellation). */
@@ -42,8 +49,27 @@ export interface CallBounds {
 }
 
 export function callBounds(o: CallBoundsOptions): CallBounds {
-  const deadline = AbortSignal.timeout(o.maxCallMs);
-  const signal = AbortSignal.any([o.signal, deadline]);
+  // One controller, aborted by the agent's signal or by the deadline's timer, rather than
+  // AbortSignal.any([signal, AbortSignal.timeout(max)]): two signals fewer per call, no
+  // WeakRef bookkeeping for `any`, and the timer is cleared when the call ends instead of
+  // living on for maxCallMs (10 min) after it. The bench profile put the two at ~20 µs a call.
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let timedOut = false;
+  const follow = () => controller.abort(o.signal.reason);
+  if (o.signal.aborted) follow();
+  else o.signal.addEventListener('abort', follow, { once: true });
+  const deadline = setTimeout(
+    () => {
+      timedOut = true;
+      // The reason AbortSignal.timeout gives.
+      controller.abort(
+        new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+      );
+    },
+    Math.min(o.maxCallMs, MAX_TIMER_MS),
+  );
+  deadline.unref();
   const { progressToken } = o;
   const gate =
     progressToken === undefined
@@ -67,11 +93,13 @@ export function callBounds(o: CallBoundsOptions): CallBounds {
       };
     },
     failure(error) {
-      return deadline.aborted && !o.signal.aborted
+      return timedOut && !o.signal.aborted
         ? deadlineExceeded(o.integration, o.maxCallMs, error)
         : error;
     },
     finish() {
+      clearTimeout(deadline);
+      o.signal.removeEventListener('abort', follow);
       gate?.close();
       if (gate && gate.dropped > 0) {
         o.log.debug(

@@ -160,12 +160,16 @@ export async function serveFastCall(
     return false;
   }
   fastCallSwitch.served++;
-  const controller = new AbortController();
+  const tracked = deps.inflight.track(view.claims, call.id);
+  // The tracked signal itself is aborted when the client leaves: one controller a call, not a
+  // second one for InFlight to follow.
+  let left = false;
   const onClose = () => {
-    if (!res.writableFinished) controller.abort('the client disconnected');
+    if (res.writableFinished) return;
+    left = true;
+    tracked.abort('the client disconnected');
   };
   res.once('close', onClose);
-  const tracked = deps.inflight.track(view.claims, call.id, controller.signal);
   const ctx: ToolCallContext = {
     mcpReq: {
       id: call.id,
@@ -189,7 +193,7 @@ export async function serveFastCall(
     res.off('close', onClose);
   }
   // The SDK path drops the answer of a client that left (nothing to send it to); so do we.
-  if (res.destroyed || res.writableEnded || controller.signal.aborted) return true;
+  if (res.destroyed || res.writableEnded || left) return true;
   if (cancelledByClient(tracked.signal)) {
     await sendResponse(res, cancelledResponse());
     return true;

@@ -37,14 +37,14 @@ export class InFlight {
   private readonly calls = new Map<string, AbortController>();
 
   /**
-   * A signal that aborts with `parent` (when given) or on a matching cancellation, with a
-   * RequestCancelled reason; call done() when the exchange is over.
+   * A signal that aborts with `parent` (when given), on abort(), or on a matching cancellation,
+   * with a RequestCancelled reason; call done() when the exchange is over.
    */
   track(
     claims: TokenClaims,
     id: RequestId,
     parent?: AbortSignal,
-  ): { signal: AbortSignal; done(): void } {
+  ): { signal: AbortSignal; abort(reason: unknown): void; done(): void } {
     const key = keyOf(claims, id);
     // One controller that follows the parent, rather than AbortSignal.any([parent, own]): the
     // same signal (aborted by either, with the first reason), one signal fewer per call.
@@ -55,6 +55,9 @@ export class InFlight {
     else parent?.addEventListener('abort', follow, { once: true });
     return {
       signal: controller.signal,
+      // For a caller whose own event ends the exchange (fast-call.ts: the client left), so it
+      // needs no controller of its own to pass as `parent`.
+      abort: (reason) => controller.abort(reason),
       done: () => {
         parent?.removeEventListener('abort', follow);
         if (this.calls.get(key) === controller) this.calls.delete(key);

@@ -46,6 +46,8 @@ export class ChildProcessTransport implements Transport {
   private oversizedAt: number[] = [];
   /** The id already failed for the line being skipped (found in its head). */
   private failedId: RequestId | undefined;
+  /** Whether stdin is corked until the loop's check phase (send). */
+  private corked = false;
 
   constructor(
     private readonly child: ChildProcessWithoutNullStreams,
@@ -79,17 +81,33 @@ export class ChildProcessTransport implements Transport {
     this.child.on('close', () => this.finish());
   }
 
-  /** Waits for 'drain' when the pipe is full, so a slow server applies backpressure. */
+  /**
+   * Waits for 'drain' when the pipe is full, so a slow server applies backpressure. Messages
+   * sent in one turn of the event loop go to the pipe in one write (stdin corked until the
+   * loop's check phase): with 16 concurrent calls, one write(2) per message was the gateway's
+   * largest single cost (~6 % of a call's CPU), and each one woke the server on its own.
+   */
   send(message: JSONRPCMessage): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.closed || !this.child.stdin.writable) {
+      const stdin = this.child.stdin;
+      if (this.closed || !stdin.writable) {
         reject(new Error('the server process has exited'));
         return;
       }
-      if (this.child.stdin.write(serializeMessage(message))) resolve();
-      else this.child.stdin.once('drain', resolve);
+      if (!this.corked) {
+        this.corked = true;
+        stdin.cork();
+        setImmediate(this.uncork);
+      }
+      if (stdin.write(serializeMessage(message))) resolve();
+      else stdin.once('drain', resolve);
     });
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.child.stdin.uncork();
+  };
 
   /** Ends the conversation; stopping the process is the supervisor's job. */
   async close(): Promise<void> {

@@ -97,7 +97,9 @@ export class StdioUpstream implements Upstream {
    * as soon as the pipe closes; the error is replaced by one that names the integration.
    */
   async request<T>(fn: (client: Client, timeoutMs: number) => Promise<T>): Promise<T> {
-    const client = await this.client();
+    // A running server's client without client()'s promise (and its microtask turn).
+    const client =
+      this.state === 'ready' && this.running ? this.running.client : await this.client();
     const running = this.running;
     try {
       return await fn(client, this.spec.requestTimeoutMs);
