@@ -64,6 +64,7 @@ const GATEWAY_LAYERS = [
     'rate-limit.ts',
     'throttle.ts',
     'group-commit.ts',
+    'heap-growth.ts',
   ],
 ];
 
