@@ -7,7 +7,7 @@ import { z } from 'zod';
  * 128MB (zeroed at start, so resident at once: +115 MB measured on a 2-core machine),
  * maintenance_work_mem 64MB (held after the first VACUUM or index build). The gateway's data is
  * small and the kernel's page cache keeps its files warm behind the buffers, so the defaults
- * below trade little speed (test/bench/RESULTS.md, issue 20) for ~120 MB.
+ * below trade little speed (test/bench/HISTORY.md, issue 20, Footprint) for ~120 MB.
  */
 export interface EmbeddedMemory {
   /** Postgres shared_buffers, in kB. */

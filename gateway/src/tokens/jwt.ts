@@ -7,11 +7,11 @@ import type { TokenRefusalReason } from './claims.ts';
  * one algorithm and type they use, pinned by the caller before a key is looked up.
  *
  * Why not jose's jwtVerify: it goes through WebCrypto, whose per-call work (key normalisation,
- * promise chains, a copy of the input) cost 315–326 µs per verify here against 129–176 µs for
- * the bare Ed25519 check (test/bench/RESULTS.md, issue 20). The callback form of crypto.verify
- * runs the check on libuv's pool, so 16 verifies at once use both cores (~70 µs each in wall
- * time against 124 µs on the main thread). jose still computes key thumbprints (signing-keys.ts)
- * and the SDK's JWKS check of upstream tokens (sdk/src/gateway-token.ts).
+ * promise chains, a copy of the input) made a verify cost 280–301 µs here against 190–216 µs for
+ * this code in the same runs (test/bench/RESULTS.md, issue 20). The callback form of
+ * crypto.verify runs the check on libuv's pool, so 16 verifies at once use both cores (7,644–7,780
+ * cold verifies a second against 3,032–3,825 one at a time). jose still computes key thumbprints
+ * (signing-keys.ts) and the SDK's JWKS check of upstream tokens (sdk/src/gateway-token.ts).
  *
  * The claim checks are jose's, with the same outcomes (tokens.test.ts and jwt.test.ts):
  * required claims, `iss`, `aud` (a string or a list holding the audience), `exp`, `nbf` and
