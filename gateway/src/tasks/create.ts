@@ -1,14 +1,8 @@
 import type { Sql } from '../db/connect.ts';
 import type { TaskEvent } from '../events/store.ts';
 import { currentTraceparent, tracingEnabled } from '../telemetry/spans.ts';
-import {
-  type InsertedTask,
-  insertSessionTask,
-  insertSessionTasks,
-  insertTask,
-  type NewTask,
-  type SessionTaskInput,
-} from './sql/create.ts';
+import { type InsertedTask, insertSessionTask, insertTask, type NewTask } from './sql/create.ts';
+import { insertSessionTasks, type SessionTaskInput } from './sql/create-batch.ts';
 import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
 
 /**
@@ -24,14 +18,8 @@ import { findTask, findTaskByIdempotencyKey, type TaskRow } from './store.ts';
  * statement.
  */
 
-export type {
-  NewTask,
-  NewTaskRow,
-  SessionTaskInput,
-  TaskFields,
-  TaskMessage,
-  TaskSession,
-} from './sql/create.ts';
+export type { NewTask, NewTaskRow, TaskFields, TaskMessage, TaskSession } from './sql/create.ts';
+export type { SessionTaskInput } from './sql/create-batch.ts';
 
 export interface CreatedTask extends InsertedTask {
   /**
