@@ -12,14 +12,12 @@ import path from 'node:path';
 import type { Trigger } from '@switchboard/sdk';
 import { describe, expect, it } from 'vitest';
 import { insertDelivery } from '../../gateway/src/deliveries/store.ts';
-import { TriggerBatcher } from '../../gateway/src/deliveries/store-triggers.ts';
 import { SwitchboardError } from '../../gateway/src/errors.ts';
-import type { TaskEvent } from '../../gateway/src/events/store.ts';
-import { createLogger } from '../../gateway/src/log.ts';
 import { DeliveryInserter } from '../../gateway/src/webhooks/ingest-batch.ts';
-import { REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
+import { useTestGateway } from '../helpers/gateway.ts';
+import { leasedDelivery, triggerBatcher, WEBHOOK_FIXTURES } from '../helpers/trigger-batches.ts';
 
-const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/webhooks');
+const FIXTURES = WEBHOOK_FIXTURES;
 
 const trigger = (key: string, extra: Partial<Trigger> = {}): Trigger => ({
   session: { key, dispatch: { type: 'none', config: {} } },
@@ -34,32 +32,8 @@ describe('delivery results stored in batches (issue 6)', () => {
     SWITCHBOARD_POLICY: path.join(FIXTURES, 'policy.yaml'),
   });
 
-  /** A row leased to this test, as the worker's claim would leave it. */
-  async function leased() {
-    const token = randomUUID();
-    const id = await insertDelivery(gw().sql, {
-      integration: 'hooks',
-      endpoint: 'github',
-      deliveryId: randomUUID(),
-      headers: {},
-      body: Buffer.from('{}'),
-      lease: { token, ms: 60_000 },
-    });
-    return { id: id!, integration: 'hooks', leaseToken: token };
-  }
-
-  function batcher() {
-    const published: TaskEvent[] = [];
-    const b = new TriggerBatcher(
-      {
-        sql: gw().sql,
-        registry: gw().registry,
-        publish: async (events) => void published.push(...events),
-      },
-      createLogger('silent'),
-    );
-    return { b, published };
-  }
+  const leased = () => leasedDelivery(gw());
+  const batcher = () => triggerBatcher(gw());
 
   const statusOf = async (id: string) =>
     (
