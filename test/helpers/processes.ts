@@ -70,6 +70,21 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
+/**
+ * SIGKILLs each of `pids` that still exists. One that exited since it was listed (a gateway
+ * finishing its own shutdown while a test's cleanup runs) is skipped: its ESRCH failed a test
+ * whose assertions had all passed (CI, logs.test.ts, Node 24).
+ */
+export function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+}
+
 /** A loopback port that was free a moment ago (for a server the test starts by port). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY, CLI, EMPTY_DIR, REPO_ROOT, startTestGateway } from '../helpers/gateway.ts';
-import { descendants, freePort, waitFor } from '../helpers/processes.ts';
+import { descendants, freePort, killAll, waitFor } from '../helpers/processes.ts';
 
 // Issue 12, "Also from trying it": logs readable on a terminal (pretty when stdout is a TTY,
 // JSON lines otherwise), no stack traces for expected start-up retries, /.well-known/jwks.json
@@ -46,7 +46,7 @@ describe('logs', () => {
     });
     const exited = new Promise<number | null>((resolve) => terminal.on('exit', resolve));
     cleanups.push(async () => {
-      for (const pid of descendants(terminal.pid!)) process.kill(pid, 'SIGKILL');
+      killAll(descendants(terminal.pid!));
       terminal.kill('SIGKILL');
       await exited;
     });

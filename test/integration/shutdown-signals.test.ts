@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { usingPostgres } from '../helpers/database.ts';
 import { ADMIN_KEY, REPO_ROOT } from '../helpers/gateway.ts';
 import { type BootingGatewayProcess, spawnGatewayProcess } from '../helpers/gateway-process.ts';
-import { freePort, isRunning, readReports, waitFor } from '../helpers/processes.ts';
+import { freePort, isRunning, killAll, readReports, waitFor } from '../helpers/processes.ts';
 
 // SIGTERM or SIGINT at any point of `switchboard start` (still loading, opening the database,
 // migrating, starting integrations, just ready, shutting down) ends in exit 0 with everything it
@@ -190,7 +190,7 @@ describe('a signal at any point of start-up or shutdown', () => {
     await gw.waitForLog('switchboard gateway listening');
     await waitFor(() => fixture.pids().length >= 3, 30_000);
     cleanups.push(async () => {
-      for (const pid of fixture.pids().filter(isRunning)) process.kill(pid, 'SIGKILL');
+      killAll(fixture.pids().filter(isRunning));
     });
     gw.child.kill('SIGTERM');
     await gw.waitForLog('shutting down');
