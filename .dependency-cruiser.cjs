@@ -40,6 +40,9 @@ const GATEWAY_LAYERS = [
   ['runners'],
   ['events'],
   ['integrations'],
+  // Issue 21: the egress proxy every integration program's outbound connections go through, its
+  // connection log and the unix-socket bridges of network isolation.
+  ['egress'],
   // Issue 18: key-value storage and documents, each a store on the database the API, the MCP
   // task tools and the integrations' launch use.
   // Issue 19: MCP tasks (the tasks extension's durable tools/call rows), their SQL and wire:
@@ -64,7 +67,9 @@ const GATEWAY_LAYERS = [
     'rate-limit.ts',
     'throttle.ts',
     'group-commit.ts',
+    'buffered-writer.ts',
     'heap-growth.ts',
+    'egress-config.ts',
   ],
 ];
 

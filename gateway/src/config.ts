@@ -3,6 +3,7 @@ import { SETTING_ENV_PREFIX } from '@switchboard/sdk';
 import { z } from 'zod';
 import { CONTAINMENT_SETTINGS, type ContainmentSetting } from './containment/detect.ts';
 import { type EmbeddedMemory, embeddedMemoryEnv } from './db/embedded-memory.ts';
+import { egressEnv, type ResolveOverride } from './egress-config.ts';
 import { ConfigError } from './errors.ts';
 import { heapGrowthEnv } from './heap-growth.ts';
 import { LOG_FORMATS, type LogFormat } from './log.ts';
@@ -158,6 +159,8 @@ const envSchema = z.object({
   ...embeddedMemoryEnv,
   // The V8 old generation's growth past the live heap, in percent (heap-growth.ts); 0: V8's own.
   ...heapGrowthEnv,
+  // The egress proxy of integration programs (issue 21, egress-config.ts).
+  ...egressEnv,
   // Documents (issue 18, documents/embeddings.ts): an OpenAI-compatible embeddings endpoint
   // (the full URL, e.g. http://127.0.0.1:11434/v1/embeddings). Unset: search is full text only.
   EMBEDDINGS_URL: z
@@ -191,6 +194,19 @@ export interface EmbeddingsConfig {
   dimensions: number | undefined;
 }
 
+/** The egress proxy's settings (egress-config.ts); the limits are egress/types.ts EgressLimits. */
+export interface EgressConfig {
+  port: number;
+  resolve: ResolveOverride[];
+  limits: {
+    connectTimeoutMs: number;
+    maxDurationMs: number;
+    idleTimeoutMs: number;
+    maxBytes: number;
+    maxConnectionsPerIntegration: number;
+  };
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -218,6 +234,8 @@ export interface Config {
   embeddedMemory: EmbeddedMemory;
   /** heap-growth.ts: the old generation's growth factor 1 + this/100; 0 leaves V8's. */
   heapGrowthPercent: number;
+  /** The egress proxy (issue 21); undefined with SWITCHBOARD_EGRESS=off. */
+  egress: EgressConfig | undefined;
   /** OpenTelemetry tracing (the standard OTEL_* variables, telemetry/config.ts); undefined: off. */
   tracing: TracingConfig | undefined;
   /** EMBEDDINGS_*: the documents' embeddings endpoint; undefined: full-text search only. */
@@ -295,6 +313,20 @@ export function loadConfig(
     testFaults: e.SWITCHBOARD_TEST_FAULTS === '1',
     containment: e.SWITCHBOARD_CONTAINMENT,
     heapGrowthPercent: e.SWITCHBOARD_HEAP_GROWTH_PERCENT,
+    egress:
+      e.SWITCHBOARD_EGRESS === 'off'
+        ? undefined
+        : {
+            port: e.SWITCHBOARD_EGRESS_PORT,
+            resolve: e.SWITCHBOARD_EGRESS_RESOLVE,
+            limits: {
+              connectTimeoutMs: e.SWITCHBOARD_EGRESS_CONNECT_TIMEOUT_MS,
+              maxDurationMs: e.SWITCHBOARD_EGRESS_MAX_DURATION_MS,
+              idleTimeoutMs: e.SWITCHBOARD_EGRESS_IDLE_TIMEOUT_MS,
+              maxBytes: e.SWITCHBOARD_EGRESS_MAX_BYTES,
+              maxConnectionsPerIntegration: e.SWITCHBOARD_EGRESS_MAX_CONNECTIONS,
+            },
+          },
     embeddedMemory: {
       sharedBuffersKb: e.SWITCHBOARD_EMBEDDED_SHARED_BUFFERS,
       workMemKb: e.SWITCHBOARD_EMBEDDED_WORK_MEM,

@@ -24,6 +24,7 @@ import { createBudgetGuard } from './guards/budgets.ts';
 import { countedGuard } from './guards/counted.ts';
 import { Admission, registerAdmissionMetrics } from './http/admission.ts';
 import { createApp } from './http/app.ts';
+import { type EgressService, startEgress } from './egress/start.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { registerIntegrationStates, registerQueueStats } from './http/scrape-metrics.ts';
 import { followEventHooks } from './integrations/event-hooks.ts';
@@ -60,6 +61,8 @@ export interface Gateway {
   publishTaskEvents: PublishTaskEvents;
   /** Its metrics (main.ts counts the errors nothing caught in them). */
   metrics: Metrics;
+  /** The egress proxy of its integrations' programs; undefined with SWITCHBOARD_EGRESS=off. */
+  egress: EgressService | undefined;
 }
 
 /**
@@ -140,6 +143,7 @@ export async function startGateway(
     await documents.start();
     // Found once per process (a probe of a few ms): servers and agents started later use it.
     logContainment(log, config.containment);
+    let egress: EgressService | undefined;
     const integrations = new IntegrationRegistry({
       sql: db.sql,
       log,
@@ -151,6 +155,7 @@ export async function startGateway(
       instance: owner,
       bus,
       onUpstreamRestart: (integration) => metrics.upstreamRestarts.inc({ integration }),
+      egress: () => egress,
     });
     shutdown.add('integrations', () => integrations.stopAll());
     // Lifecycle hooks (manifest `events:`) into event_hooks as integrations become ready or are
@@ -287,6 +292,26 @@ export async function startGateway(
     step();
     const port = (server.address() as AddressInfo).port;
     url = publicUrlFor(config, port);
+    // The egress proxy (issue 21): before the integrations start, since their programs are
+    // told its port; after listen, since the gateway's API is relayed to isolated ones.
+    if (config.egress) {
+      egress = await startEgress({
+        sql: db.sql,
+        log,
+        metrics: metrics.registry,
+        config: config.egress,
+        grantOf: (name) => integrations.get(name)?.egressGrant,
+        // A wildcard HOST (0.0.0.0, ::) listens on loopback too: the relay connects there.
+        gatewayListener: {
+          host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host,
+          port,
+        },
+        gatewayUrl: () => url,
+      });
+      // Added after the integrations, so closed before them: tunnels end, then the programs.
+      const started = egress;
+      shutdown.add('egress proxy', () => started.close());
+    }
     // After listen: background processes are told the gateway's URL, and with PORT=0 it is
     // known only now. Judging takes milliseconds; servers start in the background.
     await integrations.loadAll();
@@ -371,6 +396,7 @@ export async function startGateway(
       tokens,
       publishTaskEvents: publish,
       metrics,
+      egress,
     };
   } catch (error) {
     booted();

@@ -8,6 +8,7 @@ import {
   placeholdersOf,
   settingEnvName,
 } from '@switchboard/sdk';
+import { decideEgress, type EgressDecision } from './egress-grant.ts';
 import type { Policy } from './schema.ts';
 
 /**
@@ -43,6 +44,8 @@ export interface Grant {
   grants: Capability[];
   /** The hosts the manifest requested (all of them granted). */
   outboundHosts: string[];
+  /** How those hosts are reached: isolation, private addresses, client certificates. */
+  egress: EgressDecision;
   /** An http server's URL with its `${KEY}` placeholders filled in (the one the gateway calls). */
   serverUrl: string | undefined;
   /** Each declared setting that has a value, by key. */
@@ -251,12 +254,16 @@ export function decide(
     );
   }
 
+  const { egress, problems } = decideEgress(manifest, entry, at, context.resolvedSettings);
+  for (const problem of problems) refuse(problem.code, problem.message);
+
   if (reasons.length > 0) return { granted: false, reasons };
   return {
     granted: true,
     name,
     grants: [...manifest.capabilities],
     outboundHosts: [...manifest.outboundHosts],
+    egress,
     serverUrl,
     settings,
     unsignedWebhooks,

@@ -50,6 +50,7 @@ export {
   parseAge,
   parseDuration,
 } from './duration.ts';
+export { decideEgress, type EgressDecision } from './egress-grant.ts';
 export {
   GUARD_TOOL_EXPECTED,
   GUARD_TOOL_PATTERN,

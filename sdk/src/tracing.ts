@@ -25,6 +25,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import * as z from 'zod';
+import { egressFetch } from './egress.ts';
 
 export interface Tracing {
   /** Exports the spans queued so far. */
@@ -251,11 +252,15 @@ export function inToolCallSpan<T>(
  * query string, never a header), `http.response.status_code`; a status of 400 or more, or no
  * response, marks the span failed with `error.type` (the status, or the error's class).
  */
+/** egress.ts: through the gateway's egress proxy when it names one; made at the first call. */
+let outbound: typeof fetch | undefined;
+
 export async function tracedFetch(
   input: string | URL | Request,
   init: RequestInit = {},
 ): Promise<Response> {
-  if (!enabled) return fetch(input, init);
+  outbound ??= egressFetch();
+  if (!enabled) return outbound(input, init);
   const url = new URL(input instanceof Request ? input.url : input);
   const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
@@ -271,7 +276,7 @@ export async function tracedFetch(
     propagation.inject(context.active(), headers, {
       set: (carrier, key, value) => carrier.set(key, value),
     });
-    const response = await fetch(input, { ...init, headers });
+    const response = await (outbound as typeof fetch)(input, { ...init, headers });
     span.setAttribute('http.response.status_code', response.status);
     if (response.status >= 400) fail(span, String(response.status));
     return response;

@@ -23,9 +23,14 @@ import { CLAUDE_BUILT_IN_TOOLS } from '../../gateway/src/runners/presets/claude-
 import { type FakeAnthropic, startFakeAnthropic } from '../fixtures/fake-models/anthropic.ts';
 import { agentCliSuite } from '../helpers/agent-clis.ts';
 import { sendPullRequestOpened, taskEvents } from '../helpers/agent-e2e.ts';
+import { type ByName, byName } from '../helpers/egress.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 import { until } from '../helpers/until.ts';
+
+/** The fake GitHub by name through the egress proxy: set once it listens, before the gateway starts. */
+let viaProxy: ByName;
+const gatewayEnv: Record<string, string> = {};
 
 const GITHUB_TOKEN = 'ghp_claude_e2e_0123456789';
 const GITHUB_SECRET = 'claude-e2e-github-secret';
@@ -59,6 +64,9 @@ suite(title, () => {
         'acme/api': [{ number: 42, title: 'Add dark mode', body: 'A theme.', author: 'ada' }],
       },
     });
+    // The fake API by name, through the egress proxy (issue 21; helpers/egress.ts).
+    viaProxy = byName('api.github.com', github.url);
+    gatewayEnv.SWITCHBOARD_EGRESS_RESOLVE = viaProxy.resolve;
     model = await startFakeAnthropic([
       {
         match: REVIEW,
@@ -86,11 +94,11 @@ integrations:
     enabled: true
     grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
-    profile: claude
+${viaProxy.policy}    profile: claude
     settings:
       GITHUB_TOKEN: ${GITHUB_TOKEN}
       GITHUB_WEBHOOK_SECRET: ${GITHUB_SECRET}
-      GITHUB_API_URL: ${github.url}
+      GITHUB_API_URL: ${viaProxy.url}
   fixture:
     enabled: true
     grants: []
@@ -115,7 +123,10 @@ profiles:
   });
   // `claude` on the gateway's PATH, as an operator installs it: the preset names it bare.
   const gw = useTestGateway(
-    { INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'), SWITCHBOARD_POLICY: policyFile },
+    Object.assign(gatewayEnv, {
+      INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'),
+      SWITCHBOARD_POLICY: policyFile,
+    }),
     installed.ok ? { PATH: `${path.dirname(installed.bin)}:${process.env.PATH}` } : {},
   );
   const auth = { authorization: `Bearer ${ADMIN_KEY}` };

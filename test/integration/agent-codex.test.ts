@@ -30,9 +30,14 @@ import {
 } from '../fixtures/fake-models/openai-responses.ts';
 import { agentCliSuite } from '../helpers/agent-clis.ts';
 import { sendPullRequestOpened, setProfileSecret, taskEvents } from '../helpers/agent-e2e.ts';
+import { type ByName, byName } from '../helpers/egress.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { until } from '../helpers/until.ts';
+
+/** The fake GitHub by name through the egress proxy: set once it listens, before the gateway starts. */
+let viaProxy: ByName;
+const gatewayEnv: Record<string, string> = {};
 
 const GITHUB_TOKEN = 'ghp_codex_e2e_0123456789';
 const GITHUB_SECRET = 'codex-e2e-github-secret';
@@ -67,6 +72,9 @@ suite(title, () => {
         'acme/api': [{ number: 42, title: 'Add dark mode', body: 'A theme.', author: 'ada' }],
       },
     });
+    // The fake API by name, through the egress proxy (issue 21; helpers/egress.ts).
+    viaProxy = byName('api.github.com', github.url);
+    gatewayEnv.SWITCHBOARD_EGRESS_RESOLVE = viaProxy.resolve;
     model = await startFakeResponses([
       {
         match: REVIEW_PROMPT,
@@ -121,11 +129,11 @@ integrations:
     enabled: true
     grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
-    profile: codex
+${viaProxy.policy}    profile: codex
     settings:
       GITHUB_TOKEN: ${GITHUB_TOKEN}
       GITHUB_WEBHOOK_SECRET: ${GITHUB_SECRET}
-      GITHUB_API_URL: ${github.url}
+      GITHUB_API_URL: ${viaProxy.url}
   fixture:
     enabled: true
 tokens: { defaultTtl: 15m, maxTtl: 2h }
@@ -143,10 +151,12 @@ profiles:
     await github?.close();
     await model?.close();
   });
-  const gw = useTestGateway({
-    INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'),
-    SWITCHBOARD_POLICY: policyFile,
-  });
+  const gw = useTestGateway(
+    Object.assign(gatewayEnv, {
+      INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'),
+      SWITCHBOARD_POLICY: policyFile,
+    }),
+  );
   const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
   const eventsOf = (taskId: string) => taskEvents(gw().url, taskId);

@@ -29,9 +29,14 @@ import {
 } from '../fixtures/fake-models/openai-chat.ts';
 import { agentCliSuite } from '../helpers/agent-clis.ts';
 import { sendPullRequestOpened, setProfileSecret, taskEvents } from '../helpers/agent-e2e.ts';
+import { type ByName, byName } from '../helpers/egress.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { until } from '../helpers/until.ts';
+
+/** The fake GitHub by name through the egress proxy: set once it listens, before the gateway starts. */
+let viaProxy: ByName;
+const gatewayEnv: Record<string, string> = {};
 
 const GITHUB_TOKEN = 'ghp_goose_e2e_0123456789';
 const GITHUB_SECRET = 'goose-e2e-github-secret';
@@ -70,6 +75,9 @@ suite(title, () => {
         'acme/api': [{ number: 42, title: 'Add dark mode', body: 'A theme.', author: 'ada' }],
       },
     });
+    // The fake API by name, through the egress proxy (issue 21; helpers/egress.ts).
+    viaProxy = byName('api.github.com', github.url);
+    gatewayEnv.SWITCHBOARD_EGRESS_RESOLVE = viaProxy.resolve;
     model = await startFakeOpenAiChat([
       {
         match: REVIEW,
@@ -96,11 +104,11 @@ integrations:
     enabled: true
     grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
-    profile: goose
+${viaProxy.policy}    profile: goose
     settings:
       GITHUB_TOKEN: ${GITHUB_TOKEN}
       GITHUB_WEBHOOK_SECRET: ${GITHUB_SECRET}
-      GITHUB_API_URL: ${github.url}
+      GITHUB_API_URL: ${viaProxy.url}
   fixture:
     enabled: true
     grants: []
@@ -136,7 +144,10 @@ profiles:
     await model?.close();
   });
   const gw = useTestGateway(
-    { INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'), SWITCHBOARD_POLICY: policyFile },
+    Object.assign(gatewayEnv, {
+      INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'),
+      SWITCHBOARD_POLICY: policyFile,
+    }),
     installed.ok ? { PATH: `${binDir}:${process.env.PATH}` } : {},
   );
   const auth = { authorization: `Bearer ${ADMIN_KEY}` };

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ByName, byName } from '../helpers/egress.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import {
   ADMIN_KEY,
@@ -20,6 +21,10 @@ import {
 } from '../helpers/gateway.ts';
 import { until } from '../helpers/until.ts';
 import { githubHeaders, slackHeaders } from '../helpers/webhooks.ts';
+
+/** The fake GitHub by name through the egress proxy: set once it listens, before the gateway starts. */
+let viaProxy: ByName;
+const gatewayEnv: Record<string, string> = {};
 
 const GITHUB_TOKEN = 'ghp_events_e2e_0123456789';
 const GITHUB_SECRET = 'events-e2e-github-secret';
@@ -49,6 +54,9 @@ describe('events in, results out (issue 6 end to end)', () => {
         'acme/api': [{ number: 42, title: 'Add dark mode', body: 'A theme.', author: 'ada' }],
       },
     });
+    // The fake API by name, through the egress proxy (issue 21; helpers/egress.ts).
+    viaProxy = byName('api.github.com', github.url);
+    gatewayEnv.SWITCHBOARD_EGRESS_RESOLVE = viaProxy.resolve;
     writeChat();
     fs.writeFileSync(
       POLICY,
@@ -58,11 +66,11 @@ integrations:
     enabled: true
     grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
-    profile: scripted
+${viaProxy.policy}    profile: scripted
     settings:
       GITHUB_TOKEN: ${GITHUB_TOKEN}
       GITHUB_WEBHOOK_SECRET: ${GITHUB_SECRET}
-      GITHUB_API_URL: ${github.url}
+      GITHUB_API_URL: ${viaProxy.url}
   chat:
     enabled: true
     grants: [webhooks, dispatch, processes, sessions.write, events]
@@ -84,10 +92,12 @@ profiles:
     fs.rmSync(ROOT, { recursive: true, force: true });
   });
   // servers/ first, then ROOT: its chat (server started from servers/chat) overrides servers/chat by name.
-  const gw = useTestGateway({
-    INTEGRATION_DIRS: `${path.join(REPO_ROOT, 'servers')}:${ROOT}`,
-    SWITCHBOARD_POLICY: POLICY,
-  });
+  const gw = useTestGateway(
+    Object.assign(gatewayEnv, {
+      INTEGRATION_DIRS: `${path.join(REPO_ROOT, 'servers')}:${ROOT}`,
+      SWITCHBOARD_POLICY: POLICY,
+    }),
+  );
 
   const outboxOf = (taskId: string) =>
     gw().sql<{ status: string; attempts: number }[]>`

@@ -12,7 +12,13 @@ import { type Json, kvCall, useKvGateway } from '../helpers/kv.ts';
 import { grantTask, messagesOf, post, toolCall } from '../helpers/mcp-gateway.ts';
 
 const log = createLogger('silent');
-const OFF = { deliveriesMs: null, taskEventsMs: null, auditMs: null, intervalMs: 60_000 };
+const OFF = {
+  deliveriesMs: null,
+  taskEventsMs: null,
+  auditMs: null,
+  egressMs: null,
+  intervalMs: 60_000,
+};
 
 describe('key-value storage', () => {
   const gw = useKvGateway();

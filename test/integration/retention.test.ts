@@ -16,6 +16,7 @@ const OFF: Retention = {
   deliveriesMs: null,
   taskEventsMs: null,
   auditMs: null,
+  egressMs: null,
   intervalMs: 60_000,
 };
 
@@ -104,6 +105,7 @@ describe('retention: what the job deletes and what it keeps', () => {
       replyWaits: 0,
       mcpTasks: 0,
       rateBuckets: 0,
+      egress: 0,
     });
     const left = await sql<{ id: string }[]>`select id::text from webhook_deliveries`;
     expect(new Set(left.map((r) => r.id))).toEqual(new Set([...kept, replayed!, replay!]));
@@ -154,6 +156,7 @@ describe('retention: what the job deletes and what it keeps', () => {
       replyWaits: 0,
       mcpTasks: 0,
       rateBuckets: 0,
+      egress: 0,
     });
     const left = await sql<{ taskId: string; n: number }[]>`
       select task_id::text as "taskId", count(*)::int as n from task_events group by task_id`;
@@ -195,6 +198,7 @@ describe('retention: what the job deletes and what it keeps', () => {
       replyWaits: 0,
       mcpTasks: 0,
       rateBuckets: 0,
+      egress: 0,
     });
     expect(await count(sql<{ n: number }[]>`select count(*)::int as n from audit_log`)).toBe(55);
 

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ByName, byName } from '../helpers/egress.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import {
   ADMIN_KEY,
@@ -18,6 +19,10 @@ import {
   useTestGateway,
 } from '../helpers/gateway.ts';
 import { openSse } from '../helpers/sse.ts';
+
+/** The fake GitHub by name through the egress proxy: set once it listens, before the gateway starts. */
+let viaProxy: ByName;
+const gatewayEnv: Record<string, string> = {};
 
 const GITHUB_TOKEN = 'ghp_e2e_token_0123456789';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
@@ -33,6 +38,9 @@ describe('a task through the API, run by the reference agent (issue 5 end to end
         'acme/api': [{ number: 42, title: 'Add dark mode', body: 'A dark theme.', author: 'ada' }],
       },
     });
+    // The fake API by name, through the egress proxy (issue 21; helpers/egress.ts).
+    viaProxy = byName('api.github.com', github.url);
+    gatewayEnv.SWITCHBOARD_EGRESS_RESOLVE = viaProxy.resolve;
     fs.writeFileSync(
       policyFile,
       `apiVersion: switchboard/policy/v1
@@ -41,10 +49,10 @@ integrations:
     enabled: true
     grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
-    settings:
+${viaProxy.policy}    settings:
       GITHUB_TOKEN: ${GITHUB_TOKEN}
       GITHUB_WEBHOOK_SECRET: e2e-webhook-secret
-      GITHUB_API_URL: ${github.url}
+      GITHUB_API_URL: ${viaProxy.url}
 tokens: { defaultTtl: 15m, maxTtl: 2h }
 profiles:
   scripted:
@@ -58,10 +66,12 @@ profiles:
     await github?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
-  const gw = useTestGateway({
-    INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'),
-    SWITCHBOARD_POLICY: policyFile,
-  });
+  const gw = useTestGateway(
+    Object.assign(gatewayEnv, {
+      INTEGRATION_DIRS: path.join(REPO_ROOT, 'servers'),
+      SWITCHBOARD_POLICY: policyFile,
+    }),
+  );
   const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
   it('runs the plan: progress, get_pr through /mcp, task_complete; events in order; tokens revoked', async () => {

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GATEWAY_VERSION } from '../../gateway/src/version.ts';
+import { type ByName, byName } from '../helpers/egress.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import {
   ADMIN_KEY,
@@ -28,6 +29,10 @@ import {
 } from '../helpers/otlp-receiver.ts';
 import { until } from '../helpers/until.ts';
 import { githubHeaders } from '../helpers/webhooks.ts';
+
+/** The fake GitHub by name through the egress proxy: set once it listens, before the gateway starts. */
+let viaProxy: ByName;
+const gatewayEnv: Record<string, string> = {};
 
 const GITHUB_TOKEN = 'ghp_trace_e2e_token_0123456789';
 const HOOKS_SECRET = 'trace-e2e-hooks-secret-0123';
@@ -71,6 +76,9 @@ describe('one event is one trace (issue 17)', () => {
         'acme/api': [{ number: 42, title: 'Add dark mode', body: 'A theme.', author: 'ada' }],
       },
     });
+    // The fake API by name, through the egress proxy (issue 21; helpers/egress.ts).
+    viaProxy = byName('api.github.com', github.url);
+    gatewayEnv.SWITCHBOARD_EGRESS_RESOLVE = viaProxy.resolve;
     fs.writeFileSync(
       path.join(tmp, 'policy.yaml'),
       `apiVersion: switchboard/policy/v1
@@ -88,10 +96,10 @@ integrations:
     enabled: true
     grants: [webhooks, dispatch, schedules, sessions.write, http.outbound, documents]
     outboundHosts: [api.github.com]
-    settings:
+${viaProxy.policy}    settings:
       GITHUB_TOKEN: ${GITHUB_TOKEN}
       GITHUB_WEBHOOK_SECRET: unused-github-webhook-secret
-      GITHUB_API_URL: ${github.url}
+      GITHUB_API_URL: ${viaProxy.url}
 tokens: { defaultTtl: 15m, maxTtl: 2h }
 dispatch:
   allowHosts: ["127.0.0.1:${results.port}"]
@@ -103,6 +111,7 @@ profiles:
 `,
     );
     gw = await startGatewayProcess({
+      ...gatewayEnv,
       // The webhook tests' `hooks` integration: its handler answers the triggers the body asks for.
       INTEGRATION_DIRS: `${path.join(REPO_ROOT, 'servers')}:${path.join(REPO_ROOT, 'test/fixtures/webhooks')}`,
       SWITCHBOARD_POLICY: path.join(tmp, 'policy.yaml'),

@@ -126,6 +126,7 @@ describe('retention keeps stored history bounded', () => {
         deliveriesMs: 30 * DAY,
         taskEventsMs: 30 * DAY,
         auditMs: 90 * DAY,
+        egressMs: 30 * DAY,
         intervalMs: 3_600_000,
       };
       // A warning is how a run reports a failed delete: none may be logged.

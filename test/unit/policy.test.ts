@@ -298,6 +298,7 @@ describe('decide (ARCHITECTURE §5)', () => {
       name: 'github',
       grants: ['webhooks', 'dispatch', 'sessions.write', 'http.outbound'],
       outboundHosts: ['api.github.com'],
+      egress: { isolation: 'none', privateHosts: [], mtls: [], withheldSettings: [] },
       settings: SETTINGS,
       unsignedWebhooks: false,
       rateLimit: { requestsPerMinute: 600 },
@@ -511,7 +512,14 @@ schedules:
     expect(policyOf(`${HEAD}integrations: { github: {} }\n`)).toEqual({
       apiVersion: 'switchboard/policy/v1',
       development: false,
-      integrations: { github: { enabled: false, grants: [], outboundHosts: [] } },
+      integrations: {
+        github: {
+          enabled: false,
+          grants: [],
+          outboundHosts: [],
+          egress: { isolation: 'none', privateHosts: [], mtls: [] },
+        },
+      },
       tokens: { defaultTtlMs: 900_000, maxTtlMs: 7_200_000, maxInFlight: 32 },
       profiles: {},
       schedules: [],
@@ -521,6 +529,7 @@ schedules:
         deliveriesMs: 30 * 86_400_000,
         taskEventsMs: 30 * 86_400_000,
         auditMs: 90 * 86_400_000,
+        egressMs: 30 * 86_400_000,
         intervalMs: 3_600_000,
       },
       rules: [],
@@ -531,12 +540,13 @@ schedules:
   it('retention: ages in days or h/m/s, off keeps rows, the interval', () => {
     expect(
       policyOf(
-        `${HEAD}retention: { deliveries: 7d, taskEvents: 1d12h, audit: "off", interval: 15m }\n`,
+        `${HEAD}retention: { deliveries: 7d, taskEvents: 1d12h, audit: "off", egress: 2d, interval: 15m }\n`,
       ).retention,
     ).toEqual({
       deliveriesMs: 7 * 86_400_000,
       taskEventsMs: 36 * 3_600_000,
       auditMs: null,
+      egressMs: 2 * 86_400_000,
       intervalMs: 900_000,
     });
     expect(policyOf(`${HEAD}retention: { audit: 2h }\n`).retention).toMatchObject({
@@ -558,7 +568,7 @@ schedules:
       ['retention.taskEvents', 'found "30m", expected at least 1h, or off'],
       [
         'retention.keep',
-        'found unknown key "keep", expected one of deliveries, taskEvents, audit, interval',
+        'found unknown key "keep", expected one of deliveries, taskEvents, audit, egress, interval',
       ],
     ]);
     expect(errorsOf(`${HEAD}retention: { interval: 10s }\n`)).toEqual([
@@ -637,7 +647,7 @@ schedules:
       [
         [
           'integrations.github.grant',
-          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, allowUrls, settings, webhooks, profile, profiles, audit, rateLimit, maxCallDuration, toolPinning',
+          'found unknown key "grant", expected one of enabled, version, sha256, grants, outboundHosts, egress, allowUrls, settings, webhooks, profile, profiles, audit, rateLimit, maxCallDuration, toolPinning',
         ],
       ],
     ],

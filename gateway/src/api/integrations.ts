@@ -54,6 +54,8 @@ export function summary(item: Integration, publicUrl: string) {
     state: item.state,
     reasons: item.reasons,
     lastError: item.lastError ?? null,
+    /** isolated, advisory (a program ignoring HTTPS_PROXY is not stopped) or off; null: not granted. */
+    egress: item.egress ?? null,
     tools: item.tools.filter((t) => !t.hidden && !pending.includes(t.name)).map((t) => t.name),
     hiddenTools: item.tools.filter((t) => t.hidden).map((t) => t.name),
     /** Tools awaiting an operator's approval (integrations/tool-pinning.ts), hidden meanwhile. */

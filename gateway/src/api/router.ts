@@ -14,6 +14,7 @@ import { resumeRequest } from '../telemetry/spans.ts';
 import type { TokenService } from '../tokens/service.ts';
 import { approvalsRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
+import { egressRoutes } from './egress.ts';
 import { authenticateApiKey } from './auth.ts';
 import { deliveriesRoutes } from './deliveries.ts';
 import { documentsRoutes } from './documents.ts';
@@ -91,6 +92,7 @@ export function apiRouter(deps: ApiDeps): Router {
   router.get('/openapi.json', (_req, res) => void res.json(document));
   router.use(keysRoutes(sql));
   router.use(auditRoutes(sql));
+  router.use(egressRoutes(sql));
   router.use(integrationsRoutes(deps));
   router.use(webhookSignRoutes(deps));
   router.use(overviewRoutes(deps));

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { SubscriptionInput } from '../outbox/subscriptions.ts';
 import { EndTaskInput, ExternalTaskInput } from '../tasks/external.ts';
 import { AuditQuery } from './audit.ts';
+import { EgressQuery } from './egress.ts';
 import { DeliveryAnswer, DeliveryListAnswer, ListDeliveriesQuery } from './deliveries.ts';
 import { ApproveToolsBody, ToolChangesQuery } from './integrations.ts';
 import { OverviewAnswer } from './overview.ts';
@@ -75,6 +76,15 @@ export const API_ROUTES: RouteSpec[] = [
     summary:
       'Audit log, newest first; filter by action, actor, target and time (since, until), page with before',
     query: AuditQuery,
+    responses: [ok()],
+  },
+  {
+    method: 'get',
+    path: '/egress',
+    scope: 'audit:read',
+    summary:
+      "The egress proxy's connection log, newest first: filter by integration, outcome, host, task and since, page with before",
+    query: EgressQuery,
     responses: [ok()],
   },
   {

@@ -40,6 +40,7 @@ interface Summary {
   state: string;
   reasons: Array<{ code: string; message: string }>;
   lastError: string | null;
+  egress?: string | null;
   tools: string[];
   changed?: boolean;
   pendingTools?: string[];
@@ -96,12 +97,13 @@ function changeText(change: ToolChange): string {
 }
 
 function table(items: Summary[]): string {
-  const header = ['NAME', 'VERSION', 'TRANSPORT', 'STATE', 'TOOLS', 'REASONS'];
+  const header = ['NAME', 'VERSION', 'TRANSPORT', 'STATE', 'EGRESS', 'TOOLS', 'REASONS'];
   const rows = items.map((i) => [
     i.name,
     i.version ?? '-',
     i.transport ?? '-',
     i.changed ? 'changed' : i.state,
+    i.egress ?? '-',
     String(i.tools.length),
     [
       ...pendingNote(i),

@@ -6,6 +6,7 @@ import { connect } from './connect.ts';
 import { deliveries } from './deliveries.ts';
 import { dev } from './dev.ts';
 import { doctor } from './doctor.ts';
+import { egress } from './egress.ts';
 import { init } from './init.ts';
 import { integrations } from './integrations.ts';
 import { keys } from './keys.ts';
@@ -32,6 +33,7 @@ export const COMMANDS: Command[] = [
   token,
   task,
   deliveries,
+  egress,
   webhook,
   trace,
   outbox,

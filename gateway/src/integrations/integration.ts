@@ -6,10 +6,13 @@ import type { loadManifest, Manifest } from '@switchboard/sdk';
 import type { Config } from '../config.ts';
 import type { EventBus } from '../db/bus.ts';
 import type { Pool } from '../db/connect.ts';
+import type { IntegrationEgress } from '../egress/access.ts';
+import type { EgressGrant } from '../egress/types.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
 import type { BackgroundProcess } from './background-process.ts';
 import type { Candidate } from './discover.ts';
+import type { EgressMode } from './egress-plan.ts';
 import type { Reason } from './judge.ts';
 import { readToolCatalog, toolPages } from './tool-catalog.ts';
 import type { ToolPinState } from './tool-pinning.ts';
@@ -36,6 +39,10 @@ export interface Integration {
   overrides: string[];
   /** Its tools against their pins (tool-pinning.ts); pending ones are hidden from agents. */
   toolPins?: ToolPinState;
+  /** How its programs reach the network (egress-plan.ts); undefined until it is granted. */
+  egress?: EgressMode | undefined;
+  /** What the egress proxy lets it reach; undefined while it is not granted. */
+  egressGrant?: EgressGrant | undefined;
 }
 
 /** A folder found in INTEGRATION_DIRS with its manifest read, before it is built. */
@@ -60,6 +67,11 @@ export interface RegistryDeps {
   instance?: string;
   /** Announces tool approvals to every gateway on the database (tool-pinning.ts). */
   bus?: EventBus;
+  /**
+   * The egress proxy (egress/start.ts), started once the gateway listens (its API is relayed to
+   * isolated programs); undefined with SWITCHBOARD_EGRESS=off.
+   */
+  egress?: () => IntegrationEgress | undefined;
   /** Told each time a stdio server of `integration` is started again (the restarts metric). */
   onUpstreamRestart?: (integration: string) => void;
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Manifest } from '@switchboard/sdk';
+import type { Relay } from '../egress/access.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
 import { traceExportEnv } from '../telemetry/child-env.ts';
@@ -62,6 +63,30 @@ export function pinnedEnv(env: Record<string, string>): Record<string, string> {
 /** Checks a pinned folder before a spawn, naming what is about to start. */
 export type BeforeSpawn = (what: string) => Promise<void>;
 
+/**
+ * How one integration's programs reach the network (egress/access.ts): the proxy variables for
+ * each program (a task's own instance gets credentials naming its task), and with
+ * `isolation: network` the relays of its network namespace.
+ */
+export interface LaunchEgress {
+  env: (taskId?: string) => Record<string, string>;
+  network?: { relays: Relay[] } | undefined;
+  /**
+   * Settings only the proxy may hold (the PEM texts of policy egress.mtls): never in a program's
+   * environment, even when a process `requires` one (it is not missing: it runs without it).
+   */
+  withheld?: ReadonlySet<string> | undefined;
+}
+
+/** The proxy variables set last: a setting of the same name never replaces them. */
+function withEgress(
+  env: Record<string, string>,
+  egress: LaunchEgress | undefined,
+  taskId?: string,
+): Record<string, string> {
+  return egress ? { ...env, ...egress.env(taskId) } : env;
+}
+
 /** What every spawn of an integration's programs passes: its folder pin and its flood meter. */
 export interface SpawnGuards {
   /** Re-checks a pinned folder before each spawn (folder-pin.ts); a throw refuses it. */
@@ -70,6 +95,8 @@ export interface SpawnGuards {
   meter?: FloodMeter | undefined;
   /** Told each time one of its stdio servers is started again (the restarts metric). */
   onRestart?: (() => void) | undefined;
+  /** The egress proxy's variables and isolation (undefined: SWITCHBOARD_EGRESS=off). */
+  egress?: LaunchEgress | undefined;
 }
 
 /** A relative command (./bin/server) is the integration's own; a bare one is found on PATH. */
@@ -88,7 +115,7 @@ export function buildUpstreamPool(
   gatewayToken?: (integration: string) => Promise<string>,
   spawn: SpawnGuards = {},
 ): UpstreamPool {
-  const { beforeSpawn, meter, onRestart } = spawn;
+  const { beforeSpawn, meter, onRestart, egress } = spawn;
   const server = manifest.server;
   // decide() grants an http server only with every placeholder of its URL filled.
   const url = serverUrl;
@@ -107,14 +134,19 @@ export function buildUpstreamPool(
             },
             log,
           )
-      : () =>
+      : (key: string) =>
           new StdioUpstream(
             {
               integration: name,
               command: resolveCommand(dir, server.command),
               args: server.args,
               cwd: path.resolve(dir, server.cwd ?? '.'),
-              env: beforeSpawn ? pinnedEnv(env) : env,
+              env: withEgress(
+                beforeSpawn ? pinnedEnv(env) : env,
+                egress,
+                UpstreamPool.taskOfKey(key),
+              ),
+              ...(egress?.network && { network: egress.network }),
               requestTimeoutMs: server.timeoutMs,
               ...(beforeSpawn && { beforeSpawn: () => beforeSpawn('the server') }),
               ...(meter && { meter }),
@@ -153,15 +185,16 @@ export function buildProcesses(
   log: Logger,
   spawn: SpawnGuards = {},
 ): BackgroundProcess[] {
-  const { beforeSpawn, meter } = spawn;
+  const { beforeSpawn, meter, egress } = spawn;
   const values = new Map(settings.map((s) => [s.key, s.value]));
   return manifest.processes.map((p) => {
     const env = integrationEnv(gateway.env, [], name);
     for (const key of p.requires) {
+      if (egress?.withheld?.has(key)) continue;
       const value = values.get(key);
       if (value !== undefined) env[key] = value;
     }
-    const full = withGatewayEnv(env, name, gateway);
+    const full = withEgress(withGatewayEnv(env, name, gateway), egress);
     return new BackgroundProcess(
       {
         integration: name,
@@ -171,6 +204,7 @@ export function buildProcesses(
         cwd: dir,
         env: beforeSpawn ? pinnedEnv(full) : full,
         missing: missingSettings(p, settings),
+        ...(egress?.network && { network: egress.network }),
         ...(beforeSpawn && { beforeSpawn: () => beforeSpawn(`process ${p.name}`) }),
         meter,
       },

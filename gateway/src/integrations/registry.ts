@@ -11,6 +11,7 @@ import {
   startingItem,
   stopItem,
 } from './integration.ts';
+import { planEgress } from './egress-plan.ts';
 import { missingHandlers, type Reason } from './judge.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv, withGatewayEnv } from './launch.ts';
 import {
@@ -213,6 +214,10 @@ export class IntegrationRegistry {
         const refused = decision.granted ? [] : decision.reasons;
         return this.refuse(item, { granted: false, reasons: [...folder.reasons, ...refused] });
       }
+      const egress = planEgress(name, decision, this.deps.egress?.());
+      if (!egress.ok) return this.refuse(item, { granted: false, reasons: [egress.reason] });
+      item.egress = egress.mode;
+      item.egressGrant = egress.grant;
       const beforeSpawn = folder.pin?.verify.bind(folder.pin);
       const { log, gatewayUrl } = this.deps;
       const apiKey = await integrationApiKey(
@@ -223,7 +228,10 @@ export class IntegrationRegistry {
         item.settings,
         this.deps.instance,
       );
-      const settingsEnv = integrationEnv(this.deps.env, item.settings, name);
+      // The PEM texts of egress.mtls are the proxy's alone: never in a program's environment.
+      const withheld = egress.launch?.withheld;
+      const visible = item.settings.filter((s) => !withheld?.has(s.key));
+      const settingsEnv = integrationEnv(this.deps.env, visible, name);
       // The stdio server calls the API (storage.kv, documents): it gets the URL and its key.
       const env = apiKey?.forServer
         ? withGatewayEnv(settingsEnv, name, { url: gatewayUrl(), apiKey: apiKey.key })
@@ -237,7 +245,12 @@ export class IntegrationRegistry {
         env,
         log,
         this.deps.gatewayToken,
-        { beforeSpawn, meter, onRestart: () => this.deps.onUpstreamRestart?.(name) },
+        {
+          beforeSpawn,
+          meter,
+          onRestart: () => this.deps.onUpstreamRestart?.(name),
+          egress: egress.launch,
+        },
       );
       item.processes = buildProcesses(
         name,
@@ -246,7 +259,7 @@ export class IntegrationRegistry {
         item.settings,
         { env: this.deps.env, url: gatewayUrl(), apiKey: apiKey?.key },
         log,
-        { beforeSpawn, meter },
+        { beforeSpawn, meter, egress: egress.launch },
       );
       for (const p of item.processes) p.start();
     } catch (error) {

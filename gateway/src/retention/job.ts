@@ -3,6 +3,7 @@ import { deleteOldAudit } from '../audit/store.ts';
 import type { Sql } from '../db/connect.ts';
 import { deleteRefilledBuckets, RATE_BUCKET_REFILL_MS } from '../db/rate-buckets.ts';
 import { deleteSettledDeliveries } from '../deliveries/store.ts';
+import { deleteOldEgress } from '../egress/store.ts';
 import { deleteEndedTaskEvents } from '../events/store.ts';
 import { deleteExpiredEntries } from '../kv/store.ts';
 import type { Logger } from '../log.ts';
@@ -37,6 +38,7 @@ export interface RetentionCounts {
   handshakes: number;
   replyWaits: number;
   rateBuckets: number;
+  egress: number;
 }
 
 type Kind = keyof RetentionCounts;
@@ -59,6 +61,8 @@ const KINDS: ReadonlyArray<{
   { kind: 'handshakes', ageMs: () => 0, remove: deleteExpiredHandshakes },
   { kind: 'replyWaits', ageMs: () => 0, remove: deleteExpiredWaits },
   { kind: 'rateBuckets', ageMs: () => RATE_BUCKET_REFILL_MS, remove: deleteRefilledBuckets },
+  // The egress proxy's connection log (issue 21): retention.egress, 30d by default.
+  { kind: 'egress', ageMs: (r) => r.egressMs, remove: deleteOldEgress },
 ];
 
 export interface RetentionOptions {

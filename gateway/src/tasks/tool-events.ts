@@ -1,15 +1,10 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { BufferedWriter } from '../buffered-writer.ts';
 import type { Pool } from '../db/connect.ts';
 import { insertToolUseEvents } from '../events/store.ts';
 import type { ToolCallEvent } from '../events/tool-calls.ts';
 import type { Logger } from '../log.ts';
 
-/** Events wait at most this long before they are written: a crash loses at most 200 ms of them. */
-const FLUSH_MS = 200;
-/** One multi-row insert per this many events (≈ 50 µs of database time each, amortised). */
-const BATCH = 200;
-/** Beyond this backlog (the database is down), new events are dropped and counted, not queued. */
-const MAX_PENDING = 10_000;
 /**
  * Distinct `tool` label values kept per integration; later tools are labelled `other`. The
  * catalog bounds them already, but an integration may list thousands (and change its list).
@@ -24,9 +19,8 @@ export const UNKNOWN_LABEL = 'unknown';
  * database. The metrics are updated at once.
  */
 export class ToolEventSink {
-  private pending: ToolCallEvent[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  /** Batches of 200 at most 200 ms late, 10,000 pending at most (buffered-writer.ts). */
+  private readonly writer: BufferedWriter<ToolCallEvent>;
   private readonly calls: Counter<'integration' | 'tool' | 'outcome'>;
   private readonly toolLabels = new Map<string, Set<string>>();
   private readonly duration: Histogram<'integration'>;
@@ -56,6 +50,15 @@ export class ToolEventSink {
       help: 'task:tool_use events not recorded because the database did not keep up',
       registers: [metrics],
     });
+    this.writer = new BufferedWriter({
+      write: (batch) => this.write(batch),
+      onDropped: (count, error) => {
+        this.dropped.inc(count);
+        if (error !== undefined) {
+          this.log.error({ err: error, events: count }, 'could not record tool-call events');
+        }
+      },
+    });
   }
 
   /** Never throws and never waits: safe to call as the MCP endpoint's onToolCall. */
@@ -64,19 +67,13 @@ export class ToolEventSink {
     const integration = event.known.integration ? event.integration : UNKNOWN_LABEL;
     this.calls.inc({ integration, tool: this.toolLabel(event), outcome });
     this.duration.observe({ integration }, event.durationMs / 1000);
-    if (this.pending.length >= MAX_PENDING) {
-      this.dropped.inc();
-      return;
-    }
     // record() runs right after the call answered (emitToolCall): now less its duration is its
     // start, within a millisecond.
-    this.pending.push(
+    this.writer.push(
       event.startedAt === undefined
         ? { ...event, startedAt: Date.now() - event.durationMs }
         : event,
     );
-    if (this.pending.length >= BATCH) this.flushSoon(0);
-    else this.flushSoon(FLUSH_MS);
   }
 
   /** A tool's label: its name if the catalog has it, while the integration has few enough. */
@@ -94,49 +91,31 @@ export class ToolEventSink {
   }
 
   /** Writes what is queued (on shutdown, and in tests before reading the events). */
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.flushing = this.flushing.then(() => this.write());
-    await this.flushing;
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
-  private flushSoon(ms: number): void {
-    if (this.timer && ms > 0) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.flush(), ms);
-    this.timer.unref();
-  }
-
-  private async write(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, BATCH);
-      const taskIds = batch.map((e) => e.claims.taskId);
-      const data = batch.map((e) =>
-        jsonbText({
-          integration: e.integration,
-          tool: e.tool,
-          durationMs: Math.round(e.durationMs * 10) / 10,
-          ...(e.startedAt === undefined
-            ? {}
-            : { startedAt: new Date(Math.round(e.startedAt)).toISOString() }),
-          ok: e.ok,
-          ...(e.error === undefined ? {} : { error: e.error }),
-          ...(e.cancelled ? { cancelled: true } : {}),
-          ...(e.arguments === undefined ? {} : { arguments: e.arguments }),
-          tokenId: e.claims.tokenId,
-        }),
-      );
-      try {
-        // Two array parameters whatever the batch size, not three per row: 24 µs of gateway CPU
-        // a row on the embedded database instead of 37, 6 instead of 13 against Postgres
-        // (200-row batches, measured on this machine).
-        await insertToolUseEvents(this.sql, taskIds, data);
-      } catch (error) {
-        this.dropped.inc(batch.length);
-        this.log.error({ err: error, events: batch.length }, 'could not record tool-call events');
-      }
-    }
+  private async write(batch: ToolCallEvent[]): Promise<void> {
+    const taskIds = batch.map((e) => e.claims.taskId);
+    const data = batch.map((e) =>
+      jsonbText({
+        integration: e.integration,
+        tool: e.tool,
+        durationMs: Math.round(e.durationMs * 10) / 10,
+        ...(e.startedAt === undefined
+          ? {}
+          : { startedAt: new Date(Math.round(e.startedAt)).toISOString() }),
+        ok: e.ok,
+        ...(e.error === undefined ? {} : { error: e.error }),
+        ...(e.cancelled ? { cancelled: true } : {}),
+        ...(e.arguments === undefined ? {} : { arguments: e.arguments }),
+        tokenId: e.claims.tokenId,
+      }),
+    );
+    // Two array parameters whatever the batch size, not three per row: 24 µs of gateway CPU
+    // a row on the embedded database instead of 37, 6 instead of 13 against Postgres
+    // (200-row batches, measured on this machine).
+    await insertToolUseEvents(this.sql, taskIds, data);
   }
 }
 

@@ -1,7 +1,10 @@
+import { egressFetch } from '@switchboard/sdk/egress';
 import * as z from 'zod';
 
 /** An agent waits on every call; 10 s is long enough for a slow API and short enough to give up. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Through the gateway's egress proxy (HTTPS_PROXY), which allows api.openweathermap.org only. */
+const outbound = egressFetch();
 /**
  * Current weather is ~0.5 KB and 8 forecast entries ~4 KB; 256 KiB leaves room for API growth
  * while a misbehaving proxy or server cannot make the process buffer an unbounded body.
@@ -135,7 +138,7 @@ export class OpenWeatherApi {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(`${this.baseUrl}${path}?${query}`, {
+      response = await outbound(`${this.baseUrl}${path}?${query}`, {
         headers: { accept: 'application/json', 'user-agent': 'switchboard-weather-integration' },
         // A redirect could lead to a host the policy's outboundHosts never granted.
         redirect: 'error',

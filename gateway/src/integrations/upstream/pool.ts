@@ -15,8 +15,12 @@ export interface CallContext {
 export interface PoolOptions {
   integration: string;
   mode: InstanceMode;
-  /** Builds one upstream (not yet started: upstreams connect on first request). */
-  create: () => Upstream;
+  /**
+   * Builds one upstream (not yet started: upstreams connect on first request) for an instance
+   * key (`gateway`, `session:<id>`, `task:<id>`): a task's own instance is told its task
+   * (the egress proxy's log names it, launch.ts).
+   */
+  create: (key: string) => Upstream;
   /** A session or task instance unused this long is closed. */
   idleMs?: number;
   /** Session or task instances open at once, besides the gateway's own. */
@@ -88,6 +92,11 @@ export class UpstreamPool {
 
   get meter(): FloodMeter | undefined {
     return this.options.meter;
+  }
+
+  /** The task of a `task:<id>` instance key; undefined for the others. */
+  static taskOfKey(key: string): string | undefined {
+    return key.startsWith('task:') ? key.slice('task:'.length) : undefined;
   }
 
   /** The instance key a context maps to under this pool's mode. */
@@ -177,7 +186,7 @@ export class UpstreamPool {
       }
       await this.close(idlest);
     }
-    const entry: Entry = { upstream: this.options.create(), inFlight: 1, lastUsed: Date.now() };
+    const entry: Entry = { upstream: this.options.create(key), inFlight: 1, lastUsed: Date.now() };
     this.entries.set(key, entry);
     if (key !== GATEWAY_KEY) this.startSweeper();
     return entry;
