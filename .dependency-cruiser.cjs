@@ -46,14 +46,26 @@ const GATEWAY_LAYERS = [
   // mcp/ runs them, the retention job prunes them.
   ['kv', 'documents', 'mcp-tasks'],
   ['tokens', 'keys', 'settings'],
-  ['audit', 'sessions', 'secrets', 'config.ts', 'process-errors.ts', 'production-mode.ts'],
+  // Issue 21: the egress proxy (its grant, credentials, resolver, tunnels) beside config.ts,
+  // which validates its limits; integrations/ launch puts its URL into a server's environment.
+  [
+    'audit',
+    'sessions',
+    'secrets',
+    'config.ts',
+    'process-errors.ts',
+    'production-mode.ts',
+    'egress',
+  ],
   // The one leased-queue worker loop that deliveries, tasks and the outbox run on.
   ['queue'],
   // The database (and its notification bus) and the process utility (spawn, signal, lines).
   ['db', 'containment'],
   // OpenTelemetry: the SDK's start (tracing.ts) and the span helpers every layer above uses.
   ['telemetry'],
-  ['log.ts', 'validate.ts'],
+  // Outbound network rules shared by the outbox's client and the egress proxy: which addresses
+  // are not public (ssrf.ts), an error's root cause.
+  ['log.ts', 'validate.ts', 'net'],
   [
     'errors.ts',
     'error-codes.ts',
