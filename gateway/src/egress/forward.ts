@@ -191,8 +191,10 @@ export async function handleRequest(
         res.once('drain', () => answer.resume());
       }
     });
+    // Cut by maxBytes: the limit destroys the response, a clean end would pass a truncated
+    // body off as whole (chunked encoding).
     answer.on('end', () => {
-      if (!meter.done) res.end();
+      if (!meter.done && !meter.capped) res.end();
     });
   });
 
@@ -209,7 +211,7 @@ export async function handleRequest(
     }
   });
   req.on('end', () => {
-    if (!upstream.destroyed) upstream.end();
+    if (!upstream.destroyed && !meter.capped) upstream.end();
   });
   if (req.readableEnded) upstream.end();
 }

@@ -25,6 +25,8 @@ export class Meter {
   address: string | undefined;
   mtls = false;
   #done = false;
+  /** Set when a chunk went over maxBytes: the connection ends with limit_reached, whatever ends it. */
+  #capped = false;
   #idle: NodeJS.Timeout | undefined;
   #total: NodeJS.Timeout | undefined;
   readonly #onFinish: Array<() => void> = [];
@@ -38,6 +40,11 @@ export class Meter {
 
   get done(): boolean {
     return this.#done;
+  }
+
+  /** A byte cap was hit: the end of the stream in flight is not a clean end. */
+  get capped(): boolean {
+    return this.#capped;
   }
 
   /** Starts the duration and idle caps (when the connection is allowed, before any byte). */
@@ -69,7 +76,8 @@ export class Meter {
     const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
     if (direction === 'up') this.bytesUp += part.length;
     else this.bytesDown += part.length;
-    if (chunk.length > room) {
+    if (chunk.length > room && !this.#capped) {
+      this.#capped = true;
       const way = direction === 'up' ? 'to the upstream' : 'from the upstream';
       setImmediate(() => this.#limit(`over ${maxBytes} bytes ${way} (egress limit maxBytes)`));
     }
@@ -94,6 +102,7 @@ export class Meter {
 
   finish(outcome: EgressOutcome, reason: EgressReason | undefined): void {
     if (this.#done) return;
+    if (this.#capped && outcome === 'allowed' && reason === undefined) reason = 'limit_reached';
     this.#done = true;
     clearTimeout(this.#idle);
     clearTimeout(this.#total);

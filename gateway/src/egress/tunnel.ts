@@ -115,8 +115,9 @@ function pipeTunnel(
       }
     });
     // A half-close passes on (a client that sends its request and ends still gets the answer).
+    // After a byte cap, no clean end: the limit destroys both sides.
     from.on('end', () => {
-      if (!to.destroyed) to.end();
+      if (!to.destroyed && !meter.capped) to.end();
     });
   };
   if (head.length > 0) {
