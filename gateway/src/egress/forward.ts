@@ -145,11 +145,15 @@ export async function handleRequest(
     if (!upstream.destroyed) upstream.destroy();
   });
 
-  const connectTimer = setTimeout(() => {
-    if (meter.done) return;
-    upstream.destroy();
-    refuse(refusals.connectTimeout(targetText(target), ctx.limits.connectTimeoutMs));
-  }, ctx.limits.connectTimeoutMs);
+  // connectTimeoutMs covers resolving and connecting (and the TLS handshake) together.
+  const connectTimer = setTimeout(
+    () => {
+      if (meter.done) return;
+      upstream.destroy();
+      refuse(refusals.connectTimeout(targetText(target), ctx.limits.connectTimeoutMs));
+    },
+    Math.max(1, ctx.limits.connectTimeoutMs - (Date.now() - startedAt.getTime())),
+  );
   connectTimer.unref();
   meter.onFinish(() => clearTimeout(connectTimer));
   upstream.on('socket', (socket: net.Socket) => {

@@ -85,7 +85,10 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   };
 
   const createServer = () => {
+    // requestTimeout 0: a forwarded body streams for up to maxDurationMs (meter.ts), not 300 s.
     const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0 });
+    // Sockets not yet admitted (a client holding a connection without a request) are bounded too.
+    server.maxConnections = 2 * GLOBAL_CONNECTION_CAP;
     server.on('connection', track);
     server.on('connect', (req, socket: net.Socket, head: Buffer) => {
       handleConnect(ctx, hooks, req, socket, head).catch((error: unknown) => {

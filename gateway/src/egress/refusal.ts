@@ -26,6 +26,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 export const REALM = 'switchboard-egress';
+const LINGER_MS = 2_000;
 
 const refused = (status: number, reason: EgressReason, message: string): Refusal => ({
   status,
@@ -114,6 +115,9 @@ export function writeSocketRefusal(socket: Socket, refusal: Refusal): void {
   socket.end(
     Buffer.concat([Buffer.from(`${headerLines(refusal, body).join('\r\n')}\r\n\r\n`), body]),
   );
+  // A client that never closes its half would hold the socket for ever; destroying at once could
+  // reset the answer away (unread bytes of the client make the kernel send RST), so 2 s later.
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
 
 /** Answers a forwarded request; after its headers went out only destroying it tells the client. */

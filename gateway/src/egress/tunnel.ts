@@ -74,7 +74,8 @@ export async function handleConnect(
     checked.addresses,
     checked.port,
     targetText(parsed),
-    ctx.limits.connectTimeoutMs,
+    // connectTimeoutMs covers resolving and connecting together.
+    Math.max(1, ctx.limits.connectTimeoutMs - (Date.now() - startedAt.getTime())),
     hooks.track,
   );
   if (!connected.ok) return refuse(connected.refusal);
