@@ -110,9 +110,21 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       );
     });
     server.on('clientError', (error, socket) => {
+      // Not audited: no credentials were read, and a flood of garbage must not flood the audit.
       log.debug({ err: error }, 'egress client sent a malformed request');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+      const code = (error as { code?: string }).code;
+      const status =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${status}\r\nX-Switchboard-Egress: bad_request\r\nConnection: close\r\n\r\n`,
+        );
+      }
+      socket.destroy();
     });
     server.on('error', (error) => log.error({ err: error }, 'egress proxy listener error'));
     servers.push(server);

@@ -55,37 +55,44 @@ export async function handleConnect(
     writeSocketRefusal(client, refusal);
     meter.finish(refusal.outcome, refusal.reason);
   };
-  const identity = authenticate(ctx, req.headers['proxy-authorization']);
-  if (isRefusal(identity)) return refuse(identity);
-  meter.start.integration = identity.integration;
-  meter.start.taskId = identity.taskId;
-  if (typeof parsed === 'string') return refuse(refusals.badRequest(parsed));
-  const grant = grantFor(ctx, identity, parsed);
-  if (isRefusal(grant)) return refuse(grant);
-  const busy = ctx.slots.acquire(identity.integration);
-  if (busy) return refuse(busy);
-  meter.onFinish(() => ctx.slots.release(identity.integration));
-  hooks.live(meter);
+  // A throw anywhere below still releases the slot and writes the record.
+  try {
+    const identity = authenticate(ctx, req.headers['proxy-authorization']);
+    if (isRefusal(identity)) return refuse(identity);
+    meter.start.integration = identity.integration;
+    meter.start.taskId = identity.taskId;
+    if (typeof parsed === 'string') return refuse(refusals.badRequest(parsed));
+    const grant = grantFor(ctx, identity, parsed);
+    if (isRefusal(grant)) return refuse(grant);
+    const busy = ctx.slots.acquire(identity.integration);
+    if (busy) return refuse(busy);
+    meter.onFinish(() => ctx.slots.release(identity.integration));
+    hooks.live(meter);
 
-  const checked = await checkAddresses(ctx, identity, grant, parsed);
-  if (!checked.ok) return refuse(checked.refusal);
-  if (client.destroyed) return meter.finish('failed', 'connect_failed');
-  const connected = await connectPinned(
-    checked.addresses,
-    checked.port,
-    targetText(parsed),
-    // connectTimeoutMs covers resolving and connecting together.
-    Math.max(1, ctx.limits.connectTimeoutMs - (Date.now() - startedAt.getTime())),
-    hooks.track,
-  );
-  if (!connected.ok) return refuse(connected.refusal);
-  const upstream = connected.socket;
-  meter.address = connected.address;
-  if (meter.done || client.destroyed) {
-    upstream.destroy();
-    return meter.finish('failed', 'connect_failed');
+    const checked = await checkAddresses(ctx, identity, grant, parsed);
+    if (!checked.ok) return refuse(checked.refusal);
+    if (client.destroyed) return meter.finish('failed', 'connect_failed');
+    const connected = await connectPinned(
+      checked.addresses,
+      checked.port,
+      targetText(parsed),
+      // connectTimeoutMs covers resolving and connecting together.
+      Math.max(1, ctx.limits.connectTimeoutMs - (Date.now() - startedAt.getTime())),
+      hooks.track,
+    );
+    if (!connected.ok) return refuse(connected.refusal);
+    const upstream = connected.socket;
+    meter.address = connected.address;
+    if (meter.done || client.destroyed) {
+      upstream.destroy();
+      return meter.finish('failed', 'connect_failed');
+    }
+    pipeTunnel(ctx, meter, client, upstream, head);
+  } catch (error) {
+    ctx.log.error({ err: error, host: meter.start.host }, 'egress connection failed');
+    client.destroy();
+    meter.finish('failed', 'connect_failed');
   }
-  pipeTunnel(ctx, meter, client, upstream, head);
 }
 
 function pipeTunnel(
