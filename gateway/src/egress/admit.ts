@@ -185,15 +185,3 @@ export async function checkAddresses(
   }
   return { ok: true, addresses: resolved.addresses, port: resolved.port };
 }
-
-/** Guarded: the audit store failing must not take the proxy (or the connection's cleanup) down. */
-export function safeRecord(ctx: Pick<ProxyContext, 'record' | 'log'>, entry: EgressRecord): void {
-  try {
-    ctx.record(entry);
-  } catch (error) {
-    ctx.log.error(
-      { err: error, host: entry.host, integration: entry.integration },
-      'egress audit record failed',
-    );
-  }
-}

@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import { isIP, isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import type { ResolvedAddress } from '../net/ssrf.ts';
 
 /**
@@ -133,9 +133,4 @@ export function createLookup(
     if (family !== 0) return { addresses: [{ address: bare, family }], port };
     return { addresses: await dnsLookup(bare, timeoutMs), port };
   };
-}
-
-/** `[::1]` for an IPv6 address (in a URL, a Host header, a message), the address otherwise. */
-export function hostForUrl(host: string): string {
-  return isIPv6(host) ? `[${host}]` : host;
 }
