@@ -56,7 +56,9 @@ const GATEWAY_LAYERS = [
   ['db', 'containment'],
   // OpenTelemetry: the SDK's start (tracing.ts) and the span helpers every layer above uses.
   ['telemetry'],
-  ['log.ts', 'validate.ts'],
+  // Outbound network rules shared by the outbox's client and the egress proxy: which addresses
+  // are not public (ssrf.ts), an error's root cause.
+  ['log.ts', 'validate.ts', 'net', 'egress-config.ts'],
   [
     'errors.ts',
     'error-codes.ts',
@@ -69,7 +71,6 @@ const GATEWAY_LAYERS = [
     'group-commit.ts',
     'buffered-writer.ts',
     'heap-growth.ts',
-    'egress-config.ts',
   ],
 ];
 

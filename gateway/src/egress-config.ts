@@ -1,82 +1,13 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseResolveOverrides } from './net/resolve-overrides.ts';
+
+export type { ResolveOverride } from './net/resolve-overrides.ts';
 
 /**
  * The egress proxy's environment variables (issue 21, gateway/src/egress/): read by config.ts,
- * with the limits' defaults and why. Here, in the bottom layer, because config.ts validates them
- * and egress/ sits far above it.
+ * with the limits' defaults and why. Beside net/, below config.ts, which validates them; egress/
+ * sits far above both.
  */
-
-/** One `SWITCHBOARD_EGRESS_RESOLVE` entry: connect to `address:port` when asked for `host[:port]`. */
-export interface ResolveOverride {
-  host: string;
-  /** undefined: any port of the host (the connection keeps the port it asked for). */
-  port: number | undefined;
-  address: string;
-  /** undefined: the port asked for. */
-  toPort: number | undefined;
-}
-
-const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
-const RESOLVE_EXPECTED =
-  'expected host[:port]=address[:port] entries separated by commas, e.g. api.github.com:443=127.0.0.1:40001 (IPv6 in brackets: [::1]:40001)';
-
-function parsePort(text: string): number | undefined {
-  if (!/^\d{1,5}$/.test(text)) return undefined;
-  const n = Number(text);
-  return n >= 1 && n <= 65_535 ? n : undefined;
-}
-
-/** `address[:port]` with IPv6 in brackets, or undefined. */
-function parseAddress(text: string): { address: string; port: number | undefined } | undefined {
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (v6) {
-    const port = v6[2] === undefined ? undefined : parsePort(v6[2]);
-    if (isIP(v6[1] ?? '') !== 6 || (v6[2] !== undefined && port === undefined)) return undefined;
-    return { address: v6[1] as string, port };
-  }
-  const [address = '', portText, extra] = text.split(':');
-  const port = portText === undefined ? undefined : parsePort(portText);
-  if (extra !== undefined || isIP(address) !== 4 || (portText !== undefined && port === undefined))
-    return undefined;
-  return { address, port };
-}
-
-/**
- * `api.github.com:443=127.0.0.1:40001,api.openweathermap.org=127.0.0.1`: the proxy connects to
- * the address instead of asking DNS (like curl's --connect-to). For split-horizon names and for
- * tests, whose "external" hosts are loopback servers. The SSRF rule still applies to the address:
- * a loopback one needs the host in the integration's egress.privateHosts.
- */
-export function parseResolveOverrides(
-  text: string,
-): { ok: true; overrides: ResolveOverride[] } | { ok: false; message: string } {
-  const overrides: ResolveOverride[] = [];
-  const entries = text
-    .split(',')
-    .map((e) => e.trim())
-    .filter(Boolean);
-  if (entries.length > 1_000) return { ok: false, message: 'expected at most 1000 entries' };
-  for (const [i, entry] of entries.entries()) {
-    const bad = (why: string) => ({
-      ok: false as const,
-      message: `entry ${i + 1} "${entry.slice(0, 100)}": ${why}; ${RESOLVE_EXPECTED}`,
-    });
-    const eq = entry.indexOf('=');
-    if (eq < 0) return bad('no =');
-    const [host = '', portText, extra] = entry.slice(0, eq).toLowerCase().split(':');
-    if (extra !== undefined || !HOST.test(host) || host.length > 253)
-      return bad(`"${entry.slice(0, eq)}" is not a host name with an optional :port`);
-    const port = portText === undefined ? undefined : parsePort(portText);
-    if (portText !== undefined && port === undefined) return bad(`"${portText}" is not a port`);
-    const to = parseAddress(entry.slice(eq + 1));
-    if (!to) return bad(`"${entry.slice(eq + 1)}" is not an IP address with an optional :port`);
-    if (overrides.some((o) => o.host === host && o.port === port))
-      return bad(`${host}${port === undefined ? '' : `:${port}`} is listed twice`);
-    overrides.push({ host, port, address: to.address, toPort: to.port });
-  }
-  return { ok: true, overrides };
-}
 
 const whole = (expected: string, min: number, max: number) =>
   z
@@ -95,15 +26,17 @@ export const egressEnv = {
     0,
     65_535,
   ).default(0),
+  // host[:port]=address[:port],…: connect a name there instead of asking DNS (net/).
   SWITCHBOARD_EGRESS_RESOLVE: z
     .string()
-    .superRefine((text, ctx) => {
-      const parsed = parseResolveOverrides(text);
-      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
-    })
-    .transform((text) => {
-      const parsed = parseResolveOverrides(text);
-      return parsed.ok ? parsed.overrides : [];
+    .max(100_000, 'expected at most 100000 characters')
+    .transform((text, ctx) => {
+      try {
+        return parseResolveOverrides(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
     })
     .default([]),
   // 10 s to resolve and connect: an API that takes longer to accept is down for the caller too.

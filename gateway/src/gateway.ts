@@ -12,6 +12,7 @@ import { migrate, readMigrations } from './db/migrate.ts';
 import { DatabaseRateLimits } from './db/rate-buckets.ts';
 import { DeliveryWorker } from './deliveries/worker.ts';
 import { DocumentService } from './documents/service.ts';
+import { type EgressService, startEgress } from './egress/start.ts';
 import { SwitchboardError } from './errors.ts';
 import {
   type PublishTaskEvents,
@@ -24,7 +25,6 @@ import { createBudgetGuard } from './guards/budgets.ts';
 import { countedGuard } from './guards/counted.ts';
 import { Admission, registerAdmissionMetrics } from './http/admission.ts';
 import { createApp } from './http/app.ts';
-import { type EgressService, startEgress } from './egress/start.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { registerIntegrationStates, registerQueueStats } from './http/scrape-metrics.ts';
 import { followEventHooks } from './integrations/event-hooks.ts';

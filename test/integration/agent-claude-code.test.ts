@@ -23,7 +23,7 @@ import { CLAUDE_BUILT_IN_TOOLS } from '../../gateway/src/runners/presets/claude-
 import { type FakeAnthropic, startFakeAnthropic } from '../fixtures/fake-models/anthropic.ts';
 import { agentCliSuite } from '../helpers/agent-clis.ts';
 import { sendPullRequestOpened, taskEvents } from '../helpers/agent-e2e.ts';
-import { type ByName, byName } from '../helpers/egress.ts';
+import { type ByName, byName } from '../helpers/by-name.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 import { until } from '../helpers/until.ts';

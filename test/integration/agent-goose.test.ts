@@ -29,7 +29,7 @@ import {
 } from '../fixtures/fake-models/openai-chat.ts';
 import { agentCliSuite } from '../helpers/agent-clis.ts';
 import { sendPullRequestOpened, setProfileSecret, taskEvents } from '../helpers/agent-e2e.ts';
-import { type ByName, byName } from '../helpers/egress.ts';
+import { type ByName, byName } from '../helpers/by-name.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import { ADMIN_KEY, REPO_ROOT, useTestGateway } from '../helpers/gateway.ts';
 import { until } from '../helpers/until.ts';

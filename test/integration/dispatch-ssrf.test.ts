@@ -3,6 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SwitchboardError } from '../../gateway/src/errors.ts';
+import {
+  addressClass,
+  hostAllowed,
+  isForbiddenAddress,
+  parseTarget,
+} from '../../gateway/src/net/ssrf.ts';
 import { isPostFailure } from '../../gateway/src/outbox/errors.ts';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -14,12 +20,6 @@ import {
   type ResolvedAddress,
 } from '../../gateway/src/outbox/http-post.ts';
 import { generateWebhookSecret, signedHeaders } from '../../gateway/src/outbox/sign.ts';
-import {
-  addressClass,
-  hostAllowed,
-  isForbiddenAddress,
-  parseTarget,
-} from '../../gateway/src/outbox/ssrf.ts';
 
 /**
  * Issue 6: the outbound client of built-in webhook dispatches and event subscriptions refuses

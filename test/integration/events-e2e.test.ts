@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ByName, byName } from '../helpers/egress.ts';
+import { type ByName, byName } from '../helpers/by-name.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import {
   ADMIN_KEY,

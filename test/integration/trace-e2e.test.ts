@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GATEWAY_VERSION } from '../../gateway/src/version.ts';
-import { type ByName, byName } from '../helpers/egress.ts';
+import { type ByName, byName } from '../helpers/by-name.ts';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.ts';
 import {
   ADMIN_KEY,

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
+import type { EgressConfig } from '../config.ts';
 import { networkIsolation } from '../containment/netns.ts';
 import type { Sql } from '../db/connect.ts';
-import type { EgressConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { type IntegrationEgress, type IsolationPlan, proxyVariables } from './access.ts';
 import { EgressAudit } from './audit.ts';
@@ -84,7 +84,10 @@ export async function startEgress(deps: EgressDeps): Promise<EgressService> {
       };
     } catch (error) {
       log.error({ err: error }, 'egress: could not open the sockets of network isolation');
-      plan = { available: false, reason: `the relay sockets could not be opened: ${String(error)}` };
+      plan = {
+        available: false,
+        reason: `the relay sockets could not be opened: ${String(error)}`,
+      };
     }
   };
 

@@ -3,6 +3,7 @@ import { decide, loadPolicy, type Policy } from '@switchboard/policy';
 import { formatManifestErrors, loadManifest } from '@switchboard/sdk';
 import { admitIntegration } from './admission.ts';
 import { discoverCandidates } from './discover.ts';
+import { planEgress } from './egress-plan.ts';
 import {
   type Found,
   type Integration,
@@ -11,7 +12,6 @@ import {
   startingItem,
   stopItem,
 } from './integration.ts';
-import { planEgress } from './egress-plan.ts';
 import { missingHandlers, type Reason } from './judge.ts';
 import { buildProcesses, buildUpstreamPool, integrationEnv, withGatewayEnv } from './launch.ts';
 import {

@@ -18,7 +18,7 @@ export const POST_FAILURE_CODES = [
 
 export type PostFailureCode = (typeof POST_FAILURE_CODES)[number];
 
-/** A failure of the HTTP client itself (http-post.ts, ssrf.ts), not of what it was given. */
+/** A failure of the HTTP client itself (http-post.ts, net/ssrf.ts), not of what it was given. */
 export function isPostFailure(
   error: unknown,
 ): error is SwitchboardError & { readonly code: PostFailureCode } {
@@ -26,11 +26,4 @@ export function isPostFailure(
     error instanceof SwitchboardError &&
     (POST_FAILURE_CODES as readonly string[]).includes(error.code)
   );
-}
-
-/** "connect ECONNREFUSED 127.0.0.1:7301": the code and the syscall, not the stack. */
-export function rootCause(error: unknown): string {
-  let current = error as { message?: unknown; cause?: unknown } | undefined;
-  while (current?.cause instanceof Error) current = current.cause as typeof current;
-  return String(current?.message ?? error);
 }

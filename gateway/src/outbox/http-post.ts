@@ -2,14 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { SwitchboardError } from '../errors.ts';
-import {
-  inSpan,
-  SpanKind,
-  SpanStatusCode,
-  traceHeaders,
-  tracingEnabled,
-} from '../telemetry/spans.ts';
-import { isPostFailure, rootCause } from './errors.ts';
+import { rootCause } from '../net/root-cause.ts';
 import {
   bareHost,
   checkedAddresses,
@@ -17,9 +10,17 @@ import {
   parseTarget,
   pinnedLookup,
   type ResolvedAddress,
-} from './ssrf.ts';
+} from '../net/ssrf.ts';
+import {
+  inSpan,
+  SpanKind,
+  SpanStatusCode,
+  traceHeaders,
+  tracingEnabled,
+} from '../telemetry/spans.ts';
+import { isPostFailure } from './errors.ts';
 
-export type { ResolvedAddress } from './ssrf.ts';
+export type { ResolvedAddress } from '../net/ssrf.ts';
 
 /**
  * The one outbound HTTP client for built-in `webhook` dispatches and event subscriptions. Every

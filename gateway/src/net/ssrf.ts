@@ -1,10 +1,11 @@
 import dns from 'node:dns';
 import { isIP, isIPv4, isIPv6, type LookupFunction } from 'node:net';
 import { SwitchboardError } from '../errors.ts';
-import { rootCause } from './errors.ts';
+import { rootCause } from './root-cause.ts';
 
 /**
- * Which addresses an outbound webhook POST may reach. Built-in `webhook` dispatches and event
+ * Which addresses an outbound connection may reach (the outbox's webhook POSTs here, the egress
+ * proxy's tunnels in egress/). Built-in `webhook` dispatches and event
  * subscriptions POST to URLs an operator or an integration typed in; without this check such a
  * URL could reach the gateway's own admin API on 127.0.0.1, a database on 10.x or the cloud
  * metadata service at 169.254.169.254 (which hands out credentials). Everything that is not
@@ -147,10 +148,23 @@ const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443' }
  * trailing dot (`example.com.`, the same DNS name) is ignored.
  */
 export function hostAllowed(url: URL, allowHosts: readonly string[]): boolean {
-  const host = url.hostname.replace(/\.$/, '');
   const port = url.port || DEFAULT_PORTS[url.protocol] || '';
+  return hostPortAllowed(url.hostname, port, allowHosts);
+}
+
+/**
+ * The one hostPort matcher (the outbox's allowHosts, the egress proxy's grants): `host` as
+ * URL.hostname spells it (an IPv6 literal in brackets), lowercased here, one trailing dot
+ * ignored; an entry without a port matches every port.
+ */
+export function hostPortAllowed(
+  hostname: string,
+  port: number | string,
+  entries: readonly string[],
+): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
   const withPort = `${host}:${port}`;
-  return allowHosts.some((entry) => entry === host || entry === withPort);
+  return entries.some((entry) => entry === host || entry === withPort);
 }
 
 export interface ResolvedAddress {
