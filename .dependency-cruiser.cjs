@@ -40,6 +40,9 @@ const GATEWAY_LAYERS = [
   ['runners'],
   ['events'],
   ['integrations'],
+  // Issue 21: the egress proxy (integrations reach the network only through it) and the unix-socket
+  // bridges isolated programs reach the gateway's API by; integrations/ launches with them.
+  ['egress'],
   // Issue 18: key-value storage and documents, each a store on the database the API, the MCP
   // task tools and the integrations' launch use.
   // Issue 19: MCP tasks (the tasks extension's durable tools/call rows), their SQL and wire:
