@@ -87,17 +87,51 @@ describe.each(CONTAINMENT_MODES)('network isolation under %s containment', (mode
     expect(outcome.stdout.equals(input)).toBe(true);
   });
 
-  it('gives the program exactly spec.env', async (ctx) => {
+  it('gives the program exactly spec.env, also what Node (the relay) would obey', async (ctx) => {
     offered(ctx);
     const outcome = await run(node('process.stdout.write(JSON.stringify(process.env))'));
     expect(outcome.code).toBe(0);
     expect(JSON.parse(outcome.stdout.toString())).toEqual(ENV);
+    // NODE_OPTIONS that no Node accepts, a preload that is not there, NODE_DEBUG: the relay runs
+    // unaffected, and the program (`env`, not Node) gets each exactly, and the carrier's name too.
+    const nodeEnv = {
+      ...ENV,
+      NODE_OPTIONS: '--no-such-option --require ./not-there.js',
+      NODE_DEBUG: 'net,child_process',
+      OPENSSL_CONF: '/nonexistent/openssl.cnf',
+      SWITCHBOARD_NETNS_RELAY_ENV: '{"PATH":"/evil"}',
+    };
+    const printed = await runContained(spawn.spawnContained, {
+      label: `netns-${mode}`,
+      command: 'env',
+      args: ['-0'],
+      env: nodeEnv,
+      network: { relays: [{ port: RELAY_PORT, socket }] },
+    });
+    expect(printed.stderr).toBe('');
+    expect(printed.code).toBe(0);
+    const seen = Object.fromEntries(
+      printed.stdout
+        .toString()
+        .split('\0')
+        .filter(Boolean)
+        .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+    );
+    expect(seen).toEqual(nodeEnv);
   });
 
-  it('exits with the program’s exit code', async (ctx) => {
+  it('exits with the program’s exit code, run in spec.cwd', async (ctx) => {
     offered(ctx);
     const outcome = await run(node('process.exit(7)'));
     expect([outcome.code, outcome.signal]).toEqual([7, null]);
+    const where = await runContained(spawn.spawnContained, {
+      label: `netns-${mode}`,
+      ...node('process.stdout.write(process.cwd())'),
+      cwd: dir.path,
+      env: ENV,
+      network: { relays: [] },
+    });
+    expect(where.stdout.toString()).toBe(dir.path);
   });
 
   it('passes SIGTERM on to the program, and its death by it back', async (ctx) => {

@@ -91,13 +91,26 @@ describe('startUnixBridge', () => {
     const deadPort = (probe.address() as net.AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
     const socket = path.join(dir.path, 'dead.sock');
-    await bridge(socket, deadPort);
+    const lines: Array<{ level: string; msg: string; failures?: number }> = [];
+    const b = await startUnixBridge(
+      socket,
+      { host: '127.0.0.1', port: deadPort },
+      createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line)) }),
+    );
+    cleanups.push(() => b.close());
     const first = await exchange(socket, Buffer.from('anyone?'));
     expect(first.data.length).toBe(0);
     // Closed by the bridge: at most a reset, never a hang or a crash of the bridge.
     expect([undefined, 'ECONNRESET', 'EPIPE']).toContain(first.error);
     const again = await exchange(socket, Buffer.from('still there?'));
     expect(again.data.length).toBe(0);
+    // Logged, once for both (at most one warning per 10 s, so a retry loop cannot flood).
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      msg: 'egress bridge could not reach its target',
+      failures: 1,
+    });
   });
 
   it('close() ends open connections and removes the socket file', async () => {

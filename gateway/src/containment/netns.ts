@@ -104,6 +104,29 @@ export function enterNetns(isolation: IsolationAvailable): string[] {
   return [isolation.unshare, '--net', '--'];
 }
 
+/**
+ * The relay is a Node process started with the program's environment, and Node obeys some of it
+ * at start: NODE_OPTIONS meant for another Node (`--experimental-strip-types` for a Node 22
+ * server under a Node 20 gateway: exit 9, "not allowed in NODE_OPTIONS"), a `--require` of the
+ * server's, NODE_DEBUG lines, OPENSSL_CONF. Those variables travel to the relay as JSON in one
+ * variable of its environment (not argv: /proc/<pid>/cmdline is readable by every user) and the
+ * relay gives them back to the program: the program's environment is exactly spec.env.
+ */
+const RELAY_ENV = 'SWITCHBOARD_NETNS_RELAY_ENV';
+const NODE_READS = (name: string) =>
+  name.startsWith('NODE_') || name === 'OPENSSL_CONF' || name === RELAY_ENV;
+
+/** The environment to spawn the wrappers and the relay with, for a program's `env`. */
+export function relayEnv(env: Record<string, string>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  const held: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (NODE_READS(name)) held[name] = value;
+    else kept[name] = value;
+  }
+  return { ...kept, [RELAY_ENV]: JSON.stringify(held) };
+}
+
 /** Connections open at once per relay: a server opening more waits in the listen backlog. */
 export const RELAY_MAX_CONNECTIONS = 256;
 /** Connecting to a relay's unix socket (a local file): 10 s is only reached by a stuck gateway. */
@@ -131,6 +154,10 @@ const say = (line) => {
 };
 const config = JSON.parse(process.argv[1]);
 const argv = process.argv.slice(2);
+const held = JSON.parse(process.env.${RELAY_ENV} || '{}');
+const env = Object.assign({}, process.env);
+delete env.${RELAY_ENV};
+Object.assign(env, held);
 const lo = spawnSync(config.ip, ['link', 'set', 'lo', 'up'], {
   stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000, env: {}, encoding: 'utf8',
 });
@@ -172,7 +199,7 @@ function listen(relay) {
 }
 function start() {
   const [command, ...args] = config.setpriv ? [config.setpriv, '--pdeathsig', 'KILL', '--', ...argv] : argv;
-  const child = spawn(command, args, { stdio: 'inherit' });
+  const child = spawn(command, args, { stdio: 'inherit', env });
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'])
     process.on(signal, () => { try { child.kill(signal); } catch {} });
   child.once('error', (error) => {

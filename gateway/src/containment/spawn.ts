@@ -7,6 +7,7 @@ import {
   enterNetns,
   type IsolationAvailable,
   relayArgv,
+  relayEnv,
   requireNetworkIsolation,
 } from './netns.ts';
 
@@ -142,7 +143,7 @@ export function spawnContained(spec: ContainedSpec): ChildProcessWithoutNullStre
   try {
     child = spawn(command, args, {
       cwd: spec.cwd,
-      env: spec.env,
+      env: isolation ? relayEnv(spec.env) : spec.env,
       detached: true,
       shell: false,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -20,12 +20,35 @@ export const BRIDGE_MAX_CONNECTIONS = 256;
 /** Connecting to the target, a listener of this same gateway: 10 s is only reached when it hangs. */
 export const BRIDGE_CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * A target that fails (the API down, a port changed) is logged at warn at most once per 10 s per
+ * bridge with how many failed since: a program retrying in a loop cannot flood the log. A client
+ * that goes away mid-connection is its own business (debug).
+ */
+const WARN_EVERY_MS = 10_000;
+
+function targetFailures(log: Logger, socketPath: string, target: string) {
+  let last = Number.NEGATIVE_INFINITY;
+  let since = 0;
+  return (error: Error) => {
+    since += 1;
+    if (Date.now() - last < WARN_EVERY_MS) return;
+    last = Date.now();
+    log.warn(
+      { socket: socketPath, target, err: error.message, failures: since },
+      'egress bridge could not reach its target',
+    );
+    since = 0;
+  };
+}
+
 /** Pipes `client` to a new connection to `target`, both ways; either failing ends both. */
 function splice(
   client: net.Socket,
   target: { host: string; port: number },
   log: Logger,
   socketPath: string,
+  targetFailed: (error: Error) => void,
 ): void {
   const upstream = net.createConnection({
     host: target.host,
@@ -44,10 +67,8 @@ function splice(
     clearTimeout(timer);
     if (!failed) {
       failed = true;
-      log.debug(
-        { socket: socketPath, target: `${target.host}:${target.port}`, side, err: error.message },
-        'egress bridge connection failed',
-      );
+      if (side === 'target') targetFailed(error);
+      else log.debug({ socket: socketPath, err: error.message }, 'egress bridge client failed');
     }
     client.destroy();
     upstream.destroy();
@@ -76,11 +97,12 @@ export async function startUnixBridge(
   log: Logger,
 ): Promise<UnixBridge> {
   const open = new Set<net.Socket>();
+  const targetFailed = targetFailures(log, socketPath, `${target.host}:${target.port}`);
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     open.add(client);
     client.once('close', () => open.delete(client));
     try {
-      splice(client, target, log, socketPath);
+      splice(client, target, log, socketPath, targetFailed);
     } catch (error) {
       log.warn({ socket: socketPath, err: error }, 'egress bridge could not forward a connection');
       client.destroy();
