@@ -133,6 +133,43 @@ describe('an isolated program', () => {
   });
 });
 
+describe('an isolated program run as root', () => {
+  const asRoot = process.getuid?.() === 0;
+  const run = (command: string, args: string[]) =>
+    runContained(spawnContained, { label: 'netns-root', command, args, env: ENV, network });
+
+  it('cannot enter the gateway’s network namespace (nsenter, setns)', async (ctx) => {
+    if (!asRoot) ctx.skip(); // without CAP_SYS_ADMIN setns is refused anyway
+    // Before the capabilities were cut this printed the host's eth0: the whole network.
+    const outcome = await run('nsenter', [
+      `--net=/proc/${process.pid}/ns/net`,
+      '--',
+      'ip',
+      '-o',
+      'link',
+    ]);
+    expect(outcome.code).not.toBe(0);
+    expect(outcome.stdout.toString()).toBe('');
+    expect(outcome.stderr).toMatch(/Permission denied|Operation not permitted/);
+  });
+
+  it('cannot add interfaces or routes to its namespace', async (ctx) => {
+    if (!asRoot) ctx.skip();
+    const outcome = await run('ip', ['link', 'add', 'sb-escape', 'type', 'dummy']);
+    expect(outcome.code).not.toBe(0);
+    expect(outcome.stderr).toMatch(/Operation not permitted/);
+  });
+
+  it('has SYS_ADMIN, NET_ADMIN, SYS_PTRACE, SYS_MODULE, SYS_RAWIO and BPF out of its bounding set', async (ctx) => {
+    if (!asRoot) ctx.skip();
+    const outcome = await run('grep', ['^CapBnd', '/proc/self/status']);
+    const bounding = BigInt(`0x${outcome.stdout.toString().split(':')[1]!.trim()}`);
+    // linux/capability.h: NET_ADMIN 12, SYS_MODULE 16, SYS_RAWIO 17, SYS_PTRACE 19, SYS_ADMIN 21, BPF 39
+    for (const bit of [12n, 16n, 17n, 19n, 21n, 39n]) expect((bounding >> bit) & 1n).toBe(0n);
+    expect((bounding >> 10n) & 1n).toBe(1n); // NET_BIND_SERVICE stays: a relay port below 1024 is fine
+  });
+});
+
 describe('a machine that cannot isolate', () => {
   const fakes: string[] = [];
   afterEach(() => {
@@ -198,8 +235,14 @@ describe('a machine that cannot isolate', () => {
     refuses(/`ip link set lo up` failed in a new network namespace: RTNETLINK answers: nope/);
   });
 
+  it('refuses as root when setpriv (to cut the capabilities) is not found', (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip();
+    resetNetworkIsolation([binDir(['unshare', 'ip', 'sh'])]);
+    refuses(/util-linux setpriv not found .*can leave its network namespace/);
+  });
+
   it('probes once: a later change of the machine is not seen until reset', () => {
-    const fake = binDir(['ip', 'sh']);
+    const fake = binDir(['ip', 'sh', 'setpriv']);
     resetNetworkIsolation([fake]);
     expect(networkIsolation()).toMatchObject({ available: false });
     fs.symlinkSync('/usr/bin/unshare', path.join(fake, 'unshare'));

@@ -17,7 +17,16 @@ import { BIN_DIRS, findBinary } from './detect.ts';
  * run without it.
  */
 export type NetworkIsolation =
-  | { available: true; unshare: string; ip: string }
+  | {
+      available: true;
+      unshare: string;
+      ip: string;
+      /**
+       * util-linux setpriv, when this process is root: the program's capabilities are then cut
+       * (DROPPED_CAPABILITIES), else root could just leave the namespace. Required as root.
+       */
+      setpriv?: string;
+    }
   | { available: false; reason: string };
 
 export type IsolationAvailable = Extract<NetworkIsolation, { available: true }>;
@@ -26,6 +35,16 @@ export type IsolationAvailable = Extract<NetworkIsolation, { available: true }>;
 export interface ContainedNetwork {
   relays: Array<{ port: number; socket: string }>;
 }
+
+/**
+ * Taken from a program run as root (from its bounding set: neither it nor anything it runs,
+ * setuid binaries included, can have them): a root program in a network namespace otherwise
+ * leaves it with `nsenter --net=/proc/<gateway pid>/ns/net` (CAP_SYS_ADMIN: setns; ptrace access
+ * to /proc/<pid>/ns is granted because its capabilities equal the gateway's), moves an interface
+ * in (NET_ADMIN), injects into a host process (SYS_PTRACE), or goes through the kernel (SYS_MODULE,
+ * SYS_RAWIO, BPF). Without them, /proc/<gateway pid>/ns/net is "Permission denied".
+ */
+export const DROPPED_CAPABILITIES = '-sys_admin,-net_admin,-sys_ptrace,-sys_module,-sys_rawio,-bpf';
 
 /** A probe takes ~10 ms; 5 s bounds it on a machine busy with other work (as detect.ts). */
 const PROBE_TIMEOUT_MS = 5_000;
@@ -70,7 +89,22 @@ export function probeNetworkIsolation(dirs: readonly string[] = BIN_DIRS): Netwo
       available: false,
       reason: `\`ip link set lo up\` failed in a new network namespace: ${lo.stderr}`,
     };
-  return { available: true, unshare, ip };
+  if (process.getuid?.() !== 0) return { available: true, unshare, ip };
+  const setpriv = findBinary('setpriv', dirs);
+  if (!setpriv)
+    return {
+      available: false,
+      reason:
+        `util-linux setpriv not found (in ${dirs.join(', ')}): as root, a program keeps ` +
+        'CAP_SYS_ADMIN without it and can leave its network namespace (setns)',
+    };
+  const drop = run(setpriv, ['--bounding-set', DROPPED_CAPABILITIES, '--', sh, '-c', 'exit 0']);
+  if (!drop.ok)
+    return {
+      available: false,
+      reason: `\`setpriv --bounding-set ${DROPPED_CAPABILITIES}\` failed: ${drop.stderr}`,
+    };
+  return { available: true, unshare, ip, setpriv };
 }
 
 let probed: NetworkIsolation | undefined;
@@ -198,7 +232,11 @@ function listen(relay) {
   });
 }
 function start() {
-  const [command, ...args] = config.setpriv ? [config.setpriv, '--pdeathsig', 'KILL', '--', ...argv] : argv;
+  const wrapper = [
+    ...(config.pdeathsig ? ['--pdeathsig', 'KILL'] : []),
+    ...(config.boundingSet ? ['--bounding-set', config.boundingSet] : []),
+  ];
+  const [command, ...args] = wrapper.length > 0 ? [config.setpriv, ...wrapper, '--', ...argv] : argv;
   const child = spawn(command, args, { stdio: 'inherit', env });
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'])
     process.on(signal, () => { try { child.kill(signal); } catch {} });
@@ -223,8 +261,9 @@ Promise.all(config.relays.map(listen)).then(start, (error) => {
 
 /**
  * argv running `argv` (the program) under the relay program inside the namespace; the caller
- * puts enterNetns() (or `--net` in its own unshare) before it. `setpriv`: the program also gets
- * a parent-death signal from the relay (it is the relay's child, not the wrappers').
+ * puts enterNetns() (or `--net` in its own unshare) before it. `setpriv` (containment's, which
+ * can set one): the program also gets a parent-death signal from the relay (it is the relay's
+ * child, not the wrappers'). As root, the program runs without DROPPED_CAPABILITIES.
  */
 export function relayArgv(
   isolation: IsolationAvailable,
@@ -246,7 +285,9 @@ export function relayArgv(
     relays: network.relays.map(({ port, socket }) => ({ port, socket })),
     maxConnections: RELAY_MAX_CONNECTIONS,
     connectTimeoutMs: RELAY_CONNECT_TIMEOUT_MS,
-    ...(setpriv ? { setpriv } : {}),
+    setpriv: isolation.setpriv ?? setpriv,
+    pdeathsig: setpriv !== undefined,
+    ...(isolation.setpriv ? { boundingSet: DROPPED_CAPABILITIES } : {}),
   };
   return [process.execPath, '-e', RELAY, JSON.stringify(config), ...argv];
 }
