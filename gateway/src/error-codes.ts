@@ -114,6 +114,9 @@ export const ERRORS = {
   arguments_too_deep: facts(400, { jsonRpc: InvalidParams }),
   too_many_in_flight: facts(429, { jsonRpc: ServerError }),
   upstream_unavailable: facts(502),
+  // An integration whose policy isolates its network, on a machine that cannot (containment/netns.ts):
+  // it is not started; waiting does not give the machine unshare or CAP_SYS_ADMIN.
+  isolation_unavailable: facts(503, { retryable: false }),
   upstream_busy: facts(503),
   upstream_error: facts(502),
   upstream_timeout: facts(504),

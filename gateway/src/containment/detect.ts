@@ -44,10 +44,17 @@ export interface Containment {
 }
 
 /** Where util-linux and the shell live on the distributions we know; the gateway's PATH is not trusted for this. */
-const BIN_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin'];
+export const BIN_DIRS: readonly string[] = [
+  '/usr/bin',
+  '/bin',
+  '/usr/sbin',
+  '/sbin',
+  '/usr/local/bin',
+];
 
-function findBinary(name: string): string | undefined {
-  for (const dir of BIN_DIRS) {
+/** The first executable `name` in `dirs` (netns.ts's probe passes other dirs in tests). */
+export function findBinary(name: string, dirs: readonly string[] = BIN_DIRS): string | undefined {
+  for (const dir of dirs) {
     const file = path.join(dir, name);
     try {
       fs.accessSync(file, fs.constants.X_OK);

@@ -2,6 +2,14 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Containment, type ContainmentMode, containment, removeCgroupTree } from './detect.ts';
+import {
+  type ContainedNetwork,
+  enterNetns,
+  type IsolationAvailable,
+  relayArgv,
+  relayEnv,
+  requireNetworkIsolation,
+} from './netns.ts';
 
 /**
  * The one owner of "start a program of an integration (or an agent) so that everything it starts
@@ -22,6 +30,12 @@ export interface ContainedSpec {
   cwd?: string;
   /** The whole environment: nothing is inherited from the gateway. */
   env: Record<string, string>;
+  /**
+   * Run in a network namespace of its own where only loopback exists and the only reachable
+   * addresses are these relays (127.0.0.1:<port> piped to the unix socket; netns.ts).
+   * spawnContained throws `isolation_unavailable` where the machine cannot: never a run without.
+   */
+  network?: ContainedNetwork;
 }
 
 interface Tree {
@@ -70,15 +84,26 @@ function executable(command: string, env: Record<string, string>, cwd?: string):
 const ENTER_CGROUP = '{ echo $$ > "$1"; } 2>/dev/null; shift; exec "$@"';
 const KEEP_PWD = 'export PWD="$1"; shift; ';
 
-function wrap(c: Containment, spec: ContainedSpec, cgroup: string | undefined) {
+function wrap(
+  c: Containment,
+  spec: ContainedSpec,
+  cgroup: string | undefined,
+  isolation: IsolationAvailable | undefined,
+) {
   let argv = [spec.command, ...spec.args];
+  // The relay program runs the program inside the namespace; unshare --net goes before it.
+  const netns = isolation && spec.network ? enterNetns(isolation) : [];
+  if (isolation && spec.network) argv = relayArgv(isolation, spec.network, argv, c.setpriv);
   if (cgroup) {
     const script =
       spec.env.PWD === undefined ? `unset PWD; ${ENTER_CGROUP}` : `${KEEP_PWD}${ENTER_CGROUP}`;
     const pwd = spec.env.PWD === undefined ? [] : [spec.env.PWD];
-    argv = [c.sh, '-c', script, 'sh', ...pwd, path.join(cgroup, 'cgroup.procs'), ...argv];
+    argv = [c.sh, '-c', script, 'sh', ...pwd, path.join(cgroup, 'cgroup.procs'), ...netns, ...argv];
   } else if (c.mode === 'pid-namespace' && c.unshare) {
-    argv = [c.unshare, '--pid', '--fork', '--kill-child', '--', ...argv];
+    const net = netns.length > 0 ? ['--net'] : [];
+    argv = [c.unshare, '--pid', '--fork', '--kill-child', ...net, '--', ...argv];
+  } else {
+    argv = [...netns, ...argv];
   }
   if (c.setpriv) argv = [c.setpriv, '--pdeathsig', 'KILL', '--', ...argv];
   return { command: argv[0] as string, args: argv.slice(1) };
@@ -101,18 +126,24 @@ function makeCgroup(c: Containment, label: string): string | undefined {
   }
 }
 
-/** Spawns `spec` contained; stdio is three pipes, the program leads its own process group. */
+/**
+ * Spawns `spec` contained; stdio is three pipes, the program leads its own process group.
+ * With `network`, the wrappers always run (a program that is not found ends with the relay's
+ * exit 127 and a stderr line, not Node's ENOENT): nothing may start outside the namespace.
+ */
 export function spawnContained(spec: ContainedSpec): ChildProcessWithoutNullStreams {
   const c = containment();
+  const isolation = spec.network ? requireNetworkIsolation() : undefined;
   const contain = c.mode !== 'process-group' || c.setpriv !== undefined;
-  const usable = contain && executable(spec.command, spec.env, spec.cwd);
+  const usable =
+    isolation !== undefined || (contain && executable(spec.command, spec.env, spec.cwd));
   const cgroup = usable ? makeCgroup(c, spec.label) : undefined;
-  const { command, args } = usable ? wrap(c, spec, cgroup) : spec;
+  const { command, args } = usable ? wrap(c, spec, cgroup, isolation) : spec;
   let child: ChildProcessWithoutNullStreams;
   try {
     child = spawn(command, args, {
       cwd: spec.cwd,
-      env: spec.env,
+      env: isolation ? relayEnv(spec.env) : spec.env,
       detached: true,
       shell: false,
       stdio: ['pipe', 'pipe', 'pipe'],
