@@ -213,7 +213,13 @@ describe('2025-era client replies across replicas', () => {
       await upsertInitialize(sql, `jti-live-${n}`, { sampling: {} }, inAnHour());
     }
     expect(await b.deliver(claims('dead'), answer(`switchboard-${expiredIds[0]}`))).toBe(false);
-    const off: Retention = { deliveriesMs: null, taskEventsMs: null, auditMs: null, egressMs: null, intervalMs: 1 };
+    const off: Retention = {
+      deliveriesMs: null,
+      taskEventsMs: null,
+      auditMs: null,
+      egressMs: null,
+      intervalMs: 1,
+    };
     const counts = await runRetention(sql, off, { log, batch: 7 });
     expect(counts).toMatchObject({ replyWaits: 30, handshakes: 30 });
     expect(await waits()).toBe(5);

@@ -110,7 +110,9 @@ describe('policy egress', () => {
 `);
     expect(result.ok).toBe(false);
     const text = result.ok ? '' : result.errors.map((e) => `${e.path}: ${e.message}`).join('\n');
-    expect(text).toContain('integrations.bank.egress.isolation: found "netns", expected none or network');
+    expect(text).toContain(
+      'integrations.bank.egress.isolation: found "netns", expected none or network',
+    );
     expect(text).toContain(
       'integrations.bank.egress.allowAll: found unknown key "allowAll", expected one of isolation, privateHosts, mtls',
     );

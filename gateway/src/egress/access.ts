@@ -1,3 +1,5 @@
+import type { ContainedNetwork } from '../containment/netns.ts';
+
 /**
  * What an integration's launch gets from the egress proxy (issue 21): the environment that
  * points its programs at the proxy, and, for `isolation: network`, the relays a network
@@ -6,10 +8,7 @@
  */
 
 /** A listener inside an isolated program's network namespace: 127.0.0.1:port → unix socket. */
-export interface Relay {
-  port: number;
-  socket: string;
-}
+export type Relay = ContainedNetwork['relays'][number];
 
 export type IsolationPlan =
   | { available: true; relays: Relay[] }

@@ -26,7 +26,8 @@ export interface EgressConnection extends Omit<EgressRow, 'startedAt'> {
 
 /**
  * One statement per batch, whatever its size: the rows go as one JSON array (jsonb text made
- * NUL-free by the caller), unpacked by jsonb_to_recordset.
+ * NUL-free by the caller), unpacked by jsonb_to_recordset; sent as text and cast, since
+ * postgres.js would encode a string bound straight to jsonb as a JSON string.
  */
 export async function insertEgressConnections(sql: Sql, rowsJson: string): Promise<void> {
   await sql`
@@ -34,7 +35,7 @@ export async function insertEgressConnections(sql: Sql, rowsJson: string): Promi
                                     outcome, reason, bytes_up, bytes_down, duration_ms, mtls)
     select r."startedAt", r.integration, r."taskId", r.kind, r.host, r.port, r.address,
            r.outcome, r.reason, r."bytesUp", r."bytesDown", r."durationMs", r.mtls
-      from jsonb_to_recordset(${rowsJson}::jsonb) as r (
+      from jsonb_to_recordset(${rowsJson}::text::jsonb) as r (
         "startedAt" timestamptz, integration text, "taskId" uuid, kind text, host text,
         port integer, address text, outcome text, reason text, "bytesUp" bigint,
         "bytesDown" bigint, "durationMs" integer, mtls boolean)`;

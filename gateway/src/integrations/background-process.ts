@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { forEachLine } from '../containment/line-log.ts';
+import type { ContainedNetwork } from '../containment/netns.ts';
 import { killProcessGroup } from '../containment/process-group.ts';
 import { spawnContained, whenReleased } from '../containment/spawn.ts';
 import type { Logger } from '../log.ts';
@@ -29,6 +30,8 @@ export interface ProcessSpec {
   beforeSpawn?: () => Promise<void>;
   /** The integration's flood meter: output past its stderr budget is dropped and counted. */
   meter?: FloodMeter | undefined;
+  /** `egress.isolation: network`: run in a network namespace with these relays (netns.ts). */
+  network?: ContainedNetwork | undefined;
 }
 
 export type ProcessState = 'waiting' | 'running' | 'backoff' | 'stopped';
@@ -153,6 +156,7 @@ export class BackgroundProcess {
       args: spec.args,
       cwd: spec.cwd,
       env: spec.env,
+      ...(spec.network && { network: spec.network }),
     });
     this.child = child;
     child.stdin?.on('error', () => {}); // EPIPE once it exited: the exit is handled below

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Manifest } from '@switchboard/sdk';
-import type { Relay } from '../egress/access.ts';
+import type { ContainedNetwork } from '../containment/netns.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedSetting } from '../settings/resolve.ts';
 import { traceExportEnv } from '../telemetry/child-env.ts';
@@ -70,7 +70,7 @@ export type BeforeSpawn = (what: string) => Promise<void>;
  */
 export interface LaunchEgress {
   env: (taskId?: string) => Record<string, string>;
-  network?: { relays: Relay[] } | undefined;
+  network?: ContainedNetwork | undefined;
   /**
    * Settings only the proxy may hold (the PEM texts of policy egress.mtls): never in a program's
    * environment, even when a process `requires` one (it is not missing: it runs without it).

@@ -1,6 +1,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/client';
 import { forEachLine } from '../../containment/line-log.ts';
+import type { ContainedNetwork } from '../../containment/netns.ts';
 import { killProcessGroup } from '../../containment/process-group.ts';
 import { spawnContained, whenReleased } from '../../containment/spawn.ts';
 import { SwitchboardError } from '../../errors.ts';
@@ -33,6 +34,8 @@ export interface StdioServerSpec {
   meter?: FloodMeter;
   /** Told of each spawn after the first (a restart after an exit or a failed start): metrics. */
   onRestart?: () => void;
+  /** `egress.isolation: network`: run in a network namespace with these relays (netns.ts). */
+  network?: ContainedNetwork;
 }
 
 interface Running {
@@ -157,6 +160,7 @@ export class StdioUpstream implements Upstream {
         args: spec.args,
         cwd: spec.cwd,
         env: spec.env,
+        ...(spec.network && { network: spec.network }),
       });
     } catch (error) {
       throw this.startFailed(`could not start ${spec.command}: ${(error as Error).message}`, error);
