@@ -79,6 +79,13 @@ outboundHosts: [api.granted.test, secure.bank.test, meta.test]
     { BANK_CERT: '', BANK_KEY: '', BANK_CA: '' },
     outbound,
   );
+  // A server per task (instances: task): its credentials name the task, and so does the log.
+  copyHostileFixture(
+    integrations,
+    'tasked',
+    {},
+    '  instances: task\ncapabilities: [http.outbound]\noutboundHosts: [api.granted.test]\n',
+  );
   copyHostileFixture(
     integrations,
     'jailed',
@@ -101,6 +108,11 @@ integrations:
       BANK_CERT: ${JSON.stringify(certs.clientCert)}
       BANK_KEY: ${JSON.stringify(certs.clientKey)}
       BANK_CA: ${JSON.stringify(certs.ca)}
+  tasked:
+    enabled: true
+    grants: [http.outbound]
+    outboundHosts: [api.granted.test]
+    egress: { privateHosts: [api.granted.test] }
   jailed:
     enabled: true
     grants: [http.outbound]
@@ -142,7 +154,11 @@ async function call(integration: string, name: string, args: Record<string, unkn
   const [answer] = messagesOf(res.headers.get('content-type'), await res.text());
   const result = (answer as { result?: { content: Array<{ text: string }>; isError?: boolean } })
     .result;
-  return { text: result?.content[0]?.text ?? JSON.stringify(answer), isError: result?.isError };
+  return {
+    text: result?.content[0]?.text ?? JSON.stringify(answer),
+    isError: result?.isError,
+    taskId: granted.task.id,
+  };
 }
 
 async function json(integration: string, name: string, args: Record<string, unknown> = {}) {
@@ -151,6 +167,7 @@ async function json(integration: string, name: string, args: Record<string, unkn
 
 interface Row {
   integration: string | null;
+  taskId: string | null;
   host: string;
   port: number;
   outcome: string;
@@ -185,6 +202,7 @@ describe('egress through the gateway (issue 21)', () => {
     expect(of('roamer')).toMatchObject({ state: 'ready', egress: 'advisory' });
     expect(of('jailed')).toMatchObject({ state: 'ready', egress: 'isolated' });
     expect(of('weather')).toMatchObject({ state: 'ready', egress: 'advisory' });
+    expect(of('tasked')).toMatchObject({ state: 'ready', egress: 'advisory' });
   });
 
   it('lets a granted host through, by name, and logs it', async () => {
@@ -291,6 +309,17 @@ describe('egress through the gateway (issue 21)', () => {
     expect(refused).toMatchObject({ status: 403, egress: 'host_not_granted' });
     const rows = await logged('jailed', 2, (r) => r.outcome === 'refused');
     expect(rows.map((r) => r.outcome).sort()).toEqual(['allowed', 'refused']);
+  });
+
+  it('names the task whose own server instance connected', async () => {
+    const first = await call('tasked', 'egress_http', { url: 'http://api.granted.test/a' });
+    const second = await call('tasked', 'egress_http', { url: 'http://api.granted.test/b' });
+    expect(JSON.parse(first.text)).toMatchObject({ status: 200 });
+    expect(first.taskId).not.toBe(second.taskId);
+    const rows = await logged('tasked', 2);
+    expect(rows.map((r) => r.taskId).sort()).toEqual([first.taskId, second.taskId].sort());
+    // The shared server of another integration names none.
+    expect((await logged('roamer', 1)).every((r) => r.taskId === null)).toBe(true);
   });
 
   it('the weather example reaches its API through the proxy', async () => {

@@ -55,7 +55,7 @@ describe('granted hosts through the egress proxy', () => {
   afterAll(() => t.proxy.close());
 
   it('a CONNECT tunnel (undici ProxyAgent) reaches the granted host and is recorded with its bytes', async () => {
-    const agent = new ProxyAgent({ uri: t.proxy.proxyUrl('github', '42') });
+    const agent = new ProxyAgent({ uri: t.proxy.proxyUrl('github', '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b42') });
     try {
       const res = await request(`http://127.0.0.1:${echo.port}/repos?x=1`, { dispatcher: agent });
       const body = (await res.body.json()) as { url: string; headers: Record<string, string> };
@@ -69,7 +69,7 @@ describe('granted hosts through the egress proxy', () => {
     const [record] = await t.recorded(1);
     expect(record).toMatchObject({
       integration: 'github',
-      taskId: '42',
+      taskId: '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b42',
       kind: 'connect',
       host: '127.0.0.1',
       port: echo.port,

@@ -105,7 +105,7 @@ describe('caps: bytes, idle time, connections', () => {
       expect(held.map((h) => h.status)).toEqual([200, 200, 200]);
       const fourth = await rawExchange(
         t.proxy.port,
-        connectRequest(loop, authOf(t.proxy, 'github', '9')),
+        connectRequest(loop, authOf(t.proxy, 'github', '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b09')),
       );
       expect(fourth.status).toBe(429);
       expect(fourth.headers['x-switchboard-egress']).toBe('rate_limited');
@@ -122,13 +122,16 @@ describe('caps: bytes, idle time, connections', () => {
       expect(refused).toHaveLength(1);
       expect(refused[0]).toMatchObject({
         integration: 'github',
-        taskId: '9',
+        taskId: '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b09',
         reason: 'rate_limited',
       });
     } finally {
       await t.proxy.close();
     }
   });
+
+  /** Task ids are UUIDs; the last 12 digits carry i. */
+  const taskUuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 
   it('40 connections from 3 integrations at once: each served and audited under its own name', async () => {
     const t = await startTestProxy();
@@ -143,7 +146,7 @@ describe('caps: bytes, idle time, connections', () => {
           const tunnel = await openTunnel(
             t.proxy.port,
             loop,
-            authOf(t.proxy, name, String(i)),
+            authOf(t.proxy, name, taskUuid(i)),
             marker,
           );
           tunnel.socket.on('data', (chunk: Buffer) => {
@@ -158,7 +161,7 @@ describe('caps: bytes, idle time, connections', () => {
       const records = await t.recorded(40);
       expect(records).toHaveLength(40);
       for (const record of records) {
-        const i = Number(record.taskId);
+        const i = Number.parseInt(record.taskId?.slice(-12) ?? '', 10);
         expect(record.integration).toBe(names[i % 3]);
         expect(record).toMatchObject({
           outcome: 'allowed',

@@ -66,11 +66,11 @@ describe('proxy credentials', () => {
 
   it('round-trips the integration and the task', () => {
     const a = proxyCredentials(secret, 'github');
-    const b = proxyCredentials(secret, 'github', '12');
+    const b = proxyCredentials(secret, 'github', '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b12');
     expect(identify(secret, basic(a.username, a.password))).toEqual({ integration: 'github' });
     expect(identify(secret, basic(b.username, b.password))).toEqual({
       integration: 'github',
-      taskId: '12',
+      taskId: '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b12',
     });
   });
 
@@ -83,5 +83,12 @@ describe('proxy credentials', () => {
     expect(identify(secret, 'Basic !!!')).toBeUndefined();
     expect(() => proxyCredentials(secret, 'Bad_Name')).toThrow(TypeError);
     expect(() => proxyCredentials(secret, 'github', '1a')).toThrow(TypeError);
+    // Task ids are UUIDs (tasks.id): a digit id (the first version's rule) names no task.
+    expect(() => proxyCredentials(secret, 'github', '12')).toThrow(TypeError);
+    // One task's password does not vouch for another task of the same integration.
+    const taskA = proxyCredentials(secret, 'github', '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b12');
+    expect(
+      identify(secret, basic('github+0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b13', taskA.password)),
+    ).toBeUndefined();
   });
 });

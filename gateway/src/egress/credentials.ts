@@ -9,8 +9,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 
 const INTEGRATION = /^[a-z][a-z0-9-]*$/;
-const TASK_ID = /^[0-9]+$/;
-/** `Basic ` + base64 of a 63-character name, `+`, a 20-digit task id, `:` and 43 characters. */
+/** Task ids are UUIDs (tasks.id), written lowercase as the database answers them. */
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** `Basic ` + base64 of a 41-character name, `+`, a 36-character task id, `:` and 43 characters. */
 const MAX_HEADER_LENGTH = 512;
 
 export interface ProxyCredentials {
