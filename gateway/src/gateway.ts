@@ -292,24 +292,19 @@ export async function startGateway(
     step();
     const port = (server.address() as AddressInfo).port;
     url = publicUrlFor(config, port);
-    // The egress proxy (issue 21): before the integrations start, since their programs are
-    // told its port; after listen, since the gateway's API is relayed to isolated ones.
+    // The egress proxy (issue 21): before the integrations start (their programs are told its
+    // port), after listen (the API is relayed to isolated ones); closed before the integrations.
     if (config.egress) {
-      egress = await startEgress({
+      const started = await startEgress({
         sql: db.sql,
         log,
         metrics: metrics.registry,
         config: config.egress,
+        listener: { host: config.host, port },
         grantOf: (name) => integrations.get(name)?.egressGrant,
-        // A wildcard HOST (0.0.0.0, ::) listens on loopback too: the relay connects there.
-        gatewayListener: {
-          host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host,
-          port,
-        },
         gatewayUrl: () => url,
       });
-      // Added after the integrations, so closed before them: tunnels end, then the programs.
-      const started = egress;
+      egress = started;
       shutdown.add('egress proxy', () => started.close());
     }
     // After listen: background processes are told the gateway's URL, and with PORT=0 it is

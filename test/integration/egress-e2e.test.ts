@@ -21,6 +21,9 @@ import { until } from '../helpers/until.ts';
 const WEATHER_KEY = 'weather-e2e-key-0123456789';
 const root = fs.mkdtempSync(path.join(REPO_ROOT, 'test/fixtures/.generated-egress-e2e-'));
 const gatewayEnv: Record<string, string> = {};
+const REPORTER = path.join(REPO_ROOT, 'test/fixtures/processes/reporter.mjs');
+const roamerReport = path.join(root, 'roamer-process.jsonl');
+const jailedReport = path.join(root, 'jailed-process.jsonl');
 
 let api: { port: number; close(): Promise<void> };
 let other: { port: number; close(): Promise<void> };
@@ -70,13 +73,17 @@ beforeAll(async () => {
     openweather.resolve,
   ].join(',');
   const integrations = path.join(root, 'integrations');
-  const outbound = `capabilities: [http.outbound]
+  // Each has a process too (reporter.mjs writes its environment): processes get the proxy as
+  // the server does, and a process that requires an mTLS setting still never receives it.
+  const outbound = `capabilities: [http.outbound, processes]
 outboundHosts: [api.granted.test, secure.bank.test, meta.test]
+processes:
+  - { name: reporter, command: node, args: [${JSON.stringify(REPORTER)}], requires: [REPORT_FILE, BANK_KEY] }
 `;
   copyHostileFixture(
     integrations,
     'roamer',
-    { BANK_CERT: '', BANK_KEY: '', BANK_CA: '' },
+    { BANK_CERT: '', BANK_KEY: '', BANK_CA: '', REPORT_FILE: '' },
     outbound,
   );
   // A server per task (instances: task): its credentials name the task, and so does the log.
@@ -89,8 +96,12 @@ outboundHosts: [api.granted.test, secure.bank.test, meta.test]
   copyHostileFixture(
     integrations,
     'jailed',
-    {},
-    'capabilities: [http.outbound]\noutboundHosts: [api.granted.test]\n',
+    { REPORT_FILE: '' },
+    `capabilities: [http.outbound, processes]
+outboundHosts: [api.granted.test]
+processes:
+  - { name: reporter, command: node, args: [${JSON.stringify(REPORTER)}], requires: [REPORT_FILE] }
+`,
   );
   fs.writeFileSync(
     path.join(root, 'policy.yaml'),
@@ -98,7 +109,7 @@ outboundHosts: [api.granted.test, secure.bank.test, meta.test]
 integrations:
   roamer:
     enabled: true
-    grants: [http.outbound]
+    grants: [http.outbound, processes]
     outboundHosts: [api.granted.test, secure.bank.test, meta.test]
     egress:
       privateHosts: [api.granted.test, secure.bank.test]
@@ -108,6 +119,7 @@ integrations:
       BANK_CERT: ${JSON.stringify(certs.clientCert)}
       BANK_KEY: ${JSON.stringify(certs.clientKey)}
       BANK_CA: ${JSON.stringify(certs.ca)}
+      REPORT_FILE: ${JSON.stringify(roamerReport)}
   tasked:
     enabled: true
     grants: [http.outbound]
@@ -115,9 +127,11 @@ integrations:
     egress: { privateHosts: [api.granted.test] }
   jailed:
     enabled: true
-    grants: [http.outbound]
+    grants: [http.outbound, processes]
     outboundHosts: [api.granted.test]
     egress: { isolation: network, privateHosts: [api.granted.test] }
+    settings:
+      REPORT_FILE: ${JSON.stringify(jailedReport)}
   weather:
     enabled: true
     grants: [http.outbound]
@@ -320,6 +334,29 @@ describe('egress through the gateway (issue 21)', () => {
     expect(rows.map((r) => r.taskId).sort()).toEqual([first.taskId, second.taskId].sort());
     // The shared server of another integration names none.
     expect((await logged('roamer', 1)).every((r) => r.taskId === null)).toBe(true);
+  });
+
+  it('gives processes the proxy too, never an mTLS setting, and runs an isolated one in the namespace', async () => {
+    const report = (file: string) =>
+      until(`a report in ${path.basename(file)}`, async () =>
+        fs.existsSync(file)
+          ? (JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]!) as {
+              pid: number;
+              env: Record<string, string>;
+            })
+          : undefined,
+      );
+    const roamer = await report(roamerReport);
+    expect(roamer.env.HTTPS_PROXY).toMatch(/^http:\/\/roamer:[A-Za-z0-9_-]{43}@127\.0\.0\.1:\d+$/);
+    expect(roamer.env.BANK_KEY).toBeUndefined();
+    expect(roamer.env.BANK_CERT).toBeUndefined();
+    expect(roamer.env.REPORT_FILE).toBe(roamerReport);
+    const jailed = await report(jailedReport);
+    expect(jailed.env.HTTPS_PROXY).toMatch(/^http:\/\/jailed:/);
+    // Its network namespace is not the gateway's.
+    const netns = (pid: number) => fs.readlinkSync(`/proc/${pid}/ns/net`);
+    expect(netns(jailed.pid)).not.toBe(netns(process.pid));
+    expect(netns(roamer.pid)).toBe(netns(process.pid));
   });
 
   it('the weather example reaches its API through the proxy', async () => {

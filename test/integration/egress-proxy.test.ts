@@ -55,7 +55,9 @@ describe('granted hosts through the egress proxy', () => {
   afterAll(() => t.proxy.close());
 
   it('a CONNECT tunnel (undici ProxyAgent) reaches the granted host and is recorded with its bytes', async () => {
-    const agent = new ProxyAgent({ uri: t.proxy.proxyUrl('github', '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b42') });
+    const agent = new ProxyAgent({
+      uri: t.proxy.proxyUrl('github', '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b42'),
+    });
     try {
       const res = await request(`http://127.0.0.1:${echo.port}/repos?x=1`, { dispatcher: agent });
       const body = (await res.body.json()) as { url: string; headers: Record<string, string> };

@@ -98,11 +98,11 @@ describe('switchboard start with the example integrations', () => {
     });
 
     const table = (await cli('integrations', 'list')).stdout;
-    expect(table).toMatch(/^NAME\s+VERSION\s+TRANSPORT\s+STATE\s+TOOLS\s+REASONS$/m);
-    expect(table).toMatch(/^chat\s+0\.1\.0\s+http\s+ready\s+\d+\s+-$/m);
-    expect(table).toMatch(/^notes\s+\S+\s+stdio\s+ready\s+2\s+-$/m);
+    expect(table).toMatch(/^NAME\s+VERSION\s+TRANSPORT\s+STATE\s+EGRESS\s+TOOLS\s+REASONS$/m);
+    expect(table).toMatch(/^chat\s+0\.1\.0\s+http\s+ready\s+advisory\s+\d+\s+-$/m);
+    expect(table).toMatch(/^notes\s+\S+\s+stdio\s+ready\s+advisory\s+2\s+-$/m);
     expect(table).toMatch(
-      /^weather\s+0\.1\.0\s+stdio\s+refused\s+0\s+setting_missing: .*WEATHER_API_KEY/m,
+      /^weather\s+0\.1\.0\s+stdio\s+refused\s+-\s+0\s+setting_missing: .*WEATHER_API_KEY/m,
     );
   });
 
@@ -165,7 +165,7 @@ describe('switchboard start with the example integrations', () => {
     expect(set).toMatchObject({ code: 0, stderr: '' });
     const reload = await cli('integrations', 'reload', 'weather');
     expect(reload).toMatchObject({ code: 0, stderr: '' });
-    expect(reload.stdout).toMatch(/^weather\s+0\.1\.0\s+stdio\s+ready\s+2\s+-$/m);
+    expect(reload.stdout).toMatch(/^weather\s+0\.1\.0\s+stdio\s+ready\s+advisory\s+2\s+-$/m);
     // The secret is stored, not shown.
     expect(reload.stdout).not.toContain('demo-key');
   });

@@ -72,6 +72,7 @@ describe('migrations', () => {
       '0018_era2025_clients.sql',
       '0019_rate_buckets.sql',
       '0020_mcp_task_upstream.sql',
+      '0021_egress.sql',
     ]);
     expect(await migrate(db.sql, log)).toEqual([]);
     const [row] = await db.sql`select name, checksum from switchboard_migrations order by id`;
@@ -86,6 +87,7 @@ describe('migrations', () => {
       'client_reply_waits',
       'console_sessions',
       'documents',
+      'egress_connections',
       'era2025_handshakes',
       'event_hooks',
       'event_subscriptions',

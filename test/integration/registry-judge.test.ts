@@ -177,7 +177,7 @@ describe('registry: what the gateway checks when it judges an integration', () =
     });
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(
-      /^switchboard\s+-\s+-\s+refused\s+0\s+manifest_invalid: .*name: found "switchboard", expected a name other than "switchboard"/m,
+      /^switchboard\s+-\s+-\s+refused\s+-\s+0\s+manifest_invalid: .*name: found "switchboard", expected a name other than "switchboard"/m,
     );
   });
 

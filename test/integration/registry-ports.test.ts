@@ -126,7 +126,7 @@ describe('registry: ports of integrations that run their own HTTP server', () =>
       SWITCHBOARD_API_KEY: ADMIN_KEY,
     });
     expect(list.stdout).toMatch(
-      /^taken\s+1\.0\.0\s+http\s+failed\s+0\s+.*EADDRINUSE: address already in use/m,
+      /^taken\s+1\.0\.0\s+http\s+failed\s+advisory\s+0\s+.*EADDRINUSE: address already in use/m,
     );
   });
 });

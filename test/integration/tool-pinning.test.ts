@@ -131,7 +131,9 @@ describe('tool pinning (integrations/tool-pinning.ts)', () => {
     fixture.write('pinned', changed);
     const reload = await cli('reload', 'pinned');
     expect(reload.stderr).toBe('');
-    expect(reload.stdout).toMatch(/pinned\s+0\.1\.0\s+stdio\s+changed\s+110\s+1 tool await/);
+    expect(reload.stdout).toMatch(
+      /pinned\s+0\.1\.0\s+stdio\s+changed\s+advisory\s+110\s+1 tool await/,
+    );
 
     const client = await agent();
     const names = await listed(client);
@@ -177,7 +179,7 @@ describe('tool pinning (integrations/tool-pinning.ts)', () => {
     ]);
     await subscription.close();
     expect(approve.stdout).toContain('approved 1 tool of pinned: tool_105');
-    expect(approve.stdout).toMatch(/pinned\s+0\.1\.0\s+stdio\s+ready\s+111/);
+    expect(approve.stdout).toMatch(/pinned\s+0\.1\.0\s+stdio\s+ready\s+advisory\s+111/);
     expect(await listed(client)).toContain('pinned__tool_105');
     expect(
       textOf(await client.callTool({ name: 'pinned__tool_105', arguments: { id: 'x' } })),

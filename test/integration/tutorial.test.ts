@@ -107,7 +107,7 @@ describe('docs/tutorial-first-integration.md, run as written (issue 18)', () => 
 
     // The commands' own words: validate, the reload that made it ready, the delivery, the task.
     expect(output).toContain('valid (greeter 0.1.0)');
-    expect(output).toMatch(/greeter\s+0\.1\.0\s+stdio\s+ready\s+1\s/);
+    expect(output).toMatch(/greeter\s+0\.1\.0\s+stdio\s+ready\s+advisory\s+1\s/);
     expect(output).toMatch(/HTTP 202/);
     expect(output).toMatch(/delivery \S+\s+done/);
     expect(output).toMatch(/tool greeter__hello ok/);

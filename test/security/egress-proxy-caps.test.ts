@@ -109,7 +109,7 @@ describe('caps: bytes, idle time, connections', () => {
       );
       expect(fourth.status).toBe(429);
       expect(fourth.headers['x-switchboard-egress']).toBe('rate_limited');
-      expect(fourth.body).toContain('maxConnectionsPerIntegration');
+      expect(fourth.body).toContain('SWITCHBOARD_EGRESS_MAX_CONNECTIONS');
       const other = await openTunnel(t.proxy.port, loop, authOf(t.proxy, 'weather'), 'hold');
       expect(other.status).toBe(200);
       // A slot comes back when a tunnel ends.

@@ -81,7 +81,11 @@ describe('who is connecting: credentials', () => {
 
   it('one integration’s password under another’s name (or with a task id added) is 407', async () => {
     const weather = proxyCredentials(t.secret, 'weather');
-    const weatherTask = proxyCredentials(t.secret, 'weather', '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b07');
+    const weatherTask = proxyCredentials(
+      t.secret,
+      'weather',
+      '0b6e7f3c-2a40-4b8e-9d1a-5f0c2e7a9b07',
+    );
     const forged = [
       basic('github', weather.password),
       basic('github+7', weatherTask.password),

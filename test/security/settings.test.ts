@@ -48,8 +48,21 @@ describe('settings never come from the gateway’s own environment', () => {
   it('a manifest declaring SWITCHBOARD_MASTER_KEY, SWITCHBOARD_ADMIN_KEY, DATABASE_URL and PG* gets none of them', async () => {
     expect(gw().registry.get('hostile')).toMatchObject({ state: 'ready', reasons: [] });
     const env = await serverEnv();
-    // What the real stdio server process received: PATH, HOME and its one explicit setting.
-    expect(Object.keys(env).sort()).toEqual(['HOME', 'PATH', 'REGION']);
+    // What the real stdio server process received: PATH, HOME, its one explicit setting and the
+    // egress proxy's variables (issue 21), whose credentials name only this integration.
+    expect(Object.keys(env).sort()).toEqual([
+      'HOME',
+      'HTTPS_PROXY',
+      'HTTP_PROXY',
+      'NODE_USE_ENV_PROXY',
+      'NO_PROXY',
+      'PATH',
+      'REGION',
+      'http_proxy',
+      'https_proxy',
+      'no_proxy',
+    ]);
+    expect(env.HTTP_PROXY).toMatch(/^http:\/\/hostile:[A-Za-z0-9_-]{43}@127\.0\.0\.1:\d+$/);
     expect(env.REGION).toBe(REGION);
     const text = JSON.stringify(env);
     for (const secret of [

@@ -52,11 +52,16 @@ export class Meter {
     const { maxDurationMs, idleTimeoutMs } = this.ctx.limits;
     this.#total = setTimeout(
       () =>
-        this.#limit(`the connection reached the egress limit maxDurationMs (${maxDurationMs} ms)`),
+        this.#limit(
+          `the connection lasted ${maxDurationMs} ms, the limit (SWITCHBOARD_EGRESS_MAX_DURATION_MS)`,
+        ),
       maxDurationMs,
     );
     this.#idle = setTimeout(
-      () => this.#limit(`no byte either way for ${idleTimeoutMs} ms (egress limit idleTimeoutMs)`),
+      () =>
+        this.#limit(
+          `no byte either way for ${idleTimeoutMs} ms (SWITCHBOARD_EGRESS_IDLE_TIMEOUT_MS)`,
+        ),
       idleTimeoutMs,
     );
     this.#total.unref();
@@ -79,7 +84,9 @@ export class Meter {
     if (chunk.length > room && !this.#capped) {
       this.#capped = true;
       const way = direction === 'up' ? 'to the upstream' : 'from the upstream';
-      setImmediate(() => this.#limit(`over ${maxBytes} bytes ${way} (egress limit maxBytes)`));
+      setImmediate(() =>
+        this.#limit(`over ${maxBytes} bytes ${way} (SWITCHBOARD_EGRESS_MAX_BYTES)`),
+      );
     }
     return part;
   }

@@ -83,7 +83,7 @@ export const refusals = {
     refused(
       429,
       'rate_limited',
-      `integration "${integration}" already has ${max} connections open through the proxy (egress limit maxConnectionsPerIntegration)`,
+      `integration "${integration}" already has ${max} connections open through the proxy (SWITCHBOARD_EGRESS_MAX_CONNECTIONS)`,
     ),
   global: (max: number) =>
     refused(429, 'rate_limited', `the proxy has ${max} connections open, its global cap`),

@@ -19,7 +19,7 @@ export interface EgressDeps {
   /** What an integration may reach now; undefined while it is not granted (refused, removed). */
   grantOf: (integration: string) => EgressGrant | undefined;
   /** The gateway's API listener (never reachable through the proxy; relayed to isolated programs). */
-  gatewayListener: { host: string; port: number };
+  listener: { host: string; port: number };
   /** SWITCHBOARD_URL as programs are told it: NO_PROXY names it. */
   gatewayUrl: () => string;
 }
@@ -33,10 +33,10 @@ export interface EgressService extends IntegrationEgress {
 
 /**
  * The egress proxy of one gateway (issue 21): listening on its own loopback port, every
- * connection recorded through EgressAudit. Network isolation is prepared on first demand (an
- * integration whose policy asks for it): the machine is probed once (containment/netns.ts) and,
- * when it can isolate, the proxy and the gateway's API are served on unix sockets in a private
- * directory, which the relays inside each namespace connect to.
+ * connection recorded through EgressAudit. Network isolation is prepared at start: the machine
+ * is probed once (containment/netns.ts) and, when it can isolate, the proxy and the gateway's API
+ * are served on unix sockets in a private directory, which the relays inside each namespace
+ * connect to; an integration whose policy asks for isolation is then judged without waiting.
  */
 export async function startEgress(deps: EgressDeps): Promise<EgressService> {
   const { log, config } = deps;
@@ -44,7 +44,10 @@ export async function startEgress(deps: EgressDeps): Promise<EgressService> {
   // Per process: credentials die with the gateway, and its programs are restarted with it.
   const secret = randomBytes(32);
   let proxy: EgressProxy | undefined;
-  const listener = deps.gatewayListener;
+  // A wildcard HOST (0.0.0.0, ::) listens on loopback too: the relay connects there. The proxy
+  // is told the wildcard itself, which makes it refuse every address of this machine on the port.
+  const { host, port } = deps.listener;
+  const listener = { host: host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, port };
   proxy = await startEgressProxy({
     secret,
     grantOf: deps.grantOf,
@@ -52,7 +55,7 @@ export async function startEgress(deps: EgressDeps): Promise<EgressService> {
     limits: config.limits,
     log,
     resolve: config.resolve,
-    gatewayAddresses: () => [listener, { host: '127.0.0.1', port: proxy?.port ?? 0 }],
+    gatewayAddresses: () => [deps.listener, { host: '127.0.0.1', port: proxy?.port ?? 0 }],
     port: config.port,
   });
   log.info({ port: proxy.port }, 'egress proxy listening');
@@ -94,6 +97,8 @@ export async function startEgress(deps: EgressDeps): Promise<EgressService> {
   // Once, at start: a probe of a few ms (cached per process) and two sockets in a private
   // directory, so that an integration asking for isolation is judged without waiting.
   await prepare();
+  if (plan.available) log.info('network isolation available (egress.isolation: network)');
+  else log.info({ reason: plan.reason }, 'network isolation unavailable');
   return {
     proxy: started,
     audit,

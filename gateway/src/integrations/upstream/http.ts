@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../../log.ts';
+import { rootCause } from '../../net/root-cause.ts';
 import { traceHeaders, tracingEnabled } from '../../telemetry/spans.ts';
 import { createUpstreamClient, followListChanges } from './client.ts';
 import { type BoundsContext, boundResponse, requestIdOf } from './http-bounds.ts';
@@ -219,12 +220,6 @@ export class HttpUpstream implements Upstream {
 }
 
 /** fetch wraps the useful part ("connect ECONNREFUSED 127.0.0.1:7301") in its causes. */
-function rootCause(error: unknown): string {
-  let current = error as { message?: unknown; cause?: unknown } | undefined;
-  while (current?.cause instanceof Error) current = current.cause as typeof current;
-  return String(current?.message ?? error);
-}
-
 function isTransportFailure(error: unknown): boolean {
   const text = String((error as Error)?.message ?? '');
   return /fetch failed|ECONNREFUSED|ECONNRESET|socket hang up|Connection closed/i.test(text);
