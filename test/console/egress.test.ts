@@ -26,7 +26,8 @@ const INTEGRATIONS = ['github', 'weather', 'notes'] as const;
 /** 33 rows: one page of 25 and a second of 8, and ids on both sides of 9 (numeric order). */
 const ROWS = 33;
 const TASK = randomUUID();
-const ADVISORY_TITLE = 'its programs are told the proxy; one that ignores HTTPS_PROXY is not stopped';
+const ADVISORY_TITLE =
+  'its programs are told the proxy; one that ignores HTTPS_PROXY is not stopped';
 
 interface Connection {
   id: string;
@@ -82,7 +83,11 @@ describe('console: egress', () => {
     const start = Date.now() - ROWS * 1_000;
     for (let i = 0; i < ROWS; i++) egress.audit.record(seedRow(i, start));
     await egress.audit.flush();
-    const listed = await adminApi<{ connections: Connection[] }>(gw().url, 'GET', '/egress?limit=500');
+    const listed = await adminApi<{ connections: Connection[] }>(
+      gw().url,
+      'GET',
+      '/egress?limit=500',
+    );
     expect(listed.status).toBe(200);
     all = listed.body.connections;
     expect(all.length).toBe(ROWS);
@@ -101,7 +106,10 @@ describe('console: egress', () => {
     // Placed after the audit log.
     expect(links.indexOf('Egress')).toBe(links.indexOf('Audit log') + 1);
 
-    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Egress' }).click();
+    await page
+      .getByRole('navigation', { name: 'Console' })
+      .getByRole('link', { name: 'Egress' })
+      .click();
     await page.getByRole('heading', { name: 'Egress', level: 1 }).waitFor();
     await page.getByRole('table', { name: 'Egress connections' }).waitFor();
     const first = await shownIds(page);
@@ -117,7 +125,9 @@ describe('console: egress', () => {
     expect(await page.locator('tbody .badge', { hasText: 'mTLS' }).count()).toBe(1);
     // Refused rows stand out (the row's class and the bad badge), and say why.
     const refusedRows = page.locator('tbody tr.egress-refused');
-    expect(await refusedRows.count()).toBe(all.slice(0, 25).filter((c) => c.outcome === 'refused').length);
+    expect(await refusedRows.count()).toBe(
+      all.slice(0, 25).filter((c) => c.outcome === 'refused').length,
+    );
     expect(await refusedRows.first().textContent()).toContain('host not granted');
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'egress');
@@ -184,7 +194,8 @@ describe('console: egress', () => {
       .filter({ has: page.getByRole('link', { name: planned!.name, exact: true }) });
     const badge = row.locator('.badge', { hasText: planned!.egress! });
     await badge.waitFor();
-    if (planned!.egress === 'advisory') expect(await badge.getAttribute('title')).toBe(ADVISORY_TITLE);
+    if (planned!.egress === 'advisory')
+      expect(await badge.getAttribute('title')).toBe(ADVISORY_TITLE);
 
     await go(page, `/integrations/${planned!.name}`);
     await page.getByRole('heading', { name: 'State' }).waitFor();

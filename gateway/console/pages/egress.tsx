@@ -108,8 +108,8 @@ export function EgressPage(props: PageProps) {
     <>
       <PageHeader title="Egress" />
       <p>
-        Every connection an integration's programs opened through the egress proxy: allowed,
-        refused (not granted, or a private address) or failed.
+        Every connection an integration's programs opened through the egress proxy: allowed, refused
+        (not granted, or a private address) or failed.
       </p>
       <form class="filters card" onSubmit={apply} aria-label="Egress filters">
         {field('integration', 'Integration', 'text', { placeholder: 'github' })}
@@ -172,7 +172,9 @@ export function EgressPage(props: PageProps) {
             { title: 'Reason', cell: (c) => (c.reason ? c.reason.replaceAll('_', ' ') : '—') },
             {
               title: 'Up / Down',
-              cell: (c) => `${bytes(c.bytesUp)} / ${bytes(c.bytesDown)}`,
+              cell: (c) => (
+                <span class="egress-bytes">{`${bytes(c.bytesUp)} / ${bytes(c.bytesDown)}`}</span>
+              ),
               wide: true,
             },
             { title: 'Duration', cell: (c) => duration(c.durationMs), wide: true },
