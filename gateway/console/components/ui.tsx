@@ -52,6 +52,8 @@ const TONES: Record<string, string> = {
   approved: 'ok',
   processed: 'ok',
   active: 'ok',
+  allowed: 'ok',
+  isolated: 'ok',
   running: 'info',
   starting: 'info',
   pending: 'info',
@@ -62,10 +64,12 @@ const TONES: Record<string, string> = {
   needs_settings: 'warn',
   waiting: 'warn',
   expired: 'warn',
+  advisory: 'warn',
   cancelled: 'muted',
   ended: 'muted',
   revoked: 'muted',
   disabled: 'muted',
+  off: 'muted',
   failed: 'bad',
   dead: 'bad',
   refused: 'bad',
@@ -74,9 +78,13 @@ const TONES: Record<string, string> = {
 };
 
 /** A state in words with a colour by its tone (the word is always there: colour is extra). */
-export function Badge(props: { value: string | null | undefined }) {
+export function Badge(props: { value: string | null | undefined; title?: string | undefined }) {
   const value = props.value ?? '—';
-  return <span class={`badge ${TONES[value] ?? 'muted'}`}>{value.replaceAll('_', ' ')}</span>;
+  return (
+    <span class={`badge ${TONES[value] ?? 'muted'}`} title={props.title}>
+      {value.replaceAll('_', ' ')}
+    </span>
+  );
 }
 
 export interface Column<T> {
@@ -92,6 +100,8 @@ export function Table<T>(props: {
   empty: string;
   rowKey: (row: T) => string;
   label: string;
+  /** A class for a row to stand out (e.g. a refused connection). */
+  rowClass?: (row: T) => string | undefined;
 }) {
   if (!props.rows) return null;
   if (props.rows.length === 0) return <p class="empty">{props.empty}</p>;
@@ -109,7 +119,7 @@ export function Table<T>(props: {
         </thead>
         <tbody>
           {props.rows.map((row) => (
-            <tr key={props.rowKey(row)}>
+            <tr key={props.rowKey(row)} class={props.rowClass?.(row)}>
               {props.columns.map((c) => (
                 <td key={c.title} class={c.wide ? 'wide' : undefined}>
                   {c.cell(row)}

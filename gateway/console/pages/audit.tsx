@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ErrorBox, Field, Loading, PageHeader, Section, Table } from '../components/ui.tsx';
 import { get } from '../lib/api.ts';
-import { timestamp } from '../lib/format.ts';
+import { isoToLocal, localToIso, timestamp } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { replaceQuery } from '../lib/router.ts';
 import type { PageProps } from './types.ts';
@@ -38,17 +38,6 @@ const ACTIONS = [
   'approval.deny',
 ];
 
-/** datetime-local (the browser's local time) ⇄ the API's ISO time with offset. */
-const toIso = (local: string): string | undefined =>
-  local ? new Date(local).toISOString() : undefined;
-function toLocal(iso: string | null): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
 function summary(details: Record<string, unknown>): string {
   const text = JSON.stringify(details);
   return text === '{}' ? '' : text.length > 160 ? `${text.slice(0, 157)}…` : text;
@@ -66,8 +55,8 @@ export function AuditPage(props: PageProps) {
   // The form's values (applied on submit) and the cursors of the newer pages (for "Newer").
   const [draft, setDraft] = useState({
     ...applied,
-    since: toLocal(applied.since),
-    until: toLocal(applied.until),
+    since: isoToLocal(applied.since),
+    until: isoToLocal(applied.until),
   });
   const [newer, setNewer] = useState<string[]>([]);
   const key = [...FILTERS.map((f) => applied[f]), before];
@@ -89,8 +78,8 @@ export function AuditPage(props: PageProps) {
       actor: draft.actor.trim(),
       action: draft.action.trim(),
       target: draft.target.trim(),
-      since: toIso(draft.since),
-      until: toIso(draft.until),
+      since: localToIso(draft.since),
+      until: localToIso(draft.until),
     });
   };
   const clear = () => {

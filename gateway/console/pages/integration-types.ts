@@ -18,6 +18,8 @@ export interface IntegrationSummary {
   changed: boolean;
   pendingTools: string[];
   toolPinning: string | null;
+  /** How its programs' network is held to the egress proxy (issue 21); null before it is planned. */
+  egress: 'isolated' | 'advisory' | 'off' | null;
 }
 
 export interface SettingView {

@@ -18,6 +18,7 @@ import { ago, timestamp } from '../lib/format.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import { can } from '../lib/session.ts';
+import { EGRESS_WORDS, EgressMode } from './egress-mode.tsx';
 import type { IntegrationDetail, IntegrationSummary, SettingView } from './integration-types.ts';
 import type { PageProps } from './types.ts';
 import './integrations.css';
@@ -67,6 +68,11 @@ export function IntegrationPage(props: PageProps) {
         <>
           <Section title="State" id="state">
             <p>{STATE_WORDS[data.state] ?? data.state}</p>
+            {data.egress && (
+              <p>
+                Egress: <EgressMode mode={data.egress} /> {EGRESS_WORDS[data.egress]}.
+              </p>
+            )}
             {data.reasons.length > 0 && (
               <ul class="reasons" aria-label="Reasons">
                 {data.reasons.map((r) => (

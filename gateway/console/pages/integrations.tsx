@@ -10,6 +10,7 @@ import {
 import { get } from '../lib/api.ts';
 import { LIVE_MS, useLoad } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
+import { EgressMode } from './egress-mode.tsx';
 import type { IntegrationSummary } from './integration-types.ts';
 import type { PageProps } from './types.ts';
 import './integrations.css';
@@ -69,6 +70,7 @@ export function IntegrationsPage(_props: PageProps) {
           empty="No integrations found in INTEGRATION_DIRS."
           columns={[
             ...integrationColumns<IntegrationSummary>(),
+            { title: 'Egress', cell: (i) => <EgressMode mode={i.egress} /> },
             {
               title: 'Why',
               cell: (i) =>

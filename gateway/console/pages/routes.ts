@@ -5,6 +5,7 @@ import { ApprovalsPage } from './approvals.tsx';
 import { AuditPage } from './audit.tsx';
 import { DeliveriesPage } from './deliveries.tsx';
 import { DeliveryPage } from './delivery.tsx';
+import { EgressPage } from './egress.tsx';
 import { IntegrationPage } from './integration.tsx';
 import { IntegrationsPage } from './integrations.tsx';
 import { KeysPage } from './keys.tsx';
@@ -75,4 +76,6 @@ export const ROUTES: Route[] = [
   { pattern: '/access', title: 'Access', page: AccessPage, nav: true, scope: 'tasks:read' },
   { pattern: '/keys', title: 'API keys', page: KeysPage, nav: true, scope: 'keys:read' },
   { pattern: '/audit', title: 'Audit log', page: AuditPage, nav: true, scope: 'audit:read' },
+  // The egress proxy's connection log (issue 21): the audit of where integrations went.
+  { pattern: '/egress', title: 'Egress', page: EgressPage, nav: true, scope: 'audit:read' },
 ];
