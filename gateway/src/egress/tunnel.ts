@@ -42,8 +42,10 @@ export async function handleConnect(
     { integration: undefined, taskId: undefined, kind: 'connect', ...target, startedAt },
     () => {},
   );
+  // Debug, not info: the log line has no rate bound, while every refusal is counted in the
+  // metrics and stored in the egress log (≤ 200 rows a second per integration).
   const refuse = (refusal: Refusal) => {
-    ctx.log.info(
+    ctx.log.debug(
       {
         integration: meter.start.integration,
         host: target.host,
