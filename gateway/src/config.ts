@@ -3,7 +3,7 @@ import { SETTING_ENV_PREFIX } from '@switchboard/sdk';
 import { z } from 'zod';
 import { CONTAINMENT_SETTINGS, type ContainmentSetting } from './containment/detect.ts';
 import { type EmbeddedMemory, embeddedMemoryEnv } from './db/embedded-memory.ts';
-import { egressEnv, type ResolveOverride } from './egress-config.ts';
+import { type EgressLimits, egressEnv, type ResolveOverride } from './egress-config.ts';
 import { ConfigError } from './errors.ts';
 import { heapGrowthEnv } from './heap-growth.ts';
 import { LOG_FORMATS, type LogFormat } from './log.ts';
@@ -194,17 +194,11 @@ export interface EmbeddingsConfig {
   dimensions: number | undefined;
 }
 
-/** The egress proxy's settings (egress-config.ts); the limits are egress/types.ts EgressLimits. */
+/** The egress proxy's settings (egress-config.ts). */
 export interface EgressConfig {
   port: number;
   resolve: ResolveOverride[];
-  limits: {
-    connectTimeoutMs: number;
-    maxDurationMs: number;
-    idleTimeoutMs: number;
-    maxBytes: number;
-    maxConnectionsPerIntegration: number;
-  };
+  limits: EgressLimits;
 }
 
 export interface Config {

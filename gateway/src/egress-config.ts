@@ -3,6 +3,20 @@ import { parseResolveOverrides } from './net/resolve-overrides.ts';
 
 export type { ResolveOverride } from './net/resolve-overrides.ts';
 
+/** Caps on each connection and on each integration (egress/meter.ts, egress/admit.ts). */
+export interface EgressLimits {
+  /** Resolving plus connecting to the upstream. */
+  connectTimeoutMs: number;
+  /** The whole life of one tunnel or forwarded request. */
+  maxDurationMs: number;
+  /** No byte either way for this long ends it. */
+  idleTimeoutMs: number;
+  /** Bytes each way of one connection. */
+  maxBytes: number;
+  /** Connections one integration may have open at once. */
+  maxConnectionsPerIntegration: number;
+}
+
 /**
  * The egress proxy's environment variables (issue 21, gateway/src/egress/): read by config.ts,
  * with the limits' defaults and why. Beside net/, below config.ts, which validates them; egress/

@@ -196,6 +196,58 @@ describe('config (ARCHITECTURE §4 environment)', () => {
     ).toEqual(['SWITCHBOARD_SETTINGS']);
   });
 
+  it('egress (issue 21): on by default with its caps, off on request, the override list parsed', () => {
+    expect(loadConfig({}, '/srv/app').egress).toEqual({
+      port: 0,
+      resolve: [],
+      limits: {
+        connectTimeoutMs: 10_000,
+        maxDurationMs: 3_600_000,
+        idleTimeoutMs: 120_000,
+        maxBytes: 268_435_456,
+        maxConnectionsPerIntegration: 64,
+      },
+    });
+    expect(loadConfig({ SWITCHBOARD_EGRESS: 'off' }, '/srv/app').egress).toBeUndefined();
+    const resolve = loadConfig(
+      { SWITCHBOARD_EGRESS_RESOLVE: 'API.GitHub.com:443=127.0.0.1:40001, v6.test=[::1]' },
+      '/srv/app',
+    ).egress?.resolve;
+    expect(resolve).toEqual([
+      {
+        host: 'api.github.com',
+        port: 443,
+        address: { address: '127.0.0.1', family: 4 },
+        toPort: 40001,
+      },
+      {
+        host: 'v6.test',
+        port: undefined,
+        address: { address: '::1', family: 6 },
+        toPort: undefined,
+      },
+    ]);
+  });
+
+  it('egress: each bad variable named with what was expected', () => {
+    const problems = problemsOf({
+      SWITCHBOARD_EGRESS: 'yes',
+      SWITCHBOARD_EGRESS_PORT: '70000',
+      SWITCHBOARD_EGRESS_RESOLVE: 'api.github.com=nowhere',
+      SWITCHBOARD_EGRESS_MAX_CONNECTIONS: '0',
+    });
+    expect(problems).toHaveLength(4);
+    expect(problems[0]).toBe('SWITCHBOARD_EGRESS="yes": expected on or off');
+    expect(problems[1]).toBe(
+      'SWITCHBOARD_EGRESS_PORT="70000": expected a TCP port, 0 to 65535 (0: any free one)',
+    );
+    expect(problems[2]).toContain('SWITCHBOARD_EGRESS_RESOLVE="api.github.com=nowhere": ');
+    expect(problems[2]).toContain('"nowhere" is not an IP address');
+    expect(problems[3]).toBe(
+      'SWITCHBOARD_EGRESS_MAX_CONNECTIONS="0": expected 1 to 10000 connections',
+    );
+  });
+
   it('stops `switchboard start` with exit code 2 and the message on stderr', async () => {
     const result = await runSwitchboard(['start'], {
       PORT: 'eighty',

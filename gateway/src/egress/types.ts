@@ -83,16 +83,5 @@ export interface EgressRecord {
   mtls: boolean;
 }
 
-/** Caps on each connection and on each integration (config.ts validates them). */
-export interface EgressLimits {
-  /** Resolving plus connecting to the upstream. */
-  connectTimeoutMs: number;
-  /** The whole life of one tunnel or forwarded request. */
-  maxDurationMs: number;
-  /** No byte either way for this long ends it. */
-  idleTimeoutMs: number;
-  /** Bytes each way of one connection. */
-  maxBytes: number;
-  /** Connections one integration may have open at once. */
-  maxConnectionsPerIntegration: number;
-}
+/** Caps on each connection and on each integration: egress-config.ts, where config.ts reads them. */
+export type { EgressLimits } from '../egress-config.ts';
