@@ -83,21 +83,7 @@ export async function handleRequest(
       upstreamRequest?.destroy();
     },
   );
-  // Debug, not info: the log line has no rate bound, while every refusal is counted in the
-  // metrics and stored in the egress log (≤ 200 rows a second per integration).
-  const refuse = (refusal: Refusal) => {
-    ctx.log.debug(
-      {
-        integration: meter.start.integration,
-        host: meter.start.host,
-        port: meter.start.port,
-        reason: refusal.reason,
-      },
-      refusal.message,
-    );
-    writeResponseRefusal(res, refusal);
-    meter.finish(refusal.outcome, refusal.reason);
-  };
+  const refuse = (refusal: Refusal) => meter.refuse(refusal, (r) => writeResponseRefusal(res, r));
   // A throw anywhere below still releases the slot and writes the record.
   try {
     const identity = authenticate(ctx, req.headers['proxy-authorization']);

@@ -1,4 +1,5 @@
 import type { ProxyContext } from './admit.ts';
+import type { Refusal } from './refusal.ts';
 import type { EgressOutcome, EgressReason, EgressRecord } from './types.ts';
 
 /**
@@ -105,6 +106,25 @@ export class Meter {
       this.ctx.log.warn({ err: error }, 'egress limit handler failed');
     }
     this.finish('allowed', 'limit_reached');
+  }
+
+  /**
+   * Ends the connection with a refusal: logged at debug (the line has no rate bound, while every
+   * refusal is counted in the metrics and stored in the egress log, ≤ 200 rows a second per
+   * integration), answered by `answer`, recorded once.
+   */
+  refuse(refusal: Refusal, answer: (refusal: Refusal) => void): void {
+    this.ctx.log.debug(
+      {
+        integration: this.start.integration,
+        host: this.start.host,
+        port: this.start.port,
+        reason: refusal.reason,
+      },
+      refusal.message,
+    );
+    answer(refusal);
+    this.finish(refusal.outcome, refusal.reason);
   }
 
   finish(outcome: EgressOutcome, reason: EgressReason | undefined): void {

@@ -42,21 +42,7 @@ export async function handleConnect(
     { integration: undefined, taskId: undefined, kind: 'connect', ...target, startedAt },
     () => {},
   );
-  // Debug, not info: the log line has no rate bound, while every refusal is counted in the
-  // metrics and stored in the egress log (≤ 200 rows a second per integration).
-  const refuse = (refusal: Refusal) => {
-    ctx.log.debug(
-      {
-        integration: meter.start.integration,
-        host: target.host,
-        port: target.port,
-        reason: refusal.reason,
-      },
-      refusal.message,
-    );
-    writeSocketRefusal(client, refusal);
-    meter.finish(refusal.outcome, refusal.reason);
-  };
+  const refuse = (refusal: Refusal) => meter.refuse(refusal, (r) => writeSocketRefusal(client, r));
   // A throw anywhere below still releases the slot and writes the record.
   try {
     const identity = authenticate(ctx, req.headers['proxy-authorization']);
