@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { approvalRuleSchema } from './approval-rules.ts';
 import { compileArgumentRule } from './argument-rules.ts';
 import { AGE_EXPECTED, durationSchema as duration, formatDuration, parseAge } from './duration.ts';
+import { checkEgressHosts, egressPolicy } from './egress-schema.ts';
 import { guardToolPattern } from './guard-patterns.ts';
 import { profileSchema } from './profile-schema.ts';
 
@@ -50,38 +51,6 @@ const origin = z.string({ error: `expected ${ORIGIN_EXPECTED}` }).refine((value)
   const templated = PORT_PLACEHOLDER.exec(value);
   return templated ? isOrigin(`${templated[1]}:1`) : isOrigin(value);
 }, `expected ${ORIGIN_EXPECTED}`);
-
-/**
- * A client certificate the egress proxy presents for one granted host (issue 21): the PEM texts
- * are the integration's settings named here (declare them `secret: true`); the gateway withholds
- * those settings from the server and its processes, so only the proxy ever holds the key.
- */
-const mtlsIdentity = strictObject({
-  host: hostPort,
-  certificate: settingKey.describe('the setting holding the client certificate (PEM)'),
-  key: settingKey.describe('the setting holding the client private key (PEM)'),
-  ca: settingKey
-    .describe('the setting holding the upstream CA (PEM); unset: Node roots')
-    .optional(),
-});
-
-/**
- * How the integration's programs reach the network (gateway/src/egress/, docs/policy.md
- * "Egress"). Every connection goes through the gateway's egress proxy, which allows only
- * `outboundHosts`; `isolation: network` also runs the programs in a network namespace whose only
- * way out is that proxy (without it, egress is advisory for a program that ignores HTTPS_PROXY).
- */
-const EGRESS_MTLS_MAX = 16;
-const egressPolicy = strictObject({
-  isolation: z.enum(['none', 'network'], { error: 'expected none or network' }).default('none'),
-  privateHosts: z
-    .array(hostPort, { error: 'expected a list of host names from outboundHosts' })
-    .default([]),
-  mtls: z
-    .array(mtlsIdentity, { error: 'expected a list of { host, certificate, key, ca } entries' })
-    .max(EGRESS_MTLS_MAX, `expected at most ${EGRESS_MTLS_MAX} entries`)
-    .default([]),
-});
 
 const integrationPolicy = strictObject({
   enabled: z.boolean({ error: 'expected true or false' }).default(false),
@@ -145,37 +114,7 @@ const integrationPolicy = strictObject({
       error: 'expected first-sight, operator or off',
     })
     .optional(),
-}).superRefine((entry, ctx) => {
-  // A private-address or mTLS entry for a host the integration may not reach would be dead
-  // configuration that reads as a grant: refuse it where it is written.
-  entry.egress.privateHosts.forEach((host, i) => {
-    if (!entry.outboundHosts.includes(host)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['egress', 'privateHosts', i],
-        message: `expected a host of outboundHosts (${entry.outboundHosts.join(', ') || 'none'})`,
-      });
-    }
-  });
-  const seen = new Set<string>();
-  entry.egress.mtls.forEach((identity, i) => {
-    if (!entry.outboundHosts.includes(identity.host)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['egress', 'mtls', i, 'host'],
-        message: `expected a host of outboundHosts (${entry.outboundHosts.join(', ') || 'none'})`,
-      });
-    }
-    if (seen.has(identity.host)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['egress', 'mtls', i, 'host'],
-        message: 'expected one entry per host; this one is listed twice',
-      });
-    }
-    seen.add(identity.host);
-  });
-});
+}).superRefine(checkEgressHosts);
 
 /** 15 min: long enough for a review task, short enough that a leaked token soon dies. */
 const DEFAULT_TOKEN_TTL_MS = 15 * 60_000;
