@@ -292,8 +292,7 @@ export async function startGateway(
     step();
     const port = (server.address() as AddressInfo).port;
     url = publicUrlFor(config, port);
-    // The egress proxy (issue 21): before the integrations start (their programs are told its
-    // port), after listen (the API is relayed to isolated ones); closed before the integrations.
+    // Egress proxy (issue 21): after listen (its API is relayed), before integrations start.
     if (config.egress) {
       const started = await startEgress({
         sql: db.sql,

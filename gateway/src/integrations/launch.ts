@@ -78,13 +78,20 @@ export interface LaunchEgress {
   withheld?: ReadonlySet<string> | undefined;
 }
 
-/** The proxy variables set last: a setting of the same name never replaces them. */
+/**
+ * A program's environment under its egress: the withheld settings (the PEM texts of egress.mtls,
+ * the proxy's alone) taken out, then the proxy variables set last, so that a setting of the same
+ * name never replaces them.
+ */
 function withEgress(
   env: Record<string, string>,
   egress: LaunchEgress | undefined,
   taskId?: string,
 ): Record<string, string> {
-  return egress ? { ...env, ...egress.env(taskId) } : env;
+  if (!egress) return env;
+  const out = { ...env };
+  for (const key of egress.withheld ?? []) delete out[key];
+  return { ...out, ...egress.env(taskId) };
 }
 
 /** What every spawn of an integration's programs passes: its folder pin and its flood meter. */
@@ -190,7 +197,6 @@ export function buildProcesses(
   return manifest.processes.map((p) => {
     const env = integrationEnv(gateway.env, [], name);
     for (const key of p.requires) {
-      if (egress?.withheld?.has(key)) continue;
       const value = values.get(key);
       if (value !== undefined) env[key] = value;
     }

@@ -228,15 +228,13 @@ export class IntegrationRegistry {
         item.settings,
         this.deps.instance,
       );
-      // The PEM texts of egress.mtls are the proxy's alone: never in a program's environment.
-      const withheld = egress.launch?.withheld;
-      const visible = item.settings.filter((s) => !withheld?.has(s.key));
-      const settingsEnv = integrationEnv(this.deps.env, visible, name);
+      const settingsEnv = integrationEnv(this.deps.env, item.settings, name);
       // The stdio server calls the API (storage.kv, documents): it gets the URL and its key.
       const env = apiKey?.forServer
         ? withGatewayEnv(settingsEnv, name, { url: gatewayUrl(), apiKey: apiKey.key })
         : settingsEnv;
       const meter = new FloodMeter(name, log, (message) => this.flooding(item, message));
+      const spawn = { beforeSpawn, meter, egress: egress.launch };
       item.upstream = buildUpstreamPool(
         name,
         candidate.dir,
@@ -245,12 +243,7 @@ export class IntegrationRegistry {
         env,
         log,
         this.deps.gatewayToken,
-        {
-          beforeSpawn,
-          meter,
-          onRestart: () => this.deps.onUpstreamRestart?.(name),
-          egress: egress.launch,
-        },
+        { ...spawn, onRestart: () => this.deps.onUpstreamRestart?.(name) },
       );
       item.processes = buildProcesses(
         name,
@@ -259,7 +252,7 @@ export class IntegrationRegistry {
         item.settings,
         { env: this.deps.env, url: gatewayUrl(), apiKey: apiKey?.key },
         log,
-        { beforeSpawn, meter, egress: egress.launch },
+        spawn,
       );
       for (const p of item.processes) p.start();
     } catch (error) {
