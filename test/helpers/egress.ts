@@ -297,3 +297,23 @@ export function makeCertificates(serverName: string): TestCertificates {
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** One connection as the proxy records it: allowed, to a public address, unless `over` says otherwise. */
+export function egressRecord(over: Partial<EgressRecord>): EgressRecord {
+  return {
+    integration: 'alpha',
+    taskId: undefined,
+    kind: 'connect',
+    host: 'api.example.com',
+    port: 443,
+    address: '93.184.216.34',
+    outcome: 'allowed',
+    reason: undefined,
+    bytesUp: 517,
+    bytesDown: 4_096,
+    startedAt: new Date(),
+    durationMs: 12.4,
+    mtls: false,
+    ...over,
+  };
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { EgressRecord } from '../../gateway/src/egress/types.ts';
 import { createLogger } from '../../gateway/src/log.ts';
 import { runRetention } from '../../gateway/src/retention/job.ts';
+import { egressRecord as record } from '../helpers/egress.ts';
 import { ADMIN_KEY, runSwitchboard, useTestGateway } from '../helpers/gateway.ts';
 
 // Issue 21: the egress proxy's connection log — written in batches by EgressAudit, read by
@@ -10,25 +10,6 @@ import { ADMIN_KEY, runSwitchboard, useTestGateway } from '../helpers/gateway.ts
 // directly so the log's paging and filters can be checked at volume.
 
 const gw = useTestGateway();
-
-function record(over: Partial<EgressRecord>): EgressRecord {
-  return {
-    integration: 'alpha',
-    taskId: undefined,
-    kind: 'connect',
-    host: 'api.example.com',
-    port: 443,
-    address: '93.184.216.34',
-    outcome: 'allowed',
-    reason: undefined,
-    bytesUp: 517,
-    bytesDown: 4_096,
-    startedAt: new Date(),
-    durationMs: 12.4,
-    mtls: false,
-    ...over,
-  };
-}
 
 async function api(route: string, key = ADMIN_KEY) {
   const res = await fetch(`${gw().url}/api/v1${route}`, {

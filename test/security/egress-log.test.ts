@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createKey } from '../helpers/console.ts';
 import { integrationKey } from '../helpers/documents.ts';
+import { egressRecord } from '../helpers/egress.ts';
 import { ADMIN_KEY, useTestGateway } from '../helpers/gateway.ts';
 
 // Issue 21: who may read the egress connection log. It says where every integration went (hosts,
@@ -19,21 +20,7 @@ async function status(key: string, route = '/egress'): Promise<number> {
 describe('egress log access', () => {
   it('answers only keys with audit:read', async () => {
     const audit = gw().egress!.audit;
-    audit.record({
-      integration: 'alpha',
-      taskId: undefined,
-      kind: 'connect',
-      host: 'api.example.com',
-      port: 443,
-      address: '93.184.216.34',
-      outcome: 'allowed',
-      reason: undefined,
-      bytesUp: 1,
-      bytesDown: 1,
-      startedAt: new Date(),
-      durationMs: 1,
-      mtls: false,
-    });
+    audit.record(egressRecord({ integration: 'alpha' }));
     await audit.flush();
     const reader = await createKey(gw().url, 'auditor', ['audit:read']);
     const tasks = await createKey(gw().url, 'tasks', ['tasks:read', 'integrations:read']);
